@@ -1,0 +1,217 @@
+//! The command line, as clap definitions only, and its conversion into typed options. Nothing
+//! past [`Cli::into_command`] touches clap.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::compare::CompareOptions;
+use crate::counters::Choice;
+use crate::method::MethodKind;
+use crate::size::parse_size;
+use crate::transport::Transport;
+
+/// Largest read-write buffer and pipe size accepted: keeps peak memory bounded.
+const MAX_BUFFER: u64 = 64 << 20;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "copylab",
+    version,
+    about = "Serve a file over a local socket with every copy path (read/write, mmap, sendfile, splice) and measure what each costs the serving thread.",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send one file with each method over a local socket and print one comparison table.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// File to serve (a regular file). Without it, a random file of --size is generated in
+    /// $TMPDIR and removed afterwards.
+    pub file: Option<PathBuf>,
+
+    /// Methods to compare, comma-separated: read-write, mmap, sendfile, splice, or all.
+    #[arg(long, short, default_value = "read-write,mmap,sendfile,splice", value_name = "LIST")]
+    pub methods: String,
+
+    /// Measured runs per method (medians are reported).
+    #[arg(long, short, default_value_t = 5, value_name = "N")]
+    pub runs: u32,
+
+    /// Unmeasured warm-up runs per method, before the measured ones.
+    #[arg(long, short, default_value_t = 1, value_name = "N")]
+    pub warmup: u32,
+
+    /// Socket type: tcp (127.0.0.1 loopback) or unix (Unix stream socket).
+    #[arg(long, short, value_enum, default_value_t = TransportArg::Tcp)]
+    pub transport: TransportArg,
+
+    /// Size of the generated file when no FILE is given (e.g. 256M, 1G).
+    #[arg(long, short, default_value = "256M", value_name = "SIZE")]
+    pub size: String,
+
+    /// read-write's user buffer (e.g. 64K, 1M).
+    #[arg(long, short, default_value = "128K", value_name = "SIZE")]
+    pub buffer: String,
+
+    /// Pipe size splice asks for (F_SETPIPE_SZ); the size granted is reported.
+    #[arg(long, default_value = "1M", value_name = "SIZE")]
+    pub pipe_size: String,
+
+    /// Counter source: auto (perf when allowed, else rusage), perf (fail without it), rusage.
+    #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
+    pub counters: CountersArg,
+
+    /// Hash the received bytes on every run, not only the first measured run of each method.
+    #[arg(long)]
+    pub verify_all: bool,
+
+    /// Print the results as JSON (schema 1) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TransportArg {
+    Tcp,
+    Unix,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CountersArg {
+    Auto,
+    Perf,
+    Rusage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table { color: ColorArg },
+    Json,
+}
+
+/// A command ready to run, free of clap types.
+pub enum Job {
+    Compare(CompareOptions, Output),
+}
+
+fn size_arg(flag: &str, text: &str) -> Result<u64> {
+    parse_size(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
+fn bounded(flag: &str, text: &str, max: u64) -> Result<usize> {
+    let v = size_arg(flag, text)?;
+    if v == 0 {
+        bail!("{flag}: must be at least 1 byte (e.g. 128K)");
+    }
+    if v > max {
+        bail!(
+            "{flag}: {text} is larger than the {} MiB copylab allows",
+            max >> 20
+        );
+    }
+    Ok(v as usize)
+}
+
+impl Cli {
+    /// Validate the arguments and turn them into typed options.
+    pub fn into_job(self) -> Result<Job> {
+        match self.command {
+            Command::Compare(a) => {
+                let methods = MethodKind::parse_list(&a.methods)
+                    .map_err(|e| anyhow::anyhow!("--methods: {e}"))?;
+                if a.runs == 0 {
+                    bail!("--runs: must be at least 1");
+                }
+                let size = size_arg("--size", &a.size)?;
+                let opts = CompareOptions {
+                    file: a.file,
+                    size,
+                    methods,
+                    runs: a.runs,
+                    warmup: a.warmup,
+                    transport: match a.transport {
+                        TransportArg::Tcp => Transport::Tcp,
+                        TransportArg::Unix => Transport::Unix,
+                    },
+                    buffer: bounded("--buffer", &a.buffer, MAX_BUFFER)?,
+                    pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
+                    counters: match a.counters {
+                        CountersArg::Auto => Choice::Auto,
+                        CountersArg::Perf => Choice::Perf,
+                        CountersArg::Rusage => Choice::Rusage,
+                    },
+                    verify_all: a.verify_all,
+                };
+                let output = if a.json {
+                    Output::Json
+                } else {
+                    Output::Table { color: a.color }
+                };
+                Ok(Job::Compare(opts, output))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn job(args: &[&str]) -> Result<Job> {
+        let mut v = vec!["copylab", "compare"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).map_err(anyhow::Error::from)?.into_job()
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        for (args, flag) in [
+            (&["--buffer", "0"][..], "--buffer"),
+            (&["--size", "12QB"][..], "--size"),
+            (&["--methods", "nosuch"][..], "--methods"),
+            (&["--pipe-size", "1G"][..], "--pipe-size"),
+            (&["--runs", "0"][..], "--runs"),
+        ] {
+            let e = job(args).err().expect("must fail").to_string();
+            assert!(e.starts_with(flag), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_four_classic_paths() {
+        let Ok(Job::Compare(o, _)) = job(&[]) else {
+            panic!("defaults must parse")
+        };
+        assert_eq!(o.methods, MethodKind::ALL.to_vec());
+        assert_eq!(o.buffer, 128 << 10);
+        assert_eq!(o.size, 256 << 20);
+    }
+}

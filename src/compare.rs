@@ -1,0 +1,316 @@
+//! The `compare` runner: serve the same file with every chosen method, warm-ups first, then runs
+//! interleaved across methods (A B C D, A B C D, …) so machine drift spreads over all of them;
+//! check every delivery; measure only the serving thread (this one).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::counters::{Choice, Counters, SyscallSource};
+use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
+use crate::results::{
+    CacheInfo, ContextSwitches, Cpu, FileInfo, MethodResult, PageFaults, Report, Run, RunOptions,
+    SCHEMA, Syscalls,
+};
+use crate::source::{self, Source};
+use crate::sys::Calls;
+use crate::transport::{self, Transport};
+
+/// Everything `compare` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// The user's file, or `None` to generate `size` random bytes.
+    pub file: Option<PathBuf>,
+    pub size: u64,
+    pub methods: Vec<MethodKind>,
+    pub runs: u32,
+    pub warmup: u32,
+    pub transport: Transport,
+    pub buffer: usize,
+    pub pipe_size: usize,
+    pub counters: Choice,
+    /// Hash every run's delivery, not just the first measured one.
+    pub verify_all: bool,
+}
+
+/// One method ready to run, with its reusable per-connection state.
+struct Slot {
+    method: Box<dyn Method>,
+    scratch: Scratch,
+    runs: Vec<Run>,
+}
+
+/// Run the comparison and return what was measured.
+pub fn run(opts: &CompareOptions) -> Result<Report> {
+    let show_progress = std::io::stderr().is_terminal();
+    let src = match &opts.file {
+        Some(p) => {
+            let sp = spinner(show_progress, format!("reading {}", p.display()));
+            let s = Source::open(p)?;
+            sp.finish_and_clear();
+            s
+        }
+        None => {
+            let dir = std::env::temp_dir();
+            let sp = spinner(
+                show_progress,
+                format!("generating a {} test file", crate::size::fmt_bytes(opts.size)),
+            );
+            let s = Source::generate(&dir, opts.size)?;
+            sp.finish_and_clear();
+            s
+        }
+    };
+
+    let cfg = MethodConfig {
+        buffer: opts.buffer,
+        pipe_size: opts.pipe_size,
+    };
+    let mut slots = Vec::new();
+    for &kind in &opts.methods {
+        let method = method::build(kind, cfg).with_context(|| format!("method {kind}"))?;
+        slots.push(Slot {
+            method,
+            scratch: Scratch::default(),
+            runs: Vec::new(),
+        });
+    }
+
+    let resident = source::resident_fraction(&src.file, src.len).map(|f| f * 100.0);
+    // This thread serves every transfer, so the counters are opened here.
+    let mut counters = Counters::open(opts.counters)?;
+
+    let bar = if show_progress {
+        ProgressBar::with_draw_target(Some(src.len), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>22} [{bar:30}] {bytes:>10}/{total_bytes} {binary_bytes_per_sec:>12}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("█▉▊▋▌▍▎▏ "),
+    );
+
+    let rounds = opts.warmup + opts.runs;
+    for round in 0..rounds {
+        let warm = round < opts.warmup;
+        for slot in &mut slots {
+            let kind = slot.method.kind();
+            let label = if warm {
+                format!("{kind} warm-up {}/{}", round + 1, opts.warmup)
+            } else {
+                format!("{kind} run {}/{}", round - opts.warmup + 1, opts.runs)
+            };
+            bar.set_prefix(label);
+            bar.reset();
+            let hash = opts.verify_all || round == opts.warmup;
+            let run = one_run(&src, slot, opts.transport, &mut counters, hash, &bar)
+                .with_context(|| format!("method {kind}"))?;
+            if !warm {
+                slot.runs.push(run);
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    let mut warnings: Vec<String> = counters.warnings.iter().map(|w| w.to_string()).collect();
+    let mut notes = counters.notes.clone();
+    if counters.syscall_source == SyscallSource::SelfCounted && opts.counters == Choice::Rusage {
+        notes.push("--counters rusage: perf not used; syscalls are the methods' own counts".into());
+    }
+    let pipe_granted = slots.iter().find_map(|s| s.method.granted_pipe_bytes());
+    if resident.is_none() {
+        warnings.push("page-cache residency could not be measured (mincore failed)".into());
+    }
+
+    let methods = slots
+        .into_iter()
+        .map(|s| MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs))
+        .collect();
+
+    Ok(Report {
+        schema: SCHEMA,
+        copylab_version: env!("CARGO_PKG_VERSION"),
+        counter_source: match counters.syscall_source {
+            SyscallSource::Perf => "perf",
+            SyscallSource::SelfCounted => "rusage",
+        },
+        syscall_source: counters.syscall_source,
+        perf_software_events: counters.has_perf(),
+        file: FileInfo {
+            path: src.path.as_ref().map(|p| p.display().to_string()),
+            bytes: src.len,
+            generated: src.path.is_none(),
+            xxh3: format!("{:016x}", src.hash),
+        },
+        transport: opts.transport,
+        cache: CacheInfo {
+            state: match resident {
+                None => "unknown",
+                Some(p) if p >= 99.0 => "warm",
+                Some(p) if p < 1.0 => "cold",
+                Some(_) => "partial",
+            },
+            resident_before_pct: resident.map(|p| (p * 10.0).round() / 10.0),
+        },
+        kernel: kernel_release(),
+        options: RunOptions {
+            runs: opts.runs,
+            warmup: opts.warmup,
+            buffer_bytes: opts.buffer as u64,
+            pipe_bytes_requested: opts.pipe_size as u64,
+            pipe_bytes_granted: pipe_granted,
+            mmap_window_bytes: MMAP_WINDOW,
+            verify: if opts.verify_all { "all" } else { "first" },
+        },
+        counter_overhead_syscalls: counters.overhead_syscalls,
+        warnings,
+        notes,
+        methods,
+    })
+}
+
+fn spinner(show: bool, msg: String) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let sp = ProgressBar::new_spinner();
+    sp.set_message(msg);
+    sp.enable_steady_tick(Duration::from_millis(100));
+    sp
+}
+
+/// One transfer: connect, start the receiver, count around `send`, check what arrived.
+fn one_run(
+    src: &Source,
+    slot: &mut Slot,
+    transport: Transport,
+    counters: &mut Counters,
+    hash: bool,
+    bar: &ProgressBar,
+) -> Result<Run> {
+    let kind = slot.method.kind();
+    slot.method.prepare(&mut slot.scratch)?;
+    let (server, client) = transport.pair()?;
+    let progress = Arc::new(AtomicU64::new(0));
+    let receiver = transport::spawn_receiver(client, src.len, hash, Arc::clone(&progress))?;
+    let done = AtomicBool::new(false);
+
+    let mut calls = Calls::default();
+    let (measured, delivery) = std::thread::scope(|s| {
+        if !bar.is_hidden() {
+            s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    bar.set_position(progress.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        }
+        let measured = measure(src, slot, server.fd(), counters, &mut calls);
+        server.finish();
+        drop(server);
+        let delivery = receiver.join();
+        done.store(true, Ordering::Relaxed);
+        (measured, delivery)
+    });
+    let (sent, reading, t0) = measured?;
+    let delivery = delivery
+        .map_err(|_| anyhow::anyhow!("the receiver thread panicked"))?
+        .context("receiving failed")?;
+    sent?;
+    bar.set_position(delivery.bytes);
+
+    if delivery.bytes != src.len {
+        bail!(
+            "{kind} delivered {} bytes, expected {}",
+            delivery.bytes,
+            src.len
+        );
+    }
+    if let Some(h) = delivery.hash
+        && h != src.hash
+    {
+        bail!("{kind} delivered different bytes than the file holds (hash {h:016x}, file {:016x})", src.hash);
+    }
+    let wall = delivery.done_at.saturating_duration_since(t0);
+    let wall_ns = wall.as_nanos() as u64;
+    let throughput = if wall_ns == 0 || src.len == 0 {
+        0.0
+    } else {
+        src.len as f64 / (1u64 << 20) as f64 / wall.as_secs_f64()
+    };
+
+    let self_counted: BTreeMap<String, u64> =
+        calls.iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let (total, by_name, source) = match &reading.syscalls_by_name {
+        Some(named) => (
+            reading.syscalls_total,
+            named.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            SyscallSource::Perf,
+        ),
+        None => (
+            None,
+            self_counted.iter().map(|(k, v)| (k.clone(), Some(*v))).collect(),
+            SyscallSource::SelfCounted,
+        ),
+    };
+    Ok(Run {
+        bytes: delivery.bytes,
+        wall_ns,
+        throughput_mib_s: throughput,
+        verified: true,
+        hash_checked: delivery.hash.is_some(),
+        syscalls: Syscalls {
+            total,
+            by_name,
+            source,
+        },
+        self_counted,
+        context_switches: ContextSwitches {
+            voluntary: reading.voluntary_cs,
+            involuntary: reading.involuntary_cs,
+            perf_total: reading.perf_context_switches,
+        },
+        cpu: Cpu {
+            user_ns: reading.user_ns,
+            sys_ns: reading.sys_ns,
+            task_clock_ns: reading.perf_task_clock_ns,
+        },
+        page_faults: PageFaults {
+            minor: reading.minor_faults,
+            major: reading.major_faults,
+            perf_total: reading.perf_page_faults,
+        },
+        cpu_migrations: reading.perf_cpu_migrations,
+    })
+}
+
+/// The measured window: counters on, send, counters off. Nothing else happens inside it.
+fn measure(
+    src: &Source,
+    slot: &mut Slot,
+    sock: std::os::fd::BorrowedFd<'_>,
+    counters: &mut Counters,
+    calls: &mut Calls,
+) -> Result<(Result<u64, crate::sys::SendError>, crate::counters::Reading, Instant)> {
+    counters.start()?;
+    let t0 = Instant::now();
+    let sent = slot.method.send(src, sock, &mut slot.scratch, calls);
+    let reading = counters.stop()?;
+    Ok((sent, reading, t0))
+}
+
+/// `uname -r`.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,179 @@
+//! What a transfer cost the serving thread: a perf counter group (syscall tracepoints and
+//! software events) when the kernel allows it, and `getrusage(RUSAGE_THREAD)` always.
+//!
+//! Sources sit behind one interface and are started in order and stopped in reverse, so the
+//! perf group is the innermost: enabled last, disabled first. Counters know nothing of methods.
+
+mod perf;
+mod rusage;
+pub mod tracefs;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+pub use perf::NAMED_SYSCALLS;
+
+use crate::warnings::Warning;
+
+/// One counter source: started just before a transfer, stopped just after, on the same thread.
+pub trait CounterSource {
+    fn start(&mut self) -> Result<()>;
+    fn stop(&mut self, into: &mut Reading) -> Result<()>;
+}
+
+/// Raw figures for one window. `None` = not measured by this source.
+#[derive(Debug, Default, Clone)]
+pub struct Reading {
+    pub syscalls_total: Option<u64>,
+    /// Per syscall; an inner `None` means this kernel has no tracepoint for that syscall.
+    pub syscalls_by_name: Option<BTreeMap<&'static str, Option<u64>>>,
+    pub perf_context_switches: Option<u64>,
+    pub perf_cpu_migrations: Option<u64>,
+    pub perf_page_faults: Option<u64>,
+    pub perf_task_clock_ns: Option<u64>,
+    pub user_ns: u64,
+    pub sys_ns: u64,
+    pub voluntary_cs: u64,
+    pub involuntary_cs: u64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+}
+
+/// Which counters the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// perf if the kernel allows it, else rusage with a warning.
+    Auto,
+    /// perf with syscall tracepoints, or fail.
+    Perf,
+    /// rusage only; syscalls self-counted by the methods.
+    Rusage,
+}
+
+/// Where the syscall figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyscallSource {
+    /// perf tracepoints raw_syscalls:sys_enter and syscalls:sys_enter_<name> on the serving thread.
+    Perf,
+    /// The calls the method made itself; the total of all syscalls is unknown.
+    SelfCounted,
+}
+
+/// The counters of one thread. Open, start and stop it on the thread being measured.
+pub struct Counters {
+    rusage: rusage::Rusage,
+    perf: Option<perf::PerfGroup>,
+    /// Syscalls the counting itself adds to every window (the `ioctl` that disables the group),
+    /// measured on empty windows and subtracted.
+    pub overhead_syscalls: u64,
+    pub syscall_source: SyscallSource,
+    pub warnings: Vec<Warning>,
+    /// Facts for the report header (e.g. tracefs mounted temporarily).
+    pub notes: Vec<String>,
+}
+
+impl Counters {
+    /// Open counters on the calling thread.
+    pub fn open(choice: Choice) -> Result<Counters> {
+        let mut c = Counters {
+            rusage: rusage::Rusage::default(),
+            perf: None,
+            overhead_syscalls: 0,
+            syscall_source: SyscallSource::SelfCounted,
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        };
+        if choice == Choice::Rusage {
+            return Ok(c);
+        }
+        match perf::PerfGroup::open() {
+            Err(r) => {
+                let w = Warning::perf_refused(r.errno, &r.detail);
+                if choice == Choice::Perf {
+                    bail!("--counters perf: {w}");
+                }
+                c.warnings.push(w);
+            }
+            Ok(pg) => {
+                if let Some(u) = &pg.tracepoints_unavailable {
+                    let w = Warning::TracepointsUnavailable {
+                        detail: u.detail.clone(),
+                        permission: u.permission,
+                    };
+                    if choice == Choice::Perf {
+                        bail!("--counters perf: {w}");
+                    }
+                    c.warnings.push(w);
+                } else {
+                    c.syscall_source = SyscallSource::Perf;
+                    for name in pg.missing_named() {
+                        c.warnings.push(Warning::TracepointMissing(name));
+                    }
+                    if let Some(tracefs::Origin::TemporaryMount) = pg.tracefs_origin {
+                        c.notes.push(
+                            "tracefs was not mounted: copylab mounted it privately to read tracepoint ids, then unmounted it"
+                                .into(),
+                        );
+                    }
+                }
+                c.perf = Some(pg);
+            }
+        }
+        if c.perf.is_some() {
+            c.tare()?;
+        }
+        Ok(c)
+    }
+
+    /// The perf group (software events at least) is counting.
+    pub fn has_perf(&self) -> bool {
+        self.perf.is_some()
+    }
+
+    /// Measure empty windows: the smallest syscall count seen is the counters' own cost.
+    fn tare(&mut self) -> Result<()> {
+        let mut min = u64::MAX;
+        for _ in 0..5 {
+            let r = self.window(0)?;
+            if let Some(t) = r.syscalls_total {
+                min = min.min(t);
+            }
+        }
+        self.overhead_syscalls = if min == u64::MAX { 0 } else { min };
+        Ok(())
+    }
+
+    fn window(&mut self, overhead: u64) -> Result<Reading> {
+        self.start()?;
+        let mut r = self.stop()?;
+        if let Some(t) = r.syscalls_total.as_mut() {
+            *t = t.saturating_sub(overhead);
+        }
+        Ok(r)
+    }
+
+    /// Start counting (rusage first, then perf innermost).
+    pub fn start(&mut self) -> Result<()> {
+        self.rusage.start()?;
+        if let Some(p) = self.perf.as_mut() {
+            p.start()?;
+        }
+        Ok(())
+    }
+
+    /// Stop counting and read what the window cost, less the counters' own overhead.
+    pub fn stop(&mut self) -> Result<Reading> {
+        let mut r = Reading::default();
+        if let Some(p) = self.perf.as_mut() {
+            p.stop(&mut r)?;
+        }
+        self.rusage.stop(&mut r)?;
+        if let Some(t) = r.syscalls_total.as_mut() {
+            *t = t.saturating_sub(self.overhead_syscalls);
+        }
+        Ok(r)
+    }
+}

@@ -1,0 +1,49 @@
+//! copylab's entry point: parse the command line, run the job, map errors to exit codes.
+
+mod cli;
+mod compare;
+mod counters;
+mod method;
+mod report;
+mod results;
+mod size;
+mod source;
+mod sys;
+mod transport;
+mod warnings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn run() -> anyhow::Result<()> {
+    let job = cli::Cli::parse().into_job()?;
+    match job {
+        cli::Job::Compare(opts, output) => {
+            let report = compare::run(&opts)?;
+            report::write(&report, output, &mut std::io::stdout().lock())
+        }
+    }
+}
+
+/// True when the error is a closed stdout (`copylab compare | head -1`): not worth a message.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("copylab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

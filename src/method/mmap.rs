@@ -1,0 +1,105 @@
+//! mmap: map the file read-only and shared, then `write` straight from the mapping: one CPU copy
+//! (page cache → socket buffer), paid for with page faults and page-table work.
+//!
+//! The file is mapped a window of [`MMAP_WINDOW`] bytes at a time (the whole file when it is
+//! smaller), and each window goes out in as few `write` calls as the socket allows. The mapped
+//! bytes are never touched in user space: if the file shrinks, the kernel's copy inside `write`
+//! fails with EFAULT (or a short write) instead of this process taking SIGBUS.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::errno::Errno;
+
+use super::{Method, MethodKind, Scratch};
+use crate::source::Source;
+use crate::sys::{self, Calls, SendError, StopKind};
+
+/// Bytes mapped at once. Files up to this size are mapped whole (one `mmap`); larger files a
+/// window at a time, so resident mapped pages stay bounded for files larger than memory.
+pub const MMAP_WINDOW: u64 = 256 << 20;
+
+/// `mmap` + `write` from the mapping.
+pub struct Mmap;
+
+/// A live mapping, unmapped on drop if the method did not unmap it (counted) itself.
+struct Mapping {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapping {
+    fn unmap(mut self, calls: &mut Calls) {
+        calls.add("munmap");
+        // SAFETY: ptr/len come from a successful mmap and no reference into it outlives this.
+        unsafe { libc::munmap(self.ptr, self.len) };
+        self.len = 0;
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: as in `unmap`; reached only on an early return, after the last write.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
+}
+
+impl Method for Mmap {
+    fn kind(&self) -> MethodKind {
+        MethodKind::Mmap
+    }
+
+    fn prepare(&self, _scratch: &mut Scratch) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn send(
+        &self,
+        src: &Source,
+        sock: BorrowedFd<'_>,
+        _scratch: &mut Scratch,
+        calls: &mut Calls,
+    ) -> Result<u64, SendError> {
+        let len = src.len;
+        let stop = |sent, kind| SendError { sent, expected: len, kind };
+        let mut off = 0u64;
+        while off < len {
+            let wlen = (len - off).min(MMAP_WINDOW) as usize;
+            let map = sys::retry(calls, "mmap", None, || {
+                // SAFETY: a new read-only shared mapping of our own fd at a page-aligned offset
+                // (a multiple of MMAP_WINDOW); no existing memory is affected.
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        wlen,
+                        libc::PROT_READ,
+                        libc::MAP_SHARED,
+                        src.file.as_raw_fd(),
+                        off as libc::off_t,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    Err(Errno::last())
+                } else {
+                    Ok(Mapping { ptr: p, len: wlen })
+                }
+            })
+            .map_err(|errno| stop(off, StopKind::Failed { call: "mmap", errno }))?;
+            // SAFETY: `map` stays mapped until `unmap` below; the kernel alone reads the bytes.
+            let r = unsafe { sys::write_all_raw(calls, sock, map.ptr.cast::<u8>(), wlen) };
+            match r {
+                Ok(()) => {}
+                Err((done, Errno::EFAULT)) => {
+                    return Err(stop(off + done as u64, StopKind::FileChanged));
+                }
+                Err((done, errno)) => {
+                    return Err(stop(off + done as u64, sys::classify("write", errno)));
+                }
+            }
+            map.unmap(calls);
+            off += wlen as u64;
+        }
+        Ok(off)
+    }
+}

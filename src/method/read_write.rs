@@ -1,0 +1,57 @@
+//! read-write: the traditional path. `pread` a buffer's worth into user space, `write` it to the
+//! socket, repeat: two syscalls and two CPU copies per buffer.
+
+use std::os::fd::BorrowedFd;
+
+use super::{Method, MethodKind, Scratch};
+use crate::source::Source;
+use crate::sys::{self, Calls, SendError, StopKind};
+
+/// `pread` (explicit offset, so one open file can serve many connections) + `write`.
+pub struct ReadWrite {
+    buffer: usize,
+}
+
+impl ReadWrite {
+    pub fn new(buffer: usize) -> ReadWrite {
+        ReadWrite { buffer }
+    }
+}
+
+impl Method for ReadWrite {
+    fn kind(&self) -> MethodKind {
+        MethodKind::ReadWrite
+    }
+
+    fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
+        if scratch.buf.len() != self.buffer {
+            scratch.buf = vec![0u8; self.buffer];
+        }
+        Ok(())
+    }
+
+    fn send(
+        &self,
+        src: &Source,
+        sock: BorrowedFd<'_>,
+        scratch: &mut Scratch,
+        calls: &mut Calls,
+    ) -> Result<u64, SendError> {
+        let len = src.len;
+        let mut off = 0u64;
+        let stop = |sent, kind| SendError { sent, expected: len, kind };
+        while off < len {
+            let want = (len - off).min(scratch.buf.len() as u64) as usize;
+            let n = match sys::pread(calls, &src.file, &mut scratch.buf[..want], off) {
+                Ok(0) => return Err(stop(off, StopKind::FileChanged)),
+                Ok(n) => n,
+                Err(errno) => return Err(stop(off, StopKind::Failed { call: "pread64", errno })),
+            };
+            if let Err((done, errno)) = sys::write_all(calls, sock, &scratch.buf[..n]) {
+                return Err(stop(off + done as u64, sys::classify("write", errno)));
+            }
+            off += n as u64;
+        }
+        Ok(off)
+    }
+}

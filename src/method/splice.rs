@@ -1,0 +1,135 @@
+//! splice: file → pipe → socket. Two `splice` calls per pipe-full move page references, not
+//! bytes; the pipe's capacity (`F_SETPIPE_SZ`) decides how many calls a transfer takes.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use anyhow::Context;
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
+
+use super::{Method, MethodKind, Scratch};
+use crate::size::fmt_bytes;
+use crate::source::Source;
+use crate::sys::{self, Calls, SendError, StopKind};
+
+/// `splice` file → pipe (explicit file offset), then pipe → socket until the pipe is empty.
+pub struct Splice {
+    requested: usize,
+    granted: usize,
+}
+
+impl Splice {
+    /// Probe the pipe size the kernel grants for `requested` bytes.
+    pub fn new(requested: usize) -> anyhow::Result<Splice> {
+        let (r, w) = new_pipe(requested)?;
+        let granted = pipe_capacity(&w)?;
+        drop((r, w));
+        Ok(Splice { requested, granted })
+    }
+}
+
+fn new_pipe(requested: usize) -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe for splice")?;
+    let size = i32::try_from(requested).unwrap_or(i32::MAX);
+    if let Err(e) = fcntl(&w, FcntlArg::F_SETPIPE_SZ(size)) {
+        let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size").unwrap_or_default();
+        anyhow::bail!(
+            "--pipe-size {}: the kernel refused it ({}); the limit for unprivileged users is /proc/sys/fs/pipe-max-size = {} bytes",
+            fmt_bytes(requested as u64),
+            e.desc(),
+            max.trim()
+        );
+    }
+    Ok((r, w))
+}
+
+fn pipe_capacity(w: &OwnedFd) -> anyhow::Result<usize> {
+    let n = fcntl(w, FcntlArg::F_GETPIPE_SZ).context("cannot read the pipe size")?;
+    Ok(n as usize)
+}
+
+impl Method for Splice {
+    fn kind(&self) -> MethodKind {
+        MethodKind::Splice
+    }
+
+    fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
+        if scratch.pipe.is_none() {
+            scratch.pipe = Some(new_pipe(self.requested)?);
+        }
+        Ok(())
+    }
+
+    fn granted_pipe_bytes(&self) -> Option<u64> {
+        Some(self.granted as u64)
+    }
+
+    fn setup_notes(&self) -> Vec<String> {
+        vec![format!(
+            "pipe {} requested, {} granted",
+            fmt_bytes(self.requested as u64),
+            fmt_bytes(self.granted as u64)
+        )]
+    }
+
+    fn send(
+        &self,
+        src: &Source,
+        sock: BorrowedFd<'_>,
+        scratch: &mut Scratch,
+        calls: &mut Calls,
+    ) -> Result<u64, SendError> {
+        let len = src.len;
+        let stop = |sent, kind| SendError { sent, expected: len, kind };
+        let Some((pr, pw)) = scratch.pipe.as_ref() else {
+            return Err(stop(0, StopKind::Failed { call: "pipe2", errno: Errno::EBADF }));
+        };
+        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.granted, calls);
+        if result.is_err() {
+            // Bytes left in the pipe after an error were never sent: this pipe is spoiled.
+            if let Some((r, w)) = scratch.pipe.take() {
+                sys::close(calls, r);
+                sys::close(calls, w);
+            }
+        }
+        result.map_err(|(sent, kind)| stop(sent, kind))
+    }
+}
+
+fn pump(
+    src: &Source,
+    sock: BorrowedFd<'_>,
+    pr: BorrowedFd<'_>,
+    pw: BorrowedFd<'_>,
+    pipe_cap: usize,
+    calls: &mut Calls,
+) -> Result<u64, (u64, StopKind)> {
+    let len = src.len;
+    let mut file_off: i64 = 0; // advanced by the kernel
+    let mut sent = 0u64;
+    while sent < len {
+        let want = (len - file_off as u64).min(pipe_cap as u64) as usize;
+        let filled = sys::retry(calls, "splice", None, || {
+            splice(&src.file, Some(&mut file_off), pw, None, want, SpliceFFlags::empty())
+        })
+        .map_err(|errno| (sent, StopKind::Failed { call: "splice", errno }))?;
+        if filled == 0 {
+            return Err((sent, StopKind::FileChanged));
+        }
+        let mut in_pipe = filled;
+        while in_pipe > 0 {
+            let more = sent + (in_pipe as u64) < len;
+            let flags = if more { SpliceFFlags::SPLICE_F_MORE } else { SpliceFFlags::empty() };
+            let n = sys::retry(calls, "splice", Some(sock), || {
+                splice(pr, None, sock, None, in_pipe, flags)
+            })
+            .map_err(|errno| (sent, sys::classify("splice", errno)))?;
+            if n == 0 {
+                return Err((sent, StopKind::Failed { call: "splice", errno: Errno::EPIPE }));
+            }
+            in_pipe -= n;
+            sent += n as u64;
+        }
+    }
+    Ok(sent)
+}

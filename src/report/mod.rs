@@ -1,0 +1,38 @@
+//! Printing a [`Report`]: the table for people, JSON for programs. Nothing here measures.
+
+mod table;
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+
+use crate::cli::{ColorArg, Output};
+use crate::results::Report;
+
+/// Whether to colour output going to stdout.
+pub fn use_color(choice: ColorArg) -> bool {
+    match choice {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// Write `report` to `w` in the chosen format.
+pub fn write(report: &Report, output: Output, w: &mut dyn Write) -> Result<()> {
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *w, report)?;
+            writeln!(w)?;
+        }
+        Output::Table { color } => {
+            w.write_all(table::render(report, use_color(color)).as_bytes())?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}

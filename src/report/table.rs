@@ -1,0 +1,302 @@
+//! The comparison table a person reads (on a projector, too): a header saying what was measured
+//! and how, one row per method with medians, ratios to read-write, a throughput bar and the
+//! textbook model beside the measurement, then one line per warning.
+
+use std::fmt::Write as _;
+
+use comfy_table::presets::UTF8_FULL;
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
+
+use crate::counters::SyscallSource;
+use crate::method::MethodKind;
+use crate::results::{MethodResult, Report};
+use crate::size::fmt_bytes;
+
+/// Width of the throughput bar, in cells.
+const BAR_CELLS: usize = 14;
+
+/// Render the whole report: header lines, the table, footnotes and warnings.
+pub fn render(r: &Report, color: bool) -> String {
+    let mut out = String::new();
+    header(r, &mut out);
+    out.push_str(&table(r, color).to_string());
+    out.push('\n');
+    footer(r, &mut out);
+    out
+}
+
+fn header(r: &Report, out: &mut String) {
+    let file = match &r.file.path {
+        Some(p) => p.clone(),
+        None => "generated random data (unlinked temp file)".to_string(),
+    };
+    let _ = writeln!(out, "copylab compare · {file} · {}", fmt_bytes(r.file.bytes));
+    let cache = match r.cache.resident_before_pct {
+        Some(p) => format!("{} ({p:.0}% of pages in page cache before the first run)", r.cache.state),
+        None => "unknown".into(),
+    };
+    let transport = match r.transport {
+        crate::transport::Transport::Tcp => "tcp over 127.0.0.1 (loopback: no NIC, no DMA)",
+        crate::transport::Transport::Unix => "unix stream socket",
+    };
+    let _ = writeln!(out, "transport {transport} · cache {cache}");
+    let mut setup = format!("read-write buffer {}", fmt_bytes(r.options.buffer_bytes));
+    if let Some(g) = r.options.pipe_bytes_granted {
+        let _ = write!(
+            setup,
+            " · splice pipe {} asked, {} granted",
+            fmt_bytes(r.options.pipe_bytes_requested),
+            fmt_bytes(g)
+        );
+    }
+    let _ = write!(setup, " · mmap window {}", fmt_bytes(r.options.mmap_window_bytes));
+    let _ = writeln!(out, "{setup}");
+    let counters = match r.syscall_source {
+        SyscallSource::Perf => format!(
+            "perf (syscall tracepoints{}, serving thread only) + getrusage",
+            if r.perf_software_events { " + software events" } else { "" }
+        ),
+        SyscallSource::SelfCounted => {
+            "getrusage (serving thread); syscalls self-counted by the methods".to_string()
+        }
+    };
+    let _ = writeln!(out, "kernel {} · counters {counters}", r.kernel);
+    let _ = writeln!(
+        out,
+        "median of {} run{} per method after {} warm-up{}, interleaved; min–max under medians",
+        r.options.runs,
+        if r.options.runs == 1 { "" } else { "s" },
+        r.options.warmup,
+        if r.options.warmup == 1 { "" } else { "s" },
+    );
+}
+
+fn footer(r: &Report, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "textbook = the classic model: CPU copies on the sender, DMA copies, user↔kernel transitions \
+         (what articles call \"context switches\"); ctx sw = real scheduler switches."
+    );
+    if r.syscall_source == SyscallSource::Perf && r.counter_overhead_syscalls > 0 {
+        let _ = writeln!(
+            out,
+            "syscalls exclude the counters' own {} call{} per run (measured on empty windows).",
+            r.counter_overhead_syscalls,
+            if r.counter_overhead_syscalls == 1 { "" } else { "s" }
+        );
+    }
+    let all_verified = r.methods.iter().all(|m| m.median.verified);
+    if all_verified && !r.methods.is_empty() {
+        let _ = writeln!(
+            out,
+            "every delivery checked: byte count on every run, XXH3 hash {} ({}).",
+            if r.options.verify == "all" { "on every run" } else { "on each method's first run" },
+            r.file.xxh3
+        );
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+}
+
+fn ms(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else if ms >= 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.2}")
+    }
+}
+
+fn ratio(x: f64, base: f64) -> Option<String> {
+    (base > 0.0 && x.is_finite()).then(|| format!("{:.2}×", x / base))
+}
+
+/// Thousands separators: 2049 → "2,049".
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bar(value: f64, max: f64) -> String {
+    if max <= 0.0 || !value.is_finite() {
+        return String::new();
+    }
+    let eighths = ((value / max) * (BAR_CELLS * 8) as f64).round() as usize;
+    let full = eighths / 8;
+    let part = eighths % 8;
+    let mut s = "█".repeat(full);
+    if part > 0 {
+        s.push(['▏', '▎', '▍', '▌', '▋', '▊', '▉'][part - 1]);
+    }
+    s
+}
+
+/// sys CPU ns per GiB moved, or None for an empty file.
+fn sys_per_gib(m: &MethodResult) -> Option<f64> {
+    (m.median.bytes > 0).then(|| m.median.cpu.sys_ns as f64 / (m.median.bytes as f64 / (1u64 << 30) as f64))
+}
+
+/// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write 2,048".
+fn by_name(m: &MethodResult) -> String {
+    let mut v: Vec<(&String, u64)> = m
+        .median
+        .syscalls
+        .by_name
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if v.is_empty() {
+        return "none".into();
+    }
+    v.iter()
+        .map(|(k, v)| format!("{k} {}", thousands(*v)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn table(r: &Report, color: bool) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    if color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    let head = [
+        "method",
+        "MiB/s",
+        "wall ms",
+        "syscalls\n(total)",
+        "data syscalls",
+        "ctx sw\nvol / invol",
+        "CPU ms\nuser / sys",
+        "sys ms\nper GiB",
+        "page faults\nminor / major",
+        "textbook\ncopies · transitions",
+    ];
+    t.set_header(head.iter().map(|h| {
+        let c = Cell::new(h);
+        if color { c.add_attribute(Attribute::Bold) } else { c }
+    }));
+
+    let max_tput = r
+        .methods
+        .iter()
+        .map(|m| m.median.throughput_mib_s)
+        .fold(0.0, f64::max);
+    let base = r.methods.iter().find(|m| m.method == MethodKind::ReadWrite);
+    let self_counted = r.syscall_source == SyscallSource::SelfCounted;
+
+    for m in &r.methods {
+        let med = &m.median;
+        let is_base = m.method == MethodKind::ReadWrite;
+        let rel = |x: Option<f64>, b: Option<f64>| -> Option<String> {
+            if is_base {
+                return None;
+            }
+            ratio(x?, b?)
+        };
+
+        let tput = format!(
+            "{:.0}\n{}\n{:.0}–{:.0}",
+            med.throughput_mib_s,
+            bar(med.throughput_mib_s, max_tput),
+            m.min.throughput_mib_s,
+            m.max.throughput_mib_s
+        );
+        let wall = format!("{}\n{}–{}", ms(med.wall_ns), ms(m.min.wall_ns), ms(m.max.wall_ns));
+
+        let mut sys = match med.syscalls.total {
+            Some(n) => thousands(n),
+            None if self_counted => "n/a\n(needs perf)".into(),
+            None => "n/a".into(),
+        };
+        let base_total = base.and_then(|b| b.median.syscalls.total).map(|v| v as f64);
+        if let Some(x) = rel(med.syscalls.total.map(|v| v as f64), base_total) {
+            let _ = write!(sys, "\n{x} rw");
+        }
+        let mut data = by_name(m);
+        if self_counted {
+            data.push_str("\n(self-counted)");
+        }
+
+        let ctx = format!(
+            "{} / {}",
+            med.context_switches.voluntary, med.context_switches.involuntary
+        );
+        let cpu = format!("{} / {}", ms(med.cpu.user_ns), ms(med.cpu.sys_ns));
+        let mut per_gib = match sys_per_gib(m) {
+            Some(v) => ms(v as u64),
+            None => "–".into(),
+        };
+        if let Some(x) = rel(sys_per_gib(m), base.and_then(sys_per_gib)) {
+            let _ = write!(per_gib, "\n{x} rw");
+        }
+        let faults = format!("{} / {}", med.page_faults.minor, med.page_faults.major);
+        let tb = m.textbook;
+        let textbook = format!(
+            "{} CPU + {} DMA\n{} transitions\n{}",
+            tb.cpu_copies, tb.dma_copies, tb.transitions, tb.syscalls_per_chunk
+        );
+
+        let mut name = Cell::new(m.method.name());
+        if color {
+            name = name.add_attribute(Attribute::Bold).fg(Color::Cyan);
+        }
+        let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
+        let mut tput_cell = Cell::new(tput);
+        if color {
+            tput_cell = tput_cell.fg(Color::Green);
+        }
+        t.add_row(vec![
+            name,
+            tput_cell,
+            right(wall),
+            right(sys),
+            Cell::new(data),
+            right(ctx),
+            right(cpu),
+            right(per_gib),
+            right(faults),
+            Cell::new(textbook),
+        ]);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(2049), "2,049");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn bar_scales_to_the_maximum() {
+        assert_eq!(bar(10.0, 10.0).chars().count(), BAR_CELLS);
+        assert_eq!(bar(0.0, 10.0), "");
+        assert_eq!(bar(5.0, 0.0), "");
+        assert!(bar(5.0, 10.0).chars().count() <= BAR_CELLS / 2 + 1);
+    }
+}

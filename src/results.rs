@@ -1,0 +1,275 @@
+//! The results of `compare`: these structs *are* the `--json` format (schema 1). Every field is
+//! documented here; units are in the names. `null` always means "not measured", never zero.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::counters::SyscallSource;
+use crate::method::{MethodKind, Textbook};
+use crate::transport::Transport;
+
+/// The JSON format version. Bumped when a field changes meaning or disappears.
+pub const SCHEMA: u32 = 1;
+
+/// Everything one `compare` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Format version ([`SCHEMA`]).
+    pub schema: u32,
+    /// copylab's version.
+    pub copylab_version: &'static str,
+    /// `"perf"` when syscalls were counted by perf tracepoints, `"rusage"` when not (then syscall
+    /// figures are the methods' own counts and totals are null).
+    pub counter_source: &'static str,
+    /// Where the syscall figures come from: `perf` or `self-counted`.
+    pub syscall_source: SyscallSource,
+    /// Whether the perf software events (context-switches, cpu-migrations, page-faults,
+    /// task-clock) were counted; when false their `perf_*` fields are null.
+    pub perf_software_events: bool,
+    /// The file served.
+    pub file: FileInfo,
+    /// `"tcp"` (127.0.0.1) or `"unix"` (a Unix stream socket pair).
+    pub transport: Transport,
+    /// Page-cache state of the file before the first run.
+    pub cache: CacheInfo,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// The options the runs used.
+    pub options: RunOptions,
+    /// Syscalls the counters themselves add to each window (measured on empty windows) and
+    /// already subtracted from every `syscalls.total`.
+    pub counter_overhead_syscalls: u64,
+    /// One line each: what could not be measured and how to fix it.
+    pub warnings: Vec<String>,
+    /// Facts about the set-up worth knowing (e.g. tracefs mounted temporarily).
+    pub notes: Vec<String>,
+    /// One entry per method, in the order asked for.
+    pub methods: Vec<MethodResult>,
+}
+
+/// The file served.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInfo {
+    /// The path given, or null for a generated file.
+    pub path: Option<String>,
+    /// Size at start: exactly this many bytes are sent per run.
+    pub bytes: u64,
+    /// True when copylab generated random content (in an unlinked temp file).
+    pub generated: bool,
+    /// XXH3-64 of the content, hex: what every verified delivery hashed to.
+    pub xxh3: String,
+}
+
+/// Page-cache state.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheInfo {
+    /// `"warm"` (≥ 99 % resident), `"partial"`, `"cold"` (< 1 %), or `"unknown"`.
+    pub state: &'static str,
+    /// Percentage of the file's pages in the page cache before the first run (mincore), or null.
+    pub resident_before_pct: Option<f64>,
+}
+
+/// The options the runs used.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOptions {
+    /// Measured runs per method.
+    pub runs: u32,
+    /// Unmeasured warm-up runs per method, before the measured ones.
+    pub warmup: u32,
+    /// read-write's user buffer.
+    pub buffer_bytes: u64,
+    /// Pipe size asked for splice.
+    pub pipe_bytes_requested: u64,
+    /// Pipe size the kernel granted (null when splice did not run).
+    pub pipe_bytes_granted: Option<u64>,
+    /// mmap's mapping window.
+    pub mmap_window_bytes: u64,
+    /// `"first"`: received bytes hashed on the first measured run of each method; `"all"`: every run.
+    pub verify: &'static str,
+}
+
+/// One method's runs and their summaries.
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodResult {
+    /// `read-write`, `mmap`, `sendfile` or `splice`.
+    pub method: MethodKind,
+    /// What the textbook says this path costs.
+    pub textbook: Textbook,
+    /// How this path was set up (e.g. the pipe size granted).
+    pub setup: Vec<String>,
+    /// Every measured run, in order (warm-ups are not included).
+    pub runs: Vec<Run>,
+    /// Field-by-field median of the runs.
+    pub median: Run,
+    /// Field-by-field minimum.
+    pub min: Run,
+    /// Field-by-field maximum.
+    pub max: Run,
+}
+
+/// One transfer of the whole file, as seen by the serving thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// Bytes that arrived at the receiver (always equal to the file size in a report).
+    pub bytes: u64,
+    /// From just before the first send call to the receiver holding the last byte.
+    pub wall_ns: u64,
+    /// bytes / wall time, in MiB (2^20 bytes) per second.
+    pub throughput_mib_s: f64,
+    /// The byte count matched, and the hash matched where `hash_checked`.
+    pub verified: bool,
+    /// The received bytes were hashed and compared with the file's hash.
+    pub hash_checked: bool,
+    /// Syscalls made by the serving thread during the transfer.
+    pub syscalls: Syscalls,
+    /// The syscalls the method issued itself, by kernel name: a cross-check of perf (and the
+    /// only syscall figure when perf is refused).
+    pub self_counted: BTreeMap<String, u64>,
+    /// Scheduler context switches of the serving thread (getrusage), not user↔kernel transitions.
+    pub context_switches: ContextSwitches,
+    /// CPU time of the serving thread.
+    pub cpu: Cpu,
+    /// Page faults of the serving thread.
+    pub page_faults: PageFaults,
+    /// perf cpu-migrations, or null.
+    pub cpu_migrations: Option<u64>,
+}
+
+/// Syscall counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Syscalls {
+    /// Every syscall the thread entered (perf raw_syscalls:sys_enter, less the counters' own
+    /// overhead), or null when perf is not counting.
+    pub total: Option<u64>,
+    /// Per syscall by kernel name. With perf: every counted tracepoint, zeros included (null
+    /// where this kernel has no tracepoint). Self-counted: the calls the method made.
+    pub by_name: BTreeMap<String, Option<u64>>,
+    /// `perf` or `self-counted`.
+    pub source: SyscallSource,
+}
+
+/// Context switches (getrusage RUSAGE_THREAD).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextSwitches {
+    /// The thread blocked (e.g. a full socket buffer) and gave up the CPU.
+    pub voluntary: u64,
+    /// The scheduler took the CPU away.
+    pub involuntary: u64,
+    /// perf context-switches software event (should equal voluntary + involuntary), or null.
+    pub perf_total: Option<u64>,
+}
+
+/// CPU time (getrusage RUSAGE_THREAD; the kernel splits the precise total into user and system
+/// by tick samples).
+#[derive(Debug, Clone, Serialize)]
+pub struct Cpu {
+    pub user_ns: u64,
+    pub sys_ns: u64,
+    /// perf task-clock: time on CPU, precise, or null.
+    pub task_clock_ns: Option<u64>,
+}
+
+/// Page faults (getrusage RUSAGE_THREAD).
+#[derive(Debug, Clone, Serialize)]
+pub struct PageFaults {
+    /// Resolved without I/O (page already in memory).
+    pub minor: u64,
+    /// Needed I/O (page read from disk).
+    pub major: u64,
+    /// perf page-faults software event, or null.
+    pub perf_total: Option<u64>,
+}
+
+/// Median of a non-empty list (lower middle for even lengths, so it is always a real run's value).
+fn median_u64(v: &mut [u64]) -> u64 {
+    v.sort_unstable();
+    v[(v.len() - 1) / 2]
+}
+
+/// Field-by-field summary of runs with `pick` (median, min or max) over each field.
+fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
+    let all = |f: &dyn Fn(&Run) -> u64| pick(&mut runs.iter().map(f).collect::<Vec<_>>());
+    let opt = |f: &dyn Fn(&Run) -> Option<u64>| {
+        let v: Option<Vec<u64>> = runs.iter().map(f).collect();
+        v.map(|mut v| pick(&mut v))
+    };
+    let first = &runs[0];
+    let mut by_name = BTreeMap::new();
+    for name in first.syscalls.by_name.keys() {
+        by_name.insert(
+            name.clone(),
+            opt(&|r: &Run| r.syscalls.by_name.get(name).copied().flatten()),
+        );
+    }
+    let mut self_counted = BTreeMap::new();
+    let names: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|r| r.self_counted.keys()).collect();
+    for name in names {
+        self_counted.insert(
+            name.clone(),
+            all(&|r: &Run| r.self_counted.get(name).copied().unwrap_or(0)),
+        );
+    }
+    // Throughput in MiB/s keeps three decimals through the u64 pick.
+    let tput = all(&|r: &Run| (r.throughput_mib_s * 1000.0) as u64) as f64 / 1000.0;
+    Run {
+        bytes: all(&|r| r.bytes),
+        wall_ns: all(&|r| r.wall_ns),
+        throughput_mib_s: tput,
+        verified: runs.iter().all(|r| r.verified),
+        hash_checked: runs.iter().any(|r| r.hash_checked),
+        syscalls: Syscalls {
+            total: opt(&|r| r.syscalls.total),
+            by_name,
+            source: first.syscalls.source,
+        },
+        self_counted,
+        context_switches: ContextSwitches {
+            voluntary: all(&|r| r.context_switches.voluntary),
+            involuntary: all(&|r| r.context_switches.involuntary),
+            perf_total: opt(&|r| r.context_switches.perf_total),
+        },
+        cpu: Cpu {
+            user_ns: all(&|r| r.cpu.user_ns),
+            sys_ns: all(&|r| r.cpu.sys_ns),
+            task_clock_ns: opt(&|r| r.cpu.task_clock_ns),
+        },
+        page_faults: PageFaults {
+            minor: all(&|r| r.page_faults.minor),
+            major: all(&|r| r.page_faults.major),
+            perf_total: opt(&|r| r.page_faults.perf_total),
+        },
+        cpu_migrations: opt(&|r| r.cpu_migrations),
+    }
+}
+
+impl MethodResult {
+    /// Summarize `runs` (at least one).
+    pub fn new(method: MethodKind, setup: Vec<String>, runs: Vec<Run>) -> MethodResult {
+        let median = summarize(&runs, median_u64);
+        let min = summarize(&runs, |v| v.iter().copied().min().unwrap_or(0));
+        let max = summarize(&runs, |v| v.iter().copied().max().unwrap_or(0));
+        MethodResult {
+            method,
+            textbook: method.textbook(),
+            setup,
+            runs,
+            median,
+            min,
+            max,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_lists_is_a_real_value() {
+        assert_eq!(median_u64(&mut [5, 1, 3]), 3);
+        assert_eq!(median_u64(&mut [4, 1, 3, 2]), 2);
+        assert_eq!(median_u64(&mut [7]), 7);
+    }
+}

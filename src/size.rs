@@ -1,0 +1,80 @@
+//! Byte sizes as people type them (`256M`, `64K`, `1GiB`, `4096`) and as copylab prints them.
+
+/// Parse a size: a whole number with an optional binary suffix K, M, G, T (also KiB, KB, k…).
+///
+/// The error text is a sentence that names what was wrong; the caller adds the flag name.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, suffix) = t.split_at(split);
+    if num.is_empty() {
+        return Err(format!(
+            "'{text}' is not a size: use a whole number with an optional K, M, G or T suffix (e.g. 256M)"
+        ));
+    }
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "'{text}' has an unknown unit '{suffix}': use K, M, G or T (binary, e.g. 64K = 65536 bytes)"
+            ));
+        }
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is too large"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+/// A byte count for people: `256 MiB`, `1.5 GiB`, `4097 B`.
+pub fn fmt_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else if (v - v.round()).abs() < 0.005 {
+        format!("{:.0} {}", v, UNITS[i])
+    } else {
+        format!("{:.2} {}", v, UNITS[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_suffixed_sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("64kib"), Ok(65536));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("0"), Ok(0));
+    }
+
+    #[test]
+    fn rejects_bad_sizes_with_a_reason() {
+        assert!(parse_size("12QB").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("-5").unwrap_err().contains("not a size"));
+        assert!(parse_size("").unwrap_err().contains("not a size"));
+        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn formats_bytes() {
+        assert_eq!(fmt_bytes(4097), "4097 B");
+        assert_eq!(fmt_bytes(256 << 20), "256 MiB");
+        assert_eq!(fmt_bytes(3 << 29), "1.50 GiB");
+    }
+}

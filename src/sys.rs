@@ -1,0 +1,174 @@
+//! The syscalls every copy path makes, wrapped once: each wrapper retries EINTR, waits for
+//! writability on EAGAIN (never spins), classifies errors, and counts every call it issues into
+//! [`Calls`] under the kernel's name for it, so a method can say what it did when perf cannot.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+/// Syscalls a method issued itself, by the kernel's name (`pread64`, `write`, `sendfile64`, …).
+///
+/// Every attempt counts, including one interrupted by a signal: it was a real syscall.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Calls(BTreeMap<&'static str, u64>);
+
+impl Calls {
+    pub fn add(&mut self, name: &'static str) {
+        *self.0.entry(name).or_insert(0) += 1;
+    }
+
+    pub fn get(&self, name: &str) -> u64 {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().map(|(k, v)| (*k, *v))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+}
+
+/// Why a transfer stopped before the last byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopKind {
+    /// The file returned end-of-file (or EFAULT from a mapping) before its size at open time.
+    FileChanged,
+    /// The peer went away: EPIPE or ECONNRESET.
+    PeerClosed(Errno),
+    /// Any other failure of the named syscall.
+    Failed { call: &'static str, errno: Errno },
+}
+
+/// A transfer that did not complete, with how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    pub sent: u64,
+    pub expected: u64,
+    pub kind: StopKind,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            StopKind::FileChanged => write!(
+                f,
+                "file changed size during transfer (sent {} of {} bytes)",
+                self.sent, self.expected
+            ),
+            StopKind::PeerClosed(e) => write!(
+                f,
+                "client closed after {} of {} bytes ({})",
+                self.sent,
+                self.expected,
+                e.desc()
+            ),
+            StopKind::Failed { call, errno } => write!(
+                f,
+                "{call} failed after {} of {} bytes: {} ({errno})",
+                self.sent,
+                self.expected,
+                errno.desc()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// What a failed socket-side call means for the transfer.
+pub fn classify(call: &'static str, errno: Errno) -> StopKind {
+    match errno {
+        Errno::EPIPE | Errno::ECONNRESET => StopKind::PeerClosed(errno),
+        _ => StopKind::Failed { call, errno },
+    }
+}
+
+/// Run one syscall until it does not fail with EINTR; on EAGAIN wait until `wait_fd` is writable.
+///
+/// `name` is what the kernel calls the syscall (its `sys_enter_<name>` tracepoint); each attempt
+/// is counted. A `poll` made while waiting is counted too.
+pub fn retry<T>(
+    calls: &mut Calls,
+    name: &'static str,
+    wait_fd: Option<BorrowedFd<'_>>,
+    mut f: impl FnMut() -> nix::Result<T>,
+) -> nix::Result<T> {
+    loop {
+        calls.add(name);
+        match f() {
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => match wait_fd {
+                Some(fd) => wait_writable(calls, fd)?,
+                None => return Err(Errno::EAGAIN),
+            },
+            other => return other,
+        }
+    }
+}
+
+/// Block until `fd` accepts more data (or reports an error, which the next write will return).
+pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
+    loop {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+        calls.add("poll");
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `write(2)` all of `len` bytes starting at `ptr` to `fd`, looping on short counts.
+///
+/// Returns how many bytes were written before an error, with the error.
+///
+/// # Safety
+/// `ptr..ptr+len` must stay a valid mapping (or buffer) for the duration of the call. The bytes
+/// are only read by the kernel, never by user space, so a mapping whose file shrank yields
+/// `EFAULT` (or a short write) rather than SIGBUS.
+pub unsafe fn write_all_raw(
+    calls: &mut Calls,
+    fd: BorrowedFd<'_>,
+    ptr: *const u8,
+    len: usize,
+) -> Result<(), (usize, Errno)> {
+    let mut done = 0usize;
+    while done < len {
+        let r = retry(calls, "write", Some(fd), || {
+            // SAFETY: the caller guarantees ptr..ptr+len is mapped; done < len keeps the range
+            // inside it. The kernel reads the bytes; user space never dereferences them.
+            let n = unsafe { libc::write(fd.as_raw_fd(), ptr.add(done).cast(), len - done) };
+            Errno::result(n).map(|n| n as usize)
+        });
+        match r {
+            Ok(0) => return Err((done, Errno::EFAULT)),
+            Ok(n) => done += n,
+            Err(e) => return Err((done, e)),
+        }
+    }
+    Ok(())
+}
+
+/// `write(2)` all of `buf` to `fd`, looping on short counts.
+pub fn write_all(calls: &mut Calls, fd: BorrowedFd<'_>, buf: &[u8]) -> Result<(), (usize, Errno)> {
+    // SAFETY: `buf` is a live slice for the whole call.
+    unsafe { write_all_raw(calls, fd, buf.as_ptr(), buf.len()) }
+}
+
+/// `pread(2)` into `buf` at `offset`; a short read is returned as is (0 means end of file).
+pub fn pread(calls: &mut Calls, fd: impl AsFd, buf: &mut [u8], offset: u64) -> nix::Result<usize> {
+    let off = i64::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
+    retry(calls, "pread64", None, || nix::sys::uio::pread(&fd, buf, off))
+}
+
+/// Close a file descriptor, counting the `close` syscall.
+pub fn close(calls: &mut Calls, fd: std::os::fd::OwnedFd) {
+    calls.add("close");
+    drop(fd);
+}

@@ -1,0 +1,139 @@
+//! Local sockets for a transfer: a connected pair over TCP loopback or a Unix stream socket, and
+//! the in-process receiver that drains, counts and hashes what arrives (never measured itself).
+
+use std::io::Read;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+/// The receiver reads this much per call: large, so it is never the bottleneck it is blamed on.
+pub const RECV_CHUNK: usize = 1 << 20;
+
+/// Which kind of local socket carries the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP over 127.0.0.1 (the loopback device: no NIC, no DMA).
+    Tcp,
+    /// A Unix-domain stream socket pair.
+    Unix,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Unix => "unix",
+        }
+    }
+
+    /// A connected pair: (the server's end, the receiver's end).
+    pub fn pair(self) -> Result<(Conn, Conn)> {
+        match self {
+            Transport::Tcp => {
+                let listener =
+                    TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+                let addr = listener.local_addr().context("cannot read the listening port")?;
+                let client = TcpStream::connect(addr)
+                    .with_context(|| format!("cannot connect to {addr}"))?;
+                let (server, _) = listener.accept().context("cannot accept on 127.0.0.1")?;
+                Ok((Conn::Tcp(server), Conn::Tcp(client)))
+            }
+            Transport::Unix => {
+                let (a, b) = UnixStream::pair().context("cannot create a Unix socket pair")?;
+                Ok((Conn::Unix(a), Conn::Unix(b)))
+            }
+        }
+    }
+}
+
+/// One end of a connected stream socket.
+pub enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Conn::Tcp(s) => s.as_fd(),
+            Conn::Unix(s) => s.as_fd(),
+        }
+    }
+
+    /// Tell the peer no more data is coming (it then sees end-of-file).
+    pub fn finish(&self) {
+        // An error here means the peer is already gone, which the receiver reports.
+        let _ = match self {
+            Conn::Tcp(s) => s.shutdown(Shutdown::Write),
+            Conn::Unix(s) => s.shutdown(Shutdown::Write),
+        };
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+/// What arrived at the receiver.
+pub struct Delivery {
+    pub bytes: u64,
+    /// XXH3-64 of everything received, when hashing was asked for.
+    pub hash: Option<u64>,
+    /// When the expected byte count was reached (or end-of-file came, if it never was).
+    pub done_at: Instant,
+}
+
+/// Drain `conn` on a new thread until end-of-file, publishing the byte count in `progress`.
+pub fn spawn_receiver(
+    mut conn: Conn,
+    expected: u64,
+    hash: bool,
+    progress: Arc<AtomicU64>,
+) -> Result<JoinHandle<std::io::Result<Delivery>>> {
+    std::thread::Builder::new()
+        .name("copylab-recv".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; RECV_CHUNK];
+            let mut hasher = hash.then(xxhash_rust::xxh3::Xxh3::new);
+            let mut bytes = 0u64;
+            let mut done_at = None;
+            if expected == 0 {
+                done_at = Some(Instant::now());
+            }
+            loop {
+                let n = match conn.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                bytes += n as u64;
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&buf[..n]);
+                }
+                progress.store(bytes, Ordering::Relaxed);
+                if done_at.is_none() && bytes >= expected {
+                    done_at = Some(Instant::now());
+                }
+            }
+            Ok(Delivery {
+                bytes,
+                hash: hasher.map(|h| h.digest()),
+                done_at: done_at.unwrap_or_else(Instant::now),
+            })
+        })
+        .context("cannot start the receiver thread")
+}
