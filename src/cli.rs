@@ -40,7 +40,12 @@ pub struct CompareArgs {
     pub file: Option<PathBuf>,
 
     /// Methods to compare, comma-separated: read-write, mmap, sendfile, splice, or all.
-    #[arg(long, short, default_value = "read-write,mmap,sendfile,splice", value_name = "LIST")]
+    #[arg(
+        long,
+        short,
+        default_value = "read-write,mmap,sendfile,splice",
+        value_name = "LIST"
+    )]
     pub methods: String,
 
     /// Measured runs per method (medians are reported).
@@ -188,7 +193,9 @@ mod tests {
     fn job(args: &[&str]) -> Result<Job> {
         let mut v = vec!["copylab", "compare"];
         v.extend_from_slice(args);
-        Cli::try_parse_from(v).map_err(anyhow::Error::from)?.into_job()
+        Cli::try_parse_from(v)
+            .map_err(anyhow::Error::from)?
+            .into_job()
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
             let dir = std::env::temp_dir();
             let sp = spinner(
                 show_progress,
-                format!("generating a {} test file", crate::size::fmt_bytes(opts.size)),
+                format!(
+                    "generating a {} test file",
+                    crate::size::fmt_bytes(opts.size)
+                ),
             );
             let s = Source::generate(&dir, opts.size)?;
             sp.finish_and_clear();
@@ -149,6 +152,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
             path: src.path.as_ref().map(|p| p.display().to_string()),
             bytes: src.len,
             generated: src.path.is_none(),
+            temp_dir: src.generated_in.as_ref().map(|d| d.display().to_string()),
             xxh3: format!("{:016x}", src.hash),
         },
         transport: opts.transport,
@@ -238,9 +242,17 @@ fn one_run(
     if let Some(h) = delivery.hash
         && h != src.hash
     {
-        bail!("{kind} delivered different bytes than the file holds (hash {h:016x}, file {:016x})", src.hash);
+        bail!(
+            "{kind} delivered different bytes than the file holds (hash {h:016x}, file {:016x})",
+            src.hash
+        );
     }
-    let wall = delivery.done_at.saturating_duration_since(t0);
+    // An empty file sends nothing: its wall time is a real zero, not thread start-up noise.
+    let wall = if src.len == 0 {
+        Duration::ZERO
+    } else {
+        delivery.done_at.saturating_duration_since(t0)
+    };
     let wall_ns = wall.as_nanos() as u64;
     let throughput = if wall_ns == 0 || src.len == 0 {
         0.0
@@ -258,7 +270,10 @@ fn one_run(
         ),
         None => (
             None,
-            self_counted.iter().map(|(k, v)| (k.clone(), Some(*v))).collect(),
+            self_counted
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(*v)))
+                .collect(),
             SyscallSource::SelfCounted,
         ),
     };
@@ -300,7 +315,11 @@ fn measure(
     sock: std::os::fd::BorrowedFd<'_>,
     counters: &mut Counters,
     calls: &mut Calls,
-) -> Result<(Result<u64, crate::sys::SendError>, crate::counters::Reading, Instant)> {
+) -> Result<(
+    Result<u64, crate::sys::SendError>,
+    crate::counters::Reading,
+    Instant,
+)> {
     counters.start()?;
     let t0 = Instant::now();
     let sent = slot.method.send(src, sock, &mut slot.scratch, calls);

@@ -57,6 +57,8 @@ pub struct FileInfo {
     pub bytes: u64,
     /// True when copylab generated random content (in an unlinked temp file).
     pub generated: bool,
+    /// Directory of the generated file (already unlinked: nothing is left there), or null.
+    pub temp_dir: Option<String>,
     /// XXH3-64 of the content, hex: what every verified delivery hashed to.
     pub xxh3: String,
 }

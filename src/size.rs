@@ -24,9 +24,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             ));
         }
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is too large"))?;
+    let n: u64 = num.parse().map_err(|_| format!("'{text}' is too large"))?;
     n.checked_mul(1u64 << shift)
         .ok_or_else(|| format!("'{text}' is too large"))
 }
@@ -40,9 +38,10 @@ pub fn fmt_bytes(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 {
+    let exact = n % (1u64 << (10 * i)) == 0;
+    if i == 0 || (!exact && n < 10 << 10) {
         format!("{n} B")
-    } else if (v - v.round()).abs() < 0.005 {
+    } else if exact {
         format!("{:.0} {}", v, UNITS[i])
     } else {
         format!("{:.2} {}", v, UNITS[i])
@@ -68,7 +67,11 @@ mod tests {
         assert!(parse_size("12QB").unwrap_err().contains("unknown unit"));
         assert!(parse_size("-5").unwrap_err().contains("not a size"));
         assert!(parse_size("").unwrap_err().contains("not a size"));
-        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
+        assert!(
+            parse_size("99999999999T")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]
@@ -76,5 +79,7 @@ mod tests {
         assert_eq!(fmt_bytes(4097), "4097 B");
         assert_eq!(fmt_bytes(256 << 20), "256 MiB");
         assert_eq!(fmt_bytes(3 << 29), "1.50 GiB");
+        assert_eq!(fmt_bytes((1 << 20) + 1), "1.00 MiB");
+        assert_eq!(fmt_bytes(4096), "4 KiB");
     }
 }

@@ -37,12 +37,7 @@ impl Source {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)
-            .with_context(|| match std::fs::metadata(path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    format!("cannot open '{shown}': no such file (check the path)")
-                }
-                _ => format!("cannot open '{shown}'"),
-            })?;
+            .with_context(|| format!("cannot open '{shown}'"))?;
         let meta = file
             .metadata()
             .with_context(|| format!("cannot stat '{shown}'"))?;
@@ -88,8 +83,9 @@ impl Source {
     /// behind whatever happens to the process.
     pub fn generate(dir: &Path, len: u64) -> Result<Source> {
         let shown = dir.display();
-        let vfs = nix::sys::statvfs::statvfs(dir)
-            .with_context(|| format!("cannot use temp directory '{shown}' (set TMPDIR to a writable directory)"))?;
+        let vfs = nix::sys::statvfs::statvfs(dir).with_context(|| {
+            format!("cannot use temp directory '{shown}' (set TMPDIR to a writable directory)")
+        })?;
         let avail = vfs.blocks_available() as u64 * vfs.fragment_size() as u64;
         // Keep a margin: never fill the disk to the last block.
         let margin = 64 << 20;
@@ -121,15 +117,6 @@ impl Source {
             hash: hasher.digest(),
         })
     }
-
-    /// How to name this file to a person.
-    pub fn describe(&self) -> String {
-        match (&self.path, &self.generated_in) {
-            (Some(p), _) => p.display().to_string(),
-            (None, Some(d)) => format!("generated random data (unlinked temp file in {})", d.display()),
-            (None, None) => "(unnamed)".to_string(),
-        }
-    }
 }
 
 fn set_blocking(file: &File) -> nix::Result<()> {
@@ -150,9 +137,17 @@ fn create_unlinked(dir: &Path) -> Result<File> {
         .open(dir)
     {
         Ok(f) => return Ok(f),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL)) => {}
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL)
+            ) => {}
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot create a test file in '{shown}' (set TMPDIR to a writable directory)"));
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot create a test file in '{shown}' (set TMPDIR to a writable directory)"
+                )
+            });
         }
     }
     for attempt in 0..100u32 {

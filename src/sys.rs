@@ -20,16 +20,8 @@ impl Calls {
         *self.0.entry(name).or_insert(0) += 1;
     }
 
-    pub fn get(&self, name: &str) -> u64 {
-        self.0.get(name).copied().unwrap_or(0)
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         self.0.iter().map(|(k, v)| (*k, *v))
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.values().sum()
     }
 }
 
@@ -164,7 +156,9 @@ pub fn write_all(calls: &mut Calls, fd: BorrowedFd<'_>, buf: &[u8]) -> Result<()
 /// `pread(2)` into `buf` at `offset`; a short read is returned as is (0 means end of file).
 pub fn pread(calls: &mut Calls, fd: impl AsFd, buf: &mut [u8], offset: u64) -> nix::Result<usize> {
     let off = i64::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
-    retry(calls, "pread64", None, || nix::sys::uio::pread(&fd, buf, off))
+    retry(calls, "pread64", None, || {
+        nix::sys::uio::pread(&fd, buf, off)
+    })
 }
 
 /// Close a file descriptor, counting the `close` syscall.

@@ -27,20 +27,15 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Unix => "unix",
-        }
-    }
-
     /// A connected pair: (the server's end, the receiver's end).
     pub fn pair(self) -> Result<(Conn, Conn)> {
         match self {
             Transport::Tcp => {
                 let listener =
                     TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
-                let addr = listener.local_addr().context("cannot read the listening port")?;
+                let addr = listener
+                    .local_addr()
+                    .context("cannot read the listening port")?;
                 let client = TcpStream::connect(addr)
                     .with_context(|| format!("cannot connect to {addr}"))?;
                 let (server, _) = listener.accept().context("cannot accept on 127.0.0.1")?;

@@ -33,7 +33,11 @@ impl Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::PerfRefused { detail, paranoid, errno } => {
+            Warning::PerfRefused {
+                detail,
+                paranoid,
+                errno,
+            } => {
                 write!(f, "perf counters refused ({detail}")?;
                 if let Some(p) = paranoid {
                     write!(f, "; kernel.perf_event_paranoid = {p}")?;

@@ -13,8 +13,6 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-pub use perf::NAMED_SYSCALLS;
-
 use crate::warnings::Warning;
 
 /// One counter source: started just before a transfer, stopped just after, on the same thread.
@@ -112,11 +110,16 @@ impl Counters {
                     for name in pg.missing_named() {
                         c.warnings.push(Warning::TracepointMissing(name));
                     }
-                    if let Some(tracefs::Origin::TemporaryMount) = pg.tracefs_origin {
-                        c.notes.push(
+                    match &pg.tracefs_origin {
+                        Some(tracefs::Origin::TemporaryMount) => c.notes.push(
                             "tracefs was not mounted: copylab mounted it privately to read tracepoint ids, then unmounted it"
                                 .into(),
-                        );
+                        ),
+                        Some(tracefs::Origin::Mounted(dir)) => c.notes.push(format!(
+                            "tracepoint ids read from {}",
+                            dir.display()
+                        )),
+                        None => {}
                     }
                 }
                 c.perf = Some(pg);

@@ -46,7 +46,10 @@ pub struct PerfGroup {
     pub tracefs_origin: Option<Origin>,
 }
 
-fn member(group: &mut Group, event: impl perf_event::events::Event + 'static) -> std::io::Result<Counter> {
+fn member(
+    group: &mut Group,
+    event: impl perf_event::events::Event + 'static,
+) -> std::io::Result<Counter> {
     let mut b = Builder::new(event);
     // Members are created enabled and the (disabled) leader gates them all. Enabling disabled
     // members with PERF_IOC_FLAG_GROUP instead leaves syscall tracepoints uncounted until the
@@ -68,18 +71,24 @@ impl PerfGroup {
     pub fn open() -> Result<PerfGroup, Refused> {
         let mut leader = Group::builder();
         leader.include_kernel();
-        let mut group = leader.build_group().map_err(|e| refused("group leader", e))?;
-        let context_switches =
-            member(&mut group, Software::CONTEXT_SWITCHES).map_err(|e| refused("context-switches", e))?;
-        let cpu_migrations =
-            member(&mut group, Software::CPU_MIGRATIONS).map_err(|e| refused("cpu-migrations", e))?;
+        let mut group = leader
+            .build_group()
+            .map_err(|e| refused("group leader", e))?;
+        let context_switches = member(&mut group, Software::CONTEXT_SWITCHES)
+            .map_err(|e| refused("context-switches", e))?;
+        let cpu_migrations = member(&mut group, Software::CPU_MIGRATIONS)
+            .map_err(|e| refused("cpu-migrations", e))?;
         let page_faults =
             member(&mut group, Software::PAGE_FAULTS).map_err(|e| refused("page-faults", e))?;
         let task_clock =
             member(&mut group, Software::TASK_CLOCK).map_err(|e| refused("task-clock", e))?;
 
         let mut wanted = vec![("raw_syscalls", "sys_enter".to_string())];
-        wanted.extend(NAMED_SYSCALLS.iter().map(|n| ("syscalls", format!("sys_enter_{n}"))));
+        wanted.extend(
+            NAMED_SYSCALLS
+                .iter()
+                .map(|n| ("syscalls", format!("sys_enter_{n}"))),
+        );
         let wanted_ref: Vec<(&str, &str)> = wanted.iter().map(|(c, n)| (*c, n.as_str())).collect();
         let mut pg = PerfGroup {
             group,
@@ -131,7 +140,11 @@ impl PerfGroup {
         if !self.has_syscalls() {
             return Vec::new();
         }
-        self.named.iter().filter(|(_, c)| c.is_none()).map(|(n, _)| *n).collect()
+        self.named
+            .iter()
+            .filter(|(_, c)| c.is_none())
+            .map(|(n, _)| *n)
+            .collect()
     }
 }
 
@@ -155,7 +168,7 @@ impl CounterSource for PerfGroup {
             into.syscalls_total = get(total);
             let mut by_name = BTreeMap::new();
             for (name, c) in &self.named {
-                by_name.insert(*name, c.as_ref().and_then(|c| get(c)));
+                by_name.insert(*name, c.as_ref().and_then(&get));
             }
             into.syscalls_by_name = Some(by_name);
         }

@@ -29,9 +29,14 @@ impl CounterSource for Rusage {
         let d = |a: i64, b: i64| a.saturating_sub(b).max(0) as u64;
         into.user_ns = tv_ns(after.user_time()).saturating_sub(tv_ns(b.user_time()));
         into.sys_ns = tv_ns(after.system_time()).saturating_sub(tv_ns(b.system_time()));
-        into.voluntary_cs = d(after.voluntary_context_switches(), b.voluntary_context_switches());
-        into.involuntary_cs =
-            d(after.involuntary_context_switches(), b.involuntary_context_switches());
+        into.voluntary_cs = d(
+            after.voluntary_context_switches(),
+            b.voluntary_context_switches(),
+        );
+        into.involuntary_cs = d(
+            after.involuntary_context_switches(),
+            b.involuntary_context_switches(),
+        );
         into.minor_faults = d(after.minor_page_faults(), b.minor_page_faults());
         into.major_faults = d(after.major_page_faults(), b.major_page_faults());
         Ok(())

@@ -36,7 +36,10 @@ pub struct Ids {
 pub fn lookup(events: &[(&str, &str)]) -> Result<Ids, Unavailable> {
     if let Some(dir) = std::env::var_os(TRACEFS_ENV) {
         let dir = PathBuf::from(dir);
-        return read_ids(&dir, events).map(|ids| Ids { origin: Origin::Mounted(dir.clone()), ids });
+        return read_ids(&dir, events).map(|ids| Ids {
+            origin: Origin::Mounted(dir.clone()),
+            ids,
+        });
     }
     let mut candidates = vec![
         PathBuf::from("/sys/kernel/tracing"),
@@ -46,7 +49,12 @@ pub fn lookup(events: &[(&str, &str)]) -> Result<Ids, Unavailable> {
     let mut first_err: Option<Unavailable> = None;
     for dir in &candidates {
         match read_ids(dir, events) {
-            Ok(ids) => return Ok(Ids { origin: Origin::Mounted(dir.clone()), ids }),
+            Ok(ids) => {
+                return Ok(Ids {
+                    origin: Origin::Mounted(dir.clone()),
+                    ids,
+                });
+            }
             Err(e) => {
                 if e.permission {
                     return Err(e);
@@ -57,7 +65,12 @@ pub fn lookup(events: &[(&str, &str)]) -> Result<Ids, Unavailable> {
     }
     if nix::unistd::geteuid().is_root() {
         match temporary_mount(events) {
-            Ok(ids) => return Ok(Ids { origin: Origin::TemporaryMount, ids }),
+            Ok(ids) => {
+                return Ok(Ids {
+                    origin: Origin::TemporaryMount,
+                    ids,
+                });
+            }
             Err(detail) => {
                 return Err(Unavailable {
                     detail: format!("tracefs is not mounted and mounting it failed ({detail})"),

@@ -62,7 +62,11 @@ impl Method for Mmap {
         calls: &mut Calls,
     ) -> Result<u64, SendError> {
         let len = src.len;
-        let stop = |sent, kind| SendError { sent, expected: len, kind };
+        let stop = |sent, kind| SendError {
+            sent,
+            expected: len,
+            kind,
+        };
         let mut off = 0u64;
         while off < len {
             let wlen = (len - off).min(MMAP_WINDOW) as usize;
@@ -85,7 +89,15 @@ impl Method for Mmap {
                     Ok(Mapping { ptr: p, len: wlen })
                 }
             })
-            .map_err(|errno| stop(off, StopKind::Failed { call: "mmap", errno }))?;
+            .map_err(|errno| {
+                stop(
+                    off,
+                    StopKind::Failed {
+                        call: "mmap",
+                        errno,
+                    },
+                )
+            })?;
             // SAFETY: `map` stays mapped until `unmap` below; the kernel alone reads the bytes.
             let r = unsafe { sys::write_all_raw(calls, sock, map.ptr.cast::<u8>(), wlen) };
             match r {

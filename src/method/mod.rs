@@ -17,7 +17,6 @@ use crate::source::Source;
 use crate::sys::{Calls, SendError};
 
 pub use mmap::MMAP_WINDOW;
-pub use sendfile::SENDFILE_MAX;
 
 /// The copy paths copylab knows, in the order tables show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -73,7 +72,9 @@ impl MethodKind {
             }
         }
         if out.is_empty() {
-            return Err("no method given: choose from read-write, mmap, sendfile, splice, or all".into());
+            return Err(
+                "no method given: choose from read-write, mmap, sendfile, splice, or all".into(),
+            );
         }
         Ok(out)
     }
@@ -201,7 +202,10 @@ mod tests {
             MethodKind::parse_list("sendfile,splice").unwrap(),
             vec![MethodKind::Sendfile, MethodKind::Splice]
         );
-        assert_eq!(MethodKind::parse_list("all").unwrap(), MethodKind::ALL.to_vec());
+        assert_eq!(
+            MethodKind::parse_list("all").unwrap(),
+            MethodKind::ALL.to_vec()
+        );
         assert_eq!(
             MethodKind::parse_list("mmap,mmap").unwrap(),
             vec![MethodKind::Mmap]

@@ -39,13 +39,25 @@ impl Method for ReadWrite {
     ) -> Result<u64, SendError> {
         let len = src.len;
         let mut off = 0u64;
-        let stop = |sent, kind| SendError { sent, expected: len, kind };
+        let stop = |sent, kind| SendError {
+            sent,
+            expected: len,
+            kind,
+        };
         while off < len {
             let want = (len - off).min(scratch.buf.len() as u64) as usize;
             let n = match sys::pread(calls, &src.file, &mut scratch.buf[..want], off) {
                 Ok(0) => return Err(stop(off, StopKind::FileChanged)),
                 Ok(n) => n,
-                Err(errno) => return Err(stop(off, StopKind::Failed { call: "pread64", errno })),
+                Err(errno) => {
+                    return Err(stop(
+                        off,
+                        StopKind::Failed {
+                            call: "pread64",
+                            errno,
+                        },
+                    ));
+                }
             };
             if let Err((done, errno)) = sys::write_all(calls, sock, &scratch.buf[..n]) {
                 return Err(stop(off + done as u64, sys::classify("write", errno)));

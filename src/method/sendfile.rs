@@ -32,7 +32,11 @@ impl Method for Sendfile {
     ) -> Result<u64, SendError> {
         let len = src.len;
         let mut off: i64 = 0;
-        let stop = |sent: i64, kind| SendError { sent: sent as u64, expected: len, kind };
+        let stop = |sent: i64, kind| SendError {
+            sent: sent as u64,
+            expected: len,
+            kind,
+        };
         while (off as u64) < len {
             let want = (len - off as u64).min(SENDFILE_MAX) as usize;
             let before = off;

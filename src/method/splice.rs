@@ -80,9 +80,19 @@ impl Method for Splice {
         calls: &mut Calls,
     ) -> Result<u64, SendError> {
         let len = src.len;
-        let stop = |sent, kind| SendError { sent, expected: len, kind };
+        let stop = |sent, kind| SendError {
+            sent,
+            expected: len,
+            kind,
+        };
         let Some((pr, pw)) = scratch.pipe.as_ref() else {
-            return Err(stop(0, StopKind::Failed { call: "pipe2", errno: Errno::EBADF }));
+            return Err(stop(
+                0,
+                StopKind::Failed {
+                    call: "pipe2",
+                    errno: Errno::EBADF,
+                },
+            ));
         };
         let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.granted, calls);
         if result.is_err() {
@@ -110,22 +120,47 @@ fn pump(
     while sent < len {
         let want = (len - file_off as u64).min(pipe_cap as u64) as usize;
         let filled = sys::retry(calls, "splice", None, || {
-            splice(&src.file, Some(&mut file_off), pw, None, want, SpliceFFlags::empty())
+            splice(
+                &src.file,
+                Some(&mut file_off),
+                pw,
+                None,
+                want,
+                SpliceFFlags::empty(),
+            )
         })
-        .map_err(|errno| (sent, StopKind::Failed { call: "splice", errno }))?;
+        .map_err(|errno| {
+            (
+                sent,
+                StopKind::Failed {
+                    call: "splice",
+                    errno,
+                },
+            )
+        })?;
         if filled == 0 {
             return Err((sent, StopKind::FileChanged));
         }
         let mut in_pipe = filled;
         while in_pipe > 0 {
             let more = sent + (in_pipe as u64) < len;
-            let flags = if more { SpliceFFlags::SPLICE_F_MORE } else { SpliceFFlags::empty() };
+            let flags = if more {
+                SpliceFFlags::SPLICE_F_MORE
+            } else {
+                SpliceFFlags::empty()
+            };
             let n = sys::retry(calls, "splice", Some(sock), || {
                 splice(pr, None, sock, None, in_pipe, flags)
             })
             .map_err(|errno| (sent, sys::classify("splice", errno)))?;
             if n == 0 {
-                return Err((sent, StopKind::Failed { call: "splice", errno: Errno::EPIPE }));
+                return Err((
+                    sent,
+                    StopKind::Failed {
+                        call: "splice",
+                        errno: Errno::EPIPE,
+                    },
+                ));
             }
             in_pipe -= n;
             sent += n as u64;

@@ -28,11 +28,21 @@ pub fn render(r: &Report, color: bool) -> String {
 fn header(r: &Report, out: &mut String) {
     let file = match &r.file.path {
         Some(p) => p.clone(),
-        None => "generated random data (unlinked temp file)".to_string(),
+        None => format!(
+            "generated random data (unlinked temp file in {})",
+            r.file.temp_dir.as_deref().unwrap_or("?")
+        ),
     };
-    let _ = writeln!(out, "copylab compare · {file} · {}", fmt_bytes(r.file.bytes));
+    let _ = writeln!(
+        out,
+        "copylab compare · {file} · {}",
+        fmt_bytes(r.file.bytes)
+    );
     let cache = match r.cache.resident_before_pct {
-        Some(p) => format!("{} ({p:.0}% of pages in page cache before the first run)", r.cache.state),
+        Some(p) => format!(
+            "{} ({p:.0}% of pages in page cache before the first run)",
+            r.cache.state
+        ),
         None => "unknown".into(),
     };
     let transport = match r.transport {
@@ -49,12 +59,20 @@ fn header(r: &Report, out: &mut String) {
             fmt_bytes(g)
         );
     }
-    let _ = write!(setup, " · mmap window {}", fmt_bytes(r.options.mmap_window_bytes));
+    let _ = write!(
+        setup,
+        " · mmap window {}",
+        fmt_bytes(r.options.mmap_window_bytes)
+    );
     let _ = writeln!(out, "{setup}");
     let counters = match r.syscall_source {
         SyscallSource::Perf => format!(
             "perf (syscall tracepoints{}, serving thread only) + getrusage",
-            if r.perf_software_events { " + software events" } else { "" }
+            if r.perf_software_events {
+                " + software events"
+            } else {
+                ""
+            }
         ),
         SyscallSource::SelfCounted => {
             "getrusage (serving thread); syscalls self-counted by the methods".to_string()
@@ -82,7 +100,11 @@ fn footer(r: &Report, out: &mut String) {
             out,
             "syscalls exclude the counters' own {} call{} per run (measured on empty windows).",
             r.counter_overhead_syscalls,
-            if r.counter_overhead_syscalls == 1 { "" } else { "s" }
+            if r.counter_overhead_syscalls == 1 {
+                ""
+            } else {
+                "s"
+            }
         );
     }
     let all_verified = r.methods.iter().all(|m| m.median.verified);
@@ -90,7 +112,11 @@ fn footer(r: &Report, out: &mut String) {
         let _ = writeln!(
             out,
             "every delivery checked: byte count on every run, XXH3 hash {} ({}).",
-            if r.options.verify == "all" { "on every run" } else { "on each method's first run" },
+            if r.options.verify == "all" {
+                "on every run"
+            } else {
+                "on each method's first run"
+            },
             r.file.xxh3
         );
     }
@@ -113,8 +139,17 @@ fn ms(ns: u64) -> String {
     }
 }
 
+/// `x` relative to `base`: "0.45× rw", or "1/4035 of rw" when it is tiny.
 fn ratio(x: f64, base: f64) -> Option<String> {
-    (base > 0.0 && x.is_finite()).then(|| format!("{:.2}×", x / base))
+    if base <= 0.0 || !x.is_finite() {
+        return None;
+    }
+    let r = x / base;
+    Some(if r > 0.0 && r < 0.095 {
+        format!("1/{:.0} of rw", 1.0 / r)
+    } else {
+        format!("{r:.2}× rw")
+    })
 }
 
 /// Thousands separators: 2049 → "2,049".
@@ -122,7 +157,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -146,7 +181,8 @@ fn bar(value: f64, max: f64) -> String {
 
 /// sys CPU ns per GiB moved, or None for an empty file.
 fn sys_per_gib(m: &MethodResult) -> Option<f64> {
-    (m.median.bytes > 0).then(|| m.median.cpu.sys_ns as f64 / (m.median.bytes as f64 / (1u64 << 30) as f64))
+    (m.median.bytes > 0)
+        .then(|| m.median.cpu.sys_ns as f64 / (m.median.bytes as f64 / (1u64 << 30) as f64))
 }
 
 /// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write 2,048".
@@ -192,7 +228,11 @@ fn table(r: &Report, color: bool) -> Table {
     ];
     t.set_header(head.iter().map(|h| {
         let c = Cell::new(h);
-        if color { c.add_attribute(Attribute::Bold) } else { c }
+        if color {
+            c.add_attribute(Attribute::Bold)
+        } else {
+            c
+        }
     }));
 
     let max_tput = r
@@ -220,7 +260,12 @@ fn table(r: &Report, color: bool) -> Table {
             m.min.throughput_mib_s,
             m.max.throughput_mib_s
         );
-        let wall = format!("{}\n{}–{}", ms(med.wall_ns), ms(m.min.wall_ns), ms(m.max.wall_ns));
+        let wall = format!(
+            "{}\n{}–{}",
+            ms(med.wall_ns),
+            ms(m.min.wall_ns),
+            ms(m.max.wall_ns)
+        );
 
         let mut sys = match med.syscalls.total {
             Some(n) => thousands(n),
@@ -229,7 +274,7 @@ fn table(r: &Report, color: bool) -> Table {
         };
         let base_total = base.and_then(|b| b.median.syscalls.total).map(|v| v as f64);
         if let Some(x) = rel(med.syscalls.total.map(|v| v as f64), base_total) {
-            let _ = write!(sys, "\n{x} rw");
+            let _ = write!(sys, "\n{x}");
         }
         let mut data = by_name(m);
         if self_counted {
@@ -246,7 +291,7 @@ fn table(r: &Report, color: bool) -> Table {
             None => "–".into(),
         };
         if let Some(x) = rel(sys_per_gib(m), base.and_then(sys_per_gib)) {
-            let _ = write!(per_gib, "\n{x} rw");
+            let _ = write!(per_gib, "\n{x}");
         }
         let faults = format!("{} / {}", med.page_faults.minor, med.page_faults.major);
         let tb = m.textbook;

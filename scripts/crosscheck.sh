@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Cross-check copylab's syscall counts against `perf stat` (whole process, all threads) and
+# `strace -f -c` for the same transfers.
+#
+# copylab counts only the serving thread; perf stat and strace count the whole process. The
+# syscalls only the serving thread makes during a transfer (sendfile64, splice) must agree
+# exactly. pread64 is also used outside the transfers (hashing the file first, the dynamic
+# loader), so its baseline is taken from the sendfile run, whose transfers make no pread64:
+# process-wide pread64 of the read-write run = copylab's count + that baseline. The receiver
+# thread's `recvfrom` calls show up in perf/strace but never in copylab's figures: that is the
+# point of counting one thread.
+#
+# Usage: scripts/crosscheck.sh [SIZE_MIB] (default 64). Needs root (or perf_event_paranoid -1
+# and a readable tracefs), perf (linux-perf), strace and python3; installs perf and strace with
+# apt-get when missing and running as root.
+set -euo pipefail
+
+size_mib=${1:-64}
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null && apt-get install -y -qq "$2" >/dev/null
+  else
+    echo "crosscheck: '$1' is missing: install the $2 package" >&2
+    exit 1
+  fi
+}
+need perf linux-perf
+need strace strace
+need python3 python3
+
+cargo build --release --quiet
+bin="$here/target/release/copylab"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+file="$work/data"
+head -c $((size_mib << 20)) /dev/urandom >"$file"
+
+events="syscalls:sys_enter_pread64,syscalls:sys_enter_sendfile64,syscalls:sys_enter_splice,syscalls:sys_enter_recvfrom"
+printf '%-10s %-10s %12s %12s %12s %12s  %s\n' method syscall copylab "perf stat" strace expected verdict
+for m in sendfile read-write splice; do
+  perf stat -x, -e "$events" -o "$work/perf.$m" -- \
+    "$bin" compare "$file" --methods "$m" --runs 3 --warmup 0 --counters perf --json >"$work/json.$m"
+  strace -f -qq -c -U name,calls -o "$work/strace.$m" -- \
+    "$bin" compare "$file" --methods "$m" --runs 3 --warmup 0 --counters rusage --json >/dev/null
+  python3 - "$m" "$work" <<'EOF'
+import json, sys
+method, work = sys.argv[1:3]
+
+def counts(m):
+    """Process-wide syscall counts of method m's run: (perf stat, strace -c)."""
+    perf, strace = {}, {}
+    for line in open(f"{work}/perf.{m}"):
+        f = line.strip().split(",")
+        if len(f) > 2 and f[2].startswith("syscalls:sys_enter_"):
+            perf[f[2].removeprefix("syscalls:sys_enter_")] = int(f[0]) if f[0].isdigit() else None
+    for line in open(f"{work}/strace.{m}"):
+        f = line.split()
+        if len(f) == 2 and f[1].isdigit():
+            strace[f[0].replace("sendfile", "sendfile64")] = int(f[1])
+    return perf, strace
+
+runs = json.load(open(f"{work}/json.{method}"))["methods"][0]["runs"]
+perf, strace = counts(method)
+base_perf, base_strace = counts("sendfile")
+for name in {"read-write": ["pread64", "recvfrom"], "sendfile": ["sendfile64", "recvfrom"], "splice": ["splice", "recvfrom"]}[method]:
+    ours = sum(run["syscalls"]["by_name"].get(name) or 0 for run in runs)
+    p, s = perf.get(name), strace.get(name, 0)
+    if name == "recvfrom":
+        # The receiver thread drains the socket with recv(); copylab does not count that thread.
+        ok = (p or 0) > 0
+        verdict = "the receiver thread's calls: not in copylab's figures, by design" if ok else "CHECK"
+        expected = "-"
+    else:
+        extra_p = base_perf.get(name, 0) if name == "pread64" else 0
+        extra_s = base_strace.get(name, 0) if name == "pread64" else 0
+        ok = p == ours + extra_p and s == ours + extra_s
+        verdict = "agree" if ok else "DISAGREE"
+        expected = f"{ours + extra_p}"
+        if extra_p:
+            verdict += f" (process-wide = copylab + {extra_p} made outside the transfers)"
+    print(f"{method:<10} {name:<10} {ours:>12} {p!s:>12} {s:>12} {expected:>12}  {verdict}")
+EOF
+done
