@@ -35,8 +35,9 @@ fn header(r: &Report, out: &mut String) {
     };
     let _ = writeln!(
         out,
-        "copylab compare · {file} · {}",
-        fmt_bytes(r.file.bytes)
+        "copylab compare · {file} · {} ({} bytes)",
+        fmt_bytes(r.file.bytes),
+        thousands(r.file.bytes)
     );
     let cache = match r.cache.resident_before_pct {
         Some(p) => format!(
