@@ -183,10 +183,16 @@ pub struct PageFaults {
     pub perf_total: Option<u64>,
 }
 
-/// Median of a non-empty list (lower middle for even lengths, so it is always a real run's value).
+/// Median of a non-empty list; for an even length, the mean of the two middle values, so that
+/// the median wall time and the median throughput come from the same pair of runs.
 fn median_u64(v: &mut [u64]) -> u64 {
     v.sort_unstable();
-    v[(v.len() - 1) / 2]
+    let n = v.len();
+    if !n.is_multiple_of(2) {
+        v[n / 2]
+    } else {
+        v[n / 2 - 1] / 2 + v[n / 2] / 2 + (v[n / 2 - 1] % 2 + v[n / 2] % 2) / 2
+    }
 }
 
 /// Field-by-field summary of runs with `pick` (median, min or max) over each field.
@@ -269,9 +275,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_odd_and_even_lists_is_a_real_value() {
+    fn median_of_odd_and_even_lists() {
         assert_eq!(median_u64(&mut [5, 1, 3]), 3);
         assert_eq!(median_u64(&mut [4, 1, 3, 2]), 2);
+        assert_eq!(median_u64(&mut [4, 1, 3, 1]), 2);
+        assert_eq!(median_u64(&mut [u64::MAX, u64::MAX]), u64::MAX);
         assert_eq!(median_u64(&mut [7]), 7);
     }
 }

@@ -38,7 +38,7 @@ pub fn fmt_bytes(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    let exact = n % (1u64 << (10 * i)) == 0;
+    let exact = n.is_multiple_of(1u64 << (10 * i));
     if i == 0 || (!exact && n < 10 << 10) {
         format!("{n} B")
     } else if exact {
