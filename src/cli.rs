@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::compare::CompareOptions;
 use crate::counters::Choice;
+use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
+use crate::serve::{Listen, ServeOptions};
 use crate::size::parse_size;
 use crate::transport::Transport;
 
@@ -31,6 +33,98 @@ pub struct Cli {
 pub enum Command {
     /// Send one file with each method over a local socket and print one comparison table.
     Compare(CompareArgs),
+    /// Serve a file to real clients (nc, socat, curl, copylab fetch), measuring each connection.
+    Serve(ServeArgs),
+    /// Receive a file from a server (raw TCP, Unix socket or HTTP) and print its SHA-256.
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// File to serve (a regular file), opened once; its size is taken at start-up.
+    pub file: PathBuf,
+
+    /// Copy path: read-write, mmap, sendfile or splice.
+    #[arg(long, short, default_value = "sendfile", value_name = "METHOD")]
+    pub method: String,
+
+    /// TCP address to listen on [default: 127.0.0.1:7878] (port 0 picks a free port). Binding
+    /// beyond loopback makes the file reachable from the network.
+    #[arg(long, short, value_name = "ADDR", conflicts_with = "unix")]
+    pub listen: Option<String>,
+
+    /// Listen on a Unix socket at this path instead of TCP (a stale socket there is replaced).
+    #[arg(long, value_name = "PATH")]
+    pub unix: Option<PathBuf>,
+
+    /// Speak HTTP/1.1 (GET or HEAD of / or /<file name>) instead of sending the file on connect.
+    #[arg(long)]
+    pub http: bool,
+
+    /// Connections served at once; more wait until one finishes.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub max_conns: usize,
+
+    /// Exit after this many connections (with the summary).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// read-write's user buffer.
+    #[arg(long, short, default_value = "128K", value_name = "SIZE")]
+    pub buffer: String,
+
+    /// Pipe size splice asks for.
+    #[arg(long, default_value = "1M", value_name = "SIZE")]
+    pub pipe_size: String,
+
+    /// Counter source: auto, perf or rusage.
+    #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
+    pub counters: CountersArg,
+
+    /// One JSON object per line (listening, each connection, summary) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to colour the summary table.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// HOST:PORT of the server, or the path of its Unix socket.
+    pub target: String,
+
+    /// Ask with HTTP/1.1 GET and check Content-Length.
+    #[arg(long)]
+    pub http: bool,
+
+    /// Request path in HTTP mode.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub path: String,
+
+    /// Write what arrives to FILE (under a temporary name until complete).
+    #[arg(long, short, value_name = "FILE", conflicts_with = "discard")]
+    pub out: Option<PathBuf>,
+
+    /// Throw what arrives away: copy (read into user space and hash it, the default) or
+    /// truncate (recv MSG_TRUNC: dropped in the kernel, never copied, not hashed).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "copy", require_equals = true, value_name = "HOW")]
+    pub discard: Option<DiscardArg>,
+
+    /// Concurrent connections (with --discard).
+    #[arg(long, short, default_value_t = 1, value_name = "N")]
+    pub connections: usize,
+
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DiscardArg {
+    Copy,
+    Truncate,
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,6 +213,24 @@ pub enum Output {
 /// A command ready to run, free of clap types.
 pub enum Job {
     Compare(CompareOptions, Output),
+    Serve(ServeOptions),
+    Fetch(FetchOptions),
+}
+
+fn method_arg(text: &str) -> Result<MethodKind> {
+    let list = MethodKind::parse_list(text).map_err(|e| anyhow::anyhow!("--method: {e}"))?;
+    match list[..] {
+        [one] => Ok(one),
+        _ => bail!("--method: give one method (read-write, mmap, sendfile or splice)"),
+    }
+}
+
+fn counters_arg(c: CountersArg) -> Choice {
+    match c {
+        CountersArg::Auto => Choice::Auto,
+        CountersArg::Perf => Choice::Perf,
+        CountersArg::Rusage => Choice::Rusage,
+    }
 }
 
 fn size_arg(flag: &str, text: &str) -> Result<u64> {
@@ -162,11 +274,7 @@ impl Cli {
                     },
                     buffer: bounded("--buffer", &a.buffer, MAX_BUFFER)?,
                     pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
-                    counters: match a.counters {
-                        CountersArg::Auto => Choice::Auto,
-                        CountersArg::Perf => Choice::Perf,
-                        CountersArg::Rusage => Choice::Rusage,
-                    },
+                    counters: counters_arg(a.counters),
                     verify_all: a.verify_all,
                 };
                 let output = if a.json {
@@ -175,6 +283,66 @@ impl Cli {
                     Output::Table { color: a.color }
                 };
                 Ok(Job::Compare(opts, output))
+            }
+            Command::Serve(a) => {
+                let listen = match a.unix {
+                    Some(p) => Listen::Unix(p),
+                    None => {
+                        let text = a.listen.as_deref().unwrap_or("127.0.0.1:7878");
+                        let addr = text.parse().map_err(|_| {
+                            anyhow::anyhow!(
+                                "--listen {text}: not an IP:PORT address (e.g. 127.0.0.1:7878, [::1]:0)"
+                            )
+                        })?;
+                        Listen::Tcp {
+                            addr,
+                            explicit: a.listen.is_some(),
+                        }
+                    }
+                };
+                if a.max_conns == 0 {
+                    bail!("--max-conns: must be at least 1");
+                }
+                if a.count == Some(0) {
+                    bail!("--count: must be at least 1");
+                }
+                Ok(Job::Serve(ServeOptions {
+                    file: a.file,
+                    method: method_arg(&a.method)?,
+                    listen,
+                    http: a.http,
+                    max_conns: a.max_conns,
+                    count: a.count,
+                    buffer: bounded("--buffer", &a.buffer, MAX_BUFFER)?,
+                    pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
+                    counters: counters_arg(a.counters),
+                    json: a.json,
+                    color: a.color,
+                }))
+            }
+            Command::Fetch(a) => {
+                let sink = match (a.out, a.discard) {
+                    (Some(p), _) => Sink::Out(p),
+                    (None, Some(DiscardArg::Copy)) => Sink::Discard,
+                    (None, Some(DiscardArg::Truncate)) => Sink::Truncate,
+                    (None, None) => bail!(
+                        "say where the bytes go: --out FILE, or --discard (--discard=truncate to drop them in the kernel)"
+                    ),
+                };
+                if a.connections == 0 {
+                    bail!("--connections: must be at least 1");
+                }
+                if !a.path.starts_with('/') {
+                    bail!("--path {}: must start with /", a.path);
+                }
+                Ok(Job::Fetch(FetchOptions {
+                    target: Target::parse(&a.target)?,
+                    http: a.http,
+                    path: a.path,
+                    sink,
+                    connections: a.connections,
+                    json: a.json,
+                }))
             }
         }
     }

@@ -2,24 +2,20 @@
 //! interleaved across methods (A B C D, A B C D, …) so machine drift spreads over all of them;
 //! check every delivery; measure only the serving thread (this one).
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
-use crate::results::{
-    CacheInfo, ContextSwitches, Cpu, FileInfo, MethodResult, PageFaults, Report, Run, RunOptions,
-    SCHEMA, Syscalls,
-};
+use crate::results::{CacheInfo, FileInfo, MethodResult, Report, Run, RunOptions, SCHEMA};
 use crate::source::{self, Source};
-use crate::sys::Calls;
+use crate::transfer;
 use crate::transport::{self, Transport};
 
 /// Everything `compare` needs, already validated.
@@ -52,7 +48,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
     let src = match &opts.file {
         Some(p) => {
             let sp = spinner(show_progress, format!("reading {}", p.display()));
-            let s = Source::open(p)?;
+            let s = Source::open(p, true)?;
             sp.finish_and_clear();
             s
         }
@@ -153,7 +149,7 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
             bytes: src.len,
             generated: src.path.is_none(),
             temp_dir: src.generated_in.as_ref().map(|d| d.display().to_string()),
-            xxh3: format!("{:016x}", src.hash),
+            xxh3: format!("{:016x}", src.hash.unwrap_or_default()),
         },
         transport: opts.transport,
         cache: CacheInfo {
@@ -208,7 +204,6 @@ fn one_run(
     let receiver = transport::spawn_receiver(client, src.len, hash, Arc::clone(&progress))?;
     let done = AtomicBool::new(false);
 
-    let mut calls = Calls::default();
     let (measured, delivery) = std::thread::scope(|s| {
         if !bar.is_hidden() {
             s.spawn(|| {
@@ -218,18 +213,27 @@ fn one_run(
                 }
             });
         }
-        let measured = measure(src, slot, server.fd(), counters, &mut calls);
+        let measured = transfer::send_measured(
+            slot.method.as_ref(),
+            src,
+            server.fd(),
+            &[],
+            true,
+            &mut slot.scratch,
+            counters,
+        );
         server.finish();
         drop(server);
         let delivery = receiver.join();
         done.store(true, Ordering::Relaxed);
         (measured, delivery)
     });
-    let (sent, reading, t0) = measured?;
+    let measured = measured?;
+    let t0 = measured.started;
     let delivery = delivery
         .map_err(|_| anyhow::anyhow!("the receiver thread panicked"))?
         .context("receiving failed")?;
-    sent?;
+    measured.sent?;
     bar.set_position(delivery.bytes);
 
     if delivery.bytes != src.len {
@@ -239,12 +243,11 @@ fn one_run(
             src.len
         );
     }
-    if let Some(h) = delivery.hash
-        && h != src.hash
+    if let (Some(h), Some(want)) = (delivery.hash, src.hash)
+        && h != want
     {
         bail!(
-            "{kind} delivered different bytes than the file holds (hash {h:016x}, file {:016x})",
-            src.hash
+            "{kind} delivered different bytes than the file holds (hash {h:016x}, file {want:016x})"
         );
     }
     // An empty file sends nothing: its wall time is a real zero, not thread start-up noise.
@@ -260,71 +263,14 @@ fn one_run(
         src.len as f64 / (1u64 << 20) as f64 / wall.as_secs_f64()
     };
 
-    let self_counted: BTreeMap<String, u64> =
-        calls.iter().map(|(k, v)| (k.to_string(), v)).collect();
-    let (total, by_name, source) = match &reading.syscalls_by_name {
-        Some(named) => (
-            reading.syscalls_total,
-            named.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            SyscallSource::Perf,
-        ),
-        None => (
-            None,
-            self_counted
-                .iter()
-                .map(|(k, v)| (k.clone(), Some(*v)))
-                .collect(),
-            SyscallSource::SelfCounted,
-        ),
-    };
     Ok(Run {
         bytes: delivery.bytes,
         wall_ns,
         throughput_mib_s: throughput,
         verified: true,
         hash_checked: delivery.hash.is_some(),
-        syscalls: Syscalls {
-            total,
-            by_name,
-            source,
-        },
-        self_counted,
-        context_switches: ContextSwitches {
-            voluntary: reading.voluntary_cs,
-            involuntary: reading.involuntary_cs,
-            perf_total: reading.perf_context_switches,
-        },
-        cpu: Cpu {
-            user_ns: reading.user_ns,
-            sys_ns: reading.sys_ns,
-            task_clock_ns: reading.perf_task_clock_ns,
-        },
-        page_faults: PageFaults {
-            minor: reading.minor_faults,
-            major: reading.major_faults,
-            perf_total: reading.perf_page_faults,
-        },
-        cpu_migrations: reading.perf_cpu_migrations,
+        cost: measured.cost,
     })
-}
-
-/// The measured window: counters on, send, counters off. Nothing else happens inside it.
-fn measure(
-    src: &Source,
-    slot: &mut Slot,
-    sock: std::os::fd::BorrowedFd<'_>,
-    counters: &mut Counters,
-    calls: &mut Calls,
-) -> Result<(
-    Result<u64, crate::sys::SendError>,
-    crate::counters::Reading,
-    Instant,
-)> {
-    counters.start()?;
-    let t0 = Instant::now();
-    let sent = slot.method.send(src, sock, &mut slot.scratch, calls);
-    let reading = counters.stop()?;
-    Ok((sent, reading, t0))
 }
 
 /// `uname -r`.

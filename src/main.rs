@@ -3,12 +3,17 @@
 mod cli;
 mod compare;
 mod counters;
+mod fetch;
+mod http;
 mod method;
 mod report;
 mod results;
+mod serve;
+mod signals;
 mod size;
 mod source;
 mod sys;
+mod transfer;
 mod transport;
 mod warnings;
 
@@ -23,6 +28,8 @@ fn run() -> anyhow::Result<()> {
             let report = compare::run(&opts)?;
             report::write(&report, output, &mut std::io::stdout().lock())
         }
+        cli::Job::Serve(opts) => serve::run(opts),
+        cli::Job::Fetch(opts) => fetch::run(opts),
     }
 }
 

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::counters::SyscallSource;
+use crate::counters::{Reading, SyscallSource};
 use crate::method::{MethodKind, Textbook};
+use crate::sys::Calls;
 use crate::transport::Transport;
 
 /// The JSON format version. Bumped when a field changes meaning or disappears.
@@ -123,6 +124,14 @@ pub struct Run {
     pub verified: bool,
     /// The received bytes were hashed and compared with the file's hash.
     pub hash_checked: bool,
+    /// What the transfer cost the serving thread.
+    #[serde(flatten)]
+    pub cost: Cost,
+}
+
+/// What one transfer cost the thread that sent it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cost {
     /// Syscalls made by the serving thread during the transfer.
     pub syscalls: Syscalls,
     /// The syscalls the method issued itself, by kernel name: a cross-check of perf (and the
@@ -136,6 +145,53 @@ pub struct Run {
     pub page_faults: PageFaults,
     /// perf cpu-migrations, or null.
     pub cpu_migrations: Option<u64>,
+}
+
+impl Cost {
+    /// Combine a counter reading with the calls the method counted itself.
+    pub fn new(reading: &Reading, calls: &Calls) -> Cost {
+        let self_counted: BTreeMap<String, u64> =
+            calls.iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let (total, by_name, source) = match &reading.syscalls_by_name {
+            Some(named) => (
+                reading.syscalls_total,
+                named.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                SyscallSource::Perf,
+            ),
+            None => (
+                None,
+                self_counted
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(*v)))
+                    .collect(),
+                SyscallSource::SelfCounted,
+            ),
+        };
+        Cost {
+            syscalls: Syscalls {
+                total,
+                by_name,
+                source,
+            },
+            self_counted,
+            context_switches: ContextSwitches {
+                voluntary: reading.voluntary_cs,
+                involuntary: reading.involuntary_cs,
+                perf_total: reading.perf_context_switches,
+            },
+            cpu: Cpu {
+                user_ns: reading.user_ns,
+                sys_ns: reading.sys_ns,
+                task_clock_ns: reading.perf_task_clock_ns,
+            },
+            page_faults: PageFaults {
+                minor: reading.minor_faults,
+                major: reading.major_faults,
+                perf_total: reading.perf_page_faults,
+            },
+            cpu_migrations: reading.perf_cpu_migrations,
+        }
+    }
 }
 
 /// Syscall counts.
@@ -204,19 +260,21 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
     };
     let first = &runs[0];
     let mut by_name = BTreeMap::new();
-    for name in first.syscalls.by_name.keys() {
+    for name in first.cost.syscalls.by_name.keys() {
         by_name.insert(
             name.clone(),
-            opt(&|r: &Run| r.syscalls.by_name.get(name).copied().flatten()),
+            opt(&|r: &Run| r.cost.syscalls.by_name.get(name).copied().flatten()),
         );
     }
     let mut self_counted = BTreeMap::new();
-    let names: std::collections::BTreeSet<&String> =
-        runs.iter().flat_map(|r| r.self_counted.keys()).collect();
+    let names: std::collections::BTreeSet<&String> = runs
+        .iter()
+        .flat_map(|r| r.cost.self_counted.keys())
+        .collect();
     for name in names {
         self_counted.insert(
             name.clone(),
-            all(&|r: &Run| r.self_counted.get(name).copied().unwrap_or(0)),
+            all(&|r: &Run| r.cost.self_counted.get(name).copied().unwrap_or(0)),
         );
     }
     // Throughput in MiB/s keeps three decimals through the u64 pick.
@@ -227,28 +285,30 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
         throughput_mib_s: tput,
         verified: runs.iter().all(|r| r.verified),
         hash_checked: runs.iter().any(|r| r.hash_checked),
-        syscalls: Syscalls {
-            total: opt(&|r| r.syscalls.total),
-            by_name,
-            source: first.syscalls.source,
+        cost: Cost {
+            syscalls: Syscalls {
+                total: opt(&|r| r.cost.syscalls.total),
+                by_name,
+                source: first.cost.syscalls.source,
+            },
+            self_counted,
+            context_switches: ContextSwitches {
+                voluntary: all(&|r| r.cost.context_switches.voluntary),
+                involuntary: all(&|r| r.cost.context_switches.involuntary),
+                perf_total: opt(&|r| r.cost.context_switches.perf_total),
+            },
+            cpu: Cpu {
+                user_ns: all(&|r| r.cost.cpu.user_ns),
+                sys_ns: all(&|r| r.cost.cpu.sys_ns),
+                task_clock_ns: opt(&|r| r.cost.cpu.task_clock_ns),
+            },
+            page_faults: PageFaults {
+                minor: all(&|r| r.cost.page_faults.minor),
+                major: all(&|r| r.cost.page_faults.major),
+                perf_total: opt(&|r| r.cost.page_faults.perf_total),
+            },
+            cpu_migrations: opt(&|r| r.cost.cpu_migrations),
         },
-        self_counted,
-        context_switches: ContextSwitches {
-            voluntary: all(&|r| r.context_switches.voluntary),
-            involuntary: all(&|r| r.context_switches.involuntary),
-            perf_total: opt(&|r| r.context_switches.perf_total),
-        },
-        cpu: Cpu {
-            user_ns: all(&|r| r.cpu.user_ns),
-            sys_ns: all(&|r| r.cpu.sys_ns),
-            task_clock_ns: opt(&|r| r.cpu.task_clock_ns),
-        },
-        page_faults: PageFaults {
-            minor: all(&|r| r.page_faults.minor),
-            major: all(&|r| r.page_faults.major),
-            perf_total: opt(&|r| r.page_faults.perf_total),
-        },
-        cpu_migrations: opt(&|r| r.cpu_migrations),
     }
 }
 

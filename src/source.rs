@@ -24,13 +24,14 @@ pub struct Source {
     pub path: Option<PathBuf>,
     /// Directory holding a generated (already unlinked) file.
     pub generated_in: Option<PathBuf>,
-    /// XXH3-64 of the content at start.
-    pub hash: u64,
+    /// XXH3-64 of the content at start, when it was hashed.
+    pub hash: Option<u64>,
 }
 
 impl Source {
     /// Open a user's file for serving. Only regular files with a known size are accepted.
-    pub fn open(path: &Path) -> Result<Source> {
+    /// With `hash`, the content is read once to take its XXH3 (which also warms the page cache).
+    pub fn open(path: &Path, hash: bool) -> Result<Source> {
         let shown = path.display();
         // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
         let file = std::fs::OpenOptions::new()
@@ -69,7 +70,11 @@ impl Source {
         // Back to blocking reads (a no-op for regular files, but say what we mean).
         set_blocking(&file).with_context(|| format!("cannot set flags on '{shown}'"))?;
         let len = meta.len();
-        let hash = hash_file(&file, len).with_context(|| format!("cannot read '{shown}'"))?;
+        let hash = if hash {
+            Some(hash_file(&file, len).with_context(|| format!("cannot read '{shown}'"))?)
+        } else {
+            None
+        };
         Ok(Source {
             file,
             len,
@@ -114,7 +119,7 @@ impl Source {
             len,
             path: None,
             generated_in: Some(dir.to_path_buf()),
-            hash: hasher.digest(),
+            hash: Some(hasher.digest()),
         })
     }
 }

@@ -183,13 +183,14 @@ fn bar(value: f64, max: f64) -> String {
 /// sys CPU ns per GiB moved, or None for an empty file.
 fn sys_per_gib(m: &MethodResult) -> Option<f64> {
     (m.median.bytes > 0)
-        .then(|| m.median.cpu.sys_ns as f64 / (m.median.bytes as f64 / (1u64 << 30) as f64))
+        .then(|| m.median.cost.cpu.sys_ns as f64 / (m.median.bytes as f64 / (1u64 << 30) as f64))
 }
 
 /// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write 2,048".
 fn by_name(m: &MethodResult) -> String {
     let mut v: Vec<(&String, u64)> = m
         .median
+        .cost
         .syscalls
         .by_name
         .iter()
@@ -268,13 +269,15 @@ fn table(r: &Report, color: bool) -> Table {
             ms(m.max.wall_ns)
         );
 
-        let mut sys = match med.syscalls.total {
+        let mut sys = match med.cost.syscalls.total {
             Some(n) => thousands(n),
             None if self_counted => "n/a\n(needs perf)".into(),
             None => "n/a".into(),
         };
-        let base_total = base.and_then(|b| b.median.syscalls.total).map(|v| v as f64);
-        if let Some(x) = rel(med.syscalls.total.map(|v| v as f64), base_total) {
+        let base_total = base
+            .and_then(|b| b.median.cost.syscalls.total)
+            .map(|v| v as f64);
+        if let Some(x) = rel(med.cost.syscalls.total.map(|v| v as f64), base_total) {
             let _ = write!(sys, "\n{x}");
         }
         let mut data = by_name(m);
@@ -284,9 +287,9 @@ fn table(r: &Report, color: bool) -> Table {
 
         let ctx = format!(
             "{} / {}",
-            med.context_switches.voluntary, med.context_switches.involuntary
+            med.cost.context_switches.voluntary, med.cost.context_switches.involuntary
         );
-        let cpu = format!("{} / {}", ms(med.cpu.user_ns), ms(med.cpu.sys_ns));
+        let cpu = format!("{} / {}", ms(med.cost.cpu.user_ns), ms(med.cost.cpu.sys_ns));
         let mut per_gib = match sys_per_gib(m) {
             Some(v) => ms(v as u64),
             None => "–".into(),
@@ -294,7 +297,10 @@ fn table(r: &Report, color: bool) -> Table {
         if let Some(x) = rel(sys_per_gib(m), base.and_then(sys_per_gib)) {
             let _ = write!(per_gib, "\n{x}");
         }
-        let faults = format!("{} / {}", med.page_faults.minor, med.page_faults.major);
+        let faults = format!(
+            "{} / {}",
+            med.cost.page_faults.minor, med.cost.page_faults.major
+        );
         let tb = m.textbook;
         let textbook = format!(
             "{} CPU + {} DMA\n{} transitions\n{}",

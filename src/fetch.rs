@@ -1,0 +1,539 @@
+//! `copylab fetch`: a client for `copylab serve` (or any server of a file over raw TCP, a Unix
+//! socket or HTTP/1.1). Receives, writes or discards, and prints bytes, throughput and the
+//! SHA-256 of what arrived; with several connections at once, their spread.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nix::errno::Errno;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::http;
+use crate::signals;
+use crate::size::fmt_bytes;
+
+/// Where the server is.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Tcp(SocketAddr, String),
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// `HOST:PORT`, or a path (anything with a `/`) for a Unix socket.
+    pub fn parse(text: &str) -> Result<Target> {
+        if text.contains('/') {
+            return Ok(Target::Unix(PathBuf::from(text)));
+        }
+        let addr = text
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .with_context(|| {
+                format!("'{text}' is not HOST:PORT (e.g. 127.0.0.1:7878) nor a Unix socket path")
+            })?;
+        Ok(Target::Tcp(addr, text.to_string()))
+    }
+
+    fn host_header(&self) -> String {
+        match self {
+            Target::Tcp(_, text) => text.clone(),
+            Target::Unix(_) => "localhost".into(),
+        }
+    }
+}
+
+/// What happens to the received bytes.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// Written to this file (through a temporary name, renamed when complete).
+    Out(PathBuf),
+    /// Copied to user space, hashed, dropped.
+    Discard,
+    /// Dropped in the kernel with `recv(MSG_TRUNC)`: never copied to user space, so not hashed.
+    Truncate,
+}
+
+/// Everything `fetch` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub target: Target,
+    pub http: bool,
+    /// Request path in HTTP mode.
+    pub path: String,
+    pub sink: Sink,
+    pub connections: usize,
+    pub json: bool,
+}
+
+/// One connection's result, as printed and in `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fetched {
+    /// 1, 2, … in order of start.
+    pub id: usize,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// From connecting to the last byte.
+    pub wall_ns: u64,
+    pub throughput_mib_s: f64,
+    /// SHA-256 of the body (hex), or null with `--discard=truncate`.
+    pub sha256: Option<String>,
+    /// HTTP status, or null in raw mode.
+    pub http_status: Option<u16>,
+    /// HTTP Content-Length, or null.
+    pub content_length: Option<u64>,
+    /// Why it failed, or null.
+    pub error: Option<String>,
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn connect(t: &Target) -> Result<Stream> {
+        Ok(match t {
+            Target::Tcp(addr, text) => Stream::Tcp(
+                TcpStream::connect(addr).with_context(|| format!("cannot connect to {text}"))?,
+            ),
+            Target::Unix(p) => Stream::Unix(
+                UnixStream::connect(p)
+                    .with_context(|| format!("cannot connect to {}", p.display()))?,
+            ),
+        })
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A file being written under a temporary name next to its final one.
+struct Partial {
+    file: File,
+    tmp: PathBuf,
+    done: bool,
+}
+
+impl Partial {
+    fn create(out: &Path) -> Result<Partial> {
+        let dir = match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = out
+            .file_name()
+            .with_context(|| format!("--out {}: not a file name", out.display()))?;
+        if out.is_dir() {
+            bail!("--out {}: is a directory; give a file name", out.display());
+        }
+        let tmp = dir.join(format!(
+            ".{}.copylab-partial-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("--out {}: cannot create a file there", out.display()))?;
+        Ok(Partial {
+            file,
+            tmp,
+            done: false,
+        })
+    }
+
+    fn finish(mut self, out: &Path) -> Result<()> {
+        self.file
+            .flush()
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        std::fs::rename(&self.tmp, out)
+            .with_context(|| format!("cannot rename the download to {}", out.display()))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Run the fetch; an error if any connection failed.
+pub fn run(opts: FetchOptions) -> Result<()> {
+    if opts.connections > 1 && matches!(opts.sink, Sink::Out(_)) {
+        bail!(
+            "--connections {}: --out takes one connection; use --discard with several",
+            opts.connections
+        );
+    }
+    signals::install()?;
+    let partial = match &opts.sink {
+        Sink::Out(p) => Some(Partial::create(p)?),
+        _ => None,
+    };
+    let progress = Arc::new(AtomicU64::new(0));
+    let total_hint = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {bytes:>10}/{total_bytes} {binary_bytes_per_sec:>12}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("█▉▊▋▌▍▎▏ "),
+    );
+
+    let started = Instant::now();
+    let mut partial = partial;
+    let results: Vec<Fetched> = std::thread::scope(|s| {
+        if !bar.is_hidden() {
+            let (bar, progress, total_hint, done) = (&bar, &progress, &total_hint, &done);
+            s.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    let t = total_hint.load(Ordering::Relaxed);
+                    if t > 0 {
+                        bar.set_length(t);
+                    }
+                    bar.set_position(progress.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        }
+        let mut handles = Vec::new();
+        let mut out_file = partial.as_mut().map(|p| &mut p.file);
+        for id in 1..=opts.connections {
+            let (opts, progress, total_hint) = (&opts, &progress, &total_hint);
+            let file = out_file.take();
+            handles.push(s.spawn(move || one(opts, id, file, progress, total_hint)));
+        }
+        let r = handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                h.join()
+                    .unwrap_or_else(|_| failed(i + 1, "the connection thread panicked".into()))
+            })
+            .collect();
+        done.store(true, Ordering::Relaxed);
+        r
+    });
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+
+    let failures = results.iter().filter(|r| r.error.is_some()).count();
+    if let (Some(p), Sink::Out(out)) = (partial, &opts.sink)
+        && failures == 0
+    {
+        p.finish(out)?;
+    }
+    report(&opts, &results, elapsed)?;
+    if failures > 0 {
+        let first = results
+            .iter()
+            .find_map(|r| r.error.clone())
+            .unwrap_or_default();
+        bail!(
+            "{failures} of {} connection(s) failed: {first}",
+            results.len()
+        );
+    }
+    Ok(())
+}
+
+fn failed(id: usize, why: String) -> Fetched {
+    Fetched {
+        id,
+        bytes: 0,
+        wall_ns: 0,
+        throughput_mib_s: 0.0,
+        sha256: None,
+        http_status: None,
+        content_length: None,
+        error: Some(why),
+    }
+}
+
+/// One connection: connect, ask (HTTP), receive the body into the sink.
+fn one(
+    opts: &FetchOptions,
+    id: usize,
+    mut out: Option<&mut File>,
+    progress: &AtomicU64,
+    total_hint: &AtomicU64,
+) -> Fetched {
+    let start = Instant::now();
+    let mut rec = failed(id, String::new());
+    rec.error = None;
+    let r = (|| -> Result<()> {
+        let mut s = Stream::connect(&opts.target)?;
+        let mut hasher = (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut body_start = Vec::new();
+        if opts.http {
+            let req = format!(
+                "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: copylab/{}\r\nConnection: close\r\n\r\n",
+                opts.path,
+                opts.target.host_header(),
+                env!("CARGO_PKG_VERSION")
+            );
+            s.write_all(req.as_bytes())
+                .context("cannot send the request")?;
+            let mut head = Vec::new();
+            let end = loop {
+                if let Some(e) = http::head_end(&head) {
+                    break e;
+                }
+                if head.len() > 64 << 10 {
+                    bail!("the response head is larger than 64 KiB");
+                }
+                let n = read_some(&mut s, &mut buf)?;
+                if n == 0 {
+                    bail!("the server closed the connection before a complete response head");
+                }
+                head.extend_from_slice(&buf[..n]);
+            };
+            body_start = head.split_off(end);
+            let h = http::parse_response(&head).map_err(|e| anyhow::anyhow!(e))?;
+            rec.http_status = Some(h.status);
+            if h.status != 200 {
+                bail!("the server answered {} {}", h.status, h.reason);
+            }
+            let Some(len) = h.content_length else {
+                bail!("the response has no Content-Length");
+            };
+            rec.content_length = Some(len);
+            total_hint.fetch_add(len, Ordering::Relaxed);
+        }
+        let limit = rec.content_length;
+        let mut take = |chunk: &[u8], rec: &mut Fetched| -> Result<()> {
+            if let Some(h) = hasher.as_mut() {
+                h.update(chunk);
+            }
+            if let Some(f) = out.as_mut() {
+                f.write_all(chunk).context("cannot write --out")?;
+            }
+            rec.bytes += chunk.len() as u64;
+            progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            Ok(())
+        };
+        let first = match limit {
+            Some(l) => &body_start[..body_start.len().min(l as usize)],
+            None => &body_start[..],
+        };
+        take(first, &mut rec)?;
+        loop {
+            let want = match limit {
+                Some(l) if rec.bytes >= l => break,
+                Some(l) => ((l - rec.bytes) as usize).min(buf.len()),
+                None => buf.len(),
+            };
+            let n = if matches!(opts.sink, Sink::Truncate) {
+                let n = recv_truncate(s.fd(), &mut buf[..want])?;
+                rec.bytes += n as u64;
+                progress.fetch_add(n as u64, Ordering::Relaxed);
+                n
+            } else {
+                let n = read_some(&mut s, &mut buf[..want])?;
+                take(&buf[..n], &mut rec)?;
+                n
+            };
+            if n == 0 {
+                break;
+            }
+        }
+        if let Some(l) = limit
+            && rec.bytes < l
+        {
+            bail!(
+                "connection closed after {} of {} bytes (Content-Length)",
+                rec.bytes,
+                l
+            );
+        }
+        rec.sha256 = hasher.map(|h| {
+            h.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        });
+        Ok(())
+    })();
+    let wall = start.elapsed();
+    rec.wall_ns = wall.as_nanos() as u64;
+    if rec.bytes > 0 && !wall.is_zero() {
+        rec.throughput_mib_s = rec.bytes as f64 / (1u64 << 20) as f64 / wall.as_secs_f64();
+    }
+    if let Err(e) = r {
+        rec.error = Some(format!("{e:#}"));
+    }
+    rec
+}
+
+/// `read`, retrying EINTR unless a stop was asked for.
+fn read_some(s: &mut Stream, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match s.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if signals::stop_requested() {
+                    bail!("interrupted");
+                }
+            }
+            Err(e) => return Err(e).context("receiving failed"),
+        }
+    }
+}
+
+/// `recv(MSG_TRUNC)`: the kernel drops up to `buf.len()` bytes without copying them.
+fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        // SAFETY: `buf` is live and writable for its length (the kernel does not write to it
+        // with MSG_TRUNC on a stream socket, but a valid buffer keeps every kernel happy).
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC,
+            )
+        };
+        match Errno::result(n) {
+            Ok(n) => return Ok(n as usize),
+            Err(Errno::EINTR) if !signals::stop_requested() => continue,
+            Err(Errno::EINTR) => bail!("interrupted"),
+            Err(Errno::EINVAL | Errno::EOPNOTSUPP) => {
+                bail!(
+                    "--discard=truncate: this socket type does not support recv(MSG_TRUNC); use --discard"
+                )
+            }
+            Err(e) => return Err(e).context("recv(MSG_TRUNC) failed"),
+        }
+    }
+}
+
+fn report(opts: &FetchOptions, results: &[Fetched], elapsed: Duration) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if opts.json {
+        #[derive(Serialize)]
+        struct All<'a> {
+            connections: &'a [Fetched],
+            bytes: u64,
+            wall_ns: u64,
+            aggregate_mib_s: f64,
+        }
+        let bytes: u64 = results.iter().map(|r| r.bytes).sum();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &All {
+                connections: results,
+                bytes,
+                wall_ns: elapsed.as_nanos() as u64,
+                aggregate_mib_s: bytes as f64
+                    / (1u64 << 20) as f64
+                    / elapsed.as_secs_f64().max(1e-9),
+            },
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for r in results {
+        let sha = r
+            .sha256
+            .as_deref()
+            .unwrap_or("n/a (--discard=truncate never sees the bytes)");
+        match &r.error {
+            None => writeln!(
+                out,
+                "{}{} bytes ({}) in {:.1} ms · {:.0} MiB/s · sha256 {sha}",
+                if results.len() > 1 {
+                    format!("#{} ", r.id)
+                } else {
+                    String::new()
+                },
+                r.bytes,
+                fmt_bytes(r.bytes),
+                r.wall_ns as f64 / 1e6,
+                r.throughput_mib_s,
+            )?,
+            Some(e) => writeln!(out, "#{} failed after {} bytes: {e}", r.id, r.bytes)?,
+        }
+    }
+    if results.len() > 1 {
+        let mut t: Vec<f64> = results
+            .iter()
+            .filter(|r| r.error.is_none())
+            .map(|r| r.throughput_mib_s)
+            .collect();
+        t.sort_by(f64::total_cmp);
+        if let (Some(min), Some(max)) = (t.first(), t.last()) {
+            let med = t[(t.len() - 1) / 2];
+            let bytes: u64 = results.iter().map(|r| r.bytes).sum();
+            let agg = bytes as f64 / (1u64 << 20) as f64 / elapsed.as_secs_f64().max(1e-9);
+            writeln!(
+                out,
+                "{} connections · MiB/s min {min:.0} · median {med:.0} · max {max:.0} · aggregate {agg:.0} MiB/s over {:.1} ms",
+                results.len(),
+                elapsed.as_secs_f64() * 1e3
+            )?;
+        }
+        let shas: std::collections::BTreeSet<&str> =
+            results.iter().filter_map(|r| r.sha256.as_deref()).collect();
+        if shas.len() == 1 {
+            writeln!(out, "all connections received the same bytes")?;
+        } else if shas.len() > 1 {
+            writeln!(out, "warning: the connections received different bytes")?;
+        }
+    }
+    if let Sink::Out(p) = &opts.sink
+        && results.iter().all(|r| r.error.is_none())
+    {
+        writeln!(out, "written to {}", p.display())?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! Just enough HTTP/1.1 to serve one file to curl, wget or a browser, and to fetch it back:
+//! reading a request head under a size and time limit, judging it, and writing response heads.
+//!
+//! The request target is only ever compared with `/` and `/<file name>`: it never reaches the
+//! file system, so `..`, `%2e%2e` or absolute paths can at most earn a 404.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+/// Largest request head accepted; larger gets 431.
+pub const MAX_HEAD: usize = 8 << 10;
+/// Time a client has to send a complete request head; after it, 408.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An HTTP status copylab can answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status(pub u16);
+
+impl Status {
+    pub const OK: Status = Status(200);
+    pub const BAD_REQUEST: Status = Status(400);
+    pub const NOT_FOUND: Status = Status(404);
+    pub const METHOD_NOT_ALLOWED: Status = Status(405);
+    pub const REQUEST_TIMEOUT: Status = Status(408);
+    pub const HEADERS_TOO_LARGE: Status = Status(431);
+    pub const VERSION_NOT_SUPPORTED: Status = Status(505);
+
+    pub fn reason(self) -> &'static str {
+        match self.0 {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            408 => "Request Timeout",
+            431 => "Request Header Fields Too Large",
+            505 => "HTTP Version Not Supported",
+            _ => "Error",
+        }
+    }
+}
+
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the file (`head_only` for HEAD: the head without the body).
+    Serve { head_only: bool },
+    /// Answer with this error status and a one-line explanation.
+    Refuse(Status, String),
+}
+
+/// How reading a request head ended without a complete head.
+#[derive(Debug)]
+pub enum HeadError {
+    /// More than [`MAX_HEAD`] bytes without the blank line.
+    TooLarge,
+    /// [`HEAD_TIMEOUT`] passed.
+    Timeout,
+    /// The client closed the connection (after this many bytes).
+    Closed(usize),
+    Io(Errno),
+}
+
+/// Read from `sock` until the end of a request head (a blank line), within the limits.
+///
+/// Returns the head (through the blank line); bytes after it are ignored (copylab closes the
+/// connection after one response).
+pub fn read_head(sock: BorrowedFd<'_>, timeout: Duration) -> Result<Vec<u8>, HeadError> {
+    let deadline = Instant::now() + timeout;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(end) = head_end(&buf) {
+            if end > MAX_HEAD {
+                return Err(HeadError::TooLarge);
+            }
+            buf.truncate(end);
+            return Ok(buf);
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HeadError::Timeout);
+        }
+        let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(sock, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(HeadError::Io(e)),
+        }
+        // SAFETY: `chunk` is a live, writable buffer of the length passed.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len(), 0) };
+        match Errno::result(n) {
+            Ok(0) => return Err(HeadError::Closed(buf.len())),
+            Ok(n) => buf.extend_from_slice(&chunk[..n as usize]),
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            Err(e) => return Err(HeadError::Io(e)),
+        }
+    }
+}
+
+/// Index just past the blank line ending a head (`\r\n\r\n`, or a bare `\n\n`), if present.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// Percent-decode a path; `None` if an escape is malformed.
+fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Judge a complete request head for a server of one file named `file_name`.
+pub fn judge(head: &[u8], file_name: &str) -> Verdict {
+    let bad = |why: &str| Verdict::Refuse(Status::BAD_REQUEST, why.to_string());
+    let Ok(text) = std::str::from_utf8(head) else {
+        return bad("the request head is not valid UTF-8 text");
+    };
+    if text.contains('\0') {
+        return bad("the request head contains a NUL byte");
+    }
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let request_line = lines.next().unwrap_or("");
+    let parts: Vec<&str> = request_line.split(' ').collect();
+    let [method, target, version] = parts[..] else {
+        return bad("the request line must be METHOD TARGET HTTP/1.1");
+    };
+    if method.is_empty() || !method.bytes().all(is_tchar) {
+        return bad("the request method is not a valid token");
+    }
+    let Some(minor) = version.strip_prefix("HTTP/1.") else {
+        if version.starts_with("HTTP/") {
+            return Verdict::Refuse(
+                Status::VERSION_NOT_SUPPORTED,
+                format!("{version} is not supported: use HTTP/1.1"),
+            );
+        }
+        return bad("the request line must end with HTTP/1.1 or HTTP/1.0");
+    };
+    if minor != "0" && minor != "1" {
+        return Verdict::Refuse(
+            Status::VERSION_NOT_SUPPORTED,
+            format!("{version} is not supported: use HTTP/1.1"),
+        );
+    }
+    let mut host = false;
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, _value)) = line.split_once(':') else {
+            return bad("a header line has no colon");
+        };
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return bad("a header name is not a valid token");
+        }
+        if name.eq_ignore_ascii_case("host") {
+            host = true;
+        }
+    }
+    if minor == "1" && !host {
+        return bad("HTTP/1.1 requests need a Host header");
+    }
+    // Absolute form (a proxy-style request): keep only its path.
+    let path_part = if let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
+        match rest.find('/') {
+            Some(i) => &rest[i..],
+            None => "/",
+        }
+    } else if target.starts_with('/') {
+        target
+    } else {
+        return bad("the request target must start with /");
+    };
+    let path = path_part.split(['?', '#']).next().unwrap_or("/");
+    let Some(decoded) = percent_decode(path) else {
+        return bad("the request path has a malformed %-escape");
+    };
+    if decoded.contains(&0) {
+        return bad("the request path contains a NUL byte");
+    }
+    let named = [b"/".as_slice(), file_name.as_bytes()].concat();
+    if decoded != b"/" && decoded != named {
+        return Verdict::Refuse(
+            Status::NOT_FOUND,
+            format!("only / and /{file_name} are served here"),
+        );
+    }
+    match method {
+        "GET" => Verdict::Serve { head_only: false },
+        "HEAD" => Verdict::Serve { head_only: true },
+        _ => Verdict::Refuse(
+            Status::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed: use GET or HEAD"),
+        ),
+    }
+}
+
+/// The head of a 200 response carrying `len` bytes of a file.
+pub fn ok_head(len: u64) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\nServer: copylab/{}\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes()
+}
+
+/// A complete error response with a one-line plain-text body.
+pub fn error_response(status: Status, why: &str) -> Vec<u8> {
+    let body = format!("{} {}: {why}\n", status.0, status.reason());
+    let allow = if status == Status::METHOD_NOT_ALLOWED {
+        "Allow: GET, HEAD\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nContent-Type: text/plain; charset=utf-8\r\n{allow}Connection: close\r\nServer: copylab/{}\r\n\r\n{body}",
+        status.0,
+        status.reason(),
+        body.len(),
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes()
+}
+
+/// A parsed response head, for `fetch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub reason: String,
+    pub content_length: Option<u64>,
+}
+
+/// Parse a response head (through its blank line).
+pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
+    let text = std::str::from_utf8(head).map_err(|_| "response head is not UTF-8".to_string())?;
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or("");
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("not an HTTP/1.x response: {status_line:?}"));
+    }
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line: {status_line:?}"))?;
+    let reason = parts.next().unwrap_or("").to_string();
+    let mut content_length = None;
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("content-length")
+        {
+            let v: u64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad Content-Length: {:?}", value.trim()))?;
+            content_length = Some(v);
+        }
+    }
+    Ok(ResponseHead {
+        status,
+        reason,
+        content_length,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(head: &str) -> Verdict {
+        judge(head.as_bytes(), "big.iso")
+    }
+
+    fn status(v: Verdict) -> u16 {
+        match v {
+            Verdict::Serve { .. } => 200,
+            Verdict::Refuse(s, _) => s.0,
+        }
+    }
+
+    #[test]
+    fn serves_root_and_the_file_name() {
+        assert_eq!(
+            j("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Verdict::Serve { head_only: false }
+        );
+        assert_eq!(status(j("GET /big.iso HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
+        assert_eq!(
+            status(j("GET /big%2eiso?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")),
+            200
+        );
+        assert_eq!(
+            status(j("GET http://h:1/big.iso HTTP/1.1\r\nHost: x\r\n\r\n")),
+            200
+        );
+        assert_eq!(
+            j("HEAD / HTTP/1.0\r\n\r\n"),
+            Verdict::Serve { head_only: true }
+        );
+        assert_eq!(status(j("GET / HTTP/1.1\nHost: x\n\n")), 200);
+    }
+
+    #[test]
+    fn refuses_what_it_must() {
+        assert_eq!(
+            status(j("GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n")),
+            404
+        );
+        assert_eq!(
+            status(j("GET /../big.iso HTTP/1.1\r\nHost: x\r\n\r\n")),
+            404
+        );
+        assert_eq!(status(j("GET /%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n")), 404);
+        assert_eq!(status(j("POST / HTTP/1.1\r\nHost: x\r\n\r\n")), 405);
+        assert_eq!(status(j("GET / HTTP/1.1\r\n\r\n")), 400);
+        assert_eq!(status(j("GET / HTTP/2.0\r\nHost: x\r\n\r\n")), 505);
+        assert_eq!(status(j("GET /\r\n\r\n")), 400);
+        assert_eq!(status(j("GET  / HTTP/1.1\r\nHost: x\r\n\r\n")), 400);
+        assert_eq!(status(j("GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n")), 400);
+        assert_eq!(status(j("GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n")), 400);
+        assert_eq!(status(j("GET / HTTP/1.1\r\nno colon\r\n\r\n")), 400);
+        assert_eq!(status(j("G(T / HTTP/1.1\r\nHost: x\r\n\r\n")), 400);
+        assert_eq!(status(j("GET * HTTP/1.1\r\nHost: x\r\n\r\n")), 400);
+        assert_eq!(
+            status(judge(b"GET / HTTP/1.1\r\nHost: \xff\r\n\r\n", "f")),
+            400
+        );
+    }
+
+    #[test]
+    fn judge_never_panics_on_noise() {
+        let mut x: u64 = 0x1234_5678_9abc_def0;
+        for len in 0..400 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    b"GET /HTP1.\r\n :%0aZ\0\xff"[(x % 20) as usize]
+                })
+                .collect();
+            let _ = judge(&bytes, "f");
+            let _ = parse_response(&bytes);
+            let _ = head_end(&bytes);
+        }
+    }
+
+    #[test]
+    fn error_responses_are_complete() {
+        let r = String::from_utf8(error_response(Status::METHOD_NOT_ALLOWED, "use GET")).unwrap();
+        assert!(r.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert!(r.contains("Allow: GET, HEAD\r\n"));
+        let (head, body) = r.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+    }
+
+    #[test]
+    fn parses_response_heads() {
+        let h = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n").unwrap();
+        assert_eq!((h.status, h.content_length), (200, Some(42)));
+        assert!(parse_response(b"SSH-2.0\r\n\r\n").is_err());
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
+    }
+}

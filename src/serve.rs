@@ -1,0 +1,823 @@
+//! `copylab serve`: the server half facing real clients (nc, socat, curl, a browser, `copylab
+//! fetch`). One file opened once; each connection on its own thread, with its own counters
+//! around its own transfer, printing one line when it ends; a summary table at the end.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use comfy_table::presets::UTF8_FULL;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use serde::Serialize;
+
+use crate::cli::ColorArg;
+use crate::counters::{Choice, Counters, SyscallSource};
+use crate::http::{self, Status, Verdict};
+use crate::method::{self, Method, MethodConfig, MethodKind, Scratch};
+use crate::results::Cost;
+use crate::signals;
+use crate::size::fmt_bytes;
+use crate::source::Source;
+use crate::sys::{SendError, StopKind};
+use crate::transfer;
+
+/// How long running transfers may go on after a stop is asked for, before they are cut.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// Where to listen.
+#[derive(Debug, Clone)]
+pub enum Listen {
+    /// TCP; `explicit` when the user chose the address with --listen.
+    Tcp {
+        addr: SocketAddr,
+        explicit: bool,
+    },
+    Unix(PathBuf),
+}
+
+/// Everything `serve` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub file: PathBuf,
+    pub method: MethodKind,
+    pub listen: Listen,
+    pub http: bool,
+    pub max_conns: usize,
+    /// Exit after this many connections.
+    pub count: Option<u64>,
+    pub buffer: usize,
+    pub pipe_size: usize,
+    pub counters: Choice,
+    /// One JSON object per line instead of text lines and a table.
+    pub json: bool,
+    pub color: ColorArg,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Every byte was handed to the socket.
+    Complete,
+    /// The client went away first (EPIPE, ECONNRESET, or it closed before asking).
+    ClientClosed,
+    /// The file shrank while being sent.
+    FileChanged,
+    /// Any other failure.
+    Error,
+    /// An HTTP request that was answered with an error status.
+    Rejected,
+}
+
+/// One connection, as printed and as one line of `--json` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnRecord {
+    /// Always `"connection"`.
+    pub event: &'static str,
+    /// 1, 2, … in order of acceptance.
+    pub id: u64,
+    /// The client's address (`unix` for a Unix socket).
+    pub peer: String,
+    pub method: MethodKind,
+    /// HTTP status sent, or null in raw mode.
+    pub http_status: Option<u16>,
+    /// File bytes handed to the socket.
+    pub bytes: u64,
+    /// File bytes there were to send (0 for HEAD and rejected requests).
+    pub expected: u64,
+    /// From the first send call to the last one returning.
+    pub wall_ns: u64,
+    /// bytes / wall time, in MiB per second (0 when nothing was sent).
+    pub throughput_mib_s: f64,
+    pub outcome: Outcome,
+    /// A sentence about how it ended.
+    pub detail: String,
+    /// What the transfer cost this connection's thread, or null if nothing was sent.
+    pub cost: Option<Cost>,
+}
+
+/// State shared by the acceptor and the connection threads.
+struct Shared {
+    src: Source,
+    method: Box<dyn Method>,
+    opts: ServeOptions,
+    file_name: String,
+    active: Mutex<HashMap<u64, RawFd>>,
+    slot_freed: Condvar,
+    records: Mutex<Vec<ConnRecord>>,
+    out: Mutex<()>,
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Conn::Tcp(s) => s.as_fd(),
+            Conn::Unix(s) => s.as_fd(),
+        }
+    }
+
+    fn shutdown(&self, how: Shutdown) {
+        // The peer may already be gone; nothing to do about it here.
+        let _ = match self {
+            Conn::Tcp(s) => s.shutdown(how),
+            Conn::Unix(s) => s.shutdown(how),
+        };
+    }
+}
+
+impl Listener {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l, _) => l.as_fd(),
+        }
+    }
+
+    /// Accept one connection if one is waiting (the listener is non-blocking).
+    fn accept(&self) -> std::io::Result<Option<(Conn, String)>> {
+        let r = match self {
+            Listener::Tcp(l) => l.accept().map(|(s, a)| (Conn::Tcp(s), a.to_string())),
+            Listener::Unix(l, _) => l.accept().map(|(s, _)| (Conn::Unix(s), "unix".to_string())),
+        };
+        match r {
+            Ok((c, peer)) => {
+                match &c {
+                    Conn::Tcp(s) => s.set_nonblocking(false)?,
+                    Conn::Unix(s) => s.set_nonblocking(false)?,
+                }
+                Ok(Some((c, peer)))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            // A connection that died in the backlog is not the server's problem.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn bind(listen: &Listen) -> Result<(Listener, String)> {
+    match listen {
+        Listen::Tcp { addr, .. } => {
+            let l = TcpListener::bind(addr).map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    ": the port is taken (another copylab serve?); pick another with --listen 127.0.0.1:0"
+                } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    ": ports below 1024 need root; pick a port above 1023"
+                } else {
+                    ""
+                };
+                anyhow::anyhow!("--listen {addr}: cannot listen ({e}){hint}")
+            })?;
+            l.set_nonblocking(true)?;
+            let local = l.local_addr()?;
+            Ok((Listener::Tcp(l), local.to_string()))
+        }
+        Listen::Unix(path) => {
+            let shown = path.display();
+            if let Ok(meta) = std::fs::symlink_metadata(path) {
+                if !meta.file_type().is_socket() {
+                    bail!(
+                        "--unix {shown}: a file that is not a socket is in the way; choose another path"
+                    );
+                }
+                if UnixStream::connect(path).is_ok() {
+                    bail!("--unix {shown}: another server is listening there; choose another path");
+                }
+                std::fs::remove_file(path)
+                    .with_context(|| format!("--unix {shown}: cannot remove the stale socket"))?;
+            }
+            let l = UnixListener::bind(path)
+                .with_context(|| format!("--unix {shown}: cannot listen"))?;
+            l.set_nonblocking(true)?;
+            Ok((Listener::Unix(l, path.clone()), path.display().to_string()))
+        }
+    }
+}
+
+/// Run the server until `--count` connections were served or Ctrl-C.
+pub fn run(opts: ServeOptions) -> Result<()> {
+    let src = Source::open(&opts.file, false)?;
+    let file_name = opts
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let method = method::build(
+        opts.method,
+        MethodConfig {
+            buffer: opts.buffer,
+            pipe_size: opts.pipe_size,
+        },
+    )
+    .with_context(|| format!("method {}", opts.method))?;
+
+    // Probe the counters once, on this thread, to report what can be measured.
+    let probe = Counters::open(opts.counters)?;
+    let (listener, shown_addr) = bind(&opts.listen)?;
+    signals::install()?;
+
+    let mut err = std::io::stderr().lock();
+    if let Listen::Tcp {
+        addr,
+        explicit: true,
+    } = &opts.listen
+        && !is_loopback(addr.ip())
+    {
+        writeln!(
+            err,
+            "warning: listening on {shown_addr}: the file is now reachable from the network, not only from this machine"
+        )?;
+    }
+    for w in &probe.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    drop(err);
+    let syscall_source = probe.syscall_source;
+    drop(probe);
+
+    let shared = Arc::new(Shared {
+        src,
+        method,
+        opts: opts.clone(),
+        file_name,
+        active: Mutex::new(HashMap::new()),
+        slot_freed: Condvar::new(),
+        records: Mutex::new(Vec::new()),
+        out: Mutex::new(()),
+    });
+    announce(&shared, &shown_addr, syscall_source)?;
+
+    let accepted = AtomicU64::new(0);
+    let mut handles = Vec::new();
+    loop {
+        if signals::stop_requested() {
+            break;
+        }
+        if let Some(n) = opts.count
+            && accepted.load(Ordering::Relaxed) >= n
+        {
+            break;
+        }
+        if !wait_for_slot(&shared) {
+            continue;
+        }
+        let mut fds = [PollFd::new(listener.fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e).context("waiting for connections"),
+        }
+        let Some((conn, peer)) = listener.accept().context("accepting a connection")? else {
+            continue;
+        };
+        let id = accepted.fetch_add(1, Ordering::Relaxed) + 1;
+        lock(&shared.active).insert(id, conn.fd().as_raw_fd());
+        let sh = Arc::clone(&shared);
+        let h = std::thread::Builder::new()
+            .name(format!("copylab-conn-{id}"))
+            .spawn(move || serve_one(&sh, id, conn, peer))
+            .context("cannot start a connection thread")?;
+        handles.push(h);
+        handles.retain(|h| !h.is_finished());
+    }
+    drop(listener);
+
+    // Let running transfers finish, then cut the ones still going.
+    let deadline = Instant::now() + GRACE;
+    while !lock(&shared.active).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    {
+        let active = lock(&shared.active);
+        for fd in active.values() {
+            // SAFETY: the fd is registered only while its connection thread owns the open socket,
+            // and the thread unregisters it (under this same lock) before closing it.
+            unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
+        }
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    summary(&shared)
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A connection thread that panicked cannot leave these maps half-updated (single inserts
+    // and removes), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Block until fewer than `--max-conns` connections are active; false if a stop was asked for
+/// (or 100 ms passed) meanwhile, so the caller can look again.
+fn wait_for_slot(sh: &Shared) -> bool {
+    let active = lock(&sh.active);
+    if active.len() < sh.opts.max_conns {
+        return true;
+    }
+    let (active, _) = sh
+        .slot_freed
+        .wait_timeout(active, Duration::from_millis(100))
+        .unwrap_or_else(|p| p.into_inner());
+    active.len() < sh.opts.max_conns && !signals::stop_requested()
+}
+
+fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
+    let o = &sh.opts;
+    let mut out = std::io::stdout().lock();
+    let (host, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
+    let (kind, try_it) = match (&o.listen, o.http) {
+        (Listen::Tcp { .. }, false) => ("tcp", format!("nc -d {host} {port} > copy")),
+        (Listen::Tcp { .. }, true) => ("tcp", format!("curl -o copy http://{addr}/")),
+        (Listen::Unix(_), false) => ("unix", format!("socat -u UNIX-CONNECT:{addr} - > copy")),
+        (Listen::Unix(_), true) => (
+            "unix",
+            format!("curl --unix-socket {addr} -o copy http://localhost/"),
+        ),
+    };
+    if o.json {
+        #[derive(Serialize)]
+        struct Listening<'a> {
+            event: &'static str,
+            address: &'a str,
+            transport: &'static str,
+            http: bool,
+            method: MethodKind,
+            file: String,
+            bytes: u64,
+            syscall_source: SyscallSource,
+            max_conns: usize,
+        }
+        serde_json::to_writer(
+            &mut out,
+            &Listening {
+                event: "listening",
+                address: addr,
+                transport: kind,
+                http: o.http,
+                method: o.method,
+                file: o.file.display().to_string(),
+                bytes: sh.src.len,
+                syscall_source: source,
+                max_conns: o.max_conns,
+            },
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "copylab serve: {} ({}) with {}, {} over {kind} on {addr}",
+            o.file.display(),
+            fmt_bytes(sh.src.len),
+            o.method,
+            if o.http { "HTTP" } else { "raw" },
+        )?;
+        writeln!(out, "try: {try_it}    (Ctrl-C stops and prints a summary)")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Serve one connection from accept to close, then print its line.
+fn serve_one(sh: &Shared, id: u64, conn: Conn, peer: String) {
+    let rec = handle(sh, id, &conn, &peer);
+    // Unregister before closing, so the acceptor never shuts down a reused descriptor.
+    {
+        let mut active = lock(&sh.active);
+        active.remove(&id);
+        drop(conn);
+        sh.slot_freed.notify_all();
+    }
+    print_record(sh, &rec);
+    lock(&sh.records).push(rec);
+}
+
+fn record(sh: &Shared, id: u64, peer: &str) -> ConnRecord {
+    ConnRecord {
+        event: "connection",
+        id,
+        peer: peer.to_string(),
+        method: sh.opts.method,
+        http_status: None,
+        bytes: 0,
+        expected: 0,
+        wall_ns: 0,
+        throughput_mib_s: 0.0,
+        outcome: Outcome::Complete,
+        detail: String::new(),
+        cost: None,
+    }
+}
+
+fn handle(sh: &Shared, id: u64, conn: &Conn, peer: &str) -> ConnRecord {
+    let mut rec = record(sh, id, peer);
+    let sock = conn.fd();
+    let mut head_only = false;
+    let mut head = Vec::new();
+    if sh.opts.http {
+        let verdict = match http::read_head(sock, http::HEAD_TIMEOUT) {
+            Ok(h) => http::judge(&h, &sh.file_name),
+            Err(http::HeadError::TooLarge) => Verdict::Refuse(
+                Status::HEADERS_TOO_LARGE,
+                format!("the request head is larger than {} bytes", http::MAX_HEAD),
+            ),
+            Err(http::HeadError::Timeout) => Verdict::Refuse(
+                Status::REQUEST_TIMEOUT,
+                format!(
+                    "no complete request head within {} s",
+                    http::HEAD_TIMEOUT.as_secs()
+                ),
+            ),
+            Err(http::HeadError::Closed(n)) => {
+                rec.outcome = Outcome::ClientClosed;
+                rec.detail = format!("client closed before a complete request ({n} bytes sent)");
+                return rec;
+            }
+            Err(http::HeadError::Io(e)) => {
+                rec.outcome = Outcome::Error;
+                rec.detail = format!("reading the request failed: {}", e.desc());
+                return rec;
+            }
+        };
+        match verdict {
+            Verdict::Serve { head_only: h } => head_only = h,
+            Verdict::Refuse(status, why) => {
+                let resp = http::error_response(status, &why);
+                let mut calls = crate::sys::Calls::default();
+                let _ = crate::sys::write_all(&mut calls, sock, &resp);
+                close_gracefully(conn);
+                rec.http_status = Some(status.0);
+                rec.outcome = Outcome::Rejected;
+                rec.detail = format!("{} {}: {why}", status.0, status.reason());
+                return rec;
+            }
+        }
+        rec.http_status = Some(Status::OK.0);
+        head = http::ok_head(sh.src.len);
+    }
+
+    let expected = if head_only { 0 } else { sh.src.len };
+    rec.expected = expected;
+    // The size was taken at start-up; say so if the file has changed since.
+    let now_len = sh
+        .src
+        .file
+        .metadata()
+        .map(|m| m.len())
+        .unwrap_or(sh.src.len);
+
+    let result = (|| -> Result<transfer::Measured> {
+        let mut counters = Counters::open(sh.opts.counters)?;
+        let mut scratch = Scratch::default();
+        sh.method.prepare(&mut scratch)?;
+        transfer::send_measured(
+            sh.method.as_ref(),
+            &sh.src,
+            sock,
+            &head,
+            !head_only,
+            &mut scratch,
+            &mut counters,
+        )
+    })();
+    let m = match result {
+        Ok(m) => m,
+        Err(e) => {
+            rec.outcome = Outcome::Error;
+            rec.detail = format!("{e:#}");
+            return rec;
+        }
+    };
+    let wall = m.finished.saturating_duration_since(m.started);
+    rec.wall_ns = wall.as_nanos() as u64;
+    rec.cost = Some(m.cost);
+    match m.sent {
+        Ok(n) => {
+            rec.bytes = n;
+            rec.outcome = Outcome::Complete;
+            rec.detail = if head_only {
+                "complete (HEAD: response head only)".into()
+            } else if now_len > sh.src.len {
+                format!(
+                    "complete; the file grew to {now_len} bytes since start-up, the {} it had then were sent",
+                    sh.src.len
+                )
+            } else {
+                "complete".into()
+            };
+            close_gracefully(conn);
+        }
+        Err(SendError { sent, kind, .. }) => {
+            rec.bytes = sent;
+            let e = SendError {
+                sent,
+                expected,
+                kind: kind.clone(),
+            };
+            rec.outcome = match kind {
+                StopKind::PeerClosed(_) => Outcome::ClientClosed,
+                StopKind::FileChanged => Outcome::FileChanged,
+                StopKind::Failed { .. } => Outcome::Error,
+            };
+            rec.detail = e.to_string();
+            conn.shutdown(Shutdown::Both);
+        }
+    }
+    if rec.bytes > 0 && rec.wall_ns > 0 {
+        rec.throughput_mib_s = rec.bytes as f64 / (1u64 << 20) as f64 / wall.as_secs_f64();
+    }
+    rec
+}
+
+/// Tell the client we are done, then give it a moment to close first, so unread request bytes
+/// do not turn our close into a reset that could destroy data it has not read yet.
+fn close_gracefully(conn: &Conn) {
+    conn.shutdown(Shutdown::Write);
+    let sock = conn.fd();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        let mut fds = [PollFd::new(sock, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        // SAFETY: `buf` is a live, writable buffer of the length passed.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            return;
+        }
+    }
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.1}", ns as f64 / 1e6)
+}
+
+fn syscalls_text(c: &Cost) -> String {
+    let named: Vec<String> = c
+        .syscalls
+        .by_name
+        .iter()
+        .filter_map(|(k, v)| v.filter(|v| *v > 0).map(|v| format!("{k} {v}")))
+        .collect();
+    match c.syscalls.total {
+        Some(t) => format!("syscalls {t} ({})", named.join(", ")),
+        None => format!("syscalls n/a (self-counted: {})", named.join(", ")),
+    }
+}
+
+fn print_record(sh: &Shared, r: &ConnRecord) {
+    let _guard = lock(&sh.out);
+    let mut out = std::io::stdout().lock();
+    let res = if sh.opts.json {
+        serde_json::to_writer(&mut out, r)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out))
+    } else {
+        let mut line = format!("#{} {}", r.id, r.peer);
+        if let Some(s) = r.http_status {
+            line.push_str(&format!(" · HTTP {s}"));
+        }
+        if let Some(c) = &r.cost {
+            line.push_str(&format!(
+                " · {} · {} ms · {:.0} MiB/s · {} · ctx sw {}/{} · sys {} ms",
+                fmt_bytes(r.bytes),
+                ms(r.wall_ns),
+                r.throughput_mib_s,
+                syscalls_text(c),
+                c.context_switches.voluntary,
+                c.context_switches.involuntary,
+                ms(c.cpu.sys_ns),
+            ));
+        }
+        line.push_str(&format!(" · {}", r.detail));
+        writeln!(out, "{line}")
+    };
+    // stdout gone (e.g. piped into a closed reader): keep serving; the summary will fail quietly.
+    let _ = res.and_then(|_| out.flush());
+}
+
+/// Nearest-rank percentile of a sorted list.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// What all connections cost, as printed at the end and as the last `--json` line.
+#[derive(Debug, Serialize)]
+struct Summary {
+    event: &'static str,
+    method: MethodKind,
+    connections: usize,
+    complete: usize,
+    client_closed: usize,
+    file_changed: usize,
+    errors: usize,
+    rejected: usize,
+    bytes: u64,
+    /// Over complete transfers; null when there were none.
+    median_mib_s: Option<f64>,
+    /// 5th percentile: 95 % of complete transfers were at least this fast.
+    p5_mib_s: Option<f64>,
+    p95_mib_s: Option<f64>,
+    /// Median over complete transfers of syscalls per MiB sent (null without perf).
+    syscalls_per_mib: Option<f64>,
+    /// Medians over connections that sent something; null when none did.
+    median_voluntary_cs: Option<u64>,
+    median_involuntary_cs: Option<u64>,
+    median_sys_ns: Option<u64>,
+    total_sys_ns: u64,
+    total_user_ns: u64,
+}
+
+fn median_u64(mut v: Vec<u64>) -> Option<u64> {
+    v.sort_unstable();
+    v.get(v.len().checked_sub(1)? / 2).copied()
+}
+
+fn summary(sh: &Shared) -> Result<()> {
+    let recs = lock(&sh.records);
+    let count = |o: Outcome| recs.iter().filter(|r| r.outcome == o).count();
+    let complete: Vec<&ConnRecord> = recs
+        .iter()
+        .filter(|r| r.outcome == Outcome::Complete && r.bytes > 0)
+        .collect();
+    let mut tput: Vec<f64> = complete.iter().map(|r| r.throughput_mib_s).collect();
+    tput.sort_by(f64::total_cmp);
+    let costs: Vec<&Cost> = recs.iter().filter_map(|r| r.cost.as_ref()).collect();
+    let mut per_mib: Vec<f64> = complete
+        .iter()
+        .filter_map(|r| {
+            let t = r.cost.as_ref()?.syscalls.total?;
+            Some(t as f64 / (r.bytes as f64 / (1u64 << 20) as f64))
+        })
+        .collect();
+    per_mib.sort_by(f64::total_cmp);
+    let s = Summary {
+        event: "summary",
+        method: sh.opts.method,
+        connections: recs.len(),
+        complete: count(Outcome::Complete),
+        client_closed: count(Outcome::ClientClosed),
+        file_changed: count(Outcome::FileChanged),
+        errors: count(Outcome::Error),
+        rejected: count(Outcome::Rejected),
+        bytes: recs.iter().map(|r| r.bytes).sum(),
+        median_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 50.0)),
+        p5_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 5.0)),
+        p95_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 95.0)),
+        syscalls_per_mib: (!per_mib.is_empty()).then(|| percentile(&per_mib, 50.0)),
+        median_voluntary_cs: median_u64(
+            costs.iter().map(|c| c.context_switches.voluntary).collect(),
+        ),
+        median_involuntary_cs: median_u64(
+            costs
+                .iter()
+                .map(|c| c.context_switches.involuntary)
+                .collect(),
+        ),
+        median_sys_ns: median_u64(costs.iter().map(|c| c.cpu.sys_ns).collect()),
+        total_sys_ns: costs.iter().map(|c| c.cpu.sys_ns).sum(),
+        total_user_ns: costs.iter().map(|c| c.cpu.user_ns).sum(),
+    };
+    drop(recs);
+    let mut out = std::io::stdout().lock();
+    let res = if sh.opts.json {
+        serde_json::to_writer(&mut out, &s)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out))
+    } else {
+        writeln!(
+            out,
+            "{}",
+            summary_table(&s, crate::report::use_color(sh.opts.color))
+        )
+    };
+    match res.and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot print the summary"),
+    }
+}
+
+fn summary_table(s: &Summary, color: bool) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    if color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t.set_header(vec![
+        "method",
+        "connections",
+        "bytes sent",
+        "MiB/s median\np5 – p95",
+        "syscalls\nper MiB",
+        "ctx sw median\nvol / invol",
+        "sys CPU ms\nmedian / total",
+    ]);
+    let mut conns = format!("{} ({} complete", s.connections, s.complete);
+    for (n, what) in [
+        (s.client_closed, "client closed"),
+        (s.file_changed, "file changed"),
+        (s.errors, "errors"),
+        (s.rejected, "rejected"),
+    ] {
+        if n > 0 {
+            conns.push_str(&format!(", {n} {what}"));
+        }
+    }
+    conns.push(')');
+    let right = |x: String| Cell::new(x).set_alignment(CellAlignment::Right);
+    t.add_row(vec![
+        Cell::new(s.method.name()),
+        Cell::new(conns),
+        right(fmt_bytes(s.bytes)),
+        right(match (s.median_mib_s, s.p5_mib_s, s.p95_mib_s) {
+            (Some(m), Some(lo), Some(hi)) => format!("{m:.0}\n{lo:.0} – {hi:.0}"),
+            _ => "– (none complete)".into(),
+        }),
+        right(match s.syscalls_per_mib {
+            Some(v) => format!("{v:.2}"),
+            None => "n/a".into(),
+        }),
+        right(match (s.median_voluntary_cs, s.median_involuntary_cs) {
+            (Some(v), Some(i)) => format!("{v} / {i}"),
+            _ => "–".into(),
+        }),
+        right(match s.median_sys_ns {
+            Some(m) => format!("{} / {}", ms(m), ms(s.total_sys_ns)),
+            None => "–".into(),
+        }),
+    ]);
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&v, 50.0), 5.0);
+        assert_eq!(percentile(&v, 95.0), 10.0);
+        assert_eq!(percentile(&v, 5.0), 1.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("127.0.0.1".parse().unwrap()));
+        assert!(is_loopback("::1".parse().unwrap()));
+        assert!(!is_loopback("0.0.0.0".parse().unwrap()));
+    }
+}

@@ -1,0 +1,59 @@
+//! One measured transfer: counters switched on just before a method's first send call and off
+//! right after its last, on the calling thread, and nothing else inside that window. Shared by
+//! `compare` and `serve` so both measure exactly the same thing.
+
+use std::os::fd::BorrowedFd;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::counters::Counters;
+use crate::method::{Method, Scratch};
+use crate::results::Cost;
+use crate::source::Source;
+use crate::sys::{self, Calls, SendError};
+
+/// What happened inside the window.
+pub struct Measured {
+    /// Body bytes sent, or how far the transfer got and why it stopped.
+    pub sent: Result<u64, SendError>,
+    /// What the window cost the calling thread.
+    pub cost: Cost,
+    /// Just before the first send call.
+    pub started: Instant,
+    /// Just after the last send call returned (the peer may still be receiving).
+    pub finished: Instant,
+}
+
+/// Send `head` (e.g. an HTTP response head; may be empty), then, with `body`, the whole of
+/// `src` with `method`, counting around both.
+pub fn send_measured(
+    method: &dyn Method,
+    src: &Source,
+    sock: BorrowedFd<'_>,
+    head: &[u8],
+    body: bool,
+    scratch: &mut Scratch,
+    counters: &mut Counters,
+) -> Result<Measured> {
+    let mut calls = Calls::default();
+    counters.start()?;
+    let started = Instant::now();
+    let sent = match sys::write_all(&mut calls, sock, head) {
+        Ok(()) if body => method.send(src, sock, scratch, &mut calls),
+        Ok(()) => Ok(0),
+        Err((_, errno)) => Err(SendError {
+            sent: 0,
+            expected: src.len,
+            kind: sys::classify("write", errno),
+        }),
+    };
+    let finished = Instant::now();
+    let reading = counters.stop()?;
+    Ok(Measured {
+        sent,
+        cost: Cost::new(&reading, &calls),
+        started,
+        finished,
+    })
+}
