@@ -154,9 +154,9 @@ pub struct CompareArgs {
     #[arg(long, short, value_enum, default_value_t = TransportArg::Tcp)]
     pub transport: TransportArg,
 
-    /// Size of the generated file when no FILE is given (e.g. 256M, 1G).
-    #[arg(long, short, default_value = "256M", value_name = "SIZE")]
-    pub size: String,
+    /// Size of the generated file when no FILE is given (e.g. 256M, 1G) [default: 256M].
+    #[arg(long, short, value_name = "SIZE")]
+    pub size: Option<String>,
 
     /// read-write's user buffer (e.g. 64K, 1M).
     #[arg(long, short, default_value = "128K", value_name = "SIZE")]
@@ -261,7 +261,13 @@ impl Cli {
                 if a.runs == 0 {
                     bail!("--runs: must be at least 1");
                 }
-                let size = size_arg("--size", &a.size)?;
+                if let (Some(f), Some(_)) = (&a.file, &a.size) {
+                    bail!(
+                        "--size sets the size of a generated file, but FILE '{}' was given: drop one of them",
+                        f.display()
+                    );
+                }
+                let size = size_arg("--size", a.size.as_deref().unwrap_or("256M"))?;
                 let opts = CompareOptions {
                     file: a.file,
                     size,

@@ -251,6 +251,20 @@ fn median_u64(v: &mut [u64]) -> u64 {
     }
 }
 
+/// Apply a u64 `pick` (median, min or max) to floats through their ranks, so the result is one
+/// of the values, or the mean of the two middle ones, never rounded.
+fn pick_f64(mut v: Vec<f64>, pick: fn(&mut [u64]) -> u64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    // Ranks doubled (0, 2, 4, …): an odd pick is the mean of two neighbours.
+    let mut ranks: Vec<u64> = (0..v.len() as u64).map(|i| 2 * i).collect();
+    let r = pick(&mut ranks) as usize;
+    if r.is_multiple_of(2) {
+        v[r / 2]
+    } else {
+        (v[r / 2] + v[r / 2 + 1]) / 2.0
+    }
+}
+
 /// Field-by-field summary of runs with `pick` (median, min or max) over each field.
 fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
     let all = |f: &dyn Fn(&Run) -> u64| pick(&mut runs.iter().map(f).collect::<Vec<_>>());
@@ -277,8 +291,7 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
             all(&|r: &Run| r.cost.self_counted.get(name).copied().unwrap_or(0)),
         );
     }
-    // Throughput in MiB/s keeps three decimals through the u64 pick.
-    let tput = all(&|r: &Run| (r.throughput_mib_s * 1000.0) as u64) as f64 / 1000.0;
+    let tput = pick_f64(runs.iter().map(|r| r.throughput_mib_s).collect(), pick);
     Run {
         bytes: all(&|r| r.bytes),
         wall_ns: all(&|r| r.wall_ns),
@@ -340,6 +353,16 @@ mod tests {
         assert_eq!(median_u64(&mut [4, 1, 3, 2]), 2);
         assert_eq!(median_u64(&mut [4, 1, 3, 1]), 2);
         assert_eq!(median_u64(&mut [u64::MAX, u64::MAX]), u64::MAX);
+    }
+
+    #[test]
+    fn float_picks_are_exact_values() {
+        let v = vec![66.735189, 1.5, 3.25];
+        assert_eq!(pick_f64(v.clone(), median_u64), 3.25);
+        assert_eq!(pick_f64(vec![66.735189], median_u64), 66.735189);
+        assert_eq!(pick_f64(vec![1.0, 2.0, 4.0, 8.0], median_u64), 3.0);
+        assert_eq!(pick_f64(v.clone(), |r| *r.iter().min().unwrap()), 1.5);
+        assert_eq!(pick_f64(v, |r| *r.iter().max().unwrap()), 66.735189);
         assert_eq!(median_u64(&mut [7]), 7);
     }
 }

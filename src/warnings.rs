@@ -13,8 +13,8 @@ pub enum Warning {
     },
     /// perf works but syscall tracepoint ids cannot be read.
     TracepointsUnavailable { detail: String, permission: bool },
-    /// This kernel has no tracepoint for one syscall: its column shows n/a.
-    TracepointMissing(&'static str),
+    /// Some syscalls cannot be counted on this kernel (name, why): their counts show n/a.
+    TracepointsMissing(Vec<(&'static str, String)>),
 }
 
 impl Warning {
@@ -30,55 +30,96 @@ impl Warning {
     }
 }
 
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Warning {
+    /// What went wrong.
+    fn reason(&self) -> String {
         match self {
             Warning::PerfRefused {
-                detail,
-                paranoid,
-                errno,
-            } => {
-                write!(f, "perf counters refused ({detail}")?;
-                if let Some(p) = paranoid {
-                    write!(f, "; kernel.perf_event_paranoid = {p}")?;
+                detail, paranoid, ..
+            } => match paranoid {
+                Some(p) => {
+                    format!("perf counters refused ({detail}; kernel.perf_event_paranoid = {p})")
                 }
-                write!(
-                    f,
-                    "): syscalls are self-counted by the methods and totals show n/a; CPU, context switches and faults come from getrusage. "
-                )?;
-                if *errno == libc::EPERM || *errno == libc::ENOSYS {
-                    write!(
-                        f,
-                        "Fix: allow perf_event_open (a container's seccomp profile blocks it: run with --cap-add PERFMON or a profile that permits it), then run as root"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "Fix: run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`, or `sudo setcap cap_perfmon+ep $(command -v copylab)` (syscall tracepoints also need a readable tracefs)"
-                    )
-                }
+                None => format!("perf counters refused ({detail})"),
+            },
+            Warning::TracepointsUnavailable { detail, .. } => {
+                format!("syscall tracepoints unavailable ({detail})")
             }
-            Warning::TracepointsUnavailable { detail, permission } => {
-                write!(
-                    f,
-                    "syscall tracepoints unavailable ({detail}): syscalls are self-counted by the methods and totals show n/a. "
-                )?;
-                if *permission {
-                    write!(
-                        f,
-                        "Fix: run as root, or make tracefs readable: `sudo mount -o remount,mode=755 /sys/kernel/tracing`"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "Fix: run as root, or `sudo mount -t tracefs nodev /sys/kernel/tracing` (kernel needs CONFIG_FTRACE_SYSCALLS)"
-                    )
+            Warning::TracepointsMissing(list) => {
+                // Group the names by reason: "read, write (not in tracefs); splice (EINVAL)".
+                let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+                for (name, why) in list {
+                    match groups.iter_mut().find(|(w, _)| w == why) {
+                        Some((_, names)) => names.push(name),
+                        None => groups.push((why, vec![name])),
+                    }
                 }
+                let text: Vec<String> = groups
+                    .iter()
+                    .map(|(why, names)| format!("{} ({why})", names.join(", ")))
+                    .collect();
+                format!(
+                    "syscalls:sys_enter_* tracepoints that cannot be counted: {}",
+                    text.join("; ")
+                )
             }
-            Warning::TracepointMissing(name) => write!(
-                f,
-                "this kernel has no tracepoint syscalls:sys_enter_{name}: its count shows n/a (the total still includes it)"
-            ),
         }
+    }
+
+    /// What copylab does about it.
+    fn consequence(&self) -> &'static str {
+        match self {
+            Warning::PerfRefused { .. } => {
+                "syscalls are self-counted by the methods and totals show n/a; CPU, context switches and faults come from getrusage"
+            }
+            Warning::TracepointsUnavailable { .. } => {
+                "syscalls are self-counted by the methods and totals show n/a"
+            }
+            Warning::TracepointsMissing(_) => {
+                "their counts show n/a (the total still includes them)"
+            }
+        }
+    }
+
+    /// How the user can fix it.
+    fn fix(&self) -> &'static str {
+        match self {
+            Warning::PerfRefused { errno, .. }
+                if *errno == libc::EPERM || *errno == libc::ENOSYS =>
+            {
+                "allow perf_event_open (a container's seccomp profile blocks it: run with --cap-add PERFMON or a profile that permits it), then run as root"
+            }
+            Warning::PerfRefused { .. } => {
+                "run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`, or `sudo setcap cap_perfmon+ep $(command -v copylab)` (syscall tracepoints also need a readable tracefs)"
+            }
+            Warning::TracepointsUnavailable {
+                permission: true, ..
+            } => {
+                "run as root, or make tracefs readable: `sudo mount -o remount,mode=755 /sys/kernel/tracing`"
+            }
+            Warning::TracepointsUnavailable { .. } => {
+                "run as root, or `sudo mount -t tracefs nodev /sys/kernel/tracing` (the kernel needs CONFIG_FTRACE_SYSCALLS)"
+            }
+            Warning::TracepointsMissing(_) => {
+                "nothing to do on this kernel; the other syscalls are counted"
+            }
+        }
+    }
+
+    /// One line for when the user insisted on perf and it is not there.
+    pub fn as_error(&self) -> String {
+        format!("{}. Fix: {}", self.reason(), self.fix())
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}. Fix: {}",
+            self.reason(),
+            self.consequence(),
+            self.fix()
+        )
     }
 }

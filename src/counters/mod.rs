@@ -91,7 +91,7 @@ impl Counters {
             Err(r) => {
                 let w = Warning::perf_refused(r.errno, &r.detail);
                 if choice == Choice::Perf {
-                    bail!("--counters perf: {w}");
+                    bail!("--counters perf: {}", w.as_error());
                 }
                 c.warnings.push(w);
             }
@@ -102,13 +102,14 @@ impl Counters {
                         permission: u.permission,
                     };
                     if choice == Choice::Perf {
-                        bail!("--counters perf: {w}");
+                        bail!("--counters perf: {}", w.as_error());
                     }
                     c.warnings.push(w);
                 } else {
                     c.syscall_source = SyscallSource::Perf;
-                    for name in pg.missing_named() {
-                        c.warnings.push(Warning::TracepointMissing(name));
+                    if !pg.named_missing.is_empty() {
+                        c.warnings
+                            .push(Warning::TracepointsMissing(pg.named_missing.clone()));
                     }
                     match &pg.tracefs_origin {
                         Some(tracefs::Origin::TemporaryMount) => c.notes.push(

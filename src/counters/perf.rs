@@ -44,6 +44,8 @@ pub struct PerfGroup {
     pub tracepoints_unavailable: Option<Unavailable>,
     /// Where the tracepoint ids came from.
     pub tracefs_origin: Option<Origin>,
+    /// Named syscalls that cannot be counted, and why.
+    pub named_missing: Vec<(&'static str, String)>,
 }
 
 fn member(
@@ -100,51 +102,51 @@ impl PerfGroup {
             task_clock,
             tracepoints_unavailable: None,
             tracefs_origin: None,
+            named_missing: Vec::new(),
         };
         match tracefs::lookup(&wanted_ref) {
             Err(u) => pg.tracepoints_unavailable = Some(u),
             Ok(found) => {
                 pg.tracefs_origin = Some(found.origin);
                 let mut ids = found.ids.into_iter();
-                if let Some(Some(id)) = ids.next() {
-                    pg.total = Some(
-                        member(&mut pg.group, Tracepoint::with_id(id))
-                            .map_err(|e| refused("raw_syscalls:sys_enter", e))?,
-                    );
-                }
-                for (slot, id) in pg.named.iter_mut().zip(ids) {
-                    if let Some(id) = id {
-                        let c = member(&mut pg.group, Tracepoint::with_id(id))
-                            .map_err(|e| refused(&format!("syscalls:sys_enter_{}", slot.0), e))?;
-                        slot.1 = Some(c);
+                match ids.next().flatten() {
+                    None => {
+                        pg.tracepoints_unavailable = Some(Unavailable {
+                            detail: "tracepoint raw_syscalls:sys_enter not found".into(),
+                            permission: false,
+                        });
                     }
-                }
-                if pg.total.is_none() {
-                    pg.tracepoints_unavailable = Some(Unavailable {
-                        detail: "tracepoint raw_syscalls:sys_enter not found".into(),
-                        permission: false,
-                    });
+                    Some(id) => match member(&mut pg.group, Tracepoint::with_id(id)) {
+                        Err(e) => {
+                            pg.tracepoints_unavailable = Some(Unavailable {
+                                detail: format!("perf_event_open(raw_syscalls:sys_enter): {e}"),
+                                permission: matches!(
+                                    e.raw_os_error(),
+                                    Some(libc::EACCES | libc::EPERM)
+                                ),
+                            });
+                        }
+                        Ok(c) => {
+                            pg.total = Some(c);
+                            // A syscall this kernel cannot count is shown as n/a, alone.
+                            for (slot, id) in pg.named.iter_mut().zip(ids) {
+                                let Some(id) = id else {
+                                    pg.named_missing.push((slot.0, "not in tracefs".into()));
+                                    continue;
+                                };
+                                match member(&mut pg.group, Tracepoint::with_id(id)) {
+                                    Ok(c) => slot.1 = Some(c),
+                                    Err(e) => pg
+                                        .named_missing
+                                        .push((slot.0, format!("perf_event_open: {e}"))),
+                                }
+                            }
+                        }
+                    },
                 }
             }
         }
         Ok(pg)
-    }
-
-    /// Syscall tracepoints are open (total and at least some by name).
-    pub fn has_syscalls(&self) -> bool {
-        self.total.is_some()
-    }
-
-    /// Tracepoints this kernel lacks, among those asked for.
-    pub fn missing_named(&self) -> Vec<&'static str> {
-        if !self.has_syscalls() {
-            return Vec::new();
-        }
-        self.named
-            .iter()
-            .filter(|(_, c)| c.is_none())
-            .map(|(n, _)| *n)
-            .collect()
     }
 }
 

@@ -60,7 +60,7 @@ impl MethodKind {
             }
             let k = MethodKind::ALL
                 .into_iter()
-                .find(|k| k.name() == part || (part == "rw" && *k == MethodKind::ReadWrite))
+                .find(|k| k.name() == part)
                 .ok_or_else(|| {
                     format!(
                         "unknown method '{part}': choose from {}, or all",

@@ -186,23 +186,32 @@ fn sys_per_gib(m: &MethodResult) -> Option<f64> {
         .then(|| m.median.cost.cpu.sys_ns as f64 / (m.median.bytes as f64 / (1u64 << 30) as f64))
 }
 
-/// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write 2,048".
+/// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write
+/// 2,048". A syscall the method made but this kernel cannot count shows as "n/a (self 8)".
 fn by_name(m: &MethodResult) -> String {
-    let mut v: Vec<(&String, u64)> = m
-        .median
-        .cost
+    let med = &m.median.cost;
+    let mut v: Vec<(&String, Option<u64>)> = med
         .syscalls
         .by_name
         .iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .filter(|(_, v)| *v > 0)
+        .filter(|(k, v)| match v {
+            Some(n) => *n > 0,
+            None => med.self_counted.get(*k).is_some_and(|n| *n > 0),
+        })
+        .map(|(k, v)| (k, *v))
         .collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     if v.is_empty() {
         return "none".into();
     }
     v.iter()
-        .map(|(k, v)| format!("{k} {}", thousands(*v)))
+        .map(|(k, v)| match v {
+            Some(n) => format!("{k} {}", thousands(*n)),
+            None => format!(
+                "{k} n/a (self {})",
+                thousands(med.self_counted.get(*k).copied().unwrap_or(0))
+            ),
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -1,0 +1,257 @@
+//! Byte-exact delivery: every method over every transport at awkward sizes, the empty file, and
+//! a sparse file past sendfile's 2 GiB per-call limit.
+
+mod common;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use common::*;
+
+const MIB: u64 = 1 << 20;
+
+/// Serve a `size`-byte pseudo-random file with all four methods over `transport` and check
+/// every delivery.
+fn delivery(size: u64, transport: &str) {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", size, 0xC0FFEE);
+    let big = size > 2 * MIB;
+    let mut args = vec![
+        "compare",
+        path_str(&file),
+        "--methods",
+        "all",
+        "--transport",
+        transport,
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--verify-all",
+        "--json",
+    ];
+    if big {
+        // Larger than both the read-write buffer and the pipe: many chunks per method.
+        args.extend_from_slice(&["--buffer", "64K", "--pipe-size", "64K"]);
+    }
+    let r = run_json(&args, &[]);
+
+    assert_eq!(r["transport"], transport);
+    assert_eq!(num(&r["file"]["bytes"], "file.bytes"), size);
+    assert_eq!(r["file"]["generated"], false);
+    assert_eq!(r["file"]["path"], path_str(&file));
+    let xxh3 = r["file"]["xxh3"].as_str().expect("file.xxh3 is a string");
+    assert_eq!(xxh3.len(), 16, "xxh3 is 16 hex digits: {xxh3}");
+    // copylab's hash is of the real file content (verified = receiver's hash matched it).
+    assert_eq!(
+        xxh3,
+        xxh3_of(&file),
+        "file.xxh3 differs from an independent XXH3"
+    );
+    assert_eq!(r["options"]["verify"], "all");
+
+    let names: Vec<&str> = r["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names, METHODS,
+        "--methods all runs the four methods in order"
+    );
+    assert_all_verified(&r, size, true);
+    for m in METHODS {
+        assert_eq!(runs(method(&r, m)).len(), 1, "{m}: --runs 1");
+    }
+
+    if big {
+        let buffer = num(&r["options"]["buffer_bytes"], "buffer_bytes");
+        let pipe = num(&r["options"]["pipe_bytes_granted"], "pipe_bytes_granted");
+        assert_eq!(buffer, 64 << 10);
+        assert!(
+            size > buffer && size > pipe,
+            "size {size} must exceed buffer {buffer} and pipe {pipe}"
+        );
+        // Several chunks really were needed.
+        let rw = &runs(method(&r, "read-write"))[0];
+        assert_eq!(
+            by_name(rw, "pread64"),
+            size.div_ceil(buffer),
+            "read-write chunks: {rw:#}"
+        );
+        let sp = &runs(method(&r, "splice"))[0];
+        assert!(
+            by_name(sp, "splice") >= 2 * size.div_ceil(pipe),
+            "splice chunks: {sp:#}"
+        );
+    }
+}
+
+macro_rules! delivery_tests {
+    ($($name:ident: $size:expr, $transport:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                delivery($size, $transport);
+            }
+        )*
+    };
+}
+
+delivery_tests! {
+    delivery_tcp_0: 0, "tcp";
+    delivery_unix_0: 0, "unix";
+    delivery_tcp_1: 1, "tcp";
+    delivery_unix_1: 1, "unix";
+    delivery_tcp_4095: 4095, "tcp";
+    delivery_unix_4095: 4095, "unix";
+    delivery_tcp_4096: 4096, "tcp";
+    delivery_unix_4096: 4096, "unix";
+    delivery_tcp_4097: 4097, "tcp";
+    delivery_unix_4097: 4097, "unix";
+    delivery_tcp_1mib_plus_1: MIB + 1, "tcp";
+    delivery_unix_1mib_plus_1: MIB + 1, "unix";
+    delivery_tcp_3mib_plus_7_small_chunks: 3 * MIB + 7, "tcp";
+    delivery_unix_3mib_plus_7_small_chunks: 3 * MIB + 7, "unix";
+}
+
+/// An empty file: success, nothing sent, and syscall counts that are real zeros.
+#[test]
+fn empty_file_sends_nothing_and_counts_real_zeros() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "empty", 0, 1);
+    let perf = is_root();
+    let counters = if perf { "perf" } else { "auto" };
+    let r = run_json(
+        &[
+            "compare",
+            path_str(&file),
+            "--json",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--counters",
+            counters,
+        ],
+        &[],
+    );
+    assert_eq!(num(&r["file"]["bytes"], "file.bytes"), 0);
+    assert_all_verified(&r, 0, false);
+    for m in METHODS {
+        let med = &method(&r, m)["median"];
+        for run in runs(method(&r, m)).iter().chain([med]) {
+            assert_eq!(num(&run["bytes"], "bytes"), 0, "{m}");
+            assert_eq!(
+                run["throughput_mib_s"].as_f64(),
+                Some(0.0),
+                "{m}: throughput {run:#}"
+            );
+            for (name, v) in run["syscalls"]["by_name"].as_object().unwrap() {
+                if perf {
+                    assert_eq!(
+                        v.as_u64(),
+                        Some(0),
+                        "{m}: by_name.{name} must be a real 0: {run:#}"
+                    );
+                } else {
+                    assert_eq!(v.as_u64().unwrap_or(0), 0, "{m}: by_name.{name}");
+                }
+            }
+            if perf {
+                assert_eq!(r["syscall_source"], "perf");
+                assert_eq!(
+                    run["syscalls"]["total"].as_u64(),
+                    Some(0),
+                    "{m}: syscalls.total must be a number 0 (not null): {run:#}"
+                );
+            }
+            assert!(
+                run["self_counted"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .all(|v| v == 0),
+                "{m}: nothing self-counted: {run:#}"
+            );
+        }
+    }
+}
+
+/// A sparse file of 2 GiB + 4097 bytes: sendfile needs exactly two calls (0x7ffff000 max each),
+/// mmap one window per 256 MiB; marker bytes around the boundaries catch a wrong offset.
+#[test]
+fn sparse_file_past_sendfile_2gib_limit() {
+    const SENDFILE_MAX: u64 = 0x7fff_f000;
+    let size: u64 = (2 << 30) + 4097;
+    let dir = tempdir();
+    let path = dir.path().join("sparse.bin");
+    let f = OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    f.set_len(size).unwrap();
+    let window = 256 * MIB;
+    let marks: [(u64, &[u8]); 9] = [
+        (0, b"start"),
+        (4093, b"page-edge"),
+        (window - 3, b"win-edge"),
+        (SENDFILE_MAX - 5, b"sendfile-edge"),
+        (SENDFILE_MAX + 4096, b"after"),
+        (7 * window + 11, b"seven"),
+        (2 << 30, b"two-gib"),
+        (size - 20, b"near-the-end"),
+        (size - 1, b"!"),
+    ];
+    for (off, bytes) in marks {
+        f.write_all_at(bytes, off).unwrap();
+    }
+    assert_eq!(f.metadata().unwrap().len(), size);
+    drop(f);
+
+    let out = run_program(
+        bin(),
+        &[
+            "compare",
+            path_str(&path),
+            "--methods",
+            "sendfile,mmap",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        &[],
+        Duration::from_secs(900),
+    );
+    let r = parse_json(&out);
+    assert_eq!(num(&r["file"]["bytes"], "file.bytes"), size);
+    assert_all_verified(&r, size, true);
+
+    let sf = &runs(method(&r, "sendfile"))[0];
+    assert_eq!(
+        by_name(sf, "sendfile64"),
+        size.div_ceil(SENDFILE_MAX),
+        "sendfile64 calls (max 0x7ffff000 bytes each): {sf:#}"
+    );
+    assert_eq!(by_name(sf, "sendfile64"), 2);
+
+    let window = num(&r["options"]["mmap_window_bytes"], "mmap_window_bytes");
+    assert_eq!(window, 256 * MIB);
+    let mm = &runs(method(&r, "mmap"))[0];
+    assert_eq!(
+        by_name(mm, "mmap"),
+        size.div_ceil(window),
+        "one mmap per window: {mm:#}"
+    );
+    assert_eq!(
+        by_name(mm, "munmap"),
+        size.div_ceil(window),
+        "one munmap per window: {mm:#}"
+    );
+}
