@@ -272,6 +272,12 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         p.finish(out)?;
     }
     report(&opts, &results, elapsed)?;
+    if signals::stop_requested() {
+        return Err(anyhow::Error::new(signals::Interrupted).context(format!(
+            "{failures} of {} connection(s) did not finish",
+            results.len()
+        )));
+    }
     if failures > 0 {
         let first = results
             .iter()
@@ -421,7 +427,7 @@ fn read_some(s: &mut Stream, buf: &mut [u8]) -> Result<usize> {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
                 if signals::stop_requested() {
-                    bail!("interrupted");
+                    return Err(signals::Interrupted.into());
                 }
             }
             Err(e) => return Err(e).context("receiving failed"),
@@ -445,7 +451,7 @@ fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
         match Errno::result(n) {
             Ok(n) => return Ok(n as usize),
             Err(Errno::EINTR) if !signals::stop_requested() => continue,
-            Err(Errno::EINTR) => bail!("interrupted"),
+            Err(Errno::EINTR) => return Err(signals::Interrupted.into()),
             Err(Errno::EINVAL | Errno::EOPNOTSUPP) => {
                 bail!(
                     "--discard=truncate: this socket type does not support recv(MSG_TRUNC); use --discard"

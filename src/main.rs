@@ -48,6 +48,10 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|c| c.is::<signals::Interrupted>()) => {
+            eprintln!("copylab: {e:#}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("copylab: {e:#}");
             ExitCode::FAILURE

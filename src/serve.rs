@@ -222,6 +222,7 @@ fn bind(listen: &Listen) -> Result<(Listener, String)> {
             }
             let l = UnixListener::bind(path)
                 .with_context(|| format!("--unix {shown}: cannot listen"))?;
+            signals::unlink_on_abort(path);
             l.set_nonblocking(true)?;
             Ok((Listener::Unix(l, path.clone()), path.display().to_string()))
         }

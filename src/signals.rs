@@ -1,19 +1,48 @@
 //! Ctrl-C for long-running commands: the first SIGINT (or SIGTERM) asks for a graceful stop,
 //! which the command polls for; a second one exits at once with status 130.
 
+use std::ffi::CString;
+use std::fmt;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 static HITS: AtomicU32 = AtomicU32::new(0);
+/// A path to unlink if the process is ended by a second signal (a Unix socket being served).
+static CLEANUP: OnceLock<CString> = OnceLock::new();
 
 extern "C" fn on_signal(_: libc::c_int) {
-    // Only async-signal-safe work here: an atomic add and _exit.
+    // Only async-signal-safe work here: an atomic add, unlink and _exit.
     if HITS.fetch_add(1, Ordering::SeqCst) >= 1 {
+        if let Some(path) = CLEANUP.get() {
+            // SAFETY: unlink is async-signal-safe; the CString lives for the whole process.
+            unsafe { libc::unlink(path.as_ptr()) };
+        }
         // SAFETY: _exit is async-signal-safe and ends the process without running anything else.
         unsafe { libc::_exit(130) };
     }
 }
+
+/// Remove `path` if a second signal ends the process before normal clean-up runs.
+pub fn unlink_on_abort(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    if let Ok(c) = CString::new(path.as_os_str().as_bytes()) {
+        let _ = CLEANUP.set(c);
+    }
+}
+
+/// The error a command returns when Ctrl-C cut it short; `main` exits 130 for it.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// Install the handler for SIGINT and SIGTERM (without SA_RESTART, so blocking calls return
 /// EINTR and loops get to look at [`stop_requested`]).
