@@ -2,13 +2,16 @@
 //! socket or HTTP/1.1). Receives, writes or discards, and prints bytes, throughput and the
 //! SHA-256 of what arrived; with several connections at once, their spread.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::RawFd;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,8 @@ use crate::size::fmt_bytes;
 /// Where the server is.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Tcp(SocketAddr, String),
+    /// Every address the name resolved to (tried in order), and the text given.
+    Tcp(Vec<SocketAddr>, String),
     Unix(PathBuf),
 }
 
@@ -35,14 +39,14 @@ impl Target {
         if text.contains('/') {
             return Ok(Target::Unix(PathBuf::from(text)));
         }
-        let addr = text
+        let addrs: Vec<SocketAddr> = text
             .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .with_context(|| {
-                format!("'{text}' is not HOST:PORT (e.g. 127.0.0.1:7878) nor a Unix socket path")
-            })?;
-        Ok(Target::Tcp(addr, text.to_string()))
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        if addrs.is_empty() {
+            bail!("'{text}' is not HOST:PORT (e.g. 127.0.0.1:7878) nor a Unix socket path");
+        }
+        Ok(Target::Tcp(addrs, text.to_string()))
     }
 
     fn host_header(&self) -> String {
@@ -104,8 +108,9 @@ enum Stream {
 impl Stream {
     fn connect(t: &Target) -> Result<Stream> {
         Ok(match t {
-            Target::Tcp(addr, text) => Stream::Tcp(
-                TcpStream::connect(addr).with_context(|| format!("cannot connect to {text}"))?,
+            Target::Tcp(addrs, text) => Stream::Tcp(
+                TcpStream::connect(&addrs[..])
+                    .with_context(|| format!("cannot connect to {text}"))?,
             ),
             Target::Unix(p) => Stream::Unix(
                 UnixStream::connect(p)
@@ -173,6 +178,7 @@ impl Partial {
             .create_new(true)
             .open(&tmp)
             .with_context(|| format!("--out {}: cannot create a file there", out.display()))?;
+        signals::unlink_on_abort(&tmp);
         Ok(Partial {
             file,
             tmp,
@@ -230,6 +236,7 @@ pub fn run(opts: FetchOptions) -> Result<()> {
 
     let started = Instant::now();
     let mut partial = partial;
+    let open: Mutex<HashMap<usize, RawFd>> = Mutex::new(HashMap::new());
     let results: Vec<Fetched> = std::thread::scope(|s| {
         if !bar.is_hidden() {
             let (bar, progress, total_hint, done) = (&bar, &progress, &total_hint, &done);
@@ -246,10 +253,23 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         }
         let mut handles = Vec::new();
         let mut out_file = partial.as_mut().map(|p| &mut p.file);
+        let open = &open;
         for id in 1..=opts.connections {
             let (opts, progress, total_hint) = (&opts, &progress, &total_hint);
             let file = out_file.take();
-            handles.push(s.spawn(move || one(opts, id, file, progress, total_hint)));
+            handles.push(s.spawn(move || one(opts, id, file, progress, total_hint, open)));
+        }
+        // Ctrl-C reaches whichever thread it reaches: watch for it here and end the transfers by
+        // shutting their sockets down, so a blocked read returns.
+        while !handles.iter().all(|h| h.is_finished()) {
+            if signals::stop_requested() {
+                for fd in lock(open).values() {
+                    // SAFETY: a descriptor is registered only while its thread holds the open
+                    // socket, and is unregistered (under this lock) before the socket closes.
+                    unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         let r = handles
             .into_iter()
@@ -311,12 +331,14 @@ fn one(
     mut out: Option<&mut File>,
     progress: &AtomicU64,
     total_hint: &AtomicU64,
+    open: &Mutex<HashMap<usize, RawFd>>,
 ) -> Fetched {
     let start = Instant::now();
     let mut rec = failed(id, String::new());
     rec.error = None;
     let r = (|| -> Result<()> {
         let mut s = Stream::connect(&opts.target)?;
+        let _registered = Registered::new(open, id, s.fd().as_raw_fd());
         let mut hasher = (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new);
         let mut buf = vec![0u8; 1 << 20];
         let mut body_start = Vec::new();
@@ -392,6 +414,9 @@ fn one(
                 break;
             }
         }
+        if signals::stop_requested() {
+            return Err(signals::Interrupted.into());
+        }
         if let Some(l) = limit
             && rec.bytes < l
         {
@@ -418,6 +443,30 @@ fn one(
         rec.error = Some(format!("{e:#}"));
     }
     rec
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Single inserts and removes cannot leave the map half-updated: a poisoned lock is usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A connection's socket listed for shutdown on Ctrl-C while it lives.
+struct Registered<'a> {
+    open: &'a Mutex<HashMap<usize, RawFd>>,
+    id: usize,
+}
+
+impl<'a> Registered<'a> {
+    fn new(open: &'a Mutex<HashMap<usize, RawFd>>, id: usize, fd: RawFd) -> Registered<'a> {
+        lock(open).insert(id, fd);
+        Registered { open, id }
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(self.open).remove(&self.id);
+    }
 }
 
 /// `read`, retrying EINTR unless a stop was asked for.
@@ -506,6 +555,8 @@ fn report(opts: &FetchOptions, results: &[Fetched], elapsed: Duration) -> Result
                 r.wall_ns as f64 / 1e6,
                 r.throughput_mib_s,
             )?,
+            // With one connection, the error line on stderr says it all.
+            Some(_) if results.len() == 1 => {}
             Some(e) => writeln!(out, "#{} failed after {} bytes: {e}", r.id, r.bytes)?,
         }
     }

@@ -147,6 +147,8 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
     if text.contains('\0') {
         return bad("the request head contains a NUL byte");
     }
+    // RFC 9112 §2.2: ignore empty lines received before the request line.
+    let text = text.trim_start_matches(['\r', '\n']);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let request_line = lines.next().unwrap_or("");
     let parts: Vec<&str> = request_line.split(' ').collect();
@@ -334,6 +336,7 @@ mod tests {
             Verdict::Serve { head_only: true }
         );
         assert_eq!(status(j("GET / HTTP/1.1\nHost: x\n\n")), 200);
+        assert_eq!(status(j("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
     }
 
     #[test]

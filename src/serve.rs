@@ -74,6 +74,8 @@ pub enum Outcome {
     FileChanged,
     /// Any other failure.
     Error,
+    /// Cut by the server itself as it stopped (Ctrl-C, after the grace period).
+    Stopped,
     /// An HTTP request that was answered with an error status.
     Rejected,
 }
@@ -115,6 +117,24 @@ struct Shared {
     slot_freed: Condvar,
     records: Mutex<Vec<ConnRecord>>,
     out: Mutex<()>,
+    /// Set when the server shuts down the connections still running at exit.
+    cutting: std::sync::atomic::AtomicBool,
+}
+
+/// A connection waiting for a worker.
+struct Job {
+    id: u64,
+    conn: Conn,
+    peer: String,
+}
+
+/// What a worker thread keeps between connections: its counters (opened once: closing perf
+/// tracepoints costs tens of milliseconds each, which would delay every client's end-of-file)
+/// and its buffer or pipe. Each connection is still served by one thread, measured alone.
+#[derive(Default)]
+struct Worker {
+    counters: Option<Counters>,
+    scratch: Scratch,
 }
 
 enum Listener {
@@ -279,11 +299,14 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         slot_freed: Condvar::new(),
         records: Mutex::new(Vec::new()),
         out: Mutex::new(()),
+        cutting: std::sync::atomic::AtomicBool::new(false),
     });
     announce(&shared, &shown_addr, syscall_source)?;
 
     let accepted = AtomicU64::new(0);
-    let mut handles = Vec::new();
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    let mut workers = Vec::new();
     loop {
         if signals::stop_requested() {
             break;
@@ -306,31 +329,50 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             continue;
         };
         let id = accepted.fetch_add(1, Ordering::Relaxed) + 1;
-        lock(&shared.active).insert(id, conn.fd().as_raw_fd());
-        let sh = Arc::clone(&shared);
-        let h = std::thread::Builder::new()
-            .name(format!("copylab-conn-{id}"))
-            .spawn(move || serve_one(&sh, id, conn, peer))
-            .context("cannot start a connection thread")?;
-        handles.push(h);
-        handles.retain(|h| !h.is_finished());
+        let active = {
+            let mut a = lock(&shared.active);
+            a.insert(id, conn.fd().as_raw_fd());
+            a.len()
+        };
+        // At least one worker per connection in progress, so none waits for a thread.
+        if workers.len() < active {
+            let (sh, q) = (Arc::clone(&shared), Arc::clone(&queue));
+            let h = std::thread::Builder::new()
+                .name(format!("copylab-worker-{}", workers.len() + 1))
+                .spawn(move || work(&sh, &q))
+                .context("cannot start a connection thread")?;
+            workers.push(h);
+        }
+        if jobs.send(Job { id, conn, peer }).is_err() {
+            bail!("the connection threads are gone");
+        }
     }
     drop(listener);
+    drop(jobs);
 
     // Let running transfers finish, then cut the ones still going.
-    let deadline = Instant::now() + GRACE;
-    while !lock(&shared.active).is_empty() && Instant::now() < deadline {
+    // After --count, running transfers finish in their own time; after Ctrl-C (now or while
+    // waiting) they get GRACE, then are cut.
+    let mut deadline = signals::stop_requested().then(|| Instant::now() + GRACE);
+    while !lock(&shared.active).is_empty() {
+        if deadline.is_none() && signals::stop_requested() {
+            deadline = Some(Instant::now() + GRACE);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     {
         let active = lock(&shared.active);
+        shared.cutting.store(true, Ordering::SeqCst);
         for fd in active.values() {
             // SAFETY: the fd is registered only while its connection thread owns the open socket,
             // and the thread unregisters it (under this same lock) before closing it.
             unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
         }
     }
-    for h in handles {
+    for h in workers {
         let _ = h.join();
     }
     summary(&shared)
@@ -369,6 +411,7 @@ fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
     let o = &sh.opts;
     let mut out = std::io::stdout().lock();
     let (host, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     let (kind, try_it) = match (&o.listen, o.http) {
         (Listen::Tcp { .. }, false) => ("tcp", format!("nc -d {host} {port} > copy")),
         (Listen::Tcp { .. }, true) => ("tcp", format!("curl -o copy http://{addr}/")),
@@ -421,9 +464,21 @@ fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
     Ok(())
 }
 
+/// A worker: serve connections from the queue until it closes.
+fn work(sh: &Shared, queue: &Mutex<std::sync::mpsc::Receiver<Job>>) {
+    let mut w = Worker::default();
+    loop {
+        let job = lock(queue).recv();
+        match job {
+            Ok(job) => serve_one(sh, &mut w, job),
+            Err(_) => return,
+        }
+    }
+}
+
 /// Serve one connection from accept to close, then print its line.
-fn serve_one(sh: &Shared, id: u64, conn: Conn, peer: String) {
-    let rec = handle(sh, id, &conn, &peer);
+fn serve_one(sh: &Shared, w: &mut Worker, Job { id, conn, peer }: Job) {
+    let rec = handle(sh, w, id, &conn, &peer);
     // Unregister before closing, so the acceptor never shuts down a reused descriptor.
     {
         let mut active = lock(&sh.active);
@@ -452,7 +507,7 @@ fn record(sh: &Shared, id: u64, peer: &str) -> ConnRecord {
     }
 }
 
-fn handle(sh: &Shared, id: u64, conn: &Conn, peer: &str) -> ConnRecord {
+fn handle(sh: &Shared, w: &mut Worker, id: u64, conn: &Conn, peer: &str) -> ConnRecord {
     let mut rec = record(sh, id, peer);
     let sock = conn.fd();
     let mut head_only = false;
@@ -510,17 +565,19 @@ fn handle(sh: &Shared, id: u64, conn: &Conn, peer: &str) -> ConnRecord {
         .unwrap_or(sh.src.len);
 
     let result = (|| -> Result<transfer::Measured> {
-        let mut counters = Counters::open(sh.opts.counters)?;
-        let mut scratch = Scratch::default();
-        sh.method.prepare(&mut scratch)?;
+        let counters = match &mut w.counters {
+            Some(c) => c,
+            None => w.counters.insert(Counters::open(sh.opts.counters)?),
+        };
+        sh.method.prepare(&mut w.scratch)?;
         transfer::send_measured(
             sh.method.as_ref(),
             &sh.src,
             sock,
             &head,
             !head_only,
-            &mut scratch,
-            &mut counters,
+            &mut w.scratch,
+            counters,
         )
     })();
     let m = match result {
@@ -558,11 +615,16 @@ fn handle(sh: &Shared, id: u64, conn: &Conn, peer: &str) -> ConnRecord {
                 kind: kind.clone(),
             };
             rec.outcome = match kind {
+                _ if sh.cutting.load(Ordering::SeqCst) => Outcome::Stopped,
                 StopKind::PeerClosed(_) => Outcome::ClientClosed,
                 StopKind::FileChanged => Outcome::FileChanged,
                 StopKind::Failed { .. } => Outcome::Error,
             };
-            rec.detail = e.to_string();
+            rec.detail = if rec.outcome == Outcome::Stopped {
+                format!("stopped by the server at exit after {sent} of {expected} bytes")
+            } else {
+                e.to_string()
+            };
             conn.shutdown(Shutdown::Both);
         }
     }
@@ -661,6 +723,7 @@ struct Summary {
     client_closed: usize,
     file_changed: usize,
     errors: usize,
+    stopped: usize,
     rejected: usize,
     bytes: u64,
     /// Over complete transfers; null when there were none.
@@ -709,6 +772,7 @@ fn summary(sh: &Shared) -> Result<()> {
         client_closed: count(Outcome::ClientClosed),
         file_changed: count(Outcome::FileChanged),
         errors: count(Outcome::Error),
+        stopped: count(Outcome::Stopped),
         rejected: count(Outcome::Rejected),
         bytes: recs.iter().map(|r| r.bytes).sum(),
         median_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 50.0)),
@@ -770,6 +834,7 @@ fn summary_table(s: &Summary, color: bool) -> Table {
         (s.client_closed, "client closed"),
         (s.file_changed, "file changed"),
         (s.errors, "errors"),
+        (s.stopped, "stopped at exit"),
         (s.rejected, "rejected"),
     ] {
         if n > 0 {

@@ -79,37 +79,182 @@ impl MethodKind {
         Ok(out)
     }
 
-    /// What the classic articles say this path costs (see the textbook table in the README).
-    pub fn textbook(self) -> Textbook {
+    /// The classic model of this path: where the bytes go, step by step.
+    pub fn model(self) -> &'static Model {
         match self {
-            MethodKind::ReadWrite => Textbook {
-                syscalls_per_chunk: "read + write",
-                cpu_copies: "2",
-                dma_copies: 2,
-                transitions: 4,
-                note: "page cache → user buffer → socket buffer",
-            },
-            MethodKind::Mmap => Textbook {
-                syscalls_per_chunk: "write (mmap once)",
-                cpu_copies: "1",
-                dma_copies: 2,
-                transitions: 4,
-                note: "page cache → socket buffer; pages mapped into user space",
-            },
-            MethodKind::Sendfile => Textbook {
-                syscalls_per_chunk: "sendfile",
-                cpu_copies: "1 (0 with SG-DMA)",
-                dma_copies: 2,
-                transitions: 2,
-                note: "page cache → socket inside the kernel",
-            },
-            MethodKind::Splice => Textbook {
-                syscalls_per_chunk: "splice ×2 (file→pipe→socket)",
-                cpu_copies: "0",
-                dma_copies: 2,
-                transitions: 4,
-                note: "page references move through a pipe",
-            },
+            MethodKind::ReadWrite => &READ_WRITE,
+            MethodKind::Mmap => &MMAP,
+            MethodKind::Sendfile => &SENDFILE,
+            MethodKind::Splice => &SPLICE,
+        }
+    }
+
+    /// What the classic articles say this path costs, derived from [`MethodKind::model`].
+    pub fn textbook(self) -> Textbook {
+        self.model().textbook()
+    }
+}
+
+/// Where bytes can be on their way from disk to the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Disk,
+    PageCache,
+    /// A buffer the program allocated.
+    UserBuffer,
+    /// Page-cache pages mapped into the program's address space (mmap).
+    UserMapping,
+    Pipe,
+    SocketBuffer,
+    Nic,
+}
+
+/// The three bands of the diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Band {
+    Hardware,
+    Kernel,
+    User,
+}
+
+impl Place {
+    pub fn band(self) -> Band {
+        match self {
+            Place::Disk | Place::Nic => Band::Hardware,
+            Place::PageCache | Place::Pipe | Place::SocketBuffer => Band::Kernel,
+            Place::UserBuffer | Place::UserMapping => Band::User,
+        }
+    }
+}
+
+/// How one step moves the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// A device copies, the CPU does not (disk → memory, memory → NIC).
+    Dma,
+    /// The CPU copies every byte.
+    Cpu,
+    /// The CPU copies, unless the device does scatter-gather DMA, when only descriptors move.
+    CpuUnlessSg,
+    /// No copy: page references move (splice).
+    Reference,
+    /// No copy: the pages are mapped into the program's address space (mmap).
+    Map,
+}
+
+/// One step of the model.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub from: Place,
+    pub to: Place,
+    pub kind: StepKind,
+    /// The syscall that makes it happen, if any.
+    pub syscall: Option<&'static str>,
+}
+
+/// The textbook model of one path: the one source of truth for the table's textbook column, the
+/// JSON and `explain`'s diagrams.
+#[derive(Debug)]
+pub struct Model {
+    pub steps: &'static [Step],
+    /// Syscalls per chunk of the file.
+    pub per_chunk: &'static [&'static str],
+    /// Syscalls once per transfer (mmap's mapping).
+    pub once: &'static [&'static str],
+}
+
+const fn step(from: Place, to: Place, kind: StepKind, syscall: Option<&'static str>) -> Step {
+    Step {
+        from,
+        to,
+        kind,
+        syscall,
+    }
+}
+
+use Place::*;
+use StepKind::*;
+
+static READ_WRITE: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("read")),
+        step(PageCache, UserBuffer, Cpu, Some("read")),
+        step(UserBuffer, SocketBuffer, Cpu, Some("write")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["read", "write"],
+    once: &[],
+};
+
+static MMAP: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, None),
+        step(PageCache, UserMapping, Map, Some("mmap")),
+        step(UserMapping, SocketBuffer, Cpu, Some("write")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["write"],
+    once: &["mmap"],
+};
+
+static SENDFILE: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("sendfile")),
+        step(PageCache, SocketBuffer, CpuUnlessSg, Some("sendfile")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["sendfile"],
+    once: &[],
+};
+
+static SPLICE: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("splice")),
+        step(PageCache, Pipe, Reference, Some("splice")),
+        step(Pipe, SocketBuffer, Reference, Some("splice")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["splice", "splice"],
+    once: &[],
+};
+
+impl Model {
+    fn count(&self, k: StepKind) -> u32 {
+        self.steps.iter().filter(|s| s.kind == k).count() as u32
+    }
+
+    /// CPU copies, counting the ones scatter-gather DMA can avoid.
+    pub fn cpu_copies(&self) -> u32 {
+        self.count(Cpu) + self.count(CpuUnlessSg)
+    }
+
+    /// CPU copies left when the device does scatter-gather DMA.
+    pub fn cpu_copies_with_sg(&self) -> u32 {
+        self.count(Cpu)
+    }
+
+    pub fn dma_copies(&self) -> u32 {
+        self.count(Dma)
+    }
+
+    /// User↔kernel mode transitions: two per syscall (enter and leave).
+    pub fn transitions(&self) -> u32 {
+        2 * (self.per_chunk.len() + self.once.len()) as u32
+    }
+
+    pub fn textbook(&self) -> Textbook {
+        let cpu = self.cpu_copies();
+        let sg = self.cpu_copies_with_sg();
+        let mut calls = self.per_chunk.join(" + ");
+        if !self.once.is_empty() {
+            calls = format!("{calls} ({} once)", self.once.join(" + "));
+        }
+        Textbook {
+            syscalls_per_chunk: calls,
+            cpu_copies: cpu,
+            cpu_copies_with_sg_dma: sg,
+            dma_copies: self.dma_copies(),
+            transitions: self.transitions(),
         }
     }
 }
@@ -120,19 +265,33 @@ impl fmt::Display for MethodKind {
     }
 }
 
-/// The textbook model of one path: copies and user↔kernel transitions per transfer.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// The textbook counts of one path, derived from its [`Model`].
+#[derive(Debug, Clone, Serialize)]
 pub struct Textbook {
-    /// Syscalls the textbook issues per chunk.
-    pub syscalls_per_chunk: &'static str,
-    /// CPU copies of each byte on the sending host.
-    pub cpu_copies: &'static str,
+    /// Syscalls the textbook issues per chunk (and once per transfer).
+    pub syscalls_per_chunk: String,
+    /// CPU copies of each byte on the sender.
+    pub cpu_copies: u32,
+    /// CPU copies when the device does scatter-gather DMA (sendfile then copies nothing).
+    pub cpu_copies_with_sg_dma: u32,
     /// DMA copies (disk → page cache, socket buffer → NIC).
     pub dma_copies: u32,
-    /// User↔kernel mode transitions the textbook counts (what it calls "context switches").
+    /// User↔kernel mode transitions (what articles call "context switches"): 2 per syscall.
     pub transitions: u32,
-    /// Where the bytes go, in a phrase.
-    pub note: &'static str,
+}
+
+impl Textbook {
+    /// "2", or "1 (0 with SG-DMA)".
+    pub fn cpu_copies_text(&self) -> String {
+        if self.cpu_copies == self.cpu_copies_with_sg_dma {
+            self.cpu_copies.to_string()
+        } else {
+            format!(
+                "{} ({} with SG-DMA)",
+                self.cpu_copies, self.cpu_copies_with_sg_dma
+            )
+        }
+    }
 }
 
 /// Per-connection state a method reuses across transfers, allocated outside the measured window

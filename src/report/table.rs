@@ -310,10 +310,13 @@ fn table(r: &Report, color: bool) -> Table {
             "{} / {}",
             med.cost.page_faults.minor, med.cost.page_faults.major
         );
-        let tb = m.textbook;
+        let tb = &m.textbook;
         let textbook = format!(
             "{} CPU + {} DMA\n{} transitions\n{}",
-            tb.cpu_copies, tb.dma_copies, tb.transitions, tb.syscalls_per_chunk
+            tb.cpu_copies_text(),
+            tb.dma_copies,
+            tb.transitions,
+            tb.syscalls_per_chunk
         );
 
         let mut name = Cell::new(m.method.name());

@@ -1,0 +1,181 @@
+//! Every text `explain` prints, in English.
+
+use super::{Measured, Myth, Texts};
+use crate::method::{Band, MethodKind, Place, StepKind, Textbook};
+
+pub struct English;
+
+impl Texts for English {
+    fn band(&self, b: Band) -> &'static str {
+        match b {
+            Band::User => "user space",
+            Band::Kernel => "kernel space",
+            Band::Hardware => "hardware",
+        }
+    }
+
+    fn place(&self, p: Place) -> &'static str {
+        match p {
+            Place::Disk => "disk",
+            Place::PageCache => "page cache",
+            Place::UserBuffer => "user buffer",
+            Place::UserMapping => "user mapping",
+            Place::Pipe => "pipe",
+            Place::SocketBuffer => "socket buffer",
+            Place::Nic => "NIC",
+        }
+    }
+
+    fn kind(&self, k: StepKind) -> &'static str {
+        match k {
+            StepKind::Dma => "DMA copy by a device, no CPU",
+            StepKind::Cpu => "CPU copy of every byte",
+            StepKind::CpuUnlessSg => "CPU copy, none when the device does scatter-gather DMA",
+            StepKind::Reference => "page references move, no copy",
+            StepKind::Map => "pages mapped into the process, no copy",
+        }
+    }
+
+    fn title(&self, m: MethodKind) -> &'static str {
+        match m {
+            MethodKind::ReadWrite => "read-write — read() into a buffer, write() it to the socket",
+            MethodKind::Mmap => "mmap — map the file, write() straight from the mapping",
+            MethodKind::Sendfile => "sendfile — one call, file to socket inside the kernel (Kafka's transferTo)",
+            MethodKind::Splice => "splice — file → pipe → socket, page references instead of bytes",
+        }
+    }
+
+    fn during(&self, call: &str) -> String {
+        format!("during {call}()")
+    }
+
+    fn heading_steps(&self) -> &'static str {
+        "Steps"
+    }
+
+    fn heading_textbook(&self) -> &'static str {
+        "Textbook"
+    }
+
+    fn textbook(&self, t: &Textbook) -> String {
+        let cpu = if t.cpu_copies == t.cpu_copies_with_sg_dma {
+            format!("{} CPU copies", t.cpu_copies)
+        } else {
+            format!(
+                "{} CPU copy ({} with scatter-gather DMA)",
+                t.cpu_copies, t.cpu_copies_with_sg_dma
+            )
+        };
+        format!(
+            "{cpu}, {} DMA copies, {} user↔kernel transitions (the \"context switches\" of interview answers); syscalls per chunk: {}.",
+            t.dma_copies, t.transitions, t.syscalls_per_chunk
+        )
+    }
+
+    fn heading_reality(&self) -> &'static str {
+        "What Linux really does"
+    }
+
+    fn reality(&self, m: MethodKind) -> &'static [&'static str] {
+        match m {
+            MethodKind::ReadWrite => &[
+                "The textbook counts one read and one write. A real server loops: a 256 MiB file with a 128 KiB buffer is 2,048 reads and 2,048 writes — 8,192 transitions, not 4.",
+                "copylab uses pread64 (an explicit offset), so one open file can serve many connections.",
+                "Both CPU copies are real: page cache → your buffer, your buffer → the socket.",
+            ],
+            MethodKind::Mmap => &[
+                "One mmap, then as few writes as the socket allows — but the kernel still copies page cache → socket buffer.",
+                "The pages must be mapped into the process: minor page faults and page-table work that read-write does not pay.",
+                "If another process truncates the file, touching the missing pages raises SIGBUS; copylab never touches them itself and gets EFAULT from write instead.",
+            ],
+            MethodKind::Sendfile => &[
+                "One syscall can move up to 2 GiB − 4 KiB (0x7ffff000 bytes); a 256 MiB file goes out in a single call.",
+                "Linux hands the socket references to page-cache pages when the device does scatter-gather (loopback does): the sender makes no CPU copy.",
+                "On loopback there is no NIC and no DMA to the wire: the receiver's recv() is a CPU copy, so 'zero copy' is not zero end to end.",
+                "Java's FileChannel.transferTo is sendfile underneath; Kafka cannot use it with TLS because encryption happens in user space.",
+            ],
+            MethodKind::Splice => &[
+                "Two calls per pipe-full: file → pipe, pipe → socket. The pipe's size (64 KiB by default, up to /proc/sys/fs/pipe-max-size) sets how many.",
+                "Page references move, not bytes — but the data must pass through a pipe you create and manage.",
+                "SPLICE_F_MOVE has done nothing since Linux 2.6.21; bytes left in the pipe after an error were never sent.",
+            ],
+        }
+    }
+
+    fn heading_measured(&self) -> &'static str {
+        "Measured here"
+    }
+
+    fn measured(&self, m: &Measured) -> Vec<String> {
+        let mut v = vec![format!(
+            "{} over {} (median of {} runs): {} syscalls ({}) — read-write needed {}.",
+            super::size_text(m.bytes),
+            m.transport,
+            m.runs,
+            m.syscalls.map_or("n/a".into(), |n| n.to_string()),
+            m.by_name,
+            m.rw_syscalls.map_or("n/a".into(), |n| n.to_string()),
+        )];
+        v.push(format!(
+            "context switches {} voluntary / {} involuntary · page faults {} minor / {} major · sys CPU {:.1} ms (read-write {:.1} ms).",
+            m.voluntary, m.involuntary, m.minor_faults, m.major_faults, m.sys_ms, m.rw_sys_ms
+        ));
+        v
+    }
+
+    fn verdict(&self, m: &Measured) -> String {
+        match (m.syscalls, m.expected_syscalls) {
+            (Some(got), Some(want)) if got == want => format!(
+                "Agrees with the textbook's shape: {} calls per chunk × {} chunks = {want} syscalls, so {} transitions. The scheduler context switches above are another thing: they come from blocking on a full socket buffer.",
+                m.per_chunk, m.chunks, 2 * want
+            ),
+            (Some(got), Some(want)) => format!(
+                "Differs from the textbook's {want}: {got} syscalls were made, because the socket took fewer bytes per call than asked (short writes) or the counters saw calls outside the data path. The textbook's model has no notion of that."
+            ),
+            _ => "Syscalls could not be counted on this machine (see `copylab doctor`), so only the CPU and context-switch figures can be compared.".into(),
+        }
+    }
+
+    fn heading_myths(&self) -> &'static str {
+        "Interview myths, corrected"
+    }
+
+    fn myths(&self) -> &'static [Myth] {
+        &[
+            Myth {
+                claim: "\"read/write costs 4 context switches\"",
+                truth: "Those 4 are user↔kernel mode transitions, 2 per syscall. Scheduler context switches are a different thing, counted by perf, and depend on blocking. copylab shows both.",
+                command: "copylab compare --methods read-write,sendfile",
+            },
+            Myth {
+                claim: "\"zero copy means the data is never copied\"",
+                truth: "The DMA copies remain, and on loopback the receiver's recv() is a CPU copy. sendfile removes the sender's CPU copies, nothing more.",
+                command: "copylab explain sendfile --measure",
+            },
+            Myth {
+                claim: "\"mmap is free\"",
+                truth: "It trades a copy for page faults and page-table work, and a file truncated under the mapping raises SIGBUS.",
+                command: "copylab compare --methods read-write,mmap",
+            },
+            Myth {
+                claim: "\"Kafka's zero copy is something special\"",
+                truth: "FileChannel.transferTo is sendfile underneath. With TLS, Kafka cannot use it: encryption happens in user space, so the bytes must come up.",
+                command: "copylab serve FILE --method sendfile --http",
+            },
+            Myth {
+                claim: "\"std::io::copy from a File to a TcpStream uses sendfile\"",
+                truth: "In Rust it does not: it reads into a buffer and writes (copylab issues sendfile itself).",
+                command: "strace -f -e trace=sendfile,read,write <your program>",
+            },
+            Myth {
+                claim: "\"the first run and the tenth run cost the same\"",
+                truth: "A warm page cache hides the disk: the DMA from disk happens only on a cold read. compare's header says how much of the file was cached.",
+                command: "copylab compare FILE   (look at 'cache' in the header)",
+            },
+        ]
+    }
+
+    fn legend(&self) -> &'static str {
+        "DMA = a device copies · CPU = the processor copies · CPU* = none with scatter-gather DMA · ref = page references move · map = pages mapped"
+    }
+}

@@ -1,0 +1,390 @@
+//! `copylab explain`: the lesson beside the measurement. For each path, a diagram drawn from the
+//! method's textbook [`Model`](crate::method::Model) (one source of truth), the textbook counts,
+//! what Linux really does, and with `--measure` the figures of a real run and whether they agree.
+//! Every text lives in one file per language ([`en`], [`zh`]): a third language is one file.
+
+mod diagram;
+mod en;
+mod zh;
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use unicode_width::UnicodeWidthChar;
+
+use crate::compare::{self, CompareOptions};
+use crate::counters::Choice;
+use crate::method::{Band, MMAP_WINDOW, MethodKind, Place, SENDFILE_MAX, StepKind, Textbook};
+use crate::results::{MethodResult, Report};
+use crate::transport::Transport;
+
+pub use diagram::MAX_WIDTH;
+
+/// The languages explain speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// From LC_ALL, LC_MESSAGES or LANG (the first set): Chinese when it starts with `zh`.
+    pub fn from_env() -> Lang {
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(v) = std::env::var(var)
+                && !v.is_empty()
+            {
+                return if v.starts_with("zh") { Lang::Zh } else { Lang::En };
+            }
+        }
+        Lang::En
+    }
+
+    fn texts(self) -> &'static dyn Texts {
+        match self {
+            Lang::En => &en::English,
+            Lang::Zh => &zh::Chinese,
+        }
+    }
+}
+
+/// A common interview claim, what is true instead, and the command that shows it.
+pub struct Myth {
+    pub claim: &'static str,
+    pub truth: &'static str,
+    pub command: &'static str,
+}
+
+/// Figures of a real run, for the "measured here" part.
+pub struct Measured {
+    pub bytes: u64,
+    pub transport: &'static str,
+    pub runs: u32,
+    pub syscalls: Option<u64>,
+    /// "sendfile64 1" style, by name.
+    pub by_name: String,
+    pub rw_syscalls: Option<u64>,
+    /// What the model predicts for this size and these settings.
+    pub expected_syscalls: Option<u64>,
+    /// The calls of one chunk, e.g. "pread64 + write".
+    pub per_chunk: String,
+    pub chunks: u64,
+    pub voluntary: u64,
+    pub involuntary: u64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+    pub sys_ms: f64,
+    pub rw_sys_ms: f64,
+}
+
+/// Everything explain says, in one language.
+pub trait Texts: Sync {
+    fn band(&self, b: Band) -> &'static str;
+    fn place(&self, p: Place) -> &'static str;
+    fn kind(&self, k: StepKind) -> &'static str;
+    fn title(&self, m: MethodKind) -> &'static str;
+    fn during(&self, call: &str) -> String;
+    fn heading_steps(&self) -> &'static str;
+    fn heading_textbook(&self) -> &'static str;
+    fn textbook(&self, t: &Textbook) -> String;
+    fn heading_reality(&self) -> &'static str;
+    fn reality(&self, m: MethodKind) -> &'static [&'static str];
+    fn heading_measured(&self) -> &'static str;
+    fn measured(&self, m: &Measured) -> Vec<String>;
+    fn verdict(&self, m: &Measured) -> String;
+    fn heading_myths(&self) -> &'static str;
+    fn myths(&self) -> &'static [Myth];
+    fn legend(&self) -> &'static str;
+}
+
+/// What to explain.
+#[derive(Debug, Clone)]
+pub struct ExplainOptions {
+    /// One path, or all of them (then the myths too).
+    pub method: Option<MethodKind>,
+    /// Only the myths.
+    pub myths_only: bool,
+    pub lang: Lang,
+    /// Run a quick measurement and write its figures in.
+    pub measure: bool,
+    /// File size for `--measure`.
+    pub size: u64,
+}
+
+/// "256 MiB" — sizes are printed the same way in every language.
+pub fn size_text(bytes: u64) -> String {
+    crate::size::fmt_bytes(bytes)
+}
+
+/// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
+fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut w: usize = first.chars().map(|c| c.width().unwrap_or(0)).sum();
+    let mut last_space: Option<(usize, usize)> = None; // (byte index in line, width there)
+    for ch in text.chars() {
+        let cw = ch.width().unwrap_or(0);
+        if w + cw > width {
+            let rest = match last_space {
+                Some((i, _)) if i > first.len() => {
+                    let rest = line[i + 1..].to_string();
+                    line.truncate(i);
+                    rest
+                }
+                _ => String::new(),
+            };
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(indent) + &rest;
+            w = indent + rest.chars().map(|c| c.width().unwrap_or(0)).sum::<usize>();
+            last_space = None;
+            if ch == ' ' {
+                continue;
+            }
+        }
+        if ch == ' ' {
+            last_space = Some((line.len(), w));
+        }
+        line.push(ch);
+        w += cw;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// The whole text for one path.
+pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) -> String {
+    let t = lang.texts();
+    let model = kind.model();
+    let mut out = String::new();
+    let title = t.title(kind);
+    let _ = writeln!(out, "━━ {title}");
+    out.push('\n');
+    for l in diagram::draw(model, t) {
+        let _ = writeln!(out, "{l}");
+    }
+    out.push_str(&wrap(t.legend(), MAX_WIDTH, "  ", 2));
+    out.push('\n');
+    let _ = writeln!(out, "{}:", t.heading_steps());
+    for (i, s) in model.steps.iter().enumerate() {
+        let mut line = format!(
+            "{} {:<4} {} → {} · {}",
+            diagram::circled(i + 1),
+            diagram::tag(s.kind),
+            t.place(s.from),
+            t.place(s.to),
+            t.kind(s.kind)
+        );
+        if let Some(call) = s.syscall {
+            let _ = write!(line, " · {}", t.during(call));
+        }
+        out.push_str(&wrap(&line, MAX_WIDTH, "  ", 9));
+    }
+    out.push('\n');
+    out.push_str(&wrap(
+        &t.textbook(&kind.textbook()),
+        MAX_WIDTH,
+        &format!("{}: ", t.heading_textbook()),
+        2,
+    ));
+    out.push('\n');
+    let _ = writeln!(out, "{}:", t.heading_reality());
+    for r in t.reality(kind) {
+        out.push_str(&wrap(r, MAX_WIDTH, "  • ", 4));
+    }
+    if let Some(m) = measured {
+        out.push('\n');
+        let _ = writeln!(out, "{}:", t.heading_measured());
+        for l in t.measured(m) {
+            out.push_str(&wrap(&l, MAX_WIDTH, "  ", 2));
+        }
+        out.push_str(&wrap(&t.verdict(m), MAX_WIDTH, "  → ", 4));
+    }
+    out
+}
+
+/// The myths section.
+pub fn render_myths(lang: Lang) -> String {
+    let t = lang.texts();
+    let mut out = format!("━━ {}\n\n", t.heading_myths());
+    for (i, m) in t.myths().iter().enumerate() {
+        out.push_str(&wrap(m.claim, MAX_WIDTH, &format!("{}. ", i + 1), 3));
+        out.push_str(&wrap(m.truth, MAX_WIDTH, "   ", 3));
+        out.push_str(&wrap(m.command, MAX_WIDTH, "   $ ", 5));
+        out.push('\n');
+    }
+    out
+}
+
+/// The syscalls the model predicts for a transfer of `bytes` with the settings of `report`:
+/// (total, calls of one chunk, chunks).
+fn expected(kind: MethodKind, report: &Report) -> (Option<u64>, String, u64) {
+    let bytes = report.file.bytes;
+    let o = &report.options;
+    match kind {
+        MethodKind::ReadWrite => {
+            let chunks = bytes.div_ceil(o.buffer_bytes);
+            (Some(2 * chunks), "pread64 + write".into(), chunks)
+        }
+        MethodKind::Mmap => {
+            let chunks = bytes.div_ceil(o.mmap_window_bytes);
+            (Some(3 * chunks), "mmap + write + munmap".into(), chunks)
+        }
+        MethodKind::Sendfile => {
+            let chunks = bytes.div_ceil(SENDFILE_MAX);
+            (Some(chunks), "sendfile64".into(), chunks)
+        }
+        MethodKind::Splice => match o.pipe_bytes_granted {
+            Some(p) if p > 0 => {
+                let chunks = bytes.div_ceil(p);
+                (Some(2 * chunks), "splice + splice".into(), chunks)
+            }
+            _ => (None, "splice + splice".into(), 0),
+        },
+    }
+}
+
+fn by_name_text(m: &MethodResult) -> String {
+    let v: Vec<String> = m
+        .median
+        .cost
+        .syscalls
+        .by_name
+        .iter()
+        .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| format!("{k} {n}")))
+        .collect();
+    if v.is_empty() { "-".into() } else { v.join(", ") }
+}
+
+/// Turn a compare report into the figures explain writes in.
+pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
+    let m = report.methods.iter().find(|m| m.method == kind)?;
+    let rw = report
+        .methods
+        .iter()
+        .find(|m| m.method == MethodKind::ReadWrite)?;
+    let med = &m.median.cost;
+    let (expected_syscalls, per_chunk, chunks) = expected(kind, report);
+    Some(Measured {
+        bytes: report.file.bytes,
+        transport: match report.transport {
+            Transport::Tcp => "tcp 127.0.0.1",
+            Transport::Unix => "unix socket",
+        },
+        runs: report.options.runs,
+        syscalls: med.syscalls.total,
+        by_name: by_name_text(m),
+        rw_syscalls: rw.median.cost.syscalls.total,
+        expected_syscalls,
+        per_chunk,
+        chunks,
+        voluntary: med.context_switches.voluntary,
+        involuntary: med.context_switches.involuntary,
+        minor_faults: med.page_faults.minor,
+        major_faults: med.page_faults.major,
+        sys_ms: med.cpu.sys_ns as f64 / 1e6,
+        rw_sys_ms: rw.median.cost.cpu.sys_ns as f64 / 1e6,
+    })
+}
+
+/// Run explain and return its text.
+pub fn run(opts: &ExplainOptions) -> Result<String> {
+    if opts.myths_only {
+        return Ok(render_myths(opts.lang));
+    }
+    let kinds: Vec<MethodKind> = match opts.method {
+        Some(k) => vec![k],
+        None => MethodKind::ALL.to_vec(),
+    };
+    let report = if opts.measure {
+        let mut methods = vec![MethodKind::ReadWrite];
+        methods.extend(kinds.iter().copied().filter(|k| *k != MethodKind::ReadWrite));
+        Some(compare::run(&CompareOptions {
+            file: None,
+            size: opts.size,
+            methods,
+            runs: 3,
+            warmup: 1,
+            transport: Transport::Tcp,
+            buffer: 128 << 10,
+            pipe_size: 1 << 20,
+            counters: Choice::Auto,
+            verify_all: false,
+        })?)
+    } else {
+        None
+    };
+    let mut out = String::new();
+    for (i, k) in kinds.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let measured = report.as_ref().and_then(|r| measured_from(*k, r));
+        out.push_str(&render_path(*k, opts.lang, measured.as_ref()));
+    }
+    if let Some(r) = &report {
+        for w in &r.warnings {
+            let _ = writeln!(out, "\nwarning: {w}");
+        }
+    }
+    if opts.method.is_none() {
+        out.push('\n');
+        out.push_str(&render_myths(opts.lang));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unicode_width::UnicodeWidthStr;
+
+    #[test]
+    fn every_line_fits_a_projector() {
+        for lang in [Lang::En, Lang::Zh] {
+            let mut all = String::new();
+            for k in MethodKind::ALL {
+                all.push_str(&render_path(k, lang, None));
+            }
+            all.push_str(&render_myths(lang));
+            for line in all.lines() {
+                assert!(line.width() <= MAX_WIDTH, "{lang:?}: {} cols: {line}", line.width());
+            }
+        }
+    }
+
+    #[test]
+    fn diagrams_number_every_step_with_its_kind() {
+        for lang in [Lang::En, Lang::Zh] {
+            for k in MethodKind::ALL {
+                let text = diagram::draw(k.model(), lang.texts()).join("\n");
+                for (i, s) in k.model().steps.iter().enumerate() {
+                    let label = format!("{}{}", diagram::circled(i + 1), diagram::tag(s.kind));
+                    assert!(text.contains(&label), "{k} {lang:?}: no {label}\n{text}");
+                }
+                // Copies drawn = copies in the model: the table and the picture cannot disagree.
+                let cpu = text.matches("CPU").count() as u32;
+                let dma = text.matches("DMA").count() as u32;
+                assert_eq!(cpu, k.textbook().cpu_copies, "{k}\n{text}");
+                assert_eq!(dma, k.textbook().dma_copies, "{k}\n{text}");
+                for call in k.model().per_chunk.iter().chain(k.model().once) {
+                    assert!(text.contains(&format!("{call}()")), "{k}: {call}()\n{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn language_comes_from_the_environment_names() {
+        assert_eq!(Lang::En, Lang::En);
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_width() {
+        let w = wrap("alpha beta gamma delta", 12, "", 2);
+        assert_eq!(w, "alpha beta\n  gamma\n  delta\n");
+        let z = wrap("一二三四五六七八九十", 8, "", 0);
+        assert!(z.lines().all(|l| l.width() <= 8), "{z}");
+    }
+}

@@ -1,0 +1,615 @@
+//! `copylab serve --http`: every method over TCP and a Unix socket to curl and `copylab fetch
+//! --http`; the error statuses (400, 404, 405, 408, 431, 505) from raw requests; HEAD; many
+//! clients at once and `--max-conns`; clients that leave; descriptors across mixed outcomes.
+
+mod common;
+#[path = "common/serve.rs"]
+mod serve_common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{path_str, tempdir, write_file};
+use serde_json::Value;
+use serve_common::*;
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn listen_args(unix: bool, dir: &Path) -> Vec<String> {
+    if unix {
+        vec![
+            "--unix".into(),
+            path_str(&dir.join("http.sock")).to_string(),
+        ]
+    } else {
+        vec!["--listen".into(), "127.0.0.1:0".into()]
+    }
+}
+
+/// One HTTP server per (method, transport); curl GET /, curl GET /data.bin and copylab fetch
+/// --http at once; byte-exact; the server exits by itself after `--count 3`.
+fn http_delivery(method: &str, unix: bool) {
+    let dir = tempdir();
+    let size = MIB + 54_321;
+    let file = write_file(dir.path(), "data.bin", size, 0xB0B ^ method.len() as u64);
+    let want = sha256_file(&file);
+    let mut args = vec![
+        "--http".to_string(),
+        "--method".into(),
+        method.into(),
+        "--count".into(),
+        "3".into(),
+    ];
+    args.extend(listen_args(unix, dir.path()));
+    let mut srv = Server::start(&file, &strs(&args));
+    assert_eq!(srv.listening["http"], true, "{}", srv.listening);
+
+    let addr = srv.addr.clone();
+    let (root, named, fetched) = (
+        dir.path().join("curl-root.out"),
+        dir.path().join("curl-named.out"),
+        dir.path().join("fetch.out"),
+    );
+    let (c1, c2, f) = std::thread::scope(|s| {
+        let c1 = s.spawn(|| curl_fetch(&addr, "/", &root));
+        let c2 = s.spawn(|| curl_fetch(&addr, "/data.bin", &named));
+        let f = s.spawn(|| fetch_json(&addr.target(), &["--http", "--out", path_str(&fetched)]));
+        (
+            c1.join().expect("curl thread"),
+            c2.join().expect("curl thread"),
+            f.join().expect("fetch thread"),
+        )
+    });
+    c1.assert_ok();
+    c2.assert_ok();
+    for (who, out) in [
+        ("curl /", &root),
+        ("curl /data.bin", &named),
+        ("fetch", &fetched),
+    ] {
+        let got = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(got, size, "{who}: {got} of {size} bytes\n{}", srv.dump());
+        assert_eq!(sha256_file(out), want, "{who} received different bytes");
+    }
+    let c = &f["connections"][0];
+    assert_eq!(c["http_status"].as_u64(), Some(200), "{f}");
+    assert_eq!(c["content_length"].as_u64(), Some(size), "{f}");
+    assert_eq!(c["sha256"], want.as_str(), "{f}");
+
+    let ctx = format!("{method} HTTP over {}", if unix { "unix" } else { "tcp" });
+    for r in srv.connections(3) {
+        assert_complete(&r, method, size, &ctx);
+        assert_syscall_shape(&r, method, size, &ctx);
+        assert_eq!(r["http_status"].as_u64(), Some(200), "{ctx}: {r}");
+    }
+    let st = srv.wait_exit(WAIT);
+    assert_eq!(st.code(), Some(0), "{}", srv.dump());
+    assert_summary(&srv.summary(), method, 3, size, &ctx);
+    assert!(!srv.stderr().contains("panicked"), "{}", srv.dump());
+}
+
+#[test]
+fn http_read_write_tcp() {
+    http_delivery("read-write", false);
+}
+
+#[test]
+fn http_read_write_unix() {
+    http_delivery("read-write", true);
+}
+
+#[test]
+fn http_mmap_tcp() {
+    http_delivery("mmap", false);
+}
+
+#[test]
+fn http_mmap_unix() {
+    http_delivery("mmap", true);
+}
+
+#[test]
+fn http_sendfile_tcp() {
+    http_delivery("sendfile", false);
+}
+
+#[test]
+fn http_sendfile_unix() {
+    http_delivery("sendfile", true);
+}
+
+#[test]
+fn http_splice_tcp() {
+    http_delivery("splice", false);
+}
+
+#[test]
+fn http_splice_unix() {
+    http_delivery("splice", true);
+}
+
+/// An error response: the status line, a Content-Length matching the plain-text body, and
+/// Connection: close.
+fn assert_error_response(r: &Response, status: u16, ctx: &str) {
+    assert_eq!(r.status, status, "{ctx}: {r:?}");
+    assert!(
+        r.status_line.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{ctx}: {r:?}"
+    );
+    assert_eq!(r.content_length(), r.body.len() as u64, "{ctx}: {r:?}");
+    assert_eq!(r.header("connection"), Some("close"), "{ctx}: {r:?}");
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(
+        body.starts_with(&format!("{status} ")),
+        "{ctx}: body {body:?}"
+    );
+}
+
+/// The record of a request answered with an error status.
+fn assert_rejected(rec: &Value, status: u16, ctx: &str) {
+    assert_eq!(rec["outcome"], "rejected", "{ctx}: {rec}");
+    assert_eq!(
+        rec["http_status"].as_u64(),
+        Some(status as u64),
+        "{ctx}: {rec}"
+    );
+    assert_eq!(rec["bytes"].as_u64(), Some(0), "{ctx}: {rec}");
+    assert_eq!(rec["expected"].as_u64(), Some(0), "{ctx}: {rec}");
+    assert_eq!(rec["cost"], Value::Null, "{ctx}: {rec}");
+    assert!(
+        rec["detail"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&status.to_string()),
+        "{ctx}: {rec}"
+    );
+}
+
+#[test]
+fn http_errors_then_still_serving() {
+    let dir = tempdir();
+    let size = 100_000u64;
+    let file = write_file(dir.path(), "data.bin", size, 11);
+    let want = std::fs::read(&file).unwrap();
+    let mut srv = Server::start(&file, &["--http", "--listen", "127.0.0.1:0"]);
+    let addr = srv.addr.clone();
+
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("GET /nope", get("/nope"), 404),
+        (
+            "POST /",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            405,
+        ),
+        ("garbage", b"hello there\r\n\r\n".to_vec(), 400),
+        (
+            "HTTP/1.1 without Host",
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("malformed escape", get("/%zz"), 400),
+        ("9000-byte header", big_header.into_bytes(), 431),
+        (
+            "HTTP/2.0",
+            b"GET / HTTP/2.0\r\nHost: x\r\n\r\n".to_vec(),
+            505,
+        ),
+        ("dot-dot", get("/../etc/passwd"), 404),
+        ("escaped dot-dot", get("/%2e%2e/etc/passwd"), 404),
+        ("absolute path", get("/etc/passwd"), 404),
+        ("NUL in path", get("/%00"), 400),
+        ("relative target", get("data.bin"), 400),
+    ];
+    for (what, req, status) in &cases {
+        let r = http_exchange(&addr, req);
+        assert_error_response(&r, *status, what);
+        if *status == 405 {
+            assert_eq!(r.header("allow"), Some("GET, HEAD"), "{what}: {r:?}");
+        }
+        let rec = srv.connection();
+        assert_rejected(&rec, *status, what);
+    }
+
+    // HEAD: the head only, with the file's length.
+    let r = http_exchange(&addr, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.content_length(), size, "{r:?}");
+    assert!(
+        r.body.is_empty(),
+        "HEAD must not send a body: {} bytes",
+        r.body.len()
+    );
+    let rec = srv.connection();
+    assert_eq!(rec["outcome"], "complete", "{rec}");
+    assert_eq!(rec["http_status"].as_u64(), Some(200), "{rec}");
+    assert_eq!(rec["bytes"].as_u64(), Some(0), "{rec}");
+    assert_eq!(rec["expected"].as_u64(), Some(0), "{rec}");
+
+    // Every accepted spelling of a GET of the file.
+    let gets: Vec<(&str, Vec<u8>)> = vec![
+        ("GET /data.bin", get("/data.bin")),
+        ("GET /data%2Ebin?x=1", get("/data%2Ebin?x=1")),
+        ("HTTP/1.0 without Host", b"GET / HTTP/1.0\r\n\r\n".to_vec()),
+        ("bare LF", b"GET / HTTP/1.1\nHost: x\n\n".to_vec()),
+        (
+            "absolute form",
+            b"GET http://x/data.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        ),
+        ("GET /", get("/")),
+    ];
+    for (what, req) in &gets {
+        let r = http_exchange(&addr, req);
+        assert_eq!(r.status, 200, "{what}: {}", r.status_line);
+        assert_eq!(r.content_length(), size, "{what}");
+        assert!(
+            r.body == want,
+            "{what}: body differs ({} bytes)",
+            r.body.len()
+        );
+        let rec = srv.connection();
+        assert_complete(&rec, "sendfile", size, what);
+        assert_eq!(rec["http_status"].as_u64(), Some(200), "{what}: {rec}");
+    }
+
+    // A request trickled in a few bytes at a time is still one request.
+    let mut s = addr.connect();
+    for chunk in get("/").chunks(5) {
+        s.write_all(chunk).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let r = parse_response(&s.read_to_eof());
+    assert_eq!(r.status, 200);
+    assert!(r.body == want, "trickled request: body differs");
+    assert_complete(&srv.connection(), "sendfile", size, "trickled");
+
+    let sum = srv.stop();
+    let n = (cases.len() + 1 + gets.len() + 1) as u64;
+    assert_eq!(sum["connections"].as_u64(), Some(n), "{sum}");
+    assert_eq!(sum["rejected"].as_u64(), Some(cases.len() as u64), "{sum}");
+    assert_eq!(
+        sum["complete"].as_u64(),
+        Some(n - cases.len() as u64),
+        "{sum}"
+    );
+    assert_eq!(
+        sum["bytes"].as_u64(),
+        Some(size * (gets.len() as u64 + 1)),
+        "{sum}"
+    );
+}
+
+/// No complete request head within 10 s: 408, for a silent client and for one that sent half
+/// a head. (Its own test: it takes ~10 s and runs alongside the others.)
+#[test]
+fn http_request_timeout_408() {
+    let dir = tempdir();
+    let size = 10_000;
+    let file = write_file(dir.path(), "data.bin", size, 12);
+    let mut srv = Server::start(&file, &["--http", "--listen", "127.0.0.1:0"]);
+    let addr = srv.addr.clone();
+    let started = Instant::now();
+    let silent = {
+        let addr = addr.clone();
+        std::thread::spawn(move || parse_response(&addr.connect().read_to_eof()))
+    };
+    let partial = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut s = addr.connect();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+            parse_response(&s.read_to_eof())
+        })
+    };
+    // Meanwhile the server answers others.
+    let r = http_exchange(&addr, &get("/"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len() as u64, size);
+
+    for (what, h) in [("silent", silent), ("half a head", partial)] {
+        let r = h
+            .join()
+            .unwrap_or_else(|_| panic!("{what} client failed\n{}", srv.dump()));
+        assert_error_response(&r, 408, what);
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(9_500),
+        "408 came after {waited:?}, before the 10 s the server must wait"
+    );
+    let recs = srv.connections(3);
+    let rejected: Vec<&Value> = recs.iter().filter(|r| r["outcome"] == "rejected").collect();
+    assert_eq!(rejected.len(), 2, "{}", srv.dump());
+    for r in rejected {
+        assert_rejected(r, 408, "408");
+    }
+    // Still serving afterwards.
+    let r = http_exchange(&addr, &get("/data.bin"));
+    assert_eq!(r.status, 200);
+    assert_eq!(sha256_hex(&r.body), sha256_file(&file));
+    srv.connection();
+    let sum = srv.stop();
+    assert_eq!(sum["rejected"].as_u64(), Some(2), "{sum}");
+    assert_eq!(sum["complete"].as_u64(), Some(2), "{sum}");
+}
+
+/// `--max-conns 2`: with two connections held open, a third waits for a free slot.
+#[test]
+fn http_max_conns_makes_the_excess_wait() {
+    let dir = tempdir();
+    let size = 50_000;
+    let file = write_file(dir.path(), "data.bin", size, 13);
+    let mut srv = Server::start(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--max-conns", "2"],
+    );
+    let a = srv.addr.target();
+    let idle1 = TcpStream::connect(&a).unwrap();
+    let idle2 = TcpStream::connect(&a).unwrap();
+    let mut third = TcpStream::connect(&a).unwrap();
+    third.write_all(&get("/")).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match third.read(&mut byte) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("the third connection was served while two slots were held: {other:?}"),
+    }
+    drop(idle1);
+    third.set_read_timeout(Some(WAIT)).unwrap();
+    let mut rest = Vec::new();
+    third.read_to_end(&mut rest).unwrap();
+    let r = parse_response(&rest);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len() as u64, size);
+    drop(idle2);
+    let recs = srv.connections(3);
+    let outcomes: Vec<&str> = recs
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "client-closed").count(),
+        2,
+        "{outcomes:?}\n{}",
+        srv.dump()
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "complete").count(),
+        1,
+        "{outcomes:?}"
+    );
+    srv.stop();
+}
+
+/// 32 clients at once each send a GET and read the whole response.
+fn concurrent_http(unix: bool, max_conns: Option<&str>) {
+    let dir = tempdir();
+    let size = 512 << 10;
+    let file = write_file(dir.path(), "data.bin", size, 14);
+    let want = sha256_file(&file);
+    let mut args = vec!["--http".to_string(), "--count".into(), "32".into()];
+    args.extend(listen_args(unix, dir.path()));
+    if let Some(m) = max_conns {
+        args.extend([
+            "--max-conns".to_string(),
+            m.into(),
+            "--method".into(),
+            "splice".into(),
+        ]);
+    }
+    let mut srv = Server::start(&file, &strs(&args));
+    let method = if max_conns.is_some() {
+        "splice"
+    } else {
+        "sendfile"
+    };
+    let addr = srv.addr.clone();
+    let results = with_timeout("32 concurrent GETs", Duration::from_secs(60), move || {
+        let hs: Vec<_> = (0..32)
+            .map(|_| {
+                let addr = addr.clone();
+                std::thread::spawn(move || {
+                    let r = http_exchange(&addr, &get("/"));
+                    (r.status, r.content_length(), sha256_hex(&r.body))
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect::<Vec<_>>()
+    });
+    for (i, (status, len, hash)) in results.iter().enumerate() {
+        assert_eq!(*status, 200, "client {i}");
+        assert_eq!(*len, size, "client {i}");
+        assert_eq!(hash, &want, "client {i} received different bytes");
+    }
+    for r in srv.connections(32) {
+        assert_complete(&r, method, size, "concurrent HTTP");
+    }
+    assert_eq!(srv.wait_exit(WAIT).code(), Some(0), "{}", srv.dump());
+    assert_summary(&srv.summary(), method, 32, size, "concurrent HTTP");
+}
+
+#[test]
+fn concurrent_32_http_tcp() {
+    concurrent_http(false, None);
+}
+
+#[test]
+fn concurrent_32_http_unix_max_conns_8() {
+    concurrent_http(true, Some("8"));
+}
+
+/// A client that leaves mid-body does not disturb the server.
+#[test]
+fn http_client_disconnect_mid_body() {
+    let dir = tempdir();
+    let size = 4 * MIB;
+    let file = write_file(dir.path(), "big.bin", size, 15);
+    let mut srv = Server::start(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--count", "2"],
+    );
+    let addr = srv.addr.clone();
+    with_timeout("leave after 4 KiB", WAIT, {
+        let addr = addr.clone();
+        move || {
+            let mut s = addr.connect();
+            s.write_all(&get("/")).unwrap();
+            let mut buf = vec![0u8; 4096];
+            s.read_exact(&mut buf).unwrap();
+        }
+    });
+    let out = dir.path().join("got");
+    let f = fetch_json(&addr.target(), &["--http", "--out", path_str(&out)]);
+    assert_eq!(
+        f["connections"][0]["sha256"],
+        sha256_file(&file).as_str(),
+        "{f}"
+    );
+    let mut recs = srv.connections(2);
+    recs.sort_by_key(|r| r["id"].as_u64());
+    let first = &recs[0];
+    if first["outcome"] != "complete" {
+        assert_eq!(first["outcome"], "client-closed", "{first}");
+        assert!(first["bytes"].as_u64().unwrap() < size, "{first}");
+    }
+    assert_eq!(first["http_status"].as_u64(), Some(200), "{first}");
+    assert_complete(&recs[1], "sendfile", size, "after");
+    assert_eq!(srv.wait_exit(WAIT).code(), Some(0), "{}", srv.dump());
+}
+
+/// Descriptors after a mix of outcomes with the default (perf when allowed) counters: served,
+/// HEAD, rejected, closed before asking, closed mid-body.
+#[test]
+fn http_no_fd_leak_mixed_outcomes() {
+    let dir = tempdir();
+    let size = 256 << 10;
+    let file = write_file(dir.path(), "data.bin", size, 16);
+    let mut srv = Server::start(
+        &file,
+        &[
+            "--http",
+            "--listen",
+            "127.0.0.1:0",
+            "--method",
+            "splice",
+            "--max-conns",
+            "1",
+        ],
+    );
+    // The one worker keeps its counters and pipe after its first connection: count after it.
+    let r = http_exchange(&srv.addr, &get("/"));
+    assert_eq!(r.body.len() as u64, size);
+    srv.connection();
+    let before = srv.fd_list();
+    let addr = srv.addr.clone();
+    let rounds = 6;
+    with_timeout("mixed clients", Duration::from_secs(60), move || {
+        for _ in 0..rounds {
+            let r = http_exchange(&addr, &get("/"));
+            assert_eq!(r.body.len() as u64, size);
+            let r = http_exchange(&addr, b"HEAD / HTTP/1.0\r\n\r\n");
+            assert_eq!(r.status, 200);
+            let r = http_exchange(&addr, &get("/nope"));
+            assert_eq!(r.status, 404);
+            let r = http_exchange(&addr, b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(r.status, 405);
+            drop(addr.connect()); // closes before asking
+            let mut s = addr.connect();
+            s.write_all(&get("/")).unwrap();
+            let mut buf = [0u8; 100];
+            s.read_exact(&mut buf).unwrap(); // leaves mid-body
+        }
+    });
+    let recs = srv.connections(rounds * 6);
+    let after = srv.fd_list();
+    assert_eq!(before, after, "open descriptors changed\n{}", srv.dump());
+    for r in &recs {
+        assert_ne!(r["outcome"], "error", "{r}");
+    }
+    let sum = srv.stop();
+    assert_eq!(sum["rejected"].as_u64(), Some(2 * rounds as u64), "{sum}");
+    assert!(
+        sum["client_closed"].as_u64().unwrap() >= rounds as u64,
+        "{sum}"
+    );
+}
+
+/// The file shrinks after start-up: the response promised the old length, so an HTTP client
+/// sees a short body and `copylab fetch --http` fails without leaving a file.
+#[test]
+fn http_file_shrinks_fetch_fails() {
+    let dir = tempdir();
+    let size = MIB;
+    let file = write_file(dir.path(), "data.bin", size, 17);
+    let mut srv = Server::start(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--count", "1"],
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(300_000)
+        .unwrap();
+    let outdir = tempdir();
+    let out = outdir.path().join("got");
+    let r = copylab(&[
+        "fetch",
+        &srv.addr.target(),
+        "--http",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_ne!(r.code, Some(0), "{}", r.dump());
+    assert!(r.stderr.contains("Content-Length"), "{}", r.dump());
+    assert!(!out.exists(), "no --out file after a short body");
+    assert!(partial_leftovers(outdir.path()).is_empty());
+    let rec = srv.connection();
+    assert_eq!(rec["outcome"], "file-changed", "{rec}");
+    assert_eq!(rec["bytes"].as_u64(), Some(300_000), "{rec}");
+    assert_eq!(srv.wait_exit(WAIT).code(), Some(0), "{}", srv.dump());
+}
+
+/// `--count 1` must serve its one connection to the end; a client that takes a few seconds to
+/// send its request (well within the 10 s head timeout) should still get the file.
+#[test]
+fn count_lets_the_last_connection_finish() {
+    let dir = tempdir();
+    let size = 10_000;
+    let file = write_file(dir.path(), "data.bin", size, 18);
+    let mut srv = Server::start(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--count", "1"],
+    );
+    let mut s = srv.addr.connect();
+    std::thread::sleep(Duration::from_secs(6));
+    let _ = s.write_all(&get("/"));
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    assert!(!raw.is_empty(), "no response at all\n{}", srv.dump());
+    let r = parse_response(&raw);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len() as u64, size);
+    assert_eq!(srv.wait_exit(WAIT).code(), Some(0));
+    assert_complete(
+        &srv.events("connection")[0],
+        "sendfile",
+        size,
+        "slow request",
+    );
+}
