@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::compare::CompareOptions;
 use crate::counters::Choice;
+use crate::explain::{ExplainOptions, Lang};
 use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
 use crate::serve::{Listen, ServeOptions};
@@ -37,6 +38,32 @@ pub enum Command {
     Serve(ServeArgs),
     /// Receive a file from a server (raw TCP, Unix socket or HTTP) and print its SHA-256.
     Fetch(FetchArgs),
+    /// Explain each copy path with a diagram, the textbook counts and what Linux really does.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A path (read-write, mmap, sendfile, splice), or `myths`; all paths and the myths if none.
+    pub topic: Option<String>,
+
+    /// Run a quick measurement and write its figures into the text.
+    #[arg(long)]
+    pub measure: bool,
+
+    /// Language: en or zh (default: zh when LC_ALL, LC_MESSAGES or LANG starts with zh).
+    #[arg(long, value_enum, value_name = "LANG")]
+    pub lang: Option<LangArg>,
+
+    /// File size for --measure.
+    #[arg(long, default_value = "32M", value_name = "SIZE")]
+    pub size: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LangArg {
+    En,
+    Zh,
 }
 
 #[derive(Debug, clap::Args)]
@@ -215,6 +242,7 @@ pub enum Job {
     Compare(CompareOptions, Output),
     Serve(ServeOptions),
     Fetch(FetchOptions),
+    Explain(ExplainOptions),
 }
 
 fn method_arg(text: &str) -> Result<MethodKind> {
@@ -324,6 +352,35 @@ impl Cli {
                     counters: counters_arg(a.counters),
                     json: a.json,
                     color: a.color,
+                }))
+            }
+            Command::Explain(a) => {
+                let (method, myths_only) = match a.topic.as_deref() {
+                    None => (None, false),
+                    Some("myths") => (None, true),
+                    Some(t) => (Some(method_arg(t).map_err(|_| {
+                        anyhow::anyhow!(
+                            "explain {t}: unknown topic: choose read-write, mmap, sendfile, splice or myths"
+                        )
+                    })?), false),
+                };
+                if myths_only && a.measure {
+                    bail!("--measure: explain myths has nothing to measure; give a path instead");
+                }
+                let size = size_arg("--size", &a.size)?;
+                if size == 0 {
+                    bail!("--size: must be at least 1 byte to measure anything");
+                }
+                Ok(Job::Explain(ExplainOptions {
+                    method,
+                    myths_only,
+                    lang: match a.lang {
+                        Some(LangArg::En) => Lang::En,
+                        Some(LangArg::Zh) => Lang::Zh,
+                        None => Lang::from_env(),
+                    },
+                    measure: a.measure,
+                    size,
                 }))
             }
             Command::Fetch(a) => {

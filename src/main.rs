@@ -3,6 +3,7 @@
 mod cli;
 mod compare;
 mod counters;
+mod explain;
 mod fetch;
 mod http;
 mod method;
@@ -30,6 +31,14 @@ fn run() -> anyhow::Result<()> {
         }
         cli::Job::Serve(opts) => serve::run(opts),
         cli::Job::Fetch(opts) => fetch::run(opts),
+        cli::Job::Explain(opts) => {
+            use std::io::Write;
+            let text = explain::run(&opts)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
     }
 }
 

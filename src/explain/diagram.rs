@@ -58,7 +58,14 @@ impl Canvas {
     fn render(&self) -> Vec<String> {
         self.cells
             .iter()
-            .map(|row| row.iter().flatten().cloned().collect::<String>().trim_end().to_string())
+            .map(|row| {
+                row.iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
             .collect()
     }
 }
@@ -111,7 +118,11 @@ pub fn draw(model: &Model, t: &dyn Texts) -> Vec<String> {
     let x_of = |i: usize| MARGIN + i * COLUMN;
     let mut widths = vec![0usize; columns.len()];
     for (i, p) in columns.iter().enumerate() {
-        let y = if p.band() == Band::User { USER_BOX } else { KERNEL_BOX };
+        let y = if p.band() == Band::User {
+            USER_BOX
+        } else {
+            KERNEL_BOX
+        };
         widths[i] = draw_box(&mut c, x_of(i), y, t.place(*p));
     }
 
@@ -139,7 +150,13 @@ pub fn draw(model: &Model, t: &dyn Texts) -> Vec<String> {
                 let (lo, hi) = (i.min(j), i.max(j));
                 let x0 = x_of(lo) + widths[lo];
                 let x1 = x_of(hi);
-                let row_of = |b: Band| if b == Band::User { USER_BOX + 1 } else { KERNEL_BOX + 1 };
+                let row_of = |b: Band| {
+                    if b == Band::User {
+                        USER_BOX + 1
+                    } else {
+                        KERNEL_BOX + 1
+                    }
+                };
                 let call = s.syscall.map(|c| format!(" {c}() ")).unwrap_or_default();
                 if from_band == to_band {
                     // Along one band: ──①ref──▶, the syscall written on the boundary above.
@@ -159,8 +176,7 @@ pub fn draw(model: &Model, t: &dyn Texts) -> Vec<String> {
                     // the line where the syscall is written, right into the target.
                     let vx = x0 + (x1 - x0) / 2;
                     let (ys, yt) = (row_of(from_band), row_of(to_band));
-                    let (src_side, dst_side) = if i < j { (x0, x1) } else { (x1, x0) };
-                    let _ = src_side;
+                    let dst_side = if i < j { x1 } else { x0 };
                     c.hline(x0, vx, ys, "─");
                     c.hline(vx + 1, x1, yt, "─");
                     let (ytop, ybot) = (ys.min(yt), ys.max(yt));

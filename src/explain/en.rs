@@ -40,7 +40,9 @@ impl Texts for English {
         match m {
             MethodKind::ReadWrite => "read-write — read() into a buffer, write() it to the socket",
             MethodKind::Mmap => "mmap — map the file, write() straight from the mapping",
-            MethodKind::Sendfile => "sendfile — one call, file to socket inside the kernel (Kafka's transferTo)",
+            MethodKind::Sendfile => {
+                "sendfile — one call, file to socket inside the kernel (Kafka's transferTo)"
+            }
             MethodKind::Splice => "splice — file → pipe → socket, page references instead of bytes",
         }
     }
@@ -59,7 +61,11 @@ impl Texts for English {
 
     fn textbook(&self, t: &Textbook) -> String {
         let cpu = if t.cpu_copies == t.cpu_copies_with_sg_dma {
-            format!("{} CPU copies", t.cpu_copies)
+            format!(
+                "{} CPU cop{}",
+                t.cpu_copies,
+                if t.cpu_copies == 1 { "y" } else { "ies" }
+            )
         } else {
             format!(
                 "{} CPU copy ({} with scatter-gather DMA)",
@@ -126,8 +132,13 @@ impl Texts for English {
     fn verdict(&self, m: &Measured) -> String {
         match (m.syscalls, m.expected_syscalls) {
             (Some(got), Some(want)) if got == want => format!(
-                "Agrees with the textbook's shape: {} calls per chunk × {} chunks = {want} syscalls, so {} transitions. The scheduler context switches above are another thing: they come from blocking on a full socket buffer.",
-                m.per_chunk, m.chunks, 2 * want
+                "Agrees with the model: {} per chunk × {} chunk{} = {want} syscalls = {} user↔kernel transitions. The textbook's {} describe a single chunk{}. The scheduler context switches above are something else: the thread slept while the socket buffer was full.",
+                m.per_chunk,
+                m.chunks,
+                if m.chunks == 1 { "" } else { "s" },
+                2 * want,
+                m.textbook_transitions,
+                if m.with_munmap { " and leave out munmap" } else { "" }
             ),
             (Some(got), Some(want)) => format!(
                 "Differs from the textbook's {want}: {got} syscalls were made, because the socket took fewer bytes per call than asked (short writes) or the counters saw calls outside the data path. The textbook's model has no notion of that."

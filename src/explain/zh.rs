@@ -40,7 +40,9 @@ impl Texts for Chinese {
         match m {
             MethodKind::ReadWrite => "read-write —— read() 读入缓冲区，再 write() 到 socket",
             MethodKind::Mmap => "mmap —— 映射文件，直接从映射区 write()",
-            MethodKind::Sendfile => "sendfile —— 一次调用，在内核里从文件到 socket（Kafka 的 transferTo）",
+            MethodKind::Sendfile => {
+                "sendfile —— 一次调用，在内核里从文件到 socket（Kafka 的 transferTo）"
+            }
             MethodKind::Splice => "splice —— 文件 → 管道 → socket，移动页引用而不是字节",
         }
     }
@@ -126,8 +128,12 @@ impl Texts for Chinese {
     fn verdict(&self, m: &Measured) -> String {
         match (m.syscalls, m.expected_syscalls) {
             (Some(got), Some(want)) if got == want => format!(
-                "与教科书的模型一致：每块 {} 次调用 × {} 块 = {want} 次系统调用，即 {} 次态切换。上面的调度器上下文切换是另一回事：它们来自 socket 缓冲区满时的阻塞。",
-                m.per_chunk, m.chunks, 2 * want
+                "与模型一致：每块 {} × {} 块 = {want} 次系统调用 = {} 次用户态↔内核态切换。教科书的 {} 次只描述一块数据{}。上面的调度器上下文切换是另一回事：socket 缓冲区满时线程在睡眠。",
+                m.per_chunk,
+                m.chunks,
+                2 * want,
+                m.textbook_transitions,
+                if m.with_munmap { "，而且不算 munmap" } else { "" }
             ),
             (Some(got), Some(want)) => format!(
                 "与教科书的 {want} 次不同：实际是 {got} 次系统调用，因为 socket 每次接收的字节少于请求的（短写），或计数器看到了数据路径之外的调用。教科书的模型没有考虑这些。"

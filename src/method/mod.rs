@@ -17,6 +17,7 @@ use crate::source::Source;
 use crate::sys::{Calls, SendError};
 
 pub use mmap::MMAP_WINDOW;
+pub use sendfile::SENDFILE_MAX;
 
 /// The copy paths copylab knows, in the order tables show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
