@@ -40,6 +40,19 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Explain each copy path with a diagram, the textbook counts and what Linux really does.
     Explain(ExplainArgs),
+    /// Check what this machine lets copylab measure, and how to fix each gap. Exit 0 when the
+    /// full compare table is available, else 1.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Also check this file: its file system, and whether sendfile and splice can read it.
+    pub file: Option<PathBuf>,
+
+    /// Print the diagnosis as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -243,6 +256,7 @@ pub enum Job {
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
+    Doctor { file: Option<PathBuf>, json: bool },
 }
 
 fn method_arg(text: &str) -> Result<MethodKind> {
@@ -354,6 +368,10 @@ impl Cli {
                     color: a.color,
                 }))
             }
+            Command::Doctor(a) => Ok(Job::Doctor {
+                file: a.file,
+                json: a.json,
+            }),
             Command::Explain(a) => {
                 let (method, myths_only) = match a.topic.as_deref() {
                     None => (None, false),

@@ -3,6 +3,7 @@
 mod cli;
 mod compare;
 mod counters;
+mod doctor;
 mod explain;
 mod fetch;
 mod http;
@@ -22,24 +23,31 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<ExitCode> {
+    use std::io::Write;
     let job = cli::Cli::parse().into_job()?;
     match job {
         cli::Job::Compare(opts, output) => {
             let report = compare::run(&opts)?;
-            report::write(&report, output, &mut std::io::stdout().lock())
+            report::write(&report, output, &mut std::io::stdout().lock())?;
         }
-        cli::Job::Serve(opts) => serve::run(opts),
-        cli::Job::Fetch(opts) => fetch::run(opts),
+        cli::Job::Serve(opts) => serve::run(opts)?,
+        cli::Job::Fetch(opts) => fetch::run(opts)?,
         cli::Job::Explain(opts) => {
-            use std::io::Write;
             let text = explain::run(&opts)?;
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
             out.flush()?;
-            Ok(())
+        }
+        cli::Job::Doctor { file, json } => {
+            let d = doctor::diagnose(file.as_deref())?;
+            doctor::print(&d, json, &mut std::io::stdout().lock())?;
+            if !d.full_table {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// True when the error is a closed stdout (`copylab compare | head -1`): not worth a message.
@@ -55,7 +63,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn main() -> ExitCode {
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<signals::Interrupted>()) => {
             eprintln!("copylab: {e:#}");

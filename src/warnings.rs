@@ -32,7 +32,7 @@ impl Warning {
 
 impl Warning {
     /// What went wrong.
-    fn reason(&self) -> String {
+    pub fn reason(&self) -> String {
         match self {
             Warning::PerfRefused {
                 detail, paranoid, ..

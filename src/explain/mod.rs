@@ -286,7 +286,10 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         },
         runs: report.options.runs,
         syscalls: med.syscalls.total,
-        by_name: by_name_text(m),
+        by_name: match med.syscalls.total {
+            Some(_) => by_name_text(m),
+            None => format!("self-counted: {}", by_name_text(m)),
+        },
         rw_syscalls: rw.median.cost.syscalls.total,
         expected_syscalls,
         per_chunk,

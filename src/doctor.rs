@@ -1,0 +1,454 @@
+//! `copylab doctor`: what this machine lets copylab measure, each gap with the command that
+//! closes it, and which columns of the compare table will be real, self-counted or n/a. The
+//! counter verdicts come from opening the counters exactly as `compare` does.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use perf_event::Builder;
+use perf_event::events::{Hardware, Software};
+use serde::Serialize;
+
+use crate::counters::{Choice, Counters, SyscallSource, tracefs};
+use crate::source::Source;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Limited,
+    Missing,
+}
+
+impl Level {
+    fn word(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Limited => "limited",
+            Level::Missing => "missing",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub level: Level,
+    /// What was found.
+    pub found: String,
+    /// The command (or step) that fixes it, when it is not ok.
+    pub fix: Option<String>,
+}
+
+/// Where one column of the compare table will come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub column: &'static str,
+    /// `real`, `self-counted` or `n/a`.
+    pub verdict: &'static str,
+    pub source: String,
+}
+
+/// The whole diagnosis (`--json` prints this).
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub checks: Vec<Check>,
+    pub columns: Vec<Column>,
+    /// Everything the full compare table needs is there.
+    pub full_table: bool,
+    /// What compare will report as its counter source: "perf" or "rusage".
+    pub counter_source: &'static str,
+}
+
+fn check(name: &'static str, level: Level, found: impl Into<String>, fix: Option<&str>) -> Check {
+    Check {
+        name,
+        level,
+        found: found.into(),
+        fix: if level == Level::Ok {
+            None
+        } else {
+            fix.map(str::to_string)
+        },
+    }
+}
+
+/// Effective capabilities of this process (from /proc/self/status).
+fn cap_eff() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+
+fn io_uring_probe() -> (Level, String, Option<&'static str>) {
+    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup(entries, params) reads and writes the 120-byte params struct we
+    // own; the returned fd (if any) is wrapped at once so it is closed.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+    if fd >= 0 {
+        // SAFETY: a fresh descriptor returned by the kernel, owned by nothing else.
+        drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        return (Level::Ok, "io_uring_setup works".into(), None);
+    }
+    let e = std::io::Error::last_os_error();
+    let why = match (e.raw_os_error(), disabled) {
+        (Some(libc::ENOSYS), _) => "the kernel has no io_uring (ENOSYS)".to_string(),
+        (Some(libc::EPERM), Some(d)) if d > 0 => {
+            format!("disabled by kernel.io_uring_disabled = {d}")
+        }
+        (_, _) => format!("io_uring_setup refused: {e} (a seccomp profile may block it)"),
+    };
+    (
+        Level::Missing,
+        why,
+        Some("sudo sysctl kernel.io_uring_disabled=0 (not needed for the four classic paths)"),
+    )
+}
+
+/// Try one sendfile and one splice of the file's first byte into a socket pair: does this file
+/// system let those paths read it?
+fn zero_copy_probe(src: &Source) -> Result<(), String> {
+    if src.len == 0 {
+        return Ok(());
+    }
+    let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+    let mut off: i64 = 0;
+    nix::sys::sendfile::sendfile(&a, &src.file, Some(&mut off), 1)
+        .map_err(|e| format!("sendfile: {}", e.desc()))?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+    let mut off: i64 = 0;
+    nix::fcntl::splice(
+        &src.file,
+        Some(&mut off),
+        &w,
+        None,
+        1,
+        nix::fcntl::SpliceFFlags::empty(),
+    )
+    .map_err(|e| format!("splice: {}", e.desc()))?;
+    drop((r, w, a, b));
+    Ok(())
+}
+
+/// Examine the machine (and `file`, if given).
+pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
+    let mut checks = Vec::new();
+    let kernel = crate::compare::kernel_release();
+    checks.push(check("kernel", Level::Ok, format!("Linux {kernel}"), None));
+
+    let euid_root = nix::unistd::geteuid().is_root();
+    let caps = cap_eff();
+    let has = |bit: u32| caps & (1u64 << bit) != 0;
+    let privileged = euid_root || has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
+    checks.push(check(
+        "privileges",
+        if privileged {
+            Level::Ok
+        } else {
+            Level::Limited
+        },
+        if euid_root {
+            "root".to_string()
+        } else if has(CAP_PERFMON) {
+            "CAP_PERFMON".to_string()
+        } else {
+            format!("uid {} without CAP_PERFMON", nix::unistd::geteuid())
+        },
+        Some("run as root, or `sudo setcap cap_perfmon+ep $(command -v copylab)`"),
+    ));
+
+    let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    checks.push(match paranoid {
+        None => check(
+            "perf_event_paranoid",
+            Level::Missing,
+            "no /proc/sys/kernel/perf_event_paranoid: the kernel has no perf events",
+            Some("use a kernel built with CONFIG_PERF_EVENTS"),
+        ),
+        Some(p) => check(
+            "perf_event_paranoid",
+            if p <= 1 || privileged {
+                Level::Ok
+            } else {
+                Level::Limited
+            },
+            if privileged && p > 1 {
+                format!("{p} (does not apply: privileged)")
+            } else {
+                p.to_string()
+            },
+            Some("sudo sysctl kernel.perf_event_paranoid=-1"),
+        ),
+    });
+
+    let mut b = Builder::new(Software::TASK_CLOCK);
+    b.include_kernel();
+    checks.push(match b.build() {
+        Ok(_) => check("perf_event_open", Level::Ok, "kernel events can be counted", None),
+        Err(e) => check(
+            "perf_event_open",
+            Level::Missing,
+            format!("refused: {e}"),
+            Some(if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::ENOSYS)) {
+                "allow perf_event_open (a container's seccomp profile blocks it), then run as root"
+            } else {
+                "run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`"
+            }),
+        ),
+    });
+
+    checks.push(
+        match tracefs::lookup(&[
+            ("raw_syscalls", "sys_enter"),
+            ("syscalls", "sys_enter_sendfile64"),
+        ]) {
+            Ok(ids) => check(
+                "tracefs",
+                Level::Ok,
+                match ids.origin {
+                    tracefs::Origin::Mounted(p) => {
+                        format!("syscall tracepoints in {}", p.display())
+                    }
+                    tracefs::Origin::TemporaryMount => {
+                        "not mounted; copylab mounts it privately for a moment (as root)".into()
+                    }
+                },
+                None,
+            ),
+            Err(u) => check(
+                "tracefs",
+                Level::Missing,
+                u.detail,
+                Some(if u.permission {
+                    "run as root, or `sudo mount -o remount,mode=755 /sys/kernel/tracing`"
+                } else {
+                    "sudo mount -t tracefs nodev /sys/kernel/tracing"
+                }),
+            ),
+        },
+    );
+
+    // Open the counters the way compare does: their verdict is compare's.
+    let counters = Counters::open(Choice::Auto)?;
+    let perf_syscalls = counters.syscall_source == SyscallSource::Perf;
+    let complete = perf_syscalls && counters.warnings.is_empty();
+    checks.push(check(
+        "syscall counters",
+        if complete {
+            Level::Ok
+        } else if perf_syscalls {
+            Level::Limited
+        } else {
+            Level::Missing
+        },
+        if complete {
+            "raw_syscalls:sys_enter and every syscalls:sys_enter_* copylab counts".to_string()
+        } else {
+            counters
+                .warnings
+                .iter()
+                .map(|w| w.reason())
+                .collect::<Vec<_>>()
+                .join(" / ")
+        },
+        Some("see the fixes above (root, perf_event_paranoid, tracefs)"),
+    ));
+
+    let mut hw = Builder::new(Hardware::INSTRUCTIONS);
+    hw.include_kernel();
+    checks.push(match hw.build() {
+        Ok(_) => check(
+            "hardware counters",
+            Level::Ok,
+            "cycles/instructions available",
+            None,
+        ),
+        Err(e) => check(
+            "hardware counters",
+            Level::Limited,
+            format!("not available ({e}); common in VMs, and copylab does not need them"),
+            Some("run on bare metal or a VM with a virtual PMU (optional)"),
+        ),
+    });
+
+    let (lvl, found, fix) = io_uring_probe();
+    checks.push(check("io_uring", lvl, found, fix));
+
+    let pipe_max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    checks.push(match pipe_max {
+        Some(m) if m >= 1 << 20 || privileged => check(
+            "pipe-max-size",
+            Level::Ok,
+            format!("{} bytes (splice's default --pipe-size 1M fits)", m),
+            None,
+        ),
+        Some(m) => check(
+            "pipe-max-size",
+            Level::Limited,
+            format!("{m} bytes: an unprivileged --pipe-size above it is refused"),
+            Some("sudo sysctl fs.pipe-max-size=1048576"),
+        ),
+        None => check(
+            "pipe-max-size",
+            Level::Limited,
+            "unknown (/proc/sys/fs/pipe-max-size unreadable)",
+            None,
+        ),
+    });
+
+    if let Some(path) = file {
+        checks.push(file_check(path));
+    }
+
+    let columns = vec![
+        Column {
+            column: "syscalls (total)",
+            verdict: if perf_syscalls { "real" } else { "n/a" },
+            source: if perf_syscalls {
+                "perf raw_syscalls:sys_enter".into()
+            } else {
+                "needs perf syscall tracepoints".into()
+            },
+        },
+        Column {
+            column: "data syscalls",
+            verdict: if perf_syscalls {
+                "real"
+            } else {
+                "self-counted"
+            },
+            source: if perf_syscalls {
+                "perf syscalls:sys_enter_<name>".into()
+            } else {
+                "each method's own count of the calls it made".into()
+            },
+        },
+        Column {
+            column: "ctx sw, CPU, page faults",
+            verdict: "real",
+            source: "getrusage(RUSAGE_THREAD)".into(),
+        },
+        Column {
+            column: "perf task-clock, context-switches, page-faults (JSON)",
+            verdict: if counters.has_perf() { "real" } else { "n/a" },
+            source: if counters.has_perf() {
+                "perf software events".into()
+            } else {
+                "needs perf_event_open".into()
+            },
+        },
+    ];
+    Ok(Diagnosis {
+        checks,
+        columns,
+        full_table: complete,
+        counter_source: if perf_syscalls { "perf" } else { "rusage" },
+    })
+}
+
+fn file_check(path: &Path) -> Check {
+    let src = match Source::open(path, false) {
+        Ok(s) => s,
+        Err(e) => {
+            return check(
+                "file",
+                Level::Missing,
+                format!("{e:#}"),
+                Some("give a readable regular file"),
+            );
+        }
+    };
+    let fs_name = fs_name(&src.file).unwrap_or_else(|| "an unknown file system".into());
+    match zero_copy_probe(&src) {
+        Ok(()) => check(
+            "file",
+            Level::Ok,
+            format!(
+                "{} on {fs_name}: sendfile and splice can read it",
+                path.display()
+            ),
+            None,
+        ),
+        Err(e) => check(
+            "file",
+            Level::Limited,
+            format!("{} on {fs_name}: {e}", path.display()),
+            Some("this file system refuses zero-copy reads: copy the file to ext4, xfs or tmpfs"),
+        ),
+    }
+}
+
+/// The file system type of an open file, by name from /proc/self/mountinfo's best match.
+fn fs_name(file: &std::fs::File) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(usize, String)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let Some(dash) = f.iter().position(|x| *x == "-") else {
+            continue;
+        };
+        let (Some(mnt), Some(ty)) = (f.get(4), f.get(dash + 1)) else {
+            continue;
+        };
+        let mnt = PathBuf::from(mnt);
+        if link.starts_with(&mnt) {
+            let depth = mnt.components().count();
+            if best.as_ref().is_none_or(|(d, _)| depth >= *d) {
+                best = Some((depth, (*ty).to_string()));
+            }
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+/// Print the diagnosis.
+pub fn print(d: &Diagnosis, json: bool, w: &mut dyn Write) -> Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *w, d)?;
+        writeln!(w)?;
+        return Ok(());
+    }
+    for c in &d.checks {
+        writeln!(w, "{:<8} {:<19} {}", c.level.word(), c.name, c.found)?;
+        if let Some(fix) = &c.fix {
+            writeln!(w, "{:<8} {:<19} fix: {fix}", "", "")?;
+        }
+    }
+    writeln!(w)?;
+    writeln!(w, "compare's columns on this machine:")?;
+    for c in &d.columns {
+        writeln!(w, "  {:<13} {:<54} {}", c.verdict, c.column, c.source)?;
+    }
+    writeln!(w)?;
+    if d.full_table {
+        writeln!(w, "verdict: the full table is available (counters: perf)")?;
+    } else {
+        writeln!(
+            w,
+            "verdict: compare will run with counters: {} — apply the fixes above for the full table",
+            d.counter_source
+        )?;
+    }
+    w.flush()?;
+    Ok(())
+}
