@@ -214,6 +214,11 @@ pub struct CompareArgs {
     #[arg(long)]
     pub verify_all: bool,
 
+    /// Page cache: warm (as it is; the file is read once first) or cold (the file's pages are
+    /// dropped with posix_fadvise before every run, so reads come from the disk).
+    #[arg(long, value_enum, default_value_t = CacheArg::Warm)]
+    pub cache: CacheArg,
+
     /// Print the results as JSON (schema 1) instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -221,6 +226,12 @@ pub struct CompareArgs {
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CacheArg {
+    Warm,
+    Cold,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -324,6 +335,7 @@ impl Cli {
                     pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
                     counters: counters_arg(a.counters),
                     verify_all: a.verify_all,
+                    cold: a.cache == CacheArg::Cold,
                 };
                 let output = if a.json {
                     Output::Json

@@ -18,6 +18,10 @@ use crate::source::{self, Source};
 use crate::transfer;
 use crate::transport::{self, Transport};
 
+/// With `--cache cold`, a run counts as cold when less than this share of the file (in %) is
+/// still cached after the drop (a few pages may be pinned by readahead or another reader).
+const COLD_ENOUGH_PCT: f64 = 5.0;
+
 /// Everything `compare` needs, already validated.
 #[derive(Debug, Clone)]
 pub struct CompareOptions {
@@ -33,6 +37,8 @@ pub struct CompareOptions {
     pub counters: Choice,
     /// Hash every run's delivery, not just the first measured one.
     pub verify_all: bool,
+    /// Drop the file's pages from the page cache before every run.
+    pub cold: bool,
 }
 
 /// One method ready to run, with its reusable per-connection state.
@@ -99,6 +105,8 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
     );
 
     let rounds = opts.warmup + opts.runs;
+    // With --cache cold: how much of the file was still cached after each drop (mincore).
+    let mut cold_left: Vec<f64> = Vec::new();
     for round in 0..rounds {
         let warm = round < opts.warmup;
         for slot in &mut slots {
@@ -110,6 +118,13 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
             };
             bar.set_prefix(label);
             bar.reset();
+            if opts.cold {
+                let left = source::drop_cache(&src.file, src.len)
+                    .context("--cache cold: cannot drop the file's pages from the page cache")?;
+                if !warm && let Some(f) = left {
+                    cold_left.push(f * 100.0);
+                }
+            }
             let hash = opts.verify_all || round == opts.warmup;
             let run = one_run(&src, slot, opts.transport, &mut counters, hash, &bar)
                 .with_context(|| format!("method {kind}"))?;
@@ -126,6 +141,17 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
         notes.push("--counters rusage: perf not used; syscalls are the methods' own counts".into());
     }
     let pipe_granted = slots.iter().find_map(|s| s.method.granted_pipe_bytes());
+    let cold_max = cold_left
+        .iter()
+        .copied()
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    if let Some(m) = cold_max
+        && m >= COLD_ENOUGH_PCT
+    {
+        warnings.push(format!(
+            "--cache cold: the file system kept up to {m:.0}% of the file cached after the drop, so those runs were not fully cold"
+        ));
+    }
     if resident.is_none() {
         warnings.push("page-cache residency could not be measured (mincore failed)".into());
     }
@@ -153,13 +179,17 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
         },
         transport: opts.transport,
         cache: CacheInfo {
-            state: match resident {
-                None => "unknown",
-                Some(p) if p >= 99.0 => "warm",
-                Some(p) if p < 1.0 => "cold",
-                Some(_) => "partial",
+            mode: if opts.cold { "cold" } else { "warm" },
+            state: match (opts.cold, cold_max, resident) {
+                (true, Some(m), _) if m < COLD_ENOUGH_PCT => "cold",
+                (true, Some(_), _) => "partial",
+                (true, None, _) | (false, _, None) => "unknown",
+                (false, _, Some(p)) if p >= 99.0 => "warm",
+                (false, _, Some(p)) if p < 1.0 => "cold",
+                (false, _, Some(_)) => "partial",
             },
             resident_before_pct: resident.map(|p| (p * 10.0).round() / 10.0),
+            resident_after_drop_max_pct: cold_max.map(|p| (p * 10.0).round() / 10.0),
         },
         kernel: kernel_release(),
         options: RunOptions {

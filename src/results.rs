@@ -67,10 +67,16 @@ pub struct FileInfo {
 /// Page-cache state.
 #[derive(Debug, Clone, Serialize)]
 pub struct CacheInfo {
-    /// `"warm"` (≥ 99 % resident), `"partial"`, `"cold"` (< 1 %), or `"unknown"`.
+    /// What was asked: `"warm"` (leave the page cache alone) or `"cold"` (drop the file's pages
+    /// with posix_fadvise DONTNEED before every run).
+    pub mode: &'static str,
+    /// What the runs saw: `"warm"` (≥ 99 % resident), `"partial"`, `"cold"` (< 1 %), or
+    /// `"unknown"`. In cold mode, from mincore right after each drop.
     pub state: &'static str,
     /// Percentage of the file's pages in the page cache before the first run (mincore), or null.
     pub resident_before_pct: Option<f64>,
+    /// Cold mode: the most of the file still cached right after a drop, or null.
+    pub resident_after_drop_max_pct: Option<f64>,
 }
 
 /// The options the runs used.

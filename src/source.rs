@@ -244,6 +244,17 @@ pub fn resident_fraction(file: &File, len: u64) -> Option<f64> {
     Some(resident as f64 / pages as f64)
 }
 
+/// Drop the file's pages from the page cache (write back dirty pages first): the next read comes
+/// from the disk. Works unprivileged. Returns the fraction still resident afterwards (mincore),
+/// since a file system may ignore the advice.
+pub fn drop_cache(file: &File, len: u64) -> std::io::Result<Option<f64>> {
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    nix::unistd::fdatasync(file).map_err(std::io::Error::from)?;
+    posix_fadvise(file, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED)
+        .map_err(std::io::Error::from)?;
+    Ok(resident_fraction(file, len))
+}
+
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

@@ -180,8 +180,8 @@ impl Texts for English {
             },
             Myth {
                 claim: "\"the first run and the tenth run cost the same\"",
-                truth: "A warm page cache hides the disk: the DMA from disk happens only on a cold read. compare's header says how much of the file was cached.",
-                command: "copylab compare FILE   (look at 'cache' in the header)",
+                truth: "A warm page cache hides the disk: the DMA from disk happens only on a cold read. --cache cold drops the file's pages before every run; watch mmap's major faults and read-write's voluntary context switches appear.",
+                command: "copylab compare --cache cold   vs   copylab compare --cache warm",
             },
         ]
     }

@@ -333,6 +333,7 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
             pipe_size: 1 << 20,
             counters: Choice::Auto,
             verify_all: false,
+            cold: false,
         })?)
     } else {
         None

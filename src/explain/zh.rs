@@ -175,8 +175,8 @@ impl Texts for Chinese {
             },
             Myth {
                 claim: "“第一次和第十次运行的代价一样”",
-                truth: "热的页缓存把磁盘藏起来了：只有冷读才有来自磁盘的 DMA。compare 的表头会说明文件有多少已在缓存中。",
-                command: "copylab compare FILE   （看表头的 cache）",
+                truth: "热的页缓存把磁盘藏起来了：只有冷读才有来自磁盘的 DMA。--cache cold 在每次运行前丢弃文件的页；可以看到 mmap 的主缺页和 read-write 的主动上下文切换出现。",
+                command: "copylab compare --cache cold   对比   copylab compare --cache warm",
             },
         ]
     }

@@ -39,12 +39,18 @@ fn header(r: &Report, out: &mut String) {
         fmt_bytes(r.file.bytes),
         thousands(r.file.bytes)
     );
-    let cache = match r.cache.resident_before_pct {
-        Some(p) => format!(
-            "{} ({p:.0}% of pages in page cache before the first run)",
-            r.cache.state
+    let cache = match (r.cache.mode, r.cache.resident_after_drop_max_pct) {
+        ("cold", Some(p)) => format!(
+            "cold: the file's pages dropped before every run (at most {p:.0}% still cached)"
         ),
-        None => "unknown".into(),
+        ("cold", None) => "cold requested, residency unknown".into(),
+        _ => match r.cache.resident_before_pct {
+            Some(p) => format!(
+                "{} ({p:.0}% of pages in page cache before the first run)",
+                r.cache.state
+            ),
+            None => "unknown".into(),
+        },
     };
     let transport = match r.transport {
         crate::transport::Transport::Tcp => "tcp over 127.0.0.1 (loopback: no NIC, no DMA)",
