@@ -109,17 +109,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
 
-    /// read-write's user buffer.
-    #[arg(long, short, default_value = "128K", value_name = "SIZE")]
-    pub buffer: String,
-
-    /// Pipe size splice asks for.
-    #[arg(long, default_value = "1M", value_name = "SIZE")]
-    pub pipe_size: String,
-
-    /// Counter source: auto, perf or rusage.
-    #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
-    pub counters: CountersArg,
+    #[command(flatten)]
+    pub path: PathArgs,
 
     /// One JSON object per line (listening, each connection, summary) instead of text.
     #[arg(long)]
@@ -198,17 +189,8 @@ pub struct CompareArgs {
     #[arg(long, short, value_name = "SIZE")]
     pub size: Option<String>,
 
-    /// read-write's user buffer (e.g. 64K, 1M).
-    #[arg(long, short, default_value = "128K", value_name = "SIZE")]
-    pub buffer: String,
-
-    /// Pipe size splice asks for (F_SETPIPE_SZ); the size granted is reported.
-    #[arg(long, default_value = "1M", value_name = "SIZE")]
-    pub pipe_size: String,
-
-    /// Counter source: auto (perf when allowed, else rusage), perf (fail without it), rusage.
-    #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
-    pub counters: CountersArg,
+    #[command(flatten)]
+    pub path: PathArgs,
 
     /// Hash the received bytes on every run, not only the first measured run of each method.
     #[arg(long)]
@@ -226,6 +208,22 @@ pub struct CompareArgs {
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+}
+
+/// How the copy paths are set up and measured (compare and serve).
+#[derive(Debug, clap::Args)]
+pub struct PathArgs {
+    /// read-write's user buffer (e.g. 64K, 1M).
+    #[arg(long, short, default_value = "128K", value_name = "SIZE")]
+    pub buffer: String,
+
+    /// Pipe size splice asks for (F_SETPIPE_SZ); the size granted is reported.
+    #[arg(long, default_value = "1M", value_name = "SIZE")]
+    pub pipe_size: String,
+
+    /// Counter source: auto (perf when allowed, else rusage), perf (fail without it), rusage.
+    #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
+    pub counters: CountersArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -331,9 +329,9 @@ impl Cli {
                         TransportArg::Tcp => Transport::Tcp,
                         TransportArg::Unix => Transport::Unix,
                     },
-                    buffer: bounded("--buffer", &a.buffer, MAX_BUFFER)?,
-                    pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
-                    counters: counters_arg(a.counters),
+                    buffer: bounded("--buffer", &a.path.buffer, MAX_BUFFER)?,
+                    pipe_size: bounded("--pipe-size", &a.path.pipe_size, MAX_BUFFER)?,
+                    counters: counters_arg(a.path.counters),
                     verify_all: a.verify_all,
                     cold: a.cache == CacheArg::Cold,
                 };
@@ -373,9 +371,9 @@ impl Cli {
                     http: a.http,
                     max_conns: a.max_conns,
                     count: a.count,
-                    buffer: bounded("--buffer", &a.buffer, MAX_BUFFER)?,
-                    pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
-                    counters: counters_arg(a.counters),
+                    buffer: bounded("--buffer", &a.path.buffer, MAX_BUFFER)?,
+                    pipe_size: bounded("--pipe-size", &a.path.pipe_size, MAX_BUFFER)?,
+                    counters: counters_arg(a.path.counters),
                     json: a.json,
                     color: a.color,
                 }))

@@ -14,8 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use comfy_table::presets::UTF8_FULL;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, Table};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde::Serialize;
 
@@ -812,14 +811,7 @@ fn summary(sh: &Shared) -> Result<()> {
 }
 
 fn summary_table(s: &Summary, color: bool) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL);
-    t.set_content_arrangement(ContentArrangement::Dynamic);
-    if color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
+    let mut t = crate::report::new_table(color);
     t.set_header(vec![
         "method",
         "connections",

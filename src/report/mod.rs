@@ -2,6 +2,8 @@
 
 mod table;
 
+pub use table::new_table;
+
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;

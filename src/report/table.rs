@@ -222,7 +222,8 @@ fn by_name(m: &MethodResult) -> String {
         .join("\n")
 }
 
-fn table(r: &Report, color: bool) -> Table {
+/// An empty table in copylab's style, coloured or not.
+pub fn new_table(color: bool) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL);
     t.set_content_arrangement(ContentArrangement::Dynamic);
@@ -231,6 +232,11 @@ fn table(r: &Report, color: bool) -> Table {
     } else {
         t.force_no_tty();
     }
+    t
+}
+
+fn table(r: &Report, color: bool) -> Table {
+    let mut t = new_table(color);
     let head = [
         "method",
         "MiB/s",
