@@ -396,7 +396,7 @@ impl Cli {
                     bail!("--measure: explain myths has nothing to measure; give a path instead");
                 }
                 let size = size_arg("--size", &a.size)?;
-                if size == 0 {
+                if size == 0 && a.measure {
                     bail!("--size: must be at least 1 byte to measure anything");
                 }
                 Ok(Job::Explain(ExplainOptions {

@@ -232,6 +232,12 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
                 },
                 None,
             ),
+            Err(u) if std::env::var_os(tracefs::TRACEFS_ENV).is_some() => check(
+                "tracefs",
+                Level::Missing,
+                u.detail,
+                Some("unset COPYLAB_TRACEFS, or point it at a tracefs mount"),
+            ),
             Err(u) => check(
                 "tracefs",
                 Level::Missing,
@@ -279,6 +285,12 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             Level::Ok,
             "cycles/instructions available",
             None,
+        ),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => check(
+            "hardware counters",
+            Level::Limited,
+            format!("refused ({e}); copylab does not need them"),
+            Some("run as root, or `sudo sysctl kernel.perf_event_paranoid=0` (optional)"),
         ),
         Err(e) => check(
             "hardware counters",
@@ -378,6 +390,17 @@ fn file_check(path: &Path) -> Check {
         }
     };
     let fs_name = fs_name(&src.file).unwrap_or_else(|| "an unknown file system".into());
+    if src.len == 0 {
+        return check(
+            "file",
+            Level::Limited,
+            format!(
+                "{} on {fs_name} is empty: sendfile and splice were not tried",
+                path.display()
+            ),
+            Some("give a non-empty file to check the zero-copy paths"),
+        );
+    }
     match zero_copy_probe(&src) {
         Ok(()) => check(
             "file",

@@ -73,8 +73,15 @@ impl Texts for English {
             )
         };
         format!(
-            "{cpu}, {} DMA copies, {} user↔kernel transitions (the \"context switches\" of interview answers); syscalls per chunk: {}.",
-            t.dma_copies, t.transitions, t.syscalls_per_chunk
+            "{cpu}, {} DMA copies, {} user↔kernel transitions (the \"context switches\" of interview answers); syscalls per chunk: {}{}.",
+            t.dma_copies,
+            t.transitions,
+            t.syscalls_per_chunk,
+            if t.syscalls_once.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} once)", t.syscalls_once)
+            }
         )
     }
 
@@ -114,11 +121,15 @@ impl Texts for English {
 
     fn measured(&self, m: &Measured) -> Vec<String> {
         let mut v = vec![format!(
-            "{} over {} (median of {} runs): {} syscalls ({}) — read-write needed {}.",
+            "{} over {} (median of {} runs): {} ({}) — read-write needed {}.",
             super::size_text(m.bytes),
             m.transport,
             m.runs,
-            m.syscalls.map_or("n/a".into(), |n| n.to_string()),
+            match m.syscalls {
+                Some(1) => "1 syscall".to_string(),
+                Some(n) => format!("{n} syscalls"),
+                None => "n/a syscalls".into(),
+            },
             m.by_name,
             m.rw_syscalls.map_or("n/a".into(), |n| n.to_string()),
         )];
@@ -132,10 +143,11 @@ impl Texts for English {
     fn verdict(&self, m: &Measured) -> String {
         match (m.syscalls, m.expected_syscalls) {
             (Some(got), Some(want)) if got == want => format!(
-                "Agrees with the model: {} per chunk × {} chunk{} = {want} syscalls = {} user↔kernel transitions. The textbook's {} describe a single chunk{}. The scheduler context switches above are something else: the thread slept while the socket buffer was full.",
+                "Agrees with the model: {} per chunk × {} chunk{} = {want} syscall{} = {} user↔kernel transitions. The textbook's {} describe a single chunk{}. The scheduler context switches above are something else: the thread slept while the socket buffer was full.",
                 m.per_chunk,
                 m.chunks,
                 if m.chunks == 1 { "" } else { "s" },
+                if want == 1 { "" } else { "s" },
                 2 * want,
                 m.textbook_transitions,
                 if m.with_munmap { " and leave out munmap" } else { "" }

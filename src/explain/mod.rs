@@ -125,17 +125,19 @@ pub fn size_text(bytes: u64) -> String {
 }
 
 /// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
+/// Lines break at spaces (which are dropped) or after a wide (CJK) character.
 fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
     let mut out = String::new();
     let mut line = first.to_string();
     let mut w: usize = first.chars().map(|c| c.width().unwrap_or(0)).sum();
-    let mut last_space: Option<(usize, usize)> = None; // (byte index in line, width there)
+    // Where the line may break: (byte index in `line`, whether the character there is a space).
+    let mut brk: Option<(usize, bool)> = None;
     for ch in text.chars() {
         let cw = ch.width().unwrap_or(0);
         if w + cw > width {
-            let rest = match last_space {
-                Some((i, _)) if i > first.len() => {
-                    let rest = line[i + 1..].to_string();
+            let rest = match brk {
+                Some((i, space)) if i > first.len() => {
+                    let rest = line[i + usize::from(space)..].to_string();
                     line.truncate(i);
                     rest
                 }
@@ -145,16 +147,19 @@ fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
             out.push('\n');
             line = " ".repeat(indent) + &rest;
             w = indent + rest.chars().map(|c| c.width().unwrap_or(0)).sum::<usize>();
-            last_space = None;
+            brk = None;
             if ch == ' ' && rest.is_empty() {
                 continue;
             }
         }
         if ch == ' ' {
-            last_space = Some((line.len(), w));
+            brk = Some((line.len(), true));
         }
         line.push(ch);
         w += cw;
+        if cw == 2 {
+            brk = Some((line.len(), false));
+        }
     }
     out.push_str(line.trim_end());
     out.push('\n');
@@ -348,7 +353,8 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
     }
     if let Some(r) = &report {
         for w in &r.warnings {
-            let _ = writeln!(out, "\nwarning: {w}");
+            out.push('\n');
+            out.push_str(&wrap(w, MAX_WIDTH, "warning: ", 9));
         }
     }
     if opts.method.is_none() {

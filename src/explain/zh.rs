@@ -69,8 +69,15 @@ impl Texts for Chinese {
             )
         };
         format!(
-            "{cpu}，{} 次 DMA 拷贝，{} 次用户态↔内核态切换（面试答案里的“上下文切换”）；每块数据的系统调用：{}。",
-            t.dma_copies, t.transitions, t.syscalls_per_chunk
+            "{cpu}，{} 次 DMA 拷贝，{} 次用户态↔内核态切换（面试答案里的“上下文切换”）；每块数据的系统调用：{}{}。",
+            t.dma_copies,
+            t.transitions,
+            t.syscalls_per_chunk,
+            if t.syscalls_once.is_empty() {
+                String::new()
+            } else {
+                format!("（每次传输一次 {}）", t.syscalls_once)
+            }
         )
     }
 
@@ -81,7 +88,7 @@ impl Texts for Chinese {
     fn reality(&self, m: MethodKind) -> &'static [&'static str] {
         match m {
             MethodKind::ReadWrite => &[
-                "教科书只算一次 read 和一次 write。真实的服务器要循环：256 MiB 的文件配 128 KiB 的缓冲区，就是 2,048 次 read 和 2,048 次 write —— 8,192 次态切换，而不是 4 次。",
+                "教科书只算一次 read 和一次 write。真实的服务器要循环：256 MiB 的文件配 128 KiB 的缓冲区，就是 2,048 次 read 和 2,048 次 write —— 8,192 次用户态↔内核态切换，而不是 4 次。",
                 "copylab 用 pread64（显式偏移），所以同一个打开的文件可以同时服务多个连接。",
                 "两次 CPU 拷贝都是真的：页缓存 → 你的缓冲区，你的缓冲区 → socket。",
             ],

@@ -246,12 +246,9 @@ impl Model {
     pub fn textbook(&self) -> Textbook {
         let cpu = self.cpu_copies();
         let sg = self.cpu_copies_with_sg();
-        let mut calls = self.per_chunk.join(" + ");
-        if !self.once.is_empty() {
-            calls = format!("{calls} ({} once)", self.once.join(" + "));
-        }
         Textbook {
-            syscalls_per_chunk: calls,
+            syscalls_per_chunk: self.per_chunk.join(" + "),
+            syscalls_once: self.once.join(" + "),
             cpu_copies: cpu,
             cpu_copies_with_sg_dma: sg,
             dma_copies: self.dma_copies(),
@@ -269,8 +266,10 @@ impl fmt::Display for MethodKind {
 /// The textbook counts of one path, derived from its [`Model`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Textbook {
-    /// Syscalls the textbook issues per chunk (and once per transfer).
+    /// Syscalls the textbook issues per chunk of the file.
     pub syscalls_per_chunk: String,
+    /// Syscalls once per transfer (mmap's mapping), or "".
+    pub syscalls_once: String,
     /// CPU copies of each byte on the sender.
     pub cpu_copies: u32,
     /// CPU copies when the device does scatter-gather DMA (sendfile then copies nothing).

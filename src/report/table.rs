@@ -328,7 +328,11 @@ fn table(r: &Report, color: bool) -> Table {
             tb.cpu_copies_text(),
             tb.dma_copies,
             tb.transitions,
-            tb.syscalls_per_chunk
+            if tb.syscalls_once.is_empty() {
+                tb.syscalls_per_chunk.clone()
+            } else {
+                format!("{} ({} once)", tb.syscalls_per_chunk, tb.syscalls_once)
+            }
         );
 
         let mut name = Cell::new(m.method.name());

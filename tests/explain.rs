@@ -1,0 +1,628 @@
+//! `copylab explain`: the diagrams are drawn from the same textbook model compare reports, every
+//! line fits 100 columns, the language follows --lang and the locale, --measure writes the
+//! figures of a real run in, the myths carry commands that exist, and bad topics fail cleanly.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::OnceLock;
+
+use common::*;
+use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
+
+const LANGS: [&str; 2] = ["en", "zh"];
+
+/// Run copylab with LC_ALL, LC_MESSAGES and LANG removed from its environment (whatever the test
+/// runner's locale is), then `envs` set: the language is decided only by what the test says.
+fn run_locale(args: &[&str], envs: &[(&str, &str)]) -> Out {
+    let mut cmd = assert_cmd::Command::new(bin());
+    cmd.args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
+        .env_remove("COPYLAB_TRACEFS")
+        .env_remove("NO_COLOR")
+        .timeout(TIMEOUT);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let what = format!(
+        "env -u LC_ALL -u LC_MESSAGES -u LANG {}{} {}",
+        envs.iter()
+            .map(|(k, v)| format!("{k}={v} "))
+            .collect::<String>(),
+        bin(),
+        args.join(" ")
+    );
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running `{what}` failed: {e}"));
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        what,
+    }
+}
+
+/// `copylab explain args` in a neutral locale; must succeed without a panic.
+fn explain(args: &[&str]) -> Out {
+    let mut full = vec!["explain"];
+    full.extend_from_slice(args);
+    let out = run_locale(&full, &[]);
+    assert!(out.success(), "explain failed\n{}", out.dump());
+    assert!(!out.stderr.contains("panicked"), "panic\n{}", out.dump());
+    out
+}
+
+/// One small compare of every method, shared by the tests of this file: its textbook figures
+/// are what the diagrams must agree with.
+fn compare_report() -> &'static Value {
+    static REPORT: OnceLock<Value> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        run_json(
+            &[
+                "compare",
+                "--size",
+                "64K",
+                "--runs",
+                "1",
+                "--warmup",
+                "0",
+                "--methods",
+                "all",
+                "--json",
+            ],
+            &[],
+        )
+    })
+}
+
+/// The diagram of a single path's text: the lines between the title (`━━ …`) and the legend
+/// (`  DMA = …`), which also says "CPU" and "DMA" and so is left out.
+fn diagram(text: &str, what: &str) -> String {
+    let mut lines = text.lines();
+    let title = lines.next().unwrap_or_default();
+    assert!(title.starts_with("━━ "), "{what}: no title line\n{text}");
+    let mut body = Vec::new();
+    for l in lines {
+        if l.trim_start().starts_with("DMA = ") {
+            assert!(
+                body.iter().any(|b: &&str| !b.trim().is_empty()),
+                "{what}: empty diagram\n{text}"
+            );
+            return body.join("\n");
+        }
+        assert!(
+            !l.starts_with("━━ "),
+            "{what}: next title before any legend\n{text}"
+        );
+        body.push(l);
+    }
+    panic!("{what}: no legend line (starting `DMA = `)\n{text}");
+}
+
+/// Join wrapped lines back into running text (explain wraps only at spaces).
+fn flatten(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The paragraph that starts with the line starting `heading`, flattened.
+fn paragraph(text: &str, heading: &str) -> String {
+    let start = text
+        .lines()
+        .position(|l| l.starts_with(heading))
+        .unwrap_or_else(|| panic!("no line starting {heading:?}\n{text}"));
+    let para: Vec<&str> = text
+        .lines()
+        .skip(start)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    flatten(&para.join("\n"))
+}
+
+/// The syscalls a path's diagram must write on the user/kernel boundary.
+fn boundary_calls(method: &str) -> &'static [&'static str] {
+    match method {
+        "read-write" => &["read()", "write()"],
+        "mmap" => &["mmap()", "write()"],
+        "sendfile" => &["sendfile()"],
+        "splice" => &["splice()"],
+        other => panic!("unknown method {other}"),
+    }
+}
+
+const CIRCLED: [char; 10] = ['①', '②', '③', '④', '⑤', '⑥', '⑦', '⑧', '⑨', '⑩'];
+
+/// The step labels of a diagram (`①DMA`, `②CPU*`, …) in the order of their numbers.
+fn step_labels(diagram: &str) -> Vec<String> {
+    let mut found: Vec<(usize, String)> = Vec::new();
+    let chars: Vec<char> = diagram.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if let Some(n) = CIRCLED.iter().position(|d| d == c) {
+            let tag: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphabetic() || **c == '*')
+                .collect();
+            found.push((n + 1, tag));
+        }
+    }
+    found.sort();
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, tag))| {
+            assert_eq!(n, i + 1, "steps are numbered 1, 2, 3…\n{diagram}");
+            format!("{}{tag}", CIRCLED[n - 1])
+        })
+        .collect()
+}
+
+#[test]
+fn diagrams_draw_the_textbook_compare_reports() {
+    let report = compare_report();
+    for name in METHODS {
+        let tb = &method(report, name)["textbook"];
+        let cpu = num(&tb["cpu_copies"], "textbook.cpu_copies");
+        let cpu_sg = num(
+            &tb["cpu_copies_with_sg_dma"],
+            "textbook.cpu_copies_with_sg_dma",
+        );
+        let dma = num(&tb["dma_copies"], "textbook.dma_copies");
+        let transitions = num(&tb["transitions"], "textbook.transitions");
+        for lang in LANGS {
+            let out = explain(&[name, "--lang", lang]);
+            let what = format!("explain {name} --lang {lang}");
+            let d = diagram(&out.stdout, &what);
+            let dump = format!("{what}: textbook {tb}\n{d}");
+
+            assert_eq!(d.matches("CPU").count() as u64, cpu, "CPU copies\n{dump}");
+            assert_eq!(d.matches("DMA").count() as u64, dma, "DMA copies\n{dump}");
+            assert_eq!(
+                d.matches("CPU*").count() as u64,
+                cpu - cpu_sg,
+                "copies scatter-gather DMA avoids (CPU*)\n{dump}"
+            );
+
+            // Every arrow is numbered and carries exactly one kind tag.
+            let labels = step_labels(&d);
+            assert!(labels.len() >= 3, "too few steps\n{dump}");
+            for l in &labels {
+                let tag: String = l.chars().skip(1).collect();
+                assert!(
+                    ["DMA", "CPU", "CPU*", "ref", "map"].contains(&tag.as_str()),
+                    "step label {l:?} has no kind tag\n{dump}"
+                );
+            }
+            let tagged = |t: &str| labels.iter().filter(|l| l.ends_with(t)).count() as u64;
+            assert_eq!(tagged("DMA"), dma, "DMA steps\n{dump}");
+            assert_eq!(tagged("CPU") + tagged("CPU*"), cpu, "CPU steps\n{dump}");
+
+            // The syscalls sit on the user/kernel boundary (the ━ line).
+            let boundary = d
+                .lines()
+                .find(|l| l.starts_with('━'))
+                .unwrap_or_else(|| panic!("no user/kernel boundary line\n{dump}"));
+            for call in boundary_calls(name) {
+                assert!(
+                    boundary.contains(call),
+                    "{call} not on the boundary\n{dump}"
+                );
+            }
+
+            // The Steps list has one line per step, in the same order as the arrows.
+            let steps_heading = if lang == "en" { "Steps:" } else { "步骤:" };
+            let steps: Vec<&str> = out
+                .stdout
+                .lines()
+                .skip_while(|l| *l != steps_heading)
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .filter(|l| CIRCLED.iter().any(|c| l.trim_start().starts_with(*c)))
+                .collect();
+            assert_eq!(steps.len(), labels.len(), "Steps list\n{}", out.stdout);
+            for (s, l) in steps.iter().zip(&labels) {
+                let mut parts = l.chars();
+                let n = parts.next().unwrap();
+                let tag: String = parts.collect();
+                let words: Vec<&str> = s.split_whitespace().collect();
+                assert_eq!(
+                    (words[0], words[1]),
+                    (n.to_string().as_str(), tag.as_str()),
+                    "step {s:?} vs arrow {l}\n{}",
+                    out.stdout
+                );
+            }
+
+            if lang == "en" {
+                let textbook = paragraph(&out.stdout, "Textbook: ");
+                for needle in [
+                    format!("{transitions} user↔kernel transitions"),
+                    format!("{dma} DMA copies"),
+                    match tb["syscalls_once"].as_str().unwrap() {
+                        "" => format!(
+                            "syscalls per chunk: {}.",
+                            tb["syscalls_per_chunk"].as_str().unwrap()
+                        ),
+                        once => format!(
+                            "syscalls per chunk: {} ({once} once).",
+                            tb["syscalls_per_chunk"].as_str().unwrap()
+                        ),
+                    },
+                ] {
+                    assert!(
+                        textbook.contains(&needle),
+                        "{what}: {needle:?} not in {textbook:?}"
+                    );
+                }
+                let cpu_text = if cpu == cpu_sg {
+                    format!("{cpu} CPU cop")
+                } else {
+                    format!("{cpu} CPU copy ({cpu_sg} with scatter-gather DMA)")
+                };
+                assert!(textbook.contains(&cpu_text), "{cpu_text:?} in {textbook:?}");
+            } else {
+                let textbook = paragraph(&out.stdout, "教科书的说法: ");
+                for needle in [
+                    format!("{transitions} 次用户态↔内核态切换"),
+                    format!("{dma} 次 DMA 拷贝"),
+                    format!("{cpu} 次 CPU 拷贝"),
+                ] {
+                    assert!(
+                        textbook.contains(&needle),
+                        "{what}: {needle:?} not in {textbook:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_line_fits_100_columns() {
+    for lang in LANGS {
+        let out = explain(&["--lang", lang]);
+        let text = &out.stdout;
+        // All four paths, then the myths.
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("━━ ")).count(),
+            5,
+            "{lang}: four paths and the myths\n{text}"
+        );
+        let widest = text.lines().map(|l| l.width()).max().unwrap_or(0);
+        for (i, line) in text.lines().enumerate() {
+            assert!(
+                line.width() <= 100,
+                "{lang} line {}: {} columns: {line:?}",
+                i + 1,
+                line.width()
+            );
+            assert!(
+                !line.contains('\t'),
+                "{lang}: a tab has no fixed width: {line:?}"
+            );
+        }
+        // The diagrams really use the width (a broken width computation would not get close).
+        assert!(widest >= 90, "{lang}: widest line only {widest} columns");
+    }
+}
+
+#[test]
+fn language_follows_flag_then_locale() {
+    let is_zh = |o: &Out| {
+        let zh = o.stdout.contains("步骤:")
+            && o.stdout.contains("教科书的说法:")
+            && o.stdout.contains("Linux 实际上怎么做:");
+        let en = o.stdout.contains("Steps:")
+            && o.stdout.contains("Textbook:")
+            && o.stdout.contains("What Linux really does:");
+        assert!(zh != en, "exactly one language expected\n{}", o.dump());
+        zh
+    };
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], bool);
+    let cases: [Case; 8] = [
+        (&[("LANG", "zh_CN.UTF-8")], &[], true),
+        (&[("LANG", "C")], &[], false),
+        (&[], &[], false),
+        (&[("LC_ALL", "zh_CN.UTF-8")], &["--lang", "en"], false),
+        (&[("LANG", "C")], &["--lang", "zh"], true),
+        // LC_ALL beats LC_MESSAGES beats LANG.
+        (&[("LC_ALL", "C"), ("LANG", "zh_CN.UTF-8")], &[], false),
+        (&[("LC_MESSAGES", "zh_TW.UTF-8"), ("LANG", "C")], &[], true),
+        // An empty variable counts as unset.
+        (&[("LC_ALL", ""), ("LANG", "zh_CN.UTF-8")], &[], true),
+    ];
+    for (envs, flags, want_zh) in cases {
+        let mut args = vec!["explain", "sendfile"];
+        args.extend_from_slice(flags);
+        let out = run_locale(&args, envs);
+        assert!(out.success(), "{}", out.dump());
+        assert_eq!(is_zh(&out), want_zh, "wrong language\n{}", out.dump());
+    }
+}
+
+/// The syscall figures compare reports for one method at 8 MiB: (total, "name n, …").
+fn syscalls_of(report: &Value, name: &str) -> (Option<u64>, String) {
+    let m = method(report, name);
+    let s = &m["median"]["syscalls"];
+    let mut by: Vec<String> = s["by_name"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| format!("{k} {n}")))
+                .collect()
+        })
+        .unwrap_or_default();
+    by.sort();
+    (s["total"].as_u64(), by.join(", "))
+}
+
+const MEASURE: [&str; 6] = ["explain", "sendfile", "--measure", "--size", "8M", "--lang"];
+
+#[test]
+fn measure_writes_real_figures_as_root() {
+    if !is_root() {
+        eprintln!("skipped: needs root for perf syscall counters");
+        return;
+    }
+    let mut en = MEASURE.to_vec();
+    en.push("en");
+    let out = run_locale(&en, &[]);
+    assert!(out.success(), "{}", out.dump());
+    let report = run_json(
+        &[
+            "compare",
+            "--size",
+            "8M",
+            "--methods",
+            "read-write,sendfile",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(report["counter_source"], "perf", "{report:#}");
+    // compare's own figures: deterministic with perf tracepoints.
+    let (sf_total, sf_by) = syscalls_of(&report, "sendfile");
+    let (rw_total, rw_by) = syscalls_of(&report, "read-write");
+    assert_eq!((sf_total, sf_by.as_str()), (Some(1), "sendfile64 1"));
+    assert_eq!(
+        (rw_total, rw_by.as_str()),
+        (Some(128), "pread64 64, write 64")
+    );
+
+    let text = &out.stdout;
+    assert!(
+        text.lines().any(|l| l == "Measured here:"),
+        "{}",
+        out.dump()
+    );
+    let measured = flatten(text.split("Measured here:").nth(1).unwrap());
+    for needle in [
+        "8 MiB over tcp 127.0.0.1 (median of 3 runs)".to_string(),
+        match sf_total.unwrap() {
+            1 => format!("1 syscall ({sf_by})"),
+            n => format!("{n} syscalls ({sf_by})"),
+        },
+        format!("read-write needed {}.", rw_total.unwrap()),
+        "1 syscall (sendfile64 1)".into(),
+        "read-write needed 128.".into(),
+        "→ Agrees with the model: sendfile64 per chunk × 1 chunk = 1 syscall = 2 user↔kernel transitions"
+            .into(),
+    ] {
+        assert!(measured.contains(&needle), "{needle:?} missing\n{}", out.dump());
+    }
+    assert!(!text.contains("warning:"), "{}", out.dump());
+    for l in text.lines() {
+        assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+    }
+
+    // The same figures in Chinese.
+    let mut zh = MEASURE.to_vec();
+    zh.push("zh");
+    let out = run_locale(&zh, &[]);
+    assert!(out.success(), "{}", out.dump());
+    let measured = flatten(
+        out.stdout
+            .split("在这台机器上的测量:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no measured section\n{}", out.dump())),
+    );
+    for needle in [
+        "1 次系统调用（sendfile64 1）",
+        "read-write 需要 128 次",
+        "→ 与模型一致",
+    ] {
+        assert!(
+            measured.contains(needle),
+            "{needle:?} missing\n{}",
+            out.dump()
+        );
+    }
+}
+
+/// A fresh /tmp directory anyone may write to (for TMPDIR of an unprivileged run).
+fn world_writable_dir() -> tempfile::TempDir {
+    let d = world_readable_dir();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    d
+}
+
+fn perf_paranoid() -> Option<i32> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// setpriv and a copy of the binary nobody can run, when this test can drop privileges and
+/// perf is closed to unprivileged users.
+fn unprivileged() -> Option<(std::path::PathBuf, tempfile::TempDir, std::path::PathBuf)> {
+    let Some(sp) = setpriv() else {
+        eprintln!("skipped: no setpriv");
+        return None;
+    };
+    if !is_root() || perf_paranoid().is_none_or(|p| p < 2) {
+        eprintln!("skipped: needs root to drop privileges and perf_event_paranoid >= 2");
+        return None;
+    }
+    let dir = world_readable_dir();
+    let b = copy_bin_to(dir.path());
+    Some((sp, dir, b))
+}
+
+#[test]
+fn measure_without_privileges_says_syscalls_were_not_counted() {
+    let Some((sp, _bin_dir, b)) = unprivileged() else {
+        return;
+    };
+    let tmp = world_writable_dir();
+    let mut args = MEASURE.to_vec();
+    args.push("en");
+    let out = run_as_nobody(&sp, &b, &args, tmp.path());
+    assert!(out.success(), "{}", out.dump());
+    let measured = flatten(
+        out.stdout
+            .split("Measured here:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no measured section\n{}", out.dump())),
+    );
+    for needle in [
+        "n/a syscalls (self-counted: sendfile64 1)",
+        "read-write needed n/a.",
+        "→ Syscalls could not be counted on this machine (see `copylab doctor`)",
+    ] {
+        assert!(
+            measured.contains(needle),
+            "{needle:?} missing\n{}",
+            out.dump()
+        );
+    }
+    assert!(
+        !measured.contains("Agrees with the model"),
+        "{}",
+        out.dump()
+    );
+    // The measured section itself fits the 100 columns (the warning after it: see below).
+    for l in out
+        .stdout
+        .lines()
+        .take_while(|l| !l.starts_with("warning:"))
+    {
+        assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+    }
+    // The temp file went away.
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "left in TMPDIR"
+    );
+}
+
+#[test]
+
+fn measure_warnings_fit_100_columns() {
+    let Some((sp, _bin_dir, b)) = unprivileged() else {
+        return;
+    };
+    let tmp = world_writable_dir();
+    let mut args = MEASURE.to_vec();
+    args.push("en");
+    let out = run_as_nobody(&sp, &b, &args, tmp.path());
+    assert!(out.success(), "{}", out.dump());
+    for l in out.stdout.lines() {
+        assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+    }
+}
+
+#[test]
+fn myths_are_numbered_with_commands_that_exist() {
+    let title = [
+        ("en", "━━ Interview myths, corrected"),
+        ("zh", "━━ 面试中的误区，逐条纠正"),
+    ];
+    let dir = tempdir();
+    let file = write_file(dir.path(), "f", 4096, 1);
+    for (lang, heading) in title {
+        let out = explain(&["myths", "--lang", lang]);
+        let text = &out.stdout;
+        assert_eq!(text.lines().next(), Some(heading), "{}", out.dump());
+        assert_eq!(text.lines().filter(|l| l.starts_with("━━ ")).count(), 1);
+
+        // Myths are blocks separated by blank lines: "N. claim", the truth, "$ command".
+        let blocks: Vec<&str> = text
+            .split("\n\n")
+            .skip(1)
+            .filter(|b| !b.trim().is_empty())
+            .collect();
+        assert!(blocks.len() >= 6, "{lang}: {} myths\n{text}", blocks.len());
+        for (i, b) in blocks.iter().enumerate() {
+            assert!(
+                b.starts_with(&format!("{}. ", i + 1)),
+                "{lang}: myth {} not numbered {}\n{b}",
+                i + 1,
+                i + 1
+            );
+            let cmds: Vec<&str> = b.lines().filter_map(|l| l.strip_prefix("   $ ")).collect();
+            assert_eq!(
+                cmds.len(),
+                1,
+                "{lang}: myth {} has no `$ command`\n{b}",
+                i + 1
+            );
+            // A copylab command must exist with these flags (`--help` last: clap checks what
+            // comes before it). "a   vs   b" shows two commands.
+            for cmd in cmds[0].split("   ").filter(|c| c.starts_with("copylab ")) {
+                let mut args: Vec<&str> = cmd
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|a| if a == "FILE" { path_str(&file) } else { a })
+                    .collect();
+                args.push("--help");
+                let out = run(&args, &[]);
+                assert_eq!(out.code, Some(0), "myth command `{cmd}`\n{}", out.dump());
+            }
+        }
+    }
+    // Both languages tell the same myths with the same commands.
+    let en = explain(&["myths", "--lang", "en"]).stdout;
+    let zh = explain(&["myths", "--lang", "zh"]).stdout;
+    let copylab_cmds = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter_map(|l| l.strip_prefix("   $ copylab "))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(copylab_cmds(&en).len(), copylab_cmds(&zh).len());
+    for (e, z) in copylab_cmds(&en).iter().zip(copylab_cmds(&zh)) {
+        let first = |s: &str| s.split("   ").next().unwrap().to_string();
+        assert_eq!(first(e), first(&z), "en and zh myths differ");
+    }
+}
+
+#[test]
+fn bad_topics_fail_cleanly() {
+    let out = run_locale(&["explain", "nosuch"], &[]);
+    assert_clean_error(&out, &["explain nosuch: unknown topic", "myths"]);
+
+    let out = run_locale(&["explain", "myths", "--measure"], &[]);
+    assert_clean_error(&out, &["--measure", "myths"]);
+
+    // "all" and lists are compare's syntax, not topics.
+    for t in ["all", "read-write,sendfile"] {
+        let out = run_locale(&["explain", t], &[]);
+        assert_clean_error(&out, &[&format!("explain {t}: unknown topic")]);
+    }
+
+    // A usage error is clap's: exit 2.
+    let out = run_locale(&["explain", "sendfile", "--lang", "fr"], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.dump());
+    assert!(out.stdout.is_empty(), "{}", out.dump());
+}
