@@ -112,6 +112,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub path: PathArgs,
 
+    /// End a connection whose client has read nothing for this long (e.g. 30s, 500ms, 2m;
+    /// 0 waits forever).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub send_timeout: String,
+
     /// One JSON object per line (listening, each connection, summary) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -284,6 +289,28 @@ fn counters_arg(c: CountersArg) -> Choice {
     }
 }
 
+/// A duration as people type it: `30s`, `500ms`, `2m`, or plain seconds (`30`).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration: use e.g. 30s, 500ms or 2m"))?;
+    let ms = match unit {
+        "" | "s" => n.checked_mul(1000),
+        "ms" => Some(n),
+        "m" => n.checked_mul(60_000),
+        _ => {
+            return Err(format!(
+                "'{text}' has an unknown unit '{unit}': use ms, s or m"
+            ));
+        }
+    }
+    .ok_or_else(|| format!("'{text}' is too long"))?;
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 fn size_arg(flag: &str, text: &str) -> Result<u64> {
     parse_size(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }
@@ -374,6 +401,11 @@ impl Cli {
                     buffer: bounded("--buffer", &a.path.buffer, MAX_BUFFER)?,
                     pipe_size: bounded("--pipe-size", &a.path.pipe_size, MAX_BUFFER)?,
                     counters: counters_arg(a.path.counters),
+                    send_timeout: match parse_duration(&a.send_timeout) {
+                        Ok(d) if d.is_zero() => None,
+                        Ok(d) => Some(d),
+                        Err(e) => bail!("--send-timeout: {e}"),
+                    },
                     json: a.json,
                     color: a.color,
                 }))
@@ -469,6 +501,17 @@ mod tests {
             let e = job(args).err().expect("must fail").to_string();
             assert!(e.starts_with(flag), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub fn run(opts: &CompareOptions) -> Result<Report> {
             } else {
                 format!("{kind} run {}/{}", round - opts.warmup + 1, opts.runs)
             };
+            if crate::signals::status_requested() {
+                bar.suspend(|| eprintln!("copylab: status: next {label}"));
+            }
             bar.set_prefix(label);
             bar.reset();
             if opts.cold {

@@ -25,6 +25,8 @@ use clap::Parser;
 
 fn run() -> anyhow::Result<ExitCode> {
     use std::io::Write;
+    // First thing: SIGUSR1 asks for a status line and must never kill a long run.
+    signals::install_status()?;
     let job = cli::Cli::parse().into_job()?;
     match job {
         cli::Job::Compare(opts, output) => {

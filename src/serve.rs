@@ -56,6 +56,8 @@ pub struct ServeOptions {
     pub buffer: usize,
     pub pipe_size: usize,
     pub counters: Choice,
+    /// End a connection whose client reads nothing for this long (None: wait forever).
+    pub send_timeout: Option<Duration>,
     /// One JSON object per line instead of text lines and a table.
     pub json: bool,
     pub color: ColorArg,
@@ -69,6 +71,8 @@ pub enum Outcome {
     Complete,
     /// The client went away first (EPIPE, ECONNRESET, or it closed before asking).
     ClientClosed,
+    /// The client stopped reading for longer than --send-timeout.
+    SendTimeout,
     /// The file shrank while being sent.
     FileChanged,
     /// Any other failure.
@@ -309,6 +313,14 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     loop {
         if signals::stop_requested() {
             break;
+        }
+        if signals::status_requested() {
+            let active = lock(&shared.active).len();
+            let done = lock(&shared.records).len();
+            eprintln!(
+                "copylab: status: {} accepted, {active} in progress, {done} finished",
+                accepted.load(Ordering::Relaxed)
+            );
         }
         if let Some(n) = opts.count
             && accepted.load(Ordering::Relaxed) >= n
@@ -553,6 +565,13 @@ fn handle(sh: &Shared, w: &mut Worker, id: u64, conn: &Conn, peer: &str) -> Conn
         head = http::ok_head(sh.src.len);
     }
 
+    if let Some(t) = sh.opts.send_timeout
+        && let Err(e) = crate::sys::set_send_timeout(sock, t)
+    {
+        rec.outcome = Outcome::Error;
+        rec.detail = format!("cannot set the send timeout: {}", e.desc());
+        return rec;
+    }
     let expected = if head_only { 0 } else { sh.src.len };
     rec.expected = expected;
     // The size was taken at start-up; say so if the file has changed since.
@@ -616,6 +635,7 @@ fn handle(sh: &Shared, w: &mut Worker, id: u64, conn: &Conn, peer: &str) -> Conn
             rec.outcome = match kind {
                 _ if sh.cutting.load(Ordering::SeqCst) => Outcome::Stopped,
                 StopKind::PeerClosed(_) => Outcome::ClientClosed,
+                StopKind::Timeout => Outcome::SendTimeout,
                 StopKind::FileChanged => Outcome::FileChanged,
                 StopKind::Failed { .. } => Outcome::Error,
             };
@@ -720,6 +740,7 @@ struct Summary {
     connections: usize,
     complete: usize,
     client_closed: usize,
+    send_timeout: usize,
     file_changed: usize,
     errors: usize,
     stopped: usize,
@@ -769,6 +790,7 @@ fn summary(sh: &Shared) -> Result<()> {
         connections: recs.len(),
         complete: count(Outcome::Complete),
         client_closed: count(Outcome::ClientClosed),
+        send_timeout: count(Outcome::SendTimeout),
         file_changed: count(Outcome::FileChanged),
         errors: count(Outcome::Error),
         stopped: count(Outcome::Stopped),
@@ -824,6 +846,7 @@ fn summary_table(s: &Summary, color: bool) -> Table {
     let mut conns = format!("{} ({} complete", s.connections, s.complete);
     for (n, what) in [
         (s.client_closed, "client closed"),
+        (s.send_timeout, "send timeout"),
         (s.file_changed, "file changed"),
         (s.errors, "errors"),
         (s.stopped, "stopped at exit"),

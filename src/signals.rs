@@ -9,6 +9,30 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 static HITS: AtomicU32 = AtomicU32::new(0);
+static STATUS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_status(_: libc::c_int) {
+    STATUS.store(true, Ordering::SeqCst);
+}
+
+/// Ask for a status line on SIGUSR1 (like dd). The handler only sets a flag; the command prints
+/// when it next looks ([`status_requested`]). Installed without SA_RESTART, so every syscall
+/// copylab makes must survive EINTR: the signal doubles as a test of that.
+pub fn install_status() -> anyhow::Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_status),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic; nothing else in copylab handles SIGUSR1.
+    unsafe { sigaction(Signal::SIGUSR1, &action) }?;
+    Ok(())
+}
+
+/// A status line was asked for since the last call.
+pub fn status_requested() -> bool {
+    STATUS.swap(false, Ordering::SeqCst)
+}
 /// A path to unlink if the process is ended by a second signal (a Unix socket being served).
 static CLEANUP: OnceLock<CString> = OnceLock::new();
 

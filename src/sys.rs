@@ -32,6 +32,8 @@ pub enum StopKind {
     FileChanged,
     /// The peer went away: EPIPE or ECONNRESET.
     PeerClosed(Errno),
+    /// The peer stopped reading: no progress within the send timeout.
+    Timeout,
     /// Any other failure of the named syscall.
     Failed { call: &'static str, errno: Errno },
 }
@@ -59,6 +61,11 @@ impl fmt::Display for SendError {
                 self.expected,
                 e.desc()
             ),
+            StopKind::Timeout => write!(
+                f,
+                "client stopped reading: no progress within the send timeout (sent {} of {} bytes)",
+                self.sent, self.expected
+            ),
             StopKind::Failed { call, errno } => write!(
                 f,
                 "{call} failed after {} of {} bytes: {} ({errno})",
@@ -76,6 +83,7 @@ impl std::error::Error for SendError {}
 pub fn classify(call: &'static str, errno: Errno) -> StopKind {
     match errno {
         Errno::EPIPE | Errno::ECONNRESET => StopKind::PeerClosed(errno),
+        Errno::ETIMEDOUT => StopKind::Timeout,
         _ => StopKind::Failed { call, errno },
     }
 }
@@ -104,16 +112,45 @@ pub fn retry<T>(
 }
 
 /// Block until `fd` accepts more data (or reports an error, which the next write will return).
+///
+/// On a socket with a send timeout (see [`set_send_timeout`]), EAGAIN from a blocking call means
+/// the timeout passed without progress: unless the socket is writable right now, this returns
+/// ETIMEDOUT instead of waiting again.
 pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
+    let timeout = if SEND_TIMEOUT.get() {
+        PollTimeout::ZERO
+    } else {
+        PollTimeout::NONE
+    };
     loop {
         let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
         calls.add("poll");
-        match poll(&mut fds, PollTimeout::NONE) {
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Err(Errno::ETIMEDOUT),
             Ok(_) => return Ok(()),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
     }
+}
+
+thread_local! {
+    /// The sockets this thread sends to carry SO_SNDTIMEO.
+    static SEND_TIMEOUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Give `fd` a send timeout (SO_SNDTIMEO): a blocking send that makes no progress for `limit`
+/// returns, and the transfer ends with [`StopKind::Timeout`]. Marks this thread's sends as timed.
+pub fn set_send_timeout(fd: BorrowedFd<'_>, limit: std::time::Duration) -> nix::Result<()> {
+    use nix::sys::socket::{setsockopt, sockopt::SendTimeout};
+    use nix::sys::time::TimeVal;
+    let tv = TimeVal::new(
+        limit.as_secs() as libc::time_t,
+        limit.subsec_micros() as libc::suseconds_t,
+    );
+    setsockopt(&fd, SendTimeout, &tv)?;
+    SEND_TIMEOUT.set(true);
+    Ok(())
 }
 
 /// `write(2)` all of `len` bytes starting at `ptr` to `fd`, looping on short counts.
