@@ -231,6 +231,13 @@ fn bind(listen: &Listen) -> Result<(Listener, String)> {
         }
         Listen::Unix(path) => {
             let shown = path.display();
+            // sun_path holds 108 bytes, the last one a NUL.
+            let len = path.as_os_str().len();
+            if len >= 108 {
+                bail!(
+                    "--unix {shown}: the path is {len} bytes, and a Unix socket path must be under 108: choose a shorter one"
+                );
+            }
             if let Ok(meta) = std::fs::symlink_metadata(path) {
                 if !meta.file_type().is_socket() {
                     bail!(
