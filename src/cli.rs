@@ -11,8 +11,10 @@ use crate::counters::Choice;
 use crate::explain::{ExplainOptions, Lang};
 use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
+use crate::report::export::Format;
 use crate::serve::{Listen, ServeOptions};
 use crate::size::parse_size;
+use crate::sweep::SweepOptions;
 use crate::transport::Transport;
 
 /// Largest read-write buffer and pipe size accepted: keeps peak memory bounded.
@@ -34,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Send one file with each method over a local socket and print one comparison table.
     Compare(CompareArgs),
+    /// Compare across file sizes (and read-write buffers): a chart of how each path scales.
+    Sweep(SweepArgs),
     /// Serve a file to real clients (nc, socat, curl, copylab fetch), measuring each connection.
     Serve(ServeArgs),
     /// Receive a file from a server (raw TCP, Unix socket or HTTP) and print its SHA-256.
@@ -210,7 +214,90 @@ pub struct CompareArgs {
     #[arg(long)]
     pub json: bool,
 
+    #[command(flatten)]
+    pub export: ExportArgs,
+
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// Files the results are written to, besides the terminal.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Write the results as JSON to FILE (- for stdout); rewritten after every run.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<String>,
+
+    /// Write every run as a CSV row to FILE (- for stdout); rewritten after every run.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<String>,
+
+    /// Write the medians as a Markdown table to FILE (- for stdout); rewritten after every run.
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<String>,
+}
+
+impl ExportArgs {
+    fn specs(&self) -> Vec<(Format, String)> {
+        [
+            (Format::Json, &self.export_json),
+            (Format::Csv, &self.export_csv),
+            (Format::Markdown, &self.export_markdown),
+        ]
+        .into_iter()
+        .filter_map(|(f, p)| p.clone().map(|p| (f, p)))
+        .collect()
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// File sizes to generate and compare, comma-separated.
+    #[arg(long, default_value = "4K,64K,1M,16M,256M", value_name = "LIST")]
+    pub sizes: String,
+
+    /// read-write buffer sizes, comma-separated (each is its own series).
+    #[arg(long, default_value = "128K", value_name = "LIST")]
+    pub buffers: String,
+
+    /// Methods, comma-separated, or all.
+    #[arg(
+        long,
+        short,
+        default_value = "read-write,mmap,sendfile,splice",
+        value_name = "LIST"
+    )]
+    pub methods: String,
+
+    /// Measured runs per method and size.
+    #[arg(long, short, default_value_t = 3, value_name = "N")]
+    pub runs: u32,
+
+    /// Warm-up runs per method and size.
+    #[arg(long, short, default_value_t = 1, value_name = "N")]
+    pub warmup: u32,
+
+    /// Socket type: tcp or unix.
+    #[arg(long, short, value_enum, default_value_t = TransportArg::Tcp)]
+    pub transport: TransportArg,
+
+    /// Pipe size splice asks for.
+    #[arg(long, default_value = "1M", value_name = "SIZE")]
+    pub pipe_size: String,
+
+    /// Counter source: auto, perf or rusage.
+    #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
+    pub counters: CountersArg,
+
+    /// Print the results as JSON instead of the chart and table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub export: ExportArgs,
+
+    /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
 }
@@ -266,7 +353,8 @@ pub enum Output {
 
 /// A command ready to run, free of clap types.
 pub enum Job {
-    Compare(CompareOptions, Output),
+    Compare(CompareOptions, Output, Vec<(Format, String)>),
+    Sweep(SweepOptions, Output, Vec<(Format, String)>),
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
@@ -367,7 +455,7 @@ impl Cli {
                 } else {
                     Output::Table { color: a.color }
                 };
-                Ok(Job::Compare(opts, output))
+                Ok(Job::Compare(opts, output, a.export.specs()))
             }
             Command::Serve(a) => {
                 let listen = match a.unix {
@@ -409,6 +497,59 @@ impl Cli {
                     json: a.json,
                     color: a.color,
                 }))
+            }
+            Command::Sweep(a) => {
+                let list = |flag: &str, text: &str| -> Result<Vec<u64>> {
+                    let v = text
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(|t| size_arg(flag, t))
+                        .collect::<Result<Vec<u64>>>()?;
+                    if v.is_empty() {
+                        bail!("{flag}: give at least one size");
+                    }
+                    Ok(v)
+                };
+                let sizes = list("--sizes", &a.sizes)?;
+                let buffers = list("--buffers", &a.buffers)?
+                    .into_iter()
+                    .map(|b| bounded("--buffers", &b.to_string(), MAX_BUFFER))
+                    .collect::<Result<Vec<usize>>>()?;
+                if a.runs == 0 {
+                    bail!("--runs: must be at least 1");
+                }
+                let base = CompareOptions {
+                    file: None,
+                    size: 0,
+                    methods: MethodKind::parse_list(&a.methods)
+                        .map_err(|e| anyhow::anyhow!("--methods: {e}"))?,
+                    runs: a.runs,
+                    warmup: a.warmup,
+                    transport: match a.transport {
+                        TransportArg::Tcp => Transport::Tcp,
+                        TransportArg::Unix => Transport::Unix,
+                    },
+                    buffer: buffers[0],
+                    pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
+                    counters: counters_arg(a.counters),
+                    verify_all: false,
+                    cold: false,
+                };
+                let output = if a.json {
+                    Output::Json
+                } else {
+                    Output::Table { color: a.color }
+                };
+                Ok(Job::Sweep(
+                    SweepOptions {
+                        sizes,
+                        buffers,
+                        base,
+                    },
+                    output,
+                    a.export.specs(),
+                ))
             }
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
@@ -516,7 +657,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_four_classic_paths() {
-        let Ok(Job::Compare(o, _)) = job(&[]) else {
+        let Ok(Job::Compare(o, _, _)) = job(&[]) else {
             panic!("defaults must parse")
         };
         assert_eq!(o.methods, MethodKind::ALL.to_vec());

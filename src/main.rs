@@ -14,6 +14,7 @@ mod serve;
 mod signals;
 mod size;
 mod source;
+mod sweep;
 mod sys;
 mod transfer;
 mod transport;
@@ -29,9 +30,33 @@ fn run() -> anyhow::Result<ExitCode> {
     signals::install_status()?;
     let job = cli::Cli::parse().into_job()?;
     match job {
-        cli::Job::Compare(opts, output) => {
-            let report = compare::run(&opts)?;
-            report::write(&report, output, &mut std::io::stdout().lock())?;
+        cli::Job::Compare(opts, output, specs) => {
+            use report::export::{Exports, Results};
+            let exports = Exports::create(&specs)?;
+            let report = compare::run_with(&opts, &mut |r| exports.update(&Results::Compare(r)))?;
+            exports.finish(&Results::Compare(&report))?;
+            if !exports.uses_stdout() {
+                report::write(&report, output, &mut std::io::stdout().lock())?;
+            }
+        }
+        cli::Job::Sweep(opts, output, specs) => {
+            use report::export::{Exports, Results};
+            let exports = Exports::create(&specs)?;
+            let s = sweep::run(&opts, &mut |s| exports.update(&Results::Sweep(s)))?;
+            exports.finish(&Results::Sweep(&s))?;
+            if !exports.uses_stdout() {
+                let mut out = std::io::stdout().lock();
+                match output {
+                    cli::Output::Json => {
+                        serde_json::to_writer_pretty(&mut out, &s)?;
+                        writeln!(out)?;
+                    }
+                    cli::Output::Table { color } => {
+                        out.write_all(sweep::render(&s, report::use_color(color)).as_bytes())?;
+                    }
+                }
+                out.flush()?;
+            }
         }
         cli::Job::Serve(opts) => serve::run(opts)?,
         cli::Job::Fetch(opts) => fetch::run(opts)?,

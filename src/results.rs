@@ -47,6 +47,37 @@ pub struct Report {
     pub notes: Vec<String>,
     /// One entry per method, in the order asked for.
     pub methods: Vec<MethodResult>,
+    /// The machine the runs were made on.
+    pub machine: Machine,
+}
+
+/// The machine a report comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// CPU model name from /proc/cpuinfo, or null.
+    pub cpu_model: Option<String>,
+    /// CPUs this process may run on.
+    pub cores: usize,
+}
+
+impl Machine {
+    pub fn this() -> Machine {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        });
+        Machine {
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            cpu_model,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
 }
 
 /// The file served.

@@ -8,6 +8,8 @@ mod perf;
 mod rusage;
 pub mod tracefs;
 
+pub use perf::NAMED_SYSCALLS;
+
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};

@@ -1,8 +1,9 @@
 //! Printing a [`Report`]: the table for people, JSON for programs. Nothing here measures.
 
+pub mod export;
 mod table;
 
-pub use table::new_table;
+pub use table::{bar_of, new_table};
 
 use std::io::{IsTerminal, Write};
 

@@ -172,11 +172,12 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn bar(value: f64, max: f64) -> String {
+/// A unicode bar of `value` scaled so that `max` fills `cells` cells (eighths of a cell).
+pub fn bar_of(value: f64, max: f64, cells: usize) -> String {
     if max <= 0.0 || !value.is_finite() {
         return String::new();
     }
-    let eighths = ((value / max) * (BAR_CELLS * 8) as f64).round() as usize;
+    let eighths = ((value / max) * (cells * 8) as f64).round() as usize;
     let full = eighths / 8;
     let part = eighths % 8;
     let mut s = "█".repeat(full);
@@ -279,7 +280,7 @@ fn table(r: &Report, color: bool) -> Table {
         let tput = format!(
             "{:.0}\n{}\n{:.0}–{:.0}",
             med.throughput_mib_s,
-            bar(med.throughput_mib_s, max_tput),
+            bar_of(med.throughput_mib_s, max_tput, BAR_CELLS),
             m.min.throughput_mib_s,
             m.max.throughput_mib_s
         );
@@ -374,9 +375,9 @@ mod tests {
 
     #[test]
     fn bar_scales_to_the_maximum() {
-        assert_eq!(bar(10.0, 10.0).chars().count(), BAR_CELLS);
-        assert_eq!(bar(0.0, 10.0), "");
-        assert_eq!(bar(5.0, 0.0), "");
-        assert!(bar(5.0, 10.0).chars().count() <= BAR_CELLS / 2 + 1);
+        assert_eq!(bar_of(10.0, 10.0, BAR_CELLS).chars().count(), BAR_CELLS);
+        assert_eq!(bar_of(0.0, 10.0, BAR_CELLS), "");
+        assert_eq!(bar_of(5.0, 0.0, BAR_CELLS), "");
+        assert!(bar_of(5.0, 10.0, BAR_CELLS).chars().count() <= BAR_CELLS / 2 + 1);
     }
 }

@@ -1,0 +1,107 @@
+//! `--export-csv`: one row per measured run, for a spreadsheet. Empty cells mean "not
+//! measured" (null in the JSON), never zero.
+
+use super::Exporter;
+use crate::counters::NAMED_SYSCALLS;
+use crate::results::{Report, Run};
+use crate::sweep::SweepReport;
+
+pub struct Csv;
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn header(lead: &[&str]) -> String {
+    let mut cols: Vec<String> = lead.iter().map(|s| s.to_string()).collect();
+    cols.extend(
+        [
+            "method",
+            "run",
+            "bytes",
+            "wall_ns",
+            "throughput_mib_s",
+            "verified",
+            "syscall_source",
+            "syscalls_total",
+        ]
+        .map(String::from),
+    );
+    cols.extend(NAMED_SYSCALLS.iter().map(|n| format!("syscalls_{n}")));
+    cols.extend(
+        [
+            "voluntary_cs",
+            "involuntary_cs",
+            "user_ns",
+            "sys_ns",
+            "minor_faults",
+            "major_faults",
+            "task_clock_ns",
+        ]
+        .map(String::from),
+    );
+    cols.join(",") + "\n"
+}
+
+fn row(lead: &[String], method: &str, i: usize, r: &Run) -> String {
+    let c = &r.cost;
+    let mut cols: Vec<String> = lead.to_vec();
+    cols.extend([
+        method.to_string(),
+        (i + 1).to_string(),
+        r.bytes.to_string(),
+        r.wall_ns.to_string(),
+        format!("{:.3}", r.throughput_mib_s),
+        r.verified.to_string(),
+        match c.syscalls.source {
+            crate::counters::SyscallSource::Perf => "perf".into(),
+            crate::counters::SyscallSource::SelfCounted => "self-counted".into(),
+        },
+        opt(c.syscalls.total),
+    ]);
+    for n in NAMED_SYSCALLS {
+        cols.push(opt(c.syscalls.by_name.get(n).copied().flatten()));
+    }
+    cols.extend([
+        c.context_switches.voluntary.to_string(),
+        c.context_switches.involuntary.to_string(),
+        c.cpu.user_ns.to_string(),
+        c.cpu.sys_ns.to_string(),
+        c.page_faults.minor.to_string(),
+        c.page_faults.major.to_string(),
+        opt(c.cpu.task_clock_ns),
+    ]);
+    cols.join(",") + "\n"
+}
+
+fn rows(out: &mut String, lead: &[String], r: &Report) {
+    for m in &r.methods {
+        for (i, run) in m.runs.iter().enumerate() {
+            out.push_str(&row(lead, m.method.name(), i, run));
+        }
+    }
+}
+
+impl Exporter for Csv {
+    fn flag(&self) -> &'static str {
+        "--export-csv"
+    }
+
+    fn compare(&self, r: &Report) -> String {
+        let mut out = header(&[]);
+        rows(&mut out, &[], r);
+        out
+    }
+
+    fn sweep(&self, s: &SweepReport) -> String {
+        let mut out = header(&["file_bytes", "buffer_bytes"]);
+        for p in &s.points {
+            rows(
+                &mut out,
+                &[p.file_bytes.to_string(), p.buffer_bytes.to_string()],
+                &p.report,
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,93 @@
+//! `--export-markdown`: the medians as a Markdown table, for a README, an issue or slides.
+
+use std::fmt::Write as _;
+
+use super::Exporter;
+use crate::results::Report;
+use crate::size::fmt_bytes;
+use crate::sweep::SweepReport;
+
+pub struct Markdown;
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_else(|| "n/a".into())
+}
+
+fn table(out: &mut String, r: &Report) {
+    let _ = writeln!(
+        out,
+        "| method | MiB/s (median) | wall ms | syscalls | data syscalls | ctx sw vol/invol | CPU ms user/sys | page faults minor/major | textbook CPU+DMA copies, transitions |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|---:|---:|---:|---|");
+    for m in &r.methods {
+        let med = &m.median;
+        let c = &med.cost;
+        let named: Vec<String> = c
+            .syscalls
+            .by_name
+            .iter()
+            .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| format!("{k} {n}")))
+            .collect();
+        let tb = &m.textbook;
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {} | {} | {} / {} | {:.2} / {:.2} | {} / {} | {}+{}, {} |",
+            m.method.name(),
+            med.throughput_mib_s,
+            med.wall_ns as f64 / 1e6,
+            opt(c.syscalls.total),
+            if named.is_empty() {
+                "none".into()
+            } else {
+                named.join(" · ")
+            },
+            c.context_switches.voluntary,
+            c.context_switches.involuntary,
+            c.cpu.user_ns as f64 / 1e6,
+            c.cpu.sys_ns as f64 / 1e6,
+            c.page_faults.minor,
+            c.page_faults.major,
+            tb.cpu_copies_text(),
+            tb.dma_copies,
+            tb.transitions,
+        );
+    }
+}
+
+impl Exporter for Markdown {
+    fn flag(&self) -> &'static str {
+        "--export-markdown"
+    }
+
+    fn compare(&self, r: &Report) -> String {
+        let mut out = format!(
+            "copylab compare: {} over {}, cache {}, counters {}, median of {} runs (kernel {})\n\n",
+            fmt_bytes(r.file.bytes),
+            match r.transport {
+                crate::transport::Transport::Tcp => "tcp 127.0.0.1",
+                crate::transport::Transport::Unix => "a unix socket",
+            },
+            r.cache.state,
+            r.counter_source,
+            r.options.runs,
+            r.kernel
+        );
+        table(&mut out, r);
+        out
+    }
+
+    fn sweep(&self, s: &SweepReport) -> String {
+        let mut out = String::from("copylab sweep\n\n");
+        for p in &s.points {
+            let _ = writeln!(
+                out,
+                "### {} (read-write buffer {})\n",
+                fmt_bytes(p.file_bytes),
+                fmt_bytes(p.buffer_bytes)
+            );
+            table(&mut out, &p.report);
+            out.push('\n');
+        }
+        out
+    }
+}

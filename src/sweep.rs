@@ -1,0 +1,232 @@
+//! `copylab sweep`: compare across file sizes (and read-write buffer sizes), to show how each
+//! path scales — where sendfile and splice stop mattering (small files) and where they win.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::compare::{self, CompareOptions};
+use crate::method::MethodKind;
+use crate::report::{bar_of, new_table};
+use crate::results::{Machine, Report, SCHEMA};
+use crate::size::fmt_bytes;
+
+/// Everything `sweep` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub sizes: Vec<u64>,
+    /// Read-write buffer sizes; the first is used by every method, the others by read-write only.
+    pub buffers: Vec<usize>,
+    /// The compare settings shared by every point (its file, size and buffer are set per point).
+    pub base: CompareOptions,
+}
+
+/// One compare run of the sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// Size of the generated file.
+    pub file_bytes: u64,
+    /// read-write's buffer at this point.
+    pub buffer_bytes: u64,
+    /// The full compare report (every run, medians, sources).
+    pub report: Report,
+}
+
+/// How one series (a method, and for read-write a buffer size) scales with file size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    /// `sendfile`, or `read-write@64 KiB` when several buffers were swept.
+    pub name: String,
+    pub method: MethodKind,
+    pub buffer_bytes: u64,
+    pub points: Vec<SeriesPoint>,
+}
+
+/// One size of one series (medians).
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesPoint {
+    pub file_bytes: u64,
+    pub throughput_mib_s: f64,
+    /// Syscalls per MiB sent, or null when syscalls were not counted.
+    pub syscalls_per_mib: Option<f64>,
+    /// CPU time of the serving thread per GiB sent, in ns: perf task-clock (precise) when
+    /// counted, else getrusage user + sys (tick-sampled: coarse for small files).
+    pub cpu_ns_per_gib: f64,
+    /// `task-clock` or `getrusage`.
+    pub cpu_source: &'static str,
+}
+
+/// Everything a sweep measured (`--json`, `--export-json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub schema: u32,
+    /// Always `"sweep"`.
+    pub kind: &'static str,
+    pub machine: Machine,
+    /// The series, derived from `points`.
+    pub series: Vec<Series>,
+    /// Every compare run, in order.
+    pub points: Vec<Point>,
+}
+
+fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    for p in points {
+        for m in &p.report.methods {
+            let name = if several_buffers && m.method == MethodKind::ReadWrite {
+                format!("read-write@{}", fmt_bytes(p.buffer_bytes))
+            } else {
+                m.method.name().to_string()
+            };
+            let mib = p.file_bytes as f64 / (1u64 << 20) as f64;
+            let gib = p.file_bytes as f64 / (1u64 << 30) as f64;
+            let c = &m.median.cost;
+            let sp = SeriesPoint {
+                file_bytes: p.file_bytes,
+                throughput_mib_s: m.median.throughput_mib_s,
+                syscalls_per_mib: c
+                    .syscalls
+                    .total
+                    .filter(|_| mib > 0.0)
+                    .map(|t| t as f64 / mib),
+                cpu_ns_per_gib: if gib > 0.0 {
+                    c.cpu.task_clock_ns.unwrap_or(c.cpu.user_ns + c.cpu.sys_ns) as f64 / gib
+                } else {
+                    0.0
+                },
+                cpu_source: if c.cpu.task_clock_ns.is_some() {
+                    "task-clock"
+                } else {
+                    "getrusage"
+                },
+            };
+            match out.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.points.push(sp),
+                None => out.push(Series {
+                    name,
+                    method: m.method,
+                    buffer_bytes: p.buffer_bytes,
+                    points: vec![sp],
+                }),
+            }
+        }
+    }
+    out
+}
+
+fn report(points: Vec<Point>, several_buffers: bool) -> SweepReport {
+    SweepReport {
+        schema: SCHEMA,
+        kind: "sweep",
+        machine: Machine::this(),
+        series: series(&points, several_buffers),
+        points,
+    }
+}
+
+/// Run every point, handing the results so far to `update` after each.
+pub fn run(
+    opts: &SweepOptions,
+    update: &mut dyn FnMut(&SweepReport) -> Result<()>,
+) -> Result<SweepReport> {
+    let several = opts.buffers.len() > 1;
+    let mut points: Vec<Point> = Vec::new();
+    for &size in &opts.sizes {
+        for (i, &buffer) in opts.buffers.iter().enumerate() {
+            let methods = if i == 0 {
+                opts.base.methods.clone()
+            } else if opts.base.methods.contains(&MethodKind::ReadWrite) {
+                vec![MethodKind::ReadWrite]
+            } else {
+                continue;
+            };
+            let r = compare::run(&CompareOptions {
+                file: None,
+                size,
+                methods,
+                buffer,
+                ..opts.base.clone()
+            })?;
+            points.push(Point {
+                file_bytes: size,
+                buffer_bytes: buffer as u64,
+                report: r,
+            });
+            update(&report(points.clone(), several))?;
+        }
+    }
+    Ok(report(points, several))
+}
+
+/// Width of the chart's bars.
+const BAR: usize = 12;
+
+/// The chart (throughput against size, one bar per series) and the table.
+pub fn render(s: &SweepReport, color: bool) -> String {
+    let mut out = String::new();
+    let max = s
+        .series
+        .iter()
+        .flat_map(|x| x.points.iter().map(|p| p.throughput_mib_s))
+        .fold(0.0, f64::max);
+    let _ = writeln!(
+        out,
+        "copylab sweep · throughput (MiB/s, median) against file size; bars scaled to {max:.0} MiB/s"
+    );
+    let mut sizes: Vec<u64> = s.points.iter().map(|p| p.file_bytes).collect();
+    sizes.dedup();
+    for size in &sizes {
+        let _ = writeln!(out, "{}", fmt_bytes(*size));
+        for x in &s.series {
+            if let Some(p) = x.points.iter().find(|p| p.file_bytes == *size) {
+                let _ = writeln!(
+                    out,
+                    "  {:<22} {:<width$} {:.0}",
+                    x.name,
+                    bar_of(p.throughput_mib_s, max, BAR),
+                    p.throughput_mib_s,
+                    width = BAR + 1
+                );
+            }
+        }
+    }
+    out.push('\n');
+    let mut t = new_table(color);
+    t.set_header(vec![
+        "size",
+        "path",
+        "MiB/s",
+        "syscalls per MiB",
+        "CPU ms per GiB",
+    ]);
+    for size in &sizes {
+        for x in &s.series {
+            if let Some(p) = x.points.iter().find(|p| p.file_bytes == *size) {
+                t.add_row(vec![
+                    fmt_bytes(*size),
+                    x.name.clone(),
+                    format!("{:.0}", p.throughput_mib_s),
+                    p.syscalls_per_mib
+                        .map_or("n/a".into(), |v| format!("{v:.2}")),
+                    format!("{:.0} ({})", p.cpu_ns_per_gib / 1e6, p.cpu_source),
+                ]);
+            }
+        }
+    }
+    let _ = writeln!(out, "{t}");
+    if let Some(first) = s.points.first() {
+        let _ = writeln!(
+            out,
+            "counters: {} · median of {} runs per point after {} warm-up · kernel {}",
+            first.report.counter_source,
+            first.report.options.runs,
+            first.report.options.warmup,
+            first.report.kernel
+        );
+        for w in &first.report.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+    }
+    out
+}

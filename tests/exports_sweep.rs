@@ -1,0 +1,291 @@
+//! Exports (JSON, CSV, Markdown) read back against the table's figures, `sweep` across sizes,
+//! and cold vs warm page cache.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut lines = text.lines();
+    let head: Vec<String> = lines
+        .next()
+        .expect("CSV header")
+        .split(',')
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect::<Vec<_>>())
+        .collect();
+    (head, rows)
+}
+
+fn col(head: &[String], name: &str) -> usize {
+    head.iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no CSV column {name}: {head:?}"))
+}
+
+#[test]
+fn exports_round_trip_against_the_json() {
+    let dir = tempdir();
+    let size = (4 << 20) + 11;
+    let file = write_file(dir.path(), "data.bin", size, 51);
+    let (j, c, m) = (
+        dir.path().join("r.json"),
+        dir.path().join("r.csv"),
+        dir.path().join("r.md"),
+    );
+    let r = run_json(
+        &[
+            "compare",
+            path_str(&file),
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--json",
+            "--export-json",
+            path_str(&j),
+            "--export-csv",
+            path_str(&c),
+            "--export-markdown",
+            path_str(&m),
+        ],
+        &[],
+    );
+    // The JSON export is the --json report.
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(&j).expect("json export")).expect("JSON");
+    assert_eq!(exported["schema"], 1);
+    assert_eq!(exported["methods"], r["methods"]);
+    assert!(
+        exported["machine"]["cores"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        exported["machine"]
+    );
+    // Every CSV row is one run of the JSON, figure for figure.
+    let (head, rows) = csv_rows(&std::fs::read_to_string(&c).expect("csv export"));
+    assert_eq!(rows.len(), 4 * 2, "one row per run");
+    for row in &rows {
+        assert_eq!(row.len(), head.len(), "{row:?}");
+        let method = &row[col(&head, "method")];
+        let i: usize = row[col(&head, "run")].parse().expect("run");
+        let run = &runs(common::method(&r, method))[i - 1];
+        assert_eq!(row[col(&head, "bytes")], size.to_string());
+        assert_eq!(row[col(&head, "wall_ns")], run["wall_ns"].to_string());
+        assert_eq!(row[col(&head, "sys_ns")], run["cpu"]["sys_ns"].to_string());
+        let total = &row[col(&head, "syscalls_total")];
+        match run["syscalls"]["total"].as_u64() {
+            Some(t) => assert_eq!(total, &t.to_string()),
+            None => assert_eq!(total, "", "null is an empty cell, never 0"),
+        }
+        for name in ["pread64", "write", "sendfile64", "splice", "mmap"] {
+            let cell = &row[col(&head, &format!("syscalls_{name}"))];
+            match run["syscalls"]["by_name"][name].as_u64() {
+                Some(n) => assert_eq!(cell, &n.to_string(), "{method} {name}"),
+                None => assert_eq!(cell, "", "{method} {name}"),
+            }
+        }
+    }
+    // The Markdown renders as a table: a header row, a separator, one row per method.
+    let md = std::fs::read_to_string(&m).expect("markdown export");
+    let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(table.len(), 2 + 4, "{md}");
+    assert!(table[1].starts_with("|---"), "{md}");
+    let cells = table[0].matches('|').count();
+    assert!(
+        table.iter().all(|l| l.matches('|').count() == cells),
+        "{md}"
+    );
+    for name in ["read-write", "mmap", "sendfile", "splice"] {
+        let med = &common::method(&r, name)["median"];
+        let row = table
+            .iter()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("no row for {name}\n{md}"));
+        let tput = format!("| {:.0} |", med["throughput_mib_s"].as_f64().unwrap());
+        assert!(row.contains(&tput), "{row} lacks {tput}");
+    }
+}
+
+#[test]
+fn a_bad_export_path_fails_before_any_run() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 1 << 20, 52);
+    let bad = dir.path().join("no/such/dir/r.csv");
+    let out = run(
+        &["compare", path_str(&file), "--export-csv", path_str(&bad)],
+        &[],
+    );
+    assert_clean_error(&out, &["--export-csv", "cannot create"]);
+}
+
+#[test]
+fn export_to_stdout_replaces_the_table() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 1 << 20, 53);
+    let out = run_ok(
+        &[
+            "compare",
+            path_str(&file),
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--export-csv",
+            "-",
+        ],
+        &[],
+    );
+    let (head, rows) = csv_rows(&out.stdout);
+    assert_eq!(head[0], "method", "{}", out.stdout);
+    assert_eq!(rows.len(), 4, "{}", out.stdout);
+}
+
+#[test]
+fn sweep_five_sizes_json_and_chart() {
+    let sizes = ["4K", "64K", "1M", "4M", "8M"];
+    let r = run_json(
+        &[
+            "sweep",
+            "--sizes",
+            &sizes.join(","),
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(r["kind"], "sweep");
+    let points = r["points"].as_array().expect("points");
+    assert_eq!(points.len(), 5);
+    let want: Vec<u64> = vec![4 << 10, 64 << 10, 1 << 20, 4 << 20, 8 << 20];
+    let got: Vec<u64> = points
+        .iter()
+        .map(|p| p["file_bytes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, want);
+    for p in points {
+        assert_all_verified(&p["report"], p["file_bytes"].as_u64().unwrap(), false);
+    }
+    let series = r["series"].as_array().expect("series");
+    assert_eq!(series.len(), 4);
+    for s in series {
+        assert_eq!(s["points"].as_array().unwrap().len(), 5, "{s}");
+    }
+    // Scaling the class should see: sendfile's syscalls per MiB fall with size, read-write's do
+    // not (one pread64 + one write per 128 KiB).
+    if r["points"][0]["report"]["syscall_source"] == "perf" {
+        let per_mib = |name: &str, i: usize| {
+            series.iter().find(|s| s["name"] == name).unwrap()["points"][i]["syscalls_per_mib"]
+                .as_f64()
+                .unwrap()
+        };
+        assert!(per_mib("sendfile", 4) < per_mib("sendfile", 0));
+        assert_eq!(per_mib("read-write", 4), 16.0);
+    }
+    // The text form: a chart line per series and size, then the table.
+    let out = run_ok(
+        &[
+            "sweep", "--sizes", "4K,1M", "--runs", "1", "--warmup", "0", "--color", "never",
+        ],
+        &[],
+    );
+    assert!(out.stdout.contains("copylab sweep"), "{}", out.stdout);
+    assert!(out.stdout.contains("syscalls per MiB"), "{}", out.stdout);
+    assert!(out.stdout.contains('█'), "{}", out.stdout);
+}
+
+#[test]
+fn sweep_buffers_make_read_write_series() {
+    let r = run_json(
+        &[
+            "sweep",
+            "--sizes",
+            "1M",
+            "--buffers",
+            "4K,64K",
+            "--methods",
+            "read-write,sendfile",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        &[],
+    );
+    let names: Vec<&str> = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["read-write@4 KiB", "sendfile", "read-write@64 KiB"]);
+    if r["points"][0]["report"]["syscall_source"] == "perf" {
+        let rw4 = &r["points"][0]["report"]["methods"][0]["median"];
+        assert_eq!(rw4["syscalls"]["by_name"]["pread64"].as_u64(), Some(256));
+    }
+}
+
+#[test]
+fn cold_cache_drops_pages_and_shows_major_faults() {
+    let dir = tempdir();
+    let size = 16 << 20;
+    let file = write_file(dir.path(), "data.bin", size, 54);
+    let args = |cache: &'static str| {
+        vec![
+            "compare".to_string(),
+            path_str(&file).to_string(),
+            "--methods".into(),
+            "mmap,read-write".into(),
+            "--runs".into(),
+            "2".into(),
+            "--warmup".into(),
+            "0".into(),
+            "--cache".into(),
+            cache.into(),
+            "--json".into(),
+        ]
+    };
+    let cold_args = args("cold");
+    let cold = run_json(
+        &cold_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    );
+    let warm_args = args("warm");
+    let warm = run_json(
+        &warm_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(cold["cache"]["mode"], "cold");
+    // mincore proved the drop: (almost) nothing stayed cached.
+    let left = cold["cache"]["resident_after_drop_max_pct"]
+        .as_f64()
+        .expect("residency after the drop");
+    assert!(left < 5.0, "{}", cold["cache"]);
+    assert_eq!(cold["cache"]["state"], "cold");
+    assert_eq!(warm["cache"]["state"], "warm", "{}", warm["cache"]);
+    // Cold mmap reads the disk through page faults: major faults; warm has none.
+    let major = |r: &Value| {
+        runs(common::method(r, "mmap"))
+            .iter()
+            .map(|run| run["page_faults"]["major"].as_u64().unwrap())
+            .min()
+            .unwrap()
+    };
+    assert!(
+        major(&cold) > 0,
+        "cold mmap: {}",
+        common::method(&cold, "mmap")["runs"]
+    );
+    assert_eq!(
+        major(&warm),
+        0,
+        "warm mmap: {}",
+        common::method(&warm, "mmap")["runs"]
+    );
+}
