@@ -340,7 +340,8 @@ fn one(
         let mut s = Stream::connect(&opts.target)?;
         let _registered = Registered::new(open, id, s.fd().as_raw_fd());
         let mut hasher = (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new);
-        let mut buf = vec![0u8; 1 << 20];
+        let mut page = crate::sys::PageBuf::new(1 << 20);
+        let buf = page.as_mut();
         let mut body_start = Vec::new();
         if opts.http {
             let req = format!(
@@ -359,7 +360,7 @@ fn one(
                 if head.len() > 64 << 10 {
                     bail!("the response head is larger than 64 KiB");
                 }
-                let n = read_some(&mut s, &mut buf)?;
+                let n = read_some(&mut s, buf)?;
                 if n == 0 {
                     bail!("the server closed the connection before a complete response head");
                 }

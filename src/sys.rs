@@ -198,6 +198,45 @@ pub fn pread(calls: &mut Calls, fd: impl AsFd, buf: &mut [u8], offset: u64) -> n
     })
 }
 
+/// A zeroed buffer that starts on a page boundary.
+///
+/// A 128 KiB `Vec` comes from its own mmap with a 16-byte header, so it starts at page + 16;
+/// the kernel's copy into such a destination measured 3.7× slower than into an aligned one on
+/// an AMD EPYC. Real servers align their I/O buffers; so does copylab, or read-write would be
+/// blamed for an allocator artefact.
+pub struct PageBuf {
+    v: Vec<u8>,
+    off: usize,
+    len: usize,
+}
+
+impl PageBuf {
+    pub fn new(len: usize) -> PageBuf {
+        const PAGE: usize = 4096;
+        let v = vec![0u8; len + PAGE];
+        let off = v.as_ptr().align_offset(PAGE).min(PAGE);
+        PageBuf { v, off, len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.v[self.off..self.off + self.len]
+    }
+
+    pub fn as_ref(&self) -> &[u8] {
+        &self.v[self.off..self.off + self.len]
+    }
+}
+
+impl Default for PageBuf {
+    fn default() -> PageBuf {
+        PageBuf::new(0)
+    }
+}
+
 /// Close a file descriptor, counting the `close` syscall.
 pub fn close(calls: &mut Calls, fd: std::os::fd::OwnedFd) {
     calls.add("close");

@@ -101,7 +101,8 @@ pub fn spawn_receiver(
     std::thread::Builder::new()
         .name("copylab-recv".into())
         .spawn(move || {
-            let mut buf = vec![0u8; RECV_CHUNK];
+            let mut page = crate::sys::PageBuf::new(RECV_CHUNK);
+            let buf = page.as_mut();
             let mut hasher = hash.then(xxhash_rust::xxh3::Xxh3::new);
             let mut bytes = 0u64;
             let mut done_at = None;
@@ -109,7 +110,7 @@ pub fn spawn_receiver(
                 done_at = Some(Instant::now());
             }
             loop {
-                let n = match conn.read(&mut buf) {
+                let n = match conn.read(buf) {
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -298,7 +298,7 @@ impl Textbook {
 /// (a real server allocates its buffer or pipe once per connection, not per chunk).
 #[derive(Default)]
 pub struct Scratch {
-    pub buf: Vec<u8>,
+    pub buf: crate::sys::PageBuf,
     /// Read and write ends of a pipe, for splice.
     pub pipe: Option<(OwnedFd, OwnedFd)>,
 }

@@ -25,7 +25,7 @@ impl Method for ReadWrite {
 
     fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
         if scratch.buf.len() != self.buffer {
-            scratch.buf = vec![0u8; self.buffer];
+            scratch.buf = sys::PageBuf::new(self.buffer);
         }
         Ok(())
     }
@@ -46,7 +46,7 @@ impl Method for ReadWrite {
         };
         while off < len {
             let want = (len - off).min(scratch.buf.len() as u64) as usize;
-            let n = match sys::pread(calls, &src.file, &mut scratch.buf[..want], off) {
+            let n = match sys::pread(calls, &src.file, &mut scratch.buf.as_mut()[..want], off) {
                 Ok(0) => return Err(stop(off, StopKind::FileChanged)),
                 Ok(n) => n,
                 Err(errno) => {
@@ -59,7 +59,7 @@ impl Method for ReadWrite {
                     ));
                 }
             };
-            if let Err((done, errno)) = sys::write_all(calls, sock, &scratch.buf[..n]) {
+            if let Err((done, errno)) = sys::write_all(calls, sock, &scratch.buf.as_ref()[..n]) {
                 return Err(stop(off + done as u64, sys::classify("write", errno)));
             }
             off += n as u64;
