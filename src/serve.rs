@@ -118,7 +118,9 @@ struct Shared {
     file_name: String,
     active: Mutex<HashMap<u64, RawFd>>,
     slot_freed: Condvar,
-    records: Mutex<Vec<ConnRecord>>,
+    /// What the summary needs of each finished connection (a few dozen bytes, not the record:
+    /// a long-running server must not grow by a record per connection).
+    records: Mutex<Vec<Brief>>,
     out: Mutex<()>,
     /// Set when the server shuts down the connections still running at exit.
     cutting: std::sync::atomic::AtomicBool,
@@ -276,6 +278,15 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     )
     .with_context(|| format!("method {}", opts.method))?;
 
+    // Each worker keeps its perf counters (about 15 descriptors) open: take the soft descriptor
+    // limit up to the hard one, as servers do.
+    if let Ok((soft, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    }
     // Probe the counters once, on this thread, to report what can be measured.
     let probe = Counters::open(opts.counters)?;
     let (listener, shown_addr) = bind(&opts.listen)?;
@@ -317,6 +328,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     let (jobs, queue) = std::sync::mpsc::channel::<Job>();
     let queue = Arc::new(Mutex::new(queue));
     let mut workers = Vec::new();
+    let mut last_full: Option<Instant> = None;
     loop {
         if signals::stop_requested() {
             break;
@@ -343,8 +355,27 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             Ok(_) => {}
             Err(e) => return Err(e).context("waiting for connections"),
         }
-        let Some((conn, peer)) = listener.accept().context("accepting a connection")? else {
-            continue;
+        let (conn, peer) = match listener.accept() {
+            Ok(Some(c)) => c,
+            Ok(None) => continue,
+            // Out of descriptors or memory: the connection waits in the backlog; say so once a
+            // second and try again, rather than take the server down.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                ) =>
+            {
+                if last_full.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1)) {
+                    eprintln!(
+                        "copylab: warning: cannot accept ({e}); retrying (raise `ulimit -n` or lower --max-conns)"
+                    );
+                    last_full = Some(Instant::now());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            Err(e) => return Err(e).context("accepting a connection"),
         };
         let id = accepted.fetch_add(1, Ordering::Relaxed) + 1;
         let active = {
@@ -505,7 +536,7 @@ fn serve_one(sh: &Shared, w: &mut Worker, Job { id, conn, peer }: Job) {
         sh.slot_freed.notify_all();
     }
     print_record(sh, &rec);
-    lock(&sh.records).push(rec);
+    lock(&sh.records).push(Brief::of(&rec));
 }
 
 fn record(sh: &Shared, id: u64, peer: &str) -> ConnRecord {
@@ -768,6 +799,37 @@ struct Summary {
     total_user_ns: u64,
 }
 
+/// The figures of one finished connection that the summary uses.
+#[derive(Debug, Clone, Copy)]
+struct Brief {
+    outcome: Outcome,
+    bytes: u64,
+    throughput_mib_s: f64,
+    /// Syscalls (total), if counted and there was a transfer.
+    syscalls: Option<u64>,
+    /// (voluntary, involuntary, sys_ns, user_ns), when the transfer was measured.
+    cost: Option<(u64, u64, u64, u64)>,
+}
+
+impl Brief {
+    fn of(r: &ConnRecord) -> Brief {
+        Brief {
+            outcome: r.outcome,
+            bytes: r.bytes,
+            throughput_mib_s: r.throughput_mib_s,
+            syscalls: r.cost.as_ref().and_then(|c| c.syscalls.total),
+            cost: r.cost.as_ref().map(|c| {
+                (
+                    c.context_switches.voluntary,
+                    c.context_switches.involuntary,
+                    c.cpu.sys_ns,
+                    c.cpu.user_ns,
+                )
+            }),
+        }
+    }
+}
+
 fn median_u64(mut v: Vec<u64>) -> Option<u64> {
     v.sort_unstable();
     v.get(v.len().checked_sub(1)? / 2).copied()
@@ -776,17 +838,17 @@ fn median_u64(mut v: Vec<u64>) -> Option<u64> {
 fn summary(sh: &Shared) -> Result<()> {
     let recs = lock(&sh.records);
     let count = |o: Outcome| recs.iter().filter(|r| r.outcome == o).count();
-    let complete: Vec<&ConnRecord> = recs
+    let complete: Vec<&Brief> = recs
         .iter()
         .filter(|r| r.outcome == Outcome::Complete && r.bytes > 0)
         .collect();
     let mut tput: Vec<f64> = complete.iter().map(|r| r.throughput_mib_s).collect();
     tput.sort_by(f64::total_cmp);
-    let costs: Vec<&Cost> = recs.iter().filter_map(|r| r.cost.as_ref()).collect();
+    let costs: Vec<(u64, u64, u64, u64)> = recs.iter().filter_map(|r| r.cost).collect();
     let mut per_mib: Vec<f64> = complete
         .iter()
         .filter_map(|r| {
-            let t = r.cost.as_ref()?.syscalls.total?;
+            let t = r.syscalls?;
             Some(t as f64 / (r.bytes as f64 / (1u64 << 20) as f64))
         })
         .collect();
@@ -807,18 +869,11 @@ fn summary(sh: &Shared) -> Result<()> {
         p5_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 5.0)),
         p95_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 95.0)),
         syscalls_per_mib: (!per_mib.is_empty()).then(|| percentile(&per_mib, 50.0)),
-        median_voluntary_cs: median_u64(
-            costs.iter().map(|c| c.context_switches.voluntary).collect(),
-        ),
-        median_involuntary_cs: median_u64(
-            costs
-                .iter()
-                .map(|c| c.context_switches.involuntary)
-                .collect(),
-        ),
-        median_sys_ns: median_u64(costs.iter().map(|c| c.cpu.sys_ns).collect()),
-        total_sys_ns: costs.iter().map(|c| c.cpu.sys_ns).sum(),
-        total_user_ns: costs.iter().map(|c| c.cpu.user_ns).sum(),
+        median_voluntary_cs: median_u64(costs.iter().map(|c| c.0).collect()),
+        median_involuntary_cs: median_u64(costs.iter().map(|c| c.1).collect()),
+        median_sys_ns: median_u64(costs.iter().map(|c| c.2).collect()),
+        total_sys_ns: costs.iter().map(|c| c.2).sum(),
+        total_user_ns: costs.iter().map(|c| c.3).sum(),
     };
     drop(recs);
     let mut out = std::io::stdout().lock();

@@ -790,3 +790,179 @@ pub fn with_timeout<T: Send + 'static>(
     rx.recv_timeout(timeout)
         .unwrap_or_else(|e| panic!("{what}: no result within {timeout:?} ({e})"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Added for tests/faults.rs and tests/load.rs: process figures of a running server, a server
+// started under a file-descriptor limit, and raw client sockets with options set before connect.
+
+impl Server {
+    /// Like [`Server::start`], with the server's RLIMIT_NOFILE (soft and hard) set to `nofile`.
+    pub fn start_with_nofile(file: &Path, args: &[&str], nofile: u64) -> Server {
+        use std::os::unix::process::CommandExt;
+        let mut all = vec!["serve", file.to_str().expect("UTF-8 path")];
+        all.extend_from_slice(args);
+        all.push("--json");
+        let what = format!("(ulimit -n {nofile}) {} {}", bin(), all.join(" "));
+        let mut cmd = Command::new(bin());
+        cmd.args(&all)
+            .env_remove("COPYLAB_TRACEFS")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_NOFILE,
+                    nofile,
+                    nofile,
+                )
+                .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
+        let (tx, rx) = channel();
+        let out = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(err);
+            let mut buf = String::new();
+            while let Ok(n) = r.read_line(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&buf);
+                buf.clear();
+            }
+        });
+        let pid = child.id() as i32;
+        let mut s = Server {
+            child,
+            pid,
+            addr: Addr::Tcp(String::new()),
+            listening: Value::Null,
+            lines: rx,
+            seen: Vec::new(),
+            stderr,
+            what,
+            exit: None,
+        };
+        let first = s
+            .next_line(WAIT)
+            .unwrap_or_else(|| panic!("no listening line within {WAIT:?}\n{}", s.dump_now()));
+        let v: Value = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("first line is not JSON ({e}): {first}\n{}", s.dump_now()));
+        assert_eq!(v["event"], "listening", "first line: {first}");
+        let address = v["address"].as_str().expect("listening.address");
+        s.addr = match v["transport"].as_str() {
+            Some("tcp") => Addr::Tcp(address.to_string()),
+            Some("unix") => Addr::Unix(PathBuf::from(address)),
+            other => panic!("listening.transport is {other:?}: {first}"),
+        };
+        s.listening = v;
+        s
+    }
+
+    /// Threads of the server process (`/proc/PID/task`): the acceptor plus its workers.
+    pub fn thread_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.pid))
+            .expect("read /proc/PID/task")
+            .count()
+    }
+
+    /// Resident set size of the server process in KiB (`VmRSS` in `/proc/PID/status`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in /proc/{}/status", self.pid))
+    }
+
+    /// True while the server has not exited (reaps it, keeping its status, if it has).
+    pub fn is_running(&mut self) -> bool {
+        if self.exit.is_some() {
+            return false;
+        }
+        match self.child.try_wait().expect("try_wait") {
+            Some(st) => {
+                self.exit = Some(st);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Wait (bounded) until the server has `n` threads; returns the last count seen.
+    pub fn wait_threads(&self, n: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let t = self.thread_count();
+            if t >= n || Instant::now() >= deadline {
+                return t;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// A TCP client socket to `addr` (IPv4 `HOST:PORT`) with `SO_RCVBUF` set to `rcvbuf` before
+/// connecting (so the window it advertises is small from the start), read timeout [`WAIT`].
+pub fn connect_with_rcvbuf(addr: &str, rcvbuf: usize) -> TcpStream {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrIn, connect, setsockopt, socket, sockopt,
+    };
+    use std::os::fd::AsRawFd;
+    let sa: std::net::SocketAddrV4 = addr.parse().expect("IPv4 HOST:PORT");
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    setsockopt(&fd, sockopt::RcvBuf, &rcvbuf).expect("SO_RCVBUF");
+    connect(fd.as_raw_fd(), &SockaddrIn::from(sa))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let s = TcpStream::from(fd);
+    s.set_read_timeout(Some(WAIT)).expect("set_read_timeout");
+    s
+}
+
+/// Make `close` of `s` send a reset (SO_LINGER with a zero timeout).
+pub fn set_linger_zero(s: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    nix::sys::socket::setsockopt(s, nix::sys::socket::sockopt::Linger, &linger).expect("SO_LINGER");
+}
+
+/// Connect, read to EOF (read timeout [`WAIT`]), return what arrived.
+pub fn tcp_read_all(addr: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(WAIT)).expect("set_read_timeout");
+    let mut v = Vec::new();
+    s.read_to_end(&mut v).unwrap_or_else(|e| {
+        panic!(
+            "reading to EOF from {addr} failed after {} bytes: {e}",
+            v.len()
+        )
+    });
+    v
+}
