@@ -131,6 +131,118 @@ struct Job {
     id: u64,
     conn: Conn,
     peer: String,
+    /// HTTP mode: how reading the request head ended (read before the job reached a worker).
+    head: Option<Result<Vec<u8>, http::HeadError>>,
+}
+
+/// HTTP mode: connections whose request heads are being read, beyond --max-conns transfers.
+const MAX_PENDING_HEADS: usize = 1024;
+
+/// A connection whose request head is still arriving.
+struct Pending {
+    job: Job,
+    buf: Vec<u8>,
+    deadline: Instant,
+}
+
+/// HTTP mode: read request heads of every accepted connection on one thread with poll, and hand
+/// each connection to the workers only once its head is complete (or too large, or late, or the
+/// client left). A client trickling its head therefore holds no worker: slow-header clients
+/// cannot starve the others, and each is answered 408 at its deadline.
+fn read_heads(incoming: std::sync::mpsc::Receiver<Job>, jobs: std::sync::mpsc::Sender<Job>) {
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut open = true;
+    let mut chunk = [0u8; 2048];
+    loop {
+        // New connections: wait briefly when there is nothing else to do.
+        loop {
+            let next = if pending.is_empty() && open {
+                incoming
+                    .recv_timeout(Duration::from_millis(100))
+                    .map_err(|e| matches!(e, std::sync::mpsc::RecvTimeoutError::Disconnected))
+            } else {
+                incoming
+                    .try_recv()
+                    .map_err(|e| matches!(e, std::sync::mpsc::TryRecvError::Disconnected))
+            };
+            match next {
+                Ok(job) => pending.push(Pending {
+                    job,
+                    buf: Vec::new(),
+                    deadline: Instant::now() + http::HEAD_TIMEOUT,
+                }),
+                Err(true) => {
+                    open = false;
+                    break;
+                }
+                Err(false) => break,
+            }
+        }
+        if !open && pending.is_empty() {
+            return;
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let mut fds: Vec<PollFd> = pending
+            .iter()
+            .map(|p| PollFd::new(p.job.conn.fd(), PollFlags::POLLIN))
+            .collect();
+        let _ = poll(&mut fds, PollTimeout::from(50u16));
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let now = Instant::now();
+        let mut finished: Vec<(usize, Result<Vec<u8>, http::HeadError>)> = Vec::new();
+        for (i, p) in pending.iter_mut().enumerate() {
+            let mut done: Option<Result<Vec<u8>, http::HeadError>> = None;
+            if ready[i] {
+                // SAFETY: `chunk` is a live, writable buffer of the length passed.
+                let n = unsafe {
+                    libc::recv(
+                        p.job.conn.fd().as_raw_fd(),
+                        chunk.as_mut_ptr().cast(),
+                        chunk.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                match nix::errno::Errno::result(n) {
+                    Ok(0) => done = Some(Err(http::HeadError::Closed(p.buf.len()))),
+                    Ok(n) => {
+                        p.buf.extend_from_slice(&chunk[..n as usize]);
+                        match http::head_end(&p.buf) {
+                            Some(end) if end <= http::MAX_HEAD => {
+                                p.buf.truncate(end);
+                                done = Some(Ok(std::mem::take(&mut p.buf)));
+                            }
+                            Some(_) => done = Some(Err(http::HeadError::TooLarge)),
+                            None if p.buf.len() > http::MAX_HEAD => {
+                                done = Some(Err(http::HeadError::TooLarge));
+                            }
+                            None => {}
+                        }
+                    }
+                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+                    Err(e) => done = Some(Err(http::HeadError::Io(e))),
+                }
+            }
+            if done.is_none() && now >= p.deadline {
+                done = Some(Err(http::HeadError::Timeout));
+            }
+            if let Some(head) = done {
+                finished.push((i, head));
+            }
+        }
+        for (i, head) in finished.into_iter().rev() {
+            let mut p = pending.remove(i);
+            p.job.head = Some(head);
+            if jobs.send(p.job).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// What a worker thread keeps between connections: its counters (opened once: closing perf
@@ -329,6 +441,18 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     let queue = Arc::new(Mutex::new(queue));
     let mut workers = Vec::new();
     let mut last_full: Option<Instant> = None;
+    // HTTP: request heads are read on their own thread before a connection takes a worker.
+    let heads = if opts.http {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let jobs = jobs.clone();
+        let reader = std::thread::Builder::new()
+            .name("copylab-heads".into())
+            .spawn(move || read_heads(rx, jobs))
+            .context("cannot start the request-head reader")?;
+        Some((tx, reader))
+    } else {
+        None
+    };
     loop {
         if signals::stop_requested() {
             break;
@@ -383,8 +507,9 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             a.insert(id, conn.fd().as_raw_fd());
             a.len()
         };
-        // At least one worker per connection in progress, so none waits for a thread.
-        if workers.len() < active {
+        // At least one worker per connection in progress (up to --max-conns), so none waits
+        // for a thread.
+        if workers.len() < active.min(opts.max_conns) {
             let (sh, q) = (Arc::clone(&shared), Arc::clone(&queue));
             let h = std::thread::Builder::new()
                 .name(format!("copylab-worker-{}", workers.len() + 1))
@@ -392,12 +517,26 @@ pub fn run(opts: ServeOptions) -> Result<()> {
                 .context("cannot start a connection thread")?;
             workers.push(h);
         }
-        if jobs.send(Job { id, conn, peer }).is_err() {
+        let job = Job {
+            id,
+            conn,
+            peer,
+            head: None,
+        };
+        let sent = match &heads {
+            Some((tx, _)) => tx.send(job).is_ok(),
+            None => jobs.send(job).is_ok(),
+        };
+        if !sent {
             bail!("the connection threads are gone");
         }
     }
     drop(listener);
     drop(jobs);
+    if let Some((tx, reader)) = heads {
+        drop(tx);
+        let _ = reader.join();
+    }
 
     // Let running transfers finish, then cut the ones still going.
     // After --count, running transfers finish in their own time; after Ctrl-C (now or while
@@ -445,15 +584,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Block until fewer than `--max-conns` connections are active; false if a stop was asked for
 /// (or 100 ms passed) meanwhile, so the caller can look again.
 fn wait_for_slot(sh: &Shared) -> bool {
+    // HTTP connections still sending their head hold no worker: admit that many more.
+    let cap = sh.opts.max_conns + if sh.opts.http { MAX_PENDING_HEADS } else { 0 };
     let active = lock(&sh.active);
-    if active.len() < sh.opts.max_conns {
+    if active.len() < cap {
         return true;
     }
     let (active, _) = sh
         .slot_freed
         .wait_timeout(active, Duration::from_millis(100))
         .unwrap_or_else(|p| p.into_inner());
-    active.len() < sh.opts.max_conns && !signals::stop_requested()
+    active.len() < cap && !signals::stop_requested()
 }
 
 fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
@@ -526,8 +667,17 @@ fn work(sh: &Shared, queue: &Mutex<std::sync::mpsc::Receiver<Job>>) {
 }
 
 /// Serve one connection from accept to close, then print its line.
-fn serve_one(sh: &Shared, w: &mut Worker, Job { id, conn, peer }: Job) {
-    let rec = handle(sh, w, id, &conn, &peer);
+fn serve_one(
+    sh: &Shared,
+    w: &mut Worker,
+    Job {
+        id,
+        conn,
+        peer,
+        head,
+    }: Job,
+) {
+    let rec = handle(sh, w, id, &conn, &peer, head);
     // Unregister before closing, so the acceptor never shuts down a reused descriptor.
     {
         let mut active = lock(&sh.active);
@@ -556,13 +706,24 @@ fn record(sh: &Shared, id: u64, peer: &str) -> ConnRecord {
     }
 }
 
-fn handle(sh: &Shared, w: &mut Worker, id: u64, conn: &Conn, peer: &str) -> ConnRecord {
+fn handle(
+    sh: &Shared,
+    w: &mut Worker,
+    id: u64,
+    conn: &Conn,
+    peer: &str,
+    head_read: Option<Result<Vec<u8>, http::HeadError>>,
+) -> ConnRecord {
     let mut rec = record(sh, id, peer);
     let sock = conn.fd();
     let mut head_only = false;
     let mut head = Vec::new();
     if sh.opts.http {
-        let verdict = match http::read_head(sock, http::HEAD_TIMEOUT) {
+        let got = match head_read {
+            Some(h) => h,
+            None => http::read_head(sock, http::HEAD_TIMEOUT),
+        };
+        let verdict = match got {
             Ok(h) => http::judge(&h, &sh.file_name),
             Err(http::HeadError::TooLarge) => Verdict::Refuse(
                 Status::HEADERS_TOO_LARGE,

@@ -343,16 +343,21 @@ fn http_request_timeout_408() {
 /// `--max-conns 2`: with two connections held open, a third waits for a free slot.
 #[test]
 fn http_max_conns_makes_the_excess_wait() {
+    // --max-conns bounds transfers: with both held by clients that asked and do not read, a
+    // third request waits until one is freed.
     let dir = tempdir();
-    let size = 50_000;
+    let size = 32 << 20;
     let file = write_file(dir.path(), "data.bin", size, 13);
     let mut srv = Server::start(
         &file,
         &["--http", "--listen", "127.0.0.1:0", "--max-conns", "2"],
     );
     let a = srv.addr.target();
-    let idle1 = TcpStream::connect(&a).unwrap();
-    let idle2 = TcpStream::connect(&a).unwrap();
+    let mut stall1 = TcpStream::connect(&a).unwrap();
+    stall1.write_all(&get("/")).unwrap();
+    let mut stall2 = TcpStream::connect(&a).unwrap();
+    stall2.write_all(&get("/")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     let mut third = TcpStream::connect(&a).unwrap();
     third.write_all(&get("/")).unwrap();
     third
@@ -365,16 +370,16 @@ fn http_max_conns_makes_the_excess_wait() {
                 e.kind(),
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
             ) => {}
-        other => panic!("the third connection was served while two slots were held: {other:?}"),
+        other => panic!("the third transfer started while two were running: {other:?}"),
     }
-    drop(idle1);
+    drop(stall1);
     third.set_read_timeout(Some(WAIT)).unwrap();
     let mut rest = Vec::new();
     third.read_to_end(&mut rest).unwrap();
     let r = parse_response(&rest);
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len() as u64, size);
-    drop(idle2);
+    drop(stall2);
     let recs = srv.connections(3);
     let outcomes: Vec<&str> = recs
         .iter()
@@ -390,6 +395,34 @@ fn http_max_conns_makes_the_excess_wait() {
         outcomes.iter().filter(|o| **o == "complete").count(),
         1,
         "{outcomes:?}"
+    );
+    srv.stop();
+}
+
+#[test]
+fn http_clients_still_sending_their_head_hold_no_worker() {
+    // A connection that has not sent its request yet is read by the head reader, not a worker:
+    // with --max-conns 1 and two idle connections, a real request is served at once.
+    let dir = tempdir();
+    let size = 50_000;
+    let file = write_file(dir.path(), "data.bin", size, 14);
+    let mut srv = Server::start(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--max-conns", "1"],
+    );
+    let a = srv.addr.target();
+    let idle1 = TcpStream::connect(&a).unwrap();
+    let idle2 = TcpStream::connect(&a).unwrap();
+    let r = http_exchange(&srv.addr, &get("/"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len() as u64, size);
+    drop((idle1, idle2));
+    let recs = srv.connections(3);
+    assert_eq!(
+        recs.iter().filter(|r| r["outcome"] == "complete").count(),
+        1,
+        "{}",
+        srv.dump()
     );
     srv.stop();
 }
