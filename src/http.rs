@@ -1,14 +1,12 @@
 //! Just enough HTTP/1.1 to serve one file to curl, wget or a browser, and to fetch it back:
-//! reading a request head under a size and time limit, judging it, and writing response heads.
+//! recognising a complete request head under a size limit, judging it, and writing response heads.
 //!
 //! The request target is only ever compared with `/` and `/<file name>`: it never reaches the
 //! file system, so `..`, `%2e%2e` or absolute paths can at most earn a 404.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// Largest request head accepted; larger gets 431.
 pub const MAX_HEAD: usize = 8 << 10;
@@ -63,45 +61,18 @@ pub enum HeadError {
     Io(Errno),
 }
 
-/// Read from `sock` until the end of a request head (a blank line), within the limits.
-///
-/// Returns the head (through the blank line); bytes after it are ignored (copylab closes the
-/// connection after one response).
-pub fn read_head(sock: BorrowedFd<'_>, timeout: Duration) -> Result<Vec<u8>, HeadError> {
-    let deadline = Instant::now() + timeout;
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    loop {
-        if let Some(end) = head_end(&buf) {
-            if end > MAX_HEAD {
-                return Err(HeadError::TooLarge);
-            }
+/// After more bytes were appended to `buf`: the complete head (through its blank line; bytes
+/// after it are dropped, as copylab answers one request per connection), `TooLarge` past
+/// [`MAX_HEAD`], or `None` while the head is still arriving.
+pub fn take_head(buf: &mut Vec<u8>) -> Option<Result<Vec<u8>, HeadError>> {
+    match head_end(buf) {
+        Some(end) if end <= MAX_HEAD => {
             buf.truncate(end);
-            return Ok(buf);
+            Some(Ok(std::mem::take(buf)))
         }
-        if buf.len() > MAX_HEAD {
-            return Err(HeadError::TooLarge);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HeadError::Timeout);
-        }
-        let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(sock, PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) => continue,
-            Ok(_) => {}
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(HeadError::Io(e)),
-        }
-        // SAFETY: `chunk` is a live, writable buffer of the length passed.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len(), 0) };
-        match Errno::result(n) {
-            Ok(0) => return Err(HeadError::Closed(buf.len())),
-            Ok(n) => buf.extend_from_slice(&chunk[..n as usize]),
-            Err(Errno::EINTR | Errno::EAGAIN) => continue,
-            Err(e) => return Err(HeadError::Io(e)),
-        }
+        Some(_) => Some(Err(HeadError::TooLarge)),
+        None if buf.len() > MAX_HEAD => Some(Err(HeadError::TooLarge)),
+        None => None,
     }
 }
 
@@ -337,6 +308,26 @@ mod tests {
         );
         assert_eq!(status(j("GET / HTTP/1.1\nHost: x\n\n")), 200);
         assert_eq!(status(j("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
+    }
+
+    #[test]
+    fn heads_are_taken_whole_or_refused_when_too_large() {
+        let mut buf = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+        assert!(take_head(&mut buf).is_none());
+        buf.extend_from_slice(b"\r\nextra");
+        let head = take_head(&mut buf).unwrap().unwrap();
+        assert!(head.ends_with(b"\r\n\r\n") && buf.is_empty());
+        let mut big = vec![b'a'; MAX_HEAD + 1];
+        assert!(matches!(
+            take_head(&mut big),
+            Some(Err(HeadError::TooLarge))
+        ));
+        let mut late = vec![b'a'; MAX_HEAD];
+        late.extend_from_slice(b"\r\n\r\n");
+        assert!(matches!(
+            take_head(&mut late),
+            Some(Err(HeadError::TooLarge))
+        ));
     }
 
     #[test]

@@ -212,17 +212,7 @@ fn read_heads(incoming: std::sync::mpsc::Receiver<Job>, jobs: std::sync::mpsc::S
                     Ok(0) => done = Some(Err(http::HeadError::Closed(p.buf.len()))),
                     Ok(n) => {
                         p.buf.extend_from_slice(&chunk[..n as usize]);
-                        match http::head_end(&p.buf) {
-                            Some(end) if end <= http::MAX_HEAD => {
-                                p.buf.truncate(end);
-                                done = Some(Ok(std::mem::take(&mut p.buf)));
-                            }
-                            Some(_) => done = Some(Err(http::HeadError::TooLarge)),
-                            None if p.buf.len() > http::MAX_HEAD => {
-                                done = Some(Err(http::HeadError::TooLarge));
-                            }
-                            None => {}
-                        }
+                        done = http::take_head(&mut p.buf);
                     }
                     Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
                     Err(e) => done = Some(Err(http::HeadError::Io(e))),
@@ -718,11 +708,8 @@ fn handle(
     let sock = conn.fd();
     let mut head_only = false;
     let mut head = Vec::new();
-    if sh.opts.http {
-        let got = match head_read {
-            Some(h) => h,
-            None => http::read_head(sock, http::HEAD_TIMEOUT),
-        };
+    // HTTP mode: the head reader already read the request head.
+    if let Some(got) = head_read {
         let verdict = match got {
             Ok(h) => http::judge(&h, &sh.file_name),
             Err(http::HeadError::TooLarge) => Verdict::Refuse(
