@@ -116,6 +116,7 @@ pub fn run_with(
     let rounds = opts.warmup + opts.runs;
     // With --cache cold: how much of the file was still cached after each drop (mincore).
     let mut cold_left: Vec<f64> = Vec::new();
+    let mut last: Option<Report> = None;
     for round in 0..rounds {
         let warm = round < opts.warmup;
         for i in 0..slots.len() {
@@ -143,128 +144,98 @@ pub fn run_with(
                 .with_context(|| format!("method {kind}"))?;
             if !warm {
                 slot.runs.push(run);
-                let snap = Snapshot {
-                    opts,
-                    src: &src,
-                    slots: &slots,
-                    counters: &counters,
-                    resident,
-                    cold_left: &cold_left,
-                };
-                update(&snap.report())?;
+                let report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
+                update(&report)?;
+                last = Some(report);
             }
         }
     }
     bar.finish_and_clear();
-    let snap = Snapshot {
-        opts,
-        src: &src,
-        slots: &slots,
-        counters: &counters,
-        resident,
-        cold_left: &cold_left,
-    };
-    Ok(snap.report())
+    // The last snapshot is the report: nothing is measured after the last run.
+    last.context("no run was measured")
 }
 
-/// Everything a report is built from, at some point of the run.
-struct Snapshot<'a> {
-    opts: &'a CompareOptions,
-    src: &'a Source,
-    slots: &'a [Slot],
-    counters: &'a Counters,
+/// The report of the runs so far (methods without a measured run yet are left out).
+fn snapshot(
+    opts: &CompareOptions,
+    src: &Source,
+    slots: &[Slot],
+    counters: &Counters,
     resident: Option<f64>,
-    cold_left: &'a [f64],
-}
-
-impl Snapshot<'_> {
-    /// The report of the runs so far (methods without a measured run yet are left out).
-    fn report(&self) -> Report {
-        let Snapshot {
-            opts,
-            src,
-            slots,
-            counters,
-            resident,
-            cold_left,
-        } = *self;
-
-        let mut warnings: Vec<String> = counters.warnings.iter().map(|w| w.to_string()).collect();
-        let mut notes = counters.notes.clone();
-        if counters.syscall_source == SyscallSource::SelfCounted && opts.counters == Choice::Rusage
-        {
-            notes.push(
-                "--counters rusage: perf not used; syscalls are the methods' own counts".into(),
-            );
-        }
-        let pipe_granted = slots.iter().find_map(|s| s.method.granted_pipe_bytes());
-        let cold_max = cold_left
-            .iter()
-            .copied()
-            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-        if let Some(m) = cold_max
-            && m >= COLD_ENOUGH_PCT
-        {
-            warnings.push(format!(
+    cold_left: &[f64],
+) -> Report {
+    let mut warnings: Vec<String> = counters.warnings.iter().map(|w| w.to_string()).collect();
+    let mut notes = counters.notes.clone();
+    if counters.syscall_source == SyscallSource::SelfCounted && opts.counters == Choice::Rusage {
+        notes.push("--counters rusage: perf not used; syscalls are the methods' own counts".into());
+    }
+    let pipe_granted = slots.iter().find_map(|s| s.method.granted_pipe_bytes());
+    let cold_max = cold_left
+        .iter()
+        .copied()
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    if let Some(m) = cold_max
+        && m >= COLD_ENOUGH_PCT
+    {
+        warnings.push(format!(
             "--cache cold: the file system kept up to {m:.0}% of the file cached after the drop, so those runs were not fully cold"
         ));
-        }
-        if resident.is_none() {
-            warnings.push("page-cache residency could not be measured (mincore failed)".into());
-        }
+    }
+    if resident.is_none() {
+        warnings.push("page-cache residency could not be measured (mincore failed)".into());
+    }
 
-        let methods = slots
-            .iter()
-            .filter(|s| !s.runs.is_empty())
-            .map(|s| MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs.clone()))
-            .collect();
+    let methods = slots
+        .iter()
+        .filter(|s| !s.runs.is_empty())
+        .map(|s| MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs.clone()))
+        .collect();
 
-        Report {
-            schema: SCHEMA,
-            copylab_version: env!("CARGO_PKG_VERSION"),
-            counter_source: match counters.syscall_source {
-                SyscallSource::Perf => "perf",
-                SyscallSource::SelfCounted => "rusage",
+    Report {
+        schema: SCHEMA,
+        copylab_version: env!("CARGO_PKG_VERSION"),
+        counter_source: match counters.syscall_source {
+            SyscallSource::Perf => "perf",
+            SyscallSource::SelfCounted => "rusage",
+        },
+        syscall_source: counters.syscall_source,
+        perf_software_events: counters.has_perf(),
+        file: FileInfo {
+            path: src.path.as_ref().map(|p| p.display().to_string()),
+            bytes: src.len,
+            generated: src.path.is_none(),
+            temp_dir: src.generated_in.as_ref().map(|d| d.display().to_string()),
+            xxh3: format!("{:016x}", src.hash.unwrap_or_default()),
+        },
+        transport: opts.transport,
+        cache: CacheInfo {
+            mode: if opts.cold { "cold" } else { "warm" },
+            state: match (opts.cold, cold_max, resident) {
+                (true, Some(m), _) if m < COLD_ENOUGH_PCT => "cold",
+                (true, Some(_), _) => "partial",
+                (true, None, _) | (false, _, None) => "unknown",
+                (false, _, Some(p)) if p >= 99.0 => "warm",
+                (false, _, Some(p)) if p < 1.0 => "cold",
+                (false, _, Some(_)) => "partial",
             },
-            syscall_source: counters.syscall_source,
-            perf_software_events: counters.has_perf(),
-            file: FileInfo {
-                path: src.path.as_ref().map(|p| p.display().to_string()),
-                bytes: src.len,
-                generated: src.path.is_none(),
-                temp_dir: src.generated_in.as_ref().map(|d| d.display().to_string()),
-                xxh3: format!("{:016x}", src.hash.unwrap_or_default()),
-            },
-            transport: opts.transport,
-            cache: CacheInfo {
-                mode: if opts.cold { "cold" } else { "warm" },
-                state: match (opts.cold, cold_max, resident) {
-                    (true, Some(m), _) if m < COLD_ENOUGH_PCT => "cold",
-                    (true, Some(_), _) => "partial",
-                    (true, None, _) | (false, _, None) => "unknown",
-                    (false, _, Some(p)) if p >= 99.0 => "warm",
-                    (false, _, Some(p)) if p < 1.0 => "cold",
-                    (false, _, Some(_)) => "partial",
-                },
-                resident_before_pct: resident.map(|p| (p * 10.0).round() / 10.0),
-                resident_after_drop_max_pct: cold_max.map(|p| (p * 10.0).round() / 10.0),
-            },
-            kernel: kernel_release(),
-            options: RunOptions {
-                runs: opts.runs,
-                warmup: opts.warmup,
-                buffer_bytes: opts.buffer as u64,
-                pipe_bytes_requested: opts.pipe_size as u64,
-                pipe_bytes_granted: pipe_granted,
-                mmap_window_bytes: MMAP_WINDOW,
-                verify: if opts.verify_all { "all" } else { "first" },
-            },
-            counter_overhead_syscalls: counters.overhead_syscalls,
-            warnings,
-            notes,
-            methods,
-            machine: Machine::this(),
-        }
+            resident_before_pct: resident.map(|p| (p * 10.0).round() / 10.0),
+            resident_after_drop_max_pct: cold_max.map(|p| (p * 10.0).round() / 10.0),
+        },
+        kernel: kernel_release(),
+        options: RunOptions {
+            runs: opts.runs,
+            warmup: opts.warmup,
+            buffer_bytes: opts.buffer as u64,
+            pipe_bytes_requested: opts.pipe_size as u64,
+            pipe_bytes_granted: pipe_granted,
+            mmap_window_bytes: MMAP_WINDOW,
+            verify: if opts.verify_all { "all" } else { "first" },
+        },
+        counter_overhead_syscalls: counters.overhead_syscalls,
+        warnings,
+        notes,
+        methods,
+        machine: Machine::this(),
     }
 }
 

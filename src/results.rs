@@ -71,9 +71,7 @@ impl Machine {
                 .map(|(_, v)| v.trim().to_string())
         });
         Machine {
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| "unknown".into()),
+            kernel: crate::compare::kernel_release(),
             cpu_model,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
