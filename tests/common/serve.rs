@@ -157,10 +157,16 @@ pub struct Server {
 impl Server {
     /// Start `copylab serve FILE ARGS --json` and wait for its listening line.
     pub fn start(file: &Path, args: &[&str]) -> Server {
+        Server::start_json(file, args, None)
+    }
+
+    /// `copylab serve FILE ARGS --json`, optionally under RLIMIT_NOFILE `nofile`, up to its
+    /// listening line.
+    fn start_json(file: &Path, args: &[&str], nofile: Option<u64>) -> Server {
         let mut all = vec!["serve", file.to_str().expect("UTF-8 path")];
         all.extend_from_slice(args);
         all.push("--json");
-        let mut s = Server::spawn(&all);
+        let mut s = Server::spawn_limited(&all, nofile);
         let first = s
             .next_line(WAIT)
             .unwrap_or_else(|| panic!("no listening line within {WAIT:?}\n{}", s.dump_now()));
@@ -206,14 +212,33 @@ impl Server {
     }
 
     fn spawn(args: &[&str]) -> Server {
-        let what = format!("{} {}", bin(), args.join(" "));
-        let mut child = Command::new(bin())
-            .args(args)
+        Server::spawn_limited(args, None)
+    }
+
+    /// Start copylab with `args`; with `nofile`, its RLIMIT_NOFILE (soft and hard) is set first.
+    fn spawn_limited(args: &[&str], nofile: Option<u64>) -> Server {
+        use std::os::unix::process::CommandExt;
+        let what = match nofile {
+            Some(n) => format!("(ulimit -n {n}) {} {}", bin(), args.join(" ")),
+            None => format!("{} {}", bin(), args.join(" ")),
+        };
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
             .env_remove("COPYLAB_TRACEFS")
             .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(n) = nofile {
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
         let (tx, rx) = channel();
@@ -800,82 +825,7 @@ pub fn with_timeout<T: Send + 'static>(
 impl Server {
     /// Like [`Server::start`], with the server's RLIMIT_NOFILE (soft and hard) set to `nofile`.
     pub fn start_with_nofile(file: &Path, args: &[&str], nofile: u64) -> Server {
-        use std::os::unix::process::CommandExt;
-        let mut all = vec!["serve", file.to_str().expect("UTF-8 path")];
-        all.extend_from_slice(args);
-        all.push("--json");
-        let what = format!("(ulimit -n {nofile}) {} {}", bin(), all.join(" "));
-        let mut cmd = Command::new(bin());
-        cmd.args(&all)
-            .env_remove("COPYLAB_TRACEFS")
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                nix::sys::resource::setrlimit(
-                    nix::sys::resource::Resource::RLIMIT_NOFILE,
-                    nofile,
-                    nofile,
-                )
-                .map_err(std::io::Error::from)
-            });
-        }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
-        let (tx, rx) = channel();
-        let out = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let err = child.stderr.take().expect("piped stderr");
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(err);
-            let mut buf = String::new();
-            while let Ok(n) = r.read_line(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().push_str(&buf);
-                buf.clear();
-            }
-        });
-        let pid = child.id() as i32;
-        let mut s = Server {
-            child,
-            pid,
-            addr: Addr::Tcp(String::new()),
-            listening: Value::Null,
-            lines: rx,
-            seen: Vec::new(),
-            stderr,
-            what,
-            exit: None,
-        };
-        let first = s
-            .next_line(WAIT)
-            .unwrap_or_else(|| panic!("no listening line within {WAIT:?}\n{}", s.dump_now()));
-        let v: Value = serde_json::from_str(&first)
-            .unwrap_or_else(|e| panic!("first line is not JSON ({e}): {first}\n{}", s.dump_now()));
-        assert_eq!(v["event"], "listening", "first line: {first}");
-        let address = v["address"].as_str().expect("listening.address");
-        s.addr = match v["transport"].as_str() {
-            Some("tcp") => Addr::Tcp(address.to_string()),
-            Some("unix") => Addr::Unix(PathBuf::from(address)),
-            other => panic!("listening.transport is {other:?}: {first}"),
-        };
-        s.listening = v;
-        s
+        Server::start_json(file, args, Some(nofile))
     }
 
     /// Threads of the server process (`/proc/PID/task`): the acceptor plus its workers.
