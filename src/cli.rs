@@ -17,6 +17,12 @@ use crate::size::parse_size;
 use crate::sweep::SweepOptions;
 use crate::transport::Transport;
 
+/// Chunks per `io_uring_enter` unless `--batch` says otherwise.
+pub const DEFAULT_BATCH: u32 = 16;
+
+/// Most chunks per `io_uring_enter` accepted (the ring holds two entries per chunk).
+const MAX_BATCH: u32 = 1024;
+
 /// Largest read-write buffer and pipe size accepted: keeps peak memory bounded.
 const MAX_BUFFER: u64 = 64 << 20;
 
@@ -88,7 +94,8 @@ pub struct ServeArgs {
     /// File to serve (a regular file), opened once; its size is taken at start-up.
     pub file: PathBuf,
 
-    /// Copy path: read-write, mmap, sendfile or splice.
+    /// Copy path: read-write, mmap, sendfile, splice, vmsplice, msg-zerocopy, io-uring-splice or
+    /// io-uring-send-zc.
     #[arg(long, short, default_value = "sendfile", value_name = "METHOD")]
     pub method: String,
 
@@ -173,7 +180,8 @@ pub struct CompareArgs {
     /// $TMPDIR and removed afterwards.
     pub file: Option<PathBuf>,
 
-    /// Methods to compare, comma-separated: read-write, mmap, sendfile, splice, or all.
+    /// Methods to compare, comma-separated: read-write, mmap, sendfile, splice, vmsplice,
+    /// msg-zerocopy, io-uring-splice, io-uring-send-zc; classic (the first four) or all.
     #[arg(
         long,
         short,
@@ -261,7 +269,7 @@ pub struct SweepArgs {
     #[arg(long, default_value = "128K", value_name = "LIST")]
     pub buffers: String,
 
-    /// Methods, comma-separated, or all.
+    /// Methods, comma-separated, or classic (the first four), or all.
     #[arg(
         long,
         short,
@@ -312,6 +320,10 @@ pub struct PathArgs {
     /// Pipe size splice asks for (F_SETPIPE_SZ); the size granted is reported.
     #[arg(long, default_value = "1M", value_name = "SIZE")]
     pub pipe_size: String,
+
+    /// Chunks the io_uring paths submit per io_uring_enter (1 = one syscall per chunk).
+    #[arg(long, default_value_t = DEFAULT_BATCH, value_name = "N")]
+    pub batch: u32,
 
     /// Counter source: auto (perf when allowed, else rusage), perf (fail without it), rusage.
     #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
@@ -365,8 +377,18 @@ fn method_arg(text: &str) -> Result<MethodKind> {
     let list = MethodKind::parse_list(text).map_err(|e| anyhow::anyhow!("--method: {e}"))?;
     match list[..] {
         [one] => Ok(one),
-        _ => bail!("--method: give one method (read-write, mmap, sendfile or splice)"),
+        _ => bail!(
+            "--method: give one method ({})",
+            MethodKind::ALL.map(|k| k.name()).join(", ")
+        ),
     }
+}
+
+fn batch_arg(n: u32) -> Result<u32> {
+    if n == 0 || n > MAX_BATCH {
+        bail!("--batch {n}: give 1 to {MAX_BATCH} chunks per io_uring_enter");
+    }
+    Ok(n)
 }
 
 fn counters_arg(c: CountersArg) -> Choice {
@@ -444,8 +466,10 @@ impl Cli {
                         TransportArg::Tcp => Transport::Tcp,
                         TransportArg::Unix => Transport::Unix,
                     },
+                    named: MethodKind::named_in(&a.methods),
                     buffer: bounded("--buffer", &a.path.buffer, MAX_BUFFER)?,
                     pipe_size: bounded("--pipe-size", &a.path.pipe_size, MAX_BUFFER)?,
+                    batch: batch_arg(a.path.batch)?,
                     counters: counters_arg(a.path.counters),
                     verify_all: a.verify_all,
                     cold: a.cache == CacheArg::Cold,
@@ -488,6 +512,7 @@ impl Cli {
                     count: a.count,
                     buffer: bounded("--buffer", &a.path.buffer, MAX_BUFFER)?,
                     pipe_size: bounded("--pipe-size", &a.path.pipe_size, MAX_BUFFER)?,
+                    batch: batch_arg(a.path.batch)?,
                     counters: counters_arg(a.path.counters),
                     send_timeout: match parse_duration(&a.send_timeout) {
                         Ok(d) if d.is_zero() => None,
@@ -524,6 +549,7 @@ impl Cli {
                     size: 0,
                     methods: MethodKind::parse_list(&a.methods)
                         .map_err(|e| anyhow::anyhow!("--methods: {e}"))?,
+                    named: MethodKind::named_in(&a.methods),
                     runs: a.runs,
                     warmup: a.warmup,
                     transport: match a.transport {
@@ -532,6 +558,7 @@ impl Cli {
                     },
                     buffer: buffers[0],
                     pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
+                    batch: DEFAULT_BATCH,
                     counters: counters_arg(a.counters),
                     verify_all: false,
                     cold: false,
@@ -660,7 +687,7 @@ mod tests {
         let Ok(Job::Compare(o, _, _)) = job(&[]) else {
             panic!("defaults must parse")
         };
-        assert_eq!(o.methods, MethodKind::ALL.to_vec());
+        assert_eq!(o.methods, MethodKind::CLASSIC.to_vec());
         assert_eq!(o.buffer, 128 << 10);
         assert_eq!(o.size, 256 << 20);
     }

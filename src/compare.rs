@@ -29,11 +29,16 @@ pub struct CompareOptions {
     pub file: Option<PathBuf>,
     pub size: u64,
     pub methods: Vec<MethodKind>,
+    /// The methods the user named one by one: refused when they cannot run here, where the
+    /// others (from `all`) are skipped with a warning.
+    pub named: Vec<MethodKind>,
     pub runs: u32,
     pub warmup: u32,
     pub transport: Transport,
     pub buffer: usize,
     pub pipe_size: usize,
+    /// Chunks per `io_uring_enter` for the io_uring paths.
+    pub batch: u32,
     pub counters: Choice,
     /// Hash every run's delivery, not just the first measured one.
     pub verify_all: bool,
@@ -85,9 +90,18 @@ pub fn run_with(
     let cfg = MethodConfig {
         buffer: opts.buffer,
         pipe_size: opts.pipe_size,
+        batch: opts.batch,
     };
     let mut slots = Vec::new();
+    let mut skipped = Vec::new();
     for &kind in &opts.methods {
+        if let Err(why) = kind.availability(opts.transport) {
+            if opts.named.contains(&kind) {
+                bail!("--methods {kind}: {why}");
+            }
+            skipped.push(format!("{kind} skipped: {why}"));
+            continue;
+        }
         let method = method::build(kind, cfg).with_context(|| format!("method {kind}"))?;
         slots.push(Slot {
             method,
@@ -144,13 +158,17 @@ pub fn run_with(
                 .with_context(|| format!("method {kind}"))?;
             if !warm {
                 slot.runs.push(run);
-                let report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
+                let mut report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
+                report.warnings.splice(0..0, skipped.iter().cloned());
                 update(&report)?;
                 last = Some(report);
             }
         }
     }
     bar.finish_and_clear();
+    if slots.is_empty() {
+        bail!("no method can run here: {}", skipped.join("; "));
+    }
     // The last snapshot is the report: nothing is measured after the last run.
     last.context("no run was measured")
 }
@@ -229,6 +247,8 @@ fn snapshot(
             pipe_bytes_requested: opts.pipe_size as u64,
             pipe_bytes_granted: pipe_granted,
             mmap_window_bytes: MMAP_WINDOW,
+            batch: opts.batch,
+            vmsplice_region_bytes: crate::method::VMSPLICE_REGION as u64,
             verify: if opts.verify_all { "all" } else { "first" },
         },
         counter_overhead_syscalls: counters.overhead_syscalls,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::counters::{Reading, SyscallSource};
 use crate::method::{MethodKind, Textbook};
-use crate::sys::Calls;
+use crate::sys::{Calls, ZeroCopy};
 use crate::transport::Transport;
 
 /// The JSON format version. Bumped when a field changes meaning or disappears.
@@ -115,14 +115,18 @@ pub struct RunOptions {
     pub runs: u32,
     /// Unmeasured warm-up runs per method, before the measured ones.
     pub warmup: u32,
-    /// read-write's user buffer.
+    /// read-write's user buffer, and the bytes per send of the zero-copy paths.
     pub buffer_bytes: u64,
     /// Pipe size asked for splice.
     pub pipe_bytes_requested: u64,
     /// Pipe size the kernel granted (null when splice did not run).
     pub pipe_bytes_granted: Option<u64>,
-    /// mmap's mapping window.
+    /// mmap's mapping window (also msg-zerocopy's and io-uring-send-zc's).
     pub mmap_window_bytes: u64,
+    /// Chunks submitted per `io_uring_enter` by the io_uring paths.
+    pub batch: u32,
+    /// Fresh user memory vmsplice maps at once (its pages are never reused).
+    pub vmsplice_region_bytes: u64,
     /// `"first"`: received bytes hashed on the first measured run of each method; `"all"`: every run.
     pub verify: &'static str,
 }
@@ -180,11 +184,27 @@ pub struct Cost {
     pub page_faults: PageFaults,
     /// perf cpu-migrations, or null.
     pub cpu_migrations: Option<u64>,
+    /// Zero-copy paths (msg-zerocopy, io-uring-send-zc): sends and what their completions said;
+    /// null for the other paths.
+    pub zerocopy: Option<ZeroCopy>,
+    /// io_uring paths: the kernel worker threads (io-wq) that ran requests for the serving
+    /// thread, outside its counters; null for the other paths.
+    pub io_workers: Option<IoWorkers>,
+}
+
+/// CPU the kernel's io-wq worker threads (`iou-wrk-<tid>`) spent on the serving thread's
+/// requests during the transfer (from /proc/self/task/*/schedstat, before and after).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct IoWorkers {
+    /// CPU time of the workers, ns.
+    pub cpu_ns: u64,
+    /// Workers that ran (present after the transfer with more CPU time than before).
+    pub threads: u32,
 }
 
 impl Cost {
     /// Combine a counter reading with the calls the method counted itself.
-    pub fn new(reading: &Reading, calls: &Calls) -> Cost {
+    pub fn new(reading: &Reading, calls: &Calls, io_workers: Option<IoWorkers>) -> Cost {
         let self_counted: BTreeMap<String, u64> =
             calls.iter().map(|(k, v)| (k.to_string(), v)).collect();
         let (total, by_name, source) = match &reading.syscalls_by_name {
@@ -225,6 +245,8 @@ impl Cost {
                 perf_total: reading.perf_page_faults,
             },
             cpu_migrations: reading.perf_cpu_migrations,
+            zerocopy: calls.zerocopy,
+            io_workers,
         }
     }
 }
@@ -356,6 +378,28 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
                 perf_total: opt(&|r| r.cost.page_faults.perf_total),
             },
             cpu_migrations: opt(&|r| r.cost.cpu_migrations),
+            zerocopy: runs
+                .iter()
+                .map(|r| r.cost.zerocopy)
+                .collect::<Option<Vec<_>>>()
+                .map(|z| ZeroCopy {
+                    sends: pick(&mut z.iter().map(|z| z.sends).collect::<Vec<_>>()),
+                    completed: pick(&mut z.iter().map(|z| z.completed).collect::<Vec<_>>()),
+                    copied: pick(&mut z.iter().map(|z| z.copied).collect::<Vec<_>>()),
+                    plain_fallback: pick(
+                        &mut z.iter().map(|z| z.plain_fallback).collect::<Vec<_>>(),
+                    ),
+                    enobufs: pick(&mut z.iter().map(|z| z.enobufs).collect::<Vec<_>>()),
+                }),
+            io_workers: runs
+                .iter()
+                .map(|r| r.cost.io_workers)
+                .collect::<Option<Vec<_>>>()
+                .map(|w| IoWorkers {
+                    cpu_ns: pick(&mut w.iter().map(|w| w.cpu_ns).collect::<Vec<_>>()),
+                    threads: pick(&mut w.iter().map(|w| u64::from(w.threads)).collect::<Vec<_>>())
+                        as u32,
+                }),
         },
     }
 }

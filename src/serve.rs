@@ -55,6 +55,8 @@ pub struct ServeOptions {
     pub count: Option<u64>,
     pub buffer: usize,
     pub pipe_size: usize,
+    /// Chunks per `io_uring_enter` for the io_uring paths.
+    pub batch: u32,
     pub counters: Choice,
     /// End a connection whose client reads nothing for this long (None: wait forever).
     pub send_timeout: Option<Duration>,
@@ -371,11 +373,19 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let transport = match opts.listen {
+        Listen::Tcp { .. } => crate::transport::Transport::Tcp,
+        Listen::Unix(_) => crate::transport::Transport::Unix,
+    };
+    if let Err(why) = opts.method.availability(transport) {
+        anyhow::bail!("--method {}: {why}", opts.method);
+    }
     let method = method::build(
         opts.method,
         MethodConfig {
             buffer: opts.buffer,
             pipe_size: opts.pipe_size,
+            batch: opts.batch,
         },
     )
     .with_context(|| format!("method {}", opts.method))?;

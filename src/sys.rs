@@ -9,20 +9,43 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-/// Syscalls a method issued itself, by the kernel's name (`pread64`, `write`, `sendfile64`, …).
+/// Syscalls a method issued itself, by the kernel's name (`pread64`, `write`, `sendfile64`, …),
+/// and, for the zero-copy paths, what the kernel's completions said.
 ///
 /// Every attempt counts, including one interrupted by a signal: it was a real syscall.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Calls(BTreeMap<&'static str, u64>);
+pub struct Calls {
+    counts: BTreeMap<&'static str, u64>,
+    /// Zero-copy sends and their completions (msg-zerocopy, io-uring-send-zc), else `None`.
+    pub zerocopy: Option<ZeroCopy>,
+}
 
 impl Calls {
     pub fn add(&mut self, name: &'static str) {
-        *self.0.entry(name).or_insert(0) += 1;
+        *self.counts.entry(name).or_insert(0) += 1;
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        self.0.iter().map(|(k, v)| (*k, *v))
+        self.counts.iter().map(|(k, v)| (*k, *v))
     }
+}
+
+/// What a zero-copy path asked for and what the kernel says it did: every zero-copy send is
+/// acknowledged by a completion, and each completion says whether the kernel had to copy after
+/// all (on loopback it does: the receiver may hold the data indefinitely).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ZeroCopy {
+    /// Zero-copy sends the kernel accepted (each one owes a completion).
+    pub sends: u64,
+    /// Sends acknowledged by a completion (equal to `sends` after a successful transfer).
+    pub completed: u64,
+    /// Of the completed sends, how many the kernel reported as copied instead of zero-copied.
+    pub copied: u64,
+    /// Chunks sent with a plain, copying send after the kernel refused zero copy with ENOBUFS
+    /// (optmem or locked-memory limit) even with no completion outstanding.
+    pub plain_fallback: u64,
+    /// ENOBUFS refusals seen (each answered by draining completions and retrying).
+    pub enobufs: u64,
 }
 
 /// Why a transfer stopped before the last byte.
@@ -117,7 +140,7 @@ pub fn retry<T>(
 /// the timeout passed without progress: unless the socket is writable right now, this returns
 /// ETIMEDOUT instead of waiting again.
 pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
-    let timeout = if SEND_TIMEOUT.get() {
+    let timeout = if SEND_TIMEOUT.get().is_some() {
         PollTimeout::ZERO
     } else {
         PollTimeout::NONE
@@ -135,8 +158,9 @@ pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
 }
 
 thread_local! {
-    /// The sockets this thread sends to carry SO_SNDTIMEO.
-    static SEND_TIMEOUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The SO_SNDTIMEO the sockets this thread sends to carry, if any.
+    static SEND_TIMEOUT: std::cell::Cell<Option<std::time::Duration>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Give `fd` a send timeout (SO_SNDTIMEO): a blocking send that makes no progress for `limit`
@@ -149,8 +173,14 @@ pub fn set_send_timeout(fd: BorrowedFd<'_>, limit: std::time::Duration) -> nix::
         limit.subsec_micros() as libc::suseconds_t,
     );
     setsockopt(&fd, SendTimeout, &tv)?;
-    SEND_TIMEOUT.set(true);
+    SEND_TIMEOUT.set(Some(limit));
     Ok(())
+}
+
+/// The send timeout this thread's sockets carry (see [`set_send_timeout`]): how long a path that
+/// waits on its own (zero-copy completions, an io_uring) may wait without progress.
+pub fn send_timeout() -> Option<std::time::Duration> {
+    SEND_TIMEOUT.get()
 }
 
 /// `write(2)` all of `len` bytes starting at `ptr` to `fd`, looping on short counts.
@@ -241,4 +271,90 @@ impl Default for PageBuf {
 pub fn close(calls: &mut Calls, fd: std::os::fd::OwnedFd) {
     calls.add("close");
     drop(fd);
+}
+
+/// A live mapping made inside a measured window, unmapped on drop if the method did not unmap
+/// it (counted) itself.
+pub struct Mapping {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: a Mapping is a region of this process's address space owned by one value; nothing
+// about it is tied to the thread that made it.
+unsafe impl Send for Mapping {}
+
+impl Mapping {
+    /// `mmap` `len` bytes of `fd` from `offset` (a multiple of the page size), read-only and
+    /// shared: the page cache's own pages.
+    pub fn file(
+        calls: &mut Calls,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        len: usize,
+    ) -> nix::Result<Mapping> {
+        let off = libc::off_t::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
+        retry(calls, "mmap", None, || {
+            // SAFETY: a new read-only shared mapping of a file descriptor the caller holds open;
+            // no existing memory is affected.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    fd.as_raw_fd(),
+                    off,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                Err(Errno::last())
+            } else {
+                Ok(Mapping { ptr: p, len })
+            }
+        })
+    }
+
+    /// `mmap` `len` bytes of fresh, private, zero-filled memory: pages nobody else has seen.
+    pub fn anonymous(calls: &mut Calls, len: usize) -> nix::Result<Mapping> {
+        retry(calls, "mmap", None, || {
+            // SAFETY: a new private anonymous mapping; no existing memory is affected.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                Err(Errno::last())
+            } else {
+                Ok(Mapping { ptr: p, len })
+            }
+        })
+    }
+
+    pub fn ptr(&self) -> *mut u8 {
+        self.ptr.cast()
+    }
+
+    /// `munmap`, counted.
+    pub fn unmap(mut self, calls: &mut Calls) {
+        calls.add("munmap");
+        // SAFETY: ptr/len come from a successful mmap and no reference into it outlives self.
+        unsafe { libc::munmap(self.ptr, self.len) };
+        self.len = 0;
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: as in `unmap`; reached only on an early return, after the last use.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
 }

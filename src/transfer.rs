@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::counters::Counters;
 use crate::method::{Method, Scratch};
-use crate::results::Cost;
+use crate::results::{Cost, IoWorkers};
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError};
 
@@ -37,6 +37,11 @@ pub fn send_measured(
     counters: &mut Counters,
 ) -> Result<Measured> {
     let mut calls = Calls::default();
+    method.prepare_socket(sock)?;
+    let tid = nix::unistd::gettid().as_raw();
+    let workers_before = method
+        .offloads_to_workers()
+        .then(|| crate::method::worker_times(tid));
     counters.start()?;
     let started = Instant::now();
     let sent = match sys::write_all(&mut calls, sock, head) {
@@ -50,9 +55,24 @@ pub fn send_measured(
     };
     let finished = Instant::now();
     let reading = counters.stop()?;
+    let io_workers = workers_before.map(|before| {
+        let after = crate::method::worker_times(tid);
+        let mut w = IoWorkers {
+            cpu_ns: 0,
+            threads: 0,
+        };
+        for (worker, ns) in after {
+            let ran = ns.saturating_sub(before.get(&worker).copied().unwrap_or(0));
+            if ran > 0 {
+                w.cpu_ns += ran;
+                w.threads += 1;
+            }
+        }
+        w
+    });
     Ok(Measured {
         sent,
-        cost: Cost::new(&reading, &calls),
+        cost: Cost::new(&reading, &calls, io_workers),
         started,
         finished,
     })

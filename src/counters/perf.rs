@@ -12,16 +12,19 @@ use super::tracefs::{self, Origin, Unavailable};
 use super::{CounterSource, Reading};
 
 /// The syscalls counted one by one, by the kernel's name (tracepoint `syscalls:sys_enter_<name>`).
-pub const NAMED_SYSCALLS: [&str; 9] = [
+pub const NAMED_SYSCALLS: [&str; 12] = [
     "read",
     "pread64",
     "write",
     "sendto",
     "sendmsg",
+    "recvmsg",
     "mmap",
     "munmap",
     "sendfile64",
     "splice",
+    "vmsplice",
+    "io_uring_enter",
 ];
 
 /// Why the perf group could not be opened at all.

@@ -83,6 +83,7 @@ pub fn tag(kind: StepKind) -> &'static str {
         StepKind::CpuUnlessSg => "CPU*",
         StepKind::Reference => "ref",
         StepKind::Map => "map",
+        StepKind::Pin => "pin",
     }
 }
 
@@ -115,7 +116,13 @@ pub fn draw(model: &Model, t: &dyn Texts) -> Vec<String> {
         }
     }
     let col_of = |p: Place| columns.iter().position(|q| *q == p);
-    let x_of = |i: usize| MARGIN + i * COLUMN;
+    // Four places (vmsplice) squeeze the columns so the last box still fits the width.
+    let last_width = columns.last().map_or(0, |p| t.place(*p).width() + 4);
+    let column = match columns.len() {
+        0 | 1 => COLUMN,
+        n => COLUMN.min((MAX_WIDTH - 1 - MARGIN - last_width) / (n - 1)),
+    };
+    let x_of = |i: usize| MARGIN + i * column;
     let mut widths = vec![0usize; columns.len()];
     for (i, p) in columns.iter().enumerate() {
         let y = if p.band() == Band::User {
@@ -157,7 +164,17 @@ pub fn draw(model: &Model, t: &dyn Texts) -> Vec<String> {
                         KERNEL_BOX + 1
                     }
                 };
-                let call = s.syscall.map(|c| format!(" {c}() ")).unwrap_or_default();
+                // An io_uring operation is not a syscall: it rides on io_uring_enter.
+                let call = s
+                    .syscall
+                    .map(|c| {
+                        if c.starts_with("IORING_OP_") {
+                            format!(" {c} ")
+                        } else {
+                            format!(" {c}() ")
+                        }
+                    })
+                    .unwrap_or_default();
                 if from_band == to_band {
                     // Along one band: ──①ref──▶, the syscall written on the boundary above.
                     let y = row_of(from_band);

@@ -33,6 +33,7 @@ impl Texts for English {
             StepKind::CpuUnlessSg => "CPU copy, none when the device does scatter-gather DMA",
             StepKind::Reference => "page references move, no copy",
             StepKind::Map => "pages mapped into the process, no copy",
+            StepKind::Pin => "pages pinned and lent to the socket until a completion, no copy",
         }
     }
 
@@ -44,11 +45,27 @@ impl Texts for English {
                 "sendfile — one call, file to socket inside the kernel (Kafka's transferTo)"
             }
             MethodKind::Splice => "splice — file → pipe → socket, page references instead of bytes",
+            MethodKind::Vmsplice => {
+                "vmsplice — read into fresh pages, lend them to a pipe, splice the pipe to the socket"
+            }
+            MethodKind::MsgZerocopy => {
+                "msg-zerocopy — send(MSG_ZEROCOPY) from a mapping, completions on the error queue"
+            }
+            MethodKind::IoUringSplice => {
+                "io-uring-splice — splice's pipe path, submitted in batches through an io_uring"
+            }
+            MethodKind::IoUringSendZc => {
+                "io-uring-send-zc — zero-copy sends through an io_uring, two completions each"
+            }
         }
     }
 
     fn during(&self, call: &str) -> String {
-        format!("during {call}()")
+        if call.starts_with("IORING_OP_") {
+            format!("by {call}, submitted in a batch with io_uring_enter()")
+        } else {
+            format!("during {call}()")
+        }
     }
 
     fn heading_steps(&self) -> &'static str {
@@ -72,11 +89,18 @@ impl Texts for English {
                 t.cpu_copies, t.cpu_copies_with_sg_dma
             )
         };
+        let calls = if t.syscalls_per_batch.is_empty() {
+            format!("syscalls per chunk: {}", t.syscalls_per_chunk)
+        } else {
+            format!(
+                "one syscall, {}, per batch of chunks (--batch sets how many)",
+                t.syscalls_per_batch
+            )
+        };
         format!(
-            "{cpu}, {} DMA copies, {} user↔kernel transitions (the \"context switches\" of interview answers); syscalls per chunk: {}{}.",
+            "{cpu}, {} DMA copies, {} user↔kernel transitions (the \"context switches\" of interview answers); {calls}{}.",
             t.dma_copies,
             t.transitions,
-            t.syscalls_per_chunk,
             if t.syscalls_once.is_empty() {
                 String::new()
             } else {
@@ -112,6 +136,27 @@ impl Texts for English {
                 "Page references move, not bytes — but the data must pass through a pipe you create and manage.",
                 "SPLICE_F_MOVE has done nothing since Linux 2.6.21; bytes left in the pipe after an error were never sent.",
             ],
+            MethodKind::Vmsplice => &[
+                "vmsplice lends your pages to the pipe instead of copying them: write()'s copy is gone, read()'s copy stays.",
+                "The catch: nothing says when the kernel is done with the pages. On loopback they wait in the receiver's queue until it reads them; writing into them before that changes what the client receives.",
+                "So copylab never reuses a page: each 4 MiB region is a fresh mmap, unmapped once spliced. The kernel zero-fills every fresh page — a pass over the memory that takes the place of the copy saved — and each page costs a fault.",
+            ],
+            MethodKind::MsgZerocopy => &[
+                "SO_ZEROCOPY on the socket, then send(MSG_ZEROCOPY): the socket pins the mapped pages and the call returns before the data has left.",
+                "Every send owes a completion, read from the socket's error queue with recvmsg(MSG_ERRQUEUE); the kernel merges them into ranges of send ids. Until its range completes, a page must not change or be unmapped.",
+                "On loopback the kernel copies anyway — the receiver could hold the pages forever — and says so in each completion (SO_EE_CODE_ZEROCOPY_COPIED). copylab counts those completions instead of assuming.",
+                "Unix sockets refuse SO_ZEROCOPY. With too much pinned (optmem_max, RLIMIT_MEMLOCK) send fails with ENOBUFS: copylab reads completions and retries, or sends that chunk with a plain copy and says so.",
+            ],
+            MethodKind::IoUringSplice => &[
+                "The same two splices per pipe-full, as linked entries in a ring shared with the kernel: one io_uring_enter submits a whole batch (--batch) and waits for it.",
+                "A splice cannot be attempted without blocking, so the kernel hands each one to an io-wq worker thread (iou-wrk-<tid>). The serving thread's syscalls and CPU drop; the work does not. copylab measures the workers' CPU on its own line.",
+                "io_uring trades syscalls for shared memory rings: the lesson is in the syscall column, not in the copies.",
+            ],
+            MethodKind::IoUringSendZc => &[
+                "IORING_OP_SEND_ZC pins the mapped pages like MSG_ZEROCOPY, without SO_ZEROCOPY or the error queue.",
+                "Each send completes twice: its result (bytes sent, flagged IORING_CQE_F_MORE), then a notification (IORING_CQE_F_NOTIF) once the pages are free. With IORING_SEND_ZC_REPORT_USAGE the notification says whether the kernel copied.",
+                "The sends of one socket are linked so the stream stays in order; a batch goes in with one io_uring_enter. Unix sockets refuse zero-copy sends.",
+            ],
         }
     }
 
@@ -137,6 +182,27 @@ impl Texts for English {
             "context switches {} voluntary / {} involuntary · page faults {} minor / {} major · sys CPU {:.1} ms (read-write {:.1} ms).",
             m.voluntary, m.involuntary, m.minor_faults, m.major_faults, m.sys_ms, m.rw_sys_ms
         ));
+        if let Some(z) = &m.zerocopy {
+            v.push(format!(
+                "zero-copy sends {}, completed {}; the kernel reported {} of them copied{}.",
+                z.sends,
+                z.completed,
+                z.copied,
+                if z.plain_fallback > 0 {
+                    format!(
+                        " ({} chunks fell back to a plain send after ENOBUFS)",
+                        z.plain_fallback
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if let Some(ms) = m.worker_cpu_ms {
+            v.push(format!(
+                "io-wq worker threads ran {ms:.1} ms of CPU for the serving thread — not in its figures above."
+            ));
+        }
         v
     }
 
@@ -154,6 +220,10 @@ impl Texts for English {
             ),
             (Some(got), Some(want)) => format!(
                 "Differs from the textbook's {want}: {got} syscalls were made, because the socket took fewer bytes per call than asked (short writes) or the counters saw calls outside the data path. The textbook's model has no notion of that."
+            ),
+            (Some(got), None) => format!(
+                "{got} syscalls: {} The model has no fixed count here: how many calls it takes depends on when the kernel completes each request.",
+                m.per_chunk
             ),
             _ => "Syscalls could not be counted on this machine (see `copylab doctor`), so only the CPU and context-switch figures can be compared.".into(),
         }
@@ -195,10 +265,20 @@ impl Texts for English {
                 truth: "A warm page cache hides the disk: the DMA from disk happens only on a cold read. --cache cold drops the file's pages before every run; watch mmap's major faults and read-write's voluntary context switches appear.",
                 command: "copylab compare --cache cold   vs   copylab compare --cache warm",
             },
+            Myth {
+                claim: "\"io_uring is zero copy\"",
+                truth: "io_uring removes syscalls, not copies: it carries the same operations through shared rings. Its splice runs on kernel worker threads, so the serving thread looks idle while another thread does the work.",
+                command: "copylab compare --methods splice,io-uring-splice",
+            },
+            Myth {
+                claim: "\"MSG_ZEROCOPY makes loopback benchmarks zero copy\"",
+                truth: "On loopback the kernel copies every zero-copy send and says so in the completion; zero copy pays off only for large sends to a real NIC.",
+                command: "copylab compare --methods sendfile,msg-zerocopy",
+            },
         ]
     }
 
     fn legend(&self) -> &'static str {
-        "DMA = a device copies · CPU = the processor copies · CPU* = none with scatter-gather DMA · ref = page references move · map = pages mapped"
+        "DMA = a device copies · CPU = the processor copies · CPU* = none with scatter-gather DMA · ref = page references move · map = pages mapped · pin = pages pinned until a completion"
     }
 }

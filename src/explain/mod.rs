@@ -14,7 +14,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::compare::{self, CompareOptions};
 use crate::counters::Choice;
-use crate::method::{Band, MethodKind, Place, SENDFILE_MAX, StepKind, Textbook};
+use crate::method::{Band, MethodKind, Place, SENDFILE_MAX, StepKind, Textbook, VMSPLICE_REGION};
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
 
@@ -83,6 +83,10 @@ pub struct Measured {
     pub major_faults: u64,
     pub sys_ms: f64,
     pub rw_sys_ms: f64,
+    /// Zero-copy sends and completions (zero-copy paths only).
+    pub zerocopy: Option<crate::sys::ZeroCopy>,
+    /// CPU of io_uring's worker threads, ms (io_uring paths only).
+    pub worker_cpu_ms: Option<f64>,
 }
 
 /// Everything explain says, in one language.
@@ -255,6 +259,52 @@ fn expected(kind: MethodKind, report: &Report) -> (Option<u64>, String, u64) {
             }
             _ => (None, "splice + splice".into(), 0),
         },
+        MethodKind::Vmsplice => match o.pipe_bytes_granted {
+            Some(p) if p > 0 => {
+                let region = p.max(VMSPLICE_REGION as u64);
+                let regions = bytes.div_ceil(region);
+                let chunks = (0..regions)
+                    .map(|i| (bytes - i * region).min(region).div_ceil(p))
+                    .sum::<u64>();
+                (
+                    Some(3 * chunks + 2 * regions),
+                    "pread64 + vmsplice + splice per pipe-full, mmap + munmap per fresh region"
+                        .into(),
+                    chunks,
+                )
+            }
+            _ => (None, "pread64 + vmsplice + splice".into(), 0),
+        },
+        MethodKind::MsgZerocopy => {
+            let chunks = bytes.div_ceil(o.buffer_bytes);
+            (
+                None,
+                "sendto(MSG_ZEROCOPY) per chunk, mmap + munmap per window, recvmsg(MSG_ERRQUEUE) for completions, poll while waiting for them.".into(),
+                chunks,
+            )
+        }
+        MethodKind::IoUringSplice => {
+            let chunks = o.pipe_bytes_granted.map_or(0, |p| bytes.div_ceil(p.max(1)));
+            (
+                None,
+                format!(
+                    "io_uring_enter per batch of up to {} chunks, each a linked splice pair.",
+                    o.batch
+                ),
+                chunks,
+            )
+        }
+        MethodKind::IoUringSendZc => {
+            let chunks = bytes.div_ceil(o.buffer_bytes);
+            (
+                None,
+                format!(
+                    "io_uring_enter per batch of up to {} linked sends, more while waiting for notifications; mmap + munmap per window.",
+                    o.batch
+                ),
+                chunks,
+            )
+        }
     }
 }
 
@@ -307,6 +357,8 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         major_faults: med.page_faults.major,
         sys_ms: med.cpu.sys_ns as f64 / 1e6,
         rw_sys_ms: rw.median.cost.cpu.sys_ns as f64 / 1e6,
+        zerocopy: med.zerocopy,
+        worker_cpu_ms: med.io_workers.map(|w| w.cpu_ns as f64 / 1e6),
     })
 }
 
@@ -330,12 +382,14 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
         Some(compare::run(&CompareOptions {
             file: None,
             size: opts.size,
+            named: methods.clone(),
             methods,
             runs: 3,
             warmup: 1,
             transport: Transport::Tcp,
             buffer: 128 << 10,
             pipe_size: 1 << 20,
+            batch: crate::cli::DEFAULT_BATCH,
             counters: Choice::Auto,
             verify_all: false,
             cold: false,
@@ -403,6 +457,12 @@ mod tests {
                 assert_eq!(dma, k.textbook().dma_copies, "{k}\n{text}");
                 for call in k.model().per_chunk.iter().chain(k.model().once) {
                     assert!(text.contains(&format!("{call}()")), "{k}: {call}()\n{text}");
+                }
+                // An io_uring path shows the operations it submits, and says what carries them.
+                if !k.model().per_batch.is_empty() {
+                    assert!(text.contains(" IORING_OP_"), "{k}\n{text}");
+                    let full = render_path(k, lang, None);
+                    assert!(full.contains("io_uring_enter()"), "{k}\n{full}");
                 }
             }
         }

@@ -6,7 +6,7 @@
 //! bytes are never touched in user space: if the file shrinks, the kernel's copy inside `write`
 //! fails with EFAULT (or a short write) instead of this process taking SIGBUS.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::errno::Errno;
 
@@ -20,30 +20,6 @@ pub const MMAP_WINDOW: u64 = 256 << 20;
 
 /// `mmap` + `write` from the mapping.
 pub struct Mmap;
-
-/// A live mapping, unmapped on drop if the method did not unmap it (counted) itself.
-struct Mapping {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl Mapping {
-    fn unmap(mut self, calls: &mut Calls) {
-        calls.add("munmap");
-        // SAFETY: ptr/len come from a successful mmap and no reference into it outlives this.
-        unsafe { libc::munmap(self.ptr, self.len) };
-        self.len = 0;
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        if self.len > 0 {
-            // SAFETY: as in `unmap`; reached only on an early return, after the last write.
-            unsafe { libc::munmap(self.ptr, self.len) };
-        }
-    }
-}
 
 impl Method for Mmap {
     fn kind(&self) -> MethodKind {
@@ -70,26 +46,7 @@ impl Method for Mmap {
         let mut off = 0u64;
         while off < len {
             let wlen = (len - off).min(MMAP_WINDOW) as usize;
-            let map = sys::retry(calls, "mmap", None, || {
-                // SAFETY: a new read-only shared mapping of our own fd at a page-aligned offset
-                // (a multiple of MMAP_WINDOW); no existing memory is affected.
-                let p = unsafe {
-                    libc::mmap(
-                        std::ptr::null_mut(),
-                        wlen,
-                        libc::PROT_READ,
-                        libc::MAP_SHARED,
-                        src.file.as_raw_fd(),
-                        off as libc::off_t,
-                    )
-                };
-                if p == libc::MAP_FAILED {
-                    Err(Errno::last())
-                } else {
-                    Ok(Mapping { ptr: p, len: wlen })
-                }
-            })
-            .map_err(|errno| {
+            let map = sys::Mapping::file(calls, src.file.as_fd(), off, wlen).map_err(|errno| {
                 stop(
                     off,
                     StopKind::Failed {
@@ -99,7 +56,7 @@ impl Method for Mmap {
                 )
             })?;
             // SAFETY: `map` stays mapped until `unmap` below; the kernel alone reads the bytes.
-            let r = unsafe { sys::write_all_raw(calls, sock, map.ptr.cast::<u8>(), wlen) };
+            let r = unsafe { sys::write_all_raw(calls, sock, map.ptr(), wlen) };
             match r {
                 Ok(()) => {}
                 Err((done, Errno::EFAULT)) => {

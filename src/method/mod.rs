@@ -3,10 +3,15 @@
 //! A method knows how to move a [`Source`]'s bytes into a connected socket and which syscalls it
 //! issued; it knows nothing about counters, tables or progress bars.
 
+mod io_uring_send_zc;
+mod io_uring_splice;
 mod mmap;
+mod msg_zerocopy;
 mod read_write;
+mod ring;
 mod sendfile;
 mod splice;
+mod vmsplice;
 
 use std::fmt;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -15,9 +20,12 @@ use serde::Serialize;
 
 use crate::source::Source;
 use crate::sys::{Calls, SendError};
+use crate::transport::Transport;
 
 pub use mmap::MMAP_WINDOW;
+pub use ring::{Ring, worker_times};
 pub use sendfile::SENDFILE_MAX;
+pub use vmsplice::VMSPLICE_REGION;
 
 /// The copy paths copylab knows, in the order tables show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -27,14 +35,31 @@ pub enum MethodKind {
     Mmap,
     Sendfile,
     Splice,
+    Vmsplice,
+    MsgZerocopy,
+    IoUringSplice,
+    IoUringSendZc,
 }
 
 impl MethodKind {
-    pub const ALL: [MethodKind; 4] = [
+    /// The four paths the classic articles teach: the default set, sized for a projector.
+    pub const CLASSIC: [MethodKind; 4] = [
         MethodKind::ReadWrite,
         MethodKind::Mmap,
         MethodKind::Sendfile,
         MethodKind::Splice,
+    ];
+
+    /// Every path copylab knows (`--methods all`).
+    pub const ALL: [MethodKind; 8] = [
+        MethodKind::ReadWrite,
+        MethodKind::Mmap,
+        MethodKind::Sendfile,
+        MethodKind::Splice,
+        MethodKind::Vmsplice,
+        MethodKind::MsgZerocopy,
+        MethodKind::IoUringSplice,
+        MethodKind::IoUringSendZc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,16 +68,34 @@ impl MethodKind {
             MethodKind::Mmap => "mmap",
             MethodKind::Sendfile => "sendfile",
             MethodKind::Splice => "splice",
+            MethodKind::Vmsplice => "vmsplice",
+            MethodKind::MsgZerocopy => "msg-zerocopy",
+            MethodKind::IoUringSplice => "io-uring-splice",
+            MethodKind::IoUringSendZc => "io-uring-send-zc",
         }
     }
 
-    /// Parse a comma-separated list (`read-write,sendfile`, or `all`), keeping the user's order
-    /// and dropping repeats.
+    /// The methods `text` names one by one (not through `all`): these are refused with an error
+    /// when this machine cannot run them, where methods that came with `all` are skipped.
+    pub fn named_in(text: &str) -> Vec<MethodKind> {
+        text.split(',')
+            .map(str::trim)
+            .filter_map(|p| MethodKind::ALL.into_iter().find(|k| k.name() == p))
+            .collect()
+    }
+
+    /// Parse a comma-separated list (`read-write,sendfile`, `classic` for the four classic paths,
+    /// or `all`), keeping the user's order and dropping repeats.
     pub fn parse_list(text: &str) -> Result<Vec<MethodKind>, String> {
         let mut out = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if part == "all" {
-                for k in MethodKind::ALL {
+            if part == "all" || part == "classic" {
+                let set: &[MethodKind] = if part == "all" {
+                    &MethodKind::ALL
+                } else {
+                    &MethodKind::CLASSIC
+                };
+                for &k in set {
                     if !out.contains(&k) {
                         out.push(k);
                     }
@@ -64,7 +107,7 @@ impl MethodKind {
                 .find(|k| k.name() == part)
                 .ok_or_else(|| {
                     format!(
-                        "unknown method '{part}': choose from {}, or all",
+                        "unknown method '{part}': choose from {}, or classic, or all",
                         MethodKind::ALL.map(|k| k.name()).join(", ")
                     )
                 })?;
@@ -73,9 +116,10 @@ impl MethodKind {
             }
         }
         if out.is_empty() {
-            return Err(
-                "no method given: choose from read-write, mmap, sendfile, splice, or all".into(),
-            );
+            return Err(format!(
+                "no method given: choose from {}, or all",
+                MethodKind::ALL.map(|k| k.name()).join(", ")
+            ));
         }
         Ok(out)
     }
@@ -87,6 +131,25 @@ impl MethodKind {
             MethodKind::Mmap => &MMAP,
             MethodKind::Sendfile => &SENDFILE,
             MethodKind::Splice => &SPLICE,
+            MethodKind::Vmsplice => &vmsplice::MODEL,
+            MethodKind::MsgZerocopy => &msg_zerocopy::MODEL,
+            MethodKind::IoUringSplice => &io_uring_splice::MODEL,
+            MethodKind::IoUringSendZc => &io_uring_send_zc::MODEL,
+        }
+    }
+
+    /// Whether this machine and `transport` can run this path; the error says why not and what
+    /// to do. The classic four always can.
+    pub fn availability(self, transport: Transport) -> Result<(), Unavailable> {
+        match self {
+            MethodKind::ReadWrite
+            | MethodKind::Mmap
+            | MethodKind::Sendfile
+            | MethodKind::Splice
+            | MethodKind::Vmsplice => Ok(()),
+            MethodKind::MsgZerocopy => msg_zerocopy::availability(transport),
+            MethodKind::IoUringSplice => ring::availability(self, transport),
+            MethodKind::IoUringSendZc => ring::availability(self, transport),
         }
     }
 
@@ -141,6 +204,9 @@ pub enum StepKind {
     Reference,
     /// No copy: the pages are mapped into the program's address space (mmap).
     Map,
+    /// No copy: the pages are pinned and attached to the socket buffer; the kernel says when it
+    /// has let go of them (a completion), and only then may they be reused.
+    Pin,
 }
 
 /// One step of the model.
@@ -162,9 +228,16 @@ pub struct Model {
     pub per_chunk: &'static [&'static str],
     /// Syscalls once per transfer (mmap's mapping).
     pub once: &'static [&'static str],
+    /// Syscalls per batch of chunks (io_uring: one `io_uring_enter` submits many and waits).
+    pub per_batch: &'static [&'static str],
 }
 
-const fn step(from: Place, to: Place, kind: StepKind, syscall: Option<&'static str>) -> Step {
+pub(crate) const fn step(
+    from: Place,
+    to: Place,
+    kind: StepKind,
+    syscall: Option<&'static str>,
+) -> Step {
     Step {
         from,
         to,
@@ -185,6 +258,7 @@ static READ_WRITE: Model = Model {
     ],
     per_chunk: &["read", "write"],
     once: &[],
+    per_batch: &[],
 };
 
 static MMAP: Model = Model {
@@ -196,6 +270,7 @@ static MMAP: Model = Model {
     ],
     per_chunk: &["write"],
     once: &["mmap"],
+    per_batch: &[],
 };
 
 static SENDFILE: Model = Model {
@@ -206,6 +281,7 @@ static SENDFILE: Model = Model {
     ],
     per_chunk: &["sendfile"],
     once: &[],
+    per_batch: &[],
 };
 
 static SPLICE: Model = Model {
@@ -217,6 +293,7 @@ static SPLICE: Model = Model {
     ],
     per_chunk: &["splice", "splice"],
     once: &[],
+    per_batch: &[],
 };
 
 impl Model {
@@ -238,9 +315,10 @@ impl Model {
         self.count(Dma)
     }
 
-    /// User↔kernel mode transitions: two per syscall (enter and leave).
+    /// User↔kernel mode transitions: two per syscall (enter and leave), per chunk (and per batch,
+    /// for io_uring, where one pair serves every chunk of the batch).
     pub fn transitions(&self) -> u32 {
-        2 * (self.per_chunk.len() + self.once.len()) as u32
+        2 * (self.per_chunk.len() + self.once.len() + self.per_batch.len()) as u32
     }
 
     pub fn textbook(&self) -> Textbook {
@@ -249,6 +327,7 @@ impl Model {
         Textbook {
             syscalls_per_chunk: self.per_chunk.join(" + "),
             syscalls_once: self.once.join(" + "),
+            syscalls_per_batch: self.per_batch.join(" + "),
             cpu_copies: cpu,
             cpu_copies_with_sg_dma: sg,
             dma_copies: self.dma_copies(),
@@ -270,13 +349,16 @@ pub struct Textbook {
     pub syscalls_per_chunk: String,
     /// Syscalls once per transfer (mmap's mapping), or "".
     pub syscalls_once: String,
+    /// Syscalls per batch of chunks (io_uring's `io_uring_enter`), or "".
+    pub syscalls_per_batch: String,
     /// CPU copies of each byte on the sender.
     pub cpu_copies: u32,
     /// CPU copies when the device does scatter-gather DMA (sendfile then copies nothing).
     pub cpu_copies_with_sg_dma: u32,
     /// DMA copies (disk → page cache, socket buffer → NIC).
     pub dma_copies: u32,
-    /// User↔kernel mode transitions (what articles call "context switches"): 2 per syscall.
+    /// User↔kernel mode transitions (what articles call "context switches"): 2 per syscall,
+    /// per chunk or, for io_uring, per batch of chunks.
     pub transitions: u32,
 }
 
@@ -299,8 +381,10 @@ impl Textbook {
 #[derive(Default)]
 pub struct Scratch {
     pub buf: crate::sys::PageBuf,
-    /// Read and write ends of a pipe, for splice.
+    /// Read and write ends of a pipe, for splice, vmsplice and io-uring-splice.
     pub pipe: Option<(OwnedFd, OwnedFd)>,
+    /// The io_uring of the io_uring paths, set up once per connection (thread).
+    pub ring: Option<Ring>,
 }
 
 /// Settings the methods share.
@@ -310,6 +394,8 @@ pub struct MethodConfig {
     pub buffer: usize,
     /// Pipe size asked for splice (`F_SETPIPE_SZ`).
     pub pipe_size: usize,
+    /// Chunks submitted per `io_uring_enter` by the io_uring paths.
+    pub batch: u32,
 }
 
 /// A copy path: moves a file's bytes into a connected socket.
@@ -318,6 +404,12 @@ pub trait Method: Send + Sync {
 
     /// Get `scratch` ready for a transfer (buffers, pipes). Not part of the measurement.
     fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()>;
+
+    /// Set socket options the path needs (e.g. `SO_ZEROCOPY`) on a new connection. Not part of
+    /// the measurement: a real server does it once per connection.
+    fn prepare_socket(&self, _sock: BorrowedFd<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
 
     /// Send all `src.len` bytes of `src` to `sock`, counting every syscall into `calls`.
     /// Returns the bytes sent, which on success is exactly `src.len`.
@@ -338,6 +430,25 @@ pub trait Method: Send + Sync {
     fn granted_pipe_bytes(&self) -> Option<u64> {
         None
     }
+
+    /// Whether the kernel runs part of this path on its own worker threads (io_uring's io-wq),
+    /// whose CPU time the serving thread's counters cannot see.
+    fn offloads_to_workers(&self) -> bool {
+        false
+    }
+}
+
+/// Why a path cannot run here, and what to do about it.
+#[derive(Debug, Clone)]
+pub struct Unavailable {
+    pub reason: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; {}", self.reason, self.fix)
+    }
 }
 
 /// Build a method of `kind` with `cfg`. Fails only when the kernel refuses the set-up (e.g. a
@@ -348,6 +459,15 @@ pub fn build(kind: MethodKind, cfg: MethodConfig) -> anyhow::Result<Box<dyn Meth
         MethodKind::Mmap => Box::new(mmap::Mmap),
         MethodKind::Sendfile => Box::new(sendfile::Sendfile),
         MethodKind::Splice => Box::new(splice::Splice::new(cfg.pipe_size)?),
+        MethodKind::Vmsplice => Box::new(vmsplice::Vmsplice::new(cfg.pipe_size)?),
+        MethodKind::MsgZerocopy => Box::new(msg_zerocopy::MsgZerocopy::new(cfg.buffer)),
+        MethodKind::IoUringSplice => Box::new(io_uring_splice::IoUringSplice::new(
+            cfg.pipe_size,
+            cfg.batch,
+        )?),
+        MethodKind::IoUringSendZc => {
+            Box::new(io_uring_send_zc::IoUringSendZc::new(cfg.buffer, cfg.batch))
+        }
     })
 }
 
@@ -364,6 +484,15 @@ mod tests {
         assert_eq!(
             MethodKind::parse_list("all").unwrap(),
             MethodKind::ALL.to_vec()
+        );
+        assert_eq!(
+            MethodKind::parse_list("classic,vmsplice").unwrap(),
+            [&MethodKind::CLASSIC[..], &[MethodKind::Vmsplice]].concat()
+        );
+        assert_eq!(MethodKind::ALL.len(), 8);
+        assert_eq!(
+            MethodKind::named_in("all,msg-zerocopy, splice"),
+            vec![MethodKind::MsgZerocopy, MethodKind::Splice]
         );
         assert_eq!(
             MethodKind::parse_list("mmap,mmap").unwrap(),

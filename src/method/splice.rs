@@ -28,7 +28,7 @@ impl Splice {
     }
 }
 
-fn new_pipe(requested: usize) -> anyhow::Result<(OwnedFd, OwnedFd)> {
+pub(super) fn new_pipe(requested: usize) -> anyhow::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe for splice")?;
     let size = i32::try_from(requested).unwrap_or(i32::MAX);
     if let Err(e) = fcntl(&w, FcntlArg::F_SETPIPE_SZ(size)) {
@@ -43,7 +43,7 @@ fn new_pipe(requested: usize) -> anyhow::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-fn pipe_capacity(w: &OwnedFd) -> anyhow::Result<usize> {
+pub(super) fn pipe_capacity(w: &OwnedFd) -> anyhow::Result<usize> {
     let n = fcntl(w, FcntlArg::F_GETPIPE_SZ).context("cannot read the pipe size")?;
     Ok(n as usize)
 }
@@ -141,30 +141,43 @@ fn pump(
         if filled == 0 {
             return Err((sent, StopKind::FileChanged));
         }
-        let mut in_pipe = filled;
-        while in_pipe > 0 {
-            let more = sent + (in_pipe as u64) < len;
-            let flags = if more {
-                SpliceFFlags::SPLICE_F_MORE
-            } else {
-                SpliceFFlags::empty()
-            };
-            let n = sys::retry(calls, "splice", Some(sock), || {
-                splice(pr, None, sock, None, in_pipe, flags)
-            })
-            .map_err(|errno| (sent, sys::classify("splice", errno)))?;
-            if n == 0 {
-                return Err((
-                    sent,
-                    StopKind::Failed {
-                        call: "splice",
-                        errno: Errno::EPIPE,
-                    },
-                ));
-            }
-            in_pipe -= n;
-            sent += n as u64;
+        sent = drain_pipe(pr, sock, filled, sent, len, calls)?;
+    }
+    Ok(sent)
+}
+
+/// Splice `in_pipe` bytes from the pipe's read end `pr` to `sock`, `sent` of `len` already sent;
+/// returns the new `sent`. `SPLICE_F_MORE` is set on every call but the one that ends the file.
+pub(super) fn drain_pipe(
+    pr: BorrowedFd<'_>,
+    sock: BorrowedFd<'_>,
+    mut in_pipe: usize,
+    mut sent: u64,
+    len: u64,
+    calls: &mut Calls,
+) -> Result<u64, (u64, StopKind)> {
+    while in_pipe > 0 {
+        let more = sent + (in_pipe as u64) < len;
+        let flags = if more {
+            SpliceFFlags::SPLICE_F_MORE
+        } else {
+            SpliceFFlags::empty()
+        };
+        let n = sys::retry(calls, "splice", Some(sock), || {
+            splice(pr, None, sock, None, in_pipe, flags)
+        })
+        .map_err(|errno| (sent, sys::classify("splice", errno)))?;
+        if n == 0 {
+            return Err((
+                sent,
+                StopKind::Failed {
+                    call: "splice",
+                    errno: Errno::EPIPE,
+                },
+            ));
         }
+        in_pipe -= n;
+        sent += n as u64;
     }
     Ok(sent)
 }

@@ -11,6 +11,8 @@ use crate::counters::SyscallSource;
 use crate::method::MethodKind;
 use crate::results::{MethodResult, Report};
 use crate::size::fmt_bytes;
+use crate::sys::ZeroCopy;
+use crate::transport::Transport;
 
 /// Width of the throughput bar, in cells.
 const BAR_CELLS: usize = 14;
@@ -127,6 +129,18 @@ fn footer(r: &Report, out: &mut String) {
             r.file.xxh3
         );
     }
+    if r.methods.iter().any(|m| m.median.cost.zerocopy.is_some()) {
+        let _ = writeln!(
+            out,
+            "zero-copied = sends the kernel's completions did not report as copied (SO_EE_CODE_ZEROCOPY_COPIED, IORING_NOTIF_USAGE_ZC_COPIED); loopback copies them all, since the receiver may hold the data indefinitely."
+        );
+    }
+    if r.methods.iter().any(|m| m.median.cost.io_workers.is_some()) {
+        let _ = writeln!(
+            out,
+            "+ io-wq = CPU ms of the kernel's io_uring worker threads for the serving thread (/proc schedstat), outside every other figure of the row."
+        );
+    }
     for n in &r.notes {
         let _ = writeln!(out, "note: {n}");
     }
@@ -223,6 +237,60 @@ fn by_name(m: &MethodResult) -> String {
         .join("\n")
 }
 
+/// What the zero-copy completions said: "zero-copied 0 of 512 sends\n(kernel copied 512:
+/// loopback)".
+fn zerocopy_text(z: &ZeroCopy, transport: Transport) -> String {
+    let mut s = format!(
+        "zero-copied {} of {} send{}",
+        thousands(z.completed.saturating_sub(z.copied)),
+        thousands(z.sends),
+        if z.sends == 1 { "" } else { "s" }
+    );
+    if z.copied > 0 {
+        let _ = write!(
+            s,
+            "\n(kernel copied {}{})",
+            thousands(z.copied),
+            if transport == Transport::Tcp {
+                ": loopback"
+            } else {
+                ""
+            }
+        );
+    }
+    if z.completed != z.sends {
+        let _ = write!(
+            s,
+            "\n{} not completed",
+            thousands(z.sends - z.completed.min(z.sends))
+        );
+    }
+    if z.plain_fallback > 0 {
+        let _ = write!(s, "\n{} plain (ENOBUFS)", thousands(z.plain_fallback));
+    }
+    s
+}
+
+/// The textbook's syscalls: "read + write", "write (mmap once)", "io_uring_enter per 16 chunks".
+fn textbook_calls(tb: &crate::method::Textbook, batch: u32) -> String {
+    let mut parts = Vec::new();
+    if !tb.syscalls_per_chunk.is_empty() {
+        parts.push(tb.syscalls_per_chunk.clone());
+    }
+    if !tb.syscalls_per_batch.is_empty() {
+        parts.push(format!(
+            "{} per {batch} chunk{}",
+            tb.syscalls_per_batch,
+            if batch == 1 { "" } else { "s" }
+        ));
+    }
+    let mut s = parts.join(", ");
+    if !tb.syscalls_once.is_empty() {
+        let _ = write!(s, " ({} once)", tb.syscalls_once);
+    }
+    s.trim().to_string()
+}
+
 /// An empty table in copylab's style, coloured or not.
 pub fn new_table(color: bool) -> Table {
     let mut t = Table::new();
@@ -306,12 +374,18 @@ fn table(r: &Report, color: bool) -> Table {
         if self_counted {
             data.push_str("\n(self-counted)");
         }
+        if let Some(z) = &med.cost.zerocopy {
+            let _ = write!(data, "\n{}", zerocopy_text(z, r.transport));
+        }
 
         let ctx = format!(
             "{} / {}",
             med.cost.context_switches.voluntary, med.cost.context_switches.involuntary
         );
-        let cpu = format!("{} / {}", ms(med.cost.cpu.user_ns), ms(med.cost.cpu.sys_ns));
+        let mut cpu = format!("{} / {}", ms(med.cost.cpu.user_ns), ms(med.cost.cpu.sys_ns));
+        if let Some(w) = &med.cost.io_workers {
+            let _ = write!(cpu, "\n+ io-wq {}", ms(w.cpu_ns));
+        }
         let mut per_gib = match sys_per_gib(m) {
             Some(v) => ms(v as u64),
             None => "–".into(),
@@ -329,11 +403,7 @@ fn table(r: &Report, color: bool) -> Table {
             tb.cpu_copies_text(),
             tb.dma_copies,
             tb.transitions,
-            if tb.syscalls_once.is_empty() {
-                tb.syscalls_per_chunk.clone()
-            } else {
-                format!("{} ({} once)", tb.syscalls_per_chunk, tb.syscalls_once)
-            }
+            textbook_calls(tb, r.options.batch)
         );
 
         let mut name = Cell::new(m.method.name());

@@ -1,0 +1,262 @@
+//! io-uring-send-zc: map the file and send it with `IORING_OP_SEND_ZC`, a batch of linked sends
+//! per `io_uring_enter`. Each send completes twice: first its result (bytes sent), then — once
+//! the socket has let go of the pages — a notification, which says (with
+//! `IORING_SEND_ZC_REPORT_USAGE`) whether the kernel copied after all. A mapping range is
+//! unmapped only after every notification for it has arrived.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use io_uring::{cqueue, opcode, squeue, types};
+use nix::errno::Errno;
+
+use super::ring::{self, Completion, Ring};
+use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, step};
+use crate::size::fmt_bytes;
+use crate::source::Source;
+use crate::sys::{self, Calls, Mapping, SendError, StopKind, ZeroCopy};
+
+use super::Place::*;
+use super::StepKind::*;
+
+/// The textbook: msg-zerocopy's pinned pages, with the sends submitted in batches and the
+/// completions read from the shared completion ring instead of the error queue.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, None),
+        step(PageCache, UserMapping, Map, Some("mmap")),
+        step(UserMapping, SocketBuffer, Pin, Some("IORING_OP_SEND_ZC")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &[],
+    once: &["mmap"],
+    per_batch: &["io_uring_enter"],
+};
+
+/// `sqe->ioprio` flag asking the notification to report whether the data was copied
+/// (`IORING_SEND_ZC_REPORT_USAGE`, linux/io_uring.h).
+const REPORT_USAGE: u16 = 1 << 3;
+/// Bit of a notification's result: the kernel copied the data (`IORING_NOTIF_USAGE_ZC_COPIED`).
+const USAGE_ZC_COPIED: u32 = 1 << 31;
+
+/// `IORING_OP_SEND_ZC` of `chunk` bytes per request, `batch` requests per `io_uring_enter`.
+pub struct IoUringSendZc {
+    chunk: usize,
+    batch: u32,
+}
+
+impl IoUringSendZc {
+    pub fn new(chunk: usize, batch: u32) -> IoUringSendZc {
+        IoUringSendZc {
+            chunk,
+            batch: batch.max(1),
+        }
+    }
+}
+
+impl Method for IoUringSendZc {
+    fn kind(&self) -> MethodKind {
+        MethodKind::IoUringSendZc
+    }
+
+    fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
+        if scratch.ring.as_ref().is_none_or(|r| r.depth < self.batch) {
+            scratch.ring = Some(Ring::new(self.batch).map_err(|e| {
+                anyhow::anyhow!("cannot set up an io_uring: {}", ring::setup_refused(&e))
+            })?);
+        }
+        Ok(())
+    }
+
+    fn setup_notes(&self) -> Vec<String> {
+        vec![format!(
+            "{} per IORING_OP_SEND_ZC from the mapping; {} send{} (linked) per io_uring_enter",
+            fmt_bytes(self.chunk as u64),
+            self.batch,
+            if self.batch == 1 { "" } else { "s" }
+        )]
+    }
+
+    fn offloads_to_workers(&self) -> bool {
+        true
+    }
+
+    fn send(
+        &self,
+        src: &Source,
+        sock: BorrowedFd<'_>,
+        scratch: &mut Scratch,
+        calls: &mut Calls,
+    ) -> Result<u64, SendError> {
+        let mut zc = ZeroCopy::default();
+        let result = match scratch.ring.as_mut() {
+            Some(ring) => pump(src, sock, ring, self.chunk, self.batch, &mut zc, calls),
+            None => Err((
+                0,
+                StopKind::Failed {
+                    call: "io_uring_setup",
+                    errno: Errno::EBADF,
+                },
+            )),
+        };
+        calls.zerocopy = Some(zc);
+        if result.is_err() {
+            // Requests may still be in flight: dropping the ring cancels them.
+            scratch.ring = None;
+        }
+        result.map_err(|(sent, kind)| SendError {
+            sent,
+            expected: src.len,
+            kind,
+        })
+    }
+}
+
+/// Count a notification, or return a send's result.
+fn note(c: &Completion, zc: &mut ZeroCopy) -> Option<i32> {
+    if cqueue::notif(c.flags) {
+        zc.completed += 1;
+        if c.result as u32 & USAGE_ZC_COPIED != 0 {
+            zc.copied += 1;
+        }
+        return None;
+    }
+    if cqueue::more(c.flags) {
+        // A notification will follow this result.
+        zc.sends += 1;
+    }
+    Some(c.result)
+}
+
+fn pump(
+    src: &Source,
+    sock: BorrowedFd<'_>,
+    ring: &mut Ring,
+    chunk: usize,
+    batch: u32,
+    zc: &mut ZeroCopy,
+    calls: &mut Calls,
+) -> Result<u64, (u64, StopKind)> {
+    let len = src.len;
+    let fd = types::Fd(sock.as_raw_fd());
+    let mut off = 0u64;
+    while off < len {
+        let wlen = (len - off).min(MMAP_WINDOW) as usize;
+        let map = Mapping::file(calls, src.file.as_fd(), off, wlen).map_err(|errno| {
+            (
+                off,
+                StopKind::Failed {
+                    call: "mmap",
+                    errno,
+                },
+            )
+        })?;
+        let mut pos = 0usize;
+        while pos < wlen {
+            let at = off + pos as u64;
+            let mut sizes = Vec::new();
+            let mut entries: Vec<squeue::Entry> = Vec::new();
+            let mut p = pos;
+            while p < wlen && sizes.len() < batch as usize {
+                let n = (wlen - p).min(chunk);
+                // SAFETY: p + n <= wlen, inside `map` (used only to form the address).
+                let ptr = unsafe { map.ptr().add(p) };
+                let e = opcode::SendZc::new(fd, ptr, n as u32)
+                    .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
+                    .zc_flags(REPORT_USAGE)
+                    .build()
+                    .user_data(sizes.len() as u64);
+                sizes.push(n);
+                entries.push(e);
+                p += n;
+            }
+            // One chain: a send starts only after the one before it sent everything, so the
+            // stream stays in order.
+            let k = entries.len();
+            for e in &mut entries[..k - 1] {
+                *e = e.clone().flags(squeue::Flags::IO_LINK);
+            }
+            // SAFETY: the entries point into `map`, which is unmapped only after every
+            // notification has arrived (below); on an early return the caller drops the ring,
+            // which cancels what is still in flight.
+            unsafe { ring.push(&entries) }.map_err(|e| {
+                (
+                    at,
+                    StopKind::Failed {
+                        call: "io_uring_enter",
+                        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBUSY)),
+                    },
+                )
+            })?;
+            let mut results: Vec<Option<i32>> = vec![None; k];
+            let mut got = 0usize;
+            while got < k {
+                ring.enter(calls, k - got)
+                    .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
+                for c in ring.reap() {
+                    if let Some(r) = note(&c, zc) {
+                        results[c.user_data as usize] = Some(r);
+                        got += 1;
+                    }
+                }
+            }
+            for (n, r) in sizes.into_iter().zip(results) {
+                let at = off + pos as u64;
+                match r.unwrap_or(-libc::ECANCELED) {
+                    r if r >= 0 && r as usize == n => pos += n,
+                    // Sent part of it (e.g. the send timeout passed): the rest goes again.
+                    r if r >= 0 => {
+                        pos += r as usize;
+                        break;
+                    }
+                    r if r == -libc::ECANCELED || r == -libc::EINTR => break,
+                    r if r == -libc::EAGAIN => {
+                        sys::wait_writable(calls, sock)
+                            .map_err(|e| (at, sys::classify("poll", e)))?;
+                        break;
+                    }
+                    r if r == -libc::EFAULT => return Err((at, StopKind::FileChanged)),
+                    r if r == -libc::ENOBUFS => {
+                        zc.enobufs += 1;
+                        if zc.sends > zc.completed {
+                            wait_notification(ring, zc, calls, at)?;
+                        } else {
+                            // SAFETY: pos + n <= wlen, inside `map`.
+                            let ptr = unsafe { map.ptr().add(pos) };
+                            // SAFETY: as above; the kernel reads the bytes.
+                            unsafe { sys::write_all_raw(calls, sock, ptr, n) }.map_err(
+                                |(done, errno)| (at + done as u64, sys::classify("write", errno)),
+                            )?;
+                            zc.plain_fallback += 1;
+                            pos += n;
+                        }
+                        break;
+                    }
+                    r => return Err((at, sys::classify("sendto", Errno::from_raw(-r)))),
+                }
+            }
+        }
+        // The socket may still hold the mapping's pages until every notification is in.
+        while zc.sends > zc.completed {
+            wait_notification(ring, zc, calls, off + pos as u64)?;
+        }
+        map.unmap(calls);
+        off += wlen as u64;
+    }
+    Ok(off)
+}
+
+/// One `io_uring_enter` waiting for at least one completion (a notification: no send is
+/// outstanding when this is called).
+fn wait_notification(
+    ring: &mut Ring,
+    zc: &mut ZeroCopy,
+    calls: &mut Calls,
+    at: u64,
+) -> Result<(), (u64, StopKind)> {
+    ring.enter(calls, 1)
+        .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
+    for c in ring.reap() {
+        note(&c, zc);
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! io-uring-splice: splice's file → pipe → socket, submitted through an io_uring. Each chunk is
+//! a linked pair of `IORING_OP_SPLICE` entries (file → pipe, then pipe → socket), and a batch of
+//! chunks is one linked chain handed to the kernel by a single `io_uring_enter`: the syscall
+//! column shrinks by the batch size. The kernel runs splice requests on its io-wq worker threads
+//! (they cannot be attempted without blocking), so the copying work leaves the serving thread —
+//! copylab measures the workers' CPU separately.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use io_uring::{opcode, squeue, types};
+use nix::errno::Errno;
+
+use super::ring::{self, Ring};
+use super::splice::{new_pipe, pipe_capacity};
+use super::{Method, MethodKind, Model, Scratch, step};
+use crate::size::fmt_bytes;
+use crate::source::Source;
+use crate::sys::{self, Calls, SendError, StopKind};
+
+use super::Place::*;
+use super::StepKind::*;
+
+/// The textbook: splice's path, with the two splices per chunk submitted in batches through
+/// shared rings instead of one syscall each.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("IORING_OP_SPLICE")),
+        step(PageCache, Pipe, Reference, Some("IORING_OP_SPLICE")),
+        step(Pipe, SocketBuffer, Reference, Some("IORING_OP_SPLICE")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &[],
+    once: &[],
+    per_batch: &["io_uring_enter"],
+};
+
+/// Linked splice pairs, `batch` chunks per `io_uring_enter`.
+pub struct IoUringSplice {
+    requested: usize,
+    granted: usize,
+    batch: u32,
+}
+
+impl IoUringSplice {
+    pub fn new(requested: usize, batch: u32) -> anyhow::Result<IoUringSplice> {
+        let (r, w) = new_pipe(requested)?;
+        let granted = pipe_capacity(&w)?;
+        drop((r, w));
+        Ok(IoUringSplice {
+            requested,
+            granted,
+            batch: batch.max(1),
+        })
+    }
+}
+
+impl Method for IoUringSplice {
+    fn kind(&self) -> MethodKind {
+        MethodKind::IoUringSplice
+    }
+
+    fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
+        if scratch.pipe.is_none() {
+            scratch.pipe = Some(new_pipe(self.requested)?);
+        }
+        let depth = 2 * self.batch;
+        if scratch.ring.as_ref().is_none_or(|r| r.depth < depth) {
+            scratch.ring = Some(Ring::new(depth).map_err(|e| {
+                anyhow::anyhow!("cannot set up an io_uring: {}", ring::setup_refused(&e))
+            })?);
+        }
+        Ok(())
+    }
+
+    fn granted_pipe_bytes(&self) -> Option<u64> {
+        Some(self.granted as u64)
+    }
+
+    fn setup_notes(&self) -> Vec<String> {
+        vec![format!(
+            "pipe {} granted; {} chunk{} (linked splice pairs) per io_uring_enter",
+            fmt_bytes(self.granted as u64),
+            self.batch,
+            if self.batch == 1 { "" } else { "s" }
+        )]
+    }
+
+    fn offloads_to_workers(&self) -> bool {
+        true
+    }
+
+    fn send(
+        &self,
+        src: &Source,
+        sock: BorrowedFd<'_>,
+        scratch: &mut Scratch,
+        calls: &mut Calls,
+    ) -> Result<u64, SendError> {
+        let len = src.len;
+        let result = match (scratch.pipe.as_ref(), scratch.ring.as_mut()) {
+            (Some((pr, pw)), Some(ring)) => pump(
+                src,
+                sock,
+                pr.as_fd(),
+                pw.as_fd(),
+                ring,
+                self.granted,
+                self.batch,
+                calls,
+            ),
+            _ => Err((
+                0,
+                StopKind::Failed {
+                    call: "io_uring_setup",
+                    errno: Errno::EBADF,
+                },
+            )),
+        };
+        if result.is_err() {
+            // Requests may still be in flight and bytes left in the pipe: dropping the ring
+            // cancels the requests, and the pipe is spoiled.
+            scratch.ring = None;
+            if let Some((r, w)) = scratch.pipe.take() {
+                sys::close(calls, r);
+                sys::close(calls, w);
+            }
+        }
+        result.map_err(|(sent, kind)| SendError {
+            sent,
+            expected: len,
+            kind,
+        })
+    }
+}
+
+/// What one entry of a chain is.
+const IN: u64 = 0;
+const OUT: u64 = 1;
+
+#[allow(clippy::too_many_arguments)]
+fn pump(
+    src: &Source,
+    sock: BorrowedFd<'_>,
+    pr: BorrowedFd<'_>,
+    pw: BorrowedFd<'_>,
+    ring: &mut Ring,
+    pipe_cap: usize,
+    batch: u32,
+    calls: &mut Calls,
+) -> Result<u64, (u64, StopKind)> {
+    let len = src.len;
+    let file = types::Fd(src.file.as_raw_fd());
+    let (pr, pw, out) = (
+        types::Fd(pr.as_raw_fd()),
+        types::Fd(pw.as_raw_fd()),
+        types::Fd(sock.as_raw_fd()),
+    );
+    let more = |end: u64| {
+        if end < len { libc::SPLICE_F_MORE } else { 0 }
+    };
+    let failed = |sent, errno| {
+        (
+            sent,
+            StopKind::Failed {
+                call: "io_uring_enter",
+                errno,
+            },
+        )
+    };
+    let mut file_off = 0u64; // next byte to splice into the pipe
+    let mut sent = 0u64; // bytes the socket took
+    while sent < len {
+        let mut entries: Vec<squeue::Entry> = Vec::new();
+        let in_pipe = (file_off - sent) as usize;
+        if in_pipe > 0 {
+            // A chain broke with bytes in the pipe (a short send): move them on alone.
+            entries.push(
+                opcode::Splice::new(pr, -1, out, -1, in_pipe as u32)
+                    .flags(more(file_off))
+                    .build()
+                    .user_data(OUT),
+            );
+        } else {
+            let mut at = file_off;
+            for _ in 0..batch {
+                if at >= len {
+                    break;
+                }
+                let n = (len - at).min(pipe_cap as u64);
+                entries.push(
+                    opcode::Splice::new(file, at as i64, pw, -1, n as u32)
+                        .build()
+                        .user_data(IN),
+                );
+                entries.push(
+                    opcode::Splice::new(pr, -1, out, -1, n as u32)
+                        .flags(more(at + n))
+                        .build()
+                        .user_data(OUT),
+                );
+                at += n;
+            }
+            // One chain: each entry starts only after the one before it completed in full.
+            let n = entries.len();
+            for e in &mut entries[..n.saturating_sub(1)] {
+                *e = e.clone().flags(squeue::Flags::IO_LINK);
+            }
+        }
+        let want = entries.len();
+        // SAFETY: the entries name the file, the pipe and the socket, all open until this
+        // function returns; on an early return the caller drops the ring, cancelling them.
+        unsafe { ring.push(&entries) }.map_err(|e| {
+            failed(
+                sent,
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBUSY)),
+            )
+        })?;
+        let mut done = Vec::with_capacity(want);
+        while done.len() < want {
+            ring.enter(calls, want - done.len())
+                .map_err(|errno| (sent, sys::classify("io_uring_enter", errno)))?;
+            done.extend(ring.reap());
+        }
+        // Completions of a chain arrive in order (each link starts after the one before it).
+        let mut wait_for_socket = false;
+        for c in done {
+            let r = c.result;
+            match (c.user_data, r) {
+                (_, r) if r == -libc::ECANCELED => {} // after a short or failed link: redone
+                (IN, 0) => return Err((sent, StopKind::FileChanged)),
+                (IN, r) if r > 0 => file_off += r as u64,
+                (IN, r) => {
+                    return Err((
+                        sent,
+                        StopKind::Failed {
+                            call: "splice",
+                            errno: Errno::from_raw(-r),
+                        },
+                    ));
+                }
+                (_, r) if r > 0 => sent += r as u64,
+                (_, r) if r == -libc::EAGAIN => wait_for_socket = true,
+                (_, r) if r == -libc::EINTR => {}
+                (_, 0) => {
+                    return Err((
+                        sent,
+                        StopKind::Failed {
+                            call: "splice",
+                            errno: Errno::EPIPE,
+                        },
+                    ));
+                }
+                (_, r) => return Err((sent, sys::classify("splice", Errno::from_raw(-r)))),
+            }
+        }
+        if wait_for_socket {
+            // The socket's send timeout passed without progress (SO_SNDTIMEO in the worker).
+            sys::wait_writable(calls, sock)
+                .map_err(|errno| (sent, sys::classify("poll", errno)))?;
+        }
+    }
+    Ok(sent)
+}

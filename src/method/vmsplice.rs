@@ -1,0 +1,202 @@
+//! vmsplice: `pread` the file into fresh user pages, hand those pages to a pipe with `vmsplice`
+//! (page references, no copy), then `splice` pipe → socket. The price of skipping `write`'s copy
+//! is that the socket — and, on loopback, the *receiver's* queue — holds references to the user
+//! pages until the data is consumed, with no notification when that happens: a page may never
+//! be written again. copylab therefore never reuses one: every [`VMSPLICE_REGION`] comes from a
+//! fresh anonymous `mmap` (which the kernel zero-fills on first touch) and is `munmap`ped once
+//! spliced (the pages live on, referenced by the socket, until the data is read).
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use nix::errno::Errno;
+
+use super::splice::{drain_pipe, new_pipe, pipe_capacity};
+use super::{Method, MethodKind, Model, Scratch, step};
+use crate::size::fmt_bytes;
+use crate::source::Source;
+use crate::sys::{self, Calls, Mapping, SendError, StopKind};
+
+use super::Place::*;
+use super::StepKind::*;
+
+/// Fresh user memory mapped at once: the pipe-fulls of one region share one `mmap` and one
+/// `munmap`.
+pub const VMSPLICE_REGION: usize = 4 << 20;
+
+/// The textbook vmsplice path: read into user pages, give the pages to a pipe, splice the pipe
+/// to the socket. One CPU copy (page cache → user pages, by `read`) instead of read-write's two.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("read")),
+        step(PageCache, UserBuffer, Cpu, Some("read")),
+        step(UserBuffer, Pipe, Reference, Some("vmsplice")),
+        step(Pipe, SocketBuffer, Reference, Some("splice")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["read", "vmsplice", "splice"],
+    once: &[],
+    per_batch: &[],
+};
+
+/// `pread` into fresh pages, `vmsplice` them into a pipe, `splice` the pipe to the socket.
+pub struct Vmsplice {
+    requested: usize,
+    granted: usize,
+}
+
+impl Vmsplice {
+    pub fn new(requested: usize) -> anyhow::Result<Vmsplice> {
+        let (r, w) = new_pipe(requested)?;
+        let granted = pipe_capacity(&w)?;
+        drop((r, w));
+        Ok(Vmsplice { requested, granted })
+    }
+}
+
+impl Method for Vmsplice {
+    fn kind(&self) -> MethodKind {
+        MethodKind::Vmsplice
+    }
+
+    fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
+        if scratch.pipe.is_none() {
+            scratch.pipe = Some(new_pipe(self.requested)?);
+        }
+        Ok(())
+    }
+
+    fn granted_pipe_bytes(&self) -> Option<u64> {
+        Some(self.granted as u64)
+    }
+
+    fn setup_notes(&self) -> Vec<String> {
+        vec![format!(
+            "pipe {} granted; fresh {} of user pages per mmap, never reused",
+            fmt_bytes(self.granted as u64),
+            fmt_bytes(VMSPLICE_REGION as u64)
+        )]
+    }
+
+    fn send(
+        &self,
+        src: &Source,
+        sock: BorrowedFd<'_>,
+        scratch: &mut Scratch,
+        calls: &mut Calls,
+    ) -> Result<u64, SendError> {
+        let len = src.len;
+        let Some((pr, pw)) = scratch.pipe.as_ref() else {
+            return Err(SendError {
+                sent: 0,
+                expected: len,
+                kind: StopKind::Failed {
+                    call: "pipe2",
+                    errno: Errno::EBADF,
+                },
+            });
+        };
+        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.granted, calls);
+        if result.is_err()
+            && let Some((r, w)) = scratch.pipe.take()
+        {
+            // Bytes left in the pipe after an error were never sent: this pipe is spoiled.
+            sys::close(calls, r);
+            sys::close(calls, w);
+        }
+        result.map_err(|(sent, kind)| SendError {
+            sent,
+            expected: len,
+            kind,
+        })
+    }
+}
+
+fn pump(
+    src: &Source,
+    sock: BorrowedFd<'_>,
+    pr: BorrowedFd<'_>,
+    pw: BorrowedFd<'_>,
+    pipe_cap: usize,
+    calls: &mut Calls,
+) -> Result<u64, (u64, StopKind)> {
+    let len = src.len;
+    let region_cap = VMSPLICE_REGION.max(pipe_cap);
+    let mut sent = 0u64;
+    while sent < len {
+        let region_len = (len - sent).min(region_cap as u64) as usize;
+        let region = Mapping::anonymous(calls, region_len).map_err(|errno| {
+            (
+                sent,
+                StopKind::Failed {
+                    call: "mmap",
+                    errno,
+                },
+            )
+        })?;
+        let mut done = 0usize;
+        while done < region_len {
+            let chunk = (region_len - done).min(pipe_cap);
+            // SAFETY: `region` is a private anonymous mapping of region_len bytes that only this
+            // function writes, and done + chunk <= region_len. Its pages have not been given to
+            // the pipe yet (each byte is vmspliced exactly once, after this read).
+            let buf = unsafe { std::slice::from_raw_parts_mut(region.ptr().add(done), chunk) };
+            read_exact_at(src, buf, sent, calls)?;
+            let mut given = 0usize;
+            while given < chunk {
+                let n = sys::retry(calls, "vmsplice", None, || {
+                    let iov = libc::iovec {
+                        // SAFETY: inside `buf`, which stays mapped until after the splice below.
+                        iov_base: unsafe { buf.as_mut_ptr().add(given) }.cast(),
+                        iov_len: chunk - given,
+                    };
+                    // SAFETY: one valid iovec over live memory; the pipe takes page references
+                    // that keep the pages alive after munmap. SPLICE_F_GIFT: the pages are
+                    // never touched again.
+                    let r = unsafe { libc::vmsplice(pw.as_raw_fd(), &iov, 1, libc::SPLICE_F_GIFT) };
+                    Errno::result(r).map(|n| n as usize)
+                })
+                .map_err(|errno| {
+                    (
+                        sent,
+                        StopKind::Failed {
+                            call: "vmsplice",
+                            errno,
+                        },
+                    )
+                })?;
+                given += n;
+                sent = drain_pipe(pr, sock, n, sent, len, calls)?;
+            }
+            done += chunk;
+        }
+        // The socket still holds references to these pages; unmapping drops only ours.
+        region.unmap(calls);
+    }
+    Ok(sent)
+}
+
+/// `pread` exactly `buf.len()` bytes at `offset`; end of file first means the file shrank.
+fn read_exact_at(
+    src: &Source,
+    buf: &mut [u8],
+    offset: u64,
+    calls: &mut Calls,
+) -> Result<(), (u64, StopKind)> {
+    let mut got = 0usize;
+    while got < buf.len() {
+        match sys::pread(calls, &src.file, &mut buf[got..], offset + got as u64) {
+            Ok(0) => return Err((offset, StopKind::FileChanged)),
+            Ok(n) => got += n,
+            Err(errno) => {
+                return Err((
+                    offset,
+                    StopKind::Failed {
+                        call: "pread64",
+                        errno,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}
