@@ -911,6 +911,17 @@ fn print_record(sh: &Shared, r: &ConnRecord) {
                 c.context_switches.involuntary,
                 ms(c.cpu.sys_ns),
             ));
+            if let Some(w) = &c.io_workers {
+                line.push_str(&format!(" (+ io-wq {} ms)", ms(w.cpu_ns)));
+            }
+            if let Some(z) = &c.zerocopy {
+                line.push_str(&format!(
+                    " · zero-copied {} of {} sends (kernel copied {})",
+                    z.completed.saturating_sub(z.copied),
+                    z.sends,
+                    z.copied
+                ));
+            }
         }
         line.push_str(&format!(" · {}", r.detail));
         writeln!(out, "{line}")

@@ -1,5 +1,6 @@
 //! Byte-exact delivery: every method over every transport at awkward sizes, the empty file, and
-//! a sparse file past sendfile's 2 GiB per-call limit.
+//! a sparse file past sendfile's 2 GiB per-call limit; the syscall shape of each path, read from
+//! the JSON.
 
 mod common;
 
@@ -11,8 +12,8 @@ use common::*;
 
 const MIB: u64 = 1 << 20;
 
-/// Serve a `size`-byte pseudo-random file with all four methods over `transport` and check
-/// every delivery.
+/// Serve a `size`-byte pseudo-random file with every method over `transport` (the zero-copy
+/// sends only over TCP: Unix sockets refuse them) and check every delivery.
 fn delivery(size: u64, transport: &str) {
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", size, 0xC0FFEE);
@@ -57,18 +58,60 @@ fn delivery(size: u64, transport: &str) {
         .iter()
         .map(|m| m["method"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names, METHODS,
-        "--methods all runs the four methods in order"
-    );
+    let expected: Vec<&str> = ALL_METHODS
+        .into_iter()
+        .filter(|m| transport == "tcp" || !TCP_ONLY.contains(m))
+        .collect();
+    assert_eq!(names, expected, "--methods all runs every path in order");
+    let warnings = r["warnings"].to_string();
+    for m in TCP_ONLY {
+        let skipped = format!("{m} skipped");
+        assert_eq!(
+            warnings.contains(&skipped),
+            transport == "unix",
+            "{m} over {transport}: skipped with a warning exactly on unix: {warnings}"
+        );
+    }
     assert_all_verified(&r, size, true);
-    for m in METHODS {
+    for m in &expected {
         assert_eq!(runs(method(&r, m)).len(), 1, "{m}: --runs 1");
+    }
+    if transport == "tcp" {
+        for m in TCP_ONLY {
+            let run = &runs(method(&r, m))[0];
+            let (sends, completed, copied, _) = zerocopy(run);
+            assert_eq!(
+                completed, sends,
+                "{m}: every zero-copy send completed: {run:#}"
+            );
+            assert!(copied <= completed, "{m}: {run:#}");
+        }
+    }
+    for m in ALL_METHODS {
+        if let Some(x) = r["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["method"] == m)
+        {
+            let run = &runs(x)[0];
+            assert_eq!(
+                run["zerocopy"].is_object(),
+                TCP_ONLY.contains(&m),
+                "{m}: a zerocopy tally exactly for the zero-copy paths: {run:#}"
+            );
+            assert_eq!(
+                run["io_workers"].is_object(),
+                m.starts_with("io-uring"),
+                "{m}: io_workers exactly for the io_uring paths: {run:#}"
+            );
+        }
     }
 
     if big {
         let buffer = num(&r["options"]["buffer_bytes"], "buffer_bytes");
         let pipe = num(&r["options"]["pipe_bytes_granted"], "pipe_bytes_granted");
+        let batch = num(&r["options"]["batch"], "batch");
         assert_eq!(buffer, 64 << 10);
         assert!(
             size > buffer && size > pipe,
@@ -86,7 +129,115 @@ fn delivery(size: u64, transport: &str) {
             by_name(sp, "splice") >= 2 * size.div_ceil(pipe),
             "splice chunks: {sp:#}"
         );
+        syscall_shapes(&r, transport, size, buffer, pipe, batch);
     }
+}
+
+/// What each newer path must have asked the kernel for, from the JSON's per-syscall counts.
+fn syscall_shapes(
+    r: &serde_json::Value,
+    transport: &str,
+    size: u64,
+    buffer: u64,
+    pipe: u64,
+    batch: u64,
+) {
+    let pipefuls = size.div_ceil(pipe);
+    let region = num(
+        &r["options"]["vmsplice_region_bytes"],
+        "vmsplice_region_bytes",
+    );
+
+    // vmsplice: one pread64 and at least one vmsplice and one splice per pipe-full, one fresh
+    // mapping (mmap + munmap) per region, and no write.
+    let vm = &runs(method(r, "vmsplice"))[0];
+    assert_eq!(by_name(vm, "pread64"), pipefuls, "vmsplice reads: {vm:#}");
+    assert!(
+        by_name(vm, "vmsplice") >= pipefuls,
+        "vmsplice calls: {vm:#}"
+    );
+    assert!(
+        by_name(vm, "splice") >= pipefuls,
+        "vmsplice splices: {vm:#}"
+    );
+    let regions = size.div_ceil(region.max(pipe));
+    assert_eq!(by_name(vm, "mmap"), regions, "vmsplice regions: {vm:#}");
+    assert_eq!(by_name(vm, "munmap"), regions, "vmsplice regions: {vm:#}");
+    assert_eq!(by_name(vm, "write"), 0, "vmsplice writes nothing: {vm:#}");
+
+    // io-uring-splice: io_uring_enter instead of splice calls; fewer enters than chunks.
+    let us = &runs(method(r, "io-uring-splice"))[0];
+    let enters = by_name(us, "io_uring_enter");
+    assert_eq!(
+        by_name(us, "splice"),
+        0,
+        "io-uring-splice makes no splice syscall: {us:#}"
+    );
+    assert!(
+        enters >= pipefuls.div_ceil(batch) && enters < pipefuls,
+        "io-uring-splice: {enters} io_uring_enter for {pipefuls} chunks in batches of {batch}: {us:#}"
+    );
+    // The kernel runs the splices on io-wq workers: their CPU is measured apart.
+    let w = &us["io_workers"];
+    assert!(
+        num(&w["threads"], "io_workers.threads") >= 1 && num(&w["cpu_ns"], "io_workers.cpu_ns") > 0,
+        "io-uring-splice: io-wq workers did the splicing: {us:#}"
+    );
+
+    if transport != "tcp" {
+        return;
+    }
+    let chunks = size.div_ceil(buffer);
+    // msg-zerocopy: one sendto per chunk (more if the kernel refused or took part), recvmsg for
+    // the completions, one completion per send.
+    let mz = &runs(method(r, "msg-zerocopy"))[0];
+    let (sends, completed, copied, plain) = zerocopy(mz);
+    assert!(
+        sends + plain >= chunks,
+        "msg-zerocopy sends {sends} + {plain} plain for {chunks} chunks: {mz:#}"
+    );
+    assert!(
+        by_name(mz, "sendto") >= sends,
+        "msg-zerocopy: a sendto per send: {mz:#}"
+    );
+    assert!(
+        by_name(mz, "recvmsg") >= 1,
+        "msg-zerocopy reads completions: {mz:#}"
+    );
+    assert_eq!(
+        completed, sends,
+        "msg-zerocopy: a completion per send: {mz:#}"
+    );
+    assert_eq!(
+        by_name(mz, "write"),
+        plain,
+        "msg-zerocopy writes only its fallbacks: {mz:#}"
+    );
+    // Loopback: the kernel copies every zero-copy send (the receiver may hold the data
+    // indefinitely) and says so in the completion.
+    assert_eq!(copied, completed, "msg-zerocopy on loopback: {mz:#}");
+
+    // io-uring-send-zc: io_uring_enter, no sendto; two completions per send.
+    let uz = &runs(method(r, "io-uring-send-zc"))[0];
+    let (sends, completed, copied, plain) = zerocopy(uz);
+    assert_eq!(
+        by_name(uz, "sendto"),
+        0,
+        "io-uring-send-zc makes no sendto: {uz:#}"
+    );
+    assert!(
+        sends + plain >= chunks,
+        "io-uring-send-zc sends {sends} for {chunks} chunks: {uz:#}"
+    );
+    assert!(
+        by_name(uz, "io_uring_enter") >= chunks.div_ceil(batch),
+        "io-uring-send-zc enters: {uz:#}"
+    );
+    assert_eq!(
+        completed, sends,
+        "io-uring-send-zc: a notification per send: {uz:#}"
+    );
+    assert_eq!(copied, completed, "io-uring-send-zc on loopback: {uz:#}");
 }
 
 macro_rules! delivery_tests {
@@ -129,6 +280,8 @@ fn empty_file_sends_nothing_and_counts_real_zeros() {
             "compare",
             path_str(&file),
             "--json",
+            "--methods",
+            "all",
             "--runs",
             "1",
             "--warmup",
@@ -140,7 +293,7 @@ fn empty_file_sends_nothing_and_counts_real_zeros() {
     );
     assert_eq!(num(&r["file"]["bytes"], "file.bytes"), 0);
     assert_all_verified(&r, 0, false);
-    for m in METHODS {
+    for m in ALL_METHODS {
         let med = &method(&r, m)["median"];
         for run in runs(method(&r, m)).iter().chain([med]) {
             assert_eq!(num(&run["bytes"], "bytes"), 0, "{m}");

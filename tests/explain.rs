@@ -133,6 +133,11 @@ fn boundary_calls(method: &str) -> &'static [&'static str] {
         "mmap" => &["mmap()", "write()"],
         "sendfile" => &["sendfile()"],
         "splice" => &["splice()"],
+        "vmsplice" => &["read()", "vmsplice()", "splice()"],
+        "msg-zerocopy" => &["mmap()", "sendto()"],
+        // io_uring operations ride on io_uring_enter: written without parentheses.
+        "io-uring-splice" => &["IORING_OP_SPLICE "],
+        "io-uring-send-zc" => &["mmap()", "IORING_OP_SEND_ZC "],
         other => panic!("unknown method {other}"),
     }
 }
@@ -166,7 +171,7 @@ fn step_labels(diagram: &str) -> Vec<String> {
 #[test]
 fn diagrams_draw_the_textbook_compare_reports() {
     let report = compare_report();
-    for name in METHODS {
+    for name in ALL_METHODS {
         let tb = &method(report, name)["textbook"];
         let cpu = num(&tb["cpu_copies"], "textbook.cpu_copies");
         let cpu_sg = num(
@@ -195,7 +200,7 @@ fn diagrams_draw_the_textbook_compare_reports() {
             for l in &labels {
                 let tag: String = l.chars().skip(1).collect();
                 assert!(
-                    ["DMA", "CPU", "CPU*", "ref", "map"].contains(&tag.as_str()),
+                    ["DMA", "CPU", "CPU*", "ref", "map", "pin"].contains(&tag.as_str()),
                     "step label {l:?} has no kind tag\n{dump}"
                 );
             }
@@ -244,15 +249,19 @@ fn diagrams_draw_the_textbook_compare_reports() {
                 for needle in [
                     format!("{transitions} user↔kernel transitions"),
                     format!("{dma} DMA copies"),
-                    match tb["syscalls_once"].as_str().unwrap() {
-                        "" => format!(
+                    match (
+                        tb["syscalls_per_batch"].as_str().unwrap(),
+                        tb["syscalls_once"].as_str().unwrap(),
+                    ) {
+                        ("", "") => format!(
                             "syscalls per chunk: {}.",
                             tb["syscalls_per_chunk"].as_str().unwrap()
                         ),
-                        once => format!(
+                        ("", once) => format!(
                             "syscalls per chunk: {} ({once} once).",
                             tb["syscalls_per_chunk"].as_str().unwrap()
                         ),
+                        (batch, _) => format!("one syscall, {batch}, per batch of chunks"),
                     },
                 ] {
                     assert!(
@@ -288,11 +297,11 @@ fn every_line_fits_100_columns() {
     for lang in LANGS {
         let out = explain(&["--lang", lang]);
         let text = &out.stdout;
-        // All four paths, then the myths.
+        // All eight paths, then the myths.
         assert_eq!(
             text.lines().filter(|l| l.starts_with("━━ ")).count(),
-            5,
-            "{lang}: four paths and the myths\n{text}"
+            ALL_METHODS.len() + 1,
+            "{lang}: every path and the myths\n{text}"
         );
         let widest = text.lines().map(|l| l.width()).max().unwrap_or(0);
         for (i, line) in text.lines().enumerate() {

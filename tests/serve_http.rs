@@ -132,6 +132,36 @@ fn http_splice_unix() {
     http_delivery("splice", true);
 }
 
+#[test]
+fn http_vmsplice_tcp() {
+    http_delivery("vmsplice", false);
+}
+
+#[test]
+fn http_vmsplice_unix() {
+    http_delivery("vmsplice", true);
+}
+
+#[test]
+fn http_msg_zerocopy_tcp() {
+    http_delivery("msg-zerocopy", false);
+}
+
+#[test]
+fn http_io_uring_splice_tcp() {
+    http_delivery("io-uring-splice", false);
+}
+
+#[test]
+fn http_io_uring_splice_unix() {
+    http_delivery("io-uring-splice", true);
+}
+
+#[test]
+fn http_io_uring_send_zc_tcp() {
+    http_delivery("io-uring-send-zc", false);
+}
+
 /// An error response: the status line, a Content-Length matching the plain-text body, and
 /// Connection: close.
 fn assert_error_response(r: &Response, status: u16, ctx: &str) {

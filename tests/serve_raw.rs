@@ -172,6 +172,36 @@ fn raw_splice_unix() {
     raw_delivery("splice", true);
 }
 
+#[test]
+fn raw_vmsplice_tcp() {
+    raw_delivery("vmsplice", false);
+}
+
+#[test]
+fn raw_vmsplice_unix() {
+    raw_delivery("vmsplice", true);
+}
+
+#[test]
+fn raw_msg_zerocopy_tcp() {
+    raw_delivery("msg-zerocopy", false);
+}
+
+#[test]
+fn raw_io_uring_splice_tcp() {
+    raw_delivery("io-uring-splice", false);
+}
+
+#[test]
+fn raw_io_uring_splice_unix() {
+    raw_delivery("io-uring-splice", true);
+}
+
+#[test]
+fn raw_io_uring_send_zc_tcp() {
+    raw_delivery("io-uring-send-zc", false);
+}
+
 /// The `try:` line of a text-mode server, without the trailing hint.
 fn try_command(srv: &Server) -> String {
     let line = srv
@@ -420,6 +450,10 @@ fn client_disconnect(method: &str) {
         "{sum}"
     );
 
+    // Zero-copy sends are TCP-only (Unix sockets refuse them; see tests/paths.rs).
+    if common::TCP_ONLY.contains(&method) {
+        return;
+    }
     // Unix: its socket buffers cannot hold 4 MiB, so leaving early is always seen.
     let sock = dir.path().join("u.sock");
     let mut srv = Server::start(
@@ -469,6 +503,26 @@ fn client_disconnect_sendfile() {
 #[test]
 fn client_disconnect_splice() {
     client_disconnect("splice");
+}
+
+#[test]
+fn client_disconnect_vmsplice() {
+    client_disconnect("vmsplice");
+}
+
+#[test]
+fn client_disconnect_msg_zerocopy() {
+    client_disconnect("msg-zerocopy");
+}
+
+#[test]
+fn client_disconnect_io_uring_splice() {
+    client_disconnect("io-uring-splice");
+}
+
+#[test]
+fn client_disconnect_io_uring_send_zc() {
+    client_disconnect("io-uring-send-zc");
 }
 
 /// 200 sequential connections (every tenth client leaving without reading) leave the server's
@@ -563,6 +617,26 @@ fn no_fd_leak_sendfile() {
 #[test]
 fn no_fd_leak_splice() {
     no_fd_leak("splice");
+}
+
+#[test]
+fn no_fd_leak_vmsplice() {
+    no_fd_leak("vmsplice");
+}
+
+#[test]
+fn no_fd_leak_msg_zerocopy() {
+    no_fd_leak("msg-zerocopy");
+}
+
+#[test]
+fn no_fd_leak_io_uring_splice() {
+    no_fd_leak("io-uring-splice");
+}
+
+#[test]
+fn no_fd_leak_io_uring_send_zc() {
+    no_fd_leak("io-uring-send-zc");
 }
 
 /// 32 clients at once, each reading to EOF; every one gets the exact file.

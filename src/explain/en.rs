@@ -209,14 +209,24 @@ impl Texts for English {
     fn verdict(&self, m: &Measured) -> String {
         match (m.syscalls, m.expected_syscalls) {
             (Some(got), Some(want)) if got == want => format!(
-                "Agrees with the model: {} per chunk × {} chunk{} = {want} syscall{} = {} user↔kernel transitions. The textbook's {} describe a single chunk{}. The scheduler context switches above are something else: the thread slept while the socket buffer was full.",
+                "Agrees with the model: {} per chunk × {} chunk{}{} = {want} syscall{} = {} user↔kernel transitions. The textbook's {} describe a single chunk{}. The scheduler context switches above are something else: the thread slept while the socket buffer was full.",
                 m.per_chunk,
                 m.chunks,
                 if m.chunks == 1 { "" } else { "s" },
+                match m.fresh_regions {
+                    0 => String::new(),
+                    n => format!(" + mmap + munmap × {n} region{} of fresh pages", if n == 1 { "" } else { "s" }),
+                },
                 if want == 1 { "" } else { "s" },
                 2 * want,
                 m.textbook_transitions,
-                if m.with_munmap { " and leave out munmap" } else { "" }
+                if m.with_munmap {
+                    " and leave out munmap"
+                } else if m.fresh_regions > 0 {
+                    " and leave out the fresh pages vmsplice needs"
+                } else {
+                    ""
+                }
             ),
             (Some(got), Some(want)) => format!(
                 "Differs from the textbook's {want}: {got} syscalls were made, because the socket took fewer bytes per call than asked (short writes) or the counters saw calls outside the data path. The textbook's model has no notion of that."

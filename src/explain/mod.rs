@@ -14,7 +14,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::compare::{self, CompareOptions};
 use crate::counters::Choice;
-use crate::method::{Band, MethodKind, Place, SENDFILE_MAX, StepKind, Textbook, VMSPLICE_REGION};
+use crate::method::{Band, MethodKind, Place, SENDFILE_MAX, StepKind, Textbook};
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
 
@@ -77,6 +77,8 @@ pub struct Measured {
     pub textbook_transitions: u32,
     /// The count includes munmap, which the textbook leaves out.
     pub with_munmap: bool,
+    /// vmsplice: fresh regions mapped (one mmap + munmap each), on top of the chunks' calls.
+    pub fresh_regions: u64,
     pub voluntary: u64,
     pub involuntary: u64,
     pub minor_faults: u64,
@@ -261,15 +263,14 @@ fn expected(kind: MethodKind, report: &Report) -> (Option<u64>, String, u64) {
         },
         MethodKind::Vmsplice => match o.pipe_bytes_granted {
             Some(p) if p > 0 => {
-                let region = p.max(VMSPLICE_REGION as u64);
+                let region = p.max(o.vmsplice_region_bytes);
                 let regions = bytes.div_ceil(region);
                 let chunks = (0..regions)
                     .map(|i| (bytes - i * region).min(region).div_ceil(p))
                     .sum::<u64>();
                 (
                     Some(3 * chunks + 2 * regions),
-                    "pread64 + vmsplice + splice per pipe-full, mmap + munmap per fresh region"
-                        .into(),
+                    "pread64 + vmsplice + splice".into(),
                     chunks,
                 )
             }
@@ -351,6 +352,13 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         chunks,
         textbook_transitions: kind.textbook().transitions,
         with_munmap: kind == MethodKind::Mmap,
+        fresh_regions: match (kind, report.options.pipe_bytes_granted) {
+            (MethodKind::Vmsplice, Some(p)) => report
+                .file
+                .bytes
+                .div_ceil(p.max(report.options.vmsplice_region_bytes).max(1)),
+            _ => 0,
+        },
         voluntary: med.context_switches.voluntary,
         involuntary: med.context_switches.involuntary,
         minor_faults: med.page_faults.minor,

@@ -196,12 +196,22 @@ impl Texts for Chinese {
     fn verdict(&self, m: &Measured) -> String {
         match (m.syscalls, m.expected_syscalls) {
             (Some(got), Some(want)) if got == want => format!(
-                "与模型一致：每块 {} × {} 块 = {want} 次系统调用 = {} 次用户态↔内核态切换。教科书的 {} 次只描述一块数据{}。上面的调度器上下文切换是另一回事：socket 缓冲区满时线程在睡眠。",
+                "与模型一致：每块 {} × {} 块{} = {want} 次系统调用 = {} 次用户态↔内核态切换。教科书的 {} 次只描述一块数据{}。上面的调度器上下文切换是另一回事：socket 缓冲区满时线程在睡眠。",
                 m.per_chunk,
                 m.chunks,
+                match m.fresh_regions {
+                    0 => String::new(),
+                    n => format!(" + {n} 个新页区域的 mmap + munmap"),
+                },
                 2 * want,
                 m.textbook_transitions,
-                if m.with_munmap { "，而且不算 munmap" } else { "" }
+                if m.with_munmap {
+                    "，而且不算 munmap"
+                } else if m.fresh_regions > 0 {
+                    "，而且不算 vmsplice 需要的新页"
+                } else {
+                    ""
+                }
             ),
             (Some(got), Some(want)) => format!(
                 "与教科书的 {want} 次不同：实际是 {got} 次系统调用，因为 socket 每次接收的字节少于请求的（短写），或计数器看到了数据路径之外的调用。教科书的模型没有考虑这些。"

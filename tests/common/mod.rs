@@ -14,7 +14,23 @@ use serde_json::Value;
 /// Every copylab invocation is killed after this (a hang is a failure, not a stuck suite).
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The four classic paths: the default set.
 pub const METHODS: [&str; 4] = ["read-write", "mmap", "sendfile", "splice"];
+
+/// Every path, in table order (`--methods all`).
+pub const ALL_METHODS: [&str; 8] = [
+    "read-write",
+    "mmap",
+    "sendfile",
+    "splice",
+    "vmsplice",
+    "msg-zerocopy",
+    "io-uring-splice",
+    "io-uring-send-zc",
+];
+
+/// The paths the kernel allows on TCP only (zero-copy sends).
+pub const TCP_ONLY: [&str; 2] = ["msg-zerocopy", "io-uring-send-zc"];
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_copylab")
@@ -289,4 +305,17 @@ pub fn assert_all_verified(report: &Value, size: u64, hash_every_run: bool) {
         }
         assert_eq!(m["median"]["verified"], true, "{name} median verified");
     }
+}
+
+/// The zero-copy tally of a run (`zerocopy` object), as (sends, completed, copied, plain
+/// fallbacks).
+pub fn zerocopy(run: &Value) -> (u64, u64, u64, u64) {
+    let z = &run["zerocopy"];
+    assert!(z.is_object(), "no zerocopy object: {run:#}");
+    (
+        num(&z["sends"], "zerocopy.sends"),
+        num(&z["completed"], "zerocopy.completed"),
+        num(&z["copied"], "zerocopy.copied"),
+        num(&z["plain_fallback"], "zerocopy.plain_fallback"),
+    )
 }

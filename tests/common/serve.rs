@@ -777,6 +777,46 @@ pub fn assert_syscall_shape(rec: &Value, method: &str, size: u64, ctx: &str) {
             assert!(syscalls(rec, "splice") >= 2, "{ctx}: splice: {rec}");
             assert_eq!(pread, 0, "{ctx}: splice must not pread: {rec}");
         }
+        "vmsplice" => {
+            assert!(pread >= 1, "{ctx}: vmsplice reads into fresh pages: {rec}");
+            assert!(syscalls(rec, "vmsplice") >= pread, "{ctx}: {rec}");
+            assert!(syscalls(rec, "splice") >= pread, "{ctx}: {rec}");
+            assert_eq!(
+                syscalls(rec, "mmap"),
+                syscalls(rec, "munmap"),
+                "{ctx}: each fresh region is unmapped: {rec}"
+            );
+        }
+        "msg-zerocopy" | "io-uring-send-zc" => {
+            let z = &rec["cost"]["zerocopy"];
+            let sends = z["sends"].as_u64().unwrap_or(0);
+            assert!(sends >= 1, "{ctx}: zero-copy sends: {rec}");
+            assert_eq!(
+                z["completed"].as_u64(),
+                Some(sends),
+                "{ctx}: a completion per send: {rec}"
+            );
+            assert_eq!(pread, 0, "{ctx}: sends from a mapping: {rec}");
+            if method == "msg-zerocopy" {
+                assert!(syscalls(rec, "sendto") >= sends, "{ctx}: {rec}");
+                assert!(syscalls(rec, "recvmsg") >= 1, "{ctx}: completions: {rec}");
+            } else {
+                assert_eq!(syscalls(rec, "sendto"), 0, "{ctx}: {rec}");
+                assert!(syscalls(rec, "io_uring_enter") >= 1, "{ctx}: {rec}");
+            }
+        }
+        "io-uring-splice" => {
+            assert!(syscalls(rec, "io_uring_enter") >= 1, "{ctx}: {rec}");
+            assert_eq!(
+                syscalls(rec, "splice"),
+                0,
+                "{ctx}: no splice syscall: {rec}"
+            );
+            assert!(
+                rec["cost"]["io_workers"]["cpu_ns"].as_u64().unwrap_or(0) > 0,
+                "{ctx}: the io-wq workers did the splicing: {rec}"
+            );
+        }
         other => panic!("unknown method {other}"),
     }
 }
