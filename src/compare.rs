@@ -203,6 +203,22 @@ fn snapshot(
         warnings.push("page-cache residency could not be measured (mincore failed)".into());
     }
 
+    // A zero-copy path that had to send plainly says so: its figures are partly a copying path.
+    for s in slots {
+        let plain: u64 = s
+            .runs
+            .iter()
+            .filter_map(|r| r.cost.zerocopy)
+            .map(|z| z.plain_fallback)
+            .sum();
+        if plain > 0 {
+            warnings.push(format!(
+                "{}: {plain} chunk{} went out with a plain, copying send after ENOBUFS (too much pinned: RLIMIT_MEMLOCK or net.core.optmem_max); raise `ulimit -l` or make --buffer smaller",
+                s.method.kind(),
+                if plain == 1 { "" } else { "s" }
+            ));
+        }
+    }
     let methods = slots
         .iter()
         .filter(|s| !s.runs.is_empty())

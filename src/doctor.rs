@@ -3,7 +3,7 @@
 //! counter verdicts come from opening the counters exactly as `compare` does.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -12,7 +12,9 @@ use perf_event::events::{Hardware, Software};
 use serde::Serialize;
 
 use crate::counters::{Choice, Counters, SyscallSource, tracefs};
+use crate::method::MethodKind;
 use crate::source::Source;
+use crate::transport::Transport;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,32 +94,33 @@ fn cap_eff() -> u64 {
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 
-fn io_uring_probe() -> (Level, String, Option<&'static str>) {
-    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok());
-    let mut params = [0u8; 120];
-    // SAFETY: io_uring_setup(entries, params) reads and writes the 120-byte params struct we
-    // own; the returned fd (if any) is wrapped at once so it is closed.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
-    if fd >= 0 {
-        // SAFETY: a fresh descriptor returned by the kernel, owned by nothing else.
-        drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        return (Level::Ok, "io_uring_setup works".into(), None);
+/// One check per path beyond the classic four: can this kernel and sandbox run it (over TCP)?
+/// The same test compare uses before it runs a path.
+fn path_checks(checks: &mut Vec<Check>) {
+    for kind in [
+        MethodKind::MsgZerocopy,
+        MethodKind::IoUringSplice,
+        MethodKind::IoUringSendZc,
+    ] {
+        checks.push(match kind.availability(Transport::Tcp) {
+            Ok(()) => check(
+                kind.name(),
+                Level::Ok,
+                match kind {
+                    MethodKind::MsgZerocopy => "SO_ZEROCOPY accepted on TCP (not on Unix sockets)",
+                    MethodKind::IoUringSplice => "io_uring_setup works, IORING_OP_SPLICE supported",
+                    _ => "io_uring_setup works, IORING_OP_SEND_ZC supported (TCP only)",
+                },
+                None,
+            ),
+            Err(u) => Check {
+                name: kind.name(),
+                level: Level::Limited,
+                found: format!("{}: compare skips it", u.reason),
+                fix: Some(format!("{} (the classic paths do not need it)", u.fix)),
+            },
+        });
     }
-    let e = std::io::Error::last_os_error();
-    let why = match (e.raw_os_error(), disabled) {
-        (Some(libc::ENOSYS), _) => "the kernel has no io_uring (ENOSYS)".to_string(),
-        (Some(libc::EPERM), Some(d)) if d > 0 => {
-            format!("disabled by kernel.io_uring_disabled = {d}")
-        }
-        (_, _) => format!("io_uring_setup refused: {e} (a seccomp profile may block it)"),
-    };
-    (
-        Level::Missing,
-        why,
-        Some("sudo sysctl kernel.io_uring_disabled=0 (not needed for the four classic paths)"),
-    )
 }
 
 /// Try one sendfile and one splice of the file's first byte into a socket pair: does this file
@@ -300,8 +303,7 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
         ),
     });
 
-    let (lvl, found, fix) = io_uring_probe();
-    checks.push(check("io_uring", lvl, found, fix));
+    path_checks(&mut checks);
 
     let pipe_max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .ok()

@@ -44,7 +44,8 @@ pub struct ZeroCopy {
     /// Chunks sent with a plain, copying send after the kernel refused zero copy with ENOBUFS
     /// (optmem or locked-memory limit) even with no completion outstanding.
     pub plain_fallback: u64,
-    /// ENOBUFS refusals seen (each answered by draining completions and retrying).
+    /// Refusals to pin more memory seen: ENOBUFS (or ENOMEM from io_uring's RLIMIT_MEMLOCK
+    /// accounting), each answered by draining completions, a smaller batch, or a plain send.
     pub enobufs: u64,
 }
 

@@ -4,6 +4,7 @@
 //! `IORING_SEND_ZC_REPORT_USAGE`) whether the kernel copied after all. A mapping range is
 //! unmapped only after every notification for it has arrived.
 
+use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use io_uring::{cqueue, opcode, squeue, types};
@@ -111,20 +112,48 @@ impl Method for IoUringSendZc {
     }
 }
 
-/// Count a notification, or return a send's result.
-fn note(c: &Completion, zc: &mut ZeroCopy) -> Option<i32> {
-    if cqueue::notif(c.flags) {
-        zc.completed += 1;
-        if c.result as u32 & USAGE_ZC_COPIED != 0 {
-            zc.copied += 1;
+/// The notifications a transfer is owed, by request (`user_data`, unique within a transfer).
+#[derive(Default)]
+struct Owed {
+    tally: ZeroCopy,
+    /// Requests whose result said a notification follows (`IORING_CQE_F_MORE`).
+    waiting: BTreeSet<u64>,
+    /// Of those, the ones that sent bytes: the zero-copy sends whose notification is counted.
+    sent: BTreeSet<u64>,
+}
+
+impl Owed {
+    /// Count a completion: a notification settles its request; a result says whether one is
+    /// owed. Returns the result of a send (None for a notification). Only requests that sent
+    /// bytes count as sends; a notification for one that failed (the kernel may post one even
+    /// without IORING_CQE_F_MORE) settles it and counts for nothing.
+    fn note(&mut self, c: &Completion) -> Option<i32> {
+        if cqueue::notif(c.flags) {
+            self.waiting.remove(&c.user_data);
+            if self.sent.remove(&c.user_data) {
+                self.tally.completed += 1;
+                if c.result as u32 & USAGE_ZC_COPIED != 0 {
+                    self.tally.copied += 1;
+                }
+            }
+            return None;
         }
-        return None;
+        if cqueue::more(c.flags) {
+            // Owed even by a request that failed (e.g. cancelled): wait for it all the same.
+            self.waiting.insert(c.user_data);
+            if c.result > 0 {
+                self.sent.insert(c.user_data);
+                self.tally.sends += 1;
+            }
+        }
+        Some(c.result)
     }
-    if cqueue::more(c.flags) {
-        // A notification will follow this result.
-        zc.sends += 1;
-    }
-    Some(c.result)
+}
+
+/// The kernel refused to pin more memory: ENOBUFS, or ENOMEM from io_uring's locked-memory
+/// accounting (RLIMIT_MEMLOCK).
+fn pinned_too_much(r: i32) -> bool {
+    r == -libc::ENOBUFS || r == -libc::ENOMEM
 }
 
 fn pump(
@@ -136,8 +165,26 @@ fn pump(
     zc: &mut ZeroCopy,
     calls: &mut Calls,
 ) -> Result<u64, (u64, StopKind)> {
+    let mut owed = Owed::default();
+    let r = pump_windows(src, sock, ring, chunk, batch, &mut owed, calls);
+    *zc = owed.tally;
+    r
+}
+
+fn pump_windows(
+    src: &Source,
+    sock: BorrowedFd<'_>,
+    ring: &mut Ring,
+    chunk: usize,
+    batch: u32,
+    owed: &mut Owed,
+    calls: &mut Calls,
+) -> Result<u64, (u64, StopKind)> {
     let len = src.len;
     let fd = types::Fd(sock.as_raw_fd());
+    let mut next_id = 0u64;
+    // Shrinks when the kernel refuses to pin a whole batch at once.
+    let mut batch_now = batch as usize;
     let mut off = 0u64;
     while off < len {
         let wlen = (len - off).min(MMAP_WINDOW) as usize;
@@ -153,10 +200,11 @@ fn pump(
         let mut pos = 0usize;
         while pos < wlen {
             let at = off + pos as u64;
+            let first_id = next_id;
             let mut sizes = Vec::new();
             let mut entries: Vec<squeue::Entry> = Vec::new();
             let mut p = pos;
-            while p < wlen && sizes.len() < batch as usize {
+            while p < wlen && sizes.len() < batch_now {
                 let n = (wlen - p).min(chunk);
                 // SAFETY: p + n <= wlen, inside `map` (used only to form the address).
                 let ptr = unsafe { map.ptr().add(p) };
@@ -164,7 +212,8 @@ fn pump(
                     .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
                     .zc_flags(REPORT_USAGE)
                     .build()
-                    .user_data(sizes.len() as u64);
+                    .user_data(next_id);
+                next_id += 1;
                 sizes.push(n);
                 entries.push(e);
                 p += n;
@@ -176,8 +225,8 @@ fn pump(
                 *e = e.clone().flags(squeue::Flags::IO_LINK);
             }
             // SAFETY: the entries point into `map`, which is unmapped only after every
-            // notification has arrived (below); on an early return the caller drops the ring,
-            // which cancels what is still in flight.
+            // notification owed has arrived (below); on an early return the caller drops the
+            // ring, which cancels what is still in flight.
             unsafe { ring.push(&entries) }.map_err(|e| {
                 (
                     at,
@@ -193,12 +242,20 @@ fn pump(
                 ring.enter(calls, k - got)
                     .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
                 for c in ring.reap() {
-                    if let Some(r) = note(&c, zc) {
-                        results[c.user_data as usize] = Some(r);
+                    let Some(r) = owed.note(&c) else { continue };
+                    if let Some(slot) = c
+                        .user_data
+                        .checked_sub(first_id)
+                        .and_then(|i| results.get_mut(i as usize))
+                        && slot.is_none()
+                    {
+                        *slot = Some(r);
                         got += 1;
                     }
                 }
             }
+            // A request refused at submission cancels the whole chain: treat it as one refusal.
+            let pressure = results.iter().flatten().any(|r| pinned_too_much(*r));
             for (n, r) in sizes.into_iter().zip(results) {
                 let at = off + pos as u64;
                 match r.unwrap_or(-libc::ECANCELED) {
@@ -208,17 +265,12 @@ fn pump(
                         pos += r as usize;
                         break;
                     }
-                    r if r == -libc::ECANCELED || r == -libc::EINTR => break,
-                    r if r == -libc::EAGAIN => {
-                        sys::wait_writable(calls, sock)
-                            .map_err(|e| (at, sys::classify("poll", e)))?;
-                        break;
-                    }
-                    r if r == -libc::EFAULT => return Err((at, StopKind::FileChanged)),
-                    r if r == -libc::ENOBUFS => {
-                        zc.enobufs += 1;
-                        if zc.sends > zc.completed {
-                            wait_notification(ring, zc, calls, at)?;
+                    r if pinned_too_much(r) || (pressure && r == -libc::ECANCELED) => {
+                        owed.tally.enobufs += 1;
+                        if !owed.waiting.is_empty() {
+                            wait_notification(ring, owed, calls, at)?;
+                        } else if batch_now > 1 {
+                            batch_now = (batch_now / 2).max(1);
                         } else {
                             // SAFETY: pos + n <= wlen, inside `map`.
                             let ptr = unsafe { map.ptr().add(pos) };
@@ -226,18 +278,25 @@ fn pump(
                             unsafe { sys::write_all_raw(calls, sock, ptr, n) }.map_err(
                                 |(done, errno)| (at + done as u64, sys::classify("write", errno)),
                             )?;
-                            zc.plain_fallback += 1;
+                            owed.tally.plain_fallback += 1;
                             pos += n;
                         }
                         break;
                     }
+                    r if r == -libc::ECANCELED || r == -libc::EINTR => break,
+                    r if r == -libc::EAGAIN => {
+                        sys::wait_writable(calls, sock)
+                            .map_err(|e| (at, sys::classify("poll", e)))?;
+                        break;
+                    }
+                    r if r == -libc::EFAULT => return Err((at, StopKind::FileChanged)),
                     r => return Err((at, sys::classify("sendto", Errno::from_raw(-r)))),
                 }
             }
         }
         // The socket may still hold the mapping's pages until every notification is in.
-        while zc.sends > zc.completed {
-            wait_notification(ring, zc, calls, off + pos as u64)?;
+        while !owed.waiting.is_empty() {
+            wait_notification(ring, owed, calls, off + pos as u64)?;
         }
         map.unmap(calls);
         off += wlen as u64;
@@ -245,18 +304,18 @@ fn pump(
     Ok(off)
 }
 
-/// One `io_uring_enter` waiting for at least one completion (a notification: no send is
-/// outstanding when this is called).
+/// One `io_uring_enter` waiting for at least one completion (sends are all settled when this
+/// is called, so it is a notification).
 fn wait_notification(
     ring: &mut Ring,
-    zc: &mut ZeroCopy,
+    owed: &mut Owed,
     calls: &mut Calls,
     at: u64,
 ) -> Result<(), (u64, StopKind)> {
     ring.enter(calls, 1)
         .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
     for c in ring.reap() {
-        note(&c, zc);
+        owed.note(&c);
     }
     Ok(())
 }
