@@ -40,6 +40,8 @@ fn exports_round_trip_against_the_json() {
         &[
             "compare",
             path_str(&file),
+            "--methods",
+            "all",
             "--runs",
             "2",
             "--warmup",
@@ -66,7 +68,7 @@ fn exports_round_trip_against_the_json() {
     );
     // Every CSV row is one run of the JSON, figure for figure.
     let (head, rows) = csv_rows(&std::fs::read_to_string(&c).expect("csv export"));
-    assert_eq!(rows.len(), 4 * 2, "one row per run");
+    assert_eq!(rows.len(), ALL_METHODS.len() * 2, "one row per run");
     for row in &rows {
         assert_eq!(row.len(), head.len(), "{row:?}");
         let method = &row[col(&head, "method")];
@@ -80,25 +82,46 @@ fn exports_round_trip_against_the_json() {
             Some(t) => assert_eq!(total, &t.to_string()),
             None => assert_eq!(total, "", "null is an empty cell, never 0"),
         }
-        for name in ["pread64", "write", "sendfile64", "splice", "mmap"] {
+        for name in [
+            "pread64",
+            "write",
+            "sendfile64",
+            "splice",
+            "mmap",
+            "vmsplice",
+            "recvmsg",
+            "io_uring_enter",
+        ] {
             let cell = &row[col(&head, &format!("syscalls_{name}"))];
             match run["syscalls"]["by_name"][name].as_u64() {
                 Some(n) => assert_eq!(cell, &n.to_string(), "{method} {name}"),
                 None => assert_eq!(cell, "", "{method} {name}"),
             }
         }
+        for (column, value) in [
+            ("zerocopy_sends", &run["zerocopy"]["sends"]),
+            ("zerocopy_completed", &run["zerocopy"]["completed"]),
+            ("zerocopy_copied", &run["zerocopy"]["copied"]),
+            ("io_workers_cpu_ns", &run["io_workers"]["cpu_ns"]),
+        ] {
+            let cell = &row[col(&head, column)];
+            match value.as_u64() {
+                Some(n) => assert_eq!(cell, &n.to_string(), "{method} {column}"),
+                None => assert_eq!(cell, "", "{method} {column}: not this path"),
+            }
+        }
     }
     // The Markdown renders as a table: a header row, a separator, one row per method.
     let md = std::fs::read_to_string(&m).expect("markdown export");
     let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
-    assert_eq!(table.len(), 2 + 4, "{md}");
+    assert_eq!(table.len(), 2 + ALL_METHODS.len(), "{md}");
     assert!(table[1].starts_with("|---"), "{md}");
     let cells = table[0].matches('|').count();
     assert!(
         table.iter().all(|l| l.matches('|').count() == cells),
         "{md}"
     );
-    for name in ["read-write", "mmap", "sendfile", "splice"] {
+    for name in ALL_METHODS {
         let med = &common::method(&r, name)["median"];
         let row = table
             .iter()

@@ -1,5 +1,5 @@
 //! `--export-csv`: one row per measured run, for a spreadsheet. Empty cells mean "not
-//! measured" (null in the JSON), never zero.
+//! measured" or "not this path" (null in the JSON), never zero.
 
 use super::Exporter;
 use crate::counters::NAMED_SYSCALLS;
@@ -37,6 +37,11 @@ fn header(lead: &[&str]) -> String {
             "minor_faults",
             "major_faults",
             "task_clock_ns",
+            "zerocopy_sends",
+            "zerocopy_completed",
+            "zerocopy_copied",
+            "zerocopy_plain_fallback",
+            "io_workers_cpu_ns",
         ]
         .map(String::from),
     );
@@ -70,6 +75,11 @@ fn row(lead: &[String], method: &str, i: usize, r: &Run) -> String {
         c.page_faults.minor.to_string(),
         c.page_faults.major.to_string(),
         opt(c.cpu.task_clock_ns),
+        opt(c.zerocopy.map(|z| z.sends)),
+        opt(c.zerocopy.map(|z| z.completed)),
+        opt(c.zerocopy.map(|z| z.copied)),
+        opt(c.zerocopy.map(|z| z.plain_fallback)),
+        opt(c.io_workers.map(|w| w.cpu_ns)),
     ]);
     cols.join(",") + "\n"
 }

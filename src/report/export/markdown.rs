@@ -29,22 +29,39 @@ fn table(out: &mut String, r: &Report) {
             .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| format!("{k} {n}")))
             .collect();
         let tb = &m.textbook;
+        let mut data = if named.is_empty() {
+            "none".to_string()
+        } else {
+            named.join(" · ")
+        };
+        if let Some(z) = &c.zerocopy {
+            let _ = write!(
+                data,
+                " · zero-copied {} of {} sends (kernel copied {})",
+                z.completed.saturating_sub(z.copied),
+                z.sends,
+                z.copied
+            );
+        }
+        let mut cpu = format!(
+            "{:.2} / {:.2}",
+            c.cpu.user_ns as f64 / 1e6,
+            c.cpu.sys_ns as f64 / 1e6
+        );
+        if let Some(w) = &c.io_workers {
+            let _ = write!(cpu, " + io-wq {:.2}", w.cpu_ns as f64 / 1e6);
+        }
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {} | {} | {} / {} | {:.2} / {:.2} | {} / {} | {}+{}, {} |",
+            "| {} | {:.0} | {:.2} | {} | {} | {} / {} | {} | {} / {} | {}+{}, {} |",
             m.method.name(),
             med.throughput_mib_s,
             med.wall_ns as f64 / 1e6,
             opt(c.syscalls.total),
-            if named.is_empty() {
-                "none".into()
-            } else {
-                named.join(" · ")
-            },
+            data,
             c.context_switches.voluntary,
             c.context_switches.involuntary,
-            c.cpu.user_ns as f64 / 1e6,
-            c.cpu.sys_ns as f64 / 1e6,
+            cpu,
             c.page_faults.minor,
             c.page_faults.major,
             tb.cpu_copies_text(),
