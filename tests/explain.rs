@@ -635,3 +635,68 @@ fn bad_topics_fail_cleanly() {
     assert_eq!(out.code, Some(2), "{}", out.dump());
     assert!(out.stdout.is_empty(), "{}", out.dump());
 }
+
+/// `explain --measure` on the newer paths writes what only they have: vmsplice agrees with its
+/// model (fresh regions included), the zero-copy paths say what the completions reported, and
+/// io-uring-splice names the worker threads' CPU, in both languages.
+#[test]
+fn measure_newer_paths_in_both_languages() {
+    if !is_root() {
+        eprintln!("skipped: needs root for perf syscall counters");
+        return;
+    }
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        (
+            "vmsplice",
+            &[
+                "→ Agrees with the model: pread64 + vmsplice + splice per chunk",
+                "mmap + munmap × 1 region of fresh pages",
+            ],
+            &["→ 与模型一致", "新页区域的 mmap + munmap"],
+        ),
+        (
+            "msg-zerocopy",
+            &[
+                "zero-copy sends ",
+                "the kernel reported ",
+                "recvmsg(MSG_ERRQUEUE)",
+            ],
+            &["零拷贝发送 ", "内核报告其中 "],
+        ),
+        (
+            "io-uring-splice",
+            &[
+                "io_uring_enter ",
+                "io-wq worker threads ran ",
+                "not in its figures above",
+            ],
+            &["io-wq 工作线程替服务线程花了 "],
+        ),
+    ];
+    for (path, en, zh) in cases {
+        for (lang, needles, heading) in [
+            ("en", en, "Measured here:"),
+            ("zh", zh, "在这台机器上的测量:"),
+        ] {
+            let out = run_locale(
+                &["explain", path, "--measure", "--size", "4M", "--lang", lang],
+                &[],
+            );
+            assert!(out.success(), "{}", out.dump());
+            let measured =
+                flatten(out.stdout.split(heading).nth(1).unwrap_or_else(|| {
+                    panic!("{path} {lang}: no measured section\n{}", out.dump())
+                }));
+            for n in needles {
+                assert!(
+                    measured.contains(n),
+                    "{path} {lang}: {n:?} missing\n{}",
+                    out.dump()
+                );
+            }
+            for l in out.stdout.lines() {
+                assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+            }
+        }
+    }
+}
