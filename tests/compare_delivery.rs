@@ -52,12 +52,7 @@ fn delivery(size: u64, transport: &str) {
     );
     assert_eq!(r["options"]["verify"], "all");
 
-    let names: Vec<&str> = r["methods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["method"].as_str().unwrap())
-        .collect();
+    let names = method_names(&r);
     let expected: Vec<&str> = ALL_METHODS
         .into_iter()
         .filter(|m| transport == "tcp" || !TCP_ONLY.contains(m))

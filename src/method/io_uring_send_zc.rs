@@ -5,16 +5,16 @@
 //! unmapped only after every notification for it has arrived.
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use io_uring::{cqueue, opcode, squeue, types};
 use nix::errno::Errno;
 
-use super::ring::{self, Completion, Ring};
-use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, step};
+use super::ring::{Completion, Ring};
+use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, map_window, step};
 use crate::size::fmt_bytes;
 use crate::source::Source;
-use crate::sys::{self, Calls, Mapping, SendError, StopKind, ZeroCopy};
+use crate::sys::{self, Calls, SendError, StopKind, ZeroCopy};
 
 use super::Place::*;
 use super::StepKind::*;
@@ -60,12 +60,7 @@ impl Method for IoUringSendZc {
     }
 
     fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
-        if scratch.ring.as_ref().is_none_or(|r| r.depth < self.batch) {
-            scratch.ring = Some(Ring::new(self.batch).map_err(|e| {
-                anyhow::anyhow!("cannot set up an io_uring: {}", ring::setup_refused(&e))
-            })?);
-        }
-        Ok(())
+        Ring::ensure(scratch, self.batch)
     }
 
     fn setup_notes(&self) -> Vec<String> {
@@ -188,15 +183,7 @@ fn pump_windows(
     let mut off = 0u64;
     while off < len {
         let wlen = (len - off).min(MMAP_WINDOW) as usize;
-        let map = Mapping::file(calls, src.file.as_fd(), off, wlen).map_err(|errno| {
-            (
-                off,
-                StopKind::Failed {
-                    call: "mmap",
-                    errno,
-                },
-            )
-        })?;
+        let map = map_window(src, off, wlen, calls)?;
         let mut pos = 0usize;
         while pos < wlen {
             let at = off + pos as u64;

@@ -10,8 +10,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use io_uring::{opcode, squeue, types};
 use nix::errno::Errno;
 
-use super::ring::{self, Ring};
-use super::splice::{new_pipe, pipe_capacity};
+use super::ring::Ring;
+use super::splice::PipeSpec;
 use super::{Method, MethodKind, Model, Scratch, step};
 use crate::size::fmt_bytes;
 use crate::source::Source;
@@ -36,19 +36,14 @@ pub static MODEL: Model = Model {
 
 /// Linked splice pairs, `batch` chunks per `io_uring_enter`.
 pub struct IoUringSplice {
-    requested: usize,
-    granted: usize,
+    pipe: PipeSpec,
     batch: u32,
 }
 
 impl IoUringSplice {
     pub fn new(requested: usize, batch: u32) -> anyhow::Result<IoUringSplice> {
-        let (r, w) = new_pipe(requested)?;
-        let granted = pipe_capacity(&w)?;
-        drop((r, w));
         Ok(IoUringSplice {
-            requested,
-            granted,
+            pipe: PipeSpec::probe(requested)?,
             batch: batch.max(1),
         })
     }
@@ -60,26 +55,19 @@ impl Method for IoUringSplice {
     }
 
     fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
-        if scratch.pipe.is_none() {
-            scratch.pipe = Some(new_pipe(self.requested)?);
-        }
-        let depth = 2 * self.batch;
-        if scratch.ring.as_ref().is_none_or(|r| r.depth < depth) {
-            scratch.ring = Some(Ring::new(depth).map_err(|e| {
-                anyhow::anyhow!("cannot set up an io_uring: {}", ring::setup_refused(&e))
-            })?);
-        }
-        Ok(())
+        self.pipe.ensure(scratch)?;
+        // Two entries per chunk: file → pipe, pipe → socket.
+        Ring::ensure(scratch, 2 * self.batch)
     }
 
     fn granted_pipe_bytes(&self) -> Option<u64> {
-        Some(self.granted as u64)
+        Some(self.pipe.granted as u64)
     }
 
     fn setup_notes(&self) -> Vec<String> {
         vec![format!(
             "pipe {} granted; {} chunk{} (linked splice pairs) per io_uring_enter",
-            fmt_bytes(self.granted as u64),
+            fmt_bytes(self.pipe.granted as u64),
             self.batch,
             if self.batch == 1 { "" } else { "s" }
         )]
@@ -104,7 +92,7 @@ impl Method for IoUringSplice {
                 pr.as_fd(),
                 pw.as_fd(),
                 ring,
-                self.granted,
+                self.pipe.granted,
                 self.batch,
                 calls,
             ),
@@ -120,10 +108,7 @@ impl Method for IoUringSplice {
             // Requests may still be in flight and bytes left in the pipe: dropping the ring
             // cancels the requests, and the pipe is spoiled.
             scratch.ring = None;
-            if let Some((r, w)) = scratch.pipe.take() {
-                sys::close(calls, r);
-                sys::close(calls, w);
-            }
+            PipeSpec::spoil(scratch, calls);
         }
         result.map_err(|(sent, kind)| SendError {
             sent,

@@ -438,6 +438,26 @@ pub trait Method: Send + Sync {
     }
 }
 
+/// Map a window of `len` bytes of `src` from `off` (read-only, shared: the page cache's own
+/// pages), or say the transfer stopped at `off` because `mmap` failed.
+fn map_window(
+    src: &Source,
+    off: u64,
+    len: usize,
+    calls: &mut Calls,
+) -> Result<crate::sys::Mapping, (u64, crate::sys::StopKind)> {
+    use std::os::fd::AsFd;
+    crate::sys::Mapping::file(calls, src.file.as_fd(), off, len).map_err(|errno| {
+        (
+            off,
+            crate::sys::StopKind::Failed {
+                call: "mmap",
+                errno,
+            },
+        )
+    })
+}
+
 /// Why a path cannot run here, and what to do about it.
 #[derive(Debug, Clone)]
 pub struct Unavailable {

@@ -10,10 +10,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, Unavailable, step};
+use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, Unavailable, map_window, step};
 use crate::size::fmt_bytes;
 use crate::source::Source;
-use crate::sys::{self, Calls, Mapping, SendError, StopKind, ZeroCopy};
+use crate::sys::{self, Calls, SendError, StopKind, ZeroCopy};
 use crate::transport::Transport;
 
 use super::Place::*;
@@ -152,15 +152,7 @@ fn pump(
     let mut off = 0u64;
     while off < len {
         let wlen = (len - off).min(MMAP_WINDOW) as usize;
-        let map = Mapping::file(calls, src.file.as_fd(), off, wlen).map_err(|errno| {
-            (
-                off,
-                StopKind::Failed {
-                    call: "mmap",
-                    errno,
-                },
-            )
-        })?;
+        let map = map_window(src, off, wlen, calls)?;
         let mut done = 0usize;
         while done < wlen {
             let n = (wlen - done).min(chunk);

@@ -37,6 +37,17 @@ impl Ring {
         })
     }
 
+    /// Give `scratch` a ring of at least `depth` entries if it has none (one dropped after an
+    /// error is made again).
+    pub fn ensure(scratch: &mut super::Scratch, depth: u32) -> anyhow::Result<()> {
+        if scratch.ring.as_ref().is_none_or(|r| r.depth < depth) {
+            scratch.ring = Some(Ring::new(depth).map_err(|e| {
+                anyhow::anyhow!("cannot set up an io_uring: {}", setup_refused(&e))
+            })?);
+        }
+        Ok(())
+    }
+
     /// Queue `entries` (at most `depth` of them).
     ///
     /// # Safety

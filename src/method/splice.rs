@@ -14,21 +14,50 @@ use crate::sys::{self, Calls, SendError, StopKind};
 
 /// `splice` file → pipe (explicit file offset), then pipe → socket until the pipe is empty.
 pub struct Splice {
-    requested: usize,
-    granted: usize,
+    pipe: PipeSpec,
 }
 
 impl Splice {
-    /// Probe the pipe size the kernel grants for `requested` bytes.
     pub fn new(requested: usize) -> anyhow::Result<Splice> {
-        let (r, w) = new_pipe(requested)?;
-        let granted = pipe_capacity(&w)?;
-        drop((r, w));
-        Ok(Splice { requested, granted })
+        Ok(Splice {
+            pipe: PipeSpec::probe(requested)?,
+        })
     }
 }
 
-pub(super) fn new_pipe(requested: usize) -> anyhow::Result<(OwnedFd, OwnedFd)> {
+/// The pipe a pipe-based path (splice, vmsplice, io-uring-splice) asks for and what it got.
+pub(super) struct PipeSpec {
+    pub requested: usize,
+    pub granted: usize,
+}
+
+impl PipeSpec {
+    /// Probe the pipe size the kernel grants for `requested` bytes.
+    pub fn probe(requested: usize) -> anyhow::Result<PipeSpec> {
+        let (r, w) = new_pipe(requested)?;
+        let granted = pipe_capacity(&w)?;
+        drop((r, w));
+        Ok(PipeSpec { requested, granted })
+    }
+
+    /// Give `scratch` a pipe of this size if it has none (a spoiled one is dropped on error).
+    pub fn ensure(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
+        if scratch.pipe.is_none() {
+            scratch.pipe = Some(new_pipe(self.requested)?);
+        }
+        Ok(())
+    }
+
+    /// Close `scratch`'s pipe, counted: after an error, bytes left in it were never sent.
+    pub fn spoil(scratch: &mut Scratch, calls: &mut Calls) {
+        if let Some((r, w)) = scratch.pipe.take() {
+            sys::close(calls, r);
+            sys::close(calls, w);
+        }
+    }
+}
+
+fn new_pipe(requested: usize) -> anyhow::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe for splice")?;
     let size = i32::try_from(requested).unwrap_or(i32::MAX);
     if let Err(e) = fcntl(&w, FcntlArg::F_SETPIPE_SZ(size)) {
@@ -43,7 +72,7 @@ pub(super) fn new_pipe(requested: usize) -> anyhow::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-pub(super) fn pipe_capacity(w: &OwnedFd) -> anyhow::Result<usize> {
+fn pipe_capacity(w: &OwnedFd) -> anyhow::Result<usize> {
     let n = fcntl(w, FcntlArg::F_GETPIPE_SZ).context("cannot read the pipe size")?;
     Ok(n as usize)
 }
@@ -54,21 +83,18 @@ impl Method for Splice {
     }
 
     fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
-        if scratch.pipe.is_none() {
-            scratch.pipe = Some(new_pipe(self.requested)?);
-        }
-        Ok(())
+        self.pipe.ensure(scratch)
     }
 
     fn granted_pipe_bytes(&self) -> Option<u64> {
-        Some(self.granted as u64)
+        Some(self.pipe.granted as u64)
     }
 
     fn setup_notes(&self) -> Vec<String> {
         vec![format!(
             "pipe {} requested, {} granted",
-            fmt_bytes(self.requested as u64),
-            fmt_bytes(self.granted as u64)
+            fmt_bytes(self.pipe.requested as u64),
+            fmt_bytes(self.pipe.granted as u64)
         )]
     }
 
@@ -94,13 +120,9 @@ impl Method for Splice {
                 },
             ));
         };
-        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.granted, calls);
+        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.pipe.granted, calls);
         if result.is_err() {
-            // Bytes left in the pipe after an error were never sent: this pipe is spoiled.
-            if let Some((r, w)) = scratch.pipe.take() {
-                sys::close(calls, r);
-                sys::close(calls, w);
-            }
+            PipeSpec::spoil(scratch, calls);
         }
         result.map_err(|(sent, kind)| stop(sent, kind))
     }

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 
-use super::splice::{drain_pipe, new_pipe, pipe_capacity};
+use super::splice::{PipeSpec, drain_pipe};
 use super::{Method, MethodKind, Model, Scratch, step};
 use crate::size::fmt_bytes;
 use crate::source::Source;
@@ -40,16 +40,14 @@ pub static MODEL: Model = Model {
 
 /// `pread` into fresh pages, `vmsplice` them into a pipe, `splice` the pipe to the socket.
 pub struct Vmsplice {
-    requested: usize,
-    granted: usize,
+    pipe: PipeSpec,
 }
 
 impl Vmsplice {
     pub fn new(requested: usize) -> anyhow::Result<Vmsplice> {
-        let (r, w) = new_pipe(requested)?;
-        let granted = pipe_capacity(&w)?;
-        drop((r, w));
-        Ok(Vmsplice { requested, granted })
+        Ok(Vmsplice {
+            pipe: PipeSpec::probe(requested)?,
+        })
     }
 }
 
@@ -59,20 +57,17 @@ impl Method for Vmsplice {
     }
 
     fn prepare(&self, scratch: &mut Scratch) -> anyhow::Result<()> {
-        if scratch.pipe.is_none() {
-            scratch.pipe = Some(new_pipe(self.requested)?);
-        }
-        Ok(())
+        self.pipe.ensure(scratch)
     }
 
     fn granted_pipe_bytes(&self) -> Option<u64> {
-        Some(self.granted as u64)
+        Some(self.pipe.granted as u64)
     }
 
     fn setup_notes(&self) -> Vec<String> {
         vec![format!(
             "pipe {} granted; fresh {} of user pages per mmap, never reused",
-            fmt_bytes(self.granted as u64),
+            fmt_bytes(self.pipe.granted as u64),
             fmt_bytes(VMSPLICE_REGION as u64)
         )]
     }
@@ -95,13 +90,9 @@ impl Method for Vmsplice {
                 },
             });
         };
-        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.granted, calls);
-        if result.is_err()
-            && let Some((r, w)) = scratch.pipe.take()
-        {
-            // Bytes left in the pipe after an error were never sent: this pipe is spoiled.
-            sys::close(calls, r);
-            sys::close(calls, w);
+        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.pipe.granted, calls);
+        if result.is_err() {
+            PipeSpec::spoil(scratch, calls);
         }
         result.map_err(|(sent, kind)| SendError {
             sent,

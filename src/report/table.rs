@@ -129,10 +129,21 @@ fn footer(r: &Report, out: &mut String) {
             r.file.xxh3
         );
     }
-    if r.methods.iter().any(|m| m.median.cost.zerocopy.is_some()) {
+    let zc: Vec<&ZeroCopy> = r
+        .methods
+        .iter()
+        .filter_map(|m| m.median.cost.zerocopy.as_ref())
+        .collect();
+    if !zc.is_empty() {
+        let all_copied = zc.iter().all(|z| z.sends > 0 && z.copied == z.completed);
         let _ = writeln!(
             out,
-            "zero-copied = sends the kernel's completions did not report as copied (SO_EE_CODE_ZEROCOPY_COPIED, IORING_NOTIF_USAGE_ZC_COPIED); loopback copies them all, since the receiver may hold the data indefinitely."
+            "zero-copied = sends whose completion did not report a copy (SO_EE_CODE_ZEROCOPY_COPIED, IORING_NOTIF_USAGE_ZC_COPIED).{}",
+            if all_copied && r.transport == Transport::Tcp {
+                " Here the kernel copied every one: on loopback the receiver is a local socket that may hold the data indefinitely, so the kernel copies instead of pinning the pages."
+            } else {
+                ""
+            }
         );
     }
     if r.methods.iter().any(|m| m.median.cost.io_workers.is_some()) {

@@ -307,6 +307,16 @@ pub fn assert_all_verified(report: &Value, size: u64, hash_every_run: bool) {
     }
 }
 
+/// The methods of a report, in its order.
+pub fn method_names(report: &Value) -> Vec<&str> {
+    report["methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .map(|m| m["method"].as_str().expect("method name"))
+        .collect()
+}
+
 /// The zero-copy tally of a run (`zerocopy` object), as (sends, completed, copied, plain
 /// fallbacks).
 pub fn zerocopy(run: &Value) -> (u64, u64, u64, u64) {
