@@ -665,6 +665,8 @@ mod tests {
             (&["--methods", "nosuch"][..], "--methods"),
             (&["--pipe-size", "1G"][..], "--pipe-size"),
             (&["--runs", "0"][..], "--runs"),
+            (&["--batch", "0"][..], "--batch"),
+            (&["--batch", "5000"][..], "--batch"),
         ] {
             let e = job(args).err().expect("must fail").to_string();
             assert!(e.starts_with(flag), "{args:?}: {e}");

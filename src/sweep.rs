@@ -55,6 +55,9 @@ pub struct SeriesPoint {
     pub cpu_ns_per_gib: f64,
     /// `task-clock` or `getrusage`.
     pub cpu_source: &'static str,
+    /// io_uring paths: CPU of the kernel's io-wq workers per GiB sent, in ns (not included in
+    /// `cpu_ns_per_gib`); null for the other paths.
+    pub io_workers_cpu_ns_per_gib: Option<f64>,
 }
 
 /// Everything a sweep measured (`--json`, `--export-json`).
@@ -100,6 +103,13 @@ fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {
                 } else {
                     "getrusage"
                 },
+                io_workers_cpu_ns_per_gib: c.io_workers.map(|w| {
+                    if gib > 0.0 {
+                        w.cpu_ns as f64 / gib
+                    } else {
+                        0.0
+                    }
+                }),
             };
             match out.iter_mut().find(|s| s.name == name) {
                 Some(s) => s.points.push(sp),
@@ -209,7 +219,15 @@ pub fn render(s: &SweepReport, color: bool) -> String {
                     format!("{:.0}", p.throughput_mib_s),
                     p.syscalls_per_mib
                         .map_or("n/a".into(), |v| format!("{v:.2}")),
-                    format!("{:.0} ({})", p.cpu_ns_per_gib / 1e6, p.cpu_source),
+                    match p.io_workers_cpu_ns_per_gib {
+                        Some(w) => format!(
+                            "{:.0} ({}) + io-wq {:.0}",
+                            p.cpu_ns_per_gib / 1e6,
+                            p.cpu_source,
+                            w / 1e6
+                        ),
+                        None => format!("{:.0} ({})", p.cpu_ns_per_gib / 1e6, p.cpu_source),
+                    },
                 ]);
             }
         }
