@@ -134,7 +134,8 @@ pub struct RunOptions {
 /// One method's runs and their summaries.
 #[derive(Debug, Clone, Serialize)]
 pub struct MethodResult {
-    /// `read-write`, `mmap`, `sendfile` or `splice`.
+    /// `read-write`, `mmap`, `sendfile`, `splice`, `vmsplice`, `msg-zerocopy`, `io-uring-splice`
+    /// or `io-uring-send-zc`.
     pub method: MethodKind,
     /// What the textbook says this path costs.
     pub textbook: Textbook,
