@@ -20,8 +20,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    METHODS, assert_all_verified, assert_clean_error, copy_bin_to, method, num, parse_json,
-    path_str, run_as_nobody, run_program, runs, setpriv, tempdir, world_readable_dir, write_file,
+    ALL_METHODS, TCP_ONLY, assert_all_verified, assert_clean_error, copy_bin_to, method, num,
+    parse_json, path_str, run_as_nobody, run_program, runs, setpriv, tempdir, world_readable_dir,
+    write_file,
 };
 use serde_json::Value;
 use serve_common::*;
@@ -110,7 +111,7 @@ fn sparse_5gib_every_method_compare() {
         "file.xxh3 differs from an independent XXH3 of the sparse file"
     );
     assert_all_verified(&r, size, true);
-    for m in METHODS {
+    for m in ALL_METHODS {
         let run = &runs(method(&r, m))[0];
         assert_eq!(run["hash_checked"], true, "{m}: {run:#}");
     }
@@ -141,6 +142,27 @@ fn sparse_5gib_every_method_compare() {
         calls(rw, "pread64"),
         size.div_ceil(buffer),
         "pread64: {rw:#}"
+    );
+
+    // The newer paths past 4 GiB: windows and completions line up across every boundary.
+    let vm = &runs(method(&r, "vmsplice"))[0];
+    assert_eq!(
+        calls(vm, "pread64"),
+        size.div_ceil(pipe),
+        "vmsplice: {vm:#}"
+    );
+    for m in TCP_ONLY {
+        let run = &runs(method(&r, m))[0];
+        assert_eq!(calls(run, "mmap"), size.div_ceil(window), "{m}: {run:#}");
+        assert_eq!(calls(run, "munmap"), size.div_ceil(window), "{m}: {run:#}");
+        let z = &run["zerocopy"];
+        assert_eq!(z["completed"], z["sends"], "{m}: {run:#}");
+    }
+    let us = &runs(method(&r, "io-uring-splice"))[0];
+    let batch = num(&opts["batch"], "batch");
+    assert!(
+        calls(us, "io_uring_enter") >= size.div_ceil(pipe).div_ceil(batch),
+        "io-uring-splice: {us:#}"
     );
 }
 
@@ -210,6 +232,26 @@ fn slow_reader_gets_exact_bytes_mmap() {
 #[test]
 fn slow_reader_gets_exact_bytes_sendfile() {
     slow_reader("sendfile");
+}
+
+#[test]
+fn slow_reader_gets_exact_bytes_vmsplice() {
+    slow_reader("vmsplice");
+}
+
+#[test]
+fn slow_reader_gets_exact_bytes_msg_zerocopy() {
+    slow_reader("msg-zerocopy");
+}
+
+#[test]
+fn slow_reader_gets_exact_bytes_io_uring_splice() {
+    slow_reader("io-uring-splice");
+}
+
+#[test]
+fn slow_reader_gets_exact_bytes_io_uring_send_zc() {
+    slow_reader("io-uring-send-zc");
 }
 
 #[test]
@@ -694,6 +736,26 @@ fn fd_count_unchanged_after_faulty_runs_mmap() {
 #[test]
 fn fd_count_unchanged_after_faulty_runs_sendfile() {
     fd_after_faults_raw("sendfile");
+}
+
+#[test]
+fn fd_count_unchanged_after_faulty_runs_vmsplice() {
+    fd_after_faults_raw("vmsplice");
+}
+
+#[test]
+fn fd_count_unchanged_after_faulty_runs_msg_zerocopy() {
+    fd_after_faults_raw("msg-zerocopy");
+}
+
+#[test]
+fn fd_count_unchanged_after_faulty_runs_io_uring_splice() {
+    fd_after_faults_raw("io-uring-splice");
+}
+
+#[test]
+fn fd_count_unchanged_after_faulty_runs_io_uring_send_zc() {
+    fd_after_faults_raw("io-uring-send-zc");
 }
 
 #[test]
