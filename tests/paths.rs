@@ -232,6 +232,30 @@ fn io_uring_refused_by_the_kernel() {
     );
     assert_clean_error(&out, &["--methods io-uring-splice", "io_uring is disabled"]);
 
+    // explain still draws the path and says why it could not measure it.
+    let out = run_as_nobody(
+        &setpriv,
+        &bin,
+        &[
+            "explain",
+            "io-uring-splice",
+            "--measure",
+            "--size",
+            "1M",
+            "--lang",
+            "en",
+        ],
+        tmp.path(),
+    );
+    assert!(out.success(), "{}", out.dump());
+    assert!(out.stdout.contains("━━ io-uring-splice"), "{}", out.dump());
+    assert!(
+        out.stdout
+            .contains("warning: io-uring-splice skipped: io_uring is disabled"),
+        "{}",
+        out.dump()
+    );
+
     // doctor exits 1 when the full table is not available (perf is refused to nobody too).
     let out = run_as_nobody(&setpriv, &bin, &["doctor", "--json"], tmp.path());
     let d: serde_json::Value = serde_json::from_str(&out.stdout)
