@@ -67,7 +67,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// A path (read-write, mmap, sendfile, splice), or `myths`; all paths and the myths if none.
+    /// A path (read-write, mmap, sendfile, splice, vmsplice, msg-zerocopy, io-uring-splice,
+    /// io-uring-send-zc), or `myths`; all paths and the myths if none.
     pub topic: Option<String>,
 
     /// Run a quick measurement and write its figures into the text.
@@ -586,11 +587,15 @@ impl Cli {
                 let (method, myths_only) = match a.topic.as_deref() {
                     None => (None, false),
                     Some("myths") => (None, true),
-                    Some(t) => (Some(method_arg(t).map_err(|_| {
-                        anyhow::anyhow!(
-                            "explain {t}: unknown topic: choose read-write, mmap, sendfile, splice or myths"
-                        )
-                    })?), false),
+                    Some(t) => (
+                        Some(method_arg(t).map_err(|_| {
+                            anyhow::anyhow!(
+                                "explain {t}: unknown topic: choose {} or myths",
+                                MethodKind::ALL.map(|k| k.name()).join(", ")
+                            )
+                        })?),
+                        false,
+                    ),
                 };
                 if myths_only && a.measure {
                     bail!("--measure: explain myths has nothing to measure; give a path instead");
