@@ -383,14 +383,16 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
                 .iter()
                 .map(|r| r.cost.zerocopy)
                 .collect::<Option<Vec<_>>>()
-                .map(|z| ZeroCopy {
-                    sends: pick(&mut z.iter().map(|z| z.sends).collect::<Vec<_>>()),
-                    completed: pick(&mut z.iter().map(|z| z.completed).collect::<Vec<_>>()),
-                    copied: pick(&mut z.iter().map(|z| z.copied).collect::<Vec<_>>()),
-                    plain_fallback: pick(
-                        &mut z.iter().map(|z| z.plain_fallback).collect::<Vec<_>>(),
-                    ),
-                    enobufs: pick(&mut z.iter().map(|z| z.enobufs).collect::<Vec<_>>()),
+                .map(|z| {
+                    let field =
+                        |f: fn(&ZeroCopy) -> u64| pick(&mut z.iter().map(f).collect::<Vec<_>>());
+                    ZeroCopy {
+                        sends: field(|z| z.sends),
+                        completed: field(|z| z.completed),
+                        copied: field(|z| z.copied),
+                        plain_fallback: field(|z| z.plain_fallback),
+                        enobufs: field(|z| z.enobufs),
+                    }
                 }),
             io_workers: runs
                 .iter()

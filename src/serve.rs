@@ -917,7 +917,7 @@ fn print_record(sh: &Shared, r: &ConnRecord) {
             if let Some(z) = &c.zerocopy {
                 line.push_str(&format!(
                     " · zero-copied {} of {} sends (kernel copied {})",
-                    z.completed.saturating_sub(z.copied),
+                    z.zero_copied(),
                     z.sends,
                     z.copied
                 ));

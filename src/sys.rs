@@ -49,6 +49,13 @@ pub struct ZeroCopy {
     pub enobufs: u64,
 }
 
+impl ZeroCopy {
+    /// Completed sends the kernel did not report as copied: the ones really sent without a copy.
+    pub fn zero_copied(&self) -> u64 {
+        self.completed.saturating_sub(self.copied)
+    }
+}
+
 /// Why a transfer stopped before the last byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopKind {
@@ -295,41 +302,42 @@ impl Mapping {
         len: usize,
     ) -> nix::Result<Mapping> {
         let off = libc::off_t::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
-        retry(calls, "mmap", None, || {
-            // SAFETY: a new read-only shared mapping of a file descriptor the caller holds open;
-            // no existing memory is affected.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED,
-                    fd.as_raw_fd(),
-                    off,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                Err(Errno::last())
-            } else {
-                Ok(Mapping { ptr: p, len })
-            }
-        })
+        Mapping::new(
+            calls,
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            off,
+        )
     }
 
     /// `mmap` `len` bytes of fresh, private, zero-filled memory: pages nobody else has seen.
     pub fn anonymous(calls: &mut Calls, len: usize) -> nix::Result<Mapping> {
+        Mapping::new(
+            calls,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    }
+
+    /// A new mapping at an address the kernel picks (never `MAP_FIXED`), counted.
+    fn new(
+        calls: &mut Calls,
+        len: usize,
+        prot: libc::c_int,
+        flags: libc::c_int,
+        fd: libc::c_int,
+        off: libc::off_t,
+    ) -> nix::Result<Mapping> {
         retry(calls, "mmap", None, || {
-            // SAFETY: a new private anonymous mapping; no existing memory is affected.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
+            // SAFETY: a new mapping at an address of the kernel's choosing (no MAP_FIXED), of a
+            // descriptor the caller holds open or of anonymous memory: no existing memory is
+            // affected.
+            let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, off) };
             if p == libc::MAP_FAILED {
                 Err(Errno::last())
             } else {

@@ -11,7 +11,7 @@ use io_uring::{cqueue, opcode, squeue, types};
 use nix::errno::Errno;
 
 use super::ring::{Completion, Ring};
-use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, map_window, step};
+use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, map_window, step, write_mapped};
 use crate::size::fmt_bytes;
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError, StopKind, ZeroCopy};
@@ -208,18 +208,15 @@ fn pump_windows(
             // One chain: a send starts only after the one before it sent everything, so the
             // stream stays in order.
             let k = entries.len();
-            for e in &mut entries[..k - 1] {
-                *e = e.clone().flags(squeue::Flags::IO_LINK);
-            }
             // SAFETY: the entries point into `map`, which is unmapped only after every
             // notification owed has arrived (below); on an early return the caller drops the
             // ring, which cancels what is still in flight.
-            unsafe { ring.push(&entries) }.map_err(|e| {
+            unsafe { ring.push_chain(entries) }.map_err(|errno| {
                 (
                     at,
                     StopKind::Failed {
                         call: "io_uring_enter",
-                        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBUSY)),
+                        errno,
                     },
                 )
             })?;
@@ -262,9 +259,7 @@ fn pump_windows(
                             // SAFETY: pos + n <= wlen, inside `map`.
                             let ptr = unsafe { map.ptr().add(pos) };
                             // SAFETY: as above; the kernel reads the bytes.
-                            unsafe { sys::write_all_raw(calls, sock, ptr, n) }.map_err(
-                                |(done, errno)| (at + done as u64, sys::classify("write", errno)),
-                            )?;
+                            unsafe { write_mapped(calls, sock, ptr, n, at) }?;
                             owed.tally.plain_fallback += 1;
                             pos += n;
                         }

@@ -143,15 +143,6 @@ fn pump(
     let more = |end: u64| {
         if end < len { libc::SPLICE_F_MORE } else { 0 }
     };
-    let failed = |sent, errno| {
-        (
-            sent,
-            StopKind::Failed {
-                call: "io_uring_enter",
-                errno,
-            },
-        )
-    };
     let mut file_off = 0u64; // next byte to splice into the pipe
     let mut sent = 0u64; // bytes the socket took
     while sent < len {
@@ -185,19 +176,18 @@ fn pump(
                 );
                 at += n;
             }
-            // One chain: each entry starts only after the one before it completed in full.
-            let n = entries.len();
-            for e in &mut entries[..n.saturating_sub(1)] {
-                *e = e.clone().flags(squeue::Flags::IO_LINK);
-            }
         }
         let want = entries.len();
+        // One chain: each entry starts only after the one before it completed in full.
         // SAFETY: the entries name the file, the pipe and the socket, all open until this
         // function returns; on an early return the caller drops the ring, cancelling them.
-        unsafe { ring.push(&entries) }.map_err(|e| {
-            failed(
+        unsafe { ring.push_chain(entries) }.map_err(|errno| {
+            (
                 sent,
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBUSY)),
+                StopKind::Failed {
+                    call: "io_uring_enter",
+                    errno,
+                },
             )
         })?;
         let mut done = Vec::with_capacity(want);

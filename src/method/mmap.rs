@@ -6,13 +6,11 @@
 //! bytes are never touched in user space: if the file shrinks, the kernel's copy inside `write`
 //! fails with EFAULT (or a short write) instead of this process taking SIGBUS.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
-use nix::errno::Errno;
-
-use super::{Method, MethodKind, Scratch};
+use super::{Method, MethodKind, Scratch, map_window, write_mapped};
 use crate::source::Source;
-use crate::sys::{self, Calls, SendError, StopKind};
+use crate::sys::{Calls, SendError};
 
 /// Bytes mapped at once. Files up to this size are mapped whole (one `mmap`); larger files a
 /// window at a time, so resident mapped pages stay bounded for files larger than memory.
@@ -46,26 +44,10 @@ impl Method for Mmap {
         let mut off = 0u64;
         while off < len {
             let wlen = (len - off).min(MMAP_WINDOW) as usize;
-            let map = sys::Mapping::file(calls, src.file.as_fd(), off, wlen).map_err(|errno| {
-                stop(
-                    off,
-                    StopKind::Failed {
-                        call: "mmap",
-                        errno,
-                    },
-                )
-            })?;
+            let map = map_window(src, off, wlen, calls).map_err(|(at, kind)| stop(at, kind))?;
             // SAFETY: `map` stays mapped until `unmap` below; the kernel alone reads the bytes.
-            let r = unsafe { sys::write_all_raw(calls, sock, map.ptr(), wlen) };
-            match r {
-                Ok(()) => {}
-                Err((done, Errno::EFAULT)) => {
-                    return Err(stop(off + done as u64, StopKind::FileChanged));
-                }
-                Err((done, errno)) => {
-                    return Err(stop(off + done as u64, sys::classify("write", errno)));
-                }
-            }
+            unsafe { write_mapped(calls, sock, map.ptr(), wlen, off) }
+                .map_err(|(at, kind)| stop(at, kind))?;
             map.unmap(calls);
             off += wlen as u64;
         }

@@ -80,8 +80,13 @@ impl MethodKind {
     pub fn named_in(text: &str) -> Vec<MethodKind> {
         text.split(',')
             .map(str::trim)
-            .filter_map(|p| MethodKind::ALL.into_iter().find(|k| k.name() == p))
+            .filter_map(MethodKind::from_name)
             .collect()
+    }
+
+    /// The method called `name` (`read-write`, `io-uring-splice`, …).
+    fn from_name(name: &str) -> Option<MethodKind> {
+        MethodKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// Parse a comma-separated list (`read-write,sendfile`, `classic` for the four classic paths,
@@ -102,15 +107,12 @@ impl MethodKind {
                 }
                 continue;
             }
-            let k = MethodKind::ALL
-                .into_iter()
-                .find(|k| k.name() == part)
-                .ok_or_else(|| {
-                    format!(
-                        "unknown method '{part}': choose from {}, or classic, or all",
-                        MethodKind::ALL.map(|k| k.name()).join(", ")
-                    )
-                })?;
+            let k = MethodKind::from_name(part).ok_or_else(|| {
+                format!(
+                    "unknown method '{part}': choose from {}, or classic, or all",
+                    MethodKind::ALL.map(|k| k.name()).join(", ")
+                )
+            })?;
             if !out.contains(&k) {
                 out.push(k);
             }
@@ -148,8 +150,9 @@ impl MethodKind {
             | MethodKind::Splice
             | MethodKind::Vmsplice => Ok(()),
             MethodKind::MsgZerocopy => msg_zerocopy::availability(transport),
-            MethodKind::IoUringSplice => ring::availability(self, transport),
-            MethodKind::IoUringSendZc => ring::availability(self, transport),
+            MethodKind::IoUringSplice | MethodKind::IoUringSendZc => {
+                ring::availability(self, transport)
+            }
         }
     }
 
@@ -455,6 +458,29 @@ fn map_window(
                 errno,
             },
         )
+    })
+}
+
+/// `write` all `len` bytes at `ptr` (inside a mapping of the file from offset `at`) to `sock`:
+/// mmap's path, and the zero-copy paths' plain fallback. EFAULT (or a zero-length write) means
+/// the file shrank under the mapping.
+///
+/// # Safety
+/// `ptr..ptr+len` must stay mapped for the duration of the call.
+unsafe fn write_mapped(
+    calls: &mut Calls,
+    sock: BorrowedFd<'_>,
+    ptr: *const u8,
+    len: usize,
+    at: u64,
+) -> Result<(), (u64, crate::sys::StopKind)> {
+    // SAFETY: the caller keeps the range mapped; only the kernel reads the bytes.
+    unsafe { crate::sys::write_all_raw(calls, sock, ptr, len) }.map_err(|(done, errno)| {
+        let kind = match errno {
+            nix::errno::Errno::EFAULT => crate::sys::StopKind::FileChanged,
+            _ => crate::sys::classify("write", errno),
+        };
+        (at + done as u64, kind)
     })
 }
 

@@ -10,7 +10,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, Unavailable, map_window, step};
+use super::{
+    MMAP_WINDOW, Method, MethodKind, Model, Scratch, Unavailable, map_window, step, write_mapped,
+};
 use crate::size::fmt_bytes;
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError, StopKind, ZeroCopy};
@@ -216,9 +218,7 @@ fn send_one(
                     zc.read(sock, true, calls).map_err(|e| (at, e))?;
                 } else {
                     // SAFETY: as above.
-                    unsafe { sys::write_all_raw(calls, sock, ptr, n) }.map_err(
-                        |(done, errno)| (at + done as u64, sys::classify("write", errno)),
-                    )?;
+                    unsafe { write_mapped(calls, sock, ptr, n, at) }?;
                     zc.tally.plain_fallback += 1;
                     return Ok(n);
                 }

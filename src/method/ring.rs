@@ -48,16 +48,24 @@ impl Ring {
         Ok(())
     }
 
-    /// Queue `entries` (at most `depth` of them).
+    /// Queue `entries` (at most `depth` of them) as one linked chain: each starts only after
+    /// the one before it completed in full, and a short or failed one cancels the rest.
+    /// EBUSY when the submission queue has no room.
     ///
     /// # Safety
     /// Every buffer, pipe and socket the entries name must stay valid until their completions
     /// have been reaped (or the ring is dropped, which cancels them).
-    pub unsafe fn push(&mut self, entries: &[squeue::Entry]) -> io::Result<()> {
+    pub unsafe fn push_chain(&mut self, entries: Vec<squeue::Entry>) -> Result<(), Errno> {
+        let last = entries.len().saturating_sub(1);
         let mut sq = self.uring.submission();
-        for e in entries {
+        for (i, e) in entries.into_iter().enumerate() {
+            let e = if i < last {
+                e.flags(squeue::Flags::IO_LINK)
+            } else {
+                e
+            };
             // SAFETY: the caller keeps what the entry refers to alive (see above).
-            unsafe { sq.push(e) }.map_err(|_| io::Error::from_raw_os_error(libc::EBUSY))?;
+            unsafe { sq.push(&e) }.map_err(|_| Errno::EBUSY)?;
         }
         Ok(())
     }

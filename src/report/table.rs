@@ -253,7 +253,7 @@ fn by_name(m: &MethodResult) -> String {
 fn zerocopy_text(z: &ZeroCopy, transport: Transport) -> String {
     let mut s = format!(
         "zero-copied {} of {} send{}",
-        thousands(z.completed.saturating_sub(z.copied)),
+        thousands(z.zero_copied()),
         thousands(z.sends),
         if z.sends == 1 { "" } else { "s" }
     );

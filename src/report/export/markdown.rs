@@ -38,7 +38,7 @@ fn table(out: &mut String, r: &Report) {
             let _ = write!(
                 data,
                 " · zero-copied {} of {} sends (kernel copied {})",
-                z.completed.saturating_sub(z.copied),
+                z.zero_copied(),
                 z.sends,
                 z.copied
             );
