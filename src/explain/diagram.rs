@@ -6,7 +6,7 @@
 use unicode_width::UnicodeWidthStr;
 
 use super::Texts;
-use crate::method::{Band, Model, Place, StepKind};
+use crate::method::{Band, Model, Place, StepKind, is_io_uring_op};
 
 /// The widest line a diagram may have.
 pub const MAX_WIDTH: usize = 100;
@@ -168,7 +168,7 @@ pub fn draw(model: &Model, t: &dyn Texts) -> Vec<String> {
                 let call = s
                     .syscall
                     .map(|c| {
-                        if c.starts_with("IORING_OP_") {
+                        if is_io_uring_op(c) {
                             format!(" {c} ")
                         } else {
                             format!(" {c}() ")

@@ -61,7 +61,7 @@ impl Texts for English {
     }
 
     fn during(&self, call: &str) -> String {
-        if call.starts_with("IORING_OP_") {
+        if crate::method::is_io_uring_op(call) {
             format!("by {call}, submitted in a batch with io_uring_enter()")
         } else {
             format!("during {call}()")

@@ -236,6 +236,20 @@ pub fn render_myths(lang: Lang) -> String {
     out
 }
 
+/// How vmsplice splits `report`'s file: (pipe-fulls, fresh regions), each region a whole number
+/// of pipe-fulls but the last; None when the pipe size granted is unknown.
+fn vmsplice_layout(report: &Report) -> Option<(u64, u64)> {
+    let o = &report.options;
+    let bytes = report.file.bytes;
+    let p = o.pipe_bytes_granted.filter(|p| *p > 0)?;
+    let region = p.max(o.vmsplice_region_bytes);
+    let regions = bytes.div_ceil(region);
+    let chunks = (0..regions)
+        .map(|i| (bytes - i * region).min(region).div_ceil(p))
+        .sum();
+    Some((chunks, regions))
+}
+
 /// The syscalls the model predicts for a transfer of `bytes` with the settings of `report`:
 /// (total, calls of one chunk, chunks).
 fn expected(kind: MethodKind, report: &Report) -> (Option<u64>, String, u64) {
@@ -261,20 +275,13 @@ fn expected(kind: MethodKind, report: &Report) -> (Option<u64>, String, u64) {
             }
             _ => (None, "splice + splice".into(), 0),
         },
-        MethodKind::Vmsplice => match o.pipe_bytes_granted {
-            Some(p) if p > 0 => {
-                let region = p.max(o.vmsplice_region_bytes);
-                let regions = bytes.div_ceil(region);
-                let chunks = (0..regions)
-                    .map(|i| (bytes - i * region).min(region).div_ceil(p))
-                    .sum::<u64>();
-                (
-                    Some(3 * chunks + 2 * regions),
-                    "pread64 + vmsplice + splice".into(),
-                    chunks,
-                )
-            }
-            _ => (None, "pread64 + vmsplice + splice".into(), 0),
+        MethodKind::Vmsplice => match vmsplice_layout(report) {
+            Some((chunks, regions)) => (
+                Some(3 * chunks + 2 * regions),
+                "pread64 + vmsplice + splice".into(),
+                chunks,
+            ),
+            None => (None, "pread64 + vmsplice + splice".into(), 0),
         },
         MethodKind::MsgZerocopy => {
             let chunks = bytes.div_ceil(o.buffer_bytes);
@@ -352,11 +359,8 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         chunks,
         textbook_transitions: kind.textbook().transitions,
         with_munmap: kind == MethodKind::Mmap,
-        fresh_regions: match (kind, report.options.pipe_bytes_granted) {
-            (MethodKind::Vmsplice, Some(p)) => report
-                .file
-                .bytes
-                .div_ceil(p.max(report.options.vmsplice_region_bytes).max(1)),
+        fresh_regions: match kind {
+            MethodKind::Vmsplice => vmsplice_layout(report).map_or(0, |(_, regions)| regions),
             _ => 0,
         },
         voluntary: med.context_switches.voluntary,

@@ -59,7 +59,7 @@ impl Texts for Chinese {
     }
 
     fn during(&self, call: &str) -> String {
-        if call.starts_with("IORING_OP_") {
+        if crate::method::is_io_uring_op(call) {
             format!("由 {call} 完成，经 io_uring_enter() 批量提交")
         } else {
             format!("发生在 {call}() 期间")

@@ -461,6 +461,12 @@ fn map_window(
     })
 }
 
+/// Whether a step's `syscall` names an io_uring operation (`IORING_OP_SPLICE`), which is not a
+/// syscall of its own: it rides on `io_uring_enter`.
+pub fn is_io_uring_op(call: &str) -> bool {
+    call.starts_with("IORING_OP_")
+}
+
 /// `write` all `len` bytes at `ptr` (inside a mapping of the file from offset `at`) to `sock`:
 /// mmap's path, and the zero-copy paths' plain fallback. EFAULT (or a zero-length write) means
 /// the file shrank under the mapping.

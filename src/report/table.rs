@@ -273,7 +273,7 @@ fn zerocopy_text(z: &ZeroCopy, transport: Transport) -> String {
         let _ = write!(
             s,
             "\n{} not completed",
-            thousands(z.sends - z.completed.min(z.sends))
+            thousands(z.sends.saturating_sub(z.completed))
         );
     }
     if z.plain_fallback > 0 {
