@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::*;
@@ -167,8 +166,7 @@ fn unprivileged_user_is_told_the_fixes() {
     }
     let bin_dir = world_readable_dir();
     let b = copy_bin_to(bin_dir.path());
-    let tmp = world_readable_dir();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let tmp = world_writable_dir();
 
     let out = run_as_nobody(&sp, &b, &["doctor", "--json"], tmp.path());
     assert_eq!(out.code, Some(1), "{}", out.dump());

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 
 use common::*;
@@ -456,13 +455,6 @@ fn measure_writes_real_figures_as_root() {
             out.dump()
         );
     }
-}
-
-/// A fresh /tmp directory anyone may write to (for TMPDIR of an unprivileged run).
-fn world_writable_dir() -> tempfile::TempDir {
-    let d = world_readable_dir();
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    d
 }
 
 fn perf_paranoid() -> Option<i32> {

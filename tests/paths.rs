@@ -81,12 +81,7 @@ fn too_much_pinned_memory_falls_back_or_waits() {
     }
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
-    let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-    )
-    .unwrap();
+    let tmp = world_writable_dir();
     let size = 2 * MIB;
     let methods = TCP_ONLY.join(",");
 
@@ -171,12 +166,7 @@ fn io_uring_refused_by_the_kernel() {
     let _restore = IoUringSysctl(old);
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
-    let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-    )
-    .unwrap();
+    let tmp = world_writable_dir();
 
     let out = run_as_nobody(
         &setpriv,

@@ -216,6 +216,13 @@ pub fn world_readable_dir() -> tempfile::TempDir {
     d
 }
 
+/// A fresh /tmp directory anyone may write to (for TMPDIR of an unprivileged run).
+pub fn world_writable_dir() -> tempfile::TempDir {
+    let d = world_readable_dir();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    d
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
