@@ -55,17 +55,9 @@ fn zero_copy_sends_are_refused_on_unix_sockets() {
 /// IORING_OP_SEND_ZC charge pinned pages to it (root, with CAP_IPC_LOCK, is not limited).
 fn run_as_nobody_with_memlock(bin: &Path, args: &[&str], memlock: u64, tmp: &Path) -> Out {
     let limit = format!("--memlock={memlock}:{memlock}");
-    let mut full = vec![
-        limit.as_str(),
-        "--",
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
-        path_str(bin),
-    ];
+    let mut full = vec![limit.as_str(), "--", "setpriv"];
+    full.extend_from_slice(&AS_NOBODY);
+    full.push(path_str(bin));
     full.extend_from_slice(args);
     run_program("prlimit", &full, &[("TMPDIR", path_str(tmp))], TIMEOUT)
 }

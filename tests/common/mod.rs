@@ -250,17 +250,20 @@ pub fn copy_bin_to(dir: &Path) -> PathBuf {
 
 /// Run `bin args` as nobody (uid/gid 65534, no groups, no capabilities) with TMPDIR=`tmpdir`.
 pub fn run_as_nobody(setpriv: &Path, bin: &Path, args: &[&str], tmpdir: &Path) -> Out {
-    let mut full = vec![
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
-        path_str(bin),
-    ];
+    let mut full = AS_NOBODY.to_vec();
+    full.push(path_str(bin));
     full.extend_from_slice(args);
     run_program(setpriv, &full, &[("TMPDIR", path_str(tmpdir))], TIMEOUT)
 }
+
+/// setpriv's arguments that make the program after them run as nobody.
+pub const AS_NOBODY: [&str; 5] = [
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "--inh-caps=-all",
+    "--",
+];
 
 /// The checks every error exit must pass: exit code 1, exactly one stderr line starting with
 /// "copylab: " and containing each of `needles`, no panic, nothing on stdout.
