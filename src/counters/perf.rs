@@ -1,9 +1,19 @@
-//! A perf counter group on the calling thread: `raw_syscalls:sys_enter` (every syscall), one
-//! `syscalls:sys_enter_<name>` per data syscall, and the software events context-switches,
-//! cpu-migrations, page-faults and task-clock. All with `include_kernel` (syscall entry and
-//! scheduler events happen in the kernel) and without inherit, so only this thread is counted.
+//! A perf counter group on the calling thread: `raw_syscalls:sys_enter` (every syscall), the same
+//! tracepoint again once per data syscall with a filter on its number (`id == 17`), and the
+//! software events context-switches, cpu-migrations, page-faults and task-clock. All with
+//! `include_kernel` (syscall entry and scheduler events happen in the kernel) and without inherit,
+//! so only this thread is counted.
+//!
+//! Why one tracepoint with filters rather than one `syscalls:sys_enter_<name>` per syscall:
+//! closing the last perf event on a tracepoint waits for an RCU grace period (30–50 ms on the
+//! machines here), once per tracepoint. Thirteen tracepoints cost half a second at every close;
+//! one costs a single grace period, and none at all while another event on it stays open (serve
+//! keeps one for its whole life). `syscalls:sys_enter_<name>` is the fallback for a syscall whose
+//! filter the kernel refuses.
 
 use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
 
 use perf_event::events::{Software, Tracepoint};
 use perf_event::{Builder, Counter, Group};
@@ -11,21 +21,42 @@ use perf_event::{Builder, Counter, Group};
 use super::tracefs::{self, Origin, Unavailable};
 use super::{CounterSource, Reading};
 
-/// The syscalls counted one by one, by the kernel's name (tracepoint `syscalls:sys_enter_<name>`).
-pub const NAMED_SYSCALLS: [&str; 12] = [
-    "read",
-    "pread64",
-    "write",
-    "sendto",
-    "sendmsg",
-    "recvmsg",
-    "mmap",
-    "munmap",
-    "sendfile64",
-    "splice",
-    "vmsplice",
-    "io_uring_enter",
-];
+pub use super::tracefs::NAMED_SYSCALLS;
+
+/// The syscall's number on this architecture, for the `id == N` filter on `raw_syscalls:sys_enter`.
+fn syscall_number(name: &str) -> Option<libc::c_long> {
+    Some(match name {
+        "read" => libc::SYS_read,
+        "pread64" => libc::SYS_pread64,
+        "write" => libc::SYS_write,
+        "sendto" => libc::SYS_sendto,
+        "sendmsg" => libc::SYS_sendmsg,
+        "recvmsg" => libc::SYS_recvmsg,
+        "mmap" => libc::SYS_mmap,
+        "munmap" => libc::SYS_munmap,
+        "sendfile64" => libc::SYS_sendfile,
+        "splice" => libc::SYS_splice,
+        "vmsplice" => libc::SYS_vmsplice,
+        "io_uring_enter" => libc::SYS_io_uring_enter,
+        _ => return None,
+    })
+}
+
+/// Open `raw_syscalls:sys_enter` as a group member counting only syscall `nr`.
+fn filtered(group: &mut Group, raw_id: u64, nr: libc::c_long) -> std::io::Result<Counter> {
+    let c = member(group, Tracepoint::with_id(raw_id))?;
+    let filter = CString::new(format!("id == {nr}"))
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: the descriptor is a perf event this function just opened and still owns, and the
+    // filter is a NUL-terminated string that outlives the call (the kernel copies it).
+    let rc = unsafe {
+        perf_event_open_sys::ioctls::SET_FILTER(c.as_raw_fd(), filter.as_ptr().cast_mut())
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(c)
+}
 
 /// Why the perf group could not be opened at all.
 #[derive(Debug, Clone)]
@@ -88,13 +119,6 @@ impl PerfGroup {
         let task_clock =
             member(&mut group, Software::TASK_CLOCK).map_err(|e| refused("task-clock", e))?;
 
-        let mut wanted = vec![("raw_syscalls", "sys_enter".to_string())];
-        wanted.extend(
-            NAMED_SYSCALLS
-                .iter()
-                .map(|n| ("syscalls", format!("sys_enter_{n}"))),
-        );
-        let wanted_ref: Vec<(&str, &str)> = wanted.iter().map(|(c, n)| (*c, n.as_str())).collect();
         let mut pg = PerfGroup {
             group,
             total: None,
@@ -107,11 +131,11 @@ impl PerfGroup {
             tracefs_origin: None,
             named_missing: Vec::new(),
         };
-        match tracefs::lookup(&wanted_ref) {
-            Err(u) => pg.tracepoints_unavailable = Some(u),
+        match tracefs::syscall_ids() {
+            Err(u) => pg.tracepoints_unavailable = Some(u.clone()),
             Ok(found) => {
-                pg.tracefs_origin = Some(found.origin);
-                let mut ids = found.ids.into_iter();
+                pg.tracefs_origin = Some(found.origin.clone());
+                let mut ids = found.ids.iter().copied();
                 match ids.next().flatten() {
                     None => {
                         pg.tracepoints_unavailable = Some(Unavailable {
@@ -131,17 +155,29 @@ impl PerfGroup {
                         }
                         Ok(c) => {
                             pg.total = Some(c);
+                            super::keeper::hold(id);
                             // A syscall this kernel cannot count is shown as n/a, alone.
-                            for (slot, id) in pg.named.iter_mut().zip(ids) {
-                                let Some(id) = id else {
-                                    pg.named_missing.push((slot.0, "not in tracefs".into()));
+                            for (slot, named_id) in pg.named.iter_mut().zip(ids) {
+                                let refused = match syscall_number(slot.0) {
+                                    Some(nr) => match filtered(&mut pg.group, id, nr) {
+                                        Ok(c) => {
+                                            slot.1 = Some(c);
+                                            continue;
+                                        }
+                                        Err(e) => format!("filter refused: {e}"),
+                                    },
+                                    None => "no syscall number here".to_string(),
+                                };
+                                let Some(named_id) = named_id else {
+                                    pg.named_missing
+                                        .push((slot.0, format!("{refused}; not in tracefs")));
                                     continue;
                                 };
-                                match member(&mut pg.group, Tracepoint::with_id(id)) {
+                                match member(&mut pg.group, Tracepoint::with_id(named_id)) {
                                     Ok(c) => slot.1 = Some(c),
                                     Err(e) => pg
                                         .named_missing
-                                        .push((slot.0, format!("perf_event_open: {e}"))),
+                                        .push((slot.0, format!("{refused}; perf_event_open: {e}"))),
                                 }
                             }
                         }

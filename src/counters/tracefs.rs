@@ -6,6 +6,40 @@
 //! missing directory to force the "no tracepoints" path.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The syscalls counted one by one, by the kernel's name (also their `syscalls:sys_enter_<name>`
+/// tracepoint, the fallback where a filter on `raw_syscalls:sys_enter` is refused).
+pub const NAMED_SYSCALLS: [&str; 12] = [
+    "read",
+    "pread64",
+    "write",
+    "sendto",
+    "sendmsg",
+    "recvmsg",
+    "mmap",
+    "munmap",
+    "sendfile64",
+    "splice",
+    "vmsplice",
+    "io_uring_enter",
+];
+
+/// The ids every counter group needs — `raw_syscalls:sys_enter` first, then
+/// `syscalls:sys_enter_<name>` for each of [`NAMED_SYSCALLS`] — looked up once per process:
+/// every serve worker and every measured thread opens its group from this one look-up.
+pub fn syscall_ids() -> &'static Result<Ids, Unavailable> {
+    static IDS: OnceLock<Result<Ids, Unavailable>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        let named: Vec<String> = NAMED_SYSCALLS
+            .iter()
+            .map(|n| format!("sys_enter_{n}"))
+            .collect();
+        let mut wanted = vec![("raw_syscalls", "sys_enter")];
+        wanted.extend(named.iter().map(|n| ("syscalls", n.as_str())));
+        lookup(&wanted)
+    })
+}
 
 /// Environment variable that names the tracefs directory to use instead of searching.
 pub const TRACEFS_ENV: &str = "COPYLAB_TRACEFS";
