@@ -89,7 +89,14 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let code = exit_code(run());
+    // Last: the syscall tracepoint's final close (an RCU grace period) is left to a child.
+    counters::release_at_exit();
+    code
+}
+
+fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<signals::Interrupted>()) => {

@@ -399,8 +399,13 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         let _ =
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
-    // Probe the counters once, on this thread, to report what can be measured.
-    let probe = Counters::open(opts.counters)?;
+    // Probe the counters once, on this thread, to report what can be measured — before
+    // listening, so nothing a client could wait for happens after `listen`.
+    let Counters {
+        syscall_source,
+        warnings: probe_warnings,
+        ..
+    } = Counters::open(opts.counters)?;
     let (listener, shown_addr) = bind(&opts.listen)?;
     signals::install()?;
 
@@ -416,12 +421,10 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             "warning: listening on {shown_addr}: the file is now reachable from the network, not only from this machine"
         )?;
     }
-    for w in &probe.warnings {
+    for w in &probe_warnings {
         writeln!(err, "warning: {w}")?;
     }
     drop(err);
-    let syscall_source = probe.syscall_source;
-    drop(probe);
 
     let shared = Arc::new(Shared {
         src,

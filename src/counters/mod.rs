@@ -4,10 +4,12 @@
 //! Sources sit behind one interface and are started in order and stopped in reverse, so the
 //! perf group is the innermost: enabled last, disabled first. Counters know nothing of methods.
 
+mod keeper;
 mod perf;
 mod rusage;
 pub mod tracefs;
 
+pub use keeper::release_at_exit;
 pub use perf::NAMED_SYSCALLS;
 
 use std::collections::BTreeMap;
