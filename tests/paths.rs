@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -51,15 +52,18 @@ fn zero_copy_sends_are_refused_on_unix_sockets() {
     }
 }
 
-/// Run `bin args` as nobody with a locked-memory limit of `memlock` bytes: MSG_ZEROCOPY and
-/// IORING_OP_SEND_ZC charge pinned pages to it (root, with CAP_IPC_LOCK, is not limited).
+/// Run `bin args` unprivileged with a locked-memory limit of `memlock` bytes: MSG_ZEROCOPY and
+/// IORING_OP_SEND_ZC charge pinned pages to the user (root, with CAP_IPC_LOCK, is not limited).
+/// The user is this run's own, so no other test's pinned pages count against the limit.
 fn run_as_nobody_with_memlock(bin: &Path, args: &[&str], memlock: u64, tmp: &Path) -> Out {
     let limit = format!("--memlock={memlock}:{memlock}");
-    let mut full = vec![limit.as_str(), "--", "setpriv"];
-    full.extend_from_slice(&AS_NOBODY);
-    full.push(path_str(bin));
-    full.extend_from_slice(args);
-    run_program("prlimit", &full, &[("TMPDIR", path_str(tmp))], TIMEOUT)
+    run_unprivileged(
+        OsStr::new("prlimit"),
+        &[limit.as_str(), "--", "setpriv"],
+        bin,
+        args,
+        tmp,
+    )
 }
 
 /// Forced ENOBUFS/ENOMEM: with 64 KiB of lockable memory, 128 KiB sends can never be pinned,
@@ -143,6 +147,8 @@ impl Drop for IoUringSysctl {
 #[test]
 fn io_uring_refused_by_the_kernel() {
     const KNOB: &str = "/proc/sys/kernel/io_uring_disabled";
+    // No unprivileged run of another test may see the knob set (they hold this lock shared).
+    let _exclusive = system_state(true);
     let Ok(old) = std::fs::read_to_string(KNOB) else {
         eprintln!("skipped: this kernel has no {KNOB}");
         return;

@@ -482,8 +482,8 @@ pub fn tool(name: &str) -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
             panic!(
-                "`{name}` is not installed, and these tests need it (CI installs it): \
-                 apt-get install curl netcat-openbsd socat"
+                "`{name}` is not installed, and these tests need it: run the suite with \
+                 scripts/test.sh, which installs it (or apt-get install curl netcat-openbsd socat)"
             )
         })
 }
