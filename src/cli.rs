@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::placement::Cpus;
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -82,6 +83,12 @@ pub struct ExplainArgs {
     /// File size for --measure.
     #[arg(long, default_value = "32M", value_name = "SIZE")]
     pub size: String,
+
+    /// With --measure: pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
+    /// CPU), or any to leave it to the scheduler [default: two different CPUs this process may
+    /// use, or the one]
+    #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
+    pub cpus: Option<Cpus>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -116,6 +123,10 @@ pub struct ServeArgs {
     /// Connections served at once; more wait until one finishes.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub max_conns: usize,
+
+    /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]
+    #[arg(long, value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
+    pub cpus: Option<Vec<u32>>,
 
     /// Exit after this many connections (with the summary).
     #[arg(long, value_name = "N")]
@@ -207,6 +218,12 @@ pub struct CompareArgs {
     #[arg(long, short, value_name = "SIZE")]
     pub size: Option<String>,
 
+    /// Pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
+    /// CPU), or any to leave it to the scheduler [default: two different CPUs this process may
+    /// use, or the one]
+    #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
+    pub cpus: Option<Cpus>,
+
     #[command(flatten)]
     pub path: PathArgs,
 
@@ -265,6 +282,12 @@ pub struct SweepArgs {
     /// File sizes to generate and compare, comma-separated.
     #[arg(long, default_value = "4K,64K,1M,16M,256M", value_name = "LIST")]
     pub sizes: String,
+
+    /// Pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
+    /// CPU), or any to leave it to the scheduler [default: two different CPUs this process may
+    /// use, or the one]
+    #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
+    pub cpus: Option<Cpus>,
 
     /// read-write buffer sizes, comma-separated (each is its own series).
     #[arg(long, default_value = "128K", value_name = "LIST")]
@@ -474,6 +497,7 @@ impl Cli {
                     counters: counters_arg(a.path.counters),
                     verify_all: a.verify_all,
                     cold: a.cache == CacheArg::Cold,
+                    cpus: a.cpus.unwrap_or(Cpus::Auto),
                 };
                 let output = if a.json {
                     Output::Json
@@ -522,6 +546,7 @@ impl Cli {
                     },
                     json: a.json,
                     color: a.color,
+                    cpus: a.cpus.unwrap_or_default(),
                 }))
             }
             Command::Sweep(a) => {
@@ -563,6 +588,7 @@ impl Cli {
                     counters: counters_arg(a.counters),
                     verify_all: false,
                     cold: false,
+                    cpus: a.cpus.unwrap_or(Cpus::Auto),
                 };
                 let output = if a.json {
                     Output::Json
@@ -614,6 +640,7 @@ impl Cli {
                     },
                     measure: a.measure,
                     size,
+                    cpus: a.cpus.unwrap_or(Cpus::Auto),
                 }))
             }
             Command::Fetch(a) => {

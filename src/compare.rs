@@ -13,10 +13,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
-use crate::results::{CacheInfo, FileInfo, Machine, MethodResult, Report, Run, RunOptions, SCHEMA};
+use crate::placement::{self, Cpus, Placement};
+use crate::results::{
+    CacheInfo, Cost, FileInfo, Machine, MethodResult, Report, Run, RunOptions, SCHEMA,
+};
 use crate::source::{self, Source};
-use crate::transfer;
-use crate::transport::{self, Transport};
+use crate::transfer::{self, Receiver};
+use crate::transport::Transport;
 
 /// With `--cache cold`, a run counts as cold when less than this share of the file (in %) is
 /// still cached after the drop (a few pages may be pinned by readahead or another reader).
@@ -44,6 +47,8 @@ pub struct CompareOptions {
     pub verify_all: bool,
     /// Drop the file's pages from the page cache before every run.
     pub cold: bool,
+    /// Where the serving and receiver threads run.
+    pub cpus: Cpus,
 }
 
 /// One method ready to run, with its reusable per-connection state.
@@ -111,7 +116,12 @@ pub fn run_with(
     }
 
     let resident = source::resident_fraction(&src.file, src.len).map(|f| f * 100.0);
-    // This thread serves every transfer, so the counters are opened here.
+    // Both ends pinned, each on its own thread: the receiver first (it would otherwise inherit
+    // this thread's CPU), then this thread, which serves every transfer and so opens the
+    // serving counters.
+    let placement = placement::resolve(opts.cpus, "--cpus")?;
+    let receiver = Receiver::start(placement.receiver_cpu, opts.counters)?;
+    placement::pin_current(placement.serving_cpu.as_slice())?;
     let mut counters = Counters::open(opts.counters)?;
 
     let bar = if show_progress {
@@ -154,7 +164,12 @@ pub fn run_with(
                 }
             }
             let hash = opts.verify_all || round == opts.warmup;
-            let run = one_run(&src, slot, opts.transport, &mut counters, hash, &bar)
+            let ends = Ends {
+                counters: &mut counters,
+                receiver: &receiver,
+                placement,
+            };
+            let run = one_run(&src, slot, opts.transport, ends, hash, &bar)
                 .with_context(|| format!("method {kind}"))?;
             if !warm {
                 slot.runs.push(run);
@@ -285,12 +300,20 @@ fn spinner(show: bool, msg: String) -> ProgressBar {
     sp
 }
 
-/// One transfer: connect, start the receiver, count around `send`, check what arrived.
+/// The two measured ends of every transfer.
+struct Ends<'a> {
+    counters: &'a mut Counters,
+    receiver: &'a Receiver,
+    placement: Placement,
+}
+
+/// One transfer: connect, hand the receiving end to the receiver, count around `send`, check
+/// what arrived.
 fn one_run(
     src: &Source,
     slot: &mut Slot,
     transport: Transport,
-    counters: &mut Counters,
+    ends: Ends<'_>,
     hash: bool,
     bar: &ProgressBar,
 ) -> Result<Run> {
@@ -298,10 +321,17 @@ fn one_run(
     slot.method.prepare(&mut slot.scratch)?;
     let (server, client) = transport.pair()?;
     let progress = Arc::new(AtomicU64::new(0));
-    let receiver = transport::spawn_receiver(client, src.len, hash, Arc::clone(&progress))?;
+    let pinned: Vec<u32> = [ends.placement.serving_cpu, ends.placement.receiver_cpu]
+        .into_iter()
+        .flatten()
+        .collect();
+    let steal_before = placement::steal_ns(&pinned);
+    let received = ends
+        .receiver
+        .receive(client, src.len, hash, Arc::clone(&progress))?;
     let done = AtomicBool::new(false);
 
-    let (measured, delivery) = std::thread::scope(|s| {
+    let (measured, got) = std::thread::scope(|s| {
         if !bar.is_hidden() {
             s.spawn(|| {
                 while !done.load(Ordering::Relaxed) {
@@ -317,19 +347,21 @@ fn one_run(
             &[],
             true,
             &mut slot.scratch,
-            counters,
+            ends.counters,
         );
         server.finish();
         drop(server);
-        let delivery = receiver.join();
+        let got = received.recv();
         done.store(true, Ordering::Relaxed);
-        (measured, delivery)
+        (measured, got)
     });
+    let steal = steal_before
+        .zip(placement::steal_ns(&pinned))
+        .map(|(a, b)| b.saturating_sub(a));
     let measured = measured?;
     let t0 = measured.started;
-    let delivery = delivery
-        .map_err(|_| anyhow::anyhow!("the receiver thread panicked"))?
-        .context("receiving failed")?;
+    let got = got.map_err(|_| anyhow::anyhow!("the receiver thread ended"))?;
+    let delivery = got.delivery.context("receiving failed")?;
     measured.sent?;
     bar.set_position(delivery.bytes);
 
@@ -367,6 +399,11 @@ fn one_run(
         verified: true,
         hash_checked: delivery.hash.is_some(),
         cost: measured.cost,
+        receiver: got
+            .reading
+            .map(|r| Cost::new(&r, &crate::sys::Calls::default(), None)),
+        placement: ends.placement,
+        steal_ns: steal,
     })
 }
 

@@ -268,7 +268,7 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             Level::Missing
         },
         if complete {
-            "raw_syscalls:sys_enter and every syscalls:sys_enter_* copylab counts".to_string()
+            "raw_syscalls:sys_enter, and filtered on each syscall copylab counts".to_string()
         } else {
             counters
                 .warnings
@@ -351,7 +351,7 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
                 "self-counted"
             },
             source: if perf_syscalls {
-                "perf syscalls:sys_enter_<name>".into()
+                "perf raw_syscalls:sys_enter filtered on id".into()
             } else {
                 "each method's own count of the calls it made".into()
             },

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::counters::{Reading, SyscallSource};
 use crate::method::{MethodKind, Textbook};
+use crate::placement::Placement;
 use crate::sys::{Calls, ZeroCopy};
 use crate::transport::Transport;
 
@@ -167,6 +168,16 @@ pub struct Run {
     /// What the transfer cost the serving thread.
     #[serde(flatten)]
     pub cost: Cost,
+    /// What receiving it cost the receiver thread (from before its first read to end-of-file,
+    /// so waiting is included but costs no CPU); null when its counters failed. Its
+    /// `self_counted` is empty: the receiver is not a copy path.
+    pub receiver: Option<Cost>,
+    /// Where the serving and receiver threads were pinned.
+    pub placement: Placement,
+    /// CPU time the hypervisor stole during the run from the CPUs the two threads were pinned
+    /// to (all CPUs when not pinned), from /proc/stat in clock ticks (10 ms), so short runs
+    /// read 0 unless stolen; null where the kernel has no steal figure.
+    pub steal_ns: Option<u64>,
 }
 
 /// What one transfer cost the thread that sent it.
@@ -326,29 +337,8 @@ fn pick_f64(mut v: Vec<f64>, pick: fn(&mut [u64]) -> u64) -> f64 {
 /// Field-by-field summary of runs with `pick` (median, min or max) over each field.
 fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
     let all = |f: &dyn Fn(&Run) -> u64| pick(&mut runs.iter().map(f).collect::<Vec<_>>());
-    let opt = |f: &dyn Fn(&Run) -> Option<u64>| {
-        let v: Option<Vec<u64>> = runs.iter().map(f).collect();
-        v.map(|mut v| pick(&mut v))
-    };
-    let first = &runs[0];
-    let mut by_name = BTreeMap::new();
-    for name in first.cost.syscalls.by_name.keys() {
-        by_name.insert(
-            name.clone(),
-            opt(&|r: &Run| r.cost.syscalls.by_name.get(name).copied().flatten()),
-        );
-    }
-    let mut self_counted = BTreeMap::new();
-    let names: std::collections::BTreeSet<&String> = runs
-        .iter()
-        .flat_map(|r| r.cost.self_counted.keys())
-        .collect();
-    for name in names {
-        self_counted.insert(
-            name.clone(),
-            all(&|r: &Run| r.cost.self_counted.get(name).copied().unwrap_or(0)),
-        );
-    }
+    let costs: Vec<&Cost> = runs.iter().map(|r| &r.cost).collect();
+    let receivers: Option<Vec<&Cost>> = runs.iter().map(|r| r.receiver.as_ref()).collect();
     let tput = pick_f64(runs.iter().map(|r| r.throughput_mib_s).collect(), pick);
     Run {
         bytes: all(&|r| r.bytes),
@@ -356,54 +346,88 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
         throughput_mib_s: tput,
         verified: runs.iter().all(|r| r.verified),
         hash_checked: runs.iter().any(|r| r.hash_checked),
-        cost: Cost {
-            syscalls: Syscalls {
-                total: opt(&|r| r.cost.syscalls.total),
-                by_name,
-                source: first.cost.syscalls.source,
-            },
-            self_counted,
-            context_switches: ContextSwitches {
-                voluntary: all(&|r| r.cost.context_switches.voluntary),
-                involuntary: all(&|r| r.cost.context_switches.involuntary),
-                perf_total: opt(&|r| r.cost.context_switches.perf_total),
-            },
-            cpu: Cpu {
-                user_ns: all(&|r| r.cost.cpu.user_ns),
-                sys_ns: all(&|r| r.cost.cpu.sys_ns),
-                task_clock_ns: opt(&|r| r.cost.cpu.task_clock_ns),
-            },
-            page_faults: PageFaults {
-                minor: all(&|r| r.cost.page_faults.minor),
-                major: all(&|r| r.cost.page_faults.major),
-                perf_total: opt(&|r| r.cost.page_faults.perf_total),
-            },
-            cpu_migrations: opt(&|r| r.cost.cpu_migrations),
-            zerocopy: runs
-                .iter()
-                .map(|r| r.cost.zerocopy)
-                .collect::<Option<Vec<_>>>()
-                .map(|z| {
-                    let field =
-                        |f: fn(&ZeroCopy) -> u64| pick(&mut z.iter().map(f).collect::<Vec<_>>());
-                    ZeroCopy {
-                        sends: field(|z| z.sends),
-                        completed: field(|z| z.completed),
-                        copied: field(|z| z.copied),
-                        plain_fallback: field(|z| z.plain_fallback),
-                        enobufs: field(|z| z.enobufs),
-                    }
-                }),
-            io_workers: runs
-                .iter()
-                .map(|r| r.cost.io_workers)
-                .collect::<Option<Vec<_>>>()
-                .map(|w| IoWorkers {
-                    cpu_ns: pick(&mut w.iter().map(|w| w.cpu_ns).collect::<Vec<_>>()),
-                    threads: pick(&mut w.iter().map(|w| u64::from(w.threads)).collect::<Vec<_>>())
-                        as u32,
-                }),
+        cost: summarize_cost(&costs, pick),
+        receiver: receivers.map(|c| summarize_cost(&c, pick)),
+        placement: runs[0].placement,
+        steal_ns: runs
+            .iter()
+            .map(|r| r.steal_ns)
+            .collect::<Option<Vec<u64>>>()
+            .map(|mut v| pick(&mut v)),
+    }
+}
+
+/// Field-by-field summary of one thread's costs (at least one) with `pick`.
+fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
+    let all = |f: &dyn Fn(&Cost) -> u64| pick(&mut costs.iter().map(|c| f(c)).collect::<Vec<_>>());
+    let opt = |f: &dyn Fn(&Cost) -> Option<u64>| {
+        let v: Option<Vec<u64>> = costs.iter().map(|c| f(c)).collect();
+        v.map(|mut v| pick(&mut v))
+    };
+    let first = costs[0];
+    let mut by_name = BTreeMap::new();
+    for name in first.syscalls.by_name.keys() {
+        by_name.insert(
+            name.clone(),
+            opt(&|c: &Cost| c.syscalls.by_name.get(name).copied().flatten()),
+        );
+    }
+    let mut self_counted = BTreeMap::new();
+    let names: std::collections::BTreeSet<&String> =
+        costs.iter().flat_map(|c| c.self_counted.keys()).collect();
+    for name in names {
+        self_counted.insert(
+            name.clone(),
+            all(&|c: &Cost| c.self_counted.get(name).copied().unwrap_or(0)),
+        );
+    }
+    Cost {
+        syscalls: Syscalls {
+            total: opt(&|c| c.syscalls.total),
+            by_name,
+            source: first.syscalls.source,
         },
+        self_counted,
+        context_switches: ContextSwitches {
+            voluntary: all(&|c| c.context_switches.voluntary),
+            involuntary: all(&|c| c.context_switches.involuntary),
+            perf_total: opt(&|c| c.context_switches.perf_total),
+        },
+        cpu: Cpu {
+            user_ns: all(&|c| c.cpu.user_ns),
+            sys_ns: all(&|c| c.cpu.sys_ns),
+            task_clock_ns: opt(&|c| c.cpu.task_clock_ns),
+        },
+        page_faults: PageFaults {
+            minor: all(&|c| c.page_faults.minor),
+            major: all(&|c| c.page_faults.major),
+            perf_total: opt(&|c| c.page_faults.perf_total),
+        },
+        cpu_migrations: opt(&|c| c.cpu_migrations),
+        zerocopy: costs
+            .iter()
+            .map(|c| c.zerocopy)
+            .collect::<Option<Vec<_>>>()
+            .map(|z| {
+                let field =
+                    |f: fn(&ZeroCopy) -> u64| pick(&mut z.iter().map(f).collect::<Vec<_>>());
+                ZeroCopy {
+                    sends: field(|z| z.sends),
+                    completed: field(|z| z.completed),
+                    copied: field(|z| z.copied),
+                    plain_fallback: field(|z| z.plain_fallback),
+                    enobufs: field(|z| z.enobufs),
+                }
+            }),
+        io_workers: costs
+            .iter()
+            .map(|c| c.io_workers)
+            .collect::<Option<Vec<_>>>()
+            .map(|w| IoWorkers {
+                cpu_ns: pick(&mut w.iter().map(|w| w.cpu_ns).collect::<Vec<_>>()),
+                threads: pick(&mut w.iter().map(|w| u64::from(w.threads)).collect::<Vec<_>>())
+                    as u32,
+            }),
     }
 }
 

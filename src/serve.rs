@@ -63,6 +63,8 @@ pub struct ServeOptions {
     /// One JSON object per line instead of text lines and a table.
     pub json: bool,
     pub color: ColorArg,
+    /// CPUs every worker is pinned to (empty: not pinned).
+    pub cpus: Vec<u32>,
 }
 
 /// How a connection ended.
@@ -399,6 +401,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         let _ =
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
+    crate::placement::check_list(&opts.cpus, "--cpus")?;
     // Probe the counters once, on this thread, to report what can be measured — before
     // listening, so nothing a client could wait for happens after `listen`.
     let Counters {
@@ -659,6 +662,10 @@ fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
 
 /// A worker: serve connections from the queue until it closes.
 fn work(sh: &Shared, queue: &Mutex<std::sync::mpsc::Receiver<Job>>) {
+    // --cpus was checked against the allowed CPUs at start-up.
+    if let Err(e) = crate::placement::pin_current(&sh.opts.cpus) {
+        eprintln!("copylab: warning: {e:#}; this worker runs unpinned");
+    }
     let mut w = Worker::default();
     loop {
         let job = lock(queue).recv();

@@ -1,17 +1,23 @@
 //! One measured transfer: counters switched on just before a method's first send call and off
 //! right after its last, on the calling thread, and nothing else inside that window. Shared by
-//! `compare` and `serve` so both measure exactly the same thing.
+//! `compare` and `serve` so both measure exactly the same thing. And the other end: a receiver
+//! thread, pinned and measured the same way, that lives as long as the comparison, so its
+//! counters are opened once.
 
 use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::counters::Counters;
+use crate::counters::{Choice, Counters, Reading};
 use crate::method::{Method, Scratch};
 use crate::results::{Cost, IoWorkers};
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError};
+use crate::transport::{Conn, Delivery};
 
 /// What happened inside the window.
 pub struct Measured {
@@ -76,4 +82,101 @@ pub fn send_measured(
         started,
         finished,
     })
+}
+
+/// What the receiver thread measured for one transfer.
+pub struct Received {
+    pub delivery: std::io::Result<Delivery>,
+    /// The receiver thread's counters over the whole receive (from before its first read to
+    /// end-of-file); `None` when they failed for this receive.
+    pub reading: Option<Reading>,
+}
+
+struct Job {
+    conn: Conn,
+    expected: u64,
+    hash: bool,
+    progress: Arc<AtomicU64>,
+    done: mpsc::Sender<Received>,
+}
+
+/// A receiver thread for many transfers: pinned to its CPU, with counters of its own opened
+/// once, measuring each receive like the serving thread's window.
+pub struct Receiver {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Start the thread, pinned to `cpu` (none: not pinned), with counters of `choice`.
+    pub fn start(cpu: Option<u32>, choice: Choice) -> Result<Receiver> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (ready_tx, ready) = mpsc::channel::<Result<()>>();
+        let thread = std::thread::Builder::new()
+            .name("copylab-recv".into())
+            .spawn(move || {
+                let opened = (|| -> Result<Counters> {
+                    crate::placement::pin_current(cpu.as_slice())?;
+                    Counters::open(choice)
+                })();
+                let mut counters = match opened {
+                    Ok(c) => {
+                        let _ = ready_tx.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                for job in queue {
+                    let started = counters.start();
+                    let delivery =
+                        crate::transport::drain(job.conn, job.expected, job.hash, &job.progress);
+                    let reading = started.and_then(|()| counters.stop()).ok();
+                    let _ = job.done.send(Received { delivery, reading });
+                }
+            })
+            .context("cannot start the receiver thread")?;
+        ready
+            .recv()
+            .context("the receiver thread ended before it was ready")??;
+        Ok(Receiver {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hand `conn` to the receiver; the returned channel yields what it measured.
+    pub fn receive(
+        &self,
+        conn: Conn,
+        expected: u64,
+        hash: bool,
+        progress: Arc<AtomicU64>,
+    ) -> Result<mpsc::Receiver<Received>> {
+        let (done, result) = mpsc::channel();
+        self.jobs
+            .as_ref()
+            .context("the receiver is stopped")?
+            .send(Job {
+                conn,
+                expected,
+                hash,
+                progress,
+                done,
+            })
+            .map_err(|_| anyhow::anyhow!("the receiver thread has ended"))?;
+        Ok(result)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread's loop.
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -1,13 +1,12 @@
 //! Local sockets for a transfer: a connected pair over TCP loopback or a Unix stream socket, and
-//! the in-process receiver that drains, counts and hashes what arrives (never measured itself).
+//! the loop that drains, counts and hashes what arrives (run, and measured, by
+//! `transfer::Receiver`).
 
 use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -91,45 +90,41 @@ pub struct Delivery {
     pub done_at: Instant,
 }
 
-/// Drain `conn` on a new thread until end-of-file, publishing the byte count in `progress`.
-pub fn spawn_receiver(
+/// Drain `conn` on the calling thread until end-of-file, publishing the byte count in
+/// `progress`; reads into a page-aligned buffer of [`RECV_CHUNK`].
+pub fn drain(
     mut conn: Conn,
     expected: u64,
     hash: bool,
-    progress: Arc<AtomicU64>,
-) -> Result<JoinHandle<std::io::Result<Delivery>>> {
-    std::thread::Builder::new()
-        .name("copylab-recv".into())
-        .spawn(move || {
-            let mut page = crate::sys::PageBuf::new(RECV_CHUNK);
-            let buf = page.as_mut();
-            let mut hasher = hash.then(xxhash_rust::xxh3::Xxh3::new);
-            let mut bytes = 0u64;
-            let mut done_at = None;
-            if expected == 0 {
-                done_at = Some(Instant::now());
-            }
-            loop {
-                let n = match conn.read(buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                bytes += n as u64;
-                if let Some(h) = hasher.as_mut() {
-                    h.update(&buf[..n]);
-                }
-                progress.store(bytes, Ordering::Relaxed);
-                if done_at.is_none() && bytes >= expected {
-                    done_at = Some(Instant::now());
-                }
-            }
-            Ok(Delivery {
-                bytes,
-                hash: hasher.map(|h| h.digest()),
-                done_at: done_at.unwrap_or_else(Instant::now),
-            })
-        })
-        .context("cannot start the receiver thread")
+    progress: &AtomicU64,
+) -> std::io::Result<Delivery> {
+    let mut page = crate::sys::PageBuf::new(RECV_CHUNK);
+    let buf = page.as_mut();
+    let mut hasher = hash.then(xxhash_rust::xxh3::Xxh3::new);
+    let mut bytes = 0u64;
+    let mut done_at = None;
+    if expected == 0 {
+        done_at = Some(Instant::now());
+    }
+    loop {
+        let n = match conn.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        bytes += n as u64;
+        if let Some(h) = hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        progress.store(bytes, Ordering::Relaxed);
+        if done_at.is_none() && bytes >= expected {
+            done_at = Some(Instant::now());
+        }
+    }
+    Ok(Delivery {
+        bytes,
+        hash: hasher.map(|h| h.digest()),
+        done_at: done_at.unwrap_or_else(Instant::now),
+    })
 }

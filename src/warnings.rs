@@ -59,7 +59,7 @@ impl Warning {
                     .map(|(why, names)| format!("{} ({why})", names.join(", ")))
                     .collect();
                 format!(
-                    "syscalls:sys_enter_* tracepoints that cannot be counted: {}",
+                    "syscalls that cannot be counted one by one: {}",
                     text.join("; ")
                 )
             }

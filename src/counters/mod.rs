@@ -58,7 +58,7 @@ pub enum Choice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SyscallSource {
-    /// perf tracepoints raw_syscalls:sys_enter and syscalls:sys_enter_<name> on the serving thread.
+    /// perf tracepoint raw_syscalls:sys_enter (all, and once per syscall filtered on its number) on the measured thread.
     Perf,
     /// The calls the method made itself; the total of all syscalls is unknown.
     SelfCounted,

@@ -123,6 +123,8 @@ pub struct ExplainOptions {
     pub measure: bool,
     /// File size for `--measure`.
     pub size: u64,
+    /// Where `--measure` runs the two threads.
+    pub cpus: crate::placement::Cpus,
 }
 
 /// "256 MiB" — sizes are printed the same way in every language.
@@ -407,6 +409,7 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
             counters: Choice::Auto,
             verify_all: false,
             cold: false,
+            cpus: opts.cpus,
         })?)
     } else {
         None
