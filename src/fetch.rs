@@ -22,6 +22,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::http;
+use crate::outfile;
 use crate::signals;
 use crate::size::fmt_bytes;
 
@@ -149,36 +150,25 @@ impl Write for Stream {
     }
 }
 
-/// A file being written under a temporary name next to its final one.
+/// Where `--out` is being written: a regular file under a temporary name beside its final one
+/// (renamed when complete), or a device or FIFO written in place (never replaced).
 struct Partial {
     file: File,
-    tmp: PathBuf,
+    /// The temporary to rename (or remove), or None when writing in place.
+    tmp: Option<PathBuf>,
     done: bool,
 }
 
 impl Partial {
     fn create(out: &Path) -> Result<Partial> {
-        let dir = match out.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
+        let (file, tmp) = match outfile::classify("--out", out)? {
+            outfile::Kind::InPlace { link } => (outfile::open_in_place("--out", out, link)?, None),
+            outfile::Kind::Replace => {
+                let (file, tmp) = outfile::create_temp_beside("--out", out, "copylab-partial")?;
+                signals::unlink_on_abort(&tmp);
+                (file, Some(tmp))
+            }
         };
-        let name = out
-            .file_name()
-            .with_context(|| format!("--out {}: not a file name", out.display()))?;
-        if out.is_dir() {
-            bail!("--out {}: is a directory; give a file name", out.display());
-        }
-        let tmp = dir.join(format!(
-            ".{}.copylab-partial-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .with_context(|| format!("--out {}: cannot create a file there", out.display()))?;
-        signals::unlink_on_abort(&tmp);
         Ok(Partial {
             file,
             tmp,
@@ -190,8 +180,10 @@ impl Partial {
         self.file
             .flush()
             .with_context(|| format!("cannot write {}", out.display()))?;
-        std::fs::rename(&self.tmp, out)
-            .with_context(|| format!("cannot rename the download to {}", out.display()))?;
+        if let Some(tmp) = &self.tmp {
+            std::fs::rename(tmp, out)
+                .with_context(|| format!("cannot rename the download to {}", out.display()))?;
+        }
         self.done = true;
         Ok(())
     }
@@ -199,8 +191,8 @@ impl Partial {
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (false, Some(tmp)) = (self.done, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }
