@@ -345,21 +345,35 @@ fn one(
             s.write_all(req.as_bytes())
                 .context("cannot send the request")?;
             let mut head = Vec::new();
-            let end = loop {
-                if let Some(e) = http::head_end(&head) {
-                    break e;
+            // Interim 1xx responses (100 Continue, 103 Early Hints) come before the real one
+            // and have no body: skip them (RFC 9112 §9.2; 101 would switch protocols: refused).
+            let h = loop {
+                let end = loop {
+                    if let Some(e) = http::head_end(&head) {
+                        break e;
+                    }
+                    if head.len() > 64 << 10 {
+                        bail!("the response head is larger than 64 KiB");
+                    }
+                    let n = read_some(&mut s, buf)?;
+                    if n == 0 {
+                        bail!("the server closed the connection before a complete response head");
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                };
+                let rest = head.split_off(end);
+                let h = http::parse_response(&head).map_err(|e| anyhow::anyhow!(e))?;
+                head = rest;
+                match h.status {
+                    101 => bail!(
+                        "the server answered 101 {}: fetch does not switch protocols",
+                        h.reason
+                    ),
+                    100..=199 => continue,
+                    _ => break h,
                 }
-                if head.len() > 64 << 10 {
-                    bail!("the response head is larger than 64 KiB");
-                }
-                let n = read_some(&mut s, buf)?;
-                if n == 0 {
-                    bail!("the server closed the connection before a complete response head");
-                }
-                head.extend_from_slice(&buf[..n]);
             };
-            body_start = head.split_off(end);
-            let h = http::parse_response(&head).map_err(|e| anyhow::anyhow!(e))?;
+            body_start = head;
             rec.http_status = Some(h.status);
             if h.status != 200 {
                 bail!("the server answered {} {}", h.status, h.reason);

@@ -111,6 +111,49 @@ fn http_response_without_content_length_fails() {
     assert_failed_cleanly(&r, &out, "Content-Length");
 }
 
+/// Fetch `response` from a fake server into a fresh `--out` file: (result, out path, its dir).
+fn fetch_fake(response: &[u8]) -> (CmdOut, std::path::PathBuf, tempfile::TempDir) {
+    let addr = fake_server(response.to_vec(), true);
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    (r, out, outdir)
+}
+
+#[test]
+fn two_different_content_lengths_fail_cleanly() {
+    let (r, out, _d) = fetch_fake(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert_failed_cleanly(&r, &out, "conflicting Content-Length");
+}
+
+#[test]
+fn content_length_with_chunked_framing_fails_cleanly() {
+    let (r, out, _d) = fetch_fake(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_failed_cleanly(&r, &out, "conflicting framing");
+    let (r, out, _d) =
+        fetch_fake(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    assert_failed_cleanly(&r, &out, "Transfer-Encoding: chunked");
+}
+
+#[test]
+fn a_signed_content_length_fails_cleanly() {
+    let (r, out, _d) = fetch_fake(b"HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc");
+    assert_failed_cleanly(&r, &out, "bad Content-Length");
+}
+
+#[test]
+fn an_interim_100_continue_is_skipped() {
+    let (r, out, _d) = fetch_fake(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    r.assert_ok();
+    assert_eq!(std::fs::read(&out).unwrap(), b"hello");
+}
+
 #[test]
 fn server_closing_before_a_response_head_fails() {
     let addr = fake_server(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(), true);
