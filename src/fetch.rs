@@ -79,6 +79,10 @@ pub struct FetchOptions {
     pub sink: Sink,
     pub connections: usize,
     pub json: bool,
+    /// Longest wait to connect, and for each read or write to make progress (`--timeout`).
+    pub timeout: Duration,
+    /// Largest body accepted (`--max-size`), declared or received.
+    pub max_size: Option<u64>,
 }
 
 /// One connection's result, as printed and in `--json`.
@@ -107,17 +111,49 @@ enum Stream {
 }
 
 impl Stream {
-    fn connect(t: &Target) -> Result<Stream> {
-        Ok(match t {
-            Target::Tcp(addrs, text) => Stream::Tcp(
-                TcpStream::connect(&addrs[..])
-                    .with_context(|| format!("cannot connect to {text}"))?,
-            ),
+    /// Connect within `timeout` (each address in turn), then make every read and write give up
+    /// after `timeout` without progress.
+    fn connect(t: &Target, timeout: Duration) -> Result<Stream> {
+        let secs = timeout.as_secs();
+        let s = match t {
+            Target::Tcp(addrs, text) => {
+                let mut last = None;
+                let mut ok = None;
+                for a in addrs {
+                    match TcpStream::connect_timeout(a, timeout) {
+                        Ok(s) => {
+                            ok = Some(s);
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                match (ok, last) {
+                    (Some(s), _) => Stream::Tcp(s),
+                    (None, Some(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        bail!("cannot connect to {text}: no answer within {secs} s (--timeout)")
+                    }
+                    (None, e) => {
+                        let e = e.unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
+                        return Err(e).with_context(|| format!("cannot connect to {text}"));
+                    }
+                }
+            }
             Target::Unix(p) => Stream::Unix(
                 UnixStream::connect(p)
                     .with_context(|| format!("cannot connect to {}", p.display()))?,
             ),
-        })
+        };
+        let set = match &s {
+            Stream::Tcp(c) => c
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| c.set_write_timeout(Some(timeout))),
+            Stream::Unix(c) => c
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| c.set_write_timeout(Some(timeout))),
+        };
+        set.context("cannot set the socket's --timeout")?;
+        Ok(s)
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
@@ -329,7 +365,7 @@ fn one(
     let mut rec = failed(id, String::new());
     rec.error = None;
     let r = (|| -> Result<()> {
-        let mut s = Stream::connect(&opts.target)?;
+        let mut s = Stream::connect(&opts.target, opts.timeout)?;
         let _registered = Registered::new(open, id, s.fd().as_raw_fd());
         let mut hasher = (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new);
         let mut page = crate::sys::PageBuf::new(1 << 20);
@@ -343,6 +379,7 @@ fn one(
                 env!("CARGO_PKG_VERSION")
             );
             s.write_all(req.as_bytes())
+                .map_err(|e| stalled(e, opts.timeout))
                 .context("cannot send the request")?;
             let mut head = Vec::new();
             // Interim 1xx responses (100 Continue, 103 Early Hints) come before the real one
@@ -355,7 +392,7 @@ fn one(
                     if head.len() > 64 << 10 {
                         bail!("the response head is larger than 64 KiB");
                     }
-                    let n = read_some(&mut s, buf)?;
+                    let n = read_some(&mut s, buf, opts.timeout)?;
                     if n == 0 {
                         bail!("the server closed the connection before a complete response head");
                     }
@@ -381,6 +418,16 @@ fn one(
             let Some(len) = h.content_length else {
                 bail!("the response has no Content-Length");
             };
+            if let Some(max) = opts.max_size
+                && len > max
+            {
+                bail!(
+                    "the server declares {len} bytes (Content-Length), more than --max-size {max}; nothing written"
+                );
+            }
+            if let Sink::Out(p) = &opts.sink {
+                check_space(p, len)?;
+            }
             rec.content_length = Some(len);
             total_hint.fetch_add(len, Ordering::Relaxed);
         }
@@ -405,20 +452,30 @@ fn one(
             let want = match limit {
                 Some(l) if rec.bytes >= l => break,
                 Some(l) => ((l - rec.bytes) as usize).min(buf.len()),
-                None => buf.len(),
+                // One byte past --max-size is enough to know the body is too large.
+                None => match opts.max_size {
+                    Some(max) => (max.saturating_sub(rec.bytes).saturating_add(1))
+                        .min(buf.len() as u64) as usize,
+                    None => buf.len(),
+                },
             };
             let n = if matches!(opts.sink, Sink::Truncate) {
-                let n = recv_truncate(s.fd(), &mut buf[..want])?;
+                let n = recv_truncate(s.fd(), &mut buf[..want], opts.timeout)?;
                 rec.bytes += n as u64;
                 progress.fetch_add(n as u64, Ordering::Relaxed);
                 n
             } else {
-                let n = read_some(&mut s, &mut buf[..want])?;
+                let n = read_some(&mut s, &mut buf[..want], opts.timeout)?;
                 take(&buf[..n], &mut rec)?;
                 n
             };
             if n == 0 {
                 break;
+            }
+            if let Some(max) = opts.max_size
+                && rec.bytes > max
+            {
+                bail!("the server sent more than --max-size {max} bytes; stopped there");
             }
         }
         if signals::stop_requested() {
@@ -476,8 +533,51 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// `read`, retrying EINTR unless a stop was asked for.
-fn read_some(s: &mut Stream, buf: &mut [u8]) -> Result<usize> {
+/// A socket timeout (SO_RCVTIMEO/SO_SNDTIMEO end a call with EAGAIN) said in words.
+fn stalled(e: std::io::Error, timeout: Duration) -> anyhow::Error {
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ) {
+        anyhow::anyhow!(
+            "the server sent nothing for {} s (--timeout); giving up",
+            timeout.as_secs()
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// Refuse a declared length that would not fit in `out`'s file system (a device or FIFO is
+/// not checked: it stores nothing).
+fn check_space(out: &Path, len: u64) -> Result<()> {
+    if matches!(
+        outfile::classify("--out", out),
+        Ok(outfile::Kind::InPlace { .. })
+    ) {
+        return Ok(());
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(vfs) = nix::sys::statvfs::statvfs(dir) else {
+        return Ok(());
+    };
+    let avail = vfs.blocks_available().saturating_mul(vfs.fragment_size());
+    if len > avail {
+        bail!(
+            "--out {}: the server declares {} (Content-Length {len}) but only {} is free there; nothing written",
+            out.display(),
+            fmt_bytes(len),
+            fmt_bytes(avail)
+        );
+    }
+    Ok(())
+}
+
+/// `read`, retrying EINTR unless a stop was asked for; a `timeout` without data is an error.
+fn read_some(s: &mut Stream, buf: &mut [u8], timeout: Duration) -> Result<usize> {
     loop {
         match s.read(buf) {
             Ok(n) => return Ok(n),
@@ -486,13 +586,13 @@ fn read_some(s: &mut Stream, buf: &mut [u8]) -> Result<usize> {
                     return Err(signals::Interrupted.into());
                 }
             }
-            Err(e) => return Err(e).context("receiving failed"),
+            Err(e) => return Err(stalled(e, timeout)).context("receiving failed"),
         }
     }
 }
 
 /// `recv(MSG_TRUNC)`: the kernel drops up to `buf.len()` bytes without copying them.
-fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8], timeout: Duration) -> Result<usize> {
     loop {
         // SAFETY: `buf` is live and writable for its length (the kernel does not write to it
         // with MSG_TRUNC on a stream socket, but a valid buffer keeps every kernel happy).
@@ -508,6 +608,10 @@ fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
             Ok(n) => return Ok(n as usize),
             Err(Errno::EINTR) if !signals::stop_requested() => continue,
             Err(Errno::EINTR) => return Err(signals::Interrupted.into()),
+            Err(Errno::EAGAIN) => {
+                return Err(stalled(std::io::ErrorKind::WouldBlock.into(), timeout))
+                    .context("receiving failed");
+            }
             Err(Errno::EINVAL | Errno::EOPNOTSUPP) => {
                 bail!(
                     "--discard=truncate: this socket type does not support recv(MSG_TRUNC); use --discard"

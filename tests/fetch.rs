@@ -154,6 +154,92 @@ fn an_interim_100_continue_is_skipped() {
     assert_eq!(std::fs::read(&out).unwrap(), b"hello");
 }
 
+/// A server that accepts, reads nothing and answers nothing, after sending `prefix`.
+fn silent_server(prefix: &'static [u8]) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let _ = s.write_all(prefix);
+        std::thread::sleep(Duration::from_secs(60));
+        drop(s);
+    });
+    addr
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let addr = silent_server(b"");
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--http",
+        "--timeout",
+        "1",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "--timeout");
+}
+
+#[test]
+fn a_server_that_stops_mid_body_times_out() {
+    let addr = silent_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--http",
+        "--timeout",
+        "1",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "sent nothing for 1 s");
+}
+
+#[test]
+fn a_declared_length_beyond_the_free_space_is_refused() {
+    let (r, out, _d) =
+        fetch_fake(b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nabc");
+    assert_failed_cleanly(&r, &out, "free there");
+}
+
+#[test]
+fn a_body_past_max_size_is_cut() {
+    // Raw mode: no declared length, so the count stops it.
+    let addr = fake_server(vec![9u8; 300_000], false);
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--max-size",
+        "100K",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "more than --max-size 102400");
+    // HTTP: a declared length over the limit fails before the body.
+    let addr = fake_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\nabc".to_vec(),
+        true,
+    );
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--http",
+        "--max-size",
+        "100K",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "more than --max-size 102400");
+}
+
 #[test]
 fn server_closing_before_a_response_head_fails() {
     let addr = fake_server(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(), true);
