@@ -265,10 +265,12 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     let started = Instant::now();
     let mut partial = partial;
     let open: Mutex<HashMap<usize, RawFd>> = Mutex::new(HashMap::new());
+    let mut spawn_error = None;
     let results: Vec<Fetched> = std::thread::scope(|s| {
         if !bar.is_hidden() {
             let (bar, progress, total_hint, done) = (&bar, &progress, &total_hint, &done);
-            s.spawn(move || {
+            // Without its thread the bar just stays still: not worth failing the fetch for.
+            let _ = std::thread::Builder::new().spawn_scoped(s, move || {
                 while !done.load(Ordering::Relaxed) {
                     let t = total_hint.load(Ordering::Relaxed);
                     if t > 0 {
@@ -285,7 +287,16 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         for id in 1..=opts.connections {
             let (opts, progress, total_hint) = (&opts, &progress, &total_hint);
             let file = out_file.take();
-            handles.push(s.spawn(move || one(opts, id, file, progress, total_hint, open)));
+            match std::thread::Builder::new()
+                .spawn_scoped(s, move || one(opts, id, file, progress, total_hint, open))
+            {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    // The thread limit (ulimit -u) or memory: run what started, report it.
+                    spawn_error = Some((id, e));
+                    break;
+                }
+            }
         }
         // Ctrl-C reaches whichever thread it reaches: watch for it here and end the transfers by
         // shutting their sockets down, so a blocked read returns.
@@ -316,10 +327,18 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     let failures = results.iter().filter(|r| r.error.is_some()).count();
     if let (Some(p), Sink::Out(out)) = (partial, &opts.sink)
         && failures == 0
+        && spawn_error.is_none()
     {
         p.finish(out)?;
     }
     report(&opts, &results, elapsed)?;
+    if let Some((id, e)) = spawn_error {
+        bail!(
+            "only {} of {} connections could start: cannot start the thread for connection {id}: {e} (the thread limit, ulimit -u, or memory); {failures} of those failed",
+            results.len(),
+            opts.connections
+        );
+    }
     if signals::stop_requested() {
         return Err(anyhow::Error::new(signals::Interrupted).context(format!(
             "{failures} of {} connection(s) did not finish",

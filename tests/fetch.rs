@@ -588,3 +588,54 @@ impl Drop for KillOnDrop {
 fn scopeguard(c: std::process::Child) -> KillOnDrop {
     KillOnDrop(c)
 }
+
+#[test]
+fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
+    let Some(setpriv) = common::setpriv() else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    if !common::is_root() {
+        eprintln!("skipped: needs root to run the client as nobody (root ignores ulimit -u)");
+        return;
+    }
+    let dir = common::world_readable_dir();
+    let file = write_file(dir.path(), "data.bin", 100_000, 31);
+    let bin = common::copy_bin_to(dir.path());
+    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0"]);
+    let target = srv.addr.target();
+    let tmp = common::world_writable_dir();
+    // As nobody with at most 40 threads: 100 connections cannot all start.
+    let r = common::run_as_nobody(
+        &setpriv,
+        Path::new("/usr/bin/prlimit"),
+        &[
+            "--nproc=40",
+            path_str(&bin),
+            "fetch",
+            &target,
+            "--discard",
+            "--connections",
+            "100",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.dump());
+    assert!(!r.stderr.contains("panicked"), "{}", r.dump());
+    let err = r.stderr.trim_end();
+    assert!(!err.contains('\n'), "one stderr line\n{}", r.dump());
+    assert!(
+        err.contains("of 100 connections could start"),
+        "{}",
+        r.dump()
+    );
+    assert!(err.contains("ulimit -u"), "{}", r.dump());
+    let v: Value = serde_json::from_str(&r.stdout).expect("what finished, as JSON");
+    let conns = v["connections"].as_array().expect("connections");
+    assert!(!conns.is_empty() && conns.len() < 100, "{}", r.dump());
+    for c in conns {
+        assert_eq!(c["bytes"], 100_000, "{c}");
+    }
+    srv.stop();
+}
