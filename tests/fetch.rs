@@ -540,6 +540,21 @@ fn out_text_output_names_the_file_and_hash() {
 /// Ctrl-C during a fetch that is waiting for data should stop it: non-zero exit, no file.
 #[test]
 fn sigint_stops_a_stalled_fetch() {
+    signal_stops_a_stalled_fetch(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sighup_removes_the_partial_file_too() {
+    signal_stops_a_stalled_fetch(nix::sys::signal::Signal::SIGHUP);
+}
+
+#[test]
+fn sigquit_removes_the_partial_file_too() {
+    signal_stops_a_stalled_fetch(nix::sys::signal::Signal::SIGQUIT);
+}
+
+/// A fetch stalled mid-body ends within 5 s of `sig`, non-zero, leaving no file behind.
+fn signal_stops_a_stalled_fetch(sig: nix::sys::signal::Signal) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
     let outdir = tempdir();
@@ -555,7 +570,7 @@ fn sigint_stops_a_stalled_fetch() {
     let (mut s, _) = l.accept().unwrap();
     s.write_all(&[1u8; 1000]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(pid, sig).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let status = loop {
         if let Some(st) = child.0.try_wait().unwrap() {
@@ -569,10 +584,14 @@ fn sigint_stops_a_stalled_fetch() {
     // Let it finish either way, then judge.
     let _ = s.write_all(&[2u8; 1000]);
     drop(s);
-    let status = status.expect("fetch still running 5 s after SIGINT");
-    assert_ne!(status.code(), Some(0), "fetch succeeded after SIGINT");
+    let status = status.unwrap_or_else(|| panic!("fetch still running 5 s after {sig}"));
+    assert_ne!(status.code(), Some(0), "fetch succeeded after {sig}");
     assert!(!out.exists());
-    assert!(partial_leftovers(outdir.path()).is_empty());
+    assert!(
+        partial_leftovers(outdir.path()).is_empty(),
+        "{sig} left {:?}",
+        partial_leftovers(outdir.path())
+    );
 }
 
 /// Kills the child when dropped.
