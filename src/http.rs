@@ -24,6 +24,7 @@ impl Status {
     pub const METHOD_NOT_ALLOWED: Status = Status(405);
     pub const REQUEST_TIMEOUT: Status = Status(408);
     pub const HEADERS_TOO_LARGE: Status = Status(431);
+    pub const SERVICE_UNAVAILABLE: Status = Status(503);
     pub const VERSION_NOT_SUPPORTED: Status = Status(505);
 
     pub fn reason(self) -> &'static str {
@@ -34,6 +35,7 @@ impl Status {
             405 => "Method Not Allowed",
             408 => "Request Timeout",
             431 => "Request Header Fields Too Large",
+            503 => "Service Unavailable",
             505 => "HTTP Version Not Supported",
             _ => "Error",
         }
@@ -58,6 +60,8 @@ pub enum HeadError {
     Timeout,
     /// The client closed the connection (after this many bytes).
     Closed(usize),
+    /// The server is stopping (Ctrl-C) before the head was complete.
+    Stopped,
     Io(Errno),
 }
 

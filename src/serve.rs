@@ -183,6 +183,19 @@ fn read_heads(incoming: std::sync::mpsc::Receiver<Job>, jobs: std::sync::mpsc::S
         if !open && pending.is_empty() {
             return;
         }
+        // After Ctrl-C no new request is started: a client still sending its head gets 503
+        // now, so the stop is not held up by the head timeout.
+        if signals::stop_requested() {
+            for mut p in pending.drain(..) {
+                p.job.head = Some(Err(http::HeadError::Stopped));
+                if jobs.send(p.job).is_err() {
+                    return;
+                }
+            }
+            if !open {
+                return;
+            }
+        }
         if pending.is_empty() {
             continue;
         }
@@ -732,6 +745,10 @@ fn handle(
                     "no complete request head within {} s",
                     http::HEAD_TIMEOUT.as_secs()
                 ),
+            ),
+            Err(http::HeadError::Stopped) => Verdict::Refuse(
+                Status::SERVICE_UNAVAILABLE,
+                "the server is stopping".to_string(),
             ),
             Err(http::HeadError::Closed(n)) => {
                 rec.outcome = Outcome::ClientClosed;
