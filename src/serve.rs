@@ -466,6 +466,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     } else {
         None
     };
+    let mut last_thread_warn: Option<Instant> = None;
     loop {
         if signals::stop_requested() {
             break;
@@ -522,13 +523,30 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         };
         // At least one worker per connection in progress (up to --max-conns), so none waits
         // for a thread.
-        if workers.len() < active.min(opts.max_conns) {
+        // A thread that cannot start (ulimit -u, memory) is treated like EMFILE: warn, and the
+        // connection waits in the queue for a running worker; with none running, retry.
+        while workers.len() < active.min(opts.max_conns) {
             let (sh, q) = (Arc::clone(&shared), Arc::clone(&queue));
-            let h = std::thread::Builder::new()
+            match std::thread::Builder::new()
                 .name(format!("copylab-worker-{}", workers.len() + 1))
                 .spawn(move || work(&sh, &q))
-                .context("cannot start a connection thread")?;
-            workers.push(h);
+            {
+                Ok(h) => workers.push(h),
+                Err(e) => {
+                    if last_thread_warn
+                        .is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1))
+                    {
+                        eprintln!(
+                            "copylab: warning: cannot start a connection thread ({e}); connections wait for a running one (raise `ulimit -u` or lower --max-conns)"
+                        );
+                        last_thread_warn = Some(Instant::now());
+                    }
+                    if !workers.is_empty() || signals::stop_requested() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
         }
         let job = Job {
             id,
