@@ -813,12 +813,16 @@ fn handle(
         .map(|m| m.len())
         .unwrap_or(sh.src.len);
 
+    // Nothing has reached the client until the setup (counters, the method's pipe or ring) is
+    // done: a failure before that can still be answered with a status.
+    let mut set_up = false;
     let result = (|| -> Result<transfer::Measured> {
         let counters = match &mut w.counters {
             Some(c) => c,
             None => w.counters.insert(Counters::open(sh.opts.counters)?),
         };
         sh.method.prepare(&mut w.scratch)?;
+        set_up = true;
         transfer::send_measured(
             sh.method.as_ref(),
             &sh.src,
@@ -834,6 +838,17 @@ fn handle(
         Err(e) => {
             rec.outcome = Outcome::Error;
             rec.detail = format!("{e:#}");
+            // HTTP: a set-up failure (EMFILE for a pipe, say) is the server's trouble, not a
+            // 200 with no body: answer 503 and log what was answered.
+            if !set_up && rec.http_status.is_some() {
+                let status = Status::SERVICE_UNAVAILABLE;
+                let why = format!("the server cannot serve this now: {e:#}");
+                let mut calls = crate::sys::Calls::default();
+                let _ =
+                    crate::sys::write_all(&mut calls, sock, &http::error_response(status, &why));
+                close_gracefully(conn);
+                rec.http_status = Some(status.0);
+            }
             return rec;
         }
     };
