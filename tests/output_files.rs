@@ -120,10 +120,17 @@ fn an_export_to_a_character_device_is_written_in_place_not_replaced() {
 }
 
 #[test]
-fn an_export_to_dev_stdout_reaches_stdout() {
+fn an_export_through_a_link_to_stdout_reaches_stdout() {
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", 256 << 10, 4);
-    let out = compare_exporting(&file, "--export-csv", Path::new("/dev/stdout"));
+    // A link of our own like /dev/stdout (so a regression cannot replace the system's).
+    let link = dir.path().join("stdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    let out = compare_exporting(&file, "--export-csv", &link);
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+        "the link was replaced"
+    );
     assert!(out.success(), "{}", out.dump());
     assert_eq!(
         out.stdout.matches("method,").count(),
