@@ -175,6 +175,14 @@ pub struct FetchArgs {
     #[arg(long, short, default_value_t = 1, value_name = "N")]
     pub connections: usize,
 
+    /// Give up on a connection that cannot connect, or receives nothing, for this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+
+    /// Fail a connection whose body is (or is declared) larger than SIZE (e.g. 10G).
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -658,6 +666,15 @@ impl Cli {
                 if !a.path.starts_with('/') {
                     bail!("--path {}: must start with /", a.path);
                 }
+                if a.timeout == 0 {
+                    bail!("--timeout: must be at least 1 second");
+                }
+                let max_size = match &a.max_size {
+                    Some(t) => {
+                        Some(parse_size(t).map_err(|e| anyhow::anyhow!("--max-size {t}: {e}"))?)
+                    }
+                    None => None,
+                };
                 Ok(Job::Fetch(FetchOptions {
                     target: Target::parse(&a.target)?,
                     http: a.http,
@@ -665,6 +682,8 @@ impl Cli {
                     sink,
                     connections: a.connections,
                     json: a.json,
+                    timeout: std::time::Duration::from_secs(a.timeout),
+                    max_size,
                 }))
             }
         }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::http;
+use crate::outfile;
 use crate::signals;
 use crate::size::fmt_bytes;
 
@@ -78,6 +79,10 @@ pub struct FetchOptions {
     pub sink: Sink,
     pub connections: usize,
     pub json: bool,
+    /// Longest wait to connect, and for each read or write to make progress (`--timeout`).
+    pub timeout: Duration,
+    /// Largest body accepted (`--max-size`), declared or received.
+    pub max_size: Option<u64>,
 }
 
 /// One connection's result, as printed and in `--json`.
@@ -106,17 +111,49 @@ enum Stream {
 }
 
 impl Stream {
-    fn connect(t: &Target) -> Result<Stream> {
-        Ok(match t {
-            Target::Tcp(addrs, text) => Stream::Tcp(
-                TcpStream::connect(&addrs[..])
-                    .with_context(|| format!("cannot connect to {text}"))?,
-            ),
+    /// Connect within `timeout` (each address in turn), then make every read and write give up
+    /// after `timeout` without progress.
+    fn connect(t: &Target, timeout: Duration) -> Result<Stream> {
+        let secs = timeout.as_secs();
+        let s = match t {
+            Target::Tcp(addrs, text) => {
+                let mut last = None;
+                let mut ok = None;
+                for a in addrs {
+                    match TcpStream::connect_timeout(a, timeout) {
+                        Ok(s) => {
+                            ok = Some(s);
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                match (ok, last) {
+                    (Some(s), _) => Stream::Tcp(s),
+                    (None, Some(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        bail!("cannot connect to {text}: no answer within {secs} s (--timeout)")
+                    }
+                    (None, e) => {
+                        let e = e.unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
+                        return Err(e).with_context(|| format!("cannot connect to {text}"));
+                    }
+                }
+            }
             Target::Unix(p) => Stream::Unix(
                 UnixStream::connect(p)
                     .with_context(|| format!("cannot connect to {}", p.display()))?,
             ),
-        })
+        };
+        let set = match &s {
+            Stream::Tcp(c) => c
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| c.set_write_timeout(Some(timeout))),
+            Stream::Unix(c) => c
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| c.set_write_timeout(Some(timeout))),
+        };
+        set.context("cannot set the socket's --timeout")?;
+        Ok(s)
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
@@ -149,36 +186,25 @@ impl Write for Stream {
     }
 }
 
-/// A file being written under a temporary name next to its final one.
+/// Where `--out` is being written: a regular file under a temporary name beside its final one
+/// (renamed when complete), or a device or FIFO written in place (never replaced).
 struct Partial {
     file: File,
-    tmp: PathBuf,
+    /// The temporary to rename (or remove), or None when writing in place.
+    tmp: Option<PathBuf>,
     done: bool,
 }
 
 impl Partial {
     fn create(out: &Path) -> Result<Partial> {
-        let dir = match out.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
+        let (file, tmp) = match outfile::classify("--out", out)? {
+            outfile::Kind::InPlace { link } => (outfile::open_in_place("--out", out, link)?, None),
+            outfile::Kind::Replace => {
+                let (file, tmp) = outfile::create_temp_beside("--out", out, "copylab-partial")?;
+                signals::unlink_on_abort(&tmp);
+                (file, Some(tmp))
+            }
         };
-        let name = out
-            .file_name()
-            .with_context(|| format!("--out {}: not a file name", out.display()))?;
-        if out.is_dir() {
-            bail!("--out {}: is a directory; give a file name", out.display());
-        }
-        let tmp = dir.join(format!(
-            ".{}.copylab-partial-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .with_context(|| format!("--out {}: cannot create a file there", out.display()))?;
-        signals::unlink_on_abort(&tmp);
         Ok(Partial {
             file,
             tmp,
@@ -190,8 +216,10 @@ impl Partial {
         self.file
             .flush()
             .with_context(|| format!("cannot write {}", out.display()))?;
-        std::fs::rename(&self.tmp, out)
-            .with_context(|| format!("cannot rename the download to {}", out.display()))?;
+        if let Some(tmp) = &self.tmp {
+            std::fs::rename(tmp, out)
+                .with_context(|| format!("cannot rename the download to {}", out.display()))?;
+        }
         self.done = true;
         Ok(())
     }
@@ -199,8 +227,8 @@ impl Partial {
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (false, Some(tmp)) = (self.done, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }
@@ -237,10 +265,12 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     let started = Instant::now();
     let mut partial = partial;
     let open: Mutex<HashMap<usize, RawFd>> = Mutex::new(HashMap::new());
+    let mut spawn_error = None;
     let results: Vec<Fetched> = std::thread::scope(|s| {
         if !bar.is_hidden() {
             let (bar, progress, total_hint, done) = (&bar, &progress, &total_hint, &done);
-            s.spawn(move || {
+            // Without its thread the bar just stays still: not worth failing the fetch for.
+            let _ = std::thread::Builder::new().spawn_scoped(s, move || {
                 while !done.load(Ordering::Relaxed) {
                     let t = total_hint.load(Ordering::Relaxed);
                     if t > 0 {
@@ -257,7 +287,16 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         for id in 1..=opts.connections {
             let (opts, progress, total_hint) = (&opts, &progress, &total_hint);
             let file = out_file.take();
-            handles.push(s.spawn(move || one(opts, id, file, progress, total_hint, open)));
+            match std::thread::Builder::new()
+                .spawn_scoped(s, move || one(opts, id, file, progress, total_hint, open))
+            {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    // The thread limit (ulimit -u) or memory: run what started, report it.
+                    spawn_error = Some((id, e));
+                    break;
+                }
+            }
         }
         // Ctrl-C reaches whichever thread it reaches: watch for it here and end the transfers by
         // shutting their sockets down, so a blocked read returns.
@@ -288,10 +327,18 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     let failures = results.iter().filter(|r| r.error.is_some()).count();
     if let (Some(p), Sink::Out(out)) = (partial, &opts.sink)
         && failures == 0
+        && spawn_error.is_none()
     {
         p.finish(out)?;
     }
     report(&opts, &results, elapsed)?;
+    if let Some((id, e)) = spawn_error {
+        bail!(
+            "only {} of {} connections could start: cannot start the thread for connection {id}: {e} (the thread limit, ulimit -u, or memory); {failures} of those failed",
+            results.len(),
+            opts.connections
+        );
+    }
     if signals::stop_requested() {
         return Err(anyhow::Error::new(signals::Interrupted).context(format!(
             "{failures} of {} connection(s) did not finish",
@@ -337,7 +384,7 @@ fn one(
     let mut rec = failed(id, String::new());
     rec.error = None;
     let r = (|| -> Result<()> {
-        let mut s = Stream::connect(&opts.target)?;
+        let mut s = Stream::connect(&opts.target, opts.timeout)?;
         let _registered = Registered::new(open, id, s.fd().as_raw_fd());
         let mut hasher = (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new);
         let mut page = crate::sys::PageBuf::new(1 << 20);
@@ -351,23 +398,38 @@ fn one(
                 env!("CARGO_PKG_VERSION")
             );
             s.write_all(req.as_bytes())
+                .map_err(|e| stalled(e, opts.timeout))
                 .context("cannot send the request")?;
             let mut head = Vec::new();
-            let end = loop {
-                if let Some(e) = http::head_end(&head) {
-                    break e;
+            // Interim 1xx responses (100 Continue, 103 Early Hints) come before the real one
+            // and have no body: skip them (RFC 9112 §9.2; 101 would switch protocols: refused).
+            let h = loop {
+                let end = loop {
+                    if let Some(e) = http::head_end(&head) {
+                        break e;
+                    }
+                    if head.len() > 64 << 10 {
+                        bail!("the response head is larger than 64 KiB");
+                    }
+                    let n = read_some(&mut s, buf, opts.timeout)?;
+                    if n == 0 {
+                        bail!("the server closed the connection before a complete response head");
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                };
+                let rest = head.split_off(end);
+                let h = http::parse_response(&head).map_err(|e| anyhow::anyhow!(e))?;
+                head = rest;
+                match h.status {
+                    101 => bail!(
+                        "the server answered 101 {}: fetch does not switch protocols",
+                        h.reason
+                    ),
+                    100..=199 => continue,
+                    _ => break h,
                 }
-                if head.len() > 64 << 10 {
-                    bail!("the response head is larger than 64 KiB");
-                }
-                let n = read_some(&mut s, buf)?;
-                if n == 0 {
-                    bail!("the server closed the connection before a complete response head");
-                }
-                head.extend_from_slice(&buf[..n]);
             };
-            body_start = head.split_off(end);
-            let h = http::parse_response(&head).map_err(|e| anyhow::anyhow!(e))?;
+            body_start = head;
             rec.http_status = Some(h.status);
             if h.status != 200 {
                 bail!("the server answered {} {}", h.status, h.reason);
@@ -375,6 +437,16 @@ fn one(
             let Some(len) = h.content_length else {
                 bail!("the response has no Content-Length");
             };
+            if let Some(max) = opts.max_size
+                && len > max
+            {
+                bail!(
+                    "the server declares {len} bytes (Content-Length), more than --max-size {max}; nothing written"
+                );
+            }
+            if let Sink::Out(p) = &opts.sink {
+                check_space(p, len)?;
+            }
             rec.content_length = Some(len);
             total_hint.fetch_add(len, Ordering::Relaxed);
         }
@@ -399,20 +471,30 @@ fn one(
             let want = match limit {
                 Some(l) if rec.bytes >= l => break,
                 Some(l) => ((l - rec.bytes) as usize).min(buf.len()),
-                None => buf.len(),
+                // One byte past --max-size is enough to know the body is too large.
+                None => match opts.max_size {
+                    Some(max) => (max.saturating_sub(rec.bytes).saturating_add(1))
+                        .min(buf.len() as u64) as usize,
+                    None => buf.len(),
+                },
             };
             let n = if matches!(opts.sink, Sink::Truncate) {
-                let n = recv_truncate(s.fd(), &mut buf[..want])?;
+                let n = recv_truncate(s.fd(), &mut buf[..want], opts.timeout)?;
                 rec.bytes += n as u64;
                 progress.fetch_add(n as u64, Ordering::Relaxed);
                 n
             } else {
-                let n = read_some(&mut s, &mut buf[..want])?;
+                let n = read_some(&mut s, &mut buf[..want], opts.timeout)?;
                 take(&buf[..n], &mut rec)?;
                 n
             };
             if n == 0 {
                 break;
+            }
+            if let Some(max) = opts.max_size
+                && rec.bytes > max
+            {
+                bail!("the server sent more than --max-size {max} bytes; stopped there");
             }
         }
         if signals::stop_requested() {
@@ -470,8 +552,51 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// `read`, retrying EINTR unless a stop was asked for.
-fn read_some(s: &mut Stream, buf: &mut [u8]) -> Result<usize> {
+/// A socket timeout (SO_RCVTIMEO/SO_SNDTIMEO end a call with EAGAIN) said in words.
+fn stalled(e: std::io::Error, timeout: Duration) -> anyhow::Error {
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ) {
+        anyhow::anyhow!(
+            "the server sent nothing for {} s (--timeout); giving up",
+            timeout.as_secs()
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// Refuse a declared length that would not fit in `out`'s file system (a device or FIFO is
+/// not checked: it stores nothing).
+fn check_space(out: &Path, len: u64) -> Result<()> {
+    if matches!(
+        outfile::classify("--out", out),
+        Ok(outfile::Kind::InPlace { .. })
+    ) {
+        return Ok(());
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(vfs) = nix::sys::statvfs::statvfs(dir) else {
+        return Ok(());
+    };
+    let avail = vfs.blocks_available().saturating_mul(vfs.fragment_size());
+    if len > avail {
+        bail!(
+            "--out {}: the server declares {} (Content-Length {len}) but only {} is free there; nothing written",
+            out.display(),
+            fmt_bytes(len),
+            fmt_bytes(avail)
+        );
+    }
+    Ok(())
+}
+
+/// `read`, retrying EINTR unless a stop was asked for; a `timeout` without data is an error.
+fn read_some(s: &mut Stream, buf: &mut [u8], timeout: Duration) -> Result<usize> {
     loop {
         match s.read(buf) {
             Ok(n) => return Ok(n),
@@ -480,13 +605,13 @@ fn read_some(s: &mut Stream, buf: &mut [u8]) -> Result<usize> {
                     return Err(signals::Interrupted.into());
                 }
             }
-            Err(e) => return Err(e).context("receiving failed"),
+            Err(e) => return Err(stalled(e, timeout)).context("receiving failed"),
         }
     }
 }
 
 /// `recv(MSG_TRUNC)`: the kernel drops up to `buf.len()` bytes without copying them.
-fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8], timeout: Duration) -> Result<usize> {
     loop {
         // SAFETY: `buf` is live and writable for its length (the kernel does not write to it
         // with MSG_TRUNC on a stream socket, but a valid buffer keeps every kernel happy).
@@ -502,6 +627,10 @@ fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
             Ok(n) => return Ok(n as usize),
             Err(Errno::EINTR) if !signals::stop_requested() => continue,
             Err(Errno::EINTR) => return Err(signals::Interrupted.into()),
+            Err(Errno::EAGAIN) => {
+                return Err(stalled(std::io::ErrorKind::WouldBlock.into(), timeout))
+                    .context("receiving failed");
+            }
             Err(Errno::EINVAL | Errno::EOPNOTSUPP) => {
                 bail!(
                     "--discard=truncate: this socket type does not support recv(MSG_TRUNC); use --discard"

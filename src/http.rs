@@ -24,6 +24,7 @@ impl Status {
     pub const METHOD_NOT_ALLOWED: Status = Status(405);
     pub const REQUEST_TIMEOUT: Status = Status(408);
     pub const HEADERS_TOO_LARGE: Status = Status(431);
+    pub const SERVICE_UNAVAILABLE: Status = Status(503);
     pub const VERSION_NOT_SUPPORTED: Status = Status(505);
 
     pub fn reason(self) -> &'static str {
@@ -34,6 +35,7 @@ impl Status {
             405 => "Method Not Allowed",
             408 => "Request Timeout",
             431 => "Request Header Fields Too Large",
+            503 => "Service Unavailable",
             505 => "HTTP Version Not Supported",
             _ => "Error",
         }
@@ -58,6 +60,8 @@ pub enum HeadError {
     Timeout,
     /// The client closed the connection (after this many bytes).
     Closed(usize),
+    /// The server is stopping (Ctrl-C) before the head was complete.
+    Stopped,
     Io(Errno),
 }
 
@@ -250,20 +254,56 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad status line: {status_line:?}"))?;
     let reason = parts.next().unwrap_or("").to_string();
-    let mut content_length = None;
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding: Option<String> = None;
     for line in lines {
         if line.is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("content-length")
-        {
-            let v: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad Content-Length: {:?}", value.trim()))?;
-            content_length = Some(v);
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("a response header line has no colon: {line:?}"));
+        };
+        let value = value.trim_matches([' ', '\t']);
+        if name.eq_ignore_ascii_case("content-length") {
+            // RFC 9112 §6.3: a list of identical values is one length; different ones, or
+            // anything but digits (`+3`, `-1`, `0x10`), is unrecoverable framing.
+            for v in value.split(',').map(|v| v.trim_matches([' ', '\t'])) {
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("bad Content-Length: {value:?}"));
+                }
+                let n: u64 = v
+                    .parse()
+                    .map_err(|_| format!("Content-Length too large: {value:?}"))?;
+                match content_length {
+                    Some(old) if old != n => {
+                        return Err(format!(
+                            "conflicting Content-Length headers ({old} and {n}): the body's end is ambiguous"
+                        ));
+                    }
+                    _ => content_length = Some(n),
+                }
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let joined = match transfer_encoding.take() {
+                Some(t) => format!("{t}, {value}"),
+                None => value.to_string(),
+            };
+            transfer_encoding = Some(joined);
         }
+    }
+    // 1xx, 204 and 304 have no body, whatever the head says (RFC 9112 §6.3).
+    let bodiless = (100..200).contains(&status) || status == 204 || status == 304;
+    if let Some(te) = transfer_encoding
+        && !bodiless
+    {
+        if content_length.is_some() {
+            return Err(format!(
+                "the response has both Content-Length and Transfer-Encoding: {te}: conflicting framing (RFC 9112 §6.3)"
+            ));
+        }
+        return Err(format!(
+            "the response uses Transfer-Encoding: {te}, which fetch does not decode; it needs a Content-Length (copylab serve sends one)"
+        ));
     }
     Ok(ResponseHead {
         status,
@@ -390,5 +430,23 @@ mod tests {
         assert_eq!((h.status, h.content_length), (200, Some(42)));
         assert!(parse_response(b"SSH-2.0\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn conflicting_or_malformed_framing_is_refused() {
+        let p = |h: &str| parse_response(h.as_bytes());
+        assert!(p("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").is_err());
+        assert!(p("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n").is_err());
+        assert!(p("HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\n").is_err());
+        assert!(p("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").is_err());
+        assert!(p("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n").is_err());
+        let both = p("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(both.unwrap_err().contains("conflicting framing"));
+        let chunked = p("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(chunked.unwrap_err().contains("Transfer-Encoding: chunked"));
+        // The same length twice (or as a list) is one length.
+        let same = p("HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7, 7\r\n\r\n");
+        assert_eq!(same.unwrap().content_length, Some(7));
+        assert_eq!(p("HTTP/1.1 100 Continue\r\n\r\n").unwrap().status, 100);
     }
 }

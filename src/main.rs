@@ -8,6 +8,7 @@ mod explain;
 mod fetch;
 mod http;
 mod method;
+mod outfile;
 mod placement;
 mod report;
 mod results;

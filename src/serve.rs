@@ -185,6 +185,19 @@ fn read_heads(incoming: std::sync::mpsc::Receiver<Job>, jobs: std::sync::mpsc::S
         if !open && pending.is_empty() {
             return;
         }
+        // After Ctrl-C no new request is started: a client still sending its head gets 503
+        // now, so the stop is not held up by the head timeout.
+        if signals::stop_requested() {
+            for mut p in pending.drain(..) {
+                p.job.head = Some(Err(http::HeadError::Stopped));
+                if jobs.send(p.job).is_err() {
+                    return;
+                }
+            }
+            if !open {
+                return;
+            }
+        }
         if pending.is_empty() {
             continue;
         }
@@ -459,6 +472,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     } else {
         None
     };
+    let mut last_thread_warn: Option<Instant> = None;
     loop {
         if signals::stop_requested() {
             break;
@@ -515,13 +529,30 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         };
         // At least one worker per connection in progress (up to --max-conns), so none waits
         // for a thread.
-        if workers.len() < active.min(opts.max_conns) {
+        // A thread that cannot start (ulimit -u, memory) is treated like EMFILE: warn, and the
+        // connection waits in the queue for a running worker; with none running, retry.
+        while workers.len() < active.min(opts.max_conns) {
             let (sh, q) = (Arc::clone(&shared), Arc::clone(&queue));
-            let h = std::thread::Builder::new()
+            match std::thread::Builder::new()
                 .name(format!("copylab-worker-{}", workers.len() + 1))
                 .spawn(move || work(&sh, &q))
-                .context("cannot start a connection thread")?;
-            workers.push(h);
+            {
+                Ok(h) => workers.push(h),
+                Err(e) => {
+                    if last_thread_warn
+                        .is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1))
+                    {
+                        eprintln!(
+                            "copylab: warning: cannot start a connection thread ({e}); connections wait for a running one (raise `ulimit -u` or lower --max-conns)"
+                        );
+                        last_thread_warn = Some(Instant::now());
+                    }
+                    if !workers.is_empty() || signals::stop_requested() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
         }
         let job = Job {
             id,
@@ -743,6 +774,10 @@ fn handle(
                     http::HEAD_TIMEOUT.as_secs()
                 ),
             ),
+            Err(http::HeadError::Stopped) => Verdict::Refuse(
+                Status::SERVICE_UNAVAILABLE,
+                "the server is stopping".to_string(),
+            ),
             Err(http::HeadError::Closed(n)) => {
                 rec.outcome = Outcome::ClientClosed;
                 rec.detail = format!("client closed before a complete request ({n} bytes sent)");
@@ -788,12 +823,16 @@ fn handle(
         .map(|m| m.len())
         .unwrap_or(sh.src.len);
 
+    // Nothing has reached the client until the setup (counters, the method's pipe or ring) is
+    // done: a failure before that can still be answered with a status.
+    let mut set_up = false;
     let result = (|| -> Result<transfer::Measured> {
         let counters = match &mut w.counters {
             Some(c) => c,
             None => w.counters.insert(Counters::open(sh.opts.counters)?),
         };
         sh.method.prepare(&mut w.scratch)?;
+        set_up = true;
         transfer::send_measured(
             sh.method.as_ref(),
             &sh.src,
@@ -809,6 +848,17 @@ fn handle(
         Err(e) => {
             rec.outcome = Outcome::Error;
             rec.detail = format!("{e:#}");
+            // HTTP: a set-up failure (EMFILE for a pipe, say) is the server's trouble, not a
+            // 200 with no body: answer 503 and log what was answered.
+            if !set_up && rec.http_status.is_some() {
+                let status = Status::SERVICE_UNAVAILABLE;
+                let why = format!("the server cannot serve this now: {e:#}");
+                let mut calls = crate::sys::Calls::default();
+                let _ =
+                    crate::sys::write_all(&mut calls, sock, &http::error_response(status, &why));
+                close_gracefully(conn);
+                rec.http_status = Some(status.0);
+            }
             return rec;
         }
     };

@@ -1,5 +1,7 @@
-//! Ctrl-C for long-running commands: the first SIGINT (or SIGTERM) asks for a graceful stop,
-//! which the command polls for; a second one exits at once with status 130.
+//! Ctrl-C for long-running commands: the first terminating signal a terminal or a supervisor
+//! sends (SIGINT, SIGTERM, SIGHUP, SIGQUIT) asks for a graceful stop, which the command polls
+//! for; a second one exits at once with status 130. SIGPIPE is not one of them: it is ignored
+//! and EPIPE reported where it happens.
 
 use std::ffi::CString;
 use std::fmt;
@@ -68,15 +70,21 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// Install the handler for SIGINT and SIGTERM (without SA_RESTART, so blocking calls return
-/// EINTR and loops get to look at [`stop_requested`]).
+/// Install the handler for SIGINT, SIGTERM, SIGHUP and SIGQUIT (without SA_RESTART, so
+/// blocking calls return EINTR and loops get to look at [`stop_requested`]): a closed terminal
+/// or a supervisor's stop cleans up exactly like Ctrl-C.
 pub fn install() -> anyhow::Result<()> {
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
         SaFlags::empty(),
         SigSet::empty(),
     );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
         // SAFETY: the handler only touches an atomic and calls _exit (async-signal-safe), and
         // no other code in copylab installs handlers for these signals.
         unsafe { sigaction(sig, &action) }?;
@@ -84,7 +92,7 @@ pub fn install() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A stop was asked for (Ctrl-C or SIGTERM once).
+/// A stop was asked for (Ctrl-C, SIGTERM, SIGHUP or SIGQUIT once).
 pub fn stop_requested() -> bool {
     HITS.load(Ordering::SeqCst) > 0
 }

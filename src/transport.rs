@@ -35,16 +35,41 @@ impl Transport {
                 let addr = listener
                     .local_addr()
                     .context("cannot read the listening port")?;
+                delay_connect_for_tests();
                 let client = TcpStream::connect(addr)
                     .with_context(|| format!("cannot connect to {addr}"))?;
-                let (server, _) = listener.accept().context("cannot accept on 127.0.0.1")?;
-                Ok((Conn::Tcp(server), Conn::Tcp(client)))
+                let ours = client
+                    .local_addr()
+                    .context("cannot read the client socket's address")?;
+                // Any local user can connect to the listening port before our own client does
+                // (it shows in /proc/net/tcp): serve only the connection whose peer is our client
+                // socket, close every other one unanswered, and keep accepting. Our connect has
+                // completed, so ours is already queued and the loop ends.
+                loop {
+                    let (server, peer) = listener.accept().context("cannot accept on 127.0.0.1")?;
+                    if peer == ours {
+                        return Ok((Conn::Tcp(server), Conn::Tcp(client)));
+                    }
+                    drop(server);
+                }
             }
             Transport::Unix => {
                 let (a, b) = UnixStream::pair().context("cannot create a Unix socket pair")?;
                 Ok((Conn::Unix(a), Conn::Unix(b)))
             }
         }
+    }
+}
+
+/// Debug builds only: wait `COPYLAB_TEST_CONNECT_DELAY_MS` before the loopback pair's own
+/// connect, so tests can show a stranger connecting first is not served.
+fn delay_connect_for_tests() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("COPYLAB_TEST_CONNECT_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 

@@ -403,3 +403,95 @@ fn sparse_file_past_sendfile_2gib_limit() {
         "one munmap per window: {mm:#}"
     );
 }
+
+/// The ports of the listening TCP sockets `pid` holds (its socket inodes in /proc/net/tcp).
+fn listening_ports_of(pid: u32) -> Vec<u16> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let inodes: Vec<String> = fds
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("socket:[")
+                .and_then(|r| r.strip_suffix(']'))
+                .map(str::to_string)
+        })
+        .collect();
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    tcp.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state 0A (LISTEN), inode
+            let (local, state, inode) = (f.get(1)?, f.get(3)?, f.get(9)?);
+            if *state != "0A" || !inodes.iter().any(|i| i == inode) {
+                return None;
+            }
+            u16::from_str_radix(local.split(':').nth(1)?, 16).ok()
+        })
+        .collect()
+}
+
+#[test]
+fn a_stranger_connecting_first_to_the_loopback_pair_gets_nothing() {
+    use std::io::Read;
+    let dir = tempdir();
+    let file = write_file(dir.path(), "secret.bin", 256 << 10, 77);
+    let child = std::process::Command::new(bin())
+        .args([
+            "compare",
+            path_str(&file),
+            "--methods",
+            "read-write",
+            "--transport",
+            "tcp",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ])
+        .env("COPYLAB_TEST_CONNECT_DELAY_MS", "400")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start copylab");
+    let pid = child.id();
+    // The stranger: watch for each new listening port of copylab's and connect to it first.
+    let stranger = std::thread::spawn(move || {
+        let (mut connected, mut stolen) = (0u32, 0u64);
+        let mut tried = std::collections::BTreeSet::new();
+        let give_up = std::time::Instant::now() + Duration::from_secs(60);
+        while std::path::Path::new(&format!("/proc/{pid}/fd")).exists()
+            && std::time::Instant::now() < give_up
+        {
+            for port in listening_ports_of(pid) {
+                if !tried.insert(port) {
+                    continue;
+                }
+                if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    connected += 1;
+                    s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+                    let mut got = Vec::new();
+                    let _ = s.read_to_end(&mut got);
+                    stolen += got.len() as u64;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (connected, stolen)
+    });
+    let out = child.wait_with_output().expect("wait for copylab");
+    let (connected, stolen) = stranger.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "compare failed: {stderr}");
+    assert!(
+        connected > 0,
+        "the stranger never got to connect: the test did not exercise the race"
+    );
+    assert_eq!(stolen, 0, "a stranger received {stolen} bytes of the file");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_all_verified(&v, 256 << 10, true);
+}

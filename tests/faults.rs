@@ -920,3 +920,73 @@ fn fd_exhaustion_on_accept_keeps_the_server_alive() {
     assert_eq!(f["connections"][0]["sha256"], want.as_str(), "{f}");
     srv.stop();
 }
+
+/// HTTP with splice under a tight descriptor limit: a worker that cannot create its pipe must
+/// answer 503 (and log 503), never "200" with an empty reply.
+#[test]
+fn splice_without_a_pipe_answers_503_over_http() {
+    let dir = tempdir();
+    let size = 64 << 10;
+    let file = write_file(dir.path(), "data.bin", size, 28);
+    let mut srv = Server::start_with_nofile(
+        &file,
+        &[
+            "--method",
+            "splice",
+            "--http",
+            "--counters",
+            "rusage",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        60,
+    );
+    let a = srv.addr.target();
+    let replies = with_timeout("40 held GETs", Duration::from_secs(90), move || {
+        let socks: Vec<TcpStream> = (0..40)
+            .filter_map(|_| {
+                let mut s = TcpStream::connect(&a).ok()?;
+                s.set_read_timeout(Some(WAIT)).ok()?;
+                s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+                Some(s)
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        socks
+            .into_iter()
+            .map(|mut s| {
+                let mut v = Vec::new();
+                let _ = s.read_to_end(&mut v);
+                v
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut tally = std::collections::BTreeMap::<String, usize>::new();
+    for r in &replies {
+        let line = String::from_utf8_lossy(r)
+            .lines()
+            .next()
+            .unwrap_or("(empty reply)")
+            .to_string();
+        *tally.entry(line).or_default() += 1;
+    }
+    eprintln!("replies: {tally:?}");
+    for r in &replies {
+        let text = String::from_utf8_lossy(r);
+        assert!(
+            text.starts_with("HTTP/1.1 200 ") || text.starts_with("HTTP/1.1 503 "),
+            "a reply without a 200 or 503 status: {tally:?}"
+        );
+    }
+    let sum = srv.stop();
+    let recs = srv.events("connection");
+    let refused: Vec<&serde_json::Value> =
+        recs.iter().filter(|r| r["outcome"] != "complete").collect();
+    assert!(
+        !refused.is_empty(),
+        "every connection got its pipe: the limit was never reached, nothing was tested\n{sum}"
+    );
+    for r in refused {
+        assert_eq!(r["http_status"], 503, "logged: {r}");
+    }
+}

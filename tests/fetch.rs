@@ -111,6 +111,135 @@ fn http_response_without_content_length_fails() {
     assert_failed_cleanly(&r, &out, "Content-Length");
 }
 
+/// Fetch `response` from a fake server into a fresh `--out` file: (result, out path, its dir).
+fn fetch_fake(response: &[u8]) -> (CmdOut, std::path::PathBuf, tempfile::TempDir) {
+    let addr = fake_server(response.to_vec(), true);
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    (r, out, outdir)
+}
+
+#[test]
+fn two_different_content_lengths_fail_cleanly() {
+    let (r, out, _d) = fetch_fake(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert_failed_cleanly(&r, &out, "conflicting Content-Length");
+}
+
+#[test]
+fn content_length_with_chunked_framing_fails_cleanly() {
+    let (r, out, _d) = fetch_fake(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_failed_cleanly(&r, &out, "conflicting framing");
+    let (r, out, _d) =
+        fetch_fake(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    assert_failed_cleanly(&r, &out, "Transfer-Encoding: chunked");
+}
+
+#[test]
+fn a_signed_content_length_fails_cleanly() {
+    let (r, out, _d) = fetch_fake(b"HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc");
+    assert_failed_cleanly(&r, &out, "bad Content-Length");
+}
+
+#[test]
+fn an_interim_100_continue_is_skipped() {
+    let (r, out, _d) = fetch_fake(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    r.assert_ok();
+    assert_eq!(std::fs::read(&out).unwrap(), b"hello");
+}
+
+/// A server that accepts, reads nothing and answers nothing, after sending `prefix`.
+fn silent_server(prefix: &'static [u8]) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let _ = s.write_all(prefix);
+        std::thread::sleep(Duration::from_secs(60));
+        drop(s);
+    });
+    addr
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let addr = silent_server(b"");
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--http",
+        "--timeout",
+        "1",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "--timeout");
+}
+
+#[test]
+fn a_server_that_stops_mid_body_times_out() {
+    let addr = silent_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--http",
+        "--timeout",
+        "1",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "sent nothing for 1 s");
+}
+
+#[test]
+fn a_declared_length_beyond_the_free_space_is_refused() {
+    let (r, out, _d) =
+        fetch_fake(b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nabc");
+    assert_failed_cleanly(&r, &out, "free there");
+}
+
+#[test]
+fn a_body_past_max_size_is_cut() {
+    // Raw mode: no declared length, so the count stops it.
+    let addr = fake_server(vec![9u8; 300_000], false);
+    let outdir = tempdir();
+    let out = outdir.path().join("got.bin");
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--max-size",
+        "100K",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "more than --max-size 102400");
+    // HTTP: a declared length over the limit fails before the body.
+    let addr = fake_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\nabc".to_vec(),
+        true,
+    );
+    let r = copylab(&[
+        "fetch",
+        &addr,
+        "--http",
+        "--max-size",
+        "100K",
+        "--out",
+        path_str(&out),
+    ]);
+    assert_failed_cleanly(&r, &out, "more than --max-size 102400");
+}
+
 #[test]
 fn server_closing_before_a_response_head_fails() {
     let addr = fake_server(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(), true);
@@ -411,6 +540,21 @@ fn out_text_output_names_the_file_and_hash() {
 /// Ctrl-C during a fetch that is waiting for data should stop it: non-zero exit, no file.
 #[test]
 fn sigint_stops_a_stalled_fetch() {
+    signal_stops_a_stalled_fetch(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sighup_removes_the_partial_file_too() {
+    signal_stops_a_stalled_fetch(nix::sys::signal::Signal::SIGHUP);
+}
+
+#[test]
+fn sigquit_removes_the_partial_file_too() {
+    signal_stops_a_stalled_fetch(nix::sys::signal::Signal::SIGQUIT);
+}
+
+/// A fetch stalled mid-body ends within 5 s of `sig`, non-zero, leaving no file behind.
+fn signal_stops_a_stalled_fetch(sig: nix::sys::signal::Signal) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
     let outdir = tempdir();
@@ -426,7 +570,7 @@ fn sigint_stops_a_stalled_fetch() {
     let (mut s, _) = l.accept().unwrap();
     s.write_all(&[1u8; 1000]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(pid, sig).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let status = loop {
         if let Some(st) = child.0.try_wait().unwrap() {
@@ -440,10 +584,14 @@ fn sigint_stops_a_stalled_fetch() {
     // Let it finish either way, then judge.
     let _ = s.write_all(&[2u8; 1000]);
     drop(s);
-    let status = status.expect("fetch still running 5 s after SIGINT");
-    assert_ne!(status.code(), Some(0), "fetch succeeded after SIGINT");
+    let status = status.unwrap_or_else(|| panic!("fetch still running 5 s after {sig}"));
+    assert_ne!(status.code(), Some(0), "fetch succeeded after {sig}");
     assert!(!out.exists());
-    assert!(partial_leftovers(outdir.path()).is_empty());
+    assert!(
+        partial_leftovers(outdir.path()).is_empty(),
+        "{sig} left {:?}",
+        partial_leftovers(outdir.path())
+    );
 }
 
 /// Kills the child when dropped.
@@ -458,4 +606,55 @@ impl Drop for KillOnDrop {
 
 fn scopeguard(c: std::process::Child) -> KillOnDrop {
     KillOnDrop(c)
+}
+
+#[test]
+fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
+    let Some(setpriv) = common::setpriv() else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    if !common::is_root() {
+        eprintln!("skipped: needs root to run the client as nobody (root ignores ulimit -u)");
+        return;
+    }
+    let dir = common::world_readable_dir();
+    let file = write_file(dir.path(), "data.bin", 100_000, 31);
+    let bin = common::copy_bin_to(dir.path());
+    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0"]);
+    let target = srv.addr.target();
+    let tmp = common::world_writable_dir();
+    // As nobody with at most 40 threads: 100 connections cannot all start.
+    let r = common::run_as_nobody(
+        &setpriv,
+        Path::new("/usr/bin/prlimit"),
+        &[
+            "--nproc=40",
+            path_str(&bin),
+            "fetch",
+            &target,
+            "--discard",
+            "--connections",
+            "100",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.dump());
+    assert!(!r.stderr.contains("panicked"), "{}", r.dump());
+    let err = r.stderr.trim_end();
+    assert!(!err.contains('\n'), "one stderr line\n{}", r.dump());
+    assert!(
+        err.contains("of 100 connections could start"),
+        "{}",
+        r.dump()
+    );
+    assert!(err.contains("ulimit -u"), "{}", r.dump());
+    let v: Value = serde_json::from_str(&r.stdout).expect("what finished, as JSON");
+    let conns = v["connections"].as_array().expect("connections");
+    assert!(!conns.is_empty() && conns.len() < 100, "{}", r.dump());
+    for c in conns {
+        assert_eq!(c["bytes"], 100_000, "{c}");
+    }
+    srv.stop();
 }

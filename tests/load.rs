@@ -429,3 +429,69 @@ fn slowloris_does_not_stop_a_normal_client() {
     assert_eq!(sum["errors"].as_u64(), Some(0), "{sum}");
     assert!(sum["complete"].as_u64().unwrap() >= 1, "{sum}");
 }
+
+#[test]
+fn serve_under_a_thread_limit_keeps_serving_and_summarises() {
+    use std::io::BufRead;
+    let Some(setpriv) = common::setpriv() else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    if !common::is_root() {
+        eprintln!("skipped: needs root to run serve as nobody (root ignores ulimit -u)");
+        return;
+    }
+    let dir = common::world_readable_dir();
+    let size = 2 << 20;
+    let file = write_file(dir.path(), "data.bin", size, 61);
+    let bin = common::copy_bin_to(dir.path());
+    let tmp = common::world_writable_dir();
+    let mut args: Vec<&str> = common::AS_NOBODY.to_vec();
+    args.extend_from_slice(&[
+        "/usr/bin/prlimit",
+        "--nproc=12",
+        path_str(&bin),
+        "serve",
+        path_str(&file),
+        "--listen",
+        "127.0.0.1:0",
+        "--count",
+        "30",
+        "--json",
+    ]);
+    let mut child = Command::new(&setpriv)
+        .args(&args)
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve as nobody");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a listening line").expect("stdout");
+    let v: serde_json::Value = serde_json::from_str(&first).expect("JSON listening line");
+    let addr = v["address"].as_str().expect("address").to_string();
+    // 30 clients at once against at most 12 threads: the ones without a worker wait their turn.
+    let shas = with_timeout(
+        "30 clients under a thread limit",
+        Duration::from_secs(120),
+        move || concurrent_fetches(&addr, 30),
+    );
+    let want = sha256_file(&file);
+    assert!(
+        shas.iter().all(|s| *s == want),
+        "every client got the whole file"
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("serve exits after --count");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "serve failed\n{stderr}");
+    assert!(
+        stderr.contains("cannot start a connection thread"),
+        "the limit was never reached, so this test proved nothing\n{stderr}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("\"summary\"")),
+        "no summary: {rest:?}"
+    );
+}

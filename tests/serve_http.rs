@@ -680,3 +680,33 @@ fn count_lets_the_last_connection_finish() {
         "slow request",
     );
 }
+
+#[test]
+fn ctrl_c_with_an_idle_client_stops_within_the_grace() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 5000, 9);
+    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--http"]);
+    // A client that connects and never sends a request head.
+    let mut idle = srv.addr.connect();
+    idle.set_read_timeout(Some(WAIT));
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    srv.signal(nix::sys::signal::Signal::SIGINT);
+    // The head timeout is 10 s and the grace 5 s: well before the former ends, the server is gone.
+    assert_eq!(
+        srv.wait_exit(Duration::from_secs(9)).code(),
+        Some(0),
+        "{}",
+        srv.dump()
+    );
+    let took = asked.elapsed();
+    let answer = String::from_utf8_lossy(&idle.read_to_eof()).into_owned();
+    assert!(
+        answer.starts_with("HTTP/1.1 503 "),
+        "the idle client got: {answer:?}"
+    );
+    assert!(took < Duration::from_secs(9), "stopping took {took:?}");
+    let rec = srv.events("connection");
+    assert_eq!(rec.len(), 1, "{}", srv.dump());
+    assert_eq!(rec[0]["http_status"], 503, "{}", rec[0]);
+}

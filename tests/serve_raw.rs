@@ -867,6 +867,18 @@ fn sigint_stops_gracefully() {
 }
 
 #[test]
+fn sighup_stops_gracefully_and_removes_the_socket() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 5000, 4);
+    let sock = dir.path().join("s.sock");
+    let mut srv = Server::start(&file, &["--unix", path_str(&sock)]);
+    srv.signal(Signal::SIGHUP);
+    assert_eq!(srv.wait_exit(WAIT).code(), Some(0), "{}", srv.dump());
+    assert_eq!(srv.summary()["connections"].as_u64(), Some(0));
+    assert!(!sock.exists(), "socket removed after SIGHUP");
+}
+
+#[test]
 fn sigterm_stops_gracefully() {
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", 5000, 4);

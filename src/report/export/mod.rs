@@ -1,17 +1,20 @@
 //! Exports: the results written to files (or stdout) as JSON, CSV or Markdown. One trait, one
 //! file per format. A file is created before the runs start (a bad path fails at once) and
-//! rewritten after every measured run, so an interrupted run leaves the results it had.
+//! rewritten after every measured run, so an interrupted run leaves the results it had. Files
+//! are written through [`crate::outfile`]: a regular file is replaced by a rename, a device or
+//! FIFO is written once at the end in place, a symbolic link is refused unless it is a trusted
+//! link to a device or FIFO (`/dev/stdout`).
 
 mod csv;
 mod json;
 mod markdown;
 
-use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use crate::outfile::{self, Kind};
 use crate::results::Report;
 use crate::sweep::SweepReport;
 
@@ -45,6 +48,9 @@ impl Format {
 struct Target {
     /// None: stdout, written once at the end.
     path: Option<PathBuf>,
+    /// How `path` is written: rewritten after every run (a regular file) or once at the end
+    /// (a device or FIFO, where every rewrite would add to what the reader already has).
+    kind: Kind,
     exporter: Box<dyn Exporter>,
 }
 
@@ -63,20 +69,21 @@ impl Exports {
         let mut v = Vec::new();
         for (format, path) in specs {
             let exporter = format.exporter();
-            let path = if path == "-" {
-                None
+            let (path, kind) = if path == "-" {
+                (None, Kind::InPlace { link: false })
             } else {
                 let p = PathBuf::from(path);
-                File::create(&p).with_context(|| {
-                    format!(
-                        "{} {}: cannot create the file (check the directory exists and is writable)",
-                        exporter.flag(),
-                        p.display()
-                    )
-                })?;
-                Some(p)
+                let kind = outfile::classify(exporter.flag(), &p)?;
+                if kind == Kind::Replace {
+                    outfile::replace(exporter.flag(), &p, b"")?;
+                }
+                (Some(p), kind)
             };
-            v.push(Target { path, exporter });
+            v.push(Target {
+                path,
+                kind,
+                exporter,
+            });
         }
         Ok(Exports(v))
     }
@@ -88,25 +95,38 @@ impl Exports {
         }
     }
 
-    /// Rewrite every file export with the results so far.
+    /// Rewrite every regular-file export with the results so far.
     pub fn update(&self, r: &Results) -> Result<()> {
         for t in &self.0 {
-            if let Some(p) = &t.path {
-                write_atomically(p, &Self::render(t, r)).with_context(|| {
-                    format!("{} {}: cannot write", t.exporter.flag(), p.display())
-                })?;
+            if let (Some(p), Kind::Replace) = (&t.path, t.kind) {
+                outfile::replace(t.exporter.flag(), p, Self::render(t, r).as_bytes())?;
             }
         }
         Ok(())
     }
 
-    /// Write the final results: files, and the stdout exports.
+    /// Write the final results: files, devices and FIFOs, and the stdout exports.
     pub fn finish(&self, r: &Results) -> Result<()> {
         self.update(r)?;
-        for t in self.0.iter().filter(|t| t.path.is_none()) {
-            let mut out = std::io::stdout().lock();
-            out.write_all(Self::render(t, r).as_bytes())?;
-            out.flush()?;
+        for t in &self.0 {
+            let Kind::InPlace { link } = t.kind else {
+                continue;
+            };
+            let text = Self::render(t, r);
+            match &t.path {
+                Some(p) => {
+                    let flag = t.exporter.flag();
+                    let mut f = outfile::open_in_place(flag, p, link)?;
+                    f.write_all(text.as_bytes())
+                        .and_then(|()| f.flush())
+                        .with_context(|| format!("{flag} {}: cannot write", p.display()))?;
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(text.as_bytes())?;
+                    out.flush()?;
+                }
+            }
         }
         Ok(())
     }
@@ -115,15 +135,4 @@ impl Exports {
     pub fn uses_stdout(&self) -> bool {
         self.0.iter().any(|t| t.path.is_none())
     }
-}
-
-/// Replace `path`'s content in one step: write a temporary file beside it, then rename.
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.copylab-tmp"));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }

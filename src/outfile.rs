@@ -1,0 +1,182 @@
+//! Files copylab writes for the user (`--export-*`, `fetch --out`), written so that nobody else
+//! can redirect them: temporaries are created exclusively under an unpredictable name beside the
+//! target (never through a link), a regular file is replaced by one rename, a device or FIFO is
+//! written in place and never replaced, and a symbolic link is followed only when it belongs to
+//! root or to the user running copylab and leads to a character device or FIFO (`/dev/stdout`);
+//! any other link is refused.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// How a target is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file, or nothing yet: written beside it under a temporary name, then renamed.
+    Replace,
+    /// A character device or FIFO (`/dev/null`, a named pipe), or a trusted link to one
+    /// (`/dev/stdout`, then `link` is true): opened for writing as it is, never truncated,
+    /// never replaced.
+    InPlace { link: bool },
+}
+
+/// Decide how `path` may be written, or refuse with one line naming `flag` and the path.
+///
+/// A link planted where copylab is told to write must not let whoever planted it choose the
+/// file that is written: links are followed only when root or the running user owns them, and
+/// only to a character device or FIFO.
+pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Kind::Replace),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "{flag} {}: cannot look at the path (check the directory exists and is readable)",
+                    path.display()
+                )
+            });
+        }
+    };
+    let t = meta.file_type();
+    let what = if t.is_symlink() {
+        use std::os::unix::fs::MetadataExt;
+        let trusted = meta.uid() == 0 || meta.uid() == nix::unistd::geteuid().as_raw();
+        let leads = std::fs::metadata(path).map(|m| m.file_type()).ok();
+        match leads {
+            Some(l) if trusted && (l.is_char_device() || l.is_fifo()) => {
+                return Ok(Kind::InPlace { link: true });
+            }
+            _ => {
+                "is a symbolic link, which copylab writes through only to a device or FIFO (and only its owner's or root's); give the path it points to, or - for stdout"
+            }
+        }
+    } else if t.is_dir() {
+        "is a directory; give a file name"
+    } else if t.is_file() {
+        return Ok(Kind::Replace);
+    } else if t.is_char_device() || t.is_fifo() {
+        return Ok(Kind::InPlace { link: false });
+    } else if t.is_block_device() {
+        "is a block device, which copylab will not overwrite; give a regular file"
+    } else {
+        "is a socket; give a regular file, a character device or a FIFO"
+    };
+    bail!("{flag} {}: {what}", path.display())
+}
+
+/// The directory `path` lives in (`.` for a bare name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// 64 unpredictable bits from the kernel (getrandom), for temporary names.
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    // SAFETY: `b` is a live, writable buffer of `b.len()` bytes.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        // Without getrandom the name is guessable, but O_EXCL|O_NOFOLLOW still means a planted
+        // file or link makes the create fail instead of being written through.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        b = (t ^ u64::from(std::process::id()).rotate_left(32)).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Create a new, empty file beside `path` named `.<name>.<tag>-<random>`: exclusively
+/// (O_EXCL, never through a link), mode 0644 before the umask, close-on-exec.
+pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, PathBuf)> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{flag} {}: not a file name", path.display()))?;
+    let dir = parent_of(path);
+    let mut last = None;
+    for _ in 0..8 {
+        let mut n = OsString::from(".");
+        n.push(name);
+        n.push(format!(".{tag}-{}", random_suffix()));
+        let tmp = dir.join(n);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "{flag} {}: cannot create a file in {} (check the directory exists and is writable)",
+                        path.display(),
+                        dir.display()
+                    )
+                });
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists)))
+        .with_context(|| {
+            format!(
+                "{flag} {}: cannot create a temporary file in {}: every name tried exists",
+                path.display(),
+                dir.display()
+            )
+        })
+}
+
+/// Open a character device or FIFO for writing as it is (no create, no truncate; a link only
+/// when [`classify`] accepted one), checking that what was opened is still one.
+pub fn open_in_place(flag: &str, path: &Path, link: bool) -> Result<File> {
+    let nofollow = if link { 0 } else { libc::O_NOFOLLOW };
+    let f = OpenOptions::new()
+        .write(true)
+        .custom_flags(nofollow | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .with_context(|| format!("{flag} {}: cannot open it for writing", path.display()))?;
+    let t = f
+        .metadata()
+        .with_context(|| format!("{flag} {}: cannot look at it", path.display()))?
+        .file_type();
+    if !(t.is_char_device() || t.is_fifo()) {
+        bail!(
+            "{flag} {}: changed while copylab was running (no longer a device or FIFO); nothing written",
+            path.display()
+        );
+    }
+    Ok(f)
+}
+
+/// Replace the regular file (or nothing) at `path` with `text` in one step: a fresh temporary
+/// beside it, then rename. On any failure the temporary is removed and `path` is untouched.
+pub fn replace(flag: &str, path: &Path, text: &[u8]) -> Result<()> {
+    let (mut f, tmp) = create_temp_beside(flag, path, "copylab-tmp")?;
+    let r = f
+        .write_all(text)
+        .and_then(|()| f.flush())
+        .with_context(|| format!("{flag} {}: cannot write", path.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).with_context(|| {
+                format!(
+                    "{flag} {}: cannot rename the new file into place",
+                    path.display()
+                )
+            })
+        });
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
