@@ -234,11 +234,14 @@ fn snapshot(
             ));
         }
     }
-    let methods = slots
+    let methods: Vec<MethodResult> = slots
         .iter()
         .filter(|s| !s.runs.is_empty())
         .map(|s| MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs.clone()))
         .collect();
+    if let Some(w) = noise_warning(&methods, opts.runs) {
+        warnings.push(w);
+    }
 
     Report {
         schema: SCHEMA,
@@ -288,6 +291,54 @@ fn snapshot(
         methods,
         machine: Machine::this(),
     }
+}
+
+/// Runs that spread this much (max − min, in % of the median wall time) make a ranking a
+/// matter of luck; the table then marks overlapping methods "≈ rw (noise)".
+const NOISY_SPREAD_PCT: f64 = 30.0;
+/// Stolen time above this share of the runs' wall time means the hypervisor took the CPUs.
+const NOISY_STEAL_PCT: f64 = 2.0;
+/// Runs shorter than this (median wall time) spread by scheduler jitter alone: a few ms of
+/// wake-up latency is most of a 5 ms run on any machine, so their spread says nothing of it.
+const NOISE_MIN_WALL_NS: u64 = 50_000_000;
+
+/// One warning for a noisy machine, saying what was seen and what to do about it.
+fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
+    let worst = methods
+        .iter()
+        .filter(|m| m.median.wall_ns >= NOISE_MIN_WALL_NS)
+        .filter_map(|m| m.spread_pct.map(|s| (m.method, s.wall)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let (wall, steal): (u64, u64) = methods
+        .iter()
+        .flat_map(|m| &m.runs)
+        .fold((0, 0), |(w, st), r| {
+            (w + r.wall_ns, st + r.steal_ns.unwrap_or(0))
+        });
+    let steal_pct = if wall > 0 {
+        steal as f64 / wall as f64 * 100.0
+    } else {
+        0.0
+    };
+    let spread_noisy = worst.is_some_and(|(_, s)| s > NOISY_SPREAD_PCT && runs >= 3);
+    if !spread_noisy && steal_pct <= NOISY_STEAL_PCT {
+        return None;
+    }
+    let mut why = Vec::new();
+    if let Some((k, s)) = worst.filter(|_| spread_noisy) {
+        why.push(format!(
+            "{k}'s runs spread {s:.0}% (max − min of the median wall time)"
+        ));
+    }
+    if steal_pct > NOISY_STEAL_PCT {
+        why.push(format!(
+            "the hypervisor stole {steal_pct:.1}% of the CPU time of the pinned CPUs"
+        ));
+    }
+    Some(format!(
+        "noisy machine: {}; read medians and the ≈ marks, not single runs, and for firmer figures use more --runs, stop other work on this machine, and keep both threads pinned (--cpus S,R)",
+        why.join(", and ")
+    ))
 }
 
 fn spinner(show: bool, msg: String) -> ProgressBar {

@@ -150,6 +150,17 @@ pub struct MethodResult {
     pub min: Run,
     /// Field-by-field maximum.
     pub max: Run,
+    /// How far the runs spread: (max − min) ÷ median, in %, per figure; null for one run.
+    pub spread_pct: Option<Spread>,
+}
+
+/// Run-to-run spread of a method's figures, in % of the median.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    /// Wall time.
+    pub wall: f64,
+    /// The serving thread's sys CPU.
+    pub serving_sys: f64,
 }
 
 /// One transfer of the whole file, as seen by the serving thread.
@@ -437,6 +448,21 @@ impl MethodResult {
         let median = summarize(&runs, median_u64);
         let min = summarize(&runs, |v| v.iter().copied().min().unwrap_or(0));
         let max = summarize(&runs, |v| v.iter().copied().max().unwrap_or(0));
+        let pct = |lo: u64, hi: u64, mid: u64| {
+            if mid == 0 {
+                0.0
+            } else {
+                (hi.saturating_sub(lo) as f64 / mid as f64 * 1000.0).round() / 10.0
+            }
+        };
+        let spread_pct = (runs.len() > 1).then(|| Spread {
+            wall: pct(min.wall_ns, max.wall_ns, median.wall_ns),
+            serving_sys: pct(
+                min.cost.cpu.sys_ns,
+                max.cost.cpu.sys_ns,
+                median.cost.cpu.sys_ns,
+            ),
+        });
         MethodResult {
             method,
             textbook: method.textbook(),
@@ -445,6 +471,7 @@ impl MethodResult {
             median,
             min,
             max,
+            spread_pct,
         }
     }
 }

@@ -446,7 +446,10 @@ fn serve_under_a_thread_limit_keeps_serving_and_summarises() {
     let file = write_file(dir.path(), "data.bin", size, 61);
     let bin = common::copy_bin_to(dir.path());
     let tmp = common::world_writable_dir();
-    let mut args: Vec<&str> = common::AS_NOBODY.to_vec();
+    // A user of its own: ulimit -u counts that user's threads, and nobody else's may count.
+    let _shared = common::system_state(false);
+    let ids = common::unprivileged_args();
+    let mut args: Vec<&str> = ids.iter().map(String::as_str).collect();
     args.extend_from_slice(&[
         "/usr/bin/prlimit",
         "--nproc=12",

@@ -9,7 +9,8 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::counters::SyscallSource;
 use crate::method::MethodKind;
-use crate::results::{MethodResult, Report};
+use crate::placement::Placement;
+use crate::results::{MethodResult, Report, Run};
 use crate::size::fmt_bytes;
 use crate::sys::ZeroCopy;
 use crate::transport::Transport;
@@ -76,7 +77,7 @@ fn header(r: &Report, out: &mut String) {
     let _ = writeln!(out, "{setup}");
     let counters = match r.syscall_source {
         SyscallSource::Perf => format!(
-            "perf (syscall tracepoints{}, serving thread only) + getrusage",
+            "perf (syscall tracepoints{}, serving and receiver threads each) + getrusage",
             if r.perf_software_events {
                 " + software events"
             } else {
@@ -84,10 +85,12 @@ fn header(r: &Report, out: &mut String) {
             }
         ),
         SyscallSource::SelfCounted => {
-            "getrusage (serving thread); syscalls self-counted by the methods".to_string()
+            "getrusage (serving and receiver threads each); syscalls self-counted by the methods"
+                .to_string()
         }
     };
     let _ = writeln!(out, "kernel {} · counters {counters}", r.kernel);
+    let _ = writeln!(out, "{}", placement_text(r));
     let _ = writeln!(
         out,
         "median of {} run{} per method after {} warm-up{}, interleaved; min–max under medians",
@@ -212,10 +215,81 @@ pub fn bar_of(value: f64, max: f64, cells: usize) -> String {
     s
 }
 
-/// sys CPU ns per GiB moved, or None for an empty file.
+/// Where the threads ran, for the header.
+fn placement_text(r: &Report) -> String {
+    let p = r.methods.first().map(|m| m.median.placement);
+    match p {
+        Some(Placement {
+            serving_cpu: Some(s),
+            receiver_cpu: Some(rc),
+        }) if s == rc => format!(
+            "placement: serving and receiver threads pinned to CPU {s} (one CPU: they take turns)"
+        ),
+        Some(Placement {
+            serving_cpu: Some(s),
+            receiver_cpu: Some(rc),
+        }) => format!("placement: serving thread pinned to CPU {s}, receiver to CPU {rc}"),
+        _ => "placement: not pinned (--cpus any): the scheduler moves the threads, and the figures move with them".into(),
+    }
+}
+
+/// ns per GiB moved, or None for an empty file.
+fn per_gib(ns: u64, bytes: u64) -> Option<f64> {
+    (bytes > 0).then(|| ns as f64 / (bytes as f64 / (1u64 << 30) as f64))
+}
+
+/// The serving thread's sys CPU per GiB of a run summary (median, min or max).
+fn sys_per_gib_of(run: &Run) -> Option<f64> {
+    per_gib(run.cost.cpu.sys_ns, run.bytes)
+}
+
+/// CPU per GiB of both ends and the io-wq workers (user + sys), or None when the receiver
+/// was not measured.
+fn end_to_end_per_gib(run: &Run) -> Option<f64> {
+    let rcv = run.receiver.as_ref()?;
+    let ns = run.cost.cpu.user_ns
+        + run.cost.cpu.sys_ns
+        + rcv.cpu.user_ns
+        + rcv.cpu.sys_ns
+        + run.cost.io_workers.map_or(0, |w| w.cpu_ns);
+    per_gib(ns, run.bytes)
+}
+
 fn sys_per_gib(m: &MethodResult) -> Option<f64> {
-    (m.median.bytes > 0)
-        .then(|| m.median.cost.cpu.sys_ns as f64 / (m.median.bytes as f64 / (1u64 << 30) as f64))
+    sys_per_gib_of(&m.median)
+}
+
+/// Whether `m` and the baseline are within noise of each other for `metric`: their min–max
+/// ranges over the runs overlap, so ranking them would tell a story the runs do not support.
+pub fn within_noise(
+    m: &MethodResult,
+    base: &MethodResult,
+    metric: fn(&Run) -> Option<f64>,
+) -> bool {
+    // Ranges per run: the summaries' min and max are field-by-field, so compute from the runs.
+    let range = |mr: &MethodResult| -> Option<(f64, f64)> {
+        let v: Option<Vec<f64>> = mr.runs.iter().map(metric).collect();
+        let v = v?;
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+    };
+    match (range(m), range(base)) {
+        (Some((a0, a1)), Some((b0, b1))) => m.runs.len() > 1 && a0 <= b1 && b0 <= a1,
+        _ => false,
+    }
+}
+
+/// "0.47× rw", or "≈ rw (noise)" when the runs' ranges overlap.
+fn rel_text(
+    m: &MethodResult,
+    base: &MethodResult,
+    metric: fn(&Run) -> Option<f64>,
+) -> Option<String> {
+    if within_noise(m, base, metric) {
+        return Some("≈ rw (noise)".into());
+    }
+    ratio(metric(&m.median)?, metric(&base.median)?)
 }
 
 /// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write
@@ -325,7 +399,7 @@ fn table(r: &Report, color: bool) -> Table {
         "data syscalls",
         "ctx sw\nvol / invol",
         "CPU ms\nuser / sys",
-        "sys ms\nper GiB",
+        "CPU ms per GiB\nsys · end to end",
         "page faults\nminor / major",
         "textbook\ncopies · transitions",
     ];
@@ -397,12 +471,32 @@ fn table(r: &Report, color: bool) -> Table {
         if let Some(w) = &med.cost.io_workers {
             let _ = write!(cpu, "\n+ io-wq {}", ms(w.cpu_ns));
         }
+        match &med.receiver {
+            Some(rc) => {
+                let _ = write!(cpu, "\nrecv {} / {}", ms(rc.cpu.user_ns), ms(rc.cpu.sys_ns));
+            }
+            None => cpu.push_str("\nrecv n/a"),
+        }
         let mut per_gib = match sys_per_gib(m) {
-            Some(v) => ms(v as u64),
+            Some(v) => format!("sys {}", ms(v as u64)),
             None => "–".into(),
         };
-        if let Some(x) = rel(sys_per_gib(m), base.and_then(sys_per_gib)) {
+        if let Some(b) = base.filter(|_| !is_base)
+            && let Some(x) = rel_text(m, b, sys_per_gib_of)
+        {
             let _ = write!(per_gib, "\n{x}");
+        }
+        match end_to_end_per_gib(med) {
+            Some(v) => {
+                let _ = write!(per_gib, "\ne2e {}", ms(v as u64));
+                if let Some(b) = base.filter(|_| !is_base)
+                    && let Some(x) = rel_text(m, b, end_to_end_per_gib)
+                {
+                    let _ = write!(per_gib, "\n{x}");
+                }
+            }
+            None if med.bytes > 0 => per_gib.push_str("\ne2e n/a"),
+            None => {}
         }
         let faults = format!(
             "{} / {}",
