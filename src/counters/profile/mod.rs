@@ -166,11 +166,16 @@ impl<'a> RawSample<'a> {
     }
 }
 
-/// Ring buffer data sizes tried, largest first (a power of two of pages each). The first holds
-/// about 2.6 s of samples at 10 kHz with kernel callchains (≈ 320 bytes a sample measured on
-/// Linux 6.18: 40 bytes of fields and ~35 frames); smaller ones are the fallback when the
+/// Ring buffer data sizes tried, largest first (a power of two of pages each). A record is
+/// 100–140 bytes on Linux 6.18 (40 bytes of fields, 8–15 kernel frames: pread, TCP send with
+/// the loopback receive in softirq); 4 MiB (1024 pages, plus the header page) holds ~30,000 of
+/// them, about 3 s of on-CPU time at 10 kHz. Smaller rings are the fallback when the
 /// locked-memory limit refuses it (an unprivileged user with CAP_PERFMON).
-const RING_BYTES: [usize; 5] = [8 << 20, 4 << 20, 2 << 20, 1 << 20, 512 << 10];
+const RING_BYTES: [usize; 4] = [4 << 20, 2 << 20, 1 << 20, 512 << 10];
+
+/// Bytes a record is assumed to take when saying how long a window the ring holds (above the
+/// measured 100–140, for deeper chains).
+const RECORD_BYTES: u64 = 160;
 
 /// Deepest kernel callchain recorded (the kernel's own default limit is 127).
 const MAX_STACK: u16 = 127;
@@ -187,8 +192,8 @@ struct Frame {
 ///
 /// The ring is drained when the window stops, not while it runs (a drainer would share the
 /// measured thread's CPUs), so a window holds what the ring holds: [`Sampler::capacity_ns`],
-/// about 2.6 s of on-CPU time at 100 µs with the default 8 MiB ring. Longer windows are still
-/// measured, and their overflow is counted in [`ThreadProfile::lost`].
+/// about 2.6 s of on-CPU time at 100 µs with the default 4 MiB ring (~3 s measured). Longer
+/// windows are still measured, and their overflow is counted in [`ThreadProfile::lost`].
 pub struct Sampler {
     inner: perf_event::Sampler,
     period_ns: u64,
@@ -210,6 +215,11 @@ impl Sampler {
     /// cpu-clock with kernel samples (unprivileged, paranoid ≥ 2: EACCES), or when kernel
     /// symbols cannot be read (see kallsyms.rs) — both give a clear reason and fix.
     pub fn open(period_ns: u64) -> Result<Sampler, Unavailable> {
+        Sampler::open_with_rings(period_ns, &RING_BYTES)
+    }
+
+    /// [`Sampler::open`] trying these ring data sizes in turn (each a power of two of pages).
+    fn open_with_rings(period_ns: u64, rings: &[usize]) -> Result<Sampler, Unavailable> {
         let period_ns = period_ns.max(1);
         let max_stack = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_stack")
             .ok()
@@ -227,7 +237,7 @@ impl Sampler {
             b.build()
         };
         let mut last_mmap_error = None;
-        for ring_bytes in RING_BYTES {
+        for &ring_bytes in rings {
             // The lost count in read() is Linux 6.0+; older kernels refuse it with EINVAL and
             // lost samples are then counted from PERF_RECORD_LOST.
             let counter = match build(ReadFormat::LOST) {
@@ -256,7 +266,7 @@ impl Sampler {
         Err(Unavailable {
             reason: format!(
                 "perf refused a sampling ring buffer of even {} KiB: {e}",
-                RING_BYTES[RING_BYTES.len() - 1] >> 10
+                rings.last().copied().unwrap_or(0) >> 10
             ),
             fix: "run as root, or raise the locked-memory limit (`ulimit -l`) or `sudo sysctl kernel.perf_event_mlock_kb=8200`",
         })
@@ -272,10 +282,10 @@ impl Sampler {
         self.ring_bytes
     }
 
-    /// About how much on-CPU time one window can hold before samples are lost (at ~320 bytes a
-    /// sample; deeper callchains hold less).
+    /// About how much on-CPU time one window can hold before samples are lost (at
+    /// [`RECORD_BYTES`] a sample; deeper callchains hold less).
     pub fn capacity_ns(&self) -> u64 {
-        (self.ring_bytes as u64 / 320) * self.period_ns
+        (self.ring_bytes as u64 / RECORD_BYTES) * self.period_ns
     }
 
     /// Discard anything left in the ring, then enable.
@@ -594,6 +604,62 @@ mod tests {
             p.ns_of(Category::Copy) * 10 < p.samples * p.period_ns,
             "the discarded copies stayed out"
         );
+    }
+
+    #[test]
+    fn profile_sampler_tcp_loopback_send() {
+        use std::io::{Read, Write};
+        let Some(mut s) = open_or_skip() else { return };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let receiver = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 1 << 20];
+            while c.read(&mut buf).unwrap() > 0 {}
+        });
+        let mut tx = std::net::TcpStream::connect(addr).unwrap();
+        let buf = vec![3u8; 256 << 10];
+        s.start().unwrap();
+        burn(Duration::from_millis(150), || tx.write_all(&buf).unwrap());
+        let p = s.stop().unwrap();
+        drop(tx);
+        receiver.join().unwrap();
+        show("TCP loopback send 256 KiB writes", &p);
+        eprintln!(
+            "{:?} bytes a record on average",
+            s.bytes_drained.checked_div(p.samples)
+        );
+        check_sums(&p);
+        assert!(p.samples >= 300, "{} samples", p.samples);
+        assert_eq!(p.lost, 0);
+        // The sender copies into socket buffers and, on loopback, runs the receive in softirq.
+        assert!(p.ns_of(Category::Copy) > 0);
+        assert!(p.ns_of(Category::Softirq) + p.ns_of(Category::Network) > 0);
+        assert!(p.ns_of(Category::Other) * 5 < p.kernel_ns(), "other < 20%");
+    }
+
+    #[test]
+    fn profile_small_ring_counts_lost_samples() {
+        // One page of data holds ~30 samples: a 100 ms window loses most of its ~1000.
+        let mut s = match Sampler::open_with_rings(Sampler::PERIOD_NS, &[4096]) {
+            Ok(s) => s,
+            Err(u) => return eprintln!("skipped: {} (fix: {})", u.reason, u.fix),
+        };
+        let mut load = CopyLoad::new();
+        for _ in 0..2 {
+            s.start().unwrap();
+            burn(Duration::from_millis(100), || load.step());
+            let p = s.stop().unwrap();
+            show("one-page ring", &p);
+            check_sums(&p);
+            assert!(p.lost > p.samples, "{} lost, {} kept", p.lost, p.samples);
+            let taken = (p.samples + p.lost) * p.period_ns;
+            assert!(
+                taken >= p.on_cpu_ns * 6 / 10 && taken <= p.on_cpu_ns * 14 / 10,
+                "kept + lost ({taken} ns) accounts for the window ({} ns on CPU)",
+                p.on_cpu_ns
+            );
+        }
     }
 
     #[test]
