@@ -29,14 +29,23 @@ use kallsyms::Kallsyms;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// The CPU moving bytes: iov_iter and skb copies, `rep_movs_alternative`, kernel memcpy.
     Copy,
+    /// TCP/IP, sockets, skbs, devices and qdiscs, loopback, veth, unix sockets.
     Network,
+    /// Page cache lookups and readahead, folios, file-system reads, splice and pipes.
     PageCache,
+    /// Faults, page allocation and freeing, zeroing, slab, page tables, TLB, mmap, pinning.
     Memory,
+    /// Context switches, wake-ups, run queues, and the irq-restore points.
     Scheduler,
+    /// Anything run in softirq context (on loopback: the receive half of TCP).
     Softirq,
+    /// Syscall entry and exit, fd lookup, security hooks, perf's own tracepoint callbacks.
     Syscall,
+    /// User space.
     User,
+    /// Kernel code the table does not name (see `top_other`).
     Other,
 }
 
@@ -542,8 +551,11 @@ mod tests {
         let mut load = CopyLoad::new();
         s.start().unwrap();
         burn(Duration::from_millis(200), || load.step());
+        let t = Instant::now();
         let p = s.stop().unwrap();
+        let took = t.elapsed();
         show("pread 1 MiB from the page cache", &p);
+        eprintln!("stop took {took:?}");
         eprintln!(
             "ring: {} KiB (~{} ms of samples), {:?} bytes a record on average",
             s.ring_bytes() >> 10,
