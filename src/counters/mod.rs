@@ -6,6 +6,7 @@
 
 mod keeper;
 mod perf;
+pub mod profile;
 mod rusage;
 pub mod tracefs;
 
