@@ -15,7 +15,7 @@ use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
 use crate::placement::{self, Cpus, Placement};
 use crate::results::{
-    CacheInfo, Cost, FileInfo, Machine, MethodResult, Report, Run, RunOptions, SCHEMA,
+    CacheInfo, Cost, FileInfo, Machine, MethodResult, Profile, Report, Run, RunOptions, SCHEMA,
 };
 use crate::source::{self, Source};
 use crate::transfer::{self, Receiver};
@@ -120,9 +120,9 @@ pub fn run_with(
     // this thread's CPU), then this thread, which serves every transfer and so opens the
     // serving counters.
     let placement = placement::resolve(opts.cpus, "--cpus")?;
-    let receiver = Receiver::start(placement.receiver_cpu, opts.counters)?;
+    let receiver = Receiver::start(placement.receiver_cpu, opts.counters, true)?;
     placement::pin_current(placement.serving_cpu.as_slice())?;
-    let mut counters = Counters::open(opts.counters)?;
+    let mut counters = Counters::open_sampled(opts.counters, true)?;
 
     let bar = if show_progress {
         ProgressBar::with_draw_target(Some(src.len), ProgressDrawTarget::stderr())
@@ -241,6 +241,17 @@ fn snapshot(
         .collect();
     if let Some(w) = noise_warning(&methods, opts.runs) {
         warnings.push(w);
+    }
+    let lost: u64 = methods
+        .iter()
+        .flat_map(|m| &m.runs)
+        .filter_map(|r| r.profile.as_ref())
+        .map(|p| p.serving.lost + p.receiver.lost)
+        .sum();
+    if lost > 0 {
+        warnings.push(format!(
+            "the CPU profile lost {lost} samples: a run held more samples than the ring buffer (about 3 s of one thread's CPU at 10 kHz); its categories are shares of the samples kept. Fix: a smaller --size"
+        ));
     }
 
     Report {
@@ -409,9 +420,14 @@ fn one_run(
     let steal = steal_before
         .zip(placement::steal_ns(&pinned))
         .map(|(a, b)| b.saturating_sub(a));
-    let measured = measured?;
+    let mut measured = measured?;
     let t0 = measured.started;
-    let got = got.map_err(|_| anyhow::anyhow!("the receiver thread ended"))?;
+    let mut got = got.map_err(|_| anyhow::anyhow!("the receiver thread ended"))?;
+    let profile = measured
+        .profile
+        .take()
+        .zip(got.reading.as_mut().and_then(|r| r.profile.take()))
+        .map(|(serving, receiver)| Profile { serving, receiver });
     let delivery = got.delivery.context("receiving failed")?;
     measured.sent?;
     bar.set_position(delivery.bytes);
@@ -454,6 +470,7 @@ fn one_run(
             .reading
             .map(|r| Cost::new(&r, &crate::sys::Calls::default(), None)),
         placement: ends.placement,
+        profile,
         steal_ns: steal,
     })
 }

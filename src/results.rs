@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::counters::profile::{Category, ThreadProfile};
 use crate::counters::{Reading, SyscallSource};
 use crate::method::{MethodKind, Textbook};
 use crate::placement::Placement;
@@ -154,6 +155,47 @@ pub struct MethodResult {
     pub spread_pct: Option<Spread>,
 }
 
+/// The sampled CPU of both ends of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    /// The serving thread, over the same window as its counters.
+    pub serving: ThreadProfile,
+    /// The receiver thread, from before its first read to end-of-file.
+    pub receiver: ThreadProfile,
+}
+
+/// Field-by-field summary of thread profiles with `pick`; the "other" symbols and CPUs are
+/// summed over the runs.
+fn summarize_profile(ps: &[&ThreadProfile], pick: fn(&mut [u64]) -> u64) -> ThreadProfile {
+    let field =
+        |f: &dyn Fn(&ThreadProfile) -> u64| pick(&mut ps.iter().map(|p| f(p)).collect::<Vec<_>>());
+    let mut other: BTreeMap<String, u64> = BTreeMap::new();
+    let mut cpus: BTreeMap<u32, u64> = BTreeMap::new();
+    for p in ps {
+        for (s, n) in &p.top_other {
+            *other.entry(s.clone()).or_insert(0) += n;
+        }
+        for (c, n) in &p.cpus {
+            *cpus.entry(*c).or_insert(0) += n;
+        }
+    }
+    let mut top_other: Vec<(String, u64)> = other.into_iter().collect();
+    top_other.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top_other.truncate(10);
+    ThreadProfile {
+        period_ns: ps[0].period_ns,
+        samples: field(&|p| p.samples),
+        lost: field(&|p| p.lost),
+        on_cpu_ns: field(&|p| p.on_cpu_ns),
+        ns: Category::ALL
+            .iter()
+            .map(|&c| (c, field(&|p| p.ns_of(c))))
+            .collect(),
+        top_other,
+        cpus,
+    }
+}
+
 /// Run-to-run spread of a method's figures, in % of the median.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Spread {
@@ -185,6 +227,10 @@ pub struct Run {
     pub receiver: Option<Cost>,
     /// Where the serving and receiver threads were pinned.
     pub placement: Placement,
+    /// Where each thread's CPU went (cpu-clock samples every `period_ns`, each put in one
+    /// category by the kernel symbol it landed in and its callchain); null when perf refused
+    /// sampling or kernel symbols are hidden (a warning says why).
+    pub profile: Option<Profile>,
     /// CPU time the hypervisor stole during the run from the CPUs the two threads were pinned
     /// to (all CPUs when not pinned), from /proc/stat in clock ticks (10 ms), so short runs
     /// read 0 unless stolen; null where the kernel has no steal figure.
@@ -360,6 +406,20 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
         cost: summarize_cost(&costs, pick),
         receiver: receivers.map(|c| summarize_cost(&c, pick)),
         placement: runs[0].placement,
+        profile: runs
+            .iter()
+            .map(|r| r.profile.as_ref())
+            .collect::<Option<Vec<&Profile>>>()
+            .map(|ps| Profile {
+                serving: summarize_profile(
+                    &ps.iter().map(|p| &p.serving).collect::<Vec<_>>(),
+                    pick,
+                ),
+                receiver: summarize_profile(
+                    &ps.iter().map(|p| &p.receiver).collect::<Vec<_>>(),
+                    pick,
+                ),
+            }),
         steal_ns: runs
             .iter()
             .map(|r| r.steal_ns)

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use crate::counters::profile::ThreadProfile;
 use crate::counters::{Choice, Counters, Reading};
 use crate::method::{Method, Scratch};
 use crate::results::{Cost, IoWorkers};
@@ -29,6 +30,8 @@ pub struct Measured {
     pub started: Instant,
     /// Just after the last send call returned (the peer may still be receiving).
     pub finished: Instant,
+    /// Where the window's CPU went, when the counters sample.
+    pub profile: Option<ThreadProfile>,
 }
 
 /// Send `head` (e.g. an HTTP response head; may be empty), then, with `body`, the whole of
@@ -60,7 +63,8 @@ pub fn send_measured(
         }),
     };
     let finished = Instant::now();
-    let reading = counters.stop()?;
+    let mut reading = counters.stop()?;
+    let profile = reading.profile.take();
     let io_workers = workers_before.map(|before| {
         let after = crate::method::worker_times(tid);
         let mut w = IoWorkers {
@@ -81,6 +85,7 @@ pub fn send_measured(
         cost: Cost::new(&reading, &calls, io_workers),
         started,
         finished,
+        profile,
     })
 }
 
@@ -108,8 +113,9 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Start the thread, pinned to `cpu` (none: not pinned), with counters of `choice`.
-    pub fn start(cpu: Option<u32>, choice: Choice) -> Result<Receiver> {
+    /// Start the thread, pinned to `cpu` (none: not pinned), with counters of `choice`, and
+    /// with `sample` a cpu-clock profile of every receive.
+    pub fn start(cpu: Option<u32>, choice: Choice, sample: bool) -> Result<Receiver> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready_tx, ready) = mpsc::channel::<Result<()>>();
         let thread = std::thread::Builder::new()
@@ -117,7 +123,7 @@ impl Receiver {
             .spawn(move || {
                 let opened = (|| -> Result<Counters> {
                     crate::placement::pin_current(cpu.as_slice())?;
-                    Counters::open(choice)
+                    Counters::open_sampled(choice, sample)
                 })();
                 let mut counters = match opened {
                     Ok(c) => {

@@ -15,6 +15,8 @@ pub enum Warning {
     TracepointsUnavailable { detail: String, permission: bool },
     /// Some syscalls cannot be counted on this kernel (name, why): their counts show n/a.
     TracepointsMissing(Vec<(&'static str, String)>),
+    /// The cpu-clock profile (where the CPU went) cannot be taken.
+    ProfileUnavailable { reason: String, fix: &'static str },
 }
 
 impl Warning {
@@ -63,6 +65,9 @@ impl Warning {
                     text.join("; ")
                 )
             }
+            Warning::ProfileUnavailable { reason, .. } => {
+                format!("no CPU profile ({reason})")
+            }
         }
     }
 
@@ -77,6 +82,9 @@ impl Warning {
             }
             Warning::TracepointsMissing(_) => {
                 "their counts show n/a (the total still includes them)"
+            }
+            Warning::ProfileUnavailable { .. } => {
+                "the measured copies (copy ms per GiB) and where the CPU went show n/a; the JSON profile is null"
             }
         }
     }
@@ -103,6 +111,7 @@ impl Warning {
             Warning::TracepointsMissing(_) => {
                 "nothing to do on this kernel; the other syscalls are counted"
             }
+            Warning::ProfileUnavailable { fix, .. } => fix,
         }
     }
 

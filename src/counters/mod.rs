@@ -42,6 +42,8 @@ pub struct Reading {
     pub involuntary_cs: u64,
     pub minor_faults: u64,
     pub major_faults: u64,
+    /// Where the thread's CPU went, when it was sampled.
+    pub profile: Option<profile::ThreadProfile>,
 }
 
 /// Which counters the user asked for.
@@ -69,6 +71,8 @@ pub enum SyscallSource {
 pub struct Counters {
     rusage: rusage::Rusage,
     perf: Option<perf::PerfGroup>,
+    /// cpu-clock sampling of the thread, when asked for and allowed.
+    sampler: Option<profile::Sampler>,
     /// Syscalls the counting itself adds to every window (the `ioctl` that disables the group),
     /// measured on empty windows and subtracted.
     pub overhead_syscalls: u64,
@@ -79,11 +83,28 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Open counters on the calling thread, and with `sample` a cpu-clock profile of it too
+    /// (unless `--counters rusage`; refused → a warning, and the profile is n/a).
+    pub fn open_sampled(choice: Choice, sample: bool) -> Result<Counters> {
+        let mut c = Counters::open(choice)?;
+        if sample && choice != Choice::Rusage {
+            match profile::Sampler::open(profile::Sampler::PERIOD_NS) {
+                Ok(s) => c.sampler = Some(s),
+                Err(no) => c.warnings.push(Warning::ProfileUnavailable {
+                    reason: no.reason,
+                    fix: no.fix,
+                }),
+            }
+        }
+        Ok(c)
+    }
+
     /// Open counters on the calling thread.
     pub fn open(choice: Choice) -> Result<Counters> {
         let mut c = Counters {
             rusage: rusage::Rusage::default(),
             perf: None,
+            sampler: None,
             overhead_syscalls: 0,
             syscall_source: SyscallSource::SelfCounted,
             warnings: Vec::new(),
@@ -164,24 +185,35 @@ impl Counters {
         Ok(r)
     }
 
-    /// Start counting (rusage first, then perf innermost).
+    /// Start counting: rusage first, then the sampler, the perf group innermost (so the
+    /// sampler's own syscalls are never counted as the window's).
     pub fn start(&mut self) -> Result<()> {
         self.rusage.start()?;
+        if let Some(s) = self.sampler.as_mut() {
+            s.start()?;
+        }
         if let Some(p) = self.perf.as_mut() {
             p.start()?;
         }
         Ok(())
     }
 
-    /// Stop counting and read what the window cost, less the counters' own overhead.
+    /// Stop counting and read what the window cost, less the counters' own overhead. The
+    /// samples are attributed last, after every counter has stopped, so that work is in none.
     pub fn stop(&mut self) -> Result<Reading> {
         let mut r = Reading::default();
         if let Some(p) = self.perf.as_mut() {
             p.stop(&mut r)?;
         }
+        if let Some(s) = self.sampler.as_mut() {
+            s.pause()?;
+        }
         self.rusage.stop(&mut r)?;
         if let Some(t) = r.syscalls_total.as_mut() {
             *t = t.saturating_sub(self.overhead_syscalls);
+        }
+        if let Some(s) = self.sampler.as_mut() {
+            r.profile = Some(s.stop()?);
         }
         Ok(r)
     }

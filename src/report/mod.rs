@@ -1,6 +1,7 @@
 //! Printing a [`Report`]: the table for people, JSON for programs. Nothing here measures.
 
 pub mod export;
+mod profile;
 mod table;
 
 pub use table::{bar_of, new_table};

@@ -24,6 +24,8 @@ pub fn render(r: &Report, color: bool) -> String {
     header(r, &mut out);
     out.push_str(&table(r, color).to_string());
     out.push('\n');
+    super::profile::verdicts(r, &mut out);
+    super::profile::view(r, color, &mut out);
     footer(r, &mut out);
     out
 }
@@ -400,6 +402,7 @@ fn table(r: &Report, color: bool) -> Table {
         "ctx sw\nvol / invol",
         "CPU ms\nuser / sys",
         "CPU ms per GiB\nsys · end to end",
+        "copy ms/GiB\nserving | recv",
         "page faults\nminor / major",
         "textbook\ncopies · transitions",
     ];
@@ -529,6 +532,7 @@ fn table(r: &Report, color: bool) -> Table {
             right(ctx),
             right(cpu),
             right(per_gib),
+            right(super::profile::copy_cell(med)),
             right(faults),
             Cell::new(textbook),
         ]);

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::Unavailable;
+use super::NoProfile;
 
 /// Why the kernel hides the addresses, and what to do.
 const HIDDEN_REASON: &str = "kernel symbols hidden: /proc/kallsyms shows zero addresses (kernel.kptr_restrict or no CAP_SYSLOG)";
@@ -44,8 +44,8 @@ pub struct Symbol<'a> {
 
 /// The symbols of this kernel, read once per process from `/proc/kallsyms` (or
 /// `COPYLAB_KALLSYMS`).
-pub fn get() -> Result<&'static Kallsyms, Unavailable> {
-    static KALLSYMS: OnceLock<Result<Kallsyms, Unavailable>> = OnceLock::new();
+pub fn get() -> Result<&'static Kallsyms, NoProfile> {
+    static KALLSYMS: OnceLock<Result<Kallsyms, NoProfile>> = OnceLock::new();
     KALLSYMS
         .get_or_init(|| {
             let path = std::env::var_os("COPYLAB_KALLSYMS")
@@ -58,8 +58,8 @@ pub fn get() -> Result<&'static Kallsyms, Unavailable> {
 
 impl Kallsyms {
     /// Read and parse a kallsyms file.
-    pub fn load(path: &Path) -> Result<Kallsyms, Unavailable> {
-        let text = std::fs::read_to_string(path).map_err(|e| Unavailable {
+    pub fn load(path: &Path) -> Result<Kallsyms, NoProfile> {
+        let text = std::fs::read_to_string(path).map_err(|e| NoProfile {
             reason: format!("kernel symbols unreadable: {}: {e}", path.display()),
             fix: UNREADABLE_FIX,
         })?;
@@ -72,7 +72,7 @@ impl Kallsyms {
     }
 
     /// Parse kallsyms text: `ADDRESS TYPE NAME [MODULE]` per line.
-    pub fn parse(text: &str) -> Result<Kallsyms, Unavailable> {
+    pub fn parse(text: &str) -> Result<Kallsyms, NoProfile> {
         let mut entries = Vec::new();
         let mut text_end = None;
         let mut nonzero = false;
@@ -94,13 +94,13 @@ impl Kallsyms {
             entries.push((addr, is_text.then(|| Box::from(strip_suffixes(name)))));
         }
         if entries.is_empty() {
-            return Err(Unavailable {
+            return Err(NoProfile {
                 reason: "kernel symbols unreadable: no symbols in the file".into(),
                 fix: UNREADABLE_FIX,
             });
         }
         if !nonzero {
-            return Err(Unavailable {
+            return Err(NoProfile {
                 reason: HIDDEN_REASON.into(),
                 fix: HIDDEN_FIX,
             });
@@ -113,6 +113,7 @@ impl Kallsyms {
     }
 
     /// Number of symbols (every kind), for sizing per-symbol tables.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }

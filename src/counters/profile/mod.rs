@@ -6,13 +6,6 @@
 //! is that it cannot fire while interrupts are off, and such time lands at the next irq-restore
 //! point (see [`categories`] on how that is attributed).
 
-// No command calls the profiler yet (compare, serve and trace will); this expectation fails,
-// and must go, as soon as one does.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the profiler's callers are not wired in yet")
-)]
-
 pub mod categories;
 pub mod kallsyms;
 
@@ -107,6 +100,7 @@ pub struct ThreadProfile {
 
 impl ThreadProfile {
     /// The part of `ns` spent in the kernel (every category but user).
+    #[cfg(test)]
     pub fn kernel_ns(&self) -> u64 {
         self.ns
             .iter()
@@ -123,7 +117,7 @@ impl ThreadProfile {
 
 /// Why no profile could be taken (becomes a warning with a fix; the JSON then has profile null).
 #[derive(Debug, Clone)]
-pub struct Unavailable {
+pub struct NoProfile {
     pub reason: String,
     pub fix: &'static str,
 }
@@ -184,6 +178,7 @@ const RING_BYTES: [usize; 4] = [4 << 20, 2 << 20, 1 << 20, 512 << 10];
 
 /// Bytes a record is assumed to take when saying how long a window the ring holds (above the
 /// measured 100–140, for deeper chains).
+#[cfg(test)]
 const RECORD_BYTES: u64 = 160;
 
 /// Deepest kernel callchain recorded (the kernel's own default limit is 127).
@@ -206,12 +201,16 @@ struct Frame {
 pub struct Sampler {
     inner: perf_event::Sampler,
     period_ns: u64,
+    /// Bytes of sample data the ring holds (the tests check how long a window that is).
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the ring-size tests"))]
     ring_bytes: usize,
     kallsyms: &'static Kallsyms,
     frames: HashMap<u64, Frame>,
     /// The event's lost count and cpu-clock count when the window started.
     lost_at_start: u64,
     count_at_start: u64,
+    /// Disabled by [`Sampler::pause`], not yet read.
+    paused: bool,
     /// Bytes of records the last `stop` drained (for sizing the ring).
     bytes_drained: u64,
 }
@@ -223,12 +222,12 @@ impl Sampler {
     /// Open on the calling thread, disabled. Fails with the reason when perf refuses
     /// cpu-clock with kernel samples (unprivileged, paranoid ≥ 2: EACCES), or when kernel
     /// symbols cannot be read (see kallsyms.rs) — both give a clear reason and fix.
-    pub fn open(period_ns: u64) -> Result<Sampler, Unavailable> {
+    pub fn open(period_ns: u64) -> Result<Sampler, NoProfile> {
         Sampler::open_with_rings(period_ns, &RING_BYTES)
     }
 
     /// [`Sampler::open`] trying these ring data sizes in turn (each a power of two of pages).
-    fn open_with_rings(period_ns: u64, rings: &[usize]) -> Result<Sampler, Unavailable> {
+    fn open_with_rings(period_ns: u64, rings: &[usize]) -> Result<Sampler, NoProfile> {
         let period_ns = period_ns.max(1);
         let max_stack = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_stack")
             .ok()
@@ -265,6 +264,7 @@ impl Sampler {
                         frames: HashMap::new(),
                         lost_at_start: 0,
                         count_at_start: 0,
+                        paused: false,
                         bytes_drained: 0,
                     });
                 }
@@ -272,7 +272,7 @@ impl Sampler {
             }
         }
         let e = last_mmap_error.map_or_else(|| "no ring size tried".to_string(), |e| e.to_string());
-        Err(Unavailable {
+        Err(NoProfile {
             reason: format!(
                 "perf refused a sampling ring buffer of even {} KiB: {e}",
                 rings.last().copied().unwrap_or(0) >> 10
@@ -282,17 +282,20 @@ impl Sampler {
     }
 
     /// The sampling period this sampler was opened with.
+    #[cfg(test)]
     pub fn period_ns(&self) -> u64 {
         self.period_ns
     }
 
     /// Bytes of sample data the ring buffer holds.
+    #[cfg(test)]
     pub fn ring_bytes(&self) -> usize {
         self.ring_bytes
     }
 
     /// About how much on-CPU time one window can hold before samples are lost (at
     /// [`RECORD_BYTES`] a sample; deeper callchains hold less).
+    #[cfg(test)]
     pub fn capacity_ns(&self) -> u64 {
         (self.ring_bytes as u64 / RECORD_BYTES) * self.period_ns
     }
@@ -312,11 +315,23 @@ impl Sampler {
         Ok(())
     }
 
-    /// Disable, drain the ring, attribute every sample. Cheap enough to run after every window.
-    pub fn stop(&mut self) -> anyhow::Result<ThreadProfile> {
+    /// Stop sampling (one ioctl, nothing read): the window's other counters stop after this
+    /// and before [`Sampler::stop`], so reading and attributing the samples is in none of them.
+    pub fn pause(&mut self) -> anyhow::Result<()> {
         self.inner
             .disable()
             .context("cannot disable the cpu-clock sampler")?;
+        self.paused = true;
+        Ok(())
+    }
+
+    /// Disable (if [`Sampler::pause`] did not), drain the ring, attribute every sample. Cheap
+    /// enough to run after every window.
+    pub fn stop(&mut self) -> anyhow::Result<ThreadProfile> {
+        if !self.paused {
+            self.pause()?;
+        }
+        self.paused = false;
         let data = self
             .inner
             .read_full()
@@ -425,7 +440,7 @@ impl Sampler {
 }
 
 /// perf_event_open refused the sampler: say why and how to allow it.
-fn refused(e: &std::io::Error) -> Unavailable {
+fn refused(e: &std::io::Error) -> NoProfile {
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .ok()
         .map(|s| s.trim().to_string());
@@ -433,7 +448,7 @@ fn refused(e: &std::io::Error) -> Unavailable {
         format!("; kernel.perf_event_paranoid = {p}")
     });
     let errno = e.raw_os_error();
-    Unavailable {
+    NoProfile {
         reason: format!(
             "perf refused cpu-clock sampling with kernel samples: perf_event_open: {e}{paranoid}"
         ),
