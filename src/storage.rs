@@ -53,9 +53,9 @@ pub fn check_room(dir: &Path, len: u64) -> Result<(), NoRoom> {
     let Ok(vfs) = nix::sys::statvfs::statvfs(dir) else {
         return Ok(());
     };
-    let frag = vfs.fragment_size() as u64;
-    let free = (vfs.blocks_available() as u64).saturating_mul(frag);
-    let total = (vfs.blocks() as u64).saturating_mul(frag);
+    let frag = vfs.fragment_size();
+    let free = vfs.blocks_available().saturating_mul(frag);
+    let total = vfs.blocks().saturating_mul(frag);
     let margin = margin(total);
     if len.saturating_add(margin) > free {
         return Err(NoRoom {
