@@ -78,7 +78,7 @@ pub fn run_with(
             s
         }
         None => {
-            let dir = std::env::temp_dir();
+            let dir = crate::storage::temp_dir();
             let sp = spinner(
                 show_progress,
                 format!(

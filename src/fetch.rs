@@ -567,8 +567,8 @@ fn stalled(e: std::io::Error, timeout: Duration) -> anyhow::Error {
     }
 }
 
-/// Refuse a declared length that would not fit in `out`'s file system (a device or FIFO is
-/// not checked: it stores nothing).
+/// Refuse a declared length that would not fit in `out`'s file system with the margin of
+/// [`crate::storage::margin`] left over (a device or FIFO is not checked: it stores nothing).
 fn check_space(out: &Path, len: u64) -> Result<()> {
     if matches!(
         outfile::classify("--out", out),
@@ -580,16 +580,11 @@ fn check_space(out: &Path, len: u64) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let Ok(vfs) = nix::sys::statvfs::statvfs(dir) else {
-        return Ok(());
-    };
-    let avail = vfs.blocks_available().saturating_mul(vfs.fragment_size());
-    if len > avail {
+    if let Err(room) = crate::storage::check_room(dir, len) {
         bail!(
-            "--out {}: the server declares {} (Content-Length {len}) but only {} is free there; nothing written",
+            "--out {}: the server declares {} (Content-Length {len}) but there is no room for it: {room}; free some space, write elsewhere or use --discard; nothing written",
             out.display(),
-            fmt_bytes(len),
-            fmt_bytes(avail)
+            fmt_bytes(len)
         );
     }
     Ok(())

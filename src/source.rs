@@ -88,17 +88,14 @@ impl Source {
     /// behind whatever happens to the process.
     pub fn generate(dir: &Path, len: u64) -> Result<Source> {
         let shown = dir.display();
-        let vfs = nix::sys::statvfs::statvfs(dir).with_context(|| {
+        nix::sys::statvfs::statvfs(dir).with_context(|| {
             format!("cannot use temp directory '{shown}' (set TMPDIR to a writable directory)")
         })?;
-        let avail = vfs.blocks_available() as u64 * vfs.fragment_size() as u64;
-        // Keep a margin: never fill the disk to the last block.
-        let margin = 64 << 20;
-        if len.saturating_add(margin) > avail {
+        // Keep a margin: a test file never fills the disk to its last gigabytes.
+        if let Err(room) = crate::storage::check_room(dir, len) {
             bail!(
-                "not enough space in '{shown}' for a {} test file ({} free): use a smaller --size or set TMPDIR",
-                fmt_bytes(len),
-                fmt_bytes(avail)
+                "--size {}: not enough space in '{shown}' for the test file: {room}; use a smaller --size or set TMPDIR to a directory on a larger file system",
+                fmt_bytes(len)
             );
         }
         let mut file = create_unlinked(dir)?;

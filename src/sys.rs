@@ -56,6 +56,89 @@ impl ZeroCopy {
     }
 }
 
+/// The zero-copy sends of one transfer in the order they were made: where each ended in the
+/// transfer's stream and what its completion said. A transfer that failed counts a send as
+/// completed only if its completion said copied or its bytes reached the peer (see
+/// [`Ledger::settle`]): when a client resets, the kernel frees the sends it never delivered and
+/// their completions look exactly like real zero-copy ones.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// End of each send, in bytes from the transfer's first byte.
+    ends: Vec<u64>,
+    /// Per send: `None` until its completion, then whether the kernel copied.
+    copied: Vec<Option<bool>>,
+    /// MSG_ZEROCOPY completions as id ranges, possibly out of order.
+    ranges: Vec<(u32, u32, bool)>,
+}
+
+impl Ledger {
+    /// A zero-copy send that ended `end` bytes into the transfer; its index.
+    pub fn sent(&mut self, end: u64) -> usize {
+        self.ends.push(end);
+        self.copied.push(None);
+        self.ends.len() - 1
+    }
+
+    /// The completion of send `index`.
+    pub fn completed(&mut self, index: usize, copied: bool) {
+        if let Some(slot) = self.copied.get_mut(index) {
+            *slot = Some(copied);
+        }
+    }
+
+    /// A MSG_ZEROCOPY completion: the kernel's send ids `lo..=hi` (the socket numbers its
+    /// zero-copy sends 0, 1, 2, …), resolved into sends by [`Ledger::settle`].
+    pub fn completed_ids(&mut self, lo: u32, hi: u32, copied: bool) {
+        self.ranges.push((lo, hi, copied));
+    }
+
+    /// Set `zc.completed` and `zc.copied` from the completions. `delivered` is `None` after a
+    /// transfer that succeeded; after a failure, how many of the transfer's bytes the peer
+    /// acknowledged: a completion not marked copied for a send that ended past that is a send
+    /// the kernel dropped undelivered, not a zero-copied one, and is not counted as completed.
+    pub fn settle(&mut self, zc: &mut ZeroCopy, delivered: Option<u64>) {
+        // Every send made earlier on the socket had completed when this transfer began, and
+        // the transfer's first send is the first the peer can acknowledge: its id is the lowest
+        // completed (ids are per socket, so a second transfer on one socket starts past 0).
+        if let Some(base) = self.ranges.iter().map(|r| r.0).min() {
+            for (lo, hi, c) in std::mem::take(&mut self.ranges) {
+                for id in lo..=hi {
+                    self.completed(id.wrapping_sub(base) as usize, c);
+                }
+            }
+        }
+        let (mut completed, mut copied) = (0, 0);
+        for (end, c) in self.ends.iter().zip(&self.copied) {
+            match (c, delivered) {
+                (Some(true), _) => {
+                    completed += 1;
+                    copied += 1;
+                }
+                (Some(false), None) => completed += 1,
+                (Some(false), Some(d)) if *end <= d => completed += 1,
+                _ => {}
+            }
+        }
+        zc.completed = completed;
+        zc.copied = copied;
+    }
+}
+
+/// Of the last `handed` bytes given to TCP socket `fd`, how many the peer acknowledged: `handed`
+/// less what the send queue still holds (SIOCOUTQ, still readable after a reset; bytes queued
+/// before those, such as an HTTP head, make it err on the low side). 0 when the socket cannot
+/// say: nothing is taken as delivered.
+pub fn acknowledged(calls: &mut Calls, fd: BorrowedFd<'_>, handed: u64) -> u64 {
+    let mut queued: libc::c_int = 0;
+    calls.add("ioctl");
+    // SAFETY: SIOCOUTQ writes one int through the pointer, which points at a live c_int.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    if r != 0 || queued < 0 {
+        return 0;
+    }
+    handed.saturating_sub(queued as u64)
+}
+
 /// Why a transfer stopped before the last byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopKind {

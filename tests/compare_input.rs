@@ -181,3 +181,42 @@ fn generated_file_leaves_nothing_behind() {
         .collect();
     assert!(left.is_empty(), "copylab left files in TMPDIR: {left:?}");
 }
+
+/// `TMPDIR=""` means unset: the test file goes to /tmp, never to the current directory.
+#[test]
+fn empty_tmpdir_means_tmp() {
+    let cwd = tempdir();
+    let mut cmd = assert_cmd::Command::new(bin());
+    cmd.args(["compare", "--size", "4K", "--methods", "sendfile", "--json"])
+        .args(QUICK)
+        .env("TMPDIR", "")
+        .env_remove("COPYLAB_TRACEFS")
+        .current_dir(cwd.path())
+        .timeout(TIMEOUT);
+    let out = cmd.output().expect("run copylab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "TMPDIR=\"\" failed: {stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(r["file"]["temp_dir"], "/tmp", "{}", r["file"]);
+    let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "files left in the current directory: {left:?}"
+    );
+}
+
+/// A generated file that fits but would leave the file system with less than the margin
+/// (max(1 GiB, 5%)) free is refused before anything is written, naming --size and TMPDIR.
+#[test]
+fn size_that_leaves_less_than_the_margin_free_is_refused() {
+    let Some(fs) = SmallTmpfs::mount(256 << 20) else {
+        return;
+    };
+    let out = run(
+        &["compare", "--size", "100M", "--runs", "1", "--warmup", "0"],
+        &[("TMPDIR", path_str(fs.path()))],
+    );
+    assert_clean_error(&out, &["--size", "256 MiB file system", "free", "TMPDIR"]);
+    let left: Vec<_> = std::fs::read_dir(fs.path()).unwrap().collect();
+    assert!(left.is_empty(), "files left in TMPDIR: {left:?}");
+}

@@ -990,3 +990,114 @@ fn splice_without_a_pipe_answers_503_over_http() {
         assert_eq!(r["http_status"], 503, "logged: {r}");
     }
 }
+
+/// A client that stops reading until `--send-timeout` ends its connection, then reads what the
+/// kernel still holds: it must never get more bytes than the server's record says were sent, and
+/// a client that got bytes must not be told 0 (the io_uring paths once dropped the completions
+/// gathered before the timeout and said "sent 0").
+fn stalled_client_count(method: &str) {
+    let dir = tempdir();
+    let size = 64 << 20;
+    let file = write_file(dir.path(), "big.bin", size, 47);
+    let data = std::fs::read(&file).expect("read the file back");
+    let mut srv = Server::start(
+        &file,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--method",
+            method,
+            "--send-timeout",
+            "300ms",
+        ],
+    );
+    for round in 0..2 {
+        let mut stalled = srv.addr.connect();
+        let rec = srv.connection();
+        assert_eq!(rec["outcome"], "send-timeout", "{method}: {rec}");
+        let sent = rec["bytes"].as_u64().expect("bytes");
+        stalled.set_read_timeout(Some(WAIT));
+        let got = stalled.read_to_eof();
+        let n = got.len() as u64;
+        assert!(
+            n <= sent,
+            "{method} round {round}: the client received {n} bytes but the server says {sent}: {rec}"
+        );
+        assert!(
+            n == 0 || sent > 0,
+            "{method} round {round}: received {n}, told 0: {rec}"
+        );
+        let detail = rec["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains(&format!("sent {sent} of {size} bytes")),
+            "{method}: the line and the JSON must agree: {rec}"
+        );
+        assert!(
+            got == data[..got.len()],
+            "{method}: the bytes received are the file's"
+        );
+    }
+    srv.stop();
+}
+
+#[test]
+fn stalled_client_never_gets_more_than_reported_io_uring_splice() {
+    stalled_client_count("io-uring-splice");
+}
+
+#[test]
+fn stalled_client_never_gets_more_than_reported_io_uring_send_zc() {
+    stalled_client_count("io-uring-send-zc");
+}
+
+/// A client that resets mid-transfer: the sends the kernel dropped undelivered complete too, and
+/// look just like zero-copied ones. On loopback every delivered send is copied (the receiver
+/// may keep the data), so a single send counted as zero-copied is one that never arrived.
+fn reset_client_zero_copied(method: &str) {
+    let dir = tempdir();
+    let size = 64 << 20;
+    let file = write_file(dir.path(), "big.bin", size, 48);
+    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--method", method]);
+    for round in 0..3 {
+        let Addr::Tcp(a) = &srv.addr else {
+            panic!("TCP expected")
+        };
+        let mut s = TcpStream::connect(a.as_str()).expect("connect");
+        s.set_read_timeout(Some(WAIT)).expect("set_read_timeout");
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0usize;
+        while got < 8 << 20 {
+            let n = s.read(&mut buf).expect("read");
+            assert!(n > 0, "{method}: EOF after {got} bytes");
+            got += n;
+        }
+        set_linger_zero(&s);
+        drop(s);
+        let rec = srv.connection();
+        assert_eq!(rec["outcome"], "client-closed", "{method}: {rec}");
+        let z = &rec["cost"]["zerocopy"];
+        let (sends, completed, copied) = (
+            z["sends"].as_u64().expect("sends"),
+            z["completed"].as_u64().expect("completed"),
+            z["copied"].as_u64().expect("copied"),
+        );
+        assert!(completed <= sends, "{method}: {z}");
+        assert_eq!(
+            completed,
+            copied,
+            "{method} round {round}: {} undelivered sends counted as zero-copied on loopback: {z}",
+            completed - copied
+        );
+    }
+    srv.stop();
+}
+
+#[test]
+fn reset_client_sends_are_not_zero_copied_msg_zerocopy() {
+    reset_client_zero_copied("msg-zerocopy");
+}
+
+#[test]
+fn reset_client_sends_are_not_zero_copied_io_uring_send_zc() {
+    reset_client_zero_copied("io-uring-send-zc");
+}

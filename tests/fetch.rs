@@ -205,7 +205,24 @@ fn a_server_that_stops_mid_body_times_out() {
 fn a_declared_length_beyond_the_free_space_is_refused() {
     let (r, out, _d) =
         fetch_fake(b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nabc");
-    assert_failed_cleanly(&r, &out, "free there");
+    assert_failed_cleanly(&r, &out, "no room");
+}
+
+/// A body that fits but would leave --out's file system with less than the margin
+/// (max(1 GiB, 5%)) free is refused before a byte is written.
+#[test]
+fn a_declared_length_that_leaves_less_than_the_margin_free_is_refused() {
+    let Some(fs) = common::SmallTmpfs::mount(256 << 20) else {
+        return;
+    };
+    let addr = fake_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\nabc".to_vec(),
+        true,
+    );
+    let out = fs.path().join("got.bin");
+    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    assert_failed_cleanly(&r, &out, "256 MiB file system");
+    assert!(r.stderr.contains("--out"), "{}", r.dump());
 }
 
 #[test]

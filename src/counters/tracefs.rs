@@ -171,7 +171,8 @@ fn temporary_mount(events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, String> 
     // Unique per call: several threads may open counters at once.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("copylab-tracefs-{}-{n}", std::process::id()));
+    let dir =
+        crate::storage::temp_dir().join(format!("copylab-tracefs-{}-{n}", std::process::id()));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if let Err(e) = mount(Some("nodev"), &dir, Some("tracefs"), flags, None::<&str>) {

@@ -4,7 +4,7 @@
 //! `IORING_SEND_ZC_REPORT_USAGE`) whether the kernel copied after all. A mapping range is
 //! unmapped only after every notification for it has arrived.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use io_uring::{cqueue, opcode, squeue, types};
@@ -14,7 +14,7 @@ use super::ring::{Completion, Ring};
 use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, map_window, step, write_mapped};
 use crate::size::fmt_bytes;
 use crate::source::Source;
-use crate::sys::{self, Calls, SendError, StopKind, ZeroCopy};
+use crate::sys::{self, Calls, Ledger, SendError, StopKind, ZeroCopy};
 
 use super::Place::*;
 use super::StepKind::*;
@@ -107,14 +107,19 @@ impl Method for IoUringSendZc {
     }
 }
 
-/// The notifications a transfer is owed, by request (`user_data`, unique within a transfer).
+/// The notifications a transfer is owed, by request (`user_data`: 0, 1, 2, … within a transfer).
 #[derive(Default)]
 struct Owed {
+    /// Live counts; `completed` and `copied` are settled from `ledger` at the end.
     tally: ZeroCopy,
+    ledger: Ledger,
+    /// Where each request's bytes start in the transfer, by `user_data`.
+    starts: Vec<u64>,
     /// Requests whose result said a notification follows (`IORING_CQE_F_MORE`).
     waiting: BTreeSet<u64>,
-    /// Of those, the ones that sent bytes: the zero-copy sends whose notification is counted.
-    sent: BTreeSet<u64>,
+    /// Of those, the ones that sent bytes, with their place in `ledger`: the zero-copy sends
+    /// whose notification is counted.
+    sent: BTreeMap<u64, usize>,
 }
 
 impl Owed {
@@ -125,11 +130,13 @@ impl Owed {
     fn note(&mut self, c: &Completion) -> Option<i32> {
         if cqueue::notif(c.flags) {
             self.waiting.remove(&c.user_data);
-            if self.sent.remove(&c.user_data) {
+            if let Some(i) = self.sent.remove(&c.user_data) {
+                let copied = c.result as u32 & USAGE_ZC_COPIED != 0;
                 self.tally.completed += 1;
-                if c.result as u32 & USAGE_ZC_COPIED != 0 {
+                if copied {
                     self.tally.copied += 1;
                 }
+                self.ledger.completed(i, copied);
             }
             return None;
         }
@@ -137,7 +144,13 @@ impl Owed {
             // Owed even by a request that failed (e.g. cancelled): wait for it all the same.
             self.waiting.insert(c.user_data);
             if c.result > 0 {
-                self.sent.insert(c.user_data);
+                let start = usize::try_from(c.user_data)
+                    .ok()
+                    .and_then(|i| self.starts.get(i))
+                    .copied()
+                    .unwrap_or(0);
+                let i = self.ledger.sent(start + c.result as u64);
+                self.sent.insert(c.user_data, i);
                 self.tally.sends += 1;
             }
         }
@@ -162,6 +175,11 @@ fn pump(
 ) -> Result<u64, (u64, StopKind)> {
     let mut owed = Owed::default();
     let r = pump_windows(src, sock, ring, chunk, batch, &mut owed, calls);
+    let delivered = match &r {
+        Ok(_) => None,
+        Err((handed, _)) => Some(sys::acknowledged(calls, sock, *handed)),
+    };
+    owed.ledger.settle(&mut owed.tally, delivered);
     *zc = owed.tally;
     r
 }
@@ -201,6 +219,7 @@ fn pump_windows(
                     .build()
                     .user_data(next_id);
                 next_id += 1;
+                owed.starts.push(off + p as u64);
                 sizes.push(n);
                 entries.push(e);
                 p += n;
@@ -223,19 +242,26 @@ fn pump_windows(
             let mut results: Vec<Option<i32>> = vec![None; k];
             let mut got = 0usize;
             while got < k {
-                ring.enter(calls, k - got)
-                    .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
-                for c in ring.reap() {
-                    let Some(r) = owed.note(&c) else { continue };
-                    if let Some(slot) = c
-                        .user_data
-                        .checked_sub(first_id)
-                        .and_then(|i| results.get_mut(i as usize))
-                        && slot.is_none()
-                    {
-                        *slot = Some(r);
-                        got += 1;
+                if let Err(errno) = ring.enter(calls, k - got) {
+                    // Count what the chain sent before it stopped: the results already in, and
+                    // those of the requests cancelled now (a send stopped midway reports the
+                    // bytes it sent).
+                    let mut arrived = ring.reap();
+                    let left = k.saturating_sub(
+                        got + arrived.iter().filter(|c| !cqueue::notif(c.flags)).count(),
+                    );
+                    arrived.extend(ring.cancel_and_reap(calls, left, |c| !cqueue::notif(c.flags)));
+                    for c in arrived {
+                        record(owed, &c, first_id, &mut results);
                     }
+                    let sent: u64 = results
+                        .iter()
+                        .map_while(|r| r.filter(|r| *r > 0).map(|r| r as u64))
+                        .sum();
+                    return Err((at + sent, sys::classify("io_uring_enter", errno)));
+                }
+                for c in ring.reap() {
+                    got += record(owed, &c, first_id, &mut results);
                 }
             }
             // A request refused at submission cancels the whole chain: treat it as one refusal.
@@ -284,6 +310,23 @@ fn pump_windows(
         off += wlen as u64;
     }
     Ok(off)
+}
+
+/// Count completion `c` and, if it is the result of one of this chain's requests (the first
+/// being `first_id`) not yet seen, put it in `results`: 1 then, else 0.
+fn record(owed: &mut Owed, c: &Completion, first_id: u64, results: &mut [Option<i32>]) -> usize {
+    let Some(r) = owed.note(c) else { return 0 };
+    match c
+        .user_data
+        .checked_sub(first_id)
+        .and_then(|i| results.get_mut(usize::try_from(i).ok()?))
+    {
+        Some(slot) if slot.is_none() => {
+            *slot = Some(r);
+            1
+        }
+        _ => 0,
+    }
 }
 
 /// One `io_uring_enter` waiting for at least one completion (sends are all settled when this

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use io_uring::{opcode, squeue, types};
 use nix::errno::Errno;
 
-use super::ring::Ring;
+use super::ring::{Completion, Ring};
 use super::splice::PipeSpec;
 use super::{Method, MethodKind, Model, Scratch, step};
 use crate::size::fmt_bytes;
@@ -190,44 +190,39 @@ fn pump(
                 },
             )
         })?;
-        let mut done = Vec::with_capacity(want);
-        while done.len() < want {
-            ring.enter(calls, want - done.len())
-                .map_err(|errno| (sent, sys::classify("io_uring_enter", errno)))?;
-            done.extend(ring.reap());
-        }
         // Completions of a chain arrive in order (each link starts after the one before it).
-        let mut wait_for_socket = false;
-        for c in done {
-            let r = c.result;
-            match (c.user_data, r) {
-                (_, r) if r == -libc::ECANCELED => {} // after a short or failed link: redone
-                (IN, 0) => return Err((sent, StopKind::FileChanged)),
-                (IN, r) if r > 0 => file_off += r as u64,
-                (IN, r) => {
-                    return Err((
-                        sent,
-                        StopKind::Failed {
-                            call: "splice",
-                            errno: Errno::from_raw(-r),
-                        },
-                    ));
+        // Each is counted as it arrives, so a chain cut short by the send timeout or an error
+        // still reports every byte the socket took.
+        let mut progress = Progress {
+            file_off,
+            sent,
+            wait_for_socket: false,
+            stop: None,
+        };
+        let mut got = 0usize;
+        while got < want {
+            if let Err(errno) = ring.enter(calls, want - got) {
+                let mut arrived = ring.reap();
+                got += arrived.len();
+                arrived.extend(ring.cancel_and_reap(calls, want.saturating_sub(got), |_| true));
+                for c in arrived {
+                    progress.settle(&c);
                 }
-                (_, r) if r > 0 => sent += r as u64,
-                (_, r) if r == -libc::EAGAIN => wait_for_socket = true,
-                (_, r) if r == -libc::EINTR => {}
-                (_, 0) => {
-                    return Err((
-                        sent,
-                        StopKind::Failed {
-                            call: "splice",
-                            errno: Errno::EPIPE,
-                        },
-                    ));
-                }
-                (_, r) => return Err((sent, sys::classify("splice", Errno::from_raw(-r)))),
+                let kind = progress
+                    .stop
+                    .unwrap_or_else(|| sys::classify("io_uring_enter", errno));
+                return Err((progress.sent, kind));
+            }
+            for c in ring.reap() {
+                got += 1;
+                progress.settle(&c);
             }
         }
+        if let Some(kind) = progress.stop {
+            return Err((progress.sent, kind));
+        }
+        (file_off, sent) = (progress.file_off, progress.sent);
+        let wait_for_socket = progress.wait_for_socket;
         if wait_for_socket {
             // The socket's send timeout passed without progress (SO_SNDTIMEO in the worker).
             sys::wait_writable(calls, sock)
@@ -235,4 +230,48 @@ fn pump(
         }
     }
     Ok(sent)
+}
+
+/// Where one chain got: the file bytes in the pipe, the bytes the socket took, and the first
+/// reason to stop (later completions are still counted: a byte the socket took was sent).
+struct Progress {
+    file_off: u64,
+    sent: u64,
+    wait_for_socket: bool,
+    stop: Option<StopKind>,
+}
+
+impl Progress {
+    fn settle(&mut self, c: &Completion) {
+        let r = c.result;
+        let stop = match (c.user_data, r) {
+            (_, r) if r == -libc::ECANCELED => None, // after a short or failed link: redone
+            (IN, 0) => Some(StopKind::FileChanged),
+            (IN, r) if r > 0 => {
+                self.file_off += r as u64;
+                None
+            }
+            (IN, r) => Some(StopKind::Failed {
+                call: "splice",
+                errno: Errno::from_raw(-r),
+            }),
+            (_, r) if r > 0 => {
+                self.sent += r as u64;
+                None
+            }
+            (_, r) if r == -libc::EAGAIN => {
+                self.wait_for_socket = true;
+                None
+            }
+            (_, r) if r == -libc::EINTR => None,
+            (_, 0) => Some(StopKind::Failed {
+                call: "splice",
+                errno: Errno::EPIPE,
+            }),
+            (_, r) => Some(sys::classify("splice", Errno::from_raw(-r))),
+        };
+        if self.stop.is_none() {
+            self.stop = stop;
+        }
+    }
 }

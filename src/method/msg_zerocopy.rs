@@ -15,7 +15,7 @@ use super::{
 };
 use crate::size::fmt_bytes;
 use crate::source::Source;
-use crate::sys::{self, Calls, SendError, StopKind, ZeroCopy};
+use crate::sys::{self, Calls, Ledger, SendError, StopKind, ZeroCopy};
 use crate::transport::Transport;
 
 use super::Place::*;
@@ -134,6 +134,11 @@ impl Method for MsgZerocopy {
     ) -> Result<u64, SendError> {
         let mut zc = Completions::default();
         let result = pump(src, sock, self.chunk, &mut zc, calls);
+        let delivered = match &result {
+            Ok(_) => None,
+            Err((handed, _)) => Some(sys::acknowledged(calls, sock, *handed)),
+        };
+        zc.ledger.settle(&mut zc.tally, delivered);
         calls.zerocopy = Some(zc.tally);
         result.map_err(|(sent, kind)| SendError {
             sent,
@@ -205,6 +210,7 @@ fn send_one(
             Ok(0) => return Err((at, StopKind::FileChanged)),
             Ok(k) => {
                 zc.tally.sends += 1;
+                zc.ledger.sent(at + k as u64);
                 return Ok(k as usize);
             }
             Err(Errno::EINTR) => {}
@@ -231,7 +237,9 @@ fn send_one(
 /// The completions owed and received on one socket.
 #[derive(Default)]
 struct Completions {
+    /// Live counts (`completed` says how many sends are outstanding); settled at the end.
     tally: ZeroCopy,
+    ledger: Ledger,
 }
 
 impl Completions {
@@ -323,10 +331,12 @@ impl Completions {
                         if ee.ee_origin == SO_EE_ORIGIN_ZEROCOPY && ee.ee_errno == 0 {
                             // ee_info..=ee_data: the range of send ids completed.
                             let range = u64::from(ee.ee_data.wrapping_sub(ee.ee_info)) + 1;
+                            let copied = ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED != 0;
                             self.tally.completed += range;
-                            if ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED != 0 {
+                            if copied {
                                 self.tally.copied += range;
                             }
+                            self.ledger.completed_ids(ee.ee_info, ee.ee_data, copied);
                             any = true;
                         }
                     }

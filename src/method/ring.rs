@@ -97,6 +97,52 @@ impl Ring {
         }
     }
 
+    /// Cancel every request still in flight and collect the completions they owe: those for
+    /// which `owed` is true, until `want` of them have arrived. A cancelled request completes
+    /// too — with -ECANCELED, or with the bytes it moved before it was stopped — so a transfer
+    /// that failed can count what the kernel really did. Returns what arrived; gives up early if
+    /// the kernel refuses the cancellation (before 5.19) or a wait fails (the send timeout).
+    pub fn cancel_and_reap(
+        &mut self,
+        calls: &mut Calls,
+        want: usize,
+        owed: impl Fn(&Completion) -> bool,
+    ) -> Vec<Completion> {
+        const CANCEL: u64 = u64::MAX;
+        let mut out = Vec::new();
+        let e = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(CANCEL);
+        // SAFETY: a cancellation names no buffer or descriptor of ours.
+        if unsafe { self.uring.submission().push(&e) }.is_err() {
+            return out;
+        }
+        let (mut got, mut cancelled) = (0usize, false);
+        while got < want || !cancelled {
+            if self
+                .enter(calls, want.saturating_sub(got) + usize::from(!cancelled))
+                .is_err()
+            {
+                break;
+            }
+            for c in self.reap() {
+                if c.user_data == CANCEL {
+                    cancelled = true;
+                    // Unsupported: the requests may never complete; take what is there.
+                    if c.result == -libc::EINVAL {
+                        got = want;
+                    }
+                    continue;
+                }
+                if owed(&c) {
+                    got += 1;
+                }
+                out.push(c);
+            }
+        }
+        out
+    }
+
     /// Every completion waiting in the ring, in order.
     pub fn reap(&mut self) -> Vec<Completion> {
         self.uring

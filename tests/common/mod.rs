@@ -223,6 +223,44 @@ pub fn world_writable_dir() -> tempfile::TempDir {
     d
 }
 
+/// A tmpfs of `size` bytes mounted on a fresh temp dir, unmounted on drop: a small file system
+/// to run out of space on without filling a disk. `None` (the test is skipped) unless root.
+pub struct SmallTmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallTmpfs {
+    pub fn mount(size: u64) -> Option<SmallTmpfs> {
+        if !is_root() {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        let dir = tempdir();
+        let opts = format!("size={size},mode=0755");
+        if let Err(e) = nix::mount::mount(
+            Some("tmpfs"),
+            dir.path(),
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(opts.as_str()),
+        ) {
+            eprintln!("skipped: cannot mount a tmpfs: {e}");
+            return None;
+        }
+        Some(SmallTmpfs { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
