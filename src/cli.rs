@@ -126,7 +126,7 @@ pub struct ServeArgs {
 
     /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]
     #[arg(long, value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
-    pub cpus: Option<Vec<u32>>,
+    pub cpus: Option<crate::placement::CpuList>,
 
     /// Exit after this many connections (with the summary).
     #[arg(long, value_name = "N")]
@@ -554,7 +554,7 @@ impl Cli {
                     },
                     json: a.json,
                     color: a.color,
-                    cpus: a.cpus.unwrap_or_default(),
+                    cpus: a.cpus.unwrap_or_default().0,
                 }))
             }
             Command::Sweep(a) => {

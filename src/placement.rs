@@ -52,8 +52,12 @@ pub fn parse_cpus(text: &str) -> Result<Cpus, String> {
     }
 }
 
+/// A list of CPUs (serve's `--cpus`), in order, no repeats.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CpuList(pub Vec<u32>);
+
 /// A CPU list as clap parses serve's `--cpus`: `0`, `0,1`, `0-3`, `0,2-3`.
-pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
+pub fn parse_cpu_list(text: &str) -> Result<CpuList, String> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim) {
         let num = |t: &str| {
@@ -73,7 +77,7 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
     }
     out.sort_unstable();
     out.dedup();
-    Ok(out)
+    Ok(CpuList(out))
 }
 
 /// The CPUs this process may run on, in order.
@@ -224,7 +228,7 @@ mod tests {
         );
         assert!(parse_cpus("0").is_err());
         assert!(parse_cpus("a,1").is_err());
-        assert_eq!(parse_cpu_list("0,2-3,2"), Ok(vec![0, 2, 3]));
+        assert_eq!(parse_cpu_list("0,2-3,2"), Ok(CpuList(vec![0, 2, 3])));
         assert!(parse_cpu_list("3-1").is_err());
         assert_eq!(list(&[0, 1, 2, 5]), "0-2,5");
     }

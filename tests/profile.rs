@@ -1,0 +1,341 @@
+//! Where the CPU went, for real: cpu-clock samples of real transfers on both threads, the
+//! placement the kernel reports for them, and the honest n/a when samples or symbols are
+//! refused.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const MIB: u64 = 1 << 20;
+
+/// The sampled ns of `category` on `who` (serving or receiver) of a run.
+fn ns(run: &Value, who: &str, category: &str) -> u64 {
+    num(
+        &run["profile"][who]["ns"][category],
+        &format!("profile.{who}.ns.{category}"),
+    )
+}
+
+/// The share of `who`'s samples in the copy category, over all runs of a method.
+fn copy_share(m: &Value, who: &str) -> f64 {
+    let (mut copy, mut all) = (0u64, 0u64);
+    for run in runs(m) {
+        copy += ns(run, who, "copy");
+        all += run["profile"][who]["ns"]
+            .as_object()
+            .expect("ns is an object")
+            .values()
+            .map(|v| v.as_u64().expect("ns are integers"))
+            .sum::<u64>();
+    }
+    assert!(all > 0, "no samples at all: {m:#}");
+    copy as f64 / all as f64
+}
+
+fn allowed_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The lesson, measured: sendfile's and splice's serving threads copy (almost) nothing where
+/// read-write's copies a large share of its CPU, and every path's receiver still copies.
+#[test]
+fn sendfile_and_splice_serving_threads_copy_less_than_read_write() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let r = run_json(
+        &[
+            "compare",
+            "--size",
+            "32M",
+            "--methods",
+            "all",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--json",
+        ],
+        &[],
+    );
+    assert_all_verified(&r, 32 * MIB, false);
+    let rw = copy_share(method(&r, "read-write"), "serving");
+    assert!(rw > 0.15, "read-write's serving thread copies: {rw:.2}");
+    for m in ["sendfile", "splice"] {
+        let share = copy_share(method(&r, m), "serving");
+        assert!(
+            share < rw / 2.0,
+            "{m}: serving copy share {share:.2} must be well below read-write's {rw:.2}"
+        );
+    }
+    for m in ALL_METHODS {
+        let mr = method(&r, m);
+        for run in runs(mr) {
+            let p = &run["profile"];
+            for who in ["serving", "receiver"] {
+                let t = &p[who];
+                let samples = num(&t["samples"], "samples");
+                let period = num(&t["period_ns"], "period_ns");
+                let sum: u64 = t["ns"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .map(|v| v.as_u64().unwrap())
+                    .sum();
+                assert_eq!(sum, samples * period, "{m} {who}: ns add up: {t:#}");
+            }
+            assert!(
+                ns(run, "receiver", "copy") > 0,
+                "{m}: the receiver copies what it receives: {p:#}"
+            );
+        }
+    }
+}
+
+/// Each thread ran where it was pinned, by the kernel's own word: every sample of the serving
+/// thread was taken on its CPU, every sample of the receiver on its.
+#[test]
+fn each_thread_runs_where_it_was_pinned() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let pairs: &[(u64, u64)] = if allowed_cpus() >= 2 {
+        &[(1, 0), (0, 0)]
+    } else {
+        &[(0, 0)]
+    };
+    for &(s, rc) in pairs {
+        let cpus = format!("{s},{rc}");
+        let r = run_json(
+            &[
+                "compare",
+                "--size",
+                "8M",
+                "--methods",
+                "read-write,sendfile",
+                "--runs",
+                "2",
+                "--warmup",
+                "0",
+                "--cpus",
+                &cpus,
+                "--json",
+            ],
+            &[],
+        );
+        for m in ["read-write", "sendfile"] {
+            for run in runs(method(&r, m)) {
+                assert_eq!(run["placement"]["serving_cpu"], s, "{run:#}");
+                assert_eq!(run["placement"]["receiver_cpu"], rc, "{run:#}");
+                for (who, cpu) in [("serving", s), ("receiver", rc)] {
+                    let seen = run["profile"][who]["cpus"].as_object().unwrap();
+                    assert!(!seen.is_empty(), "{m} {who}: sampled: {run:#}");
+                    assert!(
+                        seen.keys().all(|k| k == &cpu.to_string()),
+                        "--cpus {cpus}: {m} {who} ran only on CPU {cpu}: {seen:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    // --cpus any pins nothing, and says so.
+    let r = run_json(
+        &[
+            "compare",
+            "--size",
+            "1M",
+            "--methods",
+            "sendfile",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--cpus",
+            "any",
+            "--json",
+        ],
+        &[],
+    );
+    let run = &runs(method(&r, "sendfile"))[0];
+    assert!(run["placement"]["serving_cpu"].is_null(), "{run:#}");
+    assert!(run["placement"]["receiver_cpu"].is_null(), "{run:#}");
+}
+
+/// Bad --cpus values are clap errors naming the flag (exit 2); a CPU the process may not use
+/// is one clear line (exit 1).
+#[test]
+fn bad_cpus_are_refused() {
+    for bad in ["0", "x,1", "1,", "1,y"] {
+        let out = run(&["compare", "--size", "1M", "--cpus", bad], &[]);
+        assert_eq!(out.code, Some(2), "--cpus {bad}\n{}", out.dump());
+        assert!(out.stderr.contains("--cpus"), "{}", out.dump());
+    }
+    let out = run(&["compare", "--size", "1M", "--cpus", "0,4095"], &[]);
+    assert_clean_error(&out, &["--cpus", "CPU 4095", "allowed"]);
+    let out = run(&["serve", "/etc/hostname", "--cpus", "4095"], &[]);
+    assert_clean_error(&out, &["--cpus", "CPU 4095"]);
+}
+
+/// Unprivileged: perf refuses sampling; the profile is null with a warning saying why and how
+/// to fix it, the copies column says n/a, and everything else is measured as before.
+#[test]
+fn unprivileged_profile_is_null_with_the_reason() {
+    let Some(sp) = setpriv() else {
+        eprintln!("skipped: no setpriv");
+        return;
+    };
+    if !is_root() {
+        eprintln!("skipped: needs root to drop privileges");
+        return;
+    }
+    let paranoid: i32 = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(2);
+    if paranoid < 2 {
+        eprintln!("skipped: perf_event_paranoid {paranoid} lets anyone sample the kernel");
+        return;
+    }
+    let dir = world_readable_dir();
+    let bin = copy_bin_to(dir.path());
+    let tmp = world_writable_dir();
+    let args = [
+        "compare",
+        "--size",
+        "2M",
+        "--methods",
+        "read-write,sendfile",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let out = run_as_nobody(&sp, &bin, &json_args, tmp.path());
+    let r = parse_json(&out);
+    assert_all_verified(&r, 2 * MIB, false);
+    for m in ["read-write", "sendfile"] {
+        let run = &runs(method(&r, m))[0];
+        assert!(run["profile"].is_null(), "{m}: {run:#}");
+        assert!(run["cpu"]["sys_ns"].is_u64(), "{m}: CPU still measured");
+        assert!(
+            run["receiver"]["cpu"]["sys_ns"].is_u64(),
+            "{m}: receiver too"
+        );
+    }
+    let w: Vec<&str> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.starts_with("no CPU profile"))
+        .collect();
+    assert_eq!(w.len(), 1, "one profile warning: {:#}", r["warnings"]);
+    assert!(w[0].contains("Fix:"), "{}", w[0]);
+
+    let out = run_as_nobody(&sp, &bin, &args, tmp.path());
+    assert!(out.success(), "{}", out.dump());
+    assert!(
+        out.stdout.contains("n/a"),
+        "copies column n/a\n{}",
+        out.dump()
+    );
+    assert!(
+        !out.stdout.contains("where the CPU went, ms per GiB"),
+        "no view without a profile\n{}",
+        out.dump()
+    );
+}
+
+/// Kernel symbols unreadable or hidden (kptr_restrict shows zero addresses): n/a with the fix,
+/// simulated with COPYLAB_KALLSYMS.
+#[test]
+fn hidden_kernel_symbols_give_na_with_the_fix() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let dir = tempdir();
+    let zeroed = dir.path().join("kallsyms");
+    let real = std::fs::read_to_string("/proc/kallsyms").expect("read /proc/kallsyms as root");
+    let text: String = real
+        .lines()
+        .take(5000)
+        .map(|l| {
+            let rest = l.split_once(' ').map_or("", |(_, r)| r);
+            format!("0000000000000000 {rest}\n")
+        })
+        .collect();
+    std::fs::write(&zeroed, text).unwrap();
+    let missing = dir.path().join("missing");
+    for (path, needle) in [
+        (path_str(&zeroed), "zero addresses"),
+        (path_str(&missing), "unreadable"),
+    ] {
+        let r = run_json(
+            &[
+                "compare",
+                "--size",
+                "1M",
+                "--methods",
+                "sendfile",
+                "--runs",
+                "1",
+                "--warmup",
+                "0",
+                "--json",
+            ],
+            &[("COPYLAB_KALLSYMS", path)],
+        );
+        let run = &runs(method(&r, "sendfile"))[0];
+        assert!(run["profile"].is_null(), "{run:#}");
+        assert!(run["syscalls"]["total"].is_u64(), "the counters still work");
+        let w: Vec<&str> = r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .collect();
+        assert!(
+            w.iter().any(|w| w.starts_with("no CPU profile")
+                && w.contains(needle)
+                && w.contains("Fix:")),
+            "{path}: {w:?}"
+        );
+    }
+}
+
+/// The table shows the measured copies and the view when the profile is there.
+#[test]
+fn table_shows_copies_verdicts_and_the_view() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let out = run_ok(
+        &[
+            "compare", "--size", "8M", "--runs", "2", "--warmup", "0", "--color", "never",
+        ],
+        &[],
+    );
+    let t = &out.stdout;
+    for needle in [
+        "copy ms/GiB",
+        "serving | recv",
+        "placement: serving thread pinned to CPU",
+        "copies, measured",
+        "where the CPU went",
+    ] {
+        assert!(t.contains(needle), "{needle:?} missing\n{}", out.dump());
+    }
+    let verdict = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("sendfile ") && l.contains("serving thread:"))
+        .unwrap_or_else(|| panic!("a sendfile verdict\n{}", out.dump()));
+    assert!(verdict.contains("textbook"), "{verdict}");
+}
