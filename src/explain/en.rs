@@ -203,6 +203,16 @@ impl Texts for English {
                 "io-wq worker threads ran {ms:.1} ms of CPU for the serving thread — not in its figures above."
             ));
         }
+        if let Some(c) = &m.copies {
+            v.push(format!(
+                "sampled CPU (cpu-clock): the serving thread spent {:.0} ms per GiB copying ({:.0}% of its samples; read-write's: {:.0} ms), the receiver {:.0} ms per GiB ({:.0}%) — its copy out of the socket stays on every path.",
+                c.serving_ms_per_gib,
+                c.serving_share_pct,
+                c.rw_serving_ms_per_gib,
+                c.receiver_ms_per_gib,
+                c.receiver_share_pct
+            ));
+        }
         v
     }
 

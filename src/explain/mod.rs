@@ -89,6 +89,46 @@ pub struct Measured {
     pub zerocopy: Option<crate::sys::ZeroCopy>,
     /// CPU of io_uring's worker threads, ms (io_uring paths only).
     pub worker_cpu_ms: Option<f64>,
+    /// From the cpu-clock profile (None when it could not be taken): the same figures as
+    /// compare's copy column and verdicts.
+    pub copies: Option<MeasuredCopies>,
+}
+
+/// Copy time measured by sampling, ms per GiB moved, and the share of each thread's samples.
+pub struct MeasuredCopies {
+    pub serving_ms_per_gib: f64,
+    pub serving_share_pct: f64,
+    pub receiver_ms_per_gib: f64,
+    pub receiver_share_pct: f64,
+    /// read-write's serving thread, for comparison.
+    pub rw_serving_ms_per_gib: f64,
+}
+
+/// The copy figures of one method's median run (and read-write's), or None without a profile.
+fn copies_of(m: &MethodResult, rw: &MethodResult) -> Option<MeasuredCopies> {
+    use crate::counters::profile::{Category, ThreadProfile};
+    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+    let per_gib = |p: &ThreadProfile, bytes: u64| p.ns_of(Category::Copy) as f64 / 1e6 / gib(bytes);
+    let share = |p: &ThreadProfile| {
+        let all: u64 = p.ns.values().sum();
+        if all == 0 {
+            0.0
+        } else {
+            p.ns_of(Category::Copy) as f64 / all as f64 * 100.0
+        }
+    };
+    let p = m.median.profile.as_ref()?;
+    let rwp = rw.median.profile.as_ref()?;
+    if m.median.bytes == 0 {
+        return None;
+    }
+    Some(MeasuredCopies {
+        serving_ms_per_gib: per_gib(&p.serving, m.median.bytes),
+        serving_share_pct: share(&p.serving),
+        receiver_ms_per_gib: per_gib(&p.receiver, m.median.bytes),
+        receiver_share_pct: share(&p.receiver),
+        rw_serving_ms_per_gib: per_gib(&rwp.serving, rw.median.bytes),
+    })
 }
 
 /// Everything explain says, in one language.
@@ -373,6 +413,7 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         rw_sys_ms: rw.median.cost.cpu.sys_ns as f64 / 1e6,
         zerocopy: med.zerocopy,
         worker_cpu_ms: med.io_workers.map(|w| w.cpu_ns as f64 / 1e6),
+        copies: copies_of(m, rw),
     })
 }
 

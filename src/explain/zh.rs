@@ -190,6 +190,16 @@ impl Texts for Chinese {
                 "io-wq 工作线程替服务线程花了 {ms:.1} ms CPU —— 不在上面的数字里。"
             ));
         }
+        if let Some(c) = &m.copies {
+            v.push(format!(
+                "采样 CPU（cpu-clock）：发送线程每 GiB 花 {:.0} ms 做拷贝（占其样本 {:.0}%；read-write 为 {:.0} ms），接收线程每 GiB {:.0} ms（{:.0}%）—— 接收端从 socket 拷出的那一次，每条路径都省不掉。",
+                c.serving_ms_per_gib,
+                c.serving_share_pct,
+                c.rw_serving_ms_per_gib,
+                c.receiver_ms_per_gib,
+                c.receiver_share_pct
+            ));
+        }
         v
     }
 

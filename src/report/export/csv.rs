@@ -3,6 +3,7 @@
 
 use super::Exporter;
 use crate::counters::NAMED_SYSCALLS;
+use crate::counters::profile::Category;
 use crate::results::{Report, Run};
 use crate::sweep::SweepReport;
 
@@ -42,6 +43,13 @@ fn header(lead: &[&str]) -> String {
             "zerocopy_copied",
             "zerocopy_plain_fallback",
             "io_workers_cpu_ns",
+            "serving_cpu",
+            "receiver_cpu",
+            "receiver_user_ns",
+            "receiver_sys_ns",
+            "serving_copy_ns",
+            "receiver_copy_ns",
+            "steal_ns",
         ]
         .map(String::from),
     );
@@ -80,6 +88,13 @@ fn row(lead: &[String], method: &str, i: usize, r: &Run) -> String {
         opt(c.zerocopy.map(|z| z.copied)),
         opt(c.zerocopy.map(|z| z.plain_fallback)),
         opt(c.io_workers.map(|w| w.cpu_ns)),
+        opt(r.placement.serving_cpu.map(u64::from)),
+        opt(r.placement.receiver_cpu.map(u64::from)),
+        opt(r.receiver.as_ref().map(|rc| rc.cpu.user_ns)),
+        opt(r.receiver.as_ref().map(|rc| rc.cpu.sys_ns)),
+        opt(r.profile.as_ref().map(|p| p.serving.ns_of(Category::Copy))),
+        opt(r.profile.as_ref().map(|p| p.receiver.ns_of(Category::Copy))),
+        opt(r.steal_ns),
     ]);
     cols.join(",") + "\n"
 }
