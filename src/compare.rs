@@ -210,8 +210,15 @@ fn snapshot(
     if let Some(m) = cold_max
         && m >= COLD_ENOUGH_PCT
     {
+        let in_memory = nix::sys::statfs::fstatfs(&src.file)
+            .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
         warnings.push(format!(
-            "--cache cold: the file system kept up to {m:.0}% of the file cached after the drop, so those runs were not fully cold"
+            "--cache cold: the file system kept up to {m:.0}% of the file cached after the drop, so those runs were not fully cold{}",
+            if in_memory {
+                ". Fix: the file is on a tmpfs, whose pages are the file itself: put it on a disk file system (for a generated file, TMPDIR=/var/tmp)"
+            } else {
+                ""
+            }
         ));
     }
     if resident.is_none() {

@@ -206,6 +206,21 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create temp dir")
 }
 
+/// A fresh directory on the disk that holds the build (cargo's CARGO_TARGET_TMPDIR): for tests
+/// that need a file system which really evicts pages, where /tmp may be a tmpfs (Debian 13's
+/// default), whose pages are the files themselves and cannot be dropped.
+pub fn disk_dir() -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(base).expect("create CARGO_TARGET_TMPDIR");
+    tempfile::tempdir_in(base).expect("create a temp dir under CARGO_TARGET_TMPDIR")
+}
+
+/// Whether `p` is on a tmpfs, which keeps files in memory.
+pub fn in_memory_fs(p: &Path) -> bool {
+    use nix::sys::statfs::{TMPFS_MAGIC, statfs};
+    statfs(p).is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC)
+}
+
 /// A fresh directory under /tmp that any user can enter and read (root's temp dirs are 0700).
 pub fn world_readable_dir() -> tempfile::TempDir {
     let d = tempfile::Builder::new()
