@@ -324,14 +324,14 @@ const NOISE_MIN_WALL_NS: u64 = 50_000_000;
 fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
     let worst = methods
         .iter()
-        .filter(|m| m.median.wall_ns >= NOISE_MIN_WALL_NS)
+        .filter(|m| m.median.wall_ns.unwrap_or(0) >= NOISE_MIN_WALL_NS)
         .filter_map(|m| m.spread_pct.map(|s| (m.method, s.wall)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let (wall, steal): (u64, u64) = methods
         .iter()
         .flat_map(|m| &m.runs)
         .fold((0, 0), |(w, st), r| {
-            (w + r.wall_ns, st + r.steal_ns.unwrap_or(0))
+            (w + r.wall_ns.unwrap_or(0), st + r.steal_ns.unwrap_or(0))
         });
     let steal_pct = if wall > 0 {
         steal as f64 / wall as f64 * 100.0
@@ -453,18 +453,11 @@ fn one_run(
             "{kind} delivered different bytes than the file holds (hash {h:016x}, file {want:016x})"
         );
     }
-    // An empty file sends nothing: its wall time is a real zero, not thread start-up noise.
-    let wall = if src.len == 0 {
-        Duration::ZERO
-    } else {
-        delivery.done_at.saturating_duration_since(t0)
-    };
-    let wall_ns = wall.as_nanos() as u64;
-    let throughput = if wall_ns == 0 || src.len == 0 {
-        0.0
-    } else {
-        src.len as f64 / (1u64 << 20) as f64 / wall.as_secs_f64()
-    };
+    // An empty file sends nothing: there is no byte to time, so wall time and throughput are
+    // null (not measured), never a zero.
+    let wall_ns = (src.len > 0)
+        .then(|| (delivery.done_at.saturating_duration_since(t0).as_nanos() as u64).max(1));
+    let throughput = wall_ns.map(|ns| src.len as f64 / (1u64 << 20) as f64 / (ns as f64 / 1e9));
 
     Ok(Run {
         bytes: delivery.bytes,

@@ -210,10 +210,11 @@ pub struct Spread {
 pub struct Run {
     /// Bytes that arrived at the receiver (always equal to the file size in a report).
     pub bytes: u64,
-    /// From just before the first send call to the receiver holding the last byte.
-    pub wall_ns: u64,
-    /// bytes / wall time, in MiB (2^20 bytes) per second.
-    pub throughput_mib_s: f64,
+    /// From just before the first send call to the receiver holding the last byte; null for an
+    /// empty file (no byte to time).
+    pub wall_ns: Option<u64>,
+    /// bytes / wall time, in MiB (2^20 bytes) per second; null for an empty file.
+    pub throughput_mib_s: Option<f64>,
     /// The byte count matched, and the hash matched where `hash_checked`.
     pub verified: bool,
     /// The received bytes were hashed and compared with the file's hash.
@@ -396,10 +397,19 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
     let all = |f: &dyn Fn(&Run) -> u64| pick(&mut runs.iter().map(f).collect::<Vec<_>>());
     let costs: Vec<&Cost> = runs.iter().map(|r| &r.cost).collect();
     let receivers: Option<Vec<&Cost>> = runs.iter().map(|r| r.receiver.as_ref()).collect();
-    let tput = pick_f64(runs.iter().map(|r| r.throughput_mib_s).collect(), pick);
+    let tput = runs
+        .iter()
+        .map(|r| r.throughput_mib_s)
+        .collect::<Option<Vec<f64>>>()
+        .map(|v| pick_f64(v, pick));
+    let wall = runs
+        .iter()
+        .map(|r| r.wall_ns)
+        .collect::<Option<Vec<u64>>>()
+        .map(|mut v| pick(&mut v));
     Run {
         bytes: all(&|r| r.bytes),
-        wall_ns: all(&|r| r.wall_ns),
+        wall_ns: wall,
         throughput_mib_s: tput,
         verified: runs.iter().all(|r| r.verified),
         hash_checked: runs.iter().any(|r| r.hash_checked),
@@ -516,7 +526,11 @@ impl MethodResult {
             }
         };
         let spread_pct = (runs.len() > 1).then(|| Spread {
-            wall: pct(min.wall_ns, max.wall_ns, median.wall_ns),
+            wall: pct(
+                min.wall_ns.unwrap_or(0),
+                max.wall_ns.unwrap_or(0),
+                median.wall_ns.unwrap_or(0),
+            ),
             serving_sys: pct(
                 min.cost.cpu.sys_ns,
                 max.cost.cpu.sys_ns,

@@ -935,12 +935,22 @@ fn ms(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1e6)
 }
 
+/// "syscalls 2049 (pread64 1024, write 1025)"; a syscall the method made but whose counter
+/// could not be opened (EMFILE, say) shows as "splice n/a (self 8)", never left out.
 fn syscalls_text(c: &Cost) -> String {
     let named: Vec<String> = c
         .syscalls
         .by_name
         .iter()
-        .filter_map(|(k, v)| v.filter(|v| *v > 0).map(|v| format!("{k} {v}")))
+        .filter_map(|(k, v)| match v {
+            Some(v) if *v > 0 => Some(format!("{k} {v}")),
+            Some(_) => None,
+            None => c
+                .self_counted
+                .get(k)
+                .filter(|n| **n > 0)
+                .map(|n| format!("{k} n/a (self {n})")),
+        })
         .collect();
     match c.syscalls.total {
         Some(t) => format!("syscalls {t} ({})", named.join(", ")),
@@ -1176,6 +1186,7 @@ fn summary_table(s: &Summary, color: bool) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counters::Reading;
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -1191,5 +1202,28 @@ mod tests {
         assert!(is_loopback("127.0.0.1".parse().unwrap()));
         assert!(is_loopback("::1".parse().unwrap()));
         assert!(!is_loopback("0.0.0.0".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_syscall_whose_counter_failed_is_na_not_left_out() {
+        let mut by_name = std::collections::BTreeMap::new();
+        by_name.insert("write", Some(1));
+        by_name.insert("splice", None);
+        by_name.insert("read", Some(0));
+        let reading = Reading {
+            syscalls_total: Some(15),
+            syscalls_by_name: Some(by_name),
+            ..Reading::default()
+        };
+        let mut calls = crate::sys::Calls::default();
+        calls.add("write");
+        for _ in 0..8 {
+            calls.add("splice");
+        }
+        let cost = Cost::new(&reading, &calls, None);
+        assert_eq!(
+            syscalls_text(&cost),
+            "syscalls 15 (splice n/a (self 8), write 1)"
+        );
     }
 }

@@ -48,6 +48,22 @@ pub fn fmt_bytes(n: u64) -> String {
     }
 }
 
+/// A rate in MiB/s with the precision its size needs: "3408", "12.5", "0.0042" (a 1-byte file
+/// is not "0 MiB/s"); "n/a" for none (an empty file has no rate).
+pub fn fmt_mib_s(v: Option<f64>) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(v) if !v.is_finite() || v <= 0.0 => "n/a".into(),
+        Some(v) if v >= 10.0 => format!("{v:.0}"),
+        Some(v) if v >= 1.0 => format!("{v:.1}"),
+        Some(v) => {
+            // Two significant digits.
+            let decimals = (1.0 - v.log10().floor()) as usize;
+            format!("{v:.decimals$}")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

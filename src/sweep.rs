@@ -10,7 +10,7 @@ use crate::compare::{self, CompareOptions};
 use crate::method::MethodKind;
 use crate::report::{bar_of, new_table};
 use crate::results::{Machine, Report, SCHEMA};
-use crate::size::fmt_bytes;
+use crate::size::{fmt_bytes, fmt_mib_s};
 
 /// Everything `sweep` needs, already validated.
 #[derive(Debug, Clone)]
@@ -47,12 +47,14 @@ pub struct Series {
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesPoint {
     pub file_bytes: u64,
-    pub throughput_mib_s: f64,
+    /// Median throughput; null for an empty file (nothing to time).
+    pub throughput_mib_s: Option<f64>,
     /// Syscalls per MiB sent, or null when syscalls were not counted.
     pub syscalls_per_mib: Option<f64>,
     /// CPU time of the serving thread per GiB sent, in ns: perf task-clock (precise) when
-    /// counted, else getrusage user + sys (tick-sampled: coarse for small files).
-    pub cpu_ns_per_gib: f64,
+    /// counted, else getrusage user + sys (tick-sampled: coarse for small files); null for an
+    /// empty file (no GiB to divide by).
+    pub cpu_ns_per_gib: Option<f64>,
     /// `task-clock` or `getrusage`.
     pub cpu_source: &'static str,
     /// io_uring paths: CPU of the kernel's io-wq workers per GiB sent, in ns (not included in
@@ -93,23 +95,18 @@ fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {
                     .total
                     .filter(|_| mib > 0.0)
                     .map(|t| t as f64 / mib),
-                cpu_ns_per_gib: if gib > 0.0 {
+                cpu_ns_per_gib: (gib > 0.0).then(|| {
                     c.cpu.task_clock_ns.unwrap_or(c.cpu.user_ns + c.cpu.sys_ns) as f64 / gib
-                } else {
-                    0.0
-                },
+                }),
                 cpu_source: if c.cpu.task_clock_ns.is_some() {
                     "task-clock"
                 } else {
                     "getrusage"
                 },
-                io_workers_cpu_ns_per_gib: c.io_workers.map(|w| {
-                    if gib > 0.0 {
-                        w.cpu_ns as f64 / gib
-                    } else {
-                        0.0
-                    }
-                }),
+                io_workers_cpu_ns_per_gib: c
+                    .io_workers
+                    .filter(|_| gib > 0.0)
+                    .map(|w| w.cpu_ns as f64 / gib),
             };
             match out.iter_mut().find(|s| s.name == name) {
                 Some(s) => s.points.push(sp),
@@ -178,11 +175,16 @@ pub fn render(s: &SweepReport, color: bool) -> String {
     let max = s
         .series
         .iter()
-        .flat_map(|x| x.points.iter().map(|p| p.throughput_mib_s))
+        .flat_map(|x| x.points.iter().filter_map(|p| p.throughput_mib_s))
         .fold(0.0, f64::max);
+    let scale = if max > 0.0 {
+        format!("bars scaled to {} MiB/s", fmt_mib_s(Some(max)))
+    } else {
+        "no bars: no size had bytes to time".into()
+    };
     let _ = writeln!(
         out,
-        "copylab sweep · throughput (MiB/s, median) against file size; bars scaled to {max:.0} MiB/s"
+        "copylab sweep · throughput (MiB/s, median) against file size; {scale}"
     );
     let mut sizes: Vec<u64> = s.points.iter().map(|p| p.file_bytes).collect();
     sizes.dedup();
@@ -192,10 +194,11 @@ pub fn render(s: &SweepReport, color: bool) -> String {
             if let Some(p) = x.points.iter().find(|p| p.file_bytes == *size) {
                 let _ = writeln!(
                     out,
-                    "  {:<22} {:<width$} {:.0}",
+                    "  {:<22} {:<width$} {}",
                     x.name,
-                    bar_of(p.throughput_mib_s, max, BAR),
-                    p.throughput_mib_s,
+                    p.throughput_mib_s
+                        .map_or(String::new(), |t| bar_of(t, max, BAR)),
+                    fmt_mib_s(p.throughput_mib_s),
                     width = BAR + 1
                 );
             }
@@ -216,17 +219,15 @@ pub fn render(s: &SweepReport, color: bool) -> String {
                 t.add_row(vec![
                     fmt_bytes(*size),
                     x.name.clone(),
-                    format!("{:.0}", p.throughput_mib_s),
+                    fmt_mib_s(p.throughput_mib_s),
                     p.syscalls_per_mib
                         .map_or("n/a".into(), |v| format!("{v:.2}")),
-                    match p.io_workers_cpu_ns_per_gib {
-                        Some(w) => format!(
-                            "{:.0} ({}) + io-wq {:.0}",
-                            p.cpu_ns_per_gib / 1e6,
-                            p.cpu_source,
-                            w / 1e6
-                        ),
-                        None => format!("{:.0} ({})", p.cpu_ns_per_gib / 1e6, p.cpu_source),
+                    match (p.cpu_ns_per_gib, p.io_workers_cpu_ns_per_gib) {
+                        (None, _) => "n/a (empty file)".into(),
+                        (Some(c), Some(w)) => {
+                            format!("{:.0} ({}) + io-wq {:.0}", c / 1e6, p.cpu_source, w / 1e6)
+                        }
+                        (Some(c), None) => format!("{:.0} ({})", c / 1e6, p.cpu_source),
                     },
                 ]);
             }

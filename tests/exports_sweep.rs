@@ -317,3 +317,63 @@ fn cold_cache_drops_pages_and_shows_major_faults() {
         common::method(&warm, "mmap")["runs"]
     );
 }
+
+/// Zeros that would mean "not measured" are printed as such: an empty file has no rate and no
+/// CPU per GiB, and a 1-byte file's rate is not rounded to "0 MiB/s".
+#[test]
+fn empty_and_one_byte_sizes_print_no_false_zeros() {
+    let out = common::run_ok(
+        &[
+            "sweep",
+            "--sizes",
+            "0,1",
+            "--methods",
+            "sendfile",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--color",
+            "never",
+        ],
+        &[],
+    );
+    let t = &out.stdout;
+    assert!(!t.contains("bars scaled to 0 MiB/s"), "{t}");
+    assert!(
+        t.contains("n/a (empty file)"),
+        "empty file's CPU per GiB is n/a\n{t}"
+    );
+    let one_byte = t
+        .lines()
+        .find(|l| l.contains("1 B") && l.contains("sendfile"))
+        .unwrap_or_else(|| panic!("a row for the 1-byte file\n{t}"));
+    assert!(
+        !one_byte.contains("┆ 0 ") && !one_byte.contains("| 0 |"),
+        "a 1-byte rate is not 0: {one_byte}"
+    );
+    let json = common::run_ok(
+        &[
+            "sweep",
+            "--sizes",
+            "0,1",
+            "--methods",
+            "sendfile",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        &[],
+    );
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    let pts = v["series"][0]["points"].as_array().unwrap();
+    assert!(pts[0]["throughput_mib_s"].is_null(), "{:#}", pts[0]);
+    assert!(pts[0]["cpu_ns_per_gib"].is_null(), "{:#}", pts[0]);
+    assert!(
+        pts[1]["throughput_mib_s"].as_f64().unwrap() > 0.0,
+        "{:#}",
+        pts[1]
+    );
+}

@@ -11,7 +11,7 @@ use crate::counters::SyscallSource;
 use crate::method::MethodKind;
 use crate::placement::Placement;
 use crate::results::{MethodResult, Report, Run};
-use crate::size::fmt_bytes;
+use crate::size::{fmt_bytes, fmt_mib_s};
 use crate::sys::ZeroCopy;
 use crate::transport::Transport;
 
@@ -418,7 +418,7 @@ fn table(r: &Report, color: bool) -> Table {
     let max_tput = r
         .methods
         .iter()
-        .map(|m| m.median.throughput_mib_s)
+        .filter_map(|m| m.median.throughput_mib_s)
         .fold(0.0, f64::max);
     let base = r.methods.iter().find(|m| m.method == MethodKind::ReadWrite);
     let self_counted = r.syscall_source == SyscallSource::SelfCounted;
@@ -433,19 +433,20 @@ fn table(r: &Report, color: bool) -> Table {
             ratio(x?, b?)
         };
 
-        let tput = format!(
-            "{:.0}\n{}\n{:.0}–{:.0}",
-            med.throughput_mib_s,
-            bar_of(med.throughput_mib_s, max_tput, BAR_CELLS),
-            m.min.throughput_mib_s,
-            m.max.throughput_mib_s
-        );
-        let wall = format!(
-            "{}\n{}–{}",
-            ms(med.wall_ns),
-            ms(m.min.wall_ns),
-            ms(m.max.wall_ns)
-        );
+        let tput = match med.throughput_mib_s {
+            Some(t) => format!(
+                "{}\n{}\n{}–{}",
+                fmt_mib_s(Some(t)),
+                bar_of(t, max_tput, BAR_CELLS),
+                fmt_mib_s(m.min.throughput_mib_s),
+                fmt_mib_s(m.max.throughput_mib_s)
+            ),
+            None => "n/a\n(empty file)".into(),
+        };
+        let wall = match (med.wall_ns, m.min.wall_ns, m.max.wall_ns) {
+            (Some(w), Some(lo), Some(hi)) => format!("{}\n{}–{}", ms(w), ms(lo), ms(hi)),
+            _ => "n/a".into(),
+        };
 
         let mut sys = match med.cost.syscalls.total {
             Some(n) => thousands(n),

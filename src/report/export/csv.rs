@@ -63,8 +63,10 @@ fn row(lead: &[String], method: &str, i: usize, r: &Run) -> String {
         method.to_string(),
         (i + 1).to_string(),
         r.bytes.to_string(),
-        r.wall_ns.to_string(),
-        format!("{:.3}", r.throughput_mib_s),
+        opt(r.wall_ns),
+        r.throughput_mib_s
+            .map(|t| format!("{t:.6}"))
+            .unwrap_or_default(),
         r.verified.to_string(),
         match c.syscalls.source {
             crate::counters::SyscallSource::Perf => "perf".into(),

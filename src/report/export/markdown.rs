@@ -53,10 +53,11 @@ fn table(out: &mut String, r: &Report) {
         }
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {} | {} | {} / {} | {} | {} / {} | {}+{}, {} |",
+            "| {} | {} | {} | {} | {} | {} / {} | {} | {} / {} | {}+{}, {} |",
             m.method.name(),
-            med.throughput_mib_s,
-            med.wall_ns as f64 / 1e6,
+            crate::size::fmt_mib_s(med.throughput_mib_s),
+            med.wall_ns
+                .map_or("n/a".into(), |w| format!("{:.2}", w as f64 / 1e6)),
             opt(c.syscalls.total),
             data,
             c.context_switches.voluntary,
