@@ -280,6 +280,20 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
         Some("see the fixes above (root, perf_event_paranoid, tracefs)"),
     ));
 
+    // The sampler compare opens on each thread: the copy column and the CPU view need it.
+    let profile = crate::counters::profile::Sampler::open(crate::counters::profile::Sampler::PERIOD_NS);
+    checks.push(match &profile {
+        Ok(_) => check(
+            "cpu profile",
+            Level::Ok,
+            "cpu-clock samples with kernel callchains, symbols from /proc/kallsyms",
+            None,
+        ),
+        Err(no) => check("cpu profile", Level::Missing, no.reason.clone(), Some(no.fix)),
+    });
+    let profiled = profile.is_ok();
+    drop(profile);
+
     let mut hw = Builder::new(Hardware::INSTRUCTIONS);
     hw.include_kernel();
     checks.push(match hw.build() {
@@ -370,11 +384,20 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
                 "needs perf_event_open".into()
             },
         },
+        Column {
+            column: "copy ms/GiB, where the CPU went",
+            verdict: if profiled { "real" } else { "n/a" },
+            source: if profiled {
+                "cpu-clock samples of both threads".into()
+            } else {
+                "needs perf sampling of the kernel and readable kernel symbols".into()
+            },
+        },
     ];
     Ok(Diagnosis {
         checks,
         columns,
-        full_table: complete,
+        full_table: complete && profiled,
         counter_source: if perf_syscalls { "perf" } else { "rusage" },
     })
 }
