@@ -232,6 +232,11 @@ pub struct CompareArgs {
     #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
     pub cpus: Option<Cpus>,
 
+    /// Do not sample where the CPU went (no copy column, no verdicts, no CPU view): the
+    /// counters alone, to see what sampling costs.
+    #[arg(long)]
+    pub no_profile: bool,
+
     #[command(flatten)]
     pub path: PathArgs,
 
@@ -506,6 +511,7 @@ impl Cli {
                     verify_all: a.verify_all,
                     cold: a.cache == CacheArg::Cold,
                     cpus: a.cpus.unwrap_or(Cpus::Auto),
+                    profile: !a.no_profile,
                 };
                 let output = if a.json {
                     Output::Json
@@ -597,6 +603,7 @@ impl Cli {
                     verify_all: false,
                     cold: false,
                     cpus: a.cpus.unwrap_or(Cpus::Auto),
+                    profile: true,
                 };
                 let output = if a.json {
                     Output::Json

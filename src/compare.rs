@@ -49,6 +49,8 @@ pub struct CompareOptions {
     pub cold: bool,
     /// Where the serving and receiver threads run.
     pub cpus: Cpus,
+    /// Sample both threads' CPU (the copy column, the verdicts, where the CPU went).
+    pub profile: bool,
 }
 
 /// One method ready to run, with its reusable per-connection state.
@@ -120,9 +122,9 @@ pub fn run_with(
     // this thread's CPU), then this thread, which serves every transfer and so opens the
     // serving counters.
     let placement = placement::resolve(opts.cpus, "--cpus")?;
-    let receiver = Receiver::start(placement.receiver_cpu, opts.counters, true)?;
+    let receiver = Receiver::start(placement.receiver_cpu, opts.counters, opts.profile)?;
     placement::pin_current(placement.serving_cpu.as_slice())?;
-    let mut counters = Counters::open_sampled(opts.counters, true)?;
+    let mut counters = Counters::open_sampled(opts.counters, opts.profile)?;
 
     let bar = if show_progress {
         ProgressBar::with_draw_target(Some(src.len), ProgressDrawTarget::stderr())
@@ -257,7 +259,7 @@ fn snapshot(
         .sum();
     if lost > 0 {
         warnings.push(format!(
-            "the CPU profile lost {lost} samples: a run held more samples than the ring buffer (about 3 s of one thread's CPU at 10 kHz); its categories are shares of the samples kept. Fix: a smaller --size"
+            "the CPU profile lost {lost} samples: a run held more samples than the ring buffer (about 30 s of one thread's CPU at 1 kHz); its categories are shares of the samples kept. Fix: a smaller --size"
         ));
     }
 

@@ -281,7 +281,8 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
     ));
 
     // The sampler compare opens on each thread: the copy column and the CPU view need it.
-    let profile = crate::counters::profile::Sampler::open(crate::counters::profile::Sampler::PERIOD_NS);
+    let profile =
+        crate::counters::profile::Sampler::open(crate::counters::profile::Sampler::PERIOD_NS);
     checks.push(match &profile {
         Ok(_) => check(
             "cpu profile",
@@ -289,7 +290,12 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             "cpu-clock samples with kernel callchains, symbols from /proc/kallsyms",
             None,
         ),
-        Err(no) => check("cpu profile", Level::Missing, no.reason.clone(), Some(no.fix)),
+        Err(no) => check(
+            "cpu profile",
+            Level::Missing,
+            no.reason.clone(),
+            Some(no.fix),
+        ),
     });
     let profiled = profile.is_ok();
     drop(profile);

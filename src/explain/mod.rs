@@ -451,6 +451,7 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
             verify_all: false,
             cold: false,
             cpus: opts.cpus,
+            profile: true,
         })?)
     } else {
         None

@@ -172,7 +172,7 @@ impl<'a> RawSample<'a> {
 /// Ring buffer data sizes tried, largest first (a power of two of pages each). A record is
 /// 100–140 bytes on Linux 6.18 (40 bytes of fields, 8–15 kernel frames: pread, TCP send with
 /// the loopback receive in softirq); 4 MiB (1024 pages, plus the header page) holds ~30,000 of
-/// them, about 3 s of on-CPU time at 10 kHz. Smaller rings are the fallback when the
+/// them, about 30 s of on-CPU time at 1 kHz. Smaller rings are the fallback when the
 /// locked-memory limit refuses it (an unprivileged user with CAP_PERFMON).
 const RING_BYTES: [usize; 4] = [4 << 20, 2 << 20, 1 << 20, 512 << 10];
 
@@ -196,7 +196,7 @@ struct Frame {
 ///
 /// The ring is drained when the window stops, not while it runs (a drainer would share the
 /// measured thread's CPUs), so a window holds what the ring holds: [`Sampler::capacity_ns`],
-/// about 2.6 s of on-CPU time at 100 µs with the default 4 MiB ring (~3 s measured). Longer
+/// about 26 s of on-CPU time at the default 1 ms with the 4 MiB ring. Longer
 /// windows are still measured, and their overflow is counted in [`ThreadProfile::lost`].
 pub struct Sampler {
     inner: perf_event::Sampler,
@@ -216,8 +216,12 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Default period: 100 µs (10 kHz).
-    pub const PERIOD_NS: u64 = 100_000;
+    /// Default period: 1 ms of the thread's CPU (1 kHz). On the VMs here each cpu-clock sample
+    /// costs about 13 µs of the sampled thread (a timer interrupt, a VM exit, the kernel
+    /// callchain): 100 µs cost a read-write transfer about 13% of its throughput, 1 ms about 3%,
+    /// 10 ms nothing measurable (scripts/bench-profile.sh). 1 ms still gives a default compare
+    /// hundreds of samples per thread and method.
+    pub const PERIOD_NS: u64 = 1_000_000;
 
     /// Open on the calling thread, disabled. Fails with the reason when perf refuses
     /// cpu-clock with kernel samples (unprivileged, paranoid ≥ 2: EACCES), or when kernel
@@ -468,6 +472,8 @@ fn refused(e: &std::io::Error) -> NoProfile {
 
 #[cfg(test)]
 mod tests {
+    /// The tests sample every 100 µs: enough samples in a 200 ms window to check the mechanics.
+    const TEST_PERIOD_NS: u64 = 100_000;
     use super::*;
     use std::os::unix::fs::FileExt;
     use std::time::{Duration, Instant};
@@ -494,7 +500,7 @@ mod tests {
     }
 
     fn open_or_skip() -> Option<Sampler> {
-        match Sampler::open(Sampler::PERIOD_NS) {
+        match Sampler::open(TEST_PERIOD_NS) {
             Ok(s) => Some(s),
             Err(u) => {
                 eprintln!("skipped: {} (fix: {})", u.reason, u.fix);
@@ -557,7 +563,7 @@ mod tests {
     fn check_sums(p: &ThreadProfile) {
         assert_eq!(p.ns.len(), Category::ALL.len(), "every category present");
         assert_eq!(p.ns.values().sum::<u64>(), p.samples * p.period_ns);
-        assert_eq!(p.period_ns, Sampler::PERIOD_NS);
+        assert_eq!(p.period_ns, TEST_PERIOD_NS);
     }
 
     #[test]
@@ -577,7 +583,7 @@ mod tests {
             s.capacity_ns() / 1_000_000,
             s.bytes_drained.checked_div(p.samples)
         );
-        assert_eq!(s.period_ns(), Sampler::PERIOD_NS);
+        assert_eq!(s.period_ns(), TEST_PERIOD_NS);
         check_sums(&p);
         assert!(p.samples >= 500, "{} samples", p.samples);
         assert_eq!(p.lost, 0);
@@ -668,7 +674,7 @@ mod tests {
     #[test]
     fn profile_small_ring_counts_lost_samples() {
         // One page of data holds ~30 samples: a 100 ms window loses most of its ~1000.
-        let mut s = match Sampler::open_with_rings(Sampler::PERIOD_NS, &[4096]) {
+        let mut s = match Sampler::open_with_rings(TEST_PERIOD_NS, &[4096]) {
             Ok(s) => s,
             Err(u) => return eprintln!("skipped: {} (fix: {})", u.reason, u.fix),
         };
