@@ -139,6 +139,11 @@ pub fn run_with(
         .progress_chars("█▉▊▋▌▍▎▏ "),
     );
 
+    // The kernel symbols load on their own thread (about 70 ms of kernel time), in the
+    // shadow of the warm-up; without one, wait for them here, outside every measured window.
+    if opts.warmup == 0 && counters.samples() {
+        let _ = crate::counters::profile::kallsyms::get();
+    }
     let rounds = opts.warmup + opts.runs;
     // With --cache cold: how much of the file was still cached after each drop (mincore).
     let mut cold_left: Vec<f64> = Vec::new();

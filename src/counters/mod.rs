@@ -99,6 +99,11 @@ impl Counters {
         Ok(c)
     }
 
+    /// The thread is sampled (each reading carries a profile).
+    pub fn samples(&self) -> bool {
+        self.sampler.is_some()
+    }
+
     /// Open counters on the calling thread.
     pub fn open(choice: Choice) -> Result<Counters> {
         let mut c = Counters {

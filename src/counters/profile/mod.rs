@@ -204,7 +204,6 @@ pub struct Sampler {
     /// Bytes of sample data the ring holds (the tests check how long a window that is).
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the ring-size tests"))]
     ring_bytes: usize,
-    kallsyms: &'static Kallsyms,
     frames: HashMap<u64, Frame>,
     /// The event's lost count and cpu-clock count when the window started.
     lost_at_start: u64,
@@ -259,12 +258,13 @@ impl Sampler {
             let counter = counter.map_err(|e| refused(&e))?;
             match counter.sampled(ring_bytes) {
                 Ok(inner) => {
-                    let kallsyms = kallsyms::get()?;
+                    // Only a quick look here (are the symbols readable, not hidden?): the full
+                    // table is read once, on its own thread, and first needed at `stop`.
+                    kallsyms::check()?;
                     return Ok(Sampler {
                         inner,
                         period_ns,
                         ring_bytes,
-                        kallsyms,
                         frames: HashMap::new(),
                         lost_at_start: 0,
                         count_at_start: 0,
@@ -348,7 +348,7 @@ impl Sampler {
         let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
         let mut other: HashMap<Option<usize>, u64> = HashMap::new();
         let mut cpus = BTreeMap::new();
-        let kallsyms = self.kallsyms;
+        let kallsyms: &'static Kallsyms = kallsyms::get().map_err(|e| anyhow::anyhow!(e.reason))?;
         let frames = &mut self.frames;
         let mut frame = |addr: u64| -> Frame {
             *frames.entry(addr).or_insert_with(|| {
@@ -421,9 +421,7 @@ impl Sampler {
         let mut top_other: Vec<(String, u64)> = other
             .into_iter()
             .map(|(sym, n)| {
-                let name = sym
-                    .and_then(|i| self.kallsyms.name(i))
-                    .unwrap_or("[unknown]");
+                let name = sym.and_then(|i| kallsyms.name(i)).unwrap_or("[unknown]");
                 (name.to_string(), n)
             })
             .collect();
