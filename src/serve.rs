@@ -422,6 +422,33 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         warnings: probe_warnings,
         ..
     } = Counters::open(opts.counters)?;
+    let shared = Arc::new(Shared {
+        src,
+        method,
+        opts: opts.clone(),
+        file_name,
+        active: Mutex::new(HashMap::new()),
+        slot_freed: Condvar::new(),
+        records: Mutex::new(Vec::new()),
+        out: Mutex::new(()),
+        cutting: std::sync::atomic::AtomicBool::new(false),
+    });
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    let mut workers = Vec::new();
+    // The first worker opens its counters before the port listens, so the first client waits
+    // for nothing; later workers start (and open theirs) as connections arrive.
+    {
+        let (sh, q) = (Arc::clone(&shared), Arc::clone(&queue));
+        let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
+        if let Ok(h) = std::thread::Builder::new()
+            .name("copylab-worker-1".into())
+            .spawn(move || work(&sh, &q, Some(ready_tx)))
+        {
+            workers.push(h);
+            let _ = ready.recv();
+        }
+    }
     let (listener, shown_addr) = bind(&opts.listen)?;
     signals::install()?;
 
@@ -442,23 +469,9 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     }
     drop(err);
 
-    let shared = Arc::new(Shared {
-        src,
-        method,
-        opts: opts.clone(),
-        file_name,
-        active: Mutex::new(HashMap::new()),
-        slot_freed: Condvar::new(),
-        records: Mutex::new(Vec::new()),
-        out: Mutex::new(()),
-        cutting: std::sync::atomic::AtomicBool::new(false),
-    });
     announce(&shared, &shown_addr, syscall_source)?;
 
     let accepted = AtomicU64::new(0);
-    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
-    let mut workers = Vec::new();
     let mut last_full: Option<Instant> = None;
     // HTTP: request heads are read on their own thread before a connection takes a worker.
     let heads = if opts.http {
@@ -535,7 +548,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             let (sh, q) = (Arc::clone(&shared), Arc::clone(&queue));
             match std::thread::Builder::new()
                 .name(format!("copylab-worker-{}", workers.len() + 1))
-                .spawn(move || work(&sh, &q))
+                .spawn(move || work(&sh, &q, None))
             {
                 Ok(h) => workers.push(h),
                 Err(e) => {
@@ -692,12 +705,25 @@ fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
 }
 
 /// A worker: serve connections from the queue until it closes.
-fn work(sh: &Shared, queue: &Mutex<std::sync::mpsc::Receiver<Job>>) {
+/// A worker: pinned (with --cpus), its counters opened before its first connection (then
+/// `ready` is told), then connections from the queue until it closes.
+fn work(
+    sh: &Shared,
+    queue: &Mutex<std::sync::mpsc::Receiver<Job>>,
+    ready: Option<std::sync::mpsc::Sender<()>>,
+) {
     // --cpus was checked against the allowed CPUs at start-up.
     if let Err(e) = crate::placement::pin_current(&sh.opts.cpus) {
         eprintln!("copylab: warning: {e:#}; this worker runs unpinned");
     }
-    let mut w = Worker::default();
+    // A failure here is met again, and reported, by the first connection.
+    let mut w = Worker {
+        counters: Counters::open(sh.opts.counters).ok(),
+        ..Worker::default()
+    };
+    if let Some(r) = ready {
+        let _ = r.send(());
+    }
     loop {
         let job = lock(queue).recv();
         match job {
