@@ -322,22 +322,14 @@ fn cold_cache_drops_pages_and_shows_major_faults() {
 /// CPU per GiB, and a 1-byte file's rate is not rounded to "0 MiB/s".
 #[test]
 fn empty_and_one_byte_sizes_print_no_false_zeros() {
-    let out = common::run_ok(
-        &[
-            "sweep",
-            "--sizes",
-            "0,1",
-            "--methods",
-            "sendfile",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--color",
-            "never",
-        ],
-        &[],
-    );
+    let sweep = |last: &[&str]| {
+        let mut args = vec![
+            "sweep", "--sizes", "0,1", "--methods", "sendfile", "--runs", "1", "--warmup", "0",
+        ];
+        args.extend_from_slice(last);
+        common::run_ok(&args, &[])
+    };
+    let out = sweep(&["--color", "never"]);
     let t = &out.stdout;
     assert!(!t.contains("bars scaled to 0 MiB/s"), "{t}");
     assert!(
@@ -352,21 +344,7 @@ fn empty_and_one_byte_sizes_print_no_false_zeros() {
         !one_byte.contains("┆ 0 ") && !one_byte.contains("| 0 |"),
         "a 1-byte rate is not 0: {one_byte}"
     );
-    let json = common::run_ok(
-        &[
-            "sweep",
-            "--sizes",
-            "0,1",
-            "--methods",
-            "sendfile",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--json",
-        ],
-        &[],
-    );
+    let json = sweep(&["--json"]);
     let v: Value = serde_json::from_str(&json.stdout).unwrap();
     let pts = v["series"][0]["points"].as_array().unwrap();
     assert!(pts[0]["throughput_mib_s"].is_null(), "{:#}", pts[0]);

@@ -218,13 +218,7 @@ fn paint(s: &str, code: &str, color: bool) -> String {
     }
 }
 
+/// ns (per GiB) as ms, with the table's precision.
 fn ms(ns_per_gib: f64) -> String {
-    let ms = ns_per_gib / 1e6;
-    if ms >= 100.0 {
-        format!("{ms:.0}")
-    } else if ms >= 10.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.2}")
-    }
+    super::table::ms(ns_per_gib.max(0.0).round() as u64)
 }

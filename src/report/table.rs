@@ -165,7 +165,8 @@ fn footer(r: &Report, out: &mut String) {
     }
 }
 
-fn ms(ns: u64) -> String {
+/// ns as ms: "291", "37.0", "0.29".
+pub(super) fn ms(ns: u64) -> String {
     let ms = ns as f64 / 1e6;
     if ms >= 100.0 {
         format!("{ms:.0}")
