@@ -8,8 +8,8 @@
 # 2. counters: `strace -f -T -y` of `copylab compare FILE --runs 2` and of a serve that answers 8
 #    concurrent clients (8 workers, each with its own counter group): the time spent inside
 #    perf_event_open and inside close() of perf descriptors, summed per process.
-# 3. the same commands' wall time with `--counters perf` against `--counters rusage`, interleaved:
-#    the difference is what counting costs a whole short run.
+# 3. a short compare's wall time by default, with `--no-profile` and with `--counters rusage`,
+#    interleaved: what counting, and then sampling, cost a whole short run.
 #
 # Usage: scripts/bench-startup.sh [SIZE [ROUNDS]]   e.g. scripts/bench-startup.sh 1G 5
 #   SIZE file size for the serve part (K/M/G suffixes), default 1G; ROUNDS default 5.
@@ -175,17 +175,19 @@ done
 echo
 
 # --------------------------------------------------------- 3. whole-run wall time, perf vs rusage
-echo "whole short run, --counters perf vs rusage (interleaved, 10 each)"
+echo "whole short run: default, --no-profile and --counters rusage (interleaved, 10 each)"
 python3 - "$bin" "$small" <<'EOF'
 import statistics, subprocess, sys, time
 bin, small = sys.argv[1:3]
-walls = {"perf": [], "rusage": []}
+cfg = {"default": [], "no-profile": ["--no-profile"], "rusage": ["--counters", "rusage"]}
+walls = {k: [] for k in cfg}
 for i in range(10):
-    for c in (("perf", "rusage") if i % 2 == 0 else ("rusage", "perf")):
+    for k in (list(cfg) if i % 2 == 0 else list(reversed(cfg))):
         t0 = time.monotonic()
-        subprocess.run([bin, "compare", small, "--runs", "1", "--warmup", "0", "--counters", c, "--json"],
+        subprocess.run([bin, "compare", small, "--runs", "1", "--warmup", "0", "--json"] + cfg[k],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        walls[c].append((time.monotonic() - t0) * 1e3)
-p, r = statistics.median(walls["perf"]), statistics.median(walls["rusage"])
-print(f"compare 32M --runs 1: perf {p:.0f} ms, rusage {r:.0f} ms (medians); perf costs {p - r:+.0f} ms per process")
+        walls[k].append((time.monotonic() - t0) * 1e3)
+m = {k: statistics.median(v) for k, v in walls.items()}
+print(f"compare 32M --runs 1 --warmup 0 (medians): default {m['default']:.0f} ms, --no-profile {m['no-profile']:.0f} ms, --counters rusage {m['rusage']:.0f} ms")
+print(f"  the counters cost {m['no-profile'] - m['rusage']:+.0f} ms per process; the CPU profile (kernel symbols, ring buffers, samples) {m['default'] - m['no-profile']:+.0f} ms more")
 EOF
