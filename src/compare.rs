@@ -464,7 +464,7 @@ fn one_run(
     // null (not measured), never a zero.
     let wall_ns = (src.len > 0)
         .then(|| (delivery.done_at.saturating_duration_since(t0).as_nanos() as u64).max(1));
-    let throughput = wall_ns.map(|ns| src.len as f64 / (1u64 << 20) as f64 / (ns as f64 / 1e9));
+    let throughput = wall_ns.map(|ns| crate::size::mib_per_s(src.len, ns as f64 / 1e9));
 
     Ok(Run {
         bytes: delivery.bytes,

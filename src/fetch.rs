@@ -520,7 +520,7 @@ fn one(
     let wall = start.elapsed();
     rec.wall_ns = wall.as_nanos() as u64;
     if rec.bytes > 0 && !wall.is_zero() {
-        rec.throughput_mib_s = rec.bytes as f64 / (1u64 << 20) as f64 / wall.as_secs_f64();
+        rec.throughput_mib_s = crate::size::mib_per_s(rec.bytes, wall.as_secs_f64());
     }
     if let Err(e) = r {
         rec.error = Some(format!("{e:#}"));
@@ -653,9 +653,7 @@ fn report(opts: &FetchOptions, results: &[Fetched], elapsed: Duration) -> Result
                 connections: results,
                 bytes,
                 wall_ns: elapsed.as_nanos() as u64,
-                aggregate_mib_s: bytes as f64
-                    / (1u64 << 20) as f64
-                    / elapsed.as_secs_f64().max(1e-9),
+                aggregate_mib_s: crate::size::mib_per_s(bytes, elapsed.as_secs_f64().max(1e-9)),
             },
         )?;
         writeln!(out)?;
@@ -693,9 +691,9 @@ fn report(opts: &FetchOptions, results: &[Fetched], elapsed: Duration) -> Result
             .collect();
         t.sort_by(f64::total_cmp);
         if let (Some(min), Some(max)) = (t.first(), t.last()) {
-            let med = t[(t.len() - 1) / 2];
+            let med = crate::stats::median_f64(t.clone()).unwrap_or(*min);
             let bytes: u64 = results.iter().map(|r| r.bytes).sum();
-            let agg = bytes as f64 / (1u64 << 20) as f64 / elapsed.as_secs_f64().max(1e-9);
+            let agg = crate::size::mib_per_s(bytes, elapsed.as_secs_f64().max(1e-9));
             writeln!(
                 out,
                 "{} connections · MiB/s min {min:.0} · median {med:.0} · max {max:.0} · aggregate {agg:.0} MiB/s over {:.1} ms",

@@ -16,6 +16,7 @@ mod serve;
 mod signals;
 mod size;
 mod source;
+mod stats;
 mod storage;
 mod sweep;
 mod sys;

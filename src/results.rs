@@ -9,6 +9,7 @@ use crate::counters::profile::{Category, ThreadProfile};
 use crate::counters::{Reading, SyscallSource};
 use crate::method::{MethodKind, Textbook};
 use crate::placement::Placement;
+use crate::stats::{median_u64, pick_f64};
 use crate::sys::{Calls, ZeroCopy};
 use crate::transport::Transport;
 
@@ -366,32 +367,6 @@ pub struct PageFaults {
     pub perf_total: Option<u64>,
 }
 
-/// Median of a non-empty list; for an even length, the mean of the two middle values, so that
-/// the median wall time and the median throughput come from the same pair of runs.
-fn median_u64(v: &mut [u64]) -> u64 {
-    v.sort_unstable();
-    let n = v.len();
-    if !n.is_multiple_of(2) {
-        v[n / 2]
-    } else {
-        v[n / 2 - 1] / 2 + v[n / 2] / 2 + (v[n / 2 - 1] % 2 + v[n / 2] % 2) / 2
-    }
-}
-
-/// Apply a u64 `pick` (median, min or max) to floats through their ranks, so the result is one
-/// of the values, or the mean of the two middle ones, never rounded.
-fn pick_f64(mut v: Vec<f64>, pick: fn(&mut [u64]) -> u64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    // Ranks doubled (0, 2, 4, …): an odd pick is the mean of two neighbours.
-    let mut ranks: Vec<u64> = (0..v.len() as u64).map(|i| 2 * i).collect();
-    let r = pick(&mut ranks) as usize;
-    if r.is_multiple_of(2) {
-        v[r / 2]
-    } else {
-        (v[r / 2] + v[r / 2 + 1]) / 2.0
-    }
-}
-
 /// Field-by-field summary of runs with `pick` (median, min or max) over each field.
 fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
     let all = |f: &dyn Fn(&Run) -> u64| pick(&mut runs.iter().map(f).collect::<Vec<_>>());
@@ -547,29 +522,5 @@ impl MethodResult {
             max,
             spread_pct,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_lists() {
-        assert_eq!(median_u64(&mut [5, 1, 3]), 3);
-        assert_eq!(median_u64(&mut [4, 1, 3, 2]), 2);
-        assert_eq!(median_u64(&mut [4, 1, 3, 1]), 2);
-        assert_eq!(median_u64(&mut [u64::MAX, u64::MAX]), u64::MAX);
-    }
-
-    #[test]
-    fn float_picks_are_exact_values() {
-        let v = vec![66.735189, 1.5, 3.25];
-        assert_eq!(pick_f64(v.clone(), median_u64), 3.25);
-        assert_eq!(pick_f64(vec![66.735189], median_u64), 66.735189);
-        assert_eq!(pick_f64(vec![1.0, 2.0, 4.0, 8.0], median_u64), 3.0);
-        assert_eq!(pick_f64(v.clone(), |r| *r.iter().min().unwrap()), 1.5);
-        assert_eq!(pick_f64(v, |r| *r.iter().max().unwrap()), 66.735189);
-        assert_eq!(median_u64(&mut [7]), 7);
     }
 }

@@ -930,7 +930,7 @@ fn handle(
         }
     }
     if rec.bytes > 0 && rec.wall_ns > 0 {
-        rec.throughput_mib_s = rec.bytes as f64 / (1u64 << 20) as f64 / wall.as_secs_f64();
+        rec.throughput_mib_s = crate::size::mib_per_s(rec.bytes, wall.as_secs_f64());
     }
     rec
 }
@@ -1026,15 +1026,6 @@ fn print_record(sh: &Shared, r: &ConnRecord) {
     let _ = res.and_then(|_| out.flush());
 }
 
-/// Nearest-rank percentile of a sorted list.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// What all connections cost, as printed at the end and as the last `--json` line.
 #[derive(Debug, Serialize)]
 struct Summary {
@@ -1095,11 +1086,6 @@ impl Brief {
     }
 }
 
-fn median_u64(mut v: Vec<u64>) -> Option<u64> {
-    v.sort_unstable();
-    v.get(v.len().checked_sub(1)? / 2).copied()
-}
-
 fn summary(sh: &Shared) -> Result<()> {
     let recs = lock(&sh.records);
     let count = |o: Outcome| recs.iter().filter(|r| r.outcome == o).count();
@@ -1114,7 +1100,7 @@ fn summary(sh: &Shared) -> Result<()> {
         .iter()
         .filter_map(|r| {
             let t = r.syscalls?;
-            Some(t as f64 / (r.bytes as f64 / (1u64 << 20) as f64))
+            Some(t as f64 / crate::size::mib(r.bytes))
         })
         .collect();
     per_mib.sort_by(f64::total_cmp);
@@ -1130,13 +1116,13 @@ fn summary(sh: &Shared) -> Result<()> {
         stopped: count(Outcome::Stopped),
         rejected: count(Outcome::Rejected),
         bytes: recs.iter().map(|r| r.bytes).sum(),
-        median_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 50.0)),
-        p5_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 5.0)),
-        p95_mib_s: (!tput.is_empty()).then(|| percentile(&tput, 95.0)),
-        syscalls_per_mib: (!per_mib.is_empty()).then(|| percentile(&per_mib, 50.0)),
-        median_voluntary_cs: median_u64(costs.iter().map(|c| c.0).collect()),
-        median_involuntary_cs: median_u64(costs.iter().map(|c| c.1).collect()),
-        median_sys_ns: median_u64(costs.iter().map(|c| c.2).collect()),
+        median_mib_s: crate::stats::median_f64(tput.clone()),
+        p5_mib_s: (!tput.is_empty()).then(|| crate::stats::percentile(&tput, 5.0)),
+        p95_mib_s: (!tput.is_empty()).then(|| crate::stats::percentile(&tput, 95.0)),
+        syscalls_per_mib: crate::stats::median_f64(per_mib.clone()),
+        median_voluntary_cs: crate::stats::median_of(costs.iter().map(|c| c.0).collect()),
+        median_involuntary_cs: crate::stats::median_of(costs.iter().map(|c| c.1).collect()),
+        median_sys_ns: crate::stats::median_of(costs.iter().map(|c| c.2).collect()),
         total_sys_ns: costs.iter().map(|c| c.2).sum(),
         total_user_ns: costs.iter().map(|c| c.3).sum(),
     };
@@ -1213,15 +1199,6 @@ fn summary_table(s: &Summary, color: bool) -> Table {
 mod tests {
     use super::*;
     use crate::counters::Reading;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
-        assert_eq!(percentile(&v, 50.0), 5.0);
-        assert_eq!(percentile(&v, 95.0), 10.0);
-        assert_eq!(percentile(&v, 5.0), 1.0);
-        assert_eq!(percentile(&[], 50.0), 0.0);
-    }
 
     #[test]
     fn loopback_detection() {

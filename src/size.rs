@@ -48,6 +48,21 @@ pub fn fmt_bytes(n: u64) -> String {
     }
 }
 
+/// Bytes in MiB (2^20): the one conversion every rate and "per MiB" figure goes through.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
+}
+
+/// Bytes in GiB (2^30), for "per GiB" figures.
+pub fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+/// A rate: `bytes` moved in `secs` seconds, in MiB/s.
+pub fn mib_per_s(bytes: u64, secs: f64) -> f64 {
+    mib(bytes) / secs
+}
+
 /// A rate in MiB/s with the precision its size needs: "3408", "12.5", "0.0042" (a 1-byte file
 /// is not "0 MiB/s"); "n/a" for none (an empty file has no rate).
 pub fn fmt_mib_s(v: Option<f64>) -> String {

@@ -84,8 +84,8 @@ fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {
             } else {
                 m.method.name().to_string()
             };
-            let mib = p.file_bytes as f64 / (1u64 << 20) as f64;
-            let gib = p.file_bytes as f64 / (1u64 << 30) as f64;
+            let mib = crate::size::mib(p.file_bytes);
+            let gib = crate::size::gib(p.file_bytes);
             let c = &m.median.cost;
             let sp = SeriesPoint {
                 file_bytes: p.file_bytes,

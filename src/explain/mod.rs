@@ -107,7 +107,7 @@ pub struct MeasuredCopies {
 /// The copy figures of one method's median run (and read-write's), or None without a profile.
 fn copies_of(m: &MethodResult, rw: &MethodResult) -> Option<MeasuredCopies> {
     use crate::counters::profile::{Category, ThreadProfile};
-    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+    let gib = crate::size::gib;
     let per_gib = |p: &ThreadProfile, bytes: u64| p.ns_of(Category::Copy) as f64 / 1e6 / gib(bytes);
     let share = |p: &ThreadProfile| {
         let all: u64 = p.ns.values().sum();

@@ -33,7 +33,7 @@ fn per_gib(p: &ThreadProfile, cat: Category, bytes: u64) -> f64 {
     if bytes == 0 {
         return 0.0;
     }
-    p.ns.get(&cat).copied().unwrap_or(0) as f64 / (bytes as f64 / (1u64 << 30) as f64)
+    p.ns_of(cat) as f64 / crate::size::gib(bytes)
 }
 
 fn total_per_gib(p: &ThreadProfile, bytes: u64) -> f64 {

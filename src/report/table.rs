@@ -238,7 +238,7 @@ fn placement_text(r: &Report) -> String {
 
 /// ns per GiB moved, or None for an empty file.
 fn per_gib(ns: u64, bytes: u64) -> Option<f64> {
-    (bytes > 0).then(|| ns as f64 / (bytes as f64 / (1u64 << 30) as f64))
+    (bytes > 0).then(|| ns as f64 / crate::size::gib(bytes))
 }
 
 /// The serving thread's sys CPU per GiB of a run summary (median, min or max).
