@@ -324,7 +324,15 @@ fn cold_cache_drops_pages_and_shows_major_faults() {
 fn empty_and_one_byte_sizes_print_no_false_zeros() {
     let sweep = |last: &[&str]| {
         let mut args = vec![
-            "sweep", "--sizes", "0,1", "--methods", "sendfile", "--runs", "1", "--warmup", "0",
+            "sweep",
+            "--sizes",
+            "0,1",
+            "--methods",
+            "sendfile",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
         ];
         args.extend_from_slice(last);
         common::run_ok(&args, &[])
