@@ -57,6 +57,24 @@ pub enum Command {
     /// Check what this machine lets copylab measure, and how to fix each gap. Exit 0 when the
     /// full compare table is available, else 1.
     Doctor(DoctorArgs),
+    /// Print a completion script for bash, zsh or fish, generated from these flags.
+    Completions(CompletionsArgs),
+    /// Print copylab's man page (roff), generated from these flags.
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: ShellArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, clap::Args)]
@@ -412,7 +430,12 @@ pub enum Job {
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
-    Doctor { file: Option<PathBuf>, json: bool },
+    Doctor {
+        file: Option<PathBuf>,
+        json: bool,
+    },
+    /// Text generated from the command line's definition (completions, the man page), for stdout.
+    Print(Vec<u8>),
 }
 
 fn batch_arg(n: u32) -> Result<u32> {
@@ -539,6 +562,53 @@ fn parse_timeout_secs(text: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// The completion script for `shell`, generated from [`Cli`].
+fn completions(shell: ShellArg) -> Vec<u8> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        ShellArg::Bash => Shell::Bash,
+        ShellArg::Zsh => Shell::Zsh,
+        ShellArg::Fish => Shell::Fish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "copylab", &mut out);
+    out
+}
+
+/// The man page, generated from [`Cli`]: the top-level page, then one section per subcommand
+/// with its synopsis and options.
+fn man_page() -> Result<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("copylab {}", sub.get_name());
+        let page = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
+        let mut part = Vec::new();
+        page.render_synopsis_section(&mut part)?;
+        page.render_options_section(&mut part)?;
+        // Each part opens its own SYNOPSIS and OPTIONS sections: make them one section per
+        // subcommand with subsections, so the page keeps a single SYNOPSIS.
+        // The string definitions each render repeats are already at the top of the page.
+        let part = String::from_utf8_lossy(&part)
+            .lines()
+            .filter(|l| !l.starts_with(".ie \\n(.g .ds Aq") && !l.starts_with(".el .ds Aq"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .replacen(
+                ".SH SYNOPSIS",
+                &format!(".SH \"{}\"", name.to_uppercase()),
+                1,
+            )
+            .replacen(".SH OPTIONS", ".SS Options", 1);
+        out.extend_from_slice(part.as_bytes());
+    }
+    Ok(out)
+}
+
 impl Cli {
     /// Validate the arguments and turn them into typed options.
     pub fn into_job(self) -> Result<Job> {
@@ -663,6 +733,8 @@ impl Cli {
                     a.export.specs(),
                 ))
             }
+            Command::Completions(a) => Ok(Job::Print(completions(a.shell))),
+            Command::Man => Ok(Job::Print(man_page()?)),
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
                 json: a.json,
