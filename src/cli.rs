@@ -24,6 +24,9 @@ pub const DEFAULT_BATCH: u32 = 16;
 /// Most chunks per `io_uring_enter` accepted (the ring holds two entries per chunk).
 const MAX_BATCH: u32 = 1024;
 
+/// Size of compare's generated file when neither FILE nor `--size` is given.
+const DEFAULT_SIZE: u64 = 256 << 20;
+
 /// Largest read-write buffer and pipe size accepted: keeps peak memory bounded.
 const MAX_BUFFER: u64 = 64 << 20;
 
@@ -54,6 +57,24 @@ pub enum Command {
     /// Check what this machine lets copylab measure, and how to fix each gap. Exit 0 when the
     /// full compare table is available, else 1.
     Doctor(DoctorArgs),
+    /// Print a completion script for bash, zsh or fish, generated from these flags.
+    Completions(CompletionsArgs),
+    /// Print copylab's man page (roff), generated from these flags.
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: ShellArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,8 +102,8 @@ pub struct ExplainArgs {
     pub lang: Option<LangArg>,
 
     /// File size for --measure.
-    #[arg(long, default_value = "32M", value_name = "SIZE")]
-    pub size: String,
+    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_size)]
+    pub size: u64,
 
     /// With --measure: pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
     /// CPU), or any to leave it to the scheduler [default: two different CPUs this process may
@@ -104,8 +125,8 @@ pub struct ServeArgs {
 
     /// Copy path: read-write, mmap, sendfile, splice, vmsplice, msg-zerocopy, io-uring-splice or
     /// io-uring-send-zc.
-    #[arg(long, short, default_value = "sendfile", value_name = "METHOD")]
-    pub method: String,
+    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = parse_method)]
+    pub method: MethodKind,
 
     /// TCP address to listen on [default: 127.0.0.1:7878] (port 0 picks a free port). Binding
     /// beyond loopback makes the file reachable from the network.
@@ -137,8 +158,8 @@ pub struct ServeArgs {
 
     /// End a connection whose client has read nothing for this long (e.g. 30s, 500ms, 2m;
     /// 0 waits forever).
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
-    pub send_timeout: String,
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub send_timeout: std::time::Duration,
 
     /// One JSON object per line (listening, each connection, summary) instead of text.
     #[arg(long)]
@@ -176,12 +197,12 @@ pub struct FetchArgs {
     pub connections: usize,
 
     /// Give up on a connection that cannot connect, or receives nothing, for this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    pub timeout: u64,
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_timeout_secs)]
+    pub timeout: std::time::Duration,
 
     /// Fail a connection whose body is (or is declared) larger than SIZE (e.g. 10G).
-    #[arg(long, value_name = "SIZE")]
-    pub max_size: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
 
     /// Print the results as JSON.
     #[arg(long)]
@@ -206,9 +227,10 @@ pub struct CompareArgs {
         long,
         short,
         default_value = "read-write,mmap,sendfile,splice",
-        value_name = "LIST"
+        value_name = "LIST",
+        value_parser = parse_methods
     )]
-    pub methods: String,
+    pub methods: MethodList,
 
     /// Measured runs per method (medians are reported).
     #[arg(long, short, default_value_t = 5, value_name = "N")]
@@ -223,8 +245,8 @@ pub struct CompareArgs {
     pub transport: TransportArg,
 
     /// Size of the generated file when no FILE is given (e.g. 256M, 1G) [default: 256M].
-    #[arg(long, short, value_name = "SIZE")]
-    pub size: Option<String>,
+    #[arg(long, short, value_name = "SIZE", value_parser = parse_size)]
+    pub size: Option<u64>,
 
     /// Pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
     /// CPU), or any to leave it to the scheduler [default: two different CPUs this process may
@@ -293,8 +315,8 @@ impl ExportArgs {
 #[derive(Debug, clap::Args)]
 pub struct SweepArgs {
     /// File sizes to generate and compare, comma-separated.
-    #[arg(long, default_value = "4K,64K,1M,16M,256M", value_name = "LIST")]
-    pub sizes: String,
+    #[arg(long, default_value = "4K,64K,1M,16M,256M", value_name = "LIST", value_parser = parse_size_list)]
+    pub sizes: SizeList,
 
     /// Pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
     /// CPU), or any to leave it to the scheduler [default: two different CPUs this process may
@@ -303,17 +325,18 @@ pub struct SweepArgs {
     pub cpus: Option<Cpus>,
 
     /// read-write buffer sizes, comma-separated (each is its own series).
-    #[arg(long, default_value = "128K", value_name = "LIST")]
-    pub buffers: String,
+    #[arg(long, default_value = "128K", value_name = "LIST", value_parser = parse_buffer_list)]
+    pub buffers: BufferList,
 
     /// Methods, comma-separated, or classic (the first four), or all.
     #[arg(
         long,
         short,
         default_value = "read-write,mmap,sendfile,splice",
-        value_name = "LIST"
+        value_name = "LIST",
+        value_parser = parse_methods
     )]
-    pub methods: String,
+    pub methods: MethodList,
 
     /// Measured runs per method and size.
     #[arg(long, short, default_value_t = 3, value_name = "N")]
@@ -328,8 +351,8 @@ pub struct SweepArgs {
     pub transport: TransportArg,
 
     /// Pipe size splice asks for.
-    #[arg(long, default_value = "1M", value_name = "SIZE")]
-    pub pipe_size: String,
+    #[arg(long, default_value = "1M", value_name = "SIZE", value_parser = parse_buffer)]
+    pub pipe_size: usize,
 
     /// Counter source: auto, perf or rusage.
     #[arg(long, value_enum, default_value_t = CountersArg::Auto)]
@@ -351,12 +374,12 @@ pub struct SweepArgs {
 #[derive(Debug, clap::Args)]
 pub struct PathArgs {
     /// read-write's user buffer (e.g. 64K, 1M).
-    #[arg(long, short, default_value = "128K", value_name = "SIZE")]
-    pub buffer: String,
+    #[arg(long, short, default_value = "128K", value_name = "SIZE", value_parser = parse_buffer)]
+    pub buffer: usize,
 
     /// Pipe size splice asks for (F_SETPIPE_SZ); the size granted is reported.
-    #[arg(long, default_value = "1M", value_name = "SIZE")]
-    pub pipe_size: String,
+    #[arg(long, default_value = "1M", value_name = "SIZE", value_parser = parse_buffer)]
+    pub pipe_size: usize,
 
     /// Chunks the io_uring paths submit per io_uring_enter (1 = one syscall per chunk).
     #[arg(long, default_value_t = DEFAULT_BATCH, value_name = "N")]
@@ -407,18 +430,12 @@ pub enum Job {
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
-    Doctor { file: Option<PathBuf>, json: bool },
-}
-
-fn method_arg(text: &str) -> Result<MethodKind> {
-    let list = MethodKind::parse_list(text).map_err(|e| anyhow::anyhow!("--method: {e}"))?;
-    match list[..] {
-        [one] => Ok(one),
-        _ => bail!(
-            "--method: give one method ({})",
-            MethodKind::ALL.map(|k| k.name()).join(", ")
-        ),
-    }
+    Doctor {
+        file: Option<PathBuf>,
+        json: bool,
+    },
+    /// Text generated from the command line's definition (completions, the man page), for stdout.
+    Print(Vec<u8>),
 }
 
 fn batch_arg(n: u32) -> Result<u32> {
@@ -458,22 +475,138 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
-fn size_arg(flag: &str, text: &str) -> Result<u64> {
-    parse_size(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+/// `--buffer`, `--pipe-size` as clap parses them: a size from 1 byte to [`MAX_BUFFER`].
+fn parse_buffer(text: &str) -> Result<usize, String> {
+    let v = parse_size(text)?;
+    if v == 0 {
+        return Err("must be at least 1 byte (e.g. 128K)".into());
+    }
+    if v > MAX_BUFFER {
+        return Err(format!(
+            "{text} is larger than the {} MiB copylab allows",
+            MAX_BUFFER >> 20
+        ));
+    }
+    // MAX_BUFFER (64 MiB) fits in usize on every target copylab builds for.
+    Ok(v as usize)
 }
 
-fn bounded(flag: &str, text: &str, max: u64) -> Result<usize> {
-    let v = size_arg(flag, text)?;
-    if v == 0 {
-        bail!("{flag}: must be at least 1 byte (e.g. 128K)");
+/// Sweep's `--sizes`: comma-separated sizes, at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeList(pub Vec<u64>);
+
+/// Sweep's `--buffers`: comma-separated read-write buffer sizes, at least one, each as
+/// [`parse_buffer`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferList(pub Vec<usize>);
+
+/// The non-empty items of a comma-separated list, each parsed by `item`; at least one.
+fn parse_list<T>(text: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    let v = text
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(item)
+        .collect::<Result<Vec<T>, String>>()?;
+    if v.is_empty() {
+        return Err("give at least one size".into());
     }
-    if v > max {
-        bail!(
-            "{flag}: {text} is larger than the {} MiB copylab allows",
-            max >> 20
-        );
+    Ok(v)
+}
+
+/// Sweep's `--sizes` as clap parses it.
+fn parse_size_list(text: &str) -> Result<SizeList, String> {
+    parse_list(text, parse_size).map(SizeList)
+}
+
+/// Sweep's `--buffers` as clap parses it.
+fn parse_buffer_list(text: &str) -> Result<BufferList, String> {
+    parse_list(text, parse_buffer).map(BufferList)
+}
+
+/// `--methods` as typed: the methods to run in order, and those named one by one (not through
+/// `all` or `classic`), which are refused rather than skipped when they cannot run here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodList {
+    pub kinds: Vec<MethodKind>,
+    pub named: Vec<MethodKind>,
+}
+
+/// `--methods` as clap parses it (see [`MethodKind::parse_list`]).
+fn parse_methods(text: &str) -> Result<MethodList, String> {
+    Ok(MethodList {
+        kinds: MethodKind::parse_list(text)?,
+        named: MethodKind::named_in(text),
+    })
+}
+
+/// Serve's `--method` as clap parses it: exactly one method.
+fn parse_method(text: &str) -> Result<MethodKind, String> {
+    match MethodKind::parse_list(text)?[..] {
+        [one] => Ok(one),
+        _ => Err(format!(
+            "give one method ({})",
+            MethodKind::ALL.map(|k| k.name()).join(", ")
+        )),
     }
-    Ok(v as usize)
+}
+
+/// Fetch's `--timeout` as clap parses it: whole seconds, at least 1.
+fn parse_timeout_secs(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1 second".into()),
+        Ok(n) => Ok(std::time::Duration::from_secs(n)),
+        Err(_) => Err(format!(
+            "'{text}' is not a whole number of seconds (e.g. 30)"
+        )),
+    }
+}
+
+/// The completion script for `shell`, generated from [`Cli`].
+fn completions(shell: ShellArg) -> Vec<u8> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        ShellArg::Bash => Shell::Bash,
+        ShellArg::Zsh => Shell::Zsh,
+        ShellArg::Fish => Shell::Fish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "copylab", &mut out);
+    out
+}
+
+/// The man page, generated from [`Cli`]: the top-level page, then one section per subcommand
+/// with its synopsis and options.
+fn man_page() -> Result<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("copylab {}", sub.get_name());
+        let page = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
+        let mut part = Vec::new();
+        page.render_synopsis_section(&mut part)?;
+        page.render_options_section(&mut part)?;
+        // Each part opens its own SYNOPSIS and OPTIONS sections: make them one section per
+        // subcommand with subsections, so the page keeps a single SYNOPSIS.
+        // The string definitions each render repeats are already at the top of the page.
+        let part = String::from_utf8_lossy(&part)
+            .lines()
+            .filter(|l| !l.starts_with(".ie \\n(.g .ds Aq") && !l.starts_with(".el .ds Aq"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .replacen(
+                ".SH SYNOPSIS",
+                &format!(".SH \"{}\"", name.to_uppercase()),
+                1,
+            )
+            .replacen(".SH OPTIONS", ".SS Options", 1);
+        out.extend_from_slice(part.as_bytes());
+    }
+    Ok(out)
 }
 
 impl Cli {
@@ -481,8 +614,6 @@ impl Cli {
     pub fn into_job(self) -> Result<Job> {
         match self.command {
             Command::Compare(a) => {
-                let methods = MethodKind::parse_list(&a.methods)
-                    .map_err(|e| anyhow::anyhow!("--methods: {e}"))?;
                 if a.runs == 0 {
                     bail!("--runs: must be at least 1");
                 }
@@ -492,20 +623,20 @@ impl Cli {
                         f.display()
                     );
                 }
-                let size = size_arg("--size", a.size.as_deref().unwrap_or("256M"))?;
+                let size = a.size.unwrap_or(DEFAULT_SIZE);
                 let opts = CompareOptions {
                     file: a.file,
                     size,
-                    methods,
+                    methods: a.methods.kinds,
                     runs: a.runs,
                     warmup: a.warmup,
                     transport: match a.transport {
                         TransportArg::Tcp => Transport::Tcp,
                         TransportArg::Unix => Transport::Unix,
                     },
-                    named: MethodKind::named_in(&a.methods),
-                    buffer: bounded("--buffer", &a.path.buffer, MAX_BUFFER)?,
-                    pipe_size: bounded("--pipe-size", &a.path.pipe_size, MAX_BUFFER)?,
+                    named: a.methods.named,
+                    buffer: a.path.buffer,
+                    pipe_size: a.path.pipe_size,
                     batch: batch_arg(a.path.batch)?,
                     counters: counters_arg(a.path.counters),
                     verify_all: a.verify_all,
@@ -544,60 +675,42 @@ impl Cli {
                 }
                 Ok(Job::Serve(ServeOptions {
                     file: a.file,
-                    method: method_arg(&a.method)?,
+                    method: a.method,
                     listen,
                     http: a.http,
                     max_conns: a.max_conns,
                     count: a.count,
-                    buffer: bounded("--buffer", &a.path.buffer, MAX_BUFFER)?,
-                    pipe_size: bounded("--pipe-size", &a.path.pipe_size, MAX_BUFFER)?,
+                    buffer: a.path.buffer,
+                    pipe_size: a.path.pipe_size,
                     batch: batch_arg(a.path.batch)?,
                     counters: counters_arg(a.path.counters),
-                    send_timeout: match parse_duration(&a.send_timeout) {
-                        Ok(d) if d.is_zero() => None,
-                        Ok(d) => Some(d),
-                        Err(e) => bail!("--send-timeout: {e}"),
-                    },
+                    // 0 waits forever.
+                    send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
                     json: a.json,
                     color: a.color,
                     cpus: a.cpus.unwrap_or_default().0,
                 }))
             }
             Command::Sweep(a) => {
-                let list = |flag: &str, text: &str| -> Result<Vec<u64>> {
-                    let v = text
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(|t| size_arg(flag, t))
-                        .collect::<Result<Vec<u64>>>()?;
-                    if v.is_empty() {
-                        bail!("{flag}: give at least one size");
-                    }
-                    Ok(v)
-                };
-                let sizes = list("--sizes", &a.sizes)?;
-                let buffers = list("--buffers", &a.buffers)?
-                    .into_iter()
-                    .map(|b| bounded("--buffers", &b.to_string(), MAX_BUFFER))
-                    .collect::<Result<Vec<usize>>>()?;
+                let SizeList(sizes) = a.sizes;
+                let BufferList(buffers) = a.buffers;
                 if a.runs == 0 {
                     bail!("--runs: must be at least 1");
                 }
                 let base = CompareOptions {
                     file: None,
                     size: 0,
-                    methods: MethodKind::parse_list(&a.methods)
-                        .map_err(|e| anyhow::anyhow!("--methods: {e}"))?,
-                    named: MethodKind::named_in(&a.methods),
+                    methods: a.methods.kinds,
+                    named: a.methods.named,
                     runs: a.runs,
                     warmup: a.warmup,
                     transport: match a.transport {
                         TransportArg::Tcp => Transport::Tcp,
                         TransportArg::Unix => Transport::Unix,
                     },
-                    buffer: buffers[0],
-                    pipe_size: bounded("--pipe-size", &a.pipe_size, MAX_BUFFER)?,
+                    // parse_list gives at least one buffer; 128K should that ever change.
+                    buffer: buffers.first().copied().unwrap_or(128 << 10),
+                    pipe_size: a.pipe_size,
                     batch: DEFAULT_BATCH,
                     counters: counters_arg(a.counters),
                     verify_all: false,
@@ -620,6 +733,8 @@ impl Cli {
                     a.export.specs(),
                 ))
             }
+            Command::Completions(a) => Ok(Job::Print(completions(a.shell))),
+            Command::Man => Ok(Job::Print(man_page()?)),
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
                 json: a.json,
@@ -629,7 +744,7 @@ impl Cli {
                     None => (None, false),
                     Some("myths") => (None, true),
                     Some(t) => (
-                        Some(method_arg(t).map_err(|_| {
+                        Some(parse_method(t).map_err(|_| {
                             anyhow::anyhow!(
                                 "explain {t}: unknown topic: choose {} or myths",
                                 MethodKind::ALL.map(|k| k.name()).join(", ")
@@ -641,7 +756,7 @@ impl Cli {
                 if myths_only && a.measure {
                     bail!("--measure: explain myths has nothing to measure; give a path instead");
                 }
-                let size = size_arg("--size", &a.size)?;
+                let size = a.size;
                 if size == 0 && a.measure {
                     bail!("--size: must be at least 1 byte to measure anything");
                 }
@@ -673,15 +788,6 @@ impl Cli {
                 if !a.path.starts_with('/') {
                     bail!("--path {}: must start with /", a.path);
                 }
-                if a.timeout == 0 {
-                    bail!("--timeout: must be at least 1 second");
-                }
-                let max_size = match &a.max_size {
-                    Some(t) => {
-                        Some(parse_size(t).map_err(|e| anyhow::anyhow!("--max-size {t}: {e}"))?)
-                    }
-                    None => None,
-                };
                 Ok(Job::Fetch(FetchOptions {
                     target: Target::parse(&a.target)?,
                     http: a.http,
@@ -689,8 +795,8 @@ impl Cli {
                     sink,
                     connections: a.connections,
                     json: a.json,
-                    timeout: std::time::Duration::from_secs(a.timeout),
-                    max_size,
+                    timeout: a.timeout,
+                    max_size: a.max_size,
                 }))
             }
         }
@@ -716,19 +822,74 @@ mod tests {
     }
 
     #[test]
-    fn bad_values_name_their_flag() {
+    fn bad_values_are_usage_errors_naming_their_flag() {
         for (args, flag) in [
-            (&["--buffer", "0"][..], "--buffer"),
-            (&["--size", "12QB"][..], "--size"),
-            (&["--methods", "nosuch"][..], "--methods"),
-            (&["--pipe-size", "1G"][..], "--pipe-size"),
+            (&["compare", "--buffer", "0"][..], "--buffer"),
+            (&["compare", "--buffer", "many"][..], "--buffer"),
+            (&["compare", "--size", "12QB"][..], "--size"),
+            (&["compare", "--methods", "nosuch"][..], "--methods"),
+            (&["compare", "--pipe-size", "1G"][..], "--pipe-size"),
+            (&["sweep", "--sizes", ","][..], "--sizes"),
+            (&["sweep", "--buffers", "4K,0"][..], "--buffers"),
+            (&["serve", "f", "--method", "classic"][..], "--method"),
+            (
+                &["serve", "f", "--send-timeout", "5h"][..],
+                "--send-timeout",
+            ),
+            (&["fetch", "a:1", "--timeout", "0"][..], "--timeout"),
+            (&["fetch", "a:1", "--max-size", "x"][..], "--max-size"),
+            (&["explain", "--size=-1"][..], "--size"),
+        ] {
+            let mut v = vec!["copylab"];
+            v.extend_from_slice(args);
+            let e = Cli::try_parse_from(v).expect_err("must fail");
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+            assert!(e.to_string().contains(flag), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn cross_checks_in_into_job_name_their_flag() {
+        for (args, flag) in [
             (&["--runs", "0"][..], "--runs"),
             (&["--batch", "0"][..], "--batch"),
             (&["--batch", "5000"][..], "--batch"),
+            (&["some-file", "--size", "4K"][..], "--size"),
         ] {
             let e = job(args).err().expect("must fail").to_string();
             assert!(e.starts_with(flag), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn typed_values() {
+        assert_eq!(parse_buffer("64K"), Ok(64 << 10));
+        assert_eq!(parse_buffer("64M"), Ok(64 << 20));
+        assert!(parse_buffer("0").unwrap_err().contains("at least 1 byte"));
+        assert!(parse_buffer("65M").unwrap_err().contains("64 MiB"));
+        assert_eq!(
+            parse_size_list(" 4K, ,1M"),
+            Ok(SizeList(vec![4096, 1 << 20]))
+        );
+        assert!(parse_size_list(",").is_err());
+        assert_eq!(parse_buffer_list("4K"), Ok(BufferList(vec![4096])));
+        assert_eq!(parse_method("mmap"), Ok(MethodKind::Mmap));
+        assert!(parse_method("mmap,splice").is_err());
+        let m = parse_methods("all,splice").unwrap();
+        assert_eq!(
+            (m.kinds, m.named),
+            (MethodKind::ALL.to_vec(), vec![MethodKind::Splice])
+        );
+        assert_eq!(
+            parse_timeout_secs("30"),
+            Ok(std::time::Duration::from_secs(30))
+        );
+        assert!(parse_timeout_secs("0").is_err());
+        assert!(parse_timeout_secs("30s").is_err());
     }
 
     #[test]

@@ -70,6 +70,11 @@ fn run() -> anyhow::Result<ExitCode> {
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
+        cli::Job::Print(text) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&text)?;
+            out.flush()?;
+        }
         cli::Job::Doctor { file, json } => {
             let d = doctor::diagnose(file.as_deref())?;
             doctor::print(&d, json, &mut std::io::stdout().lock())?;

@@ -69,38 +69,100 @@ fn proc_pseudo_file() {
     fails_cleanly(&compare_file("/proc/self/status"), &["/proc/self/status"]);
 }
 
+/// Run copylab with `args` and check clap refuses the value of `flag`: exit 2, the flag named.
+fn refused_by_clap(args: &[&str], flag: &str) {
+    let tmp = tempdir();
+    let out = run(args, &[("TMPDIR", path_str(tmp.path()))]);
+    assert_usage_error(&out, flag);
+}
+
 #[test]
 fn bad_size_unit() {
-    fails_cleanly(&["compare", "--size", "12QB"], &["--size", "12QB"]);
+    refused_by_clap(&["compare", "--size", "12QB"], "--size");
 }
 
 #[test]
 fn unknown_method() {
-    fails_cleanly(
+    refused_by_clap(
         &["compare", "--size", "4K", "--methods", "nosuch"],
-        &["--methods", "nosuch"],
+        "--methods",
     );
 }
 
 #[test]
 fn empty_method_list() {
-    fails_cleanly(
-        &["compare", "--size", "4K", "--methods", ","],
-        &["--methods"],
-    );
+    refused_by_clap(&["compare", "--size", "4K", "--methods", ","], "--methods");
 }
 
 #[test]
 fn zero_buffer() {
-    fails_cleanly(&["compare", "--size", "4K", "--buffer", "0"], &["--buffer"]);
+    refused_by_clap(&["compare", "--size", "4K", "--buffer", "0"], "--buffer");
 }
 
 #[test]
 fn zero_pipe_size() {
-    fails_cleanly(
+    refused_by_clap(
         &["compare", "--size", "4K", "--pipe-size", "0"],
-        &["--pipe-size"],
+        "--pipe-size",
     );
+}
+
+/// Every flag that takes a size, a duration or a method list refuses each bad value as a usage
+/// error (exit 2, the flag named), before anything runs: `--buffer many` once exited 1.
+#[test]
+fn bad_values_of_typed_flags_exit_2_naming_the_flag() {
+    const SIZES: &[&str] = &["many", "12QB", "", "K", "1.5M", "99999999999T", "-1"];
+    const BUFFERS: &[&str] = &["many", "0", "65M", "1G", "12QB", ""];
+    const METHODS: &[&str] = &["nosuch", ",", "", "sendfile,nosuch", "SENDFILE"];
+    let mut cases: Vec<(Vec<&str>, &str)> = Vec::new();
+    for &v in SIZES {
+        cases.push((vec!["compare", "--size", v], "--size"));
+        cases.push((
+            vec!["explain", "sendfile", "--measure", "--size", v],
+            "--size",
+        ));
+        cases.push((
+            vec!["fetch", "127.0.0.1:9", "--discard", "--max-size", v],
+            "--max-size",
+        ));
+        cases.push((vec!["sweep", "--sizes", v], "--sizes"));
+    }
+    cases.push((vec!["sweep", "--sizes", "4K,,x"], "--sizes"));
+    for &v in BUFFERS {
+        cases.push((vec!["compare", "--buffer", v], "--buffer"));
+        cases.push((vec!["compare", "--pipe-size", v], "--pipe-size"));
+        cases.push((vec!["serve", "f", "--buffer", v], "--buffer"));
+        cases.push((vec!["serve", "f", "--pipe-size", v], "--pipe-size"));
+        cases.push((vec!["sweep", "--buffers", v], "--buffers"));
+        cases.push((vec!["sweep", "--pipe-size", v], "--pipe-size"));
+    }
+    cases.push((vec!["sweep", "--buffers", "64K,0"], "--buffers"));
+    for &v in METHODS {
+        cases.push((vec!["compare", "--methods", v], "--methods"));
+        cases.push((vec!["sweep", "--methods", v], "--methods"));
+        cases.push((vec!["serve", "f", "--method", v], "--method"));
+    }
+    for v in ["all", "classic", "sendfile,splice"] {
+        cases.push((vec!["serve", "f", "--method", v], "--method"));
+    }
+    for v in ["many", "5h", "1.5s", "-1s", "", "99999999999999999999"] {
+        cases.push((vec!["serve", "f", "--send-timeout", v], "--send-timeout"));
+    }
+    for v in ["0", "many", "30s", "", "-1"] {
+        cases.push((
+            vec!["fetch", "127.0.0.1:9", "--discard", "--timeout", v],
+            "--timeout",
+        ));
+    }
+    for (args, flag) in cases {
+        // `--flag=VALUE`: a value starting with '-' (or empty) is still the flag's value.
+        let value = args[args.len() - 1];
+        let mut argv = args[..args.len() - 2].to_vec();
+        let joined = format!("{flag}={value}");
+        argv.push(&joined);
+        let out = run(&argv, &[]);
+        assert_usage_error(&out, flag);
+    }
 }
 
 #[test]

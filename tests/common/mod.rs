@@ -400,6 +400,19 @@ impl Drop for SystemState {
     }
 }
 
+/// The checks every bad flag value must pass: clap's usage error, exit code 2, naming `flag`
+/// (`invalid value '0' for '--buffer <SIZE>'`), no panic, nothing on stdout.
+pub fn assert_usage_error(out: &Out, flag: &str) {
+    assert_eq!(out.code, Some(2), "expected exit code 2\n{}", out.dump());
+    assert!(!out.stderr.contains("panicked"), "panic\n{}", out.dump());
+    assert!(
+        out.stderr.contains(&format!("'{flag} ")),
+        "stderr must name {flag}\n{}",
+        out.dump()
+    );
+    assert!(out.stdout.is_empty(), "{}", out.dump());
+}
+
 /// The checks every error exit must pass: exit code 1, exactly one stderr line starting with
 /// "copylab: " and containing each of `needles`, no panic, nothing on stdout.
 pub fn assert_clean_error(out: &Out, needles: &[&str]) {

@@ -1,0 +1,67 @@
+//! `copylab completions` and `copylab man`: generated from the command line's definition, so
+//! they name every subcommand and refuse a shell they do not know as a usage error.
+
+mod common;
+
+use common::*;
+
+const SUBCOMMANDS: [&str; 8] = [
+    "compare",
+    "sweep",
+    "serve",
+    "fetch",
+    "explain",
+    "doctor",
+    "completions",
+    "man",
+];
+
+#[test]
+fn completion_scripts_name_copylab_and_its_subcommands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run_ok(&["completions", shell], &[]);
+        assert!(out.stdout.contains("copylab"), "{shell}\n{}", out.dump());
+        for sub in ["compare", "serve", "fetch", "explain"] {
+            assert!(
+                out.stdout.contains(sub),
+                "{shell} lacks {sub}\n{}",
+                out.dump()
+            );
+        }
+    }
+    let bash = run_ok(&["completions", "bash"], &[]);
+    assert!(bash.stdout.contains("--send-timeout"), "{}", bash.dump());
+}
+
+#[test]
+fn man_page_is_roff_and_names_every_subcommand() {
+    let out = run_ok(&["man"], &[]);
+    // clap_mangen opens with the \*(Aq string definition (.ie/.el), then the title.
+    let first = out
+        .stdout
+        .lines()
+        .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+        .unwrap_or_default();
+    assert!(first.starts_with(".TH copylab 1"), "{}", out.dump());
+    for sub in SUBCOMMANDS {
+        let heading = format!(".SH \"COPYLAB {}\"", sub.to_uppercase());
+        assert!(
+            out.stdout.contains(&heading),
+            "no {heading}\n{}",
+            out.dump()
+        );
+    }
+    assert!(out.stdout.contains("send\\-timeout"), "{}", out.dump());
+}
+
+#[test]
+fn an_unknown_shell_is_a_usage_error() {
+    for shell in ["nosuch", "powershell", ""] {
+        let out = run(&["completions", shell], &[]);
+        assert_eq!(out.code, Some(2), "{shell:?}\n{}", out.dump());
+        assert!(!out.stderr.contains("panicked"), "{}", out.dump());
+        assert!(out.stdout.is_empty(), "{}", out.dump());
+    }
+    let out = run(&["completions"], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.dump());
+}
