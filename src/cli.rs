@@ -13,13 +13,13 @@ use crate::explain::{ExplainOptions, Lang};
 use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
 use crate::report::export::Format;
+use crate::report::{Color, Output};
 use crate::serve::{Listen, ServeOptions};
 use crate::size::parse_size;
 use crate::sweep::SweepOptions;
 use crate::transport::Transport;
 
-/// Chunks per `io_uring_enter` unless `--batch` says otherwise.
-pub const DEFAULT_BATCH: u32 = 16;
+use crate::method::DEFAULT_BATCH;
 
 /// Most chunks per `io_uring_enter` accepted (the ring holds two entries per chunk).
 const MAX_BATCH: u32 = 1024;
@@ -416,11 +416,14 @@ pub enum ColorArg {
     Never,
 }
 
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    Table { color: ColorArg },
-    Json,
+impl From<ColorArg> for Color {
+    fn from(c: ColorArg) -> Color {
+        match c {
+            ColorArg::Auto => Color::Auto,
+            ColorArg::Always => Color::Always,
+            ColorArg::Never => Color::Never,
+        }
+    }
 }
 
 /// A command ready to run, free of clap types.
@@ -647,7 +650,9 @@ impl Cli {
                 let output = if a.json {
                     Output::Json
                 } else {
-                    Output::Table { color: a.color }
+                    Output::Table {
+                        color: a.color.into(),
+                    }
                 };
                 Ok(Job::Compare(opts, output, a.export.specs()))
             }
@@ -687,7 +692,7 @@ impl Cli {
                     // 0 waits forever.
                     send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
                     json: a.json,
-                    color: a.color,
+                    color: a.color.into(),
                     cpus: a.cpus.unwrap_or_default().0,
                 }))
             }
@@ -721,7 +726,9 @@ impl Cli {
                 let output = if a.json {
                     Output::Json
                 } else {
-                    Output::Table { color: a.color }
+                    Output::Table {
+                        color: a.color.into(),
+                    }
                 };
                 Ok(Job::Sweep(
                     SweepOptions {

@@ -298,7 +298,7 @@ fn snapshot(
             resident_before_pct: resident.map(|p| (p * 10.0).round() / 10.0),
             resident_after_drop_max_pct: cold_max.map(|p| (p * 10.0).round() / 10.0),
         },
-        kernel: kernel_release(),
+        kernel: crate::sys::kernel_release(),
         options: RunOptions {
             runs: opts.runs,
             warmup: opts.warmup,
@@ -472,7 +472,7 @@ fn one_run(
         throughput_mib_s: throughput,
         verified: true,
         hash_checked: delivery.hash.is_some(),
-        cost: measured.cost,
+        cost: Cost::new(&measured.reading, &measured.calls, measured.io_workers),
         receiver: got
             .reading
             .map(|r| Cost::new(&r, &crate::sys::Calls::default(), None)),
@@ -480,11 +480,4 @@ fn one_run(
         profile,
         steal_ns: steal,
     })
-}
-
-/// `uname -r`.
-pub fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
 }

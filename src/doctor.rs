@@ -151,7 +151,7 @@ fn zero_copy_probe(src: &Source) -> Result<(), String> {
 /// Examine the machine (and `file`, if given).
 pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
     let mut checks = Vec::new();
-    let kernel = crate::compare::kernel_release();
+    let kernel = crate::sys::kernel_release();
     checks.push(check("kernel", Level::Ok, format!("Linux {kernel}"), None));
 
     let euid_root = nix::unistd::geteuid().is_root();

@@ -51,11 +51,11 @@ fn run() -> anyhow::Result<ExitCode> {
             if !exports.uses_stdout() {
                 let mut out = std::io::stdout().lock();
                 match output {
-                    cli::Output::Json => {
+                    report::Output::Json => {
                         serde_json::to_writer_pretty(&mut out, &s)?;
                         writeln!(out)?;
                     }
-                    cli::Output::Table { color } => {
+                    report::Output::Table { color } => {
                         out.write_all(sweep::render(&s, report::use_color(color)).as_bytes())?;
                     }
                 }

@@ -1,5 +1,6 @@
-//! The results of `compare`: these structs *are* the `--json` format (schema 1). Every field is
-//! documented here; units are in the names. `null` always means "not measured", never zero.
+//! The results of `compare` and `sweep`: these structs *are* the `--json` format (schema 1).
+//! Every field is documented here; units are in the names. `null` always means "not measured",
+//! never zero.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use serde::Serialize;
 
 use crate::counters::profile::{Category, ThreadProfile};
 use crate::counters::{Reading, SyscallSource};
-use crate::method::{MethodKind, Textbook};
+use crate::method::{IoWorkers, MethodKind, Textbook};
 use crate::placement::Placement;
 use crate::stats::{median_u64, pick_f64};
 use crate::sys::{Calls, ZeroCopy};
@@ -74,7 +75,7 @@ impl Machine {
                 .map(|(_, v)| v.trim().to_string())
         });
         Machine {
-            kernel: crate::compare::kernel_release(),
+            kernel: crate::sys::kernel_release(),
             cpu_model,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
@@ -261,16 +262,6 @@ pub struct Cost {
     /// io_uring paths: the kernel worker threads (io-wq) that ran requests for the serving
     /// thread, outside its counters; null for the other paths.
     pub io_workers: Option<IoWorkers>,
-}
-
-/// CPU the kernel's io-wq worker threads (`iou-wrk-<tid>`) spent on the serving thread's
-/// requests during the transfer (from /proc/self/task/*/schedstat, before and after).
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct IoWorkers {
-    /// CPU time of the workers, ns.
-    pub cpu_ns: u64,
-    /// Workers that ran (present after the transfer with more CPU time than before).
-    pub threads: u32,
 }
 
 impl Cost {
@@ -523,4 +514,59 @@ impl MethodResult {
             spread_pct,
         }
     }
+}
+
+// ---------------------------------------------------------------- sweep (`copylab sweep --json`)
+
+/// One compare run of the sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// Size of the generated file.
+    pub file_bytes: u64,
+    /// read-write's buffer at this point.
+    pub buffer_bytes: u64,
+    /// The full compare report (every run, medians, sources).
+    pub report: Report,
+}
+
+/// How one series (a method, and for read-write a buffer size) scales with file size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    /// `sendfile`, or `read-write@64 KiB` when several buffers were swept.
+    pub name: String,
+    pub method: MethodKind,
+    pub buffer_bytes: u64,
+    pub points: Vec<SeriesPoint>,
+}
+
+/// One size of one series (medians).
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesPoint {
+    pub file_bytes: u64,
+    /// Median throughput; null for an empty file (nothing to time).
+    pub throughput_mib_s: Option<f64>,
+    /// Syscalls per MiB sent, or null when syscalls were not counted.
+    pub syscalls_per_mib: Option<f64>,
+    /// CPU time of the serving thread per GiB sent, in ns: perf task-clock (precise) when
+    /// counted, else getrusage user + sys (tick-sampled: coarse for small files); null for an
+    /// empty file (no GiB to divide by).
+    pub cpu_ns_per_gib: Option<f64>,
+    /// `task-clock` or `getrusage`.
+    pub cpu_source: &'static str,
+    /// io_uring paths: CPU of the kernel's io-wq workers per GiB sent, in ns (not included in
+    /// `cpu_ns_per_gib`); null for the other paths.
+    pub io_workers_cpu_ns_per_gib: Option<f64>,
+}
+
+/// Everything a sweep measured (`--json`, `--export-json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub schema: u32,
+    /// Always `"sweep"`.
+    pub kind: &'static str,
+    pub machine: Machine,
+    /// The series, derived from `points`.
+    pub series: Vec<Series>,
+    /// Every compare run, in order.
+    pub points: Vec<Point>,
 }

@@ -18,7 +18,6 @@ use comfy_table::{Cell, CellAlignment, Table};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde::Serialize;
 
-use crate::cli::ColorArg;
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::http::{self, Status, Verdict};
 use crate::method::{self, Method, MethodConfig, MethodKind, Scratch};
@@ -62,7 +61,7 @@ pub struct ServeOptions {
     pub send_timeout: Option<Duration>,
     /// One JSON object per line instead of text lines and a table.
     pub json: bool,
-    pub color: ColorArg,
+    pub color: crate::report::Color,
     /// CPUs every worker is pinned to (empty: not pinned).
     pub cpus: Vec<u32>,
 }
@@ -890,7 +889,11 @@ fn handle(
     };
     let wall = m.finished.saturating_duration_since(m.started);
     rec.wall_ns = wall.as_nanos() as u64;
-    rec.cost = Some(m.cost);
+    rec.cost = Some(crate::results::Cost::new(
+        &m.reading,
+        &m.calls,
+        m.io_workers,
+    ));
     match m.sent {
         Ok(n) => {
             rec.bytes = n;

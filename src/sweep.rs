@@ -4,12 +4,11 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use serde::Serialize;
 
 use crate::compare::{self, CompareOptions};
 use crate::method::MethodKind;
 use crate::report::{bar_of, new_table};
-use crate::results::{Machine, Report, SCHEMA};
+use crate::results::{Machine, Point, SCHEMA, Series, SeriesPoint, SweepReport};
 use crate::size::{fmt_bytes, fmt_mib_s};
 
 /// Everything `sweep` needs, already validated.
@@ -20,59 +19,6 @@ pub struct SweepOptions {
     pub buffers: Vec<usize>,
     /// The compare settings shared by every point (its file, size and buffer are set per point).
     pub base: CompareOptions,
-}
-
-/// One compare run of the sweep.
-#[derive(Debug, Clone, Serialize)]
-pub struct Point {
-    /// Size of the generated file.
-    pub file_bytes: u64,
-    /// read-write's buffer at this point.
-    pub buffer_bytes: u64,
-    /// The full compare report (every run, medians, sources).
-    pub report: Report,
-}
-
-/// How one series (a method, and for read-write a buffer size) scales with file size.
-#[derive(Debug, Clone, Serialize)]
-pub struct Series {
-    /// `sendfile`, or `read-write@64 KiB` when several buffers were swept.
-    pub name: String,
-    pub method: MethodKind,
-    pub buffer_bytes: u64,
-    pub points: Vec<SeriesPoint>,
-}
-
-/// One size of one series (medians).
-#[derive(Debug, Clone, Serialize)]
-pub struct SeriesPoint {
-    pub file_bytes: u64,
-    /// Median throughput; null for an empty file (nothing to time).
-    pub throughput_mib_s: Option<f64>,
-    /// Syscalls per MiB sent, or null when syscalls were not counted.
-    pub syscalls_per_mib: Option<f64>,
-    /// CPU time of the serving thread per GiB sent, in ns: perf task-clock (precise) when
-    /// counted, else getrusage user + sys (tick-sampled: coarse for small files); null for an
-    /// empty file (no GiB to divide by).
-    pub cpu_ns_per_gib: Option<f64>,
-    /// `task-clock` or `getrusage`.
-    pub cpu_source: &'static str,
-    /// io_uring paths: CPU of the kernel's io-wq workers per GiB sent, in ns (not included in
-    /// `cpu_ns_per_gib`); null for the other paths.
-    pub io_workers_cpu_ns_per_gib: Option<f64>,
-}
-
-/// Everything a sweep measured (`--json`, `--export-json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct SweepReport {
-    pub schema: u32,
-    /// Always `"sweep"`.
-    pub kind: &'static str,
-    pub machine: Machine,
-    /// The series, derived from `points`.
-    pub series: Vec<Series>,
-    /// Every compare run, in order.
-    pub points: Vec<Point>,
 }
 
 fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {

@@ -14,8 +14,8 @@ use anyhow::{Context, Result};
 
 use crate::counters::profile::ThreadProfile;
 use crate::counters::{Choice, Counters, Reading};
+use crate::method::IoWorkers;
 use crate::method::{Method, Scratch};
-use crate::results::{Cost, IoWorkers};
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError};
 use crate::transport::{Conn, Delivery};
@@ -24,8 +24,12 @@ use crate::transport::{Conn, Delivery};
 pub struct Measured {
     /// Body bytes sent, or how far the transfer got and why it stopped.
     pub sent: Result<u64, SendError>,
-    /// What the window cost the calling thread.
-    pub cost: Cost,
+    /// What the window cost the calling thread, as its counters read it.
+    pub reading: Reading,
+    /// The calls the method counted itself.
+    pub calls: Calls,
+    /// io_uring paths: what the kernel's worker threads ran for this thread.
+    pub io_workers: Option<IoWorkers>,
     /// Just before the first send call.
     pub started: Instant,
     /// Just after the last send call returned (the peer may still be receiving).
@@ -82,7 +86,9 @@ pub fn send_measured(
     });
     Ok(Measured {
         sent,
-        cost: Cost::new(&reading, &calls, io_workers),
+        reading,
+        calls,
+        io_workers,
         started,
         finished,
         profile,

@@ -446,7 +446,7 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
             transport: Transport::Tcp,
             buffer: 128 << 10,
             pipe_size: 1 << 20,
-            batch: crate::cli::DEFAULT_BATCH,
+            batch: crate::method::DEFAULT_BATCH,
             counters: Choice::Auto,
             verify_all: false,
             cold: false,

@@ -390,6 +390,19 @@ pub struct Scratch {
     pub ring: Option<Ring>,
 }
 
+/// CPU the kernel's io-wq worker threads (`iou-wrk-<tid>`) spent on the serving thread's
+/// requests during the transfer (from /proc/self/task/*/schedstat, before and after).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct IoWorkers {
+    /// CPU time of the workers, ns.
+    pub cpu_ns: u64,
+    /// Workers that ran (present after the transfer with more CPU time than before).
+    pub threads: u32,
+}
+
+/// Chunks per `io_uring_enter` unless `--batch` says otherwise.
+pub const DEFAULT_BATCH: u32 = 16;
+
 /// Settings the methods share.
 #[derive(Debug, Clone, Copy)]
 pub struct MethodConfig {

@@ -10,15 +10,30 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
-use crate::cli::{ColorArg, Output};
 use crate::results::Report;
 
+/// When to colour what people read: always, never, or (auto) when stdout is a terminal and
+/// neither NO_COLOR nor TERM=dumb says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How results are printed: a table for people, JSON for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table { color: Color },
+    Json,
+}
+
 /// Whether to colour output going to stdout.
-pub fn use_color(choice: ColorArg) -> bool {
+pub fn use_color(choice: Color) -> bool {
     match choice {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
                 && std::io::stdout().is_terminal()

@@ -4,8 +4,8 @@
 use super::Exporter;
 use crate::counters::NAMED_SYSCALLS;
 use crate::counters::profile::Category;
+use crate::results::SweepReport;
 use crate::results::{Report, Run};
-use crate::sweep::SweepReport;
 
 pub struct Csv;
 

@@ -2,7 +2,7 @@
 
 use super::Exporter;
 use crate::results::Report;
-use crate::sweep::SweepReport;
+use crate::results::SweepReport;
 
 pub struct Json;
 

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use super::Exporter;
 use crate::results::Report;
+use crate::results::SweepReport;
 use crate::size::fmt_bytes;
-use crate::sweep::SweepReport;
 
 pub struct Markdown;
 

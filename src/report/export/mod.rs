@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::outfile::{self, Kind};
 use crate::results::Report;
-use crate::sweep::SweepReport;
+use crate::results::SweepReport;
 
 /// One output format.
 pub trait Exporter {
