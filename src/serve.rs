@@ -24,6 +24,7 @@ use crate::method::{self, Method, MethodConfig, MethodKind, Scratch};
 use crate::results::Cost;
 use crate::signals;
 use crate::size::fmt_bytes;
+use crate::size::fmt_ms as ms;
 use crate::source::Source;
 use crate::sys::{SendError, StopKind};
 use crate::transfer;
@@ -958,10 +959,6 @@ fn close_gracefully(conn: &Conn) {
             return;
         }
     }
-}
-
-fn ms(ns: u64) -> String {
-    format!("{:.1}", ns as f64 / 1e6)
 }
 
 /// "syscalls 2049 (pread64 1024, write 1025)"; a syscall the method made but whose counter

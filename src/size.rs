@@ -48,6 +48,19 @@ pub fn fmt_bytes(n: u64) -> String {
     }
 }
 
+/// ns as ms with the precision its size needs: "291", "37.0", "0.29" — every table and line
+/// prints durations through this one function.
+pub fn fmt_ms(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else if ms >= 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.2}")
+    }
+}
+
 /// Bytes in MiB (2^20): the one conversion every rate and "per MiB" figure goes through.
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64

@@ -220,5 +220,5 @@ fn paint(s: &str, code: &str, color: bool) -> String {
 
 /// ns (per GiB) as ms, with the table's precision.
 fn ms(ns_per_gib: f64) -> String {
-    super::table::ms(ns_per_gib.max(0.0).round() as u64)
+    crate::size::fmt_ms(ns_per_gib.max(0.0).round() as u64)
 }

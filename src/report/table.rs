@@ -11,7 +11,7 @@ use crate::counters::SyscallSource;
 use crate::method::MethodKind;
 use crate::placement::Placement;
 use crate::results::{MethodResult, Report, Run};
-use crate::size::{fmt_bytes, fmt_mib_s};
+use crate::size::{fmt_bytes, fmt_mib_s, fmt_ms as ms};
 use crate::sys::ZeroCopy;
 use crate::transport::Transport;
 
@@ -162,18 +162,6 @@ fn footer(r: &Report, out: &mut String) {
     }
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
-    }
-}
-
-/// ns as ms: "291", "37.0", "0.29".
-pub(super) fn ms(ns: u64) -> String {
-    let ms = ns as f64 / 1e6;
-    if ms >= 100.0 {
-        format!("{ms:.0}")
-    } else if ms >= 10.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.2}")
     }
 }
 
