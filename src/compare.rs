@@ -326,6 +326,8 @@ const NOISY_STEAL_PCT: f64 = 2.0;
 /// Runs shorter than this (median wall time) spread by scheduler jitter alone: a few ms of
 /// wake-up latency is most of a 5 ms run on any machine, so their spread says nothing of it.
 const NOISE_MIN_WALL_NS: u64 = 50_000_000;
+/// Steal time is judged only over at least this much wall time in all (100 clock ticks).
+const STEAL_MIN_WALL_NS: u64 = 1_000_000_000;
 
 /// One warning for a noisy machine, saying what was seen and what to do about it.
 fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
@@ -340,7 +342,9 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
         .fold((0, 0), |(w, st), r| {
             (w + r.wall_ns.unwrap_or(0), st + r.steal_ns.unwrap_or(0))
         });
-    let steal_pct = if wall > 0 {
+    // /proc/stat counts steal in clock ticks (10 ms): over less than a second of runs one tick
+    // is already several percent, so steal is only judged on longer runs.
+    let steal_pct = if wall >= STEAL_MIN_WALL_NS {
         steal as f64 / wall as f64 * 100.0
     } else {
         0.0
