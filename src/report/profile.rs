@@ -84,7 +84,22 @@ pub fn verdicts(r: &Report, out: &mut String) {
             Some(b) if m.method != MethodKind::ReadWrite => b > 0.0 && copy < b * NO_COPY_SHARE,
             _ => false,
         };
-        let serving = if none {
+        let copied_sends = m
+            .median
+            .cost
+            .zerocopy
+            .map_or(0, |z| z.copied)
+            .min(m.median.cost.zerocopy.map_or(0, |z| z.completed));
+        let serving = if none && copied_sends > 0 {
+            // The completions say the kernel copied; the samples find no copy routine in the
+            // thread's own code, so the copy was made on the way to the receiver (softirq work
+            // counts as softirq, not as the thread's copy).
+            format!(
+                "serving thread: no copy in its own code ({} ms/GiB), yet its completions say the kernel copied {} sends on the way to the receiver",
+                ms(copy),
+                copied_sends
+            )
+        } else if none {
             format!(
                 "serving thread: no CPU copy measured ({} ms/GiB, {:.0}% of its samples)",
                 ms(copy),
