@@ -14,7 +14,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::compare::{self, CompareOptions};
 use crate::counters::Choice;
-use crate::method::{Band, MethodKind, Place, SENDFILE_MAX, StepKind, Textbook};
+use crate::method::{Band, Layout, MethodKind, Place, StepKind, Textbook};
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
 
@@ -280,81 +280,16 @@ pub fn render_myths(lang: Lang) -> String {
 
 /// How vmsplice splits `report`'s file: (pipe-fulls, fresh regions), each region a whole number
 /// of pipe-fulls but the last; None when the pipe size granted is unknown.
-fn vmsplice_layout(report: &Report) -> Option<(u64, u64)> {
+/// The settings the report's runs used, as a path's model needs them.
+fn layout(report: &Report) -> Layout {
     let o = &report.options;
-    let bytes = report.file.bytes;
-    let p = o.pipe_bytes_granted.filter(|p| *p > 0)?;
-    let region = p.max(o.vmsplice_region_bytes);
-    let regions = bytes.div_ceil(region);
-    let chunks = (0..regions)
-        .map(|i| (bytes - i * region).min(region).div_ceil(p))
-        .sum();
-    Some((chunks, regions))
-}
-
-/// The syscalls the model predicts for a transfer of `bytes` with the settings of `report`:
-/// (total, calls of one chunk, chunks).
-fn expected(kind: MethodKind, report: &Report) -> (Option<u64>, String, u64) {
-    let bytes = report.file.bytes;
-    let o = &report.options;
-    match kind {
-        MethodKind::ReadWrite => {
-            let chunks = bytes.div_ceil(o.buffer_bytes);
-            (Some(2 * chunks), "pread64 + write".into(), chunks)
-        }
-        MethodKind::Mmap => {
-            let chunks = bytes.div_ceil(o.mmap_window_bytes);
-            (Some(3 * chunks), "mmap + write + munmap".into(), chunks)
-        }
-        MethodKind::Sendfile => {
-            let chunks = bytes.div_ceil(SENDFILE_MAX);
-            (Some(chunks), "sendfile64".into(), chunks)
-        }
-        MethodKind::Splice => match o.pipe_bytes_granted {
-            Some(p) if p > 0 => {
-                let chunks = bytes.div_ceil(p);
-                (Some(2 * chunks), "splice + splice".into(), chunks)
-            }
-            _ => (None, "splice + splice".into(), 0),
-        },
-        MethodKind::Vmsplice => match vmsplice_layout(report) {
-            Some((chunks, regions)) => (
-                Some(3 * chunks + 2 * regions),
-                "pread64 + vmsplice + splice".into(),
-                chunks,
-            ),
-            None => (None, "pread64 + vmsplice + splice".into(), 0),
-        },
-        MethodKind::MsgZerocopy => {
-            let chunks = bytes.div_ceil(o.buffer_bytes);
-            (
-                None,
-                "sendto(MSG_ZEROCOPY) per chunk, mmap + munmap per window, recvmsg(MSG_ERRQUEUE) for completions, poll while waiting for them.".into(),
-                chunks,
-            )
-        }
-        MethodKind::IoUringSplice => {
-            let chunks = o.pipe_bytes_granted.map_or(0, |p| bytes.div_ceil(p.max(1)));
-            (
-                None,
-                format!(
-                    "io_uring_enter per batch of up to {} chunks, each a linked splice pair.",
-                    o.batch
-                ),
-                chunks,
-            )
-        }
-        MethodKind::IoUringSendZc => {
-            let chunks = bytes.div_ceil(o.buffer_bytes);
-            (
-                None,
-                format!(
-                    "io_uring_enter per batch of up to {} linked sends, more while waiting for notifications; mmap + munmap per window.",
-                    o.batch
-                ),
-                chunks,
-            )
-        }
+    Layout {
+        bytes: report.file.bytes,
+        buffer_bytes: o.buffer_bytes,
+        mmap_window_bytes: o.mmap_window_bytes,
+        pipe_bytes: o.pipe_bytes_granted,
+        batch: o.batch,
+        vmsplice_region_bytes: o.vmsplice_region_bytes,
     }
 }
 
@@ -382,7 +317,7 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         .iter()
         .find(|m| m.method == MethodKind::ReadWrite)?;
     let med = &m.median.cost;
-    let (expected_syscalls, per_chunk, chunks) = expected(kind, report);
+    let expected = kind.expected(&layout(report));
     Some(Measured {
         bytes: report.file.bytes,
         transport: match report.transport {
@@ -396,15 +331,12 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
             None => format!("self-counted: {}", by_name_text(m)),
         },
         rw_syscalls: rw.median.cost.syscalls.total,
-        expected_syscalls,
-        per_chunk,
-        chunks,
+        expected_syscalls: expected.syscalls,
+        per_chunk: expected.per_chunk,
+        chunks: expected.chunks,
         textbook_transitions: kind.textbook().transitions,
         with_munmap: kind == MethodKind::Mmap,
-        fresh_regions: match kind {
-            MethodKind::Vmsplice => vmsplice_layout(report).map_or(0, |(_, regions)| regions),
-            _ => 0,
-        },
+        fresh_regions: expected.fresh_regions,
         voluntary: med.context_switches.voluntary,
         involuntary: med.context_switches.involuntary,
         minor_faults: med.page_faults.minor,

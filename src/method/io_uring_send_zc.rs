@@ -11,7 +11,10 @@ use io_uring::{cqueue, opcode, squeue, types};
 use nix::errno::Errno;
 
 use super::ring::{Completion, Ring};
-use super::{MMAP_WINDOW, Method, MethodKind, Model, Scratch, map_window, step, write_mapped};
+use super::{
+    Expected, Layout, MMAP_WINDOW, Method, MethodKind, Model, Scratch, map_window, step,
+    write_mapped,
+};
 use crate::size::fmt_bytes;
 use crate::source::Source;
 use crate::sys::{self, Calls, Ledger, SendError, StopKind, ZeroCopy};
@@ -32,6 +35,18 @@ pub static MODEL: Model = Model {
     once: &["mmap"],
     per_batch: &["io_uring_enter"],
 };
+
+/// io_uring_enter per batch, more while waiting for notifications: no exact total.
+pub fn expected(l: &Layout) -> Expected {
+    Expected::new(
+        None,
+        format!(
+            "io_uring_enter per batch of up to {} linked sends, more while waiting for notifications; mmap + munmap per window.",
+            l.batch
+        ),
+        l.bytes.div_ceil(l.buffer_bytes.max(1)),
+    )
+}
 
 /// `sqe->ioprio` flag asking the notification to report whether the data was copied
 /// (`IORING_SEND_ZC_REPORT_USAGE`, linux/io_uring.h).

@@ -12,7 +12,7 @@ use nix::errno::Errno;
 
 use super::ring::{Completion, Ring};
 use super::splice::PipeSpec;
-use super::{Method, MethodKind, Model, Scratch, step};
+use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
 use crate::size::fmt_bytes;
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError, StopKind};
@@ -33,6 +33,18 @@ pub static MODEL: Model = Model {
     once: &[],
     per_batch: &["io_uring_enter"],
 };
+
+/// io_uring_enter per batch, more when a link comes back short: no exact total.
+pub fn expected(l: &Layout) -> Expected {
+    Expected::new(
+        None,
+        format!(
+            "io_uring_enter per batch of up to {} chunks, each a linked splice pair.",
+            l.batch
+        ),
+        l.pipe_bytes.map_or(0, |p| l.bytes.div_ceil(p.max(1))),
+    )
+}
 
 /// Linked splice pairs, `batch` chunks per `io_uring_enter`.
 pub struct IoUringSplice {

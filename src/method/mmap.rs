@@ -8,9 +8,32 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Method, MethodKind, Scratch, map_window, write_mapped};
+use super::{Expected, Layout, Method, MethodKind, Model, Scratch, map_window, step, write_mapped};
+
+use super::Place::*;
+use super::StepKind::*;
 use crate::source::Source;
 use crate::sys::{Calls, SendError};
+
+/// What the textbook says this path does, step by step: the table, the JSON and the diagram
+/// are drawn from it.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, None),
+        step(PageCache, UserMapping, Map, Some("mmap")),
+        step(UserMapping, SocketBuffer, Cpu, Some("write")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["write"],
+    once: &["mmap"],
+    per_batch: &[],
+};
+
+/// Per window: mmap, one write (the socket takes it all, blocking), munmap.
+pub fn expected(l: &Layout) -> Expected {
+    let chunks = l.bytes.div_ceil(l.mmap_window_bytes.max(1));
+    Expected::new(Some(3 * chunks), "mmap + write + munmap", chunks)
+}
 
 /// Bytes mapped at once. Files up to this size are mapped whole (one `mmap`); larger files a
 /// window at a time, so resident mapped pages stay bounded for files larger than memory.

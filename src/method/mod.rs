@@ -24,7 +24,6 @@ use crate::transport::Transport;
 
 pub use mmap::MMAP_WINDOW;
 pub use ring::{Ring, worker_times};
-pub use sendfile::SENDFILE_MAX;
 pub use vmsplice::VMSPLICE_REGION;
 
 /// The copy paths copylab knows, in the order tables show them.
@@ -129,10 +128,10 @@ impl MethodKind {
     /// The classic model of this path: where the bytes go, step by step.
     pub fn model(self) -> &'static Model {
         match self {
-            MethodKind::ReadWrite => &READ_WRITE,
-            MethodKind::Mmap => &MMAP,
-            MethodKind::Sendfile => &SENDFILE,
-            MethodKind::Splice => &SPLICE,
+            MethodKind::ReadWrite => &read_write::MODEL,
+            MethodKind::Mmap => &mmap::MODEL,
+            MethodKind::Sendfile => &sendfile::MODEL,
+            MethodKind::Splice => &splice::MODEL,
             MethodKind::Vmsplice => &vmsplice::MODEL,
             MethodKind::MsgZerocopy => &msg_zerocopy::MODEL,
             MethodKind::IoUringSplice => &io_uring_splice::MODEL,
@@ -153,6 +152,21 @@ impl MethodKind {
             MethodKind::IoUringSplice | MethodKind::IoUringSendZc => {
                 ring::availability(self, transport)
             }
+        }
+    }
+
+    /// What the model predicts for a transfer with these settings (each path's own formula, in
+    /// its file beside its model).
+    pub fn expected(self, l: &Layout) -> Expected {
+        match self {
+            MethodKind::ReadWrite => read_write::expected(l),
+            MethodKind::Mmap => mmap::expected(l),
+            MethodKind::Sendfile => sendfile::expected(l),
+            MethodKind::Splice => splice::expected(l),
+            MethodKind::Vmsplice => vmsplice::expected(l),
+            MethodKind::MsgZerocopy => msg_zerocopy::expected(l),
+            MethodKind::IoUringSplice => io_uring_splice::expected(l),
+            MethodKind::IoUringSendZc => io_uring_send_zc::expected(l),
         }
     }
 
@@ -249,55 +263,7 @@ pub(crate) const fn step(
     }
 }
 
-use Place::*;
 use StepKind::*;
-
-static READ_WRITE: Model = Model {
-    steps: &[
-        step(Disk, PageCache, Dma, Some("read")),
-        step(PageCache, UserBuffer, Cpu, Some("read")),
-        step(UserBuffer, SocketBuffer, Cpu, Some("write")),
-        step(SocketBuffer, Nic, Dma, None),
-    ],
-    per_chunk: &["read", "write"],
-    once: &[],
-    per_batch: &[],
-};
-
-static MMAP: Model = Model {
-    steps: &[
-        step(Disk, PageCache, Dma, None),
-        step(PageCache, UserMapping, Map, Some("mmap")),
-        step(UserMapping, SocketBuffer, Cpu, Some("write")),
-        step(SocketBuffer, Nic, Dma, None),
-    ],
-    per_chunk: &["write"],
-    once: &["mmap"],
-    per_batch: &[],
-};
-
-static SENDFILE: Model = Model {
-    steps: &[
-        step(Disk, PageCache, Dma, Some("sendfile")),
-        step(PageCache, SocketBuffer, CpuUnlessSg, Some("sendfile")),
-        step(SocketBuffer, Nic, Dma, None),
-    ],
-    per_chunk: &["sendfile"],
-    once: &[],
-    per_batch: &[],
-};
-
-static SPLICE: Model = Model {
-    steps: &[
-        step(Disk, PageCache, Dma, Some("splice")),
-        step(PageCache, Pipe, Reference, Some("splice")),
-        step(Pipe, SocketBuffer, Reference, Some("splice")),
-        step(SocketBuffer, Nic, Dma, None),
-    ],
-    per_chunk: &["splice", "splice"],
-    once: &[],
-    per_batch: &[],
-};
 
 impl Model {
     fn count(&self, k: StepKind) -> u32 {
@@ -398,6 +364,43 @@ pub struct IoWorkers {
     pub cpu_ns: u64,
     /// Workers that ran (present after the transfer with more CPU time than before).
     pub threads: u32,
+}
+
+/// The settings a transfer ran with, as the model needs them to predict its syscalls.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub bytes: u64,
+    /// read-write's buffer, and the zero-copy paths' bytes per send.
+    pub buffer_bytes: u64,
+    pub mmap_window_bytes: u64,
+    /// The pipe size the kernel granted, when a pipe path ran.
+    pub pipe_bytes: Option<u64>,
+    pub batch: u32,
+    pub vmsplice_region_bytes: u64,
+}
+
+/// What a path's model predicts for one transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// Syscalls in all, when the model can say exactly (None: it depends on timing, such as
+    /// how many completions the kernel merges).
+    pub syscalls: Option<u64>,
+    /// The calls of one chunk, as said in the text ("pread64 + write").
+    pub per_chunk: String,
+    pub chunks: u64,
+    /// vmsplice: fresh regions mapped (one mmap + munmap each), on top of the chunks' calls.
+    pub fresh_regions: u64,
+}
+
+impl Expected {
+    fn new(syscalls: Option<u64>, per_chunk: impl Into<String>, chunks: u64) -> Expected {
+        Expected {
+            syscalls,
+            per_chunk: per_chunk.into(),
+            chunks,
+            fresh_regions: 0,
+        }
+    }
 }
 
 /// Chunks per `io_uring_enter` unless `--batch` says otherwise.

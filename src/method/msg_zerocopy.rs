@@ -11,7 +11,8 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::{
-    MMAP_WINDOW, Method, MethodKind, Model, Scratch, Unavailable, map_window, step, write_mapped,
+    Expected, Layout, MMAP_WINDOW, Method, MethodKind, Model, Scratch, Unavailable, map_window,
+    step, write_mapped,
 };
 use crate::size::fmt_bytes;
 use crate::source::Source;
@@ -35,6 +36,16 @@ pub static MODEL: Model = Model {
     once: &["mmap"],
     per_batch: &[],
 };
+
+/// sendto per chunk, but how many completions the kernel merges (and so recvmsg calls) depends
+/// on timing: no exact total.
+pub fn expected(l: &Layout) -> Expected {
+    Expected::new(
+        None,
+        "sendto(MSG_ZEROCOPY) per chunk, mmap + munmap per window, recvmsg(MSG_ERRQUEUE) for completions, poll while waiting for them.",
+        l.bytes.div_ceil(l.buffer_bytes.max(1)),
+    )
+}
 
 /// Read completions (without blocking) once this many sends are waiting for one, so the
 /// socket's option memory does not run out.

@@ -3,9 +3,32 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Method, MethodKind, Scratch};
+use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+
+use super::Place::*;
+use super::StepKind::*;
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError, StopKind};
+
+/// What the textbook says this path does, step by step: the table, the JSON and the diagram
+/// are drawn from it.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("read")),
+        step(PageCache, UserBuffer, Cpu, Some("read")),
+        step(UserBuffer, SocketBuffer, Cpu, Some("write")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["read", "write"],
+    once: &[],
+    per_batch: &[],
+};
+
+/// One pread64 and one write per buffer-full.
+pub fn expected(l: &Layout) -> Expected {
+    let chunks = l.bytes.div_ceil(l.buffer_bytes.max(1));
+    Expected::new(Some(2 * chunks), "pread64 + write", chunks)
+}
 
 /// `pread` (explicit offset, so one open file can serve many connections) + `write`.
 pub struct ReadWrite {

@@ -4,9 +4,31 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Method, MethodKind, Scratch};
+use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+
+use super::Place::*;
+use super::StepKind::*;
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError, StopKind};
+
+/// What the textbook says this path does, step by step: the table, the JSON and the diagram
+/// are drawn from it.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("sendfile")),
+        step(PageCache, SocketBuffer, CpuUnlessSg, Some("sendfile")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["sendfile"],
+    once: &[],
+    per_batch: &[],
+};
+
+/// One sendfile64 per SENDFILE_MAX bytes.
+pub fn expected(l: &Layout) -> Expected {
+    let chunks = l.bytes.div_ceil(SENDFILE_MAX);
+    Expected::new(Some(chunks), "sendfile64", chunks)
+}
 
 /// The most one `sendfile(2)` call moves (Linux: `MAX_RW_COUNT`), whatever is asked.
 pub const SENDFILE_MAX: u64 = 0x7fff_f000;

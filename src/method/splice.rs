@@ -7,10 +7,38 @@ use anyhow::Context;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 
-use super::{Method, MethodKind, Scratch};
+use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+
+use super::Place::*;
+use super::StepKind::*;
 use crate::size::fmt_bytes;
 use crate::source::Source;
 use crate::sys::{self, Calls, SendError, StopKind};
+
+/// What the textbook says this path does, step by step: the table, the JSON and the diagram
+/// are drawn from it.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Disk, PageCache, Dma, Some("splice")),
+        step(PageCache, Pipe, Reference, Some("splice")),
+        step(Pipe, SocketBuffer, Reference, Some("splice")),
+        step(SocketBuffer, Nic, Dma, None),
+    ],
+    per_chunk: &["splice", "splice"],
+    once: &[],
+    per_batch: &[],
+};
+
+/// Two splices per pipe-full (file → pipe, pipe → socket).
+pub fn expected(l: &Layout) -> Expected {
+    match l.pipe_bytes.filter(|p| *p > 0) {
+        Some(p) => {
+            let chunks = l.bytes.div_ceil(p);
+            Expected::new(Some(2 * chunks), "splice + splice", chunks)
+        }
+        None => Expected::new(None, "splice + splice", 0),
+    }
+}
 
 /// `splice` file → pipe (explicit file offset), then pipe → socket until the pipe is empty.
 pub struct Splice {

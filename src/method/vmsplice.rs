@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 
 use super::splice::{PipeSpec, drain_pipe};
-use super::{Method, MethodKind, Model, Scratch, step};
+use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
 use crate::size::fmt_bytes;
 use crate::source::Source;
 use crate::sys::{self, Calls, Mapping, SendError, StopKind};
@@ -37,6 +37,24 @@ pub static MODEL: Model = Model {
     once: &[],
     per_batch: &[],
 };
+
+/// Per pipe-full: pread64, vmsplice, splice; per fresh region (at least a pipe-full): one mmap
+/// and one munmap.
+pub fn expected(l: &Layout) -> Expected {
+    let per_chunk = "pread64 + vmsplice + splice";
+    let Some(p) = l.pipe_bytes.filter(|p| *p > 0) else {
+        return Expected::new(None, per_chunk, 0);
+    };
+    let region = p.max(l.vmsplice_region_bytes);
+    let regions = l.bytes.div_ceil(region);
+    let chunks = (0..regions)
+        .map(|i| (l.bytes - i * region).min(region).div_ceil(p))
+        .sum();
+    Expected {
+        fresh_regions: regions,
+        ..Expected::new(Some(3 * chunks + 2 * regions), per_chunk, chunks)
+    }
+}
 
 /// `pread` into fresh pages, `vmsplice` them into a pipe, `splice` the pipe to the socket.
 pub struct Vmsplice {
