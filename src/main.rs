@@ -49,17 +49,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let s = sweep::run(&opts, &mut |s| exports.update(&Results::Sweep(s)))?;
             exports.finish(&Results::Sweep(&s))?;
             if !exports.uses_stdout() {
-                let mut out = std::io::stdout().lock();
-                match output {
-                    report::Output::Json => {
-                        serde_json::to_writer_pretty(&mut out, &s)?;
-                        writeln!(out)?;
-                    }
-                    report::Output::Table { color } => {
-                        out.write_all(sweep::render(&s, report::use_color(color)).as_bytes())?;
-                    }
-                }
-                out.flush()?;
+                report::write_sweep(&s, output, &mut std::io::stdout().lock())?;
             }
         }
         cli::Job::Serve(opts) => serve::run(opts)?,

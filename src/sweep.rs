@@ -1,15 +1,12 @@
 //! `copylab sweep`: compare across file sizes (and read-write buffer sizes), to show how each
 //! path scales — where sendfile and splice stop mattering (small files) and where they win.
 
-use std::fmt::Write as _;
-
 use anyhow::Result;
 
 use crate::compare::{self, CompareOptions};
 use crate::method::MethodKind;
-use crate::report::{bar_of, new_table};
 use crate::results::{Machine, Point, SCHEMA, Series, SeriesPoint, SweepReport};
-use crate::size::{fmt_bytes, fmt_mib_s};
+use crate::size::fmt_bytes;
 
 /// Everything `sweep` needs, already validated.
 #[derive(Debug, Clone)]
@@ -110,88 +107,4 @@ pub fn run(
         }
     }
     Ok(report(points, several))
-}
-
-/// Width of the chart's bars.
-const BAR: usize = 12;
-
-/// The chart (throughput against size, one bar per series) and the table.
-pub fn render(s: &SweepReport, color: bool) -> String {
-    let mut out = String::new();
-    let max = s
-        .series
-        .iter()
-        .flat_map(|x| x.points.iter().filter_map(|p| p.throughput_mib_s))
-        .fold(0.0, f64::max);
-    let scale = if max > 0.0 {
-        format!("bars scaled to {} MiB/s", fmt_mib_s(Some(max)))
-    } else {
-        "no bars: no size had bytes to time".into()
-    };
-    let _ = writeln!(
-        out,
-        "copylab sweep · throughput (MiB/s, median) against file size; {scale}"
-    );
-    let mut sizes: Vec<u64> = s.points.iter().map(|p| p.file_bytes).collect();
-    sizes.dedup();
-    for size in &sizes {
-        let _ = writeln!(out, "{}", fmt_bytes(*size));
-        for x in &s.series {
-            if let Some(p) = x.points.iter().find(|p| p.file_bytes == *size) {
-                let _ = writeln!(
-                    out,
-                    "  {:<22} {:<width$} {}",
-                    x.name,
-                    p.throughput_mib_s
-                        .map_or(String::new(), |t| bar_of(t, max, BAR)),
-                    fmt_mib_s(p.throughput_mib_s),
-                    width = BAR + 1
-                );
-            }
-        }
-    }
-    out.push('\n');
-    let mut t = new_table(color);
-    t.set_header(vec![
-        "size",
-        "path",
-        "MiB/s",
-        "syscalls per MiB",
-        "CPU ms per GiB",
-    ]);
-    for size in &sizes {
-        for x in &s.series {
-            if let Some(p) = x.points.iter().find(|p| p.file_bytes == *size) {
-                t.add_row(vec![
-                    fmt_bytes(*size),
-                    x.name.clone(),
-                    fmt_mib_s(p.throughput_mib_s),
-                    p.syscalls_per_mib
-                        .map_or("n/a".into(), |v| format!("{v:.2}")),
-                    match (p.cpu_ns_per_gib, p.io_workers_cpu_ns_per_gib) {
-                        (None, _) => "n/a (empty file)".into(),
-                        (Some(c), Some(w)) => {
-                            format!("{:.0} ({}) + io-wq {:.0}", c / 1e6, p.cpu_source, w / 1e6)
-                        }
-                        (Some(c), None) => format!("{:.0} ({})", c / 1e6, p.cpu_source),
-                    },
-                ]);
-            }
-        }
-    }
-    let _ = writeln!(out, "{t}");
-    if let Some(first) = s.points.first() {
-        let _ = writeln!(
-            out,
-            "counters: {} · median of {} runs per point after {} warm-up · kernel {}",
-            first.report.counter_source,
-            first.report.options.runs,
-            first.report.options.warmup,
-            first.report.kernel
-        );
-        for w in &first.report.warnings {
-            let _ = writeln!(out, "warning: {w}");
-        }
-    }
-    out
 }

@@ -2,6 +2,7 @@
 
 pub mod export;
 mod profile;
+mod sweep;
 mod table;
 
 pub use table::{bar_of, new_table};
@@ -39,6 +40,25 @@ pub fn use_color(choice: Color) -> bool {
                 && std::io::stdout().is_terminal()
         }
     }
+}
+
+/// Write a sweep's results to `w` in the chosen format.
+pub fn write_sweep(
+    s: &crate::results::SweepReport,
+    output: Output,
+    w: &mut dyn Write,
+) -> Result<()> {
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *w, s)?;
+            writeln!(w)?;
+        }
+        Output::Table { color } => {
+            w.write_all(sweep::render(s, use_color(color)).as_bytes())?;
+        }
+    }
+    w.flush()?;
+    Ok(())
 }
 
 /// Write `report` to `w` in the chosen format.
