@@ -106,28 +106,19 @@ pub struct MeasuredCopies {
 
 /// The copy figures of one method's median run (and read-write's), or None without a profile.
 fn copies_of(m: &MethodResult, rw: &MethodResult) -> Option<MeasuredCopies> {
-    use crate::counters::profile::{Category, ThreadProfile};
-    let gib = crate::size::gib;
-    let per_gib = |p: &ThreadProfile, bytes: u64| p.ns_of(Category::Copy) as f64 / 1e6 / gib(bytes);
-    let share = |p: &ThreadProfile| {
-        let all: u64 = p.ns.values().sum();
-        if all == 0 {
-            0.0
-        } else {
-            p.ns_of(Category::Copy) as f64 / all as f64 * 100.0
-        }
-    };
+    use crate::counters::profile::Category::Copy;
     let p = m.median.profile.as_ref()?;
     let rwp = rw.median.profile.as_ref()?;
     if m.median.bytes == 0 {
         return None;
     }
+    let ms = |ns: f64| ns / 1e6;
     Some(MeasuredCopies {
-        serving_ms_per_gib: per_gib(&p.serving, m.median.bytes),
-        serving_share_pct: share(&p.serving),
-        receiver_ms_per_gib: per_gib(&p.receiver, m.median.bytes),
-        receiver_share_pct: share(&p.receiver),
-        rw_serving_ms_per_gib: per_gib(&rwp.serving, rw.median.bytes),
+        serving_ms_per_gib: ms(p.serving.ns_per_gib(Copy, m.median.bytes)),
+        serving_share_pct: p.serving.share(Copy) * 100.0,
+        receiver_ms_per_gib: ms(p.receiver.ns_per_gib(Copy, m.median.bytes)),
+        receiver_share_pct: p.receiver.share(Copy) * 100.0,
+        rw_serving_ms_per_gib: ms(rwp.serving.ns_per_gib(Copy, rw.median.bytes)),
     })
 }
 

@@ -30,23 +30,11 @@ const LEGEND: [(Category, char, &str); 9] = [
 
 /// ns of `cat` per GiB moved.
 fn per_gib(p: &ThreadProfile, cat: Category, bytes: u64) -> f64 {
-    if bytes == 0 {
-        return 0.0;
-    }
-    p.ns_of(cat) as f64 / crate::size::gib(bytes)
+    p.ns_per_gib(cat, bytes)
 }
 
 fn total_per_gib(p: &ThreadProfile, bytes: u64) -> f64 {
     Category::ALL.iter().map(|&c| per_gib(p, c, bytes)).sum()
-}
-
-fn share(p: &ThreadProfile, cat: Category) -> f64 {
-    let all: u64 = p.ns.values().sum();
-    if all == 0 {
-        0.0
-    } else {
-        p.ns.get(&cat).copied().unwrap_or(0) as f64 / all as f64
-    }
 }
 
 /// The table cell: "copy ms per GiB, serving | receiver", e.g. "0.8 | 61".
@@ -103,13 +91,13 @@ pub fn verdicts(r: &Report, out: &mut String) {
             format!(
                 "serving thread: no CPU copy measured ({} ms/GiB, {:.0}% of its samples)",
                 ms(copy),
-                share(&p.serving, Category::Copy) * 100.0
+                p.serving.share(Category::Copy) * 100.0
             )
         } else {
             format!(
                 "serving thread: copies {} ms/GiB ({:.0}% of its samples)",
                 ms(copy),
-                share(&p.serving, Category::Copy) * 100.0
+                p.serving.share(Category::Copy) * 100.0
             )
         };
         let _ = writeln!(
@@ -118,7 +106,7 @@ pub fn verdicts(r: &Report, out: &mut String) {
             m.method.name(),
             m.textbook.cpu_copies_text(),
             ms(per_gib(&p.receiver, Category::Copy, bytes)),
-            share(&p.receiver, Category::Copy) * 100.0,
+            p.receiver.share(Category::Copy) * 100.0,
         );
     }
 }

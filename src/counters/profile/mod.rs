@@ -113,6 +113,24 @@ impl ThreadProfile {
     pub fn ns_of(&self, c: Category) -> u64 {
         self.ns.get(&c).copied().unwrap_or(0)
     }
+
+    /// CPU time in one category per GiB of `bytes` moved, in ns (0 for no bytes).
+    pub fn ns_per_gib(&self, c: Category, bytes: u64) -> f64 {
+        if bytes == 0 {
+            return 0.0;
+        }
+        self.ns_of(c) as f64 / crate::size::gib(bytes)
+    }
+
+    /// One category's share of all the samples, 0 to 1 (0 without samples).
+    pub fn share(&self, c: Category) -> f64 {
+        let all: u64 = self.ns.values().sum();
+        if all == 0 {
+            0.0
+        } else {
+            self.ns_of(c) as f64 / all as f64
+        }
+    }
 }
 
 /// Why no profile could be taken (becomes a warning with a fix; the JSON then has profile null).
