@@ -442,6 +442,7 @@ fn one_run(
     let t0 = measured.started;
     let mut got = got.map_err(|_| anyhow::anyhow!("the receiver thread ended"))?;
     let profile = measured
+        .reading
         .profile
         .take()
         .zip(got.reading.as_mut().and_then(|r| r.profile.take()))

@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::counters::profile::ThreadProfile;
 use crate::counters::{Choice, Counters, Reading};
 use crate::method::IoWorkers;
 use crate::method::{Method, Scratch};
@@ -34,8 +33,6 @@ pub struct Measured {
     pub started: Instant,
     /// Just after the last send call returned (the peer may still be receiving).
     pub finished: Instant,
-    /// Where the window's CPU went, when the counters sample.
-    pub profile: Option<ThreadProfile>,
 }
 
 /// Send `head` (e.g. an HTTP response head; may be empty), then, with `body`, the whole of
@@ -67,8 +64,7 @@ pub fn send_measured(
         }),
     };
     let finished = Instant::now();
-    let mut reading = counters.stop()?;
-    let profile = reading.profile.take();
+    let reading = counters.stop()?;
     let io_workers = workers_before.map(|before| {
         let after = crate::method::worker_times(tid);
         let mut w = IoWorkers {
@@ -91,7 +87,6 @@ pub fn send_measured(
         io_workers,
         started,
         finished,
-        profile,
     })
 }
 
