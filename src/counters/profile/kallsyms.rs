@@ -47,29 +47,39 @@ pub struct Symbol<'a> {
 /// background ([`preload`]).
 pub fn check() -> Result<(), NoProfile> {
     use std::io::Read;
-    let path = std::env::var_os("COPYLAB_KALLSYMS").map_or_else(
-        || std::path::PathBuf::from("/proc/kallsyms"),
-        std::path::PathBuf::from,
-    );
-    let unreadable = |e: std::io::Error| NoProfile {
-        reason: format!("kernel symbols unreadable: {}: {e}", path.display()),
-        fix: UNREADABLE_FIX,
-    };
+    let path = path();
     let mut head = vec![0u8; 16 << 10];
     let n = std::fs::File::open(&path)
         .and_then(|mut f| f.read(&mut head))
-        .map_err(unreadable)?;
+        .map_err(|e| unreadable(&path, e))?;
     let text = String::from_utf8_lossy(&head[..n]);
     // The last line may be cut short: parse whole lines only.
     let whole = text.rfind('\n').map_or("", |i| &text[..i]);
-    Kallsyms::parse(whole).map_err(|mut u| {
-        if u.fix != HIDDEN_FIX {
-            u.reason = format!("{}: {}", path.display(), u.reason);
-        }
-        u
-    })?;
+    Kallsyms::parse(whole).map_err(|u| naming(&path, u))?;
     preload();
     Ok(())
+}
+
+/// The file the symbols are read from: `/proc/kallsyms`, or `COPYLAB_KALLSYMS`.
+fn path() -> std::path::PathBuf {
+    std::env::var_os("COPYLAB_KALLSYMS")
+        .map_or_else(|| "/proc/kallsyms".into(), std::path::PathBuf::from)
+}
+
+/// The file could not be read.
+fn unreadable(path: &Path, e: std::io::Error) -> NoProfile {
+    NoProfile {
+        reason: format!("kernel symbols unreadable: {}: {e}", path.display()),
+        fix: UNREADABLE_FIX,
+    }
+}
+
+/// A parse failure, with the file named (the hidden-symbols reason stands alone).
+fn naming(path: &Path, mut u: NoProfile) -> NoProfile {
+    if u.fix != HIDDEN_FIX {
+        u.reason = format!("{}: {}", path.display(), u.reason);
+    }
+    u
 }
 
 /// Start reading the symbols on a thread of their own, so the read (about 70 ms of kernel time
@@ -92,11 +102,7 @@ pub fn preload() {
 pub fn get() -> Result<&'static Kallsyms, NoProfile> {
     static KALLSYMS: OnceLock<Result<Kallsyms, NoProfile>> = OnceLock::new();
     KALLSYMS
-        .get_or_init(|| {
-            let path = std::env::var_os("COPYLAB_KALLSYMS")
-                .unwrap_or_else(|| std::ffi::OsString::from("/proc/kallsyms"));
-            Kallsyms::load(Path::new(&path))
-        })
+        .get_or_init(|| Kallsyms::load(&path()))
         .as_ref()
         .map_err(Clone::clone)
 }
@@ -104,16 +110,8 @@ pub fn get() -> Result<&'static Kallsyms, NoProfile> {
 impl Kallsyms {
     /// Read and parse a kallsyms file.
     pub fn load(path: &Path) -> Result<Kallsyms, NoProfile> {
-        let text = std::fs::read_to_string(path).map_err(|e| NoProfile {
-            reason: format!("kernel symbols unreadable: {}: {e}", path.display()),
-            fix: UNREADABLE_FIX,
-        })?;
-        Kallsyms::parse(&text).map_err(|mut u| {
-            if u.fix != HIDDEN_FIX {
-                u.reason = format!("{}: {}", path.display(), u.reason);
-            }
-            u
-        })
+        let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?;
+        Kallsyms::parse(&text).map_err(|u| naming(path, u))
     }
 
     /// Parse kallsyms text: `ADDRESS TYPE NAME [MODULE]` per line.
