@@ -93,30 +93,23 @@ pub fn allowed() -> Vec<u32> {
 
 /// Turn the request into CPUs, refusing CPUs the process may not use.
 pub fn resolve(cpus: Cpus, flag: &str) -> Result<Placement> {
-    let allowed = allowed();
-    let check = |c: u32| -> Result<()> {
-        if !allowed.contains(&c) {
-            bail!(
-                "{flag}: CPU {c} is not one this process may use (allowed: {}); pick from those, or use --cpus any",
-                list(&allowed)
-            );
-        }
-        Ok(())
-    };
     Ok(match cpus {
         Cpus::Any => Placement {
             serving_cpu: None,
             receiver_cpu: None,
         },
         Cpus::Pair { serving, receiver } => {
-            check(serving)?;
-            check(receiver)?;
+            check_allowed(
+                &[serving, receiver],
+                flag,
+                "; pick from those, or use --cpus any",
+            )?;
             Placement {
                 serving_cpu: Some(serving),
                 receiver_cpu: Some(receiver),
             }
         }
-        Cpus::Auto => match allowed.as_slice() {
+        Cpus::Auto => match allowed().as_slice() {
             [] => Placement {
                 serving_cpu: None,
                 receiver_cpu: None,
@@ -135,10 +128,16 @@ pub fn resolve(cpus: Cpus, flag: &str) -> Result<Placement> {
 
 /// Check a CPU list (serve's workers) against the CPUs this process may use.
 pub fn check_list(cpus: &[u32], flag: &str) -> Result<()> {
+    check_allowed(cpus, flag, "")
+}
+
+/// One error line naming `flag`, the first CPU of `cpus` this process may not use and the ones
+/// it may, then `hint`.
+fn check_allowed(cpus: &[u32], flag: &str, hint: &str) -> Result<()> {
     let allowed = allowed();
     if let Some(c) = cpus.iter().find(|c| !allowed.contains(c)) {
         bail!(
-            "{flag}: CPU {c} is not one this process may use (allowed: {})",
+            "{flag}: CPU {c} is not one this process may use (allowed: {}){hint}",
             list(&allowed)
         );
     }
