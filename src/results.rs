@@ -368,14 +368,16 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
         .map(|r| r.throughput_mib_s)
         .collect::<Option<Vec<f64>>>()
         .map(|v| pick_f64(v, pick));
-    let wall = runs
-        .iter()
-        .map(|r| r.wall_ns)
-        .collect::<Option<Vec<u64>>>()
-        .map(|mut v| pick(&mut v));
+    // A figure some run lacks (null) is null in the summary too.
+    let opt = |f: fn(&Run) -> Option<u64>| {
+        runs.iter()
+            .map(f)
+            .collect::<Option<Vec<u64>>>()
+            .map(|mut v| pick(&mut v))
+    };
     Run {
         bytes: all(&|r| r.bytes),
-        wall_ns: wall,
+        wall_ns: opt(|r| r.wall_ns),
         throughput_mib_s: tput,
         verified: runs.iter().all(|r| r.verified),
         hash_checked: runs.iter().any(|r| r.hash_checked),
@@ -396,11 +398,7 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
                     pick,
                 ),
             }),
-        steal_ns: runs
-            .iter()
-            .map(|r| r.steal_ns)
-            .collect::<Option<Vec<u64>>>()
-            .map(|mut v| pick(&mut v)),
+        steal_ns: opt(|r| r.steal_ns),
     }
 }
 
