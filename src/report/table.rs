@@ -246,10 +246,6 @@ fn end_to_end_per_gib(run: &Run) -> Option<f64> {
     per_gib(ns, run.bytes)
 }
 
-fn sys_per_gib(m: &MethodResult) -> Option<f64> {
-    sys_per_gib_of(&m.median)
-}
-
 /// Whether `m` and the baseline are within noise of each other for `metric`: their min–max
 /// ranges over the runs overlap, so ranking them would tell a story the runs do not support.
 pub fn within_noise(
@@ -470,7 +466,7 @@ fn table(r: &Report, color: bool) -> Table {
             }
             None => cpu.push_str("\nrecv n/a"),
         }
-        let mut per_gib = match sys_per_gib(m) {
+        let mut per_gib = match sys_per_gib_of(med) {
             Some(v) => format!("sys {}", ms(v as u64)),
             None => "–".into(),
         };
