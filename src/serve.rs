@@ -128,6 +128,10 @@ struct Shared {
     out: Mutex<()>,
     /// Set when the server shuts down the connections still running at exit.
     cutting: std::sync::atomic::AtomicBool,
+    /// Buffers, pipes and rings not in use, for whichever thread takes the next connection.
+    /// Kept here, not per thread: after a burst that ran out of descriptors, the pipes the
+    /// burst made must serve the next client, whichever idle thread it reaches.
+    spare: Mutex<Vec<Scratch>>,
 }
 
 /// A connection waiting for a worker.
@@ -253,12 +257,12 @@ fn read_heads(incoming: std::sync::mpsc::Receiver<Job>, jobs: std::sync::mpsc::S
 }
 
 /// What a worker thread keeps between connections: its counters (opened once: closing perf
-/// tracepoints costs tens of milliseconds each, which would delay every client's end-of-file)
-/// and its buffer or pipe. Each connection is still served by one thread, measured alone.
+/// tracepoints costs tens of milliseconds each, which would delay every client's end-of-file).
+/// Its buffer or pipe comes from `Shared::spare`. Each connection is still served by one
+/// thread, measured alone.
 #[derive(Default)]
 struct Worker {
     counters: Option<Counters>,
-    scratch: Scratch,
 }
 
 enum Listener {
@@ -432,6 +436,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         records: Mutex::new(Vec::new()),
         out: Mutex::new(()),
         cutting: std::sync::atomic::AtomicBool::new(false),
+        spare: Mutex::new(Vec::new()),
     });
     let (jobs, queue) = std::sync::mpsc::channel::<Job>();
     let queue = Arc::new(Mutex::new(queue));
@@ -719,7 +724,6 @@ fn work(
     // A failure here is met again, and reported, by the first connection.
     let mut w = Worker {
         counters: Counters::open(sh.opts.counters).ok(),
-        ..Worker::default()
     };
     if let Some(r) = ready {
         let _ = r.send(());
@@ -852,12 +856,13 @@ fn handle(
     // Nothing has reached the client until the setup (counters, the method's pipe or ring) is
     // done: a failure before that can still be answered with a status.
     let mut set_up = false;
+    let mut scratch = lock(&sh.spare).pop().unwrap_or_default();
     let result = (|| -> Result<transfer::Measured> {
         let counters = match &mut w.counters {
             Some(c) => c,
             None => w.counters.insert(Counters::open(sh.opts.counters)?),
         };
-        sh.method.prepare(&mut w.scratch)?;
+        sh.method.prepare(&mut scratch)?;
         set_up = true;
         transfer::send_measured(
             sh.method.as_ref(),
@@ -865,10 +870,11 @@ fn handle(
             sock,
             &head,
             !head_only,
-            &mut w.scratch,
+            &mut scratch,
             counters,
         )
     })();
+    lock(&sh.spare).push(scratch);
     let m = match result {
         Ok(m) => m,
         Err(e) => {
