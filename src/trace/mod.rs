@@ -190,24 +190,26 @@ fn attach_pid(
     if pid <= 0 || !alive(pid) {
         bail!("trace --pid {pid}: no such process (check the pid with `ps` or `pgrep`)");
     }
+    // Another user's process may not be followed (perf asks what ptrace asks): say so rather
+    // than watch it with nothing counted.
+    let owner = std::fs::metadata(format!("/proc/{pid}")).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid()
+    });
+    let me = nix::unistd::geteuid().as_raw();
+    if let Ok(o) = owner
+        && o != me
+        && me != 0
+    {
+        bail!(
+            "trace --pid {pid}: not allowed to trace this process (it belongs to uid {o}): run copylab as root or as that user"
+        );
+    }
     let mut tracer = tracer;
     if let Some(t) = &mut tracer {
         match follow_all(t, pid) {
             Ok(()) => {}
             Err(e) if matches!(e.errno(), Some(libc::EACCES) | Some(libc::EPERM)) => {
-                let owner = std::fs::metadata(format!("/proc/{pid}"))
-                    .map(|m| {
-                        use std::os::unix::fs::MetadataExt;
-                        m.uid()
-                    })
-                    .ok();
-                let me = nix::unistd::geteuid().as_raw();
-                if owner.is_some_and(|o| o != me) && me != 0 {
-                    bail!(
-                        "trace --pid {pid}: not allowed to trace this process (it belongs to uid {}): run copylab as root or as that user",
-                        owner.unwrap_or(0)
-                    );
-                }
                 unavailable = Some(e.refusal().0);
                 tracer = None;
             }

@@ -129,7 +129,9 @@ pub fn name(sys: &BTreeMap<&str, SysTally>, program: &str) -> Verdict {
             };
         }
         if let Some((r, rt)) = busiest(sys, &READS[..3]) {
-            let chunk = rt.bytes / rt.calls.saturating_sub(rt.errors).max(1);
+            // The chunk is the write side's: the read side also holds whatever else the
+            // program read (an interpreter reads its libraries and scripts).
+            let chunk = wt.bytes / wt.calls.saturating_sub(wt.errors).max(1);
             return Verdict {
                 kind: "read+write",
                 words: format!(
