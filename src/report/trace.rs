@@ -62,27 +62,60 @@ pub fn render(r: &TraceReport, color: bool) -> String {
         return out;
     };
 
+    // Threads that moved data get rows of their own; the rest (a JVM's compiler and GC
+    // threads, say) are summed in one line, so the table shows where the bytes went.
+    let most = r.threads.iter().map(|t| t.moved_bytes).max().unwrap_or(0);
+    let shown = |t: &crate::results::TraceThread| most == 0 || t.moved_bytes * 100 >= most;
     let mut t = new_table(color);
-    t.set_header(["tid", "thread", "syscall", "calls", "bytes", "per call"]);
-    for th in &r.threads {
+    t.set_header([
+        "tid",
+        "thread",
+        "syscall",
+        "calls",
+        "failed\n(-errno)",
+        "bytes",
+        "per call\nthat moved",
+    ]);
+    let quiet: Vec<_> = r.threads.iter().filter(|t| !shown(t)).collect();
+    for th in r.threads.iter().filter(|t| shown(t)) {
         for (name, f) in &th.syscalls {
             t.add_row([
                 Cell::new(th.tid),
                 Cell::new(&th.name),
                 Cell::new(name),
                 Cell::new(f.calls).set_alignment(CellAlignment::Right),
+                Cell::new(f.errors).set_alignment(CellAlignment::Right),
                 Cell::new(bytes_cell(f)).set_alignment(CellAlignment::Right),
                 Cell::new(per_call_cell(f)).set_alignment(CellAlignment::Right),
             ]);
         }
     }
-    // The totals repeat the one thread's rows when there is only one.
-    for (name, f) in total.iter().filter(|_| r.threads.len() > 1) {
+    if !quiet.is_empty() {
+        let calls: u64 = quiet
+            .iter()
+            .flat_map(|t| t.syscalls.values())
+            .map(|f| f.calls)
+            .sum();
+        let moved: u64 = quiet.iter().map(|t| t.moved_bytes).sum();
+        t.add_row([
+            Cell::new(format!("{} more", quiet.len())),
+            Cell::new("(threads that moved < 1%)"),
+            Cell::new("all traced"),
+            Cell::new(calls).set_alignment(CellAlignment::Right),
+            Cell::new(""),
+            Cell::new(format!("{} moved", fmt_bytes(moved))).set_alignment(CellAlignment::Right),
+            Cell::new(""),
+        ]);
+    }
+    // The totals would repeat the one thread's rows when only one is shown.
+    let rows_of_threads = r.threads.len() - quiet.len();
+    for (name, f) in total.iter().filter(|_| rows_of_threads > 1) {
         t.add_row([
             Cell::new("all"),
             Cell::new(""),
             Cell::new(name),
             Cell::new(f.calls).set_alignment(CellAlignment::Right),
+            Cell::new(f.errors).set_alignment(CellAlignment::Right),
             Cell::new(bytes_cell(f)).set_alignment(CellAlignment::Right),
             Cell::new(per_call_cell(f)).set_alignment(CellAlignment::Right),
         ]);
@@ -109,9 +142,16 @@ pub fn render(r: &TraceReport, color: bool) -> String {
                 "user",
                 "copy ms per GiB moved",
             ]);
+            let all_samples: u64 = r
+                .threads
+                .iter()
+                .filter_map(|t| t.cpu.as_ref())
+                .map(|c| c.samples)
+                .sum();
             for th in &r.threads {
                 let Some(cpu) = &th.cpu else { continue };
-                if cpu.samples == 0 && th.moved_bytes == 0 {
+                // The threads that moved data, and any that took a tenth of the CPU.
+                if !(shown(th) && th.moved_bytes > 0) && cpu.samples * 10 < all_samples.max(1) {
                     continue;
                 }
                 let all: u64 = cpu.ns.values().sum();

@@ -8,6 +8,9 @@ use super::events::SysTally;
 use crate::results::Verdict;
 use crate::size::fmt_bytes;
 
+/// Below this many bytes moved, nothing is named.
+const LITTLE: u64 = 64 << 10;
+
 /// Bytes into user space (a read-side copy) by these syscalls.
 pub const READS: [&str; 5] = ["read", "pread64", "readv", "recvfrom", "recvmsg"];
 /// Bytes out of user space (a write-side copy).
@@ -40,10 +43,15 @@ fn per_call(t: SysTally) -> String {
         return format!("{} calls, no bytes", t.calls);
     }
     let each = t.bytes / moving;
-    if moving == 1 {
-        format!("1 call for {}", fmt_bytes(t.bytes))
+    let failed = if t.errors > 0 {
+        format!(" ({} more failed and moved nothing)", t.errors)
     } else {
-        format!("{moving} calls, {} per call", fmt_bytes(each))
+        String::new()
+    };
+    if moving == 1 {
+        format!("1 call for {}{failed}", fmt_bytes(t.bytes))
+    } else {
+        format!("{moving} calls, {} per call{failed}", fmt_bytes(each))
     }
 }
 
@@ -66,6 +74,16 @@ pub fn name(sys: &BTreeMap<&str, SysTally>, program: &str) -> Verdict {
     let reads = sum(sys, &READS);
     let writes = sum(sys, &WRITES);
     let moved = moved_bytes(sys).max(1);
+    // A process that moved a few KiB (nginx's master, a shell) has no data path to name.
+    if moved < LITTLE && of(sys, "io_uring_enter").calls == 0 {
+        return Verdict {
+            kind: "none",
+            words: format!(
+                "moved only {} through the traced syscalls: no data path",
+                fmt_bytes(moved_bytes(sys))
+            ),
+        };
+    }
     // A path "dominates" when it moved at least half of the bytes.
     let dominates = |b: u64| b * 2 >= moved && b > 0;
     let who = |known: &[(&str, &str)]| -> String {
@@ -210,6 +228,8 @@ mod tests {
             "{}",
             v.words
         );
+        let v = name(&sys(&[("read", 18, 19_908), ("write", 10, 680)]), "nginx");
+        assert_eq!(v.kind, "none", "{}", v.words);
         let v = name(&sys(&[("copy_file_range", 2, 1 << 20)]), "cp");
         assert_eq!(v.kind, "copy_file_range");
         assert!(v.words.contains("(GNU cp)"), "{}", v.words);
