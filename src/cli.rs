@@ -24,6 +24,12 @@ use crate::method::DEFAULT_BATCH;
 /// Most chunks per `io_uring_enter` accepted (the ring holds two entries per chunk).
 const MAX_BATCH: u32 = 1024;
 
+/// Where serve listens without --listen or --unix.
+const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    7878,
+));
+
 /// Size of compare's generated file when neither FILE nor `--size` is given.
 const DEFAULT_SIZE: u64 = 256 << 20;
 
@@ -165,8 +171,8 @@ pub struct ServeArgs {
 
     /// TCP address to listen on [default: 127.0.0.1:7878] (port 0 picks a free port). Binding
     /// beyond loopback makes the file reachable from the network.
-    #[arg(long, short, value_name = "ADDR", conflicts_with = "unix")]
-    pub listen: Option<String>,
+    #[arg(long, short, value_name = "ADDR", conflicts_with = "unix", value_parser = parse_listen)]
+    pub listen: Option<std::net::SocketAddr>,
 
     /// Listen on a Unix socket at this path instead of TCP (a stale socket there is replaced).
     #[arg(long, value_name = "PATH")]
@@ -177,7 +183,7 @@ pub struct ServeArgs {
     pub http: bool,
 
     /// Connections served at once; more wait until one finishes.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_conns: usize,
 
     /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]
@@ -185,7 +191,7 @@ pub struct ServeArgs {
     pub cpus: Option<crate::placement::CpuList>,
 
     /// Exit after this many connections (with the summary).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one::<u64>)]
     pub count: Option<u64>,
 
     #[command(flatten)]
@@ -215,7 +221,7 @@ pub struct FetchArgs {
     pub http: bool,
 
     /// Request path in HTTP mode.
-    #[arg(long, default_value = "/", value_name = "PATH")]
+    #[arg(long, default_value = "/", value_name = "PATH", value_parser = parse_http_path)]
     pub path: String,
 
     /// Write what arrives to FILE (under a temporary name until complete).
@@ -228,7 +234,7 @@ pub struct FetchArgs {
     pub discard: Option<DiscardArg>,
 
     /// Concurrent connections (with --discard).
-    #[arg(long, short, default_value_t = 1, value_name = "N")]
+    #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = at_least_one::<usize>)]
     pub connections: usize,
 
     /// Give up on a connection that cannot connect, or receives nothing, for this many seconds.
@@ -268,7 +274,7 @@ pub struct CompareArgs {
     pub methods: MethodList,
 
     /// Measured runs per method (medians are reported).
-    #[arg(long, short, default_value_t = 5, value_name = "N")]
+    #[arg(long, short, default_value_t = 5, value_name = "N", value_parser = at_least_one::<u32>)]
     pub runs: u32,
 
     /// Unmeasured warm-up runs per method, before the measured ones.
@@ -374,7 +380,7 @@ pub struct SweepArgs {
     pub methods: MethodList,
 
     /// Measured runs per method and size.
-    #[arg(long, short, default_value_t = 3, value_name = "N")]
+    #[arg(long, short, default_value_t = 3, value_name = "N", value_parser = at_least_one::<u32>)]
     pub runs: u32,
 
     /// Warm-up runs per method and size.
@@ -417,7 +423,7 @@ pub struct PathArgs {
     pub pipe_size: usize,
 
     /// Chunks the io_uring paths submit per io_uring_enter (1 = one syscall per chunk).
-    #[arg(long, default_value_t = DEFAULT_BATCH, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_BATCH, value_name = "N", value_parser = parse_batch)]
     pub batch: u32,
 
     /// Counter source: auto (perf when allowed, else rusage), perf (fail without it), rusage.
@@ -477,11 +483,38 @@ pub enum Job {
     Print(Vec<u8>),
 }
 
-fn batch_arg(n: u32) -> Result<u32> {
-    if n == 0 || n > MAX_BATCH {
-        bail!("--batch {n}: give 1 to {MAX_BATCH} chunks per io_uring_enter");
+/// A count that must be at least 1 (`--runs`, `--count`, `--max-conns`, `--connections`).
+fn at_least_one<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialEq + From<u8>,
+{
+    match text.trim().parse::<T>() {
+        Ok(v) if v == T::from(0) => Err("must be at least 1".into()),
+        Ok(v) => Ok(v),
+        Err(_) => Err(format!("'{text}' is not a whole number")),
     }
-    Ok(n)
+}
+
+fn parse_batch(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_BATCH).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}': give 1 to {MAX_BATCH} chunks per io_uring_enter"
+        )),
+    }
+}
+
+fn parse_http_path(text: &str) -> Result<String, String> {
+    if text.starts_with('/') {
+        Ok(text.to_string())
+    } else {
+        Err(format!("'{text}' must start with /"))
+    }
+}
+
+fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("'{text}' is not an IP:PORT address (e.g. 127.0.0.1:7878, [::1]:0)"))
 }
 
 fn counters_arg(c: CountersArg) -> Choice {
@@ -653,9 +686,6 @@ impl Cli {
     pub fn into_job(self) -> Result<Job> {
         match self.command {
             Command::Compare(a) => {
-                if a.runs == 0 {
-                    bail!("--runs: must be at least 1");
-                }
                 if let (Some(f), Some(_)) = (&a.file, &a.size) {
                     bail!(
                         "--size sets the size of a generated file, but FILE '{}' was given: drop one of them",
@@ -676,7 +706,7 @@ impl Cli {
                     named: a.methods.named,
                     buffer: a.path.buffer,
                     pipe_size: a.path.pipe_size,
-                    batch: batch_arg(a.path.batch)?,
+                    batch: a.path.batch,
                     counters: counters_arg(a.path.counters),
                     verify_all: a.verify_all,
                     cold: a.cache == CacheArg::Cold,
@@ -695,25 +725,11 @@ impl Cli {
             Command::Serve(a) => {
                 let listen = match a.unix {
                     Some(p) => Listen::Unix(p),
-                    None => {
-                        let text = a.listen.as_deref().unwrap_or("127.0.0.1:7878");
-                        let addr = text.parse().map_err(|_| {
-                            anyhow::anyhow!(
-                                "--listen {text}: not an IP:PORT address (e.g. 127.0.0.1:7878, [::1]:0)"
-                            )
-                        })?;
-                        Listen::Tcp {
-                            addr,
-                            explicit: a.listen.is_some(),
-                        }
-                    }
+                    None => Listen::Tcp {
+                        addr: a.listen.unwrap_or(DEFAULT_LISTEN),
+                        explicit: a.listen.is_some(),
+                    },
                 };
-                if a.max_conns == 0 {
-                    bail!("--max-conns: must be at least 1");
-                }
-                if a.count == Some(0) {
-                    bail!("--count: must be at least 1");
-                }
                 Ok(Job::Serve(ServeOptions {
                     file: a.file,
                     method: a.method,
@@ -723,7 +739,7 @@ impl Cli {
                     count: a.count,
                     buffer: a.path.buffer,
                     pipe_size: a.path.pipe_size,
-                    batch: batch_arg(a.path.batch)?,
+                    batch: a.path.batch,
                     counters: counters_arg(a.path.counters),
                     // 0 waits forever.
                     send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
@@ -735,9 +751,6 @@ impl Cli {
             Command::Sweep(a) => {
                 let SizeList(sizes) = a.sizes;
                 let BufferList(buffers) = a.buffers;
-                if a.runs == 0 {
-                    bail!("--runs: must be at least 1");
-                }
                 let base = CompareOptions {
                     file: None,
                     size: 0,
@@ -849,12 +862,6 @@ impl Cli {
                         "say where the bytes go: --out FILE, or --discard (--discard=truncate to drop them in the kernel)"
                     ),
                 };
-                if a.connections == 0 {
-                    bail!("--connections: must be at least 1");
-                }
-                if !a.path.starts_with('/') {
-                    bail!("--path {}: must start with /", a.path);
-                }
                 Ok(Job::Fetch(FetchOptions {
                     target: Target::parse(&a.target)?,
                     http: a.http,

@@ -145,6 +145,26 @@ fn bad_values_of_typed_flags_exit_2_naming_the_flag() {
     for v in ["all", "classic", "sendfile,splice"] {
         cases.push((vec!["serve", "f", "--method", v], "--method"));
     }
+    // Counts that must be at least 1, the io_uring batch, addresses and request paths.
+    for v in ["0", "-1", "many", ""] {
+        cases.push((vec!["compare", "--runs", v], "--runs"));
+        cases.push((vec!["sweep", "--runs", v], "--runs"));
+        cases.push((vec!["serve", "f", "--max-conns", v], "--max-conns"));
+        cases.push((vec!["serve", "f", "--count", v], "--count"));
+        cases.push((vec!["compare", "--batch", v], "--batch"));
+        cases.push((
+            vec!["fetch", "127.0.0.1:9", "--discard", "--connections", v],
+            "--connections",
+        ));
+    }
+    cases.push((vec!["compare", "--batch", "1025"], "--batch"));
+    for v in ["localhost", "127.0.0.1", "1.2.3.4:99999", ""] {
+        cases.push((vec!["serve", "f", "--listen", v], "--listen"));
+    }
+    cases.push((
+        vec!["fetch", "127.0.0.1:9", "--discard", "--http", "--path", "x"],
+        "--path",
+    ));
     for v in ["many", "5h", "1.5s", "-1s", "", "99999999999999999999"] {
         cases.push((vec!["serve", "f", "--send-timeout", v], "--send-timeout"));
     }
@@ -167,7 +187,7 @@ fn bad_values_of_typed_flags_exit_2_naming_the_flag() {
 
 #[test]
 fn zero_runs() {
-    fails_cleanly(&["compare", "--size", "4K", "--runs", "0"], &["--runs"]);
+    refused_by_clap(&["compare", "--size", "4K", "--runs", "0"], "--runs");
 }
 
 #[test]

@@ -381,14 +381,6 @@ fn bad_fetch_arguments() {
             ],
             "--connections",
         ),
-        (
-            vec!["fetch", "127.0.0.1:9", "--discard", "--connections", "0"],
-            "--connections",
-        ),
-        (
-            vec!["fetch", "127.0.0.1:9", "--discard", "--http", "--path", "x"],
-            "--path",
-        ),
         (vec!["fetch", "no-port-here", "--discard"], "HOST:PORT"),
         (
             vec!["fetch", "127.0.0.1:9", "--out", path_str(dir.path())],
@@ -404,6 +396,25 @@ fn bad_fetch_arguments() {
             r.dump()
         );
         assert!(err.contains(needle), "{args:?}: {needle}\n{}", r.dump());
+    }
+    // Values a flag can never take are clap's errors: exit 2, naming the flag.
+    for (args, flag) in [
+        (
+            vec!["fetch", "127.0.0.1:9", "--discard", "--connections", "0"],
+            "--connections",
+        ),
+        (
+            vec!["fetch", "127.0.0.1:9", "--discard", "--http", "--path", "x"],
+            "--path",
+        ),
+    ] {
+        let r = copylab(&args);
+        assert_eq!(r.code, Some(2), "{args:?}\n{}", r.dump());
+        assert!(
+            r.stderr.contains(&format!("'{flag} ")),
+            "{args:?}\n{}",
+            r.dump()
+        );
     }
     assert!(!out.exists());
     assert!(partial_leftovers(dir.path()).is_empty());
