@@ -375,7 +375,7 @@ fn failed(id: usize, why: String) -> Fetched {
 fn one(
     opts: &FetchOptions,
     id: usize,
-    mut out: Option<&mut File>,
+    out: Option<&mut File>,
     progress: &AtomicU64,
     total_hint: &AtomicU64,
     open: &Mutex<HashMap<usize, RawFd>>,
@@ -383,140 +383,18 @@ fn one(
     let start = Instant::now();
     let mut rec = failed(id, String::new());
     rec.error = None;
-    let r = (|| -> Result<()> {
-        let mut s = Stream::connect(&opts.target, opts.timeout)?;
-        let _registered = Registered::new(open, id, s.fd().as_raw_fd());
-        let mut hasher = (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new);
-        let mut page = crate::sys::PageBuf::new(1 << 20);
-        let buf = page.as_mut();
-        let mut body_start = Vec::new();
-        if opts.http {
-            let req = format!(
-                "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: copylab/{}\r\nConnection: close\r\n\r\n",
-                opts.path,
-                opts.target.host_header(),
-                env!("CARGO_PKG_VERSION")
-            );
-            s.write_all(req.as_bytes())
-                .map_err(|e| stalled(e, opts.timeout))
-                .context("cannot send the request")?;
-            let mut head = Vec::new();
-            // Interim 1xx responses (100 Continue, 103 Early Hints) come before the real one
-            // and have no body: skip them (RFC 9112 §9.2; 101 would switch protocols: refused).
-            let h = loop {
-                let end = loop {
-                    if let Some(e) = http::head_end(&head) {
-                        break e;
-                    }
-                    if head.len() > 64 << 10 {
-                        bail!("the response head is larger than 64 KiB");
-                    }
-                    let n = read_some(&mut s, buf, opts.timeout)?;
-                    if n == 0 {
-                        bail!("the server closed the connection before a complete response head");
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                };
-                let rest = head.split_off(end);
-                let h = http::parse_response(&head).map_err(|e| anyhow::anyhow!(e))?;
-                head = rest;
-                match h.status {
-                    101 => bail!(
-                        "the server answered 101 {}: fetch does not switch protocols",
-                        h.reason
-                    ),
-                    100..=199 => continue,
-                    _ => break h,
-                }
-            };
-            body_start = head;
-            rec.http_status = Some(h.status);
-            if h.status != 200 {
-                bail!("the server answered {} {}", h.status, h.reason);
-            }
-            let Some(len) = h.content_length else {
-                bail!("the response has no Content-Length");
-            };
-            if let Some(max) = opts.max_size
-                && len > max
-            {
-                bail!(
-                    "the server declares {len} bytes (Content-Length), more than --max-size {max}; nothing written"
-                );
-            }
-            if let Sink::Out(p) = &opts.sink {
-                check_space(p, len)?;
-            }
-            rec.content_length = Some(len);
-            total_hint.fetch_add(len, Ordering::Relaxed);
-        }
-        let limit = rec.content_length;
-        let mut take = |chunk: &[u8], rec: &mut Fetched| -> Result<()> {
-            if let Some(h) = hasher.as_mut() {
-                h.update(chunk);
-            }
-            if let Some(f) = out.as_mut() {
-                f.write_all(chunk).context("cannot write --out")?;
-            }
-            rec.bytes += chunk.len() as u64;
-            progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            Ok(())
-        };
-        let first = match limit {
-            Some(l) => &body_start[..body_start.len().min(l as usize)],
-            None => &body_start[..],
-        };
-        take(first, &mut rec)?;
-        loop {
-            let want = match limit {
-                Some(l) if rec.bytes >= l => break,
-                Some(l) => ((l - rec.bytes) as usize).min(buf.len()),
-                // One byte past --max-size is enough to know the body is too large.
-                None => match opts.max_size {
-                    Some(max) => (max.saturating_sub(rec.bytes).saturating_add(1))
-                        .min(buf.len() as u64) as usize,
-                    None => buf.len(),
-                },
-            };
-            let n = if matches!(opts.sink, Sink::Truncate) {
-                let n = recv_truncate(s.fd(), &mut buf[..want], opts.timeout)?;
-                rec.bytes += n as u64;
-                progress.fetch_add(n as u64, Ordering::Relaxed);
-                n
-            } else {
-                let n = read_some(&mut s, &mut buf[..want], opts.timeout)?;
-                take(&buf[..n], &mut rec)?;
-                n
-            };
-            if n == 0 {
-                break;
-            }
-            if let Some(max) = opts.max_size
-                && rec.bytes > max
-            {
-                bail!("the server sent more than --max-size {max} bytes; stopped there");
-            }
-        }
-        if signals::stop_requested() {
-            return Err(signals::Interrupted.into());
-        }
-        if let Some(l) = limit
-            && rec.bytes < l
-        {
-            bail!(
-                "connection closed after {} of {} bytes (Content-Length)",
-                rec.bytes,
-                l
-            );
-        }
-        rec.sha256 = hasher.map(|h| {
-            h.finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        });
-        Ok(())
-    })();
+    let mut sink = Body {
+        hasher: (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new),
+        out,
+        progress,
+    };
+    let r = receive(opts, id, &mut sink, &mut rec, total_hint, open);
+    rec.sha256 = sink.hasher.take().filter(|_| r.is_ok()).map(|h| {
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    });
     let wall = start.elapsed();
     rec.wall_ns = wall.as_nanos() as u64;
     if rec.bytes > 0 && !wall.is_zero() {
@@ -526,6 +404,167 @@ fn one(
         rec.error = Some(format!("{e:#}"));
     }
     rec
+}
+
+/// Where received bytes go: the hash, the --out file, the progress count.
+struct Body<'a> {
+    hasher: Option<Sha256>,
+    out: Option<&'a mut File>,
+    progress: &'a AtomicU64,
+}
+
+impl Body<'_> {
+    fn take(&mut self, chunk: &[u8], rec: &mut Fetched) -> Result<()> {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(chunk);
+        }
+        if let Some(f) = self.out.as_mut() {
+            f.write_all(chunk).context("cannot write --out")?;
+        }
+        self.counted(chunk.len(), rec);
+        Ok(())
+    }
+
+    /// Bytes received and dropped in the kernel (--discard=truncate): counted only.
+    fn counted(&self, n: usize, rec: &mut Fetched) {
+        rec.bytes += n as u64;
+        self.progress.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Connect, ask (HTTP), and receive the body into `body`, filling `rec` as it goes.
+fn receive(
+    opts: &FetchOptions,
+    id: usize,
+    body: &mut Body<'_>,
+    rec: &mut Fetched,
+    total_hint: &AtomicU64,
+    open: &Mutex<HashMap<usize, RawFd>>,
+) -> Result<()> {
+    let mut s = Stream::connect(&opts.target, opts.timeout)?;
+    let _registered = Registered::new(open, id, s.fd().as_raw_fd());
+    let mut page = crate::sys::PageBuf::new(1 << 20);
+    let buf = page.as_mut();
+    let mut body_start = Vec::new();
+    if opts.http {
+        let (h, rest) = request(opts, &mut s, buf)?;
+        body_start = rest;
+        rec.http_status = Some(h.status);
+        if h.status != 200 {
+            bail!("the server answered {} {}", h.status, h.reason);
+        }
+        let Some(len) = h.content_length else {
+            bail!("the response has no Content-Length");
+        };
+        if let Some(max) = opts.max_size
+            && len > max
+        {
+            bail!(
+                "the server declares {len} bytes (Content-Length), more than --max-size {max}; nothing written"
+            );
+        }
+        if let Sink::Out(p) = &opts.sink {
+            check_space(p, len)?;
+        }
+        rec.content_length = Some(len);
+        total_hint.fetch_add(len, Ordering::Relaxed);
+    }
+    let limit = rec.content_length;
+    let first = match limit {
+        Some(l) => &body_start[..body_start.len().min(l as usize)],
+        None => &body_start[..],
+    };
+    body.take(first, rec)?;
+    loop {
+        let want = match limit {
+            Some(l) if rec.bytes >= l => break,
+            Some(l) => ((l - rec.bytes) as usize).min(buf.len()),
+            // One byte past --max-size is enough to know the body is too large.
+            None => match opts.max_size {
+                Some(max) => {
+                    (max.saturating_sub(rec.bytes).saturating_add(1)).min(buf.len() as u64) as usize
+                }
+                None => buf.len(),
+            },
+        };
+        let n = if matches!(opts.sink, Sink::Truncate) {
+            let n = recv_truncate(s.fd(), &mut buf[..want], opts.timeout)?;
+            body.counted(n, rec);
+            n
+        } else {
+            let n = read_some(&mut s, &mut buf[..want], opts.timeout)?;
+            body.take(&buf[..n], rec)?;
+            n
+        };
+        if n == 0 {
+            break;
+        }
+        if let Some(max) = opts.max_size
+            && rec.bytes > max
+        {
+            bail!("the server sent more than --max-size {max} bytes; stopped there");
+        }
+    }
+    if signals::stop_requested() {
+        return Err(signals::Interrupted.into());
+    }
+    if let Some(l) = limit
+        && rec.bytes < l
+    {
+        bail!(
+            "connection closed after {} of {} bytes (Content-Length)",
+            rec.bytes,
+            l
+        );
+    }
+    Ok(())
+}
+
+/// Send the GET and read the final response head (skipping interim 1xx responses); returns
+/// it with the bytes read past it (the start of the body).
+fn request(
+    opts: &FetchOptions,
+    s: &mut Stream,
+    buf: &mut [u8],
+) -> Result<(http::ResponseHead, Vec<u8>)> {
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: copylab/{}\r\nConnection: close\r\n\r\n",
+        opts.path,
+        opts.target.host_header(),
+        env!("CARGO_PKG_VERSION")
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| stalled(e, opts.timeout))
+        .context("cannot send the request")?;
+    let mut head = Vec::new();
+    // Interim 1xx responses (100 Continue, 103 Early Hints) come before the real one and have
+    // no body: skip them (RFC 9112 §9.2; 101 would switch protocols: refused).
+    loop {
+        let end = loop {
+            if let Some(e) = http::head_end(&head) {
+                break e;
+            }
+            if head.len() > 64 << 10 {
+                bail!("the response head is larger than 64 KiB");
+            }
+            let n = read_some(s, buf, opts.timeout)?;
+            if n == 0 {
+                bail!("the server closed the connection before a complete response head");
+            }
+            head.extend_from_slice(&buf[..n]);
+        };
+        let rest = head.split_off(end);
+        let h = http::parse_response(&head).map_err(|e| anyhow::anyhow!(e))?;
+        head = rest;
+        match h.status {
+            101 => bail!(
+                "the server answered 101 {}: fetch does not switch protocols",
+                h.reason
+            ),
+            100..=199 => continue,
+            _ => return Ok((h, head)),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
