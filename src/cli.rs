@@ -109,6 +109,11 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Write the results to FILE instead of stdout (the traced program's own output goes to
+    /// stdout too: give this with --json to keep the two apart).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -474,7 +479,8 @@ pub enum Job {
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
-    Trace(crate::trace::TraceOptions, Output),
+    /// The options, the format, and the file the results go to (stdout without one).
+    Trace(crate::trace::TraceOptions, Output, Option<PathBuf>),
     Doctor {
         file: Option<PathBuf>,
         json: bool,
@@ -799,12 +805,15 @@ impl Cli {
                         "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
                     ),
                 };
-                let output = if a.json {
-                    Output::Json
-                } else {
-                    Output::Table {
+                let output = match (a.json, &a.output) {
+                    (true, _) => Output::Json,
+                    // A file gets no colour codes.
+                    (false, Some(_)) => Output::Table {
+                        color: Color::Never,
+                    },
+                    (false, None) => Output::Table {
                         color: a.color.into(),
-                    }
+                    },
                 };
                 Ok(Job::Trace(
                     crate::trace::TraceOptions {
@@ -813,6 +822,7 @@ impl Cli {
                         profile: !a.no_profile,
                     },
                     output,
+                    a.output,
                 ))
             }
             Command::Doctor(a) => Ok(Job::Doctor {

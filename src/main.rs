@@ -61,9 +61,27 @@ fn run() -> anyhow::Result<ExitCode> {
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
-        cli::Job::Trace(opts, output) => {
+        cli::Job::Trace(opts, output, file) => {
+            // A bad --output is found before the program runs, not after.
+            if let Some(p) = &file {
+                outfile::classify("--output", p)?;
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+                if dir.is_some_and(|d| !d.is_dir()) {
+                    anyhow::bail!(
+                        "--output {}: its directory does not exist (create it or choose another path)",
+                        p.display()
+                    );
+                }
+            }
             let r = trace::run(&opts)?;
-            report::write_trace(&r, output, &mut std::io::stdout().lock())?;
+            match &file {
+                Some(p) => {
+                    let mut text = Vec::new();
+                    report::write_trace(&r, output, &mut text)?;
+                    outfile::replace("--output", p, &text)?;
+                }
+                None => report::write_trace(&r, output, &mut std::io::stdout().lock())?,
+            }
             if r.ended == "interrupted" {
                 return Err(signals::Interrupted.into());
             }

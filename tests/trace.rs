@@ -534,3 +534,47 @@ fn bad_targets_are_clear_errors() {
         }
     }
 }
+
+/// The program's own stdout and the results stay apart with --output; a bad --output is
+/// refused before the program runs.
+#[test]
+fn output_file_keeps_the_programs_stdout_apart() {
+    let dir = tempdir();
+    let res = dir.path().join("trace.json");
+    let out = run_ok(
+        &[
+            "trace",
+            "--json",
+            "--output",
+            path_str(&res),
+            "--",
+            "sh",
+            "-c",
+            "echo from-the-program",
+        ],
+        &[],
+    );
+    assert_eq!(out.stdout, "from-the-program\n", "{}", out.dump());
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&res).expect("--output written"))
+        .expect("JSON");
+    assert_eq!(calls(&r, "write"), 1, "{r:#}");
+    assert_eq!(bytes(&r, "write"), "from-the-program\n".len() as u64);
+    // The directory does not exist: refused, and the program never ran.
+    let marker = dir.path().join("ran");
+    let bad = dir.path().join("no-such-dir").join("t.json");
+    let touch = format!("touch {}", path_str(&marker));
+    let out = run(
+        &[
+            "trace",
+            "--output",
+            path_str(&bad),
+            "--",
+            "sh",
+            "-c",
+            &touch,
+        ],
+        &[],
+    );
+    assert_clean_error(&out, &["--output", "directory does not exist"]);
+    assert!(!marker.exists(), "the program ran despite the bad --output");
+}
