@@ -106,3 +106,62 @@ for name in shape[method]:
     print(f"{method:<16} {name:<14} {ours:>12} {p!s:>12} {s:>12} {expected:>12}  {verdict}")
 EOF
 done
+
+# copylab trace against perf stat, on one program no one here wrote: a Python loop reading a
+# file in 64 KiB chunks and sending each with sendall. Both follow the whole process from its
+# exec; the counts of every syscall must agree exactly (the bytes are trace's alone: perf stat
+# counts calls). Each tool runs the program once, so calls that depend on the run (Python
+# compiling its cache on a first run) can differ: the script warms the run first. The
+# interpreter is run by its real path: a pyenv-style `python3` shim is a shell script whose
+# helper processes differ from run to run.
+echo
+echo "copylab trace vs perf stat (python3 read + sendall, ${size_mib} MiB)"
+tdir=$(mktemp -d)
+trap 'rm -rf "$tdir"' EXIT
+head -c "$((size_mib << 20))" /dev/urandom >"$tdir/data.bin"
+cat >"$tdir/send.py" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+with open(sys.argv[1], "rb", buffering=0) as f:
+    while b := f.read(65536):
+        s.sendall(b)
+EOF
+cat >"$tdir/sink.py" <<'EOF'
+import socket, sys
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+print(l.getsockname()[1], flush=True)
+c, _ = l.accept()
+while c.recv(1 << 20): pass
+EOF
+# sink: start the receiver and set $port once it listens (it prints its port).
+sink() {
+  : >"$tdir/port"
+  python3 "$tdir/sink.py" >"$tdir/port" &
+  sink_pid=$!
+  for _ in $(seq 200); do [ -s "$tdir/port" ] && break; sleep 0.05; done
+  port=$(cat "$tdir/port")
+  [ -n "$port" ] || { echo "crosscheck: the receiver did not start" >&2; exit 1; }
+}
+py=$(python3 -c 'import sys; print(sys.executable)')
+sink; "$py" "$tdir/send.py" "$tdir/data.bin" "$port"; wait "$sink_pid"
+sink
+"$bin" trace --json -o "$tdir/trace.json" -- "$py" "$tdir/send.py" "$tdir/data.bin" "$port"
+wait "$sink_pid"
+sink
+perf stat -x, -o "$tdir/perf.csv" -e syscalls:sys_enter_read,syscalls:sys_enter_sendto,syscalls:sys_enter_mmap \
+  -- "$py" "$tdir/send.py" "$tdir/data.bin" "$port"
+wait "$sink_pid"
+python3 - "$tdir/trace.json" "$tdir/perf.csv" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1]))["syscalls"]
+perf = {}
+for line in open(sys.argv[2]):
+    f = line.strip().split(",")
+    if len(f) > 2 and f[2].startswith("syscalls:sys_enter_"):
+        perf[f[2][len("syscalls:sys_enter_"):]] = int(f[0])
+print(f"{'syscall':<10} {'trace calls':>12} {'perf calls':>12} {'trace bytes':>14}  verdict")
+for name in ["read", "sendto", "mmap"]:
+    ours = (t.get(name) or {}).get("calls", 0)
+    b = (t.get(name) or {}).get("bytes")
+    print(f"{name:<10} {ours:>12} {perf.get(name, 0):>12} {b!s:>14}  {'agree' if ours == perf.get(name) else 'DISAGREE'}")
+EOF
