@@ -5,6 +5,19 @@ use crate::method::{Band, MethodKind, Place, StepKind, Textbook};
 
 pub struct English;
 
+impl English {
+    /// What the scheduler switches measured say, and no more.
+    fn switches(&self, m: &Measured) -> String {
+        match m.voluntary {
+            0 => "The thread never blocked (0 voluntary context switches): the socket always had room.".into(),
+            n => format!(
+                "The scheduler context switches above are something else: the thread blocked {n} time{} (voluntary switches) — typically waiting for room in the socket buffer, which this run does not show.",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
 impl Texts for English {
     fn band(&self, b: Band) -> &'static str {
         match b {
@@ -30,10 +43,14 @@ impl Texts for English {
         match k {
             StepKind::Dma => "DMA copy by a device, no CPU",
             StepKind::Cpu => "CPU copy of every byte",
-            StepKind::CpuUnlessSg => "CPU copy, none when the device does scatter-gather DMA",
+            StepKind::CpuUnlessSg => {
+                "no copy when the device does scatter-gather DMA (the skb's frags hold page references and the NIC reads the pages where they are); a CPU copy without it"
+            }
             StepKind::Reference => "page references move, no copy",
             StepKind::Map => "pages mapped into the process, no copy",
-            StepKind::Pin => "pages pinned and lent to the socket until a completion, no copy",
+            StepKind::Pin => {
+                "pages pinned and lent to the socket until a completion, no copy — when the device does scatter-gather; without it TCP copies"
+            }
         }
     }
 
@@ -66,6 +83,40 @@ impl Texts for English {
         } else {
             format!("during {call}()")
         }
+    }
+
+    fn disk_dma(&self, call: Option<&str>, toucher: Option<&str>) -> String {
+        let inside = match (call, toucher) {
+            (Some(c), _) if crate::method::is_io_uring_op(c) => format!("inside {c}"),
+            (Some(c), _) => format!("inside {c}()"),
+            (None, Some(t)) if crate::method::is_io_uring_op(t) => {
+                format!("inside the page fault {t} takes")
+            }
+            (None, Some(t)) => format!("inside the page fault {t}() takes"),
+            (None, None) => "inside the page fault of the first touch".into(),
+        };
+        format!(
+            "only on a page-cache miss, {inside} — often earlier, by readahead; on a hit the disk is not read at all"
+        )
+    }
+
+    fn mapped_by_faults(&self, call: &str, toucher: Option<&str>) -> String {
+        let touch = match toucher {
+            Some(t) if crate::method::is_io_uring_op(t) => format!(", here inside {t}"),
+            Some(t) => format!(", here inside {t}()"),
+            None => String::new(),
+        };
+        format!(
+            "{call}() only reserves addresses (no MAP_POPULATE): each page is mapped by a fault on first touch{touch}; on a cold cache the disk DMA happens inside that fault"
+        )
+    }
+
+    fn colon(&self) -> &'static str {
+        ":"
+    }
+
+    fn colon_space(&self) -> &'static str {
+        " "
     }
 
     fn heading_steps(&self) -> &'static str {
@@ -116,7 +167,7 @@ impl Texts for English {
     fn reality(&self, m: MethodKind) -> &'static [&'static str] {
         match m {
             MethodKind::ReadWrite => &[
-                "The textbook counts one read and one write. A real server loops: a 256 MiB file with a 128 KiB buffer is 2,048 reads and 2,048 writes — 8,192 transitions, not 4.",
+                "The textbook counts one read and one write: 4 copies and 4 transitions for one buffer-full. A real server loops: a 256 MiB file with a 128 KiB buffer is 2,048 reads and 2,048 writes — 8,192 transitions, not 4, while the copies stay 4 per byte (2 CPU, 2 DMA).",
                 "copylab uses pread64 (an explicit offset), so one open file can serve many connections.",
                 "Both CPU copies are real: page cache → your buffer, your buffer → the socket.",
             ],
@@ -126,31 +177,33 @@ impl Texts for English {
                 "If another process truncates the file, touching the missing pages raises SIGBUS; copylab never touches them itself and gets EFAULT from write instead.",
             ],
             MethodKind::Sendfile => &[
-                "One syscall can move up to 2 GiB − 4 KiB (0x7ffff000 bytes); a 256 MiB file goes out in a single call.",
-                "Linux hands the socket references to page-cache pages when the device does scatter-gather (loopback does): the sender makes no CPU copy.",
+                "One syscall can move up to 2 GiB − 4 KiB (0x7ffff000 bytes): on a blocking socket a 256 MiB file goes out in a single call. On a non-blocking socket (Java NIO, so Kafka) sendfile returns as soon as the socket buffer is full, with a partial count, and the caller waits and calls again.",
+                "sendfile is built on splice since Linux 2.6.23: do_sendfile → do_splice_direct → splice_to_socket with MSG_SPLICE_PAGES. When the device does scatter-gather (loopback does) the skb's frags hold references to the page-cache pages and the NIC reads them from there: the sender makes no CPU copy. Without NETIF_F_SG, tcp_sendmsg_locked copies.",
+                "The socket references the page-cache pages with no completion: a change to the file after sendfile returns can still reach the wire, for as long as the bytes wait in the socket buffer.",
                 "On loopback there is no NIC and no DMA to the wire: the receiver's recv() is a CPU copy, so 'zero copy' is not zero end to end.",
-                "Java's FileChannel.transferTo is sendfile underneath; Kafka cannot use it with TLS because encryption happens in user space.",
+                "Java's FileChannel.transferTo is sendfile underneath on the direct path (the target is a socket or file channel); otherwise it maps chunks or loops through a buffer, and newer JDKs try copy_file_range first for file targets. Kafka cannot use it with TLS because encryption happens in the JVM.",
             ],
             MethodKind::Splice => &[
                 "Two calls per pipe-full: file → pipe, pipe → socket. The pipe's size (64 KiB by default, up to /proc/sys/fs/pipe-max-size) sets how many.",
-                "Page references move, not bytes — but the data must pass through a pipe you create and manage.",
+                "Page references move into the pipe, not bytes; the pipe → socket half is the code sendfile uses (splice_to_socket, MSG_SPLICE_PAGES): no copy when the device does scatter-gather, a copy in tcp_sendmsg_locked without it. And the data must pass through a pipe you create and manage.",
                 "SPLICE_F_MOVE has done nothing since Linux 2.6.21; bytes left in the pipe after an error were never sent.",
             ],
             MethodKind::Vmsplice => &[
                 "vmsplice lends your pages to the pipe instead of copying them: write()'s copy is gone, read()'s copy stays.",
                 "The catch: nothing says when the kernel is done with the pages. On loopback they wait in the receiver's queue until it reads them; writing into them before that changes what the client receives.",
-                "So copylab never reuses a page: each 4 MiB region is a fresh mmap, unmapped once spliced. The kernel zero-fills every fresh page — a pass over the memory that takes the place of the copy saved — and each page costs a fault.",
+                "So copylab never reuses a page: each 4 MiB region is a fresh mmap, unmapped once spliced. The kernel zero-fills every fresh page — zeroing is itself a write to memory, which cancels the copy saved — and each page costs a fault.",
+                "The pipe → socket splice is sendfile's code: no copy with scatter-gather, one without.",
             ],
             MethodKind::MsgZerocopy => &[
-                "SO_ZEROCOPY on the socket, then send(MSG_ZEROCOPY): the socket pins the mapped pages and the call returns before the data has left.",
-                "Every send owes a completion, read from the socket's error queue with recvmsg(MSG_ERRQUEUE); the kernel merges them into ranges of send ids. Until its range completes, a page must not change or be unmapped.",
+                "SO_ZEROCOPY on the socket, then send(MSG_ZEROCOPY): the socket pins the mapped pages and the call returns before the data has left. Like sendfile, this needs a device with scatter-gather (NETIF_F_SG); without it tcp_sendmsg_locked copies.",
+                "Every send owes a completion, read from the socket's error queue with recvmsg(MSG_ERRQUEUE); the kernel merges them into ranges of send ids. Until its range completes, a page must not be modified: the NIC may still read it (unmapping is allowed; the socket holds its own reference).",
                 "On loopback the kernel copies anyway — the receiver could hold the pages forever — and says so in each completion (SO_EE_CODE_ZEROCOPY_COPIED). copylab counts those completions instead of assuming.",
                 "Unix sockets refuse SO_ZEROCOPY. With too much pinned (optmem_max, RLIMIT_MEMLOCK) send fails with ENOBUFS: copylab reads completions and retries, or sends that chunk with a plain copy and says so.",
             ],
             MethodKind::IoUringSplice => &[
                 "The same two splices per pipe-full, as linked entries in a ring shared with the kernel: one io_uring_enter submits a whole batch (--batch) and waits for it.",
                 "A splice cannot be attempted without blocking, so the kernel hands each one to an io-wq worker thread (iou-wrk-<tid>). The serving thread's syscalls and CPU drop; the work does not. copylab measures the workers' CPU on its own line.",
-                "io_uring trades syscalls for shared memory rings: the lesson is in the syscall column, not in the copies.",
+                "io_uring is a way to submit work: whether bytes are copied depends on the operation. IORING_OP_SPLICE is splice — no copy with scatter-gather, one without — and the lesson here is in the syscall column.",
             ],
             MethodKind::IoUringSendZc => &[
                 "IORING_OP_SEND_ZC pins the mapped pages like MSG_ZEROCOPY, without SO_ZEROCOPY or the error queue.",
@@ -219,7 +272,7 @@ impl Texts for English {
     fn verdict(&self, m: &Measured) -> String {
         match (m.syscalls, m.expected_syscalls) {
             (Some(got), Some(want)) if got == want => format!(
-                "Agrees with the model: {} per chunk × {} chunk{}{} = {want} syscall{} = {} user↔kernel transitions. The textbook's {} describe a single chunk{}. The scheduler context switches above are something else: the thread slept while the socket buffer was full.",
+                "Agrees with the model: {} per chunk × {} chunk{}{} = {want} syscall{} = {} user↔kernel transitions. The textbook's {} describe a single chunk{}. {}",
                 m.per_chunk,
                 m.chunks,
                 if m.chunks == 1 { "" } else { "s" },
@@ -236,7 +289,8 @@ impl Texts for English {
                     " and leave out the fresh pages vmsplice needs"
                 } else {
                     ""
-                }
+                },
+                self.switches(m)
             ),
             (Some(got), Some(want)) => format!(
                 "Differs from the textbook's {want}: {got} syscalls were made, because the socket took fewer bytes per call than asked (short writes) or the counters saw calls outside the data path. The textbook's model has no notion of that."
@@ -272,13 +326,13 @@ impl Texts for English {
             },
             Myth {
                 claim: "\"Kafka's zero copy is something special\"",
-                truth: "FileChannel.transferTo is sendfile underneath. With TLS, Kafka cannot use it: encryption happens in user space, so the bytes must come up.",
-                command: "copylab serve FILE --method sendfile --http",
+                truth: "FileChannel.transferTo is sendfile underneath on the direct path (a socket or file channel target). With TLS, Kafka cannot use it: the bytes must be copied up into the JVM to be encrypted. `copylab explain kafka` gives the whole answer.",
+                command: "copylab explain kafka --measure",
             },
             Myth {
                 claim: "\"std::io::copy from a File to a TcpStream uses sendfile\"",
-                truth: "In Rust it does not: it reads into a buffer and writes (copylab issues sendfile itself).",
-                command: "strace -f -e trace=sendfile,read,write <your program>",
+                truth: "In today's Rust it does not: it reads into a buffer and writes to the socket with sendto (copylab issues sendfile itself). Rust did use sendfile and splice there (rust-lang/rust#75272) and stopped (#108283) for the hazard sendfile's section describes: bytes written to the file after the copy returned could still reach the other side. Trace sendto too, or you miss every socket write.",
+                command: "strace -f -e trace=sendfile,read,write,sendto <your program>",
             },
             Myth {
                 claim: "\"the first run and the tenth run cost the same\"",
@@ -287,7 +341,7 @@ impl Texts for English {
             },
             Myth {
                 claim: "\"io_uring is zero copy\"",
-                truth: "io_uring removes syscalls, not copies: it carries the same operations through shared rings. Its splice runs on kernel worker threads, so the serving thread looks idle while another thread does the work.",
+                truth: "io_uring is a way to submit work; whether bytes are copied depends on the operation: IORING_OP_SEND_ZC pins pages like MSG_ZEROCOPY, IORING_OP_SPLICE moves page references like splice, IORING_OP_READ and WRITE copy. Its splice runs on kernel worker threads, so the serving thread looks idle while another thread does the work.",
                 command: "copylab compare --methods splice,io-uring-splice",
             },
             Myth {
@@ -299,6 +353,6 @@ impl Texts for English {
     }
 
     fn legend(&self) -> &'static str {
-        "DMA = a device copies · CPU = the processor copies · CPU* = none with scatter-gather DMA · ref = page references move · map = pages mapped · pin = pages pinned until a completion"
+        "DMA = a device copies · CPU = the processor copies · CPU* = a CPU copy only without scatter-gather DMA: with it the skb holds page references and the NIC reads the page cache directly · ref = page references move · map = pages mapped · pin = pages pinned until a completion"
     }
 }

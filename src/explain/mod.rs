@@ -10,7 +10,7 @@ mod zh;
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use unicode_width::UnicodeWidthChar;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::compare::{self, CompareOptions};
 use crate::counters::Choice;
@@ -129,6 +129,16 @@ pub trait Texts: Sync {
     fn kind(&self, k: StepKind) -> &'static str;
     fn title(&self, m: MethodKind) -> &'static str;
     fn during(&self, call: &str) -> String;
+    /// When the disk is read: only on a page-cache miss, inside `call` (or, with no call, inside
+    /// the fault `toucher` takes), often earlier by readahead.
+    fn disk_dma(&self, call: Option<&str>, toucher: Option<&str>) -> String;
+    /// `call` (mmap) reserves addresses; the pages are mapped by faults when `toucher` first
+    /// touches them.
+    fn mapped_by_faults(&self, call: &str, toucher: Option<&str>) -> String;
+    /// What ends a heading: ":" in English, the full-width "：" in Chinese.
+    fn colon(&self) -> &'static str;
+    /// After a colon that starts a paragraph: a space in English, none after "：".
+    fn colon_space(&self) -> &'static str;
     fn heading_steps(&self) -> &'static str;
     fn heading_textbook(&self) -> &'static str;
     fn textbook(&self, t: &Textbook) -> String;
@@ -163,42 +173,61 @@ pub fn size_text(bytes: u64) -> String {
     crate::size::fmt_bytes(bytes)
 }
 
+/// Full-width punctuation a line may not start with (it closes or follows what precedes it).
+const NO_LINE_START: &str = "，。、；：？！）》」』”’…";
+/// Full-width punctuation a line may not end with (it opens what follows).
+const NO_LINE_END: &str = "（《「『“‘";
+
 /// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
-/// Lines break at spaces (which are dropped) or after a wide (CJK) character.
+/// Lines break at spaces (which are dropped) or beside a wide (CJK) character, never inside a
+/// word, never before a closing full-width mark nor after an opening one (the kinsoku rules a
+/// Chinese reader expects).
 fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
+    // Units that may not be split: (text, spaces before it).
+    let mut units: Vec<(String, usize)> = Vec::new();
+    let mut space = 0usize;
+    let mut glue_next = false;
+    for ch in text.chars() {
+        if ch == ' ' {
+            space += 1;
+            continue;
+        }
+        let wide = ch.width().unwrap_or(0) == 2;
+        let extend = match units.last() {
+            None => false,
+            Some(_) if space > 0 => false,
+            Some(_) if glue_next || NO_LINE_START.contains(ch) => true,
+            Some((last, _)) => {
+                let last_wide = last.chars().last().is_some_and(|c| c.width() == Some(2));
+                !wide && !last_wide
+            }
+        };
+        match units.last_mut() {
+            Some((u, _)) if extend => u.push(ch),
+            _ => units.push((ch.to_string(), space)),
+        }
+        glue_next = NO_LINE_END.contains(ch);
+        space = 0;
+    }
     let mut out = String::new();
     let mut line = first.to_string();
-    let mut w: usize = first.chars().map(|c| c.width().unwrap_or(0)).sum();
-    // Where the line may break: (byte index in `line`, whether the character there is a space).
-    let mut brk: Option<(usize, bool)> = None;
-    for ch in text.chars() {
-        let cw = ch.width().unwrap_or(0);
-        if w + cw > width {
-            let rest = match brk {
-                Some((i, space)) if i > first.len() => {
-                    let rest = line[i + usize::from(space)..].to_string();
-                    line.truncate(i);
-                    rest
-                }
-                _ => String::new(),
-            };
+    let mut w = first.width();
+    let mut empty = true;
+    for (u, spaces) in units {
+        let uw = u.width();
+        let sep = if empty { 0 } else { spaces };
+        if !empty && w + sep + uw > width {
             out.push_str(line.trim_end());
             out.push('\n');
-            line = " ".repeat(indent) + &rest;
-            w = indent + rest.chars().map(|c| c.width().unwrap_or(0)).sum::<usize>();
-            brk = None;
-            if ch == ' ' && rest.is_empty() {
-                continue;
-            }
+            line = " ".repeat(indent);
+            w = indent;
+        } else {
+            line.push_str(&" ".repeat(sep));
+            w += sep;
         }
-        if ch == ' ' {
-            brk = Some((line.len(), true));
-        }
-        line.push(ch);
-        w += cw;
-        if cw == 2 {
-            brk = Some((line.len(), false));
-        }
+        line.push_str(&u);
+        w += uw;
+        empty = false;
     }
     out.push_str(line.trim_end());
     out.push('\n');
@@ -218,7 +247,8 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
     }
     out.push_str(&wrap(t.legend(), MAX_WIDTH, "  ", 2));
     out.push('\n');
-    let _ = writeln!(out, "{}:", t.heading_steps());
+    let colon = t.colon();
+    let _ = writeln!(out, "{}{colon}", t.heading_steps());
     for (i, s) in model.steps.iter().enumerate() {
         let mut line = format!(
             "{} {:<4} {} → {} · {}",
@@ -228,8 +258,22 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
             t.place(s.to),
             t.kind(s.kind)
         );
-        if let Some(call) = s.syscall {
-            let _ = write!(line, " · {}", t.during(call));
+        // The call that first touches the pages: the first later one that is not a mapping
+        // (write, sendto, …).
+        let toucher = model.steps[i + 1..]
+            .iter()
+            .find(|n| n.kind != StepKind::Map)
+            .and_then(|n| n.syscall);
+        let when = match (s.kind, s.from, s.syscall) {
+            // The disk is read only on a page-cache miss, and often earlier, by readahead.
+            (StepKind::Dma, Place::Disk, call) => Some(t.disk_dma(call, toucher)),
+            // mmap reserves addresses; faults on first touch map the pages.
+            (StepKind::Map, _, Some(call)) => Some(t.mapped_by_faults(call, toucher)),
+            (_, _, Some(call)) => Some(t.during(call)),
+            _ => None,
+        };
+        if let Some(when) = when {
+            let _ = write!(line, " · {when}");
         }
         out.push_str(&wrap(&line, MAX_WIDTH, "  ", 9));
     }
@@ -237,17 +281,17 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
     out.push_str(&wrap(
         &t.textbook(&kind.textbook()),
         MAX_WIDTH,
-        &format!("{}: ", t.heading_textbook()),
+        &format!("{}{colon}{}", t.heading_textbook(), t.colon_space()),
         2,
     ));
     out.push('\n');
-    let _ = writeln!(out, "{}:", t.heading_reality());
+    let _ = writeln!(out, "{}{colon}", t.heading_reality());
     for r in t.reality(kind) {
         out.push_str(&wrap(r, MAX_WIDTH, "  • ", 4));
     }
     if let Some(m) = measured {
         out.push('\n');
-        let _ = writeln!(out, "{}:", t.heading_measured());
+        let _ = writeln!(out, "{}{colon}", t.heading_measured());
         for l in t.measured(m) {
             out.push_str(&wrap(&l, MAX_WIDTH, "  ", 2));
         }
@@ -403,7 +447,6 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use unicode_width::UnicodeWidthStr;
 
     #[test]
     fn every_line_fits_a_projector() {
