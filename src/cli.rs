@@ -90,7 +90,8 @@ pub struct DoctorArgs {
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
     /// A path (read-write, mmap, sendfile, splice, vmsplice, msg-zerocopy, io-uring-splice,
-    /// io-uring-send-zc), or `myths`; all paths and the myths if none.
+    /// io-uring-send-zc), `kafka` (the interview answer, step by step) or `myths`; all paths and
+    /// the myths if none.
     pub topic: Option<String>,
 
     /// Run a quick measurement and write its figures into the text.
@@ -747,13 +748,14 @@ impl Cli {
                 json: a.json,
             }),
             Command::Explain(a) => {
+                let kafka = a.topic.as_deref() == Some("kafka");
                 let (method, myths_only) = match a.topic.as_deref() {
-                    None => (None, false),
+                    None | Some("kafka") => (None, false),
                     Some("myths") => (None, true),
                     Some(t) => (
                         Some(parse_method(t).map_err(|_| {
                             anyhow::anyhow!(
-                                "explain {t}: unknown topic: choose {} or myths",
+                                "explain {t}: unknown topic: choose {}, kafka or myths",
                                 MethodKind::ALL.map(|k| k.name()).join(", ")
                             )
                         })?),
@@ -770,6 +772,7 @@ impl Cli {
                 Ok(Job::Explain(ExplainOptions {
                     method,
                     myths_only,
+                    kafka,
                     lang: match a.lang {
                         Some(LangArg::En) => Lang::En,
                         Some(LangArg::Zh) => Lang::Zh,

@@ -812,8 +812,14 @@ fn statements_survive_the_follow_up_question() {
 /// mark opening a line (nor an opening one ending it), and the terms an interviewer uses.
 #[test]
 fn chinese_typesetting_and_terms() {
-    let text = explain(&["--lang", "zh"]).stdout;
-    for heading in ["步骤", "Linux 实际上怎么做", "教科书的说法"] {
+    let mut text = explain(&["--lang", "zh"]).stdout;
+    text.push_str(&explain(&["kafka", "--lang", "zh"]).stdout);
+    for heading in [
+        "步骤",
+        "Linux 实际上怎么做",
+        "教科书的说法",
+        "Kafka 在哪里用",
+    ] {
         assert!(
             text.contains(&format!("{heading}：")),
             "{heading}：\n{text}"
@@ -850,5 +856,185 @@ fn chinese_typesetting_and_terms() {
     }
     for old in ["钉住", "scatter-gather"] {
         assert!(!text.contains(old), "{old:?} still in the Chinese text");
+    }
+}
+
+/// The sections of `explain kafka`, in order, per language.
+const KAFKA_SECTIONS: [(&str, &[&str]); 2] = [
+    (
+        "en",
+        &[
+            "① The traditional path, read + write:",
+            "② mmap + write:",
+            "③ sendfile, and what SG-DMA changes:",
+            "④ splice:",
+            "Where Kafka uses it:",
+            "Where it does not:",
+            "\"Parallel transferTo\":",
+            "What stays:",
+            "Ready to say:",
+        ],
+    ),
+    (
+        "zh",
+        &[
+            "① 传统路径 read + write：",
+            "② mmap + write：",
+            "③ sendfile，以及 SG-DMA 改变了什么：",
+            "④ splice：",
+            "Kafka 在哪里用：",
+            "哪里用不上：",
+            "“并行 transferTo”：",
+            "什么省不掉：",
+            "可以直接说的回答：",
+        ],
+    ),
+];
+
+/// The bullets of the section headed `heading` (up to the next blank line), flattened one each.
+fn bullets(text: &str, heading: &str) -> Vec<String> {
+    let body: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != heading)
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for l in body {
+        match l.strip_prefix("  • ") {
+            Some(b) => out.push(b.to_string()),
+            None => {
+                if let Some(last) = out.last_mut() {
+                    *last = flatten(&format!("{last}\n{l}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn kafka_answer_in_both_languages() {
+    for (lang, sections) in KAFKA_SECTIONS {
+        let out = explain(&["kafka", "--lang", lang]);
+        let text = &out.stdout;
+        assert!(text.starts_with("━━ "), "{text}");
+        assert!(text.contains("请你简单说一下Kafka的零拷贝原理"), "{text}");
+        let mut at = 0;
+        for h in sections {
+            let pos = text
+                .lines()
+                .position(|l| l == *h)
+                .unwrap_or_else(|| panic!("{lang}: no heading {h:?}\n{text}"));
+            assert!(pos > at, "{lang}: {h:?} out of order\n{text}");
+            at = pos;
+        }
+        for l in text.lines() {
+            assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+        }
+        // A ready-to-say answer of about ten lines.
+        let answer = bullets(text, sections[sections.len() - 1]);
+        assert!((8..=12).contains(&answer.len()), "{lang}: {answer:?}");
+        // Without --measure, no figure is claimed, and the way to get them is said.
+        assert!(!text.contains("Measured here") && !text.contains("这台机器上的测量"));
+        assert!(text.contains("copylab explain kafka --measure"), "{text}");
+    }
+    let en = flatten(&explain(&["kafka", "--lang", "en"]).stdout);
+    for needle in [
+        "FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile",
+        "never decodes or re-encodes a fetch",
+        "no zero copy, and no fsync by default",
+        "SslTransportLayer reads the file into the JVM",
+        "SSL_sendfile",
+        "down-converts",
+        "Kafka maps its index files (.index, .timeindex), not the log",
+        "RocketMQ",
+        "sendfile is built on splice",
+        "the skb holds references to the page-cache pages (its frags) and the NIC gathers them",
+        "returns a partial count",
+        "the consumer's recv() copies every byte",
+    ] {
+        assert!(en.contains(needle), "{needle:?}\n{en}");
+    }
+}
+
+/// `explain kafka --measure`: every step carries a figure of this run, and they agree with what
+/// a compare run of the same size measures where the figure is deterministic (syscall counts with
+/// perf; the byte count and the connections of the parallel fetch everywhere).
+#[test]
+fn kafka_measure_writes_this_runs_figures() {
+    for (lang, sections) in KAFKA_SECTIONS {
+        let out = run_locale(
+            &[
+                "explain",
+                "kafka",
+                "--measure",
+                "--size",
+                "8M",
+                "--lang",
+                lang,
+            ],
+            &[],
+        );
+        assert!(out.success(), "{}", out.dump());
+        let text = &out.stdout;
+        let measured = if lang == "en" {
+            "Measured here: "
+        } else {
+            "这台机器上的测量："
+        };
+        // The four paths, the parallel fetch (1 and 4 connections) and what stays.
+        for (h, n) in [(0, 1), (1, 1), (2, 1), (3, 1), (6, 2), (7, 1)] {
+            let b = bullets(text, sections[h]);
+            let got = b.iter().filter(|l| l.starts_with(measured)).count();
+            assert_eq!(got, n, "{lang} {}: {b:#?}", sections[h]);
+        }
+        if lang == "en" {
+            let par = bullets(text, sections[6]);
+            assert!(
+                par.iter().any(
+                    |l| l.contains("received by `copylab fetch --connections 4`")
+                        && l.contains("4 connections each fetching the same 8 MiB")
+                ),
+                "{par:#?}"
+            );
+            let witness = bullets(text, "Witness: Java's FileChannel.transferTo:");
+            assert_eq!(witness.len(), 1, "{text}");
+            assert!(
+                witness[0].contains("n/a (") || witness[0].contains("sendfile"),
+                "{witness:?}"
+            );
+            if is_root() {
+                let report = run_json(
+                    &[
+                        "compare",
+                        "--size",
+                        "8M",
+                        "--methods",
+                        "classic",
+                        "--runs",
+                        "1",
+                        "--warmup",
+                        "0",
+                        "--json",
+                    ],
+                    &[],
+                );
+                for (i, name) in ["read-write", "mmap", "sendfile", "splice"]
+                    .iter()
+                    .enumerate()
+                {
+                    let (total, by) = syscalls_of(&report, name);
+                    let total = total.unwrap_or_else(|| panic!("{name}: no perf total"));
+                    let want = format!(
+                        "{total} syscall{} ({by})",
+                        if total == 1 { "" } else { "s" }
+                    );
+                    let b = bullets(text, sections[i]);
+                    let m = b.iter().find(|l| l.starts_with(measured)).unwrap();
+                    assert!(m.contains(&want), "{name}: {want:?} not in {m:?}");
+                }
+            }
+        }
     }
 }

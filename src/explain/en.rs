@@ -1,7 +1,9 @@
 //! Every text `explain` prints, in English.
 
-use super::{Measured, Myth, Texts};
+use super::kafka::{Parallel, Witness};
+use super::{KafkaFigures, Measured, Myth, PathFigures, Section, Texts};
 use crate::method::{Band, MethodKind, Place, StepKind, Textbook};
+use crate::report::thousands;
 
 pub struct English;
 
@@ -16,6 +18,56 @@ impl English {
             ),
         }
     }
+}
+
+/// "n syscalls (by name) = 2n user↔kernel transitions", or n/a with the reason.
+fn calls(p: &PathFigures) -> String {
+    match p.syscalls {
+        Some(n) => format!(
+            "{} syscall{} ({}) = {} user↔kernel transitions",
+            thousands(n),
+            if n == 1 { "" } else { "s" },
+            p.by_name,
+            thousands(2 * n)
+        ),
+        None => format!(
+            "n/a syscalls: perf could not count them (see `copylab doctor`); the path itself counted {}",
+            p.by_name
+        ),
+    }
+}
+
+/// The sampled copy time of the serving thread, or n/a.
+fn serving_copy(p: &PathFigures) -> String {
+    match p.copy_ms_per_gib {
+        Some((s, _)) => format!("the serving thread spent {s:.0} ms per GiB in copy routines"),
+        None => "copy time n/a (perf sampling refused: run as root)".into(),
+    }
+}
+
+/// "min–max" of a figure over the connections, or one number when they agree.
+fn range(v: impl Iterator<Item = u64>) -> String {
+    let v: Vec<u64> = v.collect();
+    match (v.iter().min(), v.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => thousands(*lo),
+        (Some(lo), Some(hi)) => format!("{}–{}", thousands(*lo), thousands(*hi)),
+        _ => "n/a".into(),
+    }
+}
+
+fn parallel_line(p: &Parallel) -> String {
+    format!(
+        "Measured here: {} connection{} each fetching the same {} ({} in the page cache before), received by `copylab fetch --connections {}`: {:.0} MiB/s in all; per connection {} sendfile calls on a non-blocking socket, {} of them partial, {} EAGAIN (nothing fitted, then poll).",
+        p.connections,
+        if p.connections == 1 { "" } else { "s" },
+        super::size_text(p.file_bytes),
+        p.cached_pct.map_or("n/a".into(), |c| format!("{c:.0}%")),
+        p.connections,
+        p.aggregate_mib_s,
+        range(p.served.iter().map(|s| s.sendfile_calls)),
+        range(p.served.iter().map(|s| s.partial)),
+        range(p.served.iter().map(|s| s.eagain)),
+    )
 }
 
 impl Texts for English {
@@ -350,6 +402,172 @@ impl Texts for English {
                 command: "copylab compare --methods sendfile,msg-zerocopy",
             },
         ]
+    }
+
+    fn kafka_title(&self) -> &'static str {
+        "Kafka's zero copy — 「请你简单说一下Kafka的零拷贝原理」, the answer step by step"
+    }
+
+    fn kafka(&self, f: Option<&KafkaFigures>) -> Vec<Section> {
+        let here = |p: Option<&PathFigures>, extra: &dyn Fn(&PathFigures) -> String| {
+            p.map(|p| format!("Measured here: {}.", extra(p)))
+        };
+        let size = f.map(|f| super::size_text(f.bytes)).unwrap_or_default();
+        let mut out = Vec::new();
+        let mut intro = vec![
+            "The answer walks from the traditional path to sendfile, then says where Kafka uses it, where it does not, and what stays. Each step has a figure measured on this machine with --measure.".to_string(),
+        ];
+        match f {
+            Some(f) => intro.push(format!(
+                "Figures: a {} generated file over tcp 127.0.0.1 (loopback: no NIC), median of {} runs of `copylab compare`, read-write buffer {}, splice pipe {}.",
+                size,
+                f.runs,
+                super::size_text(f.buffer_bytes),
+                f.pipe_bytes.map_or("n/a".into(), super::size_text)
+            )),
+            None => intro.push(
+                "Run `copylab explain kafka --measure` to have each step's figure measured here.".into(),
+            ),
+        }
+        out.push(Section {
+            heading: "The question".into(),
+            bullets: intro,
+        });
+
+        let mut rw = vec![
+            "read() copies page cache → user buffer, write() copies user buffer → socket buffer, and the disk and the NIC add one DMA each: 4 copies (2 CPU, 2 DMA) and 4 user↔kernel transitions — for one buffer-full.".to_string(),
+            "For a whole file the copies stay 4 per byte, but the transitions are 4 per buffer-full: a 1 GiB log segment through a 128 KiB buffer is 16,384 syscalls, 32,768 transitions. The disk DMA happens only on a page-cache miss.".into(),
+        ];
+        rw.extend(here(f.and_then(|f| f.read_write.as_ref()), &|p| {
+            format!("{size}: {}; {}", calls(p), serving_copy(p))
+        }));
+        out.push(Section {
+            heading: "① The traditional path, read + write".into(),
+            bullets: rw,
+        });
+
+        let mut mm = vec![
+            "mmap() maps the page cache into the process and write() copies from the mapping to the socket buffer: 3 copies (1 CPU, 2 DMA), still 4 transitions (mmap, write).".to_string(),
+            "mmap only reserves addresses: each page is mapped by a minor fault on first touch, here inside write(), and a truncated file raises SIGBUS.".into(),
+        ];
+        mm.extend(here(f.and_then(|f| f.mmap.as_ref()), &|p| {
+            format!(
+                "{size}: {}; {} minor page faults; {}",
+                calls(p),
+                thousands(p.minor_faults),
+                serving_copy(p)
+            )
+        }));
+        out.push(Section {
+            heading: "② mmap + write".into(),
+            bullets: mm,
+        });
+
+        let mut sf = vec![
+            "sendfile() moves file to socket inside the kernel in one call: 2 transitions, and no user buffer.".to_string(),
+            "Without scatter-gather DMA the kernel still copies page cache → socket buffer: 3 copies (1 CPU). With SG-DMA the skb holds references to the page-cache pages (its frags) and the NIC gathers them by DMA: 2 copies, both DMA, no CPU copy. That is the \"zero\" of zero copy.".into(),
+            "The pages in flight have no completion: a change to the file after sendfile returns can still reach the wire.".into(),
+        ];
+        sf.extend(here(f.and_then(|f| f.sendfile.as_ref()), &|p| {
+            format!(
+                "{size} on a blocking socket: {}; {} (read-write's: {})",
+                calls(p),
+                serving_copy(p),
+                f.and_then(|f| f.read_write.as_ref())
+                    .and_then(|r| r.copy_ms_per_gib)
+                    .map_or("n/a".into(), |(s, _)| format!("{s:.0} ms"))
+            )
+        }));
+        out.push(Section {
+            heading: "③ sendfile, and what SG-DMA changes".into(),
+            bullets: sf,
+        });
+
+        let mut sp = vec![
+            "Since Linux 2.6.23 sendfile is built on splice: do_sendfile → do_splice_direct → splice_to_socket with MSG_SPLICE_PAGES. splice itself needs a pipe: file → pipe → socket, two calls per pipe-full, and the same 0 CPU copies with SG, 1 without.".to_string(),
+        ];
+        sp.extend(here(f.and_then(|f| f.splice.as_ref()), &|p| {
+            format!("{size}: {}; {}", calls(p), serving_copy(p))
+        }));
+        out.push(Section {
+            heading: "④ splice".into(),
+            bullets: sp,
+        });
+
+        out.push(Section {
+            heading: "Where Kafka uses it".into(),
+            bullets: vec![
+                "The broker answers consumer fetches and follower (replica) fetches from log segment files: FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile.".into(),
+                "Why it works: a record batch has one format from the producer to the disk to the wire, so the broker never decodes or re-encodes a fetch: it sends a byte range of the segment as it is.".into(),
+                "Consumers usually read what producers just wrote, still in the page cache: such a fetch never reads the disk.".into(),
+            ],
+        });
+
+        out.push(Section {
+            heading: "Where it does not".into(),
+            bullets: vec![
+                "Produce requests: the broker reads them from the socket into the JVM and writes them to the segment through the page cache — no zero copy, and no fsync by default (durability comes from replication; log.flush.interval.* can force one).".into(),
+                "TLS: SslTransportLayer reads the file into the JVM, encrypts there and writes, because the data must be copied up to user space (the JVM) to be encrypted. Kernel TLS with SSL_sendfile is how nginx keeps sendfile under TLS, and it still spends a CPU pass encrypting.".into(),
+                "Old clients that need an older message format: the broker down-converts the batches in the JVM, so their fetches are copied.".into(),
+                "mmap: Kafka maps its index files (.index, .timeindex), not the log. Serving messages out of an mmap'ed commit log is RocketMQ's design — a common confusion between the two.".into(),
+            ],
+        });
+
+        let mut par = vec![
+            "Many consumers read the same cached segment over many connections: one copy of the pages in memory, each connection a transferTo from it.".to_string(),
+            "Kafka's sockets are non-blocking (Java NIO): each transferTo writes what fits in the socket buffer and returns a partial count; the network thread serves other connections and calls again when the socket is writable.".into(),
+        ];
+        if let Some(f) = f {
+            par.extend(f.parallel.iter().map(parallel_line));
+        }
+        out.push(Section {
+            heading: "\"Parallel transferTo\"".into(),
+            bullets: par,
+        });
+
+        let mut stays = vec![
+            "The DMA copies stay (disk → page cache on a miss, socket buffer → NIC), and so does the receiver's copy: the consumer's recv() copies every byte from its socket into its JVM.".to_string(),
+        ];
+        stays.extend(here(f.and_then(|f| f.sendfile.as_ref()), &|p| match p
+            .copy_ms_per_gib
+        {
+            Some((_, r)) => format!(
+                "with sendfile the receiver copied for {r:.0} ms per GiB — on loopback, with no NIC, the only copy left"
+            ),
+            None => "the receiver's copy time n/a (perf sampling refused: run as root)".into(),
+        }));
+        out.push(Section {
+            heading: "What stays".into(),
+            bullets: stays,
+        });
+
+        if let Some(f) = f {
+            out.push(Section {
+                heading: "Witness: Java's FileChannel.transferTo".into(),
+                bullets: vec![match &f.witness {
+                    Witness::NotAvailable(why) => {
+                        format!("The sendfile calls of a Java transferTo program: n/a ({why}).")
+                    }
+                }],
+            });
+        }
+
+        out.push(Section {
+            heading: "Ready to say".into(),
+            bullets: vec![
+                "Traditionally a file goes out with read + write: 4 copies, 2 by DMA and 2 by the CPU through a user buffer, and 4 user↔kernel transitions per buffer-full.".into(),
+                "mmap + write saves the copy into user space but still copies into the socket, and pays page faults.".into(),
+                "sendfile does it in one call inside the kernel: with scatter-gather DMA the socket buffer only holds references to the page-cache pages and the NIC reads them directly, so no CPU copy is left — 2 DMA copies, 2 transitions.".into(),
+                "Kafka uses it where the broker serves fetches: FileRecords.writeTo calls FileChannel.transferTo, which is sendfile on Linux.".into(),
+                "It works because the record batch is the same bytes from producer to disk to consumer: the broker never re-encodes a fetch.".into(),
+                "Consumers usually read recent data from the page cache, so a fetch often never touches the disk.".into(),
+                "Zero copy does not apply to produce requests, which are read into the JVM and written through the page cache, nor to TLS, which must encrypt in the JVM, nor to old clients that need down-conversion.".into(),
+                "Kafka's mmap is for its index files, not for the log itself.".into(),
+                "Zero copy means no CPU copy on the broker: the DMA copies remain, and the consumer still copies out of its socket.".into(),
+                "On a non-blocking socket transferTo sends what fits and returns, so a busy broker calls it many times per fetch.".into(),
+            ],
+        });
+        out
     }
 
     fn legend(&self) -> &'static str {

@@ -5,6 +5,7 @@
 
 mod diagram;
 mod en;
+pub mod kafka;
 mod zh;
 
 use std::fmt::Write as _;
@@ -122,6 +123,37 @@ fn copies_of(m: &MethodResult, rw: &MethodResult) -> Option<MeasuredCopies> {
     })
 }
 
+/// One measured path, as the Kafka answer cites it.
+pub struct PathFigures {
+    /// Every syscall the serving thread made (perf), or None when perf could not count.
+    pub syscalls: Option<u64>,
+    /// "pread64 256, write 256" (self-counted when perf could not count).
+    pub by_name: String,
+    pub minor_faults: u64,
+    /// Sampled copy time, ms per GiB: (serving thread, receiver), or None without a profile.
+    pub copy_ms_per_gib: Option<(f64, f64)>,
+}
+
+/// The figures `explain kafka --measure` writes beside each step.
+pub struct KafkaFigures {
+    pub bytes: u64,
+    pub runs: u32,
+    pub buffer_bytes: u64,
+    pub pipe_bytes: Option<u64>,
+    pub read_write: Option<PathFigures>,
+    pub mmap: Option<PathFigures>,
+    pub sendfile: Option<PathFigures>,
+    pub splice: Option<PathFigures>,
+    pub parallel: Vec<kafka::Parallel>,
+    pub witness: kafka::Witness,
+}
+
+/// A titled block of the Kafka answer: a heading, then bullets.
+pub struct Section {
+    pub heading: String,
+    pub bullets: Vec<String>,
+}
+
 /// Everything explain says, in one language.
 pub trait Texts: Sync {
     fn band(&self, b: Band) -> &'static str;
@@ -148,6 +180,10 @@ pub trait Texts: Sync {
     fn measured(&self, m: &Measured) -> Vec<String>;
     fn verdict(&self, m: &Measured) -> String;
     fn heading_myths(&self) -> &'static str;
+    /// `explain kafka`: the title, then the sections (figures written in when measured), the
+    /// last one the ready-to-say answer.
+    fn kafka_title(&self) -> &'static str;
+    fn kafka(&self, f: Option<&KafkaFigures>) -> Vec<Section>;
     fn myths(&self) -> &'static [Myth];
     fn legend(&self) -> &'static str;
 }
@@ -159,6 +195,8 @@ pub struct ExplainOptions {
     pub method: Option<MethodKind>,
     /// Only the myths.
     pub myths_only: bool,
+    /// The Kafka answer instead of a path.
+    pub kafka: bool,
     pub lang: Lang,
     /// Run a quick measurement and write its figures in.
     pub measure: bool,
@@ -384,10 +422,77 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
     })
 }
 
+fn path_figures(report: &Report, kind: MethodKind) -> Option<PathFigures> {
+    let m = report.methods.iter().find(|m| m.method == kind)?;
+    let rw = report
+        .methods
+        .iter()
+        .find(|m| m.method == MethodKind::ReadWrite)?;
+    let med = &m.median.cost;
+    Some(PathFigures {
+        syscalls: med.syscalls.total,
+        by_name: by_name_text(m),
+        minor_faults: med.page_faults.minor,
+        copy_ms_per_gib: copies_of(m, rw).map(|c| (c.serving_ms_per_gib, c.receiver_ms_per_gib)),
+    })
+}
+
+/// The figures of a Kafka measurement, as the texts cite them.
+pub fn kafka_figures(m: &kafka::KafkaMeasured) -> KafkaFigures {
+    let r = &m.report;
+    KafkaFigures {
+        bytes: r.file.bytes,
+        runs: r.options.runs,
+        buffer_bytes: r.options.buffer_bytes,
+        pipe_bytes: r.options.pipe_bytes_granted,
+        read_write: path_figures(r, MethodKind::ReadWrite),
+        mmap: path_figures(r, MethodKind::Mmap),
+        sendfile: path_figures(r, MethodKind::Sendfile),
+        splice: path_figures(r, MethodKind::Splice),
+        parallel: m.parallel.clone(),
+        witness: m.witness.clone(),
+    }
+}
+
+/// The Kafka answer: sections of bullets, figures beside each step when measured.
+pub fn render_kafka(lang: Lang, f: Option<&KafkaFigures>) -> String {
+    let t = lang.texts();
+    let mut out = format!("━━ {}\n", t.kafka_title());
+    for s in t.kafka(f) {
+        out.push('\n');
+        out.push_str(&wrap(
+            &format!("{}{}", s.heading, t.colon()),
+            MAX_WIDTH,
+            "",
+            2,
+        ));
+        for b in &s.bullets {
+            out.push_str(&wrap(b, MAX_WIDTH, "  • ", 4));
+        }
+    }
+    out
+}
+
 /// Run explain and return its text.
 pub fn run(opts: &ExplainOptions) -> Result<String> {
     if opts.myths_only {
         return Ok(render_myths(opts.lang));
+    }
+    if opts.kafka {
+        let measured = if opts.measure {
+            Some(kafka::measure(opts.size, opts.cpus)?)
+        } else {
+            None
+        };
+        let figures = measured.as_ref().map(kafka_figures);
+        let mut out = render_kafka(opts.lang, figures.as_ref());
+        if let Some(m) = &measured {
+            for w in &m.report.warnings {
+                out.push('\n');
+                out.push_str(&wrap(w, MAX_WIDTH, "warning: ", 9));
+            }
+        }
+        return Ok(out);
     }
     let kinds: Vec<MethodKind> = match opts.method {
         Some(k) => vec![k],

@@ -1,7 +1,9 @@
 //! Every text `explain` prints, in Chinese (中文). Technical terms stay recognisable.
 
-use super::{Measured, Myth, Texts};
+use super::kafka::{Parallel, Witness};
+use super::{KafkaFigures, Measured, Myth, PathFigures, Section, Texts};
 use crate::method::{Band, MethodKind, Place, StepKind, Textbook};
+use crate::report::thousands;
 
 pub struct Chinese;
 
@@ -13,6 +15,52 @@ fn switches(m: &Measured) -> String {
             "上面的调度器上下文切换是另一回事：线程阻塞了 {n} 次（自愿上下文切换），通常是在等 socket 缓冲区腾出空间，这次运行并没有测出原因。"
         ),
     }
+}
+
+/// "n 次系统调用（按名称）= 2n 次用户态↔内核态切换"，或 n/a 及原因。
+fn calls(p: &PathFigures) -> String {
+    match p.syscalls {
+        Some(n) => format!(
+            "{} 次系统调用（{}）= {} 次用户态↔内核态切换",
+            thousands(n),
+            p.by_name,
+            thousands(2 * n)
+        ),
+        None => format!(
+            "系统调用 n/a：perf 无法计数（见 `copylab doctor`），路径自己数到的是 {}",
+            p.by_name
+        ),
+    }
+}
+
+fn serving_copy(p: &PathFigures) -> String {
+    match p.copy_ms_per_gib {
+        Some((s, _)) => format!("发送线程每 GiB 花 {s:.0} ms 在拷贝函数里"),
+        None => "拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into(),
+    }
+}
+
+fn range(v: impl Iterator<Item = u64>) -> String {
+    let v: Vec<u64> = v.collect();
+    match (v.iter().min(), v.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => thousands(*lo),
+        (Some(lo), Some(hi)) => format!("{}–{}", thousands(*lo), thousands(*hi)),
+        _ => "n/a".into(),
+    }
+}
+
+fn parallel_line(p: &Parallel) -> String {
+    format!(
+        "这台机器上的测量：{} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {}` 接收：合计 {:.0} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {} 次，其中部分写入 {} 次，EAGAIN {} 次（一点都放不下，于是 poll 等待）。",
+        p.connections,
+        super::size_text(p.file_bytes),
+        p.cached_pct.map_or("n/a".into(), |c| format!("{c:.0}%")),
+        p.connections,
+        p.aggregate_mib_s,
+        range(p.served.iter().map(|s| s.sendfile_calls)),
+        range(p.served.iter().map(|s| s.partial)),
+        range(p.served.iter().map(|s| s.eagain)),
+    )
 }
 
 impl Texts for Chinese {
@@ -332,6 +380,170 @@ impl Texts for Chinese {
                 command: "copylab compare --methods sendfile,msg-zerocopy",
             },
         ]
+    }
+
+    fn kafka_title(&self) -> &'static str {
+        "Kafka 的零拷贝 ——「请你简单说一下Kafka的零拷贝原理」，一步一步的回答"
+    }
+
+    fn kafka(&self, f: Option<&KafkaFigures>) -> Vec<Section> {
+        let here = |p: Option<&PathFigures>, extra: &dyn Fn(&PathFigures) -> String| {
+            p.map(|p| format!("这台机器上的测量：{}。", extra(p)))
+        };
+        let size = f.map(|f| super::size_text(f.bytes)).unwrap_or_default();
+        let mut out = Vec::new();
+        let mut intro = vec![
+            "回答从传统路径讲到 sendfile，再讲 Kafka 在哪里用、哪里用不上、什么省不掉。加上 --measure，每一步旁边都有这台机器上测出的数字。".to_string(),
+        ];
+        match f {
+            Some(f) => intro.push(format!(
+                "数字来源：生成的 {} 文件，经 tcp 127.0.0.1（回环，没有网卡），`copylab compare` {} 次运行的中位数，read-write 缓冲区 {}，splice 管道 {}。",
+                size,
+                f.runs,
+                super::size_text(f.buffer_bytes),
+                f.pipe_bytes.map_or("n/a".into(), super::size_text)
+            )),
+            None => intro.push("运行 `copylab explain kafka --measure`，每一步的数字就在这台机器上测出来。".into()),
+        }
+        out.push(Section {
+            heading: "问题".into(),
+            bullets: intro,
+        });
+
+        let mut rw = vec![
+            "read() 把页缓存拷到用户缓冲区，write() 再把用户缓冲区拷到 socket 缓冲区，磁盘和网卡各加一次 DMA：4 次拷贝（2 次 CPU、2 次 DMA），4 次用户态↔内核态切换 —— 这只是一个缓冲区的数据。".to_string(),
+            "整个文件算下来，拷贝仍是每字节 4 次，切换却是每个缓冲区 4 次：1 GiB 的日志段配 128 KiB 的缓冲区是 16,384 次系统调用、32,768 次切换。只有页缓存未命中时才有磁盘 DMA，页缓存命中时根本不读盘。".into(),
+        ];
+        rw.extend(here(f.and_then(|f| f.read_write.as_ref()), &|p| {
+            format!("{size}：{}；{}", calls(p), serving_copy(p))
+        }));
+        out.push(Section {
+            heading: "① 传统路径 read + write".into(),
+            bullets: rw,
+        });
+
+        let mut mm = vec![
+            "mmap() 把页缓存映射进进程，write() 从映射区拷到 socket 缓冲区：3 次拷贝（1 次 CPU、2 次 DMA），仍是 4 次切换（mmap、write）。".to_string(),
+            "mmap 只保留地址范围：每页在第一次访问时由一次缺页映射，这里是在 write() 里；文件被截断会触发 SIGBUS。".into(),
+        ];
+        mm.extend(here(f.and_then(|f| f.mmap.as_ref()), &|p| {
+            format!(
+                "{size}：{}；次缺页 {} 次；{}",
+                calls(p),
+                thousands(p.minor_faults),
+                serving_copy(p)
+            )
+        }));
+        out.push(Section {
+            heading: "② mmap + write".into(),
+            bullets: mm,
+        });
+
+        let mut sf = vec![
+            "sendfile() 一次调用就在内核里把文件送到 socket：2 次切换，没有用户缓冲区。".to_string(),
+            "没有分散/聚集 DMA（SG-DMA）时，内核仍要把页缓存拷到 socket 缓冲区：3 次拷贝（1 次 CPU）。有 SG-DMA 时 skb 只持有页缓存页的引用（frags），网卡用 DMA 把它们聚集起来：2 次拷贝，都是 DMA，没有 CPU 拷贝。这才是零拷贝的“零”。".into(),
+            "在途的页没有完成通知：sendfile 返回之后再改文件，改动仍可能被发出去。".into(),
+        ];
+        sf.extend(here(f.and_then(|f| f.sendfile.as_ref()), &|p| {
+            format!(
+                "{size}，阻塞 socket：{}；{}（read-write 为 {}）",
+                calls(p),
+                serving_copy(p),
+                f.and_then(|f| f.read_write.as_ref())
+                    .and_then(|r| r.copy_ms_per_gib)
+                    .map_or("n/a".into(), |(s, _)| format!("{s:.0} ms"))
+            )
+        }));
+        out.push(Section {
+            heading: "③ sendfile，以及 SG-DMA 改变了什么".into(),
+            bullets: sf,
+        });
+
+        let mut sp = vec![
+            "从 Linux 2.6.23 起 sendfile 基于 splice 实现：do_sendfile → do_splice_direct → splice_to_socket（MSG_SPLICE_PAGES）。splice 本身需要一个管道：文件 → 管道 → socket，每装满一次管道两次调用；同样是有 SG-DMA 时 0 次 CPU 拷贝，没有时 1 次。".to_string(),
+        ];
+        sp.extend(here(f.and_then(|f| f.splice.as_ref()), &|p| {
+            format!("{size}：{}；{}", calls(p), serving_copy(p))
+        }));
+        out.push(Section {
+            heading: "④ splice".into(),
+            bullets: sp,
+        });
+
+        out.push(Section {
+            heading: "Kafka 在哪里用".into(),
+            bullets: vec![
+                "broker 从日志段文件响应消费者拉取和副本（follower）拉取：FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile。".into(),
+                "为什么行得通：一个 record batch 从生产者到磁盘再到网络都是同一种格式，broker 响应拉取时从不解码、也不重新编码，直接把日志段的一段字节原样发出。".into(),
+                "消费者通常读的是生产者刚写的数据，还在页缓存里：这样的拉取根本不读盘。".into(),
+            ],
+        });
+
+        out.push(Section {
+            heading: "哪里用不上".into(),
+            bullets: vec![
+                "生产请求：broker 从 socket 读进 JVM，再经页缓存写进日志段 —— 没有零拷贝，默认也不 fsync（持久性靠副本；log.flush.interval.* 可以强制刷盘）。".into(),
+                "TLS：SslTransportLayer 把文件读进 JVM，在那里加密再写出，因为数据必须先拷到用户态（JVM）再加密。nginx 在 TLS 下保住 sendfile 靠的是内核 TLS 和 SSL_sendfile，加密照样要 CPU 过一遍数据。".into(),
+                "需要旧消息格式的老客户端：broker 在 JVM 里做格式下转换（down-conversion），这些拉取都要拷贝。".into(),
+                "mmap：Kafka 映射的是索引文件（.index、.timeindex），不是日志。从 mmap 的 commit log 里发消息是 RocketMQ 的设计 —— 两者常被混为一谈。".into(),
+            ],
+        });
+
+        let mut par = vec![
+            "很多消费者经很多连接读同一个已缓存的日志段：内存里只有一份页，每个连接各自从它 transferTo。".to_string(),
+            "Kafka 的 socket 是非阻塞的（Java NIO）：每次 transferTo 只写 socket 缓冲区放得下的部分，返回部分字节数；网络线程去服务别的连接，等 socket 可写时再调用。".into(),
+        ];
+        if let Some(f) = f {
+            par.extend(f.parallel.iter().map(parallel_line));
+        }
+        out.push(Section {
+            heading: "“并行 transferTo”".into(),
+            bullets: par,
+        });
+
+        let mut stays = vec![
+            "DMA 拷贝还在（未命中时磁盘 → 页缓存，socket 缓冲区 → 网卡），接收端的拷贝也在：消费者的 recv() 把每个字节从 socket 拷进自己的 JVM。".to_string(),
+        ];
+        stays.extend(here(f.and_then(|f| f.sendfile.as_ref()), &|p| match p
+            .copy_ms_per_gib
+        {
+            Some((_, r)) => format!(
+                "用 sendfile 时接收线程每 GiB 拷贝 {r:.0} ms —— 回环上没有网卡，这是唯一剩下的拷贝"
+            ),
+            None => "接收端的拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into(),
+        }));
+        out.push(Section {
+            heading: "什么省不掉".into(),
+            bullets: stays,
+        });
+
+        if let Some(f) = f {
+            out.push(Section {
+                heading: "旁证：Java 的 FileChannel.transferTo".into(),
+                bullets: vec![match &f.witness {
+                    Witness::NotAvailable(why) => {
+                        format!("Java transferTo 程序的 sendfile 调用：n/a（{why}）。")
+                    }
+                }],
+            });
+        }
+
+        out.push(Section {
+            heading: "可以直接说的回答".into(),
+            bullets: vec![
+                "传统方式用 read + write 发文件：4 次拷贝，2 次 DMA、2 次经用户缓冲区的 CPU 拷贝，每个缓冲区 4 次用户态↔内核态切换。".into(),
+                "mmap + write 省掉拷到用户态的那一次，但拷到 socket 的那一次还在，还要付缺页的代价。".into(),
+                "sendfile 一次调用在内核里完成：有分散/聚集 DMA（SG-DMA）时 socket 缓冲区只持有页缓存页的引用，网卡直接读，不再有 CPU 拷贝 —— 2 次 DMA 拷贝，2 次切换。".into(),
+                "Kafka 在 broker 响应拉取时用它：FileRecords.writeTo 调用 FileChannel.transferTo，在 Linux 上就是 sendfile。".into(),
+                "行得通是因为 record batch 从生产者到磁盘再到消费者是同样的字节：broker 从不重新编码。".into(),
+                "消费者通常从页缓存读最近的数据，所以一次拉取往往根本不读盘。".into(),
+                "生产请求不是零拷贝，要读进 JVM 再经页缓存写盘；TLS 也不是，数据必须先拷到用户态（JVM）再加密；需要格式下转换的老客户端也不是。".into(),
+                "Kafka 的 mmap 用在索引文件上，不是日志本身。".into(),
+                "零拷贝指的是 broker 上没有 CPU 拷贝：DMA 拷贝还在，消费者从 socket 拷出的那一次也还在。".into(),
+                "非阻塞 socket 上 transferTo 放得下多少发多少就返回，所以繁忙的 broker 一次拉取要调用很多次。".into(),
+            ],
+        });
+        out
     }
 
     fn legend(&self) -> &'static str {

@@ -5,7 +5,7 @@ mod profile;
 mod sweep;
 mod table;
 
-pub use table::{bar_of, new_table};
+pub use table::{bar_of, new_table, thousands};
 
 use std::io::{IsTerminal, Write};
 
