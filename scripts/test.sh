@@ -5,8 +5,10 @@
 #   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test serve_http
 #
 # The tests drive real clients and tools: curl, nc (netcat-openbsd), socat, and setpriv and
-# prlimit (util-linux) for the unprivileged runs. A user who cannot install them is told, in one
-# line, what to install. `cargo test` alone works the same where they are already installed.
+# prlimit (util-linux) for the unprivileged runs; and the real programs `copylab trace` follows:
+# nginx, a JDK (javac and java: the distribution's default, openjdk-17 on Debian 12) and python3.
+# A user who cannot install them is told, in one line, what to install. `cargo test` alone works
+# the same where they are already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,9 @@ tools=(
   "socat socat"
   "setpriv util-linux"
   "prlimit util-linux"
+  "nginx nginx"
+  "javac default-jdk-headless"
+  "python3 python3"
 )
 missing=()
 for t in "${tools[@]}"; do
@@ -33,8 +38,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || { echo "test.sh: apt-get update failed" >&2; exit 1; }
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || { echo "test.sh: apt-get install ${missing[*]} failed" >&2; exit 1; }
+  # nginx's package would start a system nginx on port 80: the tests start their own, so
+  # services are kept from starting during the install (policy-rc.d, removed after).
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+  fi
+  rc=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  [ -n "$own_policy" ] && rm -f "$policy"
+  [ "$rc" = 0 ] || { echo "test.sh: apt-get install ${missing[*]} failed" >&2; exit 1; }
 fi
 
 # netcat-openbsd installs nc.openbsd and, through alternatives, nc; the tests call `nc`.

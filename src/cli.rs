@@ -54,6 +54,9 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Explain each copy path with a diagram, the textbook counts and what Linux really does.
     Explain(ExplainArgs),
+    /// Run a program (or attach to one) and show which copy path it uses: the calls and bytes
+    /// of each copy-relevant syscall per thread, and where its CPU went.
+    Trace(TraceArgs),
     /// Check what this machine lets copylab measure, and how to fix each gap. Exit 0 when the
     /// full compare table is available, else 1.
     Doctor(DoctorArgs),
@@ -75,6 +78,38 @@ pub enum ShellArg {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  copylab trace -- java -cp . Serve data.bin\n  copylab trace --pid $(pgrep -o nginx) --for 10s\n  copylab trace --json -- cp big.iso /tmp/copy.iso"
+)]
+pub struct TraceArgs {
+    /// Attach to this running process (all its threads, and what they start) instead of
+    /// running a command.
+    #[arg(long, value_name = "PID", conflicts_with = "command")]
+    pub pid: Option<i32>,
+
+    /// Stop following after this long (e.g. 10s); a command is then sent SIGTERM. Without it,
+    /// following ends when the program exits or on Ctrl-C.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Skip the cpu-clock profile (where the CPU went, copy time per GiB).
+    #[arg(long)]
+    pub no_profile: bool,
+
+    /// Print the results as JSON instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+
+    /// The program to run and its arguments, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -434,6 +469,7 @@ pub enum Job {
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
+    Trace(crate::trace::TraceOptions, Output),
     Doctor {
         file: Option<PathBuf>,
         json: bool,
@@ -743,6 +779,30 @@ impl Cli {
             }
             Command::Completions(a) => Ok(Job::Print(completions(a.shell))),
             Command::Man => Ok(Job::Print(man_page()?)),
+            Command::Trace(a) => {
+                let target = match (a.pid, a.command.is_empty()) {
+                    (Some(pid), _) => crate::trace::Target::Pid(pid),
+                    (None, false) => crate::trace::Target::Command(a.command),
+                    (None, true) => bail!(
+                        "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
+                    ),
+                };
+                let output = if a.json {
+                    Output::Json
+                } else {
+                    Output::Table {
+                        color: a.color.into(),
+                    }
+                };
+                Ok(Job::Trace(
+                    crate::trace::TraceOptions {
+                        target,
+                        duration: a.duration,
+                        profile: !a.no_profile,
+                    },
+                    output,
+                ))
+            }
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
                 json: a.json,

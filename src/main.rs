@@ -20,6 +20,7 @@ mod stats;
 mod storage;
 mod sweep;
 mod sys;
+mod trace;
 mod transfer;
 mod transport;
 mod warnings;
@@ -59,6 +60,13 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
             out.flush()?;
+        }
+        cli::Job::Trace(opts, output) => {
+            let r = trace::run(&opts)?;
+            report::write_trace(&r, output, &mut std::io::stdout().lock())?;
+            if r.ended == "interrupted" {
+                return Err(signals::Interrupted.into());
+            }
         }
         cli::Job::Print(text) => {
             let mut out = std::io::stdout().lock();

@@ -1,4 +1,4 @@
-//! The results of `compare` and `sweep`: these structs *are* the `--json` format (schema 1).
+//! The results of `compare`, `sweep` and `trace`: these structs *are* the `--json` formats (schema 1).
 //! Every field is documented here; units are in the names. `null` always means "not measured",
 //! never zero.
 
@@ -567,4 +567,106 @@ pub struct SweepReport {
     pub series: Vec<Series>,
     /// Every compare run, in order.
     pub points: Vec<Point>,
+}
+
+// ---- `copylab trace --json` ----
+
+/// The JSON format version of `trace --json`.
+pub const TRACE_SCHEMA: u32 = 1;
+
+/// One syscall's figures. `bytes` is null for the syscalls counted as calls only (mmap,
+/// munmap, io_uring_enter).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SyscallFigure {
+    pub calls: u64,
+    pub bytes: Option<u64>,
+    /// Calls that failed (returned -errno); they moved nothing.
+    pub errors: u64,
+}
+
+/// Where one thread's sampled CPU went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadCpu {
+    /// cpu-clock samples of this thread; each stands for `period_ns` of its CPU.
+    pub samples: u64,
+    pub period_ns: u64,
+    /// CPU time per category (samples × period), every category present.
+    pub ns: BTreeMap<Category, u64>,
+    /// Kernel time in copy routines per GiB the thread moved (`moved_bytes`), in ns; null when
+    /// it moved nothing.
+    pub copy_ns_per_gib: Option<f64>,
+}
+
+/// One thread of the traced program.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceThread {
+    pub tid: u32,
+    /// Its process id (threads of one process share it; a child process has its own).
+    pub pid: u32,
+    /// The thread's name (`comm`), as the kernel last reported it.
+    pub name: String,
+    /// Each traced syscall the thread made at least once.
+    pub syscalls: BTreeMap<&'static str, SyscallFigure>,
+    /// The larger of the bytes it read into user space and the bytes it sent or had the
+    /// kernel move (splice counted half: in, then out).
+    pub moved_bytes: u64,
+    /// Null when the profile was not taken (see `profile_unavailable`).
+    pub cpu: Option<ThreadCpu>,
+}
+
+/// One process of the traced program, and the path it used.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceProcess {
+    pub pid: u32,
+    /// Its main thread's name.
+    pub name: String,
+    pub path: Verdict,
+}
+
+/// Everything `copylab trace` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceReport {
+    pub schema: u32,
+    pub copylab_version: &'static str,
+    /// The command run, or null when attached to a pid.
+    pub command: Option<Vec<String>>,
+    /// The process attached to, or null when a command was run.
+    pub pid: Option<i32>,
+    /// How the trace ended: `exited` (the program ended), `time` (--for ran out) or
+    /// `interrupted` (Ctrl-C).
+    pub ended: &'static str,
+    /// The command's exit code (null: attached, still running, or ended by a signal).
+    pub exit_code: Option<i32>,
+    /// The signal that ended the command, if one did.
+    pub exit_signal: Option<i32>,
+    /// Wall time followed.
+    pub wall_ns: u64,
+    /// Why syscalls could not be followed, with the fix; null when they were.
+    pub unavailable: Option<String>,
+    /// Why there is no CPU profile, with the fix; null when there is one.
+    pub profile_unavailable: Option<String>,
+    /// Syscall records the kernel dropped (ring full): the counts are low by at least this.
+    pub lost_syscall_records: u64,
+    pub lost_samples: u64,
+    /// Every traced syscall over all threads (null when not measured).
+    pub syscalls: Option<BTreeMap<&'static str, SyscallFigure>>,
+    /// Threads that made a traced syscall or were sampled, by tid.
+    pub threads: Vec<TraceThread>,
+    /// Processes, by pid, each with its path.
+    pub processes: Vec<TraceProcess>,
+    /// The path of the whole trace (null when not measured).
+    pub path: Option<Verdict>,
+    /// CPU time of the command and its children by getrusage (null when attached).
+    pub rusage_user_ns: Option<u64>,
+    pub rusage_sys_ns: Option<u64>,
+}
+
+/// The path a set of syscalls shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// A short name: `sendfile`, `copy_file_range`, `splice`, `vmsplice`, `read+write`,
+    /// `mmap+write`, `io_uring`, `receive`, `none`.
+    pub kind: &'static str,
+    /// The sentence, with the numbers behind it.
+    pub words: String,
 }

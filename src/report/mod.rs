@@ -4,6 +4,7 @@ pub mod export;
 mod profile;
 mod sweep;
 mod table;
+mod trace;
 
 pub use table::{bar_of, new_table, thousands};
 
@@ -70,6 +71,25 @@ pub fn write(report: &Report, output: Output, w: &mut dyn Write) -> Result<()> {
         }
         Output::Table { color } => {
             w.write_all(table::render(report, use_color(color)).as_bytes())?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Write a trace's results to `w` in the chosen format.
+pub fn write_trace(
+    r: &crate::results::TraceReport,
+    output: Output,
+    w: &mut dyn Write,
+) -> Result<()> {
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *w, r)?;
+            writeln!(w)?;
+        }
+        Output::Table { color } => {
+            w.write_all(trace::render(r, use_color(color)).as_bytes())?;
         }
     }
     w.flush()?;

@@ -148,12 +148,12 @@ const PERF_RECORD_MISC_GUEST_USER: u16 = 5;
 const PERF_CONTEXT_MAX: u64 = -4095i64 as u64;
 
 /// Record types (linux/perf_event.h `perf_event_type`).
-const PERF_RECORD_LOST: u32 = 2;
-const PERF_RECORD_SAMPLE: u32 = 9;
-const PERF_RECORD_LOST_SAMPLES: u32 = 13;
+pub const PERF_RECORD_LOST: u32 = 2;
+pub const PERF_RECORD_SAMPLE: u32 = 9;
+pub const PERF_RECORD_LOST_SAMPLES: u32 = 13;
 
 /// The `n`th native-endian u64 of a record's body.
-fn word(data: &[u8], n: usize) -> Option<u64> {
+pub fn word(data: &[u8], n: usize) -> Option<u64> {
     let b = data.get(n * 8..n * 8 + 8)?;
     Some(u64::from_ne_bytes(b.try_into().ok()?))
 }
@@ -164,19 +164,26 @@ fn word(data: &[u8], n: usize) -> Option<u64> {
 /// Parsed here rather than by `perf_event::data`: its parser (0.1.8) fails with "unexpected
 /// EOF" on a callchain of zero entries at the end of a record, which is every user-space
 /// sample with `exclude_callchain_user`.
-struct RawSample<'a> {
-    ip: u64,
-    cpu: u32,
+pub struct RawSample<'a> {
+    pub ip: u64,
+    pub tid: u32,
+    pub cpu: u32,
     chain: &'a [u8],
 }
 
 impl<'a> RawSample<'a> {
-    fn parse(data: &'a [u8]) -> Option<RawSample<'a>> {
+    pub fn parse(data: &'a [u8]) -> Option<RawSample<'a>> {
         let ip = word(data, 0)?;
+        let tid = u32::from_ne_bytes(data.get(12..16)?.try_into().ok()?);
         let cpu = u32::from_ne_bytes(data.get(16..20)?.try_into().ok()?);
         let nr = usize::try_from(word(data, 3)?).ok()?;
         let chain = data.get(32..32 + nr.checked_mul(8)?)?;
-        Some(RawSample { ip, cpu, chain })
+        Some(RawSample {
+            ip,
+            tid,
+            cpu,
+            chain,
+        })
     }
 
     /// The callchain, leaf first, context markers included.
@@ -184,6 +191,60 @@ impl<'a> RawSample<'a> {
         self.chain
             .chunks_exact(8)
             .filter_map(|c| c.try_into().ok().map(u64::from_ne_bytes))
+    }
+}
+
+/// Puts each sample in one [`Category`]: the leaf's class, or the first classified caller's
+/// (categories.rs decides). Remembers each address it has looked up, so a long profile names
+/// each kernel address once.
+#[derive(Default)]
+pub struct Attributor {
+    frames: HashMap<u64, Frame>,
+    chain: Vec<Option<Category>>,
+}
+
+impl Attributor {
+    /// Builder flags a sampler must use for [`RawSample::parse`] to read its samples.
+    pub const SAMPLE: SampleFlag = SampleFlag::IP
+        .union(SampleFlag::TID)
+        .union(SampleFlag::CPU)
+        .union(SampleFlag::CALLCHAIN);
+
+    /// The sample's category, and for kernel samples the leaf's symbol (an index into
+    /// `kallsyms`, `None` for an address no symbol covers).
+    pub fn attribute(
+        &mut self,
+        kallsyms: &Kallsyms,
+        misc: u16,
+        s: &RawSample<'_>,
+    ) -> (Category, Option<usize>) {
+        let ip = s.ip;
+        let mode = misc & PERF_RECORD_MISC_CPUMODE_MASK;
+        let user =
+            mode == PERF_RECORD_MISC_USER || mode == PERF_RECORD_MISC_GUEST_USER || (ip >> 63) == 0;
+        if user {
+            return (Category::User, None);
+        }
+        let frames = &mut self.frames;
+        let mut frame = |addr: u64| -> Frame {
+            *frames.entry(addr).or_insert_with(|| {
+                let sym = kallsyms.lookup(addr);
+                Frame {
+                    class: sym.and_then(|s| categories::classify(s.name)),
+                    symbol: sym.map(|s| s.index),
+                }
+            })
+        };
+        let leaf = frame(ip);
+        self.chain.clear();
+        let mut ips = s.chain().filter(|a| *a < PERF_CONTEXT_MAX).peekable();
+        // perf's chain starts with the sampled IP itself.
+        if ips.peek() == Some(&ip) {
+            ips.next();
+        }
+        self.chain.extend(ips.map(|a| frame(a).class));
+        let c = categories::attribute_classes(leaf.class, self.chain.iter().copied(), false);
+        (c, leaf.symbol)
     }
 }
 
@@ -222,7 +283,7 @@ pub struct Sampler {
     /// Bytes of sample data the ring holds (the tests check how long a window that is).
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the ring-size tests"))]
     ring_bytes: usize,
-    frames: HashMap<u64, Frame>,
+    attributor: Attributor,
     /// The event's lost count and cpu-clock count when the window started.
     lost_at_start: u64,
     count_at_start: u64,
@@ -258,7 +319,7 @@ impl Sampler {
             let mut b = Builder::new(Software::CPU_CLOCK);
             b.include_kernel()
                 .sample_period(period_ns)
-                .sample(SampleFlag::IP | SampleFlag::TID | SampleFlag::CPU | SampleFlag::CALLCHAIN)
+                .sample(Attributor::SAMPLE)
                 .exclude_callchain_user(true)
                 .sample_max_stack(max_stack)
                 .read_format(read_format)
@@ -283,7 +344,7 @@ impl Sampler {
                         inner,
                         period_ns,
                         ring_bytes,
-                        frames: HashMap::new(),
+                        attributor: Attributor::default(),
                         lost_at_start: 0,
                         count_at_start: 0,
                         paused: false,
@@ -367,17 +428,6 @@ impl Sampler {
         let mut other: HashMap<Option<usize>, u64> = HashMap::new();
         let mut cpus = BTreeMap::new();
         let kallsyms: &'static Kallsyms = kallsyms::get().map_err(|e| anyhow::anyhow!(e.reason))?;
-        let frames = &mut self.frames;
-        let mut frame = |addr: u64| -> Frame {
-            *frames.entry(addr).or_insert_with(|| {
-                let sym = kallsyms.lookup(addr);
-                Frame {
-                    class: sym.and_then(|s| categories::classify(s.name)),
-                    symbol: sym.map(|s| s.index),
-                }
-            })
-        };
-        let mut chain_buf: Vec<Option<Category>> = Vec::with_capacity(MAX_STACK as usize);
         let mut bytes = 0u64;
         while let Some(rec) = self.inner.next_record() {
             bytes += rec.len() as u64 + 8;
@@ -401,28 +451,10 @@ impl Sampler {
             };
             samples += 1;
             *cpus.entry(s.cpu).or_insert(0) += 1;
-            let ip = s.ip;
-            let mode = misc & PERF_RECORD_MISC_CPUMODE_MASK;
-            let user = mode == PERF_RECORD_MISC_USER
-                || mode == PERF_RECORD_MISC_GUEST_USER
-                || (ip >> 63) == 0;
-            let category = if user {
-                Category::User
-            } else {
-                let leaf = frame(ip);
-                chain_buf.clear();
-                let mut ips = s.chain().filter(|a| *a < PERF_CONTEXT_MAX).peekable();
-                // perf's chain starts with the sampled IP itself.
-                if ips.peek() == Some(&ip) {
-                    ips.next();
-                }
-                chain_buf.extend(ips.map(|a| frame(a).class));
-                let c = categories::attribute_classes(leaf.class, chain_buf.iter().copied(), false);
-                if c == Category::Other {
-                    *other.entry(leaf.symbol).or_insert(0) += 1;
-                }
-                c
-            };
+            let (category, leaf) = self.attributor.attribute(kallsyms, misc, &s);
+            if category == Category::Other {
+                *other.entry(leaf).or_insert(0) += 1;
+            }
             *by_category.entry(category).or_insert(0) += 1;
         }
 

@@ -1,0 +1,166 @@
+//! Printing `copylab trace`: one row per thread and syscall, the totals, where each thread's CPU
+//! went, and the path in words.
+
+use std::fmt::Write as _;
+
+use comfy_table::{Cell, CellAlignment};
+
+use super::new_table;
+use crate::counters::profile::Category;
+use crate::results::{SyscallFigure, TraceReport};
+use crate::size::{fmt_bytes, fmt_ms};
+
+fn bytes_cell(f: &SyscallFigure) -> String {
+    match f.bytes {
+        Some(b) => fmt_bytes(b),
+        None => "(calls only)".into(),
+    }
+}
+
+fn per_call_cell(f: &SyscallFigure) -> String {
+    match f.bytes {
+        Some(b) if f.calls > f.errors => fmt_bytes(b / (f.calls - f.errors)),
+        _ => String::new(),
+    }
+}
+
+pub fn render(r: &TraceReport, color: bool) -> String {
+    let mut out = String::new();
+    let what = match (&r.command, r.pid) {
+        (Some(argv), _) => format!("`{}`", argv.join(" ")),
+        (None, Some(pid)) => format!("pid {pid}"),
+        _ => String::new(),
+    };
+    let ended = match r.ended {
+        "exited" => match (r.exit_code, r.exit_signal) {
+            (Some(c), _) => format!("exited with {c}"),
+            (None, Some(s)) => format!("ended by signal {s}"),
+            _ => "exited".into(),
+        },
+        "time" => "--for ran out".into(),
+        _ => "interrupted".into(),
+    };
+    let _ = writeln!(
+        out,
+        "copylab trace: {what}, followed for {} ms ({ended})",
+        fmt_ms(r.wall_ns)
+    );
+    let Some(total) = &r.syscalls else {
+        let _ = writeln!(
+            out,
+            "syscalls: n/a — {}",
+            r.unavailable.as_deref().unwrap_or("not measured")
+        );
+        if let (Some(u), Some(s)) = (r.rusage_user_ns, r.rusage_sys_ns) {
+            let _ = writeln!(
+                out,
+                "CPU of the command and its children (getrusage): user {} ms, sys {} ms",
+                fmt_ms(u),
+                fmt_ms(s)
+            );
+        }
+        return out;
+    };
+
+    let mut t = new_table(color);
+    t.set_header(["tid", "thread", "syscall", "calls", "bytes", "per call"]);
+    for th in &r.threads {
+        for (name, f) in &th.syscalls {
+            t.add_row([
+                Cell::new(th.tid),
+                Cell::new(&th.name),
+                Cell::new(name),
+                Cell::new(f.calls).set_alignment(CellAlignment::Right),
+                Cell::new(bytes_cell(f)).set_alignment(CellAlignment::Right),
+                Cell::new(per_call_cell(f)).set_alignment(CellAlignment::Right),
+            ]);
+        }
+    }
+    // The totals repeat the one thread's rows when there is only one.
+    for (name, f) in total.iter().filter(|_| r.threads.len() > 1) {
+        t.add_row([
+            Cell::new("all"),
+            Cell::new(""),
+            Cell::new(name),
+            Cell::new(f.calls).set_alignment(CellAlignment::Right),
+            Cell::new(bytes_cell(f)).set_alignment(CellAlignment::Right),
+            Cell::new(per_call_cell(f)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    if total.is_empty() {
+        let _ = writeln!(out, "(no copy-relevant syscall was made)");
+    }
+
+    match &r.profile_unavailable {
+        Some(why) => {
+            let _ = writeln!(out, "CPU profile: n/a — {why}");
+        }
+        None => {
+            let mut p = new_table(color);
+            p.set_header([
+                "tid",
+                "thread",
+                "moved",
+                "CPU ms (sampled)",
+                "copy",
+                "network",
+                "page cache",
+                "user",
+                "copy ms per GiB moved",
+            ]);
+            for th in &r.threads {
+                let Some(cpu) = &th.cpu else { continue };
+                if cpu.samples == 0 && th.moved_bytes == 0 {
+                    continue;
+                }
+                let all: u64 = cpu.ns.values().sum();
+                let share = |c: Category| -> String {
+                    let v = cpu.ns.get(&c).copied().unwrap_or(0);
+                    if all == 0 {
+                        "n/a".into()
+                    } else {
+                        format!("{:.0}%", v as f64 * 100.0 / all as f64)
+                    }
+                };
+                p.add_row([
+                    Cell::new(th.tid),
+                    Cell::new(&th.name),
+                    Cell::new(fmt_bytes(th.moved_bytes)).set_alignment(CellAlignment::Right),
+                    Cell::new(fmt_ms(all)).set_alignment(CellAlignment::Right),
+                    Cell::new(share(Category::Copy)).set_alignment(CellAlignment::Right),
+                    Cell::new(share(Category::Network)).set_alignment(CellAlignment::Right),
+                    Cell::new(share(Category::PageCache)).set_alignment(CellAlignment::Right),
+                    Cell::new(share(Category::User)).set_alignment(CellAlignment::Right),
+                    Cell::new(match cpu.copy_ns_per_gib {
+                        Some(v) => fmt_ms(v as u64),
+                        None => "n/a (moved nothing)".into(),
+                    })
+                    .set_alignment(CellAlignment::Right),
+                ]);
+            }
+            let _ = writeln!(
+                out,
+                "Where the CPU went (cpu-clock, one sample per {} ms of a thread's CPU):",
+                fmt_ms(crate::counters::profile::Sampler::PERIOD_NS)
+            );
+            let _ = writeln!(out, "{p}");
+        }
+    }
+    if r.lost_syscall_records > 0 || r.lost_samples > 0 {
+        let _ = writeln!(
+            out,
+            "warning: the kernel dropped {} syscall records and {} samples (its rings were full): the counts above are low by at least that",
+            r.lost_syscall_records, r.lost_samples
+        );
+    }
+    if r.processes.len() > 1 {
+        for p in &r.processes {
+            let _ = writeln!(out, "pid {} ({}): {}", p.pid, p.name, p.path.words);
+        }
+    }
+    if let Some(path) = &r.path {
+        let _ = writeln!(out, "Path: {}", path.words);
+    }
+    out
+}

@@ -1,0 +1,441 @@
+//! `copylab trace`: which copy path does a real program use? Runs a command (or attaches to a
+//! running process), follows every thread and child with perf ([`events`]), and returns per
+//! thread the calls and bytes of each copy-relevant syscall, the CPU it spent copying, and the
+//! path named in words ([`path`]). The results are `results::TraceReport` (the `--json` format).
+
+pub mod events;
+pub mod path;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::time::{Duration, Instant};
+
+use crate::counters::profile::Category;
+use crate::results::{
+    SyscallFigure, TRACE_SCHEMA, ThreadCpu, TraceProcess, TraceReport, TraceThread,
+};
+use crate::signals;
+use anyhow::{Context, Result, bail};
+use events::{AttachError, Refused, SysTally, TRACED, Tracer};
+
+/// What to trace.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Start this command (program and arguments) and follow it.
+    Command(Vec<OsString>),
+    /// Attach to this running process.
+    Pid(i32),
+}
+
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    pub target: Target,
+    /// Stop following after this long (for a command: then it is sent SIGTERM).
+    pub duration: Option<Duration>,
+    /// Take the cpu-clock profile (where the CPU went, copy time per GiB).
+    pub profile: bool,
+}
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy, Default)]
+struct Exit {
+    code: Option<i32>,
+    signal: Option<i32>,
+}
+
+pub fn run(opts: &TraceOptions) -> Result<TraceReport> {
+    signals::install()?;
+    let started = Instant::now();
+    let tracer = Tracer::new(opts.profile);
+    let (tracer, unavailable) = match tracer {
+        Ok(t) => (Some(t), None),
+        Err(Refused(why)) => (None, Some(why)),
+    };
+    let mut out = match &opts.target {
+        Target::Command(argv) => run_command(argv, tracer, unavailable, opts.duration)?,
+        Target::Pid(pid) => attach_pid(*pid, tracer, unavailable, opts.duration)?,
+    };
+    out.wall_ns = started.elapsed().as_nanos() as u64;
+    Ok(out)
+}
+
+/// A command's argv as text for the report.
+fn argv_text(argv: &[OsString]) -> Vec<String> {
+    argv.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn run_command(
+    argv: &[OsString],
+    tracer: Option<Tracer>,
+    mut unavailable: Option<String>,
+    duration: Option<Duration>,
+) -> Result<TraceReport> {
+    let Some((program, args)) = argv.split_first() else {
+        bail!("trace: give a command after `--` (copylab trace -- CMD ARGS) or --pid PID");
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    // The events are opened on a thread of copylab's own with `inherit` and `enable_on_exec`:
+    // the command, started from that thread, inherits them at fork and they start counting at
+    // its exec, so nothing of copylab's is counted and nothing of the command's is missed.
+    // That thread stays parked until the end so the events it owns stay where they were made.
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawner = std::thread::Builder::new()
+        .name("copylab-trace".into())
+        .spawn(move || {
+            let mut tracer = tracer;
+            let mut refused = None;
+            if let Some(t) = &mut tracer {
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() };
+                if let Err(e) = t.attach(tid, true) {
+                    refused = Some(e.refusal().0);
+                    tracer = None;
+                }
+            }
+            let child = cmd.spawn();
+            let _ = tx.send((tracer, refused, child));
+            let _ = done_rx.recv();
+        })
+        .context("cannot start the thread that runs the command")?;
+    let (mut tracer, refused, child) = rx
+        .recv()
+        .context("the thread that runs the command ended early")?;
+    if refused.is_some() {
+        unavailable = refused;
+    }
+    let mut child = child.with_context(|| {
+        format!(
+            "trace: cannot run '{}': check the command name and PATH",
+            program.to_string_lossy()
+        )
+    })?;
+    let until = duration.map(|d| Instant::now() + d);
+    let mut ended = "exited";
+    let mut forwarded = false;
+    let status = loop {
+        match &mut tracer {
+            Some(t) => {
+                t.wait(Duration::from_millis(50));
+                t.drain();
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+        if let Some(s) = child.try_wait().context("cannot wait for the command")? {
+            break s;
+        }
+        // Ctrl-C in a terminal reaches the command too; a signal sent to copylab alone is
+        // passed on, once, and copylab waits for the command to end.
+        let time_up = until.is_some_and(|u| Instant::now() >= u);
+        if (signals::stop_requested() || time_up) && !forwarded {
+            ended = if time_up { "time" } else { "interrupted" };
+            let sig = if time_up { libc::SIGTERM } else { libc::SIGINT };
+            // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+            unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+            forwarded = true;
+        }
+    };
+    if let Some(t) = &mut tracer {
+        t.disable();
+        t.drain();
+    }
+    let _ = done_tx.send(());
+    let _ = spawner.join();
+    let rusage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
+    let tv_ns = |tv: nix::sys::time::TimeVal| {
+        tv.tv_sec() as u64 * 1_000_000_000 + tv.tv_usec() as u64 * 1_000
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let exit = Exit {
+        code: status.code(),
+        signal: status.signal(),
+    };
+    let mut report = build(tracer, unavailable, ended, exit);
+    report.command = Some(argv_text(argv));
+    report.rusage_user_ns = rusage.map(|r| tv_ns(r.user_time()));
+    report.rusage_sys_ns = rusage.map(|r| tv_ns(r.system_time()));
+    Ok(report)
+}
+
+/// The thread ids of process `pid` now.
+fn tasks(pid: i32) -> std::io::Result<Vec<i32>> {
+    let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// Whether `pid` is still a running (not zombie) process.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the ")" that ends the name.
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+fn attach_pid(
+    pid: i32,
+    tracer: Option<Tracer>,
+    mut unavailable: Option<String>,
+    duration: Option<Duration>,
+) -> Result<TraceReport> {
+    if pid <= 0 || !alive(pid) {
+        bail!("trace --pid {pid}: no such process (check the pid with `ps` or `pgrep`)");
+    }
+    // Another user's process may not be followed (perf asks what ptrace asks): say so rather
+    // than watch it with nothing counted.
+    let owner = std::fs::metadata(format!("/proc/{pid}")).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid()
+    });
+    let me = nix::unistd::geteuid().as_raw();
+    if let Ok(o) = owner
+        && o != me
+        && me != 0
+    {
+        bail!(
+            "trace --pid {pid}: not allowed to trace this process (it belongs to uid {o}): run copylab as root or as that user"
+        );
+    }
+    let mut tracer = tracer;
+    if let Some(t) = &mut tracer {
+        match follow_all(t, pid) {
+            Ok(()) => {}
+            Err(e) if matches!(e.errno(), Some(libc::EACCES) | Some(libc::EPERM)) => {
+                unavailable = Some(e.refusal().0);
+                tracer = None;
+            }
+            Err(e) if e.errno() == Some(libc::ESRCH) => {
+                bail!("trace --pid {pid}: the process ended before it could be followed");
+            }
+            Err(e) => {
+                unavailable = Some(e.refusal().0);
+                tracer = None;
+            }
+        }
+    }
+    match &tracer {
+        Some(t) => eprintln!(
+            "copylab: following pid {pid} ({} threads); Ctrl-C to stop",
+            t.tally.threads.len()
+        ),
+        None => eprintln!("copylab: watching pid {pid} without syscall counts; Ctrl-C to stop"),
+    }
+    let until = duration.map(|d| Instant::now() + d);
+    let ended = loop {
+        match &mut tracer {
+            Some(t) => {
+                t.wait(Duration::from_millis(50));
+                t.drain();
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+        if !alive(pid) {
+            break "exited";
+        }
+        if signals::stop_requested() {
+            break "interrupted";
+        }
+        if until.is_some_and(|u| Instant::now() >= u) {
+            break "time";
+        }
+    };
+    if let Some(t) = &mut tracer {
+        t.disable();
+        t.drain();
+        refresh_names(t, pid);
+    }
+    let mut report = build(tracer, unavailable, ended, Exit::default());
+    report.pid = Some(pid);
+    Ok(report)
+}
+
+/// Attach to every thread of `pid`, again until a look at /proc finds none new: a thread
+/// started by one already followed is followed by inherit (its PERF_RECORD_FORK says so) and
+/// must not be attached twice.
+fn follow_all(t: &mut Tracer, pid: i32) -> Result<(), AttachError> {
+    let mut followed = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let now = tasks(pid).map_err(AttachError::Open)?;
+        t.drain();
+        let new: Vec<i32> = now
+            .into_iter()
+            .filter(|tid| !followed.contains(tid) && !t.forked().contains(&(*tid as u32)))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for tid in new {
+            match t.attach(tid, false) {
+                Ok(()) => {
+                    followed.insert(tid);
+                    seed_name(t, pid, tid);
+                }
+                // The thread ended between the listing and the attach.
+                Err(e) if e.errno() == Some(libc::ESRCH) && tid != pid => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn comm(pid: i32, tid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+/// A thread followed from the middle of its life: its name so far (later renames arrive as
+/// PERF_RECORD_COMM).
+fn seed_name(t: &mut Tracer, pid: i32, tid: i32) {
+    if let Some(name) = comm(pid, tid) {
+        let e = t.tally.threads.entry(tid as u32).or_default();
+        e.pid = pid as u32;
+        if e.name.is_empty() {
+            e.name = name;
+        }
+    }
+}
+
+/// Names of threads still alive, as they are now.
+fn refresh_names(t: &mut Tracer, pid: i32) {
+    for (tid, th) in t.tally.threads.iter_mut() {
+        if th.pid == pid as u32
+            && let Some(n) = comm(pid, *tid as i32)
+        {
+            th.name = n;
+        }
+    }
+}
+
+fn figures(sys: &BTreeMap<&'static str, SysTally>) -> BTreeMap<&'static str, SyscallFigure> {
+    sys.iter()
+        .map(|(name, t)| {
+            let bytes = TRACED
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .is_some_and(|(_, _, b)| *b)
+                .then_some(t.bytes);
+            (
+                *name,
+                SyscallFigure {
+                    calls: t.calls,
+                    bytes,
+                    errors: t.errors,
+                },
+            )
+        })
+        .collect()
+}
+
+fn build(
+    tracer: Option<Tracer>,
+    unavailable: Option<String>,
+    ended: &'static str,
+    exit: Exit,
+) -> TraceReport {
+    let mut report = TraceReport {
+        schema: TRACE_SCHEMA,
+        copylab_version: env!("CARGO_PKG_VERSION"),
+        command: None,
+        pid: None,
+        ended,
+        exit_code: exit.code,
+        exit_signal: exit.signal,
+        wall_ns: 0,
+        unavailable,
+        profile_unavailable: None,
+        lost_syscall_records: 0,
+        lost_samples: 0,
+        syscalls: None,
+        threads: Vec::new(),
+        processes: Vec::new(),
+        path: None,
+        rusage_user_ns: None,
+        rusage_sys_ns: None,
+    };
+    let Some(t) = tracer else {
+        report.profile_unavailable = Some("syscalls could not be followed".into());
+        return report;
+    };
+    report.profile_unavailable = t.no_profile.clone();
+    let profiled = t.no_profile.is_none();
+    report.lost_syscall_records = t.tally.lost_syscalls;
+    report.lost_samples = t.tally.lost_samples;
+    let mut total: BTreeMap<&'static str, SysTally> = BTreeMap::new();
+    let mut by_pid: BTreeMap<u32, BTreeMap<&'static str, SysTally>> = BTreeMap::new();
+    for (tid, th) in &t.tally.threads {
+        if th.syscalls.is_empty() && th.samples.is_empty() {
+            continue;
+        }
+        for (name, s) in &th.syscalls {
+            for into in [total.entry(name).or_default(), {
+                by_pid.entry(th.pid).or_default().entry(name).or_default()
+            }] {
+                into.calls += s.calls;
+                into.bytes += s.bytes;
+                into.errors += s.errors;
+            }
+        }
+        let moved = path::moved_bytes(&th.syscalls);
+        let cpu = profiled.then(|| {
+            let ns: BTreeMap<Category, u64> = Category::ALL
+                .iter()
+                .map(|c| {
+                    (
+                        *c,
+                        th.samples.get(c).copied().unwrap_or(0) * events::PERIOD_NS,
+                    )
+                })
+                .collect();
+            let copy = ns.get(&Category::Copy).copied().unwrap_or(0);
+            ThreadCpu {
+                samples: th.samples.values().sum(),
+                period_ns: events::PERIOD_NS,
+                copy_ns_per_gib: (moved > 0).then(|| copy as f64 / crate::size::gib(moved)),
+                ns,
+            }
+        });
+        report.threads.push(TraceThread {
+            tid: *tid,
+            pid: th.pid,
+            name: th.name.clone(),
+            syscalls: figures(&th.syscalls),
+            moved_bytes: moved,
+            cpu,
+        });
+    }
+    for (pid, sys) in &by_pid {
+        let name = t
+            .tally
+            .threads
+            .get(pid)
+            .map(|th| th.name.clone())
+            .unwrap_or_default();
+        report.processes.push(TraceProcess {
+            pid: *pid,
+            path: path::name(sys, &name),
+            name,
+        });
+    }
+    // The whole trace is named after the process that moved the most bytes (nginx's worker,
+    // not its master; the program, not the shell that started it).
+    let main_name = by_pid
+        .iter()
+        .max_by_key(|(_, sys)| path::moved_bytes(sys))
+        .and_then(|(pid, _)| t.tally.threads.get(pid))
+        .map(|th| th.name.clone())
+        .unwrap_or_default();
+    report.path = Some(path::name(&total, &main_name));
+    report.syscalls = Some(figures(&total));
+    report
+}

@@ -1,0 +1,222 @@
+//! Naming the copy path a program used, in words, from the syscalls it made: "sendfile, 1 call
+//! per 32 MiB", "read + sendto in 8 KiB chunks", "copy_file_range". One set of rules, used for
+//! each process and for the whole trace.
+
+use std::collections::BTreeMap;
+
+use super::events::SysTally;
+use crate::results::Verdict;
+use crate::size::fmt_bytes;
+
+/// Bytes into user space (a read-side copy) by these syscalls.
+pub const READS: [&str; 5] = ["read", "pread64", "readv", "recvfrom", "recvmsg"];
+/// Bytes out of user space (a write-side copy).
+pub const WRITES: [&str; 5] = ["write", "pwrite64", "writev", "sendto", "sendmsg"];
+
+fn of(sys: &BTreeMap<&str, SysTally>, name: &str) -> SysTally {
+    sys.get(name).copied().unwrap_or_default()
+}
+
+fn sum(sys: &BTreeMap<&str, SysTally>, names: &[&str]) -> u64 {
+    names.iter().map(|n| of(sys, n).bytes).sum()
+}
+
+/// Bytes a thread moved: the larger of what it read into user space and what it sent on or
+/// had the kernel move (splice counts half: each byte is spliced into a pipe, then out).
+pub fn moved_bytes(sys: &BTreeMap<&str, SysTally>) -> u64 {
+    let reads = sum(sys, &READS);
+    let out = sum(sys, &WRITES)
+        + of(sys, "sendfile64").bytes
+        + of(sys, "copy_file_range").bytes
+        + of(sys, "tee").bytes
+        + of(sys, "splice").bytes / 2;
+    reads.max(out)
+}
+
+/// "1 call per 32.0 MiB", "2 calls, 16.0 MiB per call" — the calls that moved bytes.
+fn per_call(t: SysTally) -> String {
+    let moving = t.calls.saturating_sub(t.errors);
+    if moving == 0 {
+        return format!("{} calls, no bytes", t.calls);
+    }
+    let each = t.bytes / moving;
+    if moving == 1 {
+        format!("1 call for {}", fmt_bytes(t.bytes))
+    } else {
+        format!("{moving} calls, {} per call", fmt_bytes(each))
+    }
+}
+
+/// The most used (by bytes) of `names`, with its tally.
+fn busiest<'n>(sys: &BTreeMap<&str, SysTally>, names: &[&'n str]) -> Option<(&'n str, SysTally)> {
+    names
+        .iter()
+        .map(|n| (*n, of(sys, n)))
+        .filter(|(_, t)| t.bytes > 0)
+        .max_by_key(|(_, t)| t.bytes)
+}
+
+/// Name the path of `sys`, the syscalls of a program called `program` (its main thread's name,
+/// e.g. `java`, `python3`, `nginx`, `cp`; empty when unknown).
+pub fn name(sys: &BTreeMap<&str, SysTally>, program: &str) -> Verdict {
+    let sendfile = of(sys, "sendfile64");
+    let cfr = of(sys, "copy_file_range");
+    let splice = of(sys, "splice");
+    let vmsplice = of(sys, "vmsplice");
+    let reads = sum(sys, &READS);
+    let writes = sum(sys, &WRITES);
+    let moved = moved_bytes(sys).max(1);
+    // A path "dominates" when it moved at least half of the bytes.
+    let dominates = |b: u64| b * 2 >= moved && b > 0;
+    let who = |known: &[(&str, &str)]| -> String {
+        known
+            .iter()
+            .find(|(p, _)| program.starts_with(p))
+            .map(|(_, said)| format!(" — {said}"))
+            .unwrap_or_default()
+    };
+    if dominates(sendfile.bytes) {
+        let said = who(&[
+            (
+                "java",
+                "this is Java's FileChannel.transferTo (sendfile on the direct path), what Kafka's broker uses for fetches",
+            ),
+            ("python", "this is Python's socket.sendfile"),
+            ("nginx", "this is nginx with `sendfile on`"),
+        ]);
+        return Verdict {
+            kind: "sendfile",
+            words: format!("sendfile, {}{said}", per_call(sendfile)),
+        };
+    }
+    if dominates(cfr.bytes) {
+        let said = who(&[("cp", "GNU cp")]);
+        let said = said
+            .strip_prefix(" — ")
+            .map_or_else(String::new, |s| format!(" ({s})"));
+        return Verdict {
+            kind: "copy_file_range",
+            words: format!(
+                "copy_file_range{said}, {}: the kernel copies file to file, no user-space buffer",
+                per_call(cfr)
+            ),
+        };
+    }
+    if dominates(vmsplice.bytes) {
+        return Verdict {
+            kind: "vmsplice",
+            words: format!(
+                "vmsplice of user pages into a pipe, then splice to the socket: {}",
+                per_call(vmsplice)
+            ),
+        };
+    }
+    if dominates(splice.bytes / 2) {
+        return Verdict {
+            kind: "splice",
+            words: format!("splice through a pipe, {}", per_call(splice)),
+        };
+    }
+    let mmaps = of(sys, "mmap").calls;
+    if let Some((w, wt)) = busiest(sys, &WRITES) {
+        if reads * 4 < writes && mmaps > 0 {
+            return Verdict {
+                kind: "mmap+write",
+                words: format!(
+                    "mmap + {w}: {mmaps} mmap calls, {w} {}; the file's pages reach the socket without a read",
+                    per_call(wt)
+                ),
+            };
+        }
+        if let Some((r, rt)) = busiest(sys, &READS[..3]) {
+            // The chunk is the write side's: the read side also holds whatever else the
+            // program read (an interpreter reads its libraries and scripts).
+            let chunk = wt.bytes / wt.calls.saturating_sub(wt.errors).max(1);
+            return Verdict {
+                kind: "read+write",
+                words: format!(
+                    "{r} + {w} in {} chunks ({r}: {}; {w}: {}): two CPU copies per byte",
+                    fmt_bytes(chunk),
+                    per_call(rt),
+                    per_call(wt)
+                ),
+            };
+        }
+        return Verdict {
+            kind: "write",
+            words: format!(
+                "{w}: {} (the bytes came from memory, not a file read)",
+                per_call(wt)
+            ),
+        };
+    }
+    if let Some((r, rt)) = busiest(sys, &READS) {
+        return Verdict {
+            kind: "receive",
+            words: format!("receives or reads only: {r}, {}", per_call(rt)),
+        };
+    }
+    let uring = of(sys, "io_uring_enter").calls;
+    if uring > 0 {
+        return Verdict {
+            kind: "io_uring",
+            words: format!(
+                "io_uring: {uring} io_uring_enter calls; the operations themselves are not syscalls, so trace cannot see their bytes"
+            ),
+        };
+    }
+    Verdict {
+        kind: "none",
+        words: "no copy-relevant syscall moved any bytes".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sys(entries: &[(&'static str, u64, u64)]) -> BTreeMap<&'static str, SysTally> {
+        entries
+            .iter()
+            .map(|(n, calls, bytes)| {
+                (
+                    *n,
+                    SysTally {
+                        calls: *calls,
+                        bytes: *bytes,
+                        errors: 0,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_each_path_from_its_syscalls() {
+        let v = name(
+            &sys(&[("sendfile64", 2, 64 << 20), ("read", 3, 900)]),
+            "java",
+        );
+        assert_eq!(v.kind, "sendfile");
+        assert!(v.words.contains("2 calls, 32 MiB per call"), "{}", v.words);
+        assert!(v.words.contains("transferTo"), "{}", v.words);
+        let v = name(
+            &sys(&[("read", 1024, 8 << 20), ("sendto", 1024, 8 << 20)]),
+            "x",
+        );
+        assert_eq!(v.kind, "read+write");
+        assert!(
+            v.words.starts_with("read + sendto in 8 KiB chunks"),
+            "{}",
+            v.words
+        );
+        let v = name(&sys(&[("copy_file_range", 2, 1 << 20)]), "cp");
+        assert_eq!(v.kind, "copy_file_range");
+        assert!(v.words.contains("(GNU cp)"), "{}", v.words);
+        let v = name(&sys(&[("splice", 64, 4 << 20)]), "x");
+        assert_eq!(v.kind, "splice");
+        let v = name(&sys(&[("mmap", 3, 0), ("write", 4, 4 << 20)]), "x");
+        assert_eq!(v.kind, "mmap+write");
+        assert_eq!(name(&sys(&[]), "x").kind, "none");
+    }
+}

@@ -1,0 +1,536 @@
+//! `copylab trace` against programs no one here wrote: Java's FileChannel.transferTo, nginx with
+//! sendfile on and off, Python's socket.sendfile and a read/sendall loop, GNU cp, Rust's
+//! std::io::copy. Each run moves a real file over a real socket (or to a real file), the bytes
+//! received are checked, and the trace's byte counts must equal the file's size.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const SIZE: u64 = 6 << 20;
+
+fn hex(h: Sha256) -> String {
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha_file(p: &Path) -> String {
+    let mut h = Sha256::new();
+    h.update(std::fs::read(p).expect("read the file"));
+    hex(h)
+}
+
+/// A receiver for one connection on 127.0.0.1: its port, and a handle giving the SHA-256 and
+/// length of everything it read.
+fn receiver() -> (u16, std::thread::JoinHandle<(String, u64)>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => {
+                    h.update(&buf[..k]);
+                    n += k as u64;
+                }
+                Err(e) => panic!("receiving: {e}"),
+            }
+        }
+        (hex(h), n)
+    });
+    (port, h)
+}
+
+/// Run `copylab trace --json -- argv`, insist on success, return the report.
+fn trace(argv: &[&str], envs: &[(&str, &str)]) -> Value {
+    let mut args = vec!["trace", "--json", "--"];
+    args.extend_from_slice(argv);
+    let out = run(&args, envs);
+    assert!(
+        out.success() && !out.stderr.contains("panicked"),
+        "{}",
+        out.dump()
+    );
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{}", out.dump()))
+}
+
+fn sys<'a>(r: &'a Value, name: &str) -> &'a Value {
+    &r["syscalls"][name]
+}
+
+fn bytes(r: &Value, name: &str) -> u64 {
+    sys(r, name)["bytes"].as_u64().unwrap_or(0)
+}
+
+fn calls(r: &Value, name: &str) -> u64 {
+    sys(r, name)["calls"].as_u64().unwrap_or(0)
+}
+
+/// The sum of `name`'s bytes over the threads equals the total: per-thread figures add up.
+fn assert_threads_add_up(r: &Value, name: &str) {
+    let sum: u64 = r["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .map(|t| t["syscalls"][name]["bytes"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(sum, bytes(r, name), "{name}: threads do not add up\n{r:#}");
+}
+
+fn need(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "`{tool}` is not installed, and these tests need it: run scripts/test.sh (it installs it)"
+    );
+}
+
+#[test]
+fn java_transfer_to_is_sendfile_with_the_files_bytes() {
+    need("javac");
+    let dir = tempdir();
+    let file = write_file(dir.path(), "segment.log", SIZE, 151);
+    let src = dir.path().join("Send.java");
+    std::fs::write(
+        &src,
+        r#"import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+public class Send {
+    public static void main(String[] a) throws Exception {
+        try (FileChannel f = FileChannel.open(Path.of(a[0]), StandardOpenOption.READ);
+             SocketChannel s = SocketChannel.open(new InetSocketAddress("127.0.0.1", Integer.parseInt(a[1])))) {
+            long pos = 0, n = f.size();
+            while (pos < n) pos += f.transferTo(pos, n - pos, s);
+        }
+    }
+}
+"#,
+    )
+    .expect("write Send.java");
+    let st = Command::new("javac")
+        .args(["-d", path_str(dir.path()), path_str(&src)])
+        .status()
+        .expect("run javac");
+    assert!(st.success(), "javac failed");
+    let (port, got) = receiver();
+    let port = port.to_string();
+    let r = trace(
+        &[
+            "java",
+            "-cp",
+            path_str(dir.path()),
+            "Send",
+            path_str(&file),
+            &port,
+        ],
+        &[],
+    );
+    let (sha, n) = got.join().expect("receiver");
+    assert_eq!((sha, n), (sha_file(&file), SIZE));
+    assert_eq!(bytes(&r, "sendfile64"), SIZE, "{r:#}");
+    assert!(calls(&r, "sendfile64") >= 1);
+    assert_eq!(r["path"]["kind"], "sendfile", "{r:#}");
+    assert!(
+        r["path"]["words"]
+            .as_str()
+            .unwrap_or("")
+            .contains("transferTo"),
+        "{r:#}"
+    );
+    // The JVM's many threads are followed; the sendfile is made by one of them, with a name.
+    assert!(r["threads"].as_array().map_or(0, |t| t.len()) > 1, "{r:#}");
+    assert_threads_add_up(&r, "sendfile64");
+    assert_eq!(r["exit_code"], 0);
+}
+
+#[test]
+fn python_socket_sendfile_is_sendfile() {
+    need("python3");
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 152);
+    let (port, got) = receiver();
+    let script = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\nwith open({:?}, 'rb') as f:\n    s.sendfile(f)\ns.close()\n",
+        path_str(&file)
+    );
+    let r = trace(&["python3", "-c", &script], &[]);
+    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    assert_eq!(bytes(&r, "sendfile64"), SIZE, "{r:#}");
+    assert_eq!(r["path"]["kind"], "sendfile", "{r:#}");
+    assert!(
+        r["path"]["words"].as_str().unwrap_or("").contains("Python"),
+        "{r:#}"
+    );
+    // The data never passed through user space: no sendto carried it.
+    assert!(bytes(&r, "sendto") < SIZE / 100, "{r:#}");
+}
+
+#[test]
+fn python_sendall_of_reads_is_read_plus_sendto() {
+    need("python3");
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 153);
+    let (port, got) = receiver();
+    let script = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\nwith open({:?}, 'rb', buffering=0) as f:\n    while True:\n        b = f.read(65536)\n        if not b:\n            break\n        s.sendall(b)\ns.close()\n",
+        path_str(&file)
+    );
+    let r = trace(&["python3", "-c", &script], &[]);
+    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    assert_eq!(bytes(&r, "sendto"), SIZE, "{r:#}");
+    assert!(bytes(&r, "read") >= SIZE, "{r:#}");
+    assert_eq!(calls(&r, "sendfile64"), 0, "{r:#}");
+    assert_eq!(r["path"]["kind"], "read+write", "{r:#}");
+    let words = r["path"]["words"].as_str().unwrap_or("");
+    assert!(
+        words.starts_with("read + sendto in 64 KiB chunks"),
+        "{words}"
+    );
+}
+
+#[test]
+fn gnu_cp_uses_copy_file_range() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 154);
+    let dst = dir.path().join("copy.bin");
+    let r = trace(&["cp", path_str(&file), path_str(&dst)], &[]);
+    assert_eq!(sha_file(&dst), sha_file(&file));
+    let version = Command::new("cp")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    // GNU coreutils 9.0 made cp use copy_file_range; older ones read and write.
+    let major: u32 = version
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if major >= 9 {
+        assert_eq!(bytes(&r, "copy_file_range"), SIZE, "{r:#}");
+        assert_eq!(r["path"]["kind"], "copy_file_range", "{r:#}");
+        assert!(
+            r["path"]["words"].as_str().unwrap_or("").contains("GNU cp"),
+            "{r:#}"
+        );
+    } else {
+        assert_eq!(bytes(&r, "write"), SIZE, "{r:#}");
+    }
+}
+
+#[test]
+fn rust_io_copy_file_to_tcp_stream_as_it_is_today() {
+    need("rustc");
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 155);
+    let src = dir.path().join("copy.rs");
+    std::fs::write(
+        &src,
+        "fn main() {\n    let a: Vec<String> = std::env::args().collect();\n    let mut f = std::fs::File::open(&a[1]).unwrap();\n    let mut s = std::net::TcpStream::connect(&a[2]).unwrap();\n    std::io::copy(&mut f, &mut s).unwrap();\n}\n",
+    )
+    .expect("write copy.rs");
+    let exe = dir.path().join("copy");
+    let st = Command::new("rustc")
+        .args(["-O", "-o", path_str(&exe), path_str(&src)])
+        .status()
+        .expect("run rustc");
+    assert!(st.success(), "rustc failed");
+    let (port, got) = receiver();
+    let addr = format!("127.0.0.1:{port}");
+    let r = trace(&[path_str(&exe), path_str(&file), &addr], &[]);
+    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    // Whatever std does today, the trace must account for every byte sent, by one path.
+    let sent: u64 = ["sendto", "write", "writev", "sendfile64", "splice"]
+        .iter()
+        .map(|n| bytes(&r, n))
+        .sum();
+    let splice_half = bytes(&r, "splice") / 2;
+    assert!(
+        sent - splice_half == SIZE || sent == SIZE,
+        "sent {sent} of {SIZE}\n{r:#}"
+    );
+    let kind = r["path"]["kind"].as_str().unwrap_or("");
+    assert!(
+        ["read+write", "sendfile", "splice"].contains(&kind),
+        "{kind}\n{r:#}"
+    );
+    eprintln!("rust std::io::copy: {}", r["path"]["words"]);
+}
+
+#[test]
+fn a_child_process_is_followed_under_its_own_name() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 156);
+    let dst = dir.path().join("out.bin");
+    let script = format!("cat {} > {}", path_str(&file), path_str(&dst));
+    let r = trace(&["sh", "-c", &script], &[]);
+    assert_eq!(sha_file(&dst), sha_file(&file));
+    let cat: Vec<&Value> = r["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .filter(|t| t["name"] == "cat")
+        .collect();
+    assert_eq!(cat.len(), 1, "{r:#}");
+    // cat moved the bytes (read + write, or copy_file_range/sendfile with newer coreutils).
+    assert_eq!(cat[0]["moved_bytes"], SIZE, "{r:#}");
+    assert!(r["processes"].as_array().map_or(0, |p| p.len()) >= 1);
+}
+
+/// nginx's configuration for one test, everything inside `dir`.
+fn nginx_conf(dir: &Path, port: u16, directives: &str, master: bool) -> std::path::PathBuf {
+    let temp = dir.join("temp");
+    std::fs::create_dir_all(&temp).expect("mkdir temp");
+    let user = if is_root() { "user root;" } else { "" };
+    let conf = format!(
+        "daemon off;\nmaster_process {};\n{user}\npid {d}/nginx.pid;\nerror_log {d}/error.log notice;\nevents {{ }}\nhttp {{\n    access_log off;\n    client_body_temp_path {t}/b;\n    proxy_temp_path {t}/p;\n    fastcgi_temp_path {t}/f;\n    uwsgi_temp_path {t}/u;\n    scgi_temp_path {t}/s;\n    default_type application/octet-stream;\n    {directives}\n    server {{\n        listen 127.0.0.1:{port};\n        root {d};\n    }}\n}}\n",
+        if master { "on" } else { "off" },
+        d = path_str(dir),
+        t = path_str(&temp),
+    );
+    let p = dir.join("nginx.conf");
+    std::fs::write(&p, conf).expect("write nginx.conf");
+    p
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_port(port: u16) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn curl_sha(port: u16, name: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            &format!("http://127.0.0.1:{port}/{name}"),
+        ])
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut h = Sha256::new();
+    h.update(&out.stdout);
+    hex(h)
+}
+
+fn nginx_bin() -> String {
+    need("nginx");
+    "nginx".into()
+}
+
+/// nginx with `sendfile on`, master and worker, run by trace; Ctrl-C (SIGINT to copylab) ends
+/// it and still prints what was measured, exit 130.
+#[test]
+fn nginx_sendfile_on_is_sendfile_and_ctrl_c_still_reports() {
+    let nginx = nginx_bin();
+    let dir = world_readable_dir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 157);
+    let port = free_port();
+    let conf = nginx_conf(dir.path(), port, "sendfile on; sendfile_max_chunk 0;", true);
+    let mut child = Command::new(bin())
+        .args(["trace", "--json", "--", &nginx, "-c", path_str(&conf)])
+        .env_remove("COPYLAB_TRACEFS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start copylab trace");
+    wait_port(port);
+    let want = sha_file(&file);
+    assert_eq!(curl_sha(port, "data.bin"), want);
+    assert_eq!(curl_sha(port, "data.bin"), want);
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let status = child.wait().expect("wait");
+    let mut stderr = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .map(|mut e| e.read_to_string(&mut stderr));
+    assert_eq!(status.code(), Some(130), "{stderr}\n{stdout}");
+    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert_eq!(r["ended"], "interrupted");
+    assert_eq!(bytes(&r, "sendfile64"), 2 * SIZE, "{r:#}");
+    assert_eq!(r["path"]["kind"], "sendfile", "{r:#}");
+    // The worker (a child process nginx started after exec) made the sendfile calls.
+    let senders: Vec<&Value> = r["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .filter(|t| t["syscalls"]["sendfile64"]["bytes"].as_u64().unwrap_or(0) > 0)
+        .collect();
+    assert_eq!(senders.len(), 1, "{r:#}");
+    assert!(
+        r["processes"].as_array().map_or(0, |p| p.len()) >= 2,
+        "{r:#}"
+    );
+}
+
+/// nginx with `sendfile off`, one process, attached to with --pid while it runs; trace ends
+/// when nginx exits.
+#[test]
+fn nginx_sendfile_off_reads_and_writes_seen_by_pid() {
+    let nginx = nginx_bin();
+    let dir = world_readable_dir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 158);
+    let port = free_port();
+    let conf = nginx_conf(
+        dir.path(),
+        port,
+        "sendfile off; output_buffers 2 128k;",
+        false,
+    );
+    let mut server = Command::new(&nginx)
+        .args(["-c", path_str(&conf)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    wait_port(port);
+    let pid = server.id().to_string();
+    let mut tracer = Command::new(bin())
+        .args(["trace", "--json", "--pid", &pid, "--for", "60s"])
+        .env_remove("COPYLAB_TRACEFS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start copylab trace --pid");
+    // Wait for "following pid N" before the request, so the transfer is followed.
+    let mut err = BufReader::new(tracer.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("read stderr");
+    assert!(line.contains("following pid"), "{line}");
+    assert_eq!(curl_sha(port, "data.bin"), sha_file(&file));
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    unsafe { libc::kill(server.id() as i32, libc::SIGQUIT) };
+    let _ = server.wait();
+    let mut stdout = String::new();
+    tracer
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let status = tracer.wait().expect("wait");
+    assert!(status.success(), "{stdout}");
+    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert_eq!(r["ended"], "exited");
+    assert_eq!(calls(&r, "sendfile64"), 0, "{r:#}");
+    let read = bytes(&r, "read") + bytes(&r, "pread64") + bytes(&r, "readv");
+    let written = bytes(&r, "write") + bytes(&r, "writev") + bytes(&r, "sendto");
+    assert!(read >= SIZE, "read {read}\n{r:#}");
+    assert!(written >= SIZE, "written {written}\n{r:#}");
+    assert_eq!(r["path"]["kind"], "read+write", "{r:#}");
+}
+
+#[test]
+fn without_tracepoints_the_command_still_runs_and_syscalls_say_na() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 1 << 20, 159);
+    let dst = dir.path().join("copy.bin");
+    let missing = dir.path().join("no-tracefs");
+    let r = trace(
+        &["cp", path_str(&file), path_str(&dst)],
+        &[("COPYLAB_TRACEFS", path_str(&missing))],
+    );
+    assert_eq!(sha_file(&dst), sha_file(&file));
+    assert!(r["syscalls"].is_null(), "{r:#}");
+    assert!(r["path"].is_null(), "{r:#}");
+    let why = r["unavailable"].as_str().unwrap_or("");
+    assert!(why.contains("tracepoints") && why.contains("Fix:"), "{why}");
+    assert!(r["rusage_sys_ns"].is_u64(), "{r:#}");
+    // The table says n/a with the reason, not zeros.
+    let out = run_ok(
+        &["trace", "--", "cp", path_str(&file), path_str(&dst)],
+        &[("COPYLAB_TRACEFS", path_str(&missing))],
+    );
+    assert!(out.stdout.contains("syscalls: n/a"), "{}", out.dump());
+}
+
+/// `args` run by an unprivileged user of its own (None when not root or setpriv is missing).
+fn as_nobody(args: &[&str]) -> Option<Out> {
+    let setpriv = setpriv()?;
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to an unprivileged user");
+        return None;
+    }
+    let dir = world_readable_dir();
+    let bin = copy_bin_to(dir.path());
+    Some(run_as_nobody(&setpriv, &bin, args, dir.path()))
+}
+
+#[test]
+fn unprivileged_trace_says_why_and_still_runs() {
+    let Some(out) = as_nobody(&["trace", "--json", "--", "true"]) else {
+        return;
+    };
+    assert!(out.success(), "{}", out.dump());
+    let r: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert!(r["syscalls"].is_null(), "{r:#}");
+    assert!(
+        r["unavailable"].as_str().unwrap_or("").contains("Fix:"),
+        "{r:#}"
+    );
+    assert_eq!(r["exit_code"], 0);
+}
+
+#[test]
+fn bad_targets_are_clear_errors() {
+    let out = run(&["trace", "--pid", "2147483646"], &[]);
+    assert_clean_error(&out, &["--pid 2147483646", "no such process"]);
+    let out = run(&["trace"], &[]);
+    assert_clean_error(&out, &["trace", "--pid"]);
+    let out = run(&["trace", "--", "/nonexistent/program"], &[]);
+    assert_clean_error(&out, &["/nonexistent/program", "cannot run"]);
+    let out = run(&["trace", "--for", "soon", "--", "true"], &[]);
+    assert_usage_error(&out, "--for");
+    if is_root() {
+        // An unprivileged user may not follow root's init.
+        if let Some(out) = as_nobody(&["trace", "--pid", "1", "--for", "1s"]) {
+            assert_clean_error(&out, &["--pid 1", "not allowed"]);
+        }
+    }
+}
