@@ -548,6 +548,24 @@ impl Texts for English {
                     Witness::NotAvailable(why) => {
                         format!("The sendfile calls of a Java transferTo program: n/a ({why}).")
                     }
+                    Witness::Traced {
+                        file_bytes,
+                        transfer_to_calls,
+                        transfer_to_partial,
+                        sendfile_calls,
+                        sendfile_bytes,
+                        sendfile_errors,
+                        path,
+                    } => format!(
+                        "Measured here: a Java program sent the {} file with FileChannel.transferTo on a non-blocking SocketChannel: {} transferTo calls, {} of them partial; `copylab trace` saw {} sendfile64 calls moving {} of its {} bytes ({} returned EAGAIN). trace says: {path}",
+                        super::size_text(*file_bytes),
+                        thousands(*transfer_to_calls),
+                        thousands(*transfer_to_partial),
+                        thousands(*sendfile_calls),
+                        thousands(*sendfile_bytes),
+                        thousands(*file_bytes),
+                        thousands(*sendfile_errors),
+                    ),
                 }],
             });
         }

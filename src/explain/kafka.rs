@@ -60,6 +60,180 @@ pub struct Parallel {
 pub enum Witness {
     /// Not watched, and why (said as n/a).
     NotAvailable(String),
+    /// `copylab trace` followed a Java program sending the file with transferTo on a
+    /// non-blocking SocketChannel, as Kafka's network threads do.
+    Traced {
+        file_bytes: u64,
+        /// transferTo calls the program made, and how many returned less than asked (its own
+        /// count, printed on its stdout).
+        transfer_to_calls: u64,
+        transfer_to_partial: u64,
+        /// sendfile64 calls trace saw, the bytes they moved, and those that failed (EAGAIN).
+        sendfile_calls: u64,
+        sendfile_bytes: u64,
+        sendfile_errors: u64,
+        /// trace's sentence naming the path.
+        path: String,
+    },
+}
+
+/// A Java program that sends a file the way a Kafka broker answers a fetch: FileChannel.transferTo
+/// onto a non-blocking SocketChannel, waiting in a Selector when the socket is full. Prints its
+/// transferTo calls and the partial ones.
+const JAVA_SOURCE: &str = r#"import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+public class TransferTo {
+    public static void main(String[] a) throws Exception {
+        try (FileChannel f = FileChannel.open(Path.of(a[0]), StandardOpenOption.READ);
+             SocketChannel s = SocketChannel.open(new InetSocketAddress("127.0.0.1", Integer.parseInt(a[1])));
+             Selector sel = Selector.open()) {
+            s.configureBlocking(false);
+            s.register(sel, SelectionKey.OP_WRITE);
+            long pos = 0, n = f.size(), calls = 0, partial = 0;
+            while (pos < n) {
+                long w = f.transferTo(pos, n - pos, s);
+                calls++;
+                if (w < n - pos) partial++;
+                pos += w;
+                if (pos < n) sel.select();
+            }
+            System.out.println(calls + " " + partial);
+        }
+    }
+}
+"#;
+
+/// A directory removed with what is in it when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether `tool` runs (`tool -version` exits 0).
+fn runs(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Compile the Java program, run it under `copylab trace` sending `src` to a receiver here, and
+/// say what its transferTo issued; n/a with the reason when Java or the tracer is missing.
+fn java_witness(src: &Source) -> Witness {
+    match java_witness_inner(src) {
+        Ok(w) => w,
+        Err(e) => Witness::NotAvailable(format!("{e:#}")),
+    }
+}
+
+fn java_witness_inner(src: &Source) -> Result<Witness> {
+    use std::os::fd::AsRawFd;
+    for tool in ["java", "javac"] {
+        if !runs(tool) {
+            return Ok(Witness::NotAvailable(format!(
+                "{tool} is not installed (e.g. apt-get install openjdk-17-jdk-headless)"
+            )));
+        }
+    }
+    let dir = TempDir(crate::storage::temp_dir().join(format!(
+        "copylab-java-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )));
+    std::fs::create_dir_all(&dir.0)
+        .with_context(|| format!("cannot create {}", dir.0.display()))?;
+    let java = dir.0.join("TransferTo.java");
+    std::fs::write(&java, JAVA_SOURCE)
+        .with_context(|| format!("cannot write {}", java.display()))?;
+    let out = Command::new("javac")
+        .arg("-d")
+        .arg(&dir.0)
+        .arg(&java)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run javac")?;
+    if !out.status.success() {
+        bail!(
+            "javac failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    // The generated file is unlinked: Java opens it through this process's descriptor.
+    let path = format!("/proc/{}/fd/{}", std::process::id(), src.file.as_raw_fd());
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let port = listener.local_addr()?.port();
+    let receiver = std::thread::spawn(move || -> Result<u64> {
+        let (mut s, _) = listener.accept()?;
+        s.set_read_timeout(Some(FETCH_TIMEOUT))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            match s.read(&mut buf)? {
+                0 => return Ok(n),
+                k => n += k as u64,
+            }
+        }
+    });
+    let stdout = dir.0.join("stdout");
+    let report = crate::trace::run(&crate::trace::TraceOptions {
+        target: crate::trace::Target::Command(vec![
+            "sh".into(),
+            "-c".into(),
+            "exec java -cp \"$1\" TransferTo \"$2\" \"$3\" > \"$4\"".into(),
+            "sh".into(),
+            dir.0.clone().into(),
+            path.into(),
+            port.to_string().into(),
+            stdout.clone().into(),
+        ]),
+        duration: Some(FETCH_TIMEOUT),
+        profile: false,
+    })?;
+    let received = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("the receiver thread panicked"))??;
+    if report.exit_code != Some(0) || received != src.len {
+        bail!(
+            "the Java program did not send the file (exit {:?}, {received} of {} bytes received)",
+            report.exit_code,
+            src.len
+        );
+    }
+    if let Some(why) = report.unavailable {
+        return Ok(Witness::NotAvailable(format!("copylab trace: {why}")));
+    }
+    let counts = std::fs::read_to_string(&stdout).unwrap_or_default();
+    let mut it = counts.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(calls)), Some(Ok(partial))) = (it.next(), it.next()) else {
+        bail!("the Java program printed no counts: {counts:?}");
+    };
+    let sf = report
+        .syscalls
+        .as_ref()
+        .and_then(|m| m.get("sendfile64"))
+        .cloned();
+    Ok(Witness::Traced {
+        file_bytes: src.len,
+        transfer_to_calls: calls,
+        transfer_to_partial: partial,
+        sendfile_calls: sf.as_ref().map_or(0, |f| f.calls),
+        sendfile_bytes: sf.as_ref().and_then(|f| f.bytes).unwrap_or(0),
+        sendfile_errors: sf.as_ref().map_or(0, |f| f.errors),
+        path: report.path.map(|p| p.words).unwrap_or_default(),
+    })
 }
 
 /// Everything `explain kafka --measure` writes in.
@@ -98,7 +272,7 @@ pub fn measure(size: u64, cpus: crate::placement::Cpus) -> Result<KafkaMeasured>
     Ok(KafkaMeasured {
         report,
         parallel,
-        witness: Witness::NotAvailable("the trace witness is not built in".into()),
+        witness: java_witness(&src),
     })
 }
 

@@ -524,6 +524,24 @@ impl Texts for Chinese {
                     Witness::NotAvailable(why) => {
                         format!("Java transferTo 程序的 sendfile 调用：n/a（{why}）。")
                     }
+                    Witness::Traced {
+                        file_bytes,
+                        transfer_to_calls,
+                        transfer_to_partial,
+                        sendfile_calls,
+                        sendfile_bytes,
+                        sendfile_errors,
+                        path,
+                    } => format!(
+                        "这台机器上的测量：一个 Java 程序在非阻塞 SocketChannel 上用 FileChannel.transferTo 发送 {} 的文件：transferTo 调用 {} 次，其中部分写入 {} 次；`copylab trace` 看到 {} 次 sendfile64，共移动 {} 字节（文件 {} 字节），其中 {} 次返回 EAGAIN。trace 的结论：{path}",
+                        super::size_text(*file_bytes),
+                        thousands(*transfer_to_calls),
+                        thousands(*transfer_to_partial),
+                        thousands(*sendfile_calls),
+                        thousands(*sendfile_bytes),
+                        thousands(*file_bytes),
+                        thousands(*sendfile_errors),
+                    ),
                 }],
             });
         }
