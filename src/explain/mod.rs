@@ -220,7 +220,7 @@ const NO_LINE_END: &str = "（《「『“‘";
 /// Lines break at spaces (which are dropped) or beside a wide (CJK) character, never inside a
 /// word, never before a closing full-width mark nor after an opening one (the kinsoku rules a
 /// Chinese reader expects).
-fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
+pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
     // Units that may not be split: (text, spaces before it).
     let mut units: Vec<(String, usize)> = Vec::new();
     let mut space = 0usize;

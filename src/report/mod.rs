@@ -2,6 +2,7 @@
 
 pub mod export;
 mod profile;
+pub mod quiz;
 mod sweep;
 mod table;
 mod trace;
