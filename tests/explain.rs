@@ -442,6 +442,14 @@ fn measure_writes_real_figures_as_root() {
     for l in text.lines() {
         assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
     }
+    // Why the thread slept is not measured: the verdict says only what the switches show.
+    assert!(!measured.contains("slept"), "{}", out.dump());
+    assert!(
+        measured.contains("The thread never blocked (0 voluntary context switches)")
+            || measured.contains("(voluntary switches) — typically waiting for room"),
+        "{}",
+        out.dump()
+    );
 
     // The same figures in Chinese.
     let mut zh = MEASURE.to_vec();

@@ -57,7 +57,7 @@ fn range(v: impl Iterator<Item = u64>) -> String {
 
 fn parallel_line(p: &Parallel) -> String {
     format!(
-        "Measured here: {} connection{} each fetching the same {} ({} in the page cache before), received by `copylab fetch --connections {}`: {:.0} MiB/s in all; per connection {} sendfile calls on a non-blocking socket, {} of them partial, {} EAGAIN (nothing fitted, then poll).",
+        "Measured here: {} connection{} each fetching the same {} ({} in the page cache before), received by `copylab fetch --connections {}`: {:.0} MiB/s in all; per connection {} sendfile calls on a non-blocking socket, {} of them partial (then a wait in poll), {} EAGAIN.",
         p.connections,
         if p.connections == 1 { "" } else { "s" },
         super::size_text(p.file_bytes),

@@ -38,7 +38,8 @@ pub struct Served {
     pub sendfile_calls: u64,
     /// Calls that moved fewer bytes than asked (the socket buffer filled).
     pub partial: u64,
-    /// Calls that returned EAGAIN (nothing fitted): the thread then waited in poll.
+    /// Calls that returned EAGAIN (nothing fitted); after these and after partial ones the
+    /// thread waited in poll.
     pub eagain: u64,
 }
 
@@ -366,10 +367,19 @@ fn fetch_parallel(src: &Source, n: usize) -> Result<Parallel> {
     })
 }
 
-/// sendfile the whole file to `sock` made non-blocking: ask for everything left each time, and
-/// wait in poll only when nothing fitted (EAGAIN), as Java's transferTo loop under Kafka does.
+/// sendfile the whole file to `sock` made non-blocking: ask for everything left each time; after
+/// a partial count (the socket buffer filled) or EAGAIN (nothing fitted), wait in poll until the
+/// socket is writable, as Java's transferTo under a Selector (Kafka's network threads) does.
 fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
     sock.set_nonblocking(true)?;
+    let wait = || -> Result<()> {
+        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
+        match poll(&mut fds, PollTimeout::from(60_000u16)) {
+            Ok(0) => bail!("the client read nothing for 60 s"),
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e).context("poll failed"),
+        }
+    };
     let mut off: i64 = 0;
     let mut r = Served {
         bytes: 0,
@@ -382,16 +392,14 @@ fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
         r.sendfile_calls += 1;
         match nix::sys::sendfile::sendfile(sock.as_fd(), &src.file, Some(&mut off), want) {
             Ok(0) => bail!("the file shrank while it was sent"),
-            Ok(sent) if sent < want => r.partial += 1,
+            Ok(sent) if sent < want => {
+                r.partial += 1;
+                wait()?;
+            }
             Ok(_) => {}
             Err(Errno::EAGAIN) => {
                 r.eagain += 1;
-                let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
-                match poll(&mut fds, PollTimeout::from(60_000u16)) {
-                    Ok(0) => bail!("the client read nothing for 60 s"),
-                    Ok(_) | Err(Errno::EINTR) => {}
-                    Err(e) => return Err(e).context("poll failed"),
-                }
+                wait()?;
             }
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e).context("sendfile failed"),
