@@ -438,7 +438,11 @@ fn measure_writes_real_figures_as_root() {
     ] {
         assert!(measured.contains(&needle), "{needle:?} missing\n{}", out.dump());
     }
-    assert!(!text.contains("warning:"), "{}", out.dump());
+    // No warning but the one about run-to-run spread, which depends on what else this machine
+    // runs (the other tests included), not on copylab.
+    for l in text.lines().filter(|l| l.starts_with("warning:")) {
+        assert!(l.starts_with("warning: noisy machine"), "{}", out.dump());
+    }
     for l in text.lines() {
         assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
     }
