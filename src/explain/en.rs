@@ -57,13 +57,14 @@ fn range(v: impl Iterator<Item = u64>) -> String {
 
 fn parallel_line(p: &Parallel) -> String {
     format!(
-        "Measured here: {} connection{} each fetching the same {} ({} in the page cache before), received by `copylab fetch --connections {}`: {:.0} MiB/s in all; per connection {} sendfile calls on a non-blocking socket, {} of them partial (then a wait in poll), {} EAGAIN.",
+        "Measured here: {} connection{} each fetching the same {} ({} in the page cache before), received by `copylab fetch --connections {}`: {} MiB/s in all; per connection {} sendfile calls on a non-blocking socket, {} of them partial (then a wait in poll), {} EAGAIN.",
         p.connections,
         if p.connections == 1 { "" } else { "s" },
         super::size_text(p.file_bytes),
         p.cached_pct.map_or("n/a".into(), |c| format!("{c:.0}%")),
         p.connections,
-        p.aggregate_mib_s,
+        p.aggregate_mib_s
+            .map_or("n/a".into(), |m| format!("{m:.0}")),
         range(p.served.iter().map(|s| s.sendfile_calls)),
         range(p.served.iter().map(|s| s.partial)),
         range(p.served.iter().map(|s| s.eagain)),

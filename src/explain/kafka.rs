@@ -52,8 +52,8 @@ pub struct Parallel {
     pub cached_pct: Option<f64>,
     /// One per connection; every client received the whole file (checked by fetch's byte count).
     pub served: Vec<Served>,
-    /// fetch's aggregate throughput, MiB/s.
-    pub aggregate_mib_s: f64,
+    /// fetch's aggregate throughput, MiB/s (None if its JSON had none).
+    pub aggregate_mib_s: Option<f64>,
 }
 
 /// Whether a Java program's transferTo was watched, and what it issued.
@@ -363,7 +363,7 @@ fn fetch_parallel(src: &Source, n: usize) -> Result<Parallel> {
         file_bytes: src.len,
         cached_pct,
         served,
-        aggregate_mib_s: v["aggregate_mib_s"].as_f64().unwrap_or(f64::NAN),
+        aggregate_mib_s: v["aggregate_mib_s"].as_f64(),
     })
 }
 

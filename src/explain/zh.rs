@@ -51,12 +51,13 @@ fn range(v: impl Iterator<Item = u64>) -> String {
 
 fn parallel_line(p: &Parallel) -> String {
     format!(
-        "这台机器上的测量：{} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {}` 接收：合计 {:.0} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {} 次，其中部分写入 {} 次（之后在 poll 里等待），EAGAIN {} 次。",
+        "这台机器上的测量：{} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {}` 接收：合计 {} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {} 次，其中部分写入 {} 次（之后在 poll 里等待），EAGAIN {} 次。",
         p.connections,
         super::size_text(p.file_bytes),
         p.cached_pct.map_or("n/a".into(), |c| format!("{c:.0}%")),
         p.connections,
-        p.aggregate_mib_s,
+        p.aggregate_mib_s
+            .map_or("n/a".into(), |m| format!("{m:.0}")),
         range(p.served.iter().map(|s| s.sendfile_calls)),
         range(p.served.iter().map(|s| s.partial)),
         range(p.served.iter().map(|s| s.eagain)),
