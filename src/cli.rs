@@ -63,6 +63,9 @@ pub enum Command {
     /// Run a program (or attach to one) and show which copy path it uses: the calls and bytes
     /// of each copy-relevant syscall per thread, and where its CPU went.
     Trace(TraceArgs),
+    /// Predict, then measure: questions about the copy paths, each answer checked against the
+    /// figure this run measures on this machine. Answers one per line (terminal or piped stdin).
+    Quiz(QuizArgs),
     /// Check what this machine lets copylab measure, and how to fix each gap. Exit 0 when the
     /// full compare table is available, else 1.
     Doctor(DoctorArgs),
@@ -70,6 +73,38 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print copylab's man page (roff), generated from these flags.
     Man,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  copylab quiz\n  copylab quiz --seed 42 --lang zh\n  copylab quiz --seed 42 --list          (the teacher's copy: questions and this run's answers)\n  printf '2048\\nb\\n…' | copylab quiz --seed 42 --json"
+)]
+pub struct QuizArgs {
+    /// The same seed gives the same questions with the same parameters (give a class one);
+    /// default: a fresh one, printed in the header.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Print the questions with this run's measured answers (for the teacher) instead of asking.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Write the questions, the answers given and the score as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Language: en or zh (default: zh when LC_ALL, LC_MESSAGES or LANG starts with zh).
+    #[arg(long, value_enum, value_name = "LANG")]
+    pub lang: Option<LangArg>,
+
+    /// The file size the questions are about (a generated file of this size is measured).
+    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_size)]
+    pub size: u64,
+
+    /// Pin the serving thread and the receiver thread: S,R, or any [default: two different CPUs
+    /// this process may use, or the one]
+    #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
+    pub cpus: Option<Cpus>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,7 +171,8 @@ pub struct DoctorArgs {
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
     /// A path (read-write, mmap, sendfile, splice, vmsplice, msg-zerocopy, io-uring-splice,
-    /// io-uring-send-zc), or `myths`; all paths and the myths if none.
+    /// io-uring-send-zc), `kafka` (the interview answer, step by step) or `myths`; all paths and
+    /// the myths if none.
     pub topic: Option<String>,
 
     /// Run a quick measurement and write its figures into the text.
@@ -481,6 +517,7 @@ pub enum Job {
     Explain(ExplainOptions),
     /// The options, the format, and the file the results go to (stdout without one).
     Trace(crate::trace::TraceOptions, Output, Option<PathBuf>),
+    Quiz(crate::quiz::QuizOptions),
     Doctor {
         file: Option<PathBuf>,
         json: bool,
@@ -797,6 +834,23 @@ impl Cli {
             }
             Command::Completions(a) => Ok(Job::Print(completions(a.shell))),
             Command::Man => Ok(Job::Print(man_page()?)),
+            Command::Quiz(a) => {
+                if a.size == 0 {
+                    bail!("--size: must be at least 1 byte to measure anything");
+                }
+                Ok(Job::Quiz(crate::quiz::QuizOptions {
+                    lang: match a.lang {
+                        Some(LangArg::En) => Lang::En,
+                        Some(LangArg::Zh) => Lang::Zh,
+                        None => Lang::from_env(),
+                    },
+                    seed: a.seed.unwrap_or_else(crate::quiz::fresh_seed),
+                    list: a.list,
+                    json: a.json,
+                    size: a.size,
+                    cpus: a.cpus.unwrap_or(Cpus::Auto),
+                }))
+            }
             Command::Trace(a) => {
                 let target = match (a.pid, a.command.is_empty()) {
                     (Some(pid), _) => crate::trace::Target::Pid(pid),
@@ -830,13 +884,14 @@ impl Cli {
                 json: a.json,
             }),
             Command::Explain(a) => {
+                let kafka = a.topic.as_deref() == Some("kafka");
                 let (method, myths_only) = match a.topic.as_deref() {
-                    None => (None, false),
+                    None | Some("kafka") => (None, false),
                     Some("myths") => (None, true),
                     Some(t) => (
                         Some(parse_method(t).map_err(|_| {
                             anyhow::anyhow!(
-                                "explain {t}: unknown topic: choose {} or myths",
+                                "explain {t}: unknown topic: choose {}, kafka or myths",
                                 MethodKind::ALL.map(|k| k.name()).join(", ")
                             )
                         })?),
@@ -853,6 +908,7 @@ impl Cli {
                 Ok(Job::Explain(ExplainOptions {
                     method,
                     myths_only,
+                    kafka,
                     lang: match a.lang {
                         Some(LangArg::En) => Lang::En,
                         Some(LangArg::Zh) => Lang::Zh,

@@ -10,6 +10,7 @@ mod http;
 mod method;
 mod outfile;
 mod placement;
+mod quiz;
 mod report;
 mod results;
 mod serve;
@@ -86,6 +87,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 return Err(signals::Interrupted.into());
             }
         }
+        cli::Job::Quiz(opts) => quiz::run(&opts)?,
         cli::Job::Print(text) => {
             let mut out = std::io::stdout().lock();
             out.write_all(&text)?;

@@ -102,13 +102,23 @@ fn diagram(text: &str, what: &str) -> String {
     panic!("{what}: no legend line (starting `DMA = `)\n{text}");
 }
 
-/// Join wrapped lines back into running text (explain wraps only at spaces).
+/// Join wrapped lines back into running text: explain wraps at spaces (dropped, so put back) or
+/// beside a wide character (nothing to put back).
 fn flatten(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::new();
+    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let wide = |c: Option<char>| c.is_some_and(|c| c.to_string().width() == 2);
+        if !out.is_empty() && !wide(out.chars().last()) && !wide(l.chars().next()) {
+            out.push(' ');
+        }
+        out.push_str(l);
+    }
+    out
+}
+
+/// `text` without spaces: Chinese text compared where a wrap may have taken or kept one.
+fn squash(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// The paragraph that starts with the line starting `heading`, flattened.
@@ -220,7 +230,7 @@ fn diagrams_draw_the_textbook_compare_reports() {
             }
 
             // The Steps list has one line per step, in the same order as the arrows.
-            let steps_heading = if lang == "en" { "Steps:" } else { "步骤:" };
+            let steps_heading = if lang == "en" { "Steps:" } else { "步骤：" };
             let steps: Vec<&str> = out
                 .stdout
                 .lines()
@@ -275,7 +285,7 @@ fn diagrams_draw_the_textbook_compare_reports() {
                 };
                 assert!(textbook.contains(&cpu_text), "{cpu_text:?} in {textbook:?}");
             } else {
-                let textbook = paragraph(&out.stdout, "教科书的说法: ");
+                let textbook = paragraph(&out.stdout, "教科书的说法：");
                 for needle in [
                     format!("{transitions} 次用户态↔内核态切换"),
                     format!("{dma} 次 DMA 拷贝"),
@@ -323,9 +333,9 @@ fn every_line_fits_100_columns() {
 #[test]
 fn language_follows_flag_then_locale() {
     let is_zh = |o: &Out| {
-        let zh = o.stdout.contains("步骤:")
-            && o.stdout.contains("教科书的说法:")
-            && o.stdout.contains("Linux 实际上怎么做:");
+        let zh = o.stdout.contains("步骤：")
+            && o.stdout.contains("教科书的说法：")
+            && o.stdout.contains("Linux 实际上怎么做：");
         let en = o.stdout.contains("Steps:")
             && o.stdout.contains("Textbook:")
             && o.stdout.contains("What Linux really does:");
@@ -428,10 +438,22 @@ fn measure_writes_real_figures_as_root() {
     ] {
         assert!(measured.contains(&needle), "{needle:?} missing\n{}", out.dump());
     }
-    assert!(!text.contains("warning:"), "{}", out.dump());
+    // No warning but the one about run-to-run spread, which depends on what else this machine
+    // runs (the other tests included), not on copylab.
+    for l in text.lines().filter(|l| l.starts_with("warning:")) {
+        assert!(l.starts_with("warning: noisy machine"), "{}", out.dump());
+    }
     for l in text.lines() {
         assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
     }
+    // Why the thread slept is not measured: the verdict says only what the switches show.
+    assert!(!measured.contains("slept"), "{}", out.dump());
+    assert!(
+        measured.contains("The thread never blocked (0 voluntary context switches)")
+            || measured.contains("(voluntary switches) — typically waiting for room"),
+        "{}",
+        out.dump()
+    );
 
     // The same figures in Chinese.
     let mut zh = MEASURE.to_vec();
@@ -440,17 +462,19 @@ fn measure_writes_real_figures_as_root() {
     assert!(out.success(), "{}", out.dump());
     let measured = flatten(
         out.stdout
-            .split("在这台机器上的测量:")
+            .split("在这台机器上的测量：")
             .nth(1)
             .unwrap_or_else(|| panic!("no measured section\n{}", out.dump())),
     );
+    // A line may break at the space between Latin and Chinese: compare without spaces.
+    let measured = squash(&measured);
     for needle in [
         "1 次系统调用（sendfile64 1）",
         "read-write 需要 128 次",
         "→ 与模型一致",
     ] {
         assert!(
-            measured.contains(needle),
+            measured.contains(&squash(needle)),
             "{needle:?} missing\n{}",
             out.dump()
         );
@@ -668,7 +692,7 @@ fn measure_newer_paths_in_both_languages() {
     for (path, en, zh) in cases {
         for (lang, needles, heading) in [
             ("en", en, "Measured here:"),
-            ("zh", zh, "在这台机器上的测量:"),
+            ("zh", zh, "在这台机器上的测量："),
         ] {
             let out = run_locale(
                 &["explain", path, "--measure", "--size", "4M", "--lang", lang],
@@ -688,6 +712,350 @@ fn measure_newer_paths_in_both_languages() {
             }
             for l in out.stdout.lines() {
                 assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+            }
+        }
+    }
+}
+
+/// The splice-based paths go through the code sendfile does (`splice_to_socket`,
+/// `MSG_SPLICE_PAGES`): the same "0 with SG, 1 without" as sendfile, in the JSON, the table's
+/// textbook and the picture; the zero-copy sends carry the same caveat in words.
+#[test]
+fn splice_paths_copy_without_scatter_gather_like_sendfile() {
+    let report = compare_report();
+    for name in ["sendfile", "splice", "vmsplice", "io-uring-splice"] {
+        let tb = &method(report, name)["textbook"];
+        let cpu = num(&tb["cpu_copies"], "cpu_copies");
+        let sg = num(&tb["cpu_copies_with_sg_dma"], "cpu_copies_with_sg_dma");
+        assert_eq!(cpu, sg + 1, "{name}: one copy more without SG: {tb}");
+        let out = explain(&[name, "--lang", "en"]);
+        assert!(
+            out.stdout.contains("CPU* pipe → socket buffer")
+                || out.stdout.contains("CPU* page cache → socket buffer"),
+            "{name}: the socket-side step is CPU*\n{}",
+            out.stdout
+        );
+    }
+    for name in ["msg-zerocopy", "io-uring-send-zc"] {
+        let text = flatten(&explain(&[name, "--lang", "en"]).stdout);
+        assert!(
+            text.contains("when the device does scatter-gather; without it TCP copies"),
+            "{name}\n{text}"
+        );
+    }
+    // What removes the copy is page references in the skb, read by the NIC in place.
+    let text = flatten(&explain(&["sendfile", "--lang", "en"]).stdout);
+    for needle in [
+        "the skb holds page references and the NIC reads the page cache directly",
+        "do_sendfile → do_splice_direct → splice_to_socket",
+        "NETIF_F_SG, tcp_sendmsg_locked copies",
+    ] {
+        assert!(text.contains(needle), "{needle:?}\n{text}");
+    }
+}
+
+/// Each statement the review found that a follow-up question would break, as now said.
+#[test]
+fn statements_survive_the_follow_up_question() {
+    let sendfile = flatten(&explain(&["sendfile", "--lang", "en"]).stdout);
+    for needle in [
+        // A single call only on a blocking socket.
+        "on a blocking socket a 256 MiB file goes out in a single call",
+        "On a non-blocking socket (Java NIO, so Kafka) sendfile returns as soon as the socket buffer is full, with a partial count",
+        // Pages in flight, with no completion.
+        "a change to the file after sendfile returns can still reach the wire",
+        // transferTo is sendfile only on the direct path.
+        "sendfile underneath on the direct path",
+        "copy_file_range first",
+    ] {
+        assert!(sendfile.contains(needle), "{needle:?}\n{sendfile}");
+    }
+    assert!(!sendfile.contains("bytes); a 256 MiB file"), "{sendfile}");
+
+    // mmap maps by faults on first touch, here inside write().
+    let mmap = flatten(&explain(&["mmap", "--lang", "en"]).stdout);
+    for needle in [
+        "mmap() only reserves addresses (no MAP_POPULATE)",
+        "here inside write()",
+        "on a cold cache the disk DMA happens inside that fault",
+    ] {
+        assert!(mmap.contains(needle), "{needle:?}\n{mmap}");
+    }
+
+    // The disk is read only on a page-cache miss, on every path.
+    for name in ALL_METHODS {
+        for (lang, needle) in [
+            ("en", "only on a page-cache miss"),
+            ("zh", "页缓存命中时根本不读盘"),
+        ] {
+            let out = explain(&[name, "--lang", lang]);
+            let text = squash(&out.stdout);
+            assert!(
+                text.contains(&squash(needle)),
+                "{name} {lang}: {needle:?}\n{}",
+                out.stdout
+            );
+            assert!(
+                !out.stdout.contains("DMA copy by a device, no CPU · during"),
+                "{name}: the disk DMA is not always during the call\n{}",
+                out.stdout
+            );
+        }
+    }
+
+    // MSG_ZEROCOPY forbids modifying the pages, not unmapping them.
+    let zc = flatten(&explain(&["msg-zerocopy", "--lang", "en"]).stdout);
+    assert!(zc.contains("a page must not be modified"), "{zc}");
+    assert!(!zc.contains("or be unmapped"), "{zc}");
+
+    // The myths: io_uring is a way to submit work; io::copy's history and sendto.
+    let myths = flatten(&explain(&["myths", "--lang", "en"]).stdout);
+    for needle in [
+        "io_uring is a way to submit work; whether bytes are copied depends on the operation",
+        "rust-lang/rust#75272",
+        "strace -f -e trace=sendfile,read,write,sendto",
+    ] {
+        assert!(myths.contains(needle), "{needle:?}\n{myths}");
+    }
+    assert!(!myths.contains("removes syscalls, not copies"), "{myths}");
+}
+
+/// Chinese as a Chinese reader expects it: full-width colons after headings, no full-width
+/// mark opening a line (nor an opening one ending it), and the terms an interviewer uses.
+#[test]
+fn chinese_typesetting_and_terms() {
+    let mut text = explain(&["--lang", "zh"]).stdout;
+    text.push_str(&explain(&["kafka", "--lang", "zh"]).stdout);
+    for heading in [
+        "步骤",
+        "Linux 实际上怎么做",
+        "教科书的说法",
+        "Kafka 在哪里用",
+    ] {
+        assert!(
+            text.contains(&format!("{heading}：")),
+            "{heading}：\n{text}"
+        );
+        assert!(
+            !text.contains(&format!("{heading}:")),
+            "{heading}: ASCII colon"
+        );
+    }
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        let first = t.chars().next();
+        assert!(
+            !first.is_some_and(|c| "，。、；：？！）》」』”’".contains(c)),
+            "line {} starts with full-width punctuation: {line:?}",
+            i + 1
+        );
+        let last = line.trim_end().chars().last();
+        assert!(
+            !last.is_some_and(|c| "（《「『“‘".contains(c)),
+            "line {} ends with an opening mark: {line:?}",
+            i + 1
+        );
+    }
+    let flat = squash(&text);
+    for term in [
+        "分散/聚集DMA（SG-DMA）",
+        "页面固定（pin）",
+        "数据必须先拷到用户态（JVM）再加密",
+        "清零本身就是一次写内存，抵消了省下的拷贝",
+        "页缓存命中时根本不读盘",
+    ] {
+        assert!(flat.contains(&squash(term)), "{term:?} missing");
+    }
+    for old in ["钉住", "scatter-gather"] {
+        assert!(!text.contains(old), "{old:?} still in the Chinese text");
+    }
+}
+
+/// The sections of `explain kafka`, in order, per language.
+const KAFKA_SECTIONS: [(&str, &[&str]); 2] = [
+    (
+        "en",
+        &[
+            "① The traditional path, read + write:",
+            "② mmap + write:",
+            "③ sendfile, and what SG-DMA changes:",
+            "④ splice:",
+            "Where Kafka uses it:",
+            "Where it does not:",
+            "\"Parallel transferTo\":",
+            "What stays:",
+            "Ready to say:",
+        ],
+    ),
+    (
+        "zh",
+        &[
+            "① 传统路径 read + write：",
+            "② mmap + write：",
+            "③ sendfile，以及 SG-DMA 改变了什么：",
+            "④ splice：",
+            "Kafka 在哪里用：",
+            "哪里用不上：",
+            "“并行 transferTo”：",
+            "什么省不掉：",
+            "可以直接说的回答：",
+        ],
+    ),
+];
+
+/// The bullets of the section headed `heading` (up to the next blank line), flattened one each.
+fn bullets(text: &str, heading: &str) -> Vec<String> {
+    let body: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != heading)
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for l in body {
+        match l.strip_prefix("  • ") {
+            Some(b) => out.push(b.to_string()),
+            None => {
+                if let Some(last) = out.last_mut() {
+                    *last = flatten(&format!("{last}\n{l}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn kafka_answer_in_both_languages() {
+    for (lang, sections) in KAFKA_SECTIONS {
+        let out = explain(&["kafka", "--lang", lang]);
+        let text = &out.stdout;
+        assert!(text.starts_with("━━ "), "{text}");
+        assert!(text.contains("请你简单说一下Kafka的零拷贝原理"), "{text}");
+        let mut at = 0;
+        for h in sections {
+            let pos = text
+                .lines()
+                .position(|l| l == *h)
+                .unwrap_or_else(|| panic!("{lang}: no heading {h:?}\n{text}"));
+            assert!(pos > at, "{lang}: {h:?} out of order\n{text}");
+            at = pos;
+        }
+        for l in text.lines() {
+            assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
+        }
+        // A ready-to-say answer of about ten lines.
+        let answer = bullets(text, sections[sections.len() - 1]);
+        assert!((8..=12).contains(&answer.len()), "{lang}: {answer:?}");
+        // Without --measure, no figure is claimed, and the way to get them is said.
+        assert!(!text.contains("Measured here") && !text.contains("这台机器上的测量"));
+        assert!(text.contains("copylab explain kafka --measure"), "{text}");
+    }
+    let en = flatten(&explain(&["kafka", "--lang", "en"]).stdout);
+    for needle in [
+        "FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile",
+        "never decodes or re-encodes a fetch",
+        "no zero copy, and no fsync by default",
+        "SslTransportLayer reads the file into the JVM",
+        "SSL_sendfile",
+        "down-converts",
+        "Kafka maps its index files (.index, .timeindex), not the log",
+        "RocketMQ",
+        "sendfile is built on splice",
+        "the skb holds references to the page-cache pages (its frags) and the NIC gathers them",
+        "returns a partial count",
+        "the consumer's recv() copies every byte",
+    ] {
+        assert!(en.contains(needle), "{needle:?}\n{en}");
+    }
+}
+
+/// `explain kafka --measure`: every step carries a figure of this run, and they agree with what
+/// a compare run of the same size measures where the figure is deterministic (syscall counts with
+/// perf; the byte count and the connections of the parallel fetch everywhere).
+#[test]
+fn kafka_measure_writes_this_runs_figures() {
+    for (lang, sections) in KAFKA_SECTIONS {
+        let out = run_locale(
+            &[
+                "explain",
+                "kafka",
+                "--measure",
+                "--size",
+                "8M",
+                "--lang",
+                lang,
+            ],
+            &[],
+        );
+        assert!(out.success(), "{}", out.dump());
+        let text = &out.stdout;
+        let measured = if lang == "en" {
+            "Measured here: "
+        } else {
+            "这台机器上的测量："
+        };
+        // The four paths, the parallel fetch (1 and 4 connections) and what stays.
+        for (h, n) in [(0, 1), (1, 1), (2, 1), (3, 1), (6, 2), (7, 1)] {
+            let b = bullets(text, sections[h]);
+            let got = b.iter().filter(|l| l.starts_with(measured)).count();
+            assert_eq!(got, n, "{lang} {}: {b:#?}", sections[h]);
+        }
+        if lang == "en" {
+            let par = bullets(text, sections[6]);
+            assert!(
+                par.iter().any(
+                    |l| l.contains("received by `copylab fetch --connections 4`")
+                        && l.contains("4 connections each fetching the same 8 MiB")
+                ),
+                "{par:#?}"
+            );
+            let witness = bullets(text, "Witness: Java's FileChannel.transferTo:");
+            assert_eq!(witness.len(), 1, "{text}");
+            // Java and trace here: the program's transferTo was sendfile, every byte of it.
+            if witness[0].starts_with("Measured here: ") {
+                assert!(
+                    witness[0].contains("moving 8,388,608 of its 8,388,608 bytes")
+                        && witness[0].contains("transferTo"),
+                    "{witness:?}"
+                );
+            } else {
+                assert!(
+                    witness[0]
+                        .starts_with("The sendfile calls of a Java transferTo program: n/a ("),
+                    "{witness:?}"
+                );
+            }
+            if is_root() {
+                let report = run_json(
+                    &[
+                        "compare",
+                        "--size",
+                        "8M",
+                        "--methods",
+                        "classic",
+                        "--runs",
+                        "1",
+                        "--warmup",
+                        "0",
+                        "--json",
+                    ],
+                    &[],
+                );
+                for (i, name) in ["read-write", "mmap", "sendfile", "splice"]
+                    .iter()
+                    .enumerate()
+                {
+                    let (total, by) = syscalls_of(&report, name);
+                    let total = total.unwrap_or_else(|| panic!("{name}: no perf total"));
+                    let want = format!(
+                        "{total} syscall{} ({by})",
+                        if total == 1 { "" } else { "s" }
+                    );
+                    let b = bullets(text, sections[i]);
+                    let m = b.iter().find(|l| l.starts_with(measured)).unwrap();
+                    assert!(m.contains(&want), "{name}: {want:?} not in {m:?}");
+                }
             }
         }
     }

@@ -5,12 +5,13 @@
 
 mod diagram;
 mod en;
+pub mod kafka;
 mod zh;
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use unicode_width::UnicodeWidthChar;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::compare::{self, CompareOptions};
 use crate::counters::Choice;
@@ -122,6 +123,37 @@ fn copies_of(m: &MethodResult, rw: &MethodResult) -> Option<MeasuredCopies> {
     })
 }
 
+/// One measured path, as the Kafka answer cites it.
+pub struct PathFigures {
+    /// Every syscall the serving thread made (perf), or None when perf could not count.
+    pub syscalls: Option<u64>,
+    /// "pread64 256, write 256" (self-counted when perf could not count).
+    pub by_name: String,
+    pub minor_faults: u64,
+    /// Sampled copy time, ms per GiB: (serving thread, receiver), or None without a profile.
+    pub copy_ms_per_gib: Option<(f64, f64)>,
+}
+
+/// The figures `explain kafka --measure` writes beside each step.
+pub struct KafkaFigures {
+    pub bytes: u64,
+    pub runs: u32,
+    pub buffer_bytes: u64,
+    pub pipe_bytes: Option<u64>,
+    pub read_write: Option<PathFigures>,
+    pub mmap: Option<PathFigures>,
+    pub sendfile: Option<PathFigures>,
+    pub splice: Option<PathFigures>,
+    pub parallel: Vec<kafka::Parallel>,
+    pub witness: kafka::Witness,
+}
+
+/// A titled block of the Kafka answer: a heading, then bullets.
+pub struct Section {
+    pub heading: String,
+    pub bullets: Vec<String>,
+}
+
 /// Everything explain says, in one language.
 pub trait Texts: Sync {
     fn band(&self, b: Band) -> &'static str;
@@ -129,6 +161,16 @@ pub trait Texts: Sync {
     fn kind(&self, k: StepKind) -> &'static str;
     fn title(&self, m: MethodKind) -> &'static str;
     fn during(&self, call: &str) -> String;
+    /// When the disk is read: only on a page-cache miss, inside `call` (or, with no call, inside
+    /// the fault `toucher` takes), often earlier by readahead.
+    fn disk_dma(&self, call: Option<&str>, toucher: Option<&str>) -> String;
+    /// `call` (mmap) reserves addresses; the pages are mapped by faults when `toucher` first
+    /// touches them.
+    fn mapped_by_faults(&self, call: &str, toucher: Option<&str>) -> String;
+    /// What ends a heading: ":" in English, the full-width "：" in Chinese.
+    fn colon(&self) -> &'static str;
+    /// After a colon that starts a paragraph: a space in English, none after "：".
+    fn colon_space(&self) -> &'static str;
     fn heading_steps(&self) -> &'static str;
     fn heading_textbook(&self) -> &'static str;
     fn textbook(&self, t: &Textbook) -> String;
@@ -138,6 +180,10 @@ pub trait Texts: Sync {
     fn measured(&self, m: &Measured) -> Vec<String>;
     fn verdict(&self, m: &Measured) -> String;
     fn heading_myths(&self) -> &'static str;
+    /// `explain kafka`: the title, then the sections (figures written in when measured), the
+    /// last one the ready-to-say answer.
+    fn kafka_title(&self) -> &'static str;
+    fn kafka(&self, f: Option<&KafkaFigures>) -> Vec<Section>;
     fn myths(&self) -> &'static [Myth];
     fn legend(&self) -> &'static str;
 }
@@ -149,6 +195,8 @@ pub struct ExplainOptions {
     pub method: Option<MethodKind>,
     /// Only the myths.
     pub myths_only: bool,
+    /// The Kafka answer instead of a path.
+    pub kafka: bool,
     pub lang: Lang,
     /// Run a quick measurement and write its figures in.
     pub measure: bool,
@@ -163,42 +211,61 @@ pub fn size_text(bytes: u64) -> String {
     crate::size::fmt_bytes(bytes)
 }
 
+/// Full-width punctuation a line may not start with (it closes or follows what precedes it).
+const NO_LINE_START: &str = "，。、；：？！）》」』”’…";
+/// Full-width punctuation a line may not end with (it opens what follows).
+const NO_LINE_END: &str = "（《「『“‘";
+
 /// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
-/// Lines break at spaces (which are dropped) or after a wide (CJK) character.
-fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
+/// Lines break at spaces (which are dropped) or beside a wide (CJK) character, never inside a
+/// word, never before a closing full-width mark nor after an opening one (the kinsoku rules a
+/// Chinese reader expects).
+pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
+    // Units that may not be split: (text, spaces before it).
+    let mut units: Vec<(String, usize)> = Vec::new();
+    let mut space = 0usize;
+    let mut glue_next = false;
+    for ch in text.chars() {
+        if ch == ' ' {
+            space += 1;
+            continue;
+        }
+        let wide = ch.width().unwrap_or(0) == 2;
+        let extend = match units.last() {
+            None => false,
+            Some(_) if space > 0 => false,
+            Some(_) if glue_next || NO_LINE_START.contains(ch) => true,
+            Some((last, _)) => {
+                let last_wide = last.chars().last().is_some_and(|c| c.width() == Some(2));
+                !wide && !last_wide
+            }
+        };
+        match units.last_mut() {
+            Some((u, _)) if extend => u.push(ch),
+            _ => units.push((ch.to_string(), space)),
+        }
+        glue_next = NO_LINE_END.contains(ch);
+        space = 0;
+    }
     let mut out = String::new();
     let mut line = first.to_string();
-    let mut w: usize = first.chars().map(|c| c.width().unwrap_or(0)).sum();
-    // Where the line may break: (byte index in `line`, whether the character there is a space).
-    let mut brk: Option<(usize, bool)> = None;
-    for ch in text.chars() {
-        let cw = ch.width().unwrap_or(0);
-        if w + cw > width {
-            let rest = match brk {
-                Some((i, space)) if i > first.len() => {
-                    let rest = line[i + usize::from(space)..].to_string();
-                    line.truncate(i);
-                    rest
-                }
-                _ => String::new(),
-            };
+    let mut w = first.width();
+    let mut empty = true;
+    for (u, spaces) in units {
+        let uw = u.width();
+        let sep = if empty { 0 } else { spaces };
+        if !empty && w + sep + uw > width {
             out.push_str(line.trim_end());
             out.push('\n');
-            line = " ".repeat(indent) + &rest;
-            w = indent + rest.chars().map(|c| c.width().unwrap_or(0)).sum::<usize>();
-            brk = None;
-            if ch == ' ' && rest.is_empty() {
-                continue;
-            }
+            line = " ".repeat(indent);
+            w = indent;
+        } else {
+            line.push_str(&" ".repeat(sep));
+            w += sep;
         }
-        if ch == ' ' {
-            brk = Some((line.len(), true));
-        }
-        line.push(ch);
-        w += cw;
-        if cw == 2 {
-            brk = Some((line.len(), false));
-        }
+        line.push_str(&u);
+        w += uw;
+        empty = false;
     }
     out.push_str(line.trim_end());
     out.push('\n');
@@ -218,7 +285,8 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
     }
     out.push_str(&wrap(t.legend(), MAX_WIDTH, "  ", 2));
     out.push('\n');
-    let _ = writeln!(out, "{}:", t.heading_steps());
+    let colon = t.colon();
+    let _ = writeln!(out, "{}{colon}", t.heading_steps());
     for (i, s) in model.steps.iter().enumerate() {
         let mut line = format!(
             "{} {:<4} {} → {} · {}",
@@ -228,8 +296,22 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
             t.place(s.to),
             t.kind(s.kind)
         );
-        if let Some(call) = s.syscall {
-            let _ = write!(line, " · {}", t.during(call));
+        // The call that first touches the pages: the first later one that is not a mapping
+        // (write, sendto, …).
+        let toucher = model.steps[i + 1..]
+            .iter()
+            .find(|n| n.kind != StepKind::Map)
+            .and_then(|n| n.syscall);
+        let when = match (s.kind, s.from, s.syscall) {
+            // The disk is read only on a page-cache miss, and often earlier, by readahead.
+            (StepKind::Dma, Place::Disk, call) => Some(t.disk_dma(call, toucher)),
+            // mmap reserves addresses; faults on first touch map the pages.
+            (StepKind::Map, _, Some(call)) => Some(t.mapped_by_faults(call, toucher)),
+            (_, _, Some(call)) => Some(t.during(call)),
+            _ => None,
+        };
+        if let Some(when) = when {
+            let _ = write!(line, " · {when}");
         }
         out.push_str(&wrap(&line, MAX_WIDTH, "  ", 9));
     }
@@ -237,17 +319,17 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
     out.push_str(&wrap(
         &t.textbook(&kind.textbook()),
         MAX_WIDTH,
-        &format!("{}: ", t.heading_textbook()),
+        &format!("{}{colon}{}", t.heading_textbook(), t.colon_space()),
         2,
     ));
     out.push('\n');
-    let _ = writeln!(out, "{}:", t.heading_reality());
+    let _ = writeln!(out, "{}{colon}", t.heading_reality());
     for r in t.reality(kind) {
         out.push_str(&wrap(r, MAX_WIDTH, "  • ", 4));
     }
     if let Some(m) = measured {
         out.push('\n');
-        let _ = writeln!(out, "{}:", t.heading_measured());
+        let _ = writeln!(out, "{}{colon}", t.heading_measured());
         for l in t.measured(m) {
             out.push_str(&wrap(&l, MAX_WIDTH, "  ", 2));
         }
@@ -340,10 +422,77 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
     })
 }
 
+fn path_figures(report: &Report, kind: MethodKind) -> Option<PathFigures> {
+    let m = report.methods.iter().find(|m| m.method == kind)?;
+    let rw = report
+        .methods
+        .iter()
+        .find(|m| m.method == MethodKind::ReadWrite)?;
+    let med = &m.median.cost;
+    Some(PathFigures {
+        syscalls: med.syscalls.total,
+        by_name: by_name_text(m),
+        minor_faults: med.page_faults.minor,
+        copy_ms_per_gib: copies_of(m, rw).map(|c| (c.serving_ms_per_gib, c.receiver_ms_per_gib)),
+    })
+}
+
+/// The figures of a Kafka measurement, as the texts cite them.
+pub fn kafka_figures(m: &kafka::KafkaMeasured) -> KafkaFigures {
+    let r = &m.report;
+    KafkaFigures {
+        bytes: r.file.bytes,
+        runs: r.options.runs,
+        buffer_bytes: r.options.buffer_bytes,
+        pipe_bytes: r.options.pipe_bytes_granted,
+        read_write: path_figures(r, MethodKind::ReadWrite),
+        mmap: path_figures(r, MethodKind::Mmap),
+        sendfile: path_figures(r, MethodKind::Sendfile),
+        splice: path_figures(r, MethodKind::Splice),
+        parallel: m.parallel.clone(),
+        witness: m.witness.clone(),
+    }
+}
+
+/// The Kafka answer: sections of bullets, figures beside each step when measured.
+pub fn render_kafka(lang: Lang, f: Option<&KafkaFigures>) -> String {
+    let t = lang.texts();
+    let mut out = format!("━━ {}\n", t.kafka_title());
+    for s in t.kafka(f) {
+        out.push('\n');
+        out.push_str(&wrap(
+            &format!("{}{}", s.heading, t.colon()),
+            MAX_WIDTH,
+            "",
+            2,
+        ));
+        for b in &s.bullets {
+            out.push_str(&wrap(b, MAX_WIDTH, "  • ", 4));
+        }
+    }
+    out
+}
+
 /// Run explain and return its text.
 pub fn run(opts: &ExplainOptions) -> Result<String> {
     if opts.myths_only {
         return Ok(render_myths(opts.lang));
+    }
+    if opts.kafka {
+        let measured = if opts.measure {
+            Some(kafka::measure(opts.size, opts.cpus)?)
+        } else {
+            None
+        };
+        let figures = measured.as_ref().map(kafka_figures);
+        let mut out = render_kafka(opts.lang, figures.as_ref());
+        if let Some(m) = &measured {
+            for w in &m.report.warnings {
+                out.push('\n');
+                out.push_str(&wrap(w, MAX_WIDTH, "warning: ", 9));
+            }
+        }
+        return Ok(out);
     }
     let kinds: Vec<MethodKind> = match opts.method {
         Some(k) => vec![k],
@@ -403,7 +552,6 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use unicode_width::UnicodeWidthStr;
 
     #[test]
     fn every_line_fits_a_projector() {

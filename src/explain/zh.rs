@@ -1,9 +1,68 @@
 //! Every text `explain` prints, in Chinese (中文). Technical terms stay recognisable.
 
-use super::{Measured, Myth, Texts};
+use super::kafka::{Parallel, Witness};
+use super::{KafkaFigures, Measured, Myth, PathFigures, Section, Texts};
 use crate::method::{Band, MethodKind, Place, StepKind, Textbook};
+use crate::report::thousands;
 
 pub struct Chinese;
+
+/// What the scheduler switches measured say, and no more.
+fn switches(m: &Measured) -> String {
+    match m.voluntary {
+        0 => "线程从未阻塞（0 次自愿上下文切换）：socket 一直有空间。".into(),
+        n => format!(
+            "上面的调度器上下文切换是另一回事：线程阻塞了 {n} 次（自愿上下文切换），通常是在等 socket 缓冲区腾出空间，这次运行并没有测出原因。"
+        ),
+    }
+}
+
+/// "n 次系统调用（按名称）= 2n 次用户态↔内核态切换"，或 n/a 及原因。
+fn calls(p: &PathFigures) -> String {
+    match p.syscalls {
+        Some(n) => format!(
+            "{} 次系统调用（{}）= {} 次用户态↔内核态切换",
+            thousands(n),
+            p.by_name,
+            thousands(2 * n)
+        ),
+        None => format!(
+            "系统调用 n/a：perf 无法计数（见 `copylab doctor`），路径自己数到的是 {}",
+            p.by_name
+        ),
+    }
+}
+
+fn serving_copy(p: &PathFigures) -> String {
+    match p.copy_ms_per_gib {
+        Some((s, _)) => format!("发送线程每 GiB 花 {s:.0} ms 在拷贝函数里"),
+        None => "拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into(),
+    }
+}
+
+fn range(v: impl Iterator<Item = u64>) -> String {
+    let v: Vec<u64> = v.collect();
+    match (v.iter().min(), v.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => thousands(*lo),
+        (Some(lo), Some(hi)) => format!("{}–{}", thousands(*lo), thousands(*hi)),
+        _ => "n/a".into(),
+    }
+}
+
+fn parallel_line(p: &Parallel) -> String {
+    format!(
+        "这台机器上的测量：{} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {}` 接收：合计 {} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {} 次，其中部分写入 {} 次（之后在 poll 里等待），EAGAIN {} 次。",
+        p.connections,
+        super::size_text(p.file_bytes),
+        p.cached_pct.map_or("n/a".into(), |c| format!("{c:.0}%")),
+        p.connections,
+        p.aggregate_mib_s
+            .map_or("n/a".into(), |m| format!("{m:.0}")),
+        range(p.served.iter().map(|s| s.sendfile_calls)),
+        range(p.served.iter().map(|s| s.partial)),
+        range(p.served.iter().map(|s| s.eagain)),
+    )
+}
 
 impl Texts for Chinese {
     fn band(&self, b: Band) -> &'static str {
@@ -30,10 +89,14 @@ impl Texts for Chinese {
         match k {
             StepKind::Dma => "DMA 拷贝：由设备完成，不占 CPU",
             StepKind::Cpu => "CPU 拷贝：每个字节都由 CPU 复制",
-            StepKind::CpuUnlessSg => "CPU 拷贝；设备支持 scatter-gather DMA 时没有",
+            StepKind::CpuUnlessSg => {
+                "设备支持分散/聚集 DMA（SG-DMA）时没有拷贝（skb 的 frags 只持有页引用，网卡直接从页缓存读），不支持时是一次 CPU 拷贝"
+            }
             StepKind::Reference => "只移动页引用，没有拷贝",
             StepKind::Map => "页被映射进进程地址空间，没有拷贝",
-            StepKind::Pin => "页被钉住（pin）借给 socket，直到完成通知，没有拷贝",
+            StepKind::Pin => {
+                "页面固定（pin）后借给 socket，直到完成通知；设备支持 SG-DMA 时没有拷贝，不支持时 TCP 照样拷贝"
+            }
         }
     }
 
@@ -66,6 +129,40 @@ impl Texts for Chinese {
         }
     }
 
+    fn disk_dma(&self, call: Option<&str>, toucher: Option<&str>) -> String {
+        let inside = match (call, toucher) {
+            (Some(c), _) if crate::method::is_io_uring_op(c) => format!("发生在 {c} 里"),
+            (Some(c), _) => format!("发生在 {c}() 里"),
+            (None, Some(t)) if crate::method::is_io_uring_op(t) => {
+                format!("发生在 {t} 触发的缺页里")
+            }
+            (None, Some(t)) => format!("发生在 {t}() 触发的缺页里"),
+            (None, None) => "发生在第一次访问的缺页里".into(),
+        };
+        format!(
+            "只在页缓存未命中时{inside}，常常被预读（readahead）提前完成；页缓存命中时根本不读盘"
+        )
+    }
+
+    fn mapped_by_faults(&self, call: &str, toucher: Option<&str>) -> String {
+        let touch = match toucher {
+            Some(t) if crate::method::is_io_uring_op(t) => format!("，这里是在 {t} 里"),
+            Some(t) => format!("，这里是在 {t}() 里"),
+            None => String::new(),
+        };
+        format!(
+            "{call}() 只保留地址范围（没有 MAP_POPULATE），每页在第一次访问时由缺页映射{touch}；冷缓存时磁盘 DMA 就发生在这次缺页里"
+        )
+    }
+
+    fn colon(&self) -> &'static str {
+        "："
+    }
+
+    fn colon_space(&self) -> &'static str {
+        ""
+    }
+
     fn heading_steps(&self) -> &'static str {
         "步骤"
     }
@@ -79,7 +176,7 @@ impl Texts for Chinese {
             format!("{} 次 CPU 拷贝", t.cpu_copies)
         } else {
             format!(
-                "{} 次 CPU 拷贝（有 scatter-gather DMA 时 {} 次）",
+                "{} 次 CPU 拷贝（有分散/聚集 DMA（SG-DMA）时 {} 次）",
                 t.cpu_copies, t.cpu_copies_with_sg_dma
             )
         };
@@ -110,7 +207,7 @@ impl Texts for Chinese {
     fn reality(&self, m: MethodKind) -> &'static [&'static str] {
         match m {
             MethodKind::ReadWrite => &[
-                "教科书只算一次 read 和一次 write。真实的服务器要循环：256 MiB 的文件配 128 KiB 的缓冲区，就是 2,048 次 read 和 2,048 次 write —— 8,192 次用户态↔内核态切换，而不是 4 次。",
+                "教科书只算一次 read 和一次 write：一个缓冲区的数据 4 次拷贝、4 次切换。真实的服务器要循环：256 MiB 的文件配 128 KiB 的缓冲区，就是 2,048 次 read 和 2,048 次 write —— 8,192 次用户态↔内核态切换，而不是 4 次；拷贝仍是每字节 4 次（2 次 CPU、2 次 DMA）。",
                 "copylab 用 pread64（显式偏移），所以同一个打开的文件可以同时服务多个连接。",
                 "两次 CPU 拷贝都是真的：页缓存 → 你的缓冲区，你的缓冲区 → socket。",
             ],
@@ -120,34 +217,36 @@ impl Texts for Chinese {
                 "如果别的进程截断了文件，访问丢失的页会触发 SIGBUS；copylab 自己从不访问这些页，write 会返回 EFAULT。",
             ],
             MethodKind::Sendfile => &[
-                "一次系统调用最多移动 2 GiB − 4 KiB（0x7ffff000 字节）；256 MiB 的文件一次调用就发完。",
-                "设备支持 scatter-gather（回环设备支持）时，Linux 只把页缓存页的引用交给 socket：发送端没有 CPU 拷贝。",
+                "一次系统调用最多移动 2 GiB − 4 KiB（0x7ffff000 字节）：阻塞 socket 上 256 MiB 的文件一次调用就发完。非阻塞 socket（Java NIO，也就是 Kafka）上 socket 缓冲区一满 sendfile 就返回部分字节数，调用方等待后再调用。",
+                "sendfile 从 Linux 2.6.23 起基于 splice 实现：do_sendfile → do_splice_direct → splice_to_socket（MSG_SPLICE_PAGES）。设备支持分散/聚集 DMA（SG-DMA，回环设备支持）时，skb 的 frags 只持有页缓存页的引用，网卡直接从那里读：发送端没有 CPU 拷贝。没有 NETIF_F_SG 时 tcp_sendmsg_locked 会拷贝。",
+                "socket 引用页缓存页，却没有完成通知：sendfile 返回之后再改文件，只要数据还在 socket 缓冲区里，改动仍可能被发出去。",
                 "回环上没有网卡，也没有到线路的 DMA：接收端的 recv() 是一次 CPU 拷贝，所以端到端的“零拷贝”并不是零。",
-                "Java 的 FileChannel.transferTo 底层就是 sendfile；Kafka 开启 TLS 后用不了它，因为加密在用户空间进行。",
+                "Java 的 FileChannel.transferTo 只在直接路径（目标是 socket 或文件通道）上才是 sendfile；否则按块 mmap 或经缓冲区循环拷贝，较新的 JDK 对文件目标先试 copy_file_range。Kafka 开启 TLS 后用不了它：数据必须先拷到用户态（JVM）再加密。",
             ],
             MethodKind::Splice => &[
                 "每装满一次管道要两次调用：文件 → 管道，管道 → socket。管道大小（默认 64 KiB，最大 /proc/sys/fs/pipe-max-size）决定调用次数。",
-                "移动的是页引用而不是字节 —— 但数据必须经过一个你自己创建和管理的管道。",
+                "进管道的是页引用而不是字节；管道 → socket 这一半就是 sendfile 用的代码（splice_to_socket、MSG_SPLICE_PAGES）：设备支持 SG-DMA 时没有拷贝，不支持时 tcp_sendmsg_locked 拷贝一次。而且数据必须经过一个你自己创建和管理的管道。",
                 "SPLICE_F_MOVE 从 Linux 2.6.21 起就不起作用了；出错后留在管道里的字节从未发出。",
             ],
             MethodKind::Vmsplice => &[
                 "vmsplice 把你的页借给管道而不是拷贝：write() 的拷贝没了，read() 的拷贝还在。",
                 "问题在于：没有任何通知告诉你内核何时用完这些页。在回环上它们一直待在接收端的队列里，直到对方读走；在那之前改写它们，客户端收到的数据就变了。",
-                "所以 copylab 从不复用页：每个 4 MiB 区域都是新 mmap 的，splice 完就 munmap。内核要把每个新页清零 —— 这一遍内存操作顶替了省下的拷贝 —— 每页还要一次缺页。",
+                "所以 copylab 从不复用页：每个 4 MiB 区域都是新 mmap 的，splice 完就 munmap。内核要把每个新页清零 —— 清零本身就是一次写内存，抵消了省下的拷贝 —— 每页还要一次缺页。",
+                "管道 → socket 的 splice 就是 sendfile 的代码：有 SG-DMA 时没有拷贝，没有时一次。",
             ],
             MethodKind::MsgZerocopy => &[
-                "先在 socket 上设 SO_ZEROCOPY，再 send(MSG_ZEROCOPY)：socket 钉住映射的页，调用在数据发出之前就返回。",
-                "每次发送都欠一个完成通知，用 recvmsg(MSG_ERRQUEUE) 从 socket 的错误队列读取；内核会把它们合并成发送编号的区间。区间完成之前，页不能改也不能解除映射。",
+                "先在 socket 上设 SO_ZEROCOPY，再 send(MSG_ZEROCOPY)：socket 对映射的页做页面固定（pin），调用在数据发出之前就返回。和 sendfile 一样，这需要设备支持 SG-DMA（NETIF_F_SG），否则 tcp_sendmsg_locked 照样拷贝。",
+                "每次发送都欠一个完成通知，用 recvmsg(MSG_ERRQUEUE) 从 socket 的错误队列读取；内核会把它们合并成发送编号的区间。区间完成之前页的内容不能修改：网卡可能还在读（解除映射是允许的，socket 自己持有引用）。",
                 "在回环上内核照样拷贝 —— 接收端可能永远不读 —— 并在每个完成通知里说明（SO_EE_CODE_ZEROCOPY_COPIED）。copylab 统计这些通知，而不是想当然。",
-                "Unix socket 拒绝 SO_ZEROCOPY。钉住的太多（optmem_max、RLIMIT_MEMLOCK）时 send 返回 ENOBUFS：copylab 先读完成通知再重试，否则这一块用普通拷贝发送并如实报告。",
+                "Unix socket 拒绝 SO_ZEROCOPY。固定的页太多（optmem_max、RLIMIT_MEMLOCK）时 send 返回 ENOBUFS：copylab 先读完成通知再重试，否则这一块用普通拷贝发送并如实报告。",
             ],
             MethodKind::IoUringSplice => &[
                 "每装满一次管道还是两次 splice，但作为链接（link）的条目放进与内核共享的环：一次 io_uring_enter 提交整批（--batch）并等待。",
                 "splice 无法以不阻塞的方式尝试，内核把它交给 io-wq 工作线程（iou-wrk-<tid>）。服务线程的系统调用和 CPU 下降了，工作量并没有。copylab 单独一行测量工作线程的 CPU。",
-                "io_uring 用共享内存环换掉系统调用：要看的是系统调用那一列，而不是拷贝次数。",
+                "io_uring 是一种提交工作的方式：拷不拷贝取决于具体操作。IORING_OP_SPLICE 就是 splice，有 SG-DMA 时没有拷贝，没有时一次；这里要看的是系统调用那一列。",
             ],
             MethodKind::IoUringSendZc => &[
-                "IORING_OP_SEND_ZC 像 MSG_ZEROCOPY 一样钉住映射的页，但不需要 SO_ZEROCOPY，也不用错误队列。",
+                "IORING_OP_SEND_ZC 像 MSG_ZEROCOPY 一样对映射的页做页面固定（pin），但不需要 SO_ZEROCOPY，也不用错误队列。",
                 "每次发送完成两次：先是结果（发送的字节数，带 IORING_CQE_F_MORE），页释放后再来一个通知（IORING_CQE_F_NOTIF）。加上 IORING_SEND_ZC_REPORT_USAGE，通知会说明内核是否做了拷贝。",
                 "同一个 socket 的发送被链接起来以保证字节流的顺序；一批用一次 io_uring_enter 提交。Unix socket 拒绝零拷贝发送。",
             ],
@@ -169,7 +268,7 @@ impl Texts for Chinese {
             m.rw_syscalls.map_or("n/a".into(), |n| n.to_string()),
         )];
         v.push(format!(
-            "上下文切换：主动 {} / 被动 {} · 缺页：次 {} / 主 {} · 内核态 CPU {:.1} ms（read-write {:.1} ms）。",
+            "上下文切换：自愿 {} / 非自愿 {} · 缺页：次 {} / 主 {} · 内核态 CPU {:.1} ms（read-write {:.1} ms）。",
             m.voluntary, m.involuntary, m.minor_faults, m.major_faults, m.sys_ms, m.rw_sys_ms
         ));
         if let Some(z) = &m.zerocopy {
@@ -206,7 +305,7 @@ impl Texts for Chinese {
     fn verdict(&self, m: &Measured) -> String {
         match (m.syscalls, m.expected_syscalls) {
             (Some(got), Some(want)) if got == want => format!(
-                "与模型一致：每块 {} × {} 块{} = {want} 次系统调用 = {} 次用户态↔内核态切换。教科书的 {} 次只描述一块数据{}。上面的调度器上下文切换是另一回事：socket 缓冲区满时线程在睡眠。",
+                "与模型一致：每块 {} × {} 块{} = {want} 次系统调用 = {} 次用户态↔内核态切换。教科书的 {} 次只描述一块数据{}。{}",
                 m.per_chunk,
                 m.chunks,
                 match m.fresh_regions {
@@ -221,7 +320,8 @@ impl Texts for Chinese {
                     "，而且不算 vmsplice 需要的新页"
                 } else {
                     ""
-                }
+                },
+                switches(m)
             ),
             (Some(got), Some(want)) => format!(
                 "与教科书的 {want} 次不同：实际是 {got} 次系统调用，因为 socket 每次接收的字节少于请求的（短写），或计数器看到了数据路径之外的调用。教科书的模型没有考虑这些。"
@@ -257,22 +357,22 @@ impl Texts for Chinese {
             },
             Myth {
                 claim: "“Kafka 的零拷贝很特别”",
-                truth: "FileChannel.transferTo 底层就是 sendfile。开启 TLS 后 Kafka 用不了它：加密在用户空间，数据必须上来。",
-                command: "copylab serve FILE --method sendfile --http",
+                truth: "FileChannel.transferTo 在直接路径（目标是 socket 或文件通道）上就是 sendfile。开启 TLS 后 Kafka 用不了它：数据必须先拷到用户态（JVM）再加密。完整的回答见 `copylab explain kafka`。",
+                command: "copylab explain kafka --measure",
             },
             Myth {
                 claim: "“Rust 里 std::io::copy 从 File 到 TcpStream 会用 sendfile”",
-                truth: "不会：它读进缓冲区再写出（copylab 自己调用 sendfile）。",
-                command: "strace -f -e trace=sendfile,read,write <你的程序>",
+                truth: "现在的 Rust 不会：它读进缓冲区，再用 sendto 写到 socket（copylab 自己调用 sendfile）。Rust 曾经在这里用过 sendfile 和 splice（rust-lang/rust#75272），后来（#108283）因为同一个隐患停用了：复制返回之后写进文件的字节仍可能到达对端。strace 要加上 sendto，否则看不到任何一次 socket 写。",
+                command: "strace -f -e trace=sendfile,read,write,sendto <你的程序>",
             },
             Myth {
                 claim: "“第一次和第十次运行的代价一样”",
-                truth: "热的页缓存把磁盘藏起来了：只有冷读才有来自磁盘的 DMA。--cache cold 在每次运行前丢弃文件的页；可以看到 mmap 的主缺页和 read-write 的主动上下文切换出现。",
+                truth: "热的页缓存把磁盘藏起来了：页缓存命中时根本不读盘，只有冷读才有来自磁盘的 DMA。--cache cold 在每次运行前丢弃文件的页；可以看到 mmap 的主缺页和 read-write 的自愿上下文切换出现。",
                 command: "copylab compare --cache cold   对比   copylab compare --cache warm",
             },
             Myth {
                 claim: "“io_uring 就是零拷贝”",
-                truth: "io_uring 去掉的是系统调用，不是拷贝：同样的操作经共享的环传递。它的 splice 在内核工作线程里执行，服务线程看起来很闲，活却由另一个线程干了。",
+                truth: "io_uring 是一种提交工作的方式，拷不拷贝取决于具体操作：IORING_OP_SEND_ZC 像 MSG_ZEROCOPY 一样做页面固定（pin），IORING_OP_SPLICE 像 splice 一样移动页引用，IORING_OP_READ 和 WRITE 照样拷贝。它的 splice 在内核工作线程里执行，服务线程看起来很闲，活却由另一个线程干了。",
                 command: "copylab compare --methods splice,io-uring-splice",
             },
             Myth {
@@ -283,7 +383,189 @@ impl Texts for Chinese {
         ]
     }
 
+    fn kafka_title(&self) -> &'static str {
+        "Kafka 的零拷贝 ——「请你简单说一下Kafka的零拷贝原理」，一步一步的回答"
+    }
+
+    fn kafka(&self, f: Option<&KafkaFigures>) -> Vec<Section> {
+        let here = |p: Option<&PathFigures>, extra: &dyn Fn(&PathFigures) -> String| {
+            p.map(|p| format!("这台机器上的测量：{}。", extra(p)))
+        };
+        let size = f.map(|f| super::size_text(f.bytes)).unwrap_or_default();
+        let mut out = Vec::new();
+        let mut intro = vec![
+            "回答从传统路径讲到 sendfile，再讲 Kafka 在哪里用、哪里用不上、什么省不掉。加上 --measure，每一步旁边都有这台机器上测出的数字。".to_string(),
+        ];
+        match f {
+            Some(f) => intro.push(format!(
+                "数字来源：生成的 {} 文件，经 tcp 127.0.0.1（回环，没有网卡），`copylab compare` {} 次运行的中位数，read-write 缓冲区 {}，splice 管道 {}。",
+                size,
+                f.runs,
+                super::size_text(f.buffer_bytes),
+                f.pipe_bytes.map_or("n/a".into(), super::size_text)
+            )),
+            None => intro.push("运行 `copylab explain kafka --measure`，每一步的数字就在这台机器上测出来。".into()),
+        }
+        out.push(Section {
+            heading: "问题".into(),
+            bullets: intro,
+        });
+
+        let mut rw = vec![
+            "read() 把页缓存拷到用户缓冲区，write() 再把用户缓冲区拷到 socket 缓冲区，磁盘和网卡各加一次 DMA：4 次拷贝（2 次 CPU、2 次 DMA），4 次用户态↔内核态切换 —— 这只是一个缓冲区的数据。".to_string(),
+            "整个文件算下来，拷贝仍是每字节 4 次，切换却是每个缓冲区 4 次：1 GiB 的日志段配 128 KiB 的缓冲区是 16,384 次系统调用、32,768 次切换。只有页缓存未命中时才有磁盘 DMA，页缓存命中时根本不读盘。".into(),
+        ];
+        rw.extend(here(f.and_then(|f| f.read_write.as_ref()), &|p| {
+            format!("{size}：{}；{}", calls(p), serving_copy(p))
+        }));
+        out.push(Section {
+            heading: "① 传统路径 read + write".into(),
+            bullets: rw,
+        });
+
+        let mut mm = vec![
+            "mmap() 把页缓存映射进进程，write() 从映射区拷到 socket 缓冲区：3 次拷贝（1 次 CPU、2 次 DMA），仍是 4 次切换（mmap、write）。".to_string(),
+            "mmap 只保留地址范围：每页在第一次访问时由一次缺页映射，这里是在 write() 里；文件被截断会触发 SIGBUS。".into(),
+        ];
+        mm.extend(here(f.and_then(|f| f.mmap.as_ref()), &|p| {
+            format!(
+                "{size}：{}；次缺页 {} 次；{}",
+                calls(p),
+                thousands(p.minor_faults),
+                serving_copy(p)
+            )
+        }));
+        out.push(Section {
+            heading: "② mmap + write".into(),
+            bullets: mm,
+        });
+
+        let mut sf = vec![
+            "sendfile() 一次调用就在内核里把文件送到 socket：2 次切换，没有用户缓冲区。".to_string(),
+            "没有分散/聚集 DMA（SG-DMA）时，内核仍要把页缓存拷到 socket 缓冲区：3 次拷贝（1 次 CPU）。有 SG-DMA 时 skb 只持有页缓存页的引用（frags），网卡用 DMA 把它们聚集起来：2 次拷贝，都是 DMA，没有 CPU 拷贝。这才是零拷贝的“零”。".into(),
+            "在途的页没有完成通知：sendfile 返回之后再改文件，改动仍可能被发出去。".into(),
+        ];
+        sf.extend(here(f.and_then(|f| f.sendfile.as_ref()), &|p| {
+            format!(
+                "{size}，阻塞 socket：{}；{}（read-write 为 {}）",
+                calls(p),
+                serving_copy(p),
+                f.and_then(|f| f.read_write.as_ref())
+                    .and_then(|r| r.copy_ms_per_gib)
+                    .map_or("n/a".into(), |(s, _)| format!("{s:.0} ms"))
+            )
+        }));
+        out.push(Section {
+            heading: "③ sendfile，以及 SG-DMA 改变了什么".into(),
+            bullets: sf,
+        });
+
+        let mut sp = vec![
+            "从 Linux 2.6.23 起 sendfile 基于 splice 实现：do_sendfile → do_splice_direct → splice_to_socket（MSG_SPLICE_PAGES）。splice 本身需要一个管道：文件 → 管道 → socket，每装满一次管道两次调用；同样是有 SG-DMA 时 0 次 CPU 拷贝，没有时 1 次。".to_string(),
+        ];
+        sp.extend(here(f.and_then(|f| f.splice.as_ref()), &|p| {
+            format!("{size}：{}；{}", calls(p), serving_copy(p))
+        }));
+        out.push(Section {
+            heading: "④ splice".into(),
+            bullets: sp,
+        });
+
+        out.push(Section {
+            heading: "Kafka 在哪里用".into(),
+            bullets: vec![
+                "broker 从日志段文件响应消费者拉取和副本（follower）拉取：FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile。".into(),
+                "为什么行得通：一个 record batch 从生产者到磁盘再到网络都是同一种格式，broker 响应拉取时从不解码、也不重新编码，直接把日志段的一段字节原样发出。".into(),
+                "消费者通常读的是生产者刚写的数据，还在页缓存里：这样的拉取根本不读盘。".into(),
+            ],
+        });
+
+        out.push(Section {
+            heading: "哪里用不上".into(),
+            bullets: vec![
+                "生产请求：broker 从 socket 读进 JVM，再经页缓存写进日志段 —— 没有零拷贝，默认也不 fsync（持久性靠副本；log.flush.interval.* 可以强制刷盘）。".into(),
+                "TLS：SslTransportLayer 把文件读进 JVM，在那里加密再写出，因为数据必须先拷到用户态（JVM）再加密。nginx 在 TLS 下保住 sendfile 靠的是内核 TLS 和 SSL_sendfile，加密照样要 CPU 过一遍数据。".into(),
+                "需要旧消息格式的老客户端：broker 在 JVM 里做格式下转换（down-conversion），这些拉取都要拷贝。".into(),
+                "mmap：Kafka 映射的是索引文件（.index、.timeindex），不是日志。从 mmap 的 commit log 里发消息是 RocketMQ 的设计 —— 两者常被混为一谈。".into(),
+            ],
+        });
+
+        let mut par = vec![
+            "很多消费者经很多连接读同一个已缓存的日志段：内存里只有一份页，每个连接各自从它 transferTo。".to_string(),
+            "Kafka 的 socket 是非阻塞的（Java NIO）：每次 transferTo 只写 socket 缓冲区放得下的部分，返回部分字节数；网络线程去服务别的连接，等 socket 可写时再调用。".into(),
+        ];
+        if let Some(f) = f {
+            par.extend(f.parallel.iter().map(parallel_line));
+        }
+        out.push(Section {
+            heading: "“并行 transferTo”".into(),
+            bullets: par,
+        });
+
+        let mut stays = vec![
+            "DMA 拷贝还在（未命中时磁盘 → 页缓存，socket 缓冲区 → 网卡），接收端的拷贝也在：消费者的 recv() 把每个字节从 socket 拷进自己的 JVM。".to_string(),
+        ];
+        stays.extend(here(f.and_then(|f| f.sendfile.as_ref()), &|p| match p
+            .copy_ms_per_gib
+        {
+            Some((_, r)) => format!(
+                "用 sendfile 时接收线程每 GiB 拷贝 {r:.0} ms —— 回环上没有网卡，这是唯一剩下的拷贝"
+            ),
+            None => "接收端的拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into(),
+        }));
+        out.push(Section {
+            heading: "什么省不掉".into(),
+            bullets: stays,
+        });
+
+        if let Some(f) = f {
+            out.push(Section {
+                heading: "旁证：Java 的 FileChannel.transferTo".into(),
+                bullets: vec![match &f.witness {
+                    Witness::NotAvailable(why) => {
+                        format!("Java transferTo 程序的 sendfile 调用：n/a（{why}）。")
+                    }
+                    Witness::Traced {
+                        file_bytes,
+                        transfer_to_calls,
+                        transfer_to_partial,
+                        sendfile_calls,
+                        sendfile_bytes,
+                        sendfile_errors,
+                        path,
+                    } => format!(
+                        "这台机器上的测量：一个 Java 程序在非阻塞 SocketChannel 上用 FileChannel.transferTo 发送 {} 的文件：transferTo 调用 {} 次，其中部分写入 {} 次；`copylab trace` 看到 {} 次 sendfile64，共移动 {} 字节（文件 {} 字节），其中 {} 次返回 EAGAIN。trace 的结论：{path}",
+                        super::size_text(*file_bytes),
+                        thousands(*transfer_to_calls),
+                        thousands(*transfer_to_partial),
+                        thousands(*sendfile_calls),
+                        thousands(*sendfile_bytes),
+                        thousands(*file_bytes),
+                        thousands(*sendfile_errors),
+                    ),
+                }],
+            });
+        }
+
+        out.push(Section {
+            heading: "可以直接说的回答".into(),
+            bullets: vec![
+                "传统方式用 read + write 发文件：4 次拷贝，2 次 DMA、2 次经用户缓冲区的 CPU 拷贝，每个缓冲区 4 次用户态↔内核态切换。".into(),
+                "mmap + write 省掉拷到用户态的那一次，但拷到 socket 的那一次还在，还要付缺页的代价。".into(),
+                "sendfile 一次调用在内核里完成：有分散/聚集 DMA（SG-DMA）时 socket 缓冲区只持有页缓存页的引用，网卡直接读，不再有 CPU 拷贝 —— 2 次 DMA 拷贝，2 次切换。".into(),
+                "Kafka 在 broker 响应拉取时用它：FileRecords.writeTo 调用 FileChannel.transferTo，在 Linux 上就是 sendfile。".into(),
+                "行得通是因为 record batch 从生产者到磁盘再到消费者是同样的字节：broker 从不重新编码。".into(),
+                "消费者通常从页缓存读最近的数据，所以一次拉取往往根本不读盘。".into(),
+                "生产请求不是零拷贝，要读进 JVM 再经页缓存写盘；TLS 也不是，数据必须先拷到用户态（JVM）再加密；需要格式下转换的老客户端也不是。".into(),
+                "Kafka 的 mmap 用在索引文件上，不是日志本身。".into(),
+                "零拷贝指的是 broker 上没有 CPU 拷贝：DMA 拷贝还在，消费者从 socket 拷出的那一次也还在。".into(),
+                "非阻塞 socket 上 transferTo 放得下多少发多少就返回，所以繁忙的 broker 一次拉取要调用很多次。".into(),
+            ],
+        });
+        out
+    }
+
     fn legend(&self) -> &'static str {
-        "DMA = 设备拷贝 · CPU = 处理器拷贝 · CPU* = 有 scatter-gather DMA 时没有 · ref = 移动页引用 · map = 页映射 · pin = 页被钉住直到完成通知"
+        "DMA = 设备拷贝 · CPU = 处理器拷贝 · CPU* = 只在没有分散/聚集 DMA（SG-DMA）时才是 CPU 拷贝，有它时 skb 持有页引用，网卡直接读页缓存 · ref = 移动页引用 · map = 页映射 · pin = 页面固定（pin）直到完成通知"
     }
 }

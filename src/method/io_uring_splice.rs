@@ -26,7 +26,7 @@ pub static MODEL: Model = Model {
     steps: &[
         step(Disk, PageCache, Dma, Some("IORING_OP_SPLICE")),
         step(PageCache, Pipe, Reference, Some("IORING_OP_SPLICE")),
-        step(Pipe, SocketBuffer, Reference, Some("IORING_OP_SPLICE")),
+        step(Pipe, SocketBuffer, CpuUnlessSg, Some("IORING_OP_SPLICE")),
         step(SocketBuffer, Nic, Dma, None),
     ],
     per_chunk: &[],

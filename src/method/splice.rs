@@ -1,5 +1,7 @@
 //! splice: file → pipe → socket. Two `splice` calls per pipe-full move page references, not
-//! bytes; the pipe's capacity (`F_SETPIPE_SZ`) decides how many calls a transfer takes.
+//! bytes; the pipe's capacity (`F_SETPIPE_SZ`) decides how many calls a transfer takes. The pipe
+//! → socket half is the code sendfile runs too (`splice_to_socket`, `MSG_SPLICE_PAGES`): the
+//! skb takes the page references only when the device does scatter-gather, else TCP copies.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -21,7 +23,7 @@ pub static MODEL: Model = Model {
     steps: &[
         step(Disk, PageCache, Dma, Some("splice")),
         step(PageCache, Pipe, Reference, Some("splice")),
-        step(Pipe, SocketBuffer, Reference, Some("splice")),
+        step(Pipe, SocketBuffer, CpuUnlessSg, Some("splice")),
         step(SocketBuffer, Nic, Dma, None),
     ],
     per_chunk: &["splice", "splice"],

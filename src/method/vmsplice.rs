@@ -24,13 +24,14 @@ use super::StepKind::*;
 pub const VMSPLICE_REGION: usize = 4 << 20;
 
 /// The textbook vmsplice path: read into user pages, give the pages to a pipe, splice the pipe
-/// to the socket. One CPU copy (page cache → user pages, by `read`) instead of read-write's two.
+/// to the socket. One CPU copy (page cache → user pages, by `read`) instead of read-write's two,
+/// and a second one when the device lacks scatter-gather (the pipe → socket half copies then).
 pub static MODEL: Model = Model {
     steps: &[
         step(Disk, PageCache, Dma, Some("read")),
         step(PageCache, UserBuffer, Cpu, Some("read")),
         step(UserBuffer, Pipe, Reference, Some("vmsplice")),
-        step(Pipe, SocketBuffer, Reference, Some("splice")),
+        step(Pipe, SocketBuffer, CpuUnlessSg, Some("splice")),
         step(SocketBuffer, Nic, Dma, None),
     ],
     per_chunk: &["read", "vmsplice", "splice"],

@@ -2,11 +2,12 @@
 
 pub mod export;
 mod profile;
+pub mod quiz;
 mod sweep;
 mod table;
 mod trace;
 
-pub use table::{bar_of, new_table};
+pub use table::{bar_of, new_table, thousands};
 
 use std::io::{IsTerminal, Write};
 

@@ -179,7 +179,7 @@ fn ratio(x: f64, base: f64) -> Option<String> {
 }
 
 /// Thousands separators: 2049 → "2,049".
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

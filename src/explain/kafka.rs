@@ -1,0 +1,410 @@
+//! `copylab explain kafka --measure`: the figures the Kafka answer is told beside. A compare run
+//! of the four classic paths (the traditional path, mmap, sendfile, splice), and the broker's
+//! fetch path as Kafka runs it: many consumers reading one cached segment at once, each served
+//! by sendfile on a non-blocking socket (what `FileChannel.transferTo` on a Java NIO channel
+//! issues), received by `copylab fetch --connections N`.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::compare::{self, CompareOptions};
+use crate::counters::Choice;
+use crate::method::MethodKind;
+use crate::results::Report;
+use crate::source::{self, Source};
+use crate::transport::Transport;
+
+/// The connection counts the parallel fetch is measured with: one consumer, then several.
+pub const CONNECTIONS: [usize; 2] = [1, 4];
+
+/// The most one sendfile moves (Linux `MAX_RW_COUNT`), as in the sendfile path.
+const SENDFILE_MAX: u64 = 0x7fff_f000;
+
+/// How long a fetch child may take to connect, and any connection to finish.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One connection of the parallel fetch, as the serving side saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    pub bytes: u64,
+    /// sendfile calls that moved bytes or returned EAGAIN.
+    pub sendfile_calls: u64,
+    /// Calls that moved fewer bytes than asked (the socket buffer filled).
+    pub partial: u64,
+    /// Calls that returned EAGAIN (nothing fitted); after these and after partial ones the
+    /// thread waited in poll.
+    pub eagain: u64,
+}
+
+/// N consumers fetching the same cached file at once.
+#[derive(Debug, Clone)]
+pub struct Parallel {
+    pub connections: usize,
+    pub file_bytes: u64,
+    /// Share of the file in the page cache before the fetch (mincore), %; None if unknown.
+    pub cached_pct: Option<f64>,
+    /// One per connection; every client received the whole file (checked by fetch's byte count).
+    pub served: Vec<Served>,
+    /// fetch's aggregate throughput, MiB/s (None if its JSON had none).
+    pub aggregate_mib_s: Option<f64>,
+}
+
+/// Whether a Java program's transferTo was watched, and what it issued.
+#[derive(Debug, Clone)]
+pub enum Witness {
+    /// Not watched, and why (said as n/a).
+    NotAvailable(String),
+    /// `copylab trace` followed a Java program sending the file with transferTo on a
+    /// non-blocking SocketChannel, as Kafka's network threads do.
+    Traced {
+        file_bytes: u64,
+        /// transferTo calls the program made, and how many returned less than asked (its own
+        /// count, printed on its stdout).
+        transfer_to_calls: u64,
+        transfer_to_partial: u64,
+        /// sendfile64 calls trace saw, the bytes they moved, and those that failed (EAGAIN).
+        sendfile_calls: u64,
+        sendfile_bytes: u64,
+        sendfile_errors: u64,
+        /// trace's sentence naming the path.
+        path: String,
+    },
+}
+
+/// A Java program that sends a file the way a Kafka broker answers a fetch: FileChannel.transferTo
+/// onto a non-blocking SocketChannel, waiting in a Selector when the socket is full. Prints its
+/// transferTo calls and the partial ones.
+const JAVA_SOURCE: &str = r#"import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+public class TransferTo {
+    public static void main(String[] a) throws Exception {
+        try (FileChannel f = FileChannel.open(Path.of(a[0]), StandardOpenOption.READ);
+             SocketChannel s = SocketChannel.open(new InetSocketAddress("127.0.0.1", Integer.parseInt(a[1])));
+             Selector sel = Selector.open()) {
+            s.configureBlocking(false);
+            s.register(sel, SelectionKey.OP_WRITE);
+            long pos = 0, n = f.size(), calls = 0, partial = 0;
+            while (pos < n) {
+                long w = f.transferTo(pos, n - pos, s);
+                calls++;
+                if (w < n - pos) partial++;
+                pos += w;
+                if (pos < n) sel.select();
+            }
+            System.out.println(calls + " " + partial);
+        }
+    }
+}
+"#;
+
+/// A directory removed with what is in it when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether `tool` runs (`tool -version` exits 0).
+fn runs(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Compile the Java program, run it under `copylab trace` sending `src` to a receiver here, and
+/// say what its transferTo issued; n/a with the reason when Java or the tracer is missing.
+fn java_witness(src: &Source) -> Witness {
+    match java_witness_inner(src) {
+        Ok(w) => w,
+        Err(e) => Witness::NotAvailable(format!("{e:#}")),
+    }
+}
+
+fn java_witness_inner(src: &Source) -> Result<Witness> {
+    use std::os::fd::AsRawFd;
+    for tool in ["java", "javac"] {
+        if !runs(tool) {
+            return Ok(Witness::NotAvailable(format!(
+                "{tool} is not installed (e.g. apt-get install openjdk-17-jdk-headless)"
+            )));
+        }
+    }
+    let dir = TempDir(crate::storage::temp_dir().join(format!(
+        "copylab-java-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )));
+    std::fs::create_dir_all(&dir.0)
+        .with_context(|| format!("cannot create {}", dir.0.display()))?;
+    let java = dir.0.join("TransferTo.java");
+    std::fs::write(&java, JAVA_SOURCE)
+        .with_context(|| format!("cannot write {}", java.display()))?;
+    let out = Command::new("javac")
+        .arg("-d")
+        .arg(&dir.0)
+        .arg(&java)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run javac")?;
+    if !out.status.success() {
+        bail!(
+            "javac failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    // The generated file is unlinked: Java opens it through this process's descriptor.
+    let path = format!("/proc/{}/fd/{}", std::process::id(), src.file.as_raw_fd());
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let port = listener.local_addr()?.port();
+    let receiver = std::thread::spawn(move || -> Result<u64> {
+        let (mut s, _) = listener.accept()?;
+        s.set_read_timeout(Some(FETCH_TIMEOUT))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            match s.read(&mut buf)? {
+                0 => return Ok(n),
+                k => n += k as u64,
+            }
+        }
+    });
+    let stdout = dir.0.join("stdout");
+    let report = crate::trace::run(&crate::trace::TraceOptions {
+        target: crate::trace::Target::Command(vec![
+            "sh".into(),
+            "-c".into(),
+            "exec java -cp \"$1\" TransferTo \"$2\" \"$3\" > \"$4\"".into(),
+            "sh".into(),
+            dir.0.clone().into(),
+            path.into(),
+            port.to_string().into(),
+            stdout.clone().into(),
+        ]),
+        duration: Some(FETCH_TIMEOUT),
+        profile: false,
+    })?;
+    let received = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("the receiver thread panicked"))??;
+    if report.exit_code != Some(0) || received != src.len {
+        bail!(
+            "the Java program did not send the file (exit {:?}, {received} of {} bytes received)",
+            report.exit_code,
+            src.len
+        );
+    }
+    if let Some(why) = report.unavailable {
+        return Ok(Witness::NotAvailable(format!("copylab trace: {why}")));
+    }
+    let counts = std::fs::read_to_string(&stdout).unwrap_or_default();
+    let mut it = counts.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(calls)), Some(Ok(partial))) = (it.next(), it.next()) else {
+        bail!("the Java program printed no counts: {counts:?}");
+    };
+    let sf = report
+        .syscalls
+        .as_ref()
+        .and_then(|m| m.get("sendfile64"))
+        .cloned();
+    Ok(Witness::Traced {
+        file_bytes: src.len,
+        transfer_to_calls: calls,
+        transfer_to_partial: partial,
+        sendfile_calls: sf.as_ref().map_or(0, |f| f.calls),
+        sendfile_bytes: sf.as_ref().and_then(|f| f.bytes).unwrap_or(0),
+        sendfile_errors: sf.as_ref().map_or(0, |f| f.errors),
+        path: report.path.map(|p| p.words).unwrap_or_default(),
+    })
+}
+
+/// Everything `explain kafka --measure` writes in.
+pub struct KafkaMeasured {
+    pub report: Report,
+    pub parallel: Vec<Parallel>,
+    pub witness: Witness,
+}
+
+/// Run the measurements: a small compare of the classic paths and the parallel fetch.
+pub fn measure(size: u64, cpus: crate::placement::Cpus) -> Result<KafkaMeasured> {
+    let report = compare::run(&CompareOptions {
+        file: None,
+        size,
+        named: Vec::new(),
+        methods: MethodKind::CLASSIC.to_vec(),
+        runs: 3,
+        warmup: 1,
+        transport: Transport::Tcp,
+        buffer: 128 << 10,
+        pipe_size: 1 << 20,
+        batch: crate::method::DEFAULT_BATCH,
+        counters: Choice::Auto,
+        verify_all: false,
+        cold: false,
+        cpus,
+        profile: true,
+    })?;
+    let src = Source::generate(&crate::storage::temp_dir(), size)?;
+    let mut parallel = Vec::new();
+    for n in CONNECTIONS {
+        parallel.push(fetch_parallel(&src, n).with_context(|| {
+            format!("the parallel fetch with {n} connection(s) (copylab fetch --connections {n})")
+        })?);
+    }
+    Ok(KafkaMeasured {
+        report,
+        parallel,
+        witness: java_witness(&src),
+    })
+}
+
+/// Serve `src` to `n` connections of a `copylab fetch --connections n` child at once, each with
+/// sendfile on a non-blocking socket, the way a Kafka broker's transferTo does.
+fn fetch_parallel(src: &Source, n: usize) -> Result<Parallel> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let addr = listener.local_addr()?;
+    let exe = std::env::current_exe().context("cannot find copylab's own binary")?;
+    let cached_pct = source::resident_fraction(&src.file, src.len).map(|f| f * 100.0);
+    let mut child = Command::new(&exe)
+        .args([
+            "fetch",
+            &addr.to_string(),
+            "--connections",
+            &n.to_string(),
+            "--discard=truncate",
+            "--json",
+            "--timeout",
+            &FETCH_TIMEOUT.as_secs().to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", exe.display()))?;
+
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + FETCH_TIMEOUT;
+    let mut conns = Vec::new();
+    while conns.len() < n {
+        match listener.accept() {
+            Ok((s, _)) => conns.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait()? {
+                    bail!("copylab fetch ended ({status}) before all {n} connections came");
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    bail!("only {} of {n} connections came within 60 s", conns.len());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e).context("accept failed"),
+        }
+    }
+    let served: Vec<Result<Served>> = std::thread::scope(|s| {
+        let handles: Vec<_> = conns
+            .into_iter()
+            .map(|c| s.spawn(move || serve_nonblocking(src, c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a serving thread panicked")))
+            })
+            .collect()
+    });
+    let served: Vec<Served> = served.into_iter().collect::<Result<_>>()?;
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_string(&mut out)?;
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut err)?;
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("copylab fetch failed ({status}): {}", err.trim());
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&out).context("copylab fetch --json printed no JSON")?;
+    let received: Vec<u64> = v["connections"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["bytes"].as_u64()).collect())
+        .unwrap_or_default();
+    if received.len() != n || received.iter().any(|b| *b != src.len) {
+        bail!(
+            "copylab fetch received {received:?} bytes, not {} on each of {n} connections",
+            src.len
+        );
+    }
+    Ok(Parallel {
+        connections: n,
+        file_bytes: src.len,
+        cached_pct,
+        served,
+        aggregate_mib_s: v["aggregate_mib_s"].as_f64(),
+    })
+}
+
+/// sendfile the whole file to `sock` made non-blocking: ask for everything left each time; after
+/// a partial count (the socket buffer filled) or EAGAIN (nothing fitted), wait in poll until the
+/// socket is writable, as Java's transferTo under a Selector (Kafka's network threads) does.
+fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
+    sock.set_nonblocking(true)?;
+    let wait = || -> Result<()> {
+        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
+        match poll(&mut fds, PollTimeout::from(60_000u16)) {
+            Ok(0) => bail!("the client read nothing for 60 s"),
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e).context("poll failed"),
+        }
+    };
+    let mut off: i64 = 0;
+    let mut r = Served {
+        bytes: 0,
+        sendfile_calls: 0,
+        partial: 0,
+        eagain: 0,
+    };
+    while (off as u64) < src.len {
+        let want = (src.len - off as u64).min(SENDFILE_MAX) as usize;
+        r.sendfile_calls += 1;
+        match nix::sys::sendfile::sendfile(sock.as_fd(), &src.file, Some(&mut off), want) {
+            Ok(0) => bail!("the file shrank while it was sent"),
+            Ok(sent) if sent < want => {
+                r.partial += 1;
+                wait()?;
+            }
+            Ok(_) => {}
+            Err(Errno::EAGAIN) => {
+                r.eagain += 1;
+                wait()?;
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e).context("sendfile failed"),
+        }
+    }
+    r.bytes = off as u64;
+    Ok(r)
+}

@@ -1,0 +1,291 @@
+//! `copylab quiz`: the same seed draws the same questions; answers piped in are checked against
+//! the figures measured in that run (read back from its own JSON, never written here); the
+//! teacher's `--list` answers score full marks where the two runs measured alike; wrong answers
+//! score less; Chinese; and bad answer lines end the quiz with one clear line.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Small, so a quiz takes about a second.
+const SIZE: &str = "8M";
+
+/// `copylab quiz ARGS --size 8M` with `stdin` piped in.
+fn quiz(args: &[&str], stdin: &str) -> Out {
+    let mut cmd = assert_cmd::Command::new(bin());
+    cmd.arg("quiz")
+        .args(args)
+        .args(["--size", SIZE])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
+        .write_stdin(stdin.to_string())
+        .timeout(TIMEOUT);
+    let out = cmd.output().expect("run copylab quiz");
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        what: format!(
+            "copylab quiz {} --size {SIZE} <<< {stdin:?}",
+            args.join(" ")
+        ),
+    }
+}
+
+fn quiz_json(args: &[&str], stdin: &str) -> Value {
+    let out = quiz(args, stdin);
+    assert!(out.success(), "{}", out.dump());
+    assert!(!out.stderr.contains("panicked"), "{}", out.dump());
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{}", out.dump()))
+}
+
+/// The teacher's list for `seed`: questions with this run's measured answers.
+fn list(seed: &str, lang: &str) -> Value {
+    quiz_json(&["--seed", seed, "--list", "--json", "--lang", lang], "")
+}
+
+fn questions(r: &Value) -> &Vec<Value> {
+    r["questions"].as_array().expect("questions")
+}
+
+/// Whether `given` is right for question `q` by the figure `q` itself carries (its run's).
+fn accepted(q: &Value, given: &str) -> bool {
+    match q["kind"].as_str() {
+        Some("number") => {
+            let a: u64 = q["answer"].as_str().unwrap().parse().unwrap();
+            let g: u64 = given.parse().unwrap();
+            let tol = q["tolerance_pct"].as_u64().unwrap();
+            g.abs_diff(a) <= a * tol / 100
+        }
+        Some("choice") => {
+            q["answer"] == given
+                || q["also_right"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|c| c == given))
+        }
+        other => panic!("kind {other:?}: {q}"),
+    }
+}
+
+/// The answers a list gives, one per line.
+fn answers(r: &Value) -> String {
+    questions(r)
+        .iter()
+        .map(|q| format!("{}\n", q["answer"].as_str().unwrap()))
+        .collect()
+}
+
+/// Every question the JSON names has the documented fields; the score counts the rights.
+fn assert_shape(r: &Value, answered: bool) {
+    let qs = questions(r);
+    assert_eq!(r["total"].as_u64(), Some(qs.len() as u64), "{r:#}");
+    for q in qs {
+        for f in ["id", "text", "answer", "kind", "explanation"] {
+            assert!(q[f].is_string(), "{f} in {q:#}");
+        }
+        assert_eq!(q["given"].is_string(), answered, "{q:#}");
+        assert_eq!(q["right"].is_boolean(), answered, "{q:#}");
+    }
+    if answered {
+        let rights = qs.iter().filter(|q| q["right"] == true).count() as u64;
+        assert_eq!(r["score"].as_u64(), Some(rights), "{r:#}");
+    } else {
+        assert!(r["score"].is_null(), "{r:#}");
+    }
+}
+
+#[test]
+fn teachers_answers_score_full_marks_where_runs_agree() {
+    for seed in ["1", "2", "3"] {
+        let teacher = list(seed, "en");
+        assert_shape(&teacher, false);
+        let r = quiz_json(&["--seed", seed, "--json"], &answers(&teacher));
+        assert_shape(&r, true);
+        let (tq, sq) = (questions(&teacher), questions(&r));
+        assert_eq!(tq.len(), sq.len());
+        let mut agreed = 0;
+        for (t, s) in tq.iter().zip(sq) {
+            assert_eq!(
+                (&t["id"], &t["text"]),
+                (&s["id"], &s["text"]),
+                "same question"
+            );
+            let given = t["answer"].as_str().unwrap();
+            assert_eq!(s["given"], given);
+            // Checked against this run's figure, whatever the teacher's run measured.
+            assert_eq!(s["right"], accepted(s, given), "{s:#}");
+            if accepted(s, given) {
+                agreed += 1;
+            }
+            // Syscall counts do not depend on timing: both runs measure the same.
+            let id = s["id"].as_str().unwrap();
+            if id.ends_with("-calls") || id.ends_with("-transitions") || id == "most-syscalls" {
+                assert_eq!(s["right"], true, "{id}: teacher {t:#}\nstudent {s:#}");
+            }
+        }
+        assert_eq!(r["score"].as_u64(), Some(agreed), "{r:#}");
+        if agreed == tq.len() as u64 {
+            assert_eq!(r["score"], r["total"]);
+        }
+    }
+}
+
+#[test]
+fn wrong_answers_score_less() {
+    let seed = "4";
+    let teacher = list(seed, "en");
+    // A wrong answer per question: far off for numbers, a choice no run can accept.
+    let mut wrong = String::new();
+    for q in questions(&teacher) {
+        let w = match q["kind"].as_str().unwrap() {
+            "number" => {
+                let a: u64 = q["answer"].as_str().unwrap().parse().unwrap();
+                (a * 3 + 1000).to_string()
+            }
+            _ => q["choices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .find(|c| !accepted(q, c))
+                .unwrap_or_else(|| q["answer"].as_str().unwrap().to_string()),
+        };
+        wrong.push_str(&w);
+        wrong.push('\n');
+    }
+    let r = quiz_json(&["--seed", seed, "--json"], &wrong);
+    assert_shape(&r, true);
+    let total = r["total"].as_u64().unwrap();
+    let score = r["score"].as_u64().unwrap();
+    assert!(total > 0 && score < total, "{r:#}");
+    for q in questions(&r) {
+        assert_eq!(
+            q["right"],
+            accepted(q, q["given"].as_str().unwrap()),
+            "{q:#}"
+        );
+    }
+    // Letters work as answers to choices, and the text mode ends with the score.
+    let out = quiz(&["--seed", seed], &wrong);
+    assert!(out.success(), "{}", out.dump());
+    let last = out.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("score ") && last.ends_with(&format!("/{total}")),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn a_seed_gives_a_class_the_same_questions() {
+    // The questions drawn: those asked, and those this run could not measure (a copy question
+    // whose file was too small for a sample), which are named with the reason.
+    let ids = |r: &Value| -> Vec<String> {
+        let mut v: Vec<String> = questions(r)
+            .iter()
+            .map(|q| q["id"].as_str().unwrap().to_string())
+            .chain(
+                r["skipped"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().split(':').next().unwrap().to_string()),
+            )
+            .collect();
+        v.sort();
+        v
+    };
+    let key = |r: &Value| -> Vec<(String, String, String)> {
+        questions(r)
+            .iter()
+            .map(|q| {
+                (
+                    q["id"].as_str().unwrap().to_string(),
+                    q["text"].as_str().unwrap().to_string(),
+                    q["choices"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let a = list("7", "en");
+    let b = list("7", "en");
+    assert_eq!(a["seed"], 7);
+    assert_eq!(ids(&a), ids(&b), "seed 7 twice");
+    // The questions both runs asked read the same, with the same parameters and choices.
+    for q in key(&a) {
+        if let Some(other) = key(&b).into_iter().find(|o| o.0 == q.0) {
+            assert_eq!(q, other, "seed 7 twice");
+        }
+    }
+    let others: Vec<_> = ["8", "9", "10", "11"]
+        .iter()
+        .map(|s| key(&list(s, "en")))
+        .collect();
+    assert!(
+        others.iter().any(|o| *o != key(&a)),
+        "every seed drew the same set"
+    );
+    // Without --seed, the header says which seed to give.
+    let out = quiz(&["--list"], "");
+    assert!(out.success(), "{}", out.dump());
+    let first = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("copylab quiz · seed ") && first.contains("gives the same questions"),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn chinese_quiz() {
+    let teacher = list("5", "zh");
+    assert_eq!(teacher["lang"], "zh");
+    for q in questions(&teacher) {
+        let t = q["text"].as_str().unwrap();
+        assert!(t.ends_with('？'), "{t}");
+        assert!(
+            t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{t}"
+        );
+    }
+    let out = quiz(&["--seed", "5", "--lang", "zh"], &answers(&teacher));
+    assert!(out.success(), "{}", out.dump());
+    assert!(
+        out.stdout.starts_with("copylab quiz · 种子 5"),
+        "{}",
+        out.dump()
+    );
+    let last = out.stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("得分 "), "{}", out.dump());
+    assert!(out.stdout.contains("这次测得："), "{}", out.dump());
+}
+
+#[test]
+fn bad_answer_lines_end_the_quiz_with_one_clear_line() {
+    let seed = "6";
+    let teacher = list(seed, "en");
+    let first = &questions(&teacher)[0];
+    let (bad, says) = if first["kind"] == "number" {
+        ("lots", "'lots' is not a whole number")
+    } else {
+        ("zz", "'zz' is not one of the choices")
+    };
+    let out = quiz(&["--seed", seed, "--json"], &format!("{bad}\n"));
+    assert_clean_error(&out, &["quiz: answer 1 (line 1)", says]);
+
+    // Too few lines.
+    let one = format!("{}\n", first["answer"].as_str().unwrap());
+    let out = quiz(&["--seed", seed, "--json"], &one);
+    assert_clean_error(
+        &out,
+        &["stdin ended before answer 2 of", "one answer per line"],
+    );
+
+    // Flag values are clap's usage errors.
+    let out = quiz(&["--seed", "x"], "");
+    assert_usage_error(&out, "--seed");
+    let out = quiz(&["--lang", "fr"], "");
+    assert_usage_error(&out, "--lang");
+}
