@@ -84,6 +84,7 @@ impl Exporter for Markdown {
             match r.transport {
                 crate::transport::Transport::Tcp => "tcp 127.0.0.1",
                 crate::transport::Transport::Unix => "a unix socket",
+                crate::transport::Transport::Veth => "tcp across a veth pair (two namespaces)",
             },
             r.cache.state,
             r.counter_source,
