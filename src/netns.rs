@@ -72,7 +72,8 @@ pub fn refusal() -> Option<String> {
     // CAP_SYS_ADMIN (21): mount the namespace's name, setns; CAP_NET_ADMIN (12): links, addresses.
     if caps & (1 << 21) == 0 || caps & (1 << 12) == 0 {
         return Some(
-            "network namespaces need root (CAP_SYS_ADMIN and CAP_NET_ADMIN): run copylab with sudo (or use --transport tcp)".into(),
+            "network namespaces need root (CAP_SYS_ADMIN and CAP_NET_ADMIN): run copylab with sudo"
+                .into(),
         );
     }
     if which_ip().is_none() {
@@ -124,7 +125,7 @@ impl Hosts {
     /// pairs of copylab processes that no longer exist are removed first.
     pub fn create() -> Result<Hosts> {
         if let Some(why) = refusal() {
-            bail!("--transport veth: {why}");
+            bail!("--transport veth: {why} (or use --transport tcp)");
         }
         remove_stale();
         let [a, b] = own_names();
