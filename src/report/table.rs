@@ -204,11 +204,33 @@ fn footer(r: &Report, out: &mut String) {
         let _ = writeln!(
             out,
             "zero-copied = sends whose completion did not report a copy (SO_EE_CODE_ZEROCOPY_COPIED, IORING_NOTIF_USAGE_ZC_COPIED).{}",
-            if all_copied && r.transport == Transport::Tcp {
-                " Here the kernel copied every one: on loopback the receiver is a local socket that may hold the data indefinitely, so the kernel copies instead of pinning the pages."
-            } else {
-                ""
+            match (all_copied, r.transport) {
+                (true, Transport::Tcp) =>
+                    " Here the kernel copied every one: on loopback the receiver is a local socket that may hold the data indefinitely, so the kernel copies instead of pinning the pages.",
+                (true, Transport::Veth) =>
+                    " Here the kernel copied every one, as on loopback: veth hands the packet to a socket on this same machine (in the other namespace), and the kernel copies zero-copy pages before any local receiver may hold them. Only a real NIC, whose DMA reads the pages and is done with them, completes without a copy.",
+                _ => "",
             }
+        );
+    }
+    let sizes: Vec<String> = r
+        .methods
+        .iter()
+        .filter_map(|m| {
+            let d = m.median.device_tx?;
+            (d.packets > 0).then(|| format!("{} {}", m.method, fmt_bytes(d.bytes / d.packets)))
+        })
+        .collect();
+    if !sizes.is_empty() {
+        let mtu = r
+            .veth
+            .as_ref()
+            .and_then(|v| v.serving_device.mtu_bytes)
+            .map_or("its".to_string(), |m| format!("the {m}-byte"));
+        let _ = writeln!(
+            out,
+            "veth packets (serving device's counters, bytes ÷ packets, median run): {}. Far above {mtu} MTU: TCP hands veth GSO packets of up to 64 KiB and nothing on the way cuts them (a NIC with TSO cuts them in hardware).",
+            sizes.join(" · ")
         );
     }
     if r.methods.iter().any(|m| m.median.cost.io_workers.is_some()) {
@@ -383,10 +405,10 @@ fn zerocopy_text(z: &ZeroCopy, transport: Transport) -> String {
             s,
             "\n(kernel copied {}{})",
             thousands(z.copied),
-            if transport == Transport::Tcp {
-                ": loopback"
-            } else {
-                ""
+            match transport {
+                Transport::Tcp => ": loopback",
+                Transport::Veth => ": local delivery",
+                Transport::Unix => "",
             }
         );
     }
