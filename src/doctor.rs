@@ -79,18 +79,6 @@ fn check(name: &'static str, level: Level, found: impl Into<String>, fix: Option
     }
 }
 
-/// Effective capabilities of this process (from /proc/self/status).
-fn cap_eff() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0)
-}
-
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 
@@ -235,7 +223,7 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
     checks.push(check("kernel", Level::Ok, format!("Linux {kernel}"), None));
 
     let euid_root = nix::unistd::geteuid().is_root();
-    let caps = cap_eff();
+    let caps = crate::sys::effective_caps();
     let has = |bit: u32| caps & (1u64 << bit) != 0;
     let privileged = euid_root || has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
     checks.push(check(

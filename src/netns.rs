@@ -68,7 +68,7 @@ fn own_devs() -> [String; 2] {
 
 /// Why namespaces cannot be made here, and what to do: checked before anything is created.
 pub fn refusal() -> Option<String> {
-    let caps = cap_eff();
+    let caps = crate::sys::effective_caps();
     // CAP_SYS_ADMIN (21): mount the namespace's name, setns; CAP_NET_ADMIN (12): links, addresses.
     if caps & (1 << 21) == 0 || caps & (1 << 12) == 0 {
         return Some(
@@ -82,18 +82,6 @@ pub fn refusal() -> Option<String> {
         );
     }
     None
-}
-
-/// Effective capabilities of this process (from /proc/self/status).
-fn cap_eff() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0)
 }
 
 fn which_ip() -> Option<PathBuf> {
@@ -241,19 +229,8 @@ pub fn netns_path(name: &str) -> String {
 /// Remove a namespace's name as `ip netns del` does (detach the bind mount, unlink it): the
 /// namespace goes once nothing holds it. Nothing to do when it is not there.
 pub fn remove_netns(name: &str) {
-    let path = netns_path(name);
-    if let Ok(c) = CString::new(path) {
-        remove_netns_path(&c);
-    }
-}
-
-/// The same on a prepared path, with async-signal-safe calls only (the signal handler uses it).
-pub fn remove_netns_path(path: &CString) {
-    // SAFETY: umount2 and unlink take a NUL-terminated path that lives for the call; both are
-    // async-signal-safe, and failing (not mounted, not there) changes nothing.
-    unsafe {
-        libc::umount2(path.as_ptr(), libc::MNT_DETACH);
-        libc::unlink(path.as_ptr());
+    if let Ok(c) = CString::new(netns_path(name)) {
+        crate::signals::detach_and_unlink(&c);
     }
 }
 

@@ -50,7 +50,7 @@ extern "C" fn on_signal(_: libc::c_int) {
         }
         // Set once before the namespaces exist and never changed: reading it allocates nothing.
         for path in NETNS.get().into_iter().flatten() {
-            crate::netns::remove_netns_path(path);
+            detach_and_unlink(path);
         }
         // SAFETY: _exit is async-signal-safe and ends the process without running anything else.
         unsafe { libc::_exit(130) };
@@ -65,7 +65,19 @@ pub fn unlink_on_abort(path: &std::path::Path) {
     }
 }
 
-/// Remove these network namespace names (see [`crate::netns`]) if a second signal ends the
+/// Remove a network namespace's name as `ip netns del` does: detach the bind mount at `path`,
+/// then unlink it. Async-signal-safe (the handler uses it); failing (not mounted, not there)
+/// changes nothing.
+pub fn detach_and_unlink(path: &std::ffi::CStr) {
+    // SAFETY: umount2 and unlink take a NUL-terminated path that lives for the call; both are
+    // async-signal-safe.
+    unsafe {
+        libc::umount2(path.as_ptr(), libc::MNT_DETACH);
+        libc::unlink(path.as_ptr());
+    }
+}
+
+/// Remove these network namespace names (`/run/netns/…`) if a second signal ends the
 /// process before normal clean-up runs; the namespaces, and the veth pair between them, go with
 /// their names once the process is gone. The first call's paths are kept (they are per process).
 pub fn remove_netns_on_abort(paths: &[String]) {
