@@ -99,11 +99,14 @@ fn ip(args: &[&str]) -> Result<()> {
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;
     if !out.status.success() {
-        bail!(
-            "`ip {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        // ip may say it in several lines: one line here, so the error stays one line.
+        let said = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        bail!("`ip {}` failed: {said}", args.join(" "));
     }
     Ok(())
 }
