@@ -69,6 +69,10 @@ pub enum Command {
     /// Check what this machine lets copylab measure, and how to fix each gap. Exit 0 when the
     /// full compare table is available, else 1.
     Doctor(DoctorArgs),
+    /// Two "machines" on this one (as root): `lab up` makes two network namespaces joined by a
+    /// veth pair, copylab-lab-srv (198.18.0.1) and copylab-lab-cli (198.18.0.2), for `serve` in
+    /// one and `fetch` or curl in the other (`ip netns exec`); `lab down` removes them.
+    Lab(LabArgs),
     /// Print a completion script for bash, zsh or fish, generated from these flags.
     Completions(CompletionsArgs),
     /// Print copylab's man page (roff), generated from these flags.
@@ -112,6 +116,19 @@ pub struct CompletionsArgs {
     /// The shell the script is for.
     #[arg(value_enum)]
     pub shell: ShellArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LabArgs {
+    /// up: make the two namespaces and the veth pair; down: remove them.
+    #[arg(value_enum)]
+    pub action: LabAction,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LabAction {
+    Up,
+    Down,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -322,9 +339,16 @@ pub struct CompareArgs {
     #[arg(long, short, default_value_t = 1, value_name = "N")]
     pub warmup: u32,
 
-    /// Socket type: tcp (127.0.0.1 loopback) or unix (Unix stream socket).
+    /// Socket type: tcp (127.0.0.1 loopback), unix (Unix stream socket), or veth (TCP between
+    /// two network namespaces copylab creates, joined by a veth pair; needs root).
     #[arg(long, short, value_enum, default_value_t = TransportArg::Tcp)]
     pub transport: TransportArg,
+
+    /// Pace the serving socket to this link rate with SO_MAX_PACING_RATE, like a real link of
+    /// that speed: 1gbit, 10gbit, 500mbit (bits per second, as tc writes them) or bytes per
+    /// second (100MiB/s) [default: unpaced]. TCP transports only.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub link: Option<u64>,
 
     /// Size of the generated file when no FILE is given (e.g. 256M, 1G) [default: 256M].
     #[arg(long, short, value_name = "SIZE", value_parser = parse_size)]
@@ -428,9 +452,14 @@ pub struct SweepArgs {
     #[arg(long, short, default_value_t = 1, value_name = "N")]
     pub warmup: u32,
 
-    /// Socket type: tcp or unix.
+    /// Socket type: tcp, unix or veth (two network namespaces; needs root).
     #[arg(long, short, value_enum, default_value_t = TransportArg::Tcp)]
     pub transport: TransportArg,
+
+    /// Pace the serving socket to this link rate (SO_MAX_PACING_RATE): 1gbit, 10gbit,
+    /// 500mbit, 100MiB/s [default: unpaced]. TCP transports only.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub link: Option<u64>,
 
     /// Pipe size splice asks for.
     #[arg(long, default_value = "1M", value_name = "SIZE", value_parser = parse_buffer)]
@@ -482,6 +511,27 @@ pub enum CacheArg {
 pub enum TransportArg {
     Tcp,
     Unix,
+    Veth,
+}
+
+impl From<TransportArg> for Transport {
+    fn from(t: TransportArg) -> Transport {
+        match t {
+            TransportArg::Tcp => Transport::Tcp,
+            TransportArg::Unix => Transport::Unix,
+            TransportArg::Veth => Transport::Veth,
+        }
+    }
+}
+
+/// `--link` only paces TCP: SO_MAX_PACING_RATE is accepted on a Unix socket but changes nothing.
+fn link_arg(link: Option<u64>, transport: Transport) -> Result<Option<u64>> {
+    if link.is_some() && transport == Transport::Unix {
+        bail!(
+            "--link: pacing (SO_MAX_PACING_RATE) works on TCP only, a Unix socket ignores it: use --transport tcp or veth"
+        );
+    }
+    Ok(link)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -522,6 +572,9 @@ pub enum Job {
         file: Option<PathBuf>,
         json: bool,
     },
+    /// `lab up`, `lab down`.
+    LabUp,
+    LabDown,
     /// Text generated from the command line's definition (completions, the man page), for stdout.
     Print(Vec<u8>),
 }
@@ -588,6 +641,62 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     }
     .ok_or_else(|| format!("'{text}' is too long"))?;
     Ok(std::time::Duration::from_millis(ms))
+}
+
+/// Fastest `--link` accepted: faster than any NIC, and well inside SO_MAX_PACING_RATE's range
+/// (whose all-ones value means "unpaced").
+const MAX_LINK_BYTES_PER_S: f64 = 10e12 / 8.0;
+
+/// `--link` as clap parses it: a link rate, returned in bytes per second (SO_MAX_PACING_RATE's
+/// unit). Bits per second as tc(8) writes them, decimal, case-insensitive, `/s` optional:
+/// `bit`, `kbit`, `mbit`, `gbit`, `tbit` (`1gbit` = 10^9 bit/s = 125,000,000 bytes/s); or bytes
+/// per second: `kB/s`, `MB/s`, `GB/s` (decimal) and `KiB/s`, `MiB/s`, `GiB/s` (binary). A
+/// fraction is fine (`2.5gbit`); a bare number is refused (bits or bytes?).
+fn parse_rate(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let lower = unit.trim().to_ascii_lowercase();
+    let unit_name = lower.strip_suffix("/s").unwrap_or(&lower);
+    let bytes_per_unit = match unit_name {
+        "bit" => 1.0 / 8.0,
+        "kbit" => 1e3 / 8.0,
+        "mbit" => 1e6 / 8.0,
+        "gbit" => 1e9 / 8.0,
+        "tbit" => 1e12 / 8.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => (1u64 << 20) as f64,
+        "gib" => (1u64 << 30) as f64,
+        "" => {
+            return Err(format!(
+                "'{text}' has no unit: give bits per second (e.g. 1gbit, 500mbit, 10gbit) or bytes per second (e.g. 100MiB/s)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "'{text}' has an unknown unit '{unit}': use bit, kbit, mbit, gbit, tbit (bits per second, as tc writes them) or kB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s"
+            ));
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a rate: use e.g. 1gbit, 500mbit or 100MiB/s"))?;
+    let bytes = n * bytes_per_unit;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(format!("'{text}' is less than 1 byte per second"));
+    }
+    if bytes > MAX_LINK_BYTES_PER_S {
+        return Err(format!(
+            "'{text}' is faster than the 10 Tbit/s copylab accepts"
+        ));
+    }
+    // Bounded above by MAX_LINK_BYTES_PER_S, so the cast cannot overflow.
+    Ok(bytes.round() as u64)
 }
 
 /// `--buffer`, `--pipe-size` as clap parses them: a size from 1 byte to [`MAX_BUFFER`].
@@ -742,10 +851,8 @@ impl Cli {
                     methods: a.methods.kinds,
                     runs: a.runs,
                     warmup: a.warmup,
-                    transport: match a.transport {
-                        TransportArg::Tcp => Transport::Tcp,
-                        TransportArg::Unix => Transport::Unix,
-                    },
+                    transport: a.transport.into(),
+                    link: link_arg(a.link, a.transport.into())?,
                     named: a.methods.named,
                     buffer: a.path.buffer,
                     pipe_size: a.path.pipe_size,
@@ -801,10 +908,8 @@ impl Cli {
                     named: a.methods.named,
                     runs: a.runs,
                     warmup: a.warmup,
-                    transport: match a.transport {
-                        TransportArg::Tcp => Transport::Tcp,
-                        TransportArg::Unix => Transport::Unix,
-                    },
+                    transport: a.transport.into(),
+                    link: link_arg(a.link, a.transport.into())?,
                     // parse_list gives at least one buffer; 128K should that ever change.
                     buffer: buffers.first().copied().unwrap_or(128 << 10),
                     pipe_size: a.pipe_size,
@@ -879,6 +984,10 @@ impl Cli {
                     a.output,
                 ))
             }
+            Command::Lab(a) => Ok(match a.action {
+                LabAction::Up => Job::LabUp,
+                LabAction::Down => Job::LabDown,
+            }),
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
                 json: a.json,
@@ -979,6 +1088,11 @@ mod tests {
             (&["fetch", "a:1", "--timeout", "0"][..], "--timeout"),
             (&["fetch", "a:1", "--max-size", "x"][..], "--max-size"),
             (&["explain", "--size=-1"][..], "--size"),
+            (&["compare", "--link", "1000"][..], "--link"),
+            (&["compare", "--link", "1gbps"][..], "--link"),
+            (&["compare", "--link", "0mbit"][..], "--link"),
+            (&["compare", "--link", "fast"][..], "--link"),
+            (&["sweep", "--link", "99tbit"][..], "--link"),
         ] {
             let mut v = vec!["copylab"];
             v.extend_from_slice(args);
@@ -1030,6 +1144,20 @@ mod tests {
         );
         assert!(parse_timeout_secs("0").is_err());
         assert!(parse_timeout_secs("30s").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("1gbit"), Ok(125_000_000));
+        assert_eq!(parse_rate("10Gbit/s"), Ok(1_250_000_000));
+        assert_eq!(parse_rate("500mbit"), Ok(62_500_000));
+        assert_eq!(parse_rate("2.5gbit"), Ok(312_500_000));
+        assert_eq!(parse_rate("100MiB/s"), Ok(100 << 20));
+        assert_eq!(parse_rate("100MB/s"), Ok(100_000_000));
+        assert!(parse_rate("1000").unwrap_err().contains("no unit"));
+        assert!(parse_rate("1gbps").unwrap_err().contains("unknown unit"));
+        assert!(parse_rate("0gbit").is_err());
+        assert!(parse_rate("1.2.3gbit").is_err());
     }
 
     #[test]

@@ -15,11 +15,12 @@ use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
 use crate::placement::{self, Cpus, Placement};
 use crate::results::{
-    CacheInfo, Cost, FileInfo, Machine, MethodResult, Profile, Report, Run, RunOptions, SCHEMA,
+    CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, Profile, Report, Run, RunOptions,
+    SCHEMA, VethInfo,
 };
 use crate::source::{self, Source};
 use crate::transfer::{self, Receiver};
-use crate::transport::Transport;
+use crate::transport::{Transport, Wire};
 
 /// With `--cache cold`, a run counts as cold when less than this share of the file (in %) is
 /// still cached after the drop (a few pages may be pinned by readahead or another reader).
@@ -38,6 +39,8 @@ pub struct CompareOptions {
     pub runs: u32,
     pub warmup: u32,
     pub transport: Transport,
+    /// Pace the serving socket to this many bytes per second (SO_MAX_PACING_RATE), or `None`.
+    pub link: Option<u64>,
     pub buffer: usize,
     pub pipe_size: usize,
     /// Chunks per `io_uring_enter` for the io_uring paths.
@@ -117,6 +120,24 @@ pub fn run_with(
         });
     }
 
+    // veth: the namespaces are made once, removed when `wire` drops (an error, the end) or by
+    // the signal handler; so Ctrl-C must stop the loop, not kill the process.
+    if opts.transport == Transport::Veth {
+        crate::signals::install()?;
+    }
+    let wire = Wire::open(opts.transport)?;
+    let veth = match &wire {
+        Wire::Veth(h) => Some(VethInfo {
+            serving_netns: h.serving.netns.clone(),
+            receiving_netns: h.receiving.netns.clone(),
+            serving_addr: h.serving.addr.to_string(),
+            receiving_addr: h.receiving.addr.to_string(),
+            serving_device: crate::netns::offloads(&h.serving),
+            receiving_device: crate::netns::offloads(&h.receiving),
+        }),
+        Wire::Local(_) => None,
+    };
+
     let resident = source::resident_fraction(&src.file, src.len).map(|f| f * 100.0);
     // Both ends pinned, each on its own thread: the receiver first (it would otherwise inherit
     // this thread's CPU), then this thread, which serves every transfer and so opens the
@@ -158,6 +179,10 @@ pub fn run_with(
             } else {
                 format!("{kind} run {}/{}", round - opts.warmup + 1, opts.runs)
             };
+            if opts.transport == Transport::Veth && crate::signals::stop_requested() {
+                return Err(anyhow::Error::new(crate::signals::Interrupted)
+                    .context("compare stopped; the namespaces were removed"));
+            }
             if crate::signals::status_requested() {
                 bar.suspend(|| eprintln!("copylab: status: next {label}"));
             }
@@ -176,11 +201,12 @@ pub fn run_with(
                 receiver: &receiver,
                 placement,
             };
-            let run = one_run(&src, slot, opts.transport, ends, hash, &bar)
+            let run = one_run(&src, slot, &wire, opts.link, ends, hash, &bar)
                 .with_context(|| format!("method {kind}"))?;
             if !warm {
                 slot.runs.push(run);
                 let mut report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
+                report.veth = veth.clone();
                 report.warnings.splice(0..0, skipped.iter().cloned());
                 update(&report)?;
                 last = Some(report);
@@ -285,6 +311,8 @@ fn snapshot(
             xxh3: format!("{:016x}", src.hash.unwrap_or_default()),
         },
         transport: opts.transport,
+        link_rate_bytes_per_s: opts.link,
+        veth: None,
         cache: CacheInfo {
             mode: if opts.cold { "cold" } else { "warm" },
             state: match (opts.cold, cold_max, resident) {
@@ -392,14 +420,23 @@ struct Ends<'a> {
 fn one_run(
     src: &Source,
     slot: &mut Slot,
-    transport: Transport,
+    wire: &Wire,
+    link: Option<u64>,
     ends: Ends<'_>,
     hash: bool,
     bar: &ProgressBar,
 ) -> Result<Run> {
     let kind = slot.method.kind();
     slot.method.prepare(&mut slot.scratch)?;
-    let (server, client) = transport.pair()?;
+    let (server, client) = wire.pair()?;
+    if let Some(rate) = link {
+        crate::transport::pace(server.fd(), rate)?;
+    }
+    // veth: what the serving device sent during the run (read outside the measured window).
+    let tx_before = match wire {
+        Wire::Veth(h) => crate::netns::tx_counts(&h.serving),
+        Wire::Local(_) => None,
+    };
     let progress = Arc::new(AtomicU64::new(0));
     let pinned: Vec<u32> = [ends.placement.serving_cpu, ends.placement.receiver_cpu]
         .into_iter()
@@ -435,6 +472,17 @@ fn one_run(
         done.store(true, Ordering::Relaxed);
         (measured, got)
     });
+    let device_tx = match wire {
+        Wire::Veth(h) => {
+            tx_before
+                .zip(crate::netns::tx_counts(&h.serving))
+                .map(|((p0, b0), (p1, b1))| DeviceTx {
+                    packets: p1.saturating_sub(p0),
+                    bytes: b1.saturating_sub(b0),
+                })
+        }
+        Wire::Local(_) => None,
+    };
     let steal = steal_before
         .zip(placement::steal_ns(&pinned))
         .map(|(a, b)| b.saturating_sub(a));
@@ -484,5 +532,6 @@ fn one_run(
         placement: ends.placement,
         profile,
         steal_ns: steal,
+        device_tx,
     })
 }

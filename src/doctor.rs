@@ -79,18 +79,6 @@ fn check(name: &'static str, level: Level, found: impl Into<String>, fix: Option
     }
 }
 
-/// Effective capabilities of this process (from /proc/self/status).
-fn cap_eff() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0)
-}
-
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 
@@ -120,6 +108,86 @@ fn path_checks(checks: &mut Vec<Check>) {
                 fix: Some(format!("{} (the classic paths do not need it)", u.fix)),
             },
         });
+    }
+}
+
+/// `--link`: does the kernel take SO_MAX_PACING_RATE on a TCP socket (the same call compare
+/// makes)?
+fn pacing_check() -> Check {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(anyhow::Error::from)
+        .and_then(|l| {
+            use std::os::fd::AsFd;
+            crate::transport::pace(l.as_fd(), 125_000_000)
+        });
+    match probe {
+        Ok(()) => check(
+            "pacing",
+            Level::Ok,
+            "SO_MAX_PACING_RATE accepted on a TCP socket: --link works",
+            None,
+        ),
+        Err(e) => Check {
+            name: "pacing",
+            level: Level::Limited,
+            found: format!("SO_MAX_PACING_RATE refused ({e:#}): --link cannot run"),
+            fix: Some("use a Linux 4.13 or later kernel (TCP's own pacing); compare runs unpaced without --link".into()),
+        },
+    }
+}
+
+/// `--transport veth` and `lab`: root and iproute2, then a real private namespace with a veth
+/// pair in it, made on a thread of its own and gone with that thread (no name anywhere).
+fn veth_check() -> Check {
+    const NAME: &str = "network namespaces";
+    if let Some(why) = crate::netns::refusal() {
+        return Check {
+            name: NAME,
+            level: Level::Limited,
+            found: "--transport veth and lab cannot run here".into(),
+            fix: Some(why),
+        };
+    }
+    let probe = std::thread::spawn(|| -> Result<(), String> {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("unshare(CLONE_NEWNET): {}", e.desc()))?;
+        // A child started from this thread runs in its namespace.
+        let out = std::process::Command::new("ip")
+            .args([
+                "link",
+                "add",
+                "copylabdoc0",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "copylabdoc1",
+            ])
+            .output()
+            .map_err(|e| format!("cannot run ip: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "ip link add type veth: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the probe thread failed".into()));
+    match probe {
+        Ok(()) => check(
+            NAME,
+            Level::Ok,
+            "a namespace and a veth pair made and removed: --transport veth and lab work",
+            None,
+        ),
+        Err(e) => Check {
+            name: NAME,
+            level: Level::Limited,
+            found: format!("refused ({e}): --transport veth and lab cannot run"),
+            fix: Some("in a container, run it privileged (CAP_SYS_ADMIN, CAP_NET_ADMIN); the kernel needs CONFIG_NET_NS and CONFIG_VETH (modprobe veth)".into()),
+        },
     }
 }
 
@@ -155,7 +223,7 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
     checks.push(check("kernel", Level::Ok, format!("Linux {kernel}"), None));
 
     let euid_root = nix::unistd::geteuid().is_root();
-    let caps = cap_eff();
+    let caps = crate::sys::effective_caps();
     let has = |bit: u32| caps & (1u64 << bit) != 0;
     let privileged = euid_root || has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
     checks.push(check(
@@ -324,6 +392,8 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
     });
 
     path_checks(&mut checks);
+    checks.push(pacing_check());
+    checks.push(veth_check());
 
     let pipe_max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .ok()

@@ -7,7 +7,9 @@ mod doctor;
 mod explain;
 mod fetch;
 mod http;
+mod lab;
 mod method;
+mod netns;
 mod outfile;
 mod placement;
 mod quiz;
@@ -88,6 +90,14 @@ fn run() -> anyhow::Result<ExitCode> {
             }
         }
         cli::Job::Quiz(opts) => quiz::run(&opts)?,
+        cli::Job::LabUp => {
+            let lab = lab::up()?;
+            report::write_lab(&lab, &mut std::io::stdout().lock())?;
+        }
+        cli::Job::LabDown => {
+            let was_up = lab::down()?;
+            report::write_lab_down(was_up, &mut std::io::stdout().lock())?;
+        }
         cli::Job::Print(text) => {
             let mut out = std::io::stdout().lock();
             out.write_all(&text)?;

@@ -197,6 +197,7 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
         runs: 1,
         warmup: 1,
         transport: Transport::Tcp,
+        link: None,
         buffer: d.buffer,
         pipe_size: d.pipe,
         batch: crate::method::DEFAULT_BATCH,

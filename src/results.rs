@@ -34,8 +34,15 @@ pub struct Report {
     pub perf_software_events: bool,
     /// The file served.
     pub file: FileInfo,
-    /// `"tcp"` (127.0.0.1) or `"unix"` (a Unix stream socket pair).
+    /// `"tcp"` (127.0.0.1), `"unix"` (a Unix stream socket pair) or `"veth"` (TCP between two
+    /// network namespaces joined by a veth pair).
     pub transport: Transport,
+    /// `--link`: the rate the serving socket was paced to with SO_MAX_PACING_RATE, in bytes per
+    /// second (`1gbit` = 125000000); null when unpaced.
+    pub link_rate_bytes_per_s: Option<u64>,
+    /// `--transport veth`: the two namespaces, their addresses and what their devices offload;
+    /// null for the other transports.
+    pub veth: Option<VethInfo>,
     /// Page-cache state of the file before the first run.
     pub cache: CacheInfo,
     /// Kernel release (`uname -r`).
@@ -53,6 +60,33 @@ pub struct Report {
     pub methods: Vec<MethodResult>,
     /// The machine the runs were made on.
     pub machine: Machine,
+}
+
+/// The two "hosts" of `--transport veth`.
+#[derive(Debug, Clone, Serialize)]
+pub struct VethInfo {
+    /// The serving thread's socket lives in this network namespace (`copylab-<pid>-a`).
+    pub serving_netns: String,
+    /// The receiver's socket lives in this one (`copylab-<pid>-b`).
+    pub receiving_netns: String,
+    /// The serving end's address (198.18.0.0/15: benchmarking, RFC 2544).
+    pub serving_addr: String,
+    pub receiving_addr: String,
+    /// The serving veth device: scatter-gather, TSO, GSO, GRO, MTU (ethtool ioctls).
+    pub serving_device: crate::netns::Offloads,
+    /// The receiving veth device, likewise.
+    pub receiving_device: crate::netns::Offloads,
+}
+
+/// What a network device transmitted during one run (its /proc/net/dev counters before and
+/// after): `bytes / packets` is the size of what TCP handed the device — far above the MTU when
+/// segmentation is offloaded (TSO/GSO: one packet per up to 64 KiB).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DeviceTx {
+    /// Packets the device sent (data, and the handshake's last ACK and the FIN).
+    pub packets: u64,
+    /// Bytes the device sent, headers included.
+    pub bytes: u64,
 }
 
 /// The machine a report comes from.
@@ -238,6 +272,9 @@ pub struct Run {
     /// to (all CPUs when not pinned), from /proc/stat in clock ticks (10 ms), so short runs
     /// read 0 unless stolen; null where the kernel has no steal figure.
     pub steal_ns: Option<u64>,
+    /// `--transport veth`: what the serving veth device sent during the run; null otherwise
+    /// (loopback's counters are shared with every other local connection).
+    pub device_tx: Option<DeviceTx>,
 }
 
 /// What one transfer cost the thread that sent it.
@@ -399,6 +436,9 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
                 ),
             }),
         steal_ns: opt(|r| r.steal_ns),
+        device_tx: opt(|r| r.device_tx.map(|d| d.packets))
+            .zip(opt(|r| r.device_tx.map(|d| d.bytes)))
+            .map(|(packets, bytes)| DeviceTx { packets, bytes }),
     }
 }
 

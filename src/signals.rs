@@ -38,12 +38,19 @@ pub fn status_requested() -> bool {
 /// A path to unlink if the process is ended by a second signal (a Unix socket being served).
 static CLEANUP: OnceLock<CString> = OnceLock::new();
 
+/// Network namespace names (`/run/netns/…`) to remove if a second signal ends the process.
+static NETNS: OnceLock<Vec<CString>> = OnceLock::new();
+
 extern "C" fn on_signal(_: libc::c_int) {
-    // Only async-signal-safe work here: an atomic add, unlink and _exit.
+    // Only async-signal-safe work here: an atomic add, unlink, umount2 and _exit.
     if HITS.fetch_add(1, Ordering::SeqCst) >= 1 {
         if let Some(path) = CLEANUP.get() {
             // SAFETY: unlink is async-signal-safe; the CString lives for the whole process.
             unsafe { libc::unlink(path.as_ptr()) };
+        }
+        // Set once before the namespaces exist and never changed: reading it allocates nothing.
+        for path in NETNS.get().into_iter().flatten() {
+            detach_and_unlink(path);
         }
         // SAFETY: _exit is async-signal-safe and ends the process without running anything else.
         unsafe { libc::_exit(130) };
@@ -56,6 +63,29 @@ pub fn unlink_on_abort(path: &std::path::Path) {
     if let Ok(c) = CString::new(path.as_os_str().as_bytes()) {
         let _ = CLEANUP.set(c);
     }
+}
+
+/// Remove a network namespace's name as `ip netns del` does: detach the bind mount at `path`,
+/// then unlink it. Async-signal-safe (the handler uses it); failing (not mounted, not there)
+/// changes nothing.
+pub fn detach_and_unlink(path: &std::ffi::CStr) {
+    // SAFETY: umount2 and unlink take a NUL-terminated path that lives for the call; both are
+    // async-signal-safe.
+    unsafe {
+        libc::umount2(path.as_ptr(), libc::MNT_DETACH);
+        libc::unlink(path.as_ptr());
+    }
+}
+
+/// Remove these network namespace names (`/run/netns/…`) if a second signal ends the
+/// process before normal clean-up runs; the namespaces, and the veth pair between them, go with
+/// their names once the process is gone. The first call's paths are kept (they are per process).
+pub fn remove_netns_on_abort(paths: &[String]) {
+    let c: Vec<CString> = paths
+        .iter()
+        .filter_map(|p| CString::new(p.as_bytes()).ok())
+        .collect();
+    let _ = NETNS.set(c);
 }
 
 /// The error a command returns when Ctrl-C cut it short; `main` exits 130 for it.

@@ -92,6 +92,26 @@ pub fn fmt_mib_s(v: Option<f64>) -> String {
     }
 }
 
+/// A link rate (bytes per second) as network people say it, in bits per second, decimal:
+/// `1 Gbit/s`, `500 Mbit/s`, `2.5 Gbit/s` — `--link`'s own units (see `cli::parse_rate`).
+pub fn fmt_rate(bytes_per_s: u64) -> String {
+    let bits = bytes_per_s as f64 * 8.0;
+    let (v, unit) = if bits >= 1e12 {
+        (bits / 1e12, "Tbit/s")
+    } else if bits >= 1e9 {
+        (bits / 1e9, "Gbit/s")
+    } else if bits >= 1e6 {
+        (bits / 1e6, "Mbit/s")
+    } else if bits >= 1e3 {
+        (bits / 1e3, "kbit/s")
+    } else {
+        (bits, "bit/s")
+    };
+    let text = format!("{v:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} {unit}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

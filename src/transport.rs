@@ -1,15 +1,16 @@
-//! Local sockets for a transfer: a connected pair over TCP loopback or a Unix stream socket, and
-//! the loop that drains, counts and hashes what arrives (run, and measured, by
-//! `transfer::Receiver`).
+//! Sockets for a transfer: a connected pair over TCP loopback, a Unix stream socket, or TCP
+//! across a veth pair between two network namespaces; the pacing that makes a socket behave like
+//! a link of a given speed; and the loop that drains, counts and hashes what arrives (run, and
+//! measured, by `transfer::Receiver`).
 
 use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 /// The receiver reads this much per call: large, so it is never the bottleneck it is blamed on.
@@ -23,6 +24,105 @@ pub enum Transport {
     Tcp,
     /// A Unix-domain stream socket pair.
     Unix,
+    /// TCP from one network namespace to another across a veth pair (198.18.0.1 → 198.18.0.2):
+    /// a device between the two ends, as between two hosts.
+    Veth,
+}
+
+/// Where a comparison's socket pairs come from: the transport, and for veth the two namespaces,
+/// made once and removed when this is dropped.
+pub enum Wire {
+    Local(Transport),
+    Veth(crate::netns::Hosts),
+}
+
+impl Wire {
+    /// Set up `transport` (veth: make the namespaces and the link).
+    pub fn open(transport: Transport) -> Result<Wire> {
+        Ok(match transport {
+            Transport::Veth => Wire::Veth(crate::netns::Hosts::create()?),
+            t => Wire::Local(t),
+        })
+    }
+
+    /// A connected pair: (the server's end, the receiver's end). Over veth the server's socket
+    /// lives in the serving namespace and the receiver's in the other; a socket keeps its
+    /// namespace whichever thread uses it.
+    pub fn pair(&self) -> Result<(Conn, Conn)> {
+        match self {
+            Wire::Local(t) => t.pair(),
+            Wire::Veth(hosts) => {
+                let bind = (hosts.serving.addr, 0);
+                let listener =
+                    crate::netns::within(&hosts.serving, move || TcpListener::bind(bind))
+                        .with_context(|| {
+                            format!("cannot listen on {} (veth)", hosts.serving.addr)
+                        })?;
+                let addr = listener
+                    .local_addr()
+                    .context("cannot read the listening port")?;
+                let client =
+                    crate::netns::within(&hosts.receiving, move || TcpStream::connect(addr))
+                        .with_context(|| format!("cannot connect to {addr} over veth"))?;
+                accept_ours(&listener, client)
+            }
+        }
+    }
+}
+
+/// Pace `sock` (a TCP socket) to `bytes_per_s` with SO_MAX_PACING_RATE: TCP then spaces its
+/// segments so they leave no faster than a link of that speed (with no fq qdisc, TCP's own
+/// pacing does it; loopback and veth have none). Set before the first send; the kernel's
+/// answer is read back and must match. The one call `compare` (and `serve --link`) make.
+pub fn pace(sock: BorrowedFd<'_>, bytes_per_s: u64) -> Result<()> {
+    let fd = sock.as_raw_fd();
+    let rate: u64 = bytes_per_s;
+    // SAFETY: setsockopt reads `rate`, a live u64, for optlen bytes; a 64-bit kernel takes the
+    // 8-byte form (rates above 4 GB/s), a 4-byte one would be a shorter prefix of it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_MAX_PACING_RATE,
+            (&rate as *const u64).cast(),
+            std::mem::size_of::<u64>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("--link: the kernel refused SO_MAX_PACING_RATE (needs Linux 3.13 or later)");
+    }
+    let mut buf = [0u8; 8];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `buf`, which lives for the call, and
+    // sets `len` to how many it wrote.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_MAX_PACING_RATE,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    // A 64-bit kernel answers in 8 bytes; a 32-bit one in 4, capped at u32::MAX.
+    let (got, want) = match (r, len) {
+        (0, 8) => (u64::from_ne_bytes(buf), bytes_per_s),
+        (0, 4) => (
+            u64::from(u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]])),
+            bytes_per_s.min(u64::from(u32::MAX)),
+        ),
+        _ => {
+            return Err(std::io::Error::last_os_error())
+                .context("--link: cannot read SO_MAX_PACING_RATE back");
+        }
+    };
+    if got != want {
+        bail!(
+            "--link: the kernel did not keep SO_MAX_PACING_RATE {want} bytes/s (read back {got})"
+        );
+    }
+    Ok(())
 }
 
 impl Transport {
@@ -38,26 +138,33 @@ impl Transport {
                 delay_connect_for_tests();
                 let client = TcpStream::connect(addr)
                     .with_context(|| format!("cannot connect to {addr}"))?;
-                let ours = client
-                    .local_addr()
-                    .context("cannot read the client socket's address")?;
-                // Any local user can connect to the listening port before our own client does
-                // (it shows in /proc/net/tcp): serve only the connection whose peer is our client
-                // socket, close every other one unanswered, and keep accepting. Our connect has
-                // completed, so ours is already queued and the loop ends.
-                loop {
-                    let (server, peer) = listener.accept().context("cannot accept on 127.0.0.1")?;
-                    if peer == ours {
-                        return Ok((Conn::Tcp(server), Conn::Tcp(client)));
-                    }
-                    drop(server);
-                }
+                accept_ours(&listener, client)
             }
             Transport::Unix => {
                 let (a, b) = UnixStream::pair().context("cannot create a Unix socket pair")?;
                 Ok((Conn::Unix(a), Conn::Unix(b)))
             }
+            Transport::Veth => bail!("a veth pair needs its namespaces: use Wire::open"),
         }
+    }
+}
+
+/// Accept `client`'s connection on `listener`. Any local user can connect to the listening port
+/// before our own client does (it shows in /proc/net/tcp): serve only the connection whose peer
+/// is our client socket, close every other one unanswered, and keep accepting. Our connect has
+/// completed, so ours is already queued and the loop ends.
+fn accept_ours(listener: &TcpListener, client: TcpStream) -> Result<(Conn, Conn)> {
+    let ours = client
+        .local_addr()
+        .context("cannot read the client socket's address")?;
+    loop {
+        let (server, peer) = listener
+            .accept()
+            .with_context(|| format!("cannot accept on {}", ours.ip()))?;
+        if peer == ours {
+            return Ok((Conn::Tcp(server), Conn::Tcp(client)));
+        }
+        drop(server);
     }
 }
 

@@ -123,6 +123,11 @@ fn root_gets_the_full_table() {
         assert_eq!(level(&d, name), "ok", "{name}: {d:#}");
     }
     assert_eq!(check(&d, "privileges")["found"], "root", "{d:#}");
+    assert_eq!(level(&d, "pacing"), "ok", "{d:#}");
+    // Made for real (a private namespace and a veth pair in it), where iproute2 is installed.
+    if std::path::Path::new("/usr/sbin/ip").exists() || std::path::Path::new("/sbin/ip").exists() {
+        assert_eq!(level(&d, "network namespaces"), "ok", "{d:#}");
+    }
     assert_eq!(column(&d, "syscalls (total)"), "real");
     assert_eq!(column(&d, "data syscalls"), "real");
 
@@ -187,6 +192,13 @@ fn unprivileged_user_is_told_the_fixes() {
     assert_eq!(level(&d, "syscall counters"), "missing", "{d:#}");
     assert_eq!(column(&d, "syscalls (total)"), "n/a", "{d:#}");
     assert_eq!(column(&d, "data syscalls"), "self-counted", "{d:#}");
+    // Pacing needs no privilege; namespaces do, and the fix says how.
+    assert_eq!(level(&d, "pacing"), "ok", "{d:#}");
+    assert_eq!(level(&d, "network namespaces"), "limited", "{d:#}");
+    let fix = check(&d, "network namespaces")["fix"]
+        .as_str()
+        .unwrap_or("");
+    assert!(fix.contains("root") && fix.contains("sudo"), "fix: {fix}");
 
     let text = run_as_nobody(&sp, &b, &["doctor"], tmp.path());
     assert_eq!(text.code, Some(1), "{}", text.dump());

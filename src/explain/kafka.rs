@@ -254,6 +254,7 @@ pub fn measure(size: u64, cpus: crate::placement::Cpus) -> Result<KafkaMeasured>
         runs: 3,
         warmup: 1,
         transport: Transport::Tcp,
+        link: None,
         buffer: 128 << 10,
         pipe_size: 1 << 20,
         batch: crate::method::DEFAULT_BATCH,

@@ -396,6 +396,7 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         transport: match report.transport {
             Transport::Tcp => "tcp 127.0.0.1",
             Transport::Unix => "unix socket",
+            Transport::Veth => "tcp over veth",
         },
         runs: report.options.runs,
         syscalls: med.syscalls.total,
@@ -516,6 +517,7 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
             runs: 3,
             warmup: 1,
             transport: Transport::Tcp,
+            link: None,
             buffer: 128 << 10,
             pipe_size: 1 << 20,
             batch: crate::method::DEFAULT_BATCH,

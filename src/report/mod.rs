@@ -96,3 +96,57 @@ pub fn write_trace(
     w.flush()?;
     Ok(())
 }
+
+/// What `lab up` made and how to use it.
+pub fn write_lab(lab: &crate::lab::Lab, w: &mut dyn Write) -> Result<()> {
+    writeln!(
+        w,
+        "lab up: two hosts on this machine, joined by a veth pair (198.18.0.0/15 is reserved for benchmarking)"
+    )?;
+    writeln!(
+        w,
+        "  serving  namespace {:<16} device {:<12} {}/24",
+        lab.serving_netns, lab.serving_dev, lab.serving_addr
+    )?;
+    writeln!(
+        w,
+        "  client   namespace {:<16} device {:<12} {}/24",
+        lab.client_netns, lab.client_dev, lab.client_addr
+    )?;
+    writeln!(w, "serve in one:")?;
+    writeln!(
+        w,
+        "  sudo ip netns exec {} copylab serve FILE --http --listen {}:7878",
+        lab.serving_netns, lab.serving_addr
+    )?;
+    writeln!(w, "fetch from the other:")?;
+    writeln!(
+        w,
+        "  sudo ip netns exec {} copylab fetch {}:7878 --http --discard",
+        lab.client_netns, lab.serving_addr
+    )?;
+    writeln!(
+        w,
+        "  sudo ip netns exec {} curl -o /dev/null http://{}:7878/",
+        lab.client_netns, lab.serving_addr
+    )?;
+    writeln!(w, "remove it: sudo copylab lab down")?;
+    w.flush()?;
+    Ok(())
+}
+
+/// What `lab down` did.
+pub fn write_lab_down(was_up: bool, w: &mut dyn Write) -> Result<()> {
+    if was_up {
+        writeln!(
+            w,
+            "lab down: namespaces {} and {} removed, and the veth pair with them",
+            crate::netns::LAB_SERVING,
+            crate::netns::LAB_CLIENT
+        )?;
+    } else {
+        writeln!(w, "lab down: the lab was not up; nothing to remove")?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -84,6 +84,14 @@ pub fn render(s: &SweepReport, color: bool) -> String {
             first.report.options.warmup,
             first.report.kernel
         );
+        if let Some(rate) = first.report.link_rate_bytes_per_s {
+            let _ = writeln!(
+                out,
+                "link paced to {} ({} MiB/s) with SO_MAX_PACING_RATE on the serving socket",
+                crate::size::fmt_rate(rate),
+                fmt_mib_s(Some(crate::size::mib(rate)))
+            );
+        }
         for w in &first.report.warnings {
             let _ = writeln!(out, "warning: {w}");
         }

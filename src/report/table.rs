@@ -57,11 +57,32 @@ fn header(r: &Report, out: &mut String) {
             None => "unknown".into(),
         },
     };
-    let transport = match r.transport {
-        crate::transport::Transport::Tcp => "tcp over 127.0.0.1 (loopback: no NIC, no DMA)",
-        crate::transport::Transport::Unix => "unix stream socket",
+    let transport = match (r.transport, &r.veth) {
+        (Transport::Veth, Some(v)) => format!(
+            "tcp over veth {} → {} (namespaces {} → {}; a device between the ends, no NIC, no DMA)",
+            v.serving_addr, v.receiving_addr, v.serving_netns, v.receiving_netns
+        ),
+        (Transport::Veth, None) => "tcp over veth".into(),
+        (Transport::Tcp, _) => "tcp over 127.0.0.1 (loopback: no NIC, no DMA)".into(),
+        (Transport::Unix, _) => "unix stream socket".into(),
     };
     let _ = writeln!(out, "transport {transport} · cache {cache}");
+    if let Some(v) = &r.veth {
+        let _ = writeln!(
+            out,
+            "veth devices: serving {} · receiving {}",
+            offloads_text(&v.serving_device),
+            offloads_text(&v.receiving_device)
+        );
+    }
+    if let Some(rate) = r.link_rate_bytes_per_s {
+        let _ = writeln!(
+            out,
+            "link paced to {} ({} MiB/s) with SO_MAX_PACING_RATE on the serving socket: at line rate every path moves the same bytes; read what each costs (CPU per GiB, core busy)",
+            crate::size::fmt_rate(rate),
+            fmt_mib_s(Some(crate::size::mib(rate)))
+        );
+    }
     let mut setup = format!("read-write buffer {}", fmt_bytes(r.options.buffer_bytes));
     if let Some(g) = r.options.pipe_bytes_granted {
         let _ = write!(
@@ -101,6 +122,45 @@ fn header(r: &Report, out: &mut String) {
         r.options.warmup,
         if r.options.warmup == 1 { "" } else { "s" },
     );
+}
+
+/// "MTU 1500, sg on, tso on, gso on, gro off" (n/a where the kernel would not say).
+fn offloads_text(o: &crate::netns::Offloads) -> String {
+    let flag = |name: &str, v: Option<bool>| match v {
+        Some(true) => format!("{name} on"),
+        Some(false) => format!("{name} off"),
+        None => format!("{name} n/a"),
+    };
+    format!(
+        "MTU {}, {}, {}, {}, {}",
+        o.mtu_bytes.map_or("n/a".into(), |m| m.to_string()),
+        flag("sg", o.sg),
+        flag("tso", o.tso),
+        flag("gso", o.gso),
+        flag("gro", o.gro)
+    )
+}
+
+/// The share of one core a thread kept busy over a run: CPU time ÷ wall time, in %.
+pub fn core_busy_pct(cpu_ns: u64, run: &Run) -> Option<f64> {
+    let wall = run.wall_ns.filter(|w| *w > 0)?;
+    Some(cpu_ns as f64 / wall as f64 * 100.0)
+}
+
+/// Both ends' share of a core, "core 4% | 6%" (serving | receiver; io-wq counted with the
+/// serving end).
+fn core_busy_text(run: &Run) -> Option<String> {
+    let serving =
+        run.cost.cpu.user_ns + run.cost.cpu.sys_ns + run.cost.io_workers.map_or(0, |w| w.cpu_ns);
+    let s = core_busy_pct(serving, run)?;
+    let rcv = run
+        .receiver
+        .as_ref()
+        .and_then(|c| core_busy_pct(c.cpu.user_ns + c.cpu.sys_ns, run));
+    Some(match rcv {
+        Some(rc) => format!("core {s:.0}% | {rc:.0}%"),
+        None => format!("core {s:.0}% | n/a"),
+    })
 }
 
 fn footer(r: &Report, out: &mut String) {
@@ -144,11 +204,33 @@ fn footer(r: &Report, out: &mut String) {
         let _ = writeln!(
             out,
             "zero-copied = sends whose completion did not report a copy (SO_EE_CODE_ZEROCOPY_COPIED, IORING_NOTIF_USAGE_ZC_COPIED).{}",
-            if all_copied && r.transport == Transport::Tcp {
-                " Here the kernel copied every one: on loopback the receiver is a local socket that may hold the data indefinitely, so the kernel copies instead of pinning the pages."
-            } else {
-                ""
+            match (all_copied, r.transport) {
+                (true, Transport::Tcp) =>
+                    " Here the kernel copied every one: on loopback the receiver is a local socket that may hold the data indefinitely, so the kernel copies instead of pinning the pages.",
+                (true, Transport::Veth) =>
+                    " Here the kernel copied every one, as on loopback: veth hands the packet to a socket on this same machine (in the other namespace), and the kernel copies zero-copy pages before any local receiver may hold them. Only a real NIC, whose DMA reads the pages and is done with them, completes without a copy.",
+                _ => "",
             }
+        );
+    }
+    let sizes: Vec<String> = r
+        .methods
+        .iter()
+        .filter_map(|m| {
+            let d = m.median.device_tx?;
+            (d.packets > 0).then(|| format!("{} {}", m.method, fmt_bytes(d.bytes / d.packets)))
+        })
+        .collect();
+    if !sizes.is_empty() {
+        let mtu = r
+            .veth
+            .as_ref()
+            .and_then(|v| v.serving_device.mtu_bytes)
+            .map_or("its".to_string(), |m| format!("the {m}-byte"));
+        let _ = writeln!(
+            out,
+            "veth packets (serving device's counters, bytes ÷ packets, median run): {}. Far above {mtu} MTU: TCP hands veth GSO packets of up to 64 KiB and nothing on the way cuts them (a NIC with TSO cuts them in hardware).",
+            sizes.join(" · ")
         );
     }
     if r.methods.iter().any(|m| m.median.cost.io_workers.is_some()) {
@@ -323,10 +405,10 @@ fn zerocopy_text(z: &ZeroCopy, transport: Transport) -> String {
             s,
             "\n(kernel copied {}{})",
             thousands(z.copied),
-            if transport == Transport::Tcp {
-                ": loopback"
-            } else {
-                ""
+            match transport {
+                Transport::Tcp => ": loopback",
+                Transport::Veth => ": local delivery",
+                Transport::Unix => "",
             }
         );
     }
@@ -486,6 +568,11 @@ fn table(r: &Report, color: bool) -> Table {
             }
             None if med.bytes > 0 => per_gib.push_str("\ne2e n/a"),
             None => {}
+        }
+        if r.link_rate_bytes_per_s.is_some()
+            && let Some(c) = core_busy_text(med)
+        {
+            let _ = write!(per_gib, "\n{c}");
         }
         let faults = format!(
             "{} / {}",

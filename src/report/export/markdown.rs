@@ -79,12 +79,16 @@ impl Exporter for Markdown {
 
     fn compare(&self, r: &Report) -> String {
         let mut out = format!(
-            "copylab compare: {} over {}, cache {}, counters {}, median of {} runs (kernel {})\n\n",
+            "copylab compare: {} over {}{}, cache {}, counters {}, median of {} runs (kernel {})\n\n",
             fmt_bytes(r.file.bytes),
             match r.transport {
                 crate::transport::Transport::Tcp => "tcp 127.0.0.1",
                 crate::transport::Transport::Unix => "a unix socket",
+                crate::transport::Transport::Veth => "tcp across a veth pair (two namespaces)",
             },
+            r.link_rate_bytes_per_s
+                .map(|b| format!(" paced to {}", crate::size::fmt_rate(b)))
+                .unwrap_or_default(),
             r.cache.state,
             r.counter_source,
             r.options.runs,

@@ -1,0 +1,39 @@
+//! `copylab lab up|down`: two "machines" for a classroom on one computer — the serving and the
+//! client network namespaces joined by a veth pair — left up between commands so `serve` runs
+//! in one and `fetch` or `curl` in the other (`ip netns exec`). Fixed names without a pid: the
+//! lab outlives the command that made it, and only `lab down` removes it.
+
+use anyhow::Result;
+
+use crate::netns::{self, Hosts};
+
+/// What `lab up` made, for the report to print.
+pub struct Lab {
+    pub serving_netns: String,
+    pub serving_dev: String,
+    pub serving_addr: String,
+    pub client_netns: String,
+    pub client_dev: String,
+    pub client_addr: String,
+}
+
+/// Make the lab's namespaces and link.
+pub fn up() -> Result<Lab> {
+    let h = Hosts::create_lab()?;
+    Ok(Lab {
+        serving_netns: h.serving.netns.clone(),
+        serving_dev: h.serving.dev.clone(),
+        serving_addr: h.serving.addr.to_string(),
+        client_netns: h.receiving.netns.clone(),
+        client_dev: h.receiving.dev.clone(),
+        client_addr: h.receiving.addr.to_string(),
+    })
+}
+
+/// Remove the lab; whether it was up.
+pub fn down() -> Result<bool> {
+    if let Some(why) = netns::refusal() {
+        anyhow::bail!("lab down: {why}");
+    }
+    Ok(netns::remove_lab())
+}
