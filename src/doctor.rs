@@ -15,6 +15,7 @@ use crate::counters::{Choice, Counters, SyscallSource, tracefs};
 use crate::method::MethodKind;
 use crate::source::Source;
 use crate::transport::Transport;
+use crate::warnings::Warning;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -218,35 +219,76 @@ fn zero_copy_probe(src: &Source) -> Result<(), String> {
 
 /// Examine the machine (and `file`, if given).
 pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
-    let mut checks = Vec::new();
-    let kernel = crate::sys::kernel_release();
-    checks.push(check("kernel", Level::Ok, format!("Linux {kernel}"), None));
+    let privileged = privileged();
+    let mut checks = vec![
+        check(
+            "kernel",
+            Level::Ok,
+            format!("Linux {}", crate::sys::kernel_release()),
+            None,
+        ),
+        privileges_check(privileged),
+        paranoid_check(privileged),
+        perf_open_check(),
+        tracefs_check(),
+    ];
+    // Open the counters the way compare does: their verdict is compare's.
+    let counters = Counters::open(Choice::Auto)?;
+    let perf_syscalls = counters.syscall_source == SyscallSource::Perf;
+    let complete = perf_syscalls && counters.warnings.is_empty();
+    checks.push(counters_check(&counters, perf_syscalls, complete));
+    let (profile, profiled) = profile_check();
+    checks.push(profile);
+    checks.push(trace_check());
+    checks.push(hardware_check());
+    path_checks(&mut checks);
+    checks.push(pacing_check());
+    checks.push(veth_check());
+    checks.push(pipe_max_check(privileged));
+    if let Some(path) = file {
+        checks.push(file_check(path));
+    }
+    Ok(Diagnosis {
+        checks,
+        columns: columns(perf_syscalls, counters.has_perf(), profiled),
+        full_table: complete && profiled,
+        counter_source: if perf_syscalls { "perf" } else { "rusage" },
+    })
+}
 
-    let euid_root = nix::unistd::geteuid().is_root();
+/// Root, or the capabilities that let perf count the kernel.
+fn privileged() -> bool {
     let caps = crate::sys::effective_caps();
     let has = |bit: u32| caps & (1u64 << bit) != 0;
-    let privileged = euid_root || has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
-    checks.push(check(
+    nix::unistd::geteuid().is_root() || has(CAP_PERFMON) || has(CAP_SYS_ADMIN)
+}
+
+fn privileges_check(privileged: bool) -> Check {
+    let caps = crate::sys::effective_caps();
+    let found = if nix::unistd::geteuid().is_root() {
+        "root".to_string()
+    } else if caps & (1u64 << CAP_PERFMON) != 0 {
+        "CAP_PERFMON".to_string()
+    } else {
+        format!("uid {} without CAP_PERFMON", nix::unistd::geteuid())
+    };
+    check(
         "privileges",
         if privileged {
             Level::Ok
         } else {
             Level::Limited
         },
-        if euid_root {
-            "root".to_string()
-        } else if has(CAP_PERFMON) {
-            "CAP_PERFMON".to_string()
-        } else {
-            format!("uid {} without CAP_PERFMON", nix::unistd::geteuid())
-        },
+        found,
         Some("run as root, or `sudo setcap cap_perfmon+ep $(command -v copylab)`"),
-    ));
+    )
+}
 
+fn paranoid_check(privileged: bool) -> Check {
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
-    checks.push(match paranoid {
+    match paranoid {
         None => check(
             "perf_event_paranoid",
             Level::Missing,
@@ -267,66 +309,67 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             },
             Some("sudo sysctl kernel.perf_event_paranoid=-1"),
         ),
-    });
+    }
+}
 
+/// Can a kernel event be counted at all? The fix is the one compare's warning gives.
+fn perf_open_check() -> Check {
     let mut b = Builder::new(Software::TASK_CLOCK);
     b.include_kernel();
-    checks.push(match b.build() {
-        Ok(_) => check("perf_event_open", Level::Ok, "kernel events can be counted", None),
-        Err(e) => check(
+    match b.build() {
+        Ok(_) => check(
             "perf_event_open",
-            Level::Missing,
-            format!("refused: {e}"),
-            Some(if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::ENOSYS)) {
-                "allow perf_event_open (a container's seccomp profile blocks it), then run as root"
-            } else {
-                "run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`"
-            }),
+            Level::Ok,
+            "kernel events can be counted",
+            None,
         ),
-    });
-
-    checks.push(
-        match tracefs::lookup(&[
-            ("raw_syscalls", "sys_enter"),
-            ("syscalls", "sys_enter_sendfile64"),
-        ]) {
-            Ok(ids) => check(
-                "tracefs",
-                Level::Ok,
-                match ids.origin {
-                    tracefs::Origin::Mounted(p) => {
-                        format!("syscall tracepoints in {}", p.display())
-                    }
-                    tracefs::Origin::TemporaryMount => {
-                        "not mounted; copylab mounts it privately for a moment (as root)".into()
-                    }
-                },
-                None,
-            ),
-            Err(u) if std::env::var_os(tracefs::TRACEFS_ENV).is_some() => check(
-                "tracefs",
+        Err(e) => {
+            let w = Warning::perf_refused(e.raw_os_error().unwrap_or(0), &e.to_string());
+            check(
+                "perf_event_open",
                 Level::Missing,
-                u.detail,
-                Some("unset COPYLAB_TRACEFS, or point it at a tracefs mount"),
-            ),
-            Err(u) => check(
-                "tracefs",
-                Level::Missing,
-                u.detail,
-                Some(if u.permission {
-                    "run as root, or `sudo mount -o remount,mode=755 /sys/kernel/tracing`"
-                } else {
-                    "sudo mount -t tracefs nodev /sys/kernel/tracing"
-                }),
-            ),
-        },
-    );
+                format!("refused: {e}"),
+                Some(w.fix()),
+            )
+        }
+    }
+}
 
-    // Open the counters the way compare does: their verdict is compare's.
-    let counters = Counters::open(Choice::Auto)?;
-    let perf_syscalls = counters.syscall_source == SyscallSource::Perf;
-    let complete = perf_syscalls && counters.warnings.is_empty();
-    checks.push(check(
+fn tracefs_check() -> Check {
+    let found = tracefs::lookup(&[
+        ("raw_syscalls", "sys_enter"),
+        ("syscalls", "sys_enter_sendfile64"),
+    ]);
+    match found {
+        Ok(ids) => check(
+            "tracefs",
+            Level::Ok,
+            match ids.origin {
+                tracefs::Origin::Mounted(p) => format!("syscall tracepoints in {}", p.display()),
+                tracefs::Origin::TemporaryMount => {
+                    "not mounted; copylab mounts it privately for a moment (as root)".into()
+                }
+            },
+            None,
+        ),
+        Err(u) if std::env::var_os(tracefs::TRACEFS_ENV).is_some() => check(
+            "tracefs",
+            Level::Missing,
+            u.detail,
+            Some("unset COPYLAB_TRACEFS, or point it at a tracefs mount"),
+        ),
+        Err(u) => {
+            let w = Warning::TracepointsUnavailable {
+                detail: u.detail.clone(),
+                permission: u.permission,
+            };
+            check("tracefs", Level::Missing, u.detail, Some(w.fix()))
+        }
+    }
+}
+
+fn counters_check(counters: &Counters, perf_syscalls: bool, complete: bool) -> Check {
+    check(
         "syscall counters",
         if complete {
             Level::Ok
@@ -346,31 +389,63 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
                 .join(" / ")
         },
         Some("see the fixes above (root, perf_event_paranoid, tracefs)"),
-    ));
+    )
+}
 
-    // The sampler compare opens on each thread: the copy column and the CPU view need it.
-    let profile =
-        crate::counters::profile::Sampler::open(crate::counters::profile::Sampler::PERIOD_NS);
-    checks.push(match &profile {
-        Ok(_) => check(
-            "cpu profile",
+/// The sampler compare opens on each thread: the copy column and the CPU view need it.
+fn profile_check() -> (Check, bool) {
+    use crate::counters::profile::Sampler;
+    match Sampler::open(Sampler::PERIOD_NS) {
+        Ok(_) => (
+            check(
+                "cpu profile",
+                Level::Ok,
+                "cpu-clock samples with kernel callchains, symbols from /proc/kallsyms",
+                None,
+            ),
+            true,
+        ),
+        Err(no) => (
+            check("cpu profile", Level::Missing, no.reason, Some(no.fix)),
+            false,
+        ),
+    }
+}
+
+/// `copylab trace` samples `raw_syscalls:sys_exit` (the return values are the bytes).
+fn trace_check() -> Check {
+    match tracefs::lookup(&[("raw_syscalls", "sys_exit")]) {
+        Ok(ids) if ids.ids.first().copied().flatten().is_some() => check(
+            "trace",
             Level::Ok,
-            "cpu-clock samples with kernel callchains, symbols from /proc/kallsyms",
+            "raw_syscalls:sys_exit found: copylab trace can count another program's bytes",
             None,
         ),
-        Err(no) => check(
-            "cpu profile",
+        Ok(_) => check(
+            "trace",
             Level::Missing,
-            no.reason.clone(),
-            Some(no.fix),
+            "no raw_syscalls:sys_exit tracepoint: copylab trace shows n/a",
+            Some("use a kernel with CONFIG_FTRACE_SYSCALLS"),
         ),
-    });
-    let profiled = profile.is_ok();
-    drop(profile);
+        Err(u) => {
+            let w = Warning::TracepointsUnavailable {
+                detail: u.detail.clone(),
+                permission: u.permission,
+            };
+            check(
+                "trace",
+                Level::Missing,
+                format!("{}: copylab trace shows n/a", u.detail),
+                Some(w.fix()),
+            )
+        }
+    }
+}
 
+fn hardware_check() -> Check {
     let mut hw = Builder::new(Hardware::INSTRUCTIONS);
     hw.include_kernel();
-    checks.push(match hw.build() {
+    match hw.build() {
         Ok(_) => check(
             "hardware counters",
             Level::Ok,
@@ -389,20 +464,18 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             format!("not available ({e}); common in VMs, and copylab does not need them"),
             Some("run on bare metal or a VM with a virtual PMU (optional)"),
         ),
-    });
+    }
+}
 
-    path_checks(&mut checks);
-    checks.push(pacing_check());
-    checks.push(veth_check());
-
+fn pipe_max_check(privileged: bool) -> Check {
     let pipe_max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok());
-    checks.push(match pipe_max {
+    match pipe_max {
         Some(m) if m >= 1 << 20 || privileged => check(
             "pipe-max-size",
             Level::Ok,
-            format!("{} bytes (splice's default --pipe-size 1M fits)", m),
+            format!("{m} bytes (splice's default --pipe-size 1M fits)"),
             None,
         ),
         Some(m) => check(
@@ -417,65 +490,53 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             "unknown (/proc/sys/fs/pipe-max-size unreadable)",
             None,
         ),
-    });
-
-    if let Some(path) = file {
-        checks.push(file_check(path));
     }
+}
 
-    let columns = vec![
-        Column {
-            column: "syscalls (total)",
-            verdict: if perf_syscalls { "real" } else { "n/a" },
-            source: if perf_syscalls {
-                "perf raw_syscalls:sys_enter".into()
-            } else {
-                "needs perf syscall tracepoints".into()
-            },
-        },
-        Column {
-            column: "data syscalls",
-            verdict: if perf_syscalls {
-                "real"
-            } else {
-                "self-counted"
-            },
-            source: if perf_syscalls {
-                "perf raw_syscalls:sys_enter filtered on id".into()
-            } else {
-                "each method's own count of the calls it made".into()
-            },
-        },
-        Column {
-            column: "ctx sw, CPU, page faults",
-            verdict: "real",
-            source: "getrusage(RUSAGE_THREAD)".into(),
-        },
-        Column {
-            column: "perf task-clock, context-switches, page-faults (JSON)",
-            verdict: if counters.has_perf() { "real" } else { "n/a" },
-            source: if counters.has_perf() {
-                "perf software events".into()
-            } else {
-                "needs perf_event_open".into()
-            },
-        },
-        Column {
-            column: "copy ms/GiB, where the CPU went",
-            verdict: if profiled { "real" } else { "n/a" },
-            source: if profiled {
-                "cpu-clock samples of both threads".into()
-            } else {
-                "needs perf sampling of the kernel and readable kernel symbols".into()
-            },
-        },
-    ];
-    Ok(Diagnosis {
-        checks,
-        columns,
-        full_table: complete && profiled,
-        counter_source: if perf_syscalls { "perf" } else { "rusage" },
-    })
+/// Where each of compare's columns will come from.
+fn columns(perf_syscalls: bool, perf_events: bool, profiled: bool) -> Vec<Column> {
+    let col = |column, real: bool, yes: &str, no: &str, fallback| Column {
+        column,
+        verdict: if real { "real" } else { fallback },
+        source: if real { yes } else { no }.to_string(),
+    };
+    vec![
+        col(
+            "syscalls (total)",
+            perf_syscalls,
+            "perf raw_syscalls:sys_enter",
+            "needs perf syscall tracepoints",
+            "n/a",
+        ),
+        col(
+            "data syscalls",
+            perf_syscalls,
+            "perf raw_syscalls:sys_enter filtered on id",
+            "each method's own count of the calls it made",
+            "self-counted",
+        ),
+        col(
+            "ctx sw, CPU, page faults",
+            true,
+            "getrusage(RUSAGE_THREAD)",
+            "",
+            "real",
+        ),
+        col(
+            "perf task-clock, context-switches, page-faults (JSON)",
+            perf_events,
+            "perf software events",
+            "needs perf_event_open",
+            "n/a",
+        ),
+        col(
+            "copy ms/GiB, where the CPU went",
+            profiled,
+            "cpu-clock samples of both threads",
+            "needs perf sampling of the kernel and readable kernel symbols",
+            "n/a",
+        ),
+    ]
 }
 
 fn file_check(path: &Path) -> Check {

@@ -90,7 +90,7 @@ impl Warning {
     }
 
     /// How the user can fix it.
-    fn fix(&self) -> &'static str {
+    pub fn fix(&self) -> &'static str {
         match self {
             Warning::PerfRefused { errno, .. }
                 if *errno == libc::EPERM || *errno == libc::ENOSYS =>
