@@ -1,7 +1,9 @@
-//! Printing a [`Report`]: the table for people, JSON for programs. Nothing here measures.
+//! Printing a [`Report`] and every other command's output: tables and lines for people, JSON for
+//! programs. Nothing here measures.
 
 pub mod export;
 mod profile;
+pub mod serve;
 mod sweep;
 mod table;
 
