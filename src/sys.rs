@@ -312,6 +312,13 @@ pub fn write_all(calls: &mut Calls, fd: BorrowedFd<'_>, buf: &[u8]) -> Result<()
 }
 
 /// `pread(2)` into `buf` at `offset`; a short read is returned as is (0 means end of file).
+/// The size of a memory page (mmap offsets are multiples of it).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory effects; it returns -1 only for an unknown name.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 { n as u64 } else { 4096 }
+}
+
 pub fn pread(calls: &mut Calls, fd: impl AsFd, buf: &mut [u8], offset: u64) -> nix::Result<usize> {
     let off = i64::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
     retry(calls, "pread64", None, || {

@@ -62,6 +62,9 @@ pub fn record_line(r: &ConnRecord) -> String {
     if let Some(s) = r.http_status {
         line.push_str(&format!(" · HTTP {s}"));
     }
+    if let (Some(a), Some(b)) = (r.range_start, r.range_end) {
+        line.push_str(&format!(" · range {a}-{b} (from offset {a})"));
+    }
     if let Some(c) = &r.cost {
         line.push_str(&format!(
             " · {} · {} ms · {:.0} MiB/s · {} · ctx sw {}/{} · sys {} ms",

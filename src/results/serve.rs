@@ -62,8 +62,15 @@ pub struct ConnRecord {
     pub http_status: Option<u16>,
     /// File bytes handed to the socket.
     pub bytes: u64,
-    /// File bytes there were to send (0 for HEAD and rejected requests).
+    /// File bytes there were to send (0 for HEAD and rejected requests; the range's length
+    /// for a 206).
     pub expected: u64,
+    /// HTTP 206: file offset of the range's first byte, where sending started; null when the
+    /// whole file was answered.
+    pub range_start: Option<u64>,
+    /// HTTP 206: file offset of the range's last byte (inclusive, as in `Content-Range`);
+    /// null when the whole file was answered.
+    pub range_end: Option<u64>,
     /// From the first send call to the last one returning.
     pub wall_ns: u64,
     /// bytes / wall time, in MiB per second (0 when nothing was sent).

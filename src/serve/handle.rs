@@ -13,7 +13,7 @@ use super::accept::Job;
 use super::records::{Brief, new_record};
 use super::{Shared, lock};
 use crate::counters::Counters;
-use crate::http::{self, HeadError, Status, Verdict};
+use crate::http::{self, HeadError, Ranged, Status, Verdict};
 use crate::results::serve::{ConnRecord, Outcome};
 use crate::sys::{SendError, StopKind};
 use crate::transfer;
@@ -29,10 +29,21 @@ pub(super) struct Worker {
 }
 
 /// What to send on a connection: the response head (empty in raw mode), then, with `body`,
-/// the file.
+/// the file, or with `range` its bytes `start..=end`.
 struct Reply {
     head: Vec<u8>,
     body: bool,
+    range: Option<(u64, u64)>,
+}
+
+impl Reply {
+    /// The bytes of the file this reply sends.
+    fn part<'a>(&self, src: &'a crate::source::Source) -> crate::source::Part<'a> {
+        match self.range {
+            Some((start, end)) => crate::source::Part::of(src, start, end - start + 1),
+            None => crate::source::Part::whole(src),
+        }
+    }
 }
 
 /// Serve one connection from accept to close, then print its line.
@@ -78,6 +89,7 @@ fn handle(
         None => Reply {
             head: Vec::new(),
             body: true,
+            range: None,
         },
         // HTTP mode: the head reader already read the request head.
         Some(got) => match answer(sh, conn, got, &mut rec) {
@@ -93,7 +105,11 @@ fn handle(
         rec.detail = format!("cannot set the send timeout: {}", e.desc());
         return rec;
     }
-    rec.expected = if reply.body { sh.src.len } else { 0 };
+    rec.expected = if reply.body {
+        reply.part(&sh.src).len
+    } else {
+        0
+    };
     // The size was taken at start-up; say so if the file has changed since.
     let now_len = sh
         .src
@@ -145,11 +161,37 @@ fn answer(
         }
     };
     match verdict {
-        Verdict::Serve { head_only } => {
-            rec.http_status = Some(Status::OK.0);
+        Verdict::Serve { head_only, range } => {
+            let len = sh.src.len;
+            let (status, head, range) = match range.resolve(len) {
+                Ranged::Whole => (Status::OK, http::ok_head(len), None),
+                Ranged::Part { start, end } => (
+                    Status::PARTIAL_CONTENT,
+                    http::partial_head(start, end, len),
+                    Some((start, end)),
+                ),
+                Ranged::Unsatisfiable => {
+                    let status = Status::RANGE_NOT_SATISFIABLE;
+                    let why = format!("no byte of the {len}-byte file is in the range asked for");
+                    let mut calls = crate::sys::Calls::default();
+                    let _ = crate::sys::write_all(
+                        &mut calls,
+                        conn.fd(),
+                        &http::unsatisfiable_response(len, &why),
+                    );
+                    close_gracefully(conn);
+                    rec.http_status = Some(status.0);
+                    rec.outcome = Outcome::Rejected;
+                    rec.detail = format!("{} {}: {why}", status.0, status.reason());
+                    return None;
+                }
+            };
+            rec.http_status = Some(status.0);
+            (rec.range_start, rec.range_end) = (range.map(|r| r.0), range.map(|r| r.1));
             Some(Reply {
-                head: http::ok_head(sh.src.len),
+                head,
                 body: !head_only,
+                range,
             })
         }
         Verdict::Refuse(status, why) => {
@@ -189,7 +231,7 @@ fn send(
         set_up = true;
         transfer::send_measured(
             sh.method.as_ref(),
-            &sh.src,
+            reply.part(&sh.src),
             sock,
             &reply.head,
             reply.body,

@@ -14,6 +14,8 @@ pub(super) fn new_record(id: u64, peer: &str, method: MethodKind) -> ConnRecord 
         http_status: None,
         bytes: 0,
         expected: 0,
+        range_start: None,
+        range_end: None,
         wall_ns: 0,
         throughput_mib_s: 0.0,
         outcome: Outcome::Complete,
