@@ -5,7 +5,7 @@
 #   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test serve_http
 #
 # The tests drive real clients and tools: curl, nc (netcat-openbsd), socat, and setpriv and
-# prlimit (util-linux) for the unprivileged runs. A user who cannot install them is told, in one
+# prlimit (util-linux) for the unprivileged runs, script (bsdutils) for a terminal. A user who cannot install them is told, in one
 # line, what to install. `cargo test` alone works the same where they are already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ tools=(
   "socat socat"
   "setpriv util-linux"
   "prlimit util-linux"
+  "script bsdutils"
 )
 missing=()
 for t in "${tools[@]}"; do

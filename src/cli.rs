@@ -165,6 +165,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The projector view: a bar per connection in progress (bytes, rate, syscalls and sys CPU
+    /// so far) above the method's running totals; finished connections as their usual lines.
+    /// Drawn only when stdout is a terminal (otherwise the usual lines alone).
+    #[arg(long, conflicts_with = "json")]
+    pub live: bool,
+
     /// When to colour the summary table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -694,6 +700,7 @@ impl Cli {
                     json: a.json,
                     color: a.color.into(),
                     cpus: a.cpus.unwrap_or_default().0,
+                    live: a.live,
                 }))
             }
             Command::Sweep(a) => {

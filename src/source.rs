@@ -126,7 +126,9 @@ impl Source {
 /// or one HTTP byte range), and where the sender publishes how many it has sent so far.
 ///
 /// Methods address the file only through this view: byte `i` of the part is at file offset
-/// `start + i` ([`Part::at`]), and every count they return is in bytes of the part.
+/// `start + i` ([`Part::at`]), and every count they return is in bytes of the part. They publish
+/// how far they got after each chunk ([`Part::reached`]); `transfer` publishes 0 as the
+/// measured window opens, so a watcher that set `u64::MAX` knows when sending began.
 #[derive(Clone, Copy)]
 pub struct Part<'a> {
     pub file: &'a File,
@@ -150,6 +152,14 @@ impl<'a> Part<'a> {
             start,
             len,
             progress: None,
+        }
+    }
+
+    /// Publish progress in `sent`, for whoever watches the transfer while it runs.
+    pub fn with_progress(self, sent: &'a AtomicU64) -> Part<'a> {
+        Part {
+            progress: Some(sent),
+            ..self
         }
     }
 

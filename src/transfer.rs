@@ -54,6 +54,7 @@ pub fn send_measured(
         .then(|| crate::method::worker_times(tid));
     counters.start()?;
     let started = Instant::now();
+    src.reached(0);
     let sent = match sys::write_all(&mut calls, sock, head) {
         Ok(()) if body => method.send(src, sock, scratch, &mut calls),
         Ok(()) => Ok(0),

@@ -6,7 +6,7 @@ use std::io::Write;
 use comfy_table::{Cell, CellAlignment, Table};
 
 use crate::results::Cost;
-use crate::results::serve::{ConnRecord, Listening, Summary};
+use crate::results::serve::{ConnRecord, InProgress, Listening, Summary};
 use crate::size::{fmt_bytes, fmt_ms as ms};
 use crate::transport::Transport;
 
@@ -90,6 +90,60 @@ pub fn record_line(r: &ConnRecord) -> String {
     }
     line.push_str(&format!(" · {}", r.detail));
     line
+}
+
+/// `--live`: "#3 127.0.0.1:50412 · sending 12.50 MiB of 64 MiB · 210 MiB/s · syscalls 14 ·
+/// sys 20 ms so far".
+pub fn progress_line(p: &InProgress) -> String {
+    let Some(bytes) = p.bytes else {
+        return format!(
+            "#{} {} · starting ({} to send)",
+            p.id,
+            p.peer,
+            fmt_bytes(p.expected)
+        );
+    };
+    let secs = p.elapsed_ns as f64 / 1e9;
+    let rate = if secs > 0.0 {
+        format!("{:.0} MiB/s", crate::size::mib_per_s(bytes, secs))
+    } else {
+        "– MiB/s".into()
+    };
+    let syscalls = match p.syscalls {
+        Some(n) => format!("syscalls {n}"),
+        None => "syscalls n/a (no perf)".into(),
+    };
+    let sys = match p.sys_ns {
+        Some(0) => format!("sys < {} ms", ms(p.sys_tick_ns)),
+        Some(ns) => format!("sys {} ms", ms(ns)),
+        None => "sys n/a".into(),
+    };
+    format!(
+        "#{} {} · sending {} of {} · {rate} · {syscalls} · {sys} so far",
+        p.id,
+        p.peer,
+        fmt_bytes(bytes),
+        fmt_bytes(p.expected)
+    )
+}
+
+/// `--live`: the running totals of the server's one method, "sendfile · 5 done · 1.25 GiB ·
+/// median 447 MiB/s · 0.01 syscalls per MiB".
+pub fn totals_line(s: &Summary) -> String {
+    let median = match s.median_mib_s {
+        Some(m) => format!("median {m:.0} MiB/s"),
+        None => "median – (none complete)".into(),
+    };
+    let per_mib = match s.syscalls_per_mib {
+        Some(v) => format!("{v:.2} syscalls per MiB"),
+        None => "syscalls per MiB n/a".into(),
+    };
+    format!(
+        "{} · {} done · {} · {median} · {per_mib}",
+        s.method.name(),
+        s.connections,
+        fmt_bytes(s.bytes)
+    )
 }
 
 /// "syscalls 2049 (pread64 1024, write 1025)"; a syscall the method made but whose counter

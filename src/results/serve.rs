@@ -113,3 +113,23 @@ pub struct Summary {
     pub total_sys_ns: u64,
     pub total_user_ns: u64,
 }
+
+/// `--live`: one connection in progress, as read while it runs (shown, never in the JSON).
+#[derive(Debug, Clone)]
+pub struct InProgress {
+    pub id: u64,
+    pub peer: String,
+    /// File bytes sent so far: the most of what the method published after its last chunk and,
+    /// over TCP, what the client acknowledged; None until the measured window opened.
+    pub bytes: Option<u64>,
+    /// File bytes there are to send.
+    pub expected: u64,
+    /// Since the connection's transfer was set up.
+    pub elapsed_ns: u64,
+    /// Syscalls so far, read from the thread's running perf group; None without perf.
+    pub syscalls: Option<u64>,
+    /// The serving thread's system CPU so far (/proc stime, clock ticks); None if unreadable.
+    pub sys_ns: Option<u64>,
+    /// The resolution of `sys_ns` (one clock tick).
+    pub sys_tick_ns: u64,
+}

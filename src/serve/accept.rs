@@ -265,6 +265,7 @@ fn work(sh: &Shared, queue: &Mutex<Receiver<Job>>, ready: Option<Sender<()>>) {
     // A failure here is met again, and reported, by the first connection.
     let mut w = Worker {
         counters: Counters::open(sh.opts.counters).ok(),
+        peek: None,
     };
     if let Some(r) = ready {
         let _ = r.send(());

@@ -3,6 +3,7 @@
 
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -10,9 +11,10 @@ use anyhow::Result;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::accept::Job;
+use super::live::Flight;
 use super::records::{Brief, new_record};
 use super::{Shared, lock};
-use crate::counters::Counters;
+use crate::counters::{Counters, Peek};
 use crate::http::{self, HeadError, Ranged, Status, Verdict};
 use crate::results::serve::{ConnRecord, Outcome};
 use crate::sys::{SendError, StopKind};
@@ -26,6 +28,8 @@ use crate::transport::Conn;
 #[derive(Default)]
 pub(super) struct Worker {
     pub counters: Option<Counters>,
+    /// `--live`: a handle to read those counters while a transfer runs.
+    pub peek: Option<Arc<Peek>>,
 }
 
 /// What to send on a connection: the response head (empty in raw mode), then, with `body`,
@@ -67,10 +71,18 @@ pub(super) fn serve_one(
     }
     {
         let _guard = lock(&sh.out);
-        // stdout gone (e.g. piped into a closed reader): keep serving; the summary will fail
-        // quietly.
-        let _ =
-            crate::report::serve::write_record(&rec, sh.opts.json, &mut std::io::stdout().lock());
+        match &sh.live {
+            Some(live) => live.println(&crate::report::serve::record_line(&rec)),
+            // stdout gone (e.g. piped into a closed reader): keep serving; the summary will
+            // fail quietly.
+            None => {
+                let _ = crate::report::serve::write_record(
+                    &rec,
+                    sh.opts.json,
+                    &mut std::io::stdout().lock(),
+                );
+            }
+        }
     }
     lock(&sh.records).push(Brief::of(&rec));
 }
@@ -117,7 +129,7 @@ fn handle(
         .metadata()
         .map(|m| m.len())
         .unwrap_or(sh.src.len);
-    match send(sh, w, sock, &reply) {
+    match send(sh, w, &rec, sock, &reply) {
         Ok(m) => settle(sh, &mut rec, conn, &m, &reply, now_len),
         Err((e, set_up)) => set_up_failed(&mut rec, conn, &e, set_up),
     }
@@ -217,6 +229,7 @@ fn send_error(conn: &Conn, status: Status, why: &str) {
 fn send(
     sh: &Shared,
     w: &mut Worker,
+    rec: &ConnRecord,
     sock: BorrowedFd<'_>,
     reply: &Reply,
 ) -> Result<transfer::Measured, (anyhow::Error, bool)> {
@@ -225,19 +238,45 @@ fn send(
     let result = (|| -> Result<transfer::Measured> {
         let counters = match &mut w.counters {
             Some(c) => c,
-            None => w.counters.insert(Counters::open(sh.opts.counters)?),
+            None => {
+                w.peek = None;
+                w.counters.insert(Counters::open(sh.opts.counters)?)
+            }
         };
         sh.method.prepare(&mut scratch)?;
         set_up = true;
-        transfer::send_measured(
+        let part = reply.part(&sh.src);
+        // --live: publish this transfer's progress for the view while it runs.
+        let flight = sh.live.as_ref().map(|live| {
+            if w.peek.is_none() {
+                w.peek = counters.peek().map(Arc::new);
+            }
+            live.begin(Flight::new(
+                rec.id,
+                &rec.peer,
+                if reply.body { part.len } else { 0 },
+                reply.head.len() as u64,
+                sock.as_raw_fd(),
+                w.peek.clone(),
+            ))
+        });
+        let part = match &flight {
+            Some(f) => part.with_progress(&f.sent),
+            None => part,
+        };
+        let measured = transfer::send_measured(
             sh.method.as_ref(),
-            reply.part(&sh.src),
+            part,
             sock,
             &reply.head,
             reply.body,
             &mut scratch,
             counters,
-        )
+        );
+        if let Some(live) = &sh.live {
+            live.end(rec.id);
+        }
+        measured
     })();
     lock(&sh.spare).push(scratch);
     result.map_err(|e| (e, set_up))

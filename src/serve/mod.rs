@@ -4,12 +4,13 @@
 //!
 //! The rooms: this file holds the options and the run from start to summary; [`accept`] the
 //! accept loop and the worker pool; [`heads`] HTTP request heads; [`handle`] one connection's
-//! answer and outcome; [`records`] what finished connections leave for the summary. Printing is
-//! `report::serve`'s; the records' format is `results::serve`'s.
+//! answer and outcome; [`records`] what finished connections leave for the summary; [`live`]
+//! the `--live` view. Printing is `report::serve`'s; the records' format is `results::serve`'s.
 
 mod accept;
 mod handle;
 mod heads;
+mod live;
 mod records;
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub struct ServeOptions {
     pub color: crate::report::Color,
     /// CPUs every worker is pinned to (empty: not pinned).
     pub cpus: Vec<u32>,
+    /// Draw the live view (bars of the transfers in progress) when stdout is a terminal.
+    pub live: bool,
 }
 
 /// State shared by the acceptor and the connection threads.
@@ -79,6 +82,8 @@ struct Shared {
     /// Kept here, not per thread: after a burst that ran out of descriptors, the pipes the
     /// burst made must serve the next client, whichever idle thread it reaches.
     spare: Mutex<Vec<Scratch>>,
+    /// `--live` with stdout a terminal: the bars.
+    live: Option<live::Live>,
 }
 
 /// What the counters probe found at start-up, for the warnings and the listening line.
@@ -98,9 +103,29 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     signals::install()?;
     warn_at_start(&shared.opts, &shown_addr, &probe.warnings)?;
     announce(&shared, &shown_addr, probe.syscall_source)?;
+    let drawer = match shared.live {
+        Some(_) => {
+            let sh = Arc::clone(&shared);
+            Some(
+                std::thread::Builder::new()
+                    .name("copylab-live".into())
+                    .spawn(move || {
+                        if let Some(l) = &sh.live {
+                            l.draw_until_done(&sh);
+                        }
+                    })
+                    .context("cannot start the live view")?,
+            )
+        }
+        None => None,
+    };
     accept::accept_until_done(&shared, &listener, &mut pool)?;
     drop(listener);
     pool.finish(&shared);
+    if let (Some(l), Some(d)) = (&shared.live, drawer) {
+        l.finish();
+        let _ = d.join();
+    }
     let summary = records::summarize(&lock(&shared.records), shared.opts.method);
     let mut out = std::io::stdout().lock();
     match crate::report::serve::write_summary(
@@ -156,7 +181,6 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
     let shared = Shared {
         src,
         method,
-        opts,
         file_name,
         active: Mutex::new(HashMap::new()),
         slot_freed: Condvar::new(),
@@ -164,6 +188,12 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
         out: Mutex::new(()),
         cutting: AtomicBool::new(false),
         spare: Mutex::new(Vec::new()),
+        live: if opts.live && !opts.json {
+            live::Live::start(opts.listen.transport() == crate::transport::Transport::Tcp)
+        } else {
+            None
+        },
+        opts,
     };
     Ok((
         shared,
