@@ -182,7 +182,22 @@ fn live_on_a_terminal_shows_a_slow_client_in_progress() {
         in_progress.iter().any(|b| *b != "0 B" && *b != "16 MiB"),
         "no progress of #1 drawn: {in_progress:?}\n{text}"
     );
-    assert!(text.contains("syscalls "), "{text}");
+    // Each drawn bar says its syscalls so far: a count read from the running perf group, or
+    // n/a without perf (never a 0 standing for unknown).
+    let drawn: Vec<&str> = text
+        .split("· sending ")
+        .skip(1)
+        .filter_map(|s| s.split(" so far").next())
+        .collect();
+    assert!(!drawn.is_empty(), "{text}");
+    for d in &drawn {
+        let syscalls = d.split(" · syscalls ").nth(1).unwrap_or("");
+        assert!(
+            syscalls.starts_with(|c: char| c.is_ascii_digit())
+                || syscalls.starts_with("n/a (no perf)"),
+            "{d}"
+        );
+    }
     assert!(text.contains("read-write · "), "totals line: {text}");
     // The final line of the connection and the summary are still there.
     assert!(
