@@ -206,6 +206,12 @@ fn live_on_a_terminal_shows_a_slow_client_in_progress() {
             && text.contains(" · complete"),
         "{text}"
     );
+    // Reading the running counters from the view's thread added nothing to the serving
+    // thread's: read-write's model exactly, 128 KiB per pread64, one write more for the head.
+    assert!(
+        text.contains("pread64 128, write 129)"),
+        "the measured line must keep the model's syscalls: {text}"
+    );
     assert!(text.contains("MiB/s median"), "summary table: {text}");
     assert!(text.contains("1 (1 complete)"), "summary table: {text}");
 }

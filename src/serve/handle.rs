@@ -185,13 +185,7 @@ fn answer(
                 Ranged::Unsatisfiable => {
                     let status = Status::RANGE_NOT_SATISFIABLE;
                     let why = format!("no byte of the {len}-byte file is in the range asked for");
-                    let mut calls = crate::sys::Calls::default();
-                    let _ = crate::sys::write_all(
-                        &mut calls,
-                        conn.fd(),
-                        &http::unsatisfiable_response(len, &why),
-                    );
-                    close_gracefully(conn);
+                    send_and_close(conn, &http::unsatisfiable_response(len, &why));
                     rec.http_status = Some(status.0);
                     rec.outcome = Outcome::Rejected;
                     rec.detail = format!("{} {}: {why}", status.0, status.reason());
@@ -218,8 +212,14 @@ fn answer(
 
 /// Answer with an error status and close.
 fn send_error(conn: &Conn, status: Status, why: &str) {
+    send_and_close(conn, &http::error_response(status, why));
+}
+
+/// Send a complete response (unmeasured: no transfer) and close.
+fn send_and_close(conn: &Conn, response: &[u8]) {
     let mut calls = crate::sys::Calls::default();
-    let _ = crate::sys::write_all(&mut calls, conn.fd(), &http::error_response(status, why));
+    // A client already gone is answered by nobody; its record says how it ended.
+    let _ = crate::sys::write_all(&mut calls, conn.fd(), response);
     close_gracefully(conn);
 }
 
