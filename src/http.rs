@@ -370,6 +370,8 @@ pub struct ResponseHead {
     pub status: u16,
     pub reason: String,
     pub content_length: Option<u64>,
+    /// `Content-Range` as sent (a 206's `bytes a-b/len`), if any.
+    pub content_range: Option<String>,
 }
 
 /// Parse a response head (through its blank line).
@@ -388,6 +390,7 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
         .ok_or_else(|| format!("bad status line: {status_line:?}"))?;
     let reason = parts.next().unwrap_or("").to_string();
     let mut content_length: Option<u64> = None;
+    let mut content_range: Option<String> = None;
     let mut transfer_encoding: Option<String> = None;
     for line in lines {
         if line.is_empty() {
@@ -416,6 +419,8 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
                     _ => content_length = Some(n),
                 }
             }
+        } else if name.eq_ignore_ascii_case("content-range") {
+            content_range = Some(value.to_string());
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             let joined = match transfer_encoding.take() {
                 Some(t) => format!("{t}, {value}"),
@@ -442,6 +447,7 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
         status,
         reason,
         content_length,
+        content_range,
     })
 }
 

@@ -1,7 +1,8 @@
 //! `copylab serve --http` and `Range` (RFC 9110 §14), for every method: byte-exact 206 bodies
 //! for `a-b`, `a-` and `-n` (offsets off the page grid, ranges crossing the end), 416 for what
 //! no byte satisfies, the whole file (200) for several ranges, a malformed header and HEAD, the
-//! empty file's edge cases, and `curl -C -` resuming a truncated download to the exact file.
+//! empty file's edge cases, `curl -C -` resuming a truncated download to the exact file, and
+//! `copylab fetch --range`.
 
 mod common;
 #[path = "common/serve.rs"]
@@ -262,4 +263,65 @@ fn the_line_shows_the_range_and_offset() {
     );
     srv.signal(nix::sys::signal::Signal::SIGINT);
     assert_eq!(srv.wait_exit(WAIT).code(), Some(0), "{}", srv.dump());
+}
+
+/// `copylab fetch --range a-b` asks for one range and checks the 206 is that range; a range
+/// past the end is clamped by the server and still accepted; bad ranges are usage errors.
+#[test]
+fn fetch_asks_for_a_range() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 7);
+    let data = std::fs::read(&file).expect("read the test file");
+    let mut srv = Server::start(&file, &["--http", "--listen", "127.0.0.1:0"]);
+    let target = srv.addr.target();
+    for (range, (a, b)) in [
+        ("4097-70000", (4097u64, 70_000u64)),
+        (
+            &*format!("{}-{}", SIZE - 10, SIZE + 10),
+            (SIZE - 10, SIZE - 1),
+        ),
+    ] {
+        let out = dir.path().join("piece");
+        let v = fetch_json(
+            &target,
+            &["--http", "--range", range, "--out", path_str(&out)],
+        );
+        let c = &v["connections"][0];
+        assert_eq!(c["http_status"].as_u64(), Some(206), "{v}");
+        assert_eq!(c["bytes"].as_u64(), Some(b - a + 1), "{v}");
+        let want = sha256_hex(&data[a as usize..=b as usize]);
+        assert_eq!(c["sha256"], want.as_str(), "{v}");
+        assert_eq!(sha256_file(&out), want, "--range {range}: the file written");
+        let rec = srv.connection();
+        assert_eq!(rec["range_start"].as_u64(), Some(a), "{rec}");
+        assert_eq!(rec["range_end"].as_u64(), Some(b), "{rec}");
+    }
+    // Nothing of the file there: the server's 416 is a failed fetch, said in one line.
+    let out = copylab(&[
+        "fetch",
+        &target,
+        "--http",
+        "--range",
+        &format!("{SIZE}-{}", SIZE + 1),
+        "--discard",
+    ]);
+    assert_ne!(out.code, Some(0), "{}", out.dump());
+    assert!(
+        out.stdout.contains("416") || out.stderr.contains("416"),
+        "{}",
+        out.dump()
+    );
+    srv.connection();
+    srv.stop();
+    for bad in [
+        &["--http", "--range", "9-1"][..],
+        &["--range", "0-9"],
+        &["--http", "--range", "x"],
+    ] {
+        let mut args = vec!["fetch", "127.0.0.1:9", "--discard"];
+        args.extend_from_slice(bad);
+        let out = copylab(&args);
+        assert_eq!(out.code, Some(2), "{bad:?}: {}", out.dump());
+        assert!(out.stderr.contains("--range"), "{bad:?}: {}", out.dump());
+    }
 }
