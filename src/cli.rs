@@ -264,6 +264,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The projector view: a bar per connection in progress (bytes, rate, syscalls and sys CPU
+    /// so far) above the method's running totals; finished connections as their usual lines.
+    /// Drawn only when stdout is a terminal (otherwise the usual lines alone).
+    #[arg(long, conflicts_with = "json")]
+    pub live: bool,
+
     /// When to colour the summary table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -281,6 +287,11 @@ pub struct FetchArgs {
     /// Request path in HTTP mode.
     #[arg(long, default_value = "/", value_name = "PATH", value_parser = parse_http_path)]
     pub path: String,
+
+    /// Ask for file bytes FIRST to LAST only (inclusive, as in HTTP's Range: bytes=FIRST-LAST),
+    /// e.g. 4096-8191; the server must answer 206 with exactly that range.
+    #[arg(long, value_name = "FIRST-LAST", requires = "http", value_parser = parse_byte_range)]
+    pub range: Option<(u64, u64)>,
 
     /// Write what arrives to FILE (under a temporary name until complete).
     #[arg(long, short, value_name = "FILE", conflicts_with = "discard")]
@@ -775,6 +786,24 @@ fn parse_method(text: &str) -> Result<MethodKind, String> {
     }
 }
 
+/// Fetch's `--range FIRST-LAST`: two plain numbers, FIRST at most LAST.
+fn parse_byte_range(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("'{text}' is not FIRST-LAST in bytes (e.g. 0-1023)");
+    let (a, b) = text.trim().split_once('-').ok_or_else(bad)?;
+    let num = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (first, last) = (num(a).ok_or_else(bad)?, num(b).ok_or_else(bad)?);
+    if last < first {
+        return Err(format!(
+            "'{text}': the last byte comes before the first; give FIRST-LAST with FIRST <= LAST"
+        ));
+    }
+    Ok((first, last))
+}
+
 /// Fetch's `--timeout` as clap parses it: whole seconds, at least 1.
 fn parse_timeout_secs(text: &str) -> Result<std::time::Duration, String> {
     match text.trim().parse::<u64>() {
@@ -896,6 +925,7 @@ impl Cli {
                     json: a.json,
                     color: a.color.into(),
                     cpus: a.cpus.unwrap_or_default().0,
+                    live: a.live,
                 }))
             }
             Command::Sweep(a) => {
@@ -1041,6 +1071,7 @@ impl Cli {
                     target: Target::parse(&a.target)?,
                     http: a.http,
                     path: a.path,
+                    range: a.range,
                     sink,
                     connections: a.connections,
                     json: a.json,

@@ -459,7 +459,7 @@ fn one_run(
         }
         let measured = transfer::send_measured(
             slot.method.as_ref(),
-            src,
+            crate::source::Part::whole(src),
             server.fd(),
             &[],
             true,

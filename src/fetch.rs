@@ -76,6 +76,8 @@ pub struct FetchOptions {
     pub http: bool,
     /// Request path in HTTP mode.
     pub path: String,
+    /// HTTP: ask for file bytes `first..=last` only, and expect exactly them in a 206.
+    pub range: Option<(u64, u64)>,
     pub sink: Sink,
     pub connections: usize,
     pub json: bool,
@@ -450,9 +452,7 @@ fn receive(
         let (h, rest) = request(opts, &mut s, buf)?;
         body_start = rest;
         rec.http_status = Some(h.status);
-        if h.status != 200 {
-            bail!("the server answered {} {}", h.status, h.reason);
-        }
+        check_status(&h, opts.range)?;
         let Some(len) = h.content_length else {
             bail!("the response has no Content-Length");
         };
@@ -527,8 +527,12 @@ fn request(
     s: &mut Stream,
     buf: &mut [u8],
 ) -> Result<(http::ResponseHead, Vec<u8>)> {
+    let range = opts
+        .range
+        .map(|(a, b)| format!("Range: bytes={a}-{b}\r\n"))
+        .unwrap_or_default();
     let req = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: copylab/{}\r\nConnection: close\r\n\r\n",
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: copylab/{}\r\n{range}Connection: close\r\n\r\n",
         opts.path,
         opts.target.host_header(),
         env!("CARGO_PKG_VERSION")
@@ -755,4 +759,35 @@ fn report(opts: &FetchOptions, results: &[Fetched], elapsed: Duration) -> Result
     }
     out.flush()?;
     Ok(())
+}
+
+/// The status (and, for `--range`, the part) must be what was asked for: 200 for the whole
+/// file; with `--range a-b`, 206 with `Content-Range: bytes a-b/…` (a server that clamps `b`
+/// to the end of the file may answer less: that is still the range asked for, from `a`).
+fn check_status(h: &http::ResponseHead, range: Option<(u64, u64)>) -> Result<()> {
+    let Some((first, last)) = range else {
+        if h.status != 200 {
+            bail!("the server answered {} {}", h.status, h.reason);
+        }
+        return Ok(());
+    };
+    if h.status != 206 {
+        bail!(
+            "--range {first}-{last}: the server answered {} {}, not 206 Partial Content",
+            h.status,
+            h.reason
+        );
+    }
+    let got = h.content_range.as_deref().unwrap_or("");
+    let span = got
+        .strip_prefix("bytes ")
+        .and_then(|r| r.split_once('/'))
+        .and_then(|(span, _)| span.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+    match span {
+        Some((a, b)) if a == first && b <= last && b >= a => Ok(()),
+        _ => bail!(
+            "--range {first}-{last}: the server sent Content-Range {got:?}, not the range asked for"
+        ),
+    }
 }

@@ -1,5 +1,6 @@
 //! Just enough HTTP/1.1 to serve one file to curl, wget or a browser, and to fetch it back:
-//! recognising a complete request head under a size limit, judging it, and writing response heads.
+//! recognising a complete request head under a size limit, judging it, one byte range
+//! (RFC 9110 §14), and writing response heads.
 //!
 //! The request target is only ever compared with `/` and `/<file name>`: it never reaches the
 //! file system, so `..`, `%2e%2e` or absolute paths can at most earn a 404.
@@ -19,10 +20,12 @@ pub struct Status(pub u16);
 
 impl Status {
     pub const OK: Status = Status(200);
+    pub const PARTIAL_CONTENT: Status = Status(206);
     pub const BAD_REQUEST: Status = Status(400);
     pub const NOT_FOUND: Status = Status(404);
     pub const METHOD_NOT_ALLOWED: Status = Status(405);
     pub const REQUEST_TIMEOUT: Status = Status(408);
+    pub const RANGE_NOT_SATISFIABLE: Status = Status(416);
     pub const HEADERS_TOO_LARGE: Status = Status(431);
     pub const SERVICE_UNAVAILABLE: Status = Status(503);
     pub const VERSION_NOT_SUPPORTED: Status = Status(505);
@@ -30,10 +33,12 @@ impl Status {
     pub fn reason(self) -> &'static str {
         match self.0 {
             200 => "OK",
+            206 => "Partial Content",
             400 => "Bad Request",
             404 => "Not Found",
             405 => "Method Not Allowed",
             408 => "Request Timeout",
+            416 => "Range Not Satisfiable",
             431 => "Request Header Fields Too Large",
             503 => "Service Unavailable",
             505 => "HTTP Version Not Supported",
@@ -45,8 +50,9 @@ impl Status {
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Send the file (`head_only` for HEAD: the head without the body).
-    Serve { head_only: bool },
+    /// Send the file (`head_only` for HEAD: the head without the body), or the part of it
+    /// `range` asks for.
+    Serve { head_only: bool, range: RangeAsk },
     /// Answer with this error status and a one-line explanation.
     Refuse(Status, String),
 }
@@ -149,11 +155,13 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
         );
     }
     let mut host = false;
+    let mut range = None;
+    let mut if_range = false;
     for line in lines {
         if line.is_empty() {
             break;
         }
-        let Some((name, _value)) = line.split_once(':') else {
+        let Some((name, value)) = line.split_once(':') else {
             return bad("a header line has no colon");
         };
         if name.is_empty() || !name.bytes().all(is_tchar) {
@@ -161,8 +169,22 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
         }
         if name.eq_ignore_ascii_case("host") {
             host = true;
+        } else if name.eq_ignore_ascii_case("range") {
+            // Two Range fields make no sense together: ignore both (a whole 200).
+            range = match range {
+                None => Some(RangeAsk::parse(value)),
+                Some(_) => Some(RangeAsk::Whole),
+            };
+        } else if name.eq_ignore_ascii_case("if-range") {
+            if_range = true;
         }
     }
+    // §14.2: only GET has range handling; §13.1.5: an If-Range validator can only match one
+    // the server sent, and copylab sends none (no ETag, no Last-Modified): the whole file.
+    let range = match range {
+        Some(r) if method == "GET" && !if_range => r,
+        _ => RangeAsk::Whole,
+    };
     if minor == "1" && !host {
         return bad("HTTP/1.1 requests need a Host header");
     }
@@ -195,8 +217,14 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
         );
     }
     match method {
-        "GET" => Verdict::Serve { head_only: false },
-        "HEAD" => Verdict::Serve { head_only: true },
+        "GET" => Verdict::Serve {
+            head_only: false,
+            range,
+        },
+        "HEAD" => Verdict::Serve {
+            head_only: true,
+            range,
+        },
         _ => Verdict::Refuse(
             Status::METHOD_NOT_ALLOWED,
             format!("{method} is not allowed: use GET or HEAD"),
@@ -204,25 +232,130 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
     }
 }
 
+/// What a request's Range header asks for (RFC 9110 §14.1.2), before the file's length is
+/// known. Anything copylab does not answer with one part is `Whole`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeAsk {
+    /// No Range header, a malformed one, another unit, several ranges, or a method or
+    /// If-Range that rules ranges out: the whole file with 200.
+    Whole,
+    /// `bytes=first-last` or `bytes=first-` (`last` inclusive, may lie past the end).
+    From { first: u64, last: Option<u64> },
+    /// `bytes=-n`: the last `n` bytes.
+    Suffix(u64),
+}
+
+/// What to answer a ranged request with, for a file of a known length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranged {
+    /// 200 with every byte.
+    Whole,
+    /// 206 with bytes `start..=end` (offsets in the file).
+    Part { start: u64, end: u64 },
+    /// 416: no byte of the file is in the range.
+    Unsatisfiable,
+}
+
+impl RangeAsk {
+    /// Parse a Range field's value. A malformed value is ignored (§14.2: the server MAY),
+    /// and so is a list of several ranges (§14.1.1: it may answer with the whole file).
+    pub fn parse(value: &str) -> RangeAsk {
+        let Some((unit, set)) = value.trim().split_once('=') else {
+            return RangeAsk::Whole;
+        };
+        if !unit.trim().eq_ignore_ascii_case("bytes") || set.contains(',') {
+            return RangeAsk::Whole;
+        }
+        let Some((a, b)) = set.trim().split_once('-') else {
+            return RangeAsk::Whole;
+        };
+        let num = |s: &str| -> Option<u64> {
+            (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        };
+        match (a.is_empty(), b.is_empty()) {
+            (true, false) => num(b).map_or(RangeAsk::Whole, RangeAsk::Suffix),
+            (false, true) => num(a).map_or(RangeAsk::Whole, |first| RangeAsk::From {
+                first,
+                last: None,
+            }),
+            (false, false) => match (num(a), num(b)) {
+                // last < first is an invalid range-spec: ignored like any malformed one.
+                (Some(first), Some(last)) if last >= first => RangeAsk::From {
+                    first,
+                    last: Some(last),
+                },
+                _ => RangeAsk::Whole,
+            },
+            (true, true) => RangeAsk::Whole,
+        }
+    }
+
+    /// The answer for a file of `len` bytes (§14.1.2): `last` past the end is clamped to the
+    /// last byte; `first` at or past the end, and `-0`, are unsatisfiable. A suffix of an
+    /// empty file is its whole (empty) self, which only a 200 can say.
+    pub fn resolve(self, len: u64) -> Ranged {
+        match self {
+            RangeAsk::Whole => Ranged::Whole,
+            RangeAsk::From { first, .. } if first >= len => Ranged::Unsatisfiable,
+            RangeAsk::From { first, last } => Ranged::Part {
+                start: first,
+                end: last.map_or(len - 1, |l| l.min(len - 1)),
+            },
+            RangeAsk::Suffix(0) => Ranged::Unsatisfiable,
+            RangeAsk::Suffix(_) if len == 0 => Ranged::Whole,
+            RangeAsk::Suffix(n) => Ranged::Part {
+                start: len - n.min(len),
+                end: len - 1,
+            },
+        }
+    }
+}
+
 /// The head of a 200 response carrying `len` bytes of a file.
 pub fn ok_head(len: u64) -> Vec<u8> {
     format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\nServer: copylab/{}\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nAccept-Ranges: bytes\r\nContent-Type: application/octet-stream\r\nConnection: close\r\nServer: copylab/{}\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     )
     .into_bytes()
 }
 
+/// The head of a 206 response carrying bytes `start..=end` of a file of `len` bytes.
+pub fn partial_head(start: u64, end: u64, len: u64) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{end}/{len}\r\nAccept-Ranges: bytes\r\nContent-Type: application/octet-stream\r\nConnection: close\r\nServer: copylab/{}\r\n\r\n",
+        end - start + 1,
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes()
+}
+
+/// A complete 416 response for a file of `len` bytes (§15.5.17: `Content-Range: bytes */len`).
+pub fn unsatisfiable_response(len: u64, why: &str) -> Vec<u8> {
+    response_with(
+        Status::RANGE_NOT_SATISFIABLE,
+        why,
+        &format!("Content-Range: bytes */{len}\r\n"),
+    )
+}
+
 /// A complete error response with a one-line plain-text body.
 pub fn error_response(status: Status, why: &str) -> Vec<u8> {
-    let body = format!("{} {}: {why}\n", status.0, status.reason());
     let allow = if status == Status::METHOD_NOT_ALLOWED {
         "Allow: GET, HEAD\r\n"
     } else {
         ""
     };
+    response_with(status, why, allow)
+}
+
+/// A complete response of `status` with `extra` header lines and a one-line body.
+fn response_with(status: Status, why: &str, extra: &str) -> Vec<u8> {
+    let body = format!("{} {}: {why}\n", status.0, status.reason());
     format!(
-        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nContent-Type: text/plain; charset=utf-8\r\n{allow}Connection: close\r\nServer: copylab/{}\r\n\r\n{body}",
+        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nContent-Type: text/plain; charset=utf-8\r\n{extra}Connection: close\r\nServer: copylab/{}\r\n\r\n{body}",
         status.0,
         status.reason(),
         body.len(),
@@ -237,6 +370,8 @@ pub struct ResponseHead {
     pub status: u16,
     pub reason: String,
     pub content_length: Option<u64>,
+    /// `Content-Range` as sent (a 206's `bytes a-b/len`), if any.
+    pub content_range: Option<String>,
 }
 
 /// Parse a response head (through its blank line).
@@ -255,6 +390,7 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
         .ok_or_else(|| format!("bad status line: {status_line:?}"))?;
     let reason = parts.next().unwrap_or("").to_string();
     let mut content_length: Option<u64> = None;
+    let mut content_range: Option<String> = None;
     let mut transfer_encoding: Option<String> = None;
     for line in lines {
         if line.is_empty() {
@@ -283,6 +419,8 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
                     _ => content_length = Some(n),
                 }
             }
+        } else if name.eq_ignore_ascii_case("content-range") {
+            content_range = Some(value.to_string());
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             let joined = match transfer_encoding.take() {
                 Some(t) => format!("{t}, {value}"),
@@ -309,6 +447,7 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
         status,
         reason,
         content_length,
+        content_range,
     })
 }
 
@@ -331,7 +470,10 @@ mod tests {
     fn serves_root_and_the_file_name() {
         assert_eq!(
             j("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Verdict::Serve { head_only: false }
+            Verdict::Serve {
+                head_only: false,
+                range: RangeAsk::Whole
+            }
         );
         assert_eq!(status(j("GET /big.iso HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
         assert_eq!(
@@ -344,10 +486,81 @@ mod tests {
         );
         assert_eq!(
             j("HEAD / HTTP/1.0\r\n\r\n"),
-            Verdict::Serve { head_only: true }
+            Verdict::Serve {
+                head_only: true,
+                range: RangeAsk::Whole
+            }
         );
         assert_eq!(status(j("GET / HTTP/1.1\nHost: x\n\n")), 200);
         assert_eq!(status(j("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
+    }
+
+    #[test]
+    fn ranges_parse_and_resolve_as_rfc_9110_says() {
+        use RangeAsk::*;
+        let r = |v: &str, len: u64| RangeAsk::parse(v).resolve(len);
+        let part = |start, end| Ranged::Part { start, end };
+        assert_eq!(r("bytes=0-99", 1000), part(0, 99));
+        assert_eq!(r(" bytes = 10-19 ", 1000), part(10, 19));
+        assert_eq!(r("BYTES=10-", 1000), part(10, 999));
+        assert_eq!(r("bytes=-100", 1000), part(900, 999));
+        assert_eq!(r("bytes=-5000", 1000), part(0, 999));
+        assert_eq!(r("bytes=990-5000", 1000), part(990, 999));
+        assert_eq!(r("bytes=999-999", 1000), part(999, 999));
+        assert_eq!(r("bytes=1000-", 1000), Ranged::Unsatisfiable);
+        assert_eq!(r("bytes=1000-2000", 1000), Ranged::Unsatisfiable);
+        assert_eq!(r("bytes=-0", 1000), Ranged::Unsatisfiable);
+        assert_eq!(r("bytes=0-0", 0), Ranged::Unsatisfiable);
+        assert_eq!(r("bytes=-10", 0), Ranged::Whole);
+        for malformed in [
+            "bytes=5-1",
+            "bytes=abc",
+            "bytes=-",
+            "bytes=1-2-3",
+            "items=0-1",
+            "bytes 0-1",
+            "bytes=+1-2",
+            "bytes=99999999999999999999-",
+            "bytes=0-1,5-6",
+        ] {
+            assert_eq!(RangeAsk::parse(malformed), Whole, "{malformed}");
+        }
+        let ranged = |head: &str| match j(head) {
+            Verdict::Serve { range, .. } => range,
+            v => panic!("{v:?}"),
+        };
+        assert_eq!(
+            ranged("GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2\r\n\r\n"),
+            From {
+                first: 1,
+                last: Some(2)
+            }
+        );
+        assert_eq!(
+            ranged("HEAD / HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2\r\n\r\n"),
+            Whole
+        );
+        assert_eq!(
+            ranged("GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2\r\nIf-Range: \"x\"\r\n\r\n"),
+            Whole
+        );
+        assert_eq!(
+            ranged("GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2\r\nRange: bytes=3-4\r\n\r\n"),
+            Whole
+        );
+        let h = String::from_utf8(partial_head(10, 19, 1000)).unwrap();
+        assert!(h.starts_with("HTTP/1.1 206 Partial Content\r\n"), "{h}");
+        assert!(
+            h.contains("\r\nContent-Length: 10\r\n")
+                && h.contains("\r\nContent-Range: bytes 10-19/1000\r\n"),
+            "{h}"
+        );
+        let u = String::from_utf8(unsatisfiable_response(1000, "no")).unwrap();
+        assert!(
+            u.starts_with("HTTP/1.1 416 Range Not Satisfiable\r\n")
+                && u.contains("\r\nContent-Range: bytes */1000\r\n"),
+            "{u}"
+        );
     }
 
     #[test]

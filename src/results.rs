@@ -1,6 +1,8 @@
 //! The results of `compare`, `sweep` and `trace`: these structs *are* the `--json` formats (schema 1).
 //! Every field is documented here; units are in the names. `null` always means "not measured",
-//! never zero.
+//! never zero. `serve`'s line-per-event format is in [`serve`].
+
+pub mod serve;
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::statfs::{PROC_SUPER_MAGIC, SYSFS_MAGIC, fstatfs};
@@ -118,6 +119,61 @@ impl Source {
             generated_in: Some(dir.to_path_buf()),
             hash: Some(hasher.digest()),
         })
+    }
+}
+
+/// The bytes one transfer sends: `len` bytes of a source's file from `start` (the whole file,
+/// or one HTTP byte range), and where the sender publishes how many it has sent so far.
+///
+/// Methods address the file only through this view: byte `i` of the part is at file offset
+/// `start + i` ([`Part::at`]), and every count they return is in bytes of the part. They publish
+/// how far they got after each chunk ([`Part::reached`]); `transfer` publishes 0 as the
+/// measured window opens, so a watcher that set `u64::MAX` knows when sending began.
+#[derive(Clone, Copy)]
+pub struct Part<'a> {
+    pub file: &'a File,
+    /// File offset of the first byte to send.
+    pub start: u64,
+    /// Bytes to send.
+    pub len: u64,
+    progress: Option<&'a AtomicU64>,
+}
+
+impl<'a> Part<'a> {
+    /// All of `src`.
+    pub fn whole(src: &'a Source) -> Part<'a> {
+        Part::of(src, 0, src.len)
+    }
+
+    /// `len` bytes of `src` from `start` (the caller keeps them inside the file).
+    pub fn of(src: &'a Source, start: u64, len: u64) -> Part<'a> {
+        Part {
+            file: &src.file,
+            start,
+            len,
+            progress: None,
+        }
+    }
+
+    /// Publish progress in `sent`, for whoever watches the transfer while it runs.
+    pub fn with_progress(self, sent: &'a AtomicU64) -> Part<'a> {
+        Part {
+            progress: Some(sent),
+            ..self
+        }
+    }
+
+    /// The file offset of the part's byte `off`.
+    pub fn at(&self, off: u64) -> u64 {
+        self.start + off
+    }
+
+    /// The sender has handed `sent` bytes of the part to the socket (a relaxed store: one
+    /// atomic write per chunk, nothing the measurement can see).
+    pub fn reached(&self, sent: u64) {
+        if let Some(p) = self.progress {
+            p.store(sent, Ordering::Relaxed);
+        }
     }
 }
 

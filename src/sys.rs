@@ -139,6 +139,27 @@ pub fn acknowledged(calls: &mut Calls, fd: BorrowedFd<'_>, handed: u64) -> u64 {
     handed.saturating_sub(queued as u64)
 }
 
+/// Bytes of TCP socket `fd` the peer has acknowledged (`tcpi_bytes_acked`, Linux 4.1+), for an
+/// observer on another thread: not counted in any `Calls`, as it is not the sender's syscall.
+/// `None` for a socket that is not TCP or a kernel that cannot say.
+pub fn tcp_bytes_acked(fd: BorrowedFd<'_>) -> Option<u64> {
+    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is live and `len` says its size; the kernel writes at most that much.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + 8;
+    (r == 0 && len as usize >= end).then_some(info.tcpi_bytes_acked)
+}
+
 /// Why a transfer stopped before the last byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopKind {
@@ -312,6 +333,13 @@ pub fn write_all(calls: &mut Calls, fd: BorrowedFd<'_>, buf: &[u8]) -> Result<()
 }
 
 /// `pread(2)` into `buf` at `offset`; a short read is returned as is (0 means end of file).
+/// The size of a memory page (mmap offsets are multiples of it).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory effects; it returns -1 only for an unknown name.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 { n as u64 } else { 4096 }
+}
+
 pub fn pread(calls: &mut Calls, fd: impl AsFd, buf: &mut [u8], offset: u64) -> nix::Result<usize> {
     let off = i64::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
     retry(calls, "pread64", None, || {

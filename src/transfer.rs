@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use crate::counters::{Choice, Counters, Reading};
 use crate::method::IoWorkers;
 use crate::method::{Method, Scratch};
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, SendError};
 use crate::transport::{Conn, Delivery};
 
@@ -35,11 +35,11 @@ pub struct Measured {
     pub finished: Instant,
 }
 
-/// Send `head` (e.g. an HTTP response head; may be empty), then, with `body`, the whole of
-/// `src` with `method`, counting around both.
+/// Send `head` (e.g. an HTTP response head; may be empty), then, with `body`, the part `src`
+/// of the file (the whole file, or a byte range) with `method`, counting around both.
 pub fn send_measured(
     method: &dyn Method,
-    src: &Source,
+    src: Part<'_>,
     sock: BorrowedFd<'_>,
     head: &[u8],
     body: bool,
@@ -54,6 +54,7 @@ pub fn send_measured(
         .then(|| crate::method::worker_times(tid));
     counters.start()?;
     let started = Instant::now();
+    src.reached(0);
     let sent = match sys::write_all(&mut calls, sock, head) {
         Ok(()) if body => method.send(src, sock, scratch, &mut calls),
         Ok(()) => Ok(0),

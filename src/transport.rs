@@ -1,12 +1,15 @@
 //! Sockets for a transfer: a connected pair over TCP loopback, a Unix stream socket, or TCP
 //! across a veth pair between two network namespaces; the pacing that makes a socket behave like
-//! a link of a given speed; and the loop that drains, counts and hashes what arrives (run, and
-//! measured, by `transfer::Receiver`).
+//! a link of a given speed; the listener `serve` accepts real clients on, the one connection type
+//! both hand out; and the loop that drains, counts and hashes what arrives (run, and measured, by
+//! `transfer::Receiver`).
 
 use std::io::Read;
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::net::UnixStream;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -197,9 +200,14 @@ impl Conn {
     /// Tell the peer no more data is coming (it then sees end-of-file).
     pub fn finish(&self) {
         // An error here means the peer is already gone, which the receiver reports.
+        self.shutdown(Shutdown::Write);
+    }
+
+    /// Shut down one or both directions; a peer already gone is nothing to act on here.
+    pub fn shutdown(&self, how: Shutdown) {
         let _ = match self {
-            Conn::Tcp(s) => s.shutdown(Shutdown::Write),
-            Conn::Unix(s) => s.shutdown(Shutdown::Write),
+            Conn::Tcp(s) => s.shutdown(how),
+            Conn::Unix(s) => s.shutdown(how),
         };
     }
 }
@@ -209,6 +217,131 @@ impl Read for Conn {
         match self {
             Conn::Tcp(s) => s.read(buf),
             Conn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+/// Where a server listens.
+#[derive(Debug, Clone)]
+pub enum Listen {
+    /// TCP; `explicit` when the user chose the address with --listen.
+    Tcp {
+        addr: SocketAddr,
+        explicit: bool,
+    },
+    Unix(PathBuf),
+}
+
+impl Listen {
+    /// The kind of socket the clients connect over.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Listen::Tcp { .. } => Transport::Tcp,
+            Listen::Unix(_) => Transport::Unix,
+        }
+    }
+}
+
+/// A non-blocking listening socket; a Unix socket's file is removed when it is dropped.
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    /// Listen where `listen` says; also returns the address as clients should use it (the port
+    /// the kernel picked for port 0). Errors name the flag and say what to do.
+    pub fn bind(listen: &Listen) -> Result<(Listener, String)> {
+        match listen {
+            Listen::Tcp { addr, .. } => {
+                let l = TcpListener::bind(addr).map_err(|e| {
+                    let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                        ": the port is taken (another copylab serve?); pick another with --listen 127.0.0.1:0"
+                    } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        ": ports below 1024 need root; pick a port above 1023"
+                    } else {
+                        ""
+                    };
+                    anyhow::anyhow!("--listen {addr}: cannot listen ({e}){hint}")
+                })?;
+                l.set_nonblocking(true)?;
+                let local = l.local_addr()?;
+                Ok((Listener::Tcp(l), local.to_string()))
+            }
+            Listen::Unix(path) => {
+                let shown = path.display();
+                // sun_path holds 108 bytes, the last one a NUL.
+                let len = path.as_os_str().len();
+                if len >= 108 {
+                    bail!(
+                        "--unix {shown}: the path is {len} bytes, and a Unix socket path must be under 108: choose a shorter one"
+                    );
+                }
+                if let Ok(meta) = std::fs::symlink_metadata(path) {
+                    if !meta.file_type().is_socket() {
+                        bail!(
+                            "--unix {shown}: a file that is not a socket is in the way; choose another path"
+                        );
+                    }
+                    if UnixStream::connect(path).is_ok() {
+                        bail!(
+                            "--unix {shown}: another server is listening there; choose another path"
+                        );
+                    }
+                    std::fs::remove_file(path).with_context(|| {
+                        format!("--unix {shown}: cannot remove the stale socket")
+                    })?;
+                }
+                let l = UnixListener::bind(path)
+                    .with_context(|| format!("--unix {shown}: cannot listen"))?;
+                crate::signals::unlink_on_abort(path);
+                l.set_nonblocking(true)?;
+                Ok((Listener::Unix(l, path.clone()), path.display().to_string()))
+            }
+        }
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l, _) => l.as_fd(),
+        }
+    }
+
+    /// Accept one connection if one is waiting, made blocking, with the peer's address (`unix`
+    /// for a Unix socket). `None` when nothing was waiting or the connection died in the backlog.
+    pub fn accept(&self) -> std::io::Result<Option<(Conn, String)>> {
+        let r = match self {
+            Listener::Tcp(l) => l.accept().map(|(s, a)| (Conn::Tcp(s), a.to_string())),
+            Listener::Unix(l, _) => l.accept().map(|(s, _)| (Conn::Unix(s), "unix".to_string())),
+        };
+        match r {
+            Ok((c, peer)) => {
+                match &c {
+                    Conn::Tcp(s) => s.set_nonblocking(false)?,
+                    Conn::Unix(s) => s.set_nonblocking(false)?,
+                }
+                Ok(Some((c, peer)))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            // A connection that died in the backlog is not the server's problem.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

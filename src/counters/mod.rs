@@ -11,7 +11,7 @@ mod rusage;
 pub mod tracefs;
 
 pub use keeper::release_at_exit;
-pub use perf::NAMED_SYSCALLS;
+pub use perf::{NAMED_SYSCALLS, Peek};
 
 use std::collections::BTreeMap;
 
@@ -163,6 +163,12 @@ impl Counters {
         Ok(c)
     }
 
+    /// A handle to read this thread's syscall count so far from another thread, when perf
+    /// counts syscalls here.
+    pub fn peek(&self) -> Option<Peek> {
+        self.perf.as_ref().and_then(perf::PerfGroup::peek)
+    }
+
     /// The perf group (software events at least) is counting.
     pub fn has_perf(&self) -> bool {
         self.perf.is_some()
@@ -222,4 +228,25 @@ impl Counters {
         }
         Ok(r)
     }
+}
+
+/// System CPU time thread `tid` of this process has used in all, in ns, from
+/// `/proc/self/task/TID/stat` (`stime`, in clock ticks: 10 ms granularity where USER_HZ is 100).
+/// Readable from any thread of the process, without disturbing the one measured: the live
+/// view's "sys CPU so far" is the difference of two of these.
+pub fn thread_sys_ns(tid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After ')': state is field 3, stime field 15, so the 13th of these.
+    let ticks: u64 = rest.split_whitespace().nth(12)?.parse().ok()?;
+    Some(ticks.saturating_mul(clock_tick_ns()))
+}
+
+/// The unit of `/proc` CPU times (USER_HZ), in ns: 10 ms almost everywhere.
+pub fn clock_tick_ns() -> u64 {
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as u64 } else { 100 };
+    1_000_000_000 / hz
 }

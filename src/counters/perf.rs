@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use perf_event::events::{Software, Tracepoint};
 use perf_event::{Builder, Counter, Group};
@@ -186,6 +186,59 @@ impl PerfGroup {
             }
         }
         Ok(pg)
+    }
+}
+
+/// A second handle on a thread's group, to read it from another thread while it counts: a
+/// `read(2)` of the leader (through a duplicate of its descriptor) returns the counts since the
+/// window's reset without stopping, resetting or disabling anything, so the window's own figures
+/// are untouched. While the measured thread is on a CPU the kernel reads its events there with
+/// an interrupt (microseconds); while it sleeps, from memory.
+pub struct Peek {
+    leader: OwnedFd,
+    total: Option<u64>,
+}
+
+impl Peek {
+    /// Syscalls counted so far in the current window, or `None` when the group has no syscall
+    /// tracepoint or the read failed.
+    pub fn syscalls(&self) -> Option<u64> {
+        let want = self.total?;
+        // nr, time_enabled, time_running, then (value, id) per event: a few dozen at most.
+        let mut buf = [0u64; 3 + 2 * 64];
+        // SAFETY: `buf` is live and writable for its whole size in bytes.
+        let n = unsafe {
+            libc::read(
+                self.leader.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                std::mem::size_of_val(&buf),
+            )
+        };
+        if n < 24 {
+            return None;
+        }
+        let words = (n as usize / 8).min(buf.len());
+        let nr = (buf[0] as usize).min((words - 3) / 2);
+        (0..nr)
+            .map(|i| (buf[3 + 2 * i], buf[4 + 2 * i]))
+            .find(|(_, id)| *id == want)
+            .map(|(value, _)| value)
+    }
+}
+
+impl PerfGroup {
+    /// A [`Peek`] on this group (the leader's descriptor duplicated), or `None` when the kernel
+    /// refuses the duplicate.
+    pub fn peek(&self) -> Option<Peek> {
+        use std::os::fd::BorrowedFd;
+        // SAFETY: the leader's descriptor is open for as long as `self.group` lives, and it is
+        // only borrowed here to be duplicated.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.group.as_counter().as_raw_fd()) };
+        let leader = fd.try_clone_to_owned().ok()?;
+        Some(Peek {
+            leader,
+            total: self.total.as_ref().map(Counter::id),
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use super::{
     write_mapped,
 };
 use crate::size::fmt_bytes;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, Ledger, SendError, StopKind, ZeroCopy};
 
 use super::Place::*;
@@ -93,7 +93,7 @@ impl Method for IoUringSendZc {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         scratch: &mut Scratch,
         calls: &mut Calls,
@@ -180,7 +180,7 @@ fn pinned_too_much(r: i32) -> bool {
 }
 
 fn pump(
-    src: &Source,
+    src: Part<'_>,
     sock: BorrowedFd<'_>,
     ring: &mut Ring,
     chunk: usize,
@@ -200,7 +200,7 @@ fn pump(
 }
 
 fn pump_windows(
-    src: &Source,
+    src: Part<'_>,
     sock: BorrowedFd<'_>,
     ring: &mut Ring,
     chunk: usize,
@@ -316,6 +316,7 @@ fn pump_windows(
                     r => return Err((at, sys::classify("sendto", Errno::from_raw(-r)))),
                 }
             }
+            src.reached(off + pos as u64);
         }
         // The socket may still hold the mapping's pages until every notification is in.
         while !owed.waiting.is_empty() {
@@ -323,6 +324,7 @@ fn pump_windows(
         }
         map.unmap(calls);
         off += wlen as u64;
+        src.reached(off);
     }
     Ok(off)
 }

@@ -14,7 +14,7 @@ use super::ring::{Completion, Ring};
 use super::splice::PipeSpec;
 use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
 use crate::size::fmt_bytes;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
 
 use super::Place::*;
@@ -91,7 +91,7 @@ impl Method for IoUringSplice {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         scratch: &mut Scratch,
         calls: &mut Calls,
@@ -136,7 +136,7 @@ const OUT: u64 = 1;
 
 #[allow(clippy::too_many_arguments)]
 fn pump(
-    src: &Source,
+    src: Part<'_>,
     sock: BorrowedFd<'_>,
     pr: BorrowedFd<'_>,
     pw: BorrowedFd<'_>,
@@ -155,7 +155,7 @@ fn pump(
     let more = |end: u64| {
         if end < len { libc::SPLICE_F_MORE } else { 0 }
     };
-    let mut file_off = 0u64; // next byte to splice into the pipe
+    let mut file_off = 0u64; // next byte of the part to splice into the pipe
     let mut sent = 0u64; // bytes the socket took
     while sent < len {
         let mut entries: Vec<squeue::Entry> = Vec::new();
@@ -176,7 +176,7 @@ fn pump(
                 }
                 let n = (len - at).min(pipe_cap as u64);
                 entries.push(
-                    opcode::Splice::new(file, at as i64, pw, -1, n as u32)
+                    opcode::Splice::new(file, src.at(at) as i64, pw, -1, n as u32)
                         .build()
                         .user_data(IN),
                 );
@@ -234,6 +234,7 @@ fn pump(
             return Err((progress.sent, kind));
         }
         (file_off, sent) = (progress.file_off, progress.sent);
+        src.reached(sent);
         let wait_for_socket = progress.wait_for_socket;
         if wait_for_socket {
             // The socket's send timeout passed without progress (SO_SNDTIMEO in the worker).

@@ -12,7 +12,7 @@ use super::{Expected, Layout, Method, MethodKind, Model, Scratch, map_window, st
 
 use super::Place::*;
 use super::StepKind::*;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{Calls, SendError};
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
@@ -53,7 +53,7 @@ impl Method for Mmap {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         _scratch: &mut Scratch,
         calls: &mut Calls,
@@ -73,6 +73,7 @@ impl Method for Mmap {
                 .map_err(|(at, kind)| stop(at, kind))?;
             map.unmap(calls);
             off += wlen as u64;
+            src.reached(off);
         }
         Ok(off)
     }

@@ -18,7 +18,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 
 use serde::Serialize;
 
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{Calls, SendError};
 use crate::transport::Transport;
 
@@ -430,11 +430,12 @@ pub trait Method: Send + Sync {
         Ok(())
     }
 
-    /// Send all `src.len` bytes of `src` to `sock`, counting every syscall into `calls`.
+    /// Send all `src.len` bytes of the part `src` (from file offset `src.start`) to `sock`,
+    /// counting every syscall into `calls` and publishing progress with `src.reached`.
     /// Returns the bytes sent, which on success is exactly `src.len`.
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         scratch: &mut Scratch,
         calls: &mut Calls,
@@ -457,24 +458,48 @@ pub trait Method: Send + Sync {
     }
 }
 
-/// Map a window of `len` bytes of `src` from `off` (read-only, shared: the page cache's own
-/// pages), or say the transfer stopped at `off` because `mmap` failed.
+/// A window of the file mapped for sending: the mapping starts at the page boundary at or
+/// before the wanted offset (mmap takes page-aligned offsets only), and [`Window::ptr`] points
+/// past the `skip` bytes before it.
+struct Window {
+    map: crate::sys::Mapping,
+    skip: usize,
+}
+
+impl Window {
+    /// The first wanted byte.
+    fn ptr(&self) -> *mut u8 {
+        // SAFETY: `skip` is less than a page and the mapping is `skip` + the wanted length.
+        unsafe { self.map.ptr().add(self.skip) }
+    }
+
+    fn unmap(self, calls: &mut Calls) {
+        self.map.unmap(calls);
+    }
+}
+
+/// Map `len` bytes of the part `src` from its byte `off` (read-only, shared: the page cache's
+/// own pages), or say the transfer stopped at `off` because `mmap` failed.
 fn map_window(
-    src: &Source,
+    src: Part<'_>,
     off: u64,
     len: usize,
     calls: &mut Calls,
-) -> Result<crate::sys::Mapping, (u64, crate::sys::StopKind)> {
+) -> Result<Window, (u64, crate::sys::StopKind)> {
     use std::os::fd::AsFd;
-    crate::sys::Mapping::file(calls, src.file.as_fd(), off, len).map_err(|errno| {
-        (
-            off,
-            crate::sys::StopKind::Failed {
-                call: "mmap",
-                errno,
-            },
-        )
-    })
+    let at = src.at(off);
+    let skip = (at % crate::sys::page_size()) as usize;
+    crate::sys::Mapping::file(calls, src.file.as_fd(), at - skip as u64, skip + len)
+        .map(|map| Window { map, skip })
+        .map_err(|errno| {
+            (
+                off,
+                crate::sys::StopKind::Failed {
+                    call: "mmap",
+                    errno,
+                },
+            )
+        })
 }
 
 /// Whether a step's `syscall` names an io_uring operation (`IORING_OP_SPLICE`), which is not a

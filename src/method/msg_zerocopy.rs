@@ -15,7 +15,7 @@ use super::{
     step, write_mapped,
 };
 use crate::size::fmt_bytes;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, Ledger, SendError, StopKind, ZeroCopy};
 use crate::transport::Transport;
 
@@ -138,7 +138,7 @@ impl Method for MsgZerocopy {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         _scratch: &mut Scratch,
         calls: &mut Calls,
@@ -160,7 +160,7 @@ impl Method for MsgZerocopy {
 }
 
 fn pump(
-    src: &Source,
+    src: Part<'_>,
     sock: BorrowedFd<'_>,
     chunk: usize,
     zc: &mut Completions,
@@ -179,6 +179,7 @@ fn pump(
             let ptr = unsafe { map.ptr().add(done) };
             let sent_now = send_one(sock, ptr, n, off + done as u64, zc, calls)?;
             done += sent_now;
+            src.reached(off + done as u64);
             if zc.outstanding() >= REAP_AT {
                 zc.read(sock, false, calls)
                     .map_err(|e| (off + done as u64, e))?;
@@ -191,6 +192,7 @@ fn pump(
         }
         map.unmap(calls);
         off += wlen as u64;
+        src.reached(off);
     }
     Ok(off)
 }

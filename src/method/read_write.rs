@@ -7,7 +7,7 @@ use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
 
 use super::Place::*;
 use super::StepKind::*;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
@@ -55,7 +55,7 @@ impl Method for ReadWrite {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         scratch: &mut Scratch,
         calls: &mut Calls,
@@ -69,7 +69,12 @@ impl Method for ReadWrite {
         };
         while off < len {
             let want = (len - off).min(scratch.buf.len() as u64) as usize;
-            let n = match sys::pread(calls, &src.file, &mut scratch.buf.as_mut()[..want], off) {
+            let n = match sys::pread(
+                calls,
+                src.file,
+                &mut scratch.buf.as_mut()[..want],
+                src.at(off),
+            ) {
                 Ok(0) => return Err(stop(off, StopKind::FileChanged)),
                 Ok(n) => n,
                 Err(errno) => {
@@ -86,6 +91,7 @@ impl Method for ReadWrite {
                 return Err(stop(off + done as u64, sys::classify("write", errno)));
             }
             off += n as u64;
+            src.reached(off);
         }
         Ok(off)
     }

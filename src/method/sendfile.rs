@@ -8,7 +8,7 @@ use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
 
 use super::Place::*;
 use super::StepKind::*;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
@@ -47,31 +47,42 @@ impl Method for Sendfile {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         _scratch: &mut Scratch,
         calls: &mut Calls,
     ) -> Result<u64, SendError> {
         let len = src.len;
-        let mut off: i64 = 0;
-        let stop = |sent: i64, kind| SendError {
-            sent: sent as u64,
+        let stop = |sent: u64, kind| SendError {
+            sent,
             expected: len,
             kind,
         };
-        while (off as u64) < len {
-            let want = (len - off as u64).min(SENDFILE_MAX) as usize;
-            let before = off;
-            // The kernel advances `off`; the file's own position is never used.
+        let Ok(start) = i64::try_from(src.start) else {
+            return Err(stop(
+                0,
+                StopKind::Failed {
+                    call: "sendfile64",
+                    errno: nix::errno::Errno::EOVERFLOW,
+                },
+            ));
+        };
+        // The file offset the kernel advances; the file's own position is never used.
+        let mut at: i64 = start;
+        let sent = |at: i64| (at - start) as u64;
+        while sent(at) < len {
+            let want = (len - sent(at)).min(SENDFILE_MAX) as usize;
+            let before = at;
             let r = sys::retry(calls, "sendfile64", Some(sock), || {
-                nix::sys::sendfile::sendfile(sock, &src.file, Some(&mut off), want)
+                nix::sys::sendfile::sendfile(sock, src.file, Some(&mut at), want)
             });
             match r {
-                Ok(0) => return Err(stop(off, StopKind::FileChanged)),
-                Ok(n) => debug_assert_eq!(off - before, n as i64),
-                Err(errno) => return Err(stop(off, sys::classify("sendfile64", errno))),
+                Ok(0) => return Err(stop(sent(at), StopKind::FileChanged)),
+                Ok(n) => debug_assert_eq!(at - before, n as i64),
+                Err(errno) => return Err(stop(sent(at), sys::classify("sendfile64", errno))),
             }
+            src.reached(sent(at));
         }
-        Ok(off as u64)
+        Ok(sent(at))
     }
 }

@@ -14,7 +14,7 @@ use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
 use super::Place::*;
 use super::StepKind::*;
 use crate::size::fmt_bytes;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
@@ -130,7 +130,7 @@ impl Method for Splice {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         scratch: &mut Scratch,
         calls: &mut Calls,
@@ -159,7 +159,7 @@ impl Method for Splice {
 }
 
 fn pump(
-    src: &Source,
+    src: Part<'_>,
     sock: BorrowedFd<'_>,
     pr: BorrowedFd<'_>,
     pw: BorrowedFd<'_>,
@@ -167,13 +167,18 @@ fn pump(
     calls: &mut Calls,
 ) -> Result<u64, (u64, StopKind)> {
     let len = src.len;
-    let mut file_off: i64 = 0; // advanced by the kernel
+    let eoverflow = StopKind::Failed {
+        call: "splice",
+        errno: nix::errno::Errno::EOVERFLOW,
+    };
+    let start = i64::try_from(src.start).map_err(|_| (0, eoverflow))?;
+    let mut file_off: i64 = start; // advanced by the kernel
     let mut sent = 0u64;
     while sent < len {
-        let want = (len - file_off as u64).min(pipe_cap as u64) as usize;
+        let want = (len - (file_off - start) as u64).min(pipe_cap as u64) as usize;
         let filled = sys::retry(calls, "splice", None, || {
             splice(
-                &src.file,
+                src.file,
                 Some(&mut file_off),
                 pw,
                 None,
@@ -194,6 +199,7 @@ fn pump(
             return Err((sent, StopKind::FileChanged));
         }
         sent = drain_pipe(pr, sock, filled, sent, len, calls)?;
+        src.reached(sent);
     }
     Ok(sent)
 }

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use super::splice::{PipeSpec, drain_pipe};
 use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
 use crate::size::fmt_bytes;
-use crate::source::Source;
+use crate::source::Part;
 use crate::sys::{self, Calls, Mapping, SendError, StopKind};
 
 use super::Place::*;
@@ -93,7 +93,7 @@ impl Method for Vmsplice {
 
     fn send(
         &self,
-        src: &Source,
+        src: Part<'_>,
         sock: BorrowedFd<'_>,
         scratch: &mut Scratch,
         calls: &mut Calls,
@@ -122,7 +122,7 @@ impl Method for Vmsplice {
 }
 
 fn pump(
-    src: &Source,
+    src: Part<'_>,
     sock: BorrowedFd<'_>,
     pr: BorrowedFd<'_>,
     pw: BorrowedFd<'_>,
@@ -176,6 +176,7 @@ fn pump(
                 })?;
                 given += n;
                 sent = drain_pipe(pr, sock, n, sent, len, calls)?;
+                src.reached(sent);
             }
             done += chunk;
         }
@@ -185,16 +186,22 @@ fn pump(
     Ok(sent)
 }
 
-/// `pread` exactly `buf.len()` bytes at `offset`; end of file first means the file shrank.
+/// `pread` exactly `buf.len()` bytes at the part's byte `offset`; end of file first means the
+/// file shrank.
 fn read_exact_at(
-    src: &Source,
+    src: Part<'_>,
     buf: &mut [u8],
     offset: u64,
     calls: &mut Calls,
 ) -> Result<(), (u64, StopKind)> {
     let mut got = 0usize;
     while got < buf.len() {
-        match sys::pread(calls, &src.file, &mut buf[got..], offset + got as u64) {
+        match sys::pread(
+            calls,
+            src.file,
+            &mut buf[got..],
+            src.at(offset + got as u64),
+        ) {
             Ok(0) => return Err((offset, StopKind::FileChanged)),
             Ok(n) => got += n,
             Err(errno) => {

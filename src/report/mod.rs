@@ -1,8 +1,10 @@
-//! Printing a [`Report`]: the table for people, JSON for programs. Nothing here measures.
+//! Printing a [`Report`] and every other command's output: tables and lines for people, JSON for
+//! programs. Nothing here measures.
 
 pub mod export;
 mod profile;
 pub mod quiz;
+pub mod serve;
 mod sweep;
 mod table;
 mod trace;

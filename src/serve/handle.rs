@@ -1,0 +1,382 @@
+//! One connection from its request to its close: the answer to its request head (HTTP), the
+//! measured transfer, how it ended, and its line.
+
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::accept::Job;
+use super::live::Flight;
+use super::records::{Brief, new_record};
+use super::{Shared, lock};
+use crate::counters::{Counters, Peek};
+use crate::http::{self, HeadError, Ranged, Status, Verdict};
+use crate::results::serve::{ConnRecord, Outcome};
+use crate::sys::{SendError, StopKind};
+use crate::transfer;
+use crate::transport::Conn;
+
+/// What a worker thread keeps between connections: its counters (opened once: closing perf
+/// tracepoints costs tens of milliseconds each, which would delay every client's end-of-file).
+/// Its buffer or pipe comes from `Shared::spare`. Each connection is still served by one
+/// thread, measured alone.
+#[derive(Default)]
+pub(super) struct Worker {
+    pub counters: Option<Counters>,
+    /// `--live`: a handle to read those counters while a transfer runs.
+    pub peek: Option<Arc<Peek>>,
+}
+
+/// What to send on a connection: the response head (empty in raw mode), then, with `body`,
+/// the file, or with `range` its bytes `start..=end`.
+struct Reply {
+    head: Vec<u8>,
+    body: bool,
+    range: Option<(u64, u64)>,
+}
+
+impl Reply {
+    /// The bytes of the file this reply sends.
+    fn part<'a>(&self, src: &'a crate::source::Source) -> crate::source::Part<'a> {
+        match self.range {
+            Some((start, end)) => crate::source::Part::of(src, start, end - start + 1),
+            None => crate::source::Part::whole(src),
+        }
+    }
+}
+
+/// Serve one connection from accept to close, then print its line.
+pub(super) fn serve_one(
+    sh: &Shared,
+    w: &mut Worker,
+    Job {
+        id,
+        conn,
+        peer,
+        head,
+    }: Job,
+) {
+    let rec = handle(sh, w, id, &conn, &peer, head);
+    // Unregister before closing, so the acceptor never shuts down a reused descriptor.
+    {
+        let mut active = lock(&sh.active);
+        active.remove(&id);
+        drop(conn);
+        sh.slot_freed.notify_all();
+    }
+    {
+        let _guard = lock(&sh.out);
+        match &sh.live {
+            Some(live) => live.println(&crate::report::serve::record_line(&rec)),
+            // stdout gone (e.g. piped into a closed reader): keep serving; the summary will
+            // fail quietly.
+            None => {
+                let _ = crate::report::serve::write_record(
+                    &rec,
+                    sh.opts.json,
+                    &mut std::io::stdout().lock(),
+                );
+            }
+        }
+    }
+    lock(&sh.records).push(Brief::of(&rec));
+}
+
+fn handle(
+    sh: &Shared,
+    w: &mut Worker,
+    id: u64,
+    conn: &Conn,
+    peer: &str,
+    head_read: Option<Result<Vec<u8>, HeadError>>,
+) -> ConnRecord {
+    let mut rec = new_record(id, peer, sh.opts.method);
+    let reply = match head_read {
+        // Raw mode: the file, with nothing before it.
+        None => Reply {
+            head: Vec::new(),
+            body: true,
+            range: None,
+        },
+        // HTTP mode: the head reader already read the request head.
+        Some(got) => match answer(sh, conn, got, &mut rec) {
+            Some(r) => r,
+            None => return rec,
+        },
+    };
+    let sock = conn.fd();
+    if let Some(t) = sh.opts.send_timeout
+        && let Err(e) = crate::sys::set_send_timeout(sock, t)
+    {
+        rec.outcome = Outcome::Error;
+        rec.detail = format!("cannot set the send timeout: {}", e.desc());
+        return rec;
+    }
+    rec.expected = if reply.body {
+        reply.part(&sh.src).len
+    } else {
+        0
+    };
+    // The size was taken at start-up; say so if the file has changed since.
+    let now_len = sh
+        .src
+        .file
+        .metadata()
+        .map(|m| m.len())
+        .unwrap_or(sh.src.len);
+    match send(sh, w, &rec, sock, &reply) {
+        Ok(m) => settle(sh, &mut rec, conn, &m, &reply, now_len),
+        Err((e, set_up)) => set_up_failed(&mut rec, conn, &e, set_up),
+    }
+    rec
+}
+
+/// HTTP: what to send for the request head `got`; `None` when the connection ends here
+/// (refused, or the client left), with `rec` saying how.
+fn answer(
+    sh: &Shared,
+    conn: &Conn,
+    got: Result<Vec<u8>, HeadError>,
+    rec: &mut ConnRecord,
+) -> Option<Reply> {
+    let verdict = match got {
+        Ok(h) => http::judge(&h, &sh.file_name),
+        Err(HeadError::TooLarge) => Verdict::Refuse(
+            Status::HEADERS_TOO_LARGE,
+            format!("the request head is larger than {} bytes", http::MAX_HEAD),
+        ),
+        Err(HeadError::Timeout) => Verdict::Refuse(
+            Status::REQUEST_TIMEOUT,
+            format!(
+                "no complete request head within {} s",
+                http::HEAD_TIMEOUT.as_secs()
+            ),
+        ),
+        Err(HeadError::Stopped) => Verdict::Refuse(
+            Status::SERVICE_UNAVAILABLE,
+            "the server is stopping".to_string(),
+        ),
+        Err(HeadError::Closed(n)) => {
+            rec.outcome = Outcome::ClientClosed;
+            rec.detail = format!("client closed before a complete request ({n} bytes sent)");
+            return None;
+        }
+        Err(HeadError::Io(e)) => {
+            rec.outcome = Outcome::Error;
+            rec.detail = format!("reading the request failed: {}", e.desc());
+            return None;
+        }
+    };
+    match verdict {
+        Verdict::Serve { head_only, range } => {
+            let len = sh.src.len;
+            let (status, head, range) = match range.resolve(len) {
+                Ranged::Whole => (Status::OK, http::ok_head(len), None),
+                Ranged::Part { start, end } => (
+                    Status::PARTIAL_CONTENT,
+                    http::partial_head(start, end, len),
+                    Some((start, end)),
+                ),
+                Ranged::Unsatisfiable => {
+                    let status = Status::RANGE_NOT_SATISFIABLE;
+                    let why = format!("no byte of the {len}-byte file is in the range asked for");
+                    send_and_close(conn, &http::unsatisfiable_response(len, &why));
+                    rec.http_status = Some(status.0);
+                    rec.outcome = Outcome::Rejected;
+                    rec.detail = format!("{} {}: {why}", status.0, status.reason());
+                    return None;
+                }
+            };
+            rec.http_status = Some(status.0);
+            (rec.range_start, rec.range_end) = (range.map(|r| r.0), range.map(|r| r.1));
+            Some(Reply {
+                head,
+                body: !head_only,
+                range,
+            })
+        }
+        Verdict::Refuse(status, why) => {
+            send_error(conn, status, &why);
+            rec.http_status = Some(status.0);
+            rec.outcome = Outcome::Rejected;
+            rec.detail = format!("{} {}: {why}", status.0, status.reason());
+            None
+        }
+    }
+}
+
+/// Answer with an error status and close.
+fn send_error(conn: &Conn, status: Status, why: &str) {
+    send_and_close(conn, &http::error_response(status, why));
+}
+
+/// Send a complete response (unmeasured: no transfer) and close.
+fn send_and_close(conn: &Conn, response: &[u8]) {
+    let mut calls = crate::sys::Calls::default();
+    // A client already gone is answered by nobody; its record says how it ended.
+    let _ = crate::sys::write_all(&mut calls, conn.fd(), response);
+    close_gracefully(conn);
+}
+
+/// The measured transfer, with a buffer or pipe from the shared pool. On failure, also whether
+/// the set-up (counters, the method's pipe or ring) was done: until then nothing has reached
+/// the client, and it can still be answered with a status.
+fn send(
+    sh: &Shared,
+    w: &mut Worker,
+    rec: &ConnRecord,
+    sock: BorrowedFd<'_>,
+    reply: &Reply,
+) -> Result<transfer::Measured, (anyhow::Error, bool)> {
+    let mut set_up = false;
+    let mut scratch = lock(&sh.spare).pop().unwrap_or_default();
+    let result = (|| -> Result<transfer::Measured> {
+        let counters = match &mut w.counters {
+            Some(c) => c,
+            None => {
+                w.peek = None;
+                w.counters.insert(Counters::open(sh.opts.counters)?)
+            }
+        };
+        sh.method.prepare(&mut scratch)?;
+        set_up = true;
+        let part = reply.part(&sh.src);
+        // --live: publish this transfer's progress for the view while it runs.
+        let flight = sh.live.as_ref().map(|live| {
+            if w.peek.is_none() {
+                w.peek = counters.peek().map(Arc::new);
+            }
+            live.begin(Flight::new(
+                rec.id,
+                &rec.peer,
+                if reply.body { part.len } else { 0 },
+                reply.head.len() as u64,
+                sock.as_raw_fd(),
+                w.peek.clone(),
+            ))
+        });
+        let part = match &flight {
+            Some(f) => part.with_progress(&f.sent),
+            None => part,
+        };
+        let measured = transfer::send_measured(
+            sh.method.as_ref(),
+            part,
+            sock,
+            &reply.head,
+            reply.body,
+            &mut scratch,
+            counters,
+        );
+        if let Some(live) = &sh.live {
+            live.end(rec.id);
+        }
+        measured
+    })();
+    lock(&sh.spare).push(scratch);
+    result.map_err(|e| (e, set_up))
+}
+
+/// The transfer could not be made. HTTP: a set-up failure (EMFILE for a pipe, say) is the
+/// server's trouble, not a 200 with no body: answer 503 and log what was answered.
+fn set_up_failed(rec: &mut ConnRecord, conn: &Conn, e: &anyhow::Error, set_up: bool) {
+    rec.outcome = Outcome::Error;
+    rec.detail = format!("{e:#}");
+    if !set_up && rec.http_status.is_some() {
+        let status = Status::SERVICE_UNAVAILABLE;
+        send_error(
+            conn,
+            status,
+            &format!("the server cannot serve this now: {e:#}"),
+        );
+        rec.http_status = Some(status.0);
+    }
+}
+
+/// Fill `rec` from the measured transfer `m`: bytes, time, cost, and how it ended; then close
+/// (gracefully when complete).
+fn settle(
+    sh: &Shared,
+    rec: &mut ConnRecord,
+    conn: &Conn,
+    m: &transfer::Measured,
+    reply: &Reply,
+    now_len: u64,
+) {
+    let wall = m.finished.saturating_duration_since(m.started);
+    rec.wall_ns = wall.as_nanos() as u64;
+    rec.cost = Some(crate::results::Cost::new(
+        &m.reading,
+        &m.calls,
+        m.io_workers,
+    ));
+    match &m.sent {
+        Ok(n) => {
+            rec.bytes = *n;
+            rec.outcome = Outcome::Complete;
+            rec.detail = if !reply.body {
+                "complete (HEAD: response head only)".into()
+            } else if now_len > sh.src.len {
+                format!(
+                    "complete; the file grew to {now_len} bytes since start-up, the {} it had then were sent",
+                    sh.src.len
+                )
+            } else {
+                "complete".into()
+            };
+            close_gracefully(conn);
+        }
+        Err(SendError { sent, kind, .. }) => {
+            let (sent, expected) = (*sent, rec.expected);
+            rec.bytes = sent;
+            rec.outcome = match kind {
+                _ if sh.cutting.load(Ordering::SeqCst) => Outcome::Stopped,
+                StopKind::PeerClosed(_) => Outcome::ClientClosed,
+                StopKind::Timeout => Outcome::SendTimeout,
+                StopKind::FileChanged => Outcome::FileChanged,
+                StopKind::Failed { .. } => Outcome::Error,
+            };
+            rec.detail = if rec.outcome == Outcome::Stopped {
+                format!("stopped by the server at exit after {sent} of {expected} bytes")
+            } else {
+                SendError {
+                    sent,
+                    expected,
+                    kind: kind.clone(),
+                }
+                .to_string()
+            };
+            conn.shutdown(Shutdown::Both);
+        }
+    }
+    if rec.bytes > 0 && rec.wall_ns > 0 {
+        rec.throughput_mib_s = crate::size::mib_per_s(rec.bytes, wall.as_secs_f64());
+    }
+}
+
+/// Tell the client we are done, then give it a moment to close first, so unread request bytes
+/// do not turn our close into a reset that could destroy data it has not read yet.
+fn close_gracefully(conn: &Conn) {
+    conn.finish();
+    let sock = conn.fd();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        let mut fds = [PollFd::new(sock, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        // SAFETY: `buf` is a live, writable buffer of the length passed.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            return;
+        }
+    }
+}

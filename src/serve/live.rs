@@ -1,0 +1,201 @@
+//! `serve --live`: the projector view. While clients fetch, one bar per connection in progress
+//! (bytes, rate, syscalls and sys CPU so far, read from the running counters), finished
+//! connections as their ordinary lines above the bars, and the method's running totals under
+//! them. Drawn on stdout — it replaces the lines people read there — and only when stdout is a
+//! terminal: otherwise `serve --live` prints exactly what `serve` prints.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Shared, lock, records};
+use crate::counters::{Peek, clock_tick_ns, thread_sys_ns};
+use crate::report::serve::{progress_line, totals_line};
+use crate::results::serve::InProgress;
+
+/// How often the bars are read and redrawn.
+const REDRAW: Duration = Duration::from_millis(200);
+
+/// The bars, and the transfers they show.
+pub(super) struct Live {
+    mp: MultiProgress,
+    totals: ProgressBar,
+    flights: Mutex<BTreeMap<u64, Arc<Flight>>>,
+    done: AtomicBool,
+    /// TCP: what the client acknowledged counts as sent too (methods that send a whole file in
+    /// one blocking call, sendfile and mmap, publish nothing until it returns).
+    tcp: bool,
+}
+
+/// One connection's transfer, as its worker publishes it for the view.
+pub(super) struct Flight {
+    id: u64,
+    peer: String,
+    expected: u64,
+    /// Bytes of the file handed to the socket; `u64::MAX` until the measured window opens.
+    pub sent: AtomicU64,
+    /// Response head bytes sent before the file (TCP acknowledges them too).
+    head_len: u64,
+    /// The connection's socket: registered only while its worker holds it open.
+    fd: RawFd,
+    peek: Option<Arc<Peek>>,
+    tid: i32,
+    sys_before: Option<u64>,
+    opened: Instant,
+}
+
+impl Flight {
+    /// Called on the serving thread just before its measured window (reading its own /proc
+    /// stat here is outside the window).
+    pub fn new(
+        id: u64,
+        peer: &str,
+        expected: u64,
+        head_len: u64,
+        fd: RawFd,
+        peek: Option<Arc<Peek>>,
+    ) -> Flight {
+        let tid = nix::unistd::gettid().as_raw();
+        Flight {
+            id,
+            peer: peer.to_string(),
+            expected,
+            sent: AtomicU64::new(u64::MAX),
+            head_len,
+            fd,
+            peek,
+            tid,
+            sys_before: thread_sys_ns(tid),
+            opened: Instant::now(),
+        }
+    }
+
+    /// What the view shows of this transfer now; `acked` is what TCP says the client has.
+    fn now(&self, acked: Option<u64>) -> InProgress {
+        let sent = self.sent.load(Ordering::Relaxed);
+        let started = sent != u64::MAX;
+        let bytes = started.then(|| {
+            let acked = acked.map_or(0, |a| a.saturating_sub(self.head_len));
+            sent.max(acked).min(self.expected)
+        });
+        InProgress {
+            id: self.id,
+            peer: self.peer.clone(),
+            bytes,
+            expected: self.expected,
+            elapsed_ns: self.opened.elapsed().as_nanos() as u64,
+            syscalls: if started {
+                self.peek.as_ref().and_then(|p| p.syscalls())
+            } else {
+                None
+            },
+            sys_ns: match (self.sys_before, thread_sys_ns(self.tid)) {
+                (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+                _ => None,
+            },
+            sys_tick_ns: clock_tick_ns(),
+        }
+    }
+}
+
+impl Live {
+    /// The view, or `None` when stdout is not a terminal.
+    pub fn start(tcp: bool) -> Option<Live> {
+        let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+        if mp.is_hidden() {
+            return None;
+        }
+        let totals = mp.add(ProgressBar::new_spinner());
+        if let Ok(style) = ProgressStyle::with_template("{msg}") {
+            totals.set_style(style);
+        }
+        Some(Live {
+            mp,
+            totals,
+            flights: Mutex::new(BTreeMap::new()),
+            done: AtomicBool::new(false),
+            tcp,
+        })
+    }
+
+    /// Show `flight` until [`Live::end`].
+    pub fn begin(&self, flight: Flight) -> Arc<Flight> {
+        let f = Arc::new(flight);
+        lock(&self.flights).insert(f.id, Arc::clone(&f));
+        f
+    }
+
+    /// The transfer of connection `id` is over (called before its socket is closed).
+    pub fn end(&self, id: u64) {
+        lock(&self.flights).remove(&id);
+    }
+
+    /// A finished connection's line, above the bars.
+    pub fn println(&self, line: &str) {
+        // The terminal gone: nothing to show it on.
+        let _ = self.mp.println(line);
+    }
+
+    /// Stop redrawing ([`Live::draw_until_done`] returns and clears the bars).
+    pub fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+    }
+
+    /// Redraw every [`REDRAW`] until [`Live::finish`]: read each transfer in progress, add and
+    /// remove bars as connections come and go, and update the totals.
+    pub fn draw_until_done(&self, sh: &Shared) {
+        let bar_style = ProgressStyle::with_template("{bar:24} {msg}").ok();
+        let mut bars: HashMap<u64, ProgressBar> = HashMap::new();
+        while !self.done.load(Ordering::SeqCst) {
+            let now: Vec<InProgress> = {
+                let flights = lock(&self.flights);
+                flights
+                    .values()
+                    .map(|f| {
+                        let acked = if self.tcp {
+                            // SAFETY: a flight is registered only while its worker holds the
+                            // socket open, and is removed (under this lock) before it closes.
+                            crate::sys::tcp_bytes_acked(unsafe { BorrowedFd::borrow_raw(f.fd) })
+                        } else {
+                            None
+                        };
+                        f.now(acked)
+                    })
+                    .collect()
+            };
+            bars.retain(|id, bar| {
+                let keep = now.iter().any(|p| p.id == *id);
+                if !keep {
+                    bar.finish_and_clear();
+                    self.mp.remove(bar);
+                }
+                keep
+            });
+            for p in &now {
+                let bar = bars.entry(p.id).or_insert_with(|| {
+                    let b = self
+                        .mp
+                        .insert_before(&self.totals, ProgressBar::new(p.expected.max(1)));
+                    if let Some(s) = &bar_style {
+                        b.set_style(s.clone());
+                    }
+                    b
+                });
+                bar.set_position(p.bytes.unwrap_or(0));
+                bar.set_message(progress_line(p));
+            }
+            let totals = records::summarize(&lock(&sh.records), sh.opts.method);
+            self.totals.set_message(totals_line(&totals));
+            std::thread::sleep(REDRAW);
+        }
+        for bar in bars.values() {
+            bar.finish_and_clear();
+        }
+        self.totals.finish_and_clear();
+        let _ = self.mp.clear();
+    }
+}
