@@ -270,6 +270,11 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "json")]
     pub live: bool,
 
+    /// Pace every connection's socket to this link rate (SO_MAX_PACING_RATE): 1gbit, 10gbit,
+    /// 500mbit, 100MiB/s [default: unpaced]. TCP only.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "unix")]
+    pub link: Option<u64>,
+
     /// When to colour the summary table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -926,6 +931,7 @@ impl Cli {
                     color: a.color.into(),
                     cpus: a.cpus.unwrap_or_default().0,
                     live: a.live,
+                    link: a.link,
                 }))
             }
             Command::Sweep(a) => {

@@ -2,6 +2,9 @@
 //! every path, the rate is in the header and the JSON, and bad rates are usage errors.
 
 mod common;
+#[path = "common/serve.rs"]
+mod serve_common;
+use serve_common::{Server, fetch_json};
 use common::*;
 
 /// 200 Mbit/s = 25,000,000 bytes/s = 23.8 MiB/s. Well below what any path does unpaced here,
@@ -130,4 +133,39 @@ fn a_unix_socket_cannot_be_paced() {
         &[],
     );
     assert_clean_error(&out, &["--link", "TCP only", "--transport tcp"]);
+}
+
+/// serve --link paces every connection: a client fetching over HTTP receives at the rate, and
+/// the listening line says it.
+#[test]
+fn serve_paces_each_connection() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 61);
+    for method in ["read-write", "sendfile"] {
+        let mut srv = Server::start(
+            &file,
+            &[
+                "--method",
+                method,
+                "--http",
+                "--listen",
+                "127.0.0.1:0",
+                "--link",
+                RATE,
+                "--counters",
+                "rusage",
+            ],
+        );
+        assert_eq!(srv.listening["link_rate_bytes_per_s"], 25_000_000);
+        let f = fetch_json(&srv.addr.target(), &["--http", "--discard"]);
+        let c = &f["connections"][0];
+        assert_eq!(c["bytes"], SIZE, "{f}");
+        let rate = SIZE as f64 / (num(&c["wall_ns"], "wall_ns") as f64 / 1e9);
+        let off = (rate / RATE_BYTES_PER_S - 1.0) * 100.0;
+        assert!(
+            off.abs() <= 15.0,
+            "serve {method}: received {rate:.0} bytes/s, {off:+.1}% off the paced {RATE_BYTES_PER_S}"
+        );
+        srv.stop();
+    }
 }

@@ -46,6 +46,13 @@ pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io:
             l.method,
             if l.http { "HTTP" } else { "raw" },
         )?;
+        if let Some(rate) = l.link_rate_bytes_per_s {
+            writeln!(
+                w,
+                "each connection paced to {} (SO_MAX_PACING_RATE), like a link of that speed",
+                crate::size::fmt_rate(rate)
+            )?;
+        }
         writeln!(w, "try: {try_it}    (Ctrl-C stops and prints a summary)")?;
     }
     w.flush()

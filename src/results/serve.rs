@@ -26,6 +26,8 @@ pub struct Listening {
     pub bytes: u64,
     pub syscall_source: SyscallSource,
     pub max_conns: usize,
+    /// The rate each connection is paced to (--link), bytes per second; null when unpaced.
+    pub link_rate_bytes_per_s: Option<u64>,
 }
 
 /// How a connection ended.

@@ -117,6 +117,14 @@ fn handle(
         rec.detail = format!("cannot set the send timeout: {}", e.desc());
         return rec;
     }
+    // Like a link of that speed: set before the first byte, outside the measured window.
+    if let Some(rate) = sh.opts.link
+        && let Err(e) = crate::transport::pace(sock, rate)
+    {
+        rec.outcome = Outcome::Error;
+        rec.detail = format!("{e:#}");
+        return rec;
+    }
     rec.expected = if reply.body {
         reply.part(&sh.src).len
     } else {

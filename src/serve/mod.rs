@@ -60,6 +60,8 @@ pub struct ServeOptions {
     pub cpus: Vec<u32>,
     /// Draw the live view (bars of the transfers in progress) when stdout is a terminal.
     pub live: bool,
+    /// Pace each connection's socket to this many bytes per second (SO_MAX_PACING_RATE).
+    pub link: Option<u64>,
 }
 
 /// State shared by the acceptor and the connection threads.
@@ -240,6 +242,7 @@ fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
         bytes: sh.src.len,
         syscall_source: source,
         max_conns: o.max_conns,
+        link_rate_bytes_per_s: o.link,
     };
     crate::report::serve::write_listening(&listening, o.json, &mut std::io::stdout().lock())?;
     Ok(())
