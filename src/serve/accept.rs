@@ -267,6 +267,13 @@ fn work(sh: &Shared, queue: &Mutex<Receiver<Job>>, ready: Option<Sender<()>>) {
         counters: Counters::open(sh.opts.counters).ok(),
         peek: None,
     };
+    // One buffer or pipe per worker, made now and put in the shared pool: the pool then holds
+    // as many as there are workers, however the connections happened to overlap, so the
+    // server's descriptors depend on its worker count alone. (A pipe refused now, EMFILE say,
+    // is asked for again by the connection that takes this scratch.)
+    let mut scratch = crate::method::Scratch::default();
+    let _ = sh.method.prepare(&mut scratch);
+    lock(&sh.spare).push(scratch);
     if let Some(r) = ready {
         let _ = r.send(());
     }
