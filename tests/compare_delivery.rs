@@ -451,7 +451,9 @@ fn a_stranger_connecting_first_to_the_loopback_pair_gets_nothing() {
             "0",
             "--json",
         ])
-        .env("COPYLAB_TEST_CONNECT_DELAY_MS", "400")
+        // Long enough that the stranger's 5 ms scan finds the port even when the machine is
+        // busy with the rest of the suite (400 ms was missed once).
+        .env("COPYLAB_TEST_CONNECT_DELAY_MS", "2000")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
