@@ -4,8 +4,8 @@
 mod common;
 #[path = "common/serve.rs"]
 mod serve_common;
-use serve_common::{Server, fetch_json};
 use common::*;
+use serve_common::{Server, fetch_json};
 
 /// 200 Mbit/s = 25,000,000 bytes/s = 23.8 MiB/s. Well below what any path does unpaced here,
 /// even on a loaded 2-core machine (0.5–5 GiB/s, at least 20× more): pacing, not the CPU, sets
