@@ -24,6 +24,11 @@ use crate::method::DEFAULT_BATCH;
 /// Most chunks per `io_uring_enter` accepted (the ring holds two entries per chunk).
 const MAX_BATCH: u32 = 1024;
 
+/// Every copy path's name, from the registry, for the help texts.
+fn path_names() -> String {
+    MethodKind::ALL.map(|k| k.name()).join(", ")
+}
+
 /// Where serve listens without --listen or --unix.
 const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
     std::net::Ipv4Addr::LOCALHOST,
@@ -187,9 +192,10 @@ pub struct DoctorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// A path (read-write, mmap, sendfile, splice, vmsplice, msg-zerocopy, io-uring-splice,
-    /// io-uring-send-zc), `kafka` (the interview answer, step by step) or `myths`; all paths and
-    /// the myths if none.
+    #[arg(help = format!(
+        "A path ({}), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
+        path_names()
+    ))]
     pub topic: Option<String>,
 
     /// Run a quick measurement and write its figures into the text.
@@ -222,9 +228,8 @@ pub struct ServeArgs {
     /// File to serve (a regular file), opened once; its size is taken at start-up.
     pub file: PathBuf,
 
-    /// Copy path: read-write, mmap, sendfile, splice, vmsplice, msg-zerocopy, io-uring-splice or
-    /// io-uring-send-zc.
-    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = parse_method)]
+    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = parse_method,
+          help = format!("Copy path: {}", path_names()))]
     pub method: MethodKind,
 
     /// TCP address to listen on [default: 127.0.0.1:7878] (port 0 picks a free port). Binding
@@ -336,14 +341,16 @@ pub struct CompareArgs {
     /// $TMPDIR and removed afterwards.
     pub file: Option<PathBuf>,
 
-    /// Methods to compare, comma-separated: read-write, mmap, sendfile, splice, vmsplice,
-    /// msg-zerocopy, io-uring-splice, io-uring-send-zc; classic (the first four) or all.
     #[arg(
         long,
         short,
         default_value = "read-write,mmap,sendfile,splice",
         value_name = "LIST",
-        value_parser = parse_methods
+        value_parser = parse_methods,
+        help = format!(
+            "Methods to compare, comma-separated: {}; classic (the first four) or all",
+            path_names()
+        )
     )]
     pub methods: MethodList,
 

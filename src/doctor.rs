@@ -12,7 +12,6 @@ use perf_event::events::{Hardware, Software};
 use serde::Serialize;
 
 use crate::counters::{Choice, Counters, SyscallSource, tracefs};
-use crate::method::MethodKind;
 use crate::source::Source;
 use crate::transport::Transport;
 use crate::warnings::Warning;
@@ -83,27 +82,16 @@ fn check(name: &'static str, level: Level, found: impl Into<String>, fix: Option
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 
-/// One check per path beyond the classic four: can this kernel and sandbox run it (over TCP)?
-/// The same test compare uses before it runs a path.
+/// One check per path that may be unavailable (those whose registry entry says what doctor
+/// reports when they can run): can this kernel and sandbox run it over TCP? The same test
+/// compare uses before it runs a path.
 fn path_checks(checks: &mut Vec<Check>) {
-    for kind in [
-        MethodKind::MsgZerocopy,
-        MethodKind::IoUringSplice,
-        MethodKind::IoUringSendZc,
-    ] {
-        checks.push(match kind.availability(Transport::Tcp) {
-            Ok(()) => check(
-                kind.name(),
-                Level::Ok,
-                match kind {
-                    MethodKind::MsgZerocopy => "SO_ZEROCOPY accepted on TCP (not on Unix sockets)",
-                    MethodKind::IoUringSplice => "io_uring_setup works, IORING_OP_SPLICE supported",
-                    _ => "io_uring_setup works, IORING_OP_SEND_ZC supported (TCP only)",
-                },
-                None,
-            ),
+    for path in crate::method::REGISTRY.iter() {
+        let Some(ok) = path.doctor_ok else { continue };
+        checks.push(match (path.availability)(Transport::Tcp) {
+            Ok(()) => check(path.name, Level::Ok, ok, None),
             Err(u) => Check {
-                name: kind.name(),
+                name: path.name,
                 level: Level::Limited,
                 found: format!("{}: compare skips it", u.reason),
                 fix: Some(format!("{} (the classic paths do not need it)", u.fix)),

@@ -12,7 +12,7 @@ use nix::errno::Errno;
 
 use super::ring::{Completion, Ring};
 use super::{
-    Expected, Layout, MMAP_WINDOW, Method, MethodKind, Model, Scratch, map_window, step,
+    Expected, Layout, MMAP_WINDOW, Method, MethodKind, Model, Path, Scratch, map_window, step,
     write_mapped,
 };
 use crate::size::fmt_bytes;
@@ -47,6 +47,17 @@ pub fn expected(l: &Layout) -> Expected {
         l.bytes.div_ceil(l.buffer_bytes.max(1)),
     )
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::IoUringSendZc,
+    name: "io-uring-send-zc",
+    model: &MODEL,
+    expected,
+    availability: |t| super::ring::availability(MethodKind::IoUringSendZc, t),
+    build: |cfg| Ok(Box::new(IoUringSendZc::new(cfg.buffer, cfg.batch))),
+    doctor_ok: Some("io_uring_setup works, IORING_OP_SEND_ZC supported (TCP only)"),
+};
 
 /// `sqe->ioprio` flag asking the notification to report whether the data was copied
 /// (`IORING_SEND_ZC_REPORT_USAGE`, linux/io_uring.h).

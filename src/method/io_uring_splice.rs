@@ -12,7 +12,7 @@ use nix::errno::Errno;
 
 use super::ring::{Completion, Ring};
 use super::splice::PipeSpec;
-use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, step};
 use crate::size::fmt_bytes;
 use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
@@ -45,6 +45,17 @@ pub fn expected(l: &Layout) -> Expected {
         l.pipe_bytes.map_or(0, |p| l.bytes.div_ceil(p.max(1))),
     )
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::IoUringSplice,
+    name: "io-uring-splice",
+    model: &MODEL,
+    expected,
+    availability: |t| super::ring::availability(MethodKind::IoUringSplice, t),
+    build: |cfg| Ok(Box::new(IoUringSplice::new(cfg.pipe_size, cfg.batch)?)),
+    doctor_ok: Some("io_uring_setup works, IORING_OP_SPLICE supported"),
+};
 
 /// Linked splice pairs, `batch` chunks per `io_uring_enter`.
 pub struct IoUringSplice {

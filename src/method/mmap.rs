@@ -8,7 +8,10 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Expected, Layout, Method, MethodKind, Model, Scratch, map_window, step, write_mapped};
+use super::{
+    Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, map_window, step,
+    write_mapped,
+};
 
 use super::Place::*;
 use super::StepKind::*;
@@ -34,6 +37,17 @@ pub fn expected(l: &Layout) -> Expected {
     let chunks = l.bytes.div_ceil(l.mmap_window_bytes.max(1));
     Expected::new(Some(3 * chunks), "mmap + write + munmap", chunks)
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::Mmap,
+    name: "mmap",
+    model: &MODEL,
+    expected,
+    availability: always,
+    build: |_| Ok(Box::new(Mmap)),
+    doctor_ok: None,
+};
 
 /// Bytes mapped at once. Files up to this size are mapped whole (one `mmap`); larger files a
 /// window at a time, so resident mapped pages stay bounded for files larger than memory.

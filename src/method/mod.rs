@@ -49,29 +49,26 @@ impl MethodKind {
         MethodKind::Splice,
     ];
 
-    /// Every path copylab knows (`--methods all`).
-    pub const ALL: [MethodKind; 8] = [
-        MethodKind::ReadWrite,
-        MethodKind::Mmap,
-        MethodKind::Sendfile,
-        MethodKind::Splice,
-        MethodKind::Vmsplice,
-        MethodKind::MsgZerocopy,
-        MethodKind::IoUringSplice,
-        MethodKind::IoUringSendZc,
-    ];
+    /// Every path copylab knows (`--methods all`), in the registry's order.
+    pub const ALL: [MethodKind; REGISTRY.len()] = {
+        let mut all = [MethodKind::ReadWrite; REGISTRY.len()];
+        let mut i = 0;
+        while i < REGISTRY.len() {
+            all[i] = REGISTRY[i].kind;
+            i += 1;
+        }
+        all
+    };
+
+    /// This path's registry entry.
+    pub fn path(self) -> &'static Path {
+        // The registry lists the paths in the enum's order (checked by a test), so a kind's
+        // discriminant is its index.
+        REGISTRY[self as usize]
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            MethodKind::ReadWrite => "read-write",
-            MethodKind::Mmap => "mmap",
-            MethodKind::Sendfile => "sendfile",
-            MethodKind::Splice => "splice",
-            MethodKind::Vmsplice => "vmsplice",
-            MethodKind::MsgZerocopy => "msg-zerocopy",
-            MethodKind::IoUringSplice => "io-uring-splice",
-            MethodKind::IoUringSendZc => "io-uring-send-zc",
-        }
+        self.path().name
     }
 
     /// The methods `text` names one by one (not through `all`): these are refused with an error
@@ -127,47 +124,19 @@ impl MethodKind {
 
     /// The classic model of this path: where the bytes go, step by step.
     pub fn model(self) -> &'static Model {
-        match self {
-            MethodKind::ReadWrite => &read_write::MODEL,
-            MethodKind::Mmap => &mmap::MODEL,
-            MethodKind::Sendfile => &sendfile::MODEL,
-            MethodKind::Splice => &splice::MODEL,
-            MethodKind::Vmsplice => &vmsplice::MODEL,
-            MethodKind::MsgZerocopy => &msg_zerocopy::MODEL,
-            MethodKind::IoUringSplice => &io_uring_splice::MODEL,
-            MethodKind::IoUringSendZc => &io_uring_send_zc::MODEL,
-        }
+        self.path().model
     }
 
     /// Whether this machine and `transport` can run this path; the error says why not and what
     /// to do. The classic four always can.
     pub fn availability(self, transport: Transport) -> Result<(), Unavailable> {
-        match self {
-            MethodKind::ReadWrite
-            | MethodKind::Mmap
-            | MethodKind::Sendfile
-            | MethodKind::Splice
-            | MethodKind::Vmsplice => Ok(()),
-            MethodKind::MsgZerocopy => msg_zerocopy::availability(transport),
-            MethodKind::IoUringSplice | MethodKind::IoUringSendZc => {
-                ring::availability(self, transport)
-            }
-        }
+        (self.path().availability)(transport)
     }
 
     /// What the model predicts for a transfer with these settings (each path's own formula, in
     /// its file beside its model).
     pub fn expected(self, l: &Layout) -> Expected {
-        match self {
-            MethodKind::ReadWrite => read_write::expected(l),
-            MethodKind::Mmap => mmap::expected(l),
-            MethodKind::Sendfile => sendfile::expected(l),
-            MethodKind::Splice => splice::expected(l),
-            MethodKind::Vmsplice => vmsplice::expected(l),
-            MethodKind::MsgZerocopy => msg_zerocopy::expected(l),
-            MethodKind::IoUringSplice => io_uring_splice::expected(l),
-            MethodKind::IoUringSendZc => io_uring_send_zc::expected(l),
-        }
+        (self.path().expected)(l)
     }
 
     /// What the classic articles say this path costs, derived from [`MethodKind::model`].
@@ -547,26 +516,55 @@ impl fmt::Display for Unavailable {
 /// Build a method of `kind` with `cfg`. Fails only when the kernel refuses the set-up (e.g. a
 /// pipe cannot be created).
 pub fn build(kind: MethodKind, cfg: MethodConfig) -> anyhow::Result<Box<dyn Method>> {
-    Ok(match kind {
-        MethodKind::ReadWrite => Box::new(read_write::ReadWrite::new(cfg.buffer)),
-        MethodKind::Mmap => Box::new(mmap::Mmap),
-        MethodKind::Sendfile => Box::new(sendfile::Sendfile),
-        MethodKind::Splice => Box::new(splice::Splice::new(cfg.pipe_size)?),
-        MethodKind::Vmsplice => Box::new(vmsplice::Vmsplice::new(cfg.pipe_size)?),
-        MethodKind::MsgZerocopy => Box::new(msg_zerocopy::MsgZerocopy::new(cfg.buffer)),
-        MethodKind::IoUringSplice => Box::new(io_uring_splice::IoUringSplice::new(
-            cfg.pipe_size,
-            cfg.batch,
-        )?),
-        MethodKind::IoUringSendZc => {
-            Box::new(io_uring_send_zc::IoUringSendZc::new(cfg.buffer, cfg.batch))
-        }
-    })
+    (kind.path().build)(cfg)
 }
+
+/// One copy path as the rest of copylab sees it. Each path's file defines its `PATH`; the
+/// [`REGISTRY`] lists them. A new path is a file with its `PATH`, a `MethodKind` variant and one
+/// line in the registry.
+pub struct Path {
+    pub kind: MethodKind,
+    /// The name on the command line, in tables and JSON.
+    pub name: &'static str,
+    pub model: &'static Model,
+    /// The syscalls its model predicts for a transfer.
+    pub expected: fn(&Layout) -> Expected,
+    /// Whether this machine and transport can run it.
+    pub availability: fn(Transport) -> Result<(), Unavailable>,
+    pub build: fn(MethodConfig) -> anyhow::Result<Box<dyn Method>>,
+    /// What doctor says when the path can run, for a path that may be unavailable (None: it
+    /// always runs, so doctor does not list it).
+    pub doctor_ok: Option<&'static str>,
+}
+
+/// For a path every Linux machine runs.
+pub(crate) fn always(_: Transport) -> Result<(), Unavailable> {
+    Ok(())
+}
+
+/// Every copy path, in the order tables show them (the enum's order).
+pub static REGISTRY: [&Path; 8] = [
+    &read_write::PATH,
+    &mmap::PATH,
+    &sendfile::PATH,
+    &splice::PATH,
+    &vmsplice::PATH,
+    &msg_zerocopy::PATH,
+    &io_uring_splice::PATH,
+    &io_uring_send_zc::PATH,
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registry_lists_the_paths_in_the_enums_order() {
+        for (i, p) in REGISTRY.iter().enumerate() {
+            assert_eq!(p.kind as usize, i, "{}", p.name);
+            assert_eq!(p.kind.path().name, p.name);
+        }
+    }
 
     #[test]
     fn parses_method_lists() {

@@ -11,8 +11,8 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::{
-    Expected, Layout, MMAP_WINDOW, Method, MethodKind, Model, Scratch, Unavailable, map_window,
-    step, write_mapped,
+    Expected, Layout, MMAP_WINDOW, Method, MethodKind, Model, Path, Scratch, Unavailable,
+    map_window, step, write_mapped,
 };
 use crate::size::fmt_bytes;
 use crate::source::Part;
@@ -46,6 +46,17 @@ pub fn expected(l: &Layout) -> Expected {
         l.bytes.div_ceil(l.buffer_bytes.max(1)),
     )
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::MsgZerocopy,
+    name: "msg-zerocopy",
+    model: &MODEL,
+    expected,
+    availability,
+    build: |cfg| Ok(Box::new(MsgZerocopy::new(cfg.buffer))),
+    doctor_ok: Some("SO_ZEROCOPY accepted on TCP (not on Unix sockets)"),
+};
 
 /// Read completions (without blocking) once this many sends are waiting for one, so the
 /// socket's option memory does not run out.

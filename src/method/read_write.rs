@@ -3,7 +3,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, step};
 
 use super::Place::*;
 use super::StepKind::*;
@@ -29,6 +29,17 @@ pub fn expected(l: &Layout) -> Expected {
     let chunks = l.bytes.div_ceil(l.buffer_bytes.max(1));
     Expected::new(Some(2 * chunks), "pread64 + write", chunks)
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::ReadWrite,
+    name: "read-write",
+    model: &MODEL,
+    expected,
+    availability: always,
+    build: |cfg| Ok(Box::new(ReadWrite::new(cfg.buffer))),
+    doctor_ok: None,
+};
 
 /// `pread` (explicit offset, so one open file can serve many connections) + `write`.
 pub struct ReadWrite {

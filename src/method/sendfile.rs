@@ -4,7 +4,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, step};
 
 use super::Place::*;
 use super::StepKind::*;
@@ -29,6 +29,17 @@ pub fn expected(l: &Layout) -> Expected {
     let chunks = l.bytes.div_ceil(SENDFILE_MAX);
     Expected::new(Some(chunks), "sendfile64", chunks)
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::Sendfile,
+    name: "sendfile",
+    model: &MODEL,
+    expected,
+    availability: always,
+    build: |_| Ok(Box::new(Sendfile)),
+    doctor_ok: None,
+};
 
 /// The most one `sendfile(2)` call moves (Linux: `MAX_RW_COUNT`), whatever is asked.
 pub const SENDFILE_MAX: u64 = 0x7fff_f000;

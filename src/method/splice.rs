@@ -9,7 +9,7 @@ use anyhow::Context;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 
-use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, step};
 
 use super::Place::*;
 use super::StepKind::*;
@@ -41,6 +41,17 @@ pub fn expected(l: &Layout) -> Expected {
         None => Expected::new(None, "splice + splice", 0),
     }
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::Splice,
+    name: "splice",
+    model: &MODEL,
+    expected,
+    availability: always,
+    build: |cfg| Ok(Box::new(Splice::new(cfg.pipe_size)?)),
+    doctor_ok: None,
+};
 
 /// `splice` file → pipe (explicit file offset), then pipe → socket until the pipe is empty.
 pub struct Splice {

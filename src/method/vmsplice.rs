@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 
 use super::splice::{PipeSpec, drain_pipe};
-use super::{Expected, Layout, Method, MethodKind, Model, Scratch, step};
+use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, step};
 use crate::size::fmt_bytes;
 use crate::source::Part;
 use crate::sys::{self, Calls, Mapping, SendError, StopKind};
@@ -56,6 +56,17 @@ pub fn expected(l: &Layout) -> Expected {
         ..Expected::new(Some(3 * chunks + 2 * regions), per_chunk, chunks)
     }
 }
+
+/// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
+pub static PATH: Path = Path {
+    kind: MethodKind::Vmsplice,
+    name: "vmsplice",
+    model: &MODEL,
+    expected,
+    availability: always,
+    build: |cfg| Ok(Box::new(Vmsplice::new(cfg.pipe_size)?)),
+    doctor_ok: None,
+};
 
 /// `pread` into fresh pages, `vmsplice` them into a pipe, `splice` the pipe to the socket.
 pub struct Vmsplice {
