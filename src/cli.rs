@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::compare::CompareOptions;
 use crate::counters::Choice;
-use crate::explain::{ExplainOptions, Lang};
+use crate::explain::ExplainOptions;
 use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
 use crate::report::export::Format;
+use crate::report::text::Lang;
 use crate::report::{Color, Output};
 use crate::serve::{Listen, ServeOptions};
 use crate::size::parse_size;

@@ -2,69 +2,19 @@
 //! closes it, and which columns of the compare table will be real, self-counted or n/a. The
 //! counter verdicts come from opening the counters exactly as `compare` does.
 
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use perf_event::Builder;
 use perf_event::events::{Hardware, Software};
-use serde::Serialize;
 
 use crate::counters::{Choice, Counters, SyscallSource, tracefs};
 use crate::source::Source;
 use crate::transport::Transport;
 use crate::warnings::Warning;
 
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Ok,
-    Limited,
-    Missing,
-}
-
-impl Level {
-    fn word(self) -> &'static str {
-        match self {
-            Level::Ok => "ok",
-            Level::Limited => "limited",
-            Level::Missing => "missing",
-        }
-    }
-}
-
-/// One line of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub level: Level,
-    /// What was found.
-    pub found: String,
-    /// The command (or step) that fixes it, when it is not ok.
-    pub fix: Option<String>,
-}
-
-/// Where one column of the compare table will come from.
-#[derive(Debug, Clone, Serialize)]
-pub struct Column {
-    pub column: &'static str,
-    /// `real`, `self-counted` or `n/a`.
-    pub verdict: &'static str,
-    pub source: String,
-}
-
-/// The whole diagnosis (`--json` prints this).
-#[derive(Debug, Clone, Serialize)]
-pub struct Diagnosis {
-    pub checks: Vec<Check>,
-    pub columns: Vec<Column>,
-    /// Everything the full compare table needs is there.
-    pub full_table: bool,
-    /// What compare will report as its counter source: "perf" or "rusage".
-    pub counter_source: &'static str,
-}
+pub use crate::results::doctor::{Check, Column, Diagnosis, Level};
 
 fn check(name: &'static str, level: Level, found: impl Into<String>, fix: Option<&str>) -> Check {
     Check {
@@ -592,36 +542,4 @@ fn fs_name(file: &std::fs::File) -> Option<String> {
         }
     }
     best.map(|(_, t)| t)
-}
-
-/// Print the diagnosis.
-pub fn print(d: &Diagnosis, json: bool, w: &mut dyn Write) -> Result<()> {
-    if json {
-        serde_json::to_writer_pretty(&mut *w, d)?;
-        writeln!(w)?;
-        return Ok(());
-    }
-    for c in &d.checks {
-        writeln!(w, "{:<8} {:<19} {}", c.level.word(), c.name, c.found)?;
-        if let Some(fix) = &c.fix {
-            writeln!(w, "{:<8} {:<19} fix: {fix}", "", "")?;
-        }
-    }
-    writeln!(w)?;
-    writeln!(w, "compare's columns on this machine:")?;
-    for c in &d.columns {
-        writeln!(w, "  {:<13} {:<54} {}", c.verdict, c.column, c.source)?;
-    }
-    writeln!(w)?;
-    if d.full_table {
-        writeln!(w, "verdict: the full table is available (counters: perf)")?;
-    } else {
-        writeln!(
-            w,
-            "verdict: compare will run with counters: {} — apply the fixes above for the full table",
-            d.counter_source
-        )?;
-    }
-    w.flush()?;
-    Ok(())
 }

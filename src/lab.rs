@@ -7,15 +7,7 @@ use anyhow::Result;
 
 use crate::netns::{self, Hosts};
 
-/// What `lab up` made, for the report to print.
-pub struct Lab {
-    pub serving_netns: String,
-    pub serving_dev: String,
-    pub serving_addr: String,
-    pub client_netns: String,
-    pub client_dev: String,
-    pub client_addr: String,
-}
+pub use crate::netns::Lab;
 
 /// Make the lab's namespaces and link.
 pub fn up() -> Result<Lab> {

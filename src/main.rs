@@ -105,7 +105,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         cli::Job::Doctor { file, json } => {
             let d = doctor::diagnose(file.as_deref())?;
-            doctor::print(&d, json, &mut std::io::stdout().lock())?;
+            report::write_doctor(&d, json, &mut std::io::stdout().lock())?;
             if !d.full_table {
                 return Ok(ExitCode::FAILURE);
             }

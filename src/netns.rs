@@ -410,6 +410,16 @@ fn parse_tx(text: &str, dev: &str) -> Option<(u64, u64)> {
     Some((*f.get(9)?, *f.get(8)?))
 }
 
+/// What `lab up` made, for the report to print.
+pub struct Lab {
+    pub serving_netns: String,
+    pub serving_dev: String,
+    pub serving_addr: String,
+    pub client_netns: String,
+    pub client_dev: String,
+    pub client_addr: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

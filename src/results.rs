@@ -2,6 +2,8 @@
 //! Every field is documented here; units are in the names. `null` always means "not measured",
 //! never zero. `serve`'s line-per-event format is in [`serve`].
 
+pub mod doctor;
+pub mod quiz;
 pub mod serve;
 
 use std::collections::BTreeMap;

@@ -8,8 +8,7 @@ use unicode_width::UnicodeWidthStr;
 use super::Texts;
 use crate::method::{Band, Model, Place, StepKind, is_io_uring_op};
 
-/// The widest line a diagram may have.
-pub const MAX_WIDTH: usize = 100;
+use crate::report::text::MAX_WIDTH;
 
 const MARGIN: usize = 16;
 const COLUMN: usize = 28;

@@ -11,7 +11,6 @@ mod zh;
 use std::fmt::Write as _;
 
 use anyhow::Result;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::compare::{self, CompareOptions};
 use crate::counters::Choice;
@@ -19,37 +18,15 @@ use crate::method::{Band, Layout, MethodKind, Place, StepKind, Textbook};
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
 
-pub use diagram::MAX_WIDTH;
+pub use crate::report::text::MAX_WIDTH;
 
-/// The languages explain speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Zh,
-}
+pub use crate::report::text::{Lang, wrap};
 
-impl Lang {
-    /// From LC_ALL, LC_MESSAGES or LANG (the first set): Chinese when it starts with `zh`.
-    pub fn from_env() -> Lang {
-        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
-            if let Ok(v) = std::env::var(var)
-                && !v.is_empty()
-            {
-                return if v.starts_with("zh") {
-                    Lang::Zh
-                } else {
-                    Lang::En
-                };
-            }
-        }
-        Lang::En
-    }
-
-    fn texts(self) -> &'static dyn Texts {
-        match self {
-            Lang::En => &en::English,
-            Lang::Zh => &zh::Chinese,
-        }
+/// The texts of one language.
+fn texts(lang: Lang) -> &'static dyn Texts {
+    match lang {
+        Lang::En => &en::English,
+        Lang::Zh => &zh::Chinese,
     }
 }
 
@@ -211,70 +188,9 @@ pub fn size_text(bytes: u64) -> String {
     crate::size::fmt_bytes(bytes)
 }
 
-/// Full-width punctuation a line may not start with (it closes or follows what precedes it).
-const NO_LINE_START: &str = "，。、；：？！）》」』”’…";
-/// Full-width punctuation a line may not end with (it opens what follows).
-const NO_LINE_END: &str = "（《「『“‘";
-
-/// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
-/// Lines break at spaces (which are dropped) or beside a wide (CJK) character, never inside a
-/// word, never before a closing full-width mark nor after an opening one (the kinsoku rules a
-/// Chinese reader expects).
-pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
-    // Units that may not be split: (text, spaces before it).
-    let mut units: Vec<(String, usize)> = Vec::new();
-    let mut space = 0usize;
-    let mut glue_next = false;
-    for ch in text.chars() {
-        if ch == ' ' {
-            space += 1;
-            continue;
-        }
-        let wide = ch.width().unwrap_or(0) == 2;
-        let extend = match units.last() {
-            None => false,
-            Some(_) if space > 0 => false,
-            Some(_) if glue_next || NO_LINE_START.contains(ch) => true,
-            Some((last, _)) => {
-                let last_wide = last.chars().last().is_some_and(|c| c.width() == Some(2));
-                !wide && !last_wide
-            }
-        };
-        match units.last_mut() {
-            Some((u, _)) if extend => u.push(ch),
-            _ => units.push((ch.to_string(), space)),
-        }
-        glue_next = NO_LINE_END.contains(ch);
-        space = 0;
-    }
-    let mut out = String::new();
-    let mut line = first.to_string();
-    let mut w = first.width();
-    let mut empty = true;
-    for (u, spaces) in units {
-        let uw = u.width();
-        let sep = if empty { 0 } else { spaces };
-        if !empty && w + sep + uw > width {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = " ".repeat(indent);
-            w = indent;
-        } else {
-            line.push_str(&" ".repeat(sep));
-            w += sep;
-        }
-        line.push_str(&u);
-        w += uw;
-        empty = false;
-    }
-    out.push_str(line.trim_end());
-    out.push('\n');
-    out
-}
-
 /// The whole text for one path.
 pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) -> String {
-    let t = lang.texts();
+    let t = texts(lang);
     let model = kind.model();
     let mut out = String::new();
     let title = t.title(kind);
@@ -340,7 +256,7 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
 
 /// The myths section.
 pub fn render_myths(lang: Lang) -> String {
-    let t = lang.texts();
+    let t = texts(lang);
     let mut out = format!("━━ {}\n\n", t.heading_myths());
     for (i, m) in t.myths().iter().enumerate() {
         out.push_str(&wrap(m.claim, MAX_WIDTH, &format!("{}. ", i + 1), 3));
@@ -457,7 +373,7 @@ pub fn kafka_figures(m: &kafka::KafkaMeasured) -> KafkaFigures {
 
 /// The Kafka answer: sections of bullets, figures beside each step when measured.
 pub fn render_kafka(lang: Lang, f: Option<&KafkaFigures>) -> String {
-    let t = lang.texts();
+    let t = texts(lang);
     let mut out = format!("━━ {}\n", t.kafka_title());
     for s in t.kafka(f) {
         out.push('\n');
@@ -554,6 +470,7 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use unicode_width::UnicodeWidthStr;
 
     #[test]
     fn every_line_fits_a_projector() {
@@ -577,7 +494,7 @@ mod tests {
     fn diagrams_number_every_step_with_its_kind() {
         for lang in [Lang::En, Lang::Zh] {
             for k in MethodKind::ALL {
-                let text = diagram::draw(k.model(), lang.texts()).join("\n");
+                let text = diagram::draw(k.model(), texts(lang)).join("\n");
                 for (i, s) in k.model().steps.iter().enumerate() {
                     let label = format!("{}{}", diagram::circled(i + 1), diagram::tag(s.kind));
                     assert!(text.contains(&label), "{k} {lang:?}: no {label}\n{text}");

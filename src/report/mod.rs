@@ -1,14 +1,17 @@
 //! Printing a [`Report`] and every other command's output: tables and lines for people, JSON for
 //! programs. Nothing here measures.
 
+mod doctor;
 pub mod export;
 mod profile;
 pub mod quiz;
 pub mod serve;
 mod sweep;
 mod table;
+pub mod text;
 mod trace;
 
+pub use doctor::write_doctor;
 pub use table::{bar_of, new_table, thousands};
 
 use std::io::{IsTerminal, Write};
@@ -100,7 +103,7 @@ pub fn write_trace(
 }
 
 /// What `lab up` made and how to use it.
-pub fn write_lab(lab: &crate::lab::Lab, w: &mut dyn Write) -> Result<()> {
+pub fn write_lab(lab: &crate::netns::Lab, w: &mut dyn Write) -> Result<()> {
     writeln!(
         w,
         "lab up: two hosts on this machine, joined by a veth pair (198.18.0.0/15 is reserved for benchmarking)"

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::explain::{Lang, MAX_WIDTH, wrap};
-use crate::quiz::{Expect, Question, QuizReport};
+use super::text::{Lang, MAX_WIDTH, wrap};
+use crate::results::quiz::{Expect, Question, QuizReport};
 
 /// "a) read-write  b) mmap …", or what kind of number is asked.
 fn how_to_answer(q: &Question, lang: Lang) -> String {

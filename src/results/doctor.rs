@@ -1,0 +1,54 @@
+//! The `copylab doctor --json` format: each check, where each of compare's columns will come
+//! from, and the verdict.
+
+use serde::Serialize;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Limited,
+    Missing,
+}
+
+impl Level {
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Limited => "limited",
+            Level::Missing => "missing",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub level: Level,
+    /// What was found.
+    pub found: String,
+    /// The command (or step) that fixes it, when it is not ok.
+    pub fix: Option<String>,
+}
+
+/// Where one column of the compare table will come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub column: &'static str,
+    /// `real`, `self-counted` or `n/a`.
+    pub verdict: &'static str,
+    pub source: String,
+}
+
+/// The whole diagnosis (`--json` prints this).
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub checks: Vec<Check>,
+    pub columns: Vec<Column>,
+    /// Everything the full compare table needs is there.
+    pub full_table: bool,
+    /// What compare will report as its counter source: "perf" or "rusage".
+    pub counter_source: &'static str,
+}
