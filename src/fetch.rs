@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nix::errno::Errno;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::http;
@@ -87,25 +86,7 @@ pub struct FetchOptions {
     pub max_size: Option<u64>,
 }
 
-/// One connection's result, as printed and in `--json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Fetched {
-    /// 1, 2, … in order of start.
-    pub id: usize,
-    /// Body bytes received.
-    pub bytes: u64,
-    /// From connecting to the last byte.
-    pub wall_ns: u64,
-    pub throughput_mib_s: f64,
-    /// SHA-256 of the body (hex), or null with `--discard=truncate`.
-    pub sha256: Option<String>,
-    /// HTTP status, or null in raw mode.
-    pub http_status: Option<u16>,
-    /// HTTP Content-Length, or null.
-    pub content_length: Option<u64>,
-    /// Why it failed, or null.
-    pub error: Option<String>,
-}
+pub use crate::results::fetch::{FetchReport, Fetched};
 
 enum Stream {
     Tcp(TcpStream),
@@ -333,7 +314,16 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     {
         p.finish(out)?;
     }
-    report(&opts, &results, elapsed)?;
+    let written_to = match &opts.sink {
+        Sink::Out(p) if results.iter().all(|r| r.error.is_none()) => Some(p.as_path()),
+        _ => None,
+    };
+    crate::report::write_fetch(
+        &FetchReport::new(&results, elapsed),
+        opts.json,
+        written_to,
+        &mut std::io::stdout().lock(),
+    )?;
     if let Some((id, e)) = spawn_error {
         bail!(
             "only {} of {} connections could start: cannot start the thread for connection {id}: {e} (the thread limit, ulimit -u, or memory); {failures} of those failed",
@@ -677,88 +667,6 @@ fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8], timeout: Duration) -> Resul
             Err(e) => return Err(e).context("recv(MSG_TRUNC) failed"),
         }
     }
-}
-
-fn report(opts: &FetchOptions, results: &[Fetched], elapsed: Duration) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    if opts.json {
-        #[derive(Serialize)]
-        struct All<'a> {
-            connections: &'a [Fetched],
-            bytes: u64,
-            wall_ns: u64,
-            aggregate_mib_s: f64,
-        }
-        let bytes: u64 = results.iter().map(|r| r.bytes).sum();
-        serde_json::to_writer_pretty(
-            &mut out,
-            &All {
-                connections: results,
-                bytes,
-                wall_ns: elapsed.as_nanos() as u64,
-                aggregate_mib_s: crate::size::mib_per_s(bytes, elapsed.as_secs_f64().max(1e-9)),
-            },
-        )?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    for r in results {
-        let sha = r
-            .sha256
-            .as_deref()
-            .unwrap_or("n/a (--discard=truncate never sees the bytes)");
-        match &r.error {
-            None => writeln!(
-                out,
-                "{}{} bytes ({}) in {:.1} ms · {:.0} MiB/s · sha256 {sha}",
-                if results.len() > 1 {
-                    format!("#{} ", r.id)
-                } else {
-                    String::new()
-                },
-                r.bytes,
-                fmt_bytes(r.bytes),
-                r.wall_ns as f64 / 1e6,
-                r.throughput_mib_s,
-            )?,
-            // With one connection, the error line on stderr says it all.
-            Some(_) if results.len() == 1 => {}
-            Some(e) => writeln!(out, "#{} failed after {} bytes: {e}", r.id, r.bytes)?,
-        }
-    }
-    if results.len() > 1 {
-        let mut t: Vec<f64> = results
-            .iter()
-            .filter(|r| r.error.is_none())
-            .map(|r| r.throughput_mib_s)
-            .collect();
-        t.sort_by(f64::total_cmp);
-        if let (Some(min), Some(max)) = (t.first(), t.last()) {
-            let med = crate::stats::median_f64(t.clone()).unwrap_or(*min);
-            let bytes: u64 = results.iter().map(|r| r.bytes).sum();
-            let agg = crate::size::mib_per_s(bytes, elapsed.as_secs_f64().max(1e-9));
-            writeln!(
-                out,
-                "{} connections · MiB/s min {min:.0} · median {med:.0} · max {max:.0} · aggregate {agg:.0} MiB/s over {:.1} ms",
-                results.len(),
-                elapsed.as_secs_f64() * 1e3
-            )?;
-        }
-        let shas: std::collections::BTreeSet<&str> =
-            results.iter().filter_map(|r| r.sha256.as_deref()).collect();
-        if shas.len() == 1 {
-            writeln!(out, "all connections received the same bytes")?;
-        } else if shas.len() > 1 {
-            writeln!(out, "warning: the connections received different bytes")?;
-        }
-    }
-    if let Sink::Out(p) = &opts.sink
-        && results.iter().all(|r| r.error.is_none())
-    {
-        writeln!(out, "written to {}", p.display())?;
-    }
-    out.flush()?;
-    Ok(())
 }
 
 /// The status (and, for `--range`, the part) must be what was asked for: 200 for the whole

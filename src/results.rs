@@ -3,6 +3,7 @@
 //! never zero. `serve`'s line-per-event format is in [`serve`].
 
 pub mod doctor;
+pub mod fetch;
 pub mod quiz;
 pub mod serve;
 

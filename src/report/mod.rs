@@ -3,6 +3,7 @@
 
 mod doctor;
 pub mod export;
+mod fetch;
 mod profile;
 pub mod quiz;
 pub mod serve;
@@ -12,6 +13,7 @@ pub mod text;
 mod trace;
 
 pub use doctor::write_doctor;
+pub use fetch::write_fetch;
 pub use table::{bar_of, new_table, thousands};
 
 use std::io::{IsTerminal, Write};
