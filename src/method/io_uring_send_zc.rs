@@ -210,6 +210,83 @@ fn pump(
     r
 }
 
+/// Builds one chain of SEND_ZC requests over a mapped window.
+struct Chain<'a> {
+    fd: types::Fd,
+    next_id: &'a mut u64,
+    owed: &'a mut Owed,
+}
+
+impl Chain<'_> {
+    /// Up to `batch` sends of `chunk` bytes from `pos` in the window `map` (at file offset
+    /// `off`, `wlen` bytes long): the entries, and each one's size.
+    fn build(
+        &mut self,
+        map: &super::Window,
+        off: u64,
+        pos: usize,
+        wlen: usize,
+        chunk: usize,
+        batch: usize,
+    ) -> (Vec<squeue::Entry>, Vec<usize>) {
+        let mut sizes = Vec::new();
+        let mut entries: Vec<squeue::Entry> = Vec::new();
+        let mut p = pos;
+        while p < wlen && sizes.len() < batch {
+            let n = (wlen - p).min(chunk);
+            // SAFETY: p + n <= wlen, inside `map` (used only to form the address).
+            let ptr = unsafe { map.ptr().add(p) };
+            let e = opcode::SendZc::new(self.fd, ptr, n as u32)
+                .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
+                .zc_flags(REPORT_USAGE)
+                .build()
+                .user_data(*self.next_id);
+            *self.next_id += 1;
+            self.owed.starts.push(off + p as u64);
+            sizes.push(n);
+            entries.push(e);
+            p += n;
+        }
+        (entries, sizes)
+    }
+}
+
+/// Wait for the `k` results of the chain whose first request is `first_id` (submitted at file
+/// offset `at`). If io_uring_enter fails, count what the chain sent before it stopped — the
+/// results already in, and those of the requests cancelled now (a send stopped midway reports
+/// the bytes it sent) — and stop there.
+fn wait_chain(
+    ring: &mut Ring,
+    owed: &mut Owed,
+    calls: &mut Calls,
+    k: usize,
+    first_id: u64,
+    at: u64,
+) -> Result<Vec<Option<i32>>, (u64, StopKind)> {
+    let mut results: Vec<Option<i32>> = vec![None; k];
+    let mut got = 0usize;
+    while got < k {
+        if let Err(errno) = ring.enter(calls, k - got) {
+            let mut arrived = ring.reap();
+            let left =
+                k.saturating_sub(got + arrived.iter().filter(|c| !cqueue::notif(c.flags)).count());
+            arrived.extend(ring.cancel_and_reap(calls, left, |c| !cqueue::notif(c.flags)));
+            for c in arrived {
+                record(owed, &c, first_id, &mut results);
+            }
+            let sent: u64 = results
+                .iter()
+                .map_while(|r| r.filter(|r| *r > 0).map(|r| r as u64))
+                .sum();
+            return Err((at + sent, sys::classify("io_uring_enter", errno)));
+        }
+        for c in ring.reap() {
+            got += record(owed, &c, first_id, &mut results);
+        }
+    }
+    Ok(results)
+}
+
 fn pump_windows(
     src: Part<'_>,
     sock: BorrowedFd<'_>,
@@ -232,24 +309,14 @@ fn pump_windows(
         while pos < wlen {
             let at = off + pos as u64;
             let first_id = next_id;
-            let mut sizes = Vec::new();
-            let mut entries: Vec<squeue::Entry> = Vec::new();
-            let mut p = pos;
-            while p < wlen && sizes.len() < batch_now {
-                let n = (wlen - p).min(chunk);
-                // SAFETY: p + n <= wlen, inside `map` (used only to form the address).
-                let ptr = unsafe { map.ptr().add(p) };
-                let e = opcode::SendZc::new(fd, ptr, n as u32)
-                    .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
-                    .zc_flags(REPORT_USAGE)
-                    .build()
-                    .user_data(next_id);
-                next_id += 1;
-                owed.starts.push(off + p as u64);
-                sizes.push(n);
-                entries.push(e);
-                p += n;
-            }
+            let (entries, sizes) = {
+                let mut chain = Chain {
+                    fd,
+                    next_id: &mut next_id,
+                    owed,
+                };
+                chain.build(&map, off, pos, wlen, chunk, batch_now)
+            };
             // One chain: a send starts only after the one before it sent everything, so the
             // stream stays in order.
             let k = entries.len();
@@ -265,31 +332,7 @@ fn pump_windows(
                     },
                 )
             })?;
-            let mut results: Vec<Option<i32>> = vec![None; k];
-            let mut got = 0usize;
-            while got < k {
-                if let Err(errno) = ring.enter(calls, k - got) {
-                    // Count what the chain sent before it stopped: the results already in, and
-                    // those of the requests cancelled now (a send stopped midway reports the
-                    // bytes it sent).
-                    let mut arrived = ring.reap();
-                    let left = k.saturating_sub(
-                        got + arrived.iter().filter(|c| !cqueue::notif(c.flags)).count(),
-                    );
-                    arrived.extend(ring.cancel_and_reap(calls, left, |c| !cqueue::notif(c.flags)));
-                    for c in arrived {
-                        record(owed, &c, first_id, &mut results);
-                    }
-                    let sent: u64 = results
-                        .iter()
-                        .map_while(|r| r.filter(|r| *r > 0).map(|r| r as u64))
-                        .sum();
-                    return Err((at + sent, sys::classify("io_uring_enter", errno)));
-                }
-                for c in ring.reap() {
-                    got += record(owed, &c, first_id, &mut results);
-                }
-            }
+            let results = wait_chain(ring, owed, calls, k, first_id, at)?;
             // A request refused at submission cancels the whole chain: treat it as one refusal.
             let pressure = results.iter().flatten().any(|r| pinned_too_much(*r));
             for (n, r) in sizes.into_iter().zip(results) {

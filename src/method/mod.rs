@@ -430,7 +430,7 @@ pub trait Method: Send + Sync {
 /// A window of the file mapped for sending: the mapping starts at the page boundary at or
 /// before the wanted offset (mmap takes page-aligned offsets only), and [`Window::ptr`] points
 /// past the `skip` bytes before it.
-struct Window {
+pub(crate) struct Window {
     map: crate::sys::Mapping,
     skip: usize,
 }
