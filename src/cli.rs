@@ -879,155 +879,13 @@ impl Cli {
     /// Validate the arguments and turn them into typed options.
     pub fn into_job(self) -> Result<Job> {
         match self.command {
-            Command::Compare(a) => {
-                if let (Some(f), Some(_)) = (&a.file, &a.size) {
-                    bail!(
-                        "--size sets the size of a generated file, but FILE '{}' was given: drop one of them",
-                        f.display()
-                    );
-                }
-                let size = a.size.unwrap_or(DEFAULT_SIZE);
-                let opts = CompareOptions {
-                    file: a.file,
-                    size,
-                    methods: a.methods.kinds,
-                    runs: a.runs,
-                    warmup: a.warmup,
-                    transport: a.transport.into(),
-                    link: link_arg(a.link, a.transport.into())?,
-                    named: a.methods.named,
-                    buffer: a.path.buffer,
-                    pipe_size: a.path.pipe_size,
-                    batch: a.path.batch,
-                    counters: counters_arg(a.path.counters),
-                    verify_all: a.verify_all,
-                    cold: a.cache == CacheArg::Cold,
-                    cpus: a.cpus.unwrap_or(Cpus::Auto),
-                    profile: !a.no_profile,
-                };
-                let output = if a.json {
-                    Output::Json
-                } else {
-                    Output::Table {
-                        color: a.color.into(),
-                    }
-                };
-                Ok(Job::Compare(opts, output, a.export.specs()))
-            }
-            Command::Serve(a) => {
-                let listen = match a.unix {
-                    Some(p) => Listen::Unix(p),
-                    None => Listen::Tcp {
-                        addr: a.listen.unwrap_or(DEFAULT_LISTEN),
-                        explicit: a.listen.is_some(),
-                    },
-                };
-                Ok(Job::Serve(ServeOptions {
-                    file: a.file,
-                    method: a.method,
-                    listen,
-                    http: a.http,
-                    max_conns: a.max_conns,
-                    count: a.count,
-                    buffer: a.path.buffer,
-                    pipe_size: a.path.pipe_size,
-                    batch: a.path.batch,
-                    counters: counters_arg(a.path.counters),
-                    // 0 waits forever.
-                    send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
-                    json: a.json,
-                    color: a.color.into(),
-                    cpus: a.cpus.unwrap_or_default().0,
-                    live: a.live,
-                    link: a.link,
-                }))
-            }
-            Command::Sweep(a) => {
-                let SizeList(sizes) = a.sizes;
-                let BufferList(buffers) = a.buffers;
-                let base = CompareOptions {
-                    file: None,
-                    size: 0,
-                    methods: a.methods.kinds,
-                    named: a.methods.named,
-                    runs: a.runs,
-                    warmup: a.warmup,
-                    transport: a.transport.into(),
-                    link: link_arg(a.link, a.transport.into())?,
-                    // parse_list gives at least one buffer; 128K should that ever change.
-                    buffer: buffers.first().copied().unwrap_or(128 << 10),
-                    pipe_size: a.pipe_size,
-                    batch: DEFAULT_BATCH,
-                    counters: counters_arg(a.counters),
-                    verify_all: false,
-                    cold: false,
-                    cpus: a.cpus.unwrap_or(Cpus::Auto),
-                    profile: true,
-                };
-                let output = if a.json {
-                    Output::Json
-                } else {
-                    Output::Table {
-                        color: a.color.into(),
-                    }
-                };
-                Ok(Job::Sweep(
-                    SweepOptions {
-                        sizes,
-                        buffers,
-                        base,
-                    },
-                    output,
-                    a.export.specs(),
-                ))
-            }
+            Command::Compare(a) => compare_job(a),
+            Command::Serve(a) => serve_job(a),
+            Command::Sweep(a) => sweep_job(a),
             Command::Completions(a) => Ok(Job::Print(completions(a.shell))),
             Command::Man => Ok(Job::Print(man_page()?)),
-            Command::Quiz(a) => {
-                if a.size == 0 {
-                    bail!("--size: must be at least 1 byte to measure anything");
-                }
-                Ok(Job::Quiz(crate::quiz::QuizOptions {
-                    lang: match a.lang {
-                        Some(LangArg::En) => Lang::En,
-                        Some(LangArg::Zh) => Lang::Zh,
-                        None => Lang::from_env(),
-                    },
-                    seed: a.seed.unwrap_or_else(crate::quiz::fresh_seed),
-                    list: a.list,
-                    json: a.json,
-                    size: a.size,
-                    cpus: a.cpus.unwrap_or(Cpus::Auto),
-                }))
-            }
-            Command::Trace(a) => {
-                let target = match (a.pid, a.command.is_empty()) {
-                    (Some(pid), _) => crate::trace::Target::Pid(pid),
-                    (None, false) => crate::trace::Target::Command(a.command),
-                    (None, true) => bail!(
-                        "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
-                    ),
-                };
-                let output = match (a.json, &a.output) {
-                    (true, _) => Output::Json,
-                    // A file gets no colour codes.
-                    (false, Some(_)) => Output::Table {
-                        color: Color::Never,
-                    },
-                    (false, None) => Output::Table {
-                        color: a.color.into(),
-                    },
-                };
-                Ok(Job::Trace(
-                    crate::trace::TraceOptions {
-                        target,
-                        duration: a.duration,
-                        profile: !a.no_profile,
-                    },
-                    output,
-                    a.output,
-                ))
-            }
+            Command::Quiz(a) => quiz_job(a),
+            Command::Trace(a) => trace_job(a),
             Command::Lab(a) => Ok(match a.action {
                 LabAction::Up => Job::LabUp,
                 LabAction::Down => Job::LabDown,
@@ -1036,65 +894,227 @@ impl Cli {
                 file: a.file,
                 json: a.json,
             }),
-            Command::Explain(a) => {
-                let kafka = a.topic.as_deref() == Some("kafka");
-                let (method, myths_only) = match a.topic.as_deref() {
-                    None | Some("kafka") => (None, false),
-                    Some("myths") => (None, true),
-                    Some(t) => (
-                        Some(parse_method(t).map_err(|_| {
-                            anyhow::anyhow!(
-                                "explain {t}: unknown topic: choose {}, kafka or myths",
-                                MethodKind::ALL.map(|k| k.name()).join(", ")
-                            )
-                        })?),
-                        false,
-                    ),
-                };
-                if myths_only && a.measure {
-                    bail!("--measure: explain myths has nothing to measure; give a path instead");
-                }
-                let size = a.size;
-                if size == 0 && a.measure {
-                    bail!("--size: must be at least 1 byte to measure anything");
-                }
-                Ok(Job::Explain(ExplainOptions {
-                    method,
-                    myths_only,
-                    kafka,
-                    lang: match a.lang {
-                        Some(LangArg::En) => Lang::En,
-                        Some(LangArg::Zh) => Lang::Zh,
-                        None => Lang::from_env(),
-                    },
-                    measure: a.measure,
-                    size,
-                    cpus: a.cpus.unwrap_or(Cpus::Auto),
-                }))
-            }
-            Command::Fetch(a) => {
-                let sink = match (a.out, a.discard) {
-                    (Some(p), _) => Sink::Out(p),
-                    (None, Some(DiscardArg::Copy)) => Sink::Discard,
-                    (None, Some(DiscardArg::Truncate)) => Sink::Truncate,
-                    (None, None) => bail!(
-                        "say where the bytes go: --out FILE, or --discard (--discard=truncate to drop them in the kernel)"
-                    ),
-                };
-                Ok(Job::Fetch(FetchOptions {
-                    target: Target::parse(&a.target)?,
-                    http: a.http,
-                    path: a.path,
-                    range: a.range,
-                    sink,
-                    connections: a.connections,
-                    json: a.json,
-                    timeout: a.timeout,
-                    max_size: a.max_size,
-                }))
-            }
+            Command::Explain(a) => explain_job(a),
+            Command::Fetch(a) => fetch_job(a),
         }
     }
+}
+
+/// `--json` or the table, coloured as `--color` says.
+fn output_of(json: bool, color: ColorArg) -> Output {
+    if json {
+        Output::Json
+    } else {
+        Output::Table {
+            color: color.into(),
+        }
+    }
+}
+
+/// `copylab compare`: its arguments checked and turned into typed options.
+fn compare_job(a: CompareArgs) -> Result<Job> {
+    if let (Some(f), Some(_)) = (&a.file, &a.size) {
+        bail!(
+            "--size sets the size of a generated file, but FILE '{}' was given: drop one of them",
+            f.display()
+        );
+    }
+    let size = a.size.unwrap_or(DEFAULT_SIZE);
+    let opts = CompareOptions {
+        file: a.file,
+        size,
+        methods: a.methods.kinds,
+        runs: a.runs,
+        warmup: a.warmup,
+        transport: a.transport.into(),
+        link: link_arg(a.link, a.transport.into())?,
+        named: a.methods.named,
+        buffer: a.path.buffer,
+        pipe_size: a.path.pipe_size,
+        batch: a.path.batch,
+        counters: counters_arg(a.path.counters),
+        verify_all: a.verify_all,
+        cold: a.cache == CacheArg::Cold,
+        cpus: a.cpus.unwrap_or(Cpus::Auto),
+        profile: !a.no_profile,
+    };
+    let output = output_of(a.json, a.color);
+    Ok(Job::Compare(opts, output, a.export.specs()))
+}
+
+/// `copylab serve`: its arguments checked and turned into typed options.
+fn serve_job(a: ServeArgs) -> Result<Job> {
+    let listen = match a.unix {
+        Some(p) => Listen::Unix(p),
+        None => Listen::Tcp {
+            addr: a.listen.unwrap_or(DEFAULT_LISTEN),
+            explicit: a.listen.is_some(),
+        },
+    };
+    Ok(Job::Serve(ServeOptions {
+        file: a.file,
+        method: a.method,
+        listen,
+        http: a.http,
+        max_conns: a.max_conns,
+        count: a.count,
+        buffer: a.path.buffer,
+        pipe_size: a.path.pipe_size,
+        batch: a.path.batch,
+        counters: counters_arg(a.path.counters),
+        // 0 waits forever.
+        send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
+        json: a.json,
+        color: a.color.into(),
+        cpus: a.cpus.unwrap_or_default().0,
+        live: a.live,
+        link: a.link,
+    }))
+}
+
+/// `copylab sweep`: its arguments checked and turned into typed options.
+fn sweep_job(a: SweepArgs) -> Result<Job> {
+    let SizeList(sizes) = a.sizes;
+    let BufferList(buffers) = a.buffers;
+    let base = CompareOptions {
+        file: None,
+        size: 0,
+        methods: a.methods.kinds,
+        named: a.methods.named,
+        runs: a.runs,
+        warmup: a.warmup,
+        transport: a.transport.into(),
+        link: link_arg(a.link, a.transport.into())?,
+        // parse_list gives at least one buffer; 128K should that ever change.
+        buffer: buffers.first().copied().unwrap_or(128 << 10),
+        pipe_size: a.pipe_size,
+        batch: DEFAULT_BATCH,
+        counters: counters_arg(a.counters),
+        verify_all: false,
+        cold: false,
+        cpus: a.cpus.unwrap_or(Cpus::Auto),
+        profile: true,
+    };
+    let output = output_of(a.json, a.color);
+    Ok(Job::Sweep(
+        SweepOptions {
+            sizes,
+            buffers,
+            base,
+        },
+        output,
+        a.export.specs(),
+    ))
+}
+
+/// `copylab quiz`: its arguments checked and turned into typed options.
+fn quiz_job(a: QuizArgs) -> Result<Job> {
+    if a.size == 0 {
+        bail!("--size: must be at least 1 byte to measure anything");
+    }
+    Ok(Job::Quiz(crate::quiz::QuizOptions {
+        lang: match a.lang {
+            Some(LangArg::En) => Lang::En,
+            Some(LangArg::Zh) => Lang::Zh,
+            None => Lang::from_env(),
+        },
+        seed: a.seed.unwrap_or_else(crate::quiz::fresh_seed),
+        list: a.list,
+        json: a.json,
+        size: a.size,
+        cpus: a.cpus.unwrap_or(Cpus::Auto),
+    }))
+}
+
+/// `copylab trace`: its arguments checked and turned into typed options.
+fn trace_job(a: TraceArgs) -> Result<Job> {
+    let target = match (a.pid, a.command.is_empty()) {
+        (Some(pid), _) => crate::trace::Target::Pid(pid),
+        (None, false) => crate::trace::Target::Command(a.command),
+        (None, true) => bail!(
+            "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
+        ),
+    };
+    let output = match (a.json, &a.output) {
+        (true, _) => Output::Json,
+        // A file gets no colour codes.
+        (false, Some(_)) => Output::Table {
+            color: Color::Never,
+        },
+        (false, None) => Output::Table {
+            color: a.color.into(),
+        },
+    };
+    Ok(Job::Trace(
+        crate::trace::TraceOptions {
+            target,
+            duration: a.duration,
+            profile: !a.no_profile,
+        },
+        output,
+        a.output,
+    ))
+}
+
+/// `copylab explain`: its arguments checked and turned into typed options.
+fn explain_job(a: ExplainArgs) -> Result<Job> {
+    let kafka = a.topic.as_deref() == Some("kafka");
+    let (method, myths_only) = match a.topic.as_deref() {
+        None | Some("kafka") => (None, false),
+        Some("myths") => (None, true),
+        Some(t) => (
+            Some(parse_method(t).map_err(|_| {
+                anyhow::anyhow!(
+                    "explain {t}: unknown topic: choose {}, kafka or myths",
+                    MethodKind::ALL.map(|k| k.name()).join(", ")
+                )
+            })?),
+            false,
+        ),
+    };
+    if myths_only && a.measure {
+        bail!("--measure: explain myths has nothing to measure; give a path instead");
+    }
+    let size = a.size;
+    if size == 0 && a.measure {
+        bail!("--size: must be at least 1 byte to measure anything");
+    }
+    Ok(Job::Explain(ExplainOptions {
+        method,
+        myths_only,
+        kafka,
+        lang: match a.lang {
+            Some(LangArg::En) => Lang::En,
+            Some(LangArg::Zh) => Lang::Zh,
+            None => Lang::from_env(),
+        },
+        measure: a.measure,
+        size,
+        cpus: a.cpus.unwrap_or(Cpus::Auto),
+    }))
+}
+
+/// `copylab fetch`: its arguments checked and turned into typed options.
+fn fetch_job(a: FetchArgs) -> Result<Job> {
+    let sink = match (a.out, a.discard) {
+        (Some(p), _) => Sink::Out(p),
+        (None, Some(DiscardArg::Copy)) => Sink::Discard,
+        (None, Some(DiscardArg::Truncate)) => Sink::Truncate,
+        (None, None) => bail!(
+            "say where the bytes go: --out FILE, or --discard (--discard=truncate to drop them in the kernel)"
+        ),
+    };
+    Ok(Job::Fetch(FetchOptions {
+        target: Target::parse(&a.target)?,
+        http: a.http,
+        path: a.path,
+        range: a.range,
+        sink,
+        connections: a.connections,
+        json: a.json,
+        timeout: a.timeout,
+        max_size: a.max_size,
+    }))
 }
 
 #[cfg(test)]
