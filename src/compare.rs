@@ -56,6 +56,33 @@ pub struct CompareOptions {
     pub profile: bool,
 }
 
+impl CompareOptions {
+    /// A quick measurement of `methods` on a generated file of `size` bytes, as explain and
+    /// quiz make one: 3 runs after 1 warm-up over TCP, compare's default buffer and pipe, the
+    /// best counters allowed, profiled. Callers change what they need with `..`.
+    pub fn quick(size: u64, methods: Vec<MethodKind>, cpus: Cpus) -> CompareOptions {
+        CompareOptions {
+            file: None,
+            size,
+            methods,
+            // A path this machine cannot run is skipped with a warning, not refused.
+            named: Vec::new(),
+            runs: 3,
+            warmup: 1,
+            transport: Transport::Tcp,
+            link: None,
+            buffer: 128 << 10,
+            pipe_size: 1 << 20,
+            batch: crate::method::DEFAULT_BATCH,
+            counters: Choice::Auto,
+            verify_all: false,
+            cold: false,
+            cpus,
+            profile: true,
+        }
+    }
+}
+
 /// One method ready to run, with its reusable per-connection state.
 struct Slot {
     method: Box<dyn Method>,

@@ -9,13 +9,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Result, bail};
 
 use crate::compare::{self, CompareOptions};
-use crate::counters::Choice;
 use crate::method::MethodKind;
 use crate::report::quiz as render;
 use crate::report::text::Lang;
 use crate::results::{MethodResult, Report};
 use crate::size::fmt_bytes;
-use crate::transport::Transport;
 
 /// The smallest file the copy question is measured with.
 const COPY_SIZE: u64 = 64 << 20;
@@ -145,22 +143,11 @@ fn find(r: &Report, k: MethodKind) -> Result<&MethodResult> {
 fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
     let zh = opts.lang == Lang::Zh;
     let base = CompareOptions {
-        file: None,
-        size: opts.size,
-        named: Vec::new(),
-        methods: MethodKind::CLASSIC.to_vec(),
         runs: 1,
-        warmup: 1,
-        transport: Transport::Tcp,
-        link: None,
         buffer: d.buffer,
         pipe_size: d.pipe,
-        batch: crate::method::DEFAULT_BATCH,
-        counters: Choice::Auto,
-        verify_all: false,
-        cold: false,
-        cpus: opts.cpus,
         profile: false,
+        ..CompareOptions::quick(opts.size, MethodKind::CLASSIC.to_vec(), opts.cpus)
     };
     let warm = compare::run(&base)?;
     // Copy time is sampled every 1 ms of CPU: a small file may give no sample at all, so the

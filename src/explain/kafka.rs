@@ -15,11 +15,9 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::compare::{self, CompareOptions};
-use crate::counters::Choice;
 use crate::method::MethodKind;
 use crate::results::Report;
 use crate::source::{self, Source};
-use crate::transport::Transport;
 
 /// The connection counts the parallel fetch is measured with: one consumer, then several.
 pub const CONNECTIONS: [usize; 2] = [1, 4];
@@ -246,24 +244,11 @@ pub struct KafkaMeasured {
 
 /// Run the measurements: a small compare of the classic paths and the parallel fetch.
 pub fn measure(size: u64, cpus: crate::placement::Cpus) -> Result<KafkaMeasured> {
-    let report = compare::run(&CompareOptions {
-        file: None,
+    let report = compare::run(&CompareOptions::quick(
         size,
-        named: Vec::new(),
-        methods: MethodKind::CLASSIC.to_vec(),
-        runs: 3,
-        warmup: 1,
-        transport: Transport::Tcp,
-        link: None,
-        buffer: 128 << 10,
-        pipe_size: 1 << 20,
-        batch: crate::method::DEFAULT_BATCH,
-        counters: Choice::Auto,
-        verify_all: false,
-        cold: false,
+        MethodKind::CLASSIC.to_vec(),
         cpus,
-        profile: true,
-    })?;
+    ))?;
     let src = Source::generate(&crate::storage::temp_dir(), size)?;
     let mut parallel = Vec::new();
     for n in CONNECTIONS {

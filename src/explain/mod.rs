@@ -13,7 +13,6 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use crate::compare::{self, CompareOptions};
-use crate::counters::Choice;
 use crate::method::{Band, Layout, MethodKind, Place, StepKind, Textbook};
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
@@ -423,26 +422,9 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
                 .copied()
                 .filter(|k| *k != MethodKind::ReadWrite),
         );
-        Some(compare::run(&CompareOptions {
-            file: None,
-            size: opts.size,
-            // A path this machine cannot run is skipped with a warning (printed below), so the
-            // picture and the text still come out.
-            named: Vec::new(),
-            methods,
-            runs: 3,
-            warmup: 1,
-            transport: Transport::Tcp,
-            link: None,
-            buffer: 128 << 10,
-            pipe_size: 1 << 20,
-            batch: crate::method::DEFAULT_BATCH,
-            counters: Choice::Auto,
-            verify_all: false,
-            cold: false,
-            cpus: opts.cpus,
-            profile: true,
-        })?)
+        Some(compare::run(&CompareOptions::quick(
+            opts.size, methods, opts.cpus,
+        ))?)
     } else {
         None
     };
