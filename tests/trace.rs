@@ -578,3 +578,29 @@ fn output_file_keeps_the_programs_stdout_apart() {
     assert_clean_error(&out, &["--output", "directory does not exist"]);
     assert!(!marker.exists(), "the program ran despite the bad --output");
 }
+
+/// trace raises its own descriptor limit (two events per thread and CPU), but the command runs
+/// with the limit it was given.
+#[test]
+fn the_command_keeps_its_descriptor_limit() {
+    need("prlimit");
+    let out = run_program(
+        "prlimit",
+        &[
+            "--nofile=1024:4096",
+            bin(),
+            "trace",
+            "--json",
+            "--output",
+            "/dev/null",
+            "--",
+            "sh",
+            "-c",
+            "ulimit -n",
+        ],
+        &[],
+        TIMEOUT,
+    );
+    assert!(out.success(), "{}", out.dump());
+    assert_eq!(out.stdout, "1024\n", "{}", out.dump());
+}
