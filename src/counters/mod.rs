@@ -11,7 +11,7 @@ mod rusage;
 pub mod tracefs;
 
 pub use keeper::release_at_exit;
-pub use perf::{NAMED_SYSCALLS, Peek};
+pub use perf::{NAMED_SYSCALLS, Peek, set_filter};
 
 use std::collections::BTreeMap;
 

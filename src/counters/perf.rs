@@ -23,39 +23,27 @@ use super::{CounterSource, Reading};
 
 pub use super::tracefs::NAMED_SYSCALLS;
 
-/// The syscall's number on this architecture, for the `id == N` filter on `raw_syscalls:sys_enter`.
-fn syscall_number(name: &str) -> Option<libc::c_long> {
-    Some(match name {
-        "read" => libc::SYS_read,
-        "pread64" => libc::SYS_pread64,
-        "write" => libc::SYS_write,
-        "sendto" => libc::SYS_sendto,
-        "sendmsg" => libc::SYS_sendmsg,
-        "recvmsg" => libc::SYS_recvmsg,
-        "mmap" => libc::SYS_mmap,
-        "munmap" => libc::SYS_munmap,
-        "sendfile64" => libc::SYS_sendfile,
-        "splice" => libc::SYS_splice,
-        "vmsplice" => libc::SYS_vmsplice,
-        "io_uring_enter" => libc::SYS_io_uring_enter,
-        _ => return None,
-    })
-}
-
 /// Open `raw_syscalls:sys_enter` as a group member counting only syscall `nr`.
 fn filtered(group: &mut Group, raw_id: u64, nr: libc::c_long) -> std::io::Result<Counter> {
     let c = member(group, Tracepoint::with_id(raw_id))?;
     let filter = CString::new(format!("id == {nr}"))
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: the descriptor is a perf event this function just opened and still owns, and the
-    // filter is a NUL-terminated string that outlives the call (the kernel copies it).
+    set_filter(&c, &filter)?;
+    Ok(c)
+}
+
+/// Give the tracepoint event `c` a filter (`PERF_EVENT_IOC_SET_FILTER`, e.g. `id == 17`): the
+/// kernel then records only the events it matches.
+pub fn set_filter(c: &Counter, filter: &CString) -> std::io::Result<()> {
+    // SAFETY: the descriptor is a perf event the caller owns, and the filter is a NUL-terminated
+    // string that outlives the call (the kernel copies it).
     let rc = unsafe {
         perf_event_open_sys::ioctls::SET_FILTER(c.as_raw_fd(), filter.as_ptr().cast_mut())
     };
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(c)
+    Ok(())
 }
 
 /// Why the perf group could not be opened at all.
@@ -158,7 +146,7 @@ impl PerfGroup {
                             super::keeper::hold(id);
                             // A syscall this kernel cannot count is shown as n/a, alone.
                             for (slot, named_id) in pg.named.iter_mut().zip(ids) {
-                                let refused = match syscall_number(slot.0) {
+                                let refused = match tracefs::syscall_number(slot.0) {
                                     Some(nr) => match filtered(&mut pg.group, id, nr) {
                                         Ok(c) => {
                                             slot.1 = Some(c);

@@ -21,31 +21,31 @@ use crate::counters::profile::{
     Attributor, Category, PERF_RECORD_LOST, PERF_RECORD_LOST_SAMPLES, PERF_RECORD_SAMPLE,
     RawSample, word,
 };
-use crate::counters::tracefs;
+use crate::counters::{set_filter, tracefs};
 use crate::warnings::Warning;
 
 /// The syscalls followed, by the kernel's name, and whether their return value is a byte
 /// count (the rest are counted as calls only: mmap returns an address, io_uring_enter a number
-/// of submissions).
-pub const TRACED: [(&str, libc::c_long, bool); 18] = [
-    ("read", libc::SYS_read, true),
-    ("pread64", libc::SYS_pread64, true),
-    ("readv", libc::SYS_readv, true),
-    ("write", libc::SYS_write, true),
-    ("pwrite64", libc::SYS_pwrite64, true),
-    ("writev", libc::SYS_writev, true),
-    ("sendto", libc::SYS_sendto, true),
-    ("sendmsg", libc::SYS_sendmsg, true),
-    ("recvfrom", libc::SYS_recvfrom, true),
-    ("recvmsg", libc::SYS_recvmsg, true),
-    ("sendfile64", libc::SYS_sendfile, true),
-    ("splice", libc::SYS_splice, true),
-    ("vmsplice", libc::SYS_vmsplice, true),
-    ("tee", libc::SYS_tee, true),
-    ("copy_file_range", libc::SYS_copy_file_range, true),
-    ("mmap", libc::SYS_mmap, false),
-    ("munmap", libc::SYS_munmap, false),
-    ("io_uring_enter", libc::SYS_io_uring_enter, false),
+/// of submissions). Their numbers come from `tracefs::syscall_number`.
+pub const TRACED: [(&str, bool); 18] = [
+    ("read", true),
+    ("pread64", true),
+    ("readv", true),
+    ("write", true),
+    ("pwrite64", true),
+    ("writev", true),
+    ("sendto", true),
+    ("sendmsg", true),
+    ("recvfrom", true),
+    ("recvmsg", true),
+    ("sendfile64", true),
+    ("splice", true),
+    ("vmsplice", true),
+    ("tee", true),
+    ("copy_file_range", true),
+    ("mmap", false),
+    ("munmap", false),
+    ("io_uring_enter", false),
 ];
 
 /// The cpu-clock period: one sample per 1 ms of a thread's CPU, as compare's profile.
@@ -155,18 +155,6 @@ fn set_output(event: &Counter, ring: &perf_event::Sampler) -> std::io::Result<()
     Ok(())
 }
 
-fn set_filter(event: &Counter, filter: &CString) -> std::io::Result<()> {
-    // SAFETY: the descriptor is a perf event this module owns; the filter is a NUL-terminated
-    // string that outlives the call (the kernel copies it).
-    let rc = unsafe {
-        perf_event_open_sys::ioctls::SET_FILTER(event.as_raw_fd(), filter.as_ptr().cast_mut())
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// The refusal in the words compare uses, with its fix.
 fn refused(e: &std::io::Error, what: &str) -> Refused {
     let errno = e.raw_os_error().unwrap_or(0);
@@ -188,16 +176,18 @@ impl Tracer {
         let exit_id = ids.ids.first().copied().flatten().ok_or_else(|| {
             Refused("this kernel has no raw_syscalls:sys_exit tracepoint (CONFIG_FTRACE_SYSCALLS is off)".into())
         })?;
+        let numbers: HashMap<libc::c_long, (&'static str, bool)> = TRACED
+            .iter()
+            .filter_map(|(name, bytes)| Some((tracefs::syscall_number(name)?, (*name, *bytes))))
+            .collect();
+        // In TRACED's order, so the filter reads the same every run.
         let filter = TRACED
             .iter()
-            .map(|(_, nr, _)| format!("id == {nr}"))
+            .filter_map(|(name, _)| tracefs::syscall_number(name))
+            .map(|nr| format!("id == {nr}"))
             .collect::<Vec<_>>()
             .join(" || ");
         let filter = CString::new(filter).map_err(|e| Refused(e.to_string()))?;
-        let numbers = TRACED
-            .iter()
-            .map(|(name, nr, bytes)| (*nr, (*name, *bytes)))
-            .collect();
         let (kallsyms, no_profile) = if !profile {
             (None, Some("--no-profile was given".to_string()))
         } else {
@@ -302,15 +292,15 @@ impl Tracer {
                     PERF_RECORD_SAMPLE => {
                         // pid, tid (u32 each); raw size (u32); raw: common fields (8 bytes),
                         // long id, long ret (raw_syscalls/sys_exit/format).
-                        let field = |at: usize| -> Option<u32> {
-                            Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
-                        };
                         let long = |at: usize| -> Option<i64> {
                             Some(i64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
                         };
-                        let (Some(pid), Some(tid), Some(id), Some(ret)) =
-                            (field(0), field(4), long(12 + 8), long(12 + 16))
-                        else {
+                        let (Some(pid), Some(tid), Some(id), Some(ret)) = (
+                            u32_at(&data, 0),
+                            u32_at(&data, 4),
+                            long(12 + 8),
+                            long(12 + 16),
+                        ) else {
                             continue;
                         };
                         let Some(&(name, counts_bytes)) = self.numbers.get(&id) else {

@@ -354,8 +354,8 @@ fn figures(sys: &BTreeMap<&'static str, SysTally>) -> BTreeMap<&'static str, Sys
         .map(|(name, t)| {
             let bytes = TRACED
                 .iter()
-                .find(|(n, _, _)| n == name)
-                .is_some_and(|(_, _, b)| *b)
+                .find(|(n, _)| n == name)
+                .is_some_and(|(_, b)| *b)
                 .then_some(t.bytes);
             (
                 *name,
