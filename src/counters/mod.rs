@@ -12,6 +12,7 @@ pub mod tracefs;
 
 pub use keeper::release_at_exit;
 pub use perf::{NAMED_SYSCALLS, Peek, set_filter};
+pub use rusage::tv_ns;
 
 use std::collections::BTreeMap;
 

@@ -11,7 +11,8 @@ pub struct Rusage {
     before: Option<Usage>,
 }
 
-fn tv_ns(tv: nix::sys::time::TimeVal) -> u64 {
+/// A `timeval` (getrusage's CPU times) in ns.
+pub fn tv_ns(tv: nix::sys::time::TimeVal) -> u64 {
     (tv.tv_sec() as u64).saturating_mul(1_000_000_000) + (tv.tv_usec() as u64) * 1000
 }
 

@@ -51,38 +51,36 @@ pub fn use_color(choice: Color) -> bool {
     }
 }
 
+/// Write `r` to `w`: as JSON, or as the table `render` draws (coloured or not).
+fn write_as<T: serde::Serialize>(
+    r: &T,
+    output: Output,
+    render: fn(&T, bool) -> String,
+    w: &mut dyn Write,
+) -> Result<()> {
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *w, r)?;
+            writeln!(w)?;
+        }
+        Output::Table { color } => w.write_all(render(r, use_color(color)).as_bytes())?,
+    }
+    w.flush()?;
+    Ok(())
+}
+
 /// Write a sweep's results to `w` in the chosen format.
 pub fn write_sweep(
     s: &crate::results::SweepReport,
     output: Output,
     w: &mut dyn Write,
 ) -> Result<()> {
-    match output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *w, s)?;
-            writeln!(w)?;
-        }
-        Output::Table { color } => {
-            w.write_all(sweep::render(s, use_color(color)).as_bytes())?;
-        }
-    }
-    w.flush()?;
-    Ok(())
+    write_as(s, output, sweep::render, w)
 }
 
 /// Write `report` to `w` in the chosen format.
 pub fn write(report: &Report, output: Output, w: &mut dyn Write) -> Result<()> {
-    match output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *w, report)?;
-            writeln!(w)?;
-        }
-        Output::Table { color } => {
-            w.write_all(table::render(report, use_color(color)).as_bytes())?;
-        }
-    }
-    w.flush()?;
-    Ok(())
+    write_as(report, output, table::render, w)
 }
 
 /// Write a trace's results to `w` in the chosen format.
@@ -91,17 +89,7 @@ pub fn write_trace(
     output: Output,
     w: &mut dyn Write,
 ) -> Result<()> {
-    match output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *w, r)?;
-            writeln!(w)?;
-        }
-        Output::Table { color } => {
-            w.write_all(trace::render(r, use_color(color)).as_bytes())?;
-        }
-    }
-    w.flush()?;
-    Ok(())
+    write_as(r, output, trace::render, w)
 }
 
 /// What `lab up` made and how to use it.

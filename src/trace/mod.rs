@@ -177,9 +177,6 @@ fn run_command(
     let _ = done_tx.send(());
     let _ = spawner.join();
     let rusage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
-    let tv_ns = |tv: nix::sys::time::TimeVal| {
-        tv.tv_sec() as u64 * 1_000_000_000 + tv.tv_usec() as u64 * 1_000
-    };
     use std::os::unix::process::ExitStatusExt;
     let exit = Exit {
         code: status.code(),
@@ -187,8 +184,8 @@ fn run_command(
     };
     let mut report = build(tracer, unavailable, ended, exit);
     report.command = Some(argv_text(argv));
-    report.rusage_user_ns = rusage.map(|r| tv_ns(r.user_time()));
-    report.rusage_sys_ns = rusage.map(|r| tv_ns(r.system_time()));
+    report.rusage_user_ns = rusage.map(|r| crate::counters::tv_ns(r.user_time()));
+    report.rusage_sys_ns = rusage.map(|r| crate::counters::tv_ns(r.system_time()));
     Ok(report)
 }
 
