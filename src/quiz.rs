@@ -133,7 +133,7 @@ fn syscalls(m: &MethodResult) -> (u64, bool) {
 }
 
 fn find(r: &Report, k: MethodKind) -> Result<&MethodResult> {
-    match r.methods.iter().find(|m| m.method == k) {
+    match r.method(k) {
         Some(m) => Ok(m),
         None => bail!("quiz: {k} did not run on this machine"),
     }

@@ -105,6 +105,13 @@ pub struct Machine {
     pub cores: usize,
 }
 
+impl Report {
+    /// The results of one method, if it ran.
+    pub fn method(&self, kind: MethodKind) -> Option<&MethodResult> {
+        self.methods.iter().find(|m| m.method == kind)
+    }
+}
+
 impl Machine {
     pub fn this() -> Machine {
         let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {

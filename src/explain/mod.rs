@@ -299,11 +299,8 @@ fn by_name_text(m: &MethodResult) -> String {
 
 /// Turn a compare report into the figures explain writes in.
 pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
-    let m = report.methods.iter().find(|m| m.method == kind)?;
-    let rw = report
-        .methods
-        .iter()
-        .find(|m| m.method == MethodKind::ReadWrite)?;
+    let m = report.method(kind)?;
+    let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
     let expected = kind.expected(&layout(report));
     Some(Measured {
@@ -339,11 +336,8 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
 }
 
 fn path_figures(report: &Report, kind: MethodKind) -> Option<PathFigures> {
-    let m = report.methods.iter().find(|m| m.method == kind)?;
-    let rw = report
-        .methods
-        .iter()
-        .find(|m| m.method == MethodKind::ReadWrite)?;
+    let m = report.method(kind)?;
+    let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
     Some(PathFigures {
         syscalls: med.syscalls.total,

@@ -54,9 +54,7 @@ pub fn copy_cell(run: &Run) -> String {
 /// the textbook says, and what the receiver paid.
 pub fn verdicts(r: &Report, out: &mut String) {
     let base = r
-        .methods
-        .iter()
-        .find(|m| m.method == MethodKind::ReadWrite)
+        .method(MethodKind::ReadWrite)
         .and_then(|m| m.median.profile.as_ref().map(|p| (m, p)))
         .map(|(m, p)| per_gib(&p.serving, Category::Copy, m.median.bytes));
     let any = r.methods.iter().any(|m| m.median.profile.is_some());

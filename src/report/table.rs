@@ -487,7 +487,7 @@ fn table(r: &Report, color: bool) -> Table {
         .iter()
         .filter_map(|m| m.median.throughput_mib_s)
         .fold(0.0, f64::max);
-    let base = r.methods.iter().find(|m| m.method == MethodKind::ReadWrite);
+    let base = r.method(MethodKind::ReadWrite);
     let self_counted = r.syscall_source == SyscallSource::SelfCounted;
 
     for m in &r.methods {
