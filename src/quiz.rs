@@ -206,10 +206,10 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
         match k {
             Kind::SpliceCalls => {
                 let (n, perf) = syscalls(find(&warm, MethodKind::Splice)?);
-                let fulls = warm
-                    .options
-                    .pipe_bytes_granted
-                    .map_or(0, |p| opts.size.div_ceil(p.max(1)));
+                // What the path's model predicts for this run's file and granted pipe.
+                let model = MethodKind::Splice.expected(&warm.layout());
+                let fulls = model.chunks;
+                let predicted = model.syscalls.map_or("n/a".to_string(), |s| s.to_string());
                 qs.push(q(
                     if zh {
                         format!("splice 经一个 {pipe_asked} 的管道发送 {size}，需要多少次系统调用？")
@@ -222,14 +222,12 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
                     n.to_string(),
                     if zh {
                         format!(
-                            "每装满一次管道两次 splice（文件 → 管道，管道 → socket）：内核给了 {pipe} 的管道，{size} 是 {fulls} 管道，模型说 {} 次；实测 {n} 次（{}）。",
-                            2 * fulls,
+                            "每装满一次管道两次 splice（文件 → 管道，管道 → socket）：内核给了 {pipe} 的管道，{size} 是 {fulls} 管道，模型说 {predicted} 次；实测 {n} 次（{}）。",
                             by(perf)
                         )
                     } else {
                         format!(
-                            "Two splices per pipe-full (file → pipe, pipe → socket): the kernel granted a {pipe} pipe, {size} is {fulls} pipe-fulls, so the model says {}; measured {n} ({}).",
-                            2 * fulls,
+                            "Two splices per pipe-full (file → pipe, pipe → socket): the kernel granted a {pipe} pipe, {size} is {fulls} pipe-fulls, so the model says {predicted}; measured {n} ({}).",
                             by(perf)
                         )
                     },
@@ -237,7 +235,9 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
             }
             Kind::ReadWriteCalls | Kind::ReadWriteTransitions => {
                 let (n, perf) = syscalls(find(&warm, MethodKind::ReadWrite)?);
-                let chunks = opts.size.div_ceil(d.buffer as u64);
+                let model = MethodKind::ReadWrite.expected(&warm.layout());
+                let chunks = model.chunks;
+                let predicted = model.syscalls.map_or("n/a".to_string(), |s| s.to_string());
                 let transitions = k == Kind::ReadWriteTransitions;
                 let answer = if transitions { 2 * n } else { n };
                 qs.push(q(
@@ -259,8 +259,7 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
                     answer.to_string(),
                     match (transitions, zh) {
                         (false, false) => format!(
-                            "One pread64 and one write per buffer-full: {chunks} buffer-fulls, {} calls in the model; measured {n} ({}).",
-                            2 * chunks,
+                            "One pread64 and one write per buffer-full: {chunks} buffer-fulls, {predicted} calls in the model; measured {n} ({}).",
                             by(perf)
                         ),
                         (true, false) => format!(
@@ -268,8 +267,7 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
                             by(perf)
                         ),
                         (false, true) => format!(
-                            "每个缓冲区一次 pread64、一次 write：{chunks} 个缓冲区，模型说 {} 次；实测 {n} 次（{}）。",
-                            2 * chunks,
+                            "每个缓冲区一次 pread64、一次 write：{chunks} 个缓冲区，模型说 {predicted} 次；实测 {n} 次（{}）。",
                             by(perf)
                         ),
                         (true, true) => format!(

@@ -106,6 +106,19 @@ pub struct Machine {
 }
 
 impl Report {
+    /// The settings the runs used, as the paths' models need them to predict syscalls.
+    pub fn layout(&self) -> crate::method::Layout {
+        let o = &self.options;
+        crate::method::Layout {
+            bytes: self.file.bytes,
+            buffer_bytes: o.buffer_bytes,
+            mmap_window_bytes: o.mmap_window_bytes,
+            pipe_bytes: o.pipe_bytes_granted,
+            batch: o.batch,
+            vmsplice_region_bytes: o.vmsplice_region_bytes,
+        }
+    }
+
     /// The results of one method, if it ran.
     pub fn method(&self, kind: MethodKind) -> Option<&MethodResult> {
         self.methods.iter().find(|m| m.method == kind)

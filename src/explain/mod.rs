@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use crate::compare::{self, CompareOptions};
-use crate::method::{Band, Layout, MethodKind, Place, StepKind, Textbook};
+use crate::method::{Band, MethodKind, Place, StepKind, Textbook};
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
 
@@ -269,18 +269,6 @@ pub fn render_myths(lang: Lang) -> String {
 /// How vmsplice splits `report`'s file: (pipe-fulls, fresh regions), each region a whole number
 /// of pipe-fulls but the last; None when the pipe size granted is unknown.
 /// The settings the report's runs used, as a path's model needs them.
-fn layout(report: &Report) -> Layout {
-    let o = &report.options;
-    Layout {
-        bytes: report.file.bytes,
-        buffer_bytes: o.buffer_bytes,
-        mmap_window_bytes: o.mmap_window_bytes,
-        pipe_bytes: o.pipe_bytes_granted,
-        batch: o.batch,
-        vmsplice_region_bytes: o.vmsplice_region_bytes,
-    }
-}
-
 fn by_name_text(m: &MethodResult) -> String {
     let v: Vec<String> = m
         .median
@@ -302,7 +290,7 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
     let m = report.method(kind)?;
     let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
-    let expected = kind.expected(&layout(report));
+    let expected = kind.expected(&report.layout());
     Some(Measured {
         bytes: report.file.bytes,
         transport: match report.transport {
