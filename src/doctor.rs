@@ -157,7 +157,8 @@ fn zero_copy_probe(src: &Source) -> Result<(), String> {
 
 /// Examine the machine (and `file`, if given).
 pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
-    let privileged = privileged();
+    let who = Privileges::read();
+    let privileged = who.perf_allowed();
     let mut checks = vec![
         check(
             "kernel",
@@ -165,7 +166,7 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             format!("Linux {}", crate::sys::kernel_release()),
             None,
         ),
-        privileges_check(privileged),
+        privileges_check(&who),
         paranoid_check(privileged),
         perf_open_check(),
         tracefs_check(),
@@ -195,24 +196,41 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
 }
 
 /// Root, or the capabilities that let perf count the kernel.
-fn privileged() -> bool {
-    let caps = crate::sys::effective_caps();
-    let has = |bit: u32| caps & (1u64 << bit) != 0;
-    nix::unistd::geteuid().is_root() || has(CAP_PERFMON) || has(CAP_SYS_ADMIN)
+/// Who copylab runs as, read once: root, and the effective capabilities.
+struct Privileges {
+    root: bool,
+    caps: u64,
 }
 
-fn privileges_check(privileged: bool) -> Check {
-    let caps = crate::sys::effective_caps();
-    let found = if nix::unistd::geteuid().is_root() {
+impl Privileges {
+    fn read() -> Privileges {
+        Privileges {
+            root: nix::unistd::geteuid().is_root(),
+            caps: crate::sys::effective_caps(),
+        }
+    }
+
+    fn has(&self, bit: u32) -> bool {
+        self.caps & (1u64 << bit) != 0
+    }
+
+    /// Root, or the capabilities that let perf count the kernel.
+    fn perf_allowed(&self) -> bool {
+        self.root || self.has(CAP_PERFMON) || self.has(CAP_SYS_ADMIN)
+    }
+}
+
+fn privileges_check(p: &Privileges) -> Check {
+    let found = if p.root {
         "root".to_string()
-    } else if caps & (1u64 << CAP_PERFMON) != 0 {
+    } else if p.has(CAP_PERFMON) {
         "CAP_PERFMON".to_string()
     } else {
         format!("uid {} without CAP_PERFMON", nix::unistd::geteuid())
     };
     check(
         "privileges",
-        if privileged {
+        if p.perf_allowed() {
             Level::Ok
         } else {
             Level::Limited
