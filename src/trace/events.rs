@@ -193,7 +193,16 @@ impl Tracer {
         } else {
             match kallsyms::check().and_then(|_| kallsyms::get().map_err(|e| e.clone())) {
                 Ok(k) => (Some(k), None),
-                Err(e) => (None, Some(format!("{}. Fix: {}", e.reason, e.fix))),
+                Err(e) => (
+                    None,
+                    Some(
+                        Warning::ProfileUnavailable {
+                            reason: e.reason,
+                            fix: e.fix,
+                        }
+                        .as_error(),
+                    ),
+                ),
             }
         };
         Ok(Tracer {
@@ -269,7 +278,17 @@ impl Tracer {
                 Some(ring) => clock()
                     .and_then(|c| set_output(&c, ring).map(|_| c))
                     .map(|c| self.others.push(c))
-                    .map_err(|e| refused(&e, "cpu-clock sampling")),
+                    .map_err(|e| {
+                        // The words and fix compare's profile gives for the same refusal.
+                        let no = crate::counters::profile::refused(&e);
+                        Refused(
+                            Warning::ProfileUnavailable {
+                                reason: no.reason,
+                                fix: no.fix,
+                            }
+                            .as_error(),
+                        )
+                    }),
                 None => ring_of(clock, &CLOCK_RING_BYTES)
                     .map(|r| self.clock_rings.push(r))
                     .map_err(|e| e.refusal()),

@@ -492,7 +492,7 @@ impl Sampler {
 }
 
 /// perf_event_open refused the sampler: say why and how to allow it.
-fn refused(e: &std::io::Error) -> NoProfile {
+pub fn refused(e: &std::io::Error) -> NoProfile {
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .ok()
         .map(|s| s.trim().to_string());
