@@ -65,9 +65,13 @@ fn run() -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
         cli::Job::Trace(opts, output, file) => {
-            // A bad --output is found before the program runs, not after.
+            // A bad --output is found before the program runs, not after; a device or FIFO
+            // is written as it is, never replaced.
+            let kind = match &file {
+                Some(p) => Some(outfile::classify("--output", p)?),
+                None => None,
+            };
             if let Some(p) = &file {
-                outfile::classify("--output", p)?;
                 let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
                 if dir.is_some_and(|d| !d.is_dir()) {
                     anyhow::bail!(
@@ -77,13 +81,13 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
             let r = trace::run(&opts)?;
-            match &file {
-                Some(p) => {
+            match (&file, kind) {
+                (Some(p), Some(kind)) => {
                     let mut text = Vec::new();
                     report::write_trace(&r, output, &mut text)?;
-                    outfile::replace("--output", p, &text)?;
+                    outfile::write("--output", p, kind, &text)?;
                 }
-                None => report::write_trace(&r, output, &mut std::io::stdout().lock())?,
+                _ => report::write_trace(&r, output, &mut std::io::stdout().lock())?,
             }
             if r.ended == "interrupted" {
                 return Err(signals::Interrupted.into());

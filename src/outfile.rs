@@ -159,6 +159,23 @@ pub fn open_in_place(flag: &str, path: &Path, link: bool) -> Result<File> {
     Ok(f)
 }
 
+/// Write all of `text` to a device or FIFO opened with [`open_in_place`].
+pub fn write_in_place(flag: &str, path: &Path, link: bool, text: &[u8]) -> Result<()> {
+    let mut f = open_in_place(flag, path, link)?;
+    f.write_all(text)
+        .and_then(|()| f.flush())
+        .with_context(|| format!("{flag} {}: cannot write", path.display()))
+}
+
+/// Write `text` to `path` the way `kind` (from [`classify`]) says: a regular file is replaced
+/// in one step, a device or FIFO is written as it is.
+pub fn write(flag: &str, path: &Path, kind: Kind, text: &[u8]) -> Result<()> {
+    match kind {
+        Kind::Replace => replace(flag, path, text),
+        Kind::InPlace { link } => write_in_place(flag, path, link, text),
+    }
+}
+
 /// Replace the regular file (or nothing) at `path` with `text` in one step: a fresh temporary
 /// beside it, then rename. On any failure the temporary is removed and `path` is untouched.
 pub fn replace(flag: &str, path: &Path, text: &[u8]) -> Result<()> {

@@ -584,6 +584,8 @@ fn output_file_keeps_the_programs_stdout_apart() {
 #[test]
 fn the_command_keeps_its_descriptor_limit() {
     need("prlimit");
+    let dir = tempdir();
+    let res = dir.path().join("trace.json");
     let out = run_program(
         "prlimit",
         &[
@@ -592,7 +594,7 @@ fn the_command_keeps_its_descriptor_limit() {
             "trace",
             "--json",
             "--output",
-            "/dev/null",
+            path_str(&res),
             "--",
             "sh",
             "-c",
@@ -603,4 +605,33 @@ fn the_command_keeps_its_descriptor_limit() {
     );
     assert!(out.success(), "{}", out.dump());
     assert_eq!(out.stdout, "1024\n", "{}", out.dump());
+}
+
+/// --output onto a FIFO (as onto /dev/null) writes into it and leaves it a FIFO: a device or
+/// FIFO is never replaced by a regular file. (A FIFO of the test's own, so a regression cannot
+/// break the machine's /dev/null.)
+#[test]
+fn output_onto_a_fifo_writes_into_it_and_keeps_it() {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let dir = tempdir();
+    let fifo = dir.path().join("results.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    // Open for reading first, without blocking: copylab's write then lands in the FIFO's buffer
+    // (and a FIFO replaced by a file would leave this one empty, failing the test, not hanging).
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open the FIFO");
+    let out = run_ok(
+        &["trace", "--json", "--output", path_str(&fifo), "--", "true"],
+        &[],
+    );
+    assert!(out.stdout.is_empty(), "{}", out.dump());
+    let mut got = String::new();
+    let _ = reader.read_to_string(&mut got);
+    let r: Value = serde_json::from_str(&got).unwrap_or_else(|e| panic!("{e}: {got}"));
+    assert_eq!(r["exit_code"], 0, "{r:#}");
+    let t = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+    assert!(t.is_fifo(), "--output replaced the FIFO with {t:?}");
 }

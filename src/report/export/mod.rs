@@ -12,7 +12,7 @@ mod markdown;
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::outfile::{self, Kind};
 use crate::results::Report;
@@ -114,13 +114,7 @@ impl Exports {
             };
             let text = Self::render(t, r);
             match &t.path {
-                Some(p) => {
-                    let flag = t.exporter.flag();
-                    let mut f = outfile::open_in_place(flag, p, link)?;
-                    f.write_all(text.as_bytes())
-                        .and_then(|()| f.flush())
-                        .with_context(|| format!("{flag} {}: cannot write", p.display()))?;
-                }
+                Some(p) => outfile::write_in_place(t.exporter.flag(), p, link, text.as_bytes())?,
                 None => {
                     let mut out = std::io::stdout().lock();
                     out.write_all(text.as_bytes())?;
