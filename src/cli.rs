@@ -108,7 +108,7 @@ pub struct QuizArgs {
     pub lang: Option<LangArg>,
 
     /// The file size the questions are about (a generated file of this size is measured).
-    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_file_size)]
     pub size: u64,
 
     /// Pin the serving thread and the receiver thread: S,R, or any [default: two different CPUs
@@ -208,7 +208,7 @@ pub struct ExplainArgs {
     pub lang: Option<LangArg>,
 
     /// File size for --measure.
-    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_file_size)]
     pub size: u64,
 
     /// With --measure: pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
@@ -375,7 +375,7 @@ pub struct CompareArgs {
     pub link: Option<u64>,
 
     /// Size of the generated file when no FILE is given (e.g. 256M, 1G) [default: 256M].
-    #[arg(long, short, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, short, value_name = "SIZE", value_parser = parse_file_size)]
     pub size: Option<u64>,
 
     /// Pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
@@ -388,6 +388,12 @@ pub struct CompareArgs {
     /// counters alone, to see what sampling costs.
     #[arg(long)]
     pub no_profile: bool,
+
+    /// Sample each thread's CPU every PERIOD of it (e.g. 250us, 1ms) [default: auto: chosen
+    /// after the first round so the thread that runs least gets 400 samples over the runs,
+    /// between 250us and 4ms]
+    #[arg(long, value_name = "PERIOD|auto", value_parser = parse_sample_period)]
+    pub sample_period: Option<SamplePeriod>,
 
     #[command(flatten)]
     pub path: PathArgs,
@@ -667,6 +673,31 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// `--sample-period` as typed: a period in ns, or `None` for auto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SamplePeriod(pub Option<u64>);
+
+/// `--sample-period`: `auto` or a period, 10 µs to 100 ms.
+fn parse_sample_period(text: &str) -> Result<SamplePeriod, String> {
+    let t = text.trim();
+    if t == "auto" {
+        return Ok(SamplePeriod(None));
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a period: use e.g. 250us, 1ms or auto"))?;
+    let ns = match unit {
+        "us" | "µs" => n.checked_mul(1_000),
+        "ms" => n.checked_mul(1_000_000),
+        _ => return Err(format!("'{text}' needs a unit, us or ms (e.g. 250us, 1ms)")),
+    }
+    .filter(|ns| (10_000..=100_000_000).contains(ns))
+    .ok_or_else(|| format!("'{text}' is outside 10us..100ms"))?;
+    Ok(SamplePeriod(Some(ns)))
+}
+
 /// Fastest `--link` accepted: faster than any NIC, and well inside SO_MAX_PACING_RATE's range
 /// (whose all-ones value means "unpaced").
 const MAX_LINK_BYTES_PER_S: f64 = 10e12 / 8.0;
@@ -764,7 +795,18 @@ fn parse_list<T>(text: &str, item: impl Fn(&str) -> Result<T, String>) -> Result
 
 /// Sweep's `--sizes` as clap parses it.
 fn parse_size_list(text: &str) -> Result<SizeList, String> {
-    parse_list(text, parse_size).map(SizeList)
+    parse_list(text, parse_file_size).map(SizeList)
+}
+
+/// The size of a file copylab generates: at least one byte (an empty file is measured by
+/// passing one as FILE).
+fn parse_file_size(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err(format!(
+            "'{text}' would generate an empty file, which has no byte to time: use at least 1 (e.g. 1M), or pass an empty file as FILE"
+        )),
+        n => Ok(n),
+    }
 }
 
 /// Sweep's `--buffers` as clap parses it.
@@ -937,6 +979,7 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         cold: a.cache == CacheArg::Cold,
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: !a.no_profile,
+        sample_period_ns: a.sample_period.and_then(|p| p.0),
     };
     let output = output_of(a.json, a.color);
     Ok(Job::Compare(opts, output, a.export.specs()))
@@ -994,6 +1037,7 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         cold: false,
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: true,
+        sample_period_ns: None,
     };
     let output = output_of(a.json, a.color);
     Ok(Job::Sweep(

@@ -54,6 +54,9 @@ pub struct CompareOptions {
     pub cpus: Cpus,
     /// Sample both threads' CPU (the copy column, the verdicts, where the CPU went).
     pub profile: bool,
+    /// Sample every this many ns of each thread's CPU, or `None` to choose after the first
+    /// round ([`crate::counters::profile::period_for`]).
+    pub sample_period_ns: Option<u64>,
 }
 
 impl CompareOptions {
@@ -79,6 +82,7 @@ impl CompareOptions {
             cold: false,
             cpus,
             profile: true,
+            sample_period_ns: None,
         }
     }
 }
@@ -173,6 +177,19 @@ pub fn run_with(
     let receiver = Receiver::start(placement.receiver_cpu, opts.counters, opts.profile)?;
     placement::pin_current(placement.serving_cpu.as_slice())?;
     let mut counters = Counters::open_sampled(opts.counters, opts.profile)?;
+    let first_period = match (opts.sample_period_ns, counters.sample_capacity()) {
+        (Some(p), _) => Some(p),
+        (None, Some(capacity)) => Some(crate::counters::profile::first_period_for(
+            src.len, opts.runs, capacity,
+        )),
+        (None, None) => None,
+    };
+    if let Some(p) = first_period {
+        counters.set_sample_period(p)?;
+        receiver.set_sample_period(p);
+    }
+    // With the period left to copylab: the CPU each thread spent in the first round.
+    let mut first_round_cpu: Vec<u64> = Vec::new();
 
     let bar = if show_progress {
         ProgressBar::with_draw_target(Some(src.len), ProgressDrawTarget::stderr())
@@ -197,6 +214,14 @@ pub fn run_with(
     let mut cold_left: Vec<f64> = Vec::new();
     let mut last: Option<Report> = None;
     for round in 0..rounds {
+        if round == 1
+            && opts.sample_period_ns.is_none()
+            && let Some(capacity) = counters.sample_capacity()
+        {
+            let p = crate::counters::profile::period_for(&first_round_cpu, opts.runs, capacity);
+            counters.set_sample_period(p)?;
+            receiver.set_sample_period(p);
+        }
         let warm = round < opts.warmup;
         for i in 0..slots.len() {
             let slot = &mut slots[i];
@@ -230,6 +255,11 @@ pub fn run_with(
             };
             let run = one_run(&src, slot, &wire, opts.link, ends, hash, &bar)
                 .with_context(|| format!("method {kind}"))?;
+            if round == 0
+                && let Some(p) = &run.profile
+            {
+                first_round_cpu.extend([p.serving.on_cpu_ns, p.receiver.on_cpu_ns]);
+            }
             if !warm {
                 slot.runs.push(run);
                 let mut report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
@@ -283,6 +313,9 @@ fn snapshot(
     }
     if resident.is_none() {
         warnings.push("page-cache residency could not be measured (mincore failed)".into());
+    }
+    if let Some(w) = small_file_warning(src.len, opts.transport) {
+        warnings.push(w);
     }
 
     // A zero-copy path that had to send plainly says so: its figures are partly a copying path.
@@ -371,6 +404,20 @@ fn snapshot(
         methods,
         machine: Machine::this(),
     }
+}
+
+/// One warning for a file smaller than one socket buffer: its figures measure a few syscalls'
+/// fixed cost, not a path's cost per byte.
+fn small_file_warning(len: u64, transport: Transport) -> Option<String> {
+    let (buffer, setting) = transport.socket_buffer()?;
+    (len > 0 && len < buffer).then(|| {
+        format!(
+            "the file ({}) is smaller than one socket buffer ({}, {setting}): each transfer is a few syscalls into a buffer the receiver drains later, so per-GiB figures multiply their fixed cost by {:.0}, and the samples are too few to say where the CPU went (n/a). To measure the paths themselves, use --size 1M or more",
+            crate::size::fmt_bytes(len),
+            crate::size::fmt_bytes(buffer),
+            crate::size::gib(len).recip()
+        )
+    })
 }
 
 /// Runs that spread this much (max − min, in % of the median wall time) make a ranking a

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::counters::profile::{Category, ThreadProfile};
-use crate::counters::{Reading, SyscallSource};
+use crate::counters::profile::{Category, Pooled, ThreadProfile};
+use crate::counters::{CpuSplit, Reading, SyscallSource};
 use crate::method::{IoWorkers, MethodKind, Textbook};
 use crate::placement::Placement;
 use crate::stats::{median_u64, pick_f64};
@@ -214,6 +214,30 @@ pub struct MethodResult {
     pub max: Run,
     /// How far the runs spread: (max − min) ÷ median, in %, per figure; null for one run.
     pub spread_pct: Option<Spread>,
+    /// Every run's cpu-clock samples pooled, per thread: the figures the table, the verdicts
+    /// and the view show (the summaries' `profile` are field-by-field, each resting on one
+    /// run's samples). Null when a run was not sampled.
+    pub profile: Option<PooledProfile>,
+}
+
+/// The samples of every run of a method, pooled, per thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct PooledProfile {
+    pub serving: Pooled,
+    pub receiver: Pooled,
+}
+
+impl PooledProfile {
+    fn of(runs: &[Run]) -> Option<PooledProfile> {
+        let ps: Vec<(&Profile, u64)> = runs
+            .iter()
+            .map(|r| r.profile.as_ref().map(|p| (p, r.bytes)))
+            .collect::<Option<_>>()?;
+        Some(PooledProfile {
+            serving: Pooled::of(ps.iter().map(|(p, b)| (&p.serving, *b))),
+            receiver: Pooled::of(ps.iter().map(|(p, b)| (&p.receiver, *b))),
+        })
+    }
 }
 
 /// The sampled CPU of both ends of one run.
@@ -252,6 +276,8 @@ fn summarize_profile(ps: &[&ThreadProfile], pick: fn(&mut [u64]) -> u64) -> Thre
             .iter()
             .map(|&c| (c, field(&|p| p.ns_of(c))))
             .collect(),
+        copy_in_softirq_ns: field(&|p| p.copy_in_softirq_ns),
+        softirq_context_ns: field(&|p| p.softirq_context_ns),
         top_other,
         cpus,
     }
@@ -361,6 +387,9 @@ impl Cost {
             cpu: Cpu {
                 user_ns: reading.user_ns,
                 sys_ns: reading.sys_ns,
+                split: reading.cpu_split,
+                rusage_user_ns: reading.rusage_user_ns,
+                rusage_sys_ns: reading.rusage_sys_ns,
                 task_clock_ns: reading.perf_task_clock_ns,
             },
             page_faults: PageFaults {
@@ -399,12 +428,18 @@ pub struct ContextSwitches {
     pub perf_total: Option<u64>,
 }
 
-/// CPU time (getrusage RUSAGE_THREAD; the kernel splits the precise total into user and system
-/// by tick samples).
+/// CPU time: getrusage RUSAGE_THREAD's precise total, split into user and system by `split`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cpu {
     pub user_ns: u64,
     pub sys_ns: u64,
+    /// `samples`: split by the cpu-clock samples' CPU mode (user or kernel); `ticks`: by the
+    /// kernel's scheduler ticks (getrusage's own split, 4 ms each at HZ=250: approximate for a
+    /// window shorter than a second or so).
+    pub split: CpuSplit,
+    /// getrusage's own split, kept beside a sampled one (equal to user_ns/sys_ns with `ticks`).
+    pub rusage_user_ns: u64,
+    pub rusage_sys_ns: u64,
     /// perf task-clock: time on CPU, precise, or null.
     pub task_clock_ns: Option<u64>,
 }
@@ -506,6 +541,14 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
         cpu: Cpu {
             user_ns: all(&|c| c.cpu.user_ns),
             sys_ns: all(&|c| c.cpu.sys_ns),
+            // One run split by ticks makes the summary approximate too.
+            split: if costs.iter().all(|c| c.cpu.split == CpuSplit::Samples) {
+                CpuSplit::Samples
+            } else {
+                CpuSplit::Ticks
+            },
+            rusage_user_ns: all(&|c| c.cpu.rusage_user_ns),
+            rusage_sys_ns: all(&|c| c.cpu.rusage_sys_ns),
             task_clock_ns: opt(&|c| c.cpu.task_clock_ns),
         },
         page_faults: PageFaults {
@@ -570,6 +613,7 @@ impl MethodResult {
             method,
             textbook: method.textbook(),
             setup,
+            profile: PooledProfile::of(&runs),
             runs,
             median,
             min,

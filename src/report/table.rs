@@ -306,6 +306,22 @@ fn placement_text(r: &Report) -> String {
     }
 }
 
+/// Below this much CPU a split by scheduler ticks (4 ms each at HZ=250) rests on fewer than
+/// 250 ticks: it is marked approximate.
+const TICK_SPLIT_FIRM_NS: u64 = 1_000_000_000;
+
+/// "user / sys" in ms, "≈" in front when the split is by a few scheduler ticks.
+fn user_sys(cpu: &crate::results::Cpu) -> String {
+    let approx = cpu.split == crate::counters::CpuSplit::Ticks
+        && cpu.user_ns + cpu.sys_ns < TICK_SPLIT_FIRM_NS;
+    format!(
+        "{}{} / {}",
+        if approx { "≈ " } else { "" },
+        ms(cpu.user_ns),
+        ms(cpu.sys_ns)
+    )
+}
+
 /// ns per GiB moved, or None for an empty file.
 fn per_gib(ns: u64, bytes: u64) -> Option<f64> {
     (bytes > 0).then(|| ns as f64 / crate::size::gib(bytes))
@@ -538,13 +554,13 @@ fn table(r: &Report, color: bool) -> Table {
             "{} / {}",
             med.cost.context_switches.voluntary, med.cost.context_switches.involuntary
         );
-        let mut cpu = format!("{} / {}", ms(med.cost.cpu.user_ns), ms(med.cost.cpu.sys_ns));
+        let mut cpu = user_sys(&med.cost.cpu);
         if let Some(w) = &med.cost.io_workers {
             let _ = write!(cpu, "\n+ io-wq {}", ms(w.cpu_ns));
         }
         match &med.receiver {
             Some(rc) => {
-                let _ = write!(cpu, "\nrecv {} / {}", ms(rc.cpu.user_ns), ms(rc.cpu.sys_ns));
+                let _ = write!(cpu, "\nrecv {}", user_sys(&rc.cpu));
             }
             None => cpu.push_str("\nrecv n/a"),
         }
@@ -605,7 +621,7 @@ fn table(r: &Report, color: bool) -> Table {
             right(ctx),
             right(cpu),
             right(per_gib),
-            right(super::profile::copy_cell(med)),
+            right(super::profile::copy_cell(m)),
             right(faults),
             Cell::new(textbook),
         ]);
