@@ -795,7 +795,8 @@ fn parse_list<T>(text: &str, item: impl Fn(&str) -> Result<T, String>) -> Result
 
 /// Sweep's `--sizes` as clap parses it.
 fn parse_size_list(text: &str) -> Result<SizeList, String> {
-    parse_list(text, parse_file_size).map(SizeList)
+    // 0 stays allowed here: a sweep's empty-file point shows what n/a looks like.
+    parse_list(text, parse_size).map(SizeList)
 }
 
 /// The size of a file copylab generates: at least one byte (an empty file is measured by
