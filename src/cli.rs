@@ -176,6 +176,9 @@ pub struct TraceArgs {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
 
+    #[command(flatten)]
+    pub style: StyleArgs,
+
     /// The program to run and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -417,6 +420,41 @@ pub struct CompareArgs {
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// Every column (wall time, all syscalls, switches, user/sys CPU, sys per GiB, faults, the
+    /// textbook's syscalls), however wide, instead of the lesson's columns fitted to the
+    /// terminal.
+    #[arg(long)]
+    pub wide: bool,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
+}
+
+/// Which characters draw tables and bars.
+#[derive(Debug, clap::Args)]
+pub struct StyleArgs {
+    /// Characters for tables and bars: unicode (box drawing, blocks), ascii (plain - | + #), or
+    /// auto (ascii when the locale is not UTF-8: LC_ALL, LC_CTYPE or LANG).
+    #[arg(long = "style", value_enum, default_value_t = StyleArg::Auto)]
+    pub style: StyleArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StyleArg {
+    Auto,
+    Unicode,
+    Ascii,
+}
+
+impl From<StyleArg> for crate::report::Style {
+    fn from(s: StyleArg) -> crate::report::Style {
+        match s {
+            StyleArg::Auto => crate::report::Style::Auto,
+            StyleArg::Unicode => crate::report::Style::Unicode,
+            StyleArg::Ascii => crate::report::Style::Ascii,
+        }
+    }
 }
 
 /// Files the results are written to, besides the terminal.
@@ -509,6 +547,9 @@ pub struct SweepArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 /// How the copy paths are set up and measured (compare and serve).
@@ -943,13 +984,14 @@ impl Cli {
     }
 }
 
-/// `--json` or the table, coloured as `--color` says.
-fn output_of(json: bool, color: ColorArg) -> Output {
+/// `--json` or the table, coloured as `--color` says, laid out as `layout` says.
+fn output_of(json: bool, color: ColorArg, layout: crate::report::Layout) -> Output {
     if json {
         Output::Json
     } else {
         Output::Table {
             color: color.into(),
+            layout,
         }
     }
 }
@@ -982,7 +1024,11 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         profile: !a.no_profile,
         sample_period_ns: a.sample_period.and_then(|p| p.0),
     };
-    let output = output_of(a.json, a.color);
+    let layout = crate::report::Layout {
+        wide: a.wide,
+        style: a.style.style.into(),
+    };
+    let output = output_of(a.json, a.color, layout);
     Ok(Job::Compare(opts, output, a.export.specs()))
 }
 
@@ -1040,7 +1086,11 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         profile: true,
         sample_period_ns: None,
     };
-    let output = output_of(a.json, a.color);
+    let layout = crate::report::Layout {
+        wide: false,
+        style: a.style.style.into(),
+    };
+    let output = output_of(a.json, a.color, layout);
     Ok(Job::Sweep(
         SweepOptions {
             sizes,
@@ -1085,9 +1135,17 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
         // A file gets no colour codes.
         (false, Some(_)) => Output::Table {
             color: Color::Never,
+            layout: crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
         },
         (false, None) => Output::Table {
             color: a.color.into(),
+            layout: crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
         },
     };
     Ok(Job::Trace(

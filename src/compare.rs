@@ -467,7 +467,7 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
         ));
     }
     Some(format!(
-        "noisy machine: {}; read medians and the ≈ marks, not single runs, and for firmer figures use more --runs, stop other work on this machine, and keep both threads pinned (--cpus S,R)",
+        "noisy machine: {}; read the medians and ≈ marks, not single runs; for firmer figures: more --runs, a quieter machine, both threads pinned (--cpus S,R)",
         why.join(", and ")
     ))
 }

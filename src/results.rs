@@ -328,6 +328,81 @@ pub struct Run {
     pub device_tx: Option<DeviceTx>,
 }
 
+impl Run {
+    /// `ns` per GiB of this run's bytes, or None for an empty file.
+    fn per_gib(&self, ns: u64) -> Option<f64> {
+        (self.bytes > 0).then(|| ns as f64 / crate::size::gib(self.bytes))
+    }
+
+    /// The serving thread's sys CPU per GiB moved, in ns.
+    pub fn sys_ns_per_gib(&self) -> Option<f64> {
+        self.per_gib(self.cost.cpu.sys_ns)
+    }
+
+    /// CPU per GiB of both ends and the io-wq workers (user + sys), in ns: what the transfer
+    /// cost the machine; None when the receiver was not measured.
+    pub fn e2e_ns_per_gib(&self) -> Option<f64> {
+        let rcv = self.receiver.as_ref()?;
+        let ns = self.cost.cpu.user_ns
+            + self.cost.cpu.sys_ns
+            + rcv.cpu.user_ns
+            + rcv.cpu.sys_ns
+            + self.cost.io_workers.map_or(0, |w| w.cpu_ns);
+        self.per_gib(ns)
+    }
+}
+
+impl MethodResult {
+    /// `metric` of each run of this method over the same round's run of `base` (compare
+    /// interleaves its rounds, so run i of each method shared the machine's moment): the
+    /// median ratio and its range, or None when a run lacks the figure.
+    pub fn ratio_to(
+        &self,
+        base: &MethodResult,
+        metric: fn(&Run) -> Option<f64>,
+    ) -> Option<RatioRange> {
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&base.runs)
+            .map(|(a, b)| Some(metric(a)? / metric(b).filter(|x| *x > 0.0)?))
+            .collect::<Option<_>>()?;
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let (min, max) = (v[0], v[v.len() - 1]);
+        Some(RatioRange {
+            median: crate::stats::median_f64(v)?,
+            min,
+            max,
+        })
+    }
+
+    /// Whether this method's and `base`'s runs overlap for `metric` (min–max ranges meet):
+    /// ranking them would tell a story the runs do not support.
+    pub fn within_noise_of(&self, base: &MethodResult, metric: fn(&Run) -> Option<f64>) -> bool {
+        let range = |mr: &MethodResult| -> Option<(f64, f64)> {
+            let v: Vec<f64> = mr.runs.iter().map(metric).collect::<Option<_>>()?;
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+        };
+        match (range(self), range(base)) {
+            (Some((a0, a1)), Some((b0, b1))) => self.runs.len() > 1 && a0 <= b1 && b0 <= a1,
+            _ => false,
+        }
+    }
+}
+
+/// A ratio over paired runs: its median and range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatioRange {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
 /// What one transfer cost the thread that sent it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cost {
