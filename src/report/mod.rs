@@ -7,6 +7,7 @@ pub mod export;
 mod fetch;
 pub mod fit;
 mod profile;
+pub mod progress;
 pub mod quiz;
 pub mod serve;
 mod sweep;
