@@ -196,7 +196,7 @@ pub struct DoctorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    #[arg(help = format!(
+    #[arg(value_parser = topic_parser(), hide_possible_values = true, help = format!(
         "A path ({}), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
         path_names()
     ))]
@@ -232,7 +232,7 @@ pub struct ServeArgs {
     /// File to serve (a regular file), opened once; its size is taken at start-up.
     pub file: PathBuf,
 
-    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = parse_method,
+    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = method_parser(), hide_possible_values = true,
           help = format!("Copy path: {}", path_names()))]
     pub method: MethodKind,
 
@@ -350,7 +350,8 @@ pub struct CompareArgs {
         short,
         default_value = "read-write,mmap,sendfile,splice",
         value_name = "LIST",
-        value_parser = parse_methods,
+        value_parser = methods_parser(),
+        hide_possible_values = true,
         help = format!(
             "Methods to compare, comma-separated: {}; classic (the first four) or all",
             path_names()
@@ -508,7 +509,8 @@ pub struct SweepArgs {
         short,
         default_value = "read-write,mmap,sendfile,splice",
         value_name = "LIST",
-        value_parser = parse_methods
+        value_parser = methods_parser(),
+        hide_possible_values = true
     )]
     pub methods: MethodList,
 
@@ -872,14 +874,102 @@ fn parse_methods(text: &str) -> Result<MethodList, String> {
     })
 }
 
-/// Serve's `--method` as clap parses it: exactly one method.
+/// Serve's `--method` as clap parses it: exactly one method, named (no `all`, no `classic`).
 fn parse_method(text: &str) -> Result<MethodKind, String> {
-    match MethodKind::parse_list(text)?[..] {
-        [one] => Ok(one),
-        _ => Err(format!(
-            "give one method ({})",
+    let t = text.trim();
+    MethodKind::from_name(t).ok_or_else(|| {
+        format!(
+            "'{t}' is not one method: choose one of {}",
             MethodKind::ALL.map(|k| k.name()).join(", ")
-        )),
+        )
+    })
+}
+
+/// A value parser with a fixed set of words to offer in shell completions, whose parsing is a
+/// function of its own (a comma list, a topic): clap_complete reads `possible_values`.
+#[derive(Clone)]
+struct Offering<T: Clone + Send + Sync + 'static> {
+    parse: fn(&str) -> Result<T, String>,
+    words: fn() -> Vec<&'static str>,
+}
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Offering<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_str().ok_or_else(|| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidUtf8,
+                "the value is not valid UTF-8\n",
+            )
+            .with_cmd(cmd)
+        })?;
+        (self.parse)(text).map_err(|why| {
+            let name = arg.map_or_else(|| "value".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{text}' for '{name}': {why}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.words)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// Every path's name.
+fn method_words() -> Vec<&'static str> {
+    MethodKind::ALL.iter().map(|k| k.name()).collect()
+}
+
+/// Every path's name, and the two sets.
+fn method_list_words() -> Vec<&'static str> {
+    let mut w = method_words();
+    w.extend(["classic", "all"]);
+    w
+}
+
+/// explain's topics.
+fn topic_words() -> Vec<&'static str> {
+    let mut w = method_words();
+    w.extend(["kafka", "myths"]);
+    w
+}
+
+/// `--methods` for clap, offering every name to completions.
+fn methods_parser() -> Offering<MethodList> {
+    Offering {
+        parse: parse_methods,
+        words: method_list_words,
+    }
+}
+
+/// serve's `--method` for clap, offering each path's name.
+fn method_parser() -> Offering<MethodKind> {
+    Offering {
+        parse: parse_method,
+        words: method_words,
+    }
+}
+
+/// explain's topic for clap: any text (checked when the job is built), offering the topics.
+fn topic_parser() -> Offering<String> {
+    Offering {
+        parse: |t| Ok(t.to_string()),
+        words: topic_words,
     }
 }
 
@@ -923,40 +1013,151 @@ fn completions(shell: ShellArg) -> Vec<u8> {
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "copylab", &mut out);
+    if shell == Shell::Fish {
+        // clap_complete's fish script completes options only, not positional values: offer
+        // explain's topics the way it offers option values.
+        let line = format!(
+            "complete -c copylab -n \"__fish_copylab_using_subcommand explain\" -f -a \"{}\"\n",
+            topic_words().join(" ")
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
     out
 }
 
-/// The man page, generated from [`Cli`]: the top-level page, then one section per subcommand
-/// with its synopsis and options.
+/// Roff for the man page's own sections, after the generated ones. Every page it names exists
+/// (the Linux man-pages project's, and perf's).
+const MAN_TAIL: &str = r#".SH EXAMPLES
+.TP
+\fBcopylab compare\fR
+The four classic paths on a generated 256 MiB file: the lesson's columns fitted to the terminal,
+then the conclusion in words.
+.TP
+\fBcopylab compare \-\-methods all \-\-size 1G \-\-runs 7 \-\-wide\fR
+Every path, a larger file, more runs, every column.
+.TP
+\fBcopylab compare \-\-export\-markdown results.md \-\-export\-csv runs.csv\fR
+The medians as Markdown and every run as CSV, besides the table.
+.TP
+\fBcopylab explain sendfile\fR
+One path: its diagram, the textbook's counts, what Linux really does.
+.TP
+\fBcopylab explain kafka \-\-measure \-\-lang zh\fR
+Kafka's zero copy step by step, in Chinese, each step with a figure measured here.
+.TP
+\fBcopylab quiz\fR
+Predict, then measure.
+.TP
+\fBcopylab trace \-\- python3 \-m http.server 8000\fR
+Which copy path a program uses, and where its CPU went.
+.TP
+\fBcopylab serve data.bin \-\-http \-\-live\fR
+Serve to curl, nc or socat, one line per connection.
+.TP
+\fBcopylab doctor\fR
+What this machine lets copylab measure, and how to fix each gap.
+.SH ENVIRONMENT
+.TP
+\fBCOLUMNS\fR
+The width human output is laid out for (else the terminal's, else 80).
+.TP
+\fBNO_COLOR\fR, \fBTERM\fR=dumb
+No colour with \-\-color auto.
+.TP
+\fBLC_ALL\fR, \fBLC_CTYPE\fR, \fBLANG\fR
+A character set other than UTF\-8 draws tables in plain ASCII (\-\-style auto); a locale
+starting with zh makes explain and quiz speak Chinese (LC_ALL, LC_MESSAGES, LANG).
+.TP
+\fBTMPDIR\fR
+Where compare, sweep, explain and quiz generate their file (a disk file system for
+\-\-cache cold: a tmpfs file is its own page cache).
+.TP
+\fBCOPYLAB_TRACEFS\fR
+A tracefs mount to read tracepoint ids from, instead of looking for one.
+.TP
+\fBCOPYLAB_KALLSYMS\fR
+A readable copy of /proc/kallsyms, for kernel symbols when /proc/kallsyms hides them.
+.SH "EXIT STATUS"
+.TP
+0
+Success (doctor: the full compare table is available).
+.TP
+1
+An error, said in one line on stderr (doctor: something cannot be measured).
+.TP
+2
+A usage error: a bad flag or value, said by the argument parser.
+.TP
+130
+Stopped by Ctrl\-C (SIGINT), or by SIGTERM or SIGHUP where the command handles them, after
+printing what was measured.
+.SH "SEE ALSO"
+\fBsendfile\fR(2), \fBsplice\fR(2), \fBvmsplice\fR(2), \fBmmap\fR(2), \fBperf_event_open\fR(2),
+\fBio_uring_enter\fR(2), \fBperf\fR(1)
+"#;
+
+/// The man page, generated from [`Cli`]: one page with every subcommand as a section of its own
+/// (synopsis and options), then examples, environment and exit status. No page is named that
+/// is not there: the subcommands point to their sections, not to copylab-compare(1) pages.
 fn man_page() -> Result<Vec<u8>> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     cmd.build();
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
-    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+    let top = clap_mangen::Man::new(cmd.clone());
+    top.render_title(&mut out)?;
+    top.render_name_section(&mut out)?;
+    top.render_synopsis_section(&mut out)?;
+    top.render_description_section(&mut out)?;
+    top.render_options_section(&mut out)?;
+    let subs: Vec<&clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help")
+        .collect();
+    out.extend_from_slice(b".SH SUBCOMMANDS\n");
+    for sub in &subs {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let line = format!(
+            ".TP\n\\fBcopylab {}\\fR\n{} (see COPYLAB {} below)\n",
+            sub.get_name(),
+            roff_escape(&about),
+            sub.get_name().to_uppercase()
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    for sub in subs {
         let name = format!("copylab {}", sub.get_name());
         let page = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
         let mut part = Vec::new();
         page.render_synopsis_section(&mut part)?;
+        page.render_description_section(&mut part)?;
         page.render_options_section(&mut part)?;
         // Each part opens its own SYNOPSIS and OPTIONS sections: make them one section per
         // subcommand with subsections, so the page keeps a single SYNOPSIS.
-        // The string definitions each render repeats are already at the top of the page.
         let part = String::from_utf8_lossy(&part)
-            .lines()
-            .filter(|l| !l.starts_with(".ie \\n(.g .ds Aq") && !l.starts_with(".el .ds Aq"))
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
             .replacen(
                 ".SH SYNOPSIS",
                 &format!(".SH \"{}\"", name.to_uppercase()),
                 1,
             )
+            .replacen(".SH DESCRIPTION", ".SS Description", 1)
             .replacen(".SH OPTIONS", ".SS Options", 1);
         out.extend_from_slice(part.as_bytes());
     }
+    out.extend_from_slice(MAN_TAIL.as_bytes());
+    top.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// Text for a roff line: backslashes and hyphens escaped, no line starting with a control
+/// character.
+fn roff_escape(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
 }
 
 impl Cli {
