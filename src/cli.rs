@@ -253,9 +253,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_conns: usize,
 
-    /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]
-    #[arg(long, value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
-    pub cpus: Option<crate::placement::CpuList>,
+    /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]. Not
+    /// compare's --cpus S,R: serve has no receiver of its own, its clients are elsewhere.
+    #[arg(long, alias = "cpus", value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
+    pub worker_cpus: Option<crate::placement::CpuList>,
 
     /// Exit after this many connections (with the summary).
     #[arg(long, value_name = "N", value_parser = at_least_one::<u64>)]
@@ -320,8 +321,9 @@ pub struct FetchArgs {
     #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = at_least_one::<usize>)]
     pub connections: usize,
 
-    /// Give up on a connection that cannot connect, or receives nothing, for this many seconds.
-    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_timeout_secs)]
+    /// Give up on a connection that cannot connect, or receives nothing, for this long (e.g.
+    /// 5s, 500ms, 2m; a bare number is seconds).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
     /// Fail a connection whose body is (or is declared) larger than SIZE (e.g. 10G).
@@ -681,9 +683,23 @@ fn parse_http_path(text: &str) -> Result<String, String> {
     }
 }
 
+/// serve's `--listen`: `PORT` (on 127.0.0.1), `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`
+/// (127.0.0.1; no name is looked up).
 fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
-    text.parse()
-        .map_err(|_| format!("'{text}' is not an IP:PORT address (e.g. 127.0.0.1:7878, [::1]:0)"))
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "'{text}' is not a listen address: give PORT, IP:PORT, [IPv6]:PORT or localhost:PORT (e.g. 7878, 0.0.0.0:7878, [::1]:0)"
+        )
+    };
+    if let Ok(port) = t.parse::<u16>() {
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    if let Some(port) = t.strip_prefix("localhost:") {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    t.parse().map_err(|_| bad())
 }
 
 fn counters_arg(c: CountersArg) -> Choice {
@@ -991,14 +1007,14 @@ fn parse_byte_range(text: &str) -> Result<(u64, u64), String> {
     Ok((first, last))
 }
 
-/// Fetch's `--timeout` as clap parses it: whole seconds, at least 1.
-fn parse_timeout_secs(text: &str) -> Result<std::time::Duration, String> {
-    match text.trim().parse::<u64>() {
-        Ok(0) => Err("must be at least 1 second".into()),
-        Ok(n) => Ok(std::time::Duration::from_secs(n)),
-        Err(_) => Err(format!(
-            "'{text}' is not a whole number of seconds (e.g. 30)"
+/// Fetch's `--timeout` as clap parses it: a duration like every other (5s, 500ms, 2m, or
+/// plain seconds), more than zero.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!(
+            "'{text}' would give up at once: give more than zero (e.g. 30s)"
         )),
+        d => Ok(d),
     }
 }
 
@@ -1257,7 +1273,7 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
         json: a.json,
         color: a.color.into(),
-        cpus: a.cpus.unwrap_or_default().0,
+        cpus: a.worker_cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,
     }))
@@ -1404,6 +1420,8 @@ fn fetch_job(a: FetchArgs) -> Result<Job> {
         (Some(p), _) => Sink::Out(p),
         (None, Some(DiscardArg::Copy)) => Sink::Discard,
         (None, Some(DiscardArg::Truncate)) => Sink::Truncate,
+        // Asked, not guessed: a wget user expects a file, a curl user bytes on stdout, and
+        // fetch does neither by default; one line names both choices.
         (None, None) => bail!(
             "say where the bytes go: --out FILE, or --discard (--discard=truncate to drop them in the kernel)"
         ),
@@ -1512,12 +1530,31 @@ mod tests {
             (m.kinds, m.named),
             (MethodKind::ALL.to_vec(), vec![MethodKind::Splice])
         );
+        assert_eq!(parse_timeout("30"), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(parse_timeout("5s"), Ok(std::time::Duration::from_secs(5)));
         assert_eq!(
-            parse_timeout_secs("30"),
-            Ok(std::time::Duration::from_secs(30))
+            parse_timeout("500ms"),
+            Ok(std::time::Duration::from_millis(500))
         );
-        assert!(parse_timeout_secs("0").is_err());
-        assert!(parse_timeout_secs("30s").is_err());
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("0s").is_err());
+        let local = |port| std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+        assert_eq!(parse_listen("7878"), Ok(local(7878)));
+        assert_eq!(parse_listen("localhost:0"), Ok(local(0)));
+        assert_eq!(parse_listen("127.0.0.1:7878"), Ok(local(7878)));
+        assert_eq!(
+            parse_listen("[::1]:9"),
+            Ok("[::1]:9".parse::<std::net::SocketAddr>().unwrap())
+        );
+        for bad in [
+            "localhost",
+            "127.0.0.1",
+            "1.2.3.4:99999",
+            "",
+            "example.com:80",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
