@@ -477,6 +477,32 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
+    /// The exports, refusing two claims on stdout: two exports to `-`, or one beside `--json`
+    /// (each would print over the other). The table gives stdout up to an export to `-`.
+    fn specs_with(&self, json: bool, sub: &str) -> Result<Vec<(Format, String)>> {
+        let specs = self.specs();
+        let to_stdout: Vec<&'static str> = specs
+            .iter()
+            .filter(|(_, p)| p == "-")
+            .map(|(f, _)| match f {
+                Format::Json => "--export-json -",
+                Format::Csv => "--export-csv -",
+                Format::Markdown => "--export-markdown -",
+            })
+            .chain(json.then_some("--json"))
+            .collect();
+        if to_stdout.len() > 1 {
+            return Err(usage(
+                sub,
+                format!(
+                    "{} would each write to stdout, one over the other: send all but one to a file (e.g. --export-csv runs.csv)",
+                    to_stdout.join(" and ")
+                ),
+            ));
+        }
+        Ok(specs)
+    }
+
     fn specs(&self) -> Vec<(Format, String)> {
         [
             (Format::Json, &self.export_json),
@@ -708,6 +734,17 @@ fn counters_arg(c: CountersArg) -> Choice {
         CountersArg::Perf => Choice::Perf,
         CountersArg::Rusage => Choice::Rusage,
     }
+}
+
+/// A usage error found after parsing (flags that exclude each other by value): printed as
+/// clap prints its own, exit 2.
+fn usage(sub: &str, msg: String) -> anyhow::Error {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut sub = cmd.find_subcommand(sub).cloned().unwrap_or(cmd);
+    sub.error(clap::error::ErrorKind::ArgumentConflict, msg)
+        .into()
 }
 
 /// A duration as people type it: `30s`, `500ms`, `2m`, or plain seconds (`30`).
@@ -1246,7 +1283,8 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         style: a.style.style.into(),
     };
     let output = output_of(a.json, a.color, layout);
-    Ok(Job::Compare(opts, output, a.export.specs()))
+    let specs = a.export.specs_with(a.json, "compare")?;
+    Ok(Job::Compare(opts, output, specs))
 }
 
 /// `copylab serve`: its arguments checked and turned into typed options.
@@ -1315,7 +1353,7 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
             base,
         },
         output,
-        a.export.specs(),
+        a.export.specs_with(a.json, "sweep")?,
     ))
 }
 

@@ -139,6 +139,13 @@ fn main() -> ExitCode {
 fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
+        // A usage error found after parsing: clap's words and exit code.
+        Err(e) if e.downcast_ref::<clap::Error>().is_some() => {
+            if let Some(ce) = e.downcast_ref::<clap::Error>() {
+                let _ = ce.print();
+            }
+            ExitCode::from(2)
+        }
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<signals::Interrupted>()) => {
             eprintln!("copylab: {e:#}");
