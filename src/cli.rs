@@ -671,7 +671,7 @@ pub enum Job {
     Quiz(crate::quiz::QuizOptions),
     Doctor {
         file: Option<PathBuf>,
-        json: bool,
+        output: Output,
     },
     /// `lab up`, `lab down`.
     LabUp,
@@ -1230,7 +1230,7 @@ impl Cli {
             }),
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
-                json: a.json,
+                output: output_of(a.json, ColorArg::Never, crate::report::Layout::default()),
             }),
             Command::Explain(a) => explain_job(a),
             Command::Fetch(a) => fetch_job(a),

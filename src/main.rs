@@ -107,9 +107,9 @@ fn run() -> anyhow::Result<ExitCode> {
             out.write_all(&text)?;
             out.flush()?;
         }
-        cli::Job::Doctor { file, json } => {
+        cli::Job::Doctor { file, output } => {
             let d = doctor::diagnose(file.as_deref())?;
-            report::write_doctor(&d, json, &mut std::io::stdout().lock())?;
+            report::write_doctor(&d, output, &mut std::io::stdout().lock())?;
             if !d.full_table {
                 return Ok(ExitCode::FAILURE);
             }

@@ -243,3 +243,13 @@ fn sweep_fits_80_100_and_120_columns() {
         assert_fits(&out.stdout, width, &format!("sweep at {width}"));
     }
 }
+
+/// doctor's lines wrap under their column, never past the width.
+#[test]
+fn doctor_fits_80_100_and_120_columns() {
+    for width in WIDTHS {
+        let out = run(&["doctor"], &[("COLUMNS", &width.to_string())]);
+        assert!(matches!(out.code, Some(0 | 1)), "{}", out.dump());
+        assert_fits(&out.stdout, width, &format!("doctor at {width}"));
+    }
+}
