@@ -290,6 +290,25 @@ pub struct Spread {
     pub wall: f64,
     /// The serving thread's sys CPU.
     pub serving_sys: f64,
+    /// The serving thread's sys CPU less the softirq work sampled on it (on loopback, the
+    /// receiver's half of TCP when it ran on this thread's CPU): its own send path. Null
+    /// without a profile.
+    pub serving_sys_own: Option<f64>,
+    /// Both threads' CPU (user and sys, io-wq included), which does not move when work moves
+    /// from one thread to the other. Null when the receiver was not measured.
+    pub end_to_end: Option<f64>,
+}
+
+/// (max − min) ÷ median of `v`, in %, one decimal; None for fewer than two values or a zero
+/// median.
+fn spread_of(mut v: Vec<f64>) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let (lo, hi) = (v[0], v[v.len() - 1]);
+    let mid = crate::stats::median_f64(v)?;
+    (mid > 0.0).then(|| ((hi - lo) / mid * 1000.0).round() / 10.0)
 }
 
 /// One transfer of the whole file, as seen by the serving thread.
@@ -332,6 +351,18 @@ impl Run {
     /// `ns` per GiB of this run's bytes, or None for an empty file.
     fn per_gib(&self, ns: u64) -> Option<f64> {
         (self.bytes > 0).then(|| ns as f64 / crate::size::gib(self.bytes))
+    }
+
+    /// The serving thread's sys CPU less the softirq work its samples found (see
+    /// [`Spread::serving_sys_own`]); None without a profile.
+    pub fn own_sys_ns(&self) -> Option<u64> {
+        let p = self.profile.as_ref()?;
+        Some(
+            self.cost
+                .cpu
+                .sys_ns
+                .saturating_sub(p.serving.softirq_context_ns),
+        )
     }
 
     /// The serving thread's sys CPU per GiB moved, in ns.
@@ -683,6 +714,16 @@ impl MethodResult {
                 max.cost.cpu.sys_ns,
                 median.cost.cpu.sys_ns,
             ),
+            serving_sys_own: runs
+                .iter()
+                .map(Run::own_sys_ns)
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|v| spread_of(v.into_iter().map(|x| x as f64).collect())),
+            end_to_end: runs
+                .iter()
+                .map(Run::e2e_ns_per_gib)
+                .collect::<Option<Vec<f64>>>()
+                .and_then(spread_of),
         });
         MethodResult {
             method,

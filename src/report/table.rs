@@ -245,6 +245,11 @@ fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
         );
     }
     zerocopy_footnote(r, screen, out);
+    if screen.wide
+        && let Some(note) = stability_note(r)
+    {
+        para(out, screen, &note);
+    }
     let sizes: Vec<String> = r
         .methods
         .iter()
@@ -278,6 +283,56 @@ fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
     for w in &r.warnings {
         para(out, screen, &format!("warning: {w}"));
     }
+}
+
+/// Runs whose serving sys CPU spread more than this (max − min, in % of the median: ±15%) are
+/// not one figure: the note says so, and why.
+const SYS_SPREAD_PCT: f64 = 30.0;
+
+/// Which methods' serving sys CPU moved across runs, and what moved it: the loopback receive
+/// half (softirq) running on the serving thread's CPU in some runs and on the receiver's in
+/// others — then its own send path and the end-to-end CPU hold still — or something else.
+fn stability_note(r: &Report) -> Option<String> {
+    let mut moved_softirq = Vec::new();
+    let mut moved_other = Vec::new();
+    for m in &r.methods {
+        let Some(s) = m.spread_pct else { continue };
+        if s.serving_sys <= SYS_SPREAD_PCT {
+            continue;
+        }
+        let own = s
+            .serving_sys_own
+            .map_or("n/a".into(), |v| format!("{v:.0}%"));
+        let e2e = s.end_to_end.map_or("n/a".into(), |v| format!("{v:.0}%"));
+        let text = format!(
+            "{} {:.0}% (own send path {own}, end to end {e2e})",
+            m.method, s.serving_sys
+        );
+        if s.serving_sys_own.is_some_and(|o| o <= SYS_SPREAD_PCT) {
+            moved_softirq.push(text);
+        } else {
+            moved_other.push(text);
+        }
+    }
+    let mut parts = Vec::new();
+    if !moved_softirq.is_empty() {
+        parts.push(format!(
+            "{}: the loopback receive half (softirq) ran on the serving thread's CPU in some runs and on the receiver's in others; the send path itself held still, so read end to end CPU per GiB, which does not move with it",
+            moved_softirq.join(", ")
+        ));
+    }
+    if !moved_other.is_empty() {
+        parts.push(format!(
+            "{}: its own send path moved too — the machine's other work; more --runs or a quieter machine",
+            moved_other.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "serving sys CPU moved across runs (max − min): {}.",
+            parts.join("; ")
+        )
+    })
 }
 
 /// The zero-copy paths' completions, one line each (the default view has no room for them in
