@@ -4,6 +4,7 @@ mod cli;
 mod compare;
 mod counters;
 mod doctor;
+mod escape;
 mod explain;
 mod fetch;
 mod http;
@@ -136,16 +137,22 @@ fn main() -> ExitCode {
     code
 }
 
+/// The error line: the chain on one line, escaped (it can quote file names, a server's words
+/// or a command's name, and escaping what is already escaped changes nothing).
+fn error_line(e: &anyhow::Error) -> String {
+    format!("copylab: {}", escape::escape(&format!("{e:#}")))
+}
+
 fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<signals::Interrupted>()) => {
-            eprintln!("copylab: {e:#}");
+            eprintln!("{}", error_line(&e));
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("copylab: {e:#}");
+            eprintln!("{}", error_line(&e));
             ExitCode::FAILURE
         }
     }
