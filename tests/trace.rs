@@ -635,3 +635,29 @@ fn output_onto_a_fifo_writes_into_it_and_keeps_it() {
     let t = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
     assert!(t.is_fifo(), "--output replaced the FIFO with {t:?}");
 }
+
+/// A traced thread that names itself with terminal escape sequences (`comm` =
+/// `ESC ]2;PWN BEL ESC [2J`: set the window title, clear the screen) shows in the table as
+/// visible text, never as raw escapes; the JSON keeps the name exactly (JSON escapes it).
+#[test]
+fn a_thread_named_with_escape_sequences_is_printed_escaped() {
+    let script = r#"printf '\033]2;PWN\007\033[2J' > /proc/$$/comm; while read l; do :; done < /etc/services"#;
+    let out = run_ok(&["trace", "--no-profile", "--", "sh", "-c", script], &[]);
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'),
+        "a raw escape reached the output\n{}",
+        out.dump()
+    );
+    assert!(
+        out.stdout.contains(r"\x1b]2;PWN\x07\x1b[2J"),
+        "the name, escaped, is in the table\n{}",
+        out.dump()
+    );
+    let r = trace(&["sh", "-c", script], &[]);
+    let named = r["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .any(|t| t["name"] == "\u{1b}]2;PWN\u{7}\u{1b}[2J");
+    assert!(named, "the JSON keeps the name as it is\n{r:#}");
+}

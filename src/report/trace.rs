@@ -7,6 +7,7 @@ use comfy_table::{Cell, CellAlignment};
 
 use super::new_table;
 use crate::counters::profile::Category;
+use crate::escape::escape;
 use crate::results::{SyscallFigure, TraceReport};
 use crate::size::{fmt_bytes, fmt_ms};
 
@@ -27,7 +28,7 @@ fn per_call_cell(f: &SyscallFigure) -> String {
 pub fn render(r: &TraceReport, color: bool) -> String {
     let mut out = String::new();
     let what = match (&r.command, r.pid) {
-        (Some(argv), _) => format!("`{}`", argv.join(" ")),
+        (Some(argv), _) => format!("`{}`", escape(&argv.join(" "))),
         (None, Some(pid)) => format!("pid {pid}"),
         _ => String::new(),
     };
@@ -81,7 +82,7 @@ pub fn render(r: &TraceReport, color: bool) -> String {
         for (name, f) in &th.syscalls {
             t.add_row([
                 Cell::new(th.tid),
-                Cell::new(&th.name),
+                Cell::new(escape(&th.name)),
                 Cell::new(name),
                 Cell::new(f.calls).set_alignment(CellAlignment::Right),
                 Cell::new(f.errors).set_alignment(CellAlignment::Right),
@@ -165,7 +166,7 @@ pub fn render(r: &TraceReport, color: bool) -> String {
                 };
                 p.add_row([
                     Cell::new(th.tid),
-                    Cell::new(&th.name),
+                    Cell::new(escape(&th.name)),
                     Cell::new(fmt_bytes(th.moved_bytes)).set_alignment(CellAlignment::Right),
                     Cell::new(fmt_ms(all)).set_alignment(CellAlignment::Right),
                     Cell::new(share(Category::Copy)).set_alignment(CellAlignment::Right),
@@ -196,7 +197,7 @@ pub fn render(r: &TraceReport, color: bool) -> String {
     }
     if r.processes.len() > 1 {
         for p in &r.processes {
-            let _ = writeln!(out, "pid {} ({}): {}", p.pid, p.name, p.path.words);
+            let _ = writeln!(out, "pid {} ({}): {}", p.pid, escape(&p.name), p.path.words);
         }
     }
     if let Some(path) = &r.path {
