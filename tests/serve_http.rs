@@ -710,3 +710,35 @@ fn ctrl_c_with_an_idle_client_stops_within_the_grace() {
     assert_eq!(rec.len(), 1, "{}", srv.dump());
     assert_eq!(rec[0]["http_status"], 503, "{}", rec[0]);
 }
+
+/// A client's request line carrying terminal escape sequences (as its version: answered 505,
+/// which quotes it) reaches serve's log line as visible text, never as raw escapes; anyone who
+/// can connect could otherwise write to the terminal of whoever runs serve.
+#[test]
+fn a_request_line_with_escape_sequences_is_logged_escaped() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 1000, 0xE5C);
+    let mut srv = Server::start_text(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--count", "1"],
+    );
+    let r = http_exchange(
+        &srv.addr,
+        b"GET / HTTP/\x1b]2;PWN\x07\x1b[2J\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.status, 505, "{}", srv.dump());
+    let line = loop {
+        let l = srv
+            .next_line(WAIT)
+            .unwrap_or_else(|| panic!("no connection line\n{}", srv.dump()));
+        if l.starts_with("#1 ") {
+            break l;
+        }
+    };
+    assert!(
+        !line.contains('\u{1b}') && !line.contains('\u{7}'),
+        "a raw escape reached the log: {line:?}"
+    );
+    assert!(line.contains(r"HTTP/\x1b]2;PWN\x07\x1b[2J"), "{line:?}");
+    srv.wait_exit(WAIT);
+}

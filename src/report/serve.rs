@@ -5,6 +5,7 @@ use std::io::Write;
 
 use comfy_table::{Cell, CellAlignment, Table};
 
+use crate::escape::escape;
 use crate::results::Cost;
 use crate::results::serve::{ConnRecord, InProgress, Listening, Summary};
 use crate::size::{fmt_bytes, fmt_ms as ms};
@@ -21,7 +22,8 @@ pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io:
     if json {
         write_json(w, l)?;
     } else {
-        let addr = l.address.as_str();
+        // The address is a Unix socket's path as given, the file a path as given: escaped.
+        let addr = &*escape(&l.address);
         let (host, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let (kind, try_it) = match (l.transport, l.http) {
@@ -41,7 +43,7 @@ pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io:
         writeln!(
             w,
             "copylab serve: {} ({}) with {}, {} over {kind} on {addr}",
-            l.file,
+            escape(&l.file),
             fmt_bytes(l.bytes),
             l.method,
             if l.http { "HTTP" } else { "raw" },
@@ -68,9 +70,10 @@ pub fn write_record(r: &ConnRecord, json: bool, w: &mut dyn Write) -> std::io::R
     w.flush()
 }
 
-/// "#3 127.0.0.1:50412 · HTTP 200 · 8.0 MiB · 4 ms · …· complete".
+/// "#3 127.0.0.1:50412 · HTTP 200 · 8.0 MiB · 4 ms · …· complete". The detail can quote what
+/// the client sent (a request line's version): escaped, like the peer.
 pub fn record_line(r: &ConnRecord) -> String {
-    let mut line = format!("#{} {}", r.id, r.peer);
+    let mut line = format!("#{} {}", r.id, escape(&r.peer));
     if let Some(s) = r.http_status {
         line.push_str(&format!(" · HTTP {s}"));
     }
@@ -100,7 +103,7 @@ pub fn record_line(r: &ConnRecord) -> String {
             ));
         }
     }
-    line.push_str(&format!(" · {}", r.detail));
+    line.push_str(&format!(" · {}", escape(&r.detail)));
     line
 }
 
@@ -111,7 +114,7 @@ pub fn progress_line(p: &InProgress) -> String {
         return format!(
             "#{} {} · starting ({} to send)",
             p.id,
-            p.peer,
+            escape(&p.peer),
             fmt_bytes(p.expected)
         );
     };
@@ -133,7 +136,7 @@ pub fn progress_line(p: &InProgress) -> String {
     format!(
         "#{} {} · sending {} of {} · {rate} · {syscalls} · {sys} so far",
         p.id,
-        p.peer,
+        escape(&p.peer),
         fmt_bytes(bytes),
         fmt_bytes(p.expected)
     )
