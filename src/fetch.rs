@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nix::errno::Errno;
 use sha2::{Digest, Sha256};
 
+use crate::escape::{self, escape};
 use crate::http;
 use crate::outfile;
 use crate::signals;
@@ -124,7 +125,7 @@ impl Stream {
             }
             Target::Unix(p) => Stream::Unix(
                 UnixStream::connect(p)
-                    .with_context(|| format!("cannot connect to {}", p.display()))?,
+                    .with_context(|| format!("cannot connect to {}", escape::path(p)))?,
             ),
         };
         let set = match &s {
@@ -198,10 +199,10 @@ impl Partial {
     fn finish(mut self, out: &Path) -> Result<()> {
         self.file
             .flush()
-            .with_context(|| format!("cannot write {}", out.display()))?;
+            .with_context(|| format!("cannot write {}", escape::path(out)))?;
         if let Some(tmp) = &self.tmp {
             std::fs::rename(tmp, out)
-                .with_context(|| format!("cannot rename the download to {}", out.display()))?;
+                .with_context(|| format!("cannot rename the download to {}", escape::path(out)))?;
         }
         self.done = true;
         Ok(())
@@ -553,7 +554,7 @@ fn request(
         match h.status {
             101 => bail!(
                 "the server answered 101 {}: fetch does not switch protocols",
-                h.reason
+                escape(&h.reason)
             ),
             100..=199 => continue,
             _ => return Ok((h, head)),
@@ -616,7 +617,7 @@ fn check_space(out: &Path, len: u64) -> Result<()> {
     if let Err(room) = crate::storage::check_room(dir, len) {
         bail!(
             "--out {}: the server declares {} (Content-Length {len}) but there is no room for it: {room}; free some space, write elsewhere or use --discard; nothing written",
-            out.display(),
+            escape::path(out),
             fmt_bytes(len)
         );
     }
@@ -675,7 +676,7 @@ fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8], timeout: Duration) -> Resul
 fn check_status(h: &http::ResponseHead, range: Option<(u64, u64)>) -> Result<()> {
     let Some((first, last)) = range else {
         if h.status != 200 {
-            bail!("the server answered {} {}", h.status, h.reason);
+            bail!("the server answered {} {}", h.status, escape(&h.reason));
         }
         return Ok(());
     };
@@ -683,7 +684,7 @@ fn check_status(h: &http::ResponseHead, range: Option<(u64, u64)>) -> Result<()>
         bail!(
             "--range {first}-{last}: the server answered {} {}, not 206 Partial Content",
             h.status,
-            h.reason
+            escape(&h.reason)
         );
     }
     let got = h.content_range.as_deref().unwrap_or("");
@@ -695,7 +696,8 @@ fn check_status(h: &http::ResponseHead, range: Option<(u64, u64)>) -> Result<()>
     match span {
         Some((a, b)) if a == first && b <= last && b >= a => Ok(()),
         _ => bail!(
-            "--range {first}-{last}: the server sent Content-Range {got:?}, not the range asked for"
+            "--range {first}-{last}: the server sent Content-Range \"{}\", not the range asked for",
+            escape(got)
         ),
     }
 }

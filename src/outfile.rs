@@ -37,7 +37,7 @@ pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
             return Err(e).with_context(|| {
                 format!(
                     "{flag} {}: cannot look at the path (check the directory exists and is readable)",
-                    path.display()
+                    crate::escape::path(path)
                 )
             });
         }
@@ -66,7 +66,7 @@ pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
     } else {
         "is a socket; give a regular file, a character device or a FIFO"
     };
-    bail!("{flag} {}: {what}", path.display())
+    bail!("{flag} {}: {what}", crate::escape::path(path))
 }
 
 /// The directory `path` lives in (`.` for a bare name).
@@ -99,7 +99,7 @@ fn random_suffix() -> String {
 pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, PathBuf)> {
     let name = path
         .file_name()
-        .with_context(|| format!("{flag} {}: not a file name", path.display()))?;
+        .with_context(|| format!("{flag} {}: not a file name", crate::escape::path(path)))?;
     let dir = parent_of(path);
     let mut last = None;
     for _ in 0..8 {
@@ -120,8 +120,8 @@ pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, P
                 return Err(e).with_context(|| {
                     format!(
                         "{flag} {}: cannot create a file in {} (check the directory exists and is writable)",
-                        path.display(),
-                        dir.display()
+                        crate::escape::path(path),
+                        crate::escape::path(&dir)
                     )
                 });
             }
@@ -131,8 +131,8 @@ pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, P
         .with_context(|| {
             format!(
                 "{flag} {}: cannot create a temporary file in {}: every name tried exists",
-                path.display(),
-                dir.display()
+                crate::escape::path(path),
+                crate::escape::path(&dir)
             )
         })
 }
@@ -145,15 +145,20 @@ pub fn open_in_place(flag: &str, path: &Path, link: bool) -> Result<File> {
         .write(true)
         .custom_flags(nofollow | libc::O_CLOEXEC | libc::O_NOCTTY)
         .open(path)
-        .with_context(|| format!("{flag} {}: cannot open it for writing", path.display()))?;
+        .with_context(|| {
+            format!(
+                "{flag} {}: cannot open it for writing",
+                crate::escape::path(path)
+            )
+        })?;
     let t = f
         .metadata()
-        .with_context(|| format!("{flag} {}: cannot look at it", path.display()))?
+        .with_context(|| format!("{flag} {}: cannot look at it", crate::escape::path(path)))?
         .file_type();
     if !(t.is_char_device() || t.is_fifo()) {
         bail!(
             "{flag} {}: changed while copylab was running (no longer a device or FIFO); nothing written",
-            path.display()
+            crate::escape::path(path)
         );
     }
     Ok(f)
@@ -164,7 +169,7 @@ pub fn write_in_place(flag: &str, path: &Path, link: bool, text: &[u8]) -> Resul
     let mut f = open_in_place(flag, path, link)?;
     f.write_all(text)
         .and_then(|()| f.flush())
-        .with_context(|| format!("{flag} {}: cannot write", path.display()))
+        .with_context(|| format!("{flag} {}: cannot write", crate::escape::path(path)))
 }
 
 /// Write `text` to `path` the way `kind` (from [`classify`]) says: a regular file is replaced
@@ -183,12 +188,12 @@ pub fn replace(flag: &str, path: &Path, text: &[u8]) -> Result<()> {
     let r = f
         .write_all(text)
         .and_then(|()| f.flush())
-        .with_context(|| format!("{flag} {}: cannot write", path.display()))
+        .with_context(|| format!("{flag} {}: cannot write", crate::escape::path(path)))
         .and_then(|()| {
             std::fs::rename(&tmp, path).with_context(|| {
                 format!(
                     "{flag} {}: cannot rename the new file into place",
-                    path.display()
+                    crate::escape::path(path)
                 )
             })
         });

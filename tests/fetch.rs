@@ -686,3 +686,32 @@ fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
     }
     srv.stop();
 }
+
+/// What a server says about itself — its reason phrase, a header value quoted in an error — is
+/// printed escaped: a server cannot write escape sequences to the terminal of whoever fetches.
+#[test]
+fn a_servers_words_with_escape_sequences_are_printed_escaped() {
+    for (response, quoted) in [
+        (
+            &b"HTTP/1.1 500 \x1b]2;PWN\x07\x1b[2J\r\nContent-Length: 0\r\n\r\n"[..],
+            r"500 \x1b]2;PWN\x07\x1b[2J",
+        ),
+        (
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \x1b[2Jchunked\r\n\r\n"[..],
+            r"Transfer-Encoding: \x1b[2Jchunked",
+        ),
+        (
+            // U+009B, CSI as one (C1) character, in UTF-8.
+            &b"HTTP/1.1 200 OK\r\nContent-Length: \xc2\x9b2J\r\n\r\n"[..],
+            r#"bad Content-Length: "\u{9b}2J""#,
+        ),
+    ] {
+        let (r, out, _d) = fetch_fake(response);
+        assert_failed_cleanly(&r, &out, quoted);
+        assert!(
+            !r.stderr.contains(['\u{1b}', '\u{7}', '\u{9b}']),
+            "a raw escape reached stderr\n{}",
+            r.dump()
+        );
+    }
+}

@@ -42,7 +42,13 @@ pub fn write_fetch(
             )?,
             // With one connection, the error line on stderr says it all.
             Some(_) if results.len() == 1 => {}
-            Some(e) => writeln!(out, "#{} failed after {} bytes: {e}", c.id, c.bytes)?,
+            Some(e) => writeln!(
+                out,
+                "#{} failed after {} bytes: {}",
+                c.id,
+                c.bytes,
+                crate::escape::escape(e)
+            )?,
         }
     }
     if results.len() > 1 {
@@ -71,7 +77,7 @@ pub fn write_fetch(
         }
     }
     if let Some(p) = written_to {
-        writeln!(out, "written to {}", p.display())?;
+        writeln!(out, "written to {}", crate::escape::path(p))?;
     }
     out.flush()?;
     Ok(())
