@@ -154,9 +154,11 @@ pub struct TraceArgs {
     #[arg(long, value_name = "PID", conflicts_with = "command")]
     pub pid: Option<i32>,
 
-    /// Stop following after this long (e.g. 10s); a command is then sent SIGTERM. Without it,
-    /// following ends when the program exits or on Ctrl-C.
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    /// Stop following after this long (e.g. 10s, 500ms; at least 1 ms). A command is then
+    /// stopped: its process group is sent SIGTERM, and SIGKILL 5 s later if anything of it still
+    /// runs. Without it, following ends when the program exits or on Ctrl-C (or SIGTERM, SIGHUP:
+    /// passed on to the command's process group the same way; a second one kills it at once).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_trace_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Skip the cpu-clock profile (where the CPU went, copy time per GiB).
@@ -167,8 +169,9 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Write the results to FILE instead of stdout (the traced program's own output goes to
-    /// stdout too: give this with --json to keep the two apart).
+    /// Write the results to FILE instead of stdout (- for stdout). The traced program's own
+    /// output goes to stdout too: give this with --json to keep the two apart. FILE is created
+    /// (or opened, for a device or FIFO) before the program starts.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -667,6 +670,18 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// trace's `--for`: a duration as [`parse_duration`] takes it, but not 0, which would stop the
+/// command before it did anything.
+fn parse_trace_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would stop the command at once: give at least 1ms, or leave --for out to follow it until it exits"
+        ));
+    }
+    Ok(d)
+}
+
 /// Fastest `--link` accepted: faster than any NIC, and well inside SO_MAX_PACING_RATE's range
 /// (whose all-ones value means "unpaced").
 const MAX_LINK_BYTES_PER_S: f64 = 10e12 / 8.0;
@@ -1035,13 +1050,14 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
             "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
         ),
     };
-    let output = match (a.json, &a.output) {
+    let to_stdout = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let output = match (a.json, to_stdout) {
         (true, _) => Output::Json,
         // A file gets no colour codes.
-        (false, Some(_)) => Output::Table {
+        (false, false) => Output::Table {
             color: Color::Never,
         },
-        (false, None) => Output::Table {
+        (false, true) => Output::Table {
             color: a.color.into(),
         },
     };

@@ -65,35 +65,7 @@ fn run() -> anyhow::Result<ExitCode> {
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
-        cli::Job::Trace(opts, output, file) => {
-            // A bad --output is found before the program runs, not after; a device or FIFO
-            // is written as it is, never replaced.
-            let kind = match &file {
-                Some(p) => Some(outfile::classify("--output", p)?),
-                None => None,
-            };
-            if let Some(p) = &file {
-                let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-                if dir.is_some_and(|d| !d.is_dir()) {
-                    anyhow::bail!(
-                        "--output {}: its directory does not exist (create it or choose another path)",
-                        p.display()
-                    );
-                }
-            }
-            let r = trace::run(&opts)?;
-            match (&file, kind) {
-                (Some(p), Some(kind)) => {
-                    let mut text = Vec::new();
-                    report::write_trace(&r, output, &mut text)?;
-                    outfile::write("--output", p, kind, &text)?;
-                }
-                _ => report::write_trace(&r, output, &mut std::io::stdout().lock())?,
-            }
-            if r.ended == "interrupted" {
-                return Err(signals::Interrupted.into());
-            }
-        }
+        cli::Job::Trace(opts, output, file) => trace::command(&opts, output, file.as_deref())?,
         cli::Job::Quiz(opts) => quiz::run(&opts)?,
         cli::Job::LabUp => {
             let lab = lab::up()?;

@@ -661,3 +661,278 @@ fn a_thread_named_with_escape_sequences_is_printed_escaped() {
         .any(|t| t["name"] == "\u{1b}]2;PWN\u{7}\u{1b}[2J");
     assert!(named, "the JSON keeps the name as it is\n{r:#}");
 }
+
+/// Processes whose command line is exactly `argv` (a marker no other test uses), by pid.
+fn processes_running(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want))
+        .collect()
+}
+
+/// Wait until a process runs `argv` (the traced command got that far), or fail.
+fn wait_for_process(argv: &[&str]) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while processes_running(argv).is_empty() {
+        assert!(Instant::now() < until, "{argv:?} never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `copylab trace --json ARGS` started in the background, its stdout and stderr piped.
+fn spawn_trace(args: &[&str]) -> std::process::Child {
+    Command::new(bin())
+        .arg("trace")
+        .args(args)
+        .env_remove("COPYLAB_TRACEFS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start copylab trace")
+}
+
+/// Wait for `child` (killed after the common timeout): exit code, stdout, stderr.
+fn finish(mut child: std::process::Child) -> (Option<i32>, String, String) {
+    let (mut out, mut err) = (String::new(), String::new());
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut e = String::new();
+        let _ = se.read_to_string(&mut e);
+        e
+    });
+    let until = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("copylab trace did not end within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = so.read_to_string(&mut out);
+    err.push_str(&reader.join().unwrap_or_default());
+    (status.code(), out, err)
+}
+
+fn signal(child: &std::process::Child, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+fn names(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// `--for` is a deadline: a command that ignores SIGTERM (and its child, which inherits that)
+/// is killed with SIGKILL after the grace period, the report says so, and nothing of it is
+/// left running.
+#[test]
+fn for_is_a_deadline_even_for_a_command_that_ignores_sigterm() {
+    let marker = ["sleep", "41.5"];
+    let out = run_ok(
+        &[
+            "trace",
+            "--json",
+            "--no-profile",
+            "--for",
+            "1s",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 41.5; echo $((6*7))x",
+        ],
+        &[],
+    );
+    let r = parse_json_any(&out);
+    assert_eq!(r["ended"], "time", "{r:#}");
+    assert_eq!(names(&r["signals_sent"]), ["SIGTERM", "SIGKILL"], "{r:#}");
+    assert_eq!(r["exit_signal"], libc::SIGKILL, "{r:#}");
+    assert!(!out.stdout.contains("42x"), "{}", out.dump());
+    assert!(
+        processes_running(&marker).is_empty(),
+        "the sleep was left running"
+    );
+}
+
+/// A stop after the deadline (Ctrl-C once SIGTERM was ignored) is still a stop: passed on to
+/// the group, reported as interrupted, exit 130.
+#[test]
+fn ctrl_c_after_the_deadline_still_exits_130() {
+    let marker = ["sleep", "42.5"];
+    let child = spawn_trace(&[
+        "--json",
+        "--no-profile",
+        "--for",
+        "500ms",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM INT; sleep 42.5",
+    ]);
+    wait_for_process(&marker);
+    // Past the deadline: SIGTERM was sent and ignored.
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, libc::SIGINT);
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, Some(130), "{stderr}\n{stdout}");
+    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert_eq!(r["ended"], "interrupted", "{r:#}");
+    assert_eq!(
+        names(&r["signals_sent"]),
+        ["SIGTERM", "SIGINT", "SIGKILL"],
+        "{r:#}"
+    );
+    assert!(
+        processes_running(&marker).is_empty(),
+        "the sleep was left running"
+    );
+}
+
+/// SIGTERM and SIGHUP to copylab stop a trace as Ctrl-C does: the signal is passed on to the
+/// command's whole process group (a shell and the child it waits for), the results are
+/// printed, exit 130.
+#[test]
+fn sigterm_and_sighup_stop_a_trace_like_ctrl_c() {
+    for (sig, name, marker) in [
+        (libc::SIGTERM, "SIGTERM", ["sleep", "43.5"]),
+        (libc::SIGHUP, "SIGHUP", ["sleep", "44.5"]),
+    ] {
+        let script = format!("sleep {}; echo $((6*7))x", marker[1]);
+        let child = spawn_trace(&["--json", "--no-profile", "--", "sh", "-c", &script]);
+        wait_for_process(&marker);
+        signal(&child, sig);
+        let (code, stdout, stderr) = finish(child);
+        assert_eq!(code, Some(130), "{name}: {stderr}\n{stdout}");
+        let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+        assert_eq!(r["ended"], "interrupted", "{name}: {r:#}");
+        assert_eq!(names(&r["signals_sent"]), [name], "{r:#}");
+        assert!(!stdout.contains("42x"), "{stdout}");
+        assert!(
+            processes_running(&marker).is_empty(),
+            "{name}: the sleep was left running"
+        );
+    }
+}
+
+/// A second stop signal kills the command's group at once (it ignores the first), and copylab
+/// still prints what it measured instead of exiting with orphans left behind.
+#[test]
+fn a_second_signal_kills_the_group_and_still_reports() {
+    let marker = ["sleep", "45.5"];
+    let child = spawn_trace(&[
+        "--json",
+        "--no-profile",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM INT HUP; sleep 45.5",
+    ]);
+    wait_for_process(&marker);
+    signal(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, Some(130), "{stderr}\n{stdout}");
+    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert_eq!(names(&r["signals_sent"]), ["SIGTERM", "SIGKILL"], "{r:#}");
+    assert_eq!(r["exit_signal"], libc::SIGKILL, "{r:#}");
+    assert!(
+        processes_running(&marker).is_empty(),
+        "the sleep was left running"
+    );
+}
+
+/// `--for 0` would stop the command before it did anything: a usage error naming the flag.
+#[test]
+fn for_zero_is_a_usage_error() {
+    let out = run(&["trace", "--for", "0", "--", "true"], &[]);
+    assert_usage_error(&out, "--for");
+    assert!(out.stderr.contains("at once"), "{}", out.dump());
+}
+
+/// The JSON of a run that may have exited 130.
+fn parse_json_any(out: &Out) -> Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{}", out.dump()))
+}
+
+/// `-o FIFO` with no reader waits for one before the command starts, and that wait can be
+/// stopped: Ctrl-C ends it (exit 130) and the command never ran.
+#[test]
+fn output_onto_a_fifo_without_a_reader_can_be_interrupted() {
+    let dir = tempdir();
+    let fifo = dir.path().join("results.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let marker = dir.path().join("ran");
+    let touch = format!("touch {}", path_str(&marker));
+    let mut child = spawn_trace(&["-o", path_str(&fifo), "--", "sh", "-c", &touch]);
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("read stderr");
+    assert!(line.contains("waiting for a reader"), "{line}");
+    signal(&child, libc::SIGINT);
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("copylab ignored Ctrl-C while waiting for the FIFO's reader");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        !marker.exists(),
+        "the command ran before the output was ready"
+    );
+}
+
+/// `-o -` is stdout, as for every output flag: no file named `-` is made.
+#[test]
+fn output_dash_is_stdout() {
+    let dir = tempdir();
+    let out = Command::new(bin())
+        .args(["trace", "--json", "--no-profile", "-o", "-", "--", "true"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run copylab");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("the results on stdout");
+    assert_eq!(r["exit_code"], 0, "{r:#}");
+    assert!(!dir.path().join("-").exists(), "a file named - was written");
+}
+
+/// An output the user cannot write is refused before the command runs (its results would be
+/// measured and then lost).
+#[test]
+fn an_unwritable_output_is_refused_before_the_command_runs() {
+    let Some(out) = as_nobody(&[
+        "trace",
+        "-o",
+        "/etc/copylab-trace-test.json",
+        "--",
+        "sh",
+        "-c",
+        "echo RAN",
+    ]) else {
+        return;
+    };
+    assert_clean_error(&out, &["--output", "/etc/copylab-trace-test.json"]);
+    assert!(!out.stdout.contains("RAN"), "{}", out.dump());
+    assert!(!Path::new("/etc/copylab-trace-test.json").exists());
+}

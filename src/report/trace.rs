@@ -32,14 +32,20 @@ pub fn render(r: &TraceReport, color: bool) -> String {
         (None, Some(pid)) => format!("pid {pid}"),
         _ => String::new(),
     };
+    let how = match (r.exit_code, r.exit_signal) {
+        (Some(c), _) => format!("exited with {c}"),
+        (None, Some(s)) => format!("ended by signal {s}"),
+        _ => "exited".into(),
+    };
+    // What copylab sent the command's process group, and how the command then ended.
+    let sent = match r.signals_sent.as_slice() {
+        [] => String::new(),
+        s => format!("; sent {}; it {how}", s.join(", then ")),
+    };
     let ended = match r.ended {
-        "exited" => match (r.exit_code, r.exit_signal) {
-            (Some(c), _) => format!("exited with {c}"),
-            (None, Some(s)) => format!("ended by signal {s}"),
-            _ => "exited".into(),
-        },
-        "time" => "--for ran out".into(),
-        _ => "interrupted".into(),
+        "exited" => how,
+        "time" => format!("--for ran out{sent}"),
+        _ => format!("interrupted{sent}"),
     };
     let _ = writeln!(
         out,
