@@ -936,3 +936,100 @@ fn an_unwritable_output_is_refused_before_the_command_runs() {
     assert!(!out.stdout.contains("RAN"), "{}", out.dump());
     assert!(!Path::new("/etc/copylab-trace-test.json").exists());
 }
+
+/// A process that exits while copylab attaches to its threads is named as the cause (exit 1,
+/// nothing measured) — never "perf counters refused … run as root". Copylab is frozen
+/// (SIGSTOP) in the middle of attaching to a process of 1,000 threads, the process is killed
+/// and reaped, then copylab goes on.
+#[test]
+fn a_pid_that_exits_while_being_attached_is_named_as_the_cause() {
+    need("python3");
+    let mut caught = 0;
+    for _ in 0..5 {
+        let mut target = Command::new("python3")
+            .args([
+                "-c",
+                "import threading,time\n[threading.Thread(target=time.sleep,args=(60,)).start() for _ in range(1000)]\nprint('up', flush=True)\ntime.sleep(60)",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3");
+        let mut line = String::new();
+        BufReader::new(target.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("python is up");
+        let pid = target.id().to_string();
+        let tracer = spawn_trace(&["--json", "--no-profile", "--pid", &pid, "--for", "5s"]);
+        let fds = |p: u32| std::fs::read_dir(format!("/proc/{p}/fd")).map_or(0, |d| d.count());
+        // Stop copylab once it holds some events but far fewer than 1,000 threads need.
+        let until = Instant::now() + Duration::from_secs(20);
+        while fds(tracer.id()) < 60 && Instant::now() < until {}
+        signal(&tracer, libc::SIGSTOP);
+        let midway = fds(tracer.id()) < 1000;
+        let _ = target.kill();
+        let _ = target.wait();
+        signal(&tracer, libc::SIGCONT);
+        let (code, stdout, stderr) = finish(tracer);
+        assert!(
+            !stderr.contains("run as root") && !stdout.contains("run as root"),
+            "wrong cause named\n{stderr}\n{stdout}"
+        );
+        if !midway {
+            continue;
+        }
+        caught += 1;
+        assert_eq!(code, Some(1), "{stderr}\n{stdout}");
+        assert!(
+            stderr.contains(&format!(
+                "--pid {pid}: the process exited while copylab was attaching"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(
+        caught > 0,
+        "copylab was never caught in the middle of attaching"
+    );
+}
+
+/// Out of descriptors while attaching (ulimit -n 64, a process of 100 threads): the cause and
+/// the limit to raise it to, exit 1 — not "perf counters refused … run as root".
+#[test]
+fn a_pid_beyond_the_descriptor_limit_names_ulimit_n() {
+    need("python3");
+    need("prlimit");
+    let mut target = Command::new("python3")
+        .args([
+            "-c",
+            "import threading,time\n[threading.Thread(target=time.sleep,args=(60,)).start() for _ in range(100)]\nprint('up', flush=True)\ntime.sleep(60)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    let mut line = String::new();
+    BufReader::new(target.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("python is up");
+    let pid = target.id().to_string();
+    let out = run_program(
+        "prlimit",
+        &[
+            "--nofile=64:64",
+            bin(),
+            "trace",
+            "--pid",
+            &pid,
+            "--for",
+            "2s",
+        ],
+        &[],
+        TIMEOUT,
+    );
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_clean_error(
+        &out,
+        &["out of file descriptors", "ulimit -n", "101 threads"],
+    );
+    assert!(!out.stderr.contains("run as root"), "{}", out.dump());
+}

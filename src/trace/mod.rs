@@ -277,15 +277,29 @@ fn attach_pid(
         );
     }
     let mut tracer = tracer;
+    // Counted before attaching: once the descriptors have run out, /proc cannot be read.
+    let threads = tasks(pid).map_or(0, |t| t.len());
     if let Some(t) = &mut tracer {
         match follow_all(t, pid) {
             Ok(()) => {}
-            Err(e) if matches!(e.errno(), Some(libc::EACCES) | Some(libc::EPERM)) => {
-                unavailable = Some(e.refusal().0);
-                tracer = None;
+            Err(e) if matches!(e.errno(), Some(libc::EMFILE | libc::ENFILE)) => {
+                let need = threads * t.fds_per_thread() + 64;
+                bail!(
+                    "trace --pid {pid}: out of file descriptors: following its {threads} threads takes about {need} ({} perf events per thread: one per CPU on {} CPUs{}), and the limit is {}; nothing was measured. Fix: raise `ulimit -n` to {need} or more",
+                    t.fds_per_thread(),
+                    t.cpu_count(),
+                    if t.profiling() {
+                        ", twice for the profile"
+                    } else {
+                        ""
+                    },
+                    events::nofile_limit().map_or("unknown".to_string(), |n| n.to_string())
+                );
             }
-            Err(e) if e.errno() == Some(libc::ESRCH) => {
-                bail!("trace --pid {pid}: the process ended before it could be followed");
+            Err(e) if matches!(e.errno(), Some(libc::ESRCH | libc::ENOENT)) || !alive(pid) => {
+                bail!(
+                    "trace --pid {pid}: the process exited while copylab was attaching to it; nothing was measured"
+                );
             }
             Err(e) => {
                 unavailable = Some(e.refusal().0);
@@ -293,12 +307,21 @@ fn attach_pid(
             }
         }
     }
-    match &tracer {
-        Some(t) => eprintln!(
+    // Attached to nothing, a pid yields nothing at all (no rusage either): say why and stop,
+    // rather than watch it and print an empty report.
+    if tracer.is_none() {
+        bail!(
+            "trace --pid {pid}: nothing can be measured: {}",
+            unavailable
+                .as_deref()
+                .unwrap_or("syscalls cannot be followed")
+        );
+    }
+    if let Some(t) = &tracer {
+        eprintln!(
             "copylab: following pid {pid} ({} threads); Ctrl-C to stop",
             t.tally.threads.len()
-        ),
-        None => eprintln!("copylab: watching pid {pid} without syscall counts; Ctrl-C to stop"),
+        );
     }
     let until = duration.map(|d| Instant::now() + d);
     let ended = loop {
