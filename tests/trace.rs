@@ -937,6 +937,67 @@ fn an_unwritable_output_is_refused_before_the_command_runs() {
     assert!(!Path::new("/etc/copylab-trace-test.json").exists());
 }
 
+/// A setuid program traced by a user who is not root (with CAP_PERFMON, so perf works): the
+/// kernel removes the events at its exec, so nothing is counted, and the report says that and
+/// why — never an empty tally. The same user tracing a plain program is counted (the control).
+/// Runs in a private mount namespace with its own tracefs mount readable by that user's group.
+#[test]
+fn a_setuid_program_traced_unprivileged_says_nothing_was_counted() {
+    let Some(setpriv) = setpriv() else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    if !is_root() {
+        eprintln!("skipped: needs root to make the unprivileged user with CAP_PERFMON");
+        return;
+    }
+    let suid = Path::new("/usr/bin/mount");
+    let ok = std::fs::metadata(suid).is_ok_and(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o4000 != 0
+    });
+    if !ok {
+        eprintln!("skipped: /usr/bin/mount is not setuid here");
+        return;
+    }
+    let dir = world_readable_dir();
+    let bin = copy_bin_to(dir.path());
+    let tfs = dir.path().join("tracefs");
+    std::fs::create_dir(&tfs).expect("mkdir");
+    // A uid/gid no other run uses (see common::unprivileged_args).
+    let id = (1u32 << 30) + (std::process::id() << 8) + 255;
+    let results = world_writable_dir();
+    let run_as = |program: &str| -> Value {
+        let res = results.path().join("trace.json");
+        let script = format!(
+            "mount -t tracefs -o gid={id} nodev {t} && COPYLAB_TRACEFS={t} {sp} --reuid={id} --regid={id} --clear-groups --inh-caps=+perfmon --ambient-caps=+perfmon -- {b} trace --json --no-profile -o {r} -- {program} > /dev/null; rc=$?; mount -o remount,gid=0 {t}; umount {t}; exit $rc",
+            t = path_str(&tfs),
+            sp = setpriv.display(),
+            b = path_str(&bin),
+            r = path_str(&res),
+        );
+        let out = run_program("unshare", &["-m", "sh", "-c", &script], &[], TIMEOUT);
+        assert!(out.success(), "{}", out.dump());
+        let text = std::fs::read_to_string(&res).unwrap_or_else(|e| panic!("{e}\n{}", out.dump()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    };
+    let control = run_as("/usr/bin/cat /etc/hostname");
+    assert!(
+        calls(&control, "read") > 0,
+        "the unprivileged user with CAP_PERFMON counts a plain program\n{control:#}"
+    );
+    let r = run_as("/usr/bin/mount");
+    assert!(
+        r["syscalls"].is_null(),
+        "an empty tally presented as a fact\n{r:#}"
+    );
+    let why = r["unavailable"].as_str().unwrap_or("");
+    assert!(
+        why.contains("/usr/bin/mount is setuid root") && why.contains("Fix: run copylab as root"),
+        "{r:#}"
+    );
+}
+
 /// A process that exits while copylab attaches to its threads is named as the cause (exit 1,
 /// nothing measured) — never "perf counters refused … run as root". Copylab is frozen
 /// (SIGSTOP) in the middle of attaching to a process of 1,000 threads, the process is killed

@@ -211,6 +211,21 @@ fn run_command(
         signal: status.signal(),
         sent: stopping.sent.clone(),
     };
+    // A setuid (or setgid, or file-capability) program run by a user who is not root: the
+    // kernel removes inherited perf events at its exec, so not one of its syscalls was
+    // recorded. That is nothing measured, not a program that made no syscall.
+    if let Some(t) = &tracer
+        && t.tally
+            .threads
+            .get(&(pid as u32))
+            .is_none_or(|th| th.syscalls.is_empty())
+        && let Some(why) = stop::privileged_program(program)
+    {
+        unavailable = Some(format!(
+            "nothing could be counted: {why}, and the kernel removes the perf events a program inherits when it executes such a file as a user who is not root (not one of its syscalls was recorded). Fix: run copylab as root"
+        ));
+        tracer = None;
+    }
     let ended = if signals::stop_requested() || terminal_interrupt(&exit, had_terminal) {
         "interrupted"
     } else if stopping.time_ran_out() {

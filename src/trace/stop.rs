@@ -179,3 +179,53 @@ fn set_foreground(fd: libc::c_int, pgid: libc::pid_t) -> bool {
     }
     ok
 }
+
+/// Why running `program` would take perf's events away from a user who is not root: "PATH is
+/// setuid root" (or setgid, or has file capabilities). None when copylab runs as root, or the
+/// program is none of these (or cannot be found).
+pub fn privileged_program(program: &std::ffi::OsStr) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let euid = nix::unistd::geteuid();
+    if euid.is_root() {
+        return None;
+    }
+    let path = find_program(program)?;
+    let meta = std::fs::metadata(&path).ok()?;
+    let shown = crate::escape::path(&path);
+    if meta.mode() & libc::S_ISUID != 0 && meta.uid() != euid.as_raw() {
+        let owner = if meta.uid() == 0 {
+            "root".to_string()
+        } else {
+            format!("uid {}", meta.uid())
+        };
+        return Some(format!("{shown} is setuid {owner}"));
+    }
+    if meta.mode() & libc::S_ISGID != 0 && meta.gid() != nix::unistd::getegid().as_raw() {
+        return Some(format!("{shown} is setgid (gid {})", meta.gid()));
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: both names are NUL-terminated and live for the call; a null buffer of size 0 asks
+    // only for the attribute's size.
+    let caps = unsafe {
+        libc::getxattr(
+            c.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (caps > 0).then(|| format!("{shown} has file capabilities"))
+}
+
+/// `program` as exec finds it: a path when it has a `/`, else the first match in `PATH`.
+fn find_program(program: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(program);
+    if program.as_encoded_bytes().contains(&b'/') {
+        return Some(p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(p))
+        .find(|c| c.is_file())
+}
