@@ -875,10 +875,19 @@ fn output_onto_a_fifo_without_a_reader_can_be_interrupted() {
     let marker = dir.path().join("ran");
     let touch = format!("touch {}", path_str(&marker));
     let mut child = spawn_trace(&["-o", path_str(&fifo), "--", "sh", "-c", &touch]);
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    err.read_line(&mut line).expect("read stderr");
-    assert!(line.contains("waiting for a reader"), "{line}");
+    // Its first stderr line says it waits (read on a thread: a copylab that blocks in open
+    // says nothing, and the test must not hang on it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(err);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep reading: the rest (the exit's error line) must not meet a closed pipe.
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+    });
+    let line = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
     signal(&child, libc::SIGINT);
     let until = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -892,6 +901,7 @@ fn output_onto_a_fifo_without_a_reader_can_be_interrupted() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130));
+    assert!(line.contains("waiting for a reader"), "{line}");
     assert!(
         !marker.exists(),
         "the command ran before the output was ready"
