@@ -115,16 +115,22 @@ fn error_line(e: &anyhow::Error) -> String {
     format!("copylab: {}", escape::escape(&format!("{e:#}")))
 }
 
+/// One line on stderr; a closed stderr is not worth a panic (eprintln! would panic on EPIPE).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<signals::Interrupted>()) => {
-            eprintln!("{}", error_line(&e));
+            say(&error_line(&e));
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("{}", error_line(&e));
+            say(&error_line(&e));
             ExitCode::FAILURE
         }
     }
