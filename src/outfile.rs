@@ -168,7 +168,9 @@ pub fn open_in_place(flag: &str, path: &Path, link: bool) -> Result<File> {
                 .context(format!("{flag} {shown}: no reader opened the FIFO")));
         }
         if !said {
-            eprintln!(
+            // A closed stderr is no reason to stop waiting (eprintln! would panic on EPIPE).
+            let _ = writeln!(
+                std::io::stderr(),
                 "copylab: {flag} {shown}: waiting for a reader to open the FIFO (Ctrl-C to stop)"
             );
             said = true;
