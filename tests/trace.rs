@@ -1104,3 +1104,47 @@ fn a_pid_beyond_the_descriptor_limit_names_ulimit_n() {
     );
     assert!(!out.stderr.contains("run as root"), "{}", out.dump());
 }
+
+/// As root with tracefs not mounted, copylab mounts it for a moment on a directory of its own.
+/// That directory's name must not be guessable: another user who makes
+/// `copylab-tracefs-<pid>-0` first must not be able to deny tracing ("File exists") or choose
+/// where the mount goes. Runs in a private mount namespace with every tracefs unmounted, with
+/// the planted directories made by an unprivileged user in a TMPDIR anyone may write to.
+#[test]
+fn a_planted_tracefs_mount_point_does_not_deny_tracing() {
+    let Some(setpriv) = setpriv() else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    if !is_root() {
+        eprintln!("skipped: mounting tracefs needs root");
+        return;
+    }
+    let tmp = world_writable_dir();
+    let ids = unprivileged_args().join(" ");
+    // `exec` keeps the shell's pid, so the names planted are the ones the old code would use.
+    let script = format!(
+        "for m in $(awk '$3 == \"tracefs\" {{ print $2 }}' /proc/mounts); do umount -l \"$m\"; done; for n in 0 1 2; do {sp} {ids} mkdir {t}/copylab-tracefs-$$-$n || exit 9; done; exec {b} trace --json --no-profile -- true",
+        sp = setpriv.display(),
+        t = path_str(tmp.path()),
+        b = bin(),
+    );
+    let out = run_program(
+        "unshare",
+        &["-m", "sh", "-c", &script],
+        &[("TMPDIR", path_str(tmp.path()))],
+        TIMEOUT,
+    );
+    let r = parse_json(&out);
+    assert!(
+        r["syscalls"].is_object(),
+        "tracing was denied by a planted directory\n{r:#}"
+    );
+    // The planted directories are still there, untouched; nothing of copylab's is left.
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .expect("read TMPDIR")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.iter().all(|n| n.starts_with("copylab-tracefs-")), "{left:?}");
+}
