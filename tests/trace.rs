@@ -1146,5 +1146,8 @@ fn a_planted_tracefs_mount_point_does_not_deny_tracing() {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     assert_eq!(left.len(), 3, "{left:?}");
-    assert!(left.iter().all(|n| n.starts_with("copylab-tracefs-")), "{left:?}");
+    assert!(
+        left.iter().all(|n| n.starts_with("copylab-tracefs-")),
+        "{left:?}"
+    );
 }
