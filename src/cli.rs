@@ -303,11 +303,14 @@ pub struct FetchArgs {
     pub path: String,
 
     /// Ask for file bytes FIRST to LAST only (inclusive, as in HTTP's Range: bytes=FIRST-LAST),
-    /// e.g. 4096-8191; the server must answer 206 with exactly that range.
+    /// e.g. 4096-8191. The server must answer 206 with exactly that range — or, when LAST lies
+    /// past the end of the file, with the range cut at the file's last byte (RFC 9110), which
+    /// is accepted and said in a note.
     #[arg(long, value_name = "FIRST-LAST", requires = "http", value_parser = parse_byte_range)]
     pub range: Option<(u64, u64)>,
 
-    /// Write what arrives to FILE (under a temporary name until complete).
+    /// Write what arrives to FILE (under a temporary name until complete), or to stdout with -
+    /// (the results then go to stderr).
     #[arg(long, short, value_name = "FILE", conflicts_with = "discard")]
     pub out: Option<PathBuf>,
 
@@ -316,8 +319,8 @@ pub struct FetchArgs {
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "copy", require_equals = true, value_name = "HOW")]
     pub discard: Option<DiscardArg>,
 
-    /// Concurrent connections (with --discard).
-    #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = at_least_one::<usize>)]
+    /// Concurrent connections (with --discard), each on a thread of its own: 1 to 1024.
+    #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = parse_connections)]
     pub connections: usize,
 
     /// Give up on a connection that cannot connect, or receives nothing, for this many seconds.
@@ -616,6 +619,22 @@ where
         Ok(v) => Ok(v),
         Err(_) => Err(format!("'{text}' is not a whole number")),
     }
+}
+
+/// Most `fetch --connections`: each connection is a thread (its stack, guard page and signal
+/// stack are mappings), and tens of thousands of them exhausted `vm.max_map_count` and aborted
+/// the process; 1024 stays far inside every limit.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// `fetch --connections` as clap parses it: 1 to [`MAX_CONNECTIONS`].
+fn parse_connections(text: &str) -> Result<usize, String> {
+    let n = at_least_one::<usize>(text)?;
+    if n > MAX_CONNECTIONS {
+        return Err(format!(
+            "{n} is more than the {MAX_CONNECTIONS} connections fetch opens at once (one thread each)"
+        ));
+    }
+    Ok(n)
 }
 
 fn parse_batch(text: &str) -> Result<u32, String> {
@@ -1113,6 +1132,7 @@ fn explain_job(a: ExplainArgs) -> Result<Job> {
 /// `copylab fetch`: its arguments checked and turned into typed options.
 fn fetch_job(a: FetchArgs) -> Result<Job> {
     let sink = match (a.out, a.discard) {
+        (Some(p), _) if p.as_os_str() == "-" => Sink::Stdout,
         (Some(p), _) => Sink::Out(p),
         (None, Some(DiscardArg::Copy)) => Sink::Discard,
         (None, Some(DiscardArg::Truncate)) => Sink::Truncate,

@@ -76,6 +76,14 @@ pub fn write_fetch(
             writeln!(out, "warning: the connections received different bytes")?;
         }
     }
+    // One note per distinct cut (several connections asked for the same range).
+    let notes: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter_map(|c| c.range_note.as_deref())
+        .collect();
+    for n in notes {
+        writeln!(out, "note: {n}")?;
+    }
     if let Some(p) = written_to {
         writeln!(out, "written to {}", crate::escape::path(p))?;
     }
