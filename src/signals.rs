@@ -44,8 +44,10 @@ pub fn status_requested() -> bool {
 /// A path to unlink if the process is ended by a second signal (a Unix socket being served).
 static CLEANUP: OnceLock<CString> = OnceLock::new();
 
-/// Network namespace names (`/run/netns/…`) to remove if a second signal ends the process.
+/// Network namespace names (`/run/netns/…`) and their marks to remove if a second signal ends
+/// the process — while [`NETNS_ARMED`] says this process's namespaces exist.
 static NETNS: OnceLock<Vec<CString>> = OnceLock::new();
+static NETNS_ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     // Only async-signal-safe work here: atomics, kill, unlink, umount2 and _exit.
@@ -65,9 +67,12 @@ extern "C" fn on_signal(sig: libc::c_int) {
             // SAFETY: unlink is async-signal-safe; the CString lives for the whole process.
             unsafe { libc::unlink(path.as_ptr()) };
         }
-        // Set once before the namespaces exist and never changed: reading it allocates nothing.
-        for path in NETNS.get().into_iter().flatten() {
-            detach_and_unlink(path);
+        // Set once and never changed: reading it allocates nothing. Armed only while this
+        // process's namespaces exist, so a name someone else made later is never touched.
+        if NETNS_ARMED.load(Ordering::SeqCst) {
+            for path in NETNS.get().into_iter().flatten() {
+                detach_and_unlink(path);
+            }
         }
         // SAFETY: _exit is async-signal-safe and ends the process without running anything else.
         unsafe { libc::_exit(130) };
@@ -94,15 +99,23 @@ pub fn detach_and_unlink(path: &std::ffi::CStr) {
     }
 }
 
-/// Remove these network namespace names (`/run/netns/…`) if a second signal ends the
-/// process before normal clean-up runs; the namespaces, and the veth pair between them, go with
-/// their names once the process is gone. The first call's paths are kept (they are per process).
+/// Remove these network namespace names (`/run/netns/…`) and their marks if a second signal
+/// ends the process before normal clean-up runs; the namespaces, and the veth pair between
+/// them, go with their names once the process is gone. The first call's paths are kept (they
+/// are per process). Call it once the namespaces exist: it arms the removal.
 pub fn remove_netns_on_abort(paths: &[String]) {
     let c: Vec<CString> = paths
         .iter()
         .filter_map(|p| CString::new(p.as_bytes()).ok())
         .collect();
     let _ = NETNS.set(c);
+    NETNS_ARMED.store(true, Ordering::SeqCst);
+}
+
+/// The namespaces registered with [`remove_netns_on_abort`] are gone: a second signal must
+/// not remove anything by those names any more.
+pub fn netns_removed() {
+    NETNS_ARMED.store(false, Ordering::SeqCst);
 }
 
 /// The error a command returns when Ctrl-C cut it short; `main` exits 130 for it.
