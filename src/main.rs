@@ -72,8 +72,8 @@ fn run() -> anyhow::Result<ExitCode> {
             report::write_lab(&lab, &mut std::io::stdout().lock())?;
         }
         cli::Job::LabDown => {
-            let was_up = lab::down()?;
-            report::write_lab_down(was_up, &mut std::io::stdout().lock())?;
+            let done = lab::down()?;
+            report::write_lab_down(&done, &mut std::io::stdout().lock())?;
         }
         cli::Job::Print(text) => {
             let mut out = std::io::stdout().lock();
