@@ -81,11 +81,17 @@ pub fn record_line(r: &ConnRecord) -> String {
         line.push_str(&format!(" · range {a}-{b} (from offset {a})"));
     }
     if let Some(c) = &r.cost {
+        // Under --link the time runs until the client acknowledged the last byte.
+        let until = if r.wall_ends == "acknowledged" {
+            " until acknowledged"
+        } else {
+            ""
+        };
         line.push_str(&format!(
-            " · {} · {} ms · {:.0} MiB/s · {} · ctx sw {}/{} · sys {} ms",
+            " · {} · {} ms{until} · {} MiB/s · {} · ctx sw {}/{} · sys {} ms",
             fmt_bytes(r.bytes),
             ms(r.wall_ns),
-            r.throughput_mib_s,
+            mib_s(r.throughput_mib_s),
             syscalls_text(c),
             c.context_switches.voluntary,
             c.context_switches.involuntary,
@@ -105,6 +111,16 @@ pub fn record_line(r: &ConnRecord) -> String {
     }
     line.push_str(&format!(" · {}", escape(&r.detail)));
     line
+}
+
+/// MiB/s as printed: whole numbers, with two decimals below 10 (a paced link's 0.24 MiB/s
+/// must not read 0).
+fn mib_s(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
 }
 
 /// `--live`: "#3 127.0.0.1:50412 · sending 12.50 MiB of 64 MiB · 210 MiB/s · syscalls 14 ·
@@ -205,8 +221,8 @@ fn summary_table(s: &Summary, color: bool) -> Table {
         "method",
         "connections",
         "bytes sent",
-        "MiB/s median\np5 – p95",
-        "syscalls\nper MiB",
+        "MiB/s median\nper connection\np5 – p95",
+        "syscalls\nper MiB\n(all sent)",
         "ctx sw median\nvol / invol",
         "sys CPU ms\nmedian / total",
     ]);
@@ -230,7 +246,9 @@ fn summary_table(s: &Summary, color: bool) -> Table {
         Cell::new(conns),
         right(fmt_bytes(s.bytes)),
         right(match (s.median_mib_s, s.p5_mib_s, s.p95_mib_s) {
-            (Some(m), Some(lo), Some(hi)) => format!("{m:.0}\n{lo:.0} – {hi:.0}"),
+            (Some(m), Some(lo), Some(hi)) => {
+                format!("{}\n{} – {}", mib_s(m), mib_s(lo), mib_s(hi))
+            }
             _ => "– (none complete)".into(),
         }),
         right(match s.syscalls_per_mib {
