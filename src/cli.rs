@@ -554,6 +554,44 @@ impl From<TransportArg> for Transport {
     }
 }
 
+/// Above this, the time a `--link` rate takes to send everything is worth a warning.
+const LONG_AT_LINK: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// "about 12 days", "about 3 hours", "about 7 minutes".
+fn about(secs: f64) -> String {
+    let (v, unit) = if secs >= 86_400.0 {
+        (secs / 86_400.0, "days")
+    } else if secs >= 3_600.0 {
+        (secs / 3_600.0, "hours")
+    } else {
+        (secs / 60.0, "minutes")
+    };
+    format!("about {v:.0} {unit}")
+}
+
+/// The warning, if sending `bytes` (in `what`) at `rate` bytes per second takes longer than
+/// [`LONG_AT_LINK`]: `--link 8bit` with a 1 MiB file would take days, and nothing said so.
+fn link_duration_warning(link: Option<u64>, bytes: u64, what: &str) -> Option<String> {
+    let rate = link?;
+    let secs = bytes as f64 / rate.max(1) as f64;
+    (secs > LONG_AT_LINK.as_secs_f64()).then(|| {
+        format!(
+            "warning: --link {}: sending {} ({what}) at that rate takes {}; give a faster --link or less to send",
+            crate::size::fmt_rate(rate),
+            crate::size::fmt_bytes(bytes),
+            about(secs)
+        )
+    })
+}
+
+/// Print [`link_duration_warning`]'s warning on stderr, before anything runs.
+fn warn_link_duration(link: Option<u64>, bytes: u64, what: &str) {
+    use std::io::Write;
+    if let Some(w) = link_duration_warning(link, bytes, what) {
+        let _ = writeln!(std::io::stderr(), "copylab: {w}");
+    }
+}
+
 /// `--link` only paces TCP: SO_MAX_PACING_RATE is accepted on a Unix socket but changes nothing.
 fn link_arg(link: Option<u64>, transport: Transport) -> Result<Option<u64>> {
     if link.is_some() && transport == Transport::Unix {
@@ -972,6 +1010,24 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: !a.no_profile,
     };
+    // Every method's warm-up and measured runs send the whole file (a FILE that cannot be
+    // read is compare's to report).
+    let file_len = match &opts.file {
+        Some(f) => std::fs::metadata(f).map(|m| m.len()).ok(),
+        None => Some(opts.size),
+    };
+    if let Some(len) = file_len {
+        let sends = u64::from(opts.runs + opts.warmup) * opts.methods.len() as u64;
+        warn_link_duration(
+            opts.link,
+            len.saturating_mul(sends),
+            &format!(
+                "{} {sends} times: runs and warm-ups of {} methods",
+                crate::size::fmt_bytes(len),
+                opts.methods.len()
+            ),
+        );
+    }
     let output = output_of(a.json, a.color);
     Ok(Job::Compare(opts, output, a.export.specs()))
 }
@@ -985,6 +1041,9 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
             explicit: a.listen.is_some(),
         },
     };
+    if let Ok(m) = std::fs::metadata(&a.file) {
+        warn_link_duration(a.link, m.len(), "the whole file, to each client");
+    }
     Ok(Job::Serve(ServeOptions {
         file: a.file,
         method: a.method,
@@ -1029,6 +1088,13 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: true,
     };
+    let sends = u64::from(base.runs + base.warmup) * base.methods.len() as u64;
+    let all: u64 = sizes.iter().sum::<u64>() * buffers.len() as u64;
+    warn_link_duration(
+        base.link,
+        all.saturating_mul(sends),
+        &format!("every size, {sends} times per size and buffer"),
+    );
     let output = output_of(a.json, a.color);
     Ok(Job::Sweep(
         SweepOptions {
@@ -1264,6 +1330,18 @@ mod tests {
         assert!(parse_rate("1gbps").unwrap_err().contains("unknown unit"));
         assert!(parse_rate("0gbit").is_err());
         assert!(parse_rate("1.2.3gbit").is_err());
+    }
+
+    #[test]
+    fn a_link_too_slow_for_what_it_sends_is_said_with_how_long() {
+        // --link 8bit (1 byte/s): 1 MiB six times is 73 days.
+        let w = link_duration_warning(Some(1), 6 << 20, "x").expect("a warning");
+        assert!(w.contains("about 73 days"), "{w}");
+        assert!(w.contains("--link 8 bit/s"), "{w}");
+        // 1 Gbit/s: a 256 MiB file six times is about 13 s: nothing to say.
+        assert_eq!(link_duration_warning(Some(125_000_000), 6 * (256 << 20), "x"), None);
+        assert_eq!(link_duration_warning(None, u64::MAX, "x"), None);
+        assert_eq!(about(7.0 * 60.0), "about 7 minutes");
     }
 
     #[test]
