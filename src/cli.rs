@@ -705,6 +705,18 @@ fn counters_arg(c: CountersArg) -> Choice {
     }
 }
 
+/// trace's `--for`: a duration as [`parse_duration`] takes it, but not 0, which would stop the
+/// command before it did anything.
+fn parse_trace_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would stop the command at once: give at least 1ms, or leave --for out to follow it until it exits"
+        ));
+    }
+    Ok(d)
+}
+
 /// A duration as people type it: `30s`, `500ms`, `2m`, or plain seconds (`30`).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
@@ -725,18 +737,6 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     }
     .ok_or_else(|| format!("'{text}' is too long"))?;
     Ok(std::time::Duration::from_millis(ms))
-}
-
-/// trace's `--for`: a duration as [`parse_duration`] takes it, but not 0, which would stop the
-/// command before it did anything.
-fn parse_trace_duration(text: &str) -> Result<std::time::Duration, String> {
-    let d = parse_duration(text)?;
-    if d.is_zero() {
-        return Err(format!(
-            "'{text}' would stop the command at once: give at least 1ms, or leave --for out to follow it until it exits"
-        ));
-    }
-    Ok(d)
 }
 
 /// Fastest `--link` accepted: faster than any NIC, and well inside SO_MAX_PACING_RATE's range
@@ -992,6 +992,24 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         );
     }
     let size = a.size.unwrap_or(DEFAULT_SIZE);
+    // Every method's warm-up and measured runs send the whole file (a FILE that cannot be
+    // read is compare's to report).
+    let file_len = match &a.file {
+        Some(f) => std::fs::metadata(f).map(|m| m.len()).ok(),
+        None => Some(size),
+    };
+    if let Some(len) = file_len {
+        let methods = a.methods.kinds.len() as u64;
+        let sends = u64::from(a.runs + a.warmup) * methods;
+        warn_link_duration(
+            a.link,
+            len.saturating_mul(sends),
+            &format!(
+                "{} {sends} times: runs and warm-ups of {methods} methods",
+                crate::size::fmt_bytes(len)
+            ),
+        );
+    }
     let opts = CompareOptions {
         file: a.file,
         size,
@@ -1010,24 +1028,6 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: !a.no_profile,
     };
-    // Every method's warm-up and measured runs send the whole file (a FILE that cannot be
-    // read is compare's to report).
-    let file_len = match &opts.file {
-        Some(f) => std::fs::metadata(f).map(|m| m.len()).ok(),
-        None => Some(opts.size),
-    };
-    if let Some(len) = file_len {
-        let sends = u64::from(opts.runs + opts.warmup) * opts.methods.len() as u64;
-        warn_link_duration(
-            opts.link,
-            len.saturating_mul(sends),
-            &format!(
-                "{} {sends} times: runs and warm-ups of {} methods",
-                crate::size::fmt_bytes(len),
-                opts.methods.len()
-            ),
-        );
-    }
     let output = output_of(a.json, a.color);
     Ok(Job::Compare(opts, output, a.export.specs()))
 }
@@ -1069,6 +1069,13 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
 fn sweep_job(a: SweepArgs) -> Result<Job> {
     let SizeList(sizes) = a.sizes;
     let BufferList(buffers) = a.buffers;
+    let sends = u64::from(a.runs + a.warmup) * a.methods.kinds.len() as u64;
+    let all: u64 = sizes.iter().sum::<u64>() * buffers.len() as u64;
+    warn_link_duration(
+        a.link,
+        all.saturating_mul(sends),
+        &format!("every size, {sends} times per size and buffer"),
+    );
     let base = CompareOptions {
         file: None,
         size: 0,
@@ -1088,13 +1095,6 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: true,
     };
-    let sends = u64::from(base.runs + base.warmup) * base.methods.len() as u64;
-    let all: u64 = sizes.iter().sum::<u64>() * buffers.len() as u64;
-    warn_link_duration(
-        base.link,
-        all.saturating_mul(sends),
-        &format!("every size, {sends} times per size and buffer"),
-    );
     let output = output_of(a.json, a.color);
     Ok(Job::Sweep(
         SweepOptions {
@@ -1339,7 +1339,10 @@ mod tests {
         assert!(w.contains("about 73 days"), "{w}");
         assert!(w.contains("--link 8 bit/s"), "{w}");
         // 1 Gbit/s: a 256 MiB file six times is about 13 s: nothing to say.
-        assert_eq!(link_duration_warning(Some(125_000_000), 6 * (256 << 20), "x"), None);
+        assert_eq!(
+            link_duration_warning(Some(125_000_000), 6 * (256 << 20), "x"),
+            None
+        );
         assert_eq!(link_duration_warning(None, u64::MAX, "x"), None);
         assert_eq!(about(7.0 * 60.0), "about 7 minutes");
     }
