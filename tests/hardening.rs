@@ -12,8 +12,11 @@ use common::*;
 /// The first stderr line of `copylab ARGS` (within 20 s), then the process is killed: for
 /// commands that would otherwise run for days.
 fn first_stderr_line(args: &[&str]) -> String {
+    // Its own TMPDIR: whatever a stopped copylab leaves there goes with the test.
+    let tmp = tempdir();
     let mut child = Command::new(bin())
         .args(args)
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -26,7 +29,19 @@ fn first_stderr_line(args: &[&str]) -> String {
         let _ = tx.send(line);
     });
     let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-    let _ = child.kill();
+    // Let it finish setting up (it mounts tracefs for a moment when it is not mounted), then
+    // stop it as Ctrl-C would, so it cleans up after itself; killed if it lingers.
+    std::thread::sleep(Duration::from_secs(1));
+    // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().ok().flatten().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = child.wait();
     line
 }
