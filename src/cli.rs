@@ -675,6 +675,18 @@ fn parse_connections(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// trace's `--for`: a duration as [`parse_duration`] takes it, but not 0, which would stop the
+/// command before it did anything.
+fn parse_trace_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would stop the command at once: give at least 1ms, or leave --for out to follow it until it exits"
+        ));
+    }
+    Ok(d)
+}
+
 fn parse_batch(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
         Ok(n) if (1..=MAX_BATCH).contains(&n) => Ok(n),
@@ -703,18 +715,6 @@ fn counters_arg(c: CountersArg) -> Choice {
         CountersArg::Perf => Choice::Perf,
         CountersArg::Rusage => Choice::Rusage,
     }
-}
-
-/// trace's `--for`: a duration as [`parse_duration`] takes it, but not 0, which would stop the
-/// command before it did anything.
-fn parse_trace_duration(text: &str) -> Result<std::time::Duration, String> {
-    let d = parse_duration(text)?;
-    if d.is_zero() {
-        return Err(format!(
-            "'{text}' would stop the command at once: give at least 1ms, or leave --for out to follow it until it exits"
-        ));
-    }
-    Ok(d)
 }
 
 /// A duration as people type it: `30s`, `500ms`, `2m`, or plain seconds (`30`).
