@@ -154,9 +154,11 @@ pub struct TraceArgs {
     #[arg(long, value_name = "PID", conflicts_with = "command")]
     pub pid: Option<i32>,
 
-    /// Stop following after this long (e.g. 10s); a command is then sent SIGTERM. Without it,
-    /// following ends when the program exits or on Ctrl-C.
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    /// Stop following after this long (e.g. 10s, 500ms; at least 1 ms). A command is then
+    /// stopped: its process group is sent SIGTERM, and SIGKILL 5 s later if anything of it still
+    /// runs. Without it, following ends when the program exits or on Ctrl-C (or SIGTERM, SIGHUP:
+    /// passed on to the command's process group the same way; a second one kills it at once).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_trace_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Skip the cpu-clock profile (where the CPU went, copy time per GiB).
@@ -167,8 +169,9 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Write the results to FILE instead of stdout (the traced program's own output goes to
-    /// stdout too: give this with --json to keep the two apart).
+    /// Write the results to FILE instead of stdout (- for stdout). The traced program's own
+    /// output goes to stdout too: give this with --json to keep the two apart. FILE is created
+    /// (or opened, for a device or FIFO) before the program starts.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -304,11 +307,14 @@ pub struct FetchArgs {
     pub path: String,
 
     /// Ask for file bytes FIRST to LAST only (inclusive, as in HTTP's Range: bytes=FIRST-LAST),
-    /// e.g. 4096-8191; the server must answer 206 with exactly that range.
+    /// e.g. 4096-8191. The server must answer 206 with exactly that range — or, when LAST lies
+    /// past the end of the file, with the range cut at the file's last byte (RFC 9110), which
+    /// is accepted and said in a note.
     #[arg(long, value_name = "FIRST-LAST", requires = "http", value_parser = parse_byte_range)]
     pub range: Option<(u64, u64)>,
 
-    /// Write what arrives to FILE (under a temporary name until complete).
+    /// Write what arrives to FILE (under a temporary name until complete), or to stdout with -
+    /// (the results then go to stderr).
     #[arg(long, short, value_name = "FILE", conflicts_with = "discard")]
     pub out: Option<PathBuf>,
 
@@ -317,8 +323,8 @@ pub struct FetchArgs {
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "copy", require_equals = true, value_name = "HOW")]
     pub discard: Option<DiscardArg>,
 
-    /// Concurrent connections (with --discard).
-    #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = at_least_one::<usize>)]
+    /// Concurrent connections (with --discard), each on a thread of its own: 1 to 1024.
+    #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = parse_connections)]
     pub connections: usize,
 
     /// Give up on a connection that cannot connect, or receives nothing, for this long (e.g.
@@ -625,6 +631,44 @@ impl From<TransportArg> for Transport {
     }
 }
 
+/// Above this, the time a `--link` rate takes to send everything is worth a warning.
+const LONG_AT_LINK: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// "about 12 days", "about 3 hours", "about 7 minutes".
+fn about(secs: f64) -> String {
+    let (v, unit) = if secs >= 86_400.0 {
+        (secs / 86_400.0, "days")
+    } else if secs >= 3_600.0 {
+        (secs / 3_600.0, "hours")
+    } else {
+        (secs / 60.0, "minutes")
+    };
+    format!("about {v:.0} {unit}")
+}
+
+/// The warning, if sending `bytes` (in `what`) at `rate` bytes per second takes longer than
+/// [`LONG_AT_LINK`]: `--link 8bit` with a 1 MiB file would take days, and nothing said so.
+fn link_duration_warning(link: Option<u64>, bytes: u64, what: &str) -> Option<String> {
+    let rate = link?;
+    let secs = bytes as f64 / rate.max(1) as f64;
+    (secs > LONG_AT_LINK.as_secs_f64()).then(|| {
+        format!(
+            "warning: --link {}: sending {} ({what}) at that rate takes {}; give a faster --link or less to send",
+            crate::size::fmt_rate(rate),
+            crate::size::fmt_bytes(bytes),
+            about(secs)
+        )
+    })
+}
+
+/// Print [`link_duration_warning`]'s warning on stderr, before anything runs.
+fn warn_link_duration(link: Option<u64>, bytes: u64, what: &str) {
+    use std::io::Write;
+    if let Some(w) = link_duration_warning(link, bytes, what) {
+        let _ = writeln!(std::io::stderr(), "copylab: {w}");
+    }
+}
+
 /// `--link` only paces TCP: SO_MAX_PACING_RATE is accepted on a Unix socket but changes nothing.
 fn link_arg(link: Option<u64>, transport: Transport) -> Result<Option<u64>> {
     if link.is_some() && transport == Transport::Unix {
@@ -690,6 +734,34 @@ where
         Ok(v) => Ok(v),
         Err(_) => Err(format!("'{text}' is not a whole number")),
     }
+}
+
+/// Most `fetch --connections`: each connection is a thread (its stack, guard page and signal
+/// stack are mappings), and tens of thousands of them exhausted `vm.max_map_count` and aborted
+/// the process; 1024 stays far inside every limit.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// `fetch --connections` as clap parses it: 1 to [`MAX_CONNECTIONS`].
+fn parse_connections(text: &str) -> Result<usize, String> {
+    let n = at_least_one::<usize>(text)?;
+    if n > MAX_CONNECTIONS {
+        return Err(format!(
+            "{n} is more than the {MAX_CONNECTIONS} connections fetch opens at once (one thread each)"
+        ));
+    }
+    Ok(n)
+}
+
+/// trace's `--for`: a duration as [`parse_duration`] takes it, but not 0, which would stop the
+/// command before it did anything.
+fn parse_trace_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would stop the command at once: give at least 1ms, or leave --for out to follow it until it exits"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_batch(text: &str) -> Result<u32, String> {
@@ -1259,6 +1331,24 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         );
     }
     let size = a.size.unwrap_or(DEFAULT_SIZE);
+    // Every method's warm-up and measured runs send the whole file (a FILE that cannot be
+    // read is compare's to report).
+    let file_len = match &a.file {
+        Some(f) => std::fs::metadata(f).map(|m| m.len()).ok(),
+        None => Some(size),
+    };
+    if let Some(len) = file_len {
+        let methods = a.methods.kinds.len() as u64;
+        let sends = u64::from(a.runs + a.warmup) * methods;
+        warn_link_duration(
+            a.link,
+            len.saturating_mul(sends),
+            &format!(
+                "{} {sends} times: runs and warm-ups of {methods} methods",
+                crate::size::fmt_bytes(len)
+            ),
+        );
+    }
     let opts = CompareOptions {
         file: a.file,
         size,
@@ -1296,6 +1386,9 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
             explicit: a.listen.is_some(),
         },
     };
+    if let Ok(m) = std::fs::metadata(&a.file) {
+        warn_link_duration(a.link, m.len(), "the whole file, to each client");
+    }
     Ok(Job::Serve(ServeOptions {
         file: a.file,
         method: a.method,
@@ -1321,6 +1414,13 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
 fn sweep_job(a: SweepArgs) -> Result<Job> {
     let SizeList(sizes) = a.sizes;
     let BufferList(buffers) = a.buffers;
+    let sends = u64::from(a.runs + a.warmup) * a.methods.kinds.len() as u64;
+    let all: u64 = sizes.iter().sum::<u64>() * buffers.len() as u64;
+    warn_link_duration(
+        a.link,
+        all.saturating_mul(sends),
+        &format!("every size, {sends} times per size and buffer"),
+    );
     let base = CompareOptions {
         file: None,
         size: 0,
@@ -1385,17 +1485,18 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
             "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
         ),
     };
-    let output = match (a.json, &a.output) {
+    let to_stdout = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let output = match (a.json, to_stdout) {
         (true, _) => Output::Json,
         // A file gets no colour codes.
-        (false, Some(_)) => Output::Table {
+        (false, false) => Output::Table {
             color: Color::Never,
             layout: crate::report::Layout {
                 wide: false,
                 style: a.style.style.into(),
             },
         },
-        (false, None) => Output::Table {
+        (false, true) => Output::Table {
             color: a.color.into(),
             layout: crate::report::Layout {
                 wide: false,
@@ -1455,6 +1556,7 @@ fn explain_job(a: ExplainArgs) -> Result<Job> {
 /// `copylab fetch`: its arguments checked and turned into typed options.
 fn fetch_job(a: FetchArgs) -> Result<Job> {
     let sink = match (a.out, a.discard) {
+        (Some(p), _) if p.as_os_str() == "-" => Sink::Stdout,
         (Some(p), _) => Sink::Out(p),
         (None, Some(DiscardArg::Copy)) => Sink::Discard,
         (None, Some(DiscardArg::Truncate)) => Sink::Truncate,
@@ -1607,6 +1709,21 @@ mod tests {
         assert!(parse_rate("1gbps").unwrap_err().contains("unknown unit"));
         assert!(parse_rate("0gbit").is_err());
         assert!(parse_rate("1.2.3gbit").is_err());
+    }
+
+    #[test]
+    fn a_link_too_slow_for_what_it_sends_is_said_with_how_long() {
+        // --link 8bit (1 byte/s): 1 MiB six times is 73 days.
+        let w = link_duration_warning(Some(1), 6 << 20, "x").expect("a warning");
+        assert!(w.contains("about 73 days"), "{w}");
+        assert!(w.contains("--link 8 bit/s"), "{w}");
+        // 1 Gbit/s: a 256 MiB file six times is about 13 s: nothing to say.
+        assert_eq!(
+            link_duration_warning(Some(125_000_000), 6 * (256 << 20), "x"),
+            None
+        );
+        assert_eq!(link_duration_warning(None, u64::MAX, "x"), None);
+        assert_eq!(about(7.0 * 60.0), "about 7 minutes");
     }
 
     #[test]

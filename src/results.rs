@@ -857,13 +857,17 @@ pub struct TraceReport {
     pub command: Option<Vec<String>>,
     /// The process attached to, or null when a command was run.
     pub pid: Option<i32>,
-    /// How the trace ended: `exited` (the program ended), `time` (--for ran out) or
-    /// `interrupted` (Ctrl-C).
+    /// How the trace ended: `exited` (the program ended by itself), `time` (--for ran out and
+    /// the command was stopped) or `interrupted` (Ctrl-C or another stop signal; exit 130).
     pub ended: &'static str,
     /// The command's exit code (null: attached, still running, or ended by a signal).
     pub exit_code: Option<i32>,
     /// The signal that ended the command, if one did.
     pub exit_signal: Option<i32>,
+    /// The signals copylab sent the command's process group, in order (`SIGTERM` when --for
+    /// ran out; the stop signal copylab got, passed on; `SIGKILL` when the group still ran 5 s
+    /// later, or at a second stop signal); empty when the command ended by itself.
+    pub signals_sent: Vec<&'static str>,
     /// Wall time followed.
     pub wall_ns: u64,
     /// Why syscalls could not be followed, with the fix; null when they were.

@@ -194,16 +194,25 @@ pub fn write_lab(lab: &crate::netns::Lab, w: &mut dyn Write) -> Result<()> {
 }
 
 /// What `lab down` did.
-pub fn write_lab_down(was_up: bool, w: &mut dyn Write) -> Result<()> {
-    if was_up {
+pub fn write_lab_down(done: &crate::netns::LabDown, w: &mut dyn Write) -> Result<()> {
+    // Exactly what was removed, and what was found but is not copylab's to remove.
+    match done.removed.as_slice() {
+        [] if done.left.is_empty() => {
+            writeln!(w, "lab down: the lab was not up; nothing to remove")?
+        }
+        [] => {}
+        [a, b] => writeln!(
+            w,
+            "lab down: namespaces {a} and {b} removed, and the veth pair with them"
+        )?,
+        [one] => writeln!(w, "lab down: namespace {one} removed")?,
+        more => writeln!(w, "lab down: namespaces {} removed", more.join(", "))?,
+    }
+    for name in &done.left {
         writeln!(
             w,
-            "lab down: namespaces {} and {} removed, and the veth pair with them",
-            crate::netns::LAB_SERVING,
-            crate::netns::LAB_CLIENT
+            "lab down: {name} left in place: copylab did not make it (it carries no copylab mark); `ip netns del {name}` removes it if it is not needed"
         )?;
-    } else {
-        writeln!(w, "lab down: the lab was not up; nothing to remove")?;
     }
     w.flush()?;
     Ok(())
