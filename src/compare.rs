@@ -108,7 +108,7 @@ pub fn run_with(
     let show_progress = std::io::stderr().is_terminal();
     let src = match &opts.file {
         Some(p) => {
-            let sp = spinner(show_progress, format!("reading {}", p.display()));
+            let sp = spinner(show_progress, format!("reading {}", crate::escape::path(p)));
             let s = Source::open(p, true)?;
             sp.finish_and_clear();
             s
