@@ -12,6 +12,7 @@ mod method;
 mod netns;
 mod outfile;
 mod placement;
+mod private_net;
 mod quiz;
 mod report;
 mod results;
