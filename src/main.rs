@@ -14,6 +14,7 @@ mod outfile;
 mod placement;
 mod private_net;
 mod quiz;
+mod receive;
 mod report;
 mod results;
 mod serve;
