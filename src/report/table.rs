@@ -318,7 +318,7 @@ fn sys_per_gib_of(run: &Run) -> Option<f64> {
 
 /// CPU per GiB of both ends and the io-wq workers (user + sys), or None when the receiver
 /// was not measured.
-fn end_to_end_per_gib(run: &Run) -> Option<f64> {
+pub(super) fn end_to_end_per_gib(run: &Run) -> Option<f64> {
     let rcv = run.receiver.as_ref()?;
     let ns = run.cost.cpu.user_ns
         + run.cost.cpu.sys_ns
