@@ -4,8 +4,8 @@
 //! mapping instead of copying them; bytes in front of a page that cannot be mapped land in the
 //! copy buffer (copied by the kernel) or are left for a `recv` of `recv_skip_hint` bytes. Each
 //! mapped range is hashed (when hashing) and zapped with `MADV_DONTNEED`; the socket is
-//! non-blocking with `SO_RCVLOWAT` one window, and a `poll` before each call waits for a
-//! window's worth (or end-of-file), as the selftest does.
+//! non-blocking with `SO_RCVLOWAT` one window, and a `poll` waits for a window's worth (or
+//! end-of-file) before a call that may map, as the selftest does.
 //!
 //! Only page-sized, page-aligned fragments of pages nobody else owns map (`can_map_frag()` in
 //! net/ipv4/tcp.c: not compound, `page->mapping == NULL`): a page-cache page (sendfile, splice
@@ -144,10 +144,15 @@ impl Receive for Zerocopy {
     ) -> std::io::Result<()> {
         let window = self.window().ok_or_else(|| io(Errno::EBADF))?;
         let fd = sock.as_raw_fd();
+        let mut wait = true;
         loop {
             // As the selftest does: wait for a window's worth (SO_RCVLOWAT) or end-of-file, so
             // each call maps a full window and the copy buffer takes only the stream's tail.
-            sys::wait_readable(calls, sock).map_err(io)?;
+            // After a call that copied (unmappable pages: one segment's worth per call), the
+            // rest is already queued: go straight on.
+            if wait {
+                sys::wait_readable(calls, sock).map_err(io)?;
+            }
             let mut zc = TcpZerocopyReceive {
                 address: window as u64,
                 length: ZC_WINDOW as u32,
@@ -216,10 +221,12 @@ impl Receive for Zerocopy {
                 tally.seen(&self.copybuf.as_ref()[..copied]);
             }
             let hint = (zc.recv_skip_hint as usize).min(ZC_COPYBUF);
+            let mut read = 0;
             if hint > 0 {
                 match sys::recv(calls, sock, &mut self.copybuf.as_mut()[..hint], 0) {
                     Ok(0) => return Ok(()),
                     Ok(n) => {
+                        read = n;
                         self.landed.hint += n as u64;
                         tally.seen(&self.copybuf.as_ref()[..n]);
                     }
@@ -227,6 +234,7 @@ impl Receive for Zerocopy {
                     Err(e) => return Err(io(e)),
                 }
             }
+            wait = mapped > 0 || (copied == 0 && read == 0);
         }
     }
 
