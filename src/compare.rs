@@ -104,10 +104,7 @@ struct Slot {
 impl Slot {
     /// "sendfile", or "sendfile → zerocopy" in a matrix.
     fn label(&self) -> String {
-        match self.with.chosen {
-            Some(r) => format!("{} → {r}", self.method.kind()),
-            None => self.method.kind().to_string(),
-        }
+        crate::results::pair_label(self.method.kind().name(), self.with.chosen)
     }
 }
 

@@ -287,6 +287,15 @@ fn summarize_profile(ps: &[&ThreadProfile], pick: fn(&mut [u64]) -> u64) -> Thre
     }
 }
 
+/// `sender`, or `sender → receiver` when a receiving path was chosen: how tables, exports and
+/// sweep series name a method's results.
+pub fn pair_label(sender: &str, receiver: Option<ReceiverKind>) -> String {
+    match receiver {
+        Some(r) => format!("{sender} → {r}"),
+        None => sender.to_string(),
+    }
+}
+
 /// Run-to-run spread of a method's figures, in % of the median.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Spread {
@@ -631,6 +640,11 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
 }
 
 impl MethodResult {
+    /// The name people read: `sendfile`, or `sendfile → zerocopy` with `--receive`.
+    pub fn label(&self) -> String {
+        pair_label(self.method.name(), self.receiver_path)
+    }
+
     /// Summarize `runs` (at least one).
     pub fn new(method: MethodKind, setup: Vec<String>, runs: Vec<Run>) -> MethodResult {
         let median = summarize(&runs, median_u64);

@@ -22,14 +22,12 @@ fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     for p in points {
         for m in &p.report.methods {
-            let mut name = if several_buffers && m.method == MethodKind::ReadWrite {
+            let sender = if several_buffers && m.method == MethodKind::ReadWrite {
                 format!("read-write@{}", fmt_bytes(p.buffer_bytes))
             } else {
                 m.method.name().to_string()
             };
-            if let Some(rc) = m.receiver_path {
-                name = format!("{name} → {rc}");
-            }
+            let name = crate::results::pair_label(&sender, m.receiver_path);
             let mib = crate::size::mib(p.file_bytes);
             let gib = crate::size::gib(p.file_bytes);
             let c = &m.median.cost;

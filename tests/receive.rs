@@ -681,6 +681,46 @@ fn a_bad_receiver_is_a_usage_error() {
 }
 
 #[test]
+fn exports_name_each_pair() {
+    let dir = tempdir();
+    let csv = dir.path().join("m.csv");
+    let md = dir.path().join("m.md");
+    run_ok(
+        &[
+            "compare",
+            "--size",
+            "1M",
+            "--methods",
+            "sendfile",
+            "--receive",
+            "recv,trunc",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--no-profile",
+            "--export-csv",
+            path_str(&csv),
+            "--export-markdown",
+            path_str(&md),
+        ],
+        &[],
+    );
+    let csv = std::fs::read_to_string(&csv).expect("csv");
+    let md = std::fs::read_to_string(&md).expect("markdown");
+    for pair in ["sendfile → recv", "sendfile → trunc"] {
+        assert_eq!(
+            csv.lines()
+                .filter(|l| l.starts_with(&format!("{pair},")))
+                .count(),
+            1,
+            "{csv}"
+        );
+        assert!(md.contains(&format!("| {pair} |")), "{md}");
+    }
+}
+
+#[test]
 fn sweep_runs_each_pair_at_each_size() {
     let r = run_json(
         &[

@@ -54,7 +54,7 @@ fn table(out: &mut String, r: &Report) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} / {} | {} | {} / {} | {}+{}, {} |",
-            m.method.name(),
+            m.label(),
             crate::size::fmt_mib_s(med.throughput_mib_s),
             med.wall_ns
                 .map_or("n/a".into(), |w| format!("{:.2}", w as f64 / 1e6)),
