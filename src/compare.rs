@@ -372,7 +372,7 @@ fn snapshot(
         if plain > 0 {
             warnings.push(format!(
                 "{}: {plain} chunk{} went out with a plain, copying send after ENOBUFS (too much pinned: RLIMIT_MEMLOCK or net.core.optmem_max); raise `ulimit -l` or make --buffer smaller",
-                s.method.kind(),
+                s.label(),
                 if plain == 1 { "" } else { "s" }
             ));
         }
@@ -469,7 +469,7 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
     let worst = methods
         .iter()
         .filter(|m| m.median.wall_ns.unwrap_or(0) >= NOISE_MIN_WALL_NS)
-        .filter_map(|m| m.spread_pct.map(|s| (m.method, s.wall)))
+        .filter_map(|m| m.spread_pct.map(|s| (m.label(), s.wall)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let (wall, steal): (u64, u64) = methods
         .iter()
@@ -484,7 +484,9 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
     } else {
         0.0
     };
-    let spread_noisy = worst.is_some_and(|(_, s)| s > NOISY_SPREAD_PCT && runs >= 3);
+    let spread_noisy = worst
+        .as_ref()
+        .is_some_and(|(_, s)| *s > NOISY_SPREAD_PCT && runs >= 3);
     if !spread_noisy && steal_pct <= NOISY_STEAL_PCT {
         return None;
     }
