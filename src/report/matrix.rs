@@ -131,13 +131,6 @@ pub fn render_at(r: &Report, color: bool, width: usize) -> String {
             *w = (*w).max(c.width());
         }
     }
-    widths[0] = widths[0].max(
-        r.methods
-            .iter()
-            .map(|m| m.method.name().width())
-            .max()
-            .unwrap_or(0),
-    );
     // A group's heading fits over its columns: widen its last column if it does not.
     let mut i = 0;
     while i < cols.len() {
