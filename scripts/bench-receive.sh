@@ -8,7 +8,8 @@
 # Prints the matrix as compare shows it, then per pair: medians and spreads (min–max over the
 # rounds) of the end-to-end CPU and the receiver's sys CPU per GiB, the ratios to sendfile → recv
 # (median of the per-round ratios, with their min–max: each round ran every pair back to back),
-# bytes mapped, and each thread's share of samples in copy routines; then the published table's
+# bytes mapped, and each thread's share of samples in copy routines (the receiver's own, without
+# the sender's copies its softirq runs); then the published table's
 # ratios beside these, and the target that trunc, splice and mapped zerocopy copy < 5% on the
 # receiver.
 #
@@ -64,11 +65,14 @@ def rsys(run):
     return run["receiver"]["cpu"]["sys_ns"] / (run["bytes"] / GIB) / 1e6
 
 def share(run, who):
+    # The thread's own copies: a receiving thread's softirq also runs the sender's transmit
+    # (restarted by its window updates), and with MSG_ZEROCOPY that includes skb_copy_ubufs.
     p = run.get("profile")
     if not p:
         return None
-    ns = p[who]["ns"]
-    return ns["copy"] / max(1, sum(ns.values()))
+    t = p[who]
+    own = t["ns"]["copy"] - (t.get("copy_in_softirq_ns", 0) if who == "receiver" else 0)
+    return own / max(1, sum(t["ns"].values()))
 
 pairs = {(m["method"], m["receiver_path"]): m for m in r["methods"]}
 base = pairs[("sendfile", "recv")]

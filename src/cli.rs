@@ -109,7 +109,7 @@ pub struct QuizArgs {
     pub lang: Option<LangArg>,
 
     /// The file size the questions are about (a generated file of this size is measured).
-    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_file_size)]
     pub size: u64,
 
     /// Pin the serving thread and the receiver thread: S,R, or any [default: two different CPUs
@@ -177,6 +177,9 @@ pub struct TraceArgs {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
 
+    #[command(flatten)]
+    pub style: StyleArgs,
+
     /// The program to run and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -194,7 +197,7 @@ pub struct DoctorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    #[arg(help = format!(
+    #[arg(value_parser = topic_parser(), hide_possible_values = true, help = format!(
         "A path ({}), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
         path_names()
     ))]
@@ -209,7 +212,7 @@ pub struct ExplainArgs {
     pub lang: Option<LangArg>,
 
     /// File size for --measure.
-    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_file_size)]
     pub size: u64,
 
     /// With --measure: pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
@@ -230,7 +233,7 @@ pub struct ServeArgs {
     /// File to serve (a regular file), opened once; its size is taken at start-up.
     pub file: PathBuf,
 
-    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = parse_method,
+    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = method_parser(), hide_possible_values = true,
           help = format!("Copy path: {}", path_names()))]
     pub method: MethodKind,
 
@@ -251,9 +254,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_conns: usize,
 
-    /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]
-    #[arg(long, value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
-    pub cpus: Option<crate::placement::CpuList>,
+    /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]. Not
+    /// compare's --cpus S,R: serve has no receiver of its own, its clients are elsewhere.
+    #[arg(long, alias = "cpus", value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
+    pub worker_cpus: Option<crate::placement::CpuList>,
 
     /// Exit after this many connections (with the summary).
     #[arg(long, value_name = "N", value_parser = at_least_one::<u64>)]
@@ -318,8 +322,9 @@ pub struct FetchArgs {
     #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = at_least_one::<usize>)]
     pub connections: usize,
 
-    /// Give up on a connection that cannot connect, or receives nothing, for this many seconds.
-    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_timeout_secs)]
+    /// Give up on a connection that cannot connect, or receives nothing, for this long (e.g.
+    /// 5s, 500ms, 2m; a bare number is seconds).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
     /// Fail a connection whose body is (or is declared) larger than SIZE (e.g. 10G).
@@ -348,7 +353,8 @@ pub struct CompareArgs {
         short,
         default_value = "read-write,mmap,sendfile,splice",
         value_name = "LIST",
-        value_parser = parse_methods,
+        value_parser = methods_parser(),
+        hide_possible_values = true,
         help = format!(
             "Methods to compare, comma-separated: {}; classic (the first four) or all",
             path_names()
@@ -387,7 +393,7 @@ pub struct CompareArgs {
     pub link: Option<u64>,
 
     /// Size of the generated file when no FILE is given (e.g. 256M, 1G) [default: 256M].
-    #[arg(long, short, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, short, value_name = "SIZE", value_parser = parse_file_size)]
     pub size: Option<u64>,
 
     /// Pin the serving thread and the receiver thread: S,R (e.g. 0,1; 0,0 puts both on one
@@ -400,6 +406,12 @@ pub struct CompareArgs {
     /// counters alone, to see what sampling costs.
     #[arg(long)]
     pub no_profile: bool,
+
+    /// Sample each thread's CPU every PERIOD of it (e.g. 250us, 1ms) [default: auto: chosen
+    /// after the first round so the thread that runs least gets 400 samples over the runs,
+    /// between 250us and 4ms]
+    #[arg(long, value_name = "PERIOD|auto", value_parser = parse_sample_period)]
+    pub sample_period: Option<SamplePeriod>,
 
     #[command(flatten)]
     pub path: PathArgs,
@@ -423,6 +435,41 @@ pub struct CompareArgs {
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// Every column (wall time, all syscalls, switches, user/sys CPU, sys per GiB, faults, the
+    /// textbook's syscalls), however wide, instead of the lesson's columns fitted to the
+    /// terminal.
+    #[arg(long)]
+    pub wide: bool,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
+}
+
+/// Which characters draw tables and bars.
+#[derive(Debug, clap::Args)]
+pub struct StyleArgs {
+    /// Characters for tables and bars: unicode (box drawing, blocks), ascii (plain - | + #), or
+    /// auto (ascii when the locale is not UTF-8: LC_ALL, LC_CTYPE or LANG).
+    #[arg(long = "style", value_enum, default_value_t = StyleArg::Auto)]
+    pub style: StyleArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StyleArg {
+    Auto,
+    Unicode,
+    Ascii,
+}
+
+impl From<StyleArg> for crate::report::Style {
+    fn from(s: StyleArg) -> crate::report::Style {
+        match s {
+            StyleArg::Auto => crate::report::Style::Auto,
+            StyleArg::Unicode => crate::report::Style::Unicode,
+            StyleArg::Ascii => crate::report::Style::Ascii,
+        }
+    }
 }
 
 /// Files the results are written to, besides the terminal.
@@ -476,7 +523,8 @@ pub struct SweepArgs {
         short,
         default_value = "read-write,mmap,sendfile,splice",
         value_name = "LIST",
-        value_parser = parse_methods
+        value_parser = methods_parser(),
+        hide_possible_values = true
     )]
     pub methods: MethodList,
 
@@ -520,6 +568,9 @@ pub struct SweepArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 /// How the copy paths are set up and measured (compare and serve).
@@ -649,9 +700,23 @@ fn parse_http_path(text: &str) -> Result<String, String> {
     }
 }
 
+/// serve's `--listen`: `PORT` (on 127.0.0.1), `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`
+/// (127.0.0.1; no name is looked up).
 fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
-    text.parse()
-        .map_err(|_| format!("'{text}' is not an IP:PORT address (e.g. 127.0.0.1:7878, [::1]:0)"))
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "'{text}' is not a listen address: give PORT, IP:PORT, [IPv6]:PORT or localhost:PORT (e.g. 7878, 0.0.0.0:7878, [::1]:0)"
+        )
+    };
+    if let Ok(port) = t.parse::<u16>() {
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    if let Some(port) = t.strip_prefix("localhost:") {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    t.parse().map_err(|_| bad())
 }
 
 fn counters_arg(c: CountersArg) -> Choice {
@@ -682,6 +747,31 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     }
     .ok_or_else(|| format!("'{text}' is too long"))?;
     Ok(std::time::Duration::from_millis(ms))
+}
+
+/// `--sample-period` as typed: a period in ns, or `None` for auto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SamplePeriod(pub Option<u64>);
+
+/// `--sample-period`: `auto` or a period, 10 µs to 100 ms.
+fn parse_sample_period(text: &str) -> Result<SamplePeriod, String> {
+    let t = text.trim();
+    if t == "auto" {
+        return Ok(SamplePeriod(None));
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a period: use e.g. 250us, 1ms or auto"))?;
+    let ns = match unit {
+        "us" | "µs" => n.checked_mul(1_000),
+        "ms" => n.checked_mul(1_000_000),
+        _ => return Err(format!("'{text}' needs a unit, us or ms (e.g. 250us, 1ms)")),
+    }
+    .filter(|ns| (10_000..=100_000_000).contains(ns))
+    .ok_or_else(|| format!("'{text}' is outside 10us..100ms"))?;
+    Ok(SamplePeriod(Some(ns)))
 }
 
 /// Fastest `--link` accepted: faster than any NIC, and well inside SO_MAX_PACING_RATE's range
@@ -781,7 +871,19 @@ fn parse_list<T>(text: &str, item: impl Fn(&str) -> Result<T, String>) -> Result
 
 /// Sweep's `--sizes` as clap parses it.
 fn parse_size_list(text: &str) -> Result<SizeList, String> {
+    // 0 stays allowed here: a sweep's empty-file point shows what n/a looks like.
     parse_list(text, parse_size).map(SizeList)
+}
+
+/// The size of a file copylab generates: at least one byte (an empty file is measured by
+/// passing one as FILE).
+fn parse_file_size(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err(format!(
+            "'{text}' would generate an empty file, which has no byte to time: use at least 1 (e.g. 1M), or pass an empty file as FILE"
+        )),
+        n => Ok(n),
+    }
 }
 
 /// Sweep's `--buffers` as clap parses it.
@@ -825,14 +927,102 @@ fn receiver_names() -> String {
     ReceiverKind::ALL.map(|k| k.name()).join(", ")
 }
 
-/// Serve's `--method` as clap parses it: exactly one method.
+/// Serve's `--method` as clap parses it: exactly one method, named (no `all`, no `classic`).
 fn parse_method(text: &str) -> Result<MethodKind, String> {
-    match MethodKind::parse_list(text)?[..] {
-        [one] => Ok(one),
-        _ => Err(format!(
-            "give one method ({})",
+    let t = text.trim();
+    MethodKind::from_name(t).ok_or_else(|| {
+        format!(
+            "'{t}' is not one method: choose one of {}",
             MethodKind::ALL.map(|k| k.name()).join(", ")
-        )),
+        )
+    })
+}
+
+/// A value parser with a fixed set of words to offer in shell completions, whose parsing is a
+/// function of its own (a comma list, a topic): clap_complete reads `possible_values`.
+#[derive(Clone)]
+struct Offering<T: Clone + Send + Sync + 'static> {
+    parse: fn(&str) -> Result<T, String>,
+    words: fn() -> Vec<&'static str>,
+}
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Offering<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_str().ok_or_else(|| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidUtf8,
+                "the value is not valid UTF-8\n",
+            )
+            .with_cmd(cmd)
+        })?;
+        (self.parse)(text).map_err(|why| {
+            let name = arg.map_or_else(|| "value".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{text}' for '{name}': {why}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.words)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// Every path's name.
+fn method_words() -> Vec<&'static str> {
+    MethodKind::ALL.iter().map(|k| k.name()).collect()
+}
+
+/// Every path's name, and the two sets.
+fn method_list_words() -> Vec<&'static str> {
+    let mut w = method_words();
+    w.extend(["classic", "all"]);
+    w
+}
+
+/// explain's topics.
+fn topic_words() -> Vec<&'static str> {
+    let mut w = method_words();
+    w.extend(["kafka", "myths"]);
+    w
+}
+
+/// `--methods` for clap, offering every name to completions.
+fn methods_parser() -> Offering<MethodList> {
+    Offering {
+        parse: parse_methods,
+        words: method_list_words,
+    }
+}
+
+/// serve's `--method` for clap, offering each path's name.
+fn method_parser() -> Offering<MethodKind> {
+    Offering {
+        parse: parse_method,
+        words: method_words,
+    }
+}
+
+/// explain's topic for clap: any text (checked when the job is built), offering the topics.
+fn topic_parser() -> Offering<String> {
+    Offering {
+        parse: |t| Ok(t.to_string()),
+        words: topic_words,
     }
 }
 
@@ -854,14 +1044,14 @@ fn parse_byte_range(text: &str) -> Result<(u64, u64), String> {
     Ok((first, last))
 }
 
-/// Fetch's `--timeout` as clap parses it: whole seconds, at least 1.
-fn parse_timeout_secs(text: &str) -> Result<std::time::Duration, String> {
-    match text.trim().parse::<u64>() {
-        Ok(0) => Err("must be at least 1 second".into()),
-        Ok(n) => Ok(std::time::Duration::from_secs(n)),
-        Err(_) => Err(format!(
-            "'{text}' is not a whole number of seconds (e.g. 30)"
+/// Fetch's `--timeout` as clap parses it: a duration like every other (5s, 500ms, 2m, or
+/// plain seconds), more than zero.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!(
+            "'{text}' would give up at once: give more than zero (e.g. 30s)"
         )),
+        d => Ok(d),
     }
 }
 
@@ -876,40 +1066,151 @@ fn completions(shell: ShellArg) -> Vec<u8> {
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "copylab", &mut out);
+    if shell == Shell::Fish {
+        // clap_complete's fish script completes options only, not positional values: offer
+        // explain's topics the way it offers option values.
+        let line = format!(
+            "complete -c copylab -n \"__fish_copylab_using_subcommand explain\" -f -a \"{}\"\n",
+            topic_words().join(" ")
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
     out
 }
 
-/// The man page, generated from [`Cli`]: the top-level page, then one section per subcommand
-/// with its synopsis and options.
+/// Roff for the man page's own sections, after the generated ones. Every page it names exists
+/// (the Linux man-pages project's, and perf's).
+const MAN_TAIL: &str = r#".SH EXAMPLES
+.TP
+\fBcopylab compare\fR
+The four classic paths on a generated 256 MiB file: the lesson's columns fitted to the terminal,
+then the conclusion in words.
+.TP
+\fBcopylab compare \-\-methods all \-\-size 1G \-\-runs 7 \-\-wide\fR
+Every path, a larger file, more runs, every column.
+.TP
+\fBcopylab compare \-\-export\-markdown results.md \-\-export\-csv runs.csv\fR
+The medians as Markdown and every run as CSV, besides the table.
+.TP
+\fBcopylab explain sendfile\fR
+One path: its diagram, the textbook's counts, what Linux really does.
+.TP
+\fBcopylab explain kafka \-\-measure \-\-lang zh\fR
+Kafka's zero copy step by step, in Chinese, each step with a figure measured here.
+.TP
+\fBcopylab quiz\fR
+Predict, then measure.
+.TP
+\fBcopylab trace \-\- python3 \-m http.server 8000\fR
+Which copy path a program uses, and where its CPU went.
+.TP
+\fBcopylab serve data.bin \-\-http \-\-live\fR
+Serve to curl, nc or socat, one line per connection.
+.TP
+\fBcopylab doctor\fR
+What this machine lets copylab measure, and how to fix each gap.
+.SH ENVIRONMENT
+.TP
+\fBCOLUMNS\fR
+The width human output is laid out for (else the terminal's, else 80).
+.TP
+\fBNO_COLOR\fR, \fBTERM\fR=dumb
+No colour with \-\-color auto.
+.TP
+\fBLC_ALL\fR, \fBLC_CTYPE\fR, \fBLANG\fR
+A character set other than UTF\-8 draws tables in plain ASCII (\-\-style auto); a locale
+starting with zh makes explain and quiz speak Chinese (LC_ALL, LC_MESSAGES, LANG).
+.TP
+\fBTMPDIR\fR
+Where compare, sweep, explain and quiz generate their file (a disk file system for
+\-\-cache cold: a tmpfs file is its own page cache).
+.TP
+\fBCOPYLAB_TRACEFS\fR
+A tracefs mount to read tracepoint ids from, instead of looking for one.
+.TP
+\fBCOPYLAB_KALLSYMS\fR
+A readable copy of /proc/kallsyms, for kernel symbols when /proc/kallsyms hides them.
+.SH "EXIT STATUS"
+.TP
+0
+Success (doctor: the full compare table is available).
+.TP
+1
+An error, said in one line on stderr (doctor: something cannot be measured).
+.TP
+2
+A usage error: a bad flag or value, said by the argument parser.
+.TP
+130
+Stopped by Ctrl\-C (SIGINT), or by SIGTERM or SIGHUP where the command handles them, after
+printing what was measured.
+.SH "SEE ALSO"
+\fBsendfile\fR(2), \fBsplice\fR(2), \fBvmsplice\fR(2), \fBmmap\fR(2), \fBperf_event_open\fR(2),
+\fBio_uring_enter\fR(2), \fBperf\fR(1)
+"#;
+
+/// The man page, generated from [`Cli`]: one page with every subcommand as a section of its own
+/// (synopsis and options), then examples, environment and exit status. No page is named that
+/// is not there: the subcommands point to their sections, not to copylab-compare(1) pages.
 fn man_page() -> Result<Vec<u8>> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     cmd.build();
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
-    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+    let top = clap_mangen::Man::new(cmd.clone());
+    top.render_title(&mut out)?;
+    top.render_name_section(&mut out)?;
+    top.render_synopsis_section(&mut out)?;
+    top.render_description_section(&mut out)?;
+    top.render_options_section(&mut out)?;
+    let subs: Vec<&clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help")
+        .collect();
+    out.extend_from_slice(b".SH SUBCOMMANDS\n");
+    for sub in &subs {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let line = format!(
+            ".TP\n\\fBcopylab {}\\fR\n{} (see COPYLAB {} below)\n",
+            sub.get_name(),
+            roff_escape(&about),
+            sub.get_name().to_uppercase()
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    for sub in subs {
         let name = format!("copylab {}", sub.get_name());
         let page = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
         let mut part = Vec::new();
         page.render_synopsis_section(&mut part)?;
+        page.render_description_section(&mut part)?;
         page.render_options_section(&mut part)?;
         // Each part opens its own SYNOPSIS and OPTIONS sections: make them one section per
         // subcommand with subsections, so the page keeps a single SYNOPSIS.
-        // The string definitions each render repeats are already at the top of the page.
         let part = String::from_utf8_lossy(&part)
-            .lines()
-            .filter(|l| !l.starts_with(".ie \\n(.g .ds Aq") && !l.starts_with(".el .ds Aq"))
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
             .replacen(
                 ".SH SYNOPSIS",
                 &format!(".SH \"{}\"", name.to_uppercase()),
                 1,
             )
+            .replacen(".SH DESCRIPTION", ".SS Description", 1)
             .replacen(".SH OPTIONS", ".SS Options", 1);
         out.extend_from_slice(part.as_bytes());
     }
+    out.extend_from_slice(MAN_TAIL.as_bytes());
+    top.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// Text for a roff line: backslashes and hyphens escaped, no line starting with a control
+/// character.
+fn roff_escape(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
 }
 
 impl Cli {
@@ -937,13 +1238,14 @@ impl Cli {
     }
 }
 
-/// `--json` or the table, coloured as `--color` says.
-fn output_of(json: bool, color: ColorArg) -> Output {
+/// `--json` or the table, coloured as `--color` says, laid out as `layout` says.
+fn output_of(json: bool, color: ColorArg, layout: crate::report::Layout) -> Output {
     if json {
         Output::Json
     } else {
         Output::Table {
             color: color.into(),
+            layout,
         }
     }
 }
@@ -976,8 +1278,13 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         profile: !a.no_profile,
         receive_named: a.receive.as_ref().map_or(Vec::new(), |r| r.named.clone()),
         receive: a.receive.map(|r| r.kinds),
+        sample_period_ns: a.sample_period.and_then(|p| p.0),
     };
-    let output = output_of(a.json, a.color);
+    let layout = crate::report::Layout {
+        wide: a.wide,
+        style: a.style.style.into(),
+    };
+    let output = output_of(a.json, a.color, layout);
     Ok(Job::Compare(opts, output, a.export.specs()))
 }
 
@@ -1005,7 +1312,7 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
         json: a.json,
         color: a.color.into(),
-        cpus: a.cpus.unwrap_or_default().0,
+        cpus: a.worker_cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,
     }))
@@ -1035,8 +1342,13 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         profile: true,
         receive_named: a.receive.as_ref().map_or(Vec::new(), |r| r.named.clone()),
         receive: a.receive.map(|r| r.kinds),
+        sample_period_ns: None,
     };
-    let output = output_of(a.json, a.color);
+    let layout = crate::report::Layout {
+        wide: false,
+        style: a.style.style.into(),
+    };
+    let output = output_of(a.json, a.color, layout);
     Ok(Job::Sweep(
         SweepOptions {
             sizes,
@@ -1081,9 +1393,17 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
         // A file gets no colour codes.
         (false, Some(_)) => Output::Table {
             color: Color::Never,
+            layout: crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
         },
         (false, None) => Output::Table {
             color: a.color.into(),
+            layout: crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
         },
     };
     Ok(Job::Trace(
@@ -1141,6 +1461,8 @@ fn fetch_job(a: FetchArgs) -> Result<Job> {
         (Some(p), _) => Sink::Out(p),
         (None, Some(DiscardArg::Copy)) => Sink::Discard,
         (None, Some(DiscardArg::Truncate)) => Sink::Truncate,
+        // Asked, not guessed: a wget user expects a file, a curl user bytes on stdout, and
+        // fetch does neither by default; one line names both choices.
         (None, None) => bail!(
             "say where the bytes go: --out FILE, or --discard (--discard=truncate to drop them in the kernel)"
         ),
@@ -1249,12 +1571,31 @@ mod tests {
             (m.kinds, m.named),
             (MethodKind::ALL.to_vec(), vec![MethodKind::Splice])
         );
+        assert_eq!(parse_timeout("30"), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(parse_timeout("5s"), Ok(std::time::Duration::from_secs(5)));
         assert_eq!(
-            parse_timeout_secs("30"),
-            Ok(std::time::Duration::from_secs(30))
+            parse_timeout("500ms"),
+            Ok(std::time::Duration::from_millis(500))
         );
-        assert!(parse_timeout_secs("0").is_err());
-        assert!(parse_timeout_secs("30s").is_err());
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("0s").is_err());
+        let local = |port| std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+        assert_eq!(parse_listen("7878"), Ok(local(7878)));
+        assert_eq!(parse_listen("localhost:0"), Ok(local(0)));
+        assert_eq!(parse_listen("127.0.0.1:7878"), Ok(local(7878)));
+        assert_eq!(
+            parse_listen("[::1]:9"),
+            Ok("[::1]:9".parse::<std::net::SocketAddr>().unwrap())
+        );
+        for bad in [
+            "localhost",
+            "127.0.0.1",
+            "1.2.3.4:99999",
+            "",
+            "example.com:80",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::counters::profile::{Category, ThreadProfile};
-use crate::counters::{Reading, SyscallSource};
+use crate::counters::profile::{Category, Pooled, ThreadProfile};
+use crate::counters::{CpuSplit, Reading, SyscallSource};
 use crate::method::{IoWorkers, MethodKind, Textbook};
 use crate::placement::Placement;
 use crate::receive::{Check, ReceiverKind, ZeroCopyReceive};
@@ -244,6 +244,30 @@ pub struct MethodResult {
     pub spread_pct: Option<Spread>,
     /// `--receive`: the receiving path these runs used; null without `--receive`.
     pub receiver_path: Option<ReceiverKind>,
+    /// Every run's cpu-clock samples pooled, per thread: the figures the table, the verdicts
+    /// and the view show (the summaries' `profile` are field-by-field, each resting on one
+    /// run's samples). Null when a run was not sampled.
+    pub profile: Option<PooledProfile>,
+}
+
+/// The samples of every run of a method, pooled, per thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct PooledProfile {
+    pub serving: Pooled,
+    pub receiver: Pooled,
+}
+
+impl PooledProfile {
+    fn of(runs: &[Run]) -> Option<PooledProfile> {
+        let ps: Vec<(&Profile, u64)> = runs
+            .iter()
+            .map(|r| r.profile.as_ref().map(|p| (p, r.bytes)))
+            .collect::<Option<_>>()?;
+        Some(PooledProfile {
+            serving: Pooled::of(ps.iter().map(|(p, b)| (&p.serving, *b))),
+            receiver: Pooled::of(ps.iter().map(|(p, b)| (&p.receiver, *b))),
+        })
+    }
 }
 
 /// The sampled CPU of both ends of one run.
@@ -282,6 +306,8 @@ fn summarize_profile(ps: &[&ThreadProfile], pick: fn(&mut [u64]) -> u64) -> Thre
             .iter()
             .map(|&c| (c, field(&|p| p.ns_of(c))))
             .collect(),
+        copy_in_softirq_ns: field(&|p| p.copy_in_softirq_ns),
+        softirq_context_ns: field(&|p| p.softirq_context_ns),
         top_other,
         cpus,
     }
@@ -361,6 +387,81 @@ pub struct RunReceive {
     pub rcv_mss_bytes: Option<u32>,
 }
 
+impl Run {
+    /// `ns` per GiB of this run's bytes, or None for an empty file.
+    fn per_gib(&self, ns: u64) -> Option<f64> {
+        (self.bytes > 0).then(|| ns as f64 / crate::size::gib(self.bytes))
+    }
+
+    /// The serving thread's sys CPU per GiB moved, in ns.
+    pub fn sys_ns_per_gib(&self) -> Option<f64> {
+        self.per_gib(self.cost.cpu.sys_ns)
+    }
+
+    /// CPU per GiB of both ends and the io-wq workers (user + sys), in ns: what the transfer
+    /// cost the machine; None when the receiver was not measured.
+    pub fn e2e_ns_per_gib(&self) -> Option<f64> {
+        let rcv = self.receiver.as_ref()?;
+        let ns = self.cost.cpu.user_ns
+            + self.cost.cpu.sys_ns
+            + rcv.cpu.user_ns
+            + rcv.cpu.sys_ns
+            + self.cost.io_workers.map_or(0, |w| w.cpu_ns);
+        self.per_gib(ns)
+    }
+}
+
+impl MethodResult {
+    /// `metric` of each run of this method over the same round's run of `base` (compare
+    /// interleaves its rounds, so run i of each method shared the machine's moment): the
+    /// median ratio and its range, or None when a run lacks the figure.
+    pub fn ratio_to(
+        &self,
+        base: &MethodResult,
+        metric: fn(&Run) -> Option<f64>,
+    ) -> Option<RatioRange> {
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&base.runs)
+            .map(|(a, b)| Some(metric(a)? / metric(b).filter(|x| *x > 0.0)?))
+            .collect::<Option<_>>()?;
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let (min, max) = (v[0], v[v.len() - 1]);
+        Some(RatioRange {
+            median: crate::stats::median_f64(v)?,
+            min,
+            max,
+        })
+    }
+
+    /// Whether this method's and `base`'s runs overlap for `metric` (min–max ranges meet):
+    /// ranking them would tell a story the runs do not support.
+    pub fn within_noise_of(&self, base: &MethodResult, metric: fn(&Run) -> Option<f64>) -> bool {
+        let range = |mr: &MethodResult| -> Option<(f64, f64)> {
+            let v: Vec<f64> = mr.runs.iter().map(metric).collect::<Option<_>>()?;
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+        };
+        match (range(self), range(base)) {
+            (Some((a0, a1)), Some((b0, b1))) => self.runs.len() > 1 && a0 <= b1 && b0 <= a1,
+            _ => false,
+        }
+    }
+}
+
+/// A ratio over paired runs: its median and range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatioRange {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
 /// What one transfer cost the thread that sent it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cost {
@@ -420,6 +521,9 @@ impl Cost {
             cpu: Cpu {
                 user_ns: reading.user_ns,
                 sys_ns: reading.sys_ns,
+                split: reading.cpu_split,
+                rusage_user_ns: reading.rusage_user_ns,
+                rusage_sys_ns: reading.rusage_sys_ns,
                 task_clock_ns: reading.perf_task_clock_ns,
             },
             page_faults: PageFaults {
@@ -458,12 +562,18 @@ pub struct ContextSwitches {
     pub perf_total: Option<u64>,
 }
 
-/// CPU time (getrusage RUSAGE_THREAD; the kernel splits the precise total into user and system
-/// by tick samples).
+/// CPU time: getrusage RUSAGE_THREAD's precise total, split into user and system by `split`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cpu {
     pub user_ns: u64,
     pub sys_ns: u64,
+    /// `samples`: split by the cpu-clock samples' CPU mode (user or kernel); `ticks`: by the
+    /// kernel's scheduler ticks (getrusage's own split, 4 ms each at HZ=250: approximate for a
+    /// window shorter than a second or so).
+    pub split: CpuSplit,
+    /// getrusage's own split, kept beside a sampled one (equal to user_ns/sys_ns with `ticks`).
+    pub rusage_user_ns: u64,
+    pub rusage_sys_ns: u64,
     /// perf task-clock: time on CPU, precise, or null.
     pub task_clock_ns: Option<u64>,
 }
@@ -604,6 +714,14 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
         cpu: Cpu {
             user_ns: all(&|c| c.cpu.user_ns),
             sys_ns: all(&|c| c.cpu.sys_ns),
+            // One run split by ticks makes the summary approximate too.
+            split: if costs.iter().all(|c| c.cpu.split == CpuSplit::Samples) {
+                CpuSplit::Samples
+            } else {
+                CpuSplit::Ticks
+            },
+            rusage_user_ns: all(&|c| c.cpu.rusage_user_ns),
+            rusage_sys_ns: all(&|c| c.cpu.rusage_sys_ns),
             task_clock_ns: opt(&|c| c.cpu.task_clock_ns),
         },
         page_faults: PageFaults {
@@ -673,6 +791,7 @@ impl MethodResult {
             method,
             textbook: method.textbook(),
             setup,
+            profile: PooledProfile::of(&runs),
             runs,
             median,
             min,

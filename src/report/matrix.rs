@@ -5,10 +5,10 @@
 //! spread and the receiver's sys columns go, and a verdict may wrap.
 
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 
 use unicode_width::UnicodeWidthStr;
 
+use super::Screen;
 use super::text::wrap;
 use crate::counters::profile::Category;
 use crate::method::MethodKind;
@@ -25,32 +25,18 @@ const COPIES: f64 = 0.05;
 /// A zerocopy receiver that mapped at least this share (in %) mapped the stream.
 const MAPPED: f64 = 95.0;
 
-/// The width to draw to: `COLUMNS`, else the terminal's, else 80.
-pub fn width() -> usize {
-    if let Some(n) = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .filter(|n| *n >= 40)
-    {
-        return n;
-    }
-    let out = std::io::stdout();
-    if out.is_terminal() {
-        use std::os::fd::AsRawFd;
-        // SAFETY: winsize is plain old data; all zeroes is a valid value.
-        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-        // SAFETY: TIOCGWINSZ writes one winsize through the pointer, which points at `ws`.
-        let rc = unsafe { libc::ioctl(out.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
-        if rc == 0 && ws.ws_col >= 40 {
-            return ws.ws_col as usize;
-        }
-    }
-    80
+/// Render the report as the matrix, to the screen's width and characters.
+pub fn render(r: &Report, screen: &Screen) -> String {
+    render_at(r, screen.color, screen.width, screen.unicode())
 }
 
-/// Render the report as the matrix, to the terminal's width.
-pub fn render(r: &Report, color: bool) -> String {
-    render_at(r, color, width())
+/// `s` as the screen can show it: unchanged, or spelled out in ASCII ("≈" → "~=").
+fn shown(s: &str, unicode: bool) -> String {
+    if unicode {
+        s.to_string()
+    } else {
+        super::text::to_ascii(s)
+    }
 }
 
 /// One column of the matrix: its group heading (shared by the columns after it with the same
@@ -71,22 +57,23 @@ const fn col(group: &'static str, head: &'static str, right: bool, gap: usize) -
     }
 }
 
-/// Render the report as the matrix, `width` columns wide.
-pub fn render_at(r: &Report, color: bool, width: usize) -> String {
+/// Render the report as the matrix, `width` columns wide, in Unicode or ASCII.
+pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String {
     let wide = width >= WIDE;
     let mut out = String::new();
-    header(r, width, &mut out);
+    header(r, width, unicode, &mut out);
     let base = baseline(r);
+    let times = if unicode { "×" } else { "x" };
     let mut cols = vec![
         col("", "receiver", false, 0),
         col("CPU both ends", "ms/GiB", true, 2),
-        col("CPU both ends", "×", false, 1),
+        col("CPU both ends", times, false, 1),
         col("copy ms/GiB", "send", true, 2),
         col("copy ms/GiB", "recv", true, 1),
     ];
     if wide {
         cols.push(col("recv sys", "ms/GiB", true, 2));
-        cols.push(col("recv sys", "×", false, 1));
+        cols.push(col("recv sys", times, false, 1));
     }
     cols.push(col("", "mapped", true, 2));
     cols.push(col("", "check", false, 2));
@@ -98,8 +85,8 @@ pub fn render_at(r: &Report, color: bool, width: usize) -> String {
         };
         let med = &m.median;
         let (e2e, e2e_x) = with_ratio(m, base, both_ends_per_gib);
-        let (mut send, recv) = copy_ms(med);
-        if copied_in_softirq(med) {
+        let (mut send, recv) = copy_ms(m);
+        if copied_in_softirq(m) {
             send.push('*');
         }
         let mut cells = vec![format!("  {receiver}"), e2e, e2e_x, send, recv];
@@ -123,7 +110,8 @@ pub fn render_at(r: &Report, color: bool, width: usize) -> String {
             }
             .into(),
         );
-        rows.push((m.method, cells, verdict(m, receiver)));
+        let cells = cells.iter().map(|c| shown(c, unicode)).collect();
+        rows.push((m.method, cells, shown(&verdict(m, receiver), unicode)));
     }
     let mut widths: Vec<usize> = cols.iter().map(|c| c.head.width()).collect();
     for (_, cells, _) in &rows {
@@ -183,7 +171,8 @@ pub fn render_at(r: &Report, color: bool, width: usize) -> String {
     l2.push_str("verdict");
     let _ = writeln!(out, "{}", paint(l1.trim_end(), "1", color));
     let _ = writeln!(out, "{}", paint(l2.trim_end(), "1", color));
-    let _ = writeln!(out, "{}", "─".repeat(width.min(fixed + verdict_w)));
+    let rule = if unicode { "─" } else { "-" };
+    let _ = writeln!(out, "{}", rule.repeat(width.min(fixed + verdict_w)));
     let mut last: Option<MethodKind> = None;
     for (method, cells, verdict) in &rows {
         if last != Some(*method) {
@@ -199,28 +188,40 @@ pub fn render_at(r: &Report, color: bool, width: usize) -> String {
         let indent = l.width();
         out.push_str(&wrap(verdict, indent + verdict_w, &l, indent));
     }
-    footer(r, base, wide, width, &mut out);
+    footer(r, base, wide, width, unicode, &mut out);
     out
 }
 
-/// The kernel copied this run's zero-copy sends after all (their completions say so): on
-/// loopback that copy (`skb_copy_ubufs`) runs in softirq on the sending thread, where the
-/// samples count it as softirq rather than copy.
-fn copied_in_softirq(run: &Run) -> bool {
-    run.cost.zerocopy.is_some_and(|z| z.copied > 0)
+/// Most of the sending thread's copying was made in softirq: on loopback, where the receive
+/// half of TCP runs inside the sender's send call (MSG_ZEROCOPY's pages are copied there,
+/// `skb_copy_ubufs`, before they reach the receiver).
+fn copied_in_softirq(m: &MethodResult) -> bool {
+    m.profile.as_ref().is_some_and(|p| {
+        let copy = p.serving.ns.get(&Category::Copy).copied().unwrap_or(0);
+        copy > 0 && p.serving.copy_in_softirq_ns * 2 > copy
+    })
 }
 
-/// Copy ms per GiB of the sending and the receiving thread: ("0.80", "120"), "n/a" when not
-/// profiled.
-fn copy_ms(run: &Run) -> (String, String) {
-    match &run.profile {
-        Some(p) if run.bytes > 0 => {
-            let f = |t: &crate::counters::profile::ThreadProfile| {
-                fmt_ms(t.ns_per_gib(Category::Copy, run.bytes).round() as u64)
-            };
-            (f(&p.serving), f(&p.receiver))
-        }
-        Some(_) => ("–".into(), "–".into()),
+/// A thread's copying outside softirq: on the receiving thread, its own path's copies. (Its
+/// softirq also runs work of the sender's that its window updates restart, and with
+/// MSG_ZEROCOPY that includes the sender's copy, `skb_copy_ubufs`.)
+fn own_copy_ns(p: &crate::counters::profile::Pooled) -> u64 {
+    p.ns.get(&Category::Copy)
+        .copied()
+        .unwrap_or(0)
+        .saturating_sub(p.copy_in_softirq_ns)
+}
+
+/// Copy ms per GiB over every run's samples pooled: the sending thread's (softirq included)
+/// and the receiving path's own ("0.80", "120"); "~" when the samples are few, "n/a" when too
+/// few or not profiled.
+fn copy_ms(m: &MethodResult) -> (String, String) {
+    match &m.profile {
+        Some(_) if m.median.bytes == 0 => ("–".into(), "–".into()),
+        Some(p) => (
+            super::profile::figure(&p.serving, p.serving.ns_per_gib(Category::Copy)),
+            super::profile::figure(&p.receiver, p.receiver.per_gib(own_copy_ns(&p.receiver))),
+        ),
         None => ("n/a".into(), "n/a".into()),
     }
 }
@@ -239,7 +240,7 @@ fn baseline(r: &Report) -> Option<&MethodResult> {
 
 /// CPU of both threads (and io-wq) per GiB, as the full table computes it.
 fn both_ends_per_gib(run: &Run) -> Option<f64> {
-    super::table::end_to_end_per_gib(run)
+    run.e2e_ns_per_gib()
 }
 
 /// The receiver thread's sys CPU per GiB.
@@ -262,7 +263,7 @@ fn with_ratio(
         let x = v / bv;
         Some(if std::ptr::eq(m, b) {
             "1.00×".to_string()
-        } else if super::table::within_noise(m, b, metric) {
+        } else if m.within_noise_of(b, metric) {
             format!("≈{x:.2}×")
         } else {
             format!("{x:.2}×")
@@ -271,13 +272,16 @@ fn with_ratio(
     (fmt_ms(v.round() as u64), ratio.unwrap_or_default())
 }
 
-/// The share of a thread's samples in copy routines, when profiled.
-fn copy_shares(run: &Run) -> Option<(f64, f64)> {
-    let p = run.profile.as_ref()?;
-    Some((
-        p.serving.share(Category::Copy),
-        p.receiver.share(Category::Copy),
-    ))
+/// The share of each thread's samples (all runs pooled) in copy routines, when profiled with
+/// samples enough: the sending thread's all, the receiving path's own (see [`own_copy_ns`]).
+fn copy_shares(m: &MethodResult) -> Option<(f64, f64)> {
+    let p = m.profile.as_ref()?;
+    let all: u64 = p.receiver.ns.values().sum();
+    let receiving = p
+        .receiver
+        .share(Category::Copy)
+        .map(|_| own_copy_ns(&p.receiver) as f64 / all.max(1) as f64)?;
+    Some((p.serving.share(Category::Copy)?, receiving))
 }
 
 /// Why a sender's pages do not map into a zerocopy receiver (`can_map_frag()` in
@@ -303,11 +307,8 @@ fn unmappable(sender: MethodKind) -> &'static str {
 /// The row's conclusion in words, from what was measured.
 fn verdict(m: &MethodResult, receiver: ReceiverKind) -> String {
     let med = &m.median;
-    // Whether each end copies (sending, receiving), when profiled. A zero-copy send whose
-    // completions say the kernel copied it was copied on the sender's side, where the samples
-    // put it under softirq (loopback delivers in the sender's softirq): `skb_copy_ubufs`.
-    let completions_copied = copied_in_softirq(med);
-    let copies = copy_shares(med).map(|(s, r)| (s >= COPIES || completions_copied, r >= COPIES));
+    // Whether each end copies (sending, receiving), when profiled.
+    let copies = copy_shares(m).map(|(s, r)| (s >= COPIES, r >= COPIES));
     let mapped = med
         .receive
         .as_ref()
@@ -344,7 +345,7 @@ fn verdict(m: &MethodResult, receiver: ReceiverKind) -> String {
     }
 }
 
-fn header(r: &Report, width: usize, out: &mut String) {
+fn header(r: &Report, width: usize, unicode: bool, out: &mut String) {
     let file = match &r.file.path {
         Some(p) => printable(p),
         None => "generated random data".into(),
@@ -389,7 +390,7 @@ fn header(r: &Report, width: usize, out: &mut String) {
         placement(r)
     ));
     for l in lines {
-        out.push_str(&wrap(&l, width, "", 2));
+        out.push_str(&wrap(&shown(&l, unicode), width, "", 2));
     }
     out.push('\n');
 }
@@ -404,7 +405,14 @@ fn placement(r: &Report) -> String {
     }
 }
 
-fn footer(r: &Report, base: Option<&MethodResult>, wide: bool, width: usize, out: &mut String) {
+fn footer(
+    r: &Report,
+    base: Option<&MethodResult>,
+    wide: bool,
+    width: usize,
+    unicode: bool,
+    out: &mut String,
+) {
     let base = base.map_or("the first row".into(), |b| match b.receiver_path {
         Some(rc) => format!("{} → {rc}", b.method),
         None => b.method.to_string(),
@@ -418,7 +426,7 @@ fn footer(r: &Report, base: Option<&MethodResult>, wide: bool, width: usize, out
         }
     )];
     lines.push(
-        "copy = cpu-clock samples in copy routines, ms per GiB, sending | receiving thread; mapped = bytes TCP_ZEROCOPY_RECEIVE mapped into the receiver instead of copying."
+        "copy = cpu-clock samples in copy routines, ms per GiB: the sending thread's, and the receiving path's own (copies the receiving thread makes in softirq for the sender, such as MSG_ZEROCOPY's, are left out; the JSON has them); mapped = bytes TCP_ZEROCOPY_RECEIVE mapped into the receiver instead of copying."
             .into(),
     );
     lines.push(format!(
@@ -429,9 +437,9 @@ fn footer(r: &Report, base: Option<&MethodResult>, wide: bool, width: usize, out
             "each pair's first measured run"
         }
     ));
-    if r.methods.iter().any(|m| copied_in_softirq(&m.median)) {
+    if r.methods.iter().any(copied_in_softirq) {
         lines.push(
-            "* the kernel copied the zero-copy sends after all (every completion says COPIED): skb_copy_ubufs, in softirq on the sending thread, which the samples count under softirq, not copy."
+            "* copied mostly in softirq on the sending thread: on loopback the kernel copies MSG_ZEROCOPY's pages before any receiver may hold them (skb_copy_ubufs; every completion says COPIED)."
                 .into(),
         );
     }
@@ -456,7 +464,7 @@ fn footer(r: &Report, base: Option<&MethodResult>, wide: bool, width: usize, out
     }
     out.push('\n');
     for l in lines {
-        out.push_str(&wrap(&l, width, "", 2));
+        out.push_str(&wrap(&shown(&l, unicode), width, "", 2));
     }
 }
 

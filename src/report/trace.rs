@@ -24,7 +24,8 @@ fn per_call_cell(f: &SyscallFigure) -> String {
     }
 }
 
-pub fn render(r: &TraceReport, color: bool) -> String {
+pub fn render(r: &TraceReport, screen: &super::Screen) -> String {
+    let color = screen.color;
     let mut out = String::new();
     let what = match (&r.command, r.pid) {
         (Some(argv), _) => format!("`{}`", argv.join(" ")),
