@@ -19,9 +19,13 @@ use crate::transport::Transport;
 
 /// At this width and above, every column.
 pub const WIDE: usize = 100;
-/// A thread whose samples are at least this share in copy routines copies (below: noise, a
-/// few samples of the odd fault or header).
-const COPIES: f64 = 0.05;
+/// A thread copies when its copy time per GiB is at least this share of one whole copy (what
+/// recv's receiver pays to copy every byte once); below it, what the samples find is the odd
+/// fault or header, or a few bytes copied in softirq.
+const COPIES: f64 = 0.25;
+/// Without a recv row to measure a whole copy by: a thread copies when at least this share of
+/// its samples are in copy routines.
+const COPIES_SHARE: f64 = 0.05;
 /// A zerocopy receiver that mapped at least this share (in %) mapped the stream.
 const MAPPED: f64 = 95.0;
 
@@ -63,6 +67,7 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
     let mut out = String::new();
     header(r, width, unicode, &mut out);
     let base = baseline(r);
+    let full = full_copy_per_gib(r);
     let times = if unicode { "×" } else { "x" };
     let mut cols = vec![
         col("", "receiver", false, 0),
@@ -111,7 +116,7 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
             .into(),
         );
         let cells = cells.iter().map(|c| shown(c, unicode)).collect();
-        rows.push((m.method, cells, shown(&verdict(m, receiver), unicode)));
+        rows.push((m.method, cells, shown(&verdict(m, receiver, full), unicode)));
     }
     let mut widths: Vec<usize> = cols.iter().map(|c| c.head.width()).collect();
     for (_, cells, _) in &rows {
@@ -196,10 +201,12 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
 /// half of TCP runs inside the sender's send call (MSG_ZEROCOPY's pages are copied there,
 /// `skb_copy_ubufs`, before they reach the receiver).
 fn copied_in_softirq(m: &MethodResult) -> bool {
-    m.profile.as_ref().is_some_and(|p| {
-        let copy = p.serving.ns.get(&Category::Copy).copied().unwrap_or(0);
-        copy > 0 && p.serving.copy_in_softirq_ns * 2 > copy
-    })
+    let completions_copied = m.median.cost.zerocopy.is_some_and(|z| z.copied > 0);
+    completions_copied
+        && m.profile.as_ref().is_some_and(|p| {
+            let copy = p.serving.ns.get(&Category::Copy).copied().unwrap_or(0);
+            copy > 0 && p.serving.copy_in_softirq_ns * 2 > copy
+        })
 }
 
 /// A thread's copying outside softirq: on the receiving thread, its own path's copies. (Its
@@ -272,16 +279,44 @@ fn with_ratio(
     (fmt_ms(v.round() as u64), ratio.unwrap_or_default())
 }
 
-/// The share of each thread's samples (all runs pooled) in copy routines, when profiled with
-/// samples enough: the sending thread's all, the receiving path's own (see [`own_copy_ns`]).
-fn copy_shares(m: &MethodResult) -> Option<(f64, f64)> {
+/// Copy ns per GiB of the sending thread (all) and the receiving path (its own), over every
+/// run's samples pooled; `None` when not profiled or the samples are too few.
+fn copy_per_gib(m: &MethodResult) -> Option<(f64, f64)> {
     let p = m.profile.as_ref()?;
-    let all: u64 = p.receiver.ns.values().sum();
-    let receiving = p
-        .receiver
-        .share(Category::Copy)
-        .map(|_| own_copy_ns(&p.receiver) as f64 / all.max(1) as f64)?;
-    Some((p.serving.share(Category::Copy)?, receiving))
+    Some((
+        p.serving.ns_per_gib(Category::Copy)?,
+        p.receiver.per_gib(own_copy_ns(&p.receiver))?,
+    ))
+}
+
+/// The yardstick of one whole copy: the cheapest copy time per GiB of a recv receiver in the
+/// report (the kernel copying every byte once into a buffer); None without a recv row.
+fn full_copy_per_gib(r: &Report) -> Option<f64> {
+    r.methods
+        .iter()
+        .filter(|m| m.receiver_path == Some(ReceiverKind::Recv))
+        .filter_map(copy_per_gib)
+        .map(|(_, rc)| rc)
+        .reduce(f64::min)
+        .filter(|x| *x > 0.0)
+}
+
+/// Whether each end copies (sending thread, receiving path), when profiled: against one whole
+/// copy where the report has one, else by the share of the thread's samples.
+fn copies(m: &MethodResult, full: Option<f64>) -> Option<(bool, bool)> {
+    match full {
+        Some(f) => copy_per_gib(m).map(|(s, rc)| (s >= COPIES * f, rc >= COPIES * f)),
+        None => {
+            let p = m.profile.as_ref()?;
+            let all: u64 = p.receiver.ns.values().sum();
+            let rc = p.receiver.share(Category::Copy)?;
+            let own = own_copy_ns(&p.receiver) as f64 / all.max(1) as f64;
+            Some((
+                p.serving.share(Category::Copy)? >= COPIES_SHARE,
+                rc.min(own) >= COPIES_SHARE,
+            ))
+        }
+    }
 }
 
 /// Why a sender's pages do not map into a zerocopy receiver (`can_map_frag()` in
@@ -305,10 +340,9 @@ fn unmappable(sender: MethodKind) -> &'static str {
 }
 
 /// The row's conclusion in words, from what was measured.
-fn verdict(m: &MethodResult, receiver: ReceiverKind) -> String {
+fn verdict(m: &MethodResult, receiver: ReceiverKind, full: Option<f64>) -> String {
     let med = &m.median;
-    // Whether each end copies (sending, receiving), when profiled.
-    let copies = copy_shares(m).map(|(s, r)| (s >= COPIES, r >= COPIES));
+    let copies = copies(m, full);
     let mapped = med
         .receive
         .as_ref()
