@@ -269,6 +269,54 @@ pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
     }
 }
 
+/// Block until `fd` has bytes to read, end-of-file or an error (which the next read returns):
+/// one `poll` for POLLIN, counted, retried on EINTR. A socket with `SO_RCVLOWAT` wakes the poll
+/// only once that many bytes are queued (or at end-of-file).
+pub fn wait_readable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
+    loop {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        calls.add("poll");
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `recv(2)` of up to `len` bytes into `buf` with `flags`, counted as the kernel's `recvfrom`,
+/// retried on EINTR; 0 means end-of-file. EAGAIN (a non-blocking socket with nothing queued) is
+/// returned, not waited for.
+///
+/// # Safety
+/// `buf..buf+len` must be writable for the call, or `buf` null with `MSG_TRUNC` on a TCP socket
+/// (which discards the bytes without writing them anywhere).
+pub unsafe fn recv_raw(
+    calls: &mut Calls,
+    fd: BorrowedFd<'_>,
+    buf: *mut u8,
+    len: usize,
+    flags: libc::c_int,
+) -> nix::Result<usize> {
+    retry(calls, "recvfrom", None, || {
+        // SAFETY: the caller guarantees `buf` is writable for `len` bytes (or null with
+        // MSG_TRUNC on TCP, where the kernel writes nothing).
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.cast(), len, flags) };
+        Errno::result(n).map(|n| n as usize)
+    })
+}
+
+/// `recv(2)` into `buf` (see [`recv_raw`]).
+pub fn recv(
+    calls: &mut Calls,
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: libc::c_int,
+) -> nix::Result<usize> {
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the whole call.
+    unsafe { recv_raw(calls, fd, buf.as_mut_ptr(), buf.len(), flags) }
+}
+
 thread_local! {
     /// The SO_SNDTIMEO the sockets this thread sends to carry, if any.
     static SEND_TIMEOUT: std::cell::Cell<Option<std::time::Duration>> =
