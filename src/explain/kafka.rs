@@ -2,7 +2,8 @@
 //! of the four classic paths (the traditional path, mmap, sendfile, splice), and the broker's
 //! fetch path as Kafka runs it: many consumers reading one cached segment at once, each served
 //! by sendfile on a non-blocking socket (what `FileChannel.transferTo` on a Java NIO channel
-//! issues), received by `copylab fetch --connections N`.
+//! issues), received by `copylab fetch --connections N`. And the answer itself, built once for
+//! every language from the lesson's messages.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -14,8 +15,11 @@ use anyhow::{Context, Result, bail};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use super::{KafkaFigures, Lang, PathFigures, Section};
 use crate::compare::{self, CompareOptions};
 use crate::method::MethodKind;
+use crate::report::lesson::{self, Kafka, KafkaHeading, Msg};
+use crate::report::thousands;
 use crate::results::Report;
 use crate::source::{self, Source};
 
@@ -393,4 +397,195 @@ fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
     }
     r.bytes = off as u64;
     Ok(r)
+}
+
+/// The Kafka answer in `lang`: sections of bullets, the figures of `f` beside each step when
+/// measured. What is said, and in which order, is decided here once for every language.
+pub fn answer(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
+    let say = |m: &Msg| lesson::say(lang, m);
+    let section = |h: KafkaHeading, lines: &[Kafka]| Section {
+        heading: say(&Msg::KafkaHeading(h)),
+        bullets: lines.iter().map(|k| say(&Msg::Kafka(*k))).collect(),
+    };
+    let mut out = vec![section(KafkaHeading::Question, &[Kafka::Intro])];
+    out[0].bullets.push(match f {
+        Some(f) => say(&Msg::KafkaFigures {
+            bytes: f.bytes,
+            runs: f.runs,
+            buffer_bytes: f.buffer_bytes,
+            pipe_bytes: f.pipe_bytes,
+        }),
+        None => say(&Msg::Kafka(Kafka::RunMeasure)),
+    });
+    let paths = [
+        (
+            KafkaHeading::ReadWrite,
+            &[Kafka::RwCopies, Kafka::RwWholeFile][..],
+            f.and_then(|f| f.read_write.as_ref()),
+        ),
+        (
+            KafkaHeading::Mmap,
+            &[Kafka::MmapCopies, Kafka::MmapFaults][..],
+            f.and_then(|f| f.mmap.as_ref()),
+        ),
+        (
+            KafkaHeading::Sendfile,
+            &[
+                Kafka::SendfileOneCall,
+                Kafka::SendfileSg,
+                Kafka::SendfileNoCompletion,
+            ][..],
+            f.and_then(|f| f.sendfile.as_ref()),
+        ),
+        (
+            KafkaHeading::Splice,
+            &[Kafka::SpliceBase][..],
+            f.and_then(|f| f.splice.as_ref()),
+        ),
+    ];
+    for (heading, lines, figures) in paths {
+        let mut s = section(heading, lines);
+        if let (Some(p), Some(all)) = (figures, f) {
+            s.bullets.push(path_here(lang, heading, p, all));
+        }
+        out.push(s);
+    }
+    out.push(section(
+        KafkaHeading::Uses,
+        &[Kafka::UsesChain, Kafka::UsesSameBytes, Kafka::UsesCached],
+    ));
+    out.push(section(
+        KafkaHeading::DoesNot,
+        &[
+            Kafka::NotProduce,
+            Kafka::NotTls,
+            Kafka::NotOldClients,
+            Kafka::NotMmap,
+        ],
+    ));
+    let mut par = section(
+        KafkaHeading::Parallel,
+        &[Kafka::ParallelOneCopy, Kafka::ParallelNonBlocking],
+    );
+    if let Some(f) = f {
+        par.bullets
+            .extend(f.parallel.iter().map(|p| parallel_line(lang, p)));
+    }
+    out.push(par);
+    let mut stays = section(KafkaHeading::Stays, &[Kafka::StaysCopies]);
+    if let Some(p) = f.and_then(|f| f.sendfile.as_ref()) {
+        let r = say(&Msg::ReceiverCopy {
+            ms_per_gib: p.copy_ms_per_gib.map(|(_, r)| r),
+        });
+        stays.bullets.push(say(&Msg::MeasuredHere(&r)));
+    }
+    out.push(stays);
+    if let Some(f) = f {
+        out.push(Section {
+            heading: say(&Msg::KafkaHeading(KafkaHeading::Witness)),
+            bullets: vec![witness_line(lang, &f.witness)],
+        });
+    }
+    out.push(section(KafkaHeading::Answer, &ANSWER));
+    out
+}
+
+/// The ready-to-say answer, in order.
+const ANSWER: [Kafka; 10] = [
+    Kafka::Answer1,
+    Kafka::Answer2,
+    Kafka::Answer3,
+    Kafka::Answer4,
+    Kafka::Answer5,
+    Kafka::Answer6,
+    Kafka::Answer7,
+    Kafka::Answer8,
+    Kafka::Answer9,
+    Kafka::Answer10,
+];
+
+/// "Measured here: …" for one of the four paths.
+fn path_here(lang: Lang, heading: KafkaHeading, p: &PathFigures, f: &KafkaFigures) -> String {
+    let say = |m: &Msg| lesson::say(lang, m);
+    let calls = say(&Msg::PathCalls {
+        syscalls: p.syscalls,
+        by_name: &p.by_name,
+    });
+    let copy = say(&Msg::ServingCopy {
+        ms_per_gib: p.copy_ms_per_gib.map(|(s, _)| s),
+    });
+    let bytes = f.bytes;
+    let what = match heading {
+        KafkaHeading::Mmap => say(&Msg::MmapHere {
+            bytes,
+            calls: &calls,
+            minor_faults: p.minor_faults,
+            copy: &copy,
+        }),
+        KafkaHeading::Sendfile => say(&Msg::SendfileHere {
+            bytes,
+            calls: &calls,
+            copy: &copy,
+            read_write_ms_per_gib: f
+                .read_write
+                .as_ref()
+                .and_then(|r| r.copy_ms_per_gib)
+                .map(|(s, _)| s),
+        }),
+        _ => say(&Msg::PathHere {
+            bytes,
+            calls: &calls,
+            copy: &copy,
+        }),
+    };
+    say(&Msg::MeasuredHere(&what))
+}
+
+/// "min–max" of a figure over the connections, or one number when they agree.
+fn range(v: impl Iterator<Item = u64>) -> String {
+    let v: Vec<u64> = v.collect();
+    match (v.iter().min(), v.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => thousands(*lo),
+        (Some(lo), Some(hi)) => format!("{}–{}", thousands(*lo), thousands(*hi)),
+        _ => "n/a".into(),
+    }
+}
+
+fn parallel_line(lang: Lang, p: &Parallel) -> String {
+    lesson::say(
+        lang,
+        &Msg::Parallel {
+            connections: p.connections,
+            file_bytes: p.file_bytes,
+            cached_pct: p.cached_pct,
+            aggregate_mib_s: p.aggregate_mib_s,
+            sendfile_calls: &range(p.served.iter().map(|s| s.sendfile_calls)),
+            partial: &range(p.served.iter().map(|s| s.partial)),
+            eagain: &range(p.served.iter().map(|s| s.eagain)),
+        },
+    )
+}
+
+fn witness_line(lang: Lang, w: &Witness) -> String {
+    let m = match w {
+        Witness::NotAvailable(why) => Msg::WitnessNotAvailable { why },
+        Witness::Traced {
+            file_bytes,
+            transfer_to_calls,
+            transfer_to_partial,
+            sendfile_calls,
+            sendfile_bytes,
+            sendfile_errors,
+            path,
+        } => Msg::WitnessTraced {
+            file_bytes: *file_bytes,
+            transfer_to_calls: *transfer_to_calls,
+            transfer_to_partial: *transfer_to_partial,
+            sendfile_calls: *sendfile_calls,
+            sendfile_bytes: *sendfile_bytes,
+            sendfile_errors: *sendfile_errors,
+            path,
+        },
+    };
+    lesson::say(lang, &m)
 }

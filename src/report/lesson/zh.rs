@@ -1,0 +1,621 @@
+//! Every word of the lesson in Chinese (中文): one arm per message. Technical terms stay
+//! recognisable; sentences are written for a Chinese reader, not translated word for word.
+
+use super::{
+    Call, Counted, Heading, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table, or_na, size,
+};
+use crate::method::{Band, MethodKind, Place, StepKind};
+use crate::report::thousands;
+
+pub static TABLE: Table = Table {
+    say,
+    reality,
+    myths: &MYTH_LIST,
+    colon: "：",
+    colon_space: "",
+};
+
+fn say(m: &Msg) -> String {
+    match m {
+        Msg::Band(b) => band(*b).into(),
+        Msg::Place(p) => place(*p).into(),
+        Msg::Step(k) => step(*k).into(),
+        Msg::Title(k) => title(*k).into(),
+        Msg::Heading(h) => heading(*h).into(),
+        Msg::Legend => "DMA = 设备拷贝 · CPU = 处理器拷贝 · CPU* = 只在没有分散/聚集 DMA（SG-DMA）时才是 CPU 拷贝，有它时 skb 持有页引用，网卡直接读页缓存 · ref = 移动页引用 · map = 页映射 · pin = 页面固定（pin）直到完成通知".into(),
+        Msg::During(Call::Op(c)) => format!("由 {c} 完成，经 io_uring_enter() 批量提交"),
+        Msg::During(c) => format!("发生在 {c} 期间"),
+        Msg::DiskDma { call, toucher } => {
+            let inside = match (call, toucher) {
+                (Some(c), _) => format!("发生在 {c} 里"),
+                (None, Some(t)) => format!("发生在 {t} 触发的缺页里"),
+                (None, None) => "发生在第一次访问的缺页里".into(),
+            };
+            format!(
+                "只在页缓存未命中时{inside}，常常被预读（readahead）提前完成；页缓存命中时根本不读盘"
+            )
+        }
+        Msg::MappedByFaults { call, toucher } => {
+            let touch = toucher.map_or(String::new(), |t| format!("，这里是在 {t} 里"));
+            format!(
+                "{call} 只保留地址范围（没有 MAP_POPULATE），每页在第一次访问时由缺页映射{touch}；冷缓存时磁盘 DMA 就发生在这次缺页里"
+            )
+        }
+        Msg::TextbookCopies { cpu, sg } if cpu == sg => format!("{cpu} 次 CPU 拷贝"),
+        Msg::TextbookCopies { cpu, sg } => {
+            format!("{cpu} 次 CPU 拷贝（有分散/聚集 DMA（SG-DMA）时 {sg} 次）")
+        }
+        Msg::SyscallsPerChunk(c) => format!("每块数据的系统调用：{c}"),
+        Msg::SyscallsPerBatch(b) => {
+            format!("每批数据块只有一次系统调用 {b}（一批多少块由 --batch 决定）")
+        }
+        Msg::SyscallsOnce(o) => format!("（每次传输一次 {o}）"),
+        Msg::Textbook {
+            copies,
+            dma,
+            transitions,
+            calls,
+            once,
+        } => format!(
+            "{copies}，{dma} 次 DMA 拷贝，{transitions} 次用户态↔内核态切换（面试答案里的“上下文切换”）；{calls}{once}。"
+        ),
+        Msg::MeasuredCalls {
+            bytes,
+            transport,
+            runs,
+            syscalls,
+            by_name,
+            read_write,
+        } => format!(
+            "{}，经 {transport}（{runs} 次运行的中位数）：{} 次系统调用（{by_name}）—— read-write 需要 {} 次。",
+            size(*bytes),
+            or_na(*syscalls, |n| n.to_string()),
+            or_na(*read_write, |n| n.to_string()),
+        ),
+        Msg::MeasuredCounts {
+            voluntary,
+            involuntary,
+            minor_faults,
+            major_faults,
+            sys_ms,
+            read_write_sys_ms,
+        } => format!(
+            "上下文切换：自愿 {voluntary} / 非自愿 {involuntary} · 缺页：次 {minor_faults} / 主 {major_faults} · 内核态 CPU {sys_ms:.1} ms（read-write {read_write_sys_ms:.1} ms）。"
+        ),
+        Msg::ZeroCopySends {
+            sends,
+            completed,
+            copied,
+            plain_fallback,
+        } => format!(
+            "零拷贝发送 {sends} 次，完成 {completed} 次；内核报告其中 {copied} 次做了拷贝{}。",
+            match plain_fallback {
+                0 => String::new(),
+                n => format!("（ENOBUFS 后有 {n} 块改用普通发送）"),
+            }
+        ),
+        Msg::WorkerCpu { ms } => {
+            format!("io-wq 工作线程替服务线程花了 {ms:.1} ms CPU —— 不在上面的数字里。")
+        }
+        Msg::SampledCopies {
+            serving_ms_per_gib,
+            serving_share_pct,
+            read_write_ms_per_gib,
+            receiver_ms_per_gib,
+            receiver_share_pct,
+        } => format!(
+            "采样 CPU（cpu-clock）：发送线程每 GiB 花 {serving_ms_per_gib:.0} ms 做拷贝（占其样本 {serving_share_pct:.0}%；read-write 为 {read_write_ms_per_gib:.0} ms），接收线程每 GiB {receiver_ms_per_gib:.0} ms（{receiver_share_pct:.0}%）—— 接收端从 socket 拷出的那一次，每条路径都省不掉。"
+        ),
+        Msg::Agrees {
+            per_chunk,
+            chunks,
+            fresh_regions,
+            syscalls,
+            textbook_transitions,
+            left_out,
+            switches,
+        } => format!(
+            "与模型一致：每块 {per_chunk} × {chunks} 块{} = {syscalls} 次系统调用 = {} 次用户态↔内核态切换。教科书的 {textbook_transitions} 次只描述一块数据{}。{switches}",
+            match fresh_regions {
+                0 => String::new(),
+                n => format!(" + {n} 个新页区域的 mmap + munmap"),
+            },
+            2 * syscalls,
+            match left_out {
+                LeftOut::Nothing => "",
+                LeftOut::Munmap => "，而且不算 munmap",
+                LeftOut::FreshPages => "，而且不算 vmsplice 需要的新页",
+            },
+        ),
+        Msg::Differs { got, want } => format!(
+            "与教科书的 {want} 次不同：实际是 {got} 次系统调用，因为 socket 每次接收的字节少于请求的（短写），或计数器看到了数据路径之外的调用。教科书的模型没有考虑这些。"
+        ),
+        Msg::NoFixedCount { got, per_chunk } => format!(
+            "{got} 次系统调用：{per_chunk} 这里模型给不出固定次数：调用次数取决于内核何时完成每个请求。"
+        ),
+        Msg::NotCounted => "这台机器上无法统计系统调用（见 `copylab doctor`），只能比较 CPU 和上下文切换的数字。".into(),
+        Msg::NeverBlocked => "线程从未阻塞（0 次自愿上下文切换）：socket 一直有空间。".into(),
+        Msg::Blocked { times } => format!(
+            "上面的调度器上下文切换是另一回事：线程阻塞了 {times} 次（自愿上下文切换），通常是在等 socket 缓冲区腾出空间，这次运行并没有测出原因。"
+        ),
+        Msg::KafkaTitle => "Kafka 的零拷贝 ——「请你简单说一下Kafka的零拷贝原理」，一步一步的回答".into(),
+        Msg::KafkaHeading(h) => kafka_heading(*h).into(),
+        Msg::Kafka(k) => kafka(*k).into(),
+        Msg::KafkaFigures {
+            bytes,
+            runs,
+            buffer_bytes,
+            pipe_bytes,
+        } => format!(
+            "数字来源：生成的 {} 文件，经 tcp 127.0.0.1（回环，没有网卡），`copylab compare` {runs} 次运行的中位数，read-write 缓冲区 {}，splice 管道 {}。",
+            size(*bytes),
+            size(*buffer_bytes),
+            or_na(*pipe_bytes, size)
+        ),
+        Msg::MeasuredHere(what) => format!("这台机器上的测量：{what}。"),
+        Msg::PathCalls {
+            syscalls: Some(n),
+            by_name,
+        } => format!(
+            "{} 次系统调用（{by_name}）= {} 次用户态↔内核态切换",
+            thousands(*n),
+            thousands(2 * n)
+        ),
+        Msg::PathCalls {
+            syscalls: None,
+            by_name,
+        } => format!(
+            "系统调用 n/a：perf 无法计数（见 `copylab doctor`），路径自己数到的是 {by_name}"
+        ),
+        Msg::ServingCopy { ms_per_gib: Some(s) } => {
+            format!("发送线程每 GiB 花 {s:.0} ms 在拷贝函数里")
+        }
+        Msg::ServingCopy { ms_per_gib: None } => {
+            "拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into()
+        }
+        Msg::PathHere { bytes, calls, copy } => format!("{}：{calls}；{copy}", size(*bytes)),
+        Msg::MmapHere {
+            bytes,
+            calls,
+            minor_faults,
+            copy,
+        } => format!(
+            "{}：{calls}；次缺页 {} 次；{copy}",
+            size(*bytes),
+            thousands(*minor_faults)
+        ),
+        Msg::SendfileHere {
+            bytes,
+            calls,
+            copy,
+            read_write_ms_per_gib,
+        } => format!(
+            "{}，阻塞 socket：{calls}；{copy}（read-write 为 {}）",
+            size(*bytes),
+            or_na(*read_write_ms_per_gib, |s| format!("{s:.0} ms"))
+        ),
+        Msg::ReceiverCopy { ms_per_gib: Some(r) } => format!(
+            "用 sendfile 时接收线程每 GiB 拷贝 {r:.0} ms —— 回环上没有网卡，这是唯一剩下的拷贝"
+        ),
+        Msg::ReceiverCopy { ms_per_gib: None } => {
+            "接收端的拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into()
+        }
+        Msg::Parallel {
+            connections,
+            file_bytes,
+            cached_pct,
+            aggregate_mib_s,
+            sendfile_calls,
+            partial,
+            eagain,
+        } => format!(
+            "这台机器上的测量：{connections} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {connections}` 接收：合计 {} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {sendfile_calls} 次，其中部分写入 {partial} 次（之后在 poll 里等待），EAGAIN {eagain} 次。",
+            size(*file_bytes),
+            or_na(*cached_pct, |c| format!("{c:.0}%")),
+            or_na(*aggregate_mib_s, |m| format!("{m:.0}")),
+        ),
+        Msg::WitnessNotAvailable { why } => {
+            format!("Java transferTo 程序的 sendfile 调用：n/a（{why}）。")
+        }
+        Msg::WitnessTraced {
+            file_bytes,
+            transfer_to_calls,
+            transfer_to_partial,
+            sendfile_calls,
+            sendfile_bytes,
+            sendfile_errors,
+            path,
+        } => format!(
+            "这台机器上的测量：一个 Java 程序在非阻塞 SocketChannel 上用 FileChannel.transferTo 发送 {} 的文件：transferTo 调用 {} 次，其中部分写入 {} 次；`copylab trace` 看到 {} 次 sendfile64，共移动 {} 字节（文件 {} 字节），其中 {} 次返回 EAGAIN。trace 的结论：{path}",
+            size(*file_bytes),
+            thousands(*transfer_to_calls),
+            thousands(*transfer_to_partial),
+            thousands(*sendfile_calls),
+            thousands(*sendfile_bytes),
+            thousands(*file_bytes),
+            thousands(*sendfile_errors),
+        ),
+        Msg::CountedBy(Counted::Perf) => "由 perf 在发送线程上统计".into(),
+        Msg::CountedBy(Counted::SelfCounted) => "由 copylab 自己统计：这里 perf 无法计数".into(),
+        Msg::AskSpliceCalls { bytes, pipe_bytes } => format!(
+            "splice 经一个 {} 的管道发送 {}，需要多少次系统调用？",
+            size(*pipe_bytes),
+            size(*bytes)
+        ),
+        Msg::WhySpliceCalls {
+            bytes,
+            pipe_granted,
+            pipe_fulls,
+            predicted,
+            measured,
+            by,
+        } => format!(
+            "每装满一次管道两次 splice（文件 → 管道，管道 → socket）：内核给了 {pipe_granted} 的管道，{} 是 {pipe_fulls} 管道，模型说 {predicted} 次；实测 {measured} 次（{by}）。",
+            size(*bytes)
+        ),
+        Msg::AskReadWriteCalls {
+            bytes,
+            buffer_bytes,
+        } => format!(
+            "read-write 用 {} 的缓冲区发送 {}，要多少次系统调用？",
+            size(*buffer_bytes),
+            size(*bytes)
+        ),
+        Msg::WhyReadWriteCalls {
+            chunks,
+            predicted,
+            measured,
+            by,
+        } => format!(
+            "每个缓冲区一次 pread64、一次 write：{chunks} 个缓冲区，模型说 {predicted} 次；实测 {measured} 次（{by}）。"
+        ),
+        Msg::AskReadWriteTransitions {
+            bytes,
+            buffer_bytes,
+        } => format!(
+            "read-write 用 {} 的缓冲区发送 {}，要多少次用户态↔内核态切换？",
+            size(*buffer_bytes),
+            size(*bytes)
+        ),
+        Msg::WhyReadWriteTransitions {
+            syscalls,
+            transitions,
+            by,
+        } => format!(
+            "每次系统调用两次切换（进入、返回），每个缓冲区一次 pread64 加一次 write：实测 {syscalls} 次系统调用（{by}），所以是 {transitions} 次切换 —— 教科书的 4 次只是一个缓冲区。"
+        ),
+        Msg::AskSendfileCalls { bytes } => format!(
+            "sendfile 在阻塞 socket 上发送 {}，需要多少次系统调用？",
+            size(*bytes)
+        ),
+        Msg::WhySendfileCalls { measured, by } => format!(
+            "一次 sendfile 最多移动 2 GiB − 4 KiB，阻塞 socket 会等到全部放进去；实测 {measured} 次（{by}）。非阻塞 socket（Kafka）上会是多次部分写入。"
+        ),
+        Msg::AskMostCopy {
+            bytes,
+            buffer_bytes,
+        } => format!(
+            "发送 {} 时（read-write 用 {} 的缓冲区），哪条路径让发送线程拷贝得最多？",
+            size(*bytes),
+            size(*buffer_bytes)
+        ),
+        Msg::WhyMostCopy { figures } => format!(
+            "发送线程的采样拷贝时间，每 GiB 毫秒数：{figures}。mmap 的缺页发生在 write() 的拷贝里，算作拷贝；sendfile 和 splice 交给 socket 的是页引用。与最高者相差 25% 以内的路径也算对。"
+        ),
+        Msg::AskMostSyscalls {
+            bytes,
+            buffer_bytes,
+            pipe_bytes,
+        } => format!(
+            "发送 {}，read-write 用 {} 的缓冲区、splice 用 {} 的管道，哪条路径的系统调用最多？",
+            size(*bytes),
+            size(*buffer_bytes),
+            size(*pipe_bytes)
+        ),
+        Msg::WhyMostSyscalls { figures, by } => format!(
+            "实测系统调用：{figures}（{by}）。read-write 每个缓冲区两次，splice 每管道两次，mmap 一共三次，sendfile 一次。"
+        ),
+        Msg::AskMmapFaults { bytes } => format!(
+            "mmap 发送 {}（已在页缓存里），会有多少次次缺页（minor fault）？",
+            size(*bytes)
+        ),
+        Msg::WhyMmapFaults {
+            bytes,
+            pages,
+            measured,
+        } => format!(
+            "{} 是 {pages} 个页，但内核每次缺页会把周围的页一起映射（fault-around，还有大 folio），所以实测只有 {measured} 次（getrusage，发送线程）。",
+            size(*bytes)
+        ),
+        Msg::AskColdSendfile => "--cache cold 会改变 sendfile 的系统调用次数吗？".into(),
+        Msg::Yes => "是".into(),
+        Msg::No => "否".into(),
+        Msg::WhyColdChanged { cold, warm, by } => format!(
+            "冷缓存 {cold} 次，热缓存 {warm} 次（{by}）：这次冷读时 sendfile 返回得更早，调用方又调用了几次。"
+        ),
+        Msg::WhyColdSame { cold, warm, by } => format!(
+            "冷缓存 {cold} 次，热缓存 {warm} 次（{by}）：读盘发生在同一次 sendfile 里面（以及预读），不会多出调用；变的是等待读盘的时间。"
+        ),
+        Msg::AnswerExactly => "（整数，须完全一致）".into(),
+        Msg::AnswerWithin { pct } => format!("（整数；误差 {pct}% 以内算对）"),
+        Msg::QuizHeader { seed, total } => format!(
+            "copylab quiz · 种子 {seed}（--seed {seed} 给出同样的题目）· 共 {total} 题，每题都用这次运行测出的数字判分"
+        ),
+        Msg::NotAsked => "未出题：".into(),
+        Msg::TryAgain { why } => format!("{why}；请再答一次"),
+        Msg::AlsoRight { choices } => format!("（也算对：{}）", choices.join("、")),
+        Msg::Right => "对".into(),
+        Msg::Wrong => "错".into(),
+        Msg::Verdict {
+            mark,
+            answer,
+            also,
+            explanation,
+        } => format!("{mark} —— 这次测得：{answer}{also}。{explanation}"),
+        Msg::AnswerMeasured => "答案（这次运行测得）：".into(),
+        Msg::Score { score, total } => format!("得分 {score}/{total}"),
+    }
+}
+
+fn band(b: Band) -> &'static str {
+    match b {
+        Band::User => "用户空间",
+        Band::Kernel => "内核空间",
+        Band::Hardware => "硬件",
+    }
+}
+
+fn place(p: Place) -> &'static str {
+    match p {
+        Place::Disk => "磁盘",
+        Place::PageCache => "页缓存",
+        Place::UserBuffer => "用户缓冲区",
+        Place::UserMapping => "用户映射区",
+        Place::Pipe => "管道 pipe",
+        Place::SocketBuffer => "socket 缓冲区",
+        Place::Nic => "网卡 NIC",
+    }
+}
+
+fn step(k: StepKind) -> &'static str {
+    match k {
+        StepKind::Dma => "DMA 拷贝：由设备完成，不占 CPU",
+        StepKind::Cpu => "CPU 拷贝：每个字节都由 CPU 复制",
+        StepKind::CpuUnlessSg => {
+            "设备支持分散/聚集 DMA（SG-DMA）时没有拷贝（skb 的 frags 只持有页引用，网卡直接从页缓存读），不支持时是一次 CPU 拷贝"
+        }
+        StepKind::Reference => "只移动页引用，没有拷贝",
+        StepKind::Map => "页被映射进进程地址空间，没有拷贝",
+        StepKind::Pin => {
+            "页面固定（pin）后借给 socket，直到完成通知；设备支持 SG-DMA 时没有拷贝，不支持时 TCP 照样拷贝"
+        }
+    }
+}
+
+fn title(m: MethodKind) -> &'static str {
+    match m {
+        MethodKind::ReadWrite => "read-write —— read() 读入缓冲区，再 write() 到 socket",
+        MethodKind::Mmap => "mmap —— 映射文件，直接从映射区 write()",
+        MethodKind::Sendfile => {
+            "sendfile —— 一次调用，在内核里从文件到 socket（Kafka 的 transferTo）"
+        }
+        MethodKind::Splice => "splice —— 文件 → 管道 → socket，移动页引用而不是字节",
+        MethodKind::Vmsplice => "vmsplice —— 读入新页，把页借给管道，再 splice 到 socket",
+        MethodKind::MsgZerocopy => {
+            "msg-zerocopy —— 从映射区 send(MSG_ZEROCOPY)，完成通知在错误队列里"
+        }
+        MethodKind::IoUringSplice => "io-uring-splice —— splice 的管道路径，经 io_uring 批量提交",
+        MethodKind::IoUringSendZc => {
+            "io-uring-send-zc —— 经 io_uring 的零拷贝发送，每次两个完成事件"
+        }
+    }
+}
+
+fn heading(h: Heading) -> &'static str {
+    match h {
+        Heading::Steps => "步骤",
+        Heading::Textbook => "教科书的说法",
+        Heading::Reality => "Linux 实际上怎么做",
+        Heading::Measured => "在这台机器上的测量",
+        Heading::Myths => "面试中的误区，逐条纠正",
+    }
+}
+
+fn kafka_heading(h: KafkaHeading) -> &'static str {
+    match h {
+        KafkaHeading::Question => "问题",
+        KafkaHeading::ReadWrite => "① 传统路径 read + write",
+        KafkaHeading::Mmap => "② mmap + write",
+        KafkaHeading::Sendfile => "③ sendfile，以及 SG-DMA 改变了什么",
+        KafkaHeading::Splice => "④ splice",
+        KafkaHeading::Uses => "Kafka 在哪里用",
+        KafkaHeading::DoesNot => "哪里用不上",
+        KafkaHeading::Parallel => "“并行 transferTo”",
+        KafkaHeading::Stays => "什么省不掉",
+        KafkaHeading::Witness => "旁证：Java 的 FileChannel.transferTo",
+        KafkaHeading::Answer => "可以直接说的回答",
+    }
+}
+
+fn kafka(k: Kafka) -> &'static str {
+    match k {
+        Kafka::Intro => {
+            "回答从传统路径讲到 sendfile，再讲 Kafka 在哪里用、哪里用不上、什么省不掉。加上 --measure，每一步旁边都有这台机器上测出的数字。"
+        }
+        Kafka::RunMeasure => {
+            "运行 `copylab explain kafka --measure`，每一步的数字就在这台机器上测出来。"
+        }
+        Kafka::RwCopies => {
+            "read() 把页缓存拷到用户缓冲区，write() 再把用户缓冲区拷到 socket 缓冲区，磁盘和网卡各加一次 DMA：4 次拷贝（2 次 CPU、2 次 DMA），4 次用户态↔内核态切换 —— 这只是一个缓冲区的数据。"
+        }
+        Kafka::RwWholeFile => {
+            "整个文件算下来，拷贝仍是每字节 4 次，切换却是每个缓冲区 4 次：1 GiB 的日志段配 128 KiB 的缓冲区是 16,384 次系统调用、32,768 次切换。只有页缓存未命中时才有磁盘 DMA，页缓存命中时根本不读盘。"
+        }
+        Kafka::MmapCopies => {
+            "mmap() 把页缓存映射进进程，write() 从映射区拷到 socket 缓冲区：3 次拷贝（1 次 CPU、2 次 DMA），仍是 4 次切换（mmap、write）。"
+        }
+        Kafka::MmapFaults => {
+            "mmap 只保留地址范围：每页在第一次访问时由一次缺页映射，这里是在 write() 里；文件被截断会触发 SIGBUS。"
+        }
+        Kafka::SendfileOneCall => {
+            "sendfile() 一次调用就在内核里把文件送到 socket：2 次切换，没有用户缓冲区。"
+        }
+        Kafka::SendfileSg => {
+            "没有分散/聚集 DMA（SG-DMA）时，内核仍要把页缓存拷到 socket 缓冲区：3 次拷贝（1 次 CPU）。有 SG-DMA 时 skb 只持有页缓存页的引用（frags），网卡用 DMA 把它们聚集起来：2 次拷贝，都是 DMA，没有 CPU 拷贝。这才是零拷贝的“零”。"
+        }
+        Kafka::SendfileNoCompletion => {
+            "在途的页没有完成通知：sendfile 返回之后再改文件，改动仍可能被发出去。"
+        }
+        Kafka::SpliceBase => {
+            "从 Linux 2.6.23 起 sendfile 基于 splice 实现：do_sendfile → do_splice_direct → splice_to_socket（MSG_SPLICE_PAGES）。splice 本身需要一个管道：文件 → 管道 → socket，每装满一次管道两次调用；同样是有 SG-DMA 时 0 次 CPU 拷贝，没有时 1 次。"
+        }
+        Kafka::UsesChain => {
+            "broker 从日志段文件响应消费者拉取和副本（follower）拉取：FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile。"
+        }
+        Kafka::UsesSameBytes => {
+            "为什么行得通：一个 record batch 从生产者到磁盘再到网络都是同一种格式，broker 响应拉取时从不解码、也不重新编码，直接把日志段的一段字节原样发出。"
+        }
+        Kafka::UsesCached => {
+            "消费者通常读的是生产者刚写的数据，还在页缓存里：这样的拉取根本不读盘。"
+        }
+        Kafka::NotProduce => {
+            "生产请求：broker 从 socket 读进 JVM，再经页缓存写进日志段 —— 没有零拷贝，默认也不 fsync（持久性靠副本；log.flush.interval.* 可以强制刷盘）。"
+        }
+        Kafka::NotTls => {
+            "TLS：SslTransportLayer 把文件读进 JVM，在那里加密再写出，因为数据必须先拷到用户态（JVM）再加密。nginx 在 TLS 下保住 sendfile 靠的是内核 TLS 和 SSL_sendfile，加密照样要 CPU 过一遍数据。"
+        }
+        Kafka::NotOldClients => {
+            "需要旧消息格式的老客户端：broker 在 JVM 里做格式下转换（down-conversion），这些拉取都要拷贝。"
+        }
+        Kafka::NotMmap => {
+            "mmap：Kafka 映射的是索引文件（.index、.timeindex），不是日志。从 mmap 的 commit log 里发消息是 RocketMQ 的设计 —— 两者常被混为一谈。"
+        }
+        Kafka::ParallelOneCopy => {
+            "很多消费者经很多连接读同一个已缓存的日志段：内存里只有一份页，每个连接各自从它 transferTo。"
+        }
+        Kafka::ParallelNonBlocking => {
+            "Kafka 的 socket 是非阻塞的（Java NIO）：每次 transferTo 只写 socket 缓冲区放得下的部分，返回部分字节数；网络线程去服务别的连接，等 socket 可写时再调用。"
+        }
+        Kafka::StaysCopies => {
+            "DMA 拷贝还在（未命中时磁盘 → 页缓存，socket 缓冲区 → 网卡），接收端的拷贝也在：消费者的 recv() 把每个字节从 socket 拷进自己的 JVM。"
+        }
+        Kafka::Answer1 => {
+            "传统方式用 read + write 发文件：4 次拷贝，2 次 DMA、2 次经用户缓冲区的 CPU 拷贝，每个缓冲区 4 次用户态↔内核态切换。"
+        }
+        Kafka::Answer2 => {
+            "mmap + write 省掉拷到用户态的那一次，但拷到 socket 的那一次还在，还要付缺页的代价。"
+        }
+        Kafka::Answer3 => {
+            "sendfile 一次调用在内核里完成：有分散/聚集 DMA（SG-DMA）时 socket 缓冲区只持有页缓存页的引用，网卡直接读，不再有 CPU 拷贝 —— 2 次 DMA 拷贝，2 次切换。"
+        }
+        Kafka::Answer4 => {
+            "Kafka 在 broker 响应拉取时用它：FileRecords.writeTo 调用 FileChannel.transferTo，在 Linux 上就是 sendfile。"
+        }
+        Kafka::Answer5 => {
+            "行得通是因为 record batch 从生产者到磁盘再到消费者是同样的字节：broker 从不重新编码。"
+        }
+        Kafka::Answer6 => "消费者通常从页缓存读最近的数据，所以一次拉取往往根本不读盘。",
+        Kafka::Answer7 => {
+            "生产请求不是零拷贝，要读进 JVM 再经页缓存写盘；TLS 也不是，数据必须先拷到用户态（JVM）再加密；需要格式下转换的老客户端也不是。"
+        }
+        Kafka::Answer8 => "Kafka 的 mmap 用在索引文件上，不是日志本身。",
+        Kafka::Answer9 => {
+            "零拷贝指的是 broker 上没有 CPU 拷贝：DMA 拷贝还在，消费者从 socket 拷出的那一次也还在。"
+        }
+        Kafka::Answer10 => {
+            "非阻塞 socket 上 transferTo 放得下多少发多少就返回，所以繁忙的 broker 一次拉取要调用很多次。"
+        }
+    }
+}
+
+fn reality(m: MethodKind) -> &'static [&'static str] {
+    match m {
+        MethodKind::ReadWrite => &[
+            "教科书只算一次 read 和一次 write：一个缓冲区的数据 4 次拷贝、4 次切换。真实的服务器要循环：256 MiB 的文件配 128 KiB 的缓冲区，就是 2,048 次 read 和 2,048 次 write —— 8,192 次用户态↔内核态切换，而不是 4 次；拷贝仍是每字节 4 次（2 次 CPU、2 次 DMA）。",
+            "copylab 用 pread64（显式偏移），所以同一个打开的文件可以同时服务多个连接。",
+            "两次 CPU 拷贝都是真的：页缓存 → 你的缓冲区，你的缓冲区 → socket。",
+        ],
+        MethodKind::Mmap => &[
+            "一次 mmap，然后 socket 允许的最少次数的 write —— 但内核仍然要把页缓存拷贝到 socket 缓冲区。",
+            "页必须映射进进程：会有 read-write 没有的次缺页（minor page fault）和页表开销。",
+            "如果别的进程截断了文件，访问丢失的页会触发 SIGBUS；copylab 自己从不访问这些页，write 会返回 EFAULT。",
+        ],
+        MethodKind::Sendfile => &[
+            "一次系统调用最多移动 2 GiB − 4 KiB（0x7ffff000 字节）：阻塞 socket 上 256 MiB 的文件一次调用就发完。非阻塞 socket（Java NIO，也就是 Kafka）上 socket 缓冲区一满 sendfile 就返回部分字节数，调用方等待后再调用。",
+            "sendfile 从 Linux 2.6.23 起基于 splice 实现：do_sendfile → do_splice_direct → splice_to_socket（MSG_SPLICE_PAGES）。设备支持分散/聚集 DMA（SG-DMA，回环设备支持）时，skb 的 frags 只持有页缓存页的引用，网卡直接从那里读：发送端没有 CPU 拷贝。没有 NETIF_F_SG 时 tcp_sendmsg_locked 会拷贝。",
+            "socket 引用页缓存页，却没有完成通知：sendfile 返回之后再改文件，只要数据还在 socket 缓冲区里，改动仍可能被发出去。",
+            "回环上没有网卡，也没有到线路的 DMA：接收端的 recv() 是一次 CPU 拷贝，所以端到端的“零拷贝”并不是零。",
+            "Java 的 FileChannel.transferTo 只在直接路径（目标是 socket 或文件通道）上才是 sendfile；否则按块 mmap 或经缓冲区循环拷贝，较新的 JDK 对文件目标先试 copy_file_range。Kafka 开启 TLS 后用不了它：数据必须先拷到用户态（JVM）再加密。",
+        ],
+        MethodKind::Splice => &[
+            "每装满一次管道要两次调用：文件 → 管道，管道 → socket。管道大小（默认 64 KiB，最大 /proc/sys/fs/pipe-max-size）决定调用次数。",
+            "进管道的是页引用而不是字节；管道 → socket 这一半就是 sendfile 用的代码（splice_to_socket、MSG_SPLICE_PAGES）：设备支持 SG-DMA 时没有拷贝，不支持时 tcp_sendmsg_locked 拷贝一次。而且数据必须经过一个你自己创建和管理的管道。",
+            "SPLICE_F_MOVE 从 Linux 2.6.21 起就不起作用了；出错后留在管道里的字节从未发出。",
+        ],
+        MethodKind::Vmsplice => &[
+            "vmsplice 把你的页借给管道而不是拷贝：write() 的拷贝没了，read() 的拷贝还在。",
+            "问题在于：没有任何通知告诉你内核何时用完这些页。在回环上它们一直待在接收端的队列里，直到对方读走；在那之前改写它们，客户端收到的数据就变了。",
+            "所以 copylab 从不复用页：每个 4 MiB 区域都是新 mmap 的，splice 完就 munmap。内核要把每个新页清零 —— 清零本身就是一次写内存，抵消了省下的拷贝 —— 每页还要一次缺页。",
+            "管道 → socket 的 splice 就是 sendfile 的代码：有 SG-DMA 时没有拷贝，没有时一次。",
+        ],
+        MethodKind::MsgZerocopy => &[
+            "先在 socket 上设 SO_ZEROCOPY，再 send(MSG_ZEROCOPY)：socket 对映射的页做页面固定（pin），调用在数据发出之前就返回。和 sendfile 一样，这需要设备支持 SG-DMA（NETIF_F_SG），否则 tcp_sendmsg_locked 照样拷贝。",
+            "每次发送都欠一个完成通知，用 recvmsg(MSG_ERRQUEUE) 从 socket 的错误队列读取；内核会把它们合并成发送编号的区间。区间完成之前页的内容不能修改：网卡可能还在读（解除映射是允许的，socket 自己持有引用）。",
+            "在回环上内核照样拷贝 —— 接收端可能永远不读 —— 并在每个完成通知里说明（SO_EE_CODE_ZEROCOPY_COPIED）。copylab 统计这些通知，而不是想当然。",
+            "Unix socket 拒绝 SO_ZEROCOPY。固定的页太多（optmem_max、RLIMIT_MEMLOCK）时 send 返回 ENOBUFS：copylab 先读完成通知再重试，否则这一块用普通拷贝发送并如实报告。",
+        ],
+        MethodKind::IoUringSplice => &[
+            "每装满一次管道还是两次 splice，但作为链接（link）的条目放进与内核共享的环：一次 io_uring_enter 提交整批（--batch）并等待。",
+            "splice 无法以不阻塞的方式尝试，内核把它交给 io-wq 工作线程（iou-wrk-<tid>）。服务线程的系统调用和 CPU 下降了，工作量并没有。copylab 单独一行测量工作线程的 CPU。",
+            "io_uring 是一种提交工作的方式：拷不拷贝取决于具体操作。IORING_OP_SPLICE 就是 splice，有 SG-DMA 时没有拷贝，没有时一次；这里要看的是系统调用那一列。",
+        ],
+        MethodKind::IoUringSendZc => &[
+            "IORING_OP_SEND_ZC 像 MSG_ZEROCOPY 一样对映射的页做页面固定（pin），但不需要 SO_ZEROCOPY，也不用错误队列。",
+            "每次发送完成两次：先是结果（发送的字节数，带 IORING_CQE_F_MORE），页释放后再来一个通知（IORING_CQE_F_NOTIF）。加上 IORING_SEND_ZC_REPORT_USAGE，通知会说明内核是否做了拷贝。",
+            "同一个 socket 的发送被链接起来以保证字节流的顺序；一批用一次 io_uring_enter 提交。Unix socket 拒绝零拷贝发送。",
+        ],
+    }
+}
+
+static MYTH_LIST: [Myth; MYTHS] = [
+    Myth {
+        claim: "“read/write 有 4 次上下文切换”",
+        truth: "这 4 次是用户态↔内核态的切换，每次系统调用 2 次。调度器的上下文切换是另一回事，由 perf 统计，取决于阻塞。copylab 两者都显示。",
+        command: "copylab compare --methods read-write,sendfile",
+    },
+    Myth {
+        claim: "“零拷贝就是数据从不被拷贝”",
+        truth: "DMA 拷贝还在，回环上接收端的 recv() 也是一次 CPU 拷贝。sendfile 只去掉了发送端的 CPU 拷贝。",
+        command: "copylab explain sendfile --measure",
+    },
+    Myth {
+        claim: "“mmap 没有代价”",
+        truth: "它用缺页和页表开销换掉一次拷贝；映射期间文件被截断会触发 SIGBUS。",
+        command: "copylab compare --methods read-write,mmap",
+    },
+    Myth {
+        claim: "“Kafka 的零拷贝很特别”",
+        truth: "FileChannel.transferTo 在直接路径（目标是 socket 或文件通道）上就是 sendfile。开启 TLS 后 Kafka 用不了它：数据必须先拷到用户态（JVM）再加密。完整的回答见 `copylab explain kafka`。",
+        command: "copylab explain kafka --measure",
+    },
+    Myth {
+        claim: "“Rust 里 std::io::copy 从 File 到 TcpStream 会用 sendfile”",
+        truth: "现在的 Rust 不会：它读进缓冲区，再用 sendto 写到 socket（copylab 自己调用 sendfile）。Rust 曾经在这里用过 sendfile 和 splice（rust-lang/rust#75272），后来（#108283）因为同一个隐患停用了：复制返回之后写进文件的字节仍可能到达对端。strace 要加上 sendto，否则看不到任何一次 socket 写。",
+        command: "strace -f -e trace=sendfile,read,write,sendto <你的程序>",
+    },
+    Myth {
+        claim: "“第一次和第十次运行的代价一样”",
+        truth: "热的页缓存把磁盘藏起来了：页缓存命中时根本不读盘，只有冷读才有来自磁盘的 DMA。--cache cold 在每次运行前丢弃文件的页；可以看到 mmap 的主缺页和 read-write 的自愿上下文切换出现。",
+        command: "copylab compare --cache cold   对比   copylab compare --cache warm",
+    },
+    Myth {
+        claim: "“io_uring 就是零拷贝”",
+        truth: "io_uring 是一种提交工作的方式，拷不拷贝取决于具体操作：IORING_OP_SEND_ZC 像 MSG_ZEROCOPY 一样做页面固定（pin），IORING_OP_SPLICE 像 splice 一样移动页引用，IORING_OP_READ 和 WRITE 照样拷贝。它的 splice 在内核工作线程里执行，服务线程看起来很闲，活却由另一个线程干了。",
+        command: "copylab compare --methods splice,io-uring-splice",
+    },
+    Myth {
+        claim: "“MSG_ZEROCOPY 让回环测试变成零拷贝”",
+        truth: "在回环上内核会拷贝每一次零拷贝发送，并在完成通知里说明；只有大块数据发往真实网卡时零拷贝才划算。",
+        command: "copylab compare --methods sendfile,msg-zerocopy",
+    },
+];
