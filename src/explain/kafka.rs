@@ -12,22 +12,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::{KafkaFigures, Lang, PathFigures, Section};
 use crate::compare::{self, CompareOptions};
-use crate::method::MethodKind;
+use crate::counters::{Choice, Counters};
+use crate::method::{MethodConfig, MethodKind, Scratch};
 use crate::report::lesson::{self, Kafka, KafkaHeading, Msg};
 use crate::report::thousands;
 use crate::results::Report;
-use crate::source::{self, Source};
+use crate::source::{self, Part, Source};
+use crate::transfer;
 
 /// The connection counts the parallel fetch is measured with: one consumer, then several.
 pub const CONNECTIONS: [usize; 2] = [1, 4];
-
-/// The most one sendfile moves (Linux `MAX_RW_COUNT`), as in the sendfile path.
-const SENDFILE_MAX: u64 = 0x7fff_f000;
 
 /// How long a fetch child may take to connect, and any connection to finish.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,13 +32,11 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// One connection of the parallel fetch, as the serving side saw it.
 #[derive(Debug, Clone, Copy)]
 pub struct Served {
-    pub bytes: u64,
-    /// sendfile calls that moved bytes or returned EAGAIN.
+    /// sendfile calls made (every attempt), as the sendfile path counted them.
     pub sendfile_calls: u64,
     /// Calls that moved fewer bytes than asked (the socket buffer filled).
     pub partial: u64,
-    /// Calls that returned EAGAIN (nothing fitted); after these and after partial ones the
-    /// thread waited in poll.
+    /// Calls that returned EAGAIN (nothing fitted); after each the thread waited in poll.
     pub eagain: u64,
 }
 
@@ -357,46 +352,42 @@ fn fetch_parallel(src: &Source, n: usize) -> Result<Parallel> {
     })
 }
 
-/// sendfile the whole file to `sock` made non-blocking: ask for everything left each time; after
-/// a partial count (the socket buffer filled) or EAGAIN (nothing fitted), wait in poll until the
-/// socket is writable, as Java's transferTo under a Selector (Kafka's network threads) does.
+/// Serve the whole file to `sock`, made non-blocking, with the sendfile path itself inside one
+/// measured window (the transfer machinery compare and serve use): each call asks for all that
+/// is left; the socket takes what fits in its buffer (a partial count), and a call that finds it
+/// full returns EAGAIN and waits in poll until it is writable — as Java's transferTo on a
+/// non-blocking SocketChannel under a Selector (Kafka's network threads) does.
 fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
     sock.set_nonblocking(true)?;
-    let wait = || -> Result<()> {
-        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
-        match poll(&mut fds, PollTimeout::from(60_000u16)) {
-            Ok(0) => bail!("the client read nothing for 60 s"),
-            Ok(_) | Err(Errno::EINTR) => Ok(()),
-            Err(e) => Err(e).context("poll failed"),
-        }
-    };
-    let mut off: i64 = 0;
-    let mut r = Served {
-        bytes: 0,
-        sendfile_calls: 0,
-        partial: 0,
-        eagain: 0,
-    };
-    while (off as u64) < src.len {
-        let want = (src.len - off as u64).min(SENDFILE_MAX) as usize;
-        r.sendfile_calls += 1;
-        match nix::sys::sendfile::sendfile(sock.as_fd(), &src.file, Some(&mut off), want) {
-            Ok(0) => bail!("the file shrank while it was sent"),
-            Ok(sent) if sent < want => {
-                r.partial += 1;
-                wait()?;
-            }
-            Ok(_) => {}
-            Err(Errno::EAGAIN) => {
-                r.eagain += 1;
-                wait()?;
-            }
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e).context("sendfile failed"),
-        }
-    }
-    r.bytes = off as u64;
-    Ok(r)
+    let method = crate::method::build(
+        MethodKind::Sendfile,
+        MethodConfig {
+            buffer: 128 << 10,
+            pipe_size: 1 << 20,
+            batch: crate::method::DEFAULT_BATCH,
+        },
+    )?;
+    let mut scratch = Scratch::default();
+    method.prepare(&mut scratch)?;
+    // The figures wanted are the path's own calls: rusage is enough, and opens nothing.
+    let mut counters = Counters::open(Choice::Rusage)?;
+    let m = transfer::send_measured(
+        method.as_ref(),
+        Part::whole(src),
+        sock.as_fd(),
+        &[],
+        true,
+        &mut scratch,
+        &mut counters,
+    )?;
+    m.sent
+        .map_err(|e| anyhow::anyhow!("sendfile stopped: {e}"))?;
+    const CALL: &str = "sendfile64";
+    Ok(Served {
+        sendfile_calls: m.calls.count(CALL),
+        partial: m.calls.short(CALL),
+        eagain: m.calls.again(CALL),
+    })
 }
 
 /// The Kafka answer in `lang`: sections of bullets, the figures of `f` beside each step when

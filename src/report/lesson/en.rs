@@ -223,7 +223,7 @@ fn say(m: &Msg) -> String {
             partial,
             eagain,
         } => format!(
-            "Measured here: {connections} connection{} each fetching the same {} ({} in the page cache before), received by `copylab fetch --connections {connections}`: {} MiB/s in all; per connection {sendfile_calls} sendfile calls on a non-blocking socket, {partial} of them partial (then a wait in poll), {eagain} EAGAIN.",
+            "Measured here: {connections} connection{} each fetching the same {} ({} in the page cache before), received by `copylab fetch --connections {connections}`: {} MiB/s in all; per connection {sendfile_calls} sendfile calls on a non-blocking socket: {partial} returned a partial count (the socket buffer filled), {eagain} returned EAGAIN and waited in poll until the socket was writable.",
             plural(*connections as u64),
             size(*file_bytes),
             or_na(*cached_pct, |c| format!("{c:.0}%")),

@@ -209,7 +209,7 @@ fn say(m: &Msg) -> String {
             partial,
             eagain,
         } => format!(
-            "这台机器上的测量：{connections} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {connections}` 接收：合计 {} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {sendfile_calls} 次，其中部分写入 {partial} 次（之后在 poll 里等待），EAGAIN {eagain} 次。",
+            "这台机器上的测量：{connections} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {connections}` 接收：合计 {} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {sendfile_calls} 次：{partial} 次只写进一部分（socket 缓冲区满了），{eagain} 次返回 EAGAIN，在 poll 里等到 socket 可写再继续。",
             size(*file_bytes),
             or_na(*cached_pct, |c| format!("{c:.0}%")),
             or_na(*aggregate_mib_s, |m| format!("{m:.0}")),
