@@ -195,16 +195,23 @@ fn diagrams_draw_the_textbook_compare_reports() {
             let d = diagram(&out.stdout, &what);
             let dump = format!("{what}: textbook {tb}\n{d}");
 
-            assert_eq!(d.matches("CPU").count() as u64, cpu, "CPU copies\n{dump}");
+            // A pinned send (pin) is a CPU copy without scatter-gather, like CPU*: the textbook
+            // counts it as "1 (0 with SG-DMA)".
+            let labels = step_labels(&d);
+            let pins = labels.iter().filter(|l| l.ends_with("pin")).count() as u64;
+            assert_eq!(
+                d.matches("CPU").count() as u64 + pins,
+                cpu,
+                "CPU copies\n{dump}"
+            );
             assert_eq!(d.matches("DMA").count() as u64, dma, "DMA copies\n{dump}");
             assert_eq!(
-                d.matches("CPU*").count() as u64,
+                d.matches("CPU*").count() as u64 + pins,
                 cpu - cpu_sg,
-                "copies scatter-gather DMA avoids (CPU*)\n{dump}"
+                "copies scatter-gather DMA avoids (CPU*, pin)\n{dump}"
             );
 
             // Every arrow is numbered and carries exactly one kind tag.
-            let labels = step_labels(&d);
             assert!(labels.len() >= 3, "too few steps\n{dump}");
             for l in &labels {
                 let tag: String = l.chars().skip(1).collect();
@@ -215,7 +222,11 @@ fn diagrams_draw_the_textbook_compare_reports() {
             }
             let tagged = |t: &str| labels.iter().filter(|l| l.ends_with(t)).count() as u64;
             assert_eq!(tagged("DMA"), dma, "DMA steps\n{dump}");
-            assert_eq!(tagged("CPU") + tagged("CPU*"), cpu, "CPU steps\n{dump}");
+            assert_eq!(
+                tagged("CPU") + tagged("CPU*") + tagged("pin"),
+                cpu,
+                "CPU steps\n{dump}"
+            );
 
             // The syscalls sit on the user/kernel boundary (the ━ line).
             let boundary = d
@@ -281,7 +292,10 @@ fn diagrams_draw_the_textbook_compare_reports() {
                 let cpu_text = if cpu == cpu_sg {
                     format!("{cpu} CPU cop")
                 } else {
-                    format!("{cpu} CPU copy ({cpu_sg} with scatter-gather DMA)")
+                    format!(
+                        "{cpu} CPU cop{} ({cpu_sg} with scatter-gather DMA)",
+                        if cpu == 1 { "y" } else { "ies" }
+                    )
                 };
                 assert!(textbook.contains(&cpu_text), "{cpu_text:?} in {textbook:?}");
             } else {
@@ -742,7 +756,22 @@ fn splice_paths_copy_without_scatter_gather_like_sendfile() {
             text.contains("when the device does scatter-gather; without it TCP copies"),
             "{name}\n{text}"
         );
+        // The textbook counts that copy: "1 (0 with SG-DMA)", like sendfile.
+        let tb = &method(report, name)["textbook"];
+        let cpu = num(&tb["cpu_copies"], "cpu_copies");
+        let sg = num(&tb["cpu_copies_with_sg_dma"], "cpu_copies_with_sg_dma");
+        assert_eq!((cpu, sg), (1, 0), "{name}: {tb}");
+        assert!(
+            text.contains("1 CPU copy (0 with scatter-gather DMA)"),
+            "{name}\n{text}"
+        );
     }
+    // Two CPU copies are "copies".
+    let vm = flatten(&explain(&["vmsplice", "--lang", "en"]).stdout);
+    assert!(
+        vm.contains("2 CPU copies (1 with scatter-gather DMA)"),
+        "{vm}"
+    );
     // What removes the copy is page references in the skb, read by the NIC in place.
     let text = flatten(&explain(&["sendfile", "--lang", "en"]).stdout);
     for needle in [

@@ -529,7 +529,14 @@ mod tests {
                     assert!(text.contains(&label), "{k} {lang:?}: no {label}\n{text}");
                 }
                 // Copies drawn = copies in the model: the table and the picture cannot disagree.
-                let cpu = text.matches("CPU").count() as u32;
+                // A pinned send is a CPU copy without scatter-gather: counted like CPU*.
+                let pins = k
+                    .model()
+                    .steps
+                    .iter()
+                    .filter(|s| s.kind == StepKind::Pin)
+                    .count();
+                let cpu = (text.matches("CPU").count() + pins) as u32;
                 let dma = text.matches("DMA").count() as u32;
                 assert_eq!(cpu, k.textbook().cpu_copies, "{k}\n{text}");
                 assert_eq!(dma, k.textbook().dma_copies, "{k}\n{text}");

@@ -239,9 +239,10 @@ impl Model {
         self.steps.iter().filter(|s| s.kind == k).count() as u32
     }
 
-    /// CPU copies, counting the ones scatter-gather DMA can avoid.
+    /// CPU copies, counting the ones scatter-gather DMA can avoid: a pinned send is one too,
+    /// since TCP copies it when the device cannot gather (tcp_sendmsg_locked).
     pub fn cpu_copies(&self) -> u32 {
-        self.count(Cpu) + self.count(CpuUnlessSg)
+        self.count(Cpu) + self.count(CpuUnlessSg) + self.count(Pin)
     }
 
     /// CPU copies left when the device does scatter-gather DMA.

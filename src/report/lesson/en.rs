@@ -26,7 +26,7 @@ fn say(m: &Msg) -> String {
         Msg::Step(k) => step(*k).into(),
         Msg::Title(k) => title(*k).into(),
         Msg::Heading(h) => heading(*h).into(),
-        Msg::Legend => "DMA = a device copies · CPU = the processor copies · CPU* = a CPU copy only without scatter-gather DMA: with it the skb holds page references and the NIC reads the page cache directly · ref = page references move · map = pages mapped · pin = pages pinned until a completion".into(),
+        Msg::Legend => "DMA = a device copies · CPU = the processor copies · CPU* = a CPU copy only without scatter-gather DMA: with it the skb holds page references and the NIC reads the page cache directly · ref = page references move · map = pages mapped · pin = pages pinned until a completion (a CPU copy without scatter-gather)".into(),
         Msg::During(Call::Op(c)) => format!("by {c}, submitted in a batch with io_uring_enter()"),
         Msg::During(c) => format!("during {c}"),
         Msg::DiskDma { call, toucher } => {
@@ -49,7 +49,10 @@ fn say(m: &Msg) -> String {
             format!("{cpu} CPU cop{}", if *cpu == 1 { "y" } else { "ies" })
         }
         Msg::TextbookCopies { cpu, sg } => {
-            format!("{cpu} CPU copy ({sg} with scatter-gather DMA)")
+            format!(
+                "{cpu} CPU cop{} ({sg} with scatter-gather DMA)",
+                if *cpu == 1 { "y" } else { "ies" }
+            )
         }
         Msg::SyscallsPerChunk(c) => format!("syscalls per chunk: {c}"),
         Msg::SyscallsPerBatch(b) => {

@@ -22,7 +22,7 @@ fn say(m: &Msg) -> String {
         Msg::Step(k) => step(*k).into(),
         Msg::Title(k) => title(*k).into(),
         Msg::Heading(h) => heading(*h).into(),
-        Msg::Legend => "DMA = 设备拷贝 · CPU = 处理器拷贝 · CPU* = 只在没有分散/聚集 DMA（SG-DMA）时才是 CPU 拷贝，有它时 skb 持有页引用，网卡直接读页缓存 · ref = 移动页引用 · map = 页映射 · pin = 页面固定（pin）直到完成通知".into(),
+        Msg::Legend => "DMA = 设备拷贝 · CPU = 处理器拷贝 · CPU* = 只在没有分散/聚集 DMA（SG-DMA）时才是 CPU 拷贝，有它时 skb 持有页引用，网卡直接读页缓存 · ref = 移动页引用 · map = 页映射 · pin = 页面固定（pin）直到完成通知（没有 SG-DMA 时是一次 CPU 拷贝）".into(),
         Msg::During(Call::Op(c)) => format!("由 {c} 完成，经 io_uring_enter() 批量提交"),
         Msg::During(c) => format!("发生在 {c} 期间"),
         Msg::DiskDma { call, toucher } => {
