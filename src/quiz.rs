@@ -162,11 +162,13 @@ fn measure(opts: &QuizOptions, d: &Draw) -> Result<Runs> {
     };
     let warm = compare::run(&base)?;
     // Copy time is sampled every 1 ms of CPU: a small file may give no sample at all, so the
-    // copy question is measured on at least COPY_SIZE (and says so).
+    // copy question is measured on at least COPY_SIZE (and says so), over COPY_RUNS runs whose
+    // spread is the noise the answer is judged within.
     let copied = if d.kinds.contains(&Kind::MostCopy) {
         Some(compare::run(&CompareOptions {
             size: opts.size.max(COPY_SIZE),
             profile: true,
+            runs: COPY_RUNS,
             ..base.clone()
         })?)
     } else {
@@ -349,61 +351,116 @@ fn classic_names() -> Vec<String> {
         .collect()
 }
 
-/// The path with the largest figure (the first on a tie), and "name figure, …".
-fn top_of(figs: &[(MethodKind, f64)]) -> (MethodKind, f64, String) {
-    let (top, max) = figs
-        .iter()
+/// The path with the largest figure (the first on a tie), and the figure.
+fn top_of(figs: &[(MethodKind, f64)]) -> (MethodKind, f64) {
+    figs.iter()
         .copied()
         .fold((MethodKind::ReadWrite, f64::MIN), |a, b| {
             if b.1 > a.1 { b } else { a }
-        });
-    let figures = figs
-        .iter()
-        .map(|(m, f)| format!("{m} {f:.0}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    (top, max, figures)
+        })
+}
+
+/// Runs of the copy question: enough that the spread between them says how noisy it is.
+const COPY_RUNS: u32 = 3;
+
+/// One path's sampled copy time of the serving thread, ms per GiB: median, and the range over
+/// the runs widened by one sample each way (a sample is the resolution of the figure).
+struct CopyFigure {
+    kind: MethodKind,
+    median: f64,
+    lo: f64,
+    hi: f64,
+}
+
+/// The copy figures of `m`, or None when a run has no profile (sampling refused).
+fn copy_figure(m: &MethodResult) -> Option<CopyFigure> {
+    let ms =
+        |p: &crate::results::Profile, bytes: u64| p.serving.ns_per_gib(Category::Copy, bytes) / 1e6;
+    let mut per_run = Vec::new();
+    let mut one_sample: f64 = 0.0;
+    for r in &m.runs {
+        let p = r.profile.as_ref()?;
+        per_run.push(ms(p, r.bytes));
+        one_sample = one_sample.max(p.serving.period_ns as f64 / crate::size::gib(r.bytes) / 1e6);
+    }
+    let median = ms(m.median.profile.as_ref()?, m.median.bytes);
+    let lo = per_run.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = per_run.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() || !hi.is_finite() {
+        return None;
+    }
+    Some(CopyFigure {
+        kind: m.method,
+        median,
+        lo: (lo - one_sample).max(0.0),
+        hi: hi + one_sample,
+    })
 }
 
 fn most_copy(c: &Ctx) -> Result<Asked> {
     let from = c.runs.copied.as_ref().unwrap_or(&c.runs.warm);
-    let mut figs: Vec<(MethodKind, f64)> = Vec::new();
-    for kind in MethodKind::CLASSIC {
-        let m = find(from, kind)?;
-        let f = m.median.profile.as_ref().map_or(f64::NAN, |p| {
-            p.serving.ns_per_gib(Category::Copy, m.median.bytes) / 1e6
-        });
-        figs.push((kind, f));
-    }
     let id = Kind::MostCopy.id();
-    if figs.iter().any(|(_, f)| !f.is_finite()) {
-        return Ok(Asked::Skipped(format!(
-            "{id}: n/a — perf sampling refused here, so copy time was not measured (run as root)"
-        )));
+    let mut figs = Vec::new();
+    for kind in MethodKind::CLASSIC {
+        match copy_figure(find(from, kind)?) {
+            Some(f) => figs.push(f),
+            None => {
+                return Ok(Asked::Skipped(format!(
+                    "{id}: n/a — perf sampling refused here, so copy time was not measured (run as root)"
+                )));
+            }
+        }
     }
-    let (top, max, figures) = top_of(&figs);
+    let medians: Vec<(MethodKind, f64)> = figs.iter().map(|f| (f.kind, f.median)).collect();
+    let (top, max) = top_of(&medians);
     if max <= 0.0 {
         return Ok(Asked::Skipped(format!(
             "{id}: n/a — no copy sample landed on the serving thread (1 ms sampling; a larger --size gives it time)"
         )));
     }
-    // Sampled copy time is noisy: a path within a quarter of the top counts too.
+    // Inside the noise: a path whose range over the runs reaches the top's range could have
+    // been the top in another run, so it is right too.
+    let top_lo = figs.iter().find(|f| f.kind == top).map_or(max, |f| f.lo);
     let also: Vec<String> = figs
         .iter()
-        .filter(|(m, f)| *m != top && *f >= max * 0.75)
-        .map(|(m, _)| m.name().to_string())
+        .filter(|f| f.kind != top && f.hi >= top_lo)
+        .map(|f| f.kind.name().to_string())
         .collect();
+    let figures = figs
+        .iter()
+        .map(|f| format!("{} {:.0} ({:.0}–{:.0})", f.kind, f.median, f.lo, f.hi))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let noise = if also.is_empty() {
+        c.say(&Msg::OutsideNoise)
+    } else {
+        c.say(&Msg::InsideNoise {
+            names: &also.join(", "),
+        })
+    };
+    let note = if from.file.bytes > c.opts.size {
+        c.say(&Msg::CopySizeNote { asked: c.opts.size })
+    } else {
+        String::new()
+    };
     let mut q = question(
         Kind::MostCopy,
         c.say(&Msg::AskMostCopy {
             bytes: from.file.bytes,
             buffer_bytes: c.d.buffer as u64,
+            note: &note,
         }),
         Expect::Choice {
             choices: classic_names(),
         },
         top.name().to_string(),
-        c.say(&Msg::WhyMostCopy { figures: &figures }),
+        format!(
+            "{} {noise}",
+            c.say(&Msg::WhyMostCopy {
+                figures: &figures,
+                runs: from.options.runs,
+            })
+        ),
     );
     q.also_right = also;
     Ok(Asked::Question(q))
@@ -415,9 +472,35 @@ fn most_syscalls(c: &Ctx) -> Result<Asked> {
     for kind in MethodKind::CLASSIC {
         figs.push((kind, syscalls(find(warm, kind)?).0 as f64));
     }
-    let (top, _, figures) = top_of(&figs);
+    let (top, max) = top_of(&figs);
+    // Syscall counts are exact: a path with the same count as the top is as right as it.
+    let also: Vec<String> = figs
+        .iter()
+        .filter(|(k, f)| *k != top && *f == max)
+        .map(|(k, _)| k.name().to_string())
+        .collect();
+    let figures = figs
+        .iter()
+        .map(|(m, f)| format!("{m} {f:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let perf = syscalls(find(warm, MethodKind::ReadWrite)?).1;
-    Ok(Asked::Question(question(
+    let mut why = c.say(&Msg::WhyMostSyscalls {
+        figures: &figures,
+        by: &c.by(perf),
+    });
+    if !also.is_empty() {
+        let tied: Vec<&str> = std::iter::once(top.name())
+            .chain(also.iter().map(String::as_str))
+            .collect();
+        why = format!(
+            "{why} {}",
+            c.say(&Msg::Tie {
+                names: &tied.join(", ")
+            })
+        );
+    }
+    let mut q = question(
         Kind::MostSyscalls,
         c.say(&Msg::AskMostSyscalls {
             bytes: c.opts.size,
@@ -428,11 +511,10 @@ fn most_syscalls(c: &Ctx) -> Result<Asked> {
             choices: classic_names(),
         },
         top.name().to_string(),
-        c.say(&Msg::WhyMostSyscalls {
-            figures: &figures,
-            by: &c.by(perf),
-        }),
-    )))
+        why,
+    );
+    q.also_right = also;
+    Ok(Asked::Question(q))
 }
 
 fn mmap_faults(c: &Ctx) -> Result<Asked> {
@@ -481,7 +563,7 @@ fn cold_sendfile(c: &Ctx) -> Result<Asked> {
     };
     Ok(Asked::Question(question(
         Kind::ColdSendfile,
-        c.say(&Msg::AskColdSendfile),
+        c.say(&Msg::AskColdSendfile { bytes: c.opts.size }),
         Expect::Choice {
             choices: vec![yes, no],
         },
@@ -549,6 +631,7 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
             questions: qs,
             skipped,
             score: None,
+            answered: None,
             total,
         };
         if opts.json {
@@ -574,11 +657,14 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
     prompts.write_all(render::header(opts.seed, total, &skipped, opts.lang).as_bytes())?;
     let mut lines = stdin.lock().lines();
     let mut score = 0;
-    for (i, q) in qs.iter_mut().enumerate() {
+    let mut answered = 0;
+    'ask: for (i, q) in qs.iter_mut().enumerate() {
         let given = loop {
             prompts.write_all(render::question(i + 1, q, opts.lang).as_bytes())?;
             prompts.flush()?;
             let Some(line) = lines.next() else {
+                // Ctrl-D (or a script's input running out): the score so far, then the error.
+                prompts.write_all(render::score(score, i, total, opts.lang).as_bytes())?;
                 bail!(
                     "quiz: stdin ended before answer {} of {total}: give one answer per line (see `copylab quiz --list` for the questions)",
                     i + 1
@@ -587,6 +673,10 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
             let line = line?;
             if !terminal {
                 prompts.write_all(render::echo(line.trim()).as_bytes())?;
+            }
+            // `q` ends the quiz here, with the score of the questions answered.
+            if line.trim().eq_ignore_ascii_case("q") {
+                break 'ask;
             }
             match parse_answer(q, &line) {
                 Ok(g) => break g,
@@ -598,6 +688,7 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
         };
         let right = is_right(q, &given);
         score += usize::from(right);
+        answered += 1;
         q.given = Some(given);
         q.right = Some(right);
         prompts.write_all(render::verdict(q, opts.lang).as_bytes())?;
@@ -609,12 +700,13 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
             questions: qs,
             skipped,
             score: Some(score),
+            answered: Some(answered),
             total,
         };
         serde_json::to_writer_pretty(&mut out, &r)?;
         writeln!(out)?;
     } else {
-        out.write_all(render::score(score, total, opts.lang).as_bytes())?;
+        out.write_all(render::score(score, answered, total, opts.lang).as_bytes())?;
     }
     out.flush()?;
     Ok(())

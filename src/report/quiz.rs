@@ -86,9 +86,20 @@ pub fn verdict(q: &Question, lang: Lang) -> String {
     wrap(&text, MAX_WIDTH, "   ", 3)
 }
 
-/// The last line.
-pub fn score(score: usize, total: usize, lang: Lang) -> String {
-    format!("\n{}\n", lesson::say(lang, &Msg::Score { score, total }))
+/// The last line: the score of the `answered` questions, and how many there were when the quiz
+/// ended early (`q`, or the end of the input).
+pub fn score(score: usize, answered: usize, total: usize, lang: Lang) -> String {
+    let mut line = lesson::say(
+        lang,
+        &Msg::Score {
+            score,
+            total: answered,
+        },
+    );
+    if answered < total {
+        line.push_str(&lesson::say(lang, &Msg::Stopped { answered, total }));
+    }
+    format!("\n{line}\n")
 }
 
 /// For the teacher: every question with this run's measured answer and its explanation.

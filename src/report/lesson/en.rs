@@ -314,14 +314,24 @@ fn say(m: &Msg) -> String {
         Msg::AskMostCopy {
             bytes,
             buffer_bytes,
+            note,
         } => format!(
-            "Which path makes the serving thread copy most, for {} (read-write with a {} buffer)?",
+            "Which path makes the serving thread copy most, for {}{note} (read-write with a {} buffer)?",
             size(*bytes),
             size(*buffer_bytes)
         ),
-        Msg::WhyMostCopy { figures } => format!(
-            "Sampled copy time of the serving thread, ms per GiB: {figures}. mmap's page faults are taken inside write()'s copy and count as copy; sendfile and splice hand page references to the socket. Paths within 25% of the top count as right too."
+        Msg::CopySizeNote { asked } => format!(
+            ", measured on a larger file than --size {}: copy time is sampled once per ms of CPU, and a smaller file gives too few samples",
+            size(*asked)
         ),
+        Msg::WhyMostCopy { figures, runs } => format!(
+            "Sampled copy time of the serving thread, ms per GiB, median (min–max) over {runs} runs: {figures}. mmap's page faults are taken inside write()'s copy and count as copy; sendfile and splice hand page references to the socket."
+        ),
+        Msg::OutsideNoise => "No other path's range reaches the top's.".into(),
+        Msg::InsideNoise { names } => format!(
+            "Inside the noise of these runs: {names} overlap the top's range and count as right too."
+        ),
+        Msg::Tie { names } => format!("{names} made the same count: each is right."),
         Msg::AskMostSyscalls {
             bytes,
             buffer_bytes,
@@ -336,7 +346,7 @@ fn say(m: &Msg) -> String {
             "Syscalls measured: {figures} ({by}). read-write makes two per buffer-full, splice two per pipe-full, mmap three in all, sendfile one."
         ),
         Msg::AskMmapFaults { bytes } => format!(
-            "How many minor page faults does mmap take for {} (already in the page cache)?",
+            "How many minor page faults does mmap take for {} already in the page cache (the count depends on the kernel's fault-around and folio sizes, not on the page count alone)?",
             size(*bytes)
         ),
         Msg::WhyMmapFaults {
@@ -344,10 +354,13 @@ fn say(m: &Msg) -> String {
             pages,
             measured,
         } => format!(
-            "{} is {pages} pages, but each fault maps the pages around it too (fault-around, and large folios at once), so measured {measured} (getrusage, serving thread).",
+            "{} is {pages} pages, but a fault maps the cached pages around it too (mm/memory.c do_fault_around, fault_around_bytes) and a large folio goes in whole, so measured {measured} (getrusage, serving thread). The count depends on the kernel and on the folio sizes in the page cache, hence the 25% tolerance.",
             size(*bytes)
         ),
-        Msg::AskColdSendfile => "Does --cache cold change sendfile's syscall count?".into(),
+        Msg::AskColdSendfile { bytes } => format!(
+            "Does --cache cold change sendfile's syscall count for {}?",
+            size(*bytes)
+        ),
         Msg::Yes => "yes".into(),
         Msg::No => "no".into(),
         Msg::WhyColdChanged { cold, warm, by } => format!(
@@ -374,6 +387,9 @@ fn say(m: &Msg) -> String {
         } => format!("{mark} — measured here: {answer}{also}. {explanation}"),
         Msg::AnswerMeasured => "answer (measured in this run):".into(),
         Msg::Score { score, total } => format!("score {score}/{total}"),
+        Msg::Stopped { answered, total } => {
+            format!(" (ended after {answered} of {total} questions)")
+        }
     }
 }
 

@@ -360,6 +360,10 @@ pub enum Msg<'a> {
     AskSendfileCalls {
         bytes: u64,
     },
+    /// The copy question was measured on a larger file than `--size` asked for.
+    CopySizeNote {
+        asked: u64,
+    },
     WhySendfileCalls {
         measured: u64,
         by: &'a str,
@@ -367,9 +371,22 @@ pub enum Msg<'a> {
     AskMostCopy {
         bytes: u64,
         buffer_bytes: u64,
+        /// Said when `bytes` is larger than `--size` (empty otherwise).
+        note: &'a str,
     },
     WhyMostCopy {
         figures: &'a str,
+        runs: u32,
+    },
+    /// No other path's range over the runs reaches the top's.
+    OutsideNoise,
+    /// These paths' ranges overlap the top's: inside the noise, so right too.
+    InsideNoise {
+        names: &'a str,
+    },
+    /// Paths that measured the same figure as the top: right too.
+    Tie {
+        names: &'a str,
     },
     AskMostSyscalls {
         bytes: u64,
@@ -388,7 +405,9 @@ pub enum Msg<'a> {
         pages: u64,
         measured: u64,
     },
-    AskColdSendfile,
+    AskColdSendfile {
+        bytes: u64,
+    },
     Yes,
     No,
     WhyColdChanged {
@@ -434,6 +453,11 @@ pub enum Msg<'a> {
         score: usize,
         total: usize,
     },
+    /// The quiz ended (`q`, or the end of the input) after `answered` of `total` questions.
+    Stopped {
+        answered: usize,
+        total: usize,
+    },
 }
 
 /// "256 MiB": sizes read the same in every language.
@@ -475,7 +499,7 @@ mod tests {
             Msg::NotCounted,
             Msg::NeverBlocked,
             Msg::Kafka(Kafka::Answer10),
-            Msg::AskColdSendfile,
+            Msg::AskColdSendfile { bytes: 1 << 20 },
             Msg::NotAsked,
             Msg::AnswerMeasured,
             Msg::Title(MethodKind::IoUringSendZc),

@@ -294,14 +294,24 @@ fn say(m: &Msg) -> String {
         Msg::AskMostCopy {
             bytes,
             buffer_bytes,
+            note,
         } => format!(
-            "发送 {} 时（read-write 用 {} 的缓冲区），哪条路径让发送线程拷贝得最多？",
+            "发送 {}{note} 时（read-write 用 {} 的缓冲区），哪条路径让发送线程拷贝得最多？",
             size(*bytes),
             size(*buffer_bytes)
         ),
-        Msg::WhyMostCopy { figures } => format!(
-            "发送线程的采样拷贝时间，每 GiB 毫秒数：{figures}。mmap 的缺页发生在 write() 的拷贝里，算作拷贝；sendfile 和 splice 交给 socket 的是页引用。与最高者相差 25% 以内的路径也算对。"
+        Msg::CopySizeNote { asked } => format!(
+            "（比 --size 的 {} 大：拷贝时间每毫秒 CPU 才采样一次，文件太小样本不够）",
+            size(*asked)
         ),
+        Msg::WhyMostCopy { figures, runs } => format!(
+            "发送线程的采样拷贝时间，每 GiB 毫秒数，{runs} 次运行的中位数（最小–最大）：{figures}。mmap 的缺页发生在 write() 的拷贝里，算作拷贝；sendfile 和 splice 交给 socket 的是页引用。"
+        ),
+        Msg::OutsideNoise => "其他路径的范围都够不到最高者。".into(),
+        Msg::InsideNoise { names } => {
+            format!("在这几次运行的噪声之内：{names} 的范围与最高者重叠，也算对。")
+        }
+        Msg::Tie { names } => format!("{names} 测得的次数相同，都算对。"),
         Msg::AskMostSyscalls {
             bytes,
             buffer_bytes,
@@ -316,7 +326,7 @@ fn say(m: &Msg) -> String {
             "实测系统调用：{figures}（{by}）。read-write 每个缓冲区两次，splice 每管道两次，mmap 一共三次，sendfile 一次。"
         ),
         Msg::AskMmapFaults { bytes } => format!(
-            "mmap 发送 {}（已在页缓存里），会有多少次次缺页（minor fault）？",
+            "mmap 发送已在页缓存里的 {}，会有多少次次缺页（minor fault）（次数取决于内核的 fault-around 和 folio 大小，不只看页数）？",
             size(*bytes)
         ),
         Msg::WhyMmapFaults {
@@ -324,10 +334,13 @@ fn say(m: &Msg) -> String {
             pages,
             measured,
         } => format!(
-            "{} 是 {pages} 个页，但内核每次缺页会把周围的页一起映射（fault-around，还有大 folio），所以实测只有 {measured} 次（getrusage，发送线程）。",
+            "{} 是 {pages} 个页，但一次缺页会把周围已缓存的页一起映射（mm/memory.c 的 do_fault_around，fault_around_bytes），大 folio 还能整块映射，所以实测只有 {measured} 次（getrusage，发送线程）。这个数取决于内核和页缓存里 folio 的大小，所以误差 25% 以内都算对。",
             size(*bytes)
         ),
-        Msg::AskColdSendfile => "--cache cold 会改变 sendfile 的系统调用次数吗？".into(),
+        Msg::AskColdSendfile { bytes } => format!(
+            "发送 {} 时，--cache cold 会改变 sendfile 的系统调用次数吗？",
+            size(*bytes)
+        ),
         Msg::Yes => "是".into(),
         Msg::No => "否".into(),
         Msg::WhyColdChanged { cold, warm, by } => format!(
@@ -354,6 +367,9 @@ fn say(m: &Msg) -> String {
         } => format!("{mark} —— 这次测得：{answer}{also}。{explanation}"),
         Msg::AnswerMeasured => "答案（这次运行测得）：".into(),
         Msg::Score { score, total } => format!("得分 {score}/{total}"),
+        Msg::Stopped { answered, total } => {
+            format!("（答了 {answered} 题就结束了，共 {total} 题）")
+        }
     }
 }
 
