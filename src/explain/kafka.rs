@@ -17,7 +17,7 @@ use super::{KafkaFigures, Lang, PathFigures, Section};
 use crate::compare::{self, CompareOptions};
 use crate::counters::{Choice, Counters};
 use crate::method::{MethodConfig, MethodKind, Scratch};
-use crate::report::lesson::{self, Kafka, KafkaHeading, Msg};
+use crate::report::lesson::{self, JdkTransfer, Kafka, KafkaHeading, Msg};
 use crate::report::thousands;
 use crate::results::Report;
 use crate::source::{self, Part, Source};
@@ -61,11 +61,17 @@ pub enum Witness {
     /// `copylab trace` followed a Java program sending the file with transferTo on a
     /// non-blocking SocketChannel, as Kafka's network threads do.
     Traced {
+        /// The JDK's version, as `java -version` names it.
+        java: String,
         file_bytes: u64,
         /// transferTo calls the program made, and how many returned less than asked (its own
         /// count, printed on its stdout).
         transfer_to_calls: u64,
         transfer_to_partial: u64,
+        /// copy_file_range calls trace saw, and those that failed: a JDK 20 or later tries it
+        /// first on every transferTo and falls back to sendfile when the target refuses it.
+        copy_file_range_calls: u64,
+        copy_file_range_errors: u64,
         /// sendfile64 calls trace saw, the bytes they moved, and those that failed (EAGAIN).
         sendfile_calls: u64,
         sendfile_bytes: u64,
@@ -126,6 +132,28 @@ fn runs(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The version `java -version` names ("17.0.15"), or None when java does not run.
+fn java_version() -> Option<String> {
+    let out = Command::new("java")
+        .arg("-version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    // `openjdk version "17.0.15" 2025-04-15`: the first quoted word.
+    // Printed to a terminal: keep what a version is made of, nothing a program could smuggle.
+    let version: String = text
+        .split('"')
+        .nth(1)
+        .unwrap_or("?")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._+-".contains(*c))
+        .take(40)
+        .collect();
+    Some(version)
+}
+
 /// Compile the Java program, run it under `copylab trace` sending `src` to a receiver here, and
 /// say what its transferTo issued; n/a with the reason when Java or the tracer is missing.
 fn java_witness(src: &Source) -> Witness {
@@ -135,30 +163,15 @@ fn java_witness(src: &Source) -> Witness {
     }
 }
 
-fn java_witness_inner(src: &Source) -> Result<Witness> {
-    use std::os::fd::AsRawFd;
-    for tool in ["java", "javac"] {
-        if !runs(tool) {
-            return Ok(Witness::NotAvailable(format!(
-                "{tool} is not installed (e.g. apt-get install openjdk-17-jdk-headless)"
-            )));
-        }
-    }
-    let dir = TempDir(crate::storage::temp_dir().join(format!(
-        "copylab-java-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    )));
-    std::fs::create_dir_all(&dir.0)
-        .with_context(|| format!("cannot create {}", dir.0.display()))?;
-    let java = dir.0.join("TransferTo.java");
+/// Write the program into `dir` and compile it there.
+fn compile_java(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let java = dir.join("TransferTo.java");
     std::fs::write(&java, JAVA_SOURCE)
         .with_context(|| format!("cannot write {}", java.display()))?;
     let out = Command::new("javac")
         .arg("-d")
-        .arg(&dir.0)
+        .arg(dir)
         .arg(&java)
         .stdin(Stdio::null())
         .output()
@@ -169,11 +182,12 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    // The generated file is unlinked: Java opens it through this process's descriptor.
-    let path = format!("/proc/{}/fd/{}", std::process::id(), src.file.as_raw_fd());
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
-    let port = listener.local_addr()?.port();
-    let receiver = std::thread::spawn(move || -> Result<u64> {
+    Ok(())
+}
+
+/// A thread that accepts one connection on `listener` and counts the bytes it receives.
+fn receive_all(listener: TcpListener) -> std::thread::JoinHandle<Result<u64>> {
+    std::thread::spawn(move || -> Result<u64> {
         let (mut s, _) = listener.accept()?;
         s.set_read_timeout(Some(FETCH_TIMEOUT))?;
         let mut buf = vec![0u8; 1 << 20];
@@ -184,7 +198,32 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
                 k => n += k as u64,
             }
         }
-    });
+    })
+}
+
+fn java_witness_inner(src: &Source) -> Result<Witness> {
+    use std::os::fd::AsRawFd;
+    let installed =
+        |tool| format!("{tool} is not installed (e.g. apt-get install default-jdk-headless)");
+    let Some(java) = java_version() else {
+        return Ok(Witness::NotAvailable(installed("java")));
+    };
+    if !runs("javac") {
+        return Ok(Witness::NotAvailable(installed("javac")));
+    }
+    let dir = TempDir(crate::storage::temp_dir().join(format!(
+        "copylab-java-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )));
+    compile_java(&dir.0)?;
+    // The generated file is unlinked: Java opens it through this process's descriptor.
+    let path = format!("/proc/{}/fd/{}", std::process::id(), src.file.as_raw_fd());
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let port = listener.local_addr()?.port();
+    let receiver = receive_all(listener);
     let stdout = dir.0.join("stdout");
     let report = crate::trace::run(&crate::trace::TraceOptions {
         target: crate::trace::Target::Command(vec![
@@ -218,18 +257,24 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
     let (Some(Ok(calls)), Some(Ok(partial))) = (it.next(), it.next()) else {
         bail!("the Java program printed no counts: {counts:?}");
     };
-    let sf = report
-        .syscalls
-        .as_ref()
-        .and_then(|m| m.get("sendfile64"))
-        .cloned();
+    let tally = |name: &str| {
+        report
+            .syscalls
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .map_or((0, 0, 0), |f| (f.calls, f.bytes.unwrap_or(0), f.errors))
+    };
+    let (sf, cfr) = (tally("sendfile64"), tally("copy_file_range"));
     Ok(Witness::Traced {
+        java,
         file_bytes: src.len,
         transfer_to_calls: calls,
         transfer_to_partial: partial,
-        sendfile_calls: sf.as_ref().map_or(0, |f| f.calls),
-        sendfile_bytes: sf.as_ref().and_then(|f| f.bytes).unwrap_or(0),
-        sendfile_errors: sf.as_ref().map_or(0, |f| f.errors),
+        copy_file_range_calls: cfr.0,
+        copy_file_range_errors: cfr.2,
+        sendfile_calls: sf.0,
+        sendfile_bytes: sf.1,
+        sendfile_errors: sf.2,
         path: report.path.map(|p| p.words).unwrap_or_default(),
     })
 }
@@ -408,6 +453,90 @@ pub fn answer(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
         }),
         None => say(&Msg::Kafka(Kafka::RunMeasure)),
     });
+    out.extend(path_sections(lang, f));
+    out.push(section(
+        KafkaHeading::Uses,
+        &[
+            Kafka::UsesChain,
+            Kafka::UsesPosition,
+            Kafka::UsesSameBytes,
+            Kafka::UsesPageCache,
+            Kafka::UsesCached,
+        ],
+    ));
+    out.push(section(
+        KafkaHeading::DoesNot,
+        &[
+            Kafka::NotProduce,
+            Kafka::NotTls,
+            Kafka::NotOldClients,
+            Kafka::NotCached,
+            Kafka::NotMmap,
+        ],
+    ));
+    let mut par = section(
+        KafkaHeading::Parallel,
+        &[Kafka::ParallelOneCopy, Kafka::ParallelNonBlocking],
+    );
+    if let Some(f) = f {
+        par.bullets
+            .extend(f.parallel.iter().map(|p| parallel_line(lang, p)));
+    }
+    out.push(par);
+    let mut stays = section(KafkaHeading::Stays, &[Kafka::StaysCopies]);
+    if let Some(p) = f.and_then(|f| f.sendfile.as_ref()) {
+        let r = say(&Msg::ReceiverCopy {
+            ms_per_gib: p.copy_ms_per_gib.map(|(_, r)| r),
+        });
+        stays.bullets.push(say(&Msg::MeasuredHere(&r)));
+    }
+    out.push(stays);
+    if let Some(f) = f {
+        out.push(Section {
+            heading: say(&Msg::KafkaHeading(KafkaHeading::Witness)),
+            bullets: vec![witness_line(lang, &f.witness)],
+        });
+    }
+    out.push(section(KafkaHeading::Answer, &ANSWER));
+    out.push(section(
+        KafkaHeading::FollowUps,
+        &[
+            Kafka::FollowUp40,
+            Kafka::FollowUpNotCached,
+            Kafka::FollowUpSameBytes,
+            Kafka::FollowUpPosition,
+        ],
+    ));
+    out.push(Section {
+        heading: say(&Msg::KafkaHeading(KafkaHeading::Sources)),
+        bullets: SOURCES.iter().map(|s| s.to_string()).collect(),
+    });
+    out
+}
+
+/// Where each claim of the answer can be checked (the same in every language).
+const SOURCES: [&str; 11] = [
+    "Kafka storage/…/log/LogSegment.java: read → translateOffset → FileRecords.slice",
+    "Kafka storage/…/log/OffsetIndex.java lookup, AbstractIndex.java: the sparse, mmapped index and its binary search",
+    "Kafka clients/…/record/FileRecords.java: writeTo → TransferableChannel.transferFrom",
+    "Kafka clients/…/network/PlaintextTransportLayer.java (transferTo), SslTransportLayer.java (transferFrom: read, encrypt, write)",
+    "Kafka storage/…/log/LogValidator.java: offsets and leader epoch set in place, recompression when the codec differs",
+    "Kafka UnifiedLog.roll: the flush-log task flushes a segment when it rolls",
+    "KIP-896 / KAFKA-18269 (Kafka 4.0): old protocol versions and down-conversion removed; KIP-724: message formats v0 and v1 dropped",
+    "KAFKA-7504: sendfile on a page-cache miss blocks the network thread",
+    "OpenJDK src/java.base/linux/native/libnio/ch/FileDispatcherImpl.c: transferTo0 tries copy_file_range, then sendfile (JDK-8292562)",
+    "Linux fs/read_write.c do_sendfile; fs/splice.c splice_direct_to_actor (current->splice_pipe), splice_to_socket",
+    "Linux Documentation/networking/tls.rst: TLS_TX_ZEROCOPY_RO (kTLS sendfile without the in-kernel copy)",
+];
+
+/// The four paths' sections, each with its figure when measured.
+fn path_sections(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
+    let say = |m: &Msg| lesson::say(lang, m);
+    let section = |h: KafkaHeading, lines: &[Kafka]| Section {
+        heading: say(&Msg::KafkaHeading(h)),
+        bullets: lines.iter().map(|k| say(&Msg::Kafka(*k))).collect(),
+    };
+    let mut out = Vec::new();
     let paths = [
         (
             KafkaHeading::ReadWrite,
@@ -441,43 +570,6 @@ pub fn answer(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
         }
         out.push(s);
     }
-    out.push(section(
-        KafkaHeading::Uses,
-        &[Kafka::UsesChain, Kafka::UsesSameBytes, Kafka::UsesCached],
-    ));
-    out.push(section(
-        KafkaHeading::DoesNot,
-        &[
-            Kafka::NotProduce,
-            Kafka::NotTls,
-            Kafka::NotOldClients,
-            Kafka::NotMmap,
-        ],
-    ));
-    let mut par = section(
-        KafkaHeading::Parallel,
-        &[Kafka::ParallelOneCopy, Kafka::ParallelNonBlocking],
-    );
-    if let Some(f) = f {
-        par.bullets
-            .extend(f.parallel.iter().map(|p| parallel_line(lang, p)));
-    }
-    out.push(par);
-    let mut stays = section(KafkaHeading::Stays, &[Kafka::StaysCopies]);
-    if let Some(p) = f.and_then(|f| f.sendfile.as_ref()) {
-        let r = say(&Msg::ReceiverCopy {
-            ms_per_gib: p.copy_ms_per_gib.map(|(_, r)| r),
-        });
-        stays.bullets.push(say(&Msg::MeasuredHere(&r)));
-    }
-    out.push(stays);
-    if let Some(f) = f {
-        out.push(Section {
-            heading: say(&Msg::KafkaHeading(KafkaHeading::Witness)),
-            bullets: vec![witness_line(lang, &f.witness)],
-        });
-    }
-    out.push(section(KafkaHeading::Answer, &ANSWER));
     out
 }
 
@@ -561,14 +653,25 @@ fn witness_line(lang: Lang, w: &Witness) -> String {
     let m = match w {
         Witness::NotAvailable(why) => Msg::WitnessNotAvailable { why },
         Witness::Traced {
+            java,
             file_bytes,
             transfer_to_calls,
             transfer_to_partial,
+            copy_file_range_calls,
+            copy_file_range_errors,
             sendfile_calls,
             sendfile_bytes,
             sendfile_errors,
             path,
         } => Msg::WitnessTraced {
+            java,
+            jdk: if *copy_file_range_calls == 0 {
+                JdkTransfer::SendfileOnly
+            } else {
+                JdkTransfer::CopyFileRangeFirst
+            },
+            copy_file_range_calls: *copy_file_range_calls,
+            copy_file_range_errors: *copy_file_range_errors,
             file_bytes: *file_bytes,
             transfer_to_calls: *transfer_to_calls,
             transfer_to_partial: *transfer_to_partial,

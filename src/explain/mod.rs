@@ -166,6 +166,11 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
     for r in (t.reality)(kind) {
         out.push_str(&wrap(r, MAX_WIDTH, "  • ", 4));
     }
+    out.push('\n');
+    let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Sources)));
+    for s in kind.sources() {
+        out.push_str(&wrap(s, MAX_WIDTH, "  • ", 4));
+    }
     if let Some(m) = measured {
         out.push('\n');
         let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Measured)));
@@ -355,8 +360,8 @@ fn by_name_text(m: &MethodResult) -> String {
     }
 }
 
-/// Turn a compare report into the figures explain writes in.
-pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
+/// Turn a compare report into the figures explain writes in, in `lang`.
+pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Measured> {
     let m = report.method(kind)?;
     let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
@@ -372,7 +377,7 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         syscalls: med.syscalls.total,
         by_name: match med.syscalls.total {
             Some(_) => by_name_text(m),
-            None => format!("self-counted: {}", by_name_text(m)),
+            None => lesson::say(lang, &Msg::SelfCountedNames(&by_name_text(m))),
         },
         rw_syscalls: rw.median.cost.syscalls.total,
         expected_syscalls: expected.syscalls,
@@ -480,7 +485,9 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
         if i > 0 {
             out.push('\n');
         }
-        let measured = report.as_ref().and_then(|r| measured_from(*k, r));
+        let measured = report
+            .as_ref()
+            .and_then(|r| measured_from(*k, r, opts.lang));
         out.push_str(&render_path(*k, opts.lang, measured.as_ref()));
     }
     if let Some(r) = &report {

@@ -1,7 +1,8 @@
 //! Every word of the lesson in English: one arm per message.
 
 use super::{
-    Call, Counted, Heading, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table, or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table,
+    or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::report::thousands;
@@ -42,7 +43,7 @@ fn say(m: &Msg) -> String {
         Msg::MappedByFaults { call, toucher } => {
             let touch = toucher.map_or(String::new(), |t| format!(", here inside {t}"));
             format!(
-                "{call} only reserves addresses (no MAP_POPULATE): each page is mapped by a fault on first touch{touch}; on a cold cache the disk DMA happens inside that fault"
+                "{call} only reserves addresses (no MAP_POPULATE): pages are mapped by faults on first touch{touch}, many per fault (fault-around maps the cached pages around the address, a large folio goes in whole); on a cold cache the disk DMA happens inside that fault"
             )
         }
         Msg::TextbookCopies { cpu, sg } if cpu == sg => {
@@ -236,6 +237,10 @@ fn say(m: &Msg) -> String {
             format!("The sendfile calls of a Java transferTo program: n/a ({why}).")
         }
         Msg::WitnessTraced {
+            java,
+            jdk,
+            copy_file_range_calls,
+            copy_file_range_errors,
             file_bytes,
             transfer_to_calls,
             transfer_to_partial,
@@ -244,15 +249,22 @@ fn say(m: &Msg) -> String {
             sendfile_errors,
             path,
         } => format!(
-            "Measured here: a Java program sent the {} file with FileChannel.transferTo on a non-blocking SocketChannel: {} transferTo calls, {} of them partial; `copylab trace` saw {} sendfile64 calls moving {} of its {} bytes ({} returned EAGAIN). trace says: {path}",
+            "Measured here: Java {java} sent the {} file with FileChannel.transferTo on a non-blocking SocketChannel: {} transferTo calls, {} of them partial; `copylab trace` saw {} copy_file_range calls ({} failed) and {} sendfile64 calls moving {} of its {} bytes ({} returned EAGAIN) — {}. trace says: {path}",
             size(*file_bytes),
             thousands(*transfer_to_calls),
             thousands(*transfer_to_partial),
+            thousands(*copy_file_range_calls),
+            thousands(*copy_file_range_errors),
             thousands(*sendfile_calls),
             thousands(*sendfile_bytes),
             thousands(*file_bytes),
             thousands(*sendfile_errors),
+            match jdk {
+                JdkTransfer::SendfileOnly => "this JDK goes straight to sendfile (trying copy_file_range first came with JDK 20, JDK-8292562)",
+                JdkTransfer::CopyFileRangeFirst => "each transferTo tried copy_file_range, which a socket refuses, then fell back to sendfile (JDK-8292562)",
+            },
         ),
+        Msg::SelfCountedNames(names) => format!("self-counted: {names}"),
         Msg::CountedBy(Counted::Perf) => "counted by perf on the serving thread".into(),
         Msg::CountedBy(Counted::SelfCounted) => {
             "counted by copylab itself: perf could not count here".into()
@@ -457,6 +469,7 @@ fn heading(h: Heading) -> &'static str {
         Heading::Textbook => "Textbook",
         Heading::Reality => "What Linux really does",
         Heading::Measured => "Measured here",
+        Heading::Sources => "Sources",
         Heading::Myths => "Interview myths, corrected",
     }
 }
@@ -474,6 +487,8 @@ fn kafka_heading(h: KafkaHeading) -> &'static str {
         KafkaHeading::Stays => "What stays",
         KafkaHeading::Witness => "Witness: Java's FileChannel.transferTo",
         KafkaHeading::Answer => "Ready to say",
+        KafkaHeading::FollowUps => "Follow-up questions",
+        KafkaHeading::Sources => "Sources",
     }
 }
 
@@ -494,9 +509,6 @@ fn kafka(k: Kafka) -> &'static str {
         Kafka::MmapCopies => {
             "mmap() maps the page cache into the process and write() copies from the mapping to the socket buffer: 3 copies (1 CPU, 2 DMA), still 4 transitions (mmap, write)."
         }
-        Kafka::MmapFaults => {
-            "mmap only reserves addresses: each page is mapped by a minor fault on first touch, here inside write(), and a truncated file raises SIGBUS."
-        }
         Kafka::SendfileOneCall => {
             "sendfile() moves file to socket inside the kernel in one call: 2 transitions, and no user buffer."
         }
@@ -506,26 +518,11 @@ fn kafka(k: Kafka) -> &'static str {
         Kafka::SendfileNoCompletion => {
             "The pages in flight have no completion: a change to the file after sendfile returns can still reach the wire."
         }
-        Kafka::SpliceBase => {
-            "Since Linux 2.6.23 sendfile is built on splice: do_sendfile → do_splice_direct → splice_to_socket with MSG_SPLICE_PAGES. splice itself needs a pipe: file → pipe → socket, two calls per pipe-full, and the same 0 CPU copies with SG, 1 without."
-        }
         Kafka::UsesChain => {
             "The broker answers consumer fetches and follower (replica) fetches from log segment files: FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile."
         }
-        Kafka::UsesSameBytes => {
-            "Why it works: a record batch has one format from the producer to the disk to the wire, so the broker never decodes or re-encodes a fetch: it sends a byte range of the segment as it is."
-        }
         Kafka::UsesCached => {
             "Consumers usually read what producers just wrote, still in the page cache: such a fetch never reads the disk."
-        }
-        Kafka::NotProduce => {
-            "Produce requests: the broker reads them from the socket into the JVM and writes them to the segment through the page cache — no zero copy, and no fsync by default (durability comes from replication; log.flush.interval.* can force one)."
-        }
-        Kafka::NotTls => {
-            "TLS: SslTransportLayer reads the file into the JVM, encrypts there and writes, because the data must be copied up to user space (the JVM) to be encrypted. Kernel TLS with SSL_sendfile is how nginx keeps sendfile under TLS, and it still spends a CPU pass encrypting."
-        }
-        Kafka::NotOldClients => {
-            "Old clients that need an older message format: the broker down-converts the batches in the JVM, so their fetches are copied."
         }
         Kafka::NotMmap => {
             "mmap: Kafka maps its index files (.index, .timeindex), not the log. Serving messages out of an mmap'ed commit log is RocketMQ's design — a common confusion between the two."
@@ -548,24 +545,63 @@ fn kafka(k: Kafka) -> &'static str {
         Kafka::Answer3 => {
             "sendfile does it in one call inside the kernel: with scatter-gather DMA the socket buffer only holds references to the page-cache pages and the NIC reads them directly, so no CPU copy is left — 2 DMA copies, 2 transitions."
         }
+        Kafka::Answer8 => {
+            "Zero copy does not apply to produce requests (read into the JVM, validated, written through the page cache, no fsync per request) nor to TLS, which must encrypt in the JVM; since 4.0 removed down-conversion (KIP-896), TLS is the main exception left in Kafka 4.x."
+        }
+        Kafka::MmapFaults => {
+            "mmap only reserves addresses: pages are mapped by minor faults on first touch, here inside write(), many per fault (fault-around, large folios), and a truncated file raises SIGBUS."
+        }
+        Kafka::SpliceBase => {
+            "Since Linux 2.6.23 sendfile is built on splice: do_sendfile → do_splice_direct → splice_direct_to_actor, which moves the pages through a pipe the kernel keeps for the calling task (current->splice_pipe); since Linux 6.5 the socket end is splice_to_socket with MSG_SPLICE_PAGES (before, pipe_to_sendpage called the socket's ->sendpage). splice itself needs a pipe you make: file → pipe → socket, two calls per pipe-full, and the same 0 CPU copies with SG, 1 without."
+        }
+        Kafka::UsesSameBytes => {
+            "Why it works: the broker stores record batches in the format it serves, so it never decodes or re-encodes a fetch: it sends a byte range of the segment as it is. The stored batch is not byte for byte the producer's: on produce, LogValidator writes the offsets and the partition leader epoch into its header in place, and recompresses it when the topic's compression.type differs from the producer's codec."
+        }
+        Kafka::UsesPosition => {
+            "How the fetch offset becomes a byte range: LogSegment.read → translateOffset does a binary search in the segment's sparse .index (OffsetIndex.lookup; one entry per log.index.interval.bytes, 4 KiB by default) for the last entry at or before the offset, scans batch headers from there (FileRecords.searchForOffsetWithSize), and FileRecords.slice(position, size) is what transferTo(position, count) sends. The index is mmapped because a lookup is a few random reads: through the mapping they cost no syscall (AbstractIndex)."
+        }
+        Kafka::UsesPageCache => {
+            "Why the page cache and not the JVM heap: cached messages put no pressure on the garbage collector, are not cached twice (heap and page cache), and stay warm across a broker restart."
+        }
+        Kafka::NotProduce => {
+            "Produce requests: the broker reads them from the socket into the JVM, validates them (LogValidator) and appends them to the segment through the page cache — no zero copy, and no fsync per request: a segment is flushed when it rolls (UnifiedLog.roll schedules flush-log), earlier only if flush.messages or flush.ms is set (off by default); durability comes from replication (acks=all, min.insync.replicas)."
+        }
+        Kafka::NotTls => {
+            "TLS: SslTransportLayer reads the file into the JVM (transferFrom fills a 32 KiB direct buffer), SSLEngine encrypts it there and the ciphertext is written to the socket, because the data must be copied up to user space (the JVM) to be encrypted. In Kafka 4.x this is the main exception to zero copy left. Kernel TLS with SSL_sendfile is how nginx keeps sendfile under TLS: software kTLS still spends a CPU pass encrypting; with NIC TLS offload there is no CPU encryption pass, but kTLS sendfile copies the file's pages once by default — zero copy there is opt-in (TLS_TX_ZEROCOPY_RO, Linux 5.19 and later), since a page changed in flight would make a retransmission differ."
+        }
+        Kafka::NotOldClients => {
+            "Old clients, before Kafka 4.0: from 0.10 to 3.9 a consumer that needed an older message format had its batches down-converted in the JVM (chunk by chunk since KIP-283), so its fetches were copied. Kafka 4.0 removed the old Fetch versions and down-conversion with them (KIP-896, KAFKA-18269): message.downconversion.enable does nothing now, and a client too old for record format v2 cannot fetch at all."
+        }
+        Kafka::NotCached => {
+            "Data not in the page cache (a lagging consumer reading old segments): sendfile reads the disk inside Kafka's network thread, and every other connection of that thread waits behind it (KAFKA-7504; a fix that warms the pages from a request-handler thread first, PR 14289, was closed without being merged)."
+        }
         Kafka::Answer4 => {
-            "Kafka uses it where the broker serves fetches: FileRecords.writeTo calls FileChannel.transferTo, which is sendfile on Linux."
+            "Kafka serves fetches (consumers and follower replicas) with it: a binary search in the mmapped sparse .index finds the offset, FileRecords.slice names the byte range, and FileChannel.transferTo sends it — sendfile on Linux."
         }
         Kafka::Answer5 => {
-            "It works because the record batch is the same bytes from producer to disk to consumer: the broker never re-encodes a fetch."
+            "It works because a fetch is never re-encoded: the broker sends the batches as stored; on produce LogValidator only wrote the offsets and the leader epoch into them (and recompressed them if the topic's codec differs)."
         }
         Kafka::Answer6 => {
-            "Consumers usually read recent data from the page cache, so a fetch often never touches the disk."
+            "Messages stay in the page cache, not the JVM heap: no GC pressure, no double caching, and the cache survives a broker restart; recent data is usually cached, so a fetch rarely touches the disk."
         }
         Kafka::Answer7 => {
-            "Zero copy does not apply to produce requests, which are read into the JVM and written through the page cache, nor to TLS, which must encrypt in the JVM, nor to old clients that need down-conversion."
+            "When it is not cached — a lagging consumer — sendfile reads the disk inside the network thread and stalls every connection on it (KAFKA-7504)."
         }
-        Kafka::Answer8 => "Kafka's mmap is for its index files, not for the log itself.",
-        Kafka::Answer9 => {
+        Kafka::Answer9 => "Kafka's own mmap is for its index files, not for the log.",
+        Kafka::Answer10 => {
             "Zero copy means no CPU copy on the broker: the DMA copies remain, and the consumer still copies out of its socket."
         }
-        Kafka::Answer10 => {
-            "On a non-blocking socket transferTo sends what fits and returns, so a busy broker calls it many times per fetch."
+        Kafka::FollowUp40 => {
+            "\"What changed in 4.0?\" Down-conversion is gone (KIP-896): no old client forces a copy any more, so TLS is the main exception left; message.format.version is gone too (KIP-724): every batch is format v2."
+        }
+        Kafka::FollowUpNotCached => {
+            "\"What if the data is not cached?\" sendfile still sends it, but reads the disk first, inside the network thread: a lagging consumer stalls the other connections of that thread (KAFKA-7504). The copies stay the same; the wait is the cost."
+        }
+        Kafka::FollowUpSameBytes => {
+            "\"Are the bytes identical from producer to consumer?\" Not quite: LogValidator writes offsets and the leader epoch into the batch header (and recompresses when the topic's codec differs). What is true: a fetch is never re-encoded — the consumer gets the batch as stored."
+        }
+        Kafka::FollowUpPosition => {
+            "\"How does the broker find the position?\" A binary search in the mmapped sparse .index for the nearest entry at or before the offset, a short scan of batch headers in the .log, then FileRecords.slice(position, size) → transferTo(position, count)."
         }
     }
 }
@@ -579,15 +615,15 @@ fn reality(m: MethodKind) -> &'static [&'static str] {
         ],
         MethodKind::Mmap => &[
             "One mmap, then as few writes as the socket allows — but the kernel still copies page cache → socket buffer.",
-            "The pages must be mapped into the process: minor page faults and page-table work that read-write does not pay.",
+            "The pages must be mapped into the process: minor page faults and page-table work that read-write does not pay. One fault maps many pages: do_fault_around maps the cached pages around the address (fault_around_bytes, 64 KiB by default) through filemap_map_pages, and a large folio can go in whole (filemap_map_pmd maps a 2 MiB one with a single fault). So there are far fewer faults than pages, and how many depends on the kernel and on the folio sizes in the page cache: `copylab explain mmap --measure` counts them.",
             "If another process truncates the file, touching the missing pages raises SIGBUS; copylab never touches them itself and gets EFAULT from write instead.",
         ],
         MethodKind::Sendfile => &[
             "One syscall can move up to 2 GiB − 4 KiB (0x7ffff000 bytes): on a blocking socket a 256 MiB file goes out in a single call. On a non-blocking socket (Java NIO, so Kafka) sendfile returns as soon as the socket buffer is full, with a partial count, and the caller waits and calls again.",
-            "sendfile is built on splice since Linux 2.6.23: do_sendfile → do_splice_direct → splice_to_socket with MSG_SPLICE_PAGES. When the device does scatter-gather (loopback does) the skb's frags hold references to the page-cache pages and the NIC reads them from there: the sender makes no CPU copy. Without NETIF_F_SG, tcp_sendmsg_locked copies.",
+            "sendfile is built on splice since Linux 2.6.23: do_sendfile → do_splice_direct → splice_direct_to_actor, which moves the pages through a pipe the kernel keeps for the calling task (current->splice_pipe, allocated on first use): file → pipe by the file's splice_read, pipe → socket by splice_to_socket with MSG_SPLICE_PAGES (Linux 6.5 and later; before, pipe_to_sendpage called the socket's ->sendpage). When the device does scatter-gather (loopback does) the skb's frags hold references to the page-cache pages and the NIC reads them from there: the sender makes no CPU copy. Without NETIF_F_SG, tcp_sendmsg_locked copies.",
             "The socket references the page-cache pages with no completion: a change to the file after sendfile returns can still reach the wire, for as long as the bytes wait in the socket buffer.",
             "On loopback there is no NIC and no DMA to the wire: the receiver's recv() is a CPU copy, so 'zero copy' is not zero end to end.",
-            "Java's FileChannel.transferTo is sendfile underneath on the direct path (the target is a socket or file channel); otherwise it maps chunks or loops through a buffer, and newer JDKs try copy_file_range first for file targets. Kafka cannot use it with TLS because encryption happens in the JVM.",
+            "Java's FileChannel.transferTo is sendfile underneath on the direct path (the target is a socket or file channel); otherwise it maps chunks or loops through a buffer. JDK 20 and later (JDK-8292562, FileDispatcherImpl.c transferTo0) try copy_file_range first for every direct target, sockets included, and fall back to sendfile on EINVAL, ENOSYS, EXDEV or EOPNOTSUPP: to a socket, every transferTo is a failed copy_file_range, then a sendfile64. Kafka cannot use it with TLS because encryption happens in the JVM.",
         ],
         MethodKind::Splice => &[
             "Two calls per pipe-full: file → pipe, pipe → socket. The pipe's size (64 KiB by default, up to /proc/sys/fs/pipe-max-size) sets how many.",
@@ -637,7 +673,7 @@ static MYTH_LIST: [Myth; MYTHS] = [
     },
     Myth {
         claim: "\"Kafka's zero copy is something special\"",
-        truth: "FileChannel.transferTo is sendfile underneath on the direct path (a socket or file channel target). With TLS, Kafka cannot use it: the bytes must be copied up into the JVM to be encrypted. `copylab explain kafka` gives the whole answer.",
+        truth: "FileChannel.transferTo is sendfile underneath on the direct path (a socket or file channel target; JDK 20 and later try copy_file_range first and fall back to it). With TLS, Kafka cannot use it: the bytes must be copied up into the JVM to be encrypted. `copylab explain kafka` gives the whole answer.",
         command: "copylab explain kafka --measure",
     },
     Myth {

@@ -86,6 +86,7 @@ pub enum Heading {
     Textbook,
     Reality,
     Measured,
+    Sources,
     Myths,
 }
 
@@ -120,6 +121,8 @@ pub enum KafkaHeading {
     Stays,
     Witness,
     Answer,
+    FollowUps,
+    Sources,
 }
 
 /// The lines of `explain kafka` that take no figure.
@@ -138,10 +141,13 @@ pub enum Kafka {
     UsesChain,
     UsesSameBytes,
     UsesCached,
+    UsesPosition,
+    UsesPageCache,
     NotProduce,
     NotTls,
     NotOldClients,
     NotMmap,
+    NotCached,
     ParallelOneCopy,
     ParallelNonBlocking,
     StaysCopies,
@@ -155,6 +161,19 @@ pub enum Kafka {
     Answer8,
     Answer9,
     Answer10,
+    FollowUp40,
+    FollowUpNotCached,
+    FollowUpSameBytes,
+    FollowUpPosition,
+}
+
+/// What `copylab trace` saw a JDK's `transferTo` do on a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JdkTransfer {
+    /// sendfile only (JDKs before 20).
+    SendfileOnly,
+    /// copy_file_range first, refused, then sendfile (JDK-8292562, JDK 20 and later).
+    CopyFileRangeFirst,
 }
 
 /// Everything the lesson says that is not a fixed list: a word, a heading, or a sentence with
@@ -315,6 +334,11 @@ pub enum Msg<'a> {
         why: &'a str,
     },
     WitnessTraced {
+        /// `java -version`'s version string, e.g. "17.0.15".
+        java: &'a str,
+        jdk: JdkTransfer,
+        copy_file_range_calls: u64,
+        copy_file_range_errors: u64,
         file_bytes: u64,
         transfer_to_calls: u64,
         transfer_to_partial: u64,
@@ -323,6 +347,9 @@ pub enum Msg<'a> {
         sendfile_errors: u64,
         path: &'a str,
     },
+
+    /// "self-counted: sendfile64 1": the path's own count, when perf could not count.
+    SelfCountedNames(&'a str),
 
     // ── quiz: questions and explanations ──
     CountedBy(Counted),

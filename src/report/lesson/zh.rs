@@ -2,7 +2,8 @@
 //! recognisable; sentences are written for a Chinese reader, not translated word for word.
 
 use super::{
-    Call, Counted, Heading, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table, or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table,
+    or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::report::thousands;
@@ -38,7 +39,7 @@ fn say(m: &Msg) -> String {
         Msg::MappedByFaults { call, toucher } => {
             let touch = toucher.map_or(String::new(), |t| format!("，这里是在 {t} 里"));
             format!(
-                "{call} 只保留地址范围（没有 MAP_POPULATE），每页在第一次访问时由缺页映射{touch}；冷缓存时磁盘 DMA 就发生在这次缺页里"
+                "{call} 只保留地址范围（没有 MAP_POPULATE），页在第一次访问时由缺页映射{touch}，一次缺页映射很多页（fault-around 把周围已缓存的页一起映射，大 folio 整块映射）；冷缓存时磁盘 DMA 就发生在这次缺页里"
             )
         }
         Msg::TextbookCopies { cpu, sg } if cpu == sg => format!("{cpu} 次 CPU 拷贝"),
@@ -218,6 +219,10 @@ fn say(m: &Msg) -> String {
             format!("Java transferTo 程序的 sendfile 调用：n/a（{why}）。")
         }
         Msg::WitnessTraced {
+            java,
+            jdk,
+            copy_file_range_calls,
+            copy_file_range_errors,
             file_bytes,
             transfer_to_calls,
             transfer_to_partial,
@@ -226,15 +231,22 @@ fn say(m: &Msg) -> String {
             sendfile_errors,
             path,
         } => format!(
-            "这台机器上的测量：一个 Java 程序在非阻塞 SocketChannel 上用 FileChannel.transferTo 发送 {} 的文件：transferTo 调用 {} 次，其中部分写入 {} 次；`copylab trace` 看到 {} 次 sendfile64，共移动 {} 字节（文件 {} 字节），其中 {} 次返回 EAGAIN。trace 的结论：{path}",
+            "这台机器上的测量：Java {java} 在非阻塞 SocketChannel 上用 FileChannel.transferTo 发送 {} 的文件：transferTo 调用 {} 次，其中部分写入 {} 次；`copylab trace` 看到 copy_file_range {} 次（失败 {} 次）、sendfile64 {} 次，共移动 {} 字节（文件 {} 字节），其中 {} 次返回 EAGAIN —— {}。trace 的结论：{path}",
             size(*file_bytes),
             thousands(*transfer_to_calls),
             thousands(*transfer_to_partial),
+            thousands(*copy_file_range_calls),
+            thousands(*copy_file_range_errors),
             thousands(*sendfile_calls),
             thousands(*sendfile_bytes),
             thousands(*file_bytes),
             thousands(*sendfile_errors),
+            match jdk {
+                JdkTransfer::SendfileOnly => "这个 JDK 直接用 sendfile（先试 copy_file_range 是 JDK 20 才有的，JDK-8292562）",
+                JdkTransfer::CopyFileRangeFirst => "每次 transferTo 都先试 copy_file_range，被 socket 拒绝后再退回 sendfile（JDK-8292562）",
+            },
         ),
+        Msg::SelfCountedNames(names) => format!("自行计数：{names}"),
         Msg::CountedBy(Counted::Perf) => "由 perf 在发送线程上统计".into(),
         Msg::CountedBy(Counted::SelfCounted) => "由 copylab 自己统计：这里 perf 无法计数".into(),
         Msg::AskSpliceCalls { bytes, pipe_bytes } => format!(
@@ -433,6 +445,7 @@ fn heading(h: Heading) -> &'static str {
         Heading::Textbook => "教科书的说法",
         Heading::Reality => "Linux 实际上怎么做",
         Heading::Measured => "在这台机器上的测量",
+        Heading::Sources => "出处",
         Heading::Myths => "面试中的误区，逐条纠正",
     }
 }
@@ -449,7 +462,9 @@ fn kafka_heading(h: KafkaHeading) -> &'static str {
         KafkaHeading::Parallel => "“并行 transferTo”",
         KafkaHeading::Stays => "什么省不掉",
         KafkaHeading::Witness => "旁证：Java 的 FileChannel.transferTo",
-        KafkaHeading::Answer => "可以直接说的回答",
+        KafkaHeading::Answer => "面试时可以这样答",
+        KafkaHeading::FollowUps => "追问",
+        KafkaHeading::Sources => "出处",
     }
 }
 
@@ -461,17 +476,11 @@ fn kafka(k: Kafka) -> &'static str {
         Kafka::RunMeasure => {
             "运行 `copylab explain kafka --measure`，每一步的数字就在这台机器上测出来。"
         }
-        Kafka::RwCopies => {
-            "read() 把页缓存拷到用户缓冲区，write() 再把用户缓冲区拷到 socket 缓冲区，磁盘和网卡各加一次 DMA：4 次拷贝（2 次 CPU、2 次 DMA），4 次用户态↔内核态切换 —— 这只是一个缓冲区的数据。"
-        }
         Kafka::RwWholeFile => {
             "整个文件算下来，拷贝仍是每字节 4 次，切换却是每个缓冲区 4 次：1 GiB 的日志段配 128 KiB 的缓冲区是 16,384 次系统调用、32,768 次切换。只有页缓存未命中时才有磁盘 DMA，页缓存命中时根本不读盘。"
         }
         Kafka::MmapCopies => {
             "mmap() 把页缓存映射进进程，write() 从映射区拷到 socket 缓冲区：3 次拷贝（1 次 CPU、2 次 DMA），仍是 4 次切换（mmap、write）。"
-        }
-        Kafka::MmapFaults => {
-            "mmap 只保留地址范围：每页在第一次访问时由一次缺页映射，这里是在 write() 里；文件被截断会触发 SIGBUS。"
         }
         Kafka::SendfileOneCall => {
             "sendfile() 一次调用就在内核里把文件送到 socket：2 次切换，没有用户缓冲区。"
@@ -482,26 +491,11 @@ fn kafka(k: Kafka) -> &'static str {
         Kafka::SendfileNoCompletion => {
             "在途的页没有完成通知：sendfile 返回之后再改文件，改动仍可能被发出去。"
         }
-        Kafka::SpliceBase => {
-            "从 Linux 2.6.23 起 sendfile 基于 splice 实现：do_sendfile → do_splice_direct → splice_to_socket（MSG_SPLICE_PAGES）。splice 本身需要一个管道：文件 → 管道 → socket，每装满一次管道两次调用；同样是有 SG-DMA 时 0 次 CPU 拷贝，没有时 1 次。"
-        }
         Kafka::UsesChain => {
             "broker 从日志段文件响应消费者拉取和副本（follower）拉取：FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile。"
         }
-        Kafka::UsesSameBytes => {
-            "为什么行得通：一个 record batch 从生产者到磁盘再到网络都是同一种格式，broker 响应拉取时从不解码、也不重新编码，直接把日志段的一段字节原样发出。"
-        }
         Kafka::UsesCached => {
             "消费者通常读的是生产者刚写的数据，还在页缓存里：这样的拉取根本不读盘。"
-        }
-        Kafka::NotProduce => {
-            "生产请求：broker 从 socket 读进 JVM，再经页缓存写进日志段 —— 没有零拷贝，默认也不 fsync（持久性靠副本；log.flush.interval.* 可以强制刷盘）。"
-        }
-        Kafka::NotTls => {
-            "TLS：SslTransportLayer 把文件读进 JVM，在那里加密再写出，因为数据必须先拷到用户态（JVM）再加密。nginx 在 TLS 下保住 sendfile 靠的是内核 TLS 和 SSL_sendfile，加密照样要 CPU 过一遍数据。"
-        }
-        Kafka::NotOldClients => {
-            "需要旧消息格式的老客户端：broker 在 JVM 里做格式下转换（down-conversion），这些拉取都要拷贝。"
         }
         Kafka::NotMmap => {
             "mmap：Kafka 映射的是索引文件（.index、.timeindex），不是日志。从 mmap 的 commit log 里发消息是 RocketMQ 的设计 —— 两者常被混为一谈。"
@@ -521,25 +515,69 @@ fn kafka(k: Kafka) -> &'static str {
         Kafka::Answer2 => {
             "mmap + write 省掉拷到用户态的那一次，但拷到 socket 的那一次还在，还要付缺页的代价。"
         }
+        Kafka::Answer6 => {
+            "消息放在页缓存而不是 JVM 堆里：没有 GC 压力，不会缓存两份，broker 重启后缓存还在；最近的数据通常都在缓存里，一次拉取很少碰磁盘。"
+        }
+        Kafka::Answer8 => {
+            "生产请求不是零拷贝（读进 JVM、校验、经页缓存写入，也不是每个请求都 fsync）；TLS 也不是，必须在 JVM 里加密 —— 4.0 删掉给老客户端的格式下转换（KIP-896）之后，TLS 是 Kafka 4.x 里剩下的主要例外。"
+        }
+        Kafka::RwCopies => {
+            "read() 把页缓存（PageCache）拷到用户缓冲区，write() 再把用户缓冲区拷到 socket 缓冲区，磁盘和网卡各加一次 DMA：4 次拷贝（2 次 CPU、2 次 DMA），4 次用户态↔内核态切换 —— 这只是一个缓冲区的数据。"
+        }
+        Kafka::MmapFaults => {
+            "mmap 只保留地址范围：页在第一次访问时由次缺页映射（这里发生在 write() 里），一次缺页会映射很多页（fault-around、大 folio）；文件被截断会触发 SIGBUS。"
+        }
+        Kafka::SpliceBase => {
+            "从 Linux 2.6.23 起 sendfile 基于 splice 实现：do_sendfile → do_splice_direct → splice_direct_to_actor，数据经过内核为当前任务保留的内部管道（current->splice_pipe）；从 Linux 6.5 起，通往 socket 的那一端是 splice_to_socket（MSG_SPLICE_PAGES），之前是 pipe_to_sendpage 调用 socket 的 ->sendpage。splice 本身要你自己建管道：文件 → 管道 → socket，每装满一次管道两次调用；同样是有 SG-DMA 时 0 次 CPU 拷贝，没有时 1 次。"
+        }
+        Kafka::UsesSameBytes => {
+            "为什么行得通：broker 存下的 record batch 就是它发出去的格式，所以响应拉取时从不解码、也不重新编码，直接把日志段的一段字节原样发出。不过存下来的并不逐字节等于生产者发来的：写入时 LogValidator 会就地改写批次头里的 offset 和分区 leader epoch，主题的 compression.type 和生产者的压缩算法不同时还会重新压缩。"
+        }
+        Kafka::UsesPosition => {
+            "拉取的 offset 怎么变成一段字节：LogSegment.read → translateOffset 先在稀疏的 .index 里二分查找（OffsetIndex.lookup；默认每 4 KiB 日志记一条，log.index.interval.bytes），找到不大于该 offset 的最近一条，再从那里往后扫描批次头（FileRecords.searchForOffsetWithSize），最后 FileRecords.slice(position, size) 就是 transferTo(position, count) 要发的范围。索引之所以用 mmap，是因为一次查找就是几次随机读，经映射读不需要系统调用（AbstractIndex）。"
+        }
+        Kafka::UsesPageCache => {
+            "为什么用页缓存而不是 JVM 堆：缓存的消息不给垃圾回收添压力，不会在堆和页缓存里各存一份，broker 重启后缓存依然是热的。"
+        }
+        Kafka::NotProduce => {
+            "生产请求：broker 从 socket 读进 JVM，校验（LogValidator）后经页缓存追加到日志段 —— 没有零拷贝，也不会每个请求都 fsync：日志段滚动时才刷盘（UnifiedLog.roll 安排 flush-log），只有设置了 flush.messages 或 flush.ms（默认不开）才会更早刷；持久性靠副本（acks=all、min.insync.replicas）。"
+        }
+        Kafka::NotTls => {
+            "TLS：SslTransportLayer 把文件读进 JVM（transferFrom 每次读 32 KiB 到一个直接缓冲区），由 SSLEngine 在那里加密，再把密文写进 socket，因为数据必须先拷到用户态（JVM）再加密。在 Kafka 4.x 里，这是零拷贝剩下的主要例外。nginx 在 TLS 下保住 sendfile 靠的是内核 TLS 和 SSL_sendfile：软件 kTLS 加密照样要 CPU 过一遍数据；网卡做 TLS 卸载时 CPU 不用加密，但 kTLS 的 sendfile 默认仍会把文件页拷贝一次 —— 零拷贝要显式打开（TLS_TX_ZEROCOPY_RO，Linux 5.19 起），因为发送途中页被改动，重传的数据就会和原来的不一致。"
+        }
+        Kafka::NotOldClients => {
+            "老客户端（Kafka 4.0 之前）：从 0.10 到 3.9，需要旧消息格式的消费者由 broker 在 JVM 里做格式下转换（down-conversion，KIP-283 之后按块进行），这些拉取都要拷贝。Kafka 4.0 连同旧版 Fetch 协议一起删掉了下转换（KIP-896、KAFKA-18269）：message.downconversion.enable 不再起作用，老到不支持 v2 记录格式的客户端根本无法拉取。"
+        }
+        Kafka::NotCached => {
+            "数据不在页缓存里（落后很多的消费者读旧日志段）：sendfile 会在 Kafka 的网络线程里读盘，这个线程上的其他连接都得排队等着（KAFKA-7504；先在请求处理线程里预热页缓存的修复方案 PR 14289 没有合入就关闭了）。"
+        }
         Kafka::Answer3 => {
-            "sendfile 一次调用在内核里完成：有分散/聚集 DMA（SG-DMA）时 socket 缓冲区只持有页缓存页的引用，网卡直接读，不再有 CPU 拷贝 —— 2 次 DMA 拷贝，2 次切换。"
+            "sendfile 一次调用在内核里完成：有分散/聚集 DMA（SG-DMA）时 socket 缓冲区只持有页缓存页的引用，网卡直接读，发送端不再有 CPU 拷贝 —— 2 次 DMA 拷贝，2 次切换。"
         }
         Kafka::Answer4 => {
-            "Kafka 在 broker 响应拉取时用它：FileRecords.writeTo 调用 FileChannel.transferTo，在 Linux 上就是 sendfile。"
+            "Kafka 用它响应拉取（消费者和 follower 副本）：在 mmap 的稀疏 .index 里二分查找 offset，FileRecords.slice 圈出字节范围，再由 FileChannel.transferTo 发出，在 Linux 上就是 sendfile。"
         }
         Kafka::Answer5 => {
-            "行得通是因为 record batch 从生产者到磁盘再到消费者是同样的字节：broker 从不重新编码。"
+            "行得通是因为拉取从不重新编码：broker 把存下的批次原样发出；写入时 LogValidator 只是往批次头里填了 offset 和 leader epoch（主题的压缩算法不同时才重新压缩）。"
         }
-        Kafka::Answer6 => "消费者通常从页缓存读最近的数据，所以一次拉取往往根本不读盘。",
         Kafka::Answer7 => {
-            "生产请求不是零拷贝，要读进 JVM 再经页缓存写盘；TLS 也不是，数据必须先拷到用户态（JVM）再加密；需要格式下转换的老客户端也不是。"
+            "数据不在缓存里时（消费者落后很多），sendfile 会在网络线程里读盘，拖住这个线程上的所有连接（KAFKA-7504）。"
         }
-        Kafka::Answer8 => "Kafka 的 mmap 用在索引文件上，不是日志本身。",
-        Kafka::Answer9 => {
+        Kafka::Answer9 => "Kafka 自己的 mmap 用在索引文件上，不是日志本身。",
+        Kafka::Answer10 => {
             "零拷贝指的是 broker 上没有 CPU 拷贝：DMA 拷贝还在，消费者从 socket 拷出的那一次也还在。"
         }
-        Kafka::Answer10 => {
-            "非阻塞 socket 上 transferTo 放得下多少发多少就返回，所以繁忙的 broker 一次拉取要调用很多次。"
+        Kafka::FollowUp40 => {
+            "“4.0 改了什么？”格式下转换没了（KIP-896），老客户端不会再逼 broker 拷贝，TLS 成了剩下的主要例外；message.format.version 也没了（KIP-724），所有批次都是 v2 格式。"
+        }
+        Kafka::FollowUpNotCached => {
+            "“数据不在缓存里怎么办？”sendfile 照样发，但要先读盘，而且是在网络线程里读：落后的消费者会拖住这个线程上的其他连接（KAFKA-7504）。拷贝次数不变，多出来的是等待。"
+        }
+        Kafka::FollowUpSameBytes => {
+            "“从生产者到消费者，字节完全一样吗？”不完全一样：LogValidator 会往批次头里写 offset 和 leader epoch（主题压缩算法不同时还会重新压缩）。准确的说法是：拉取从不重新编码，消费者拿到的就是存下来的批次。"
+        }
+        Kafka::FollowUpPosition => {
+            "“broker 怎么找到位置？”在 mmap 的稀疏 .index 里二分查找不大于该 offset 的最近一条，再在 .log 里往后扫几个批次头，然后 FileRecords.slice(position, size) → transferTo(position, count)。"
         }
     }
 }
@@ -549,19 +587,19 @@ fn reality(m: MethodKind) -> &'static [&'static str] {
         MethodKind::ReadWrite => &[
             "教科书只算一次 read 和一次 write：一个缓冲区的数据 4 次拷贝、4 次切换。真实的服务器要循环：256 MiB 的文件配 128 KiB 的缓冲区，就是 2,048 次 read 和 2,048 次 write —— 8,192 次用户态↔内核态切换，而不是 4 次；拷贝仍是每字节 4 次（2 次 CPU、2 次 DMA）。",
             "copylab 用 pread64（显式偏移），所以同一个打开的文件可以同时服务多个连接。",
-            "两次 CPU 拷贝都是真的：页缓存 → 你的缓冲区，你的缓冲区 → socket。",
+            "两次 CPU 拷贝都是真的：页缓存（PageCache）→ 你的缓冲区，你的缓冲区 → socket。",
         ],
         MethodKind::Mmap => &[
-            "一次 mmap，然后 socket 允许的最少次数的 write —— 但内核仍然要把页缓存拷贝到 socket 缓冲区。",
-            "页必须映射进进程：会有 read-write 没有的次缺页（minor page fault）和页表开销。",
+            "只 mmap 一次，再用尽量少的几次 write 把映射区交给 socket（socket 收多少就写多少）—— 但内核仍然要把页缓存拷贝到 socket 缓冲区。",
+            "页必须映射进进程：会有 read-write 没有的次缺页（minor page fault）和页表开销。一次缺页会映射很多页：do_fault_around 经 filemap_map_pages 把出错地址周围已缓存的页（fault_around_bytes，默认 64 KiB）一起映射，大 folio 还能整块映射（filemap_map_pmd 一次缺页映射 2 MiB）。所以缺页次数远少于页数，具体多少取决于内核和页缓存里 folio 的大小：`copylab explain mmap --measure` 会数给你看。",
             "如果别的进程截断了文件，访问丢失的页会触发 SIGBUS；copylab 自己从不访问这些页，write 会返回 EFAULT。",
         ],
         MethodKind::Sendfile => &[
             "一次系统调用最多移动 2 GiB − 4 KiB（0x7ffff000 字节）：阻塞 socket 上 256 MiB 的文件一次调用就发完。非阻塞 socket（Java NIO，也就是 Kafka）上 socket 缓冲区一满 sendfile 就返回部分字节数，调用方等待后再调用。",
-            "sendfile 从 Linux 2.6.23 起基于 splice 实现：do_sendfile → do_splice_direct → splice_to_socket（MSG_SPLICE_PAGES）。设备支持分散/聚集 DMA（SG-DMA，回环设备支持）时，skb 的 frags 只持有页缓存页的引用，网卡直接从那里读：发送端没有 CPU 拷贝。没有 NETIF_F_SG 时 tcp_sendmsg_locked 会拷贝。",
+            "sendfile 从 Linux 2.6.23 起基于 splice 实现：do_sendfile → do_splice_direct → splice_direct_to_actor，数据经过内核为当前任务保留的内部管道（current->splice_pipe，第一次用时分配）：文件 → 管道由文件的 splice_read 完成，管道 → socket 由 splice_to_socket（MSG_SPLICE_PAGES）完成（Linux 6.5 起；之前是 pipe_to_sendpage 调用 socket 的 ->sendpage）。设备支持分散/聚集 DMA（SG-DMA，回环设备支持）时，skb 的 frags 只持有页缓存页的引用，网卡直接从那里读：发送端没有 CPU 拷贝。没有 NETIF_F_SG 时 tcp_sendmsg_locked 会拷贝。",
             "socket 引用页缓存页，却没有完成通知：sendfile 返回之后再改文件，只要数据还在 socket 缓冲区里，改动仍可能被发出去。",
             "回环上没有网卡，也没有到线路的 DMA：接收端的 recv() 是一次 CPU 拷贝，所以端到端的“零拷贝”并不是零。",
-            "Java 的 FileChannel.transferTo 只在直接路径（目标是 socket 或文件通道）上才是 sendfile；否则按块 mmap 或经缓冲区循环拷贝，较新的 JDK 对文件目标先试 copy_file_range。Kafka 开启 TLS 后用不了它：数据必须先拷到用户态（JVM）再加密。",
+            "Java 的 FileChannel.transferTo 只在直接路径（目标是 socket 或文件通道）上才是 sendfile；否则按块 mmap 或经缓冲区循环拷贝。JDK 20 起（JDK-8292562，FileDispatcherImpl.c 的 transferTo0）对每个直接目标都先试 copy_file_range，socket 也不例外，遇到 EINVAL、ENOSYS、EXDEV 或 EOPNOTSUPP 再退回 sendfile：发往 socket 时，每次 transferTo 都是一次失败的 copy_file_range 加一次 sendfile64。Kafka 开启 TLS 后用不了它：数据必须先拷到用户态（JVM）再加密。",
         ],
         MethodKind::Splice => &[
             "每装满一次管道要两次调用：文件 → 管道，管道 → socket。管道大小（默认 64 KiB，最大 /proc/sys/fs/pipe-max-size）决定调用次数。",
@@ -611,7 +649,7 @@ static MYTH_LIST: [Myth; MYTHS] = [
     },
     Myth {
         claim: "“Kafka 的零拷贝很特别”",
-        truth: "FileChannel.transferTo 在直接路径（目标是 socket 或文件通道）上就是 sendfile。开启 TLS 后 Kafka 用不了它：数据必须先拷到用户态（JVM）再加密。完整的回答见 `copylab explain kafka`。",
+        truth: "FileChannel.transferTo 在直接路径（目标是 socket 或文件通道）上就是 sendfile（JDK 20 起会先试 copy_file_range，失败再退回 sendfile）。开启 TLS 后 Kafka 用不了它：数据必须先拷到用户态（JVM）再加密。完整的回答见 `copylab explain kafka`。",
         command: "copylab explain kafka --measure",
     },
     Myth {
