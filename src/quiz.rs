@@ -125,12 +125,15 @@ fn draw(seed: u64) -> Draw {
     }
 }
 
-/// A method's syscalls in a report: perf's total, or the calls the method counted itself when
-/// perf could not count (then `false`).
-fn syscalls(m: &MethodResult) -> (u64, bool) {
+/// A method's syscalls in a report, and who counted them: perf's total, or the calls the
+/// method counted itself when perf could not count.
+fn syscalls(m: &MethodResult) -> (u64, Counted) {
     match m.median.cost.syscalls.total {
-        Some(n) => (n, true),
-        None => (m.median.cost.self_counted.values().sum(), false),
+        Some(n) => (n, Counted::Perf),
+        None => (
+            m.median.cost.self_counted.values().sum(),
+            Counted::SelfCounted,
+        ),
     }
 }
 
@@ -208,12 +211,8 @@ impl Ctx<'_> {
     }
 
     /// "counted by perf on the serving thread", or by copylab itself.
-    fn by(&self, perf: bool) -> String {
-        self.say(&Msg::CountedBy(if perf {
-            Counted::Perf
-        } else {
-            Counted::SelfCounted
-        }))
+    fn by(&self, who: Counted) -> String {
+        self.say(&Msg::CountedBy(who))
     }
 }
 
@@ -286,7 +285,7 @@ fn splice_calls(c: &Ctx) -> Result<Asked> {
 }
 
 /// read-write's syscalls, and the model's chunks and prediction.
-fn read_write_figures(c: &Ctx) -> Result<(u64, bool, Expected)> {
+fn read_write_figures(c: &Ctx) -> Result<(u64, Counted, Expected)> {
     let warm = &c.runs.warm;
     let (n, perf) = syscalls(find(warm, MethodKind::ReadWrite)?);
     Ok((n, perf, MethodKind::ReadWrite.expected(&warm.layout())))
