@@ -210,6 +210,16 @@ impl Ctx<'_> {
         lesson::say(self.opts.lang, m)
     }
 
+    /// What goes between the items of a list in this language.
+    fn sep(&self) -> &'static str {
+        lesson::table(self.opts.lang).list_sep
+    }
+
+    /// What goes between two sentences in this language.
+    fn gap(&self) -> &'static str {
+        lesson::table(self.opts.lang).sentence_gap
+    }
+
     /// "counted by perf on the serving thread", or by copylab itself.
     fn by(&self, who: Counted) -> String {
         self.say(&Msg::CountedBy(who))
@@ -427,14 +437,21 @@ fn most_copy(c: &Ctx) -> Result<Asked> {
         .collect();
     let figures = figs
         .iter()
-        .map(|f| format!("{} {:.0} ({:.0}–{:.0})", f.kind, f.median, f.lo, f.hi))
+        .map(|f| {
+            c.say(&Msg::CopyFigure {
+                name: f.kind.name(),
+                median: f.median,
+                lo: f.lo,
+                hi: f.hi,
+            })
+        })
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(c.sep());
     let noise = if also.is_empty() {
         c.say(&Msg::OutsideNoise)
     } else {
         c.say(&Msg::InsideNoise {
-            names: &also.join(", "),
+            names: &also.join(c.sep()),
         })
     };
     let note = if from.file.bytes > c.opts.size {
@@ -454,11 +471,12 @@ fn most_copy(c: &Ctx) -> Result<Asked> {
         },
         top.name().to_string(),
         format!(
-            "{} {noise}",
+            "{}{}{noise}",
             c.say(&Msg::WhyMostCopy {
                 figures: &figures,
                 runs: from.options.runs,
-            })
+            }),
+            c.gap()
         ),
     );
     q.also_right = also;
@@ -482,7 +500,7 @@ fn most_syscalls(c: &Ctx) -> Result<Asked> {
         .iter()
         .map(|(m, f)| format!("{m} {f:.0}"))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(c.sep());
     let perf = syscalls(find(warm, MethodKind::ReadWrite)?).1;
     let mut why = c.say(&Msg::WhyMostSyscalls {
         figures: &figures,
@@ -492,12 +510,7 @@ fn most_syscalls(c: &Ctx) -> Result<Asked> {
         let tied: Vec<&str> = std::iter::once(top.name())
             .chain(also.iter().map(String::as_str))
             .collect();
-        why = format!(
-            "{why} {}",
-            c.say(&Msg::Tie {
-                names: &tied.join(", ")
-            })
-        );
+        why = format!("{why}{}{}", c.gap(), c.say(&Msg::Tie { names: &tied }));
     }
     let mut q = question(
         Kind::MostSyscalls,

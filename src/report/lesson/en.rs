@@ -13,6 +13,8 @@ pub static TABLE: Table = Table {
     myths: &MYTH_LIST,
     colon: ":",
     colon_space: " ",
+    sentence_gap: " ",
+    list_sep: ", ",
 };
 
 /// "s" unless `n` is 1.
@@ -343,7 +345,19 @@ fn say(m: &Msg) -> String {
         Msg::InsideNoise { names } => format!(
             "Inside the noise of these runs: {names} overlap the top's range and count as right too."
         ),
-        Msg::Tie { names } => format!("{names} made the same count: each is right."),
+        Msg::Tie { names } => format!(
+            "{} made the same count: each is right.",
+            match names {
+                [a, b] => format!("{a} and {b}"),
+                _ => names.join(", "),
+            }
+        ),
+        Msg::CopyFigure {
+            name,
+            median,
+            lo,
+            hi,
+        } => format!("{name} {median:.0} ({lo:.0}–{hi:.0})"),
         Msg::AskMostSyscalls {
             bytes,
             buffer_bytes,

@@ -27,6 +27,10 @@ pub struct Table {
     pub colon: &'static str,
     /// After a colon that starts a paragraph: a space in English, none after "：".
     pub colon_space: &'static str,
+    /// Between two sentences: a space in English, none after "。".
+    pub sentence_gap: &'static str,
+    /// Between the items of a list in a sentence: ", " in English, "、" in Chinese.
+    pub list_sep: &'static str,
 }
 
 /// The table of `lang`.
@@ -413,7 +417,14 @@ pub enum Msg<'a> {
     },
     /// Paths that measured the same figure as the top: right too.
     Tie {
-        names: &'a str,
+        names: &'a [&'a str],
+    },
+    /// One path's sampled copy time: median and range over the runs, ms per GiB.
+    CopyFigure {
+        name: &'a str,
+        median: f64,
+        lo: f64,
+        hi: f64,
     },
     AskMostSyscalls {
         bytes: u64,

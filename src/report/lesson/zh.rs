@@ -14,6 +14,8 @@ pub static TABLE: Table = Table {
     myths: &MYTH_LIST,
     colon: "：",
     colon_space: "",
+    sentence_gap: "",
+    list_sep: "、",
 };
 
 fn say(m: &Msg) -> String {
@@ -323,7 +325,13 @@ fn say(m: &Msg) -> String {
         Msg::InsideNoise { names } => {
             format!("在这几次运行的噪声之内：{names} 的范围与最高者重叠，也算对。")
         }
-        Msg::Tie { names } => format!("{names} 测得的次数相同，都算对。"),
+        Msg::Tie { names } => format!("{} 测得的次数相同，都算对。", names.join(" 和 ")),
+        Msg::CopyFigure {
+            name,
+            median,
+            lo,
+            hi,
+        } => format!("{name} {median:.0}（{lo:.0}–{hi:.0}）"),
         Msg::AskMostSyscalls {
             bytes,
             buffer_bytes,
