@@ -157,7 +157,7 @@ struct Runs {
 /// Run the compares the drawn questions need.
 fn measure(opts: &QuizOptions, d: &Draw) -> Result<Runs> {
     let base = CompareOptions {
-        runs: 1,
+        runs: QUESTION_RUNS,
         buffer: d.buffer,
         pipe_size: d.pipe,
         profile: false,
@@ -372,6 +372,13 @@ fn top_of(figs: &[(MethodKind, f64)]) -> (MethodKind, f64) {
 /// Runs of the copy question: enough that the spread between them says how noisy it is.
 const COPY_RUNS: u32 = 3;
 
+/// Runs of every other question: counts are exact, but the fault count moves with the page
+/// cache's folios, and its spread sets how far an answer may be off.
+const QUESTION_RUNS: u32 = 3;
+
+/// The least tolerance of the fault question, in %.
+const FAULTS_TOLERANCE_PCT: u32 = 25;
+
 /// One path's sampled copy time of the serving thread, ms per GiB: median, and the range over
 /// the runs widened by one sample each way (a sample is the resolution of the figure).
 struct CopyFigure {
@@ -533,15 +540,25 @@ fn mmap_faults(c: &Ctx) -> Result<Asked> {
     let m = find(&c.runs.warm, MethodKind::Mmap)?;
     let n = m.median.cost.page_faults.minor;
     let pages = c.opts.size.div_ceil(crate::source::page_size() as u64);
+    let faults = m.runs.iter().map(|r| r.cost.page_faults.minor);
+    let (lo, hi) = (faults.clone().min().unwrap_or(n), faults.max().unwrap_or(n));
+    // Every run's count is inside the tolerance: the answer is judged within the noise.
+    let off = n.abs_diff(lo).max(n.abs_diff(hi));
+    let needed = (off * 100).div_ceil(n.max(1));
+    let tolerance_pct = FAULTS_TOLERANCE_PCT.max(u32::try_from(needed).unwrap_or(u32::MAX));
     Ok(Asked::Question(question(
         Kind::MmapFaults,
         c.say(&Msg::AskMmapFaults { bytes: c.opts.size }),
-        Expect::Number { tolerance_pct: 25 },
+        Expect::Number { tolerance_pct },
         n.to_string(),
         c.say(&Msg::WhyMmapFaults {
             bytes: c.opts.size,
             pages,
             measured: n,
+            runs: c.runs.warm.options.runs,
+            lo,
+            hi,
+            tolerance_pct,
         }),
     )))
 }

@@ -377,7 +377,19 @@ fn ordering_questions_accept_ties_and_noise_and_every_question_says_its_size() {
                     assert!(
                         text.contains("8 MiB") && text.contains("fault-around"),
                         "{text}"
-                    )
+                    );
+                    // Every run's count is inside the tolerance: "runs, LO–HI;".
+                    let why = q["explanation"].as_str().unwrap();
+                    let range = why
+                        .split("runs, ")
+                        .nth(1)
+                        .and_then(|r| r.split(';').next())
+                        .and_then(|r| r.split_once('–'))
+                        .unwrap_or_else(|| panic!("no range of the runs: {why}"));
+                    for end in [range.0, range.1] {
+                        let end = end.trim().to_string();
+                        assert!(accepted(q, &end), "{end} measured, not accepted\n{q:#}");
+                    }
                 }
                 _ => assert!(text.contains("8 MiB"), "{id}: {text}"),
             }

@@ -379,8 +379,12 @@ fn say(m: &Msg) -> String {
             bytes,
             pages,
             measured,
+            runs,
+            lo,
+            hi,
+            tolerance_pct,
         } => format!(
-            "{} is {pages} pages, but a fault maps the cached pages around it too (mm/memory.c do_fault_around, fault_around_bytes) and a large folio goes in whole, so measured {measured} (getrusage, serving thread). The count depends on the kernel and on the folio sizes in the page cache, hence the 25% tolerance.",
+            "{} is {pages} pages, but a fault maps the cached pages around it too (mm/memory.c do_fault_around, fault_around_bytes) and a large folio goes in whole, so measured {measured} (median of {runs} runs, {lo}–{hi}; getrusage, serving thread). The count depends on the kernel and on the folio sizes in the page cache: an answer within {tolerance_pct}% is right, which covers every run here.",
             size(*bytes)
         ),
         Msg::AskColdSendfile { bytes } => format!(

@@ -442,6 +442,11 @@ pub enum Msg<'a> {
         bytes: u64,
         pages: u64,
         measured: u64,
+        runs: u32,
+        /// The fewest and most faults of the runs.
+        lo: u64,
+        hi: u64,
+        tolerance_pct: u32,
     },
     AskColdSendfile {
         bytes: u64,

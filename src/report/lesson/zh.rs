@@ -353,8 +353,12 @@ fn say(m: &Msg) -> String {
             bytes,
             pages,
             measured,
+            runs,
+            lo,
+            hi,
+            tolerance_pct,
         } => format!(
-            "{} 是 {pages} 个页，但一次缺页会把周围已缓存的页一起映射（mm/memory.c 的 do_fault_around，fault_around_bytes），大 folio 还能整块映射，所以实测只有 {measured} 次（getrusage，发送线程）。这个数取决于内核和页缓存里 folio 的大小，所以误差 25% 以内都算对。",
+            "{} 是 {pages} 个页，但一次缺页会把周围已缓存的页一起映射（mm/memory.c 的 do_fault_around，fault_around_bytes），大 folio 还能整块映射，所以实测只有 {measured} 次（{runs} 次运行的中位数，范围 {lo}–{hi}；getrusage，发送线程）。这个数取决于内核和页缓存里 folio 的大小：误差 {tolerance_pct}% 以内都算对，这几次运行测到的都在其中。",
             size(*bytes)
         ),
         Msg::AskColdSendfile { bytes } => format!(
