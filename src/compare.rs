@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
@@ -54,6 +54,9 @@ pub struct CompareOptions {
     pub cpus: Cpus,
     /// Sample both threads' CPU (the copy column, the verdicts, where the CPU went).
     pub profile: bool,
+    /// Sample every this many ns of each thread's CPU, or `None` to choose after the first
+    /// round ([`crate::counters::profile::period_for`]).
+    pub sample_period_ns: Option<u64>,
 }
 
 impl CompareOptions {
@@ -79,6 +82,7 @@ impl CompareOptions {
             cold: false,
             cpus,
             profile: true,
+            sample_period_ns: None,
         }
     }
 }
@@ -173,19 +177,28 @@ pub fn run_with(
     let receiver = Receiver::start(placement.receiver_cpu, opts.counters, opts.profile)?;
     placement::pin_current(placement.serving_cpu.as_slice())?;
     let mut counters = Counters::open_sampled(opts.counters, opts.profile)?;
+    let first_period = match (opts.sample_period_ns, counters.sample_capacity()) {
+        (Some(p), _) => Some(p),
+        (None, Some(capacity)) => Some(crate::counters::profile::first_period_for(
+            src.len, opts.runs, capacity,
+        )),
+        (None, None) => None,
+    };
+    if let Some(p) = first_period {
+        counters.set_sample_period(p)?;
+        receiver.set_sample_period(p);
+    }
+    // With the period left to copylab: the CPU each thread spent in the first round.
+    let mut first_round_cpu: Vec<u64> = Vec::new();
 
     let bar = if show_progress {
         ProgressBar::with_draw_target(Some(src.len), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>22} [{bar:30}] {bytes:>10}/{total_bytes} {binary_bytes_per_sec:>12}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("█▉▊▋▌▍▎▏ "),
-    );
+    bar.set_style(crate::report::progress::transfer_style());
+    let started_all = std::time::Instant::now();
+    let per_round = slots.len() as u32;
 
     // The kernel symbols load on their own thread (about 70 ms of kernel time), in the
     // shadow of the warm-up; without one, wait for them here, outside every measured window.
@@ -197,6 +210,14 @@ pub fn run_with(
     let mut cold_left: Vec<f64> = Vec::new();
     let mut last: Option<Report> = None;
     for round in 0..rounds {
+        if round == 1
+            && opts.sample_period_ns.is_none()
+            && let Some(capacity) = counters.sample_capacity()
+        {
+            let p = crate::counters::profile::period_for(&first_round_cpu, opts.runs, capacity);
+            counters.set_sample_period(p)?;
+            receiver.set_sample_period(p);
+        }
         let warm = round < opts.warmup;
         for i in 0..slots.len() {
             let slot = &mut slots[i];
@@ -214,6 +235,12 @@ pub fn run_with(
                 bar.suspend(|| eprintln!("copylab: status: next {label}"));
             }
             bar.set_prefix(label);
+            let done = round * per_round + i as u32;
+            bar.set_message(crate::report::progress::time_left(
+                started_all.elapsed(),
+                done,
+                rounds * per_round,
+            ));
             bar.reset();
             if opts.cold {
                 let left = source::drop_cache(&src.file, src.len)
@@ -230,6 +257,11 @@ pub fn run_with(
             };
             let run = one_run(&src, slot, &wire, opts.link, ends, hash, &bar)
                 .with_context(|| format!("method {kind}"))?;
+            if round == 0
+                && let Some(p) = &run.profile
+            {
+                first_round_cpu.extend([p.serving.on_cpu_ns, p.receiver.on_cpu_ns]);
+            }
             if !warm {
                 slot.runs.push(run);
                 let mut report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
@@ -283,6 +315,9 @@ fn snapshot(
     }
     if resident.is_none() {
         warnings.push("page-cache residency could not be measured (mincore failed)".into());
+    }
+    if let Some(w) = small_file_warning(src.len, opts.transport) {
+        warnings.push(w);
     }
 
     // A zero-copy path that had to send plainly says so: its figures are partly a copying path.
@@ -373,6 +408,20 @@ fn snapshot(
     }
 }
 
+/// One warning for a file smaller than one socket buffer: its figures measure a few syscalls'
+/// fixed cost, not a path's cost per byte.
+fn small_file_warning(len: u64, transport: Transport) -> Option<String> {
+    let (buffer, setting) = transport.socket_buffer()?;
+    (len > 0 && len < buffer).then(|| {
+        format!(
+            "the file ({}) is smaller than one socket buffer ({}, {setting}): each transfer is a few syscalls into a buffer the receiver drains later, so per-GiB figures multiply their fixed cost by {:.0}, and the samples are too few to say where the CPU went (n/a). To measure the paths themselves, use --size 1M or more",
+            crate::size::fmt_bytes(len),
+            crate::size::fmt_bytes(buffer),
+            crate::size::gib(len).recip()
+        )
+    })
+}
+
 /// Runs that spread this much (max − min, in % of the median wall time) make a ranking a
 /// matter of luck; the table then marks overlapping methods "≈ rw (noise)".
 const NOISY_SPREAD_PCT: f64 = 30.0;
@@ -420,7 +469,7 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
         ));
     }
     Some(format!(
-        "noisy machine: {}; read medians and the ≈ marks, not single runs, and for firmer figures use more --runs, stop other work on this machine, and keep both threads pinned (--cpus S,R)",
+        "noisy machine: {}; read the medians and ≈ marks, not single runs; for firmer figures: more --runs, a quieter machine, both threads pinned (--cpus S,R)",
         why.join(", and ")
     ))
 }

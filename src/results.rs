@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::counters::profile::{Category, ThreadProfile};
-use crate::counters::{Reading, SyscallSource};
+use crate::counters::profile::{Category, Pooled, ThreadProfile};
+use crate::counters::{CpuSplit, Reading, SyscallSource};
 use crate::method::{IoWorkers, MethodKind, Textbook};
 use crate::placement::Placement;
 use crate::stats::{median_u64, pick_f64};
@@ -214,6 +214,30 @@ pub struct MethodResult {
     pub max: Run,
     /// How far the runs spread: (max − min) ÷ median, in %, per figure; null for one run.
     pub spread_pct: Option<Spread>,
+    /// Every run's cpu-clock samples pooled, per thread: the figures the table, the verdicts
+    /// and the view show (the summaries' `profile` are field-by-field, each resting on one
+    /// run's samples). Null when a run was not sampled.
+    pub profile: Option<PooledProfile>,
+}
+
+/// The samples of every run of a method, pooled, per thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct PooledProfile {
+    pub serving: Pooled,
+    pub receiver: Pooled,
+}
+
+impl PooledProfile {
+    fn of(runs: &[Run]) -> Option<PooledProfile> {
+        let ps: Vec<(&Profile, u64)> = runs
+            .iter()
+            .map(|r| r.profile.as_ref().map(|p| (p, r.bytes)))
+            .collect::<Option<_>>()?;
+        Some(PooledProfile {
+            serving: Pooled::of(ps.iter().map(|(p, b)| (&p.serving, *b))),
+            receiver: Pooled::of(ps.iter().map(|(p, b)| (&p.receiver, *b))),
+        })
+    }
 }
 
 /// The sampled CPU of both ends of one run.
@@ -252,6 +276,8 @@ fn summarize_profile(ps: &[&ThreadProfile], pick: fn(&mut [u64]) -> u64) -> Thre
             .iter()
             .map(|&c| (c, field(&|p| p.ns_of(c))))
             .collect(),
+        copy_in_softirq_ns: field(&|p| p.copy_in_softirq_ns),
+        softirq_context_ns: field(&|p| p.softirq_context_ns),
         top_other,
         cpus,
     }
@@ -264,6 +290,25 @@ pub struct Spread {
     pub wall: f64,
     /// The serving thread's sys CPU.
     pub serving_sys: f64,
+    /// The serving thread's sys CPU less the softirq work sampled on it (on loopback, the
+    /// receiver's half of TCP when it ran on this thread's CPU): its own send path. Null
+    /// without a profile.
+    pub serving_sys_own: Option<f64>,
+    /// Both threads' CPU (user and sys, io-wq included), which does not move when work moves
+    /// from one thread to the other. Null when the receiver was not measured.
+    pub end_to_end: Option<f64>,
+}
+
+/// (max − min) ÷ median of `v`, in %, one decimal; None for fewer than two values or a zero
+/// median.
+fn spread_of(mut v: Vec<f64>) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let (lo, hi) = (v[0], v[v.len() - 1]);
+    let mid = crate::stats::median_f64(v)?;
+    (mid > 0.0).then(|| ((hi - lo) / mid * 1000.0).round() / 10.0)
 }
 
 /// One transfer of the whole file, as seen by the serving thread.
@@ -300,6 +345,93 @@ pub struct Run {
     /// `--transport veth`: what the serving veth device sent during the run; null otherwise
     /// (loopback's counters are shared with every other local connection).
     pub device_tx: Option<DeviceTx>,
+}
+
+impl Run {
+    /// `ns` per GiB of this run's bytes, or None for an empty file.
+    fn per_gib(&self, ns: u64) -> Option<f64> {
+        (self.bytes > 0).then(|| ns as f64 / crate::size::gib(self.bytes))
+    }
+
+    /// The serving thread's sys CPU less the softirq work its samples found (see
+    /// [`Spread::serving_sys_own`]); None without a profile.
+    pub fn own_sys_ns(&self) -> Option<u64> {
+        let p = self.profile.as_ref()?;
+        Some(
+            self.cost
+                .cpu
+                .sys_ns
+                .saturating_sub(p.serving.softirq_context_ns),
+        )
+    }
+
+    /// The serving thread's sys CPU per GiB moved, in ns.
+    pub fn sys_ns_per_gib(&self) -> Option<f64> {
+        self.per_gib(self.cost.cpu.sys_ns)
+    }
+
+    /// CPU per GiB of both ends and the io-wq workers (user + sys), in ns: what the transfer
+    /// cost the machine; None when the receiver was not measured.
+    pub fn e2e_ns_per_gib(&self) -> Option<f64> {
+        let rcv = self.receiver.as_ref()?;
+        let ns = self.cost.cpu.user_ns
+            + self.cost.cpu.sys_ns
+            + rcv.cpu.user_ns
+            + rcv.cpu.sys_ns
+            + self.cost.io_workers.map_or(0, |w| w.cpu_ns);
+        self.per_gib(ns)
+    }
+}
+
+impl MethodResult {
+    /// `metric` of each run of this method over the same round's run of `base` (compare
+    /// interleaves its rounds, so run i of each method shared the machine's moment): the
+    /// median ratio and its range, or None when a run lacks the figure.
+    pub fn ratio_to(
+        &self,
+        base: &MethodResult,
+        metric: fn(&Run) -> Option<f64>,
+    ) -> Option<RatioRange> {
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&base.runs)
+            .map(|(a, b)| Some(metric(a)? / metric(b).filter(|x| *x > 0.0)?))
+            .collect::<Option<_>>()?;
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let (min, max) = (v[0], v[v.len() - 1]);
+        Some(RatioRange {
+            median: crate::stats::median_f64(v)?,
+            min,
+            max,
+        })
+    }
+
+    /// Whether this method's and `base`'s runs overlap for `metric` (min–max ranges meet):
+    /// ranking them would tell a story the runs do not support.
+    pub fn within_noise_of(&self, base: &MethodResult, metric: fn(&Run) -> Option<f64>) -> bool {
+        let range = |mr: &MethodResult| -> Option<(f64, f64)> {
+            let v: Vec<f64> = mr.runs.iter().map(metric).collect::<Option<_>>()?;
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+        };
+        match (range(self), range(base)) {
+            (Some((a0, a1)), Some((b0, b1))) => self.runs.len() > 1 && a0 <= b1 && b0 <= a1,
+            _ => false,
+        }
+    }
+}
+
+/// A ratio over paired runs: its median and range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatioRange {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 /// What one transfer cost the thread that sent it.
@@ -361,6 +493,9 @@ impl Cost {
             cpu: Cpu {
                 user_ns: reading.user_ns,
                 sys_ns: reading.sys_ns,
+                split: reading.cpu_split,
+                rusage_user_ns: reading.rusage_user_ns,
+                rusage_sys_ns: reading.rusage_sys_ns,
                 task_clock_ns: reading.perf_task_clock_ns,
             },
             page_faults: PageFaults {
@@ -399,12 +534,18 @@ pub struct ContextSwitches {
     pub perf_total: Option<u64>,
 }
 
-/// CPU time (getrusage RUSAGE_THREAD; the kernel splits the precise total into user and system
-/// by tick samples).
+/// CPU time: getrusage RUSAGE_THREAD's precise total, split into user and system by `split`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cpu {
     pub user_ns: u64,
     pub sys_ns: u64,
+    /// `samples`: split by the cpu-clock samples' CPU mode (user or kernel); `ticks`: by the
+    /// kernel's scheduler ticks (getrusage's own split, 4 ms each at HZ=250: approximate for a
+    /// window shorter than a second or so).
+    pub split: CpuSplit,
+    /// getrusage's own split, kept beside a sampled one (equal to user_ns/sys_ns with `ticks`).
+    pub rusage_user_ns: u64,
+    pub rusage_sys_ns: u64,
     /// perf task-clock: time on CPU, precise, or null.
     pub task_clock_ns: Option<u64>,
 }
@@ -506,6 +647,14 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
         cpu: Cpu {
             user_ns: all(&|c| c.cpu.user_ns),
             sys_ns: all(&|c| c.cpu.sys_ns),
+            // One run split by ticks makes the summary approximate too.
+            split: if costs.iter().all(|c| c.cpu.split == CpuSplit::Samples) {
+                CpuSplit::Samples
+            } else {
+                CpuSplit::Ticks
+            },
+            rusage_user_ns: all(&|c| c.cpu.rusage_user_ns),
+            rusage_sys_ns: all(&|c| c.cpu.rusage_sys_ns),
             task_clock_ns: opt(&|c| c.cpu.task_clock_ns),
         },
         page_faults: PageFaults {
@@ -565,11 +714,22 @@ impl MethodResult {
                 max.cost.cpu.sys_ns,
                 median.cost.cpu.sys_ns,
             ),
+            serving_sys_own: runs
+                .iter()
+                .map(Run::own_sys_ns)
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|v| spread_of(v.into_iter().map(|x| x as f64).collect())),
+            end_to_end: runs
+                .iter()
+                .map(Run::e2e_ns_per_gib)
+                .collect::<Option<Vec<f64>>>()
+                .and_then(spread_of),
         });
         MethodResult {
             method,
             textbook: method.textbook(),
             setup,
+            profile: PooledProfile::of(&runs),
             runs,
             median,
             min,
@@ -697,13 +857,17 @@ pub struct TraceReport {
     pub command: Option<Vec<String>>,
     /// The process attached to, or null when a command was run.
     pub pid: Option<i32>,
-    /// How the trace ended: `exited` (the program ended), `time` (--for ran out) or
-    /// `interrupted` (Ctrl-C).
+    /// How the trace ended: `exited` (the program ended by itself), `time` (--for ran out and
+    /// the command was stopped) or `interrupted` (Ctrl-C or another stop signal; exit 130).
     pub ended: &'static str,
     /// The command's exit code (null: attached, still running, or ended by a signal).
     pub exit_code: Option<i32>,
     /// The signal that ended the command, if one did.
     pub exit_signal: Option<i32>,
+    /// The signals copylab sent the command's process group, in order (`SIGTERM` when --for
+    /// ran out; the stop signal copylab got, passed on; `SIGKILL` when the group still ran 5 s
+    /// later, or at a second stop signal); empty when the command ended by itself.
+    pub signals_sent: Vec<&'static str>,
     /// Wall time followed.
     pub wall_ns: u64,
     /// Why syscalls could not be followed, with the fix; null when they were.

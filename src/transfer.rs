@@ -6,7 +6,7 @@
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -112,6 +112,8 @@ struct Job {
 pub struct Receiver {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The sampling period the thread should use from its next receive on (0: as opened).
+    period_ns: Arc<AtomicU64>,
 }
 
 impl Receiver {
@@ -120,6 +122,8 @@ impl Receiver {
     pub fn start(cpu: Option<u32>, choice: Choice, sample: bool) -> Result<Receiver> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready_tx, ready) = mpsc::channel::<Result<()>>();
+        let period_ns = Arc::new(AtomicU64::new(0));
+        let wanted = Arc::clone(&period_ns);
         let thread = std::thread::Builder::new()
             .name("copylab-recv".into())
             .spawn(move || {
@@ -137,7 +141,15 @@ impl Receiver {
                         return;
                     }
                 };
+                let mut applied = 0;
                 for job in queue {
+                    let want = wanted.load(Ordering::Relaxed);
+                    if want != 0 && want != applied {
+                        // A period the sampler refuses keeps the old one: the samples say
+                        // which period each run used.
+                        let _ = counters.set_sample_period(want);
+                        applied = want;
+                    }
                     let started = counters.start();
                     let delivery =
                         crate::transport::drain(job.conn, job.expected, job.hash, &job.progress);
@@ -152,7 +164,13 @@ impl Receiver {
         Ok(Receiver {
             jobs: Some(jobs),
             thread: Some(thread),
+            period_ns,
         })
+    }
+
+    /// Sample the receiver thread every `period_ns` of its CPU from its next receive on.
+    pub fn set_sample_period(&self, period_ns: u64) {
+        self.period_ns.store(period_ns, Ordering::Relaxed);
     }
 
     /// Hand `conn` to the receiver; the returned channel yields what it measured.

@@ -32,6 +32,28 @@ pub enum Transport {
     Veth,
 }
 
+impl Transport {
+    /// The socket buffer a transfer first fills before the sender waits for the receiver, in
+    /// bytes, and the setting it comes from: TCP's default receive buffer (the middle value of
+    /// `net.ipv4.tcp_rmem`), a Unix socket's default send buffer (`net.core.wmem_default`: a
+    /// unix stream sender is limited by its own buffer). `None` when the setting is unreadable.
+    pub fn socket_buffer(self) -> Option<(u64, &'static str)> {
+        let (path, name, field) = match self {
+            Transport::Tcp | Transport::Veth => {
+                ("/proc/sys/net/ipv4/tcp_rmem", "net.ipv4.tcp_rmem", 1)
+            }
+            Transport::Unix => (
+                "/proc/sys/net/core/wmem_default",
+                "net.core.wmem_default",
+                0,
+            ),
+        };
+        let text = std::fs::read_to_string(path).ok()?;
+        let bytes = text.split_whitespace().nth(field)?.parse().ok()?;
+        Some((bytes, name))
+    }
+}
+
 /// Where a comparison's socket pairs come from: the transport, and for veth the two namespaces,
 /// made once and removed when this is dropped.
 pub enum Wire {

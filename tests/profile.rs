@@ -182,8 +182,11 @@ fn bad_cpus_are_refused() {
     }
     let out = run(&["compare", "--size", "1M", "--cpus", "0,4095"], &[]);
     assert_clean_error(&out, &["--cpus", "CPU 4095", "allowed"]);
-    let out = run(&["serve", "/etc/hostname", "--cpus", "4095"], &[]);
-    assert_clean_error(&out, &["--cpus", "CPU 4095"]);
+    // serve's worker pinning has a name of its own (--cpus, compare's S,R, is its alias).
+    for flag in ["--worker-cpus", "--cpus"] {
+        let out = run(&["serve", "/etc/hostname", flag, "4095"], &[]);
+        assert_clean_error(&out, &["--worker-cpus", "CPU 4095"]);
+    }
 }
 
 /// Unprivileged: perf refuses sampling; the profile is null with a warning saying why and how
@@ -344,4 +347,190 @@ fn table_shows_copies_verdicts_and_the_view() {
         .find(|l| l.trim_start().starts_with("sendfile ") && l.contains("serving thread:"))
         .unwrap_or_else(|| panic!("a sendfile verdict\n{}", out.dump()));
     assert!(verdict.contains("textbook"), "{verdict}");
+}
+
+/// A method's pooled profile: `who`'s samples and ns of `category` over all its runs.
+fn pooled<'a>(m: &'a Value, who: &str) -> &'a Value {
+    &m["profile"][who]
+}
+
+/// On loopback the kernel copies MSG_ZEROCOPY's pages in the receive path, in softirq on the
+/// sender's CPU inside its own send call: the serving thread's copy share shows it (as copy,
+/// most of it in softirq), well above sendfile's, whose serving thread copies nothing.
+#[test]
+fn msg_zerocopy_serving_thread_copies_in_softirq_on_loopback() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let r = run_json(
+        &[
+            "compare",
+            "--size",
+            "64M",
+            "--methods",
+            "sendfile,msg-zerocopy",
+            "--runs",
+            "3",
+            "--json",
+        ],
+        &[],
+    );
+    assert_all_verified(&r, 64 * MIB, false);
+    let zc = method(&r, "msg-zerocopy");
+    let sf = method(&r, "sendfile");
+    let (zc_share, sf_share) = (copy_share(zc, "serving"), copy_share(sf, "serving"));
+    assert!(
+        zc_share > 2.0 * sf_share + 0.05,
+        "msg-zerocopy's serving copy share {zc_share:.2} must be well above sendfile's {sf_share:.2}"
+    );
+    let p = pooled(zc, "serving");
+    let copy = num(&p["ns"]["copy"], "pooled copy");
+    let in_softirq = num(&p["copy_in_softirq_ns"], "copy_in_softirq_ns");
+    assert!(
+        in_softirq * 2 >= copy && in_softirq <= copy,
+        "most of msg-zerocopy's serving copy ran in softirq: {in_softirq} of {copy} ns: {p:#}"
+    );
+    assert!(
+        num(&p["softirq_context_ns"], "softirq_context_ns") >= in_softirq,
+        "softirq context includes its copies: {p:#}"
+    );
+}
+
+/// The user/sys split of a short window comes from the samples' CPU mode when there are
+/// enough of them, applied to getrusage's precise total: read-write's receiver copies every
+/// byte in recv, so its sys time cannot read zero, whatever ticks fell where.
+#[test]
+fn user_and_sys_are_split_by_samples_where_there_are_enough() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let r = run_json(
+        &[
+            "compare",
+            "--size",
+            "64M",
+            "--methods",
+            "read-write",
+            "--runs",
+            "3",
+            "--json",
+        ],
+        &[],
+    );
+    let mut sampled = 0;
+    for run in runs(method(&r, "read-write")) {
+        for cpu in [&run["cpu"], &run["receiver"]["cpu"]] {
+            let total = num(&cpu["user_ns"], "user_ns") + num(&cpu["sys_ns"], "sys_ns");
+            let rusage = num(&cpu["rusage_user_ns"], "rusage_user_ns")
+                + num(&cpu["rusage_sys_ns"], "rusage_sys_ns");
+            assert_eq!(total, rusage, "the split keeps getrusage's total: {cpu:#}");
+            match cpu["split"].as_str() {
+                Some("samples") => sampled += 1,
+                Some("ticks") => {}
+                other => panic!("split {other:?}: {cpu:#}"),
+            }
+        }
+        let rcv = &run["receiver"]["cpu"];
+        if rcv["split"] == "samples" {
+            assert!(
+                num(&rcv["sys_ns"], "receiver sys_ns") > 0,
+                "the receiver copies in recv: {rcv:#}"
+            );
+        }
+    }
+    assert!(
+        sampled > 0,
+        "some thread had enough samples to split by: {r:#}"
+    );
+}
+
+/// copylab chooses the sampling period after the first round: every later run uses the same
+/// one, inside the documented bounds, and the pooled profile is the sum of the runs.
+#[test]
+fn the_sampling_period_is_chosen_once_and_the_runs_are_pooled() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let r = run_json(
+        &[
+            "compare",
+            "--size",
+            "16M",
+            "--methods",
+            "read-write,sendfile",
+            "--runs",
+            "3",
+            "--json",
+        ],
+        &[],
+    );
+    let mut periods = std::collections::BTreeSet::new();
+    for m in ["read-write", "sendfile"] {
+        let mr = method(&r, m);
+        for who in ["serving", "receiver"] {
+            let mut samples = 0;
+            for run in runs(mr) {
+                let t = &run["profile"][who];
+                periods.insert(num(&t["period_ns"], "period_ns"));
+                samples += num(&t["samples"], "samples");
+            }
+            let p = pooled(mr, who);
+            assert_eq!(
+                num(&p["samples"], "pooled samples"),
+                samples,
+                "{m} {who}: {p:#}"
+            );
+            assert_eq!(num(&p["bytes"], "pooled bytes"), 3 * 16 * MIB, "{m} {who}");
+            let want = match samples {
+                0..20 => "too-few",
+                20..200 => "few",
+                _ => "enough",
+            };
+            assert_eq!(p["precision"], want, "{m} {who}: {p:#}");
+        }
+    }
+    // The warm-up round samples at a period guessed from the size; the measured runs all at
+    // the one chosen from what the warm-up measured.
+    assert_eq!(
+        periods.len(),
+        1,
+        "one period for every measured run: {periods:?}"
+    );
+    let p = *periods.iter().next().unwrap();
+    assert!((250_000..=4_000_000).contains(&p), "period {p} ns");
+}
+
+/// A file below one socket buffer: one warning says what the figures mean, and the profile
+/// figures are n/a rather than a sample multiplied a million-fold.
+#[test]
+fn a_tiny_file_gets_a_warning_and_no_profile_figures() {
+    if !is_root() {
+        eprintln!("skipped: sampling the kernel needs root");
+        return;
+    }
+    let out = run_ok(
+        &["compare", "--size", "32", "--runs", "2", "--color", "never"],
+        &[],
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .chain(out.stdout.lines())
+        .filter(|l| l.contains("smaller than one socket buffer"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning\n{}", out.dump());
+    assert!(
+        !out.stdout.contains("ms/GiB ("),
+        "no copy figure from a handful of samples\n{}",
+        out.dump()
+    );
+    let r = run_json(&["compare", "--size", "32", "--runs", "2", "--json"], &[]);
+    for m in r["methods"].as_array().unwrap() {
+        for who in ["serving", "receiver"] {
+            assert_eq!(pooled(m, who)["precision"], "too-few", "{m:#}");
+        }
+    }
 }

@@ -37,14 +37,34 @@ pub struct Reading {
     pub perf_cpu_migrations: Option<u64>,
     pub perf_page_faults: Option<u64>,
     pub perf_task_clock_ns: Option<u64>,
+    /// CPU time in user space and in the kernel: the precise total of getrusage, split by
+    /// `cpu_split`.
     pub user_ns: u64,
     pub sys_ns: u64,
+    /// How `user_ns` and `sys_ns` were split.
+    pub cpu_split: CpuSplit,
+    /// getrusage's own split (its ticks), kept beside the sampled one.
+    pub rusage_user_ns: u64,
+    pub rusage_sys_ns: u64,
     pub voluntary_cs: u64,
     pub involuntary_cs: u64,
     pub minor_faults: u64,
     pub major_faults: u64,
     /// Where the thread's CPU went, when it was sampled.
     pub profile: Option<profile::ThreadProfile>,
+}
+
+/// How a thread's CPU time was split into user and sys.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuSplit {
+    /// By the kernel's tick samples (getrusage): one tick is 4 ms at HZ=250, so a window of a
+    /// few dozen ms is split by a handful of ticks and can read all user or all sys.
+    #[default]
+    Ticks,
+    /// By the cpu-clock samples' CPU mode (user or kernel IP), at least
+    /// [`profile::MIN_SAMPLES`] of them, applied to getrusage's precise total.
+    Samples,
 }
 
 /// Which counters the user asked for.
@@ -98,6 +118,23 @@ impl Counters {
             }
         }
         Ok(c)
+    }
+
+    /// Sample every `period_ns` of the thread's CPU from the next window on (nothing without a
+    /// sampler).
+    pub fn set_sample_period(&mut self, period_ns: u64) -> Result<()> {
+        match self.sampler.as_mut() {
+            Some(s) => s.set_period(period_ns),
+            None => Ok(()),
+        }
+    }
+
+    /// About how many samples one window can hold before the sampler's ring overflows (None
+    /// without a sampler).
+    pub fn sample_capacity(&self) -> Option<u64> {
+        self.sampler
+            .as_ref()
+            .map(profile::Sampler::capacity_samples)
     }
 
     /// The thread is sampled (each reading carries a profile).
@@ -227,8 +264,29 @@ impl Counters {
         if let Some(s) = self.sampler.as_mut() {
             r.profile = Some(s.stop()?);
         }
+        split_by_samples(&mut r);
         Ok(r)
     }
+}
+
+/// Split the reading's CPU into user and sys by its samples' CPU mode when there are enough of
+/// them: getrusage's split is by scheduler ticks (4 ms at HZ=250), too coarse for a window of a
+/// few dozen ms, while its total is precise. perf's task-clock cannot split it either: counting
+/// software clocks ignore exclude_user/exclude_kernel (`perf stat -e task-clock:u,task-clock:k`
+/// prints the same figure twice).
+fn split_by_samples(r: &mut Reading) {
+    r.rusage_user_ns = r.user_ns;
+    r.rusage_sys_ns = r.sys_ns;
+    r.cpu_split = CpuSplit::Ticks;
+    let Some(p) = &r.profile else { return };
+    if p.samples < profile::MIN_SAMPLES {
+        return;
+    }
+    let total = r.user_ns + r.sys_ns;
+    let user = (total as f64 * p.share(profile::Category::User)).round() as u64;
+    r.user_ns = user.min(total);
+    r.sys_ns = total - r.user_ns;
+    r.cpu_split = CpuSplit::Samples;
 }
 
 /// System CPU time thread `tid` of this process has used in all, in ns, from

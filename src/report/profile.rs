@@ -1,213 +1,316 @@
 //! "Where the CPU went": each path's sampled CPU, both threads, as one bar per thread split by
 //! category, and the one-line verdicts that set the measured copies beside the textbook's.
+//! Every figure here is pooled over the runs ([`crate::counters::profile::Pooled`]) and says
+//! when it rests on few samples.
 
 use std::fmt::Write as _;
 
-use crate::counters::profile::{Category, ThreadProfile};
+use super::Screen;
+use crate::counters::profile::{Category, Pooled, Precision};
 use crate::method::MethodKind;
-use crate::results::{MethodResult, Report, Run};
+use crate::results::{MethodResult, Report};
 
-/// Width of the longest bar, in cells.
+/// Width of the longest bar, in cells, on a screen wide enough.
 const BAR_CELLS: usize = 48;
+/// Narrowest bar drawn: below it the parts cannot be told apart.
+const MIN_BAR_CELLS: usize = 16;
 
-/// A serving thread whose copy time per GiB is below this share of read-write's made no CPU
-/// copy worth the name (a few samples land in copy routines for the response head, the odd
-/// page-fault path); said as "no CPU copy measured".
-const NO_COPY_SHARE: f64 = 0.10;
+use super::conclusion::NO_COPY_SHARE;
 
-/// The glyph, colour code and label of each category, in the order bars are drawn.
-const LEGEND: [(Category, char, &str); 9] = [
-    (Category::Copy, '█', "31"),
-    (Category::Network, '▓', "34"),
-    (Category::PageCache, '▒', "32"),
-    (Category::Memory, '░', "33"),
-    (Category::Scheduler, '≈', "35"),
-    (Category::Softirq, '#', "36"),
-    (Category::Syscall, '+', "37"),
-    (Category::User, 'u', "90"),
-    (Category::Other, '·', "90"),
-];
-
-/// ns of `cat` per GiB moved.
-fn per_gib(p: &ThreadProfile, cat: Category, bytes: u64) -> f64 {
-    p.ns_per_gib(cat, bytes)
+/// One segment of a bar: a category (copies split by where they ran), its glyph and colour.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Copies made in the thread's own context.
+    Copy,
+    /// Copies made in softirq context on the thread's CPU (loopback's receive path).
+    CopyInSoftirq,
+    Other(Category),
 }
 
-fn total_per_gib(p: &ThreadProfile, bytes: u64) -> f64 {
-    Category::ALL.iter().map(|&c| per_gib(p, c, bytes)).sum()
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Copy => Category::Copy.name(),
+            Part::CopyInSoftirq => "copy in softirq",
+            Part::Other(c) => c.name(),
+        }
+    }
+}
+
+/// The glyph (Unicode, ASCII) and colour code of each part, in the order bars are drawn.
+const LEGEND: [(Part, char, char, &str); 10] = [
+    (Part::Copy, '█', 'C', "31"),
+    (Part::CopyInSoftirq, '▞', 'c', "91"),
+    (Part::Other(Category::Network), '▓', 'N', "34"),
+    (Part::Other(Category::PageCache), '▒', 'P', "32"),
+    (Part::Other(Category::Memory), '░', 'M', "33"),
+    (Part::Other(Category::Scheduler), '≈', 'S', "35"),
+    (Part::Other(Category::Softirq), '#', 'q', "36"),
+    (Part::Other(Category::Syscall), '+', 'y', "37"),
+    (Part::Other(Category::User), 'u', 'u', "90"),
+    (Part::Other(Category::Other), '·', '.', "90"),
+];
+
+/// A part's glyph on this screen.
+fn glyph(screen: &Screen, unicode: char, ascii: char) -> char {
+    if screen.unicode() { unicode } else { ascii }
+}
+
+/// The ns of one part over all the pooled runs.
+fn part_ns(p: &Pooled, part: Part) -> u64 {
+    let copy = p.ns.get(&Category::Copy).copied().unwrap_or(0);
+    match part {
+        Part::Copy => copy.saturating_sub(p.copy_in_softirq_ns),
+        Part::CopyInSoftirq => p.copy_in_softirq_ns.min(copy),
+        Part::Other(c) => p.ns.get(&c).copied().unwrap_or(0),
+    }
+}
+
+/// A pooled figure as text: "n/a" when too few samples, "~12" when few, else "12".
+pub fn figure(p: &Pooled, ns_per_gib: Option<f64>) -> String {
+    match (ns_per_gib, p.precision) {
+        (Some(v), Precision::Few) => format!("~{}", ms(v)),
+        (Some(v), _) => ms(v),
+        (None, _) => "n/a".into(),
+    }
 }
 
 /// The table cell: "copy ms per GiB, serving | receiver", e.g. "0.8 | 61".
-pub fn copy_cell(run: &Run) -> String {
-    match &run.profile {
-        Some(p) if run.bytes > 0 => format!(
+pub fn copy_cell(m: &MethodResult) -> String {
+    match &m.profile {
+        Some(_) if m.median.bytes == 0 => "–".into(),
+        Some(p) => format!(
             "{} | {}",
-            ms(per_gib(&p.serving, Category::Copy, run.bytes)),
-            ms(per_gib(&p.receiver, Category::Copy, run.bytes))
+            figure(&p.serving, p.serving.ns_per_gib(Category::Copy)),
+            figure(&p.receiver, p.receiver.ns_per_gib(Category::Copy))
         ),
-        Some(_) => "–".into(),
         None => "n/a".into(),
     }
 }
 
-/// One sentence per path: what the serving thread's samples say about its copies, beside what
-/// the textbook says, and what the receiver paid.
-pub fn verdicts(r: &Report, out: &mut String) {
+/// A share as "40%", or "n/a".
+fn pct(share: Option<f64>) -> String {
+    share.map_or_else(|| "n/a".into(), |s| format!("{:.0}%", s * 100.0))
+}
+
+/// What the serving thread's samples say about its copies, in a few words.
+fn serving_words(m: &MethodResult, p: &Pooled, base: Option<f64>) -> String {
+    let Some(copy) = p.ns_per_gib(Category::Copy) else {
+        return format!(
+            "serving thread: n/a ({} samples in {} runs)",
+            p.samples,
+            m.runs.len()
+        );
+    };
+    let none = match base {
+        Some(b) if m.method != MethodKind::ReadWrite => b > 0.0 && copy < b * NO_COPY_SHARE,
+        _ => false,
+    };
+    let in_softirq = p.per_gib(p.copy_in_softirq_ns).unwrap_or(0.0);
+    let tail = if none {
+        ": none"
+    } else if in_softirq > 0.0 && in_softirq >= copy * 0.5 {
+        ", in softirq"
+    } else {
+        ""
+    };
+    format!(
+        "serving thread: copies {} ({}){tail}",
+        figure(p, Some(copy)),
+        pct(p.share(Category::Copy))
+    )
+}
+
+/// One line per path: what the serving thread's samples say about its copies, beside what the
+/// textbook says, and what the receiver paid.
+pub fn verdicts(r: &Report, screen: &Screen, out: &mut String) {
     let base = r
         .method(MethodKind::ReadWrite)
-        .and_then(|m| m.median.profile.as_ref().map(|p| (m, p)))
-        .map(|(m, p)| per_gib(&p.serving, Category::Copy, m.median.bytes));
-    let any = r.methods.iter().any(|m| m.median.profile.is_some());
-    if !any || r.file.bytes == 0 {
+        .and_then(|m| m.profile.as_ref())
+        .and_then(|p| p.serving.ns_per_gib(Category::Copy));
+    let pooled: Vec<(&MethodResult, &crate::results::PooledProfile)> = r
+        .methods
+        .iter()
+        .filter_map(|m| m.profile.as_ref().map(|p| (m, p)))
+        .collect();
+    if pooled.is_empty() || r.file.bytes == 0 {
         return;
     }
-    let _ = writeln!(out, "copies, measured (cpu-clock samples on each thread):");
-    for m in &r.methods {
-        let Some(p) = &m.median.profile else { continue };
-        let bytes = m.median.bytes;
-        let copy = per_gib(&p.serving, Category::Copy, bytes);
-        let none = match base {
-            Some(b) if m.method != MethodKind::ReadWrite => b > 0.0 && copy < b * NO_COPY_SHARE,
-            _ => false,
+    out.push_str(&screen.wrap("copies, measured (ms/GiB and share of each thread's cpu-clock samples, pooled over the runs):", "", 2));
+    let name_w = pooled
+        .iter()
+        .map(|(m, _)| m.method.name().len())
+        .max()
+        .unwrap_or(0);
+    for (m, p) in &pooled {
+        let receiver = match p.receiver.ns_per_gib(Category::Copy) {
+            Some(v) => format!(
+                "{} ({})",
+                figure(&p.receiver, Some(v)),
+                pct(p.receiver.share(Category::Copy))
+            ),
+            None => format!("n/a ({} samples)", p.receiver.samples),
         };
-        let copied_sends = m
-            .median
-            .cost
-            .zerocopy
-            .map_or(0, |z| z.copied)
-            .min(m.median.cost.zerocopy.map_or(0, |z| z.completed));
-        let serving = if none && copied_sends > 0 {
-            // The completions say the kernel copied; the samples find no copy routine in the
-            // thread's own code, so the copy was made on the way to the receiver (softirq work
-            // counts as softirq, not as the thread's copy).
-            format!(
-                "serving thread: no copy in its own code ({} ms/GiB), yet its completions say the kernel copied {} sends on the way to the receiver",
-                ms(copy),
-                copied_sends
-            )
-        } else if none {
-            format!(
-                "serving thread: no CPU copy measured ({} ms/GiB, {:.0}% of its samples)",
-                ms(copy),
-                p.serving.share(Category::Copy) * 100.0
-            )
-        } else {
-            format!(
-                "serving thread: copies {} ms/GiB ({:.0}% of its samples)",
-                ms(copy),
-                p.serving.share(Category::Copy) * 100.0
-            )
-        };
-        let _ = writeln!(
-            out,
-            "  {:<16} {serving} — textbook: {} CPU; receiver: copies {} ms/GiB ({:.0}%), the copy the textbook leaves out",
+        let line = format!(
+            "{:<name_w$} {} · textbook: {} · receiver: {receiver}",
             m.method.name(),
+            serving_words(m, &p.serving, base),
             m.textbook.cpu_copies_text(),
-            ms(per_gib(&p.receiver, Category::Copy, bytes)),
-            p.receiver.share(Category::Copy) * 100.0,
         );
+        out.push_str(&screen.wrap(&line, "  ", 4));
+    }
+    if pooled.iter().any(|(_, p)| {
+        p.serving.precision == Precision::Few || p.receiver.precision == Precision::Few
+    }) {
+        let line = format!(
+            "~ = from fewer than {} samples: ±10% or worse; a larger --size or more --runs firms it up",
+            crate::counters::profile::ENOUGH_SAMPLES
+        );
+        out.push_str(&screen.wrap(&line, "  ", 4));
     }
 }
 
-/// The bars: one per thread and path, scaled to the costliest thread of the report.
-pub fn view(r: &Report, color: bool, out: &mut String) {
-    let rows: Vec<(&MethodResult, &ThreadProfile, &ThreadProfile)> = r
+/// One thread's bar, its total and, when `parts`, its largest parts.
+fn bar_line(p: &Pooled, max: f64, cells: usize, parts: bool, screen: &Screen) -> String {
+    let color = screen.color;
+    let Some(total) = p.total_per_gib().filter(|_| max > 0.0) else {
+        return format!("n/a: {} samples, too few to say", p.samples);
+    };
+    let mut bar = String::new();
+    let mut cells_used = 0usize;
+    let mut upto = 0.0;
+    for (part, u, a, code) in LEGEND {
+        let v = p.per_gib(part_ns(p, part)).unwrap_or(0.0);
+        // Cumulative rounding, so the parts add up to the bar's length.
+        upto += v;
+        let end = ((upto / max) * cells as f64).round() as usize;
+        let n = end.saturating_sub(cells_used);
+        cells_used += n;
+        if n > 0 {
+            let g = glyph(screen, u, a);
+            bar.push_str(&paint(&g.to_string().repeat(n), code, color));
+        }
+    }
+    bar.push_str(&" ".repeat(cells.saturating_sub(cells_used)));
+    let mut line = format!("{bar} {:>5}", figure(p, Some(total)));
+    if parts {
+        let _ = write!(line, "  {}", top_parts(p).join(" · "));
+    }
+    line
+}
+
+/// The parts that hold at least 5% of a thread's samples, "copy 180".
+fn top_parts(p: &Pooled) -> Vec<String> {
+    let total = p.total_per_gib().unwrap_or(0.0);
+    LEGEND
+        .iter()
+        .map(|(part, ..)| (part.name(), p.per_gib(part_ns(p, *part)).unwrap_or(0.0)))
+        .filter(|(_, v)| *v > 0.0 && *v >= total * 0.05)
+        .map(|(name, v)| format!("{name} {}", figure(p, Some(v))))
+        .collect()
+}
+
+/// The bars: one per thread and path, scaled to the costliest thread of the report, as long as
+/// the screen allows; each thread's largest parts in numbers beside its bar when they fit.
+pub fn view(r: &Report, screen: &Screen, out: &mut String) {
+    let color = screen.color;
+    let rows: Vec<(&MethodResult, &Pooled, &Pooled)> = r
         .methods
         .iter()
-        .filter_map(|m| {
-            m.median
-                .profile
-                .as_ref()
-                .map(|p| (m, &p.serving, &p.receiver))
-        })
+        .filter_map(|m| m.profile.as_ref().map(|p| (m, &p.serving, &p.receiver)))
         .collect();
     if rows.is_empty() || r.file.bytes == 0 {
         return;
     }
     let max = rows
         .iter()
-        .flat_map(|(m, s, rc)| {
-            [
-                total_per_gib(s, m.median.bytes),
-                total_per_gib(rc, m.median.bytes),
-            ]
-        })
+        .flat_map(|(_, s, rc)| [s.total_per_gib(), rc.total_per_gib()])
+        .flatten()
         .fold(0.0, f64::max);
-    if max <= 0.0 {
-        return;
-    }
-    let period = rows[0].1.period_ns;
-    let _ = writeln!(
-        out,
-        "where the CPU went, ms per GiB moved (cpu-clock sampled every {} µs; medians of the runs):",
-        period / 1000
+    let periods: Vec<u64> = r
+        .methods
+        .iter()
+        .flat_map(|m| &m.runs)
+        .filter_map(|run| run.profile.as_ref())
+        .flat_map(|p| [p.serving.period_ns, p.receiver.period_ns])
+        .collect();
+    let (lo, hi) = (
+        periods.iter().copied().min().unwrap_or(0),
+        periods.iter().copied().max().unwrap_or(0),
     );
-    let mut legend = String::from("  ");
-    for (cat, glyph, code) in LEGEND {
-        let _ = write!(
-            legend,
-            "{} {}  ",
-            paint(&glyph.to_string(), code, color),
-            cat.name()
-        );
+    let every = if lo == hi {
+        format!("{} µs", lo / 1000)
+    } else {
+        format!("{}–{} µs", lo / 1000, hi / 1000)
+    };
+    out.push_str(&screen.wrap(&format!(
+            "where the CPU went, ms per GiB moved (cpu-clock sampled every {every}; every run's samples pooled):"
+        ), "", 2));
+    // The legend, wrapped by hand: colour codes must not count towards the width.
+    let mut legend = String::from(" ");
+    let mut used = 1;
+    for (part, u, a, code) in LEGEND {
+        let item_width = 4 + unicode_width::UnicodeWidthStr::width(part.name());
+        if used + item_width > screen.width {
+            let _ = writeln!(out, "{}", legend.trim_end());
+            legend = String::from(" ");
+            used = 1;
+        }
+        let g = glyph(screen, u, a).to_string();
+        let _ = write!(legend, " {} {} ", paint(&g, code, color), part.name());
+        used += item_width;
     }
     let _ = writeln!(out, "{}", legend.trim_end());
+    let name_w = rows
+        .iter()
+        .map(|(m, ..)| m.method.name().len())
+        .max()
+        .unwrap_or(0);
+    // "  name  receiver " before the bar, " total" after it.
+    let fixed = 2 + name_w + 1 + 8 + 1 + 6;
+    let room = screen.width.saturating_sub(fixed);
+    let parts_w = rows
+        .iter()
+        .flat_map(|(_, s, rc)| [top_parts(s), top_parts(rc)])
+        .map(|p| 2 + unicode_width::UnicodeWidthStr::width(p.join(" · ").as_str()))
+        .max()
+        .unwrap_or(0);
+    let (cells, parts) = if room >= MIN_BAR_CELLS + parts_w {
+        ((room - parts_w).min(BAR_CELLS), true)
+    } else {
+        (room.clamp(MIN_BAR_CELLS, BAR_CELLS), false)
+    };
     for (m, s, rc) in rows {
-        for (who, p) in [("serving", s), ("receiver", rc)] {
-            let name = if who == "serving" {
-                m.method.name()
-            } else {
-                ""
-            };
-            let bytes = m.median.bytes;
-            let mut bar = String::new();
-            let mut cells_used = 0usize;
-            let total = total_per_gib(p, bytes);
-            for (cat, glyph, code) in LEGEND {
-                let v = per_gib(p, cat, bytes);
-                // Cumulative rounding, so the parts add up to the bar's length.
-                let upto: f64 = LEGEND
-                    .iter()
-                    .take_while(|(c, _, _)| *c != cat)
-                    .map(|(c, _, _)| per_gib(p, *c, bytes))
-                    .sum::<f64>()
-                    + v;
-                let end = ((upto / max) * BAR_CELLS as f64).round() as usize;
-                let n = end.saturating_sub(cells_used);
-                cells_used += n;
-                if n > 0 {
-                    bar.push_str(&paint(&glyph.to_string().repeat(n), code, color));
-                }
-            }
-            bar.push_str(&" ".repeat(BAR_CELLS.saturating_sub(cells_used)));
-            let top: Vec<String> = LEGEND
-                .iter()
-                .map(|(c, _, _)| (*c, per_gib(p, *c, bytes)))
-                .filter(|(_, v)| *v >= total * 0.05)
-                .map(|(c, v)| format!("{} {}", c.name(), ms(v)))
-                .collect();
+        for (name, who, p) in [(m.method.name(), "serving", s), ("", "receiver", rc)] {
             let _ = writeln!(
                 out,
-                "  {name:<16} {who:<8} {bar} {:>5}  {}",
-                ms(total),
-                top.join(" · ")
+                "  {name:<name_w$} {who:<8} {}",
+                bar_line(p, max, cells, parts, screen)
             );
         }
     }
-    let others: Vec<String> = r
-        .methods
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for p in r.methods.iter().filter_map(|m| m.median.profile.as_ref()) {
+        for (sym, n) in p.serving.top_other.iter().chain(&p.receiver.top_other) {
+            *counts.entry(sym.as_str()).or_insert(0) += n;
+        }
+    }
+    let mut top: Vec<(&str, u64)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let others: Vec<String> = top
         .iter()
-        .filter_map(|m| m.median.profile.as_ref())
-        .flat_map(|p| p.serving.top_other.iter().chain(&p.receiver.top_other))
         .take(3)
         .map(|(s, n)| format!("{s} ({n})"))
         .collect();
     if !others.is_empty() {
-        let _ = writeln!(
-            out,
-            "  other = symbols no category claims, e.g. {}",
-            others.join(", ")
-        );
+        out.push_str(&screen.wrap(
+            &format!(
+                "other = symbols no category claims, e.g. {}",
+                others.join(", ")
+            ),
+            "  ",
+            4,
+        ));
     }
 }
 

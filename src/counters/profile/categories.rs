@@ -9,7 +9,8 @@
 //! What each category means:
 //! - **copy**: the CPU moving bytes between buffers — the iov_iter copy helpers, the skb
 //!   datagram copy, `rep_movs_alternative` / `copy_user_generic*`, kernel `memcpy`, checksumming
-//!   copies, and `skb_copy_ubufs` (a MSG_ZEROCOPY skb copied after all).
+//!   copies, and `skb_copy_ubufs` (a MSG_ZEROCOPY skb copied after all) — wherever it runs,
+//!   softirq included (the profile keeps the part made in softirq apart as well).
 //! - **network**: TCP/IP, sockets, skbs, devices, qdiscs, loopback and veth, checksums, unix
 //!   sockets, MSG_ZEROCOPY notifications.
 //! - **page_cache**: page cache lookups, readahead, folio handling, the file systems' read paths,
@@ -20,8 +21,9 @@
 //! - **scheduler**: context switches, wake-ups, run-queue work, and the irq-restore points
 //!   (`_raw_spin_unlock_irqrestore`, `_raw_spin_unlock_irq`) where a VM's cpu-clock samples
 //!   land after a stretch with interrupts off: cpu-clock is an hrtimer and cannot fire earlier.
-//! - **softirq**: the softirq entry frames (`handle_softirqs`, `net_rx_action`, …). On loopback
-//!   the receive half of TCP runs in softirq on the sender's CPU, right inside its send call.
+//! - **softirq**: the softirq entry frames (`handle_softirqs`, `net_rx_action`, …) and what runs
+//!   under them, copies excepted. On loopback the receive half of TCP runs in softirq on the
+//!   sender's CPU, right inside its send call.
 //! - **syscall**: entry and exit, the `__x64_sys_*` / `ksys_*` / `vfs_*` / `__sys_*` layers, fd
 //!   lookup, security hooks, io_uring's submission layer, and perf's own tracepoint callbacks
 //!   (`perf_syscall_enter`, `perf_tp_event`, `perf_trace_*`): copylab's syscall counters fire
@@ -441,20 +443,26 @@ pub fn classify(name: &str) -> Option<Category> {
 ///
 /// The rules, in order:
 /// 1. a user-space sample → [`Category::User`];
-/// 2. any frame (leaf included) is a softirq entry → [`Category::Softirq`]: work done in softirq
-///    belongs to softirq, even a copy (on loopback that is the receiver's TCP run on the sender);
-/// 3. any frame is a copy routine → [`Category::Copy`]: a page fault taken inside a copy belongs
-///    to the copy;
-/// 4. the leaf's own category when the table has one (a leaf in entry code, an fd lookup or a
+/// 2. walking from the leaf towards the root, the first frame that is a copy routine or a
+///    softirq entry decides:
+///    - a copy routine → [`Category::Copy`], wherever it runs: a page fault taken inside a copy
+///      belongs to the copy, and so does a copy made in softirq (on loopback, MSG_ZEROCOPY's
+///      and SEND_ZC's pages are copied by `skb_copy_ubufs` in the receive path, which runs in
+///      softirq inside the sender's own send call). [`Attribution::in_softirq`] says when a
+///      softirq entry sits above the copy;
+///    - a softirq entry → [`Category::Softirq`]: the rest of softirq work (on loopback, the
+///      receiver's half of TCP run on the sender's CPU). A copy *below* the softirq entry is a
+///      copy the softirq interrupted, not work the softirq did, so it does not count;
+/// 3. the leaf's own category when the table has one (a leaf in entry code, an fd lookup or a
 ///    `vfs_*` wrapper is syscall overhead: the CPU was there);
-/// 5. else the first frame up the chain with a category other than [`Category::Syscall`]:
+/// 4. else the first frame up the chain with a category other than [`Category::Syscall`]:
 ///    syscall frames are skipped because every chain ends in them and they say nothing;
-/// 6. else [`Category::Other`].
+/// 5. else [`Category::Other`].
 ///
 /// (This string form is what the tests call; the sampler calls [`attribute_classes`] with
 /// frames already classified once per address.)
 #[cfg(test)]
-pub fn attribute(leaf: Option<&str>, chain: &[&str], user: bool) -> Category {
+pub fn attribute(leaf: Option<&str>, chain: &[&str], user: bool) -> Attribution {
     attribute_classes(
         leaf.and_then(classify),
         chain.iter().map(|f| classify(f)),
@@ -462,28 +470,52 @@ pub fn attribute(leaf: Option<&str>, chain: &[&str], user: bool) -> Category {
     )
 }
 
+/// One sample's category, and whether it ran in softirq context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribution {
+    pub category: Category,
+    /// A softirq entry frame sits above the frame that decided (always true for
+    /// [`Category::Softirq`]; for [`Category::Copy`], a copy made in softirq).
+    pub in_softirq: bool,
+}
+
 /// [`attribute`] on frames already classified (the sampler memoises `classify` per address).
-pub(super) fn attribute_classes<I>(leaf: Option<Category>, chain: I, user: bool) -> Category
+pub(super) fn attribute_classes<I>(leaf: Option<Category>, chain: I, user: bool) -> Attribution
 where
     I: Iterator<Item = Option<Category>> + Clone,
 {
+    let only = |category| Attribution {
+        category,
+        in_softirq: false,
+    };
     if user {
-        return Category::User;
+        return only(Category::User);
     }
-    let frames = || std::iter::once(leaf).chain(chain.clone()).flatten();
-    if frames().any(|c| c == Softirq) {
-        return Softirq;
-    }
-    if frames().any(|c| c == Copy) {
-        return Copy;
+    let mut frames = std::iter::once(leaf).chain(chain.clone()).flatten();
+    match frames.find(|c| *c == Copy || *c == Softirq) {
+        Some(Copy) => {
+            return Attribution {
+                category: Copy,
+                in_softirq: frames.any(|c| c == Softirq),
+            };
+        }
+        Some(_) => {
+            return Attribution {
+                category: Softirq,
+                in_softirq: true,
+            };
+        }
+        None => {}
     }
     if let Some(c) = leaf {
-        return c;
+        return only(c);
     }
-    chain
-        .flatten()
-        .find(|c| *c != Syscall)
-        .unwrap_or(Category::Other)
+    only(
+        chain
+            .flatten()
+            .find(|c| *c != Syscall)
+            .unwrap_or(Category::Other),
+    )
 }
 
 #[cfg(test)]
@@ -557,13 +589,58 @@ mod tests {
             Softirq,
         ),
         (
-            "a copy in softirq is softirq",
+            "a copy in softirq is a copy (in softirq)",
             "rep_movs_alternative",
             &[
                 "skb_copy_bits",
                 "tcp_v4_rcv",
                 "net_rx_action",
                 "handle_softirqs",
+            ],
+            false,
+            Copy,
+        ),
+        (
+            "MSG_ZEROCOPY on loopback: skb_copy_ubufs in the receive softirq inside the send",
+            "rep_movs_alternative",
+            &[
+                "memcpy_from_page",
+                "skb_copy_ubufs",
+                "__netif_receive_skb_core",
+                "__netif_receive_skb_one_core",
+                "process_backlog",
+                "__napi_poll",
+                "net_rx_action",
+                "handle_softirqs",
+                "do_softirq",
+                "__local_bh_enable_ip",
+                "__dev_queue_xmit",
+                "ip_finish_output2",
+                "__ip_queue_xmit",
+                "__tcp_transmit_skb",
+                "tcp_write_xmit",
+                "tcp_sendmsg_locked",
+                "tcp_sendmsg",
+                "__sys_sendto",
+                "do_syscall_64",
+            ],
+            false,
+            Copy,
+        ),
+        (
+            "a softirq that interrupted a copy is softirq, not copy",
+            "tcp_v4_rcv",
+            &[
+                "ip_local_deliver_finish",
+                "net_rx_action",
+                "handle_softirqs",
+                "__irq_exit_rcu",
+                "sysvec_apic_timer_interrupt",
+                "asm_sysvec_apic_timer_interrupt",
+                "rep_movs_alternative",
+                "_copy_from_iter",
+                "tcp_sendmsg_locked",
+                "do_syscall_64",
             ],
             false,
             Softirq,
@@ -651,17 +728,37 @@ mod tests {
     fn attribute_realistic_chains() {
         for (what, leaf, chain, user, want) in CASES {
             let leaf = (!leaf.is_empty()).then_some(*leaf);
-            assert_eq!(attribute(leaf, chain, *user), *want, "{what}");
+            assert_eq!(attribute(leaf, chain, *user).category, *want, "{what}");
         }
+    }
+
+    #[test]
+    fn copies_say_whether_they_ran_in_softirq() {
+        let in_softirq = |what: &str| {
+            let (_, leaf, chain, user, _) = CASES.iter().find(|c| c.0 == what).unwrap();
+            attribute(Some(leaf), chain, *user).in_softirq
+        };
+        assert!(in_softirq(
+            "MSG_ZEROCOPY on loopback: skb_copy_ubufs in the receive softirq inside the send"
+        ));
+        assert!(!in_softirq(
+            "a page fault inside _copy_from_iter belongs to the copy"
+        ));
+        assert!(!in_softirq(
+            "read-write serving: read copies page cache to user"
+        ));
+        assert!(in_softirq(
+            "a softirq that interrupted a copy is softirq, not copy"
+        ));
     }
 
     #[test]
     fn no_leaf_walks_up() {
         assert_eq!(
-            attribute(None, &["filemap_read", "vfs_read"], false),
+            attribute(None, &["filemap_read", "vfs_read"], false).category,
             PageCache
         );
-        assert_eq!(attribute(None, &[], false), Other);
+        assert_eq!(attribute(None, &[], false).category, Other);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod categories;
 pub mod kallsyms;
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::fd::AsRawFd;
 
 use anyhow::Context;
 use perf_event::events::Software;
@@ -91,6 +92,14 @@ pub struct ThreadProfile {
     /// first: what the category table does not know yet. `[unknown]` is a kernel address no
     /// symbol covers.
     pub top_other: Vec<(String, u64)>,
+    /// Of `ns.copy`, the part made in softirq context: a copy routine under a softirq entry
+    /// frame. On loopback that is the receive path run on this thread's CPU inside its own send
+    /// call — MSG_ZEROCOPY's and SEND_ZC's deferred copy (`skb_copy_ubufs`) above all.
+    pub copy_in_softirq_ns: u64,
+    /// Of all samples, the part taken in softirq context (copies made there included): the
+    /// receiving half of loopback TCP when it runs on this thread's CPU. It moves between the
+    /// two threads from run to run, so the serving thread's CPU moves with it.
+    pub softirq_context_ns: u64,
     /// Samples per CPU the thread was on (the kernel's word on where it ran).
     pub cpus: BTreeMap<u32, u64>,
     /// CPU time the thread ran in the window by the cpu-clock event's own count (not sampled):
@@ -130,6 +139,145 @@ impl ThreadProfile {
         } else {
             self.ns_of(c) as f64 / all as f64
         }
+    }
+}
+
+/// Samples behind a figure of at least this many make it a figure; fewer are marked as resting
+/// on few samples (`~` in the tables). With n samples a share p is known to ±√(p(1−p)/n): at 200,
+/// a 40% share is ±3.5 points.
+pub const ENOUGH_SAMPLES: u64 = 200;
+/// Fewer samples than this behind a thread's figures: they are n/a, not numbers (at 20, a 40%
+/// share is ±11 points). One sample of 1 ms on a 32-byte transfer would otherwise read
+/// 33 million ms per GiB.
+pub const MIN_SAMPLES: u64 = 20;
+
+/// Samples each thread should get over a compare's runs, when copylab chooses the period: twice
+/// [`ENOUGH_SAMPLES`], for the thread that runs least.
+pub const TARGET_SAMPLES: u64 = 2 * ENOUGH_SAMPLES;
+/// The shortest period copylab chooses: each sample costs the sampled thread about 5–13 µs
+/// here (a timer interrupt, a VM exit, the callchain), so this keeps the measuring cost near
+/// or below 3% of a transfer (scripts/bench-profile.sh measures it).
+pub const MIN_PERIOD_NS: u64 = 250_000;
+/// The longest period copylab chooses: a long transfer needs no sparser sampling than this.
+pub const MAX_PERIOD_NS: u64 = 4_000_000;
+
+/// CPU time a thread is assumed to spend per byte before any run has measured it: 1 ns, about
+/// a copy at 1 GiB/s — the right order for every path here, and only the first round's guess.
+const GUESS_CPU_NS_PER_BYTE: u64 = 1;
+
+/// The sampling period for the first round of a compare of `runs` runs of `bytes` each, before
+/// anything is measured: [`period_for`] with every thread guessed at
+/// [`GUESS_CPU_NS_PER_BYTE`].
+pub fn first_period_for(bytes: u64, runs: u32, capacity: u64) -> u64 {
+    let guess = bytes.saturating_mul(GUESS_CPU_NS_PER_BYTE);
+    period_for(&[guess], runs, capacity)
+}
+
+/// The sampling period for a compare of `runs` runs, from the CPU time (ns) each measured
+/// thread spent in one run of the first round: the thread that ran least should get
+/// [`TARGET_SAMPLES`] over all the runs, and the one that ran most should not overflow a ring
+/// of `capacity` samples in one run; within [`MIN_PERIOD_NS`]..=[`MAX_PERIOD_NS`].
+pub fn period_for(cpu_per_run_ns: &[u64], runs: u32, capacity: u64) -> u64 {
+    let least = cpu_per_run_ns.iter().copied().min().unwrap_or(0);
+    let most = cpu_per_run_ns.iter().copied().max().unwrap_or(0);
+    let for_samples = least.saturating_mul(u64::from(runs.max(1))) / TARGET_SAMPLES;
+    // Four fifths of the ring, for chains deeper than the record size assumed.
+    let for_ring = most / (capacity.max(1) * 4 / 5).max(1);
+    for_samples
+        .max(for_ring)
+        .clamp(MIN_PERIOD_NS, MAX_PERIOD_NS)
+}
+
+/// How far a pooled profile's figures can be trusted, by the samples behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// At least [`ENOUGH_SAMPLES`].
+    Enough,
+    /// At least [`MIN_SAMPLES`], fewer than [`ENOUGH_SAMPLES`]: shown with a `~`.
+    Few,
+    /// Fewer than [`MIN_SAMPLES`]: shown as n/a.
+    TooFew,
+}
+
+impl Precision {
+    pub fn of(samples: u64) -> Precision {
+        if samples >= ENOUGH_SAMPLES {
+            Precision::Enough
+        } else if samples >= MIN_SAMPLES {
+            Precision::Few
+        } else {
+            Precision::TooFew
+        }
+    }
+}
+
+/// One thread's samples over every measured run of a method, pooled: each category's time is
+/// the sum over the runs, and per-GiB figures divide by the bytes of all those runs. A ratio
+/// of sums, not a median of ratios: one run of a short transfer holds a few dozen samples,
+/// five runs together a few hundred.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pooled {
+    /// Samples of all the runs.
+    pub samples: u64,
+    /// Bytes the runs moved in all.
+    pub bytes: u64,
+    /// CPU time per category over all the runs (each run's samples × its period), ns.
+    pub ns: BTreeMap<Category, u64>,
+    /// Of `ns.copy`, the part made in softirq context.
+    pub copy_in_softirq_ns: u64,
+    /// Of all, the part taken in softirq context.
+    pub softirq_context_ns: u64,
+    /// How far the figures can be trusted, by `samples`.
+    pub precision: Precision,
+}
+
+impl Pooled {
+    /// Pool the profiles of `runs`, each with the bytes it moved.
+    pub fn of<'a>(runs: impl IntoIterator<Item = (&'a ThreadProfile, u64)>) -> Pooled {
+        let mut p = Pooled {
+            samples: 0,
+            bytes: 0,
+            ns: Category::ALL.iter().map(|&c| (c, 0)).collect(),
+            copy_in_softirq_ns: 0,
+            softirq_context_ns: 0,
+            precision: Precision::TooFew,
+        };
+        for (t, bytes) in runs {
+            p.samples += t.samples;
+            p.bytes += bytes;
+            for (c, v) in &t.ns {
+                *p.ns.entry(*c).or_insert(0) += v;
+            }
+            p.copy_in_softirq_ns += t.copy_in_softirq_ns;
+            p.softirq_context_ns += t.softirq_context_ns;
+        }
+        p.precision = Precision::of(p.samples);
+        p
+    }
+
+    /// CPU time in one category per GiB moved, in ns; `None` when the samples are too few to
+    /// say (or nothing moved).
+    pub fn ns_per_gib(&self, c: Category) -> Option<f64> {
+        self.per_gib(self.ns.get(&c).copied().unwrap_or(0))
+    }
+
+    /// All sampled CPU per GiB moved, in ns (`None` as for [`Pooled::ns_per_gib`]).
+    pub fn total_per_gib(&self) -> Option<f64> {
+        self.per_gib(self.ns.values().sum())
+    }
+
+    /// `ns` per GiB of the pooled bytes, unless the samples are too few.
+    pub fn per_gib(&self, ns: u64) -> Option<f64> {
+        (self.precision != Precision::TooFew && self.bytes > 0)
+            .then(|| ns as f64 / crate::size::gib(self.bytes))
+    }
+
+    /// One category's share of all the samples, 0 to 1 (`None` when too few).
+    pub fn share(&self, c: Category) -> Option<f64> {
+        let all: u64 = self.ns.values().sum();
+        (self.precision != Precision::TooFew && all > 0)
+            .then(|| self.ns.get(&c).copied().unwrap_or(0) as f64 / all as f64)
     }
 }
 
@@ -218,12 +366,27 @@ impl Attributor {
         misc: u16,
         s: &RawSample<'_>,
     ) -> (Category, Option<usize>) {
+        let (a, leaf) = self.attribute_in_context(kallsyms, misc, s);
+        (a.category, leaf)
+    }
+
+    /// [`Attributor::attribute`], saying also whether the sample ran in softirq context.
+    pub fn attribute_in_context(
+        &mut self,
+        kallsyms: &Kallsyms,
+        misc: u16,
+        s: &RawSample<'_>,
+    ) -> (categories::Attribution, Option<usize>) {
         let ip = s.ip;
         let mode = misc & PERF_RECORD_MISC_CPUMODE_MASK;
         let user =
             mode == PERF_RECORD_MISC_USER || mode == PERF_RECORD_MISC_GUEST_USER || (ip >> 63) == 0;
         if user {
-            return (Category::User, None);
+            let user = categories::Attribution {
+                category: Category::User,
+                in_softirq: false,
+            };
+            return (user, None);
         }
         let frames = &mut self.frames;
         let mut frame = |addr: u64| -> Frame {
@@ -257,7 +420,6 @@ const RING_BYTES: [usize; 4] = [4 << 20, 2 << 20, 1 << 20, 512 << 10];
 
 /// Bytes a record is assumed to take when saying how long a window the ring holds (above the
 /// measured 100–140, for deeper chains).
-#[cfg(test)]
 const RECORD_BYTES: u64 = 160;
 
 /// Deepest kernel callchain recorded (the kernel's own default limit is 127).
@@ -280,8 +442,7 @@ struct Frame {
 pub struct Sampler {
     inner: perf_event::Sampler,
     period_ns: u64,
-    /// Bytes of sample data the ring holds (the tests check how long a window that is).
-    #[cfg_attr(not(test), expect(dead_code, reason = "read by the ring-size tests"))]
+    /// Bytes of sample data the ring holds.
     ring_bytes: usize,
     attributor: Attributor,
     /// The event's lost count and cpu-clock count when the window started.
@@ -294,11 +455,11 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Default period: 1 ms of the thread's CPU (1 kHz). On the VMs here each cpu-clock sample
-    /// costs about 13 µs of the sampled thread (a timer interrupt, a VM exit, the kernel
-    /// callchain): 100 µs cost a read-write transfer about 13% of its throughput, 1 ms about 3%,
-    /// 10 ms nothing measurable (scripts/bench-profile.sh). 1 ms still gives a default compare
-    /// hundreds of samples per thread and method.
+    /// The period a sampler opens with: 1 ms of the thread's CPU (1 kHz), what `trace` uses.
+    /// `compare` sets its own with [`Sampler::set_period`] ([`first_period_for`], then
+    /// [`period_for`]). Each cpu-clock sample costs the sampled thread a few µs on the VMs here
+    /// (a timer interrupt, a VM exit, the kernel callchain); scripts/bench-profile.sh measures
+    /// what each period costs a transfer.
     pub const PERIOD_NS: u64 = 1_000_000;
 
     /// Open on the calling thread, disabled. Fails with the reason when perf refuses
@@ -380,7 +541,35 @@ impl Sampler {
     /// [`RECORD_BYTES`] a sample; deeper callchains hold less).
     #[cfg(test)]
     pub fn capacity_ns(&self) -> u64 {
-        (self.ring_bytes as u64 / RECORD_BYTES) * self.period_ns
+        self.capacity_samples() * self.period_ns
+    }
+
+    /// Sample every `period_ns` of the thread's CPU from the next window on
+    /// (PERF_EVENT_IOC_PERIOD; the hrtimer picks the new period up when it next fires).
+    pub fn set_period(&mut self, period_ns: u64) -> anyhow::Result<()> {
+        let mut period = period_ns.max(1);
+        // perf-event-open-sys2's `ioctls::PERIOD` passes the u64 by value, but the kernel
+        // (perf_event_period) reads it through a pointer: call ioctl with the pointer itself.
+        // SAFETY: PERF_EVENT_IOC_PERIOD reads one u64 through the pointer, which points at
+        // `period`, alive for the call; the fd is the sampler's own, open for its lifetime.
+        let rc = unsafe {
+            libc::ioctl(
+                self.inner.as_raw_fd(),
+                perf_event_open_sys::bindings::PERIOD as _,
+                &mut period as *mut u64,
+            )
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("cannot change the cpu-clock sampling period");
+        }
+        self.period_ns = period;
+        Ok(())
+    }
+
+    /// About how many samples one window's ring holds (at [`RECORD_BYTES`] a sample).
+    pub fn capacity_samples(&self) -> u64 {
+        self.ring_bytes as u64 / RECORD_BYTES
     }
 
     /// Discard anything left in the ring, then enable.
@@ -423,6 +612,8 @@ impl Sampler {
         let on_cpu_ns = data.count().saturating_sub(self.count_at_start);
 
         let mut samples = 0u64;
+        let mut copy_in_softirq = 0u64;
+        let mut softirq_context = 0u64;
         let mut lost_records = 0u64;
         let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
         let mut other: HashMap<Option<usize>, u64> = HashMap::new();
@@ -451,7 +642,14 @@ impl Sampler {
             };
             samples += 1;
             *cpus.entry(s.cpu).or_insert(0) += 1;
-            let (category, leaf) = self.attributor.attribute(kallsyms, misc, &s);
+            let (a, leaf) = self.attributor.attribute_in_context(kallsyms, misc, &s);
+            let category = a.category;
+            if a.in_softirq {
+                softirq_context += 1;
+                if category == Category::Copy {
+                    copy_in_softirq += 1;
+                }
+            }
             if category == Category::Other {
                 *other.entry(leaf).or_insert(0) += 1;
             }
@@ -484,6 +682,8 @@ impl Sampler {
             // only once the ring has room again, possibly in a later window: the fallback.
             lost: lost_counted.unwrap_or(lost_records),
             ns,
+            copy_in_softirq_ns: copy_in_softirq * self.period_ns,
+            softirq_context_ns: softirq_context * self.period_ns,
             top_other,
             cpus,
             on_cpu_ns,
@@ -512,7 +712,7 @@ pub fn refused(e: &std::io::Error) -> NoProfile {
                 "use a kernel with CONFIG_PERF_EVENTS and software events (cpu-clock)"
             }
             _ => {
-                "run as root, or `sudo sysctl kernel.perf_event_paranoid=1`, or `sudo setcap cap_perfmon+ep $(command -v copylab)`"
+                "run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`, or `sudo setcap cap_perfmon+ep $(command -v copylab)`"
             }
         },
     }
@@ -741,6 +941,25 @@ mod tests {
                 p.on_cpu_ns
             );
         }
+    }
+
+    #[test]
+    fn period_gives_the_least_busy_thread_its_samples_within_bounds() {
+        let ms = 1_000_000;
+        // 100 ms and 40 ms of CPU per run, 5 runs: 200 ms for the least over 400 samples.
+        assert_eq!(period_for(&[100 * ms, 40 * ms], 5, 25_000), 500_000);
+        // A short transfer cannot get 400 samples without costing too much: the floor.
+        assert_eq!(period_for(&[2 * ms], 5, 25_000), MIN_PERIOD_NS);
+        // A long one needs no denser sampling than the ceiling…
+        assert_eq!(period_for(&[60_000 * ms], 5, 25_000), MAX_PERIOD_NS);
+        // …unless its longest thread would overflow the ring at the period the least wants.
+        assert_eq!(period_for(&[10 * ms, 8_000 * ms], 5, 10_000), 1_000_000);
+        assert_eq!(period_for(&[], 5, 25_000), MIN_PERIOD_NS);
+        // Before any run: 1 ns a byte.
+        assert_eq!(first_period_for(256 << 20, 5, 25_000), 3_355_443);
+        assert_eq!(Precision::of(19), Precision::TooFew);
+        assert_eq!(Precision::of(20), Precision::Few);
+        assert_eq!(Precision::of(200), Precision::Enough);
     }
 
     #[test]
