@@ -16,6 +16,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Calls {
     counts: BTreeMap<&'static str, u64>,
+    /// Calls that returned EAGAIN (the socket had no room), by name: each was followed by a wait.
+    again: BTreeMap<&'static str, u64>,
+    /// Calls that moved fewer bytes than asked, by name (a path that notes them: sendfile).
+    short: BTreeMap<&'static str, u64>,
     /// Zero-copy sends and their completions (msg-zerocopy, io-uring-send-zc), else `None`.
     pub zerocopy: Option<ZeroCopy>,
 }
@@ -23,6 +27,31 @@ pub struct Calls {
 impl Calls {
     pub fn add(&mut self, name: &'static str) {
         *self.counts.entry(name).or_insert(0) += 1;
+    }
+
+    /// Calls of `name` made (every attempt).
+    pub fn count(&self, name: &str) -> u64 {
+        self.counts.get(name).copied().unwrap_or(0)
+    }
+
+    /// A call of `name` returned EAGAIN.
+    pub fn add_again(&mut self, name: &'static str) {
+        *self.again.entry(name).or_insert(0) += 1;
+    }
+
+    /// Calls of `name` that returned EAGAIN.
+    pub fn again(&self, name: &str) -> u64 {
+        self.again.get(name).copied().unwrap_or(0)
+    }
+
+    /// A call of `name` moved fewer bytes than it asked for.
+    pub fn add_short(&mut self, name: &'static str) {
+        *self.short.entry(name).or_insert(0) += 1;
+    }
+
+    /// Calls of `name` that moved fewer bytes than asked.
+    pub fn short(&self, name: &str) -> u64 {
+        self.short.get(name).copied().unwrap_or(0)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
@@ -238,7 +267,10 @@ pub fn retry<T>(
         match f() {
             Err(Errno::EINTR) => continue,
             Err(Errno::EAGAIN) => match wait_fd {
-                Some(fd) => wait_writable(calls, fd)?,
+                Some(fd) => {
+                    calls.add_again(name);
+                    wait_writable(calls, fd)?
+                }
                 None => return Err(Errno::EAGAIN),
             },
             other => return other,

@@ -6,6 +6,7 @@ mod doctor;
 pub mod export;
 mod fetch;
 pub mod fit;
+pub mod lesson;
 mod matrix;
 mod profile;
 pub mod progress;
