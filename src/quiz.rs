@@ -399,7 +399,8 @@ fn copy_figure(m: &MethodResult) -> Option<CopyFigure> {
         per_run.push(ms(p, r.bytes));
         one_sample = one_sample.max(p.serving.period_ns as f64 / crate::size::gib(r.bytes) / 1e6);
     }
-    let median = ms(m.median.profile.as_ref()?, m.median.bytes);
+    // The runs' samples pooled, as compare's table reads them; the range is the runs'.
+    let median = m.profile.as_ref()?.serving.ns_per_gib(Category::Copy)? / 1e6;
     let lo = per_run.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = per_run.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !lo.is_finite() || !hi.is_finite() {

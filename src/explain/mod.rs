@@ -66,21 +66,19 @@ pub struct MeasuredCopies {
     pub rw_serving_ms_per_gib: f64,
 }
 
-/// The copy figures of one method's median run (and read-write's), or None without a profile.
+/// The copy figures of one method (and read-write's), every run's samples pooled as compare's
+/// table reads them; None without a profile or when the samples are too few to say.
 fn copies_of(m: &MethodResult, rw: &MethodResult) -> Option<MeasuredCopies> {
     use crate::counters::profile::Category::Copy;
-    let p = m.median.profile.as_ref()?;
-    let rwp = rw.median.profile.as_ref()?;
-    if m.median.bytes == 0 {
-        return None;
-    }
+    let p = m.profile.as_ref()?;
+    let rwp = rw.profile.as_ref()?;
     let ms = |ns: f64| ns / 1e6;
     Some(MeasuredCopies {
-        serving_ms_per_gib: ms(p.serving.ns_per_gib(Copy, m.median.bytes)),
-        serving_share_pct: p.serving.share(Copy) * 100.0,
-        receiver_ms_per_gib: ms(p.receiver.ns_per_gib(Copy, m.median.bytes)),
-        receiver_share_pct: p.receiver.share(Copy) * 100.0,
-        rw_serving_ms_per_gib: ms(rwp.serving.ns_per_gib(Copy, rw.median.bytes)),
+        serving_ms_per_gib: ms(p.serving.ns_per_gib(Copy)?),
+        serving_share_pct: p.serving.share(Copy)? * 100.0,
+        receiver_ms_per_gib: ms(p.receiver.ns_per_gib(Copy)?),
+        receiver_share_pct: p.receiver.share(Copy)? * 100.0,
+        rw_serving_ms_per_gib: ms(rwp.serving.ns_per_gib(Copy)?),
     })
 }
 
