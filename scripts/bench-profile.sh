@@ -7,7 +7,7 @@
 #    a spread of at most 30%); the same for the thread's own send path (sys less the softirq its
 #    samples found) and for end-to-end CPU per GiB; the softirq ms/GiB on the serving thread
 #    (what moves between the threads); and the order of the methods by serving copy ms/GiB.
-# 2. Cost of measuring: a fixed sampling period (250us, 1ms), the default (auto), --no-profile
+# 2. Cost of measuring: a fixed sampling period (250us, 500us, 1ms), the default (auto), --no-profile
 #    (counters only) and --counters rusage (neither), interleaved, PAIRS rounds of read-write and
 #    sendfile on 256 MiB: per setting, the throughput and the end-to-end CPU per GiB against
 #    --counters rusage (median of per-round ratios), and the samples the least sampled thread
@@ -90,7 +90,7 @@ EOF
 
 echo
 echo "2. measuring cost, $pairs rounds interleaved: read-write and sendfile, 256 MiB"
-settings="rusage counters auto 1ms 250us"
+settings="rusage counters auto 1ms 500us 250us"
 for i in $(seq 1 "$pairs"); do
   if [ $((i % 2)) = 1 ]; then order="$settings"; else order=$(echo "$settings" | tr ' ' '\n' | tac | tr '\n' ' '); fi
   for c in $order; do

@@ -415,7 +415,7 @@ pub struct CompareArgs {
 
     /// Sample each thread's CPU every PERIOD of it (e.g. 250us, 1ms) [default: auto: chosen
     /// after the first round so the thread that runs least gets 400 samples over the runs,
-    /// between 250us and 4ms]
+    /// between 500us and 4ms]
     #[arg(long, value_name = "PERIOD|auto", value_parser = parse_sample_period)]
     pub sample_period: Option<SamplePeriod>,
 
