@@ -44,12 +44,21 @@ struct Exit {
 }
 
 pub fn run(opts: &TraceOptions) -> Result<TraceReport> {
+    run_keeping(opts, false)
+}
+
+/// [`run`], keeping every sample's callchain per thread with `stacks` (`--export-stacks`,
+/// `--export-html`): the report's `stacks`.
+pub fn run_keeping(opts: &TraceOptions, stacks: bool) -> Result<TraceReport> {
     signals::install()?;
     // Two events per thread and CPU: a JVM's 30 threads on a 64-CPU machine need 3,840
     // descriptors, past the usual soft limit of 1,024. Raise it to the hard limit, as perf does.
     let nofile = raise_nofile();
     let started = Instant::now();
-    let tracer = Tracer::new(opts.profile);
+    let tracer = Tracer::new(opts.profile).map(|mut t| {
+        t.keep_stacks = stacks;
+        t
+    });
     let (tracer, unavailable) = match tracer {
         Ok(t) => (Some(t), None),
         Err(Refused(why)) => (None, Some(why)),
@@ -391,6 +400,7 @@ fn build(
         path: None,
         rusage_user_ns: None,
         rusage_sys_ns: None,
+        stacks: Vec::new(),
     };
     let Some(t) = tracer else {
         report.profile_unavailable = Some("syscalls could not be followed".into());
@@ -434,6 +444,9 @@ fn build(
                 ns,
             }
         });
+        if !th.stacks.is_empty() {
+            report.stacks.push((th.pid, *tid, th.stacks.clone()));
+        }
         report.threads.push(TraceThread {
             tid: *tid,
             pid: th.pid,
