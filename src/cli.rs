@@ -12,7 +12,7 @@ use crate::counters::Choice;
 use crate::explain::ExplainOptions;
 use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
-use crate::report::export::Format;
+use crate::report::export::{Format, Specs};
 use crate::report::text::Lang;
 use crate::report::{Color, Output};
 use crate::serve::{Listen, ServeOptions};
@@ -175,6 +175,12 @@ pub struct TraceArgs {
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub html: HtmlArgs,
+
+    #[command(flatten)]
+    pub stacks: StacksArgs,
 
     /// The program to run and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
@@ -414,6 +420,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub export: ExportArgs,
 
+    #[command(flatten)]
+    pub stacks: StacksArgs,
+
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -433,18 +442,62 @@ pub struct ExportArgs {
     /// Write the medians as a Markdown table to FILE (- for stdout); rewritten after every run.
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<String>,
+
+    #[command(flatten)]
+    pub html: HtmlArgs,
+}
+
+/// The one-page HTML report and its language.
+#[derive(Debug, clap::Args)]
+pub struct HtmlArgs {
+    /// Write one self-contained HTML page to FILE (- for stdout): header, table, where the CPU
+    /// went on each thread, flame graphs; no network, no scripts. Written once, at the end.
+    #[arg(long, value_name = "FILE")]
+    pub export_html: Option<String>,
+
+    /// Language of the --export-html page: en or zh [default: zh when LC_ALL, LC_MESSAGES or
+    /// LANG starts with zh, else en]
+    #[arg(long, value_enum, value_name = "LANG")]
+    pub lang: Option<LangArg>,
+}
+
+impl HtmlArgs {
+    fn spec(&self) -> Option<(Format, String)> {
+        let lang = match self.lang {
+            Some(LangArg::En) => Lang::En,
+            Some(LangArg::Zh) => Lang::Zh,
+            None => Lang::from_env(),
+        };
+        self.export_html.clone().map(|p| (Format::Html(lang), p))
+    }
+}
+
+/// `--export-stacks DIR`, where a command offers it.
+#[derive(Debug, clap::Args)]
+pub struct StacksArgs {
+    /// Write every sampled callchain into DIR (made if missing; never through a symbolic
+    /// link): per method and thread (trace: per thread) a folded-stacks file (NAME.folded,
+    /// `frame;frame count` as FlameGraph's stackcollapse writes it) and its flame graph
+    /// (NAME.svg). A directory, so `-` (stdout) does not apply. Written once, at the end.
+    #[arg(long, value_name = "DIR")]
+    pub export_stacks: Option<PathBuf>,
 }
 
 impl ExportArgs {
-    fn specs(&self) -> Vec<(Format, String)> {
-        [
+    fn specs(&self) -> Specs {
+        let files = [
             (Format::Json, &self.export_json),
             (Format::Csv, &self.export_csv),
             (Format::Markdown, &self.export_markdown),
         ]
         .into_iter()
         .filter_map(|(f, p)| p.clone().map(|p| (f, p)))
-        .collect()
+        .chain(self.html.spec())
+        .collect();
+        Specs {
+            files,
+            stacks_dir: None,
+        }
     }
 }
 
@@ -590,13 +643,14 @@ impl From<ColorArg> for Color {
 
 /// A command ready to run, free of clap types.
 pub enum Job {
-    Compare(CompareOptions, Output, Vec<(Format, String)>),
-    Sweep(SweepOptions, Output, Vec<(Format, String)>),
+    Compare(CompareOptions, Output, Specs),
+    Sweep(SweepOptions, Output, Specs),
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
-    /// The options, the format, and the file the results go to (stdout without one).
-    Trace(crate::trace::TraceOptions, Output, Option<PathBuf>),
+    /// The options, the format, the file the results go to (stdout without one), and the
+    /// HTML page and stacks asked for.
+    Trace(crate::trace::TraceOptions, Output, Option<PathBuf>, Specs),
     Quiz(crate::quiz::QuizOptions),
     Doctor {
         file: Option<PathBuf>,
@@ -980,9 +1034,16 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: !a.no_profile,
         sample_period_ns: a.sample_period.and_then(|p| p.0),
+        stacks: false,
+    };
+    let mut specs = a.export.specs();
+    specs.stacks_dir = a.stacks.export_stacks;
+    let opts = CompareOptions {
+        stacks: opts.profile && specs.need_stacks(),
+        ..opts
     };
     let output = output_of(a.json, a.color);
-    Ok(Job::Compare(opts, output, a.export.specs()))
+    Ok(Job::Compare(opts, output, specs))
 }
 
 /// `copylab serve`: its arguments checked and turned into typed options.
@@ -1038,6 +1099,8 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: true,
         sample_period_ns: None,
+        // The sweep's page has no flame graphs: compare draws them.
+        stacks: false,
     };
     let output = output_of(a.json, a.color);
     Ok(Job::Sweep(
@@ -1089,6 +1152,10 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
             color: a.color.into(),
         },
     };
+    let specs = Specs {
+        files: a.html.spec().into_iter().collect(),
+        stacks_dir: a.stacks.export_stacks,
+    };
     Ok(Job::Trace(
         crate::trace::TraceOptions {
             target,
@@ -1097,6 +1164,7 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
         },
         output,
         a.output,
+        specs,
     ))
 }
 

@@ -64,7 +64,9 @@ fn run() -> anyhow::Result<ExitCode> {
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
-        cli::Job::Trace(opts, output, file) => {
+        cli::Job::Trace(opts, output, file, specs) => {
+            use report::export::{Exports, Results};
+            let exports = Exports::create(&specs)?;
             // A bad --output is found before the program runs, not after; a device or FIFO
             // is written as it is, never replaced.
             let kind = match &file {
@@ -80,7 +82,8 @@ fn run() -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            let r = trace::run(&opts)?;
+            let r = trace::run_keeping(&opts, opts.profile && specs.need_stacks())?;
+            exports.finish(&Results::Trace(&r))?;
             match (&file, kind) {
                 (Some(p), Some(kind)) => {
                     let mut text = Vec::new();

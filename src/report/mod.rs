@@ -4,6 +4,7 @@
 mod doctor;
 pub mod export;
 mod fetch;
+mod html;
 mod profile;
 pub mod quiz;
 pub mod serve;

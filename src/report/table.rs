@@ -289,7 +289,7 @@ pub fn bar_of(value: f64, max: f64, cells: usize) -> String {
 }
 
 /// Where the threads ran, for the header.
-fn placement_text(r: &Report) -> String {
+pub(super) fn placement_text(r: &Report) -> String {
     let p = r.methods.first().map(|m| m.median.placement);
     match p {
         Some(Placement {
@@ -311,7 +311,7 @@ fn placement_text(r: &Report) -> String {
 const TICK_SPLIT_FIRM_NS: u64 = 1_000_000_000;
 
 /// "user / sys" in ms, "≈" in front when the split is by a few scheduler ticks.
-fn user_sys(cpu: &crate::results::Cpu) -> String {
+pub(super) fn user_sys(cpu: &crate::results::Cpu) -> String {
     let approx = cpu.split == crate::counters::CpuSplit::Ticks
         && cpu.user_ns + cpu.sys_ns < TICK_SPLIT_FIRM_NS;
     format!(
@@ -328,13 +328,13 @@ fn per_gib(ns: u64, bytes: u64) -> Option<f64> {
 }
 
 /// The serving thread's sys CPU per GiB of a run summary (median, min or max).
-fn sys_per_gib_of(run: &Run) -> Option<f64> {
+pub(super) fn sys_per_gib_of(run: &Run) -> Option<f64> {
     per_gib(run.cost.cpu.sys_ns, run.bytes)
 }
 
 /// CPU per GiB of both ends and the io-wq workers (user + sys), or None when the receiver
 /// was not measured.
-fn end_to_end_per_gib(run: &Run) -> Option<f64> {
+pub(super) fn end_to_end_per_gib(run: &Run) -> Option<f64> {
     let rcv = run.receiver.as_ref()?;
     let ns = run.cost.cpu.user_ns
         + run.cost.cpu.sys_ns
@@ -379,7 +379,7 @@ fn rel_text(
 
 /// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write
 /// 2,048". A syscall the method made but this kernel cannot count shows as "n/a (self 8)".
-fn by_name(m: &MethodResult) -> String {
+pub(super) fn by_name(m: &MethodResult) -> String {
     let med = &m.median.cost;
     let mut v: Vec<(&String, Option<u64>)> = med
         .syscalls
@@ -442,7 +442,7 @@ fn zerocopy_text(z: &ZeroCopy, transport: Transport) -> String {
 }
 
 /// The textbook's syscalls: "read + write", "write (mmap once)", "io_uring_enter per 16 chunks".
-fn textbook_calls(tb: &crate::method::Textbook, batch: u32) -> String {
+pub(super) fn textbook_calls(tb: &crate::method::Textbook, batch: u32) -> String {
     let mut parts = Vec::new();
     if !tb.syscalls_per_chunk.is_empty() {
         parts.push(tb.syscalls_per_chunk.clone());
