@@ -290,6 +290,9 @@ pub struct ServeArgs {
     /// When to colour the summary table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub stacks: StacksArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -1073,6 +1076,7 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         cpus: a.cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,
+        export_stacks: a.stacks.export_stacks,
     }))
 }
 
