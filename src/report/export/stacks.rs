@@ -205,6 +205,9 @@ pub fn flame_svg(
     opt.count_name = "samples".into();
     opt.image_width = Some(1200);
     opt.font_type = "sans-serif".into();
+    opt.bgcolors = Some(flamegraph::color::BackgroundColor::Flat(rgb((
+        0xFF, 0xFF, 0xFF,
+    ))));
     opt.palette_map = Some(&mut palette);
     opt.func_frameattrs = FuncFrameAttrsMap::from_reader(attrs.as_bytes())
         .context("cannot set the flame graph's frame classes")?;

@@ -17,8 +17,17 @@ pub const WORDS: Words = Words {
     counters: "counters",
     placement: "placement",
     runs: |runs, warmup| {
-        format!("median of {runs} run(s) per method after {warmup} warm-up(s), interleaved")
+        let s = |n: u32| if n == 1 { "" } else { "s" };
+        format!(
+            "median of {runs} run{} per method after {warmup} warm-up{}, interleaved",
+            s(runs),
+            s(warmup)
+        )
     },
+    runs_label: "runs",
+    cache_warm: |p| format!("warm: {p:.0}% of the file's pages cached before the first run"),
+    counters_perf: "perf: syscall tracepoints, software events and cpu-clock samples on the serving and receiver threads each; getrusage",
+    counters_rusage: "getrusage on each thread; syscalls counted by the methods themselves (perf refused: see the warnings)",
     sampling: |us| {
         format!("cpu-clock sampled every {us} µs of each thread's CPU, kernel callchains")
     },

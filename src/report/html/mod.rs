@@ -45,6 +45,10 @@ pub struct Words {
     pub counters: &'static str,
     pub placement: &'static str,
     pub runs: fn(u32, u32) -> String,
+    pub runs_label: &'static str,
+    pub cache_warm: fn(f64) -> String,
+    pub counters_perf: &'static str,
+    pub counters_rusage: &'static str,
     pub sampling: fn(u64) -> String,
     pub conclusions: &'static str,
     pub table: &'static str,
@@ -223,6 +227,7 @@ const CSS: &str = r#"
 :root { --fg:#000; --muted:#333; --line:#555; --bg:#fff; --band:#f2f2f2; }
 * { box-sizing: border-box; }
 html { font-size: 20px; }
+@media (min-width: 1700px) { html { font-size: 24px; } }
 body { margin: 0 auto; max-width: 1800px; padding: 1rem 1.5rem 2rem; color: var(--fg); background: var(--bg);
   font-family: system-ui, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; line-height: 1.4; }
 h1 { font-size: 2rem; margin: .2rem 0 .6rem; }
@@ -314,24 +319,32 @@ fn header(r: &Report, w: &Words) -> String {
     if let Some(rate) = r.link_rate_bytes_per_s {
         fact(&mut s, w.link, &crate::size::fmt_rate(rate));
     }
-    let cache = match r.cache.resident_before_pct {
-        Some(p) => format!("{} ({} {p:.0}%)", r.cache.mode, r.cache.state),
-        None => format!("{} ({})", r.cache.mode, r.cache.state),
+    let cache = match (r.cache.mode, r.cache.resident_before_pct) {
+        ("warm", Some(p)) => (w.cache_warm)(p),
+        (mode, _) => format!("{mode} ({})", r.cache.state),
     };
     fact(&mut s, w.cache, &cache);
-    fact(&mut s, w.kernel, &r.kernel);
     let machine = format!(
-        "{} · {} CPU",
+        "{} · {} {}",
         r.machine.cpu_model.as_deref().unwrap_or("?"),
-        r.machine.cores
+        w.kernel,
+        r.kernel
     );
     fact(&mut s, w.machine, &machine);
     fact(
         &mut s,
         w.counters,
-        &format!("{} (syscalls: {:?})", r.counter_source, r.syscall_source).to_lowercase(),
+        match r.syscall_source {
+            crate::counters::SyscallSource::Perf => w.counters_perf,
+            crate::counters::SyscallSource::SelfCounted => w.counters_rusage,
+        },
     );
-    fact(&mut s, w.placement, &table::placement_text(r));
+    let placement = table::placement_text(r);
+    fact(
+        &mut s,
+        w.placement,
+        placement.strip_prefix("placement: ").unwrap_or(&placement),
+    );
     let mut runs = (w.runs)(r.options.runs, r.options.warmup);
     if let Some(p) = r
         .methods
@@ -342,7 +355,7 @@ fn header(r: &Report, w: &Words) -> String {
         runs.push_str(" · ");
         runs.push_str(&(w.sampling)(p.serving.period_ns / 1000));
     }
-    fact(&mut s, "", &runs);
+    fact(&mut s, w.runs_label, &runs);
     s.push_str("</dl>");
     s
 }
@@ -516,7 +529,11 @@ fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &Words) -> String {
             figure(p, Some(v)),
             w.ms_per_gib
         );
-        if width >= 60.0 {
+        // A label only where it fits (about 9 units a character at the bar's type size).
+        if width
+            >= 10.0
+                + 9.0 * w.parts[i].chars().count() as f64 * if w.lang == "en" { 1.0 } else { 1.8 }
+        {
             let _ = write!(
                 svg,
                 r#"<text class="seg" x="{:.2}" y="25">{}</text>"#,
