@@ -289,7 +289,7 @@ pub fn bar_of(value: f64, max: f64, cells: usize) -> String {
 }
 
 /// Where the threads ran, for the header.
-pub(super) fn placement_text(r: &Report) -> String {
+fn placement_text(r: &Report) -> String {
     let p = r.methods.first().map(|m| m.median.placement);
     match p {
         Some(Placement {

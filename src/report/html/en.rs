@@ -27,6 +27,13 @@ pub const WORDS: Words = Words {
     runs_label: "runs",
     cache_warm: |p| format!("warm: {p:.0}% of the file's pages cached before the first run"),
     counters_perf: "perf: syscall tracepoints, software events and cpu-clock samples on the serving and receiver threads each; getrusage",
+    pinned: |s, r| match (s, r) {
+        (Some(s), Some(r)) if s == r => {
+            format!("serving and receiver threads pinned to CPU {s} (one CPU: they take turns)")
+        }
+        (Some(s), Some(r)) => format!("serving thread pinned to CPU {s}, receiver to CPU {r}"),
+        _ => "not pinned: the scheduler moves the threads, and the figures move with them".into(),
+    },
     counters_rusage: "getrusage on each thread; syscalls counted by the methods themselves (perf refused: see the warnings)",
     sampling: |us| {
         format!("cpu-clock sampled every {us} µs of each thread's CPU, kernel callchains")

@@ -12,13 +12,17 @@ use quick_xml::{Reader, Writer};
 /// Text elements of inferno's interactive controls, left out with the script.
 const CONTROLS: [&str; 4] = ["unzoom", "search", "matched", "details"];
 
-/// `svg` rewritten for the page, its ids prefixed with `prefix`.
-pub fn inline(svg: &str, prefix: &str, label: &str) -> Result<String> {
+/// `svg` rewritten for the page, its ids prefixed with `prefix`; a frame whose `<g>` has one of
+/// `labels`' classes gets that label added to its hover text (`<title>`).
+pub fn inline(svg: &str, prefix: &str, label: &str, labels: &[(String, &str)]) -> Result<String> {
     let mut reader = Reader::from_str(svg);
     let mut out = Writer::new(Vec::new());
     // Depth of an element being left out (with everything inside it), 0 when none.
     let mut skipping = 0usize;
     let mut root_done = false;
+    // The label of the frame being written, until its title closes.
+    let mut frame_label: Option<&str> = None;
+    let mut in_title = false;
     loop {
         let ev = reader
             .read_event()
@@ -38,9 +42,34 @@ pub fn inline(svg: &str, prefix: &str, label: &str) -> Result<String> {
             Event::Start(e) if skip(&e) => skipping = 1,
             Event::Empty(e) if skip(&e) => {}
             Event::Start(e) => {
+                match e.name().as_ref() {
+                    b"g" => {
+                        frame_label = e.attributes().flatten().find_map(|a| {
+                            (a.key.as_ref() == b"class")
+                                .then(|| {
+                                    labels
+                                        .iter()
+                                        .find(|(c, _)| c.as_bytes() == a.value.as_ref())
+                                        .map(|(_, l)| *l)
+                                })
+                                .flatten()
+                        })
+                    }
+                    b"title" => in_title = true,
+                    _ => {}
+                }
                 let e = rewrite(&e, prefix, !root_done, label)?;
                 root_done = true;
                 out.write_event(Event::Start(e))?;
+            }
+            Event::End(e) if in_title && e.name().as_ref() == b"title" => {
+                in_title = false;
+                if let Some(l) = frame_label.take() {
+                    out.write_event(Event::Text(quick_xml::events::BytesText::new(&format!(
+                        " · {l}"
+                    ))))?;
+                }
+                out.write_event(Event::End(e))?;
             }
             Event::Empty(e) => {
                 let e = rewrite(&e, prefix, false, label)?;
@@ -122,7 +151,8 @@ mod tests {
         )
         .unwrap();
         assert!(svg.contains("<script"));
-        let s = inline(&svg, "fg1", "a \"label\" & more").unwrap();
+        let labels = vec![("cat-copy".to_string(), "copy")];
+        let s = inline(&svg, "fg1", "a \"label\" & more", &labels).unwrap();
         assert!(!s.contains("<script"), "{s}");
         assert!(!s.contains("onload"));
         assert!(!s.contains("<?xml"));
@@ -130,6 +160,7 @@ mod tests {
         assert!(s.contains("url(#fg1-background)"));
         assert!(s.contains("class=\"cat-copy\""), "{s}");
         assert!(s.contains("_copy_to_iter"));
+        assert!(s.contains("samples, 75.00%) · copy</title>"), "{s}");
         assert!(s.contains("t &lt;&amp;&gt; title"), "{s}");
         // Well-formed: read it back to the end.
         let mut r = Reader::from_str(&s);

@@ -49,6 +49,8 @@ pub struct Words {
     pub cache_warm: fn(f64) -> String,
     pub counters_perf: &'static str,
     pub counters_rusage: &'static str,
+    /// Where the serving and receiver threads were pinned (None: not pinned).
+    pub pinned: fn(Option<u32>, Option<u32>) -> String,
     pub sampling: fn(u64) -> String,
     pub conclusions: &'static str,
     pub table: &'static str,
@@ -229,7 +231,7 @@ const CSS: &str = r#"
 html { font-size: 20px; }
 @media (min-width: 1700px) { html { font-size: 24px; } }
 body { margin: 0 auto; max-width: 1800px; padding: 1rem 1.5rem 2rem; color: var(--fg); background: var(--bg);
-  font-family: system-ui, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; line-height: 1.4; }
+  font-family: system-ui, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "PingFang SC", "Microsoft YaHei", sans-serif; line-height: 1.4; }
 h1 { font-size: 2rem; margin: .2rem 0 .6rem; }
 h2 { font-size: 1.5rem; margin: 1.6rem 0 .5rem; border-bottom: 3px solid var(--fg); padding-bottom: .15rem; }
 h3 { font-size: 1.2rem; margin: 1rem 0 .3rem; }
@@ -339,12 +341,15 @@ fn header(r: &Report, w: &Words) -> String {
             crate::counters::SyscallSource::SelfCounted => w.counters_rusage,
         },
     );
-    let placement = table::placement_text(r);
-    fact(
-        &mut s,
-        w.placement,
-        placement.strip_prefix("placement: ").unwrap_or(&placement),
-    );
+    let placement = r.methods.first().map(|m| {
+        (w.pinned)(
+            m.median.placement.serving_cpu,
+            m.median.placement.receiver_cpu,
+        )
+    });
+    if let Some(p) = placement {
+        fact(&mut s, w.placement, &p);
+    }
     let mut runs = (w.runs)(r.options.runs, r.options.warmup);
     if let Some(p) = r
         .methods
@@ -605,7 +610,10 @@ fn cpu_section(r: &Report, w: &Words) -> String {
             (w.serving_thread, &p.serving),
             (w.receiver_thread, &p.receiver),
         ] {
+            // Said when it is a real part of the thread's copies (a tenth or more).
+            let copy = pp.ns.get(&Category::Copy).copied().unwrap_or(0);
             if pp.copy_in_softirq_ns > 0
+                && pp.copy_in_softirq_ns * 10 >= copy
                 && let Some(v) = pp.per_gib(pp.copy_in_softirq_ns)
             {
                 let _ = write!(
@@ -716,6 +724,19 @@ fn flames_section(graphs: &[(String, Graph<'_>)], w: &Words) -> String {
         esc(&(w.flames_note)(&pct)),
         legend(w)
     );
+    // Each frame's hover text also names its category, in the page's words.
+    let labels: Vec<(String, &str)> = Category::ALL
+        .iter()
+        .map(|c| {
+            let i = LEGEND
+                .iter()
+                .position(|(p, _, _)| {
+                    *p == Part::Other(*c) || (*c == Category::Copy && *p == Part::Copy)
+                })
+                .unwrap_or(0);
+            (stacks::class_of(*c), w.parts[i])
+        })
+        .collect();
     let Ok(k) = stacks::symbols() else {
         let _ = write!(s, "<p>{}</p></section>", esc(w.no_flames));
         return s;
@@ -725,7 +746,7 @@ fn flames_section(graphs: &[(String, Graph<'_>)], w: &Words) -> String {
         let lines = stacks::folded(k, &g.root, &thin);
         let cats = stacks::name_categories(k, &thin);
         let svg = stacks::flame_svg(&lines, &cats, &g.root, &g.title, &g.subtitle)
-            .and_then(|svg| inline::inline(&svg, &format!("fg{i}"), &g.title));
+            .and_then(|svg| inline::inline(&svg, &format!("fg{i}"), &g.title, &labels));
         match svg {
             Ok(svg) => {
                 let _ = write!(

@@ -20,6 +20,13 @@ pub const WORDS: Words = Words {
     runs_label: "运行",
     cache_warm: |p| format!("热：首次运行前文件 {p:.0}% 的页在页缓存中"),
     counters_perf: "perf：系统调用 tracepoint、软件事件与 cpu-clock 采样，发送线程与接收线程各自计数；另有 getrusage",
+    pinned: |s, r| match (s, r) {
+        (Some(s), Some(r)) if s == r => {
+            format!("发送与接收线程都绑定在 CPU {s}（同一个 CPU：轮流运行）")
+        }
+        (Some(s), Some(r)) => format!("发送线程绑定 CPU {s}，接收线程绑定 CPU {r}"),
+        _ => "未绑定：调度器会移动线程，数字随之变化".into(),
+    },
     counters_rusage: "各线程 getrusage；系统调用由各方法自行计数（perf 被拒绝：见警告）",
     sampling: |us| format!("cpu-clock 采样：每个线程每用 {us} µs CPU 采一次，含内核调用链"),
     conclusions: "结论",
