@@ -83,7 +83,6 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
             let r = trace::run_keeping(&opts, opts.profile && specs.need_stacks())?;
-            exports.finish(&Results::Trace(&r))?;
             match (&file, kind) {
                 (Some(p), Some(kind)) => {
                     let mut text = Vec::new();
@@ -92,6 +91,8 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
                 _ => report::write_trace(&r, output, &mut std::io::stdout().lock())?,
             }
+            // After the results are out: a page or stacks that cannot be written lose nothing.
+            exports.finish(&Results::Trace(&r))?;
             if r.ended == "interrupted" {
                 return Err(signals::Interrupted.into());
             }

@@ -5,6 +5,8 @@
 //! half-written.
 
 mod common;
+#[path = "common/serve.rs"]
+mod serve_common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -601,4 +603,40 @@ fn unprivileged_page_says_the_profile_is_missing() {
     for s in svg_blocks(&page) {
         parse_xml(s).unwrap();
     }
+}
+
+#[test]
+fn serve_writes_the_serving_threads_stacks_at_exit() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data", 32 * MIB, 3);
+    let stacks = dir.path().join("stacks");
+    let mut srv = serve_common::Server::start(
+        &file,
+        &[
+            "--method",
+            "sendfile",
+            "--listen",
+            "127.0.0.1:0",
+            "--count",
+            "3",
+            "--export-stacks",
+            path_str(&stacks),
+        ],
+    );
+    for _ in 0..3 {
+        let got = srv.addr.connect().read_to_eof();
+        assert_eq!(got.len() as u64, 32 * MIB);
+    }
+    let status = srv.wait_exit(std::time::Duration::from_secs(60));
+    assert!(status.success(), "serve exited {status:?}");
+    let folded = stacks.join("sendfile.serving.folded");
+    if !folded.exists() {
+        eprintln!("skipped: no profile here (nothing sampled)");
+        return;
+    }
+    let text = std::fs::read_to_string(&folded).unwrap();
+    assert!(folded_counts(&text, &["sendfile", "serving"]) > 0);
+    assert!(text.contains("do_sendfile"), "{text}");
+    parse_xml(&std::fs::read_to_string(stacks.join("sendfile.serving.svg")).unwrap()).unwrap();
+    no_temporaries(&stacks);
 }

@@ -110,5 +110,6 @@ pub const WORDS: Words = Words {
     samples: "samples",
     path_verdict: "path",
     cpu_ms_col: "CPU ms by category",
+    copy_per_gib: "copy ms per GiB moved",
     no_profile: "no CPU profile",
 };

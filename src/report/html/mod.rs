@@ -106,6 +106,7 @@ pub struct Words {
     pub samples: &'static str,
     pub path_verdict: &'static str,
     pub cpu_ms_col: &'static str,
+    pub copy_per_gib: &'static str,
     pub no_profile: &'static str,
 }
 
@@ -917,7 +918,7 @@ fn trace_page(t: &TraceReport, w: &Words) -> String {
         esc(w.thread),
         esc(w.moved),
         esc(w.samples),
-        esc(w.copy_ms),
+        esc(w.copy_per_gib),
         esc(w.cpu_ms_col)
     );
     for th in &t.threads {

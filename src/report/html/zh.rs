@@ -101,5 +101,6 @@ pub const WORDS: Words = Words {
     samples: "样本",
     path_verdict: "路径",
     cpu_ms_col: "按类别的 CPU ms",
+    copy_per_gib: "每搬运 GiB 的拷贝 ms",
     no_profile: "无 CPU 剖析",
 };
