@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Does compare tell the same story every run, and what does measuring cost?
 #
-# 1. Five back-to-back default `copylab compare` runs (256 MiB generated, 5 runs + 1 warm-up,
-#    both threads pinned by default): per method, the median serving-thread sys CPU per GiB of
-#    each, its variation across the five ((max - min) / median), and the order of the methods by
-#    serving-thread copy ms per GiB (from the cpu-clock profile) in each.
-# 2. The cost of measuring: the default (perf counters + cpu-clock sampling on both threads),
-#    `--no-profile` (counters only) and `--counters rusage` (neither), interleaved, PAIRS rounds:
-#    throughput ratios per method (median of per-round ratios), and the samples each thread got.
+# 1. Story: five back-to-back default `copylab compare` runs (256 MiB generated, 5 runs + 1
+#    warm-up, both threads pinned). Per method: the median serving-thread sys CPU per GiB of
+#    each compare and how far the five spread ((max - min) / median; target: within ±15%, i.e.
+#    a spread of at most 30%); the same for the thread's own send path (sys less the softirq its
+#    samples found) and for end-to-end CPU per GiB; the softirq ms/GiB on the serving thread
+#    (what moves between the threads); and the order of the methods by serving copy ms/GiB.
+# 2. Cost of measuring: a fixed sampling period (250us, 1ms), the default (auto), --no-profile
+#    (counters only) and --counters rusage (neither), interleaved, PAIRS rounds of read-write and
+#    sendfile on 256 MiB: per setting, the throughput and the end-to-end CPU per GiB against
+#    --counters rusage (median of per-round ratios), and the samples the least sampled thread
+#    got. CPU per GiB is the steadier measure on a shared machine: another process slows the
+#    wall clock, not the CPU a transfer needs.
 # 3. Placement: `--cpus 0,1` against `0,0` against `any`, interleaved, ROUNDS each: the
 #    sendfile / read-write ratio of serving sys per GiB and the per-method spread.
 #
 # Usage: scripts/bench-profile.sh [PAIRS [ROUNDS]]   (defaults 4 and 3). Needs root for perf
-# (the profile is null otherwise) and python3. About 3 minutes on 2 CPUs.
+# (the profile is null otherwise) and python3. About 5 minutes on 2 CPUs.
 set -euo pipefail
 
 pairs=${1:-4}
@@ -42,80 +47,89 @@ import json, statistics, sys
 work = sys.argv[1]
 reps = [json.load(open(f"{work}/default.{i}.json")) for i in range(1, 6)]
 GIB = 1 << 30
+def per_gib(run, ns):
+    return ns / (run["bytes"] / GIB) / 1e6
 def med(m, f):
-    return f(m["median"])
-def copy_per_gib(run, who):
-    p = run.get("profile")
-    if not p:
-        return None
-    return p[who]["ns"]["copy"] / (run["bytes"] / GIB) / 1e6
+    return statistics.median(f(run) for run in m["runs"])
+def sys_(run): return per_gib(run, run["cpu"]["sys_ns"])
+def softirq(run): return per_gib(run, run["profile"]["serving"]["softirq_context_ns"])
+def own(run): return sys_(run) - softirq(run)
+def e2e(run):
+    ns = run["cpu"]["user_ns"] + run["cpu"]["sys_ns"] + run["receiver"]["cpu"]["user_ns"] + run["receiver"]["cpu"]["sys_ns"]
+    ns += (run.get("io_workers") or {}).get("cpu_ns", 0)
+    return per_gib(run, ns)
+def spread(v):
+    return (max(v) - min(v)) / statistics.median(v) * 100
 methods = [m["method"] for m in reps[0]["methods"]]
-print(f"{'method':<12} {'serving sys ms/GiB, five compares':<44} {'variation':>9}   copy ms/GiB serving | receiver (medians)")
+print(f"{'method':<12} {'serving sys ms/GiB (5 compares)':<33} {'spread':>7} {'own':>6} {'e2e':>6} {'softirq ms/GiB':>15}  within ±15%")
+for name in methods:
+    ms = [next(m for m in r["methods"] if m["method"] == name) for r in reps]
+    sysv = [med(m, sys_) for m in ms]
+    ownv = [med(m, own) for m in ms]
+    e2ev = [med(m, e2e) for m in ms]
+    sirq = [med(m, softirq) for m in ms]
+    cells = " ".join(f"{v:5.0f}" for v in sysv)
+    ok = "yes" if spread(sysv) <= 30 else ("own path yes" if spread(ownv) <= 30 else "no")
+    print(f"{name:<12} {cells:<33} {spread(sysv):6.0f}% {spread(ownv):5.0f}% {spread(e2ev):5.0f}% {min(sirq):6.0f}–{max(sirq):<6.0f}   {ok}")
 orders = []
 for rep in reps:
-    c = {m["method"]: copy_per_gib(m["median"], "serving") or 0.0 for m in rep["methods"]}
+    c = {}
+    for m in rep["methods"]:
+        p = m.get("profile")
+        c[m["method"]] = (p["serving"]["ns"]["copy"] / (p["serving"]["bytes"] / GIB) / 1e6) if p else 0.0
     ranked = sorted(c, key=lambda k: -c[k])
-    # Paths within 5 ms/GiB of each other (both "no copy", say) are ties, written "=".
     text = ranked[0]
     for prev, k in zip(ranked, ranked[1:]):
         text += (" = " if abs(c[prev] - c[k]) < 5 else " > ") + k
     orders.append(text)
-for name in methods:
-    sysv = [next(m for m in r["methods"] if m["method"] == name)["median"]["cpu"]["sys_ns"] / (r["file"]["bytes"] / GIB) / 1e6 for r in reps]
-    var = (max(sysv) - min(sysv)) / statistics.median(sysv) * 100
-    cs = [copy_per_gib(next(m for m in r["methods"] if m["method"] == name)["median"], "serving") for r in reps]
-    cr = [copy_per_gib(next(m for m in r["methods"] if m["method"] == name)["median"], "receiver") for r in reps]
-    cells = " ".join(f"{v:6.0f}" for v in sysv)
-    copy = "n/a" if None in cs else f"{statistics.median(cs):.1f} | {statistics.median(cr):.1f}"
-    print(f"{name:<12} {cells:<44} {var:8.1f}%   {copy}")
-print("order by serving copy ms/GiB in each compare:")
+print("order by serving copy ms/GiB (pooled) in each compare:")
 for i, o in enumerate(orders, 1):
     print(f"  {i}: {o}")
 print("same order in all five:", "yes" if len(set(orders)) == 1 else "no")
 EOF
 
 echo
-echo "2. measuring cost: default (perf counters + sampling), --no-profile (counters only) and"
-echo "   --counters rusage (neither), $pairs rounds interleaved"
+echo "2. measuring cost, $pairs rounds interleaved: read-write and sendfile, 256 MiB"
+settings="rusage counters auto 1ms 250us"
 for i in $(seq 1 "$pairs"); do
-  if [ $((i % 2)) = 1 ]; then order="full counters rusage"; else order="rusage counters full"; fi
+  if [ $((i % 2)) = 1 ]; then order="$settings"; else order=$(echo "$settings" | tr ' ' '\n' | tac | tr '\n' ' '); fi
   for c in $order; do
     case $c in
-      full) "$bin" compare --json >"$work/cost.full.$i.json" ;;
-      counters) "$bin" compare --json --no-profile >"$work/cost.counters.$i.json" ;;
-      rusage) "$bin" compare --json --counters rusage >"$work/cost.rusage.$i.json" ;;
+      rusage) extra=(--counters rusage) ;;
+      counters) extra=(--no-profile) ;;
+      auto) extra=() ;;
+      *) extra=(--sample-period "$c") ;;
     esac
+    "$bin" compare --methods read-write,sendfile --json "${extra[@]}" >"$work/cost.$c.$i.json"
   done
 done
-python3 - "$work" "$pairs" <<'EOF'
+python3 - "$work" "$pairs" "$settings" <<'EOF'
 import json, statistics, sys
-work, pairs = sys.argv[1], int(sys.argv[2])
+work, pairs, settings = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+GIB = 1 << 30
 def load(kind, i):
     return {m["method"]: m for m in json.load(open(f"{work}/cost.{kind}.{i}.json"))["methods"]}
-ratios = {"full": {}, "counters": {}, "sampling": {}}
-samples = {}
-for i in range(1, pairs + 1):
-    full, cnt, rus = load("full", i), load("counters", i), load("rusage", i)
-    for name in full:
-        t = lambda d: d[name]["median"]["throughput_mib_s"]
-        ratios["full"].setdefault(name, []).append(t(full) / t(rus))
-        ratios["counters"].setdefault(name, []).append(t(cnt) / t(rus))
-        ratios["sampling"].setdefault(name, []).append(t(full) / t(cnt))
-        for who in ("serving", "receiver"):
-            n = sum((run.get("profile") or {}).get(who, {}).get("samples", 0) for run in full[name]["runs"])
-            samples.setdefault((name, who), []).append(n)
-print(f"{'method':<12} {'full / rusage':>20} {'counters / rusage':>20} {'full / counters':>20}   samples per method (serving | receiver, least)")
-for name in ratios["full"]:
-    cells = []
-    for k in ("full", "counters", "sampling"):
-        v = ratios[k][name]
-        cells.append(f"{statistics.median(v):.3f} ({min(v):.2f}-{max(v):.2f})")
-    print(f"{name:<12} {cells[0]:>20} {cells[1]:>20} {cells[2]:>20}   {min(samples[(name, 'serving')])} | {min(samples[(name, 'receiver')])}")
-for k, what in (("full", "measuring (counters + sampling)"), ("counters", "counters alone"), ("sampling", "sampling alone")):
-    allr = [x for v in ratios[k].values() for x in v]
-    print(f"{what}: median throughput ratio {statistics.median(allr):.3f} -> costs {(1 - statistics.median(allr)) * 100:+.1f}%")
-tot = {who: min(sum(samples[(n, who)][i] for n in ratios["full"]) for i in range(pairs)) for who in ("serving", "receiver")}
-print(f"samples per thread per default compare (all methods, least of the rounds): serving {tot['serving']}, receiver {tot['receiver']}")
+def e2e(m):
+    run = m["median"]
+    ns = run["cpu"]["user_ns"] + run["cpu"]["sys_ns"] + run["receiver"]["cpu"]["user_ns"] + run["receiver"]["cpu"]["sys_ns"]
+    return ns / (run["bytes"] / GIB)
+print(f"{'setting':<10} {'method':<11} {'MiB/s vs rusage':>22} {'CPU/GiB vs rusage':>22} {'period':>8} {'least samples':>14}")
+for kind in settings[1:]:
+    for name in ("read-write", "sendfile"):
+        tput, cpu, least, period = [], [], [], set()
+        for i in range(1, pairs + 1):
+            base, m = load("rusage", i)[name], load(kind, i)[name]
+            tput.append(m["median"]["throughput_mib_s"] / base["median"]["throughput_mib_s"])
+            cpu.append(e2e(m) / e2e(base))
+            p = m.get("profile")
+            if p:
+                least.append(min(p["serving"]["samples"], p["receiver"]["samples"]))
+                for run in m["runs"]:
+                    period.add(run["profile"]["serving"]["period_ns"] // 1000)
+        t = f"{statistics.median(tput):.3f} ({min(tput):.2f}-{max(tput):.2f})"
+        c = f"{statistics.median(cpu):.3f} ({min(cpu):.2f}-{max(cpu):.2f})"
+        per = "/".join(str(x) for x in sorted(period)) + "us" if period else "-"
+        print(f"{kind:<10} {name:<11} {t:>22} {c:>22} {per:>8} {(min(least) if least else '-'):>14}")
 EOF
 
 echo
@@ -128,7 +142,6 @@ done
 python3 - "$work" "$rounds" <<'EOF'
 import json, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
-GIB = 1 << 30
 print(f"{'--cpus':<6} {'sendfile/read-write serving sys per GiB, per round':<52} {'max per-method spread of sys':>30}")
 for c in ("0,1", "0,0", "any"):
     ratios, spreads = [], []

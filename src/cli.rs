@@ -154,9 +154,11 @@ pub struct TraceArgs {
     #[arg(long, value_name = "PID", conflicts_with = "command")]
     pub pid: Option<i32>,
 
-    /// Stop following after this long (e.g. 10s); a command is then sent SIGTERM. Without it,
-    /// following ends when the program exits or on Ctrl-C.
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    /// Stop following after this long (e.g. 10s, 500ms; at least 1 ms). A command is then
+    /// stopped: its process group is sent SIGTERM, and SIGKILL 5 s later if anything of it still
+    /// runs. Without it, following ends when the program exits or on Ctrl-C (or SIGTERM, SIGHUP:
+    /// passed on to the command's process group the same way; a second one kills it at once).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_trace_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Skip the cpu-clock profile (where the CPU went, copy time per GiB).
@@ -167,14 +169,18 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Write the results to FILE instead of stdout (the traced program's own output goes to
-    /// stdout too: give this with --json to keep the two apart).
+    /// Write the results to FILE instead of stdout (- for stdout). The traced program's own
+    /// output goes to stdout too: give this with --json to keep the two apart. FILE is created
+    /// (or opened, for a device or FIFO) before the program starts.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 
     #[command(flatten)]
     pub html: HtmlArgs,
@@ -199,7 +205,7 @@ pub struct DoctorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    #[arg(help = format!(
+    #[arg(value_parser = topic_parser(), hide_possible_values = true, help = format!(
         "A path ({}), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
         path_names()
     ))]
@@ -235,7 +241,7 @@ pub struct ServeArgs {
     /// File to serve (a regular file), opened once; its size is taken at start-up.
     pub file: PathBuf,
 
-    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = parse_method,
+    #[arg(long, short, default_value = "sendfile", value_name = "METHOD", value_parser = method_parser(), hide_possible_values = true,
           help = format!("Copy path: {}", path_names()))]
     pub method: MethodKind,
 
@@ -256,9 +262,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_conns: usize,
 
-    /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]
-    #[arg(long, value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
-    pub cpus: Option<crate::placement::CpuList>,
+    /// Pin every worker thread to these CPUs (e.g. 1, 0,1, 0-3) [default: not pinned]. Not
+    /// compare's --cpus S,R: serve has no receiver of its own, its clients are elsewhere.
+    #[arg(long, alias = "cpus", value_name = "LIST", value_parser = crate::placement::parse_cpu_list)]
+    pub worker_cpus: Option<crate::placement::CpuList>,
 
     /// Exit after this many connections (with the summary).
     #[arg(long, value_name = "N", value_parser = at_least_one::<u64>)]
@@ -309,11 +316,14 @@ pub struct FetchArgs {
     pub path: String,
 
     /// Ask for file bytes FIRST to LAST only (inclusive, as in HTTP's Range: bytes=FIRST-LAST),
-    /// e.g. 4096-8191; the server must answer 206 with exactly that range.
+    /// e.g. 4096-8191. The server must answer 206 with exactly that range — or, when LAST lies
+    /// past the end of the file, with the range cut at the file's last byte (RFC 9110), which
+    /// is accepted and said in a note.
     #[arg(long, value_name = "FIRST-LAST", requires = "http", value_parser = parse_byte_range)]
     pub range: Option<(u64, u64)>,
 
-    /// Write what arrives to FILE (under a temporary name until complete).
+    /// Write what arrives to FILE (under a temporary name until complete), or to stdout with -
+    /// (the results then go to stderr).
     #[arg(long, short, value_name = "FILE", conflicts_with = "discard")]
     pub out: Option<PathBuf>,
 
@@ -322,12 +332,13 @@ pub struct FetchArgs {
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "copy", require_equals = true, value_name = "HOW")]
     pub discard: Option<DiscardArg>,
 
-    /// Concurrent connections (with --discard).
-    #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = at_least_one::<usize>)]
+    /// Concurrent connections (with --discard), each on a thread of its own: 1 to 1024.
+    #[arg(long, short, default_value_t = 1, value_name = "N", value_parser = parse_connections)]
     pub connections: usize,
 
-    /// Give up on a connection that cannot connect, or receives nothing, for this many seconds.
-    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_timeout_secs)]
+    /// Give up on a connection that cannot connect, or receives nothing, for this long (e.g.
+    /// 5s, 500ms, 2m; a bare number is seconds).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
 
     /// Fail a connection whose body is (or is declared) larger than SIZE (e.g. 10G).
@@ -356,7 +367,8 @@ pub struct CompareArgs {
         short,
         default_value = "read-write,mmap,sendfile,splice",
         value_name = "LIST",
-        value_parser = parse_methods,
+        value_parser = methods_parser(),
+        hide_possible_values = true,
         help = format!(
             "Methods to compare, comma-separated: {}; classic (the first four) or all",
             path_names()
@@ -429,6 +441,41 @@ pub struct CompareArgs {
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// Every column (wall time, all syscalls, switches, user/sys CPU, sys per GiB, faults, the
+    /// textbook's syscalls), however wide, instead of the lesson's columns fitted to the
+    /// terminal.
+    #[arg(long)]
+    pub wide: bool,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
+}
+
+/// Which characters draw tables and bars.
+#[derive(Debug, clap::Args)]
+pub struct StyleArgs {
+    /// Characters for tables and bars: unicode (box drawing, blocks), ascii (plain - | + #), or
+    /// auto (ascii when the locale is not UTF-8: LC_ALL, LC_CTYPE or LANG).
+    #[arg(long = "style", value_enum, default_value_t = StyleArg::Auto)]
+    pub style: StyleArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StyleArg {
+    Auto,
+    Unicode,
+    Ascii,
+}
+
+impl From<StyleArg> for crate::report::Style {
+    fn from(s: StyleArg) -> crate::report::Style {
+        match s {
+            StyleArg::Auto => crate::report::Style::Auto,
+            StyleArg::Unicode => crate::report::Style::Unicode,
+            StyleArg::Ascii => crate::report::Style::Ascii,
+        }
+    }
 }
 
 /// Files the results are written to, besides the terminal.
@@ -487,6 +534,34 @@ pub struct StacksArgs {
 }
 
 impl ExportArgs {
+    /// The exports, refusing two claims on stdout: two exports to `-`, or one beside `--json`
+    /// (each would print over the other). The table gives stdout up to an export to `-`.
+    fn specs_with(&self, json: bool, sub: &str) -> Result<Specs> {
+        let specs = self.specs();
+        let to_stdout: Vec<&'static str> = specs
+            .files
+            .iter()
+            .filter(|(_, p)| p == "-")
+            .map(|(f, _)| match f {
+                Format::Json => "--export-json -",
+                Format::Csv => "--export-csv -",
+                Format::Markdown => "--export-markdown -",
+                Format::Html(_) => "--export-html -",
+            })
+            .chain(json.then_some("--json"))
+            .collect();
+        if to_stdout.len() > 1 {
+            return Err(usage(
+                sub,
+                format!(
+                    "{} would each write to stdout, one over the other: send all but one to a file (e.g. --export-csv runs.csv)",
+                    to_stdout.join(" and ")
+                ),
+            ));
+        }
+        Ok(specs)
+    }
+
     fn specs(&self) -> Specs {
         let files = [
             (Format::Json, &self.export_json),
@@ -526,7 +601,8 @@ pub struct SweepArgs {
         short,
         default_value = "read-write,mmap,sendfile,splice",
         value_name = "LIST",
-        value_parser = parse_methods
+        value_parser = methods_parser(),
+        hide_possible_values = true
     )]
     pub methods: MethodList,
 
@@ -565,6 +641,9 @@ pub struct SweepArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 /// How the copy paths are set up and measured (compare and serve).
@@ -607,6 +686,44 @@ impl From<TransportArg> for Transport {
             TransportArg::Unix => Transport::Unix,
             TransportArg::Veth => Transport::Veth,
         }
+    }
+}
+
+/// Above this, the time a `--link` rate takes to send everything is worth a warning.
+const LONG_AT_LINK: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// "about 12 days", "about 3 hours", "about 7 minutes".
+fn about(secs: f64) -> String {
+    let (v, unit) = if secs >= 86_400.0 {
+        (secs / 86_400.0, "days")
+    } else if secs >= 3_600.0 {
+        (secs / 3_600.0, "hours")
+    } else {
+        (secs / 60.0, "minutes")
+    };
+    format!("about {v:.0} {unit}")
+}
+
+/// The warning, if sending `bytes` (in `what`) at `rate` bytes per second takes longer than
+/// [`LONG_AT_LINK`]: `--link 8bit` with a 1 MiB file would take days, and nothing said so.
+fn link_duration_warning(link: Option<u64>, bytes: u64, what: &str) -> Option<String> {
+    let rate = link?;
+    let secs = bytes as f64 / rate.max(1) as f64;
+    (secs > LONG_AT_LINK.as_secs_f64()).then(|| {
+        format!(
+            "warning: --link {}: sending {} ({what}) at that rate takes {}; give a faster --link or less to send",
+            crate::size::fmt_rate(rate),
+            crate::size::fmt_bytes(bytes),
+            about(secs)
+        )
+    })
+}
+
+/// Print [`link_duration_warning`]'s warning on stderr, before anything runs.
+fn warn_link_duration(link: Option<u64>, bytes: u64, what: &str) {
+    use std::io::Write;
+    if let Some(w) = link_duration_warning(link, bytes, what) {
+        let _ = writeln!(std::io::stderr(), "copylab: {w}");
     }
 }
 
@@ -657,7 +774,7 @@ pub enum Job {
     Quiz(crate::quiz::QuizOptions),
     Doctor {
         file: Option<PathBuf>,
-        json: bool,
+        output: Output,
     },
     /// `lab up`, `lab down`.
     LabUp,
@@ -678,6 +795,34 @@ where
     }
 }
 
+/// Most `fetch --connections`: each connection is a thread (its stack, guard page and signal
+/// stack are mappings), and tens of thousands of them exhausted `vm.max_map_count` and aborted
+/// the process; 1024 stays far inside every limit.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// `fetch --connections` as clap parses it: 1 to [`MAX_CONNECTIONS`].
+fn parse_connections(text: &str) -> Result<usize, String> {
+    let n = at_least_one::<usize>(text)?;
+    if n > MAX_CONNECTIONS {
+        return Err(format!(
+            "{n} is more than the {MAX_CONNECTIONS} connections fetch opens at once (one thread each)"
+        ));
+    }
+    Ok(n)
+}
+
+/// trace's `--for`: a duration as [`parse_duration`] takes it, but not 0, which would stop the
+/// command before it did anything.
+fn parse_trace_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would stop the command at once: give at least 1ms, or leave --for out to follow it until it exits"
+        ));
+    }
+    Ok(d)
+}
+
 fn parse_batch(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
         Ok(n) if (1..=MAX_BATCH).contains(&n) => Ok(n),
@@ -695,9 +840,23 @@ fn parse_http_path(text: &str) -> Result<String, String> {
     }
 }
 
+/// serve's `--listen`: `PORT` (on 127.0.0.1), `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`
+/// (127.0.0.1; no name is looked up).
 fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
-    text.parse()
-        .map_err(|_| format!("'{text}' is not an IP:PORT address (e.g. 127.0.0.1:7878, [::1]:0)"))
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "'{text}' is not a listen address: give PORT, IP:PORT, [IPv6]:PORT or localhost:PORT (e.g. 7878, 0.0.0.0:7878, [::1]:0)"
+        )
+    };
+    if let Ok(port) = t.parse::<u16>() {
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    if let Some(port) = t.strip_prefix("localhost:") {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    t.parse().map_err(|_| bad())
 }
 
 fn counters_arg(c: CountersArg) -> Choice {
@@ -706,6 +865,17 @@ fn counters_arg(c: CountersArg) -> Choice {
         CountersArg::Perf => Choice::Perf,
         CountersArg::Rusage => Choice::Rusage,
     }
+}
+
+/// A usage error found after parsing (flags that exclude each other by value): printed as
+/// clap prints its own, exit 2.
+fn usage(sub: &str, msg: String) -> anyhow::Error {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut sub = cmd.find_subcommand(sub).cloned().unwrap_or(cmd);
+    sub.error(clap::error::ErrorKind::ArgumentConflict, msg)
+        .into()
 }
 
 /// A duration as people type it: `30s`, `500ms`, `2m`, or plain seconds (`30`).
@@ -852,7 +1022,8 @@ fn parse_list<T>(text: &str, item: impl Fn(&str) -> Result<T, String>) -> Result
 
 /// Sweep's `--sizes` as clap parses it.
 fn parse_size_list(text: &str) -> Result<SizeList, String> {
-    parse_list(text, parse_file_size).map(SizeList)
+    // 0 stays allowed here: a sweep's empty-file point shows what n/a looks like.
+    parse_list(text, parse_size).map(SizeList)
 }
 
 /// The size of a file copylab generates: at least one byte (an empty file is measured by
@@ -887,14 +1058,102 @@ fn parse_methods(text: &str) -> Result<MethodList, String> {
     })
 }
 
-/// Serve's `--method` as clap parses it: exactly one method.
+/// Serve's `--method` as clap parses it: exactly one method, named (no `all`, no `classic`).
 fn parse_method(text: &str) -> Result<MethodKind, String> {
-    match MethodKind::parse_list(text)?[..] {
-        [one] => Ok(one),
-        _ => Err(format!(
-            "give one method ({})",
+    let t = text.trim();
+    MethodKind::from_name(t).ok_or_else(|| {
+        format!(
+            "'{t}' is not one method: choose one of {}",
             MethodKind::ALL.map(|k| k.name()).join(", ")
-        )),
+        )
+    })
+}
+
+/// A value parser with a fixed set of words to offer in shell completions, whose parsing is a
+/// function of its own (a comma list, a topic): clap_complete reads `possible_values`.
+#[derive(Clone)]
+struct Offering<T: Clone + Send + Sync + 'static> {
+    parse: fn(&str) -> Result<T, String>,
+    words: fn() -> Vec<&'static str>,
+}
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Offering<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_str().ok_or_else(|| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidUtf8,
+                "the value is not valid UTF-8\n",
+            )
+            .with_cmd(cmd)
+        })?;
+        (self.parse)(text).map_err(|why| {
+            let name = arg.map_or_else(|| "value".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{text}' for '{name}': {why}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.words)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// Every path's name.
+fn method_words() -> Vec<&'static str> {
+    MethodKind::ALL.iter().map(|k| k.name()).collect()
+}
+
+/// Every path's name, and the two sets.
+fn method_list_words() -> Vec<&'static str> {
+    let mut w = method_words();
+    w.extend(["classic", "all"]);
+    w
+}
+
+/// explain's topics.
+fn topic_words() -> Vec<&'static str> {
+    let mut w = method_words();
+    w.extend(["kafka", "myths"]);
+    w
+}
+
+/// `--methods` for clap, offering every name to completions.
+fn methods_parser() -> Offering<MethodList> {
+    Offering {
+        parse: parse_methods,
+        words: method_list_words,
+    }
+}
+
+/// serve's `--method` for clap, offering each path's name.
+fn method_parser() -> Offering<MethodKind> {
+    Offering {
+        parse: parse_method,
+        words: method_words,
+    }
+}
+
+/// explain's topic for clap: any text (checked when the job is built), offering the topics.
+fn topic_parser() -> Offering<String> {
+    Offering {
+        parse: |t| Ok(t.to_string()),
+        words: topic_words,
     }
 }
 
@@ -916,14 +1175,14 @@ fn parse_byte_range(text: &str) -> Result<(u64, u64), String> {
     Ok((first, last))
 }
 
-/// Fetch's `--timeout` as clap parses it: whole seconds, at least 1.
-fn parse_timeout_secs(text: &str) -> Result<std::time::Duration, String> {
-    match text.trim().parse::<u64>() {
-        Ok(0) => Err("must be at least 1 second".into()),
-        Ok(n) => Ok(std::time::Duration::from_secs(n)),
-        Err(_) => Err(format!(
-            "'{text}' is not a whole number of seconds (e.g. 30)"
+/// Fetch's `--timeout` as clap parses it: a duration like every other (5s, 500ms, 2m, or
+/// plain seconds), more than zero.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!(
+            "'{text}' would give up at once: give more than zero (e.g. 30s)"
         )),
+        d => Ok(d),
     }
 }
 
@@ -938,40 +1197,151 @@ fn completions(shell: ShellArg) -> Vec<u8> {
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "copylab", &mut out);
+    if shell == Shell::Fish {
+        // clap_complete's fish script completes options only, not positional values: offer
+        // explain's topics the way it offers option values.
+        let line = format!(
+            "complete -c copylab -n \"__fish_copylab_using_subcommand explain\" -f -a \"{}\"\n",
+            topic_words().join(" ")
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
     out
 }
 
-/// The man page, generated from [`Cli`]: the top-level page, then one section per subcommand
-/// with its synopsis and options.
+/// Roff for the man page's own sections, after the generated ones. Every page it names exists
+/// (the Linux man-pages project's, and perf's).
+const MAN_TAIL: &str = r#".SH EXAMPLES
+.TP
+\fBcopylab compare\fR
+The four classic paths on a generated 256 MiB file: the lesson's columns fitted to the terminal,
+then the conclusion in words.
+.TP
+\fBcopylab compare \-\-methods all \-\-size 1G \-\-runs 7 \-\-wide\fR
+Every path, a larger file, more runs, every column.
+.TP
+\fBcopylab compare \-\-export\-markdown results.md \-\-export\-csv runs.csv\fR
+The medians as Markdown and every run as CSV, besides the table.
+.TP
+\fBcopylab explain sendfile\fR
+One path: its diagram, the textbook's counts, what Linux really does.
+.TP
+\fBcopylab explain kafka \-\-measure \-\-lang zh\fR
+Kafka's zero copy step by step, in Chinese, each step with a figure measured here.
+.TP
+\fBcopylab quiz\fR
+Predict, then measure.
+.TP
+\fBcopylab trace \-\- python3 \-m http.server 8000\fR
+Which copy path a program uses, and where its CPU went.
+.TP
+\fBcopylab serve data.bin \-\-http \-\-live\fR
+Serve to curl, nc or socat, one line per connection.
+.TP
+\fBcopylab doctor\fR
+What this machine lets copylab measure, and how to fix each gap.
+.SH ENVIRONMENT
+.TP
+\fBCOLUMNS\fR
+The width human output is laid out for (else the terminal's, else 80).
+.TP
+\fBNO_COLOR\fR, \fBTERM\fR=dumb
+No colour with \-\-color auto.
+.TP
+\fBLC_ALL\fR, \fBLC_CTYPE\fR, \fBLANG\fR
+A character set other than UTF\-8 draws tables in plain ASCII (\-\-style auto); a locale
+starting with zh makes explain and quiz speak Chinese (LC_ALL, LC_MESSAGES, LANG).
+.TP
+\fBTMPDIR\fR
+Where compare, sweep, explain and quiz generate their file (a disk file system for
+\-\-cache cold: a tmpfs file is its own page cache).
+.TP
+\fBCOPYLAB_TRACEFS\fR
+A tracefs mount to read tracepoint ids from, instead of looking for one.
+.TP
+\fBCOPYLAB_KALLSYMS\fR
+A readable copy of /proc/kallsyms, for kernel symbols when /proc/kallsyms hides them.
+.SH "EXIT STATUS"
+.TP
+0
+Success (doctor: the full compare table is available).
+.TP
+1
+An error, said in one line on stderr (doctor: something cannot be measured).
+.TP
+2
+A usage error: a bad flag or value, said by the argument parser.
+.TP
+130
+Stopped by Ctrl\-C (SIGINT), or by SIGTERM or SIGHUP where the command handles them, after
+printing what was measured.
+.SH "SEE ALSO"
+\fBsendfile\fR(2), \fBsplice\fR(2), \fBvmsplice\fR(2), \fBmmap\fR(2), \fBperf_event_open\fR(2),
+\fBio_uring_enter\fR(2), \fBperf\fR(1)
+"#;
+
+/// The man page, generated from [`Cli`]: one page with every subcommand as a section of its own
+/// (synopsis and options), then examples, environment and exit status. No page is named that
+/// is not there: the subcommands point to their sections, not to copylab-compare(1) pages.
 fn man_page() -> Result<Vec<u8>> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     cmd.build();
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
-    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+    let top = clap_mangen::Man::new(cmd.clone());
+    top.render_title(&mut out)?;
+    top.render_name_section(&mut out)?;
+    top.render_synopsis_section(&mut out)?;
+    top.render_description_section(&mut out)?;
+    top.render_options_section(&mut out)?;
+    let subs: Vec<&clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help")
+        .collect();
+    out.extend_from_slice(b".SH SUBCOMMANDS\n");
+    for sub in &subs {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let line = format!(
+            ".TP\n\\fBcopylab {}\\fR\n{} (see COPYLAB {} below)\n",
+            sub.get_name(),
+            roff_escape(&about),
+            sub.get_name().to_uppercase()
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    for sub in subs {
         let name = format!("copylab {}", sub.get_name());
         let page = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
         let mut part = Vec::new();
         page.render_synopsis_section(&mut part)?;
+        page.render_description_section(&mut part)?;
         page.render_options_section(&mut part)?;
         // Each part opens its own SYNOPSIS and OPTIONS sections: make them one section per
         // subcommand with subsections, so the page keeps a single SYNOPSIS.
-        // The string definitions each render repeats are already at the top of the page.
         let part = String::from_utf8_lossy(&part)
-            .lines()
-            .filter(|l| !l.starts_with(".ie \\n(.g .ds Aq") && !l.starts_with(".el .ds Aq"))
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
             .replacen(
                 ".SH SYNOPSIS",
                 &format!(".SH \"{}\"", name.to_uppercase()),
                 1,
             )
+            .replacen(".SH DESCRIPTION", ".SS Description", 1)
             .replacen(".SH OPTIONS", ".SS Options", 1);
         out.extend_from_slice(part.as_bytes());
     }
+    out.extend_from_slice(MAN_TAIL.as_bytes());
+    top.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// Text for a roff line: backslashes and hyphens escaped, no line starting with a control
+/// character.
+fn roff_escape(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
 }
 
 impl Cli {
@@ -991,7 +1361,7 @@ impl Cli {
             }),
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
-                json: a.json,
+                output: output_of(a.json, ColorArg::Never, crate::report::Layout::default()),
             }),
             Command::Explain(a) => explain_job(a),
             Command::Fetch(a) => fetch_job(a),
@@ -999,13 +1369,14 @@ impl Cli {
     }
 }
 
-/// `--json` or the table, coloured as `--color` says.
-fn output_of(json: bool, color: ColorArg) -> Output {
+/// `--json` or the table, coloured as `--color` says, laid out as `layout` says.
+fn output_of(json: bool, color: ColorArg, layout: crate::report::Layout) -> Output {
     if json {
         Output::Json
     } else {
         Output::Table {
             color: color.into(),
+            layout,
         }
     }
 }
@@ -1019,6 +1390,24 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         );
     }
     let size = a.size.unwrap_or(DEFAULT_SIZE);
+    // Every method's warm-up and measured runs send the whole file (a FILE that cannot be
+    // read is compare's to report).
+    let file_len = match &a.file {
+        Some(f) => std::fs::metadata(f).map(|m| m.len()).ok(),
+        None => Some(size),
+    };
+    if let Some(len) = file_len {
+        let methods = a.methods.kinds.len() as u64;
+        let sends = u64::from(a.runs + a.warmup) * methods;
+        warn_link_duration(
+            a.link,
+            len.saturating_mul(sends),
+            &format!(
+                "{} {sends} times: runs and warm-ups of {methods} methods",
+                crate::size::fmt_bytes(len)
+            ),
+        );
+    }
     let opts = CompareOptions {
         file: a.file,
         size,
@@ -1039,13 +1428,17 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         sample_period_ns: a.sample_period.and_then(|p| p.0),
         stacks: false,
     };
-    let mut specs = a.export.specs();
+    let layout = crate::report::Layout {
+        wide: a.wide,
+        style: a.style.style.into(),
+    };
+    let output = output_of(a.json, a.color, layout);
+    let mut specs = a.export.specs_with(a.json, "compare")?;
     specs.stacks_dir = a.stacks.export_stacks;
     let opts = CompareOptions {
         stacks: opts.profile && specs.need_stacks(),
         ..opts
     };
-    let output = output_of(a.json, a.color);
     Ok(Job::Compare(opts, output, specs))
 }
 
@@ -1058,6 +1451,9 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
             explicit: a.listen.is_some(),
         },
     };
+    if let Ok(m) = std::fs::metadata(&a.file) {
+        warn_link_duration(a.link, m.len(), "the whole file, to each client");
+    }
     Ok(Job::Serve(ServeOptions {
         file: a.file,
         method: a.method,
@@ -1073,7 +1469,7 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
         json: a.json,
         color: a.color.into(),
-        cpus: a.cpus.unwrap_or_default().0,
+        cpus: a.worker_cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,
         export_stacks: a.stacks.export_stacks,
@@ -1084,6 +1480,13 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
 fn sweep_job(a: SweepArgs) -> Result<Job> {
     let SizeList(sizes) = a.sizes;
     let BufferList(buffers) = a.buffers;
+    let sends = u64::from(a.runs + a.warmup) * a.methods.kinds.len() as u64;
+    let all: u64 = sizes.iter().sum::<u64>() * buffers.len() as u64;
+    warn_link_duration(
+        a.link,
+        all.saturating_mul(sends),
+        &format!("every size, {sends} times per size and buffer"),
+    );
     let base = CompareOptions {
         file: None,
         size: 0,
@@ -1106,7 +1509,11 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         // The sweep's page has no flame graphs: compare draws them.
         stacks: false,
     };
-    let output = output_of(a.json, a.color);
+    let layout = crate::report::Layout {
+        wide: false,
+        style: a.style.style.into(),
+    };
+    let output = output_of(a.json, a.color, layout);
     Ok(Job::Sweep(
         SweepOptions {
             sizes,
@@ -1114,7 +1521,7 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
             base,
         },
         output,
-        a.export.specs(),
+        a.export.specs_with(a.json, "sweep")?,
     ))
 }
 
@@ -1146,20 +1553,35 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
             "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
         ),
     };
-    let output = match (a.json, &a.output) {
+    let to_stdout = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let output = match (a.json, to_stdout) {
         (true, _) => Output::Json,
         // A file gets no colour codes.
-        (false, Some(_)) => Output::Table {
+        (false, false) => Output::Table {
             color: Color::Never,
+            layout: crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
         },
-        (false, None) => Output::Table {
+        (false, true) => Output::Table {
             color: a.color.into(),
+            layout: crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
         },
     };
     let specs = Specs {
         files: a.html.spec().into_iter().collect(),
         stacks_dir: a.stacks.export_stacks,
     };
+    if to_stdout && specs.files.iter().any(|(_, p)| p == "-") {
+        return Err(usage(
+            "trace",
+            "--export-html - and the results would each write to stdout, one over the other: send one to a file (-o FILE or --export-html FILE)".to_string(),
+        ));
+    }
     Ok(Job::Trace(
         crate::trace::TraceOptions {
             target,
@@ -1213,9 +1635,12 @@ fn explain_job(a: ExplainArgs) -> Result<Job> {
 /// `copylab fetch`: its arguments checked and turned into typed options.
 fn fetch_job(a: FetchArgs) -> Result<Job> {
     let sink = match (a.out, a.discard) {
+        (Some(p), _) if p.as_os_str() == "-" => Sink::Stdout,
         (Some(p), _) => Sink::Out(p),
         (None, Some(DiscardArg::Copy)) => Sink::Discard,
         (None, Some(DiscardArg::Truncate)) => Sink::Truncate,
+        // Asked, not guessed: a wget user expects a file, a curl user bytes on stdout, and
+        // fetch does neither by default; one line names both choices.
         (None, None) => bail!(
             "say where the bytes go: --out FILE, or --discard (--discard=truncate to drop them in the kernel)"
         ),
@@ -1324,12 +1749,31 @@ mod tests {
             (m.kinds, m.named),
             (MethodKind::ALL.to_vec(), vec![MethodKind::Splice])
         );
+        assert_eq!(parse_timeout("30"), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(parse_timeout("5s"), Ok(std::time::Duration::from_secs(5)));
         assert_eq!(
-            parse_timeout_secs("30"),
-            Ok(std::time::Duration::from_secs(30))
+            parse_timeout("500ms"),
+            Ok(std::time::Duration::from_millis(500))
         );
-        assert!(parse_timeout_secs("0").is_err());
-        assert!(parse_timeout_secs("30s").is_err());
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("0s").is_err());
+        let local = |port| std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+        assert_eq!(parse_listen("7878"), Ok(local(7878)));
+        assert_eq!(parse_listen("localhost:0"), Ok(local(0)));
+        assert_eq!(parse_listen("127.0.0.1:7878"), Ok(local(7878)));
+        assert_eq!(
+            parse_listen("[::1]:9"),
+            Ok("[::1]:9".parse::<std::net::SocketAddr>().unwrap())
+        );
+        for bad in [
+            "localhost",
+            "127.0.0.1",
+            "1.2.3.4:99999",
+            "",
+            "example.com:80",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -1344,6 +1788,21 @@ mod tests {
         assert!(parse_rate("1gbps").unwrap_err().contains("unknown unit"));
         assert!(parse_rate("0gbit").is_err());
         assert!(parse_rate("1.2.3gbit").is_err());
+    }
+
+    #[test]
+    fn a_link_too_slow_for_what_it_sends_is_said_with_how_long() {
+        // --link 8bit (1 byte/s): 1 MiB six times is 73 days.
+        let w = link_duration_warning(Some(1), 6 << 20, "x").expect("a warning");
+        assert!(w.contains("about 73 days"), "{w}");
+        assert!(w.contains("--link 8 bit/s"), "{w}");
+        // 1 Gbit/s: a 256 MiB file six times is about 13 s: nothing to say.
+        assert_eq!(
+            link_duration_warning(Some(125_000_000), 6 * (256 << 20), "x"),
+            None
+        );
+        assert_eq!(link_duration_warning(None, u64::MAX, "x"), None);
+        assert_eq!(about(7.0 * 60.0), "about 7 minutes");
     }
 
     #[test]

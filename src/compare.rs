@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
@@ -207,13 +207,9 @@ pub fn run_with(
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>22} [{bar:30}] {bytes:>10}/{total_bytes} {binary_bytes_per_sec:>12}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("█▉▊▋▌▍▎▏ "),
-    );
+    bar.set_style(crate::report::progress::transfer_style());
+    let started_all = std::time::Instant::now();
+    let per_round = slots.len() as u32;
 
     // The kernel symbols load on their own thread (about 70 ms of kernel time), in the
     // shadow of the warm-up; without one, wait for them here, outside every measured window.
@@ -250,6 +246,12 @@ pub fn run_with(
                 bar.suspend(|| eprintln!("copylab: status: next {label}"));
             }
             bar.set_prefix(label);
+            let done = round * per_round + i as u32;
+            bar.set_message(crate::report::progress::time_left(
+                started_all.elapsed(),
+                done,
+                rounds * per_round,
+            ));
             bar.reset();
             if opts.cold {
                 let left = source::drop_cache(&src.file, src.len)
@@ -494,7 +496,7 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
         ));
     }
     Some(format!(
-        "noisy machine: {}; read medians and the ≈ marks, not single runs, and for firmer figures use more --runs, stop other work on this machine, and keep both threads pinned (--cpus S,R)",
+        "noisy machine: {}; read the medians and ≈ marks, not single runs; for firmer figures: more --runs, a quieter machine, both threads pinned (--cpus S,R)",
         why.join(", and ")
     ))
 }

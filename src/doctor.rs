@@ -263,7 +263,7 @@ fn paranoid_check(privileged: bool) -> Check {
             } else {
                 p.to_string()
             },
-            Some("sudo sysctl kernel.perf_event_paranoid=-1"),
+            Some(crate::warnings::PARANOID_SYSCTL),
         ),
     }
 }
@@ -412,7 +412,7 @@ fn hardware_check() -> Check {
             "hardware counters",
             Level::Limited,
             format!("refused ({e}); copylab does not need them"),
-            Some("run as root, or `sudo sysctl kernel.perf_event_paranoid=0` (optional)"),
+            Some("run as root, or `sudo sysctl kernel.perf_event_paranoid=-1` (optional)"),
         ),
         Err(e) => check(
             "hardware counters",

@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nix::errno::Errno;
 use sha2::{Digest, Sha256};
 
+use crate::escape::{self, escape};
 use crate::http;
 use crate::outfile;
 use crate::signals;
@@ -62,6 +63,8 @@ impl Target {
 pub enum Sink {
     /// Written to this file (through a temporary name, renamed when complete).
     Out(PathBuf),
+    /// Written to stdout (`--out -`); the results then go to stderr.
+    Stdout,
     /// Copied to user space, hashed, dropped.
     Discard,
     /// Dropped in the kernel with `recv(MSG_TRUNC)`: never copied to user space, so not hashed.
@@ -124,7 +127,7 @@ impl Stream {
             }
             Target::Unix(p) => Stream::Unix(
                 UnixStream::connect(p)
-                    .with_context(|| format!("cannot connect to {}", p.display()))?,
+                    .with_context(|| format!("cannot connect to {}", escape::path(p)))?,
             ),
         };
         let set = match &s {
@@ -198,10 +201,10 @@ impl Partial {
     fn finish(mut self, out: &Path) -> Result<()> {
         self.file
             .flush()
-            .with_context(|| format!("cannot write {}", out.display()))?;
+            .with_context(|| format!("cannot write {}", escape::path(out)))?;
         if let Some(tmp) = &self.tmp {
             std::fs::rename(tmp, out)
-                .with_context(|| format!("cannot rename the download to {}", out.display()))?;
+                .with_context(|| format!("cannot rename the download to {}", escape::path(out)))?;
         }
         self.done = true;
         Ok(())
@@ -218,7 +221,7 @@ impl Drop for Partial {
 
 /// Run the fetch; an error if any connection failed.
 pub fn run(opts: FetchOptions) -> Result<()> {
-    if opts.connections > 1 && matches!(opts.sink, Sink::Out(_)) {
+    if opts.connections > 1 && matches!(opts.sink, Sink::Out(_) | Sink::Stdout) {
         bail!(
             "--connections {}: --out takes one connection; use --discard with several",
             opts.connections
@@ -227,6 +230,16 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     signals::install()?;
     let partial = match &opts.sink {
         Sink::Out(p) => Some(Partial::create(p)?),
+        _ => None,
+    };
+    // `--out -`: the body goes to stdout (a descriptor of its own, written like a file).
+    let mut stdout_body = match opts.sink {
+        Sink::Stdout => Some(File::from(
+            std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("--out -: cannot use stdout")?,
+        )),
         _ => None,
     };
     let progress = Arc::new(AtomicU64::new(0));
@@ -265,7 +278,10 @@ pub fn run(opts: FetchOptions) -> Result<()> {
             });
         }
         let mut handles = Vec::new();
-        let mut out_file = partial.as_mut().map(|p| &mut p.file);
+        let mut out_file = partial
+            .as_mut()
+            .map(|p| &mut p.file)
+            .or(stdout_body.as_mut());
         let open = &open;
         for id in 1..=opts.connections {
             let (opts, progress, total_hint) = (&opts, &progress, &total_hint);
@@ -318,11 +334,16 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         Sink::Out(p) if results.iter().all(|r| r.error.is_none()) => Some(p.as_path()),
         _ => None,
     };
+    // With the body on stdout (`--out -`), what was received is said on stderr.
+    let mut report_to: Box<dyn Write> = match opts.sink {
+        Sink::Stdout => Box::new(std::io::stderr().lock()),
+        _ => Box::new(std::io::stdout().lock()),
+    };
     crate::report::write_fetch(
         &FetchReport::new(&results, elapsed),
         opts.json,
         written_to,
-        &mut std::io::stdout().lock(),
+        &mut report_to,
     )?;
     if let Some((id, e)) = spawn_error {
         bail!(
@@ -359,6 +380,7 @@ fn failed(id: usize, why: String) -> Fetched {
         sha256: None,
         http_status: None,
         content_length: None,
+        range_note: None,
         error: Some(why),
     }
 }
@@ -442,7 +464,7 @@ fn receive(
         let (h, rest) = request(opts, &mut s, buf)?;
         body_start = rest;
         rec.http_status = Some(h.status);
-        check_status(&h, opts.range)?;
+        rec.range_note = check_status(&h, opts.range)?;
         let Some(len) = h.content_length else {
             bail!("the response has no Content-Length");
         };
@@ -553,7 +575,7 @@ fn request(
         match h.status {
             101 => bail!(
                 "the server answered 101 {}: fetch does not switch protocols",
-                h.reason
+                escape(&h.reason)
             ),
             100..=199 => continue,
             _ => return Ok((h, head)),
@@ -616,7 +638,7 @@ fn check_space(out: &Path, len: u64) -> Result<()> {
     if let Err(room) = crate::storage::check_room(dir, len) {
         bail!(
             "--out {}: the server declares {} (Content-Length {len}) but there is no room for it: {room}; free some space, write elsewhere or use --discard; nothing written",
-            out.display(),
+            escape::path(out),
             fmt_bytes(len)
         );
     }
@@ -670,32 +692,40 @@ fn recv_truncate(fd: BorrowedFd<'_>, buf: &mut [u8], timeout: Duration) -> Resul
 }
 
 /// The status (and, for `--range`, the part) must be what was asked for: 200 for the whole
-/// file; with `--range a-b`, 206 with `Content-Range: bytes a-b/…` (a server that clamps `b`
-/// to the end of the file may answer less: that is still the range asked for, from `a`).
-fn check_status(h: &http::ResponseHead, range: Option<(u64, u64)>) -> Result<()> {
+/// file; with `--range a-b`, 206 with `Content-Range: bytes a-b/len` — or, when `b` lies past
+/// the end of the file, `bytes a-(len-1)/len`: RFC 9110 §14.1.2 has the server cut the range at
+/// the file's last byte. That is accepted, and said (the returned note); any other part is
+/// refused.
+fn check_status(h: &http::ResponseHead, range: Option<(u64, u64)>) -> Result<Option<String>> {
     let Some((first, last)) = range else {
         if h.status != 200 {
-            bail!("the server answered {} {}", h.status, h.reason);
+            bail!("the server answered {} {}", h.status, escape(&h.reason));
         }
-        return Ok(());
+        return Ok(None);
     };
     if h.status != 206 {
         bail!(
             "--range {first}-{last}: the server answered {} {}, not 206 Partial Content",
             h.status,
-            h.reason
+            escape(&h.reason)
         );
     }
     let got = h.content_range.as_deref().unwrap_or("");
-    let span = got
-        .strip_prefix("bytes ")
-        .and_then(|r| r.split_once('/'))
+    let parsed = got.strip_prefix("bytes ").and_then(|r| r.split_once('/'));
+    let span = parsed
         .and_then(|(span, _)| span.split_once('-'))
         .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
-    match span {
-        Some((a, b)) if a == first && b <= last && b >= a => Ok(()),
+    let len = parsed.and_then(|(_, len)| len.parse::<u64>().ok());
+    match (span, len) {
+        (Some((a, b)), _) if a == first && b == last => Ok(None),
+        (Some((a, b)), Some(len)) if a == first && b < last && b >= a && b + 1 == len => {
+            Ok(Some(format!(
+                "--range {first}-{last}: the file has {len} bytes, so the server sent {a}-{b}: a range past the end is cut at the file's last byte (RFC 9110 §14.1.2)"
+            )))
+        }
         _ => bail!(
-            "--range {first}-{last}: the server sent Content-Range {got:?}, not the range asked for"
+            "--range {first}-{last}: the server sent Content-Range \"{}\", not the range asked for (nor that range cut at the end of the file)",
+            escape(got)
         ),
     }
 }

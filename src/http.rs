@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
+use crate::escape::escape;
+
 /// Largest request head accepted; larger gets 431.
 pub const MAX_HEAD: usize = 8 << 10;
 /// Time a client has to send a complete request head; after it, 408.
@@ -143,7 +145,7 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
         if version.starts_with("HTTP/") {
             return Verdict::Refuse(
                 Status::VERSION_NOT_SUPPORTED,
-                format!("{version} is not supported: use HTTP/1.1"),
+                format!("{} is not supported: use HTTP/1.1", escape(version)),
             );
         }
         return bad("the request line must end with HTTP/1.1 or HTTP/1.0");
@@ -151,7 +153,7 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
     if minor != "0" && minor != "1" {
         return Verdict::Refuse(
             Status::VERSION_NOT_SUPPORTED,
-            format!("{version} is not supported: use HTTP/1.1"),
+            format!("{} is not supported: use HTTP/1.1", escape(version)),
         );
     }
     let mut host = false;
@@ -382,12 +384,15 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
     let mut parts = status_line.splitn(3, ' ');
     let version = parts.next().unwrap_or("");
     if !version.starts_with("HTTP/1.") {
-        return Err(format!("not an HTTP/1.x response: {status_line:?}"));
+        return Err(format!(
+            "not an HTTP/1.x response: \"{}\"",
+            escape(status_line)
+        ));
     }
     let status: u16 = parts
         .next()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line: {status_line:?}"))?;
+        .ok_or_else(|| format!("bad status line: \"{}\"", escape(status_line)))?;
     let reason = parts.next().unwrap_or("").to_string();
     let mut content_length: Option<u64> = None;
     let mut content_range: Option<String> = None;
@@ -397,7 +402,10 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
             break;
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("a response header line has no colon: {line:?}"));
+            return Err(format!(
+                "a response header line has no colon: \"{}\"",
+                escape(line)
+            ));
         };
         let value = value.trim_matches([' ', '\t']);
         if name.eq_ignore_ascii_case("content-length") {
@@ -405,11 +413,11 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
             // anything but digits (`+3`, `-1`, `0x10`), is unrecoverable framing.
             for v in value.split(',').map(|v| v.trim_matches([' ', '\t'])) {
                 if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!("bad Content-Length: {value:?}"));
+                    return Err(format!("bad Content-Length: \"{}\"", escape(value)));
                 }
                 let n: u64 = v
                     .parse()
-                    .map_err(|_| format!("Content-Length too large: {value:?}"))?;
+                    .map_err(|_| format!("Content-Length too large: \"{}\"", escape(value)))?;
                 match content_length {
                     Some(old) if old != n => {
                         return Err(format!(
@@ -436,11 +444,13 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
     {
         if content_length.is_some() {
             return Err(format!(
-                "the response has both Content-Length and Transfer-Encoding: {te}: conflicting framing (RFC 9112 §6.3)"
+                "the response has both Content-Length and Transfer-Encoding: {}: conflicting framing (RFC 9112 §6.3)",
+                escape(&te)
             ));
         }
         return Err(format!(
-            "the response uses Transfer-Encoding: {te}, which fetch does not decode; it needs a Content-Length (copylab serve sends one)"
+            "the response uses Transfer-Encoding: {}, which fetch does not decode; it needs a Content-Length (copylab serve sends one)",
+            escape(&te)
         ));
     }
     Ok(ResponseHead {

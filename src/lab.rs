@@ -1,13 +1,14 @@
 //! `copylab lab up|down`: two "machines" for a classroom on one computer — the serving and the
 //! client network namespaces joined by a veth pair — left up between commands so `serve` runs
 //! in one and `fetch` or `curl` in the other (`ip netns exec`). Fixed names without a pid: the
-//! lab outlives the command that made it, and only `lab down` removes it.
+//! lab outlives the command that made it, and only `lab down` removes it — only namespaces
+//! that carry copylab's lab mark, never another's under the same name.
 
 use anyhow::Result;
 
 use crate::netns::{self, Hosts};
 
-pub use crate::netns::Lab;
+pub use crate::netns::{Lab, LabDown};
 
 /// Make the lab's namespaces and link.
 pub fn up() -> Result<Lab> {
@@ -22,8 +23,8 @@ pub fn up() -> Result<Lab> {
     })
 }
 
-/// Remove the lab; whether it was up.
-pub fn down() -> Result<bool> {
+/// Remove the lab: what was removed, and what was found under its names but left alone.
+pub fn down() -> Result<LabDown> {
     if let Some(why) = netns::refusal() {
         anyhow::bail!("lab down: {why}");
     }

@@ -4,6 +4,7 @@ mod cli;
 mod compare;
 mod counters;
 mod doctor;
+mod escape;
 mod explain;
 mod fetch;
 mod http;
@@ -66,36 +67,12 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         cli::Job::Trace(opts, output, file, specs) => {
             use report::export::{Exports, Results};
+            // A bad page or stacks path is found before the program runs, not after.
             let exports = Exports::create(&specs)?;
-            // A bad --output is found before the program runs, not after; a device or FIFO
-            // is written as it is, never replaced.
-            let kind = match &file {
-                Some(p) => Some(outfile::classify("--output", p)?),
-                None => None,
-            };
-            if let Some(p) = &file {
-                let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-                if dir.is_some_and(|d| !d.is_dir()) {
-                    anyhow::bail!(
-                        "--output {}: its directory does not exist (create it or choose another path)",
-                        p.display()
-                    );
-                }
-            }
-            let r = trace::run_keeping(&opts, opts.profile && specs.need_stacks())?;
-            match (&file, kind) {
-                (Some(p), Some(kind)) => {
-                    let mut text = Vec::new();
-                    report::write_trace(&r, output, &mut text)?;
-                    outfile::write("--output", p, kind, &text)?;
-                }
-                _ => report::write_trace(&r, output, &mut std::io::stdout().lock())?,
-            }
-            // After the results are out: a page or stacks that cannot be written lose nothing.
-            exports.finish(&Results::Trace(&r))?;
-            if r.ended == "interrupted" {
-                return Err(signals::Interrupted.into());
-            }
+            let stacks = opts.profile && specs.need_stacks();
+            trace::command(&opts, output, file.as_deref(), stacks, |r| {
+                exports.finish(&Results::Trace(r))
+            })?
         }
         cli::Job::Quiz(opts) => quiz::run(&opts)?,
         cli::Job::LabUp => {
@@ -103,17 +80,17 @@ fn run() -> anyhow::Result<ExitCode> {
             report::write_lab(&lab, &mut std::io::stdout().lock())?;
         }
         cli::Job::LabDown => {
-            let was_up = lab::down()?;
-            report::write_lab_down(was_up, &mut std::io::stdout().lock())?;
+            let done = lab::down()?;
+            report::write_lab_down(&done, &mut std::io::stdout().lock())?;
         }
         cli::Job::Print(text) => {
             let mut out = std::io::stdout().lock();
             out.write_all(&text)?;
             out.flush()?;
         }
-        cli::Job::Doctor { file, json } => {
+        cli::Job::Doctor { file, output } => {
             let d = doctor::diagnose(file.as_deref())?;
-            report::write_doctor(&d, json, &mut std::io::stdout().lock())?;
+            report::write_doctor(&d, output, &mut std::io::stdout().lock())?;
             if !d.full_table {
                 return Ok(ExitCode::FAILURE);
             }
@@ -140,16 +117,35 @@ fn main() -> ExitCode {
     code
 }
 
+/// The error line: the chain on one line, escaped (it can quote file names, a server's words
+/// or a command's name, and escaping what is already escaped changes nothing).
+fn error_line(e: &anyhow::Error) -> String {
+    format!("copylab: {}", escape::escape(&format!("{e:#}")))
+}
+
+/// One line on stderr; a closed stderr is not worth a panic (eprintln! would panic on EPIPE).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
+        // A usage error found after parsing: clap's words and exit code.
+        Err(e) if e.downcast_ref::<clap::Error>().is_some() => {
+            if let Some(ce) = e.downcast_ref::<clap::Error>() {
+                let _ = ce.print();
+            }
+            ExitCode::from(2)
+        }
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<signals::Interrupted>()) => {
-            eprintln!("copylab: {e:#}");
+            say(&error_line(&e));
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("copylab: {e:#}");
+            say(&error_line(&e));
             ExitCode::FAILURE
         }
     }

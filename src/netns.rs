@@ -1,10 +1,17 @@
 //! Two "hosts" on one machine: two network namespaces joined by a veth pair, for
 //! `compare --transport veth` and `copylab lab`. Created with iproute2's `ip`; removed on every
 //! way out — dropped normally or on an error, by the signal handler on a second Ctrl-C, and, after
-//! a kill -9, by the next copylab that starts one (names carry the owner's pid). Removing a
-//! namespace's name (`/run/netns/NAME`, a bind mount) is all it takes: the kernel frees the
-//! namespace once no thread or socket holds it, and its end of the veth pair with it, which takes
-//! the peer down too. Also reads what the veth device does with segments (offloads, counters).
+//! a kill -9, by the next copylab that starts one. Removing a namespace's name
+//! (`/run/netns/NAME`, a bind mount) is all it takes: the kernel frees the namespace once no
+//! thread or socket holds it, and its end of the veth pair with it, which takes the peer down
+//! too. Also reads what the veth device does with segments (offloads, counters).
+//!
+//! copylab removes only what it can prove it made ([`mark`]): each namespace gets a mark
+//! (boot id, pid, start time and pid namespace of its maker, and the namespace's own inode) and
+//! each veth end the same owner as its alias. A name that merely looks like copylab's, a file
+//! in `/run/netns`, or a pair whose maker runs in another pid namespace is left alone.
+
+mod mark;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -15,6 +22,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
+
+use mark::{Liveness, Mark, Owner};
 
 /// Where `ip netns add` puts a namespace's name.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -113,21 +122,18 @@ fn ip(args: &[&str]) -> Result<()> {
 
 impl Hosts {
     /// This process's own pair, removed when dropped (and by a second Ctrl-C's handler). Stale
-    /// pairs of copylab processes that no longer exist are removed first.
+    /// pairs of copylab processes that no longer run are removed first (and said).
     pub fn create() -> Result<Hosts> {
         if let Some(why) = refusal() {
             bail!("--transport veth: {why} (or use --transport tcp)");
         }
-        remove_stale();
+        say_removed(&remove_stale());
         let [a, b] = own_names();
         let [da, db] = own_devs();
-        // Registered before they exist: a second signal during the set-up removes what was made.
-        crate::signals::remove_netns_on_abort(&[netns_path(&a), netns_path(&b)]);
         // Left over from an earlier run in this process (sweep makes one per point).
-        remove_netns(&a);
-        remove_netns(&b);
-        let hosts = make(&a, &b, &da, &db, true)?;
-        Ok(hosts)
+        remove_if(&a, Claim::Mine);
+        remove_if(&b, Claim::Mine);
+        make(&a, &b, &da, &db, false)
     }
 
     /// `lab up`: the lab's pair, left in place when dropped.
@@ -135,37 +141,148 @@ impl Hosts {
         if let Some(why) = refusal() {
             bail!("lab up: {why}");
         }
-        remove_stale();
-        if Path::new(&netns_path(LAB_SERVING)).exists()
-            || Path::new(&netns_path(LAB_CLIENT)).exists()
-        {
+        say_removed(&remove_stale());
+        for name in [LAB_SERVING, LAB_CLIENT] {
+            if !Path::new(&netns_path(name)).exists() {
+                continue;
+            }
+            if mark::read(name).is_some_and(|m| m.lab && mark::is_marked_netns(name, &m)) {
+                bail!(
+                    "lab up: the lab is already up ({NETNS_DIR}/{name} exists): use it, or `copylab lab down` first"
+                );
+            }
             bail!(
-                "lab up: the lab is already up ({NETNS_DIR}/{LAB_SERVING} exists): use it, or `copylab lab down` first"
+                "lab up: {NETNS_DIR}/{name} exists and copylab did not make it (it carries no copylab mark), so copylab will neither use nor remove it: remove it yourself (`ip netns del {name}`) if it is not needed"
             );
         }
-        make(LAB_SERVING, LAB_CLIENT, LAB_DEVS[0], LAB_DEVS[1], false)
-    }
-
-    fn remove(&self) {
-        remove_netns(&self.serving.netns);
-        remove_netns(&self.receiving.netns);
+        make(LAB_SERVING, LAB_CLIENT, LAB_DEVS[0], LAB_DEVS[1], true)
     }
 }
 
 impl Drop for Hosts {
     fn drop(&mut self) {
         if self.remove_on_drop {
-            self.remove();
+            remove_if(&self.serving.netns, Claim::Mine);
+            remove_if(&self.receiving.netns, Claim::Mine);
+            crate::signals::netns_removed();
         }
     }
 }
 
-/// Make namespaces `a` and `b` joined by veth `da`–`db`, addressed and up; on any failure,
-/// remove what was made.
-fn make(a: &str, b: &str, da: &str, db: &str, remove_on_drop: bool) -> Result<Hosts> {
+/// Whose namespaces a removal may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// This process's own pair.
+    Mine,
+    /// A pair whose maker has ended (kill -9).
+    Stale,
+    /// The lab's (`lab down`).
+    Lab,
+}
+
+/// What a removal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    /// Copylab's, and removed.
+    Removed,
+    /// Nothing there (a mark left without its namespace is forgotten).
+    Absent,
+    /// Something is there that copylab cannot prove it made under this claim: left alone.
+    Kept,
+}
+
+/// Remove namespace `name` if it carries copylab's mark and `claim` covers it.
+fn remove_if(name: &str, claim: Claim) -> Removal {
+    let exists = mark::netns_id(name).is_some();
+    let Some(m) = mark::read(name) else {
+        return if exists {
+            Removal::Kept
+        } else {
+            Removal::Absent
+        };
+    };
+    let covered = match claim {
+        Claim::Mine => !m.lab && m.owner.liveness() == Liveness::Me,
+        Claim::Stale => !m.lab && m.owner.liveness() == Liveness::Gone,
+        Claim::Lab => m.lab,
+    };
+    if !covered {
+        return if exists {
+            Removal::Kept
+        } else {
+            Removal::Absent
+        };
+    }
+    if mark::is_marked_netns(name, &m) {
+        remove_netns(name);
+        mark::remove(name);
+        return Removal::Removed;
+    }
+    if !exists {
+        // Its namespace is gone already (`ip netns del`): the mark has nothing left to prove.
+        mark::remove(name);
+        return Removal::Absent;
+    }
+    // The mark is copylab's but what sits at the name is not the namespace it was made for.
+    Removal::Kept
+}
+
+/// One line on stderr naming what the stale clean-up removed.
+fn say_removed(removed: &[String]) {
+    use std::io::Write;
+    if !removed.is_empty() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "copylab: removed {} left by copylab processes that no longer run",
+            removed.join(", ")
+        );
+    }
+}
+
+/// Make namespace `name` with copylab's mark: the mark first (so a kill -9 at any point leaves
+/// something the next run can prove), then the namespace, then its identity in the mark.
+fn add_marked(name: &str, owner: &Owner, lab: bool) -> Result<()> {
+    if let Some(m) = mark::read(name) {
+        let live = matches!(m.owner.liveness(), Liveness::Alive | Liveness::Unknown);
+        if live && !m.lab && mark::netns_id(name).is_some() {
+            bail!(
+                "{NETNS_DIR}/{name} belongs to another copylab that still runs (its mark: {}); try again when it has finished",
+                m.owner.text()
+            );
+        }
+    }
+    let mut m = Mark {
+        owner: owner.clone(),
+        lab,
+        netns: None,
+    };
+    mark::write(name, &m)
+        .with_context(|| format!("cannot write copylab's mark {}", mark::path(name).display()))?;
+    if let Err(e) = ip(&["netns", "add", name]) {
+        mark::remove(name);
+        return Err(e);
+    }
+    m.netns = mark::netns_id(name);
+    if let Err(e) = mark::write(name, &m) {
+        remove_netns(name);
+        mark::remove(name);
+        return Err(e).with_context(|| {
+            format!("cannot write copylab's mark {}", mark::path(name).display())
+        });
+    }
+    Ok(())
+}
+
+/// Make namespaces `a` and `b` joined by veth `da`–`db`, addressed and up, every one marked as
+/// copylab's; on any failure, remove what was made.
+fn make(a: &str, b: &str, da: &str, db: &str, lab: bool) -> Result<Hosts> {
+    let owner = Owner::me().context(
+        "cannot read this process's boot id and start time from /proc (copylab marks what it makes with them)",
+    )?;
+    let claim = if lab { Claim::Lab } else { Claim::Mine };
     let undo = |e: anyhow::Error| {
-        remove_netns(a);
-        remove_netns(b);
+        remove_if(a, claim);
+        remove_if(b, claim);
         e
     };
     let refused = |e: anyhow::Error| {
@@ -173,8 +290,17 @@ fn make(a: &str, b: &str, da: &str, db: &str, remove_on_drop: bool) -> Result<Ho
             "the kernel refused a network namespace: in a container, run it privileged (CAP_SYS_ADMIN), or use --transport tcp",
         )
     };
-    ip(&["netns", "add", a]).map_err(refused)?;
-    ip(&["netns", "add", b]).map_err(|e| undo(refused(e)))?;
+    add_marked(a, &owner, lab).map_err(refused)?;
+    add_marked(b, &owner, lab).map_err(|e| undo(refused(e)))?;
+    if !lab {
+        // A second Ctrl-C from here on removes them (and their marks).
+        crate::signals::remove_netns_on_abort(&[
+            netns_path(a),
+            mark::path(a).display().to_string(),
+            netns_path(b),
+            mark::path(b).display().to_string(),
+        ]);
+    }
     ip(&[
         "link", "add", da, "netns", a, "type", "veth", "peer", "name", db, "netns", b,
     ])
@@ -185,9 +311,12 @@ fn make(a: &str, b: &str, da: &str, db: &str, remove_on_drop: bool) -> Result<Ho
             ),
         )
     })?;
+    let alias = owner.text();
     let setup = || -> Result<()> {
         for (ns, dev, addr) in [(a, da, SERVING_ADDR), (b, db, RECEIVING_ADDR)] {
             let cidr = format!("{addr}/{PREFIX_LEN}");
+            // The link's alias names the same owner as the namespace's mark.
+            ip(&["-n", ns, "link", "set", "dev", dev, "alias", &alias])?;
             ip(&["-n", ns, "addr", "add", &cidr, "dev", dev])?;
             ip(&["-n", ns, "link", "set", dev, "up"])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
@@ -211,18 +340,30 @@ fn make(a: &str, b: &str, da: &str, db: &str, remove_on_drop: bool) -> Result<Ho
     Ok(Hosts {
         serving,
         receiving,
-        remove_on_drop,
+        remove_on_drop: !lab,
     })
 }
 
-/// `lab down`: remove the lab's namespaces (and with them its veth pair). Whether it was up.
-pub fn remove_lab() -> bool {
-    let up = [LAB_SERVING, LAB_CLIENT]
-        .iter()
-        .any(|n| Path::new(&netns_path(n)).exists());
-    remove_netns(LAB_SERVING);
-    remove_netns(LAB_CLIENT);
-    up
+/// What `lab down` did: the namespaces it removed (each carried copylab's lab mark), and those
+/// it found under the lab's names but left alone (copylab did not make them).
+#[derive(Debug, Clone, Default)]
+pub struct LabDown {
+    pub removed: Vec<String>,
+    pub left: Vec<String>,
+}
+
+/// `lab down`: remove the lab's namespaces (and with them its veth pair) — only those that
+/// carry copylab's lab mark.
+pub fn remove_lab() -> LabDown {
+    let mut done = LabDown::default();
+    for name in [LAB_SERVING, LAB_CLIENT] {
+        match remove_if(name, Claim::Lab) {
+            Removal::Removed => done.removed.push(name.to_string()),
+            Removal::Kept => done.left.push(name.to_string()),
+            Removal::Absent => {}
+        }
+    }
+    done
 }
 
 pub fn netns_path(name: &str) -> String {
@@ -230,49 +371,31 @@ pub fn netns_path(name: &str) -> String {
 }
 
 /// Remove a namespace's name as `ip netns del` does (detach the bind mount, unlink it): the
-/// namespace goes once nothing holds it. Nothing to do when it is not there.
-pub fn remove_netns(name: &str) {
+/// namespace goes once nothing holds it. Callers have proved it is copylab's.
+fn remove_netns(name: &str) {
     if let Ok(c) = CString::new(netns_path(name)) {
         crate::signals::detach_and_unlink(&c);
     }
 }
 
-/// The pid in a copylab namespace (`copylab-<pid>-a`) or link (`copylab<pid>a`) name.
-fn owner_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(PREFIX)?;
-    let rest = rest.strip_prefix('-').unwrap_or(rest);
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let tail = &rest[digits.len()..];
-    if digits.is_empty() || !matches!(tail, "a" | "b" | "-a" | "-b") {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Remove the namespaces and root-namespace links of copylab processes that no longer exist
-/// (ended by kill -9); returns their names. Never touches the lab or a live process's pair.
+/// Remove what copylab processes that no longer run left behind (a kill -9): namespaces whose
+/// mark's maker has ended (never the lab's, never one whose maker may run in another pid
+/// namespace), and links in this namespace whose alias names such a maker. Returns their names.
 pub fn remove_stale() -> Vec<String> {
     let mut removed = Vec::new();
-    if let Ok(dir) = std::fs::read_dir(NETNS_DIR) {
-        for e in dir.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = owner_pid(&name)
-                && !alive(pid)
-            {
-                remove_netns(&name);
-                removed.push(name);
-            }
+    for name in mark::marked() {
+        if remove_if(&name, Claim::Stale) == Removal::Removed {
+            removed.push(name);
         }
     }
     if let Ok(dir) = std::fs::read_dir("/sys/class/net") {
         for e in dir.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = owner_pid(&name)
-                && !alive(pid)
+            if !name.starts_with(PREFIX) {
+                continue;
+            }
+            let alias = std::fs::read_to_string(e.path().join("ifalias")).unwrap_or_default();
+            if Owner::parse(&alias).is_some_and(|o| o.liveness() == Liveness::Gone)
                 && ip(&["link", "del", &name]).is_ok()
             {
                 removed.push(name);
@@ -423,17 +546,6 @@ pub struct Lab {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn owner_pids_of_copylab_names_only() {
-        assert_eq!(owner_pid("copylab-123-a"), Some(123));
-        assert_eq!(owner_pid("copylab-123-b"), Some(123));
-        assert_eq!(owner_pid("copylab123a"), Some(123));
-        assert_eq!(owner_pid("copylab-lab-srv"), None);
-        assert_eq!(owner_pid("copylab-srv"), None);
-        assert_eq!(owner_pid("copylab-123-c"), None);
-        assert_eq!(owner_pid("other-123-a"), None);
-    }
 
     #[test]
     fn device_counters_from_proc_net_dev() {

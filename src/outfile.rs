@@ -37,7 +37,7 @@ pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
             return Err(e).with_context(|| {
                 format!(
                     "{flag} {}: cannot look at the path (check the directory exists and is readable)",
-                    path.display()
+                    crate::escape::path(path)
                 )
             });
         }
@@ -66,7 +66,7 @@ pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
     } else {
         "is a socket; give a regular file, a character device or a FIFO"
     };
-    bail!("{flag} {}: {what}", path.display())
+    bail!("{flag} {}: {what}", crate::escape::path(path))
 }
 
 /// The directory `path` lives in (`.` for a bare name).
@@ -99,7 +99,7 @@ fn random_suffix() -> String {
 pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, PathBuf)> {
     let name = path
         .file_name()
-        .with_context(|| format!("{flag} {}: not a file name", path.display()))?;
+        .with_context(|| format!("{flag} {}: not a file name", crate::escape::path(path)))?;
     let dir = parent_of(path);
     let mut last = None;
     for _ in 0..8 {
@@ -120,8 +120,8 @@ pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, P
                 return Err(e).with_context(|| {
                     format!(
                         "{flag} {}: cannot create a file in {} (check the directory exists and is writable)",
-                        path.display(),
-                        dir.display()
+                        crate::escape::path(path),
+                        crate::escape::path(&dir)
                     )
                 });
             }
@@ -131,8 +131,8 @@ pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, P
         .with_context(|| {
             format!(
                 "{flag} {}: cannot create a temporary file in {}: every name tried exists",
-                path.display(),
-                dir.display()
+                crate::escape::path(path),
+                crate::escape::path(&dir)
             )
         })
 }
@@ -148,21 +148,61 @@ pub fn check_writable_beside(flag: &str, path: &Path) -> Result<()> {
 
 /// Open a character device or FIFO for writing as it is (no create, no truncate; a link only
 /// when [`classify`] accepted one), checking that what was opened is still one.
+///
+/// The open never blocks: it is made with O_NONBLOCK (then cleared for the writes). A FIFO
+/// that no one reads yet (ENXIO) is waited for in a loop that looks at Ctrl-C every 50 ms, so
+/// waiting for a reader can always be stopped (a plain blocking open would retry EINTR and
+/// ignore Ctrl-C).
 pub fn open_in_place(flag: &str, path: &Path, link: bool) -> Result<File> {
     let nofollow = if link { 0 } else { libc::O_NOFOLLOW };
-    let f = OpenOptions::new()
-        .write(true)
-        .custom_flags(nofollow | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .with_context(|| format!("{flag} {}: cannot open it for writing", path.display()))?;
+    let shown = crate::escape::path(path);
+    let mut said = false;
+    let f = loop {
+        let opened = OpenOptions::new()
+            .write(true)
+            .custom_flags(nofollow | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK)
+            .open(path);
+        let e = match opened {
+            Ok(f) => break f,
+            Err(e) => e,
+        };
+        let fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+        let waits = e.raw_os_error() == Some(libc::ENXIO) && fifo
+            || e.kind() == std::io::ErrorKind::Interrupted;
+        if !waits {
+            return Err(e).with_context(|| format!("{flag} {shown}: cannot open it for writing"));
+        }
+        if crate::signals::stop_requested() {
+            return Err(anyhow::Error::new(crate::signals::Interrupted)
+                .context(format!("{flag} {shown}: no reader opened the FIFO")));
+        }
+        if !said {
+            // A closed stderr is no reason to stop waiting (eprintln! would panic on EPIPE).
+            let _ = writeln!(
+                std::io::stderr(),
+                "copylab: {flag} {shown}: waiting for a reader to open the FIFO (Ctrl-C to stop)"
+            );
+            said = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // Writes block as usual from here on.
+    let fl = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GETFL)
+        .map(nix::fcntl::OFlag::from_bits_truncate)
+        .and_then(|fl| {
+            nix::fcntl::fcntl(
+                &f,
+                nix::fcntl::FcntlArg::F_SETFL(fl & !nix::fcntl::OFlag::O_NONBLOCK),
+            )
+        });
+    fl.with_context(|| format!("{flag} {shown}: cannot make it blocking again"))?;
     let t = f
         .metadata()
-        .with_context(|| format!("{flag} {}: cannot look at it", path.display()))?
+        .with_context(|| format!("{flag} {shown}: cannot look at it"))?
         .file_type();
     if !(t.is_char_device() || t.is_fifo()) {
         bail!(
-            "{flag} {}: changed while copylab was running (no longer a device or FIFO); nothing written",
-            path.display()
+            "{flag} {shown}: changed while copylab was running (no longer a device or FIFO); nothing written"
         );
     }
     Ok(f)
@@ -173,16 +213,7 @@ pub fn write_in_place(flag: &str, path: &Path, link: bool, text: &[u8]) -> Resul
     let mut f = open_in_place(flag, path, link)?;
     f.write_all(text)
         .and_then(|()| f.flush())
-        .with_context(|| format!("{flag} {}: cannot write", path.display()))
-}
-
-/// Write `text` to `path` the way `kind` (from [`classify`]) says: a regular file is replaced
-/// in one step, a device or FIFO is written as it is.
-pub fn write(flag: &str, path: &Path, kind: Kind, text: &[u8]) -> Result<()> {
-    match kind {
-        Kind::Replace => replace(flag, path, text),
-        Kind::InPlace { link } => write_in_place(flag, path, link, text),
-    }
+        .with_context(|| format!("{flag} {}: cannot write", crate::escape::path(path)))
 }
 
 /// Replace the regular file (or nothing) at `path` with `text` in one step: a fresh temporary
@@ -192,12 +223,12 @@ pub fn replace(flag: &str, path: &Path, text: &[u8]) -> Result<()> {
     let r = f
         .write_all(text)
         .and_then(|()| f.flush())
-        .with_context(|| format!("{flag} {}: cannot write", path.display()))
+        .with_context(|| format!("{flag} {}: cannot write", crate::escape::path(path)))
         .and_then(|()| {
             std::fs::rename(&tmp, path).with_context(|| {
                 format!(
                     "{flag} {}: cannot rename the new file into place",
-                    path.display()
+                    crate::escape::path(path)
                 )
             })
         });

@@ -475,14 +475,134 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
     Ok((qs, skipped))
 }
 
+/// Longest answer line read, in bytes (without its newline): an answer is a number or a word.
+/// A longer line is refused after this many bytes, never read whole into memory.
+const MAX_ANSWER: usize = 4 << 10;
+
+/// At most this many characters of an answer that cannot be used are quoted back.
+const QUOTED: usize = 40;
+
+/// One answer line as read from stdin.
+enum AnswerLine {
+    Text(String),
+    /// More than [`MAX_ANSWER`] bytes before the newline: the first of them.
+    TooLong(Vec<u8>),
+    /// Not UTF-8 text: the bytes.
+    NotText(Vec<u8>),
+}
+
+/// Read one answer line: at most [`MAX_ANSWER`] bytes are kept, and a longer line stops being
+/// read there (`skip_rest` discards the rest when the quiz goes on). `None` at the end of stdin.
+fn read_answer(r: &mut impl BufRead) -> std::io::Result<Option<AnswerLine>> {
+    let mut line = Vec::new();
+    let mut read_any = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        read_any = true;
+        let end = chunk.iter().position(|b| *b == b'\n');
+        let take = end.unwrap_or(chunk.len());
+        if line.len() + take > MAX_ANSWER {
+            let room = MAX_ANSWER - line.len();
+            line.extend_from_slice(&chunk[..room]);
+            r.consume(room);
+            return Ok(Some(AnswerLine::TooLong(line)));
+        }
+        line.extend_from_slice(&chunk[..take]);
+        r.consume(take + usize::from(end.is_some()));
+        if end.is_some() {
+            break;
+        }
+    }
+    if !read_any {
+        return Ok(None);
+    }
+    Ok(Some(match String::from_utf8(line) {
+        Ok(t) => AnswerLine::Text(t),
+        Err(e) => AnswerLine::NotText(e.into_bytes()),
+    }))
+}
+
+/// Discard the rest of a line that was too long (a terminal's user then answers again).
+fn skip_rest(r: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        // A buffer at a time, never the whole line.
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = chunk.len();
+                r.consume(n);
+            }
+        }
+    }
+}
+
+/// The start of an answer as it may be quoted back: escaped, at most [`QUOTED`] characters.
+fn quoted(text: &[u8]) -> String {
+    let shown = crate::escape::escape(text);
+    let mut chars = shown.chars();
+    let head: String = chars.by_ref().take(QUOTED).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// What to type for `q`.
+fn what_to_type(q: &Question) -> &'static str {
+    match q.expect {
+        Expect::Number { .. } => "a whole number such as 1024",
+        Expect::Choice { .. } => "a letter such as b, or a choice's name",
+    }
+}
+
+/// Why an answer line that is not text, or too long, cannot be an answer to `q`.
+fn unusable(q: &Question, line: &AnswerLine) -> Option<String> {
+    match line {
+        AnswerLine::Text(_) => None,
+        AnswerLine::TooLong(start) => Some(format!(
+            "the line is longer than {MAX_ANSWER} bytes (it starts '{}'): give {}, on a line of its own",
+            quoted(start),
+            what_to_type(q)
+        )),
+        AnswerLine::NotText(bytes) => Some(format!(
+            "the line is not UTF-8 text ('{}'): type the answer as plain text, {}",
+            quoted(bytes),
+            what_to_type(q)
+        )),
+    }
+}
+
 /// Why an answer line could not be read as an answer to `q`.
 fn parse_answer(q: &Question, line: &str) -> Result<String, String> {
     let t = line.trim();
+    let shown = quoted(t.as_bytes());
+    let t_shown = &shown;
     match &q.expect {
         Expect::Number { .. } => {
             let digits: String = t.chars().filter(|c| !matches!(c, ',' | '_')).collect();
             digits.parse::<u64>().map(|n| n.to_string()).map_err(|_| {
-                format!("'{t}' is not a whole number: give one, such as 1024, on its own line")
+                format!(
+                    "'{t_shown}' is not a whole number: give one, such as 1024, on its own line"
+                )
             })
         }
         Expect::Choice { choices } => {
@@ -497,7 +617,7 @@ fn parse_answer(q: &Question, line: &str) -> Result<String, String> {
                 return Ok(choices[i].clone());
             }
             Err(format!(
-                "'{t}' is not one of the choices: give a letter ({}) or a name ({})",
+                "'{t_shown}' is not one of the choices: give a letter ({}) or a name ({})",
                 letters.join(", "),
                 choices.join(", ")
             ))
@@ -557,28 +677,41 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
         (true, false) => &mut sink,
     };
     prompts.write_all(render::header(opts.seed, total, &skipped, opts.lang).as_bytes())?;
-    let mut lines = stdin.lock().lines();
+    let mut input = stdin.lock();
+    let mut line_no = 0;
     let mut score = 0;
     for (i, q) in qs.iter_mut().enumerate() {
         let given = loop {
             prompts.write_all(render::question(i + 1, q, opts.lang).as_bytes())?;
             prompts.flush()?;
-            let Some(line) = lines.next() else {
+            let Some(line) = read_answer(&mut input)? else {
                 bail!(
                     "quiz: stdin ended before answer {} of {total}: give one answer per line (see `copylab quiz --list` for the questions)",
                     i + 1
                 );
             };
-            let line = line?;
-            if !terminal {
-                prompts.write_all(render::echo(line.trim()).as_bytes())?;
-            }
-            match parse_answer(q, &line) {
+            line_no += 1;
+            let parsed = match (&line, unusable(q, &line)) {
+                (AnswerLine::Text(t), None) => {
+                    if !terminal {
+                        // What was read, as it may be shown: escaped and short.
+                        prompts.write_all(render::echo(&quoted(t.trim().as_bytes())).as_bytes())?;
+                    }
+                    parse_answer(q, t)
+                }
+                (_, why) => {
+                    if matches!(line, AnswerLine::TooLong(_)) && terminal {
+                        skip_rest(&mut input)?;
+                    }
+                    Err(why.unwrap_or_default())
+                }
+            };
+            match parsed {
                 Ok(g) => break g,
                 Err(why) if terminal => {
                     prompts.write_all(render::retry(&why, opts.lang).as_bytes())?;
                 }
-                Err(why) => bail!("quiz: answer {} (line {}): {why}", i + 1, i + 1),
+                Err(why) => bail!("quiz: answer {} (line {line_no}): {why}", i + 1),
             }
         };
         let right = is_right(q, &given);
@@ -616,6 +749,35 @@ mod tests {
         assert_eq!(ids(7).len(), QUESTIONS);
         let all: std::collections::BTreeSet<_> = (0..50).flat_map(ids).collect();
         assert_eq!(all.len(), KINDS.len(), "every kind is drawn by some seed");
+    }
+
+    #[test]
+    fn answer_lines_are_bounded_and_a_long_one_can_be_skipped() {
+        let mut input = b"a\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 5000));
+        input.extend_from_slice(b"\nb\n\xff\n");
+        // A small buffer, so lines cross refills.
+        let mut r = std::io::BufReader::with_capacity(64, &input[..]);
+        let text = |l: Option<AnswerLine>| match l {
+            Some(AnswerLine::Text(t)) => t,
+            _ => panic!("expected a text line"),
+        };
+        assert_eq!(text(read_answer(&mut r).unwrap()), "a");
+        match read_answer(&mut r).unwrap() {
+            Some(AnswerLine::TooLong(start)) => assert_eq!(start.len(), MAX_ANSWER),
+            _ => panic!("expected a line too long"),
+        }
+        skip_rest(&mut r).unwrap();
+        assert_eq!(text(read_answer(&mut r).unwrap()), "b");
+        assert!(matches!(
+            read_answer(&mut r).unwrap(),
+            Some(AnswerLine::NotText(b)) if b == b"\xff"
+        ));
+        assert!(read_answer(&mut r).unwrap().is_none());
+        assert_eq!(
+            quoted("é".repeat(50).as_bytes()).chars().count(),
+            QUOTED + 1
+        );
     }
 
     #[test]

@@ -303,6 +303,25 @@ pub struct Spread {
     pub wall: f64,
     /// The serving thread's sys CPU.
     pub serving_sys: f64,
+    /// The serving thread's sys CPU less the softirq work sampled on it (on loopback, the
+    /// receiver's half of TCP when it ran on this thread's CPU): its own send path. Null
+    /// without a profile.
+    pub serving_sys_own: Option<f64>,
+    /// Both threads' CPU (user and sys, io-wq included), which does not move when work moves
+    /// from one thread to the other. Null when the receiver was not measured.
+    pub end_to_end: Option<f64>,
+}
+
+/// (max − min) ÷ median of `v`, in %, one decimal; None for fewer than two values or a zero
+/// median.
+fn spread_of(mut v: Vec<f64>) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let (lo, hi) = (v[0], v[v.len() - 1]);
+    let mid = crate::stats::median_f64(v)?;
+    (mid > 0.0).then(|| ((hi - lo) / mid * 1000.0).round() / 10.0)
 }
 
 /// One transfer of the whole file, as seen by the serving thread.
@@ -339,6 +358,93 @@ pub struct Run {
     /// `--transport veth`: what the serving veth device sent during the run; null otherwise
     /// (loopback's counters are shared with every other local connection).
     pub device_tx: Option<DeviceTx>,
+}
+
+impl Run {
+    /// `ns` per GiB of this run's bytes, or None for an empty file.
+    fn per_gib(&self, ns: u64) -> Option<f64> {
+        (self.bytes > 0).then(|| ns as f64 / crate::size::gib(self.bytes))
+    }
+
+    /// The serving thread's sys CPU less the softirq work its samples found (see
+    /// [`Spread::serving_sys_own`]); None without a profile.
+    pub fn own_sys_ns(&self) -> Option<u64> {
+        let p = self.profile.as_ref()?;
+        Some(
+            self.cost
+                .cpu
+                .sys_ns
+                .saturating_sub(p.serving.softirq_context_ns),
+        )
+    }
+
+    /// The serving thread's sys CPU per GiB moved, in ns.
+    pub fn sys_ns_per_gib(&self) -> Option<f64> {
+        self.per_gib(self.cost.cpu.sys_ns)
+    }
+
+    /// CPU per GiB of both ends and the io-wq workers (user + sys), in ns: what the transfer
+    /// cost the machine; None when the receiver was not measured.
+    pub fn e2e_ns_per_gib(&self) -> Option<f64> {
+        let rcv = self.receiver.as_ref()?;
+        let ns = self.cost.cpu.user_ns
+            + self.cost.cpu.sys_ns
+            + rcv.cpu.user_ns
+            + rcv.cpu.sys_ns
+            + self.cost.io_workers.map_or(0, |w| w.cpu_ns);
+        self.per_gib(ns)
+    }
+}
+
+impl MethodResult {
+    /// `metric` of each run of this method over the same round's run of `base` (compare
+    /// interleaves its rounds, so run i of each method shared the machine's moment): the
+    /// median ratio and its range, or None when a run lacks the figure.
+    pub fn ratio_to(
+        &self,
+        base: &MethodResult,
+        metric: fn(&Run) -> Option<f64>,
+    ) -> Option<RatioRange> {
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&base.runs)
+            .map(|(a, b)| Some(metric(a)? / metric(b).filter(|x| *x > 0.0)?))
+            .collect::<Option<_>>()?;
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let (min, max) = (v[0], v[v.len() - 1]);
+        Some(RatioRange {
+            median: crate::stats::median_f64(v)?,
+            min,
+            max,
+        })
+    }
+
+    /// Whether this method's and `base`'s runs overlap for `metric` (min–max ranges meet):
+    /// ranking them would tell a story the runs do not support.
+    pub fn within_noise_of(&self, base: &MethodResult, metric: fn(&Run) -> Option<f64>) -> bool {
+        let range = |mr: &MethodResult| -> Option<(f64, f64)> {
+            let v: Vec<f64> = mr.runs.iter().map(metric).collect::<Option<_>>()?;
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+        };
+        match (range(self), range(base)) {
+            (Some((a0, a1)), Some((b0, b1))) => self.runs.len() > 1 && a0 <= b1 && b0 <= a1,
+            _ => false,
+        }
+    }
+}
+
+/// A ratio over paired runs: its median and range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatioRange {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 /// What one transfer cost the thread that sent it.
@@ -621,6 +727,16 @@ impl MethodResult {
                 max.cost.cpu.sys_ns,
                 median.cost.cpu.sys_ns,
             ),
+            serving_sys_own: runs
+                .iter()
+                .map(Run::own_sys_ns)
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|v| spread_of(v.into_iter().map(|x| x as f64).collect())),
+            end_to_end: runs
+                .iter()
+                .map(Run::e2e_ns_per_gib)
+                .collect::<Option<Vec<f64>>>()
+                .and_then(spread_of),
         });
         MethodResult {
             method,
@@ -755,13 +871,17 @@ pub struct TraceReport {
     pub command: Option<Vec<String>>,
     /// The process attached to, or null when a command was run.
     pub pid: Option<i32>,
-    /// How the trace ended: `exited` (the program ended), `time` (--for ran out) or
-    /// `interrupted` (Ctrl-C).
+    /// How the trace ended: `exited` (the program ended by itself), `time` (--for ran out and
+    /// the command was stopped) or `interrupted` (Ctrl-C or another stop signal; exit 130).
     pub ended: &'static str,
     /// The command's exit code (null: attached, still running, or ended by a signal).
     pub exit_code: Option<i32>,
     /// The signal that ended the command, if one did.
     pub exit_signal: Option<i32>,
+    /// The signals copylab sent the command's process group, in order (`SIGTERM` when --for
+    /// ran out; the stop signal copylab got, passed on; `SIGKILL` when the group still ran 5 s
+    /// later, or at a second stop signal); empty when the command ended by itself.
+    pub signals_sent: Vec<&'static str>,
     /// Wall time followed.
     pub wall_ns: u64,
     /// Why syscalls could not be followed, with the fix; null when they were.

@@ -1,5 +1,11 @@
 //! Everything copylab wants a user to know about the measurement, each saying how to fix it.
 
+/// The one `perf_event_paranoid` setting every fix recommends: -1 lets an unprivileged user
+/// open everything copylab uses — counters and cpu-clock sampling with kernel samples (≤ 1),
+/// raw tracepoint samples for trace (≤ -1), hardware counters (≤ 0) — so no fix asks for one
+/// value and the next for another.
+pub const PARANOID_SYSCTL: &str = "sudo sysctl kernel.perf_event_paranoid=-1";
+
 use std::fmt;
 
 /// A problem with what could be measured. `Display` is one line ending in the fix.
@@ -98,7 +104,10 @@ impl Warning {
                 "allow perf_event_open (a container's seccomp profile blocks it: run with --cap-add PERFMON or a profile that permits it), then run as root"
             }
             Warning::PerfRefused { .. } => {
-                "run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`, or `sudo setcap cap_perfmon+ep $(command -v copylab)` (syscall tracepoints also need a readable tracefs)"
+                concat!(
+                    "run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`, or ",
+                    "`sudo setcap cap_perfmon+ep $(command -v copylab)` (syscall tracepoints also need a readable tracefs)"
+                )
             }
             Warning::TracepointsUnavailable {
                 permission: true, ..

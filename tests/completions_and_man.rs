@@ -65,3 +65,58 @@ fn an_unknown_shell_is_a_usage_error() {
     let out = run(&["completions"], &[]);
     assert_eq!(out.code, Some(2), "{}", out.dump());
 }
+
+/// The completion scripts offer the values, not only the flags: every path's name after
+/// --methods (and classic, all), the topics after explain, the languages after --lang.
+#[test]
+fn completions_offer_method_names_topics_and_languages() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run_ok(&["completions", shell], &[]);
+        for word in [
+            "io-uring-send-zc",
+            "msg-zerocopy",
+            "classic",
+            "kafka",
+            "myths",
+            "zh",
+        ] {
+            assert!(
+                out.stdout.contains(word),
+                "{shell}: {word} is not offered\n{}",
+                out.dump()
+            );
+        }
+    }
+}
+
+/// The man page has the sections a man page reader looks for and names no page that is not
+/// there: the subcommands are sections of this page, not copylab-compare(1).
+#[test]
+fn man_page_has_examples_environment_exit_status_and_no_missing_pages() {
+    let out = run_ok(&["man"], &[]);
+    for section in [
+        ".SH EXAMPLES",
+        ".SH ENVIRONMENT",
+        ".SH \"EXIT STATUS\"",
+        ".SH \"SEE ALSO\"",
+    ] {
+        assert!(out.stdout.contains(section), "no {section}\n{}", out.dump());
+    }
+    for var in ["COLUMNS", "NO_COLOR", "TMPDIR", "COPYLAB_TRACEFS", "LANG"] {
+        assert!(out.stdout.contains(var), "ENVIRONMENT lacks {var}");
+    }
+    assert!(
+        !out.stdout.contains("copylab\\-compare(1)") && !out.stdout.contains("copylab-compare(1)"),
+        "names a page that does not exist\n{}",
+        out.dump()
+    );
+}
+
+/// A command that takes one method suggests only single methods.
+#[test]
+fn serve_method_suggests_only_single_methods() {
+    let out = run(&["serve", "/dev/null", "--method", "all"], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.dump());
+    assert!(out.stderr.contains("sendfile"), "{}", out.dump());
+    assert!(!out.stderr.contains("classic"), "{}", out.dump());
+}

@@ -131,7 +131,8 @@ fn root_gets_the_full_table() {
     assert_eq!(column(&d, "syscalls (total)"), "real");
     assert_eq!(column(&d, "data syscalls"), "real");
 
-    let text = run(&["doctor"], &[]);
+    // One line per check: laid out wide enough that none is wrapped.
+    let text = run(&["doctor"], &[("COLUMNS", "1000")]);
     assert_eq!(text.code, Some(0), "{}", text.dump());
     assert!(
         text.stdout
@@ -263,7 +264,7 @@ fn file_check_probes_sendfile_and_splice() {
     }
 
     // The text form says the same.
-    let out = run(&["doctor", path_str(&f)], &[]);
+    let out = run(&["doctor", path_str(&f)], &[("COLUMNS", "1000")]);
     assert!(
         out.stdout
             .lines()

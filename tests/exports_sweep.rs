@@ -363,3 +363,79 @@ fn empty_and_one_byte_sizes_print_no_false_zeros() {
         pts[1]
     );
 }
+
+/// The exports carry the lesson like the table: copy ms/GiB on both ends, CPU per GiB (sys and
+/// end to end) with the runs' range, and the ratio to read-write.
+#[test]
+fn exports_carry_copies_cpu_per_gib_and_ranges() {
+    let dir = tempdir();
+    let (c, m) = (dir.path().join("r.csv"), dir.path().join("r.md"));
+    run_ok(
+        &[
+            "compare",
+            "--size",
+            "4M",
+            "--methods",
+            "read-write,sendfile",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--export-csv",
+            path_str(&c),
+            "--export-markdown",
+            path_str(&m),
+        ],
+        &[],
+    );
+    let (head, rows) = csv_rows(&std::fs::read_to_string(&c).unwrap());
+    for column in [
+        "serving_copy_ms_per_gib",
+        "receiver_copy_ms_per_gib",
+        "sys_ms_per_gib",
+        "e2e_ms_per_gib",
+    ] {
+        let i = head
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("no {column} in {head:?}"));
+        for row in &rows {
+            let cell = &row[i];
+            assert!(
+                cell.is_empty() || cell.parse::<f64>().is_ok_and(|v| v >= 0.0),
+                "{column}: {cell:?}"
+            );
+        }
+        if column.ends_with("per_gib") && column.starts_with('e') {
+            assert!(
+                rows.iter().all(|r| !r[i].is_empty()),
+                "e2e is measured on every run"
+            );
+        }
+    }
+    let md = std::fs::read_to_string(&m).unwrap();
+    for needle in [
+        "copy ms/GiB serving / recv",
+        "CPU ms/GiB sys (min–max)",
+        "CPU ms/GiB end to end (min–max)",
+        "end to end vs read-write",
+    ] {
+        assert!(md.contains(needle), "{needle}\n{md}");
+    }
+}
+
+/// stdout is one stream: two exports to `-`, or one beside --json, are a usage error, never a
+/// silent drop of one of them.
+#[test]
+fn two_claims_on_stdout_are_a_usage_error() {
+    for args in [
+        &["compare", "--json", "--export-csv", "-"][..],
+        &["compare", "--export-markdown", "-", "--export-json", "-"][..],
+        &["sweep", "--json", "--export-markdown", "-"][..],
+    ] {
+        let out = run(args, &[]);
+        assert_eq!(out.code, Some(2), "{args:?}\n{}", out.dump());
+        assert!(out.stderr.contains("stdout"), "{}", out.dump());
+        assert!(out.stdout.is_empty(), "{}", out.dump());
+    }
+}

@@ -686,3 +686,108 @@ fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
     }
     srv.stop();
 }
+
+/// What a server says about itself — its reason phrase, a header value quoted in an error — is
+/// printed escaped: a server cannot write escape sequences to the terminal of whoever fetches.
+#[test]
+fn a_servers_words_with_escape_sequences_are_printed_escaped() {
+    for (response, quoted) in [
+        (
+            &b"HTTP/1.1 500 \x1b]2;PWN\x07\x1b[2J\r\nContent-Length: 0\r\n\r\n"[..],
+            r"500 \x1b]2;PWN\x07\x1b[2J",
+        ),
+        (
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \x1b[2Jchunked\r\n\r\n"[..],
+            r"Transfer-Encoding: \x1b[2Jchunked",
+        ),
+        (
+            // U+009B, CSI as one (C1) character, in UTF-8.
+            &b"HTTP/1.1 200 OK\r\nContent-Length: \xc2\x9b2J\r\n\r\n"[..],
+            r#"bad Content-Length: "\u{9b}2J""#,
+        ),
+    ] {
+        let (r, out, _d) = fetch_fake(response);
+        assert_failed_cleanly(&r, &out, quoted);
+        assert!(
+            !r.stderr.contains(['\u{1b}', '\u{7}', '\u{9b}']),
+            "a raw escape reached stderr\n{}",
+            r.dump()
+        );
+    }
+}
+
+/// `--connections` is capped (one thread per connection: 100,000 of them exhausted
+/// vm.max_map_count and aborted the process): above the cap is a usage error naming the flag
+/// and the cap; at the cap, against nothing listening, every connection fails cleanly.
+#[test]
+fn connections_are_capped_and_the_cap_never_aborts() {
+    let r = copylab(&[
+        "fetch",
+        "127.0.0.1:9",
+        "--discard",
+        "--connections",
+        "100000",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(r.code, Some(2), "{}", r.dump());
+    assert!(
+        r.stderr.contains("'--connections ") && r.stderr.contains("1024"),
+        "{}",
+        r.dump()
+    );
+    let r = copylab(&[
+        "fetch",
+        "127.0.0.1:9",
+        "--discard",
+        "--connections",
+        "1024",
+        "--timeout",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(r.code, Some(1), "{}", r.dump());
+    assert!(!r.stderr.contains("panicked"), "{}", r.dump());
+    assert!(
+        !r.stderr.trim_end().contains('\n')
+            && r.stderr.contains("1024 of 1024 connection(s) failed"),
+        "one error line\n{}",
+        r.dump()
+    );
+}
+
+/// `--out -` writes the body to stdout, byte for byte, and the results to stderr: `-` means
+/// stdout for every output flag. No file named `-` is made.
+#[test]
+fn out_dash_writes_the_body_to_stdout() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 300_000, 77);
+    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0"]);
+    let got = dir.path().join("stdout.bin");
+    let r = run_cmd(
+        Path::new(bin()),
+        &["fetch", &srv.addr.target(), "--out", "-", "--json"],
+        Some(&got),
+        WAIT,
+    );
+    r.assert_ok();
+    assert_eq!(sha256_file(&got), sha256_file(&file), "stdout is the body");
+    let v: Value = serde_json::from_str(&r.stderr).unwrap_or_else(|e| panic!("{e}\n{}", r.dump()));
+    assert_eq!(v["connections"][0]["bytes"], 300_000, "{v}");
+    assert!(!Path::new("-").exists() && !dir.path().join("-").exists());
+    srv.stop();
+}
+
+/// A 206 that is not the range asked for, and not that range cut at the end of the file, is
+/// refused (it used to be accepted whenever it ended early).
+#[test]
+fn a_short_206_that_is_not_cut_at_the_end_is_refused() {
+    let addr = fake_server(
+        b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-4/100\r\nContent-Length: 5\r\n\r\nhello"
+            .to_vec(),
+        true,
+    );
+    let r = copylab(&["fetch", &addr, "--http", "--range", "0-9", "--discard"]);
+    assert_eq!(r.code, Some(1), "{}", r.dump());
+    assert!(r.stderr.contains("not the range asked for"), "{}", r.dump());
+}

@@ -178,3 +178,24 @@ fn fetch_out_onto_a_link_is_refused() {
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), VICTIM);
 }
+
+/// A file name carrying terminal escape sequences, quoted in an error (a missing input, an
+/// output whose directory does not exist), is printed escaped: a name made by someone else
+/// cannot write to the terminal.
+#[test]
+fn a_file_name_with_escape_sequences_is_printed_escaped() {
+    let dir = tempdir();
+    let evil = "\u{1b}]2;PWN\u{7}\u{1b}[2J";
+    let missing = dir.path().join(format!("{evil}.bin"));
+    let input = run(&["compare", path_str(&missing), "--runs", "1"], &[]);
+    assert_clean_error(&input, &[r"\x1b]2;PWN\x07\x1b[2J.bin"]);
+    let no_dir = dir.path().join(evil).join("t.json");
+    let file = write_file(dir.path(), "data.bin", 4096, 3);
+    let out = compare_exporting(&file, "--export-json", &no_dir);
+    assert_clean_error(&out, &[r"\x1b]2;PWN\x07\x1b[2J/t.json"]);
+    let fetched = run(&["fetch", "127.0.0.1:9", "--out", path_str(&no_dir)], &[]);
+    assert_clean_error(&fetched, &[r"\x1b]2;PWN\x07\x1b[2J/t.json"]);
+    for o in [&input, &out, &fetched] {
+        assert!(!o.stderr.contains(['\u{1b}', '\u{7}']), "{}", o.dump());
+    }
+}

@@ -345,7 +345,7 @@ fn table_shows_the_zero_copy_completions() {
         serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON export")).unwrap();
     let (sends, completed, copied, _) = zerocopy(&runs(method(&r, "msg-zerocopy"))[0]);
     assert_eq!(completed, sends);
-    let text = &out.stdout;
+    let text = &unwrapped(&out.stdout);
     assert!(
         text.contains(&format!(
             "zero-copied {} of {sends} sends",

@@ -182,8 +182,11 @@ fn bad_cpus_are_refused() {
     }
     let out = run(&["compare", "--size", "1M", "--cpus", "0,4095"], &[]);
     assert_clean_error(&out, &["--cpus", "CPU 4095", "allowed"]);
-    let out = run(&["serve", "/etc/hostname", "--cpus", "4095"], &[]);
-    assert_clean_error(&out, &["--cpus", "CPU 4095"]);
+    // serve's worker pinning has a name of its own (--cpus, compare's S,R, is its alias).
+    for flag in ["--worker-cpus", "--cpus"] {
+        let out = run(&["serve", "/etc/hostname", flag, "4095"], &[]);
+        assert_clean_error(&out, &["--worker-cpus", "CPU 4095"]);
+    }
 }
 
 /// Unprivileged: perf refuses sampling; the profile is null with a warning saying why and how

@@ -289,3 +289,93 @@ fn bad_answer_lines_end_the_quiz_with_one_clear_line() {
     let out = quiz(&["--lang", "fr"], "");
     assert_usage_error(&out, "--lang");
 }
+
+/// `copylab quiz ARGS --size 8M` with raw `stdin` bytes written from a thread (copylab may stop
+/// reading early, so a write error is expected and ignored).
+fn quiz_bytes(args: &[&str], stdin: Vec<u8>) -> Out {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin())
+        .arg("quiz")
+        .args(args)
+        .args(["--size", SIZE])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start copylab quiz");
+    let mut input = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let mut err = child.stderr.take().expect("stderr");
+    let err_reader = std::thread::spawn(move || {
+        let mut e = Vec::new();
+        let _ = err.read_to_end(&mut e);
+        e
+    });
+    let mut stdout = Vec::new();
+    let _ = child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_end(&mut stdout);
+    let status = child.wait().expect("wait");
+    let _ = writer.join();
+    Out {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
+        what: format!(
+            "copylab quiz {} --size {SIZE} < (raw bytes)",
+            args.join(" ")
+        ),
+    }
+}
+
+/// A 10 MB line without a newline on stdin is refused once it passes 4 KiB, without reading it
+/// whole, and the error quotes only its start.
+#[test]
+fn a_huge_answer_line_is_refused_and_quoted_short() {
+    let out = quiz_bytes(&["--seed", "6", "--json"], vec![b'7'; 10 << 20]);
+    assert_clean_error(
+        &out,
+        &[
+            "quiz: answer 1 (line 1)",
+            "longer than 4096 bytes",
+            "on a line of its own",
+        ],
+    );
+    assert!(
+        out.stderr.len() < 400,
+        "the error echoes too much\n{}",
+        out.dump()
+    );
+}
+
+/// An answer that is not UTF-8, or carries terminal escapes, names the answer and the line,
+/// quotes it escaped, and says what to type.
+#[test]
+fn an_answer_that_is_not_text_says_what_to_type() {
+    let out = quiz_bytes(&["--seed", "6", "--json"], b"\xff\xfe\n".to_vec());
+    assert_clean_error(
+        &out,
+        &[
+            "quiz: answer 1 (line 1)",
+            "not UTF-8 text",
+            r"'\xff\xfe'",
+            "plain text",
+        ],
+    );
+    let out = quiz_bytes(&["--seed", "6"], b"\x1b]2;PWN\x07\n".to_vec());
+    assert_eq!(out.code, Some(1), "{}", out.dump());
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stderr.contains('\u{1b}'),
+        "a raw escape was echoed\n{}",
+        out.dump()
+    );
+    assert!(out.stderr.contains(r"\x1b]2;PWN\x07"), "{}", out.dump());
+}

@@ -186,6 +186,11 @@ fn compare_page_and_stacks_say_what_the_json_says() {
     ] {
         assert!(!page.contains(banned), "the page holds {banned}");
     }
+    // The run's story in words, as the terminal ends with it.
+    assert!(
+        page.contains("<section id=\"conclusions\">"),
+        "conclusion lines"
+    );
     // Every SVG on the page parses as XML.
     let svgs = svg_blocks(&page);
     assert!(!svgs.is_empty());

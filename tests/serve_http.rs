@@ -710,3 +710,115 @@ fn ctrl_c_with_an_idle_client_stops_within_the_grace() {
     assert_eq!(rec.len(), 1, "{}", srv.dump());
     assert_eq!(rec[0]["http_status"], 503, "{}", rec[0]);
 }
+
+/// A client's request line carrying terminal escape sequences (as its version: answered 505,
+/// which quotes it) reaches serve's log line as visible text, never as raw escapes; anyone who
+/// can connect could otherwise write to the terminal of whoever runs serve.
+#[test]
+fn a_request_line_with_escape_sequences_is_logged_escaped() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 1000, 0xE5C);
+    let mut srv = Server::start_text(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--count", "1"],
+    );
+    let r = http_exchange(
+        &srv.addr,
+        b"GET / HTTP/\x1b]2;PWN\x07\x1b[2J\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.status, 505, "{}", srv.dump());
+    let line = loop {
+        let l = srv
+            .next_line(WAIT)
+            .unwrap_or_else(|| panic!("no connection line\n{}", srv.dump()));
+        if l.starts_with("#1 ") {
+            break l;
+        }
+    };
+    assert!(
+        !line.contains('\u{1b}') && !line.contains('\u{7}'),
+        "a raw escape reached the log: {line:?}"
+    );
+    assert!(line.contains(r"HTTP/\x1b]2;PWN\x07\x1b[2J"), "{line:?}");
+    srv.wait_exit(WAIT);
+}
+
+/// The summary's syscalls per MiB is one ratio of the totals: five 1-byte ranges and one whole
+/// file are 12 syscalls over the bytes of all six — not the median of per-connection ratios,
+/// which said two million syscalls per MiB.
+#[test]
+fn summary_syscalls_per_mib_is_a_ratio_of_the_totals() {
+    let dir = tempdir();
+    let size = 4_000_000u64;
+    let file = write_file(dir.path(), "data.bin", size, 0x5C);
+    let mut srv = Server::start(
+        &file,
+        &["--http", "--listen", "127.0.0.1:0", "--count", "6"],
+    );
+    for _ in 0..5 {
+        let r = http_exchange(
+            &srv.addr,
+            b"GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\n\r\n",
+        );
+        assert_eq!(r.status, 206);
+    }
+    let r = http_exchange(&srv.addr, &get("/"));
+    assert_eq!(r.body.len() as u64, size);
+    let recs = srv.connections(6);
+    srv.wait_exit(WAIT);
+    let sum = srv.summary();
+    let Some(calls) = recs
+        .iter()
+        .map(|r| r["cost"]["syscalls"]["total"].as_u64())
+        .sum::<Option<u64>>()
+    else {
+        eprintln!("skipped: syscalls are not counted here (no perf)");
+        return;
+    };
+    let bytes: u64 = recs.iter().map(|r| r["bytes"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(bytes, size + 5, "{recs:?}");
+    let want = calls as f64 / (bytes as f64 / (1u64 << 20) as f64);
+    let got = sum["syscalls_per_mib"].as_f64().expect("syscalls_per_mib");
+    assert!(
+        (got - want).abs() < 1e-6,
+        "{got} != {calls} syscalls over {bytes} bytes ({want})"
+    );
+}
+
+/// Under --link the last send returns long before the client has the bytes (the socket buffer
+/// holds megabytes): serve times each transfer to the client's acknowledgement of the last byte,
+/// so its own MiB/s is the link's, not the speed of handing bytes to the socket.
+#[test]
+fn under_link_a_transfer_is_timed_to_the_clients_acknowledgement() {
+    let dir = tempdir();
+    let size: u64 = 8 << 20;
+    let file = write_file(dir.path(), "data.bin", size, 0x5D);
+    // 200 Mbit/s = 25,000,000 bytes/s: 8 MiB take about 0.34 s.
+    let mut srv = Server::start(
+        &file,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--link",
+            "200mbit",
+            "--count",
+            "1",
+        ],
+    );
+    let got = fetch_json(&srv.addr.target(), &["--discard"]);
+    assert_eq!(got["connections"][0]["bytes"], size, "{got}");
+    let rec = srv.connection();
+    srv.wait_exit(WAIT);
+    assert_eq!(rec["wall_ends"], "acknowledged", "{rec}");
+    let rate = size as f64 / (rec["wall_ns"].as_u64().expect("wall_ns") as f64 / 1e9);
+    let off = (rate / 25_000_000.0 - 1.0) * 100.0;
+    assert!(
+        off.abs() <= 20.0,
+        "serve's own figure: {rate:.0} bytes/s, {off:+.1}% off the paced 25,000,000 bytes/s\n{rec}"
+    );
+    // Unpaced, the figure is what it always was, and says so.
+    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--count", "1"]);
+    fetch_json(&srv.addr.target(), &["--discard"]);
+    assert_eq!(srv.connection()["wall_ends"], "last-send");
+    srv.wait_exit(WAIT);
+}

@@ -325,3 +325,42 @@ fn fetch_asks_for_a_range() {
         assert!(out.stderr.contains("--range"), "{bad:?}: {}", out.dump());
     }
 }
+
+/// `fetch --range a-b` past the end of the file: the server cuts it at the last byte (RFC 9110
+/// §14.1.2); fetch accepts that and says so, in the JSON (`range_note`) and in a note line.
+#[test]
+fn a_range_cut_at_the_end_of_the_file_is_accepted_and_said() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 5000, 8);
+    let mut srv = Server::start(&file, &["--http", "--listen", "127.0.0.1:0"]);
+    let target = srv.addr.target();
+    let v = fetch_json(&target, &["--http", "--range", "4096-8191", "--discard"]);
+    let c = &v["connections"][0];
+    assert_eq!(c["bytes"], 904, "{v}");
+    let note = c["range_note"].as_str().unwrap_or("");
+    assert!(
+        note.contains("the server sent 4096-4999") && note.contains("cut at the file's last byte"),
+        "{v}"
+    );
+    srv.connection();
+    let out = copylab(&[
+        "fetch",
+        &target,
+        "--http",
+        "--range",
+        "4096-8191",
+        "--discard",
+    ]);
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("note: --range 4096-8191"),
+        "{}",
+        out.dump()
+    );
+    // Exactly the range asked for: no note.
+    let v = fetch_json(&target, &["--http", "--range", "0-99", "--discard"]);
+    assert!(v["connections"][0]["range_note"].is_null(), "{v}");
+    srv.connection();
+    srv.connection();
+    srv.stop();
+}

@@ -635,3 +635,519 @@ fn output_onto_a_fifo_writes_into_it_and_keeps_it() {
     let t = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
     assert!(t.is_fifo(), "--output replaced the FIFO with {t:?}");
 }
+
+/// A traced thread that names itself with terminal escape sequences (`comm` =
+/// `ESC ]2;PWN BEL ESC [2J`: set the window title, clear the screen) shows in the table as
+/// visible text, never as raw escapes; the JSON keeps the name exactly (JSON escapes it).
+#[test]
+fn a_thread_named_with_escape_sequences_is_printed_escaped() {
+    let script = r#"printf '\033]2;PWN\007\033[2J' > /proc/$$/comm; while read l; do :; done < /etc/services"#;
+    let out = run_ok(&["trace", "--no-profile", "--", "sh", "-c", script], &[]);
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'),
+        "a raw escape reached the output\n{}",
+        out.dump()
+    );
+    assert!(
+        out.stdout.contains(r"\x1b]2;PWN\x07\x1b[2J"),
+        "the name, escaped, is in the table\n{}",
+        out.dump()
+    );
+    let r = trace(&["sh", "-c", script], &[]);
+    let named = r["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .any(|t| t["name"] == "\u{1b}]2;PWN\u{7}\u{1b}[2J");
+    assert!(named, "the JSON keeps the name as it is\n{r:#}");
+}
+
+/// Processes whose command line is exactly `argv` (a marker no other test uses), by pid.
+fn processes_running(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want))
+        .collect()
+}
+
+/// Wait until a process runs `argv` (the traced command got that far), or fail.
+fn wait_for_process(argv: &[&str]) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while processes_running(argv).is_empty() {
+        assert!(Instant::now() < until, "{argv:?} never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `copylab trace --json ARGS` started in the background, its stdout and stderr piped.
+fn spawn_trace(args: &[&str]) -> std::process::Child {
+    Command::new(bin())
+        .arg("trace")
+        .args(args)
+        .env_remove("COPYLAB_TRACEFS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start copylab trace")
+}
+
+/// Wait for `child` (killed after the common timeout): exit code, stdout, stderr.
+fn finish(mut child: std::process::Child) -> (Option<i32>, String, String) {
+    let (mut out, mut err) = (String::new(), String::new());
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut e = String::new();
+        let _ = se.read_to_string(&mut e);
+        e
+    });
+    let until = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("copylab trace did not end within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = so.read_to_string(&mut out);
+    err.push_str(&reader.join().unwrap_or_default());
+    (status.code(), out, err)
+}
+
+fn signal(child: &std::process::Child, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+fn names(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// `--for` is a deadline: a command that ignores SIGTERM (and its child, which inherits that)
+/// is killed with SIGKILL after the grace period, the report says so, and nothing of it is
+/// left running.
+#[test]
+fn for_is_a_deadline_even_for_a_command_that_ignores_sigterm() {
+    let marker = ["sleep", "41.5"];
+    let out = run_ok(
+        &[
+            "trace",
+            "--json",
+            "--no-profile",
+            "--for",
+            "1s",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 41.5; echo $((6*7))x",
+        ],
+        &[],
+    );
+    let r = parse_json_any(&out);
+    assert_eq!(r["ended"], "time", "{r:#}");
+    assert_eq!(names(&r["signals_sent"]), ["SIGTERM", "SIGKILL"], "{r:#}");
+    assert_eq!(r["exit_signal"], libc::SIGKILL, "{r:#}");
+    assert!(!out.stdout.contains("42x"), "{}", out.dump());
+    assert!(
+        processes_running(&marker).is_empty(),
+        "the sleep was left running"
+    );
+}
+
+/// A stop after the deadline (Ctrl-C once SIGTERM was ignored) is still a stop: passed on to
+/// the group, reported as interrupted, exit 130.
+#[test]
+fn ctrl_c_after_the_deadline_still_exits_130() {
+    let marker = ["sleep", "42.5"];
+    let child = spawn_trace(&[
+        "--json",
+        "--no-profile",
+        "--for",
+        "500ms",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM INT; sleep 42.5",
+    ]);
+    wait_for_process(&marker);
+    // Past the deadline: SIGTERM was sent and ignored.
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, libc::SIGINT);
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, Some(130), "{stderr}\n{stdout}");
+    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert_eq!(r["ended"], "interrupted", "{r:#}");
+    assert_eq!(
+        names(&r["signals_sent"]),
+        ["SIGTERM", "SIGINT", "SIGKILL"],
+        "{r:#}"
+    );
+    assert!(
+        processes_running(&marker).is_empty(),
+        "the sleep was left running"
+    );
+}
+
+/// SIGTERM and SIGHUP to copylab stop a trace as Ctrl-C does: the signal is passed on to the
+/// command's whole process group (a shell and the child it waits for), the results are
+/// printed, exit 130.
+#[test]
+fn sigterm_and_sighup_stop_a_trace_like_ctrl_c() {
+    for (sig, name, marker) in [
+        (libc::SIGTERM, "SIGTERM", ["sleep", "43.5"]),
+        (libc::SIGHUP, "SIGHUP", ["sleep", "44.5"]),
+    ] {
+        let script = format!("sleep {}; echo $((6*7))x", marker[1]);
+        let child = spawn_trace(&["--json", "--no-profile", "--", "sh", "-c", &script]);
+        wait_for_process(&marker);
+        signal(&child, sig);
+        let (code, stdout, stderr) = finish(child);
+        assert_eq!(code, Some(130), "{name}: {stderr}\n{stdout}");
+        let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+        assert_eq!(r["ended"], "interrupted", "{name}: {r:#}");
+        assert_eq!(names(&r["signals_sent"]), [name], "{r:#}");
+        assert!(!stdout.contains("42x"), "{stdout}");
+        assert!(
+            processes_running(&marker).is_empty(),
+            "{name}: the sleep was left running"
+        );
+    }
+}
+
+/// A second stop signal kills the command's group at once (it ignores the first), and copylab
+/// still prints what it measured instead of exiting with orphans left behind.
+#[test]
+fn a_second_signal_kills_the_group_and_still_reports() {
+    let marker = ["sleep", "45.5"];
+    let child = spawn_trace(&[
+        "--json",
+        "--no-profile",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM INT HUP; sleep 45.5",
+    ]);
+    wait_for_process(&marker);
+    signal(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, Some(130), "{stderr}\n{stdout}");
+    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert_eq!(names(&r["signals_sent"]), ["SIGTERM", "SIGKILL"], "{r:#}");
+    assert_eq!(r["exit_signal"], libc::SIGKILL, "{r:#}");
+    assert!(
+        processes_running(&marker).is_empty(),
+        "the sleep was left running"
+    );
+}
+
+/// `--for 0` would stop the command before it did anything: a usage error naming the flag.
+#[test]
+fn for_zero_is_a_usage_error() {
+    let out = run(&["trace", "--for", "0", "--", "true"], &[]);
+    assert_usage_error(&out, "--for");
+    assert!(out.stderr.contains("at once"), "{}", out.dump());
+}
+
+/// The JSON of a run that may have exited 130.
+fn parse_json_any(out: &Out) -> Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{}", out.dump()))
+}
+
+/// `-o FIFO` with no reader waits for one before the command starts, and that wait can be
+/// stopped: Ctrl-C ends it (exit 130) and the command never ran.
+#[test]
+fn output_onto_a_fifo_without_a_reader_can_be_interrupted() {
+    let dir = tempdir();
+    let fifo = dir.path().join("results.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let marker = dir.path().join("ran");
+    let touch = format!("touch {}", path_str(&marker));
+    let mut child = spawn_trace(&["-o", path_str(&fifo), "--", "sh", "-c", &touch]);
+    // Its first stderr line says it waits (read on a thread: a copylab that blocks in open
+    // says nothing, and the test must not hang on it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(err);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep reading: the rest (the exit's error line) must not meet a closed pipe.
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+    });
+    let line = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    signal(&child, libc::SIGINT);
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("copylab ignored Ctrl-C while waiting for the FIFO's reader");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(line.contains("waiting for a reader"), "{line}");
+    assert!(
+        !marker.exists(),
+        "the command ran before the output was ready"
+    );
+}
+
+/// `-o -` is stdout, as for every output flag: no file named `-` is made.
+#[test]
+fn output_dash_is_stdout() {
+    let dir = tempdir();
+    let out = Command::new(bin())
+        .args(["trace", "--json", "--no-profile", "-o", "-", "--", "true"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run copylab");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("the results on stdout");
+    assert_eq!(r["exit_code"], 0, "{r:#}");
+    assert!(!dir.path().join("-").exists(), "a file named - was written");
+}
+
+/// An output the user cannot write is refused before the command runs (its results would be
+/// measured and then lost).
+#[test]
+fn an_unwritable_output_is_refused_before_the_command_runs() {
+    let Some(out) = as_nobody(&[
+        "trace",
+        "-o",
+        "/etc/copylab-trace-test.json",
+        "--",
+        "sh",
+        "-c",
+        "echo RAN",
+    ]) else {
+        return;
+    };
+    assert_clean_error(&out, &["--output", "/etc/copylab-trace-test.json"]);
+    assert!(!out.stdout.contains("RAN"), "{}", out.dump());
+    assert!(!Path::new("/etc/copylab-trace-test.json").exists());
+}
+
+/// A setuid program traced by a user who is not root (with CAP_PERFMON, so perf works): the
+/// kernel removes the events at its exec, so nothing is counted, and the report says that and
+/// why — never an empty tally. The same user tracing a plain program is counted (the control).
+/// Runs in a private mount namespace with its own tracefs mount readable by that user's group.
+#[test]
+fn a_setuid_program_traced_unprivileged_says_nothing_was_counted() {
+    let Some(setpriv) = setpriv() else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    if !is_root() {
+        eprintln!("skipped: needs root to make the unprivileged user with CAP_PERFMON");
+        return;
+    }
+    let suid = Path::new("/usr/bin/mount");
+    let ok = std::fs::metadata(suid).is_ok_and(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o4000 != 0
+    });
+    if !ok {
+        eprintln!("skipped: /usr/bin/mount is not setuid here");
+        return;
+    }
+    let dir = world_readable_dir();
+    let bin = copy_bin_to(dir.path());
+    let tfs = dir.path().join("tracefs");
+    std::fs::create_dir(&tfs).expect("mkdir");
+    // A uid/gid no other run uses (see common::unprivileged_args).
+    let id = (1u32 << 30) + (std::process::id() << 8) + 255;
+    let results = world_writable_dir();
+    let run_as = |program: &str| -> Value {
+        let res = results.path().join("trace.json");
+        let script = format!(
+            "mount -t tracefs -o gid={id} nodev {t} && COPYLAB_TRACEFS={t} {sp} --reuid={id} --regid={id} --clear-groups --inh-caps=+perfmon --ambient-caps=+perfmon -- {b} trace --json --no-profile -o {r} -- {program} > /dev/null; rc=$?; mount -o remount,gid=0 {t}; umount {t}; exit $rc",
+            t = path_str(&tfs),
+            sp = setpriv.display(),
+            b = path_str(&bin),
+            r = path_str(&res),
+        );
+        let out = run_program("unshare", &["-m", "sh", "-c", &script], &[], TIMEOUT);
+        assert!(out.success(), "{}", out.dump());
+        let text = std::fs::read_to_string(&res).unwrap_or_else(|e| panic!("{e}\n{}", out.dump()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    };
+    let control = run_as("/usr/bin/cat /etc/hostname");
+    assert!(
+        calls(&control, "read") > 0,
+        "the unprivileged user with CAP_PERFMON counts a plain program\n{control:#}"
+    );
+    let r = run_as("/usr/bin/mount");
+    assert!(
+        r["syscalls"].is_null(),
+        "an empty tally presented as a fact\n{r:#}"
+    );
+    let why = r["unavailable"].as_str().unwrap_or("");
+    assert!(
+        why.contains("/usr/bin/mount is setuid root") && why.contains("Fix: run copylab as root"),
+        "{r:#}"
+    );
+}
+
+/// A process that exits while copylab attaches to its threads is named as the cause (exit 1,
+/// nothing measured) — never "perf counters refused … run as root". Copylab is frozen
+/// (SIGSTOP) in the middle of attaching to a process of 1,000 threads, the process is killed
+/// and reaped, then copylab goes on.
+#[test]
+fn a_pid_that_exits_while_being_attached_is_named_as_the_cause() {
+    need("python3");
+    let mut caught = 0;
+    for _ in 0..5 {
+        let mut target = Command::new("python3")
+            .args([
+                "-c",
+                "import threading,time\n[threading.Thread(target=time.sleep,args=(60,)).start() for _ in range(1000)]\nprint('up', flush=True)\ntime.sleep(60)",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3");
+        let mut line = String::new();
+        BufReader::new(target.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("python is up");
+        let pid = target.id().to_string();
+        let tracer = spawn_trace(&["--json", "--no-profile", "--pid", &pid, "--for", "5s"]);
+        let fds = |p: u32| std::fs::read_dir(format!("/proc/{p}/fd")).map_or(0, |d| d.count());
+        // Stop copylab once it holds some events but far fewer than 1,000 threads need.
+        let until = Instant::now() + Duration::from_secs(20);
+        while fds(tracer.id()) < 60 && Instant::now() < until {}
+        signal(&tracer, libc::SIGSTOP);
+        let midway = fds(tracer.id()) < 1000;
+        let _ = target.kill();
+        let _ = target.wait();
+        signal(&tracer, libc::SIGCONT);
+        let (code, stdout, stderr) = finish(tracer);
+        assert!(
+            !stderr.contains("run as root") && !stdout.contains("run as root"),
+            "wrong cause named\n{stderr}\n{stdout}"
+        );
+        if !midway {
+            continue;
+        }
+        caught += 1;
+        assert_eq!(code, Some(1), "{stderr}\n{stdout}");
+        assert!(
+            stderr.contains(&format!(
+                "--pid {pid}: the process exited while copylab was attaching"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(
+        caught > 0,
+        "copylab was never caught in the middle of attaching"
+    );
+}
+
+/// Out of descriptors while attaching (ulimit -n 64, a process of 100 threads): the cause and
+/// the limit to raise it to, exit 1 — not "perf counters refused … run as root".
+#[test]
+fn a_pid_beyond_the_descriptor_limit_names_ulimit_n() {
+    need("python3");
+    need("prlimit");
+    let mut target = Command::new("python3")
+        .args([
+            "-c",
+            "import threading,time\n[threading.Thread(target=time.sleep,args=(60,)).start() for _ in range(100)]\nprint('up', flush=True)\ntime.sleep(60)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    let mut line = String::new();
+    BufReader::new(target.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("python is up");
+    let pid = target.id().to_string();
+    let out = run_program(
+        "prlimit",
+        &[
+            "--nofile=64:64",
+            bin(),
+            "trace",
+            "--pid",
+            &pid,
+            "--for",
+            "2s",
+        ],
+        &[],
+        TIMEOUT,
+    );
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_clean_error(
+        &out,
+        &["out of file descriptors", "ulimit -n", "101 threads"],
+    );
+    assert!(!out.stderr.contains("run as root"), "{}", out.dump());
+}
+
+/// As root with tracefs not mounted, copylab mounts it for a moment on a directory of its own.
+/// That directory's name must not be guessable: another user who makes
+/// `copylab-tracefs-<pid>-0` first must not be able to deny tracing ("File exists") or choose
+/// where the mount goes. Runs in a private mount namespace with every tracefs unmounted, with
+/// the planted directories made by an unprivileged user in a TMPDIR anyone may write to.
+#[test]
+fn a_planted_tracefs_mount_point_does_not_deny_tracing() {
+    let Some(setpriv) = setpriv() else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    if !is_root() {
+        eprintln!("skipped: mounting tracefs needs root");
+        return;
+    }
+    let tmp = world_writable_dir();
+    let ids = unprivileged_args().join(" ");
+    // `exec` keeps the shell's pid, so the names planted are the ones the old code would use.
+    let script = format!(
+        "for m in $(awk '$3 == \"tracefs\" {{ print $2 }}' /proc/mounts); do umount -l \"$m\"; done; for n in 0 1 2; do {sp} {ids} mkdir {t}/copylab-tracefs-$$-$n || exit 9; done; exec {b} trace --json --no-profile -- true",
+        sp = setpriv.display(),
+        t = path_str(tmp.path()),
+        b = bin(),
+    );
+    let out = run_program(
+        "unshare",
+        &["-m", "sh", "-c", &script],
+        &[("TMPDIR", path_str(tmp.path()))],
+        TIMEOUT,
+    );
+    let r = parse_json(&out);
+    assert!(
+        r["syscalls"].is_object(),
+        "tracing was denied by a planted directory\n{r:#}"
+    );
+    // The planted directories are still there, untouched; nothing of copylab's is left.
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .expect("read TMPDIR")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(
+        left.iter().all(|n| n.starts_with("copylab-tracefs-")),
+        "{left:?}"
+    );
+}

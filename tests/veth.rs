@@ -10,6 +10,9 @@ use common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where copylab keeps the marks that prove it made a namespace.
+const MARKS: &str = "/run/copylab/netns";
+
 /// Whether this machine can make namespaces (root, iproute2): the tests say so and skip if not.
 fn can_make_namespaces() -> bool {
     if !is_root() {
@@ -26,7 +29,8 @@ fn can_make_namespaces() -> bool {
     true
 }
 
-/// `ip netns list` and `ip -o link` lines naming copylab process `pid`'s namespaces or links.
+/// `ip netns list` and `ip -o link` lines naming copylab process `pid`'s namespaces or links,
+/// and the marks copylab keeps for its namespaces.
 fn leftovers(pid: u32) -> Vec<String> {
     let names = [
         format!("copylab-{pid}-a"),
@@ -34,7 +38,11 @@ fn leftovers(pid: u32) -> Vec<String> {
         format!("copylab{pid}a"),
         format!("copylab{pid}b"),
     ];
-    let mut found = Vec::new();
+    let mut found: Vec<String> = names[..2]
+        .iter()
+        .map(|n| format!("{MARKS}/{n}"))
+        .filter(|p| std::path::Path::new(p).exists())
+        .collect();
     for args in [&["netns", "list"][..], &["-o", "link"][..]] {
         let out = Command::new("ip").args(args).output().expect("run ip");
         for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -334,4 +342,246 @@ fn lab_up_serves_across_namespaces_and_lab_down_removes_it() {
     assert!(!String::from_utf8_lossy(&list.stdout).contains("copylab-lab"));
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&links.stdout).contains("copylab-srv"));
+}
+
+/// Namespaces and links that only look like copylab's, made here by `ip` as someone else
+/// would; removed (by `ip`, as they were made) when dropped, even if the test fails.
+struct Decoys {
+    netns: Vec<String>,
+    files: Vec<String>,
+    links: Vec<String>,
+}
+
+impl Decoys {
+    /// A foreign namespace `copylab-999999-a`, a plain file `/run/netns/copylab-999998-b` and a
+    /// foreign veth pair `copylab999999a`/`copylab999999b` (pids above this machine's pid_max:
+    /// "that pid is gone" is certain, and still proves nothing about who made them).
+    fn plant() -> Decoys {
+        let d = Decoys {
+            netns: vec!["copylab-999999-a".into()],
+            files: vec!["/run/netns/copylab-999998-b".into()],
+            links: vec!["copylab999999a".into(), "copylab999999b".into()],
+        };
+        d.remove();
+        ip_ok(&["netns", "add", "copylab-999999-a"]);
+        std::fs::write("/run/netns/copylab-999998-b", b"").expect("plant a plain file");
+        ip_ok(&[
+            "link",
+            "add",
+            "copylab999999a",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "copylab999999b",
+        ]);
+        d
+    }
+
+    /// Which decoys are gone.
+    fn missing(&self) -> Vec<String> {
+        let mut gone: Vec<String> = self
+            .netns
+            .iter()
+            .map(|n| format!("/run/netns/{n}"))
+            .chain(self.files.iter().cloned())
+            .filter(|p| !std::path::Path::new(p).exists())
+            .collect();
+        gone.extend(
+            self.links
+                .iter()
+                .filter(|l| !std::path::Path::new(&format!("/sys/class/net/{l}")).exists())
+                .cloned(),
+        );
+        gone
+    }
+
+    fn remove(&self) {
+        for n in &self.netns {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.links[0]])
+            .output();
+    }
+}
+
+impl Drop for Decoys {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn ip_ok(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A quick veth compare (it removes stale pairs first).
+fn quick_veth_compare() -> Out {
+    run_ok(
+        &[
+            "compare",
+            "--transport",
+            "veth",
+            "--size",
+            "64K",
+            "--methods",
+            "sendfile",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--no-profile",
+            "--json",
+        ],
+        &[],
+    )
+}
+
+/// Names that merely look like copylab's — a namespace, a plain file in /run/netns, a veth
+/// pair, all "owned" by a pid that cannot exist — are never removed: not by a veth compare's
+/// clean-up of stale pairs, not by `lab up`, not by `lab down`.
+#[test]
+fn only_what_copylab_made_is_removed_never_a_decoy() {
+    if !can_make_namespaces() {
+        return;
+    }
+    let _lock = system_state(true);
+    let decoys = Decoys::plant();
+    let out = quick_veth_compare();
+    assert!(!out.stderr.contains("999999"), "{}", out.dump());
+    assert_eq!(decoys.missing(), Vec::<String>::new(), "removed by compare");
+    let _ = run(&["lab", "down"], &[]);
+    let up = run_ok(&["lab", "up"], &[]);
+    assert_eq!(decoys.missing(), Vec::<String>::new(), "removed by lab up");
+    let down = run_ok(&["lab", "down"], &[]);
+    assert!(
+        down.stdout
+            .contains("namespaces copylab-lab-srv and copylab-lab-cli removed"),
+        "{}\n{}",
+        up.dump(),
+        down.dump()
+    );
+    assert_eq!(
+        decoys.missing(),
+        Vec::<String>::new(),
+        "removed by lab down"
+    );
+    assert!(!std::path::Path::new(&format!("{MARKS}/copylab-lab-srv")).exists());
+}
+
+/// A namespace under the lab's name that copylab did not make: `lab down` leaves it and says
+/// so (it used to claim it removed the lab and the veth pair), and `lab up` refuses to take it.
+#[test]
+fn lab_down_removes_only_a_lab_copylab_made_and_says_exactly_what() {
+    if !can_make_namespaces() {
+        return;
+    }
+    let _lock = system_state(true);
+    let _ = run(&["lab", "down"], &[]);
+    let foreign = Decoys {
+        netns: vec!["copylab-lab-srv".into()],
+        files: Vec::new(),
+        links: vec!["copylab-lab-none".into()],
+    };
+    ip_ok(&["netns", "add", "copylab-lab-srv"]);
+    let down = run_ok(&["lab", "down"], &[]);
+    assert!(
+        !down.stdout.contains("removed"),
+        "lab down claims a removal\n{}",
+        down.dump()
+    );
+    assert!(
+        down.stdout
+            .contains("copylab-lab-srv left in place: copylab did not make it"),
+        "{}",
+        down.dump()
+    );
+    assert!(std::path::Path::new("/run/netns/copylab-lab-srv").exists());
+    let up = run(&["lab", "up"], &[]);
+    assert_clean_error(&up, &["copylab-lab-srv", "did not make it"]);
+    assert!(std::path::Path::new("/run/netns/copylab-lab-srv").exists());
+    drop(foreign);
+}
+
+/// A veth compare running in another pid namespace (sharing /run/netns) whose pid is not a
+/// live pid here: its pair is alive, not stale, and another compare here must not remove it.
+#[test]
+fn a_pair_made_in_another_pid_namespace_is_not_mistaken_for_a_dead_ones() {
+    if !can_make_namespaces() {
+        return;
+    }
+    let _lock = system_state(true);
+    // A pid free here for the inner copylab: its namespaces are named after it.
+    let pid = (20_000..30_000)
+        .rev()
+        .find(|p| {
+            !std::path::Path::new(&format!("/proc/{p}")).exists()
+                && !std::path::Path::new(&format!("/run/netns/copylab-{p}-a")).exists()
+        })
+        .expect("a free pid");
+    let script = format!(
+        "echo {} > /proc/sys/kernel/ns_last_pid && {} compare --transport veth --link 100mbit --size 4M --methods sendfile --runs 100 --warmup 0 --no-profile --json > /dev/null",
+        pid - 1,
+        bin()
+    );
+    let mut inner = Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--propagation",
+            "unchanged",
+            "--kill-child=SIGINT",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start unshare");
+    let a = format!("/run/netns/copylab-{pid}-a");
+    let t0 = Instant::now();
+    while !std::path::Path::new(&format!("/run/netns/copylab-{pid}-b")).exists() {
+        if t0.elapsed() > Duration::from_secs(30) || inner.try_wait().ok().flatten().is_some() {
+            let _ = inner.kill();
+            let (_, err) = wait_exit(&mut inner);
+            panic!("the compare in another pid namespace never made its pair: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = quick_veth_compare();
+    let kept = std::path::Path::new(&a).exists();
+    // Stop the inner compare (unshare passes SIGINT to it as it dies); it removes its pair.
+    signal(&inner, libc::SIGKILL);
+    let _ = wait_exit(&mut inner);
+    let t0 = Instant::now();
+    while std::path::Path::new(&a).exists() && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        kept,
+        "another pid namespace's live pair was removed\n{}",
+        out.dump()
+    );
+    assert!(
+        !out.stderr.contains(&format!("copylab-{pid}-a")),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        leftovers(pid),
+        Vec::<String>::new(),
+        "the inner compare left its pair"
+    );
 }

@@ -1,6 +1,7 @@
 //! Finding syscall tracepoint ids: the `id` files under tracefs `events/`. Looks where tracefs is
 //! usually mounted; as root with tracefs not mounted, mounts it privately for a moment (a temp
-//! directory, unmounted and removed at once) so nothing on the system changes.
+//! directory of its own, made by mkdtemp, unmounted and removed at once) so nothing on the
+//! system changes.
 //!
 //! `COPYLAB_TRACEFS=DIR` overrides the search (DIR must contain `events/`); tests set it to a
 //! missing directory to force the "no tracepoints" path.
@@ -198,14 +199,20 @@ fn read_ids(dir: &Path, events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, Una
 }
 
 /// Mount tracefs on a fresh private directory, read the ids, unmount, remove the directory.
+///
+/// The directory is made by mkdtemp: an unpredictable name, mode 0700, and never one that
+/// already exists — a predictable name (`copylab-tracefs-<pid>-<n>`) could be created first
+/// by any user, and the mount then failed ("File exists") or went where someone else chose.
 fn temporary_mount(events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, String> {
     use nix::mount::{MntFlags, MsFlags, mount, umount2};
-    // Unique per call: several threads may open counters at once.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir =
-        crate::storage::temp_dir().join(format!("copylab-tracefs-{}-{n}", std::process::id()));
-    std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let base = crate::storage::temp_dir();
+    let dir = nix::unistd::mkdtemp(&base.join("copylab-tracefs-XXXXXX")).map_err(|e| {
+        format!(
+            "cannot make a directory in {}: {}",
+            crate::escape::path(&base),
+            e.desc()
+        )
+    })?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if let Err(e) = mount(Some("nodev"), &dir, Some("tracefs"), flags, None::<&str>) {
         let _ = std::fs::remove_dir(&dir);

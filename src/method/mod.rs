@@ -81,7 +81,7 @@ impl MethodKind {
     }
 
     /// The method called `name` (`read-write`, `io-uring-splice`, …).
-    fn from_name(name: &str) -> Option<MethodKind> {
+    pub fn from_name(name: &str) -> Option<MethodKind> {
         MethodKind::ALL.into_iter().find(|k| k.name() == name)
     }
 

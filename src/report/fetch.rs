@@ -42,7 +42,13 @@ pub fn write_fetch(
             )?,
             // With one connection, the error line on stderr says it all.
             Some(_) if results.len() == 1 => {}
-            Some(e) => writeln!(out, "#{} failed after {} bytes: {e}", c.id, c.bytes)?,
+            Some(e) => writeln!(
+                out,
+                "#{} failed after {} bytes: {}",
+                c.id,
+                c.bytes,
+                crate::escape::escape(e)
+            )?,
         }
     }
     if results.len() > 1 {
@@ -70,8 +76,16 @@ pub fn write_fetch(
             writeln!(out, "warning: the connections received different bytes")?;
         }
     }
+    // One note per distinct cut (several connections asked for the same range).
+    let notes: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter_map(|c| c.range_note.as_deref())
+        .collect();
+    for n in notes {
+        writeln!(out, "note: {n}")?;
+    }
     if let Some(p) = written_to {
-        writeln!(out, "written to {}", p.display())?;
+        writeln!(out, "written to {}", crate::escape::path(p))?;
     }
     out.flush()?;
     Ok(())

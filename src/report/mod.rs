@@ -1,11 +1,14 @@
 //! Printing a [`Report`] and every other command's output: tables and lines for people, JSON for
 //! programs. Nothing here measures.
 
+pub mod conclusion;
 mod doctor;
 pub mod export;
 mod fetch;
+pub mod fit;
 mod html;
 mod profile;
+pub mod progress;
 pub mod quiz;
 pub mod serve;
 mod sweep;
@@ -35,8 +38,66 @@ pub enum Color {
 /// How results are printed: a table for people, JSON for programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
-    Table { color: Color },
+    Table { color: Color, layout: Layout },
     Json,
+}
+
+/// What a table for people holds and which characters draw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Layout {
+    /// Every column, however wide the result (`--wide`), instead of the lesson's columns.
+    pub wide: bool,
+    pub style: Style,
+}
+
+/// The characters tables are drawn with: chosen from the locale, or as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Style {
+    #[default]
+    Auto,
+    Unicode,
+    Ascii,
+}
+
+/// A table's [`Layout`] resolved for this process's stdout: colour, width, characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Screen {
+    pub color: bool,
+    /// Display columns every line must fit in.
+    pub width: usize,
+    pub wide: bool,
+    pub charset: text::Charset,
+}
+
+impl Screen {
+    /// Resolve `color` and `layout` against stdout, `COLUMNS`, NO_COLOR, TERM and the locale.
+    pub fn of(color: Color, layout: Layout) -> Screen {
+        Screen {
+            color: use_color(color),
+            width: text::width(),
+            wide: layout.wide,
+            charset: match layout.style {
+                Style::Auto => text::Charset::from_env(),
+                Style::Unicode => text::Charset::Unicode,
+                Style::Ascii => text::Charset::Ascii,
+            },
+        }
+    }
+
+    /// Box drawing and block elements may be used.
+    pub fn unicode(&self) -> bool {
+        self.charset == text::Charset::Unicode
+    }
+
+    /// `text` wrapped to the screen's width (spelled out in ASCII first where the screen needs
+    /// it, so the width counts what is printed), continuation lines indented by `indent`.
+    pub fn wrap(&self, text: &str, first: &str, indent: usize) -> String {
+        if self.unicode() {
+            text::wrap(text, self.width, first, indent)
+        } else {
+            text::wrap(&text::to_ascii(text), self.width, first, indent)
+        }
+    }
 }
 
 /// Whether to colour output going to stdout.
@@ -56,7 +117,7 @@ pub fn use_color(choice: Color) -> bool {
 fn write_as<T: serde::Serialize>(
     r: &T,
     output: Output,
-    render: fn(&T, bool) -> String,
+    render: fn(&T, &Screen) -> String,
     w: &mut dyn Write,
 ) -> Result<()> {
     match output {
@@ -64,7 +125,9 @@ fn write_as<T: serde::Serialize>(
             serde_json::to_writer_pretty(&mut *w, r)?;
             writeln!(w)?;
         }
-        Output::Table { color } => w.write_all(render(r, use_color(color)).as_bytes())?,
+        Output::Table { color, layout } => {
+            w.write_all(render(r, &Screen::of(color, layout)).as_bytes())?
+        }
     }
     w.flush()?;
     Ok(())
@@ -132,16 +195,25 @@ pub fn write_lab(lab: &crate::netns::Lab, w: &mut dyn Write) -> Result<()> {
 }
 
 /// What `lab down` did.
-pub fn write_lab_down(was_up: bool, w: &mut dyn Write) -> Result<()> {
-    if was_up {
+pub fn write_lab_down(done: &crate::netns::LabDown, w: &mut dyn Write) -> Result<()> {
+    // Exactly what was removed, and what was found but is not copylab's to remove.
+    match done.removed.as_slice() {
+        [] if done.left.is_empty() => {
+            writeln!(w, "lab down: the lab was not up; nothing to remove")?
+        }
+        [] => {}
+        [a, b] => writeln!(
+            w,
+            "lab down: namespaces {a} and {b} removed, and the veth pair with them"
+        )?,
+        [one] => writeln!(w, "lab down: namespace {one} removed")?,
+        more => writeln!(w, "lab down: namespaces {} removed", more.join(", "))?,
+    }
+    for name in &done.left {
         writeln!(
             w,
-            "lab down: namespaces {} and {} removed, and the veth pair with them",
-            crate::netns::LAB_SERVING,
-            crate::netns::LAB_CLIENT
+            "lab down: {name} left in place: copylab did not make it (it carries no copylab mark); `ip netns del {name}` removes it if it is not needed"
         )?;
-    } else {
-        writeln!(w, "lab down: the lab was not up; nothing to remove")?;
     }
     w.flush()?;
     Ok(())

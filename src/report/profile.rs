@@ -5,17 +5,17 @@
 
 use std::fmt::Write as _;
 
+use super::Screen;
 use crate::counters::profile::{Category, Pooled, Precision};
 use crate::method::MethodKind;
 use crate::results::{MethodResult, Report};
 
-/// Width of the longest bar, in cells.
+/// Width of the longest bar, in cells, on a screen wide enough.
 const BAR_CELLS: usize = 48;
+/// Narrowest bar drawn: below it the parts cannot be told apart.
+const MIN_BAR_CELLS: usize = 16;
 
-/// A serving thread whose copy time per GiB is below this share of read-write's made no CPU
-/// copy worth the name (a few samples land in copy routines for the response head, the odd
-/// page-fault path); said as "no CPU copy measured".
-const NO_COPY_SHARE: f64 = 0.10;
+use super::conclusion::NO_COPY_SHARE;
 
 /// One segment of a bar: a category (copies split by where they ran), its glyph and colour.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,19 +37,24 @@ impl Part {
     }
 }
 
-/// The glyph and colour code of each part, in the order bars are drawn.
-pub(super) const LEGEND: [(Part, char, &str); 10] = [
-    (Part::Copy, '█', "31"),
-    (Part::CopyInSoftirq, '▞', "91"),
-    (Part::Other(Category::Network), '▓', "34"),
-    (Part::Other(Category::PageCache), '▒', "32"),
-    (Part::Other(Category::Memory), '░', "33"),
-    (Part::Other(Category::Scheduler), '≈', "35"),
-    (Part::Other(Category::Softirq), '#', "36"),
-    (Part::Other(Category::Syscall), '+', "37"),
-    (Part::Other(Category::User), 'u', "90"),
-    (Part::Other(Category::Other), '·', "90"),
+/// The glyph (Unicode, ASCII) and colour code of each part, in the order bars are drawn.
+pub(super) const LEGEND: [(Part, char, char, &str); 10] = [
+    (Part::Copy, '█', 'C', "31"),
+    (Part::CopyInSoftirq, '▞', 'c', "91"),
+    (Part::Other(Category::Network), '▓', 'N', "34"),
+    (Part::Other(Category::PageCache), '▒', 'P', "32"),
+    (Part::Other(Category::Memory), '░', 'M', "33"),
+    (Part::Other(Category::Scheduler), '≈', 'S', "35"),
+    (Part::Other(Category::Softirq), '#', 'q', "36"),
+    (Part::Other(Category::Syscall), '+', 'y', "37"),
+    (Part::Other(Category::User), 'u', 'u', "90"),
+    (Part::Other(Category::Other), '·', '.', "90"),
 ];
+
+/// A part's glyph on this screen.
+fn glyph(screen: &Screen, unicode: char, ascii: char) -> char {
+    if screen.unicode() { unicode } else { ascii }
+}
 
 /// The ns of one part over all the pooled runs.
 pub(super) fn part_ns(p: &Pooled, part: Part) -> u64 {
@@ -88,11 +93,11 @@ pub(super) fn pct(share: Option<f64>) -> String {
     share.map_or_else(|| "n/a".into(), |s| format!("{:.0}%", s * 100.0))
 }
 
-/// What the serving thread's samples say about its copies, in words.
+/// What the serving thread's samples say about its copies, in a few words.
 fn serving_words(m: &MethodResult, p: &Pooled, base: Option<f64>) -> String {
     let Some(copy) = p.ns_per_gib(Category::Copy) else {
         return format!(
-            "serving thread: n/a ({} samples in {} runs: too few to say)",
+            "serving thread: n/a ({} samples in {} runs)",
             p.samples,
             m.runs.len()
         );
@@ -101,120 +106,114 @@ fn serving_words(m: &MethodResult, p: &Pooled, base: Option<f64>) -> String {
         Some(b) if m.method != MethodKind::ReadWrite => b > 0.0 && copy < b * NO_COPY_SHARE,
         _ => false,
     };
-    if none {
-        return format!(
-            "serving thread: no CPU copy measured ({} ms/GiB, {} of its samples)",
-            figure(p, Some(copy)),
-            pct(p.share(Category::Copy))
-        );
-    }
-    let mut s = format!(
-        "serving thread: copies {} ms/GiB ({} of its samples",
+    let in_softirq = p.per_gib(p.copy_in_softirq_ns).unwrap_or(0.0);
+    let tail = if none {
+        ": none"
+    } else if in_softirq > 0.0 && in_softirq >= copy * 0.5 {
+        ", in softirq"
+    } else {
+        ""
+    };
+    format!(
+        "serving thread: copies {} ({}){tail}",
         figure(p, Some(copy)),
         pct(p.share(Category::Copy))
-    );
-    let in_softirq = p.per_gib(p.copy_in_softirq_ns).unwrap_or(0.0);
-    if in_softirq >= copy * 0.5 && in_softirq > 0.0 {
-        let copied = m
-            .median
-            .cost
-            .zerocopy
-            .map(|z| z.copied.min(z.completed))
-            .filter(|&c| c > 0);
-        let _ = write!(
-            s,
-            "; {} ms/GiB of it in softirq: the kernel copying the pages on their way to the receiver",
-            figure(p, Some(in_softirq))
-        );
-        if let Some(c) = copied {
-            let _ = write!(s, ", as the completions of {c} sends say");
-        }
-    }
-    s.push(')');
-    s
+    )
 }
 
-/// One sentence per path: what the serving thread's samples say about its copies, beside what
-/// the textbook says, and what the receiver paid.
-pub fn verdicts(r: &Report, out: &mut String) {
+/// One line per path: what the serving thread's samples say about its copies, beside what the
+/// textbook says, and what the receiver paid.
+pub fn verdicts(r: &Report, screen: &Screen, out: &mut String) {
     let base = r
         .method(MethodKind::ReadWrite)
         .and_then(|m| m.profile.as_ref())
         .and_then(|p| p.serving.ns_per_gib(Category::Copy));
-    let pooled: Vec<&crate::results::PooledProfile> = r
+    let pooled: Vec<(&MethodResult, &crate::results::PooledProfile)> = r
         .methods
         .iter()
-        .filter_map(|m| m.profile.as_ref())
+        .filter_map(|m| m.profile.as_ref().map(|p| (m, p)))
         .collect();
     if pooled.is_empty() || r.file.bytes == 0 {
         return;
     }
-    let _ = writeln!(
-        out,
-        "copies, measured (cpu-clock samples on each thread, pooled over the runs):"
-    );
-    for m in &r.methods {
-        let Some(p) = &m.profile else { continue };
+    out.push_str(&screen.wrap("copies, measured (ms/GiB and share of each thread's cpu-clock samples, pooled over the runs):", "", 2));
+    let name_w = pooled
+        .iter()
+        .map(|(m, _)| m.method.name().len())
+        .max()
+        .unwrap_or(0);
+    for (m, p) in &pooled {
         let receiver = match p.receiver.ns_per_gib(Category::Copy) {
             Some(v) => format!(
-                "copies {} ms/GiB ({})",
+                "{} ({})",
                 figure(&p.receiver, Some(v)),
                 pct(p.receiver.share(Category::Copy))
             ),
             None => format!("n/a ({} samples)", p.receiver.samples),
         };
-        let _ = writeln!(
-            out,
-            "  {:<16} {} — textbook: {} CPU; receiver: {receiver}, the copy the textbook leaves out",
+        let line = format!(
+            "{:<name_w$} {} · textbook: {} · receiver: {receiver}",
             m.method.name(),
             serving_words(m, &p.serving, base),
             m.textbook.cpu_copies_text(),
         );
+        out.push_str(&screen.wrap(&line, "  ", 4));
     }
-    if r.methods
-        .iter()
-        .filter_map(|m| m.profile.as_ref())
-        .any(|p| p.serving.precision == Precision::Few || p.receiver.precision == Precision::Few)
-    {
-        let _ = writeln!(
-            out,
-            "  ~ = from fewer than {} samples: ±10% or worse; a larger --size or more --runs firms it up",
+    if pooled.iter().any(|(_, p)| {
+        p.serving.precision == Precision::Few || p.receiver.precision == Precision::Few
+    }) {
+        let line = format!(
+            "~ = from fewer than {} samples: ±10% or worse; a larger --size or more --runs firms it up",
             crate::counters::profile::ENOUGH_SAMPLES
         );
+        out.push_str(&screen.wrap(&line, "  ", 4));
     }
 }
 
-/// One thread's bar, its total and its largest parts.
-fn bar_line(p: &Pooled, max: f64, color: bool) -> String {
+/// One thread's bar, its total and, when `parts`, its largest parts.
+fn bar_line(p: &Pooled, max: f64, cells: usize, parts: bool, screen: &Screen) -> String {
+    let color = screen.color;
     let Some(total) = p.total_per_gib().filter(|_| max > 0.0) else {
         return format!("n/a: {} samples, too few to say", p.samples);
     };
     let mut bar = String::new();
     let mut cells_used = 0usize;
     let mut upto = 0.0;
-    for (part, glyph, code) in LEGEND {
+    for (part, u, a, code) in LEGEND {
         let v = p.per_gib(part_ns(p, part)).unwrap_or(0.0);
         // Cumulative rounding, so the parts add up to the bar's length.
         upto += v;
-        let end = ((upto / max) * BAR_CELLS as f64).round() as usize;
+        let end = ((upto / max) * cells as f64).round() as usize;
         let n = end.saturating_sub(cells_used);
         cells_used += n;
         if n > 0 {
-            bar.push_str(&paint(&glyph.to_string().repeat(n), code, color));
+            let g = glyph(screen, u, a);
+            bar.push_str(&paint(&g.to_string().repeat(n), code, color));
         }
     }
-    bar.push_str(&" ".repeat(BAR_CELLS.saturating_sub(cells_used)));
-    let top: Vec<String> = LEGEND
-        .iter()
-        .map(|(part, _, _)| (part.name(), p.per_gib(part_ns(p, *part)).unwrap_or(0.0)))
-        .filter(|(_, v)| *v >= total * 0.05)
-        .map(|(name, v)| format!("{name} {}", figure(p, Some(v))))
-        .collect();
-    format!("{bar} {:>5}  {}", figure(p, Some(total)), top.join(" · "))
+    bar.push_str(&" ".repeat(cells.saturating_sub(cells_used)));
+    let mut line = format!("{bar} {:>5}", figure(p, Some(total)));
+    if parts {
+        let _ = write!(line, "  {}", top_parts(p).join(" · "));
+    }
+    line
 }
 
-/// The bars: one per thread and path, scaled to the costliest thread of the report.
-pub fn view(r: &Report, color: bool, out: &mut String) {
+/// The parts that hold at least 5% of a thread's samples, "copy 180".
+fn top_parts(p: &Pooled) -> Vec<String> {
+    let total = p.total_per_gib().unwrap_or(0.0);
+    LEGEND
+        .iter()
+        .map(|(part, ..)| (part.name(), p.per_gib(part_ns(p, *part)).unwrap_or(0.0)))
+        .filter(|(_, v)| *v > 0.0 && *v >= total * 0.05)
+        .map(|(name, v)| format!("{name} {}", figure(p, Some(v))))
+        .collect()
+}
+
+/// The bars: one per thread and path, scaled to the costliest thread of the report, as long as
+/// the screen allows; each thread's largest parts in numbers beside its bar when they fit.
+pub fn view(r: &Report, screen: &Screen, out: &mut String) {
+    let color = screen.color;
     let rows: Vec<(&MethodResult, &Pooled, &Pooled)> = r
         .methods
         .iter()
@@ -244,50 +243,74 @@ pub fn view(r: &Report, color: bool, out: &mut String) {
     } else {
         format!("{}–{} µs", lo / 1000, hi / 1000)
     };
-    let _ = writeln!(
-        out,
-        "where the CPU went, ms per GiB moved (cpu-clock sampled every {every}; every run's samples pooled):"
-    );
-    let mut legend = String::from("  ");
-    for (part, glyph, code) in LEGEND {
-        let _ = write!(
-            legend,
-            "{} {}  ",
-            paint(&glyph.to_string(), code, color),
-            part.name()
-        );
+    out.push_str(&screen.wrap(&format!(
+            "where the CPU went, ms per GiB moved (cpu-clock sampled every {every}; every run's samples pooled):"
+        ), "", 2));
+    // The legend, wrapped by hand: colour codes must not count towards the width.
+    let mut legend = String::from(" ");
+    let mut used = 1;
+    for (part, u, a, code) in LEGEND {
+        let item_width = 4 + unicode_width::UnicodeWidthStr::width(part.name());
+        if used + item_width > screen.width {
+            let _ = writeln!(out, "{}", legend.trim_end());
+            legend = String::from(" ");
+            used = 1;
+        }
+        let g = glyph(screen, u, a).to_string();
+        let _ = write!(legend, " {} {} ", paint(&g, code, color), part.name());
+        used += item_width;
     }
     let _ = writeln!(out, "{}", legend.trim_end());
-    for (m, s, rc) in rows {
-        let _ = writeln!(
-            out,
-            "  {:<16} {:<8} {}",
-            m.method.name(),
-            "serving",
-            bar_line(s, max, color)
-        );
-        let _ = writeln!(
-            out,
-            "  {:<16} {:<8} {}",
-            "",
-            "receiver",
-            bar_line(rc, max, color)
-        );
-    }
-    let others: Vec<String> = r
-        .methods
+    let name_w = rows
         .iter()
-        .filter_map(|m| m.median.profile.as_ref())
-        .flat_map(|p| p.serving.top_other.iter().chain(&p.receiver.top_other))
+        .map(|(m, ..)| m.method.name().len())
+        .max()
+        .unwrap_or(0);
+    // "  name  receiver " before the bar, " total" after it.
+    let fixed = 2 + name_w + 1 + 8 + 1 + 6;
+    let room = screen.width.saturating_sub(fixed);
+    let parts_w = rows
+        .iter()
+        .flat_map(|(_, s, rc)| [top_parts(s), top_parts(rc)])
+        .map(|p| 2 + unicode_width::UnicodeWidthStr::width(p.join(" · ").as_str()))
+        .max()
+        .unwrap_or(0);
+    let (cells, parts) = if room >= MIN_BAR_CELLS + parts_w {
+        ((room - parts_w).min(BAR_CELLS), true)
+    } else {
+        (room.clamp(MIN_BAR_CELLS, BAR_CELLS), false)
+    };
+    for (m, s, rc) in rows {
+        for (name, who, p) in [(m.method.name(), "serving", s), ("", "receiver", rc)] {
+            let _ = writeln!(
+                out,
+                "  {name:<name_w$} {who:<8} {}",
+                bar_line(p, max, cells, parts, screen)
+            );
+        }
+    }
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for p in r.methods.iter().filter_map(|m| m.median.profile.as_ref()) {
+        for (sym, n) in p.serving.top_other.iter().chain(&p.receiver.top_other) {
+            *counts.entry(sym.as_str()).or_insert(0) += n;
+        }
+    }
+    let mut top: Vec<(&str, u64)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let others: Vec<String> = top
+        .iter()
         .take(3)
         .map(|(s, n)| format!("{s} ({n})"))
         .collect();
     if !others.is_empty() {
-        let _ = writeln!(
-            out,
-            "  other = symbols no category claims, e.g. {}",
-            others.join(", ")
-        );
+        out.push_str(&screen.wrap(
+            &format!(
+                "other = symbols no category claims, e.g. {}",
+                others.join(", ")
+            ),
+            "  ",
+            4,
+        ));
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use comfy_table::{Cell, CellAlignment, Table};
 
+use crate::escape::escape;
 use crate::results::Cost;
 use crate::results::serve::{ConnRecord, InProgress, Listening, Summary};
 use crate::size::{fmt_bytes, fmt_ms as ms};
@@ -21,7 +22,8 @@ pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io:
     if json {
         write_json(w, l)?;
     } else {
-        let addr = l.address.as_str();
+        // The address is a Unix socket's path as given, the file a path as given: escaped.
+        let addr = &*escape(&l.address);
         let (host, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let (kind, try_it) = match (l.transport, l.http) {
@@ -41,7 +43,7 @@ pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io:
         writeln!(
             w,
             "copylab serve: {} ({}) with {}, {} over {kind} on {addr}",
-            l.file,
+            escape(&l.file),
             fmt_bytes(l.bytes),
             l.method,
             if l.http { "HTTP" } else { "raw" },
@@ -68,9 +70,10 @@ pub fn write_record(r: &ConnRecord, json: bool, w: &mut dyn Write) -> std::io::R
     w.flush()
 }
 
-/// "#3 127.0.0.1:50412 · HTTP 200 · 8.0 MiB · 4 ms · …· complete".
+/// "#3 127.0.0.1:50412 · HTTP 200 · 8.0 MiB · 4 ms · …· complete". The detail can quote what
+/// the client sent (a request line's version): escaped, like the peer.
 pub fn record_line(r: &ConnRecord) -> String {
-    let mut line = format!("#{} {}", r.id, r.peer);
+    let mut line = format!("#{} {}", r.id, escape(&r.peer));
     if let Some(s) = r.http_status {
         line.push_str(&format!(" · HTTP {s}"));
     }
@@ -78,11 +81,17 @@ pub fn record_line(r: &ConnRecord) -> String {
         line.push_str(&format!(" · range {a}-{b} (from offset {a})"));
     }
     if let Some(c) = &r.cost {
+        // Under --link the time runs until the client acknowledged the last byte.
+        let until = if r.wall_ends == "acknowledged" {
+            " until acknowledged"
+        } else {
+            ""
+        };
         line.push_str(&format!(
-            " · {} · {} ms · {:.0} MiB/s · {} · ctx sw {}/{} · sys {} ms",
+            " · {} · {} ms{until} · {} MiB/s · {} · ctx sw {}/{} · sys {} ms",
             fmt_bytes(r.bytes),
             ms(r.wall_ns),
-            r.throughput_mib_s,
+            mib_s(r.throughput_mib_s),
             syscalls_text(c),
             c.context_switches.voluntary,
             c.context_switches.involuntary,
@@ -100,8 +109,18 @@ pub fn record_line(r: &ConnRecord) -> String {
             ));
         }
     }
-    line.push_str(&format!(" · {}", r.detail));
+    line.push_str(&format!(" · {}", escape(&r.detail)));
     line
+}
+
+/// MiB/s as printed: whole numbers, with two decimals below 10 (a paced link's 0.24 MiB/s
+/// must not read 0).
+fn mib_s(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
 }
 
 /// `--live`: "#3 127.0.0.1:50412 · sending 12.50 MiB of 64 MiB · 210 MiB/s · syscalls 14 ·
@@ -111,7 +130,7 @@ pub fn progress_line(p: &InProgress) -> String {
         return format!(
             "#{} {} · starting ({} to send)",
             p.id,
-            p.peer,
+            escape(&p.peer),
             fmt_bytes(p.expected)
         );
     };
@@ -133,7 +152,7 @@ pub fn progress_line(p: &InProgress) -> String {
     format!(
         "#{} {} · sending {} of {} · {rate} · {syscalls} · {sys} so far",
         p.id,
-        p.peer,
+        escape(&p.peer),
         fmt_bytes(bytes),
         fmt_bytes(p.expected)
     )
@@ -202,8 +221,8 @@ fn summary_table(s: &Summary, color: bool) -> Table {
         "method",
         "connections",
         "bytes sent",
-        "MiB/s median\np5 – p95",
-        "syscalls\nper MiB",
+        "MiB/s median\nper connection\np5 – p95",
+        "syscalls\nper MiB\n(all sent)",
         "ctx sw median\nvol / invol",
         "sys CPU ms\nmedian / total",
     ]);
@@ -227,7 +246,9 @@ fn summary_table(s: &Summary, color: bool) -> Table {
         Cell::new(conns),
         right(fmt_bytes(s.bytes)),
         right(match (s.median_mib_s, s.p5_mib_s, s.p95_mib_s) {
-            (Some(m), Some(lo), Some(hi)) => format!("{m:.0}\n{lo:.0} – {hi:.0}"),
+            (Some(m), Some(lo), Some(hi)) => {
+                format!("{}\n{} – {}", mib_s(m), mib_s(lo), mib_s(hi))
+            }
             _ => "– (none complete)".into(),
         }),
         right(match s.syscalls_per_mib {

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::{bar_of, new_table};
+use super::bar_of;
+use super::fit::{Align, Column, Paint, fit};
 use crate::results::SweepReport;
 use crate::size::{fmt_bytes, fmt_mib_s};
 
@@ -11,7 +12,7 @@ use crate::size::{fmt_bytes, fmt_mib_s};
 const BAR: usize = 12;
 
 /// The chart (throughput against size, one bar per series) and the table.
-pub fn render(s: &SweepReport, color: bool) -> String {
+pub fn render(s: &SweepReport, screen: &super::Screen) -> String {
     let mut out = String::new();
     let max = s
         .series
@@ -23,10 +24,11 @@ pub fn render(s: &SweepReport, color: bool) -> String {
     } else {
         "no bars: no size had bytes to time".into()
     };
-    let _ = writeln!(
-        out,
-        "copylab sweep · throughput (MiB/s, median) against file size; {scale}"
-    );
+    out.push_str(&screen.wrap(
+        &format!("copylab sweep · throughput (MiB/s, median) against file size; {scale}"),
+        "",
+        2,
+    ));
     let mut sizes: Vec<u64> = s.points.iter().map(|p| p.file_bytes).collect();
     sizes.dedup();
     for size in &sizes {
@@ -46,18 +48,17 @@ pub fn render(s: &SweepReport, color: bool) -> String {
         }
     }
     out.push('\n');
-    let mut t = new_table(color);
-    t.set_header(vec![
-        "size",
-        "path",
-        "MiB/s",
-        "syscalls per MiB",
-        "CPU ms per GiB",
-    ]);
+    let mut cols = [
+        Column::new("size", 9, Align::Right),
+        Column::new("path", 9, Align::Left),
+        Column::new("MiB/s", 3, Align::Right).paint(Paint::Figure),
+        Column::new("syscalls per MiB", 5, Align::Right),
+        Column::new("CPU ms per GiB", 7, Align::Right),
+    ];
     for size in &sizes {
         for x in &s.series {
             if let Some(p) = x.points.iter().find(|p| p.file_bytes == *size) {
-                t.add_row(vec![
+                let cells = [
                     fmt_bytes(*size),
                     x.name.clone(),
                     fmt_mib_s(p.throughput_mib_s),
@@ -66,35 +67,60 @@ pub fn render(s: &SweepReport, color: bool) -> String {
                     match (p.cpu_ns_per_gib, p.io_workers_cpu_ns_per_gib) {
                         (None, _) => "n/a (empty file)".into(),
                         (Some(c), Some(w)) => {
-                            format!("{:.0} ({}) + io-wq {:.0}", c / 1e6, p.cpu_source, w / 1e6)
+                            format!("{:.0} ({})\n+ io-wq {:.0}", c / 1e6, p.cpu_source, w / 1e6)
                         }
                         (Some(c), None) => format!("{:.0} ({})", c / 1e6, p.cpu_source),
                     },
-                ]);
+                ];
+                for (c, cell) in cols.iter_mut().zip(cells) {
+                    c.cells.push(cell);
+                }
             }
         }
     }
-    let _ = writeln!(out, "{t}");
+    let fitted = fit(screen, cols.into());
+    let _ = writeln!(out, "{}", fitted.table);
+    if !fitted.dropped.is_empty() {
+        out.push_str(&screen.wrap(
+            &format!(
+                "left out to fit {} columns: {}",
+                screen.width,
+                fitted.dropped.join(", ")
+            ),
+            "",
+            2,
+        ));
+    }
     if let Some(first) = s.points.first() {
-        let _ = writeln!(
-            out,
-            "counters: {} · median of {} runs per point after {} warm-up · kernel {}",
-            first.report.counter_source,
-            first.report.options.runs,
-            first.report.options.warmup,
-            first.report.kernel
-        );
+        out.push_str(&screen.wrap(
+            &format!(
+                "counters: {} · median of {} runs per point after {} warm-up · kernel {}",
+                first.report.counter_source,
+                first.report.options.runs,
+                first.report.options.warmup,
+                first.report.kernel
+            ),
+            "",
+            2,
+        ));
         if let Some(rate) = first.report.link_rate_bytes_per_s {
-            let _ = writeln!(
-                out,
-                "link paced to {} ({} MiB/s) with SO_MAX_PACING_RATE on the serving socket",
-                crate::size::fmt_rate(rate),
-                fmt_mib_s(Some(crate::size::mib(rate)))
-            );
+            out.push_str(&screen.wrap(
+                &format!(
+                    "link paced to {} ({} MiB/s) with SO_MAX_PACING_RATE on the serving socket",
+                    crate::size::fmt_rate(rate),
+                    fmt_mib_s(Some(crate::size::mib(rate)))
+                ),
+                "",
+                2,
+            ));
         }
         for w in &first.report.warnings {
-            let _ = writeln!(out, "warning: {w}");
+            out.push_str(&screen.wrap(&format!("warning: {w}"), "", 2));
         }
     }
-    out
+    if screen.unicode() {
+        out
+    } else {
+        super::text::to_ascii(&out)
+    }
 }

@@ -1,12 +1,15 @@
-//! The comparison table a person reads (on a projector, too): a header saying what was measured
-//! and how, one row per method with medians, ratios to read-write, a throughput bar and the
-//! textbook model beside the measurement, then one line per warning.
+//! compare's output for people, fitted to the screen: a short header, where each thread's CPU
+//! went, one verdict per path, the table of the lesson's columns (every column with `--wide`),
+//! the conclusion in words, and the footnotes — the answer last, where the eye lands when the
+//! command returns.
 
 use std::fmt::Write as _;
 
 use comfy_table::presets::UTF8_FULL;
-use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
+use comfy_table::{ContentArrangement, Table};
 
+use super::Screen;
+use super::fit::{Align, Column, Paint, fit};
 use crate::counters::SyscallSource;
 use crate::method::MethodKind;
 use crate::placement::Placement;
@@ -15,45 +18,67 @@ use crate::size::{fmt_bytes, fmt_mib_s, fmt_ms as ms};
 use crate::sys::ZeroCopy;
 use crate::transport::Transport;
 
-/// Width of the throughput bar, in cells.
+/// Width of the throughput bar (`--wide`), in cells.
 const BAR_CELLS: usize = 14;
 
-/// Render the whole report: header lines, the table, footnotes and warnings.
-pub fn render(r: &Report, color: bool) -> String {
+/// Render the whole report for `screen`.
+pub fn render(r: &Report, screen: &Screen) -> String {
     let mut out = String::new();
-    header(r, &mut out);
-    out.push_str(&table(r, color).to_string());
+    header(r, screen, &mut out);
+    if let Some(rate) = r.link_rate_bytes_per_s {
+        para(
+            &mut out,
+            screen,
+            &format!(
+                "link paced to {} ({} MiB/s) with SO_MAX_PACING_RATE on the serving socket: at line rate every path moves the same bytes; read what each costs (CPU per GiB, core busy)",
+                crate::size::fmt_rate(rate),
+                fmt_mib_s(Some(crate::size::mib(rate)))
+            ),
+        );
+    }
+    for n in &r.notes {
+        para(&mut out, screen, &format!("note: {n}"));
+    }
+    super::profile::view(r, screen, &mut out);
+    super::profile::verdicts(r, screen, &mut out);
+    let fitted = if screen.wide {
+        fit(screen, wide_columns(r))
+    } else {
+        fit(screen, lesson_columns(r))
+    };
+    out.push_str(&fitted.table.to_string());
     out.push('\n');
-    super::profile::verdicts(r, &mut out);
-    super::profile::view(r, color, &mut out);
-    footer(r, &mut out);
-    out
+    for line in super::conclusion::lines(r) {
+        para(&mut out, screen, &line);
+    }
+    footer(r, screen, &fitted.dropped, &mut out);
+    if screen.unicode() {
+        out
+    } else {
+        super::text::to_ascii(&out)
+    }
 }
 
-fn header(r: &Report, out: &mut String) {
+/// One paragraph wrapped to the screen, continuation lines indented by two.
+fn para(out: &mut String, screen: &Screen, text: &str) {
+    out.push_str(&screen.wrap(text, "", 2));
+}
+
+fn header(r: &Report, screen: &Screen, out: &mut String) {
     let file = match &r.file.path {
         Some(p) => p.clone(),
         None => format!(
-            "generated random data (unlinked temp file in {})",
+            "random data (unlinked temp file in {})",
             r.file.temp_dir.as_deref().unwrap_or("?")
         ),
     };
-    let _ = writeln!(
-        out,
-        "copylab compare · {file} · {} ({} bytes)",
-        fmt_bytes(r.file.bytes),
-        thousands(r.file.bytes)
-    );
     let cache = match (r.cache.mode, r.cache.resident_after_drop_max_pct) {
-        ("cold", Some(p)) => format!(
-            "cold: the file's pages dropped before every run (at most {p:.0}% still cached)"
-        ),
+        ("cold", Some(p)) => {
+            format!("cold (pages dropped before every run; at most {p:.0}% still cached)")
+        }
         ("cold", None) => "cold requested, residency unknown".into(),
         _ => match r.cache.resident_before_pct {
-            Some(p) => format!(
-                "{} ({p:.0}% of pages in page cache before the first run)",
-                r.cache.state
-            ),
+            Some(p) => format!("{} ({p:.0}% of the file cached)", r.cache.state),
             None => "unknown".into(),
         },
     };
@@ -63,65 +88,62 @@ fn header(r: &Report, out: &mut String) {
             v.serving_addr, v.receiving_addr, v.serving_netns, v.receiving_netns
         ),
         (Transport::Veth, None) => "tcp over veth".into(),
-        (Transport::Tcp, _) => "tcp over 127.0.0.1 (loopback: no NIC, no DMA)".into(),
+        (Transport::Tcp, _) => "tcp 127.0.0.1 (loopback: no NIC, no DMA)".into(),
         (Transport::Unix, _) => "unix stream socket".into(),
     };
-    let _ = writeln!(out, "transport {transport} · cache {cache}");
+    para(
+        out,
+        screen,
+        &format!(
+            "copylab compare · {file} · {} · transport {transport} · cache {cache}",
+            fmt_bytes(r.file.bytes),
+        ),
+    );
     if let Some(v) = &r.veth {
-        let _ = writeln!(
+        para(
             out,
-            "veth devices: serving {} · receiving {}",
-            offloads_text(&v.serving_device),
-            offloads_text(&v.receiving_device)
+            screen,
+            &format!(
+                "veth devices: serving {} · receiving {}",
+                offloads_text(&v.serving_device),
+                offloads_text(&v.receiving_device)
+            ),
         );
     }
-    if let Some(rate) = r.link_rate_bytes_per_s {
-        let _ = writeln!(
-            out,
-            "link paced to {} ({} MiB/s) with SO_MAX_PACING_RATE on the serving socket: at line rate every path moves the same bytes; read what each costs (CPU per GiB, core busy)",
-            crate::size::fmt_rate(rate),
-            fmt_mib_s(Some(crate::size::mib(rate)))
-        );
-    }
-    let mut setup = format!("read-write buffer {}", fmt_bytes(r.options.buffer_bytes));
-    if let Some(g) = r.options.pipe_bytes_granted {
+    let counters = match r.syscall_source {
+        SyscallSource::Perf => "perf and getrusage, each thread on its own",
+        SyscallSource::SelfCounted => "getrusage, each thread on its own; syscalls self-counted",
+    };
+    para(
+        out,
+        screen,
+        &format!(
+            "kernel {} · counters: {counters} · {} · medians of {} run{} per method after {} warm-up{}, interleaved",
+            r.kernel,
+            placement_text(r),
+            r.options.runs,
+            if r.options.runs == 1 { "" } else { "s" },
+            r.options.warmup,
+            if r.options.warmup == 1 { "" } else { "s" },
+        ),
+    );
+    if screen.wide {
+        let mut setup = format!("read-write buffer {}", fmt_bytes(r.options.buffer_bytes));
+        if let Some(g) = r.options.pipe_bytes_granted {
+            let _ = write!(
+                setup,
+                " · splice pipe {} asked, {} granted",
+                fmt_bytes(r.options.pipe_bytes_requested),
+                fmt_bytes(g)
+            );
+        }
         let _ = write!(
             setup,
-            " · splice pipe {} asked, {} granted",
-            fmt_bytes(r.options.pipe_bytes_requested),
-            fmt_bytes(g)
+            " · mmap window {}",
+            fmt_bytes(r.options.mmap_window_bytes)
         );
+        para(out, screen, &setup);
     }
-    let _ = write!(
-        setup,
-        " · mmap window {}",
-        fmt_bytes(r.options.mmap_window_bytes)
-    );
-    let _ = writeln!(out, "{setup}");
-    let counters = match r.syscall_source {
-        SyscallSource::Perf => format!(
-            "perf (syscall tracepoints{}, serving and receiver threads each) + getrusage",
-            if r.perf_software_events {
-                " + software events"
-            } else {
-                ""
-            }
-        ),
-        SyscallSource::SelfCounted => {
-            "getrusage (serving and receiver threads each); syscalls self-counted by the methods"
-                .to_string()
-        }
-    };
-    let _ = writeln!(out, "kernel {} · counters {counters}", r.kernel);
-    let _ = writeln!(out, "{}", placement_text(r));
-    let _ = writeln!(
-        out,
-        "median of {} run{} per method after {} warm-up{}, interleaved; min–max under medians",
-        r.options.runs,
-        if r.options.runs == 1 { "" } else { "s" },
-        r.options.warmup,
-        if r.options.warmup == 1 { "" } else { "s" },
-    );
 }
 
 /// "MTU 1500, sg on, tso on, gso on, gro off" (n/a where the kernel would not say).
@@ -163,55 +185,70 @@ fn core_busy_text(run: &Run) -> Option<String> {
     })
 }
 
-fn footer(r: &Report, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "textbook = the classic model: CPU copies on the sender, DMA copies, user↔kernel transitions \
-         (what articles call \"context switches\"); ctx sw = real scheduler switches."
-    );
-    if r.syscall_source == SyscallSource::Perf && r.counter_overhead_syscalls > 0 {
-        let _ = writeln!(
+fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
+    let dma: Vec<u32> = r.methods.iter().map(|m| m.textbook.dma_copies).collect();
+    let dma_text = match dma.first() {
+        Some(d) if dma.iter().all(|x| x == d) => format!(" and {d} by DMA"),
+        _ => String::new(),
+    };
+    let legend = if screen.wide {
+        "textbook = the classic model: CPU copies on the sender, DMA copies, user↔kernel transitions (what articles call \"context switches\"); ctx sw = real scheduler switches.".to_string()
+    } else {
+        format!(
+            "textbook: CPU copies on the sender (0 SG: none with scatter-gather DMA){dma_text} · user↔kernel transitions per chunk, what articles call \"context switches\". ≈ rw: within the runs' noise of read-write. ~: few samples."
+        )
+    };
+    para(out, screen, &legend);
+    if !dropped.is_empty() {
+        para(
             out,
-            "syscalls exclude the counters' own {} call{} per run (measured on empty windows).",
+            screen,
+            &format!(
+                "left out to fit {} columns: {}; --wide shows every column.",
+                screen.width,
+                dropped.join(", ")
+            ),
+        );
+    }
+    let mut checks = Vec::new();
+    if r.syscall_source == SyscallSource::Perf && r.counter_overhead_syscalls > 0 {
+        checks.push(format!(
+            "syscalls exclude the counters' own {} call{} per run",
             r.counter_overhead_syscalls,
             if r.counter_overhead_syscalls == 1 {
                 ""
             } else {
                 "s"
             }
-        );
+        ));
     }
     let all_verified = r.methods.iter().all(|m| m.median.verified);
     if all_verified && !r.methods.is_empty() {
-        let _ = writeln!(
-            out,
-            "every delivery checked: byte count on every run, XXH3 hash {} ({}).",
+        checks.push(format!(
+            "every delivery checked: byte count on every run, XXH3 {} ({})",
             if r.options.verify == "all" {
                 "on every run"
             } else {
                 "on each method's first run"
             },
             r.file.xxh3
+        ));
+    }
+    if !checks.is_empty() {
+        para(out, screen, &format!("{}.", checks.join("; ")));
+    }
+    if r.syscall_source == SyscallSource::SelfCounted && !screen.wide {
+        para(
+            out,
+            screen,
+            "syscalls* (self-counted): the calls each method made, counted by copylab itself; without perf the total of all the thread's syscalls is n/a.",
         );
     }
-    let zc: Vec<&ZeroCopy> = r
-        .methods
-        .iter()
-        .filter_map(|m| m.median.cost.zerocopy.as_ref())
-        .collect();
-    if !zc.is_empty() {
-        let all_copied = zc.iter().all(|z| z.sends > 0 && z.copied == z.completed);
-        let _ = writeln!(
-            out,
-            "zero-copied = sends whose completion did not report a copy (SO_EE_CODE_ZEROCOPY_COPIED, IORING_NOTIF_USAGE_ZC_COPIED).{}",
-            match (all_copied, r.transport) {
-                (true, Transport::Tcp) =>
-                    " Here the kernel copied every one: on loopback the receiver is a local socket that may hold the data indefinitely, so the kernel copies instead of pinning the pages.",
-                (true, Transport::Veth) =>
-                    " Here the kernel copied every one, as on loopback: veth hands the packet to a socket on this same machine (in the other namespace), and the kernel copies zero-copy pages before any local receiver may hold them. Only a real NIC, whose DMA reads the pages and is done with them, completes without a copy.",
-                _ => "",
-            }
-        );
+    zerocopy_footnote(r, screen, out);
+    if screen.wide
+        && let Some(note) = stability_note(r)
+    {
+        para(out, screen, &note);
     }
     let sizes: Vec<String> = r
         .methods
@@ -227,24 +264,118 @@ fn footer(r: &Report, out: &mut String) {
             .as_ref()
             .and_then(|v| v.serving_device.mtu_bytes)
             .map_or("its".to_string(), |m| format!("the {m}-byte"));
-        let _ = writeln!(
+        para(
             out,
-            "veth packets (serving device's counters, bytes ÷ packets, median run): {}. Far above {mtu} MTU: TCP hands veth GSO packets of up to 64 KiB and nothing on the way cuts them (a NIC with TSO cuts them in hardware).",
-            sizes.join(" · ")
+            screen,
+            &format!(
+                "veth packets (serving device's counters, bytes ÷ packets, median run): {}. Far above {mtu} MTU: TCP hands veth GSO packets of up to 64 KiB and nothing on the way cuts them (a NIC with TSO cuts them in hardware).",
+                sizes.join(" · ")
+            ),
         );
     }
     if r.methods.iter().any(|m| m.median.cost.io_workers.is_some()) {
-        let _ = writeln!(
+        para(
             out,
-            "+ io-wq = CPU ms of the kernel's io_uring worker threads for the serving thread (/proc schedstat), outside every other figure of the row."
+            screen,
+            "+ io-wq = CPU ms of the kernel's io_uring worker threads for the serving thread (/proc schedstat), outside every other figure of the row.",
         );
     }
-    for n in &r.notes {
-        let _ = writeln!(out, "note: {n}");
-    }
     for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
+        para(out, screen, &format!("warning: {w}"));
     }
+}
+
+/// Runs whose serving sys CPU spread more than this (max − min, in % of the median: ±15%) are
+/// not one figure: the note says so, and why.
+const SYS_SPREAD_PCT: f64 = 30.0;
+
+/// Which methods' serving sys CPU moved across runs, and what moved it: the loopback receive
+/// half (softirq) running on the serving thread's CPU in some runs and on the receiver's in
+/// others — then its own send path and the end-to-end CPU hold still — or something else.
+fn stability_note(r: &Report) -> Option<String> {
+    let mut moved_softirq = Vec::new();
+    let mut moved_other = Vec::new();
+    for m in &r.methods {
+        let Some(s) = m.spread_pct else { continue };
+        if s.serving_sys <= SYS_SPREAD_PCT {
+            continue;
+        }
+        let own = s
+            .serving_sys_own
+            .map_or("n/a".into(), |v| format!("{v:.0}%"));
+        let e2e = s.end_to_end.map_or("n/a".into(), |v| format!("{v:.0}%"));
+        let text = format!(
+            "{} {:.0}% (own send path {own}, end to end {e2e})",
+            m.method, s.serving_sys
+        );
+        if s.serving_sys_own.is_some_and(|o| o <= SYS_SPREAD_PCT) {
+            moved_softirq.push(text);
+        } else {
+            moved_other.push(text);
+        }
+    }
+    let mut parts = Vec::new();
+    if !moved_softirq.is_empty() {
+        parts.push(format!(
+            "{}: the loopback receive half (softirq) ran on the serving thread's CPU in some runs and on the receiver's in others; the send path itself held still, so read end to end CPU per GiB, which does not move with it",
+            moved_softirq.join(", ")
+        ));
+    }
+    if !moved_other.is_empty() {
+        parts.push(format!(
+            "{}: its own send path moved too — the machine's other work; more --runs or a quieter machine",
+            moved_other.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "serving sys CPU moved across runs (max − min): {}.",
+            parts.join("; ")
+        )
+    })
+}
+
+/// The zero-copy paths' completions, one line each (the default view has no room for them in
+/// the table), and what they mean on this transport.
+fn zerocopy_footnote(r: &Report, screen: &Screen, out: &mut String) {
+    let zc: Vec<(&MethodResult, &ZeroCopy)> = r
+        .methods
+        .iter()
+        .filter_map(|m| m.median.cost.zerocopy.as_ref().map(|z| (m, z)))
+        .collect();
+    if zc.is_empty() {
+        return;
+    }
+    if !screen.wide {
+        for (m, z) in &zc {
+            para(
+                out,
+                screen,
+                &format!(
+                    "{}: {}",
+                    m.method,
+                    zerocopy_text(z, r.transport).replace('\n', " ")
+                ),
+            );
+        }
+    }
+    let all_copied = zc
+        .iter()
+        .all(|(_, z)| z.sends > 0 && z.copied == z.completed);
+    para(
+        out,
+        screen,
+        &format!(
+            "zero-copied = sends whose completion did not report a copy (SO_EE_CODE_ZEROCOPY_COPIED, IORING_NOTIF_USAGE_ZC_COPIED).{}",
+            match (all_copied, r.transport) {
+                (true, Transport::Tcp) =>
+                    " Here the kernel copied every one: on loopback the receiver is a local socket that may hold the data indefinitely, so the kernel copies instead of pinning the pages.",
+                (true, Transport::Veth) =>
+                    " Here the kernel copied every one, as on loopback: veth hands the packet to a socket on this same machine (in the other namespace), and the kernel copies zero-copy pages before any local receiver may hold them. Only a real NIC, whose DMA reads the pages and is done with them, completes without a copy.",
+                _ => "",
+            }
+        ),
+    );
 }
 
 /// `x` relative to `base`: "0.45× rw", or "1/4035 of rw" when it is tiny.
@@ -301,7 +432,7 @@ fn placement_text(r: &Report) -> String {
         Some(Placement {
             serving_cpu: Some(s),
             receiver_cpu: Some(rc),
-        }) => format!("placement: serving thread pinned to CPU {s}, receiver to CPU {rc}"),
+        }) => format!("placement: serving thread pinned to CPU {s}, receiver to {rc}"),
         _ => "placement: not pinned (--cpus any): the scheduler moves the threads, and the figures move with them".into(),
     }
 }
@@ -322,59 +453,20 @@ pub(super) fn user_sys(cpu: &crate::results::Cpu) -> String {
     )
 }
 
-/// ns per GiB moved, or None for an empty file.
-fn per_gib(ns: u64, bytes: u64) -> Option<f64> {
-    (bytes > 0).then(|| ns as f64 / crate::size::gib(bytes))
-}
-
-/// The serving thread's sys CPU per GiB of a run summary (median, min or max).
-pub(super) fn sys_per_gib_of(run: &Run) -> Option<f64> {
-    per_gib(run.cost.cpu.sys_ns, run.bytes)
-}
-
-/// CPU per GiB of both ends and the io-wq workers (user + sys), or None when the receiver
-/// was not measured.
-pub(super) fn end_to_end_per_gib(run: &Run) -> Option<f64> {
-    let rcv = run.receiver.as_ref()?;
-    let ns = run.cost.cpu.user_ns
-        + run.cost.cpu.sys_ns
-        + rcv.cpu.user_ns
-        + rcv.cpu.sys_ns
-        + run.cost.io_workers.map_or(0, |w| w.cpu_ns);
-    per_gib(ns, run.bytes)
-}
-
-/// Whether `m` and the baseline are within noise of each other for `metric`: their min–max
-/// ranges over the runs overlap, so ranking them would tell a story the runs do not support.
-pub fn within_noise(
-    m: &MethodResult,
-    base: &MethodResult,
-    metric: fn(&Run) -> Option<f64>,
-) -> bool {
-    // Ranges per run: the summaries' min and max are field-by-field, so compute from the runs.
-    let range = |mr: &MethodResult| -> Option<(f64, f64)> {
-        let v: Option<Vec<f64>> = mr.runs.iter().map(metric).collect();
-        let v = v?;
-        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
-    };
-    match (range(m), range(base)) {
-        (Some((a0, a1)), Some((b0, b1))) => m.runs.len() > 1 && a0 <= b1 && b0 <= a1,
-        _ => false,
-    }
-}
-
 /// "0.47× rw", or "≈ rw (noise)" when the runs' ranges overlap.
 fn rel_text(
     m: &MethodResult,
     base: &MethodResult,
     metric: fn(&Run) -> Option<f64>,
 ) -> Option<String> {
-    if within_noise(m, base, metric) {
+    if m.within_noise_of(base, metric) {
         return Some("≈ rw (noise)".into());
     }
-    ratio(metric(&m.median)?, metric(&base.median)?)
+    // Paired run by run, as the conclusion says it.
+    match m.ratio_to(base, metric) {
+        Some(rr) => ratio(rr.median, 1.0),
+        None => ratio(metric(&m.median)?, metric(&base.median)?),
+    }
 }
 
 /// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write
@@ -474,30 +566,97 @@ pub fn new_table(color: bool) -> Table {
     t
 }
 
-fn table(r: &Report, color: bool) -> Table {
-    let mut t = new_table(color);
-    let head = [
-        "method",
-        "MiB/s",
-        "wall ms",
-        "syscalls\n(total)",
-        "data syscalls",
-        "ctx sw\nvol / invol",
-        "CPU ms\nuser / sys",
-        "CPU ms per GiB\nsys · end to end",
-        "copy ms/GiB\nserving | recv",
-        "page faults\nminor / major",
-        "textbook\ncopies · transitions",
-    ];
-    t.set_header(head.iter().map(|h| {
-        let c = Cell::new(h);
-        if color {
-            c.add_attribute(Attribute::Bold)
-        } else {
-            c
-        }
-    }));
+/// The method column, shared by both views.
+fn method_column(r: &Report) -> Column {
+    let mut c = Column::new("method", u8::MAX, Align::Left).paint(Paint::Name);
+    c.cells = r.methods.iter().map(|m| m.method.to_string()).collect();
+    c
+}
 
+/// The textbook's CPU copies in a few characters: "2", "1 (0 SG)".
+fn cpu_copies_short(tb: &crate::method::Textbook) -> String {
+    if tb.cpu_copies == tb.cpu_copies_with_sg_dma {
+        tb.cpu_copies.to_string()
+    } else {
+        format!("{} ({} SG)", tb.cpu_copies, tb.cpu_copies_with_sg_dma)
+    }
+}
+
+/// "±12%": half the runs' min–max range of `v`, in % of the median (nothing for one run).
+fn spread_text(med: f64, lo: f64, hi: f64, runs: usize) -> Option<String> {
+    (runs > 1 && med > 0.0).then(|| format!("±{:.0}%", (hi - lo) / 2.0 / med * 100.0))
+}
+
+/// The lesson's columns, most important kept longest: the method, the measured copies on each
+/// end, the textbook, the end-to-end CPU against read-write, then throughput and syscalls.
+fn lesson_columns(r: &Report) -> Vec<Column> {
+    let base = r.method(MethodKind::ReadWrite);
+    let self_counted = r.syscall_source == SyscallSource::SelfCounted;
+    let mut tput = Column::new("MiB/s", 1, Align::Right).paint(Paint::Figure);
+    let mut calls = Column::new(
+        if self_counted {
+            "syscalls*"
+        } else {
+            "syscalls"
+        },
+        4,
+        Align::Left,
+    );
+    let mut copy = Column::new("copy ms/GiB\nserving | recv", 9, Align::Right);
+    let mut e2e = Column::new("CPU ms/GiB\nend to end", 6, Align::Right);
+    let mut book = Column::new("textbook\nCPU · trans", 8, Align::Left);
+    for m in &r.methods {
+        let med = &m.median;
+        tput.cells.push(match med.throughput_mib_s {
+            Some(t) => {
+                let mut s = fmt_mib_s(Some(t));
+                let lo = m.min.throughput_mib_s.unwrap_or(t);
+                let hi = m.max.throughput_mib_s.unwrap_or(t);
+                if let Some(sp) = spread_text(t, lo, hi, m.runs.len()) {
+                    let _ = write!(s, "\n{sp}");
+                }
+                s
+            }
+            None => "n/a".into(),
+        });
+        let names: Vec<String> = by_name(m).lines().map(String::from).collect();
+        calls.cells.push(match names.len() {
+            0..=3 => names.join("\n"),
+            n => format!("{}\n+ {} more (--wide)", names[..2].join("\n"), n - 2),
+        });
+        copy.cells.push(super::profile::copy_cell(m));
+        let mut e = match med.e2e_ns_per_gib() {
+            Some(v) => ms(v as u64),
+            None => "n/a".into(),
+        };
+        if let Some(b) = base.filter(|b| b.method != m.method)
+            && let Some(x) = rel_text(m, b, Run::e2e_ns_per_gib)
+        {
+            let x = if x.starts_with('≈') {
+                "≈ rw".into()
+            } else {
+                x
+            };
+            let _ = write!(e, "\n{x}");
+        }
+        if r.link_rate_bytes_per_s.is_some()
+            && let Some(c) = core_busy_text(med)
+        {
+            let _ = write!(e, "\n{c}");
+        }
+        e2e.cells.push(e);
+        book.cells.push(format!(
+            "{} · {}",
+            cpu_copies_short(&m.textbook),
+            m.textbook.transitions
+        ));
+    }
+    vec![method_column(r), tput, calls, copy, e2e, book]
+}
+
+/// Every column (`--wide`): the lesson's and the rest — wall time, all syscalls, switches,
+/// user/sys CPU, sys and end-to-end per GiB, faults, the textbook's calls.
+fn wide_columns(r: &Report) -> Vec<Column> {
     let max_tput = r
         .methods
         .iter()
@@ -505,128 +664,146 @@ fn table(r: &Report, color: bool) -> Table {
         .fold(0.0, f64::max);
     let base = r.method(MethodKind::ReadWrite);
     let self_counted = r.syscall_source == SyscallSource::SelfCounted;
-
+    let mut cols = [
+        Column::new("MiB/s", 0, Align::Left).paint(Paint::Figure),
+        Column::new("wall ms", 0, Align::Right),
+        Column::new("syscalls\n(total)", 0, Align::Right),
+        Column::new("data syscalls", 0, Align::Left),
+        Column::new("ctx sw\nvol / invol", 0, Align::Right),
+        Column::new("CPU ms\nuser / sys", 0, Align::Right),
+        Column::new("CPU ms per GiB\nsys · end to end", 0, Align::Right),
+        Column::new("copy ms/GiB\nserving | recv", 0, Align::Right),
+        Column::new("page faults\nminor / major", 0, Align::Right),
+        Column::new("textbook\ncopies · transitions", 0, Align::Left),
+    ];
     for m in &r.methods {
         let med = &m.median;
         let is_base = m.method == MethodKind::ReadWrite;
-        let rel = |x: Option<f64>, b: Option<f64>| -> Option<String> {
-            if is_base {
-                return None;
-            }
-            ratio(x?, b?)
-        };
-
-        let tput = match med.throughput_mib_s {
-            Some(t) => format!(
-                "{}\n{}\n{}–{}",
-                fmt_mib_s(Some(t)),
-                bar_of(t, max_tput, BAR_CELLS),
-                fmt_mib_s(m.min.throughput_mib_s),
-                fmt_mib_s(m.max.throughput_mib_s)
+        let cells = [
+            match med.throughput_mib_s {
+                Some(t) => format!(
+                    "{}\n{}\n{}–{}",
+                    fmt_mib_s(Some(t)),
+                    bar_of(t, max_tput, BAR_CELLS),
+                    fmt_mib_s(m.min.throughput_mib_s),
+                    fmt_mib_s(m.max.throughput_mib_s)
+                ),
+                None => "n/a\n(empty file)".into(),
+            },
+            match (med.wall_ns, m.min.wall_ns, m.max.wall_ns) {
+                (Some(w), Some(lo), Some(hi)) => format!("{}\n{}–{}", ms(w), ms(lo), ms(hi)),
+                _ => "n/a".into(),
+            },
+            total_cell(m, base.filter(|_| !is_base), self_counted),
+            data_cell(m, r.transport, self_counted),
+            format!(
+                "{} / {}",
+                med.cost.context_switches.voluntary, med.cost.context_switches.involuntary
             ),
-            None => "n/a\n(empty file)".into(),
-        };
-        let wall = match (med.wall_ns, m.min.wall_ns, m.max.wall_ns) {
-            (Some(w), Some(lo), Some(hi)) => format!("{}\n{}–{}", ms(w), ms(lo), ms(hi)),
-            _ => "n/a".into(),
-        };
-
-        let mut sys = match med.cost.syscalls.total {
-            Some(n) => thousands(n),
-            None if self_counted => "n/a\n(needs perf)".into(),
-            None => "n/a".into(),
-        };
-        let base_total = base
-            .and_then(|b| b.median.cost.syscalls.total)
-            .map(|v| v as f64);
-        if let Some(x) = rel(med.cost.syscalls.total.map(|v| v as f64), base_total) {
-            let _ = write!(sys, "\n{x}");
+            cpu_cell(med),
+            per_gib_cell(
+                m,
+                base.filter(|_| !is_base),
+                r.link_rate_bytes_per_s.is_some(),
+            ),
+            super::profile::copy_cell(m),
+            format!(
+                "{} / {}",
+                med.cost.page_faults.minor, med.cost.page_faults.major
+            ),
+            format!(
+                "{} CPU + {} DMA\n{} transitions\n{}",
+                m.textbook.cpu_copies_text(),
+                m.textbook.dma_copies,
+                m.textbook.transitions,
+                textbook_calls(&m.textbook, r.options.batch)
+            ),
+        ];
+        for (c, cell) in cols.iter_mut().zip(cells) {
+            c.cells.push(cell);
         }
-        let mut data = by_name(m);
-        if self_counted {
-            data.push_str("\n(self-counted)");
-        }
-        if let Some(z) = &med.cost.zerocopy {
-            let _ = write!(data, "\n{}", zerocopy_text(z, r.transport));
-        }
-
-        let ctx = format!(
-            "{} / {}",
-            med.cost.context_switches.voluntary, med.cost.context_switches.involuntary
-        );
-        let mut cpu = user_sys(&med.cost.cpu);
-        if let Some(w) = &med.cost.io_workers {
-            let _ = write!(cpu, "\n+ io-wq {}", ms(w.cpu_ns));
-        }
-        match &med.receiver {
-            Some(rc) => {
-                let _ = write!(cpu, "\nrecv {}", user_sys(&rc.cpu));
-            }
-            None => cpu.push_str("\nrecv n/a"),
-        }
-        let mut per_gib = match sys_per_gib_of(med) {
-            Some(v) => format!("sys {}", ms(v as u64)),
-            None => "–".into(),
-        };
-        if let Some(b) = base.filter(|_| !is_base)
-            && let Some(x) = rel_text(m, b, sys_per_gib_of)
-        {
-            let _ = write!(per_gib, "\n{x}");
-        }
-        match end_to_end_per_gib(med) {
-            Some(v) => {
-                let _ = write!(per_gib, "\ne2e {}", ms(v as u64));
-                if let Some(b) = base.filter(|_| !is_base)
-                    && let Some(x) = rel_text(m, b, end_to_end_per_gib)
-                {
-                    let _ = write!(per_gib, "\n{x}");
-                }
-            }
-            None if med.bytes > 0 => per_gib.push_str("\ne2e n/a"),
-            None => {}
-        }
-        if r.link_rate_bytes_per_s.is_some()
-            && let Some(c) = core_busy_text(med)
-        {
-            let _ = write!(per_gib, "\n{c}");
-        }
-        let faults = format!(
-            "{} / {}",
-            med.cost.page_faults.minor, med.cost.page_faults.major
-        );
-        let tb = &m.textbook;
-        let textbook = format!(
-            "{} CPU + {} DMA\n{} transitions\n{}",
-            tb.cpu_copies_text(),
-            tb.dma_copies,
-            tb.transitions,
-            textbook_calls(tb, r.options.batch)
-        );
-
-        let mut name = Cell::new(m.method.name());
-        if color {
-            name = name.add_attribute(Attribute::Bold).fg(Color::Cyan);
-        }
-        let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
-        let mut tput_cell = Cell::new(tput);
-        if color {
-            tput_cell = tput_cell.fg(Color::Green);
-        }
-        t.add_row(vec![
-            name,
-            tput_cell,
-            right(wall),
-            right(sys),
-            Cell::new(data),
-            right(ctx),
-            right(cpu),
-            right(per_gib),
-            right(super::profile::copy_cell(m)),
-            right(faults),
-            Cell::new(textbook),
-        ]);
     }
-    t
+    std::iter::once(method_column(r)).chain(cols).collect()
+}
+
+/// Every syscall the serving thread made, and its ratio to read-write's.
+fn total_cell(m: &MethodResult, base: Option<&MethodResult>, self_counted: bool) -> String {
+    let med = &m.median;
+    let mut sys = match med.cost.syscalls.total {
+        Some(n) => thousands(n),
+        None if self_counted => "n/a\n(needs perf)".into(),
+        None => "n/a".into(),
+    };
+    let base_total = base
+        .and_then(|b| b.median.cost.syscalls.total)
+        .map(|v| v as f64);
+    if let Some(x) = med
+        .cost
+        .syscalls
+        .total
+        .zip(base_total)
+        .and_then(|(t, b)| ratio(t as f64, b))
+    {
+        let _ = write!(sys, "\n{x}");
+    }
+    sys
+}
+
+/// The data syscalls by name, with the zero-copy completions under them.
+fn data_cell(m: &MethodResult, transport: Transport, self_counted: bool) -> String {
+    let mut data = by_name(m);
+    if self_counted {
+        data.push_str("\n(self-counted)");
+    }
+    if let Some(z) = &m.median.cost.zerocopy {
+        let _ = write!(data, "\n{}", zerocopy_text(z, transport));
+    }
+    data
+}
+
+/// user / sys of both threads (and io-wq).
+fn cpu_cell(med: &Run) -> String {
+    let mut cpu = user_sys(&med.cost.cpu);
+    if let Some(w) = &med.cost.io_workers {
+        let _ = write!(cpu, "\n+ io-wq {}", ms(w.cpu_ns));
+    }
+    match &med.receiver {
+        Some(rc) => {
+            let _ = write!(cpu, "\nrecv {}", user_sys(&rc.cpu));
+        }
+        None => cpu.push_str("\nrecv n/a"),
+    }
+    cpu
+}
+
+/// sys per GiB and end to end per GiB, each with its ratio to read-write.
+fn per_gib_cell(m: &MethodResult, base: Option<&MethodResult>, paced: bool) -> String {
+    let med = &m.median;
+    let mut per_gib = match med.sys_ns_per_gib() {
+        Some(v) => format!("sys {}", ms(v as u64)),
+        None => "–".into(),
+    };
+    if let Some(b) = base
+        && let Some(x) = rel_text(m, b, Run::sys_ns_per_gib)
+    {
+        let _ = write!(per_gib, "\n{x}");
+    }
+    match med.e2e_ns_per_gib() {
+        Some(v) => {
+            let _ = write!(per_gib, "\ne2e {}", ms(v as u64));
+            if let Some(b) = base
+                && let Some(x) = rel_text(m, b, Run::e2e_ns_per_gib)
+            {
+                let _ = write!(per_gib, "\n{x}");
+            }
+        }
+        None if med.bytes > 0 => per_gib.push_str("\ne2e n/a"),
+        None => {}
+    }
+    if paced && let Some(c) = core_busy_text(med) {
+        let _ = write!(per_gib, "\n{c}");
+    }
+    per_gib
 }
 
 #[cfg(test)]

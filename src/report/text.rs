@@ -1,7 +1,77 @@
-//! Text for people in more than one language: the languages copylab speaks, and wrapping that
-//! keeps Chinese line-break rules (used by explain and quiz alike).
+//! Text for people in more than one language and on any screen: the languages copylab speaks,
+//! wrapping that keeps Chinese line-break rules, the width of the screen output is drawn for,
+//! and whether it can show box-drawing characters.
+
+use std::io::IsTerminal;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Width assumed when neither `COLUMNS` nor a terminal says: the classic terminal.
+pub const DEFAULT_WIDTH: usize = 80;
+/// Narrowest width copylab lays out for; anything narrower is drawn at this width.
+pub const MIN_WIDTH: usize = 60;
+
+/// The width, in display columns, human output is laid out for: `COLUMNS` when set to a
+/// number (so `COLUMNS=100 copylab … | less` lays out for 100), else the terminal stdout is
+/// on, else [`DEFAULT_WIDTH`]. Never below [`MIN_WIDTH`].
+pub fn width() -> usize {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    from_env
+        .or_else(terminal_width)
+        .unwrap_or(DEFAULT_WIDTH)
+        .max(MIN_WIDTH)
+}
+
+/// The width of the terminal stdout is on (TIOCGWINSZ), if it is one.
+fn terminal_width() -> Option<usize> {
+    let out = std::io::stdout();
+    if !out.is_terminal() {
+        return None;
+    }
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into `ws`, which lives for the call; fd 1 is
+    // stdout, a terminal (checked above).
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+}
+
+/// The characters tables and bars are drawn with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// Box drawing and block elements (─ │ ┌ █ ▓).
+    Unicode,
+    /// Plain ASCII (- | + # =), for terminals and fonts without them.
+    Ascii,
+}
+
+impl Charset {
+    /// ASCII when the locale names a character set other than UTF-8 (`LANG=C`,
+    /// `LC_ALL=en_US.ISO-8859-1`): the first of LC_ALL, LC_CTYPE and LANG that is set decides.
+    /// No locale set at all: Unicode (terminals today are UTF-8; `--style ascii` says otherwise).
+    pub fn from_env() -> Charset {
+        for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
+            if let Ok(v) = std::env::var(var)
+                && !v.is_empty()
+            {
+                let v = v.to_ascii_lowercase();
+                return if v.contains("utf-8") || v.contains("utf8") {
+                    Charset::Unicode
+                } else {
+                    Charset::Ascii
+                };
+            }
+        }
+        Charset::Unicode
+    }
+}
 
 /// Widest line of explain's texts and diagrams, and quiz's, in display columns.
 pub const MAX_WIDTH: usize = 100;
@@ -29,6 +99,49 @@ impl Lang {
         }
         Lang::En
     }
+}
+
+/// `text` in plain ASCII, for a terminal whose locale is not UTF-8: the punctuation copylab's
+/// texts use spelled out (– → -, × → x, ≈ → ~, µ → u, …), box and block characters as their
+/// ASCII look-alikes, anything else as `?`.
+pub fn to_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let s: &str = match c {
+            c if c.is_ascii() => {
+                out.push(c);
+                continue;
+            }
+            '–' | '—' | '−' | '─' | '━' | '═' | '╌' | '┈' => "-",
+            '│' | '┆' | '┃' => "|",
+            '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╞' | '╡' | '╪' => {
+                "+"
+            }
+            '·' => "-",
+            '×' => "x",
+            '≈' => "~=",
+            '±' => "+/-",
+            'µ' => "u",
+            '÷' => "/",
+            '↔' => "<->",
+            '→' => "->",
+            '←' => "<-",
+            '▶' => ">",
+            '…' => "...",
+            '≤' => "<=",
+            '≥' => ">=",
+            '“' | '”' => "\"",
+            '‘' | '’' => "'",
+            '█' | '▉' | '▊' | '▋' | '▌' | '▍' | '▎' | '▏' => "#",
+            '▞' => "%",
+            '▓' => "=",
+            '▒' => ":",
+            '░' => ".",
+            _ => "?",
+        };
+        out.push_str(s);
+    }
+    out
 }
 
 /// Full-width punctuation a line may not start with (it closes or follows what precedes it).

@@ -7,6 +7,7 @@ use comfy_table::{Cell, CellAlignment};
 
 use super::new_table;
 use crate::counters::profile::Category;
+use crate::escape::escape;
 use crate::results::{SyscallFigure, TraceReport};
 use crate::size::{fmt_bytes, fmt_ms};
 
@@ -24,21 +25,28 @@ fn per_call_cell(f: &SyscallFigure) -> String {
     }
 }
 
-pub fn render(r: &TraceReport, color: bool) -> String {
+pub fn render(r: &TraceReport, screen: &super::Screen) -> String {
+    let color = screen.color;
     let mut out = String::new();
     let what = match (&r.command, r.pid) {
-        (Some(argv), _) => format!("`{}`", argv.join(" ")),
+        (Some(argv), _) => format!("`{}`", escape(&argv.join(" "))),
         (None, Some(pid)) => format!("pid {pid}"),
         _ => String::new(),
     };
+    let how = match (r.exit_code, r.exit_signal) {
+        (Some(c), _) => format!("exited with {c}"),
+        (None, Some(s)) => format!("ended by signal {s}"),
+        _ => "exited".into(),
+    };
+    // What copylab sent the command's process group, and how the command then ended.
+    let sent = match r.signals_sent.as_slice() {
+        [] => String::new(),
+        s => format!("; sent {}; it {how}", s.join(", then ")),
+    };
     let ended = match r.ended {
-        "exited" => match (r.exit_code, r.exit_signal) {
-            (Some(c), _) => format!("exited with {c}"),
-            (None, Some(s)) => format!("ended by signal {s}"),
-            _ => "exited".into(),
-        },
-        "time" => "--for ran out".into(),
-        _ => "interrupted".into(),
+        "exited" => how,
+        "time" => format!("--for ran out{sent}"),
+        _ => format!("interrupted{sent}"),
     };
     let _ = writeln!(
         out,
@@ -81,7 +89,7 @@ pub fn render(r: &TraceReport, color: bool) -> String {
         for (name, f) in &th.syscalls {
             t.add_row([
                 Cell::new(th.tid),
-                Cell::new(&th.name),
+                Cell::new(escape(&th.name)),
                 Cell::new(name),
                 Cell::new(f.calls).set_alignment(CellAlignment::Right),
                 Cell::new(f.errors).set_alignment(CellAlignment::Right),
@@ -165,7 +173,7 @@ pub fn render(r: &TraceReport, color: bool) -> String {
                 };
                 p.add_row([
                     Cell::new(th.tid),
-                    Cell::new(&th.name),
+                    Cell::new(escape(&th.name)),
                     Cell::new(fmt_bytes(th.moved_bytes)).set_alignment(CellAlignment::Right),
                     Cell::new(fmt_ms(all)).set_alignment(CellAlignment::Right),
                     Cell::new(share(Category::Copy)).set_alignment(CellAlignment::Right),
@@ -196,7 +204,7 @@ pub fn render(r: &TraceReport, color: bool) -> String {
     }
     if r.processes.len() > 1 {
         for p in &r.processes {
-            let _ = writeln!(out, "pid {} ({}): {}", p.pid, p.name, p.path.words);
+            let _ = writeln!(out, "pid {} ({}): {}", p.pid, escape(&p.name), p.path.words);
         }
     }
     if let Some(path) = &r.path {

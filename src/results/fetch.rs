@@ -20,6 +20,10 @@ pub struct Fetched {
     pub http_status: Option<u16>,
     /// HTTP Content-Length, or null.
     pub content_length: Option<u64>,
+    /// `--range`: what the server sent differs from what was asked as RFC 9110 allows (a
+    /// range past the end of the file, cut at its last byte), said in a sentence; null when
+    /// the part is exactly the range asked for, or no range was asked.
+    pub range_note: Option<String>,
     /// Why it failed, or null.
     pub error: Option<String>,
 }

@@ -73,8 +73,14 @@ pub struct ConnRecord {
     /// HTTP 206: file offset of the range's last byte (inclusive, as in `Content-Range`);
     /// null when the whole file was answered.
     pub range_end: Option<u64>,
-    /// From the first send call to the last one returning.
+    /// From the first send call to what `wall_ends` says.
     pub wall_ns: u64,
+    /// Where `wall_ns` ends: `last-send` (the last send call returned: the bytes were handed
+    /// to the socket, and the client may still be receiving them) or `acknowledged` (with
+    /// --link: the client's TCP acknowledged the last byte — SIOCOUTQ, the bytes not yet
+    /// acknowledged, reached 0 — polled after the measured window, so the counts are the
+    /// transfer's alone).
+    pub wall_ends: &'static str,
     /// bytes / wall time, in MiB per second (0 when nothing was sent).
     pub throughput_mib_s: f64,
     pub outcome: Outcome,
@@ -101,12 +107,15 @@ pub struct Summary {
     pub rejected: usize,
     /// File bytes handed to sockets, over all connections.
     pub bytes: u64,
-    /// Over complete transfers; null when there were none.
+    /// The median of the complete transfers' own MiB/s (one figure per connection, each its
+    /// bytes over its `wall_ns`); null when there were none.
     pub median_mib_s: Option<f64>,
     /// 5th percentile: 95 % of complete transfers were at least this fast.
     pub p5_mib_s: Option<f64>,
     pub p95_mib_s: Option<f64>,
-    /// Median over complete transfers of syscalls per MiB sent (null without perf).
+    /// The syscalls of all complete transfers whose syscalls were counted, over the MiB those
+    /// transfers sent: a ratio of the totals, so a thousand 1-byte ranges weigh as little as
+    /// the bytes they moved (null without perf, or with nothing sent).
     pub syscalls_per_mib: Option<f64>,
     /// Medians over connections that sent something; null when none did.
     pub median_voluntary_cs: Option<u64>,

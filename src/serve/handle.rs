@@ -138,10 +138,72 @@ fn handle(
         .map(|m| m.len())
         .unwrap_or(sh.src.len);
     match send(sh, w, &rec, sock, &reply) {
-        Ok(m) => settle(sh, &mut rec, conn, &m, &reply, now_len),
+        Ok(m) => {
+            // Paced like a link, the last send returns long before the client has the bytes
+            // (the socket buffer holds megabytes): time the transfer to its acknowledgement.
+            let acked = match (sh.opts.link, &m.sent) {
+                (Some(rate), Ok(_)) => wait_acknowledged(sh, sock, rate),
+                _ => None,
+            };
+            settle(sh, &mut rec, conn, &m, acked, &reply, now_len);
+        }
         Err((e, set_up)) => set_up_failed(&mut rec, conn, &e, set_up),
     }
     rec
+}
+
+/// `--link`: after the last send, wait until the client's TCP has acknowledged every byte
+/// (SIOCOUTQ, the bytes not yet acknowledged, reaches 0) and return that moment. None when the
+/// socket cannot say, the connection closed, the server is cutting connections, or the client
+/// acknowledged nothing for --send-timeout. Polled after the counters stopped, so it adds
+/// nothing to the transfer's figures; the polls are spaced by what the rest should take at the
+/// link's rate (1 to 50 ms).
+fn wait_acknowledged(sh: &Shared, sock: BorrowedFd<'_>, rate: u64) -> Option<Instant> {
+    let mut last = i64::MAX;
+    let mut progress_at = Instant::now();
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ writes one int through the pointer, which points at a live c_int.
+        let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        if r != 0 || queued < 0 {
+            return None;
+        }
+        if queued == 0 {
+            return Some(Instant::now());
+        }
+        if i64::from(queued) < last {
+            last = i64::from(queued);
+            progress_at = Instant::now();
+        }
+        let stalled = sh
+            .opts
+            .send_timeout
+            .is_some_and(|t| progress_at.elapsed() >= t);
+        if stalled || sh.cutting.load(Ordering::SeqCst) || !tcp_open(sock) {
+            return None;
+        }
+        let ms = (queued as u64).saturating_mul(1000) / rate.max(1);
+        std::thread::sleep(Duration::from_millis(ms.clamp(1, 50)));
+    }
+}
+
+/// Whether TCP socket `sock` can still get acknowledgements (not closed or reset).
+fn tcp_open(sock: BorrowedFd<'_>) -> bool {
+    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is live and `len` says its size; the kernel writes at most that much.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    // TCP_CLOSE is 7 in the kernel's tcp_states.
+    r == 0 && info.tcpi_state != 7
 }
 
 /// HTTP: what to send for the request head `got`; `None` when the connection ends here
@@ -315,17 +377,26 @@ fn set_up_failed(rec: &mut ConnRecord, conn: &Conn, e: &anyhow::Error, set_up: b
     }
 }
 
-/// Fill `rec` from the measured transfer `m`: bytes, time, cost, and how it ended; then close
+/// Fill `rec` from the measured transfer `m` (timed to `acked`, the client's acknowledgement of
+/// the last byte, when that was waited for): bytes, time, cost, and how it ended; then close
 /// (gracefully when complete).
 fn settle(
     sh: &Shared,
     rec: &mut ConnRecord,
     conn: &Conn,
     m: &transfer::Measured,
+    acked: Option<Instant>,
     reply: &Reply,
     now_len: u64,
 ) {
-    let wall = m.finished.saturating_duration_since(m.started);
+    let ended = match acked {
+        Some(t) => {
+            rec.wall_ends = "acknowledged";
+            t
+        }
+        None => m.finished,
+    };
+    let wall = ended.saturating_duration_since(m.started);
     rec.wall_ns = wall.as_nanos() as u64;
     rec.cost = Some(crate::results::Cost::new(
         &m.reading,

@@ -220,7 +220,7 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
         let _ =
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
-    crate::placement::check_list(&opts.cpus, "--cpus")?;
+    crate::placement::check_list(&opts.cpus, "--worker-cpus")?;
     // Probe the counters once, on this thread, to report what can be measured — before
     // listening, so nothing a client could wait for happens after `listen`.
     if let Some(d) = &opts.export_stacks {

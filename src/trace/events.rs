@@ -438,6 +438,22 @@ impl Tracer {
         }
     }
 
+    /// Descriptors one followed thread takes: one event per CPU for its syscalls, as many
+    /// again for the profile.
+    pub fn fds_per_thread(&self) -> usize {
+        self.cpus.len() * if self.profiling() { 2 } else { 1 }
+    }
+
+    /// The CPUs events are opened on (one event per CPU and thread).
+    pub fn cpu_count(&self) -> usize {
+        self.cpus.len()
+    }
+
+    /// Whether the cpu-clock profile is being taken.
+    pub fn profiling(&self) -> bool {
+        self.kallsyms.is_some()
+    }
+
     /// The threads seen starting since the tracer opened (followed by inherit already).
     pub fn forked(&self) -> &HashSet<u32> {
         &self.tally.forked
@@ -459,13 +475,30 @@ impl AttachError {
         }
     }
 
-    /// One line with the fix, for when tracing cannot go on.
+    /// One line with the cause and the fix, for when tracing cannot go on. Only a refusal
+    /// (EACCES, EPERM, …) is perf's: a process that exited, or descriptors that ran out, say so.
     pub fn refusal(&self) -> Refused {
         match self {
-            AttachError::Open(e) => refused(e, "the raw_syscalls:sys_exit tracepoint"),
+            AttachError::Open(e) => match e.raw_os_error() {
+                Some(libc::ESRCH | libc::ENOENT) => {
+                    Refused("the process exited while copylab was attaching its perf events".into())
+                }
+                Some(libc::EMFILE | libc::ENFILE) => Refused(format!(
+                    "copylab ran out of file descriptors opening perf events ({e}): it needs one or two per CPU for each thread it attaches to. Fix: raise `ulimit -n` (now {})",
+                    nofile_limit().map_or("unknown".to_string(), |n| n.to_string())
+                )),
+                _ => refused(e, "the raw_syscalls:sys_exit tracepoint"),
+            },
             AttachError::Ring(r) => Refused(r.clone()),
         }
     }
+}
+
+/// The soft limit on open descriptors (RLIMIT_NOFILE), if it can be read.
+pub fn nofile_limit() -> Option<u64> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
 }
 
 /// Open an event with `build` and map its ring, trying each size in turn (the locked-memory

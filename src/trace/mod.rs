@@ -4,13 +4,18 @@
 //! path named in words ([`path`]). The results are `results::TraceReport` (the `--json` format).
 
 pub mod events;
+mod output;
 pub mod path;
+pub mod stop;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::counters::profile::Category;
+use crate::escape;
+use crate::report::Output;
 use crate::results::{
     SyscallFigure, TRACE_SCHEMA, ThreadCpu, TraceProcess, TraceReport, TraceThread,
 };
@@ -30,17 +35,45 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub struct TraceOptions {
     pub target: Target,
-    /// Stop following after this long (for a command: then it is sent SIGTERM).
+    /// Stop following after this long (for a command: then its process group is sent
+    /// SIGTERM, and SIGKILL [`GRACE`] later if it is still running).
     pub duration: Option<Duration>,
     /// Take the cpu-clock profile (where the CPU went, copy time per GiB).
     pub profile: bool,
 }
 
-/// How the command ended.
-#[derive(Debug, Clone, Copy, Default)]
+/// How the command ended, and what copylab sent it.
+#[derive(Debug, Clone, Default)]
 struct Exit {
     code: Option<i32>,
     signal: Option<i32>,
+    sent: Vec<&'static str>,
+}
+
+/// `copylab trace`: make the output ready (before anything runs), trace, write the results
+/// there in `format`. Ends with [`signals::Interrupted`] (exit 130) when a stop was asked for.
+///
+/// With `stacks` the callchains are kept, and `then` gets the results once they are written
+/// (the HTML page and the stacks: an export that fails then loses nothing).
+pub fn command(
+    opts: &TraceOptions,
+    format: Output,
+    output: Option<&Path>,
+    stacks: bool,
+    then: impl FnOnce(&TraceReport) -> Result<()>,
+) -> Result<()> {
+    // Before the output is opened: Ctrl-C while waiting for a FIFO's reader is then a stop.
+    signals::install()?;
+    let dest = output::Dest::open(output)?;
+    let r = run_keeping(opts, stacks)?;
+    let mut text = Vec::new();
+    crate::report::write_trace(&r, format, &mut text)?;
+    dest.finish(&text)?;
+    then(&r)?;
+    if r.ended == "interrupted" {
+        return Err(signals::Interrupted.into());
+    }
+    Ok(())
 }
 
 pub fn run(opts: &TraceOptions) -> Result<TraceReport> {
@@ -103,8 +136,11 @@ fn run_command(
     };
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
+    use std::os::unix::process::CommandExt;
+    // A process group of its own: at the deadline or a stop, the signal reaches every process
+    // the command started (a shell's children too), not only the command.
+    cmd.process_group(0);
     if let Some((soft, hard)) = nofile {
-        use std::os::unix::process::CommandExt;
         let limit = libc::rlimit {
             rlim_cur: soft as libc::rlim_t,
             rlim_max: hard as libc::rlim_t,
@@ -151,12 +187,14 @@ fn run_command(
     let mut child = child.with_context(|| {
         format!(
             "trace: cannot run '{}': check the command name and PATH",
-            program.to_string_lossy()
+            escape::escape(program.as_encoded_bytes())
         )
     })?;
-    let until = duration.map(|d| Instant::now() + d);
-    let mut ended = "exited";
-    let mut forwarded = false;
+    let pid = child.id() as libc::pid_t;
+    // The command's process group has the command's pid.
+    signals::follow_group(pid);
+    let terminal = stop::Foreground::hand_to(pid);
+    let mut stopping = stop::Stopping::new(pid, duration.map(|d| Instant::now() + d));
     let status = loop {
         match &mut tracer {
             Some(t) => {
@@ -165,20 +203,20 @@ fn run_command(
             }
             None => std::thread::sleep(Duration::from_millis(20)),
         }
-        if let Some(s) = child.try_wait().context("cannot wait for the command")? {
-            break s;
+        if stop::exited(pid) {
+            // Never signal the group's number once its leader is reaped.
+            signals::forget_group();
+            break child.wait().context("cannot wait for the command")?;
         }
-        // Ctrl-C in a terminal reaches the command too; a signal sent to copylab alone is
-        // passed on, once, and copylab waits for the command to end.
-        let time_up = until.is_some_and(|u| Instant::now() >= u);
-        if (signals::stop_requested() || time_up) && !forwarded {
-            ended = if time_up { "time" } else { "interrupted" };
-            let sig = if time_up { libc::SIGTERM } else { libc::SIGINT };
-            // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
-            unsafe { libc::kill(child.id() as libc::pid_t, sig) };
-            forwarded = true;
+        if let Some(t) = &terminal {
+            t.follow_stop(pid);
         }
+        stopping.poll();
     };
+    signals::forget_group();
+    stopping.settle();
+    let had_terminal = terminal.is_some();
+    drop(terminal);
     if let Some(t) = &mut tracer {
         t.disable();
         t.drain();
@@ -190,12 +228,41 @@ fn run_command(
     let exit = Exit {
         code: status.code(),
         signal: status.signal(),
+        sent: stopping.sent.clone(),
+    };
+    // A setuid (or setgid, or file-capability) program run by a user who is not root: the
+    // kernel removes inherited perf events at its exec, so not one of its syscalls was
+    // recorded. That is nothing measured, not a program that made no syscall.
+    if let Some(t) = &tracer
+        && t.tally
+            .threads
+            .get(&(pid as u32))
+            .is_none_or(|th| th.syscalls.is_empty())
+        && let Some(why) = stop::privileged_program(program)
+    {
+        unavailable = Some(format!(
+            "nothing could be counted: {why}, and the kernel removes the perf events a program inherits when it executes such a file as a user who is not root (not one of its syscalls was recorded). Fix: run copylab as root"
+        ));
+        tracer = None;
+    }
+    let ended = if signals::stop_requested() || terminal_interrupt(&exit, had_terminal) {
+        "interrupted"
+    } else if stopping.time_ran_out() {
+        "time"
+    } else {
+        "exited"
     };
     let mut report = build(tracer, unavailable, ended, exit);
     report.command = Some(argv_text(argv));
     report.rusage_user_ns = rusage.map(|r| crate::counters::tv_ns(r.user_time()));
     report.rusage_sys_ns = rusage.map(|r| crate::counters::tv_ns(r.system_time()));
     Ok(report)
+}
+
+/// The command died of the terminal's Ctrl-C (SIGINT), which went to it alone because it held
+/// the terminal (copylab sent it no SIGINT): the trace was interrupted, as if copylab got it.
+fn terminal_interrupt(exit: &Exit, had_terminal: bool) -> bool {
+    had_terminal && exit.signal == Some(libc::SIGINT) && !exit.sent.contains(&"SIGINT")
 }
 
 /// The thread ids of process `pid` now.
@@ -244,15 +311,29 @@ fn attach_pid(
         );
     }
     let mut tracer = tracer;
+    // Counted before attaching: once the descriptors have run out, /proc cannot be read.
+    let threads = tasks(pid).map_or(0, |t| t.len());
     if let Some(t) = &mut tracer {
         match follow_all(t, pid) {
             Ok(()) => {}
-            Err(e) if matches!(e.errno(), Some(libc::EACCES) | Some(libc::EPERM)) => {
-                unavailable = Some(e.refusal().0);
-                tracer = None;
+            Err(e) if matches!(e.errno(), Some(libc::EMFILE | libc::ENFILE)) => {
+                let need = threads * t.fds_per_thread() + 64;
+                bail!(
+                    "trace --pid {pid}: out of file descriptors: following its {threads} threads takes about {need} ({} perf events per thread: one per CPU on {} CPUs{}), and the limit is {}; nothing was measured. Fix: raise `ulimit -n` to {need} or more",
+                    t.fds_per_thread(),
+                    t.cpu_count(),
+                    if t.profiling() {
+                        ", twice for the profile"
+                    } else {
+                        ""
+                    },
+                    events::nofile_limit().map_or("unknown".to_string(), |n| n.to_string())
+                );
             }
-            Err(e) if e.errno() == Some(libc::ESRCH) => {
-                bail!("trace --pid {pid}: the process ended before it could be followed");
+            Err(e) if matches!(e.errno(), Some(libc::ESRCH | libc::ENOENT)) || !alive(pid) => {
+                bail!(
+                    "trace --pid {pid}: the process exited while copylab was attaching to it; nothing was measured"
+                );
             }
             Err(e) => {
                 unavailable = Some(e.refusal().0);
@@ -260,12 +341,21 @@ fn attach_pid(
             }
         }
     }
-    match &tracer {
-        Some(t) => eprintln!(
+    // Attached to nothing, a pid yields nothing at all (no rusage either): say why and stop,
+    // rather than watch it and print an empty report.
+    if tracer.is_none() {
+        bail!(
+            "trace --pid {pid}: nothing can be measured: {}",
+            unavailable
+                .as_deref()
+                .unwrap_or("syscalls cannot be followed")
+        );
+    }
+    if let Some(t) = &tracer {
+        eprintln!(
             "copylab: following pid {pid} ({} threads); Ctrl-C to stop",
             t.tally.threads.len()
-        ),
-        None => eprintln!("copylab: watching pid {pid} without syscall counts; Ctrl-C to stop"),
+        );
     }
     let until = duration.map(|d| Instant::now() + d);
     let ended = loop {
@@ -389,6 +479,7 @@ fn build(
         ended,
         exit_code: exit.code,
         exit_signal: exit.signal,
+        signals_sent: exit.sent,
         wall_ns: 0,
         unavailable,
         profile_unavailable: None,

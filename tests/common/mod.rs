@@ -62,8 +62,10 @@ impl Out {
     }
 }
 
-/// Run `program args` with `envs` (COPYLAB_TRACEFS and NO_COLOR removed unless given), killed
-/// after `timeout`.
+/// Run `program args` with `envs`, killed after `timeout`. The environment is made the same on
+/// every machine unless `envs` says otherwise: COPYLAB_TRACEFS, NO_COLOR and COLUMNS removed (so
+/// output is laid out for 80 columns), and a UTF-8 locale (LANG=C.UTF-8, LC_ALL and LC_CTYPE
+/// removed) so tables are drawn with box characters.
 pub fn run_program(
     program: impl AsRef<OsStr>,
     args: &[&str],
@@ -75,6 +77,10 @@ pub fn run_program(
     cmd.args(args)
         .env_remove("COPYLAB_TRACEFS")
         .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .env_remove("LC_ALL")
+        .env_remove("LC_CTYPE")
+        .env("LANG", "C.UTF-8")
         .timeout(timeout);
     for (k, v) in envs {
         cmd.env(k, v);
@@ -96,6 +102,12 @@ pub fn run_program(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         what,
     }
+}
+
+/// `text` with its wrapped paragraphs joined again: each line break and the indent after it
+/// become one space, so a sentence can be found whatever width it was laid out for.
+pub fn unwrapped(text: &str) -> String {
+    text.lines().map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
 /// Run copylab with `args`.

@@ -751,7 +751,7 @@ pub fn refused(e: &std::io::Error) -> NoProfile {
                 "use a kernel with CONFIG_PERF_EVENTS and software events (cpu-clock)"
             }
             _ => {
-                "run as root, or `sudo sysctl kernel.perf_event_paranoid=1`, or `sudo setcap cap_perfmon+ep $(command -v copylab)`"
+                "run as root, or `sudo sysctl kernel.perf_event_paranoid=-1`, or `sudo setcap cap_perfmon+ep $(command -v copylab)`"
             }
         },
     }

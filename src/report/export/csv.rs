@@ -13,6 +13,21 @@ fn opt(v: Option<u64>) -> String {
     v.map(|n| n.to_string()).unwrap_or_default()
 }
 
+/// ns per GiB as ms, six decimals ("" when not measured).
+fn ms_f(ns_per_gib: Option<f64>) -> String {
+    ns_per_gib
+        .map(|v| format!("{:.6}", v / 1e6))
+        .unwrap_or_default()
+}
+
+/// `ns` of a run of `bytes` as ms per GiB ("" when not measured or nothing moved).
+fn ms_per_gib(ns: Option<u64>, bytes: u64) -> String {
+    ms_f(
+        ns.filter(|_| bytes > 0)
+            .map(|n| n as f64 / crate::size::gib(bytes)),
+    )
+}
+
 fn header(lead: &[&str]) -> String {
     let mut cols: Vec<String> = lead.iter().map(|s| s.to_string()).collect();
     cols.extend(
@@ -50,6 +65,10 @@ fn header(lead: &[&str]) -> String {
             "serving_copy_ns",
             "receiver_copy_ns",
             "steal_ns",
+            "serving_copy_ms_per_gib",
+            "receiver_copy_ms_per_gib",
+            "sys_ms_per_gib",
+            "e2e_ms_per_gib",
         ]
         .map(String::from),
     );
@@ -97,6 +116,16 @@ fn row(lead: &[String], method: &str, i: usize, r: &Run) -> String {
         opt(r.profile.as_ref().map(|p| p.serving.ns_of(Category::Copy))),
         opt(r.profile.as_ref().map(|p| p.receiver.ns_of(Category::Copy))),
         opt(r.steal_ns),
+        ms_per_gib(
+            r.profile.as_ref().map(|p| p.serving.ns_of(Category::Copy)),
+            r.bytes,
+        ),
+        ms_per_gib(
+            r.profile.as_ref().map(|p| p.receiver.ns_of(Category::Copy)),
+            r.bytes,
+        ),
+        ms_f(r.sys_ns_per_gib()),
+        ms_f(r.e2e_ns_per_gib()),
     ]);
     cols.join(",") + "\n"
 }

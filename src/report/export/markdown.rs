@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 
 use super::Exporter;
-use crate::results::Report;
+use crate::counters::profile::Category;
 use crate::results::SweepReport;
+use crate::results::{Report, Run};
 use crate::size::fmt_bytes;
 
 pub struct Markdown;
@@ -13,12 +14,49 @@ fn opt(v: Option<u64>) -> String {
     v.map(|n| n.to_string()).unwrap_or_else(|| "n/a".into())
 }
 
+/// "a–b" of two figures, or "n/a".
+fn range(lo: Option<f64>, hi: Option<f64>, fmt: fn(f64) -> String) -> String {
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => format!("{}–{}", fmt(lo), fmt(hi)),
+        _ => "n/a".into(),
+    }
+}
+
+/// ns per GiB as ms, as the tables print them.
+fn ms(ns: f64) -> String {
+    crate::size::fmt_ms(ns.max(0.0).round() as u64)
+}
+
+/// The lowest and highest of `metric` over a method's runs.
+fn run_range(m: &crate::results::MethodResult, metric: fn(&Run) -> Option<f64>) -> String {
+    let v: Option<Vec<f64>> = m.runs.iter().map(metric).collect();
+    let v = v.unwrap_or_default();
+    let lo = v
+        .iter()
+        .copied()
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
+    let hi = v
+        .iter()
+        .copied()
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+    range(lo, hi, ms)
+}
+
+/// The pooled copy figure of one thread, as the table prints it ("n/a" on too few samples).
+fn copy(p: &crate::counters::profile::Pooled) -> String {
+    p.ns_per_gib(Category::Copy).map_or("n/a".into(), ms)
+}
+
 fn table(out: &mut String, r: &Report) {
     let _ = writeln!(
         out,
-        "| method | MiB/s (median) | wall ms | syscalls | data syscalls | ctx sw vol/invol | CPU ms user/sys | page faults minor/major | textbook CPU+DMA copies, transitions |"
+        "| method | MiB/s (median) | MiB/s min–max | copy ms/GiB serving / recv | CPU ms/GiB sys (min–max) | CPU ms/GiB end to end (min–max) | end to end vs read-write | wall ms | syscalls | data syscalls | ctx sw vol/invol | CPU ms user/sys | page faults minor/major | textbook CPU+DMA copies, transitions |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---|---:|---:|---:|---|");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"
+    );
+    let base = r.method(crate::method::MethodKind::ReadWrite);
     for m in &r.methods {
         let med = &m.median;
         let c = &med.cost;
@@ -51,11 +89,38 @@ fn table(out: &mut String, r: &Report) {
         if let Some(w) = &c.io_workers {
             let _ = write!(cpu, " + io-wq {:.2}", w.cpu_ns as f64 / 1e6);
         }
+        let copies = m.profile.as_ref().map_or("n/a".into(), |p| {
+            format!("{} / {}", copy(&p.serving), copy(&p.receiver))
+        });
+        let per_gib = |metric: fn(&Run) -> Option<f64>| {
+            format!(
+                "{} ({})",
+                metric(med).map_or("n/a".into(), ms),
+                run_range(m, metric)
+            )
+        };
+        let vs_rw = match base {
+            Some(b) if b.method == m.method => "1".to_string(),
+            Some(b) if m.within_noise_of(b, Run::e2e_ns_per_gib) => "within noise".into(),
+            Some(b) => m
+                .ratio_to(b, Run::e2e_ns_per_gib)
+                .map_or("n/a".into(), |rr| {
+                    format!("{:.2}× ({:.2}–{:.2})", rr.median, rr.min, rr.max)
+                }),
+            None => "n/a".into(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} / {} | {} | {} / {} | {}+{}, {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} / {} | {}+{}, {} |",
             m.method.name(),
             crate::size::fmt_mib_s(med.throughput_mib_s),
+            range(m.min.throughput_mib_s, m.max.throughput_mib_s, |v| {
+                crate::size::fmt_mib_s(Some(v))
+            }),
+            copies,
+            per_gib(Run::sys_ns_per_gib),
+            per_gib(Run::e2e_ns_per_gib),
+            vs_rw,
             med.wall_ns
                 .map_or("n/a".into(), |w| format!("{:.2}", w as f64 / 1e6)),
             opt(c.syscalls.total),
@@ -69,6 +134,13 @@ fn table(out: &mut String, r: &Report) {
             tb.dma_copies,
             tb.transitions,
         );
+    }
+    let conclusion = crate::report::conclusion::lines(r);
+    if !conclusion.is_empty() {
+        out.push('\n');
+        for line in conclusion {
+            let _ = writeln!(out, "{line}\n");
+        }
     }
 }
 

@@ -197,7 +197,7 @@ fn pattern_defs() -> String {
     let mut s = String::from(
         r#"<svg class="defs" width="0" height="0" aria-hidden="true" focusable="false"><defs>"#,
     );
-    for (i, (part, _, _)) in LEGEND.iter().enumerate() {
+    for (i, (part, _, _, _)) in LEGEND.iter().enumerate() {
         let _ = write!(
             s,
             r#"<pattern id="p{i}" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="{}"/>{}</pattern>"#,
@@ -271,6 +271,8 @@ svg.flame g:hover > rect { stroke: #000; stroke-width: 1; }
 svg.flame [id$="-title"] { text-anchor: middle; font-size: 17px; font-weight: 700; }
 svg.flame [id$="-subtitle"] { text-anchor: middle; font-size: 13px; }
 ul.warn li { margin: .2rem 0; }
+ul.conclusions { font-size: 1.1rem; padding-left: 1.2rem; }
+ul.conclusions li { margin: .3rem 0; }
 footer { margin-top: 2rem; font-size: .8rem; color: var(--muted); }
 @media (max-width: 1000px) { .pair { grid-template-columns: 1fr; } html { font-size: 17px; } }
 @media print {
@@ -458,11 +460,11 @@ fn table(r: &Report, w: &Words) -> String {
             &recv,
         ));
         let per = |v: Option<f64>| v.map_or_else(|| w.na.to_string(), |v| fmt_ms(v as u64));
-        let e2e = table::end_to_end_per_gib(med);
+        let e2e = med.e2e_ns_per_gib();
         s.push_str(&num(
             "median.cpu.sys_ns/GiB",
-            table::sys_per_gib_of(med).map(|v| v.round()),
-            &format!("sys {}", per(table::sys_per_gib_of(med))),
+            med.sys_ns_per_gib().map(|v| v.round()),
+            &format!("sys {}", per(med.sys_ns_per_gib())),
             &format!("e2e {}", per(e2e)),
         ));
         s.push_str(&num(
@@ -523,7 +525,7 @@ fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &Words) -> String {
     );
     let mut x = 0.0;
     let mut words = Vec::new();
-    for (i, (part, _, _)) in LEGEND.iter().enumerate() {
+    for (i, (part, _, _, _)) in LEGEND.iter().enumerate() {
         let ns = part_ns(p, *part);
         let v = p.per_gib(ns).unwrap_or(0.0);
         let width = v / max * BAR_W;
@@ -566,10 +568,21 @@ fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &Words) -> String {
     )
 }
 
-/// Conclusion lines: a plain-words summary of the run. Pending: they come from the
-/// conclusions work landing beside this page; until then this section renders nothing.
-fn conclusion_lines(_r: &Report, _w: &Words) -> String {
-    String::new()
+/// Conclusion lines: the run's story in plain words, from [`crate::report::conclusion`] (the
+/// sentences the terminal ends with). They are written in English only so far: the Chinese
+/// page shows them marked as English until they have Chinese words of their own.
+fn conclusion_lines(r: &Report, w: &Words) -> String {
+    let lines = crate::report::conclusion::lines(r);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let lang = if w.lang == "en" { "" } else { " lang=\"en\"" };
+    let mut s = String::from("<ul class=\"conclusions\">");
+    for l in lines {
+        let _ = write!(s, "<li{lang}>{}</li>", esc(&l));
+    }
+    s.push_str("</ul>");
+    s
 }
 
 /// The path's diagram with this run's figures on it. Pending: it comes from the diagram work
@@ -731,7 +744,7 @@ fn flames_section(graphs: &[(String, Graph<'_>)], w: &Words) -> String {
         .map(|c| {
             let i = LEGEND
                 .iter()
-                .position(|(p, _, _)| {
+                .position(|(p, _, _, _)| {
                     *p == Part::Other(*c) || (*c == Category::Copy && *p == Part::Copy)
                 })
                 .unwrap_or(0);
@@ -937,7 +950,7 @@ fn trace_page(t: &TraceReport, w: &Words) -> String {
                 esc(&th.name)
             );
             let mut x = 0.0;
-            for (i, (part, _, _)) in LEGEND.iter().enumerate() {
+            for (i, (part, _, _, _)) in LEGEND.iter().enumerate() {
                 let Part::Other(cat) = part else {
                     if *part == Part::Copy {
                         let ns = c.ns.get(&Category::Copy).copied().unwrap_or(0);

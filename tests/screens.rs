@@ -1,0 +1,255 @@
+//! Output fits the screen it is shown on: every human output laid out at 80, 100 and 120
+//! columns (COLUMNS), no line wider than that, no figure split across lines (the JSON's figures
+//! appear whole in the text), and a plain-ASCII rendering for terminals without box characters.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
+
+const WIDTHS: [usize; 3] = [80, 100, 120];
+
+/// Every line of `text` fits `width` display columns.
+fn assert_fits(text: &str, width: usize, what: &str) {
+    for (i, l) in text.lines().enumerate() {
+        assert!(
+            l.width() <= width,
+            "{what}: line {} is {} columns wide, more than {width}:\n{l}\n---\n{text}",
+            i + 1,
+            l.width()
+        );
+    }
+}
+
+/// copylab's ms figures as the tables print them (size::fmt_ms).
+fn fmt_ms(ns: f64) -> String {
+    let ms = ns / 1e6;
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else if ms >= 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.2}")
+    }
+}
+
+/// Thousands separators, as the tables print counts.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The figures of a compare's JSON that its default table shows, formatted as printed: each
+/// method's name, its data syscalls ("pread64 2,048") and end-to-end CPU per GiB.
+fn compare_figures(r: &Value) -> Vec<String> {
+    let mut v = Vec::new();
+    for m in r["methods"].as_array().unwrap() {
+        v.push(m["method"].as_str().unwrap().to_string());
+        let med = &m["median"];
+        for (name, n) in med["syscalls"]["by_name"].as_object().unwrap() {
+            if let Some(n) = n.as_u64().filter(|n| *n > 0) {
+                v.push(format!("{name} {}", thousands(n)));
+            }
+        }
+        let gib = num(&med["bytes"], "bytes") as f64 / (1u64 << 30) as f64;
+        let e2e = ["user_ns", "sys_ns"]
+            .iter()
+            .map(|k| num(&med["cpu"][*k], k) as f64 + num(&med["receiver"]["cpu"][*k], k) as f64)
+            .sum::<f64>();
+        v.push(fmt_ms((e2e / gib).trunc()));
+    }
+    v
+}
+
+/// compare's default table at each width: fits, and every figure of the JSON it shows is whole
+/// on one line (two methods, so the syscall column stays in at 80).
+#[test]
+fn compare_fits_80_100_and_120_columns_with_whole_figures() {
+    let dir = tempdir();
+    for width in WIDTHS {
+        let json = dir.path().join(format!("r{width}.json"));
+        let out = run_ok(
+            &[
+                "compare",
+                "--size",
+                "4M",
+                "--methods",
+                "read-write,sendfile",
+                "--runs",
+                "2",
+                "--warmup",
+                "0",
+                "--color",
+                "never",
+                "--export-json",
+                path_str(&json),
+            ],
+            &[("COLUMNS", &width.to_string())],
+        );
+        assert_fits(&out.stdout, width, &format!("compare at {width}"));
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        for f in compare_figures(&r) {
+            assert!(
+                out.stdout.lines().any(|l| l.contains(&f)),
+                "at {width} columns, {f:?} is not whole on any line\n{}",
+                out.dump()
+            );
+        }
+    }
+}
+
+/// Every path at 80 columns: the least important columns go, whole, and the output says so;
+/// the lesson's columns stay.
+#[test]
+fn compare_of_every_path_drops_columns_not_figures_at_80() {
+    let out = run_ok(
+        &[
+            "compare",
+            "--size",
+            "2M",
+            "--methods",
+            "all",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--color",
+            "never",
+        ],
+        &[("COLUMNS", "80")],
+    );
+    assert_fits(&out.stdout, 80, "compare --methods all at 80");
+    let t = &out.stdout;
+    assert!(t.contains("copy ms/GiB") && t.contains("textbook"), "{t}");
+    if !t.contains("┆ syscalls") {
+        assert!(t.contains("left out to fit 80 columns"), "{t}");
+    }
+}
+
+/// `--wide` shows every column however wide, and never splits a cell.
+#[test]
+fn compare_wide_shows_every_column() {
+    let out = run_ok(
+        &[
+            "compare", "--size", "2M", "--runs", "1", "--warmup", "0", "--wide", "--color", "never",
+        ],
+        &[("COLUMNS", "80")],
+    );
+    for h in [
+        "wall ms",
+        "ctx sw",
+        "user / sys",
+        "page faults",
+        "data syscalls",
+    ] {
+        assert!(out.stdout.contains(h), "{h}\n{}", out.dump());
+    }
+}
+
+/// `--style ascii`, or a locale that is not UTF-8, prints plain ASCII and still fits.
+#[test]
+fn ascii_style_and_non_utf8_locale_print_plain_ascii() {
+    let args = [
+        "compare",
+        "--size",
+        "2M",
+        "--methods",
+        "all",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--color",
+        "never",
+    ];
+    let mut with_flag = args.to_vec();
+    with_flag.extend(["--style", "ascii"]);
+    for (out, what) in [
+        (run_ok(&with_flag, &[]), "--style ascii"),
+        (run_ok(&args, &[("LANG", "C")]), "LANG=C"),
+    ] {
+        assert!(
+            out.stdout.is_ascii(),
+            "{what}: non-ASCII output:\n{}",
+            out.stdout
+                .lines()
+                .filter(|l| !l.is_ascii())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert_fits(&out.stdout, 80, what);
+        assert!(
+            out.stdout.contains("+---"),
+            "{what}: an ASCII table\n{}",
+            out.stdout
+        );
+    }
+    // A UTF-8 locale keeps the box characters.
+    let out = run_ok(&args, &[("LANG", "en_US.UTF-8")]);
+    assert!(out.stdout.contains('┌'), "{}", out.stdout);
+}
+
+/// At 100 × 30, the table, the conclusion and the footnotes of a default compare fit one
+/// screen: the last 30 lines hold the whole table.
+#[test]
+fn compare_table_and_conclusion_fit_a_100_by_30_screen() {
+    let out = run_ok(
+        &[
+            "compare", "--size", "8M", "--runs", "2", "--warmup", "0", "--color", "never",
+        ],
+        &[("COLUMNS", "100")],
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    // The noise warning depends on what else this machine does: it is not counted.
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("warning: noisy machine"))
+        .unwrap_or(lines.len());
+    let top = lines
+        .iter()
+        .position(|l| l.starts_with('┌'))
+        .unwrap_or_else(|| panic!("no table\n{}", out.stdout));
+    assert!(
+        end - top <= 29,
+        "table to the end is {} lines, more than a 30-line screen holds:\n{}",
+        end - top,
+        out.stdout
+    );
+    let conclusion = &lines[top..end].join("\n");
+    assert!(
+        conclusion.contains("CPU per GiB, both threads"),
+        "{conclusion}"
+    );
+}
+
+/// sweep's chart and table fit too.
+#[test]
+fn sweep_fits_80_100_and_120_columns() {
+    for width in WIDTHS {
+        let out = run_ok(
+            &[
+                "sweep", "--sizes", "4K,1M", "--runs", "1", "--warmup", "0", "--color", "never",
+            ],
+            &[("COLUMNS", &width.to_string())],
+        );
+        assert_fits(&out.stdout, width, &format!("sweep at {width}"));
+    }
+}
+
+/// doctor's lines wrap under their column, never past the width.
+#[test]
+fn doctor_fits_80_100_and_120_columns() {
+    for width in WIDTHS {
+        let out = run(&["doctor"], &[("COLUMNS", &width.to_string())]);
+        assert!(matches!(out.code, Some(0 | 1)), "{}", out.dump());
+        assert_fits(&out.stdout, width, &format!("doctor at {width}"));
+    }
+}
