@@ -255,19 +255,19 @@ pub fn check_dir(flag: &'static str, path: &Path) -> Result<()> {
         Ok(m) if m.file_type().is_dir() => Ok(()),
         Ok(m) if m.file_type().is_symlink() => bail!(
             "{flag} {}: is a symbolic link, which copylab does not write through; give the directory it points to",
-            path.display()
+            crate::escape::path(path)
         ),
         Ok(_) => bail!(
             "{flag} {}: exists and is not a directory; give a directory (it is made if missing)",
-            path.display()
+            crate::escape::path(path)
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let parent = parent_of(path);
             if !parent.is_dir() {
                 bail!(
                     "{flag} {}: its parent {} is not a directory (create it or choose another path)",
-                    path.display(),
-                    parent.display()
+                    crate::escape::path(path),
+                    crate::escape::path(&parent)
                 );
             }
             Ok(())
@@ -275,7 +275,7 @@ pub fn check_dir(flag: &'static str, path: &Path) -> Result<()> {
         Err(e) => Err(e).with_context(|| {
             format!(
                 "{flag} {}: cannot look at the path (check the directory exists and is readable)",
-                path.display()
+                crate::escape::path(path)
             )
         }),
     }
@@ -288,8 +288,12 @@ impl OutDir {
         use std::ffi::CString;
         use std::os::fd::FromRawFd;
         use std::os::unix::ffi::OsStrExt;
-        let c = CString::new(path.as_os_str().as_bytes())
-            .with_context(|| format!("{flag} {}: the path holds a NUL byte", path.display()))?;
+        let c = CString::new(path.as_os_str().as_bytes()).with_context(|| {
+            format!(
+                "{flag} {}: the path holds a NUL byte",
+                crate::escape::path(path)
+            )
+        })?;
         // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
         let rc = unsafe { libc::mkdir(c.as_ptr(), 0o755) };
         if rc != 0 {
@@ -298,7 +302,7 @@ impl OutDir {
                 return Err(e).with_context(|| {
                     format!(
                         "{flag} {}: cannot create the directory (check its parent exists and is writable)",
-                        path.display()
+                        crate::escape::path(path)
                     )
                 });
             }
@@ -318,7 +322,7 @@ impl OutDir {
             } else {
                 format!("cannot open it as a directory: {e}")
             };
-            bail!("{flag} {}: {what}", path.display());
+            bail!("{flag} {}: {what}", crate::escape::path(path));
         }
         // SAFETY: `fd` was just opened and is owned by nothing else.
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
@@ -337,11 +341,20 @@ impl OutDir {
         use std::os::fd::{AsRawFd, FromRawFd};
         let shown = self.path.join(name);
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
-            bail!("{} {}: not a plain file name", self.flag, shown.display());
+            bail!(
+                "{} {}: not a plain file name",
+                self.flag,
+                crate::escape::path(&shown)
+            );
         }
         let dir = self.fd.as_raw_fd();
-        let target = CString::new(name)
-            .with_context(|| format!("{} {}: NUL in the name", self.flag, shown.display()))?;
+        let target = CString::new(name).with_context(|| {
+            format!(
+                "{} {}: NUL in the name",
+                self.flag,
+                crate::escape::path(&shown)
+            )
+        })?;
         let mut made = None;
         for _ in 0..8 {
             let tmp = format!(".{name}.copylab-tmp-{}", random_suffix());
@@ -370,7 +383,7 @@ impl OutDir {
                     format!(
                         "{} {}: cannot create a file in the directory (check it is writable)",
                         self.flag,
-                        shown.display()
+                        crate::escape::path(&shown)
                     )
                 });
             }
@@ -379,7 +392,7 @@ impl OutDir {
             bail!(
                 "{} {}: cannot create a temporary file: every name tried exists",
                 self.flag,
-                shown.display()
+                crate::escape::path(&shown)
             );
         };
         let r = f
@@ -394,7 +407,13 @@ impl OutDir {
                     Err(std::io::Error::last_os_error())
                 }
             })
-            .with_context(|| format!("{} {}: cannot write", self.flag, shown.display()));
+            .with_context(|| {
+                format!(
+                    "{} {}: cannot write",
+                    self.flag,
+                    crate::escape::path(&shown)
+                )
+            });
         if r.is_err() {
             // SAFETY: a valid name inside our open directory; removes the temporary only.
             unsafe { libc::unlinkat(dir, tmp.as_ptr(), 0) };

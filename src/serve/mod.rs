@@ -170,7 +170,7 @@ fn write_stacks(sh: &Shared) -> Result<()> {
     if pooled.is_empty() {
         eprintln!(
             "warning: {STACKS_FLAG} {}: nothing was sampled (no transfer, or the CPU profile was refused: see the warnings), so no stacks were written",
-            dir.display().to_string().escape_debug()
+            crate::escape::path(dir)
         );
         return Ok(());
     }

@@ -202,7 +202,7 @@ fn write_stacks(dir: &std::path::Path, r: &Results) -> Result<()> {
     if graphs.is_empty() {
         eprintln!(
             "warning: {STACKS_FLAG} {}: nothing was sampled (the CPU profile is n/a: see the warnings), so no stacks were written",
-            dir.display().to_string().escape_debug()
+            crate::escape::path(dir)
         );
         return Ok(());
     }
