@@ -896,6 +896,37 @@ mod tests {
     }
 
     #[test]
+    fn profile_kept_stacks_add_up_to_the_samples_and_name_the_copy() {
+        let Some(mut s) = open_or_skip() else { return };
+        let mut load = CopyLoad::new();
+        s.start().unwrap();
+        burn(Duration::from_millis(50), || load.step());
+        assert!(s.stop().unwrap().stacks.is_none(), "not kept unless asked");
+        s.keep_stacks();
+        s.start().unwrap();
+        burn(Duration::from_millis(150), || load.step());
+        let p = s.stop().unwrap();
+        let st = p.stacks.expect("kept");
+        assert_eq!(st.samples(), p.samples, "one stack per sample");
+        let k = kallsyms::get().unwrap();
+        // Root first: the syscall entry at the bottom, the copy routine above the page cache.
+        let copy = st
+            .iter()
+            .filter(|(f, _)| {
+                let names: Vec<&str> = f.iter().map(|i| stacks::frame_name(k, *i)).collect();
+                let at = |n: &str| names.iter().position(|x| *x == n);
+                matches!((at("filemap_read"), at("copy_page_to_iter")), (Some(a), Some(b)) if a < b)
+            })
+            .map(|(_, n)| n)
+            .sum::<u64>();
+        assert!(
+            copy * 4 >= p.samples,
+            "{copy} of {} samples under filemap_read → copy",
+            p.samples
+        );
+    }
+
+    #[test]
     fn profile_second_window_discards_and_sees_user() {
         let Some(mut s) = open_or_skip() else { return };
         let mut load = CopyLoad::new();
