@@ -67,6 +67,13 @@ pub const WORDS: Words = Words {
     receiver_thread: "receiver thread",
     ms_per_gib: "ms/GiB",
     textbook_copies: |n| format!("textbook: {n} CPU copies on the sender, none on the receiver"),
+    copies_count: |n, sg| {
+        if n == sg {
+            n.to_string()
+        } else {
+            format!("{n} ({sg} with SG-DMA)")
+        }
+    },
     measured_copy: |s, r| format!("measured copy: serving {s} ms/GiB · receiver {r} ms/GiB"),
     in_softirq: |v| format!("of which in softirq: {v} ms/GiB"),
     too_few: |n| format!("n/a: {n} samples, too few to say"),

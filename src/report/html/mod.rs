@@ -77,6 +77,8 @@ pub struct Words {
     pub receiver_thread: &'static str,
     pub ms_per_gib: &'static str,
     pub textbook_copies: fn(&str) -> String,
+    /// The textbook's CPU copies: "2", or "1 (0 with SG-DMA)" when scatter-gather DMA changes it.
+    pub copies_count: fn(u32, u32) -> String,
     pub measured_copy: fn(&str, &str) -> String,
     pub in_softirq: fn(&str) -> String,
     pub too_few: fn(u64) -> String,
@@ -485,7 +487,7 @@ fn table(r: &Report, w: &Words) -> String {
         let _ = write!(
             s,
             "<td>{} {} + {} {}<br>{} {}<br>{}</td></tr>",
-            esc(&tb.cpu_copies_text()),
+            esc(&(w.copies_count)(tb.cpu_copies, tb.cpu_copies_with_sg_dma)),
             esc(w.copies),
             tb.dma_copies,
             esc(w.dma),
@@ -617,7 +619,10 @@ fn cpu_section(r: &Report, w: &Words) -> String {
         let copy_r = figure(&p.receiver, p.receiver.ns_per_gib(Category::Copy));
         let mut copy_line = format!(
             "{} — <b>{}</b>",
-            esc(&(w.textbook_copies)(&m.textbook.cpu_copies_text())),
+            esc(&(w.textbook_copies)(&(w.copies_count)(
+                m.textbook.cpu_copies,
+                m.textbook.cpu_copies_with_sg_dma
+            ))),
             esc(&(w.measured_copy)(&copy_s, &copy_r))
         );
         for (t, pp) in [

@@ -58,6 +58,13 @@ pub const WORDS: Words = Words {
     receiver_thread: "接收线程",
     ms_per_gib: "ms/GiB",
     textbook_copies: |n| format!("教科书：发送端 {n} 次 CPU 拷贝，接收端不计"),
+    copies_count: |n, sg| {
+        if n == sg {
+            n.to_string()
+        } else {
+            format!("{n}（有 SG-DMA 时为 {sg}）")
+        }
+    },
     measured_copy: |s, r| format!("实测拷贝：发送 {s} ms/GiB · 接收 {r} ms/GiB"),
     in_softirq: |v| format!("其中在软中断中：{v} ms/GiB"),
     too_few: |n| format!("不可用：仅 {n} 个样本，不足以判断"),
