@@ -301,7 +301,9 @@ fn tracefs_check() -> Check {
             "tracefs",
             Level::Ok,
             match ids.origin {
-                tracefs::Origin::Mounted(p) => format!("syscall tracepoints in {}", p.display()),
+                tracefs::Origin::Mounted(p) => {
+                    format!("syscall tracepoints in {}", crate::escape::path(&p))
+                }
                 tracefs::Origin::TemporaryMount => {
                     "not mounted; copylab mounts it privately for a moment (as root)".into()
                 }
@@ -514,7 +516,7 @@ fn file_check(path: &Path) -> Check {
             Level::Limited,
             format!(
                 "{} on {fs_name} is empty: sendfile and splice were not tried",
-                path.display()
+                crate::escape::path(path)
             ),
             Some("give a non-empty file to check the zero-copy paths"),
         );
@@ -525,14 +527,14 @@ fn file_check(path: &Path) -> Check {
             Level::Ok,
             format!(
                 "{} on {fs_name}: sendfile and splice can read it",
-                path.display()
+                crate::escape::path(path)
             ),
             None,
         ),
         Err(e) => check(
             "file",
             Level::Limited,
-            format!("{} on {fs_name}: {e}", path.display()),
+            format!("{} on {fs_name}: {e}", crate::escape::path(path)),
             Some("this file system refuses zero-copy reads: copy the file to ext4, xfs or tmpfs"),
         ),
     }

@@ -199,3 +199,36 @@ fn a_file_name_with_escape_sequences_is_printed_escaped() {
         assert!(!o.stderr.contains(['\u{1b}', '\u{7}']), "{}", o.dump());
     }
 }
+
+/// The same name in the lines that quote it when nothing failed: compare's header and doctor's
+/// file check.
+#[test]
+fn a_served_file_named_with_escape_sequences_is_printed_escaped() {
+    let dir = tempdir();
+    let evil = "\u{1b}]2;PWN\u{7}\u{1b}[2J";
+    let file = write_file(dir.path(), &format!("{evil}.bin"), 64 << 10, 5);
+    let compared = run_ok(
+        &[
+            "compare",
+            path_str(&file),
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--methods",
+            "sendfile",
+            "--color",
+            "never",
+        ],
+        &[],
+    );
+    let doctor = run(&["doctor", path_str(&file)], &[("COLUMNS", "1000")]);
+    for o in [&compared, &doctor] {
+        assert!(
+            o.stdout.contains(r"\x1b]2;PWN\x07\x1b[2J.bin"),
+            "{}",
+            o.dump()
+        );
+        assert!(!o.stdout.contains(['\u{1b}', '\u{7}']), "{}", o.dump());
+    }
+}

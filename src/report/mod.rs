@@ -7,6 +7,8 @@ pub mod export;
 mod fetch;
 pub mod fit;
 mod html;
+pub mod lesson;
+mod matrix;
 mod profile;
 pub mod progress;
 pub mod quiz;
@@ -142,9 +144,15 @@ pub fn write_sweep(
     write_as(s, output, sweep::render, w)
 }
 
-/// Write `report` to `w` in the chosen format.
+/// Write `report` to `w` in the chosen format: the full table, or with `--receive` the
+/// sender × receiver matrix.
 pub fn write(report: &Report, output: Output, w: &mut dyn Write) -> Result<()> {
-    write_as(report, output, table::render, w)
+    let render = if report.receive.is_some() {
+        matrix::render
+    } else {
+        table::render
+    };
+    write_as(report, output, render, w)
 }
 
 /// Write a trace's results to `w` in the chosen format.

@@ -65,11 +65,12 @@ fn para(out: &mut String, screen: &Screen, text: &str) {
 }
 
 fn header(r: &Report, screen: &Screen, out: &mut String) {
+    // The user's own file name, but a name from outside all the same: escaped.
     let file = match &r.file.path {
-        Some(p) => p.clone(),
+        Some(p) => crate::escape::escape(p).into_owned(),
         None => format!(
             "random data (unlinked temp file in {})",
-            r.file.temp_dir.as_deref().unwrap_or("?")
+            crate::escape::escape(r.file.temp_dir.as_deref().unwrap_or("?"))
         ),
     };
     let cache = match (r.cache.mode, r.cache.resident_after_drop_max_pct) {

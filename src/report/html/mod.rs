@@ -410,8 +410,9 @@ fn table(r: &Report, w: &Words) -> String {
         let c = &med.cost;
         let _ = write!(
             s,
-            "<tr data-method=\"{0}\"><td class=\"m\">{0}</td>",
-            esc(m.method.name())
+            "<tr data-method=\"{}\"><td class=\"m\">{}</td>",
+            esc(&row_id(m)),
+            esc(&row_label(m))
         );
         s.push_str(&num(
             "median.throughput_mib_s",
@@ -614,7 +615,9 @@ fn cpu_section(r: &Report, w: &Words) -> String {
     );
     for m in pooled {
         let Some(p) = &m.profile else { continue };
-        let name = m.method.name();
+        let id = row_id(m);
+        let name = id.as_str();
+        let label = row_label(m);
         let copy_s = figure(&p.serving, p.serving.ns_per_gib(Category::Copy));
         let copy_r = figure(&p.receiver, p.receiver.ns_per_gib(Category::Copy));
         let mut copy_line = format!(
@@ -645,7 +648,8 @@ fn cpu_section(r: &Report, w: &Words) -> String {
         }
         let _ = write!(
             s,
-            "<div class=\"path\" data-method=\"{n}\"><h3>{n}</h3><p class=\"copyline\">{copy_line}</p><div class=\"pair\"><div class=\"thread\"><h4>{}</h4>{}</div><div class=\"thread\"><h4>{}</h4>{}</div></div>{}</div>",
+            "<div class=\"path\" data-method=\"{n}\"><h3>{}</h3><p class=\"copyline\">{copy_line}</p><div class=\"pair\"><div class=\"thread\"><h4>{}</h4>{}</div><div class=\"thread\"><h4>{}</h4>{}</div></div>{}</div>",
+            esc(&label),
             esc(w.serving_thread),
             bar(&p.serving, max, name, "serving", w),
             esc(w.receiver_thread),
@@ -658,11 +662,26 @@ fn cpu_section(r: &Report, w: &Words) -> String {
     s
 }
 
+/// A row's name in the page and the files: the method, or `sendfile-to-zerocopy` for a
+/// pair of `--receive`'s matrix.
+fn row_id(m: &MethodResult) -> String {
+    match m.receiver_path {
+        Some(r) => stacks::safe_file_part(&format!("{}-to-{r}", m.method.name())),
+        None => m.method.name().to_string(),
+    }
+}
+
+/// A row's label: the method, or "sendfile → zerocopy" in a matrix.
+fn row_label(m: &MethodResult) -> String {
+    crate::results::pair_label(m.method.name(), m.receiver_path)
+}
+
 /// The graphs of a compare: one per method × thread with stacks.
 pub fn compare_graphs(r: &Report) -> Vec<(String, Graph<'_>)> {
     let mut v = Vec::new();
     for m in &r.methods {
         let Some(st) = &m.stacks else { continue };
+        let id = row_id(m);
         let period = m
             .runs
             .iter()
@@ -673,11 +692,11 @@ pub fn compare_graphs(r: &Report) -> Vec<(String, Graph<'_>)> {
                 continue;
             }
             v.push((
-                format!("{}.{thread}", m.method.name()),
+                format!("{id}.{thread}"),
                 Graph {
-                    root: vec![m.method.name().to_string(), thread.to_string()],
+                    root: vec![id.clone(), thread.to_string()],
                     stacks,
-                    title: format!("{}: {thread} thread", m.method.name()),
+                    title: format!("{}: {thread} thread", row_label(m)),
                     subtitle: format!(
                         "{} samples over {} runs, cpu-clock every {} µs of the thread's CPU; kernel callchains, [user] = user space",
                         stacks.samples(),
