@@ -8,6 +8,10 @@
 # their differences to plain, and the report's size.
 #
 #   scripts/bench-report.sh [N] [COMPARE ARGS...]     (default N=7, a default compare)
+#   scripts/bench-report.sh 15 --size 16M              (the writing's own cost, in ms: the
+#                                                       sampling period adapts to the size, so a
+#                                                       short compare keeps as many samples and
+#                                                       stacks as a long one, with less noise)
 #
 # Run as root (the profile samples the kernel), on a machine as quiet as can be had.
 set -euo pipefail
