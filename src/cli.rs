@@ -13,7 +13,7 @@ use crate::explain::ExplainOptions;
 use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
 use crate::receive::ReceiverKind;
-use crate::report::export::Format;
+use crate::report::export::{Format, Specs};
 use crate::report::text::Lang;
 use crate::report::{Color, Output};
 use crate::serve::{Listen, ServeOptions};
@@ -183,6 +183,12 @@ pub struct TraceArgs {
     #[command(flatten)]
     pub style: StyleArgs,
 
+    #[command(flatten)]
+    pub html: HtmlArgs,
+
+    #[command(flatten)]
+    pub stacks: StacksArgs,
+
     /// The program to run and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -292,6 +298,9 @@ pub struct ServeArgs {
     /// When to colour the summary table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    #[command(flatten)]
+    pub stacks: StacksArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -438,6 +447,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub export: ExportArgs,
 
+    #[command(flatten)]
+    pub stacks: StacksArgs,
+
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -492,20 +504,61 @@ pub struct ExportArgs {
     /// Write the medians as a Markdown table to FILE (- for stdout); rewritten after every run.
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<String>,
+
+    #[command(flatten)]
+    pub html: HtmlArgs,
+}
+
+/// The one-page HTML report and its language.
+#[derive(Debug, clap::Args)]
+pub struct HtmlArgs {
+    /// Write one self-contained HTML page to FILE (- for stdout): header, table, where the CPU
+    /// went on each thread, flame graphs; no network, no scripts. Written once, at the end.
+    #[arg(long, value_name = "FILE")]
+    pub export_html: Option<String>,
+
+    /// Language of the --export-html page: en or zh [default: zh when LC_ALL, LC_MESSAGES or
+    /// LANG starts with zh, else en]
+    #[arg(long, value_enum, value_name = "LANG")]
+    pub lang: Option<LangArg>,
+}
+
+impl HtmlArgs {
+    fn spec(&self) -> Option<(Format, String)> {
+        let lang = match self.lang {
+            Some(LangArg::En) => Lang::En,
+            Some(LangArg::Zh) => Lang::Zh,
+            None => Lang::from_env(),
+        };
+        self.export_html.clone().map(|p| (Format::Html(lang), p))
+    }
+}
+
+/// `--export-stacks DIR`, where a command offers it.
+#[derive(Debug, clap::Args)]
+pub struct StacksArgs {
+    /// Write every sampled callchain into DIR (made if missing; never through a symbolic
+    /// link): per method and thread (trace: per thread) a folded-stacks file (NAME.folded,
+    /// `frame;frame count` as FlameGraph's stackcollapse writes it) and its flame graph
+    /// (NAME.svg). A directory, so `-` (stdout) does not apply. Written once, at the end.
+    #[arg(long, value_name = "DIR")]
+    pub export_stacks: Option<PathBuf>,
 }
 
 impl ExportArgs {
     /// The exports, refusing two claims on stdout: two exports to `-`, or one beside `--json`
     /// (each would print over the other). The table gives stdout up to an export to `-`.
-    fn specs_with(&self, json: bool, sub: &str) -> Result<Vec<(Format, String)>> {
+    fn specs_with(&self, json: bool, sub: &str) -> Result<Specs> {
         let specs = self.specs();
         let to_stdout: Vec<&'static str> = specs
+            .files
             .iter()
             .filter(|(_, p)| p == "-")
             .map(|(f, _)| match f {
                 Format::Json => "--export-json -",
                 Format::Csv => "--export-csv -",
                 Format::Markdown => "--export-markdown -",
+                Format::Html(_) => "--export-html -",
             })
             .chain(json.then_some("--json"))
             .collect();
@@ -521,15 +574,20 @@ impl ExportArgs {
         Ok(specs)
     }
 
-    fn specs(&self) -> Vec<(Format, String)> {
-        [
+    fn specs(&self) -> Specs {
+        let files = [
             (Format::Json, &self.export_json),
             (Format::Csv, &self.export_csv),
             (Format::Markdown, &self.export_markdown),
         ]
         .into_iter()
         .filter_map(|(f, p)| p.clone().map(|p| (f, p)))
-        .collect()
+        .chain(self.html.spec())
+        .collect();
+        Specs {
+            files,
+            stacks_dir: None,
+        }
     }
 }
 
@@ -722,13 +780,14 @@ impl From<ColorArg> for Color {
 
 /// A command ready to run, free of clap types.
 pub enum Job {
-    Compare(CompareOptions, Output, Vec<(Format, String)>),
-    Sweep(SweepOptions, Output, Vec<(Format, String)>),
+    Compare(CompareOptions, Output, Specs),
+    Sweep(SweepOptions, Output, Specs),
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
-    /// The options, the format, and the file the results go to (stdout without one).
-    Trace(crate::trace::TraceOptions, Output, Option<PathBuf>),
+    /// The options, the format, the file the results go to (stdout without one), and the
+    /// HTML page and stacks asked for.
+    Trace(crate::trace::TraceOptions, Output, Option<PathBuf>, Specs),
     Quiz(crate::quiz::QuizOptions),
     Doctor {
         file: Option<PathBuf>,
@@ -1406,13 +1465,19 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         receive_named: a.receive.as_ref().map_or(Vec::new(), |r| r.named.clone()),
         receive: a.receive.map(|r| r.kinds),
         sample_period_ns: a.sample_period.and_then(|p| p.0),
+        stacks: false,
     };
     let layout = crate::report::Layout {
         wide: a.wide,
         style: a.style.style.into(),
     };
     let output = output_of(a.json, a.color, layout);
-    let specs = a.export.specs_with(a.json, "compare")?;
+    let mut specs = a.export.specs_with(a.json, "compare")?;
+    specs.stacks_dir = a.stacks.export_stacks;
+    let opts = CompareOptions {
+        stacks: opts.profile && specs.need_stacks(),
+        ..opts
+    };
     Ok(Job::Compare(opts, output, specs))
 }
 
@@ -1446,6 +1511,7 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         cpus: a.worker_cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,
+        export_stacks: a.stacks.export_stacks,
     }))
 }
 
@@ -1481,6 +1547,8 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         receive_named: a.receive.as_ref().map_or(Vec::new(), |r| r.named.clone()),
         receive: a.receive.map(|r| r.kinds),
         sample_period_ns: None,
+        // The sweep's page has no flame graphs: compare draws them.
+        stacks: false,
     };
     let layout = crate::report::Layout {
         wide: false,
@@ -1545,6 +1613,16 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
             },
         },
     };
+    let specs = Specs {
+        files: a.html.spec().into_iter().collect(),
+        stacks_dir: a.stacks.export_stacks,
+    };
+    if to_stdout && specs.files.iter().any(|(_, p)| p == "-") {
+        return Err(usage(
+            "trace",
+            "--export-html - and the results would each write to stdout, one over the other: send one to a file (-o FILE or --export-html FILE)".to_string(),
+        ));
+    }
     Ok(Job::Trace(
         crate::trace::TraceOptions {
             target,
@@ -1553,6 +1631,7 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
         },
         output,
         a.output,
+        specs,
     ))
 }
 

@@ -16,7 +16,7 @@ use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch
 use crate::placement::{self, Cpus, Placement};
 use crate::receive::{ReceiveConfig, ReceiverKind, ZeroCopyReceive};
 use crate::results::{
-    CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, Profile, ReceiveInfo,
+    CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, MethodStacks, Profile, ReceiveInfo,
     ReceivePathInfo, Report, Run, RunOptions, RunReceive, SCHEMA, VethInfo,
 };
 use crate::source::{self, Source};
@@ -64,6 +64,9 @@ pub struct CompareOptions {
     /// Sample every this many ns of each thread's CPU, or `None` to choose after the first
     /// round ([`crate::counters::profile::period_for`]).
     pub sample_period_ns: Option<u64>,
+    /// Keep every sample's callchain (for `--export-stacks` and `--export-html`): the
+    /// report's methods then carry them ([`MethodResult::stacks`]).
+    pub stacks: bool,
 }
 
 impl CompareOptions {
@@ -92,6 +95,7 @@ impl CompareOptions {
             receive: None,
             receive_named: Vec::new(),
             sample_period_ns: None,
+            stacks: false,
         }
     }
 }
@@ -102,6 +106,8 @@ struct Slot {
     method: Box<dyn Method>,
     scratch: Scratch,
     runs: Vec<Run>,
+    /// The measured runs' callchains, when kept.
+    stacks: MethodStacks,
     with: ReceiveWith,
 }
 
@@ -207,6 +213,7 @@ pub fn run_with(
                 scratch: Scratch::default(),
                 runs: Vec::new(),
                 with: ReceiveWith { chosen, cfg: rcfg },
+                stacks: MethodStacks::default(),
             });
         }
     }
@@ -252,6 +259,10 @@ pub fn run_with(
     let receiver = Receiver::start(placement.receiver_cpu, opts.counters, opts.profile)?;
     placement::pin_current(placement.serving_cpu.as_slice())?;
     let mut counters = Counters::open_sampled(opts.counters, opts.profile)?;
+    if opts.stacks {
+        counters.keep_stacks();
+        receiver.keep_stacks();
+    }
     let first_period = match (opts.sample_period_ns, counters.sample_capacity()) {
         (Some(p), _) => Some(p),
         (None, Some(capacity)) => Some(crate::counters::profile::first_period_for(
@@ -330,8 +341,16 @@ pub fn run_with(
                 receiver: &receiver,
                 placement,
             };
-            let run = one_run(&src, slot, &wire, opts.link, ends, hash, &bar)
+            let mut run = one_run(&src, slot, &wire, opts.link, ends, hash, &bar)
                 .with_context(|| format!("method {kind}"))?;
+            // The callchains go to the method's pool, not into every snapshot's runs.
+            if let Some(p) = run.profile.as_mut() {
+                let (s, r) = (p.serving.stacks.take(), p.receiver.stacks.take());
+                if let (false, Some(s), Some(r)) = (warm, s, r) {
+                    slot.stacks.serving.merge(&s);
+                    slot.stacks.receiver.merge(&r);
+                }
+            }
             if round == 0
                 && let Some(p) = &run.profile
             {
@@ -353,7 +372,18 @@ pub fn run_with(
         bail!("no method can run here: {}", skipped.join("; "));
     }
     // The last snapshot is the report: nothing is measured after the last run.
-    last.context("no run was measured")
+    let mut report = last.context("no run was measured")?;
+    if opts.stacks {
+        for m in report.methods.iter_mut().filter(|m| m.profile.is_some()) {
+            if let Some(slot) = slots
+                .iter_mut()
+                .find(|s| s.method.kind() == m.method && s.with.chosen == m.receiver_path)
+            {
+                m.stacks = Some(std::mem::take(&mut slot.stacks));
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// The report of the runs so far (methods without a measured run yet are left out).

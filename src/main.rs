@@ -67,7 +67,15 @@ fn run() -> anyhow::Result<ExitCode> {
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
-        cli::Job::Trace(opts, output, file) => trace::command(&opts, output, file.as_deref())?,
+        cli::Job::Trace(opts, output, file, specs) => {
+            use report::export::{Exports, Results};
+            // A bad page or stacks path is found before the program runs, not after.
+            let exports = Exports::create(&specs)?;
+            let stacks = opts.profile && specs.need_stacks();
+            trace::command(&opts, output, file.as_deref(), stacks, |r| {
+                exports.finish(&Results::Trace(r))
+            })?
+        }
         cli::Job::Quiz(opts) => quiz::run(&opts)?,
         cli::Job::LabUp => {
             let lab = lab::up()?;

@@ -137,6 +137,15 @@ pub fn create_temp_beside(flag: &str, path: &Path, tag: &str) -> Result<(File, P
         })
 }
 
+/// Check that a file can be made beside `path` (written later, in one step, by [`replace`]):
+/// make a temporary there and remove it again. Nothing is left behind.
+pub fn check_writable_beside(flag: &str, path: &Path) -> Result<()> {
+    let (f, tmp) = create_temp_beside(flag, path, "copylab-check")?;
+    drop(f);
+    let _ = std::fs::remove_file(&tmp);
+    Ok(())
+}
+
 /// Open a character device or FIFO for writing as it is (no create, no truncate; a link only
 /// when [`classify`] accepted one), checking that what was opened is still one.
 ///
@@ -227,4 +236,188 @@ pub fn replace(flag: &str, path: &Path, text: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     r
+}
+
+/// A directory copylab writes several files into (`--export-stacks DIR`), held open: every
+/// file is made inside the directory that was checked, whatever happens to its path later.
+pub struct OutDir {
+    fd: std::os::fd::OwnedFd,
+    path: PathBuf,
+    flag: &'static str,
+}
+
+/// Check before any run that `path` can become an output directory: absent (it is made when
+/// the files are written, in an existing parent), or a real directory — never a symbolic
+/// link, whoever owns it (a link to a directory would let its owner choose where the files
+/// go).
+pub fn check_dir(flag: &'static str, path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_dir() => Ok(()),
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "{flag} {}: is a symbolic link, which copylab does not write through; give the directory it points to",
+            crate::escape::path(path)
+        ),
+        Ok(_) => bail!(
+            "{flag} {}: exists and is not a directory; give a directory (it is made if missing)",
+            crate::escape::path(path)
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = parent_of(path);
+            if !parent.is_dir() {
+                bail!(
+                    "{flag} {}: its parent {} is not a directory (create it or choose another path)",
+                    crate::escape::path(path),
+                    crate::escape::path(&parent)
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "{flag} {}: cannot look at the path (check the directory exists and is readable)",
+                crate::escape::path(path)
+            )
+        }),
+    }
+}
+
+impl OutDir {
+    /// Make `path` (mode 0755 before the umask) unless it is already a directory, and open it
+    /// without following a link: a link planted at `path` makes this fail, never redirects.
+    pub fn open(flag: &'static str, path: &Path) -> Result<OutDir> {
+        use std::ffi::CString;
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let c = CString::new(path.as_os_str().as_bytes()).with_context(|| {
+            format!(
+                "{flag} {}: the path holds a NUL byte",
+                crate::escape::path(path)
+            )
+        })?;
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        let rc = unsafe { libc::mkdir(c.as_ptr(), 0o755) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(e).with_context(|| {
+                    format!(
+                        "{flag} {}: cannot create the directory (check its parent exists and is writable)",
+                        crate::escape::path(path)
+                    )
+                });
+            }
+        }
+        // SAFETY: as above; O_NOFOLLOW|O_DIRECTORY refuse a link or anything but a directory.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            let what = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+            {
+                "is a symbolic link, which copylab does not write through; give the directory it points to".to_string()
+            } else {
+                format!("cannot open it as a directory: {e}")
+            };
+            bail!("{flag} {}: {what}", crate::escape::path(path));
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        Ok(OutDir {
+            fd,
+            path: path.to_path_buf(),
+            flag,
+        })
+    }
+
+    /// Write `name` (a plain file name) in the directory in one step: a fresh temporary
+    /// created exclusively beside it (never through a link), then a rename over it. On any
+    /// failure the temporary is removed and an older `name` is left as it was.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        use std::ffi::CString;
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let shown = self.path.join(name);
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            bail!(
+                "{} {}: not a plain file name",
+                self.flag,
+                crate::escape::path(&shown)
+            );
+        }
+        let dir = self.fd.as_raw_fd();
+        let target = CString::new(name).with_context(|| {
+            format!(
+                "{} {}: NUL in the name",
+                self.flag,
+                crate::escape::path(&shown)
+            )
+        })?;
+        let mut made = None;
+        for _ in 0..8 {
+            let tmp = format!(".{name}.copylab-tmp-{}", random_suffix());
+            let Ok(c) = CString::new(tmp) else { continue };
+            // SAFETY: `dir` is our open directory, `c` a valid NUL-terminated name.
+            let fd = unsafe {
+                libc::openat(
+                    dir,
+                    c.as_ptr(),
+                    libc::O_WRONLY
+                        | libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_NOFOLLOW
+                        | libc::O_CLOEXEC,
+                    0o644 as libc::c_uint,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: `fd` was just opened and is owned by nothing else.
+                made = Some((unsafe { File::from_raw_fd(fd) }, c));
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(e).with_context(|| {
+                    format!(
+                        "{} {}: cannot create a file in the directory (check it is writable)",
+                        self.flag,
+                        crate::escape::path(&shown)
+                    )
+                });
+            }
+        }
+        let Some((mut f, tmp)) = made else {
+            bail!(
+                "{} {}: cannot create a temporary file: every name tried exists",
+                self.flag,
+                crate::escape::path(&shown)
+            );
+        };
+        let r = f
+            .write_all(bytes)
+            .and_then(|()| f.flush())
+            .and_then(|()| {
+                // SAFETY: both names are valid NUL-terminated names inside our open directory.
+                let rc = unsafe { libc::renameat(dir, tmp.as_ptr(), dir, target.as_ptr()) };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            })
+            .with_context(|| {
+                format!(
+                    "{} {}: cannot write",
+                    self.flag,
+                    crate::escape::path(&shown)
+                )
+            });
+        if r.is_err() {
+            // SAFETY: a valid name inside our open directory; removes the temporary only.
+            unsafe { libc::unlinkat(dir, tmp.as_ptr(), 0) };
+        }
+        r
+    }
 }

@@ -248,6 +248,18 @@ pub struct MethodResult {
     /// and the view show (the summaries' `profile` are field-by-field, each resting on one
     /// run's samples). Null when a run was not sampled.
     pub profile: Option<PooledProfile>,
+    /// Every measured run's sampled callchains, per thread, when they were kept
+    /// (`--export-stacks`, `--export-html`); not in the JSON.
+    #[serde(skip)]
+    pub stacks: Option<MethodStacks>,
+}
+
+/// The callchains of every measured run of a method, per thread: what the folded stacks and
+/// the flame graphs show. Their counts add up to the pooled profile's samples.
+#[derive(Debug, Clone, Default)]
+pub struct MethodStacks {
+    pub serving: crate::counters::profile::stacks::Stacks,
+    pub receiver: crate::counters::profile::stacks::Stacks,
 }
 
 /// The samples of every run of a method, pooled, per thread.
@@ -310,6 +322,7 @@ fn summarize_profile(ps: &[&ThreadProfile], pick: fn(&mut [u64]) -> u64) -> Thre
         softirq_context_ns: field(&|p| p.softirq_context_ns),
         top_other,
         cpus,
+        stacks: None,
     }
 }
 
@@ -833,6 +846,7 @@ impl MethodResult {
             textbook: method.textbook(),
             setup,
             profile: PooledProfile::of(&runs),
+            stacks: None,
             runs,
             median,
             min,
@@ -998,6 +1012,10 @@ pub struct TraceReport {
     /// CPU time of the command and its children by getrusage (null when attached).
     pub rusage_user_ns: Option<u64>,
     pub rusage_sys_ns: Option<u64>,
+    /// Each sampled thread's callchains (pid, tid, stacks), when kept (`--export-stacks`,
+    /// `--export-html`); not in the JSON.
+    #[serde(skip)]
+    pub stacks: Vec<(u32, u32, crate::counters::profile::stacks::Stacks)>,
 }
 
 /// The path a set of syscalls shows.

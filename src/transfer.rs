@@ -7,7 +7,7 @@
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -136,6 +136,8 @@ pub struct Receiver {
     thread: Option<std::thread::JoinHandle<()>>,
     /// The sampling period the thread should use from its next receive on (0: as opened).
     period_ns: Arc<AtomicU64>,
+    /// Keep every sample's callchain from the next receive on.
+    keep_stacks: Arc<AtomicBool>,
 }
 
 impl Receiver {
@@ -146,6 +148,8 @@ impl Receiver {
         let (ready_tx, ready) = mpsc::channel::<Result<()>>();
         let period_ns = Arc::new(AtomicU64::new(0));
         let wanted = Arc::clone(&period_ns);
+        let keep_stacks = Arc::new(AtomicBool::new(false));
+        let stacks_wanted = Arc::clone(&keep_stacks);
         let thread = std::thread::Builder::new()
             .name("copylab-recv".into())
             .spawn(move || {
@@ -172,6 +176,9 @@ impl Receiver {
                         let _ = counters.set_sample_period(want);
                         applied = want;
                     }
+                    if stacks_wanted.load(Ordering::Relaxed) {
+                        counters.keep_stacks();
+                    }
                     let done = job.done.clone();
                     let _ = done.send(receive_measured(job, &mut counters));
                 }
@@ -184,12 +191,18 @@ impl Receiver {
             jobs: Some(jobs),
             thread: Some(thread),
             period_ns,
+            keep_stacks,
         })
     }
 
     /// Sample the receiver thread every `period_ns` of its CPU from its next receive on.
     pub fn set_sample_period(&self, period_ns: u64) {
         self.period_ns.store(period_ns, Ordering::Relaxed);
+    }
+
+    /// Keep every sample's callchain from the next receive on.
+    pub fn keep_stacks(&self) {
+        self.keep_stacks.store(true, Ordering::Relaxed);
     }
 
     /// Hand `conn` to the receiver, to be taken `with` a receiving path; the returned channel

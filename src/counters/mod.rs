@@ -137,6 +137,14 @@ impl Counters {
             .map(profile::Sampler::capacity_samples)
     }
 
+    /// Keep every sample's callchain from the next window on (each reading's profile then
+    /// carries its stacks); nothing without a sampler.
+    pub fn keep_stacks(&mut self) {
+        if let Some(s) = self.sampler.as_mut() {
+            s.keep_stacks();
+        }
+    }
+
     /// The thread is sampled (each reading carries a profile).
     pub fn samples(&self) -> bool {
         self.sampler.is_some()

@@ -6,6 +6,7 @@ mod doctor;
 pub mod export;
 mod fetch;
 pub mod fit;
+mod html;
 pub mod lesson;
 mod matrix;
 mod profile;

@@ -19,7 +19,7 @@ use super::conclusion::NO_COPY_SHARE;
 
 /// One segment of a bar: a category (copies split by where they ran), its glyph and colour.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
+pub(super) enum Part {
     /// Copies made in the thread's own context.
     Copy,
     /// Copies made in softirq context on the thread's CPU (loopback's receive path).
@@ -28,7 +28,7 @@ enum Part {
 }
 
 impl Part {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Part::Copy => Category::Copy.name(),
             Part::CopyInSoftirq => "copy in softirq",
@@ -38,7 +38,7 @@ impl Part {
 }
 
 /// The glyph (Unicode, ASCII) and colour code of each part, in the order bars are drawn.
-const LEGEND: [(Part, char, char, &str); 10] = [
+pub(super) const LEGEND: [(Part, char, char, &str); 10] = [
     (Part::Copy, '█', 'C', "31"),
     (Part::CopyInSoftirq, '▞', 'c', "91"),
     (Part::Other(Category::Network), '▓', 'N', "34"),
@@ -57,7 +57,7 @@ fn glyph(screen: &Screen, unicode: char, ascii: char) -> char {
 }
 
 /// The ns of one part over all the pooled runs.
-fn part_ns(p: &Pooled, part: Part) -> u64 {
+pub(super) fn part_ns(p: &Pooled, part: Part) -> u64 {
     let copy = p.ns.get(&Category::Copy).copied().unwrap_or(0);
     match part {
         Part::Copy => copy.saturating_sub(p.copy_in_softirq_ns),
@@ -89,7 +89,7 @@ pub fn copy_cell(m: &MethodResult) -> String {
 }
 
 /// A share as "40%", or "n/a".
-fn pct(share: Option<f64>) -> String {
+pub(super) fn pct(share: Option<f64>) -> String {
     share.map_or_else(|| "n/a".into(), |s| format!("{:.0}%", s * 100.0))
 }
 

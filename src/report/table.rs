@@ -443,7 +443,7 @@ fn placement_text(r: &Report) -> String {
 const TICK_SPLIT_FIRM_NS: u64 = 1_000_000_000;
 
 /// "user / sys" in ms, "≈" in front when the split is by a few scheduler ticks.
-fn user_sys(cpu: &crate::results::Cpu) -> String {
+pub(super) fn user_sys(cpu: &crate::results::Cpu) -> String {
     let approx = cpu.split == crate::counters::CpuSplit::Ticks
         && cpu.user_ns + cpu.sys_ns < TICK_SPLIT_FIRM_NS;
     format!(
@@ -472,7 +472,7 @@ fn rel_text(
 
 /// The data syscalls of a run by name, biggest first, zeros left out: "pread64 2,049 · write
 /// 2,048". A syscall the method made but this kernel cannot count shows as "n/a (self 8)".
-fn by_name(m: &MethodResult) -> String {
+pub(super) fn by_name(m: &MethodResult) -> String {
     let med = &m.median.cost;
     let mut v: Vec<(&String, Option<u64>)> = med
         .syscalls
@@ -535,7 +535,7 @@ fn zerocopy_text(z: &ZeroCopy, transport: Transport) -> String {
 }
 
 /// The textbook's syscalls: "read + write", "write (mmap once)", "io_uring_enter per 16 chunks".
-fn textbook_calls(tb: &crate::method::Textbook, batch: u32) -> String {
+pub(super) fn textbook_calls(tb: &crate::method::Textbook, batch: u32) -> String {
     let mut parts = Vec::new();
     if !tb.syscalls_per_chunk.is_empty() {
         parts.push(tb.syscalls_per_chunk.clone());

@@ -15,7 +15,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use super::handle::{Worker, serve_one};
 use super::heads::{MAX_PENDING_HEADS, read_heads};
 use super::{GRACE, Shared, lock};
-use crate::counters::Counters;
 use crate::http;
 use crate::signals;
 use crate::transport::{Conn, Listener};
@@ -264,7 +263,7 @@ fn work(sh: &Shared, queue: &Mutex<Receiver<Job>>, ready: Option<Sender<()>>) {
     }
     // A failure here is met again, and reported, by the first connection.
     let mut w = Worker {
-        counters: Counters::open(sh.opts.counters).ok(),
+        counters: sh.open_counters().ok(),
         peek: None,
     };
     // One buffer or pipe per worker, made now and put in the shared pool: the pool then holds

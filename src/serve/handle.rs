@@ -310,7 +310,7 @@ fn send(
             Some(c) => c,
             None => {
                 w.peek = None;
-                w.counters.insert(Counters::open(sh.opts.counters)?)
+                w.counters.insert(sh.open_counters()?)
             }
         };
         sh.method.prepare(&mut scratch)?;
@@ -345,6 +345,15 @@ fn send(
         );
         if let Some(live) = &sh.live {
             live.end(rec.id);
+        }
+        let mut measured = measured;
+        if let Some(st) = measured
+            .as_mut()
+            .ok()
+            .and_then(|m| m.reading.profile.as_mut())
+            .and_then(|p| p.stacks.take())
+        {
+            lock(&sh.stacks).merge(&st);
         }
         measured
     })();

@@ -62,6 +62,9 @@ pub struct ServeOptions {
     pub live: bool,
     /// Pace each connection's socket to this many bytes per second (SO_MAX_PACING_RATE).
     pub link: Option<u64>,
+    /// `--export-stacks DIR`: sample every transfer's serving thread and write the pooled
+    /// callchains there at exit.
+    pub export_stacks: Option<PathBuf>,
 }
 
 /// State shared by the acceptor and the connection threads.
@@ -86,6 +89,20 @@ struct Shared {
     spare: Mutex<Vec<Scratch>>,
     /// `--live` with stdout a terminal: the bars.
     live: Option<live::Live>,
+    /// With `--export-stacks`: every finished transfer's serving-thread callchains, pooled.
+    stacks: Mutex<crate::counters::profile::stacks::Stacks>,
+}
+
+impl Shared {
+    /// A worker's counters: sampled, keeping callchains, with `--export-stacks`.
+    fn open_counters(&self) -> Result<Counters> {
+        if self.opts.export_stacks.is_none() {
+            return Counters::open(self.opts.counters);
+        }
+        let mut c = Counters::open_sampled(self.opts.counters, true)?;
+        c.keep_stacks();
+        Ok(c)
+    }
 }
 
 /// What the counters probe found at start-up, for the warnings and the listening line.
@@ -138,7 +155,38 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     ) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot print the summary"),
+    }?;
+    write_stacks(&shared)
+}
+
+/// `--export-stacks DIR`: the serving threads' callchains of every transfer, pooled, as
+/// `<method>.serving.folded` and `.svg` (the receivers are the clients, outside copylab).
+fn write_stacks(sh: &Shared) -> Result<()> {
+    use crate::report::export::{STACKS_FLAG, stacks};
+    let Some(dir) = &sh.opts.export_stacks else {
+        return Ok(());
+    };
+    let pooled = lock(&sh.stacks);
+    if pooled.is_empty() {
+        eprintln!(
+            "warning: {STACKS_FLAG} {}: nothing was sampled (no transfer, or the CPU profile was refused: see the warnings), so no stacks were written",
+            crate::escape::path(dir)
+        );
+        return Ok(());
     }
+    let method = sh.opts.method.name();
+    let graph = stacks::Graph {
+        root: vec![method.to_string(), "serving".to_string()],
+        stacks: &pooled,
+        title: format!("{method}: serving threads (copylab serve)"),
+        subtitle: format!(
+            "{} samples over every transfer, cpu-clock every {} µs of the thread's CPU; kernel callchains, [user] = user space",
+            pooled.samples(),
+            crate::counters::profile::Sampler::PERIOD_NS / 1000
+        ),
+    };
+    let out = crate::outfile::OutDir::open(STACKS_FLAG, dir)?;
+    stacks::write_all(&out, &[(format!("{method}.serving"), graph)])
 }
 
 /// Open the file, build the method, raise the descriptor limit, check --cpus and probe the
@@ -175,11 +223,14 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
     crate::placement::check_list(&opts.cpus, "--worker-cpus")?;
     // Probe the counters once, on this thread, to report what can be measured — before
     // listening, so nothing a client could wait for happens after `listen`.
+    if let Some(d) = &opts.export_stacks {
+        crate::outfile::check_dir(crate::report::export::STACKS_FLAG, d)?;
+    }
     let Counters {
         syscall_source,
         warnings,
         ..
-    } = Counters::open(opts.counters)?;
+    } = Counters::open_sampled(opts.counters, opts.export_stacks.is_some())?;
     let shared = Shared {
         src,
         method,
@@ -187,6 +238,7 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
         active: Mutex::new(HashMap::new()),
         slot_freed: Condvar::new(),
         records: Mutex::new(Vec::new()),
+        stacks: Mutex::new(Default::default()),
         out: Mutex::new(()),
         cutting: AtomicBool::new(false),
         spare: Mutex::new(Vec::new()),

@@ -17,6 +17,7 @@ use perf_event::events::{Software, Tracepoint};
 use perf_event::{Builder, Counter, SampleFlag};
 
 use crate::counters::profile::kallsyms::{self, Kallsyms};
+use crate::counters::profile::stacks::Stacks;
 use crate::counters::profile::{
     Attributor, Category, PERF_RECORD_LOST, PERF_RECORD_LOST_SAMPLES, PERF_RECORD_SAMPLE,
     RawSample, word,
@@ -77,6 +78,8 @@ pub struct ThreadTally {
     pub syscalls: BTreeMap<&'static str, SysTally>,
     /// cpu-clock samples by category.
     pub samples: BTreeMap<Category, u64>,
+    /// Their callchains, when kept ([`Tracer::keep_stacks`]).
+    pub stacks: Stacks,
 }
 
 /// What the drain has gathered so far.
@@ -121,6 +124,8 @@ pub struct Tracer {
     /// Why there is no CPU profile, when there is none.
     pub no_profile: Option<String>,
     pub tally: Tally,
+    /// Keep each thread's callchains in the tally.
+    pub keep_stacks: bool,
 }
 
 /// The CPUs the kernel has online (`/sys/devices/system/cpu/online`, e.g. `0-1,4`).
@@ -217,6 +222,7 @@ impl Tracer {
             kallsyms,
             no_profile,
             tally: Tally::default(),
+            keep_stacks: false,
         })
     }
 
@@ -389,7 +395,11 @@ impl Tracer {
                         };
                         let pid = u32_at(&data, 8).unwrap_or(0);
                         let (c, _) = self.attributor.attribute(kallsyms, misc, &s);
-                        *self.tally.thread(pid, s.tid).samples.entry(c).or_insert(0) += 1;
+                        let t = self.tally.thread(pid, s.tid);
+                        *t.samples.entry(c).or_insert(0) += 1;
+                        if self.keep_stacks {
+                            t.stacks.add_leaf_first(self.attributor.last_stack());
+                        }
                     }
                     PERF_RECORD_LOST => self.tally.lost_samples += word(&data, 1).unwrap_or(0),
                     PERF_RECORD_LOST_SAMPLES => {

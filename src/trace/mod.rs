@@ -52,14 +52,24 @@ struct Exit {
 
 /// `copylab trace`: make the output ready (before anything runs), trace, write the results
 /// there in `format`. Ends with [`signals::Interrupted`] (exit 130) when a stop was asked for.
-pub fn command(opts: &TraceOptions, format: Output, output: Option<&Path>) -> Result<()> {
+///
+/// With `stacks` the callchains are kept, and `then` gets the results once they are written
+/// (the HTML page and the stacks: an export that fails then loses nothing).
+pub fn command(
+    opts: &TraceOptions,
+    format: Output,
+    output: Option<&Path>,
+    stacks: bool,
+    then: impl FnOnce(&TraceReport) -> Result<()>,
+) -> Result<()> {
     // Before the output is opened: Ctrl-C while waiting for a FIFO's reader is then a stop.
     signals::install()?;
     let dest = output::Dest::open(output)?;
-    let r = run(opts)?;
+    let r = run_keeping(opts, stacks)?;
     let mut text = Vec::new();
     crate::report::write_trace(&r, format, &mut text)?;
     dest.finish(&text)?;
+    then(&r)?;
     if r.ended == "interrupted" {
         return Err(signals::Interrupted.into());
     }
@@ -67,12 +77,21 @@ pub fn command(opts: &TraceOptions, format: Output, output: Option<&Path>) -> Re
 }
 
 pub fn run(opts: &TraceOptions) -> Result<TraceReport> {
+    run_keeping(opts, false)
+}
+
+/// [`run`], keeping every sample's callchain per thread with `stacks` (`--export-stacks`,
+/// `--export-html`): the report's `stacks`.
+pub fn run_keeping(opts: &TraceOptions, stacks: bool) -> Result<TraceReport> {
     signals::install()?;
     // Two events per thread and CPU: a JVM's 30 threads on a 64-CPU machine need 3,840
     // descriptors, past the usual soft limit of 1,024. Raise it to the hard limit, as perf does.
     let nofile = raise_nofile();
     let started = Instant::now();
-    let tracer = Tracer::new(opts.profile);
+    let tracer = Tracer::new(opts.profile).map(|mut t| {
+        t.keep_stacks = stacks;
+        t
+    });
     let (tracer, unavailable) = match tracer {
         Ok(t) => (Some(t), None),
         Err(Refused(why)) => (None, Some(why)),
@@ -472,6 +491,7 @@ fn build(
         path: None,
         rusage_user_ns: None,
         rusage_sys_ns: None,
+        stacks: Vec::new(),
     };
     let Some(t) = tracer else {
         report.profile_unavailable = Some("syscalls could not be followed".into());
@@ -515,6 +535,9 @@ fn build(
                 ns,
             }
         });
+        if !th.stacks.is_empty() {
+            report.stacks.push((th.pid, *tid, th.stacks.clone()));
+        }
         report.threads.push(TraceThread {
             tid: *tid,
             pid: th.pid,

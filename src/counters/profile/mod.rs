@@ -8,6 +8,7 @@
 
 pub mod categories;
 pub mod kallsyms;
+pub mod stacks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::AsRawFd;
@@ -18,6 +19,7 @@ use perf_event::{Builder, ReadFormat, SampleFlag};
 use serde::Serialize;
 
 use kallsyms::Kallsyms;
+use stacks::{FrameId, Stacks};
 
 /// Where a sampled CPU moment went. One table (categories.rs) decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -105,6 +107,10 @@ pub struct ThreadProfile {
     /// CPU time the thread ran in the window by the cpu-clock event's own count (not sampled):
     /// `samples × period_ns` approximates it; a large gap means samples were lost or throttled.
     pub on_cpu_ns: u64,
+    /// Every sample's callchain, when the sampler was asked to keep them
+    /// ([`Sampler::keep_stacks`]); not in the JSON (`--export-stacks` writes them).
+    #[serde(skip)]
+    pub stacks: Option<Stacks>,
 }
 
 impl ThreadProfile {
@@ -349,6 +355,8 @@ impl<'a> RawSample<'a> {
 pub struct Attributor {
     frames: HashMap<u64, Frame>,
     chain: Vec<Option<Category>>,
+    /// The last attributed sample's frames, leaf first ([`Attributor::last_stack`]).
+    stack: Vec<FrameId>,
 }
 
 impl Attributor {
@@ -381,7 +389,9 @@ impl Attributor {
         let mode = misc & PERF_RECORD_MISC_CPUMODE_MASK;
         let user =
             mode == PERF_RECORD_MISC_USER || mode == PERF_RECORD_MISC_GUEST_USER || (ip >> 63) == 0;
+        self.stack.clear();
         if user {
+            self.stack.push(stacks::USER);
             let user = categories::Attribution {
                 category: Category::User,
                 in_softirq: false,
@@ -398,16 +408,30 @@ impl Attributor {
                 }
             })
         };
+        let id = |f: Frame| f.symbol.map_or(stacks::UNKNOWN, |i| i as FrameId);
         let leaf = frame(ip);
+        self.stack.push(id(leaf));
         self.chain.clear();
         let mut ips = s.chain().filter(|a| *a < PERF_CONTEXT_MAX).peekable();
         // perf's chain starts with the sampled IP itself.
         if ips.peek() == Some(&ip) {
             ips.next();
         }
-        self.chain.extend(ips.map(|a| frame(a).class));
+        let stack = &mut self.stack;
+        self.chain.extend(ips.map(|a| {
+            let f = frame(a);
+            stack.push(id(f));
+            f.class
+        }));
         let c = categories::attribute_classes(leaf.class, self.chain.iter().copied(), false);
         (c, leaf.symbol)
+    }
+
+    /// The frames of the sample last attributed, leaf first: kallsyms indices (kernel frames),
+    /// [`stacks::USER`] for a user-space sample, [`stacks::UNKNOWN`] for an address no symbol
+    /// covers.
+    pub fn last_stack(&self) -> &[FrameId] {
+        &self.stack
     }
 }
 
@@ -452,6 +476,8 @@ pub struct Sampler {
     paused: bool,
     /// Bytes of records the last `stop` drained (for sizing the ring).
     bytes_drained: u64,
+    /// Keep every sample's callchain ([`ThreadProfile::stacks`]).
+    keep_stacks: bool,
 }
 
 impl Sampler {
@@ -510,6 +536,7 @@ impl Sampler {
                         count_at_start: 0,
                         paused: false,
                         bytes_drained: 0,
+                        keep_stacks: false,
                     });
                 }
                 Err(e) => last_mmap_error = Some(e),
@@ -567,6 +594,13 @@ impl Sampler {
         Ok(())
     }
 
+    /// Keep every sample's callchain from the next window on, in [`ThreadProfile::stacks`]
+    /// (the folded stacks and flame graphs). The chains are read after the window stops, with
+    /// the frames the categories need anyway, so the window itself costs nothing more.
+    pub fn keep_stacks(&mut self) {
+        self.keep_stacks = true;
+    }
+
     /// About how many samples one window's ring holds (at [`RECORD_BYTES`] a sample).
     pub fn capacity_samples(&self) -> u64 {
         self.ring_bytes as u64 / RECORD_BYTES
@@ -618,6 +652,7 @@ impl Sampler {
         let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
         let mut other: HashMap<Option<usize>, u64> = HashMap::new();
         let mut cpus = BTreeMap::new();
+        let mut stacks = self.keep_stacks.then(Stacks::default);
         let kallsyms: &'static Kallsyms = kallsyms::get().map_err(|e| anyhow::anyhow!(e.reason))?;
         let mut bytes = 0u64;
         while let Some(rec) = self.inner.next_record() {
@@ -643,6 +678,9 @@ impl Sampler {
             samples += 1;
             *cpus.entry(s.cpu).or_insert(0) += 1;
             let (a, leaf) = self.attributor.attribute_in_context(kallsyms, misc, &s);
+            if let Some(st) = stacks.as_mut() {
+                st.add_leaf_first(self.attributor.last_stack());
+            }
             let category = a.category;
             if a.in_softirq {
                 softirq_context += 1;
@@ -687,6 +725,7 @@ impl Sampler {
             top_other,
             cpus,
             on_cpu_ns,
+            stacks,
         })
     }
 }
@@ -853,6 +892,37 @@ mod tests {
             p.on_cpu_ns >= expected / 2 && p.on_cpu_ns <= expected * 2,
             "on-cpu {} vs sampled {expected}",
             p.on_cpu_ns
+        );
+    }
+
+    #[test]
+    fn profile_kept_stacks_add_up_to_the_samples_and_name_the_copy() {
+        let Some(mut s) = open_or_skip() else { return };
+        let mut load = CopyLoad::new();
+        s.start().unwrap();
+        burn(Duration::from_millis(50), || load.step());
+        assert!(s.stop().unwrap().stacks.is_none(), "not kept unless asked");
+        s.keep_stacks();
+        s.start().unwrap();
+        burn(Duration::from_millis(150), || load.step());
+        let p = s.stop().unwrap();
+        let st = p.stacks.expect("kept");
+        assert_eq!(st.samples(), p.samples, "one stack per sample");
+        let k = kallsyms::get().unwrap();
+        // Root first: the syscall entry at the bottom, the copy routine above the page cache.
+        let copy = st
+            .iter()
+            .filter(|(f, _)| {
+                let names: Vec<&str> = f.iter().map(|i| stacks::frame_name(k, *i)).collect();
+                let at = |n: &str| names.iter().position(|x| *x == n);
+                matches!((at("filemap_read"), at("copy_page_to_iter")), (Some(a), Some(b)) if a < b)
+            })
+            .map(|(_, n)| n)
+            .sum::<u64>();
+        assert!(
+            copy * 4 >= p.samples,
+            "{copy} of {} samples under filemap_read → copy",
+            p.samples
         );
     }
 
