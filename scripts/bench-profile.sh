@@ -16,10 +16,17 @@
 # 3. Placement: `--cpus 0,1` against `0,0` against `any`, interleaved, ROUNDS each: the
 #    sendfile / read-write ratio of serving sys per GiB and the per-method spread.
 #
-# Usage: scripts/bench-profile.sh [PAIRS [ROUNDS]]   (defaults 4 and 3). Needs root for perf
-# (the profile is null otherwise) and python3. About 5 minutes on 2 CPUs.
+#    Also each method's receiver copy ms/GiB (pooled) per placement, median and range over the
+#    rounds: whether the receiver's copy costs more when its bytes come from the page cache
+#    (sendfile) than from a sender that just wrote them (read-write), on one CPU and on two.
+#
+# Usage: scripts/bench-profile.sh [story|cost|placement|all] [PAIRS [ROUNDS]]
+#   (default all, 4 and 3). Needs root for perf (the profile is null otherwise) and python3.
+#   About 5 minutes on 2 CPUs for all.
 set -euo pipefail
 
+part=all
+case ${1-} in story | cost | placement | all) part=$1; shift ;; esac
 pairs=${1:-4}
 rounds=${2:-3}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +44,7 @@ bin="$work/copylab"
 cp "$target/release/copylab" "$bin"
 echo "copylab $("$bin" --version | cut -d' ' -f2) · kernel $(uname -r) · $(nproc) CPUs · $(date -u +%F)"
 
+if [ "$part" = all ] || [ "$part" = story ]; then
 echo
 echo "1. five back-to-back default compares"
 for i in 1 2 3 4 5; do
@@ -88,6 +96,9 @@ for i, o in enumerate(orders, 1):
 print("same order in all five:", "yes" if len(set(orders)) == 1 else "no")
 EOF
 
+fi
+
+if [ "$part" = all ] || [ "$part" = cost ]; then
 echo
 echo "2. measuring cost, $pairs rounds interleaved: read-write and sendfile, 256 MiB"
 settings="rusage counters auto 1ms 500us 250us"
@@ -132,6 +143,9 @@ for kind in settings[1:]:
         print(f"{kind:<10} {name:<11} {t:>22} {c:>22} {per:>8} {(min(least) if least else '-'):>14}")
 EOF
 
+fi
+
+if [ "$part" = all ] || [ "$part" = placement ]; then
 echo
 echo "3. placement: --cpus 0,1 vs 0,0 vs any, $rounds rounds interleaved"
 for i in $(seq 1 "$rounds"); do
@@ -152,4 +166,21 @@ for c in ("0,1", "0,0", "any"):
         ratios.append(s("sendfile") / s("read-write"))
         spreads.append(max(m["spread_pct"]["serving_sys"] for m in r["methods"]))
     print(f"{c:<6} {' '.join(f'{x:.2f}' for x in ratios):<52} {statistics.median(spreads):>29.0f}%")
+GIB = 1 << 30
+print()
+print(f"receiver copy ms/GiB (pooled over each compare's runs): median [min-max] over {rounds} compares")
+names = [m["method"] for m in json.load(open(f"{work}/place.0,1.1.json"))["methods"]]
+print(f"{'--cpus':<6} " + " ".join(f"{n:>18}" for n in names))
+for c in ("0,1", "0,0", "any"):
+    cells = []
+    for n in names:
+        v = []
+        for i in range(1, rounds + 1):
+            r = json.load(open(f"{work}/place.{c}.{i}.json"))
+            p = next(m for m in r["methods"] if m["method"] == n).get("profile")
+            if p:
+                v.append(p["receiver"]["ns"]["copy"] / (p["receiver"]["bytes"] / GIB) / 1e6)
+        cells.append(f"{statistics.median(v):.0f} [{min(v):.0f}-{max(v):.0f}]" if v else "n/a")
+    print(f"{c:<6} " + " ".join(f"{x:>18}" for x in cells))
 EOF
+fi
