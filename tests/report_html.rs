@@ -159,11 +159,12 @@ fn compare_page_and_stacks_say_what_the_json_says() {
         dir.path().join("r.json"),
         dir.path().join("stacks"),
     );
+    // 32 MiB: enough cpu-clock samples (at the 500 us floor) for every bar to be a figure.
     let out = run_ok(
         &[
             "compare",
             "--size",
-            "8M",
+            "32M",
             "--runs",
             "2",
             "--export-html",
