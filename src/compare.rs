@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
 use crate::placement::{self, Cpus, Placement};
-use crate::receive::{ReceiveConfig, ReceiverKind, ZeroCopyReceive};
+use crate::receive::{Check, ReceiveConfig, ReceiverKind, ZeroCopyReceive};
 use crate::results::{
     CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, MethodStacks, Profile, ReceiveInfo,
     ReceivePathInfo, Report, Run, RunOptions, RunReceive, SCHEMA, VethInfo,
@@ -335,13 +335,17 @@ pub fn run_with(
                     cold_left.push(f * 100.0);
                 }
             }
-            let hash = opts.verify_all || round == opts.warmup;
+            let check = if opts.verify_all || round == opts.warmup {
+                Check::Xxh3
+            } else {
+                Check::ByteCount
+            };
             let ends = Ends {
                 counters: &mut counters,
                 receiver: &receiver,
                 placement,
             };
-            let mut run = one_run(&src, slot, &wire, opts.link, ends, hash, &bar)
+            let mut run = one_run(&src, slot, &wire, opts.link, ends, check, &bar)
                 .with_context(|| format!("method {kind}"))?;
             // The callchains go to the method's pool, not into every snapshot's runs.
             if let Some(p) = run.profile.as_mut() {
@@ -604,14 +608,14 @@ struct Ends<'a> {
 }
 
 /// One transfer: connect, hand the receiving end to the receiver, count around `send`, check
-/// what arrived.
+/// what arrived (its hash too with [`Check::Xxh3`]).
 fn one_run(
     src: &Source,
     slot: &mut Slot,
     wire: &Wire,
     link: Option<u64>,
     ends: Ends<'_>,
-    hash: bool,
+    check: Check,
     bar: &ProgressBar,
 ) -> Result<Run> {
     let kind = slot.label();
@@ -633,7 +637,7 @@ fn one_run(
     let steal_before = placement::steal_ns(&pinned);
     let received =
         ends.receiver
-            .receive(client, src.len, hash, slot.with, Arc::clone(&progress))?;
+            .receive(client, src.len, check, slot.with, Arc::clone(&progress))?;
     let done = AtomicBool::new(false);
 
     let (measured, got) = std::thread::scope(|s| {
