@@ -220,7 +220,7 @@ impl Drop for Partial {
 /// (the bar's position), the bytes declared so far (its length), and each live connection's
 /// socket, shut down on Ctrl-C.
 #[derive(Default)]
-struct Shared {
+struct Connections {
     progress: AtomicU64,
     total_hint: AtomicU64,
     open: Mutex<HashMap<usize, RawFd>>,
@@ -311,7 +311,7 @@ fn fetch_all(
     mut out_file: Option<&mut File>,
     bar: &ProgressBar,
 ) -> (Vec<Fetched>, Option<SpawnError>) {
-    let shared = Shared::default();
+    let shared = Connections::default();
     let done = AtomicBool::new(false);
     let mut spawn_error = None;
     let results = std::thread::scope(|s| {
@@ -348,7 +348,7 @@ fn fetch_all(
 }
 
 /// Move `bar` with the bytes received and declared until `done`.
-fn show_progress(bar: &ProgressBar, shared: &Shared, done: &AtomicBool) {
+fn show_progress(bar: &ProgressBar, shared: &Connections, done: &AtomicBool) {
     while !done.load(Ordering::Relaxed) {
         let t = shared.total_hint.load(Ordering::Relaxed);
         if t > 0 {
@@ -420,7 +420,7 @@ fn failed(id: usize, why: String) -> Fetched {
 }
 
 /// One connection: connect, ask (HTTP), receive the body into the sink.
-fn one(opts: &FetchOptions, id: usize, out: Option<&mut File>, shared: &Shared) -> Fetched {
+fn one(opts: &FetchOptions, id: usize, out: Option<&mut File>, shared: &Connections) -> Fetched {
     let start = Instant::now();
     let mut rec = failed(id, String::new());
     rec.error = None;
@@ -479,7 +479,7 @@ fn receive(
     id: usize,
     body: &mut Body<'_>,
     rec: &mut Fetched,
-    shared: &Shared,
+    shared: &Connections,
 ) -> Result<()> {
     let mut s = Stream::connect(&opts.target, opts.timeout)?;
     let _registered = Registered::new(&shared.open, id, s.fd().as_raw_fd());

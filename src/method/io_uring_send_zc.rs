@@ -94,7 +94,7 @@ impl IoUringSendZc {
         ring: &mut Ring,
         calls: &mut Calls,
     ) -> (Result<u64, (u64, StopKind)>, ZeroCopy) {
-        let mut sender = Sender {
+        let mut sender = ZcTransfer {
             sock,
             ring,
             calls: &mut *calls,
@@ -253,7 +253,7 @@ struct Span {
 /// One transfer's SEND_ZC requests: the socket they go to, the ring and the calls they are
 /// counted in, the bytes each sends, how many one chain carries (halved when the kernel refuses
 /// to pin a whole batch at once), the next request's id, and what the transfer is owed.
-struct Sender<'a> {
+struct ZcTransfer<'a> {
     sock: BorrowedFd<'a>,
     ring: &'a mut Ring,
     calls: &'a mut Calls,
@@ -263,7 +263,7 @@ struct Sender<'a> {
     owed: Owed,
 }
 
-impl Sender<'_> {
+impl ZcTransfer<'_> {
     /// Window after window: map it, send it chain by chain, wait for every notification owed,
     /// unmap it. The bytes sent, or how far the transfer got and why it stopped.
     fn pump(&mut self, src: Part<'_>) -> Result<u64, (u64, StopKind)> {
