@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
-use super::fit::Align;
+use super::fit::{Align, painted};
 use super::text::wrap;
 use crate::counters::profile::Category;
 use crate::method::MethodKind;
@@ -48,18 +48,18 @@ pub fn render(r: &Report, screen: &Screen) -> String {
         + GAP;
     let verdict_w = screen.width.saturating_sub(fixed).max(16);
     let (l1, l2) = headings(&cols, &widths);
-    let _ = writeln!(out, "{}", paint(l1.trim_end(), "1", screen));
+    let _ = writeln!(out, "{}", painted(l1.trim_end(), "1", screen));
     let _ = writeln!(
         out,
         "{}",
-        paint(&format!("{l2}{}verdict", " ".repeat(GAP)), "1", screen)
+        painted(&format!("{l2}{}verdict", " ".repeat(GAP)), "1", screen)
     );
     let rule = if screen.unicode() { "─" } else { "-" };
     let _ = writeln!(out, "{}", rule.repeat(screen.width.min(fixed + verdict_w)));
     let mut last: Option<MethodKind> = None;
     for row in &rows {
         if last != Some(row.method) {
-            let _ = writeln!(out, "{}", paint(row.method.name(), "1;36", screen));
+            let _ = writeln!(out, "{}", painted(row.method.name(), "1;36", screen));
             last = Some(row.method);
         }
         let mut l = String::new();
@@ -547,15 +547,6 @@ fn printable(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// `s` in the colour or weight of the SGR `code` when the screen takes colour.
-fn paint(s: &str, code: &str, screen: &Screen) -> String {
-    if screen.color {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
 }
 
 #[cfg(test)]
