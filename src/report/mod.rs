@@ -58,6 +58,16 @@ pub enum Style {
     Ascii,
 }
 
+/// Where people's output is written, which decides the width it is laid out for and whether it
+/// may be coloured: stdout, stderr (trace's results, as `perf stat`'s), or a file (`-o FILE`:
+/// no colour, `COLUMNS` or 80 columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+    File,
+}
+
 /// A table's [`Layout`] resolved for this process's stdout: colour, width, characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Screen {
@@ -71,9 +81,22 @@ pub struct Screen {
 impl Screen {
     /// Resolve `color` and `layout` against stdout, `COLUMNS`, NO_COLOR, TERM and the locale.
     pub fn of(color: Color, layout: Layout) -> Screen {
+        Screen::on(Stream::Stdout, color, layout)
+    }
+
+    /// Resolve `color` and `layout` against `stream` (its terminal, if it is one), `COLUMNS`,
+    /// NO_COLOR, TERM and the locale.
+    pub fn on(stream: Stream, color: Color, layout: Layout) -> Screen {
+        use std::os::fd::AsFd;
+        let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+        let fd = match stream {
+            Stream::Stdout => Some(stdout.as_fd()),
+            Stream::Stderr => Some(stderr.as_fd()),
+            Stream::File => None,
+        };
         Screen {
-            color: use_color(color),
-            width: text::width(),
+            color: use_color_on(color, fd.is_some_and(|f| f.is_terminal())),
+            width: text::width_on(fd),
             wide: layout.wide,
             charset: match layout.style {
                 Style::Auto => text::Charset::from_env(),
@@ -101,13 +124,18 @@ impl Screen {
 
 /// Whether to colour output going to stdout.
 pub fn use_color(choice: Color) -> bool {
+    use_color_on(choice, std::io::stdout().is_terminal())
+}
+
+/// Whether to colour output going to a stream that is (or is not) a `terminal`.
+fn use_color_on(choice: Color, terminal: bool) -> bool {
     match choice {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => {
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
-                && std::io::stdout().is_terminal()
+                && terminal
         }
     }
 }
