@@ -146,7 +146,7 @@ pub enum ShellArg {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  copylab trace -- java -cp . Serve data.bin\n  copylab trace --pid $(pgrep -o nginx) --for 10s\n  copylab trace --json -- cp big.iso /tmp/copy.iso"
+    after_help = "Examples:\n  copylab trace -- java -cp . Serve data.bin\n  copylab trace --pid $(pgrep -o nginx) --for 10s\n  copylab trace --json -o trace.json -- cp big.iso /tmp/copy.iso"
 )]
 pub struct TraceArgs {
     /// Attach to this running process (all its threads, and what they start) instead of
@@ -165,13 +165,14 @@ pub struct TraceArgs {
     #[arg(long)]
     pub no_profile: bool,
 
-    /// Print the results as JSON instead of the tables.
+    /// Print the results as JSON instead of the tables (on stderr too, unless --output).
     #[arg(long)]
     pub json: bool,
 
-    /// Write the results to FILE instead of stdout (- for stdout). The traced program's own
-    /// output goes to stdout too: give this with --json to keep the two apart. FILE is created
-    /// (or opened, for a device or FIFO) before the program starts.
+    /// Write the results to FILE instead of stderr (- for stdout). Without it they go to stderr,
+    /// as perf stat's and strace's do, so the traced program's stdout stays its own; its stderr
+    /// is on stderr too: give --output with --json to read the results apart from it. FILE is
+    /// created (or opened, for a device or FIFO) before the program starts.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -1369,7 +1370,7 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         sample_period_ns: a.sample_period.and_then(|p| p.0),
     };
     let layout = crate::report::Layout {
-        wide: a.wide,
+        wide: false,
         style: a.style.style.into(),
     };
     let output = output_of(a.json, a.color, layout);
@@ -1485,23 +1486,21 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
             "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
         ),
     };
-    let to_stdout = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
-    let output = match (a.json, to_stdout) {
+    let to_a_stream = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let layout = crate::report::Layout {
+        wide: false,
+        style: a.style.style.into(),
+    };
+    let output = match (a.json, to_a_stream) {
         (true, _) => Output::Json,
         // A file gets no colour codes.
         (false, false) => Output::Table {
             color: Color::Never,
-            layout: crate::report::Layout {
-                wide: false,
-                style: a.style.style.into(),
-            },
+            layout,
         },
         (false, true) => Output::Table {
             color: a.color.into(),
-            layout: crate::report::Layout {
-                wide: false,
-                style: a.style.style.into(),
-            },
+            layout,
         },
     };
     Ok(Job::Trace(

@@ -174,13 +174,21 @@ pub fn write(report: &Report, output: Output, w: &mut dyn Write) -> Result<()> {
     write_as(report, output, table::render, w)
 }
 
-/// Write a trace's results to `w` in the chosen format.
+/// Write a trace's results to `w` in the chosen format, laid out for `stream`.
 pub fn write_trace(
     r: &crate::results::TraceReport,
     output: Output,
+    stream: Stream,
     w: &mut dyn Write,
 ) -> Result<()> {
-    write_as(r, output, trace::render, w)
+    match output {
+        Output::Json => write_as(r, output, trace::render, w),
+        Output::Table { color, layout } => {
+            w.write_all(trace::render(r, &Screen::on(stream, color, layout)).as_bytes())?;
+            w.flush()?;
+            Ok(())
+        }
+    }
 }
 
 /// What `lab up` made and how to use it.

@@ -51,14 +51,14 @@ struct Exit {
 }
 
 /// `copylab trace`: make the output ready (before anything runs), trace, write the results
-/// there in `format`. Ends with [`signals::Interrupted`] (exit 130) when a stop was asked for.
+/// there in `format` (stderr unless `-o` says otherwise). Ends with [`signals::Interrupted`] (exit 130) when a stop was asked for.
 pub fn command(opts: &TraceOptions, format: Output, output: Option<&Path>) -> Result<()> {
     // Before the output is opened: Ctrl-C while waiting for a FIFO's reader is then a stop.
     signals::install()?;
     let dest = output::Dest::open(output)?;
     let r = run(opts)?;
     let mut text = Vec::new();
-    crate::report::write_trace(&r, format, &mut text)?;
+    crate::report::write_trace(&r, format, dest.stream(), &mut text)?;
     dest.finish(&text)?;
     if r.ended == "interrupted" {
         return Err(signals::Interrupted.into());
