@@ -176,6 +176,10 @@ pub struct TraceArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Every column of the tables, however wide, instead of the columns that fit the terminal.
+    #[arg(long)]
+    pub wide: bool,
+
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -1370,7 +1374,7 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         sample_period_ns: a.sample_period.and_then(|p| p.0),
     };
     let layout = crate::report::Layout {
-        wide: false,
+        wide: a.wide,
         style: a.style.style.into(),
     };
     let output = output_of(a.json, a.color, layout);
@@ -1488,7 +1492,7 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
     };
     let to_a_stream = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
     let layout = crate::report::Layout {
-        wide: false,
+        wide: a.wide,
         style: a.style.style.into(),
     };
     let output = match (a.json, to_a_stream) {

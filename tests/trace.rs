@@ -622,6 +622,91 @@ fn the_results_go_to_stderr_and_the_programs_stdout_stays_its_own() {
     }
 }
 
+/// The answer comes first: under its header, the process that moved the data with its path,
+/// calls, bytes and the program recognised; the processes that moved no data folded into one
+/// line that counts them all; then the tables.
+#[test]
+fn trace_leads_with_its_answer_and_folds_the_helpers() {
+    need("python3");
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 160);
+    let (port, got) = receiver();
+    let script = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\nwith open({:?}, 'rb') as f:\n    s.sendfile(f)\ns.close()\n",
+        path_str(&file)
+    );
+    // Helpers before the program: a shell, ls, true, cat of nothing.
+    let shell = "ls / > /dev/null; true; cat < /dev/null; exec python3 -c \"$0\"";
+    let out = run_ok(
+        &["trace", "--", "sh", "-c", shell, &script],
+        &[("COLUMNS", "100")],
+    );
+    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("copylab trace: `sh -c "),
+        "{}",
+        out.dump()
+    );
+    // The verdict follows the header (wrapped over as many lines as the command needs).
+    let verdict = lines
+        .iter()
+        .position(|l| l.starts_with("python3 (pid "))
+        .unwrap_or_else(|| panic!("no verdict line\n{}", out.dump()));
+    assert!(
+        lines[verdict - 1].contains(" ms (exited with 0)"),
+        "{}",
+        out.dump()
+    );
+    let text = unwrapped(&lines[verdict..].join("\n"));
+    assert!(
+        text.starts_with("python3 (pid ")
+            && text.contains(") moved 6.00 MiB: sendfile, 2 calls, 3 MiB per call — this is Python's socket.sendfile"),
+        "{text}"
+    );
+    let table = lines
+        .iter()
+        .position(|l| l.starts_with('┌'))
+        .unwrap_or_else(|| panic!("no table\n{}", out.dump()));
+    assert!(table > verdict, "{}", out.dump());
+    // One line for the helpers, whose names add up to their count; no line per helper.
+    let fold = lines[verdict..table]
+        .iter()
+        .position(|l| l.contains(" helper processes had no data path (each moved "))
+        .map(|i| unwrapped(&lines[verdict + i..table].join("\n")))
+        .unwrap_or_else(|| panic!("no folded line\n{}", out.dump()));
+    let n: usize = fold
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{fold}"));
+    assert!(n >= 3, "sh, ls and cat at least: {fold}");
+    let names = fold.rsplit_once("): ").map_or("", |(_, names)| names);
+    if !names.contains('…') {
+        let counted: usize = names
+            .split(", ")
+            .map(|name| {
+                name.rsplit_once(" ×")
+                    .map_or(1, |(_, k)| k.trim().parse().unwrap_or(0))
+            })
+            .sum();
+        assert_eq!(counted, n, "{fold}");
+    }
+    for helper in ["ls", "cat"] {
+        assert!(
+            names
+                .split(", ")
+                .any(|x| x == helper || x.starts_with(&format!("{helper} ×"))),
+            "{fold}"
+        );
+    }
+    assert!(
+        !out.stderr.contains("moved only"),
+        "a line per helper\n{}",
+        out.dump()
+    );
+}
+
 /// trace raises its own descriptor limit (two events per thread and CPU), but the command runs
 /// with the limit it was given.
 #[test]

@@ -533,6 +533,7 @@ fn build(
             .unwrap_or_default();
         report.processes.push(TraceProcess {
             pid: *pid,
+            moved_bytes: path::moved_bytes(sys),
             path: path::name(sys, &name),
             name,
         });
