@@ -12,6 +12,7 @@ use crate::counters::Choice;
 use crate::explain::ExplainOptions;
 use crate::fetch::{FetchOptions, Sink, Target};
 use crate::method::MethodKind;
+use crate::receive::ReceiverKind;
 use crate::report::export::Format;
 use crate::report::text::Lang;
 use crate::report::{Color, Output};
@@ -372,6 +373,17 @@ pub struct CompareArgs {
     )]
     pub methods: MethodList,
 
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_parser = parse_receive,
+        help = format!(
+            "Receiving paths, comma-separated: {}; or all. Runs every method with every receiver (interleaved) and prints one matrix [default: recv, and the full table]",
+            receiver_names()
+        )
+    )]
+    pub receive: Option<ReceiveList>,
+
     /// Measured runs per method (medians are reported).
     #[arg(long, short, default_value_t = 5, value_name = "N", value_parser = at_least_one::<u32>)]
     pub runs: u32,
@@ -552,6 +564,11 @@ pub struct SweepArgs {
         hide_possible_values = true
     )]
     pub methods: MethodList,
+
+    /// Receiving paths, comma-separated: recv, trunc, splice, zerocopy; or all. Each method
+    /// runs with each receiver at every size [default: recv].
+    #[arg(long, value_name = "LIST", value_parser = parse_receive)]
+    pub receive: Option<ReceiveList>,
 
     /// Measured runs per method and size.
     #[arg(long, short, default_value_t = 3, value_name = "N", value_parser = at_least_one::<u32>)]
@@ -1004,6 +1021,26 @@ fn parse_methods(text: &str) -> Result<MethodList, String> {
     })
 }
 
+/// `--receive`: the receiving paths, and those named one by one (refused when unavailable).
+#[derive(Debug, Clone)]
+pub struct ReceiveList {
+    pub kinds: Vec<ReceiverKind>,
+    pub named: Vec<ReceiverKind>,
+}
+
+/// `--receive` as clap parses it (see [`ReceiverKind::parse_list`]).
+fn parse_receive(text: &str) -> Result<ReceiveList, String> {
+    Ok(ReceiveList {
+        kinds: ReceiverKind::parse_list(text)?,
+        named: ReceiverKind::named_in(text),
+    })
+}
+
+/// The receivers' names, for the help text.
+fn receiver_names() -> String {
+    ReceiverKind::ALL.map(|k| k.name()).join(", ")
+}
+
 /// Serve's `--method` as clap parses it: exactly one method, named (no `all`, no `classic`).
 fn parse_method(text: &str) -> Result<MethodKind, String> {
     let t = text.trim();
@@ -1371,6 +1408,8 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         cold: a.cache == CacheArg::Cold,
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: !a.no_profile,
+        receive_named: a.receive.as_ref().map_or(Vec::new(), |r| r.named.clone()),
+        receive: a.receive.map(|r| r.kinds),
         sample_period_ns: a.sample_period.and_then(|p| p.0),
     };
     let layout = crate::report::Layout {
@@ -1444,6 +1483,8 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         cold: false,
         cpus: a.cpus.unwrap_or(Cpus::Auto),
         profile: true,
+        receive_named: a.receive.as_ref().map_or(Vec::new(), |r| r.named.clone()),
+        receive: a.receive.map(|r| r.kinds),
         sample_period_ns: None,
     };
     let layout = crate::report::Layout {

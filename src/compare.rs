@@ -14,12 +14,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
 use crate::placement::{self, Cpus, Placement};
+use crate::receive::{ReceiveConfig, ReceiverKind, ZeroCopyReceive};
 use crate::results::{
-    CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, Profile, Report, Run, RunOptions,
-    SCHEMA, VethInfo,
+    CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, Profile, ReceiveInfo,
+    ReceivePathInfo, Report, Run, RunOptions, RunReceive, SCHEMA, VethInfo,
 };
 use crate::source::{self, Source};
-use crate::transfer::{self, Receiver};
+use crate::transfer::{self, ReceiveWith, Receiver};
 use crate::transport::{Transport, Wire};
 
 /// With `--cache cold`, a run counts as cold when less than this share of the file (in %) is
@@ -54,6 +55,12 @@ pub struct CompareOptions {
     pub cpus: Cpus,
     /// Sample both threads' CPU (the copy column, the verdicts, where the CPU went).
     pub profile: bool,
+    /// `--receive`: the receiving paths, each run with every method (the matrix); `None` for
+    /// today's receiver (recv) and today's report.
+    pub receive: Option<Vec<ReceiverKind>>,
+    /// The receivers the user named one by one: refused when they cannot run here, where the
+    /// others (from `all`) are skipped with a warning.
+    pub receive_named: Vec<ReceiverKind>,
     /// Sample every this many ns of each thread's CPU, or `None` to choose after the first
     /// round ([`crate::counters::profile::period_for`]).
     pub sample_period_ns: Option<u64>,
@@ -82,16 +89,62 @@ impl CompareOptions {
             cold: false,
             cpus,
             profile: true,
+            receive: None,
+            receive_named: Vec::new(),
             sample_period_ns: None,
         }
     }
 }
 
-/// One method ready to run, with its reusable per-connection state.
+/// One method ready to run, with its reusable per-connection state, and the receiving path
+/// that takes its bytes.
 struct Slot {
     method: Box<dyn Method>,
     scratch: Scratch,
     runs: Vec<Run>,
+    with: ReceiveWith,
+}
+
+impl Slot {
+    /// "sendfile", or "sendfile → zerocopy" in a matrix.
+    fn label(&self) -> String {
+        crate::results::pair_label(self.method.kind().name(), self.with.chosen)
+    }
+}
+
+/// The receiving paths of `opts` that can run here, with the wire they need: `--receive`'s
+/// list less the unavailable ones (refused when named, else a warning in `skipped`), and
+/// copylab's private loopback when zerocopy is among them, for every pair alike.
+fn receivers(
+    opts: &CompareOptions,
+    skipped: &mut Vec<String>,
+) -> Result<(
+    Vec<Option<ReceiverKind>>,
+    Option<crate::private_net::PrivateLo>,
+)> {
+    let Some(asked) = &opts.receive else {
+        return Ok((vec![None], None));
+    };
+    let mut ok = Vec::new();
+    let mut lo = None;
+    for &kind in asked {
+        let mut why = kind.availability(opts.transport).err();
+        if why.is_none() && kind.needs_private_lo() && lo.is_none() {
+            match crate::private_net::PrivateLo::open() {
+                Ok(l) => lo = Some(l),
+                Err(no) => why = Some(no),
+            }
+        }
+        match why {
+            None => ok.push(Some(kind)),
+            Some(why) if opts.receive_named.contains(&kind) => bail!("--receive {kind}: {why}"),
+            Some(why) => skipped.push(format!("receiver {kind} skipped: {why}")),
+        }
+    }
+    if ok.is_empty() {
+        bail!("no receiver can run here: {}", skipped.join("; "));
+    }
+    Ok((ok, lo))
 }
 
 /// Run the comparison and return what was measured.
@@ -135,6 +188,10 @@ pub fn run_with(
     };
     let mut slots = Vec::new();
     let mut skipped = Vec::new();
+    let (receivers, private_lo) = receivers(opts, &mut skipped)?;
+    let rcfg = ReceiveConfig {
+        pipe_size: opts.pipe_size,
+    };
     for &kind in &opts.methods {
         if let Err(why) = kind.availability(opts.transport) {
             if opts.named.contains(&kind) {
@@ -143,20 +200,38 @@ pub fn run_with(
             skipped.push(format!("{kind} skipped: {why}"));
             continue;
         }
-        let method = method::build(kind, cfg).with_context(|| format!("method {kind}"))?;
-        slots.push(Slot {
-            method,
-            scratch: Scratch::default(),
-            runs: Vec::new(),
-        });
+        for &chosen in &receivers {
+            let method = method::build(kind, cfg).with_context(|| format!("method {kind}"))?;
+            slots.push(Slot {
+                method,
+                scratch: Scratch::default(),
+                runs: Vec::new(),
+                with: ReceiveWith { chosen, cfg: rcfg },
+            });
+        }
     }
+    let receive_info = opts.receive.as_ref().map(|_| ReceiveInfo {
+        paths: receivers
+            .iter()
+            .flatten()
+            .map(|&k| ReceivePathInfo {
+                path: k,
+                what: k.path().what,
+                check: k.check(),
+            })
+            .collect(),
+        private_lo: private_lo.as_ref().map(|l| l.info.clone()),
+    });
 
     // veth: the namespaces are made once, removed when `wire` drops (an error, the end) or by
     // the signal handler; so Ctrl-C must stop the loop, not kill the process.
     if opts.transport == Transport::Veth {
         crate::signals::install()?;
     }
-    let wire = Wire::open(opts.transport)?;
+    let wire = match private_lo {
+        Some(lo) => Wire::PrivateLo(lo),
+        None => Wire::open(opts.transport)?,
+    };
     let veth = match &wire {
         Wire::Veth(h) => Some(VethInfo {
             serving_netns: h.serving.netns.clone(),
@@ -166,7 +241,7 @@ pub fn run_with(
             serving_device: crate::netns::offloads(&h.serving),
             receiving_device: crate::netns::offloads(&h.receiving),
         }),
-        Wire::Local(_) => None,
+        Wire::Local(_) | Wire::PrivateLo(_) => None,
     };
 
     let resident = source::resident_fraction(&src.file, src.len).map(|f| f * 100.0);
@@ -221,7 +296,7 @@ pub fn run_with(
         let warm = round < opts.warmup;
         for i in 0..slots.len() {
             let slot = &mut slots[i];
-            let kind = slot.method.kind();
+            let kind = slot.label();
             let label = if warm {
                 format!("{kind} warm-up {}/{}", round + 1, opts.warmup)
             } else {
@@ -266,6 +341,7 @@ pub fn run_with(
                 slot.runs.push(run);
                 let mut report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
                 report.veth = veth.clone();
+                report.receive = receive_info.clone();
                 report.warnings.splice(0..0, skipped.iter().cloned());
                 update(&report)?;
                 last = Some(report);
@@ -331,7 +407,7 @@ fn snapshot(
         if plain > 0 {
             warnings.push(format!(
                 "{}: {plain} chunk{} went out with a plain, copying send after ENOBUFS (too much pinned: RLIMIT_MEMLOCK or net.core.optmem_max); raise `ulimit -l` or make --buffer smaller",
-                s.method.kind(),
+                s.label(),
                 if plain == 1 { "" } else { "s" }
             ));
         }
@@ -339,7 +415,10 @@ fn snapshot(
     let methods: Vec<MethodResult> = slots
         .iter()
         .filter(|s| !s.runs.is_empty())
-        .map(|s| MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs.clone()))
+        .map(|s| MethodResult {
+            receiver_path: s.with.chosen,
+            ..MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs.clone())
+        })
         .collect();
     if let Some(w) = noise_warning(&methods, opts.runs) {
         warnings.push(w);
@@ -405,6 +484,7 @@ fn snapshot(
         notes,
         methods,
         machine: Machine::this(),
+        receive: None,
     }
 }
 
@@ -438,7 +518,7 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
     let worst = methods
         .iter()
         .filter(|m| m.median.wall_ns.unwrap_or(0) >= NOISE_MIN_WALL_NS)
-        .filter_map(|m| m.spread_pct.map(|s| (m.method, s.wall)))
+        .filter_map(|m| m.spread_pct.map(|s| (m.label(), s.wall)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let (wall, steal): (u64, u64) = methods
         .iter()
@@ -453,7 +533,9 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
     } else {
         0.0
     };
-    let spread_noisy = worst.is_some_and(|(_, s)| s > NOISY_SPREAD_PCT && runs >= 3);
+    let spread_noisy = worst
+        .as_ref()
+        .is_some_and(|(_, s)| *s > NOISY_SPREAD_PCT && runs >= 3);
     if !spread_noisy && steal_pct <= NOISY_STEAL_PCT {
         return None;
     }
@@ -502,7 +584,7 @@ fn one_run(
     hash: bool,
     bar: &ProgressBar,
 ) -> Result<Run> {
-    let kind = slot.method.kind();
+    let kind = slot.label();
     slot.method.prepare(&mut slot.scratch)?;
     let (server, client) = wire.pair()?;
     if let Some(rate) = link {
@@ -511,7 +593,7 @@ fn one_run(
     // veth: what the serving device sent during the run (read outside the measured window).
     let tx_before = match wire {
         Wire::Veth(h) => crate::netns::tx_counts(&h.serving),
-        Wire::Local(_) => None,
+        Wire::Local(_) | Wire::PrivateLo(_) => None,
     };
     let progress = Arc::new(AtomicU64::new(0));
     let pinned: Vec<u32> = [ends.placement.serving_cpu, ends.placement.receiver_cpu]
@@ -519,9 +601,9 @@ fn one_run(
         .flatten()
         .collect();
     let steal_before = placement::steal_ns(&pinned);
-    let received = ends
-        .receiver
-        .receive(client, src.len, hash, Arc::clone(&progress))?;
+    let received =
+        ends.receiver
+            .receive(client, src.len, hash, slot.with, Arc::clone(&progress))?;
     let done = AtomicBool::new(false);
 
     let (measured, got) = std::thread::scope(|s| {
@@ -557,7 +639,7 @@ fn one_run(
                     bytes: b1.saturating_sub(b0),
                 })
         }
-        Wire::Local(_) => None,
+        Wire::Local(_) | Wire::PrivateLo(_) => None,
     };
     let steal = steal_before
         .zip(placement::steal_ns(&pinned))
@@ -602,12 +684,22 @@ fn one_run(
         verified: true,
         hash_checked: delivery.hash.is_some(),
         cost: Cost::new(&measured.reading, &measured.calls, measured.io_workers),
-        receiver: got
-            .reading
-            .map(|r| Cost::new(&r, &crate::sys::Calls::default(), None)),
+        receiver: got.reading.map(|r| {
+            Cost::new(
+                &r,
+                got.calls.as_ref().unwrap_or(&crate::sys::Calls::default()),
+                None,
+            )
+        }),
         placement: ends.placement,
         profile,
         steal_ns: steal,
         device_tx,
+        receive: slot.with.chosen.map(|k| RunReceive {
+            path: k,
+            check: k.check(),
+            zerocopy: delivery.landed.map(ZeroCopyReceive::of),
+            rcv_mss_bytes: got.rcv_mss,
+        }),
     })
 }

@@ -9,7 +9,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Result, bail};
 
 use crate::compare::{self, CompareOptions};
-use crate::method::MethodKind;
+use crate::counters::profile::Category;
+use crate::method::{Expected, MethodKind};
+use crate::report::lesson::{self, Counted, Msg};
 use crate::report::quiz as render;
 use crate::report::text::Lang;
 use crate::results::{MethodResult, Report};
@@ -123,12 +125,15 @@ fn draw(seed: u64) -> Draw {
     }
 }
 
-/// A method's syscalls in a report: perf's total, or the calls the method counted itself when
-/// perf could not count (then `false`).
-fn syscalls(m: &MethodResult) -> (u64, bool) {
+/// A method's syscalls in a report, and who counted them: perf's total, or the calls the
+/// method counted itself when perf could not count.
+fn syscalls(m: &MethodResult) -> (u64, Counted) {
     match m.median.cost.syscalls.total {
-        Some(n) => (n, true),
-        None => (m.median.cost.self_counted.values().sum(), false),
+        Some(n) => (n, Counted::Perf),
+        None => (
+            m.median.cost.self_counted.values().sum(),
+            Counted::SelfCounted,
+        ),
     }
 }
 
@@ -139,11 +144,20 @@ fn find(r: &Report, k: MethodKind) -> Result<&MethodResult> {
     }
 }
 
-/// Run the measurements the drawn questions need and turn them into questions with answers.
-fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
-    let zh = opts.lang == Lang::Zh;
+/// The compare runs the drawn questions are measured with.
+struct Runs {
+    /// The four classic paths, warm cache, counters only.
+    warm: Report,
+    /// With the cpu-clock profile, on at least [`COPY_SIZE`] (the copy question only).
+    copied: Option<Report>,
+    /// sendfile with a cold cache (the cold-sendfile question only).
+    cold: Option<Report>,
+}
+
+/// Run the compares the drawn questions need.
+fn measure(opts: &QuizOptions, d: &Draw) -> Result<Runs> {
     let base = CompareOptions {
-        runs: 1,
+        runs: QUESTION_RUNS,
         buffer: d.buffer,
         pipe_size: d.pipe,
         profile: false,
@@ -151,12 +165,13 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
     };
     let warm = compare::run(&base)?;
     // Copy time is sampled every 1 ms of CPU: a small file may give no sample at all, so the
-    // copy question is measured on at least COPY_SIZE (and says so).
-    let copy_size = opts.size.max(COPY_SIZE);
+    // copy question is measured on at least COPY_SIZE (and says so), over COPY_RUNS runs whose
+    // spread is the noise the answer is judged within.
     let copied = if d.kinds.contains(&Kind::MostCopy) {
         Some(compare::run(&CompareOptions {
-            size: copy_size,
+            size: opts.size.max(COPY_SIZE),
             profile: true,
+            runs: COPY_RUNS,
             ..base.clone()
         })?)
     } else {
@@ -173,306 +188,418 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
     } else {
         None
     };
-    let size = fmt_bytes(opts.size);
-    let buf = fmt_bytes(d.buffer as u64);
-    let pipe_asked = fmt_bytes(d.pipe as u64);
-    let pipe = warm
-        .options
-        .pipe_bytes_granted
-        .map_or(pipe_asked.clone(), fmt_bytes);
-    let by = |perf: bool| match (perf, zh) {
-        (true, false) => "counted by perf on the serving thread",
-        (false, false) => "counted by copylab itself: perf could not count here",
-        (true, true) => "由 perf 在发送线程上统计",
-        (false, true) => "由 copylab 自己统计：这里 perf 无法计数",
+    Ok(Runs { warm, copied, cold })
+}
+
+/// What one drawn question became.
+enum Asked {
+    Question(Question),
+    /// Not asked: why, as the header says it.
+    Skipped(String),
+}
+
+/// Everything a question is built from.
+struct Ctx<'a> {
+    opts: &'a QuizOptions,
+    d: &'a Draw,
+    runs: &'a Runs,
+}
+
+impl Ctx<'_> {
+    fn say(&self, m: &Msg) -> String {
+        lesson::say(self.opts.lang, m)
+    }
+
+    /// What goes between the items of a list in this language.
+    fn sep(&self) -> &'static str {
+        lesson::table(self.opts.lang).list_sep
+    }
+
+    /// What goes between two sentences in this language.
+    fn gap(&self) -> &'static str {
+        lesson::table(self.opts.lang).sentence_gap
+    }
+
+    /// "counted by perf on the serving thread", or by copylab itself.
+    fn by(&self, who: Counted) -> String {
+        self.say(&Msg::CountedBy(who))
+    }
+}
+
+/// A question of kind `k` with no answer given yet.
+fn question(k: Kind, text: String, expect: Expect, answer: String, why: String) -> Question {
+    Question {
+        id: k.id(),
+        text,
+        expect,
+        answer,
+        also_right: Vec::new(),
+        explanation: why,
+        given: None,
+        right: None,
+    }
+}
+
+/// Run the measurements the drawn questions need and turn them into questions with answers.
+fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
+    let runs = measure(opts, d)?;
+    let c = Ctx {
+        opts,
+        d,
+        runs: &runs,
     };
-    let names: Vec<String> = MethodKind::CLASSIC
-        .iter()
-        .map(|k| k.name().to_string())
-        .collect();
     let mut qs = Vec::new();
     let mut skipped = Vec::new();
     for &k in &d.kinds {
-        let q = |text: String, expect: Expect, answer: String, explanation: String| Question {
-            id: k.id(),
-            text,
-            expect,
-            answer,
-            also_right: Vec::new(),
-            explanation,
-            given: None,
-            right: None,
+        let asked = match k {
+            Kind::SpliceCalls => splice_calls(&c)?,
+            Kind::ReadWriteCalls => read_write_calls(&c)?,
+            Kind::ReadWriteTransitions => read_write_transitions(&c)?,
+            Kind::SendfileCalls => sendfile_calls(&c)?,
+            Kind::MostCopy => most_copy(&c)?,
+            Kind::MostSyscalls => most_syscalls(&c)?,
+            Kind::MmapFaults => mmap_faults(&c)?,
+            Kind::ColdSendfile => cold_sendfile(&c)?,
         };
-        match k {
-            Kind::SpliceCalls => {
-                let (n, perf) = syscalls(find(&warm, MethodKind::Splice)?);
-                // What the path's model predicts for this run's file and granted pipe.
-                let model = MethodKind::Splice.expected(&warm.layout());
-                let fulls = model.chunks;
-                let predicted = model.syscalls.map_or("n/a".to_string(), |s| s.to_string());
-                qs.push(q(
-                    if zh {
-                        format!("splice 经一个 {pipe_asked} 的管道发送 {size}，需要多少次系统调用？")
-                    } else {
-                        format!(
-                            "How many syscalls does splice need for {size} through a {pipe_asked} pipe?"
-                        )
-                    },
-                    Expect::Number { tolerance_pct: 10 },
-                    n.to_string(),
-                    if zh {
-                        format!(
-                            "每装满一次管道两次 splice（文件 → 管道，管道 → socket）：内核给了 {pipe} 的管道，{size} 是 {fulls} 管道，模型说 {predicted} 次；实测 {n} 次（{}）。",
-                            by(perf)
-                        )
-                    } else {
-                        format!(
-                            "Two splices per pipe-full (file → pipe, pipe → socket): the kernel granted a {pipe} pipe, {size} is {fulls} pipe-fulls, so the model says {predicted}; measured {n} ({}).",
-                            by(perf)
-                        )
-                    },
-                ));
-            }
-            Kind::ReadWriteCalls | Kind::ReadWriteTransitions => {
-                let (n, perf) = syscalls(find(&warm, MethodKind::ReadWrite)?);
-                let model = MethodKind::ReadWrite.expected(&warm.layout());
-                let chunks = model.chunks;
-                let predicted = model.syscalls.map_or("n/a".to_string(), |s| s.to_string());
-                let transitions = k == Kind::ReadWriteTransitions;
-                let answer = if transitions { 2 * n } else { n };
-                qs.push(q(
-                    match (transitions, zh) {
-                        (false, false) => format!(
-                            "How many syscalls does read-write make for {size} with a {buf} buffer?"
-                        ),
-                        (true, false) => format!(
-                            "How many user↔kernel transitions does read-write make for {size} with a {buf} buffer?"
-                        ),
-                        (false, true) => {
-                            format!("read-write 用 {buf} 的缓冲区发送 {size}，要多少次系统调用？")
-                        }
-                        (true, true) => format!(
-                            "read-write 用 {buf} 的缓冲区发送 {size}，要多少次用户态↔内核态切换？"
-                        ),
-                    },
-                    Expect::Number { tolerance_pct: 10 },
-                    answer.to_string(),
-                    match (transitions, zh) {
-                        (false, false) => format!(
-                            "One pread64 and one write per buffer-full: {chunks} buffer-fulls, {predicted} calls in the model; measured {n} ({}).",
-                            by(perf)
-                        ),
-                        (true, false) => format!(
-                            "Two transitions per syscall (enter, leave), and one pread64 + one write per buffer-full: measured {n} syscalls ({}), so {answer} transitions — the textbook's 4 are one buffer-full.",
-                            by(perf)
-                        ),
-                        (false, true) => format!(
-                            "每个缓冲区一次 pread64、一次 write：{chunks} 个缓冲区，模型说 {predicted} 次；实测 {n} 次（{}）。",
-                            by(perf)
-                        ),
-                        (true, true) => format!(
-                            "每次系统调用两次切换（进入、返回），每个缓冲区一次 pread64 加一次 write：实测 {n} 次系统调用（{}），所以是 {answer} 次切换 —— 教科书的 4 次只是一个缓冲区。",
-                            by(perf)
-                        ),
-                    },
-                ));
-            }
-            Kind::SendfileCalls => {
-                let (n, perf) = syscalls(find(&warm, MethodKind::Sendfile)?);
-                qs.push(q(
-                    if zh {
-                        format!("sendfile 在阻塞 socket 上发送 {size}，需要多少次系统调用？")
-                    } else {
-                        format!(
-                            "How many syscalls does sendfile need for {size} on a blocking socket?"
-                        )
-                    },
-                    Expect::Number { tolerance_pct: 0 },
-                    n.to_string(),
-                    if zh {
-                        format!(
-                            "一次 sendfile 最多移动 2 GiB − 4 KiB，阻塞 socket 会等到全部放进去；实测 {n} 次（{}）。非阻塞 socket（Kafka）上会是多次部分写入。",
-                            by(perf)
-                        )
-                    } else {
-                        format!(
-                            "One sendfile moves up to 2 GiB − 4 KiB and a blocking socket waits until all of it fits; measured {n} ({}). On a non-blocking socket (Kafka) it takes many partial calls.",
-                            by(perf)
-                        )
-                    },
-                ));
-            }
-            Kind::MostCopy | Kind::MostSyscalls => {
-                let copy = k == Kind::MostCopy;
-                // (method, figure) for each classic path.
-                let mut figs: Vec<(MethodKind, f64)> = Vec::new();
-                let from = match (copy, &copied) {
-                    (true, Some(c)) => c,
-                    _ => &warm,
-                };
-                for kind in MethodKind::CLASSIC {
-                    let m = find(from, kind)?;
-                    let f = if copy {
-                        match m.median.profile.as_ref() {
-                            Some(p) => {
-                                p.serving.ns_per_gib(
-                                    crate::counters::profile::Category::Copy,
-                                    m.median.bytes,
-                                ) / 1e6
-                            }
-                            None => f64::NAN,
-                        }
-                    } else {
-                        syscalls(m).0 as f64
-                    };
-                    figs.push((kind, f));
-                }
-                if figs.iter().any(|(_, f)| !f.is_finite()) {
-                    skipped.push(format!(
-                        "{}: n/a — perf sampling refused here, so copy time was not measured (run as root)",
-                        k.id()
-                    ));
-                    continue;
-                }
-                let (top, max) =
-                    figs.iter()
-                        .copied()
-                        .fold((MethodKind::ReadWrite, f64::MIN), |a, b| {
-                            if b.1 > a.1 { b } else { a }
-                        });
-                if copy && max <= 0.0 {
-                    skipped.push(format!(
-                        "{}: n/a — no copy sample landed on the serving thread (1 ms sampling; a larger --size gives it time)",
-                        k.id()
-                    ));
-                    continue;
-                }
-                // Sampled copy time is noisy: a path within a quarter of the top counts too.
-                let tolerance_pct = if copy { 25 } else { 0 };
-                let also: Vec<String> = figs
-                    .iter()
-                    .filter(|(m, f)| {
-                        *m != top && copy && *f >= max * (1.0 - tolerance_pct as f64 / 100.0)
-                    })
-                    .map(|(m, _)| m.name().to_string())
-                    .collect();
-                let figures = figs
-                    .iter()
-                    .map(|(m, f)| format!("{m} {f:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut question = q(
-                    match (copy, zh) {
-                        (true, false) => format!(
-                            "Which path makes the serving thread copy most, for {} (read-write with a {buf} buffer)?",
-                            fmt_bytes(copy_size)
-                        ),
-                        (false, false) => format!(
-                            "Which path makes the most syscalls for {size}, read-write with a {buf} buffer and splice with a {pipe_asked} pipe?"
-                        ),
-                        (true, true) => format!(
-                            "发送 {} 时（read-write 用 {buf} 的缓冲区），哪条路径让发送线程拷贝得最多？",
-                            fmt_bytes(copy_size)
-                        ),
-                        (false, true) => format!(
-                            "发送 {size}，read-write 用 {buf} 的缓冲区、splice 用 {pipe_asked} 的管道，哪条路径的系统调用最多？"
-                        ),
-                    },
-                    Expect::Choice {
-                        choices: names.clone(),
-                    },
-                    top.name().to_string(),
-                    match (copy, zh) {
-                        (true, false) => format!(
-                            "Sampled copy time of the serving thread, ms per GiB: {figures}. mmap's page faults are taken inside write()'s copy and count as copy; sendfile and splice hand page references to the socket. Paths within 25% of the top count as right too."
-                        ),
-                        (false, false) => format!(
-                            "Syscalls measured: {figures} ({}). read-write makes two per buffer-full, splice two per pipe-full, mmap three in all, sendfile one.",
-                            by(syscalls(find(&warm, MethodKind::ReadWrite)?).1)
-                        ),
-                        (true, true) => format!(
-                            "发送线程的采样拷贝时间，每 GiB 毫秒数：{figures}。mmap 的缺页发生在 write() 的拷贝里，算作拷贝；sendfile 和 splice 交给 socket 的是页引用。与最高者相差 25% 以内的路径也算对。"
-                        ),
-                        (false, true) => format!(
-                            "实测系统调用：{figures}（{}）。read-write 每个缓冲区两次，splice 每管道两次，mmap 一共三次，sendfile 一次。",
-                            by(syscalls(find(&warm, MethodKind::ReadWrite)?).1)
-                        ),
-                    },
-                );
-                question.also_right = also;
-                qs.push(question);
-            }
-            Kind::MmapFaults => {
-                let m = find(&warm, MethodKind::Mmap)?;
-                let n = m.median.cost.page_faults.minor;
-                let pages = opts.size.div_ceil(crate::source::page_size() as u64);
-                qs.push(q(
-                    if zh {
-                        format!("mmap 发送 {size}（已在页缓存里），会有多少次次缺页（minor fault）？")
-                    } else {
-                        format!(
-                            "How many minor page faults does mmap take for {size} (already in the page cache)?"
-                        )
-                    },
-                    Expect::Number { tolerance_pct: 25 },
-                    n.to_string(),
-                    if zh {
-                        format!(
-                            "{size} 是 {pages} 个页，但内核每次缺页会把周围的页一起映射（fault-around，还有大 folio），所以实测只有 {n} 次（getrusage，发送线程）。"
-                        )
-                    } else {
-                        format!(
-                            "{size} is {pages} pages, but each fault maps the pages around it too (fault-around, and large folios at once), so measured {n} (getrusage, serving thread)."
-                        )
-                    },
-                ));
-            }
-            Kind::ColdSendfile => {
-                let (w, perf) = syscalls(find(&warm, MethodKind::Sendfile)?);
-                let Some(cold) = &cold else { continue };
-                let (c, _) = syscalls(find(cold, MethodKind::Sendfile)?);
-                let changed = c != w;
-                let (yes, no) = if zh { ("是", "否") } else { ("yes", "no") };
-                qs.push(q(
-                    if zh {
-                        "--cache cold 会改变 sendfile 的系统调用次数吗？".to_string()
-                    } else {
-                        "Does --cache cold change sendfile's syscall count?".to_string()
-                    },
-                    Expect::Choice {
-                        choices: vec![yes.to_string(), no.to_string()],
-                    },
-                    if changed { yes } else { no }.to_string(),
-                    if zh {
-                        if changed {
-                            format!(
-                                "冷缓存 {c} 次，热缓存 {w} 次（{}）：这次冷读时 sendfile 返回得更早，调用方又调用了几次。",
-                                by(perf)
-                            )
-                        } else {
-                            format!(
-                                "冷缓存 {c} 次，热缓存 {w} 次（{}）：读盘发生在同一次 sendfile 里面（以及预读），不会多出调用；变的是等待读盘的时间。",
-                                by(perf)
-                            )
-                        }
-                    } else {
-                        if changed {
-                            format!(
-                                "Cold {c}, warm {w} ({}): in this cold run sendfile returned early and was called again.",
-                                by(perf)
-                            )
-                        } else {
-                            format!(
-                                "Cold {c}, warm {w} ({}): the disk is read inside the same sendfile call (and by readahead), not by extra calls; what changes is the time it waits.",
-                                by(perf)
-                            )
-                        }
-                    },
-                ));
-            }
+        match asked {
+            Asked::Question(q) => qs.push(q),
+            Asked::Skipped(why) => skipped.push(why),
         }
     }
     Ok((qs, skipped))
+}
+
+fn splice_calls(c: &Ctx) -> Result<Asked> {
+    let warm = &c.runs.warm;
+    let (n, perf) = syscalls(find(warm, MethodKind::Splice)?);
+    // What the path's model predicts for this run's file and granted pipe.
+    let model = MethodKind::Splice.expected(&warm.layout());
+    let granted = warm.options.pipe_bytes_granted.unwrap_or(c.d.pipe as u64);
+    Ok(Asked::Question(question(
+        Kind::SpliceCalls,
+        c.say(&Msg::AskSpliceCalls {
+            bytes: c.opts.size,
+            pipe_bytes: c.d.pipe as u64,
+        }),
+        Expect::Number { tolerance_pct: 10 },
+        n.to_string(),
+        c.say(&Msg::WhySpliceCalls {
+            bytes: c.opts.size,
+            pipe_granted: &fmt_bytes(granted),
+            pipe_fulls: model.chunks,
+            predicted: &model.syscalls.map_or("n/a".to_string(), |s| s.to_string()),
+            measured: n,
+            by: &c.by(perf),
+        }),
+    )))
+}
+
+/// read-write's syscalls, and the model's chunks and prediction.
+fn read_write_figures(c: &Ctx) -> Result<(u64, Counted, Expected)> {
+    let warm = &c.runs.warm;
+    let (n, perf) = syscalls(find(warm, MethodKind::ReadWrite)?);
+    Ok((n, perf, MethodKind::ReadWrite.expected(&warm.layout())))
+}
+
+fn read_write_calls(c: &Ctx) -> Result<Asked> {
+    let (n, perf, model) = read_write_figures(c)?;
+    Ok(Asked::Question(question(
+        Kind::ReadWriteCalls,
+        c.say(&Msg::AskReadWriteCalls {
+            bytes: c.opts.size,
+            buffer_bytes: c.d.buffer as u64,
+        }),
+        Expect::Number { tolerance_pct: 10 },
+        n.to_string(),
+        c.say(&Msg::WhyReadWriteCalls {
+            chunks: model.chunks,
+            predicted: &model.syscalls.map_or("n/a".to_string(), |s| s.to_string()),
+            measured: n,
+            by: &c.by(perf),
+        }),
+    )))
+}
+
+fn read_write_transitions(c: &Ctx) -> Result<Asked> {
+    let (n, perf, _) = read_write_figures(c)?;
+    Ok(Asked::Question(question(
+        Kind::ReadWriteTransitions,
+        c.say(&Msg::AskReadWriteTransitions {
+            bytes: c.opts.size,
+            buffer_bytes: c.d.buffer as u64,
+        }),
+        Expect::Number { tolerance_pct: 10 },
+        (2 * n).to_string(),
+        c.say(&Msg::WhyReadWriteTransitions {
+            syscalls: n,
+            transitions: 2 * n,
+            by: &c.by(perf),
+        }),
+    )))
+}
+
+fn sendfile_calls(c: &Ctx) -> Result<Asked> {
+    let (n, perf) = syscalls(find(&c.runs.warm, MethodKind::Sendfile)?);
+    Ok(Asked::Question(question(
+        Kind::SendfileCalls,
+        c.say(&Msg::AskSendfileCalls { bytes: c.opts.size }),
+        Expect::Number { tolerance_pct: 0 },
+        n.to_string(),
+        c.say(&Msg::WhySendfileCalls {
+            measured: n,
+            by: &c.by(perf),
+        }),
+    )))
+}
+
+/// The classic paths' names, the choices of the ordering questions.
+fn classic_names() -> Vec<String> {
+    MethodKind::CLASSIC
+        .iter()
+        .map(|k| k.name().to_string())
+        .collect()
+}
+
+/// The path with the largest figure (the first on a tie), and the figure.
+fn top_of(figs: &[(MethodKind, f64)]) -> (MethodKind, f64) {
+    figs.iter()
+        .copied()
+        .fold((MethodKind::ReadWrite, f64::MIN), |a, b| {
+            if b.1 > a.1 { b } else { a }
+        })
+}
+
+/// Runs of the copy question: enough that the spread between them says how noisy it is.
+const COPY_RUNS: u32 = 3;
+
+/// Runs of every other question: counts are exact, but the fault count moves with the page
+/// cache's folios, and its spread sets how far an answer may be off.
+const QUESTION_RUNS: u32 = 3;
+
+/// The least tolerance of the fault question, in %.
+const FAULTS_TOLERANCE_PCT: u32 = 25;
+
+/// One path's sampled copy time of the serving thread, ms per GiB: median, and the range over
+/// the runs widened by one sample each way (a sample is the resolution of the figure).
+struct CopyFigure {
+    kind: MethodKind,
+    median: f64,
+    lo: f64,
+    hi: f64,
+}
+
+/// The copy figures of `m`, or None when a run has no profile (sampling refused).
+fn copy_figure(m: &MethodResult) -> Option<CopyFigure> {
+    let ms =
+        |p: &crate::results::Profile, bytes: u64| p.serving.ns_per_gib(Category::Copy, bytes) / 1e6;
+    let mut per_run = Vec::new();
+    let mut one_sample: f64 = 0.0;
+    for r in &m.runs {
+        let p = r.profile.as_ref()?;
+        per_run.push(ms(p, r.bytes));
+        one_sample = one_sample.max(p.serving.period_ns as f64 / crate::size::gib(r.bytes) / 1e6);
+    }
+    // The runs' samples pooled, as compare's table reads them; the range is the runs'.
+    let median = m.profile.as_ref()?.serving.ns_per_gib(Category::Copy)? / 1e6;
+    let lo = per_run.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = per_run.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() || !hi.is_finite() {
+        return None;
+    }
+    Some(CopyFigure {
+        kind: m.method,
+        median,
+        lo: (lo - one_sample).max(0.0),
+        hi: hi + one_sample,
+    })
+}
+
+fn most_copy(c: &Ctx) -> Result<Asked> {
+    let from = c.runs.copied.as_ref().unwrap_or(&c.runs.warm);
+    let id = Kind::MostCopy.id();
+    let mut figs = Vec::new();
+    for kind in MethodKind::CLASSIC {
+        match copy_figure(find(from, kind)?) {
+            Some(f) => figs.push(f),
+            None => {
+                return Ok(Asked::Skipped(format!(
+                    "{id}: n/a — perf sampling refused here, so copy time was not measured (run as root)"
+                )));
+            }
+        }
+    }
+    let medians: Vec<(MethodKind, f64)> = figs.iter().map(|f| (f.kind, f.median)).collect();
+    let (top, max) = top_of(&medians);
+    if max <= 0.0 {
+        return Ok(Asked::Skipped(format!(
+            "{id}: n/a — no copy sample landed on the serving thread (1 ms sampling; a larger --size gives it time)"
+        )));
+    }
+    // Inside the noise: a path whose range over the runs reaches the top's range could have
+    // been the top in another run, so it is right too.
+    let top_lo = figs.iter().find(|f| f.kind == top).map_or(max, |f| f.lo);
+    let also: Vec<String> = figs
+        .iter()
+        .filter(|f| f.kind != top && f.hi >= top_lo)
+        .map(|f| f.kind.name().to_string())
+        .collect();
+    let figures = figs
+        .iter()
+        .map(|f| {
+            c.say(&Msg::CopyFigure {
+                name: f.kind.name(),
+                median: f.median,
+                lo: f.lo,
+                hi: f.hi,
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(c.sep());
+    let noise = if also.is_empty() {
+        c.say(&Msg::OutsideNoise)
+    } else {
+        c.say(&Msg::InsideNoise {
+            names: &also.join(c.sep()),
+        })
+    };
+    let note = if from.file.bytes > c.opts.size {
+        c.say(&Msg::CopySizeNote { asked: c.opts.size })
+    } else {
+        String::new()
+    };
+    let mut q = question(
+        Kind::MostCopy,
+        c.say(&Msg::AskMostCopy {
+            bytes: from.file.bytes,
+            buffer_bytes: c.d.buffer as u64,
+            note: &note,
+        }),
+        Expect::Choice {
+            choices: classic_names(),
+        },
+        top.name().to_string(),
+        format!(
+            "{}{}{noise}",
+            c.say(&Msg::WhyMostCopy {
+                figures: &figures,
+                runs: from.options.runs,
+            }),
+            c.gap()
+        ),
+    );
+    q.also_right = also;
+    Ok(Asked::Question(q))
+}
+
+fn most_syscalls(c: &Ctx) -> Result<Asked> {
+    let warm = &c.runs.warm;
+    let mut figs: Vec<(MethodKind, f64)> = Vec::new();
+    for kind in MethodKind::CLASSIC {
+        figs.push((kind, syscalls(find(warm, kind)?).0 as f64));
+    }
+    let (top, max) = top_of(&figs);
+    // Syscall counts are exact: a path with the same count as the top is as right as it.
+    let also: Vec<String> = figs
+        .iter()
+        .filter(|(k, f)| *k != top && *f == max)
+        .map(|(k, _)| k.name().to_string())
+        .collect();
+    let figures = figs
+        .iter()
+        .map(|(m, f)| format!("{m} {f:.0}"))
+        .collect::<Vec<_>>()
+        .join(c.sep());
+    let perf = syscalls(find(warm, MethodKind::ReadWrite)?).1;
+    let mut why = c.say(&Msg::WhyMostSyscalls {
+        figures: &figures,
+        by: &c.by(perf),
+    });
+    if !also.is_empty() {
+        let tied: Vec<&str> = std::iter::once(top.name())
+            .chain(also.iter().map(String::as_str))
+            .collect();
+        why = format!("{why}{}{}", c.gap(), c.say(&Msg::Tie { names: &tied }));
+    }
+    let mut q = question(
+        Kind::MostSyscalls,
+        c.say(&Msg::AskMostSyscalls {
+            bytes: c.opts.size,
+            buffer_bytes: c.d.buffer as u64,
+            pipe_bytes: c.d.pipe as u64,
+        }),
+        Expect::Choice {
+            choices: classic_names(),
+        },
+        top.name().to_string(),
+        why,
+    );
+    q.also_right = also;
+    Ok(Asked::Question(q))
+}
+
+fn mmap_faults(c: &Ctx) -> Result<Asked> {
+    let m = find(&c.runs.warm, MethodKind::Mmap)?;
+    let n = m.median.cost.page_faults.minor;
+    let pages = c.opts.size.div_ceil(crate::source::page_size() as u64);
+    let faults = m.runs.iter().map(|r| r.cost.page_faults.minor);
+    let (lo, hi) = (faults.clone().min().unwrap_or(n), faults.max().unwrap_or(n));
+    // Every run's count is inside the tolerance: the answer is judged within the noise.
+    let off = n.abs_diff(lo).max(n.abs_diff(hi));
+    let needed = (off * 100).div_ceil(n.max(1));
+    let tolerance_pct = FAULTS_TOLERANCE_PCT.max(u32::try_from(needed).unwrap_or(u32::MAX));
+    Ok(Asked::Question(question(
+        Kind::MmapFaults,
+        c.say(&Msg::AskMmapFaults { bytes: c.opts.size }),
+        Expect::Number { tolerance_pct },
+        n.to_string(),
+        c.say(&Msg::WhyMmapFaults {
+            bytes: c.opts.size,
+            pages,
+            measured: n,
+            runs: c.runs.warm.options.runs,
+            lo,
+            hi,
+            tolerance_pct,
+        }),
+    )))
+}
+
+fn cold_sendfile(c: &Ctx) -> Result<Asked> {
+    let (warm, perf) = syscalls(find(&c.runs.warm, MethodKind::Sendfile)?);
+    let Some(cold) = &c.runs.cold else {
+        bail!("quiz: the cold-cache run did not happen");
+    };
+    let (cold, _) = syscalls(find(cold, MethodKind::Sendfile)?);
+    let (yes, no) = (c.say(&Msg::Yes), c.say(&Msg::No));
+    let by = c.by(perf);
+    let (answer, why) = if cold != warm {
+        (
+            yes.clone(),
+            Msg::WhyColdChanged {
+                cold,
+                warm,
+                by: &by,
+            },
+        )
+    } else {
+        (
+            no.clone(),
+            Msg::WhyColdSame {
+                cold,
+                warm,
+                by: &by,
+            },
+        )
+    };
+    Ok(Asked::Question(question(
+        Kind::ColdSendfile,
+        c.say(&Msg::AskColdSendfile { bytes: c.opts.size }),
+        Expect::Choice {
+            choices: vec![yes, no],
+        },
+        answer,
+        c.say(&why),
+    )))
 }
 
 /// Longest answer line read, in bytes (without its newline): an answer is a number or a word.
@@ -639,6 +766,32 @@ fn is_right(q: &Question, given: &str) -> bool {
     }
 }
 
+/// `--list`: every question with this run's measured answer, for the teacher.
+fn write_list(
+    opts: &QuizOptions,
+    questions: Vec<Question>,
+    skipped: Vec<String>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let r = QuizReport {
+        seed: opts.seed,
+        lang: if opts.lang == Lang::Zh { "zh" } else { "en" },
+        total: questions.len(),
+        questions,
+        skipped,
+        score: None,
+        answered: None,
+    };
+    if opts.json {
+        serde_json::to_writer_pretty(&mut *out, &r)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render::list(&r, opts.lang).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Run the quiz: measure, ask (or list), check, and write everything to stdout.
 pub fn run(opts: &QuizOptions) -> Result<()> {
     let d = draw(opts.seed);
@@ -648,22 +801,7 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if opts.list {
-        let r = QuizReport {
-            seed: opts.seed,
-            lang,
-            questions: qs,
-            skipped,
-            score: None,
-            total,
-        };
-        if opts.json {
-            serde_json::to_writer_pretty(&mut out, &r)?;
-            writeln!(out)?;
-        } else {
-            out.write_all(render::list(&r, opts.lang).as_bytes())?;
-        }
-        out.flush()?;
-        return Ok(());
+        return write_list(opts, qs, skipped, &mut out);
     }
     let stdin = std::io::stdin();
     let terminal = stdin.is_terminal();
@@ -680,11 +818,14 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
     let mut input = stdin.lock();
     let mut line_no = 0;
     let mut score = 0;
-    for (i, q) in qs.iter_mut().enumerate() {
+    let mut answered = 0;
+    'ask: for (i, q) in qs.iter_mut().enumerate() {
         let given = loop {
             prompts.write_all(render::question(i + 1, q, opts.lang).as_bytes())?;
             prompts.flush()?;
             let Some(line) = read_answer(&mut input)? else {
+                // Ctrl-D (or a script's input running out): the score so far, then the error.
+                prompts.write_all(render::score(score, i, total, opts.lang).as_bytes())?;
                 bail!(
                     "quiz: stdin ended before answer {} of {total}: give one answer per line (see `copylab quiz --list` for the questions)",
                     i + 1
@@ -696,6 +837,10 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
                     if !terminal {
                         // What was read, as it may be shown: escaped and short.
                         prompts.write_all(render::echo(&quoted(t.trim().as_bytes())).as_bytes())?;
+                    }
+                    // `q` ends the quiz here, with the score of the questions answered.
+                    if t.trim().eq_ignore_ascii_case("q") {
+                        break 'ask;
                     }
                     parse_answer(q, t)
                 }
@@ -716,6 +861,7 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
         };
         let right = is_right(q, &given);
         score += usize::from(right);
+        answered += 1;
         q.given = Some(given);
         q.right = Some(right);
         prompts.write_all(render::verdict(q, opts.lang).as_bytes())?;
@@ -727,12 +873,13 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
             questions: qs,
             skipped,
             score: Some(score),
+            answered: Some(answered),
             total,
         };
         serde_json::to_writer_pretty(&mut out, &r)?;
         writeln!(out)?;
     } else {
-        out.write_all(render::score(score, total, opts.lang).as_bytes())?;
+        out.write_all(render::score(score, answered, total, opts.lang).as_bytes())?;
     }
     out.flush()?;
     Ok(())

@@ -15,6 +15,7 @@ use crate::counters::profile::{Category, Pooled, ThreadProfile};
 use crate::counters::{CpuSplit, Reading, SyscallSource};
 use crate::method::{IoWorkers, MethodKind, Textbook};
 use crate::placement::Placement;
+use crate::receive::{Check, ReceiverKind, ZeroCopyReceive};
 use crate::stats::{median_u64, pick_f64};
 use crate::sys::{Calls, ZeroCopy};
 use crate::transport::Transport;
@@ -61,10 +62,37 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Facts about the set-up worth knowing (e.g. tracefs mounted temporarily).
     pub notes: Vec<String>,
-    /// One entry per method, in the order asked for.
+    /// One entry per method, in the order asked for. With `--receive`, one entry per method
+    /// and receiving path (the matrix, sender by sender, each sender with every receiver in
+    /// the order asked for): `receiver_path` says which.
     pub methods: Vec<MethodResult>,
     /// The machine the runs were made on.
     pub machine: Machine,
+    /// `--receive`: the receiving paths and the loopback they ran over; null without
+    /// `--receive` (the receiver is then `recv`, as it always was).
+    pub receive: Option<ReceiveInfo>,
+}
+
+/// What `--receive` ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiveInfo {
+    /// The receiving paths that ran, in the order asked for.
+    pub paths: Vec<ReceivePathInfo>,
+    /// When zerocopy is among them: the private loopback every pair ran over (so that all
+    /// rows share one MTU); null when the pairs ran over the transport's own sockets.
+    pub private_lo: Option<crate::private_net::PrivateLoInfo>,
+}
+
+/// One receiving path, as the report describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceivePathInfo {
+    /// `recv`, `trunc`, `splice` or `zerocopy`.
+    pub path: ReceiverKind,
+    /// What it does, in one line.
+    pub what: &'static str,
+    /// How its deliveries are checked: `xxh3` (every byte hashed, on the runs that hash, and
+    /// counted on every run) or `byte-count` (the path drops the bytes unseen: counted only).
+    pub check: Check,
 }
 
 /// The two "hosts" of `--transport veth`.
@@ -214,6 +242,8 @@ pub struct MethodResult {
     pub max: Run,
     /// How far the runs spread: (max − min) ÷ median, in %, per figure; null for one run.
     pub spread_pct: Option<Spread>,
+    /// `--receive`: the receiving path these runs used; null without `--receive`.
+    pub receiver_path: Option<ReceiverKind>,
     /// Every run's cpu-clock samples pooled, per thread: the figures the table, the verdicts
     /// and the view show (the summaries' `profile` are field-by-field, each resting on one
     /// run's samples). Null when a run was not sampled.
@@ -283,6 +313,15 @@ fn summarize_profile(ps: &[&ThreadProfile], pick: fn(&mut [u64]) -> u64) -> Thre
     }
 }
 
+/// `sender`, or `sender → receiver` when a receiving path was chosen: how tables, exports and
+/// sweep series name a method's results.
+pub fn pair_label(sender: &str, receiver: Option<ReceiverKind>) -> String {
+    match receiver {
+        Some(r) => format!("{sender} → {r}"),
+        None => sender.to_string(),
+    }
+}
+
 /// Run-to-run spread of a method's figures, in % of the median.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Spread {
@@ -330,7 +369,8 @@ pub struct Run {
     pub cost: Cost,
     /// What receiving it cost the receiver thread (from before its first read to end-of-file,
     /// so waiting is included but costs no CPU); null when its counters failed. Its
-    /// `self_counted` is empty: the receiver is not a copy path.
+    /// `self_counted` holds the receiving path's own syscalls with `--receive`, and is empty
+    /// without it (the default receiver is not counted by name).
     pub receiver: Option<Cost>,
     /// Where the serving and receiver threads were pinned.
     pub placement: Placement,
@@ -345,6 +385,25 @@ pub struct Run {
     /// `--transport veth`: what the serving veth device sent during the run; null otherwise
     /// (loopback's counters are shared with every other local connection).
     pub device_tx: Option<DeviceTx>,
+    /// `--receive`: how the receiving path took the bytes; null without `--receive`.
+    pub receive: Option<RunReceive>,
+}
+
+/// How one run's receiving path took the bytes. Its syscalls by name are the receiver's
+/// `self_counted`, its CPU and profile the receiver's as always.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReceive {
+    /// `recv`, `trunc`, `splice` or `zerocopy`.
+    pub path: ReceiverKind,
+    /// `xxh3` or `byte-count` (see [`ReceivePathInfo::check`]); `hash_checked` says whether
+    /// this run's bytes were hashed.
+    pub check: Check,
+    /// zerocopy: bytes mapped, copied into the copy buffer and read as `recv_skip_hint` said,
+    /// as counts and shares; null for the other paths.
+    pub zerocopy: Option<ZeroCopyReceive>,
+    /// The MSS the receiving socket reports after the run (`tcp_info.tcpi_rcv_mss`), in bytes;
+    /// null for a Unix socket.
+    pub rcv_mss_bytes: Option<u32>,
 }
 
 impl Run {
@@ -605,7 +664,46 @@ fn summarize(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Run {
         device_tx: opt(|r| r.device_tx.map(|d| d.packets))
             .zip(opt(|r| r.device_tx.map(|d| d.bytes)))
             .map(|(packets, bytes)| DeviceTx { packets, bytes }),
+        receive: summarize_receive(runs, pick),
     }
+}
+
+/// Field-by-field summary of the runs' receiving paths (the same path on every run); the
+/// zerocopy shares are those of the summarized counts.
+fn summarize_receive(runs: &[Run], pick: fn(&mut [u64]) -> u64) -> Option<RunReceive> {
+    let first = runs.first()?.receive.as_ref()?;
+    let field = |f: fn(&ZeroCopyReceive) -> u64| {
+        runs.iter()
+            .map(|r| r.receive.as_ref().and_then(|x| x.zerocopy.as_ref()).map(f))
+            .collect::<Option<Vec<u64>>>()
+            .map(|mut v| pick(&mut v))
+    };
+    let zerocopy = field(|z| z.mapped_bytes)
+        .zip(field(|z| z.copybuf_bytes))
+        .zip(field(|z| z.hint_bytes))
+        .map(|((mapped, copybuf), hint)| {
+            ZeroCopyReceive::of(crate::receive::Landed {
+                mapped,
+                copybuf,
+                hint,
+            })
+        });
+    let mss = runs
+        .iter()
+        .map(|r| {
+            r.receive
+                .as_ref()
+                .and_then(|x| x.rcv_mss_bytes)
+                .map(u64::from)
+        })
+        .collect::<Option<Vec<u64>>>()
+        .map(|mut v| pick(&mut v) as u32);
+    Some(RunReceive {
+        path: first.path,
+        check: first.check,
+        zerocopy,
+        rcv_mss_bytes: mss,
+    })
 }
 
 /// Field-by-field summary of one thread's costs (at least one) with `pick`.
@@ -691,6 +789,11 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
 }
 
 impl MethodResult {
+    /// The name people read: `sendfile`, or `sendfile → zerocopy` with `--receive`.
+    pub fn label(&self) -> String {
+        pair_label(self.method.name(), self.receiver_path)
+    }
+
     /// Summarize `runs` (at least one).
     pub fn new(method: MethodKind, setup: Vec<String>, runs: Vec<Run>) -> MethodResult {
         let median = summarize(&runs, median_u64);
@@ -735,6 +838,7 @@ impl MethodResult {
             min,
             max,
             spread_pct,
+            receiver_path: None,
         }
     }
 }
@@ -755,9 +859,12 @@ pub struct Point {
 /// How one series (a method, and for read-write a buffer size) scales with file size.
 #[derive(Debug, Clone, Serialize)]
 pub struct Series {
-    /// `sendfile`, or `read-write@64 KiB` when several buffers were swept.
+    /// `sendfile`, or `read-write@64 KiB` when several buffers were swept, or `sendfile →
+    /// zerocopy` with `--receive`.
     pub name: String,
     pub method: MethodKind,
+    /// `--receive`: the receiving path; null without `--receive`.
+    pub receiver_path: Option<ReceiverKind>,
     pub buffer_bytes: u64,
     pub points: Vec<SeriesPoint>,
 }
@@ -779,6 +886,9 @@ pub struct SeriesPoint {
     /// io_uring paths: CPU of the kernel's io-wq workers per GiB sent, in ns (not included in
     /// `cpu_ns_per_gib`); null for the other paths.
     pub io_workers_cpu_ns_per_gib: Option<f64>,
+    /// CPU time of the receiver thread per GiB received, in ns (getrusage user + sys); null
+    /// when its counters failed or for an empty file.
+    pub receiver_cpu_ns_per_gib: Option<f64>,
 }
 
 /// Everything a sweep measured (`--json`, `--export-json`).

@@ -22,11 +22,12 @@ fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     for p in points {
         for m in &p.report.methods {
-            let name = if several_buffers && m.method == MethodKind::ReadWrite {
+            let sender = if several_buffers && m.method == MethodKind::ReadWrite {
                 format!("read-write@{}", fmt_bytes(p.buffer_bytes))
             } else {
                 m.method.name().to_string()
             };
+            let name = crate::results::pair_label(&sender, m.receiver_path);
             let mib = crate::size::mib(p.file_bytes);
             let gib = crate::size::gib(p.file_bytes);
             let c = &m.median.cost;
@@ -50,12 +51,19 @@ fn series(points: &[Point], several_buffers: bool) -> Vec<Series> {
                     .io_workers
                     .filter(|_| gib > 0.0)
                     .map(|w| w.cpu_ns as f64 / gib),
+                receiver_cpu_ns_per_gib: m
+                    .median
+                    .receiver
+                    .as_ref()
+                    .filter(|_| gib > 0.0)
+                    .map(|r| (r.cpu.user_ns + r.cpu.sys_ns) as f64 / gib),
             };
             match out.iter_mut().find(|s| s.name == name) {
                 Some(s) => s.points.push(sp),
                 None => out.push(Series {
                     name,
                     method: m.method,
+                    receiver_path: m.receiver_path,
                     buffer_bytes: p.buffer_bytes,
                     points: vec![sp],
                 }),

@@ -16,6 +16,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Calls {
     counts: BTreeMap<&'static str, u64>,
+    /// Calls that returned EAGAIN (the socket had no room), by name: each was followed by a wait.
+    again: BTreeMap<&'static str, u64>,
+    /// Calls that moved fewer bytes than asked, by name (a path that notes them: sendfile).
+    short: BTreeMap<&'static str, u64>,
     /// Zero-copy sends and their completions (msg-zerocopy, io-uring-send-zc), else `None`.
     pub zerocopy: Option<ZeroCopy>,
 }
@@ -23,6 +27,31 @@ pub struct Calls {
 impl Calls {
     pub fn add(&mut self, name: &'static str) {
         *self.counts.entry(name).or_insert(0) += 1;
+    }
+
+    /// Calls of `name` made (every attempt).
+    pub fn count(&self, name: &str) -> u64 {
+        self.counts.get(name).copied().unwrap_or(0)
+    }
+
+    /// A call of `name` returned EAGAIN.
+    pub fn add_again(&mut self, name: &'static str) {
+        *self.again.entry(name).or_insert(0) += 1;
+    }
+
+    /// Calls of `name` that returned EAGAIN.
+    pub fn again(&self, name: &str) -> u64 {
+        self.again.get(name).copied().unwrap_or(0)
+    }
+
+    /// A call of `name` moved fewer bytes than it asked for.
+    pub fn add_short(&mut self, name: &'static str) {
+        *self.short.entry(name).or_insert(0) += 1;
+    }
+
+    /// Calls of `name` that moved fewer bytes than asked.
+    pub fn short(&self, name: &str) -> u64 {
+        self.short.get(name).copied().unwrap_or(0)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
@@ -238,7 +267,10 @@ pub fn retry<T>(
         match f() {
             Err(Errno::EINTR) => continue,
             Err(Errno::EAGAIN) => match wait_fd {
-                Some(fd) => wait_writable(calls, fd)?,
+                Some(fd) => {
+                    calls.add_again(name);
+                    wait_writable(calls, fd)?
+                }
                 None => return Err(Errno::EAGAIN),
             },
             other => return other,
@@ -267,6 +299,54 @@ pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Block until `fd` has bytes to read, end-of-file or an error (which the next read returns):
+/// one `poll` for POLLIN, counted, retried on EINTR. A socket with `SO_RCVLOWAT` wakes the poll
+/// only once that many bytes are queued (or at end-of-file).
+pub fn wait_readable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
+    loop {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        calls.add("poll");
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `recv(2)` of up to `len` bytes into `buf` with `flags`, counted as the kernel's `recvfrom`,
+/// retried on EINTR; 0 means end-of-file. EAGAIN (a non-blocking socket with nothing queued) is
+/// returned, not waited for.
+///
+/// # Safety
+/// `buf..buf+len` must be writable for the call, or `buf` null with `MSG_TRUNC` on a TCP socket
+/// (which discards the bytes without writing them anywhere).
+pub unsafe fn recv_raw(
+    calls: &mut Calls,
+    fd: BorrowedFd<'_>,
+    buf: *mut u8,
+    len: usize,
+    flags: libc::c_int,
+) -> nix::Result<usize> {
+    retry(calls, "recvfrom", None, || {
+        // SAFETY: the caller guarantees `buf` is writable for `len` bytes (or null with
+        // MSG_TRUNC on TCP, where the kernel writes nothing).
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.cast(), len, flags) };
+        Errno::result(n).map(|n| n as usize)
+    })
+}
+
+/// `recv(2)` into `buf` (see [`recv_raw`]).
+pub fn recv(
+    calls: &mut Calls,
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: libc::c_int,
+) -> nix::Result<usize> {
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the whole call.
+    unsafe { recv_raw(calls, fd, buf.as_mut_ptr(), buf.len(), flags) }
 }
 
 thread_local! {

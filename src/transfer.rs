@@ -2,7 +2,8 @@
 //! right after its last, on the calling thread, and nothing else inside that window. Shared by
 //! `compare` and `serve` so both measure exactly the same thing. And the other end: a receiver
 //! thread, pinned and measured the same way, that lives as long as the comparison, so its
-//! counters are opened once.
+//! counters are opened once, and takes each connection's bytes with a receiving path
+//! (`receive/`), set up outside its window like the serving thread's.
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
@@ -15,9 +16,10 @@ use anyhow::{Context, Result};
 use crate::counters::{Choice, Counters, Reading};
 use crate::method::IoWorkers;
 use crate::method::{Method, Scratch};
+use crate::receive::{self, Delivery, ReceiveConfig, ReceiverKind};
 use crate::source::Part;
 use crate::sys::{self, Calls, SendError};
-use crate::transport::{Conn, Delivery};
+use crate::transport::Conn;
 
 /// What happened inside the window.
 pub struct Measured {
@@ -97,12 +99,32 @@ pub struct Received {
     /// The receiver thread's counters over the whole receive (from before its first read to
     /// end-of-file); `None` when they failed for this receive.
     pub reading: Option<Reading>,
+    /// With a receiving path chosen (`--receive`): the syscalls it made itself, by the kernel's
+    /// name; `None` for the default receiver, whose calls are not reported by name.
+    pub calls: Option<Calls>,
+    /// The receiving socket's MSS (`tcpi_rcv_mss`) after the receive, for TCP.
+    pub rcv_mss: Option<u32>,
+}
+
+/// Which receiving path takes a connection: `chosen` when the user picked one (its calls are
+/// then reported), else the default `recv`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveWith {
+    pub chosen: Option<ReceiverKind>,
+    pub cfg: ReceiveConfig,
+}
+
+impl ReceiveWith {
+    fn kind(&self) -> ReceiverKind {
+        self.chosen.unwrap_or(ReceiverKind::Recv)
+    }
 }
 
 struct Job {
     conn: Conn,
     expected: u64,
     hash: bool,
+    with: ReceiveWith,
     progress: Arc<AtomicU64>,
     done: mpsc::Sender<Received>,
 }
@@ -150,11 +172,8 @@ impl Receiver {
                         let _ = counters.set_sample_period(want);
                         applied = want;
                     }
-                    let started = counters.start();
-                    let delivery =
-                        crate::transport::drain(job.conn, job.expected, job.hash, &job.progress);
-                    let reading = started.and_then(|()| counters.stop()).ok();
-                    let _ = job.done.send(Received { delivery, reading });
+                    let done = job.done.clone();
+                    let _ = done.send(receive_measured(job, &mut counters));
                 }
             })
             .context("cannot start the receiver thread")?;
@@ -173,12 +192,14 @@ impl Receiver {
         self.period_ns.store(period_ns, Ordering::Relaxed);
     }
 
-    /// Hand `conn` to the receiver; the returned channel yields what it measured.
+    /// Hand `conn` to the receiver, to be taken `with` a receiving path; the returned channel
+    /// yields what it measured.
     pub fn receive(
         &self,
         conn: Conn,
         expected: u64,
         hash: bool,
+        with: ReceiveWith,
         progress: Arc<AtomicU64>,
     ) -> Result<mpsc::Receiver<Received>> {
         let (done, result) = mpsc::channel();
@@ -189,11 +210,37 @@ impl Receiver {
                 conn,
                 expected,
                 hash,
+                with,
                 progress,
                 done,
             })
             .map_err(|_| anyhow::anyhow!("the receiver thread has ended"))?;
         Ok(result)
+    }
+}
+
+/// One receive on the receiver thread: the path set up for the connection, the counters around
+/// its receive only (from before its first call to end-of-file), the set-up undone after.
+fn receive_measured(job: Job, counters: &mut Counters) -> Received {
+    let kind = job.with.kind();
+    let mut rx = receive::build(kind, &job.with.cfg);
+    let sock = job.conn.fd();
+    let prepared = rx.prepare(sock);
+    // Hash only what the path sees: a receiver that drops the bytes can check their count.
+    let hash = job.hash && kind.check() == receive::Check::Xxh3;
+    let mut tally = receive::Tally::new(job.expected, hash, &job.progress);
+    let mut calls = Calls::default();
+    let started = counters.start();
+    let got = prepared.and_then(|()| rx.receive(sock, &mut tally, &mut calls));
+    let reading = started.and_then(|()| counters.stop()).ok();
+    rx.finish();
+    let rcv_mss = receive::rcv_mss(sock);
+    drop(job.conn);
+    Received {
+        delivery: got.map(|()| tally.finish(rx.landed())),
+        reading,
+        calls: job.with.chosen.map(|_| calls),
+        rcv_mss,
     }
 }
 

@@ -1,8 +1,7 @@
 //! Sockets for a transfer: a connected pair over TCP loopback, a Unix stream socket, or TCP
 //! across a veth pair between two network namespaces; the pacing that makes a socket behave like
-//! a link of a given speed; the listener `serve` accepts real clients on, the one connection type
-//! both hand out; and the loop that drains, counts and hashes what arrives (run, and measured, by
-//! `transfer::Receiver`).
+//! a link of a given speed; the listener `serve` accepts real clients on, and the one connection
+//! type both hand out. What the receiving end does with the bytes is `receive/`'s.
 
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -10,14 +9,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-
-/// The receiver reads this much per call: large, so it is never the bottleneck it is blamed on.
-pub const RECV_CHUNK: usize = 1 << 20;
 
 /// Which kind of local socket carries the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,10 +49,12 @@ impl Transport {
 }
 
 /// Where a comparison's socket pairs come from: the transport, and for veth the two namespaces,
-/// made once and removed when this is dropped.
+/// made once and removed when this is dropped; or TCP over copylab's private loopback, whose
+/// MTU carries whole pages (for the zerocopy receiver; see `private_net`).
 pub enum Wire {
     Local(Transport),
     Veth(crate::netns::Hosts),
+    PrivateLo(crate::private_net::PrivateLo),
 }
 
 impl Wire {
@@ -76,6 +72,7 @@ impl Wire {
     pub fn pair(&self) -> Result<(Conn, Conn)> {
         match self {
             Wire::Local(t) => t.pair(),
+            Wire::PrivateLo(lo) => lo.pair(),
             Wire::Veth(hosts) => {
                 let bind = (hosts.serving.addr, 0);
                 let listener =
@@ -366,52 +363,4 @@ impl Drop for Listener {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// What arrived at the receiver.
-pub struct Delivery {
-    pub bytes: u64,
-    /// XXH3-64 of everything received, when hashing was asked for.
-    pub hash: Option<u64>,
-    /// When the expected byte count was reached (or end-of-file came, if it never was).
-    pub done_at: Instant,
-}
-
-/// Drain `conn` on the calling thread until end-of-file, publishing the byte count in
-/// `progress`; reads into a page-aligned buffer of [`RECV_CHUNK`].
-pub fn drain(
-    mut conn: Conn,
-    expected: u64,
-    hash: bool,
-    progress: &AtomicU64,
-) -> std::io::Result<Delivery> {
-    let mut page = crate::sys::PageBuf::new(RECV_CHUNK);
-    let buf = page.as_mut();
-    let mut hasher = hash.then(xxhash_rust::xxh3::Xxh3::new);
-    let mut bytes = 0u64;
-    let mut done_at = None;
-    if expected == 0 {
-        done_at = Some(Instant::now());
-    }
-    loop {
-        let n = match conn.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        bytes += n as u64;
-        if let Some(h) = hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
-        progress.store(bytes, Ordering::Relaxed);
-        if done_at.is_none() && bytes >= expected {
-            done_at = Some(Instant::now());
-        }
-    }
-    Ok(Delivery {
-        bytes,
-        hash: hasher.map(|h| h.digest()),
-        done_at: done_at.unwrap_or_else(Instant::now),
-    })
 }

@@ -195,16 +195,23 @@ fn diagrams_draw_the_textbook_compare_reports() {
             let d = diagram(&out.stdout, &what);
             let dump = format!("{what}: textbook {tb}\n{d}");
 
-            assert_eq!(d.matches("CPU").count() as u64, cpu, "CPU copies\n{dump}");
+            // A pinned send (pin) is a CPU copy without scatter-gather, like CPU*: the textbook
+            // counts it as "1 (0 with SG-DMA)".
+            let labels = step_labels(&d);
+            let pins = labels.iter().filter(|l| l.ends_with("pin")).count() as u64;
+            assert_eq!(
+                d.matches("CPU").count() as u64 + pins,
+                cpu,
+                "CPU copies\n{dump}"
+            );
             assert_eq!(d.matches("DMA").count() as u64, dma, "DMA copies\n{dump}");
             assert_eq!(
-                d.matches("CPU*").count() as u64,
+                d.matches("CPU*").count() as u64 + pins,
                 cpu - cpu_sg,
-                "copies scatter-gather DMA avoids (CPU*)\n{dump}"
+                "copies scatter-gather DMA avoids (CPU*, pin)\n{dump}"
             );
 
             // Every arrow is numbered and carries exactly one kind tag.
-            let labels = step_labels(&d);
             assert!(labels.len() >= 3, "too few steps\n{dump}");
             for l in &labels {
                 let tag: String = l.chars().skip(1).collect();
@@ -215,7 +222,11 @@ fn diagrams_draw_the_textbook_compare_reports() {
             }
             let tagged = |t: &str| labels.iter().filter(|l| l.ends_with(t)).count() as u64;
             assert_eq!(tagged("DMA"), dma, "DMA steps\n{dump}");
-            assert_eq!(tagged("CPU") + tagged("CPU*"), cpu, "CPU steps\n{dump}");
+            assert_eq!(
+                tagged("CPU") + tagged("CPU*") + tagged("pin"),
+                cpu,
+                "CPU steps\n{dump}"
+            );
 
             // The syscalls sit on the user/kernel boundary (the ━ line).
             let boundary = d
@@ -281,7 +292,10 @@ fn diagrams_draw_the_textbook_compare_reports() {
                 let cpu_text = if cpu == cpu_sg {
                     format!("{cpu} CPU cop")
                 } else {
-                    format!("{cpu} CPU copy ({cpu_sg} with scatter-gather DMA)")
+                    format!(
+                        "{cpu} CPU cop{} ({cpu_sg} with scatter-gather DMA)",
+                        if cpu == 1 { "y" } else { "ies" }
+                    )
                 };
                 assert!(textbook.contains(&cpu_text), "{cpu_text:?} in {textbook:?}");
             } else {
@@ -742,12 +756,29 @@ fn splice_paths_copy_without_scatter_gather_like_sendfile() {
             text.contains("when the device does scatter-gather; without it TCP copies"),
             "{name}\n{text}"
         );
+        // The textbook counts that copy: "1 (0 with SG-DMA)", like sendfile.
+        let tb = &method(report, name)["textbook"];
+        let cpu = num(&tb["cpu_copies"], "cpu_copies");
+        let sg = num(&tb["cpu_copies_with_sg_dma"], "cpu_copies_with_sg_dma");
+        assert_eq!((cpu, sg), (1, 0), "{name}: {tb}");
+        assert!(
+            text.contains("1 CPU copy (0 with scatter-gather DMA)"),
+            "{name}\n{text}"
+        );
     }
+    // Two CPU copies are "copies".
+    let vm = flatten(&explain(&["vmsplice", "--lang", "en"]).stdout);
+    assert!(
+        vm.contains("2 CPU copies (1 with scatter-gather DMA)"),
+        "{vm}"
+    );
     // What removes the copy is page references in the skb, read by the NIC in place.
     let text = flatten(&explain(&["sendfile", "--lang", "en"]).stdout);
     for needle in [
         "the skb holds page references and the NIC reads the page cache directly",
-        "do_sendfile → do_splice_direct → splice_to_socket",
+        "do_sendfile → do_splice_direct → splice_direct_to_actor",
+        "a pipe the kernel keeps for the calling task (current->splice_pipe",
+        "splice_to_socket with MSG_SPLICE_PAGES (Linux 6.5 and later; before, pipe_to_sendpage",
         "NETIF_F_SG, tcp_sendmsg_locked copies",
     ] {
         assert!(text.contains(needle), "{needle:?}\n{text}");
@@ -898,7 +929,7 @@ const KAFKA_SECTIONS: [(&str, &[&str]); 2] = [
             "哪里用不上：",
             "“并行 transferTo”：",
             "什么省不掉：",
-            "可以直接说的回答：",
+            "面试时可以这样答：",
         ],
     ),
 ];
@@ -955,13 +986,35 @@ fn kafka_answer_in_both_languages() {
     for needle in [
         "FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile",
         "never decodes or re-encodes a fetch",
-        "no zero copy, and no fsync by default",
+        // No fsync per produce request: segments are flushed when they roll.
+        "no zero copy, and no fsync per request: a segment is flushed when it rolls",
         "SslTransportLayer reads the file into the JVM",
         "SSL_sendfile",
-        "down-converts",
+        // kTLS: no CPU encryption with NIC offload; zero copy there is opt-in.
+        "with NIC TLS offload there is no CPU encryption pass",
+        "TLS_TX_ZEROCOPY_RO, Linux 5.19",
+        // Down-conversion applied from 0.10 to 3.9; Kafka 4.0 removed it.
+        "from 0.10 to 3.9 a consumer that needed an older message format had its batches down-converted",
+        "Kafka 4.0 removed the old Fetch versions and down-conversion with them (KIP-896, KAFKA-18269)",
+        "message.downconversion.enable does nothing now",
+        "In Kafka 4.x this is the main exception to zero copy left",
+        // The broker rewrites offsets and the leader epoch in place; a fetch is never re-encoded.
+        "LogValidator writes the offsets and the partition leader epoch into its header in place",
+        "recompresses it when the topic's compression.type differs",
+        // How the offset becomes a byte range, and why the index is mmapped.
+        "binary search in the segment's sparse .index (OffsetIndex.lookup",
+        "FileRecords.slice(position, size) is what transferTo(position, count) sends",
+        "The index is mmapped because a lookup is a few random reads",
+        // A lagging consumer blocks the network thread.
+        "sendfile reads the disk inside Kafka's network thread",
+        "KAFKA-7504",
+        // Why the page cache and not the heap.
+        "no pressure on the garbage collector, are not cached twice",
+        "stay warm across a broker restart",
         "Kafka maps its index files (.index, .timeindex), not the log",
         "RocketMQ",
         "sendfile is built on splice",
+        "splice_direct_to_actor, which moves the pages through a pipe the kernel keeps for the calling task (current->splice_pipe)",
         "the skb holds references to the page-cache pages (its frags) and the NIC gathers them",
         "returns a partial count",
         "the consumer's recv() copies every byte",
@@ -1007,6 +1060,7 @@ fn kafka_measure_writes_this_runs_figures() {
                 par.iter().any(
                     |l| l.contains("received by `copylab fetch --connections 4`")
                         && l.contains("4 connections each fetching the same 8 MiB")
+                        && l.contains("returned EAGAIN and waited in poll")
                 ),
                 "{par:#?}"
             );
@@ -1019,6 +1073,18 @@ fn kafka_measure_writes_this_runs_figures() {
                         && witness[0].contains("transferTo"),
                     "{witness:?}"
                 );
+                // Both calls a JDK's transferTo can make are counted, and the sentence says
+                // which JDK behaviour trace saw: a JDK 20+ tries copy_file_range first.
+                let w = &witness[0];
+                assert!(
+                    w.contains(" copy_file_range calls (") && w.contains(" sendfile64 calls "),
+                    "{w}"
+                );
+                if w.contains("saw 0 copy_file_range calls") {
+                    assert!(w.contains("this JDK goes straight to sendfile"), "{w}");
+                } else {
+                    assert!(w.contains("each transferTo tried copy_file_range"), "{w}");
+                }
             } else {
                 assert!(
                     witness[0]
@@ -1059,4 +1125,116 @@ fn kafka_measure_writes_this_runs_figures() {
             }
         }
     }
+}
+
+/// The statements a follow-up question would test, as now said: the JDK's copy_file_range,
+/// mmap's fault-around, and sendfile's internal pipe.
+#[test]
+fn jdk_and_kernel_statements_name_what_they_rest_on() {
+    let sendfile = flatten(&explain(&["sendfile", "--lang", "en"]).stdout);
+    for needle in [
+        "JDK 20 and later (JDK-8292562, FileDispatcherImpl.c transferTo0) try copy_file_range first for every direct target, sockets included",
+        "fall back to sendfile on EINVAL, ENOSYS, EXDEV or EOPNOTSUPP",
+        "every transferTo is a failed copy_file_range, then a sendfile64",
+    ] {
+        assert!(sendfile.contains(needle), "{needle:?}\n{sendfile}");
+    }
+    let mmap = flatten(&explain(&["mmap", "--lang", "en"]).stdout);
+    assert!(
+        !mmap.contains("each page is mapped by a fault"),
+        "one fault per page is not what Linux does\n{mmap}"
+    );
+    for needle in [
+        "many per fault (fault-around",
+        "do_fault_around maps the cached pages around the address (fault_around_bytes",
+        "far fewer faults than pages",
+    ] {
+        assert!(mmap.contains(needle), "{needle:?}\n{mmap}");
+    }
+    let zh = squash(&explain(&["mmap", "--lang", "zh"]).stdout);
+    assert!(zh.contains(&squash("一次缺页会映射很多页")), "{zh}");
+    assert!(!zh.contains(&squash("socket 允许的最少次数")), "{zh}");
+}
+
+/// Every path's text ends its lesson with the sources it rests on (kernel files and functions,
+/// documents, JDK and Kafka files), in both languages, the same list.
+#[test]
+fn every_path_names_its_sources() {
+    for name in ALL_METHODS {
+        let mut lists = Vec::new();
+        for (lang, heading) in [("en", "Sources:"), ("zh", "出处：")] {
+            let out = explain(&[name, "--lang", lang]);
+            let list = bullets(&out.stdout, heading);
+            assert!(
+                !list.is_empty(),
+                "{name} {lang}: no sources\n{}",
+                out.stdout
+            );
+            for s in &list {
+                assert!(
+                    [".c", ".rst", ".java", ".h", "commit"]
+                        .iter()
+                        .any(|k| s.contains(k)),
+                    "{name} {lang}: {s:?} names no file"
+                );
+            }
+            lists.push(list);
+        }
+        assert_eq!(
+            lists[0], lists[1],
+            "{name}: sources differ between languages"
+        );
+    }
+    for (lang, heading) in [("en", "Sources:"), ("zh", "出处：")] {
+        let out = explain(&["kafka", "--lang", lang]);
+        let list = bullets(&out.stdout, heading);
+        for needle in [
+            "LogValidator",
+            "KIP-896",
+            "KAFKA-7504",
+            "FileDispatcherImpl.c",
+        ] {
+            assert!(
+                list.iter().any(|s| s.contains(needle)),
+                "{lang}: {needle}\n{list:#?}"
+            );
+        }
+    }
+}
+
+/// The Kafka answer survives the four follow-up questions, in both languages, and the Chinese
+/// reads as an interviewer would say it.
+#[test]
+fn kafka_answer_survives_the_follow_ups() {
+    let en = explain(&["kafka", "--lang", "en"]).stdout;
+    let follow = bullets(&en, "Follow-up questions:");
+    assert_eq!(follow.len(), 4, "{en}");
+    for (q, a) in [
+        ("\"What changed in 4.0?\"", "KIP-896"),
+        ("\"What if the data is not cached?\"", "KAFKA-7504"),
+        (
+            "\"Are the bytes identical from producer to consumer?\"",
+            "a fetch is never re-encoded",
+        ),
+        (
+            "\"How does the broker find the position?\"",
+            "FileRecords.slice",
+        ),
+    ] {
+        assert!(
+            follow.iter().any(|b| b.starts_with(q) && b.contains(a)),
+            "{q} {a}\n{follow:#?}"
+        );
+    }
+    let answer = flatten(&bullets(&en, "Ready to say:").join("\n"));
+    assert!(!answer.contains("same bytes from producer"), "{answer}");
+    assert!(
+        answer.contains("TLS is the main exception left in Kafka 4.x"),
+        "{answer}"
+    );
+    let zh = explain(&["kafka", "--lang", "zh"]).stdout;
+    assert!(zh.lines().any(|l| l == "面试时可以这样答："), "{zh}");
+    assert_eq!(bullets(&zh, "追问：").len(), 4, "{zh}");
+    let flat = squash(&zh);
+    assert_eq!(flat.matches("页缓存（PageCache）").count(), 1, "{zh}");
 }

@@ -290,6 +290,164 @@ fn bad_answer_lines_end_the_quiz_with_one_clear_line() {
     assert_usage_error(&out, "--lang");
 }
 
+/// A choice's figure in an explanation, and for copy figures the "(lo–hi)" range after it.
+type Figure = (String, f64, Option<(f64, f64)>);
+
+/// "read-write 256, mmap 3 (…" → the figure after each choice's name in an explanation.
+fn figures_of(q: &Value) -> Vec<Figure> {
+    let text = q["explanation"].as_str().unwrap();
+    let mut out = Vec::new();
+    for c in q["choices"].as_array().unwrap() {
+        let name = c.as_str().unwrap();
+        let Some(at) = text.find(&format!("{name} ")) else {
+            continue;
+        };
+        let rest = &text[at + name.len() + 1..];
+        let num: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let Ok(v) = num.parse::<f64>() else { continue };
+        let range = rest[num.len()..]
+            .strip_prefix(" (")
+            .and_then(|r| r.split_once(')'))
+            .and_then(|(r, _)| r.split_once('–'))
+            .and_then(|(lo, hi)| Some((lo.parse().ok()?, hi.parse().ok()?)));
+        out.push((name.to_string(), v, range));
+    }
+    out
+}
+
+fn accepted_choices(q: &Value) -> Vec<String> {
+    let mut v = vec![q["answer"].as_str().unwrap().to_string()];
+    if let Some(a) = q["also_right"].as_array() {
+        v.extend(a.iter().map(|c| c.as_str().unwrap().to_string()));
+    }
+    v
+}
+
+/// Ordering questions accept every path that measured the same as the top (syscalls, exact) or
+/// whose range over the runs reaches the top's (copy time, sampled); every question names the
+/// size it measured; the fault question says what the count depends on.
+#[test]
+fn ordering_questions_accept_ties_and_noise_and_every_question_says_its_size() {
+    let mut ties = 0;
+    for seed in ["71", "155", "180", "1", "2", "3"] {
+        let r = list(seed, "en");
+        for q in questions(&r) {
+            let id = q["id"].as_str().unwrap();
+            let text = q["text"].as_str().unwrap();
+            match id {
+                "most-copy" => {
+                    assert!(
+                        text.contains("64 MiB") && text.contains("--size 8 MiB"),
+                        "{text}"
+                    );
+                    let figs = figures_of(q);
+                    assert_eq!(figs.len(), 4, "{q:#}");
+                    let answer = q["answer"].as_str().unwrap();
+                    let top = figs.iter().find(|f| f.0 == answer).unwrap();
+                    let top_lo = top.2.expect("a range").0;
+                    for (name, _, range) in &figs {
+                        let (_, hi) = range.expect("a range");
+                        assert_eq!(
+                            hi >= top_lo,
+                            accepted_choices(q).contains(name),
+                            "{name}: inside the noise is right, outside is not\n{q:#}"
+                        );
+                    }
+                }
+                "most-syscalls" => {
+                    assert!(text.contains("8 MiB"), "{text}");
+                    let figs = figures_of(q);
+                    assert_eq!(figs.len(), 4, "{q:#}");
+                    let max = figs.iter().map(|f| f.1).fold(f64::MIN, f64::max);
+                    let tops: Vec<&String> =
+                        figs.iter().filter(|f| f.1 == max).map(|f| &f.0).collect();
+                    let mut acc = accepted_choices(q);
+                    acc.sort();
+                    let mut want: Vec<String> = tops.iter().map(|s| s.to_string()).collect();
+                    want.sort();
+                    assert_eq!(acc, want, "every tied path, and only those\n{q:#}");
+                    if tops.len() > 1 {
+                        ties += 1;
+                    }
+                }
+                "mmap-faults" => {
+                    assert!(
+                        text.contains("8 MiB") && text.contains("fault-around"),
+                        "{text}"
+                    );
+                    // Every run's count is inside the tolerance: "runs, LO–HI;".
+                    let why = q["explanation"].as_str().unwrap();
+                    let range = why
+                        .split("runs, ")
+                        .nth(1)
+                        .and_then(|r| r.split(';').next())
+                        .and_then(|r| r.split_once('–'))
+                        .unwrap_or_else(|| panic!("no range of the runs: {why}"));
+                    for end in [range.0, range.1] {
+                        let end = end.trim().to_string();
+                        assert!(accepted(q, &end), "{end} measured, not accepted\n{q:#}");
+                    }
+                }
+                _ => assert!(text.contains("8 MiB"), "{id}: {text}"),
+            }
+        }
+    }
+    // Seed 71 draws read-write and splice with a 64 KiB buffer and pipe: the same count.
+    assert!(ties > 0, "no seed drew a tie: the tie rule went untested");
+}
+
+/// `q` ends the quiz with the score so far and exit 0; the end of the input (Ctrl-D) prints the
+/// score so far too, then the one-line error.
+#[test]
+fn q_or_the_end_of_input_ends_the_quiz_with_the_score_so_far() {
+    let seed = "4";
+    let teacher = list(seed, "en");
+    let total = questions(&teacher).len();
+    let out = quiz(&["--seed", seed], "q\n");
+    assert!(out.success(), "{}", out.dump());
+    let last = out.stdout.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!("score 0/0 (ended after 0 of {total} questions)"),
+        "{}",
+        out.dump()
+    );
+
+    let first = questions(&teacher)[0]["answer"].as_str().unwrap();
+    let r = quiz_json(&["--seed", seed, "--json"], &format!("{first}\nq\n"));
+    assert_eq!(r["answered"], 1, "{r:#}");
+    let qs = questions(&r);
+    assert!(
+        qs[0]["given"].is_string() && qs[1]["given"].is_null(),
+        "{r:#}"
+    );
+    let rights = qs.iter().filter(|q| q["right"] == true).count() as u64;
+    assert_eq!(r["score"].as_u64(), Some(rights), "{r:#}");
+
+    // In text mode the questions were on stdout already: the score so far follows them, and
+    // the error is stderr's one line.
+    let out = quiz(&["--seed", seed], &format!("{first}\n"));
+    assert_eq!(out.code, Some(1), "{}", out.dump());
+    let err = out.stderr.trim_end();
+    assert!(
+        !err.contains('\n')
+            && err.starts_with("copylab: ")
+            && err.contains("stdin ended before answer 2 of"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("score ") && l.contains("(ended after 1 of")),
+        "{}",
+        out.dump()
+    );
+}
+
 /// `copylab quiz ARGS --size 8M` with raw `stdin` bytes written from a thread (copylab may stop
 /// reading early, so a write error is expected and ignored).
 fn quiz_bytes(args: &[&str], stdin: Vec<u8>) -> Out {

@@ -5,8 +5,9 @@
 
 use unicode_width::UnicodeWidthStr;
 
-use super::Texts;
-use crate::method::{Band, Model, Place, StepKind, is_io_uring_op};
+use super::Lang;
+use crate::method::{Band, Model, Place, Step, StepKind};
+use crate::report::lesson::{self, Call, Msg};
 
 use crate::report::text::MAX_WIDTH;
 
@@ -94,129 +95,161 @@ fn draw_box(c: &mut Canvas, x: usize, y: usize, name: &str) -> usize {
     w
 }
 
-/// Draw `model` with the words of `t`. Returns the lines (no trailing newline).
-pub fn draw(model: &Model, t: &dyn Texts) -> Vec<String> {
+/// Where the boxes of one diagram are: the kernel and user places in order of first
+/// appearance, one column each, and each box's width.
+struct Columns {
+    places: Vec<Place>,
+    column: usize,
+    widths: Vec<usize>,
+}
+
+impl Columns {
+    fn of(&self, p: Place) -> Option<usize> {
+        self.places.iter().position(|q| *q == p)
+    }
+
+    fn x(&self, i: usize) -> usize {
+        MARGIN + i * self.column
+    }
+}
+
+/// The row of a band's boxes (their middle line).
+fn row_of(b: Band) -> usize {
+    if b == Band::User {
+        USER_BOX + 1
+    } else {
+        KERNEL_BOX + 1
+    }
+}
+
+/// Draw `model` with the words of `lang`. Returns the lines (no trailing newline).
+pub fn draw(model: &Model, lang: Lang) -> Vec<String> {
+    let place = |p: Place| lesson::say(lang, &Msg::Place(p));
+    let band = |b: Band| lesson::say(lang, &Msg::Band(b));
     let mut c = Canvas::new();
     // Band labels and lines.
-    c.put(1, USER_BOX + 1, t.band(Band::User));
-    c.put(1, KERNEL_BOX + 1, t.band(Band::Kernel));
-    c.put(1, HW_BOX + 1, t.band(Band::Hardware));
+    c.put(1, USER_BOX + 1, &band(Band::User));
+    c.put(1, KERNEL_BOX + 1, &band(Band::Kernel));
+    c.put(1, HW_BOX + 1, &band(Band::Hardware));
     c.hline(0, MAX_WIDTH - 2, BOUNDARY, "━");
     c.hline(0, MAX_WIDTH - 2, HW_LINE, "─");
 
     // Columns: kernel and user places in order of first appearance; hardware places sit under
     // the kernel place they feed or drain.
-    let mut columns: Vec<Place> = Vec::new();
+    let mut places: Vec<Place> = Vec::new();
     for s in model.steps {
         for p in [s.from, s.to] {
-            if p.band() != Band::Hardware && !columns.contains(&p) {
-                columns.push(p);
+            if p.band() != Band::Hardware && !places.contains(&p) {
+                places.push(p);
             }
         }
     }
-    let col_of = |p: Place| columns.iter().position(|q| *q == p);
     // Four places (vmsplice) squeeze the columns so the last box still fits the width.
-    let last_width = columns.last().map_or(0, |p| t.place(*p).width() + 4);
-    let column = match columns.len() {
+    let last_width = places.last().map_or(0, |p| place(*p).width() + 4);
+    let column = match places.len() {
         0 | 1 => COLUMN,
         n => COLUMN.min((MAX_WIDTH - 1 - MARGIN - last_width) / (n - 1)),
     };
-    let x_of = |i: usize| MARGIN + i * column;
-    let mut widths = vec![0usize; columns.len()];
-    for (i, p) in columns.iter().enumerate() {
+    let mut cols = Columns {
+        widths: vec![0usize; places.len()],
+        places,
+        column,
+    };
+    for i in 0..cols.places.len() {
+        let p = cols.places[i];
         let y = if p.band() == Band::User {
             USER_BOX
         } else {
             KERNEL_BOX
         };
-        widths[i] = draw_box(&mut c, x_of(i), y, t.place(*p));
+        cols.widths[i] = draw_box(&mut c, cols.x(i), y, &place(p));
     }
 
     for (n, s) in model.steps.iter().enumerate() {
         let label = format!("{}{}", circled(n + 1), tag(s.kind));
-        match (s.from.band(), s.to.band()) {
-            // Up from the disk into the kernel, or down from the kernel to the NIC.
-            (Band::Hardware, _) | (_, Band::Hardware) => {
-                let (hw, other, up) = if s.from.band() == Band::Hardware {
-                    (s.from, s.to, true)
-                } else {
-                    (s.to, s.from, false)
-                };
-                let Some(i) = col_of(other) else { continue };
-                let mid = x_of(i) + widths[i] / 2;
-                c.put(mid, HW_LINE, if up { "▲" } else { "▼" });
-                c.put(mid + 2, HW_LINE, &format!(" {label} "));
-                let name = format!("[ {} ]", t.place(hw));
-                c.put(mid.saturating_sub(name.width() / 2), HW_BOX + 1, &name);
-            }
-            (from_band, to_band) => {
-                let (Some(i), Some(j)) = (col_of(s.from), col_of(s.to)) else {
-                    continue;
-                };
-                let (lo, hi) = (i.min(j), i.max(j));
-                let x0 = x_of(lo) + widths[lo];
-                let x1 = x_of(hi);
-                let row_of = |b: Band| {
-                    if b == Band::User {
-                        USER_BOX + 1
-                    } else {
-                        KERNEL_BOX + 1
-                    }
-                };
-                // An io_uring operation is not a syscall: it rides on io_uring_enter.
-                let call = s
-                    .syscall
-                    .map(|c| {
-                        if is_io_uring_op(c) {
-                            format!(" {c} ")
-                        } else {
-                            format!(" {c}() ")
-                        }
-                    })
-                    .unwrap_or_default();
-                if from_band == to_band {
-                    // Along one band: ──①ref──▶, the syscall written on the boundary above.
-                    let y = row_of(from_band);
-                    c.hline(x0, x1, y, "─");
-                    c.put(x0 + 1, y, &label);
-                    if i < j {
-                        c.put(x1 - 1, y, "▶");
-                    } else {
-                        c.put(x0, y, "◀");
-                    }
-                    if !call.is_empty() {
-                        c.put((x0 + x1) / 2 - call.width() / 2, BOUNDARY, &call);
-                    }
-                } else {
-                    // Across the boundary: right from the source, along a vertical that crosses
-                    // the line where the syscall is written, right into the target.
-                    let vx = x0 + (x1 - x0) / 2;
-                    let (ys, yt) = (row_of(from_band), row_of(to_band));
-                    let dst_side = if i < j { x1 } else { x0 };
-                    c.hline(x0, vx, ys, "─");
-                    c.hline(vx + 1, x1, yt, "─");
-                    let (ytop, ybot) = (ys.min(yt), ys.max(yt));
-                    for y in ytop..=ybot {
-                        c.put(vx, y, "│");
-                    }
-                    c.put(vx, ys, if ys < yt { "┐" } else { "┘" });
-                    c.put(vx, yt, if ys < yt { "└" } else { "┌" });
-                    c.put(dst_side - 1, yt, "▶");
-                    // The kind label sits in the band the source column leaves empty.
-                    let label_row = if from_band == Band::Kernel {
-                        USER_BOX + 2
-                    } else {
-                        KERNEL_BOX
-                    };
-                    c.put(vx.saturating_sub(label.width() + 1), label_row, &label);
-                    if !call.is_empty() {
-                        c.put(vx.saturating_sub(call.width() / 2), BOUNDARY, &call);
-                    }
-                }
-            }
+        if s.from.band() == Band::Hardware || s.to.band() == Band::Hardware {
+            draw_device_step(&mut c, &cols, s, &label, &place);
+        } else {
+            draw_memory_step(&mut c, &cols, s, &label);
         }
     }
     c.render()
+}
+
+/// Up from the disk into the kernel, or down from the kernel to the NIC.
+fn draw_device_step(
+    c: &mut Canvas,
+    cols: &Columns,
+    s: &Step,
+    label: &str,
+    place: &dyn Fn(Place) -> String,
+) {
+    let (hw, other, up) = if s.from.band() == Band::Hardware {
+        (s.from, s.to, true)
+    } else {
+        (s.to, s.from, false)
+    };
+    let Some(i) = cols.of(other) else { return };
+    let mid = cols.x(i) + cols.widths[i] / 2;
+    c.put(mid, HW_LINE, if up { "▲" } else { "▼" });
+    c.put(mid + 2, HW_LINE, &format!(" {label} "));
+    let name = format!("[ {} ]", place(hw));
+    c.put(mid.saturating_sub(name.width() / 2), HW_BOX + 1, &name);
+}
+
+/// A step between two boxes: along one band, or across the user/kernel boundary, with the
+/// syscall written where it crosses.
+fn draw_memory_step(c: &mut Canvas, cols: &Columns, s: &Step, label: &str) {
+    let (Some(i), Some(j)) = (cols.of(s.from), cols.of(s.to)) else {
+        return;
+    };
+    let (lo, hi) = (i.min(j), i.max(j));
+    let x0 = cols.x(lo) + cols.widths[lo];
+    let x1 = cols.x(hi);
+    // An io_uring operation is not a syscall: it rides on io_uring_enter.
+    let call = s
+        .syscall
+        .map(|c| format!(" {} ", Call::of(c)))
+        .unwrap_or_default();
+    let (from_band, to_band) = (s.from.band(), s.to.band());
+    if from_band == to_band {
+        // Along one band: ──①ref──▶, the syscall written on the boundary above.
+        let y = row_of(from_band);
+        c.hline(x0, x1, y, "─");
+        c.put(x0 + 1, y, label);
+        if i < j {
+            c.put(x1 - 1, y, "▶");
+        } else {
+            c.put(x0, y, "◀");
+        }
+        if !call.is_empty() {
+            c.put((x0 + x1) / 2 - call.width() / 2, BOUNDARY, &call);
+        }
+        return;
+    }
+    // Across the boundary: right from the source, along a vertical that crosses the line where
+    // the syscall is written, right into the target.
+    let vx = x0 + (x1 - x0) / 2;
+    let (ys, yt) = (row_of(from_band), row_of(to_band));
+    let dst_side = if i < j { x1 } else { x0 };
+    c.hline(x0, vx, ys, "─");
+    c.hline(vx + 1, x1, yt, "─");
+    for y in ys.min(yt)..=ys.max(yt) {
+        c.put(vx, y, "│");
+    }
+    c.put(vx, ys, if ys < yt { "┐" } else { "┘" });
+    c.put(vx, yt, if ys < yt { "└" } else { "┌" });
+    c.put(dst_side - 1, yt, "▶");
+    // The kind label sits in the band the source column leaves empty.
+    let label_row = if from_band == Band::Kernel {
+        USER_BOX + 2
+    } else {
+        KERNEL_BOX
+    };
+    c.put(vx.saturating_sub(label.width() + 1), label_row, label);
+    if !call.is_empty() {
+        c.put(vx.saturating_sub(call.width() / 2), BOUNDARY, &call);
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! of the four classic paths (the traditional path, mmap, sendfile, splice), and the broker's
 //! fetch path as Kafka runs it: many consumers reading one cached segment at once, each served
 //! by sendfile on a non-blocking socket (what `FileChannel.transferTo` on a Java NIO channel
-//! issues), received by `copylab fetch --connections N`.
+//! issues), received by `copylab fetch --connections N`. And the answer itself, built once for
+//! every language from the lesson's messages.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -11,19 +12,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use super::{KafkaFigures, Lang, PathFigures, Section};
 use crate::compare::{self, CompareOptions};
-use crate::method::MethodKind;
+use crate::counters::{Choice, Counters};
+use crate::method::{MethodConfig, MethodKind, Scratch};
+use crate::report::lesson::{self, JdkTransfer, Kafka, KafkaHeading, Msg};
+use crate::report::thousands;
 use crate::results::Report;
-use crate::source::{self, Source};
+use crate::source::{self, Part, Source};
+use crate::transfer;
 
 /// The connection counts the parallel fetch is measured with: one consumer, then several.
 pub const CONNECTIONS: [usize; 2] = [1, 4];
-
-/// The most one sendfile moves (Linux `MAX_RW_COUNT`), as in the sendfile path.
-const SENDFILE_MAX: u64 = 0x7fff_f000;
 
 /// How long a fetch child may take to connect, and any connection to finish.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,13 +32,11 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// One connection of the parallel fetch, as the serving side saw it.
 #[derive(Debug, Clone, Copy)]
 pub struct Served {
-    pub bytes: u64,
-    /// sendfile calls that moved bytes or returned EAGAIN.
+    /// sendfile calls made (every attempt), as the sendfile path counted them.
     pub sendfile_calls: u64,
     /// Calls that moved fewer bytes than asked (the socket buffer filled).
     pub partial: u64,
-    /// Calls that returned EAGAIN (nothing fitted); after these and after partial ones the
-    /// thread waited in poll.
+    /// Calls that returned EAGAIN (nothing fitted); after each the thread waited in poll.
     pub eagain: u64,
 }
 
@@ -62,11 +61,17 @@ pub enum Witness {
     /// `copylab trace` followed a Java program sending the file with transferTo on a
     /// non-blocking SocketChannel, as Kafka's network threads do.
     Traced {
+        /// The JDK's version, as `java -version` names it.
+        java: String,
         file_bytes: u64,
         /// transferTo calls the program made, and how many returned less than asked (its own
         /// count, printed on its stdout).
         transfer_to_calls: u64,
         transfer_to_partial: u64,
+        /// copy_file_range calls trace saw, and those that failed: a JDK 20 or later tries it
+        /// first on every transferTo and falls back to sendfile when the target refuses it.
+        copy_file_range_calls: u64,
+        copy_file_range_errors: u64,
         /// sendfile64 calls trace saw, the bytes they moved, and those that failed (EAGAIN).
         sendfile_calls: u64,
         sendfile_bytes: u64,
@@ -127,6 +132,28 @@ fn runs(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The version `java -version` names ("17.0.15"), or None when java does not run.
+fn java_version() -> Option<String> {
+    let out = Command::new("java")
+        .arg("-version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    // `openjdk version "17.0.15" 2025-04-15`: the first quoted word.
+    // Printed to a terminal: keep what a version is made of, nothing a program could smuggle.
+    let version: String = text
+        .split('"')
+        .nth(1)
+        .unwrap_or("?")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._+-".contains(*c))
+        .take(40)
+        .collect();
+    Some(version)
+}
+
 /// Compile the Java program, run it under `copylab trace` sending `src` to a receiver here, and
 /// say what its transferTo issued; n/a with the reason when Java or the tracer is missing.
 fn java_witness(src: &Source) -> Witness {
@@ -136,30 +163,15 @@ fn java_witness(src: &Source) -> Witness {
     }
 }
 
-fn java_witness_inner(src: &Source) -> Result<Witness> {
-    use std::os::fd::AsRawFd;
-    for tool in ["java", "javac"] {
-        if !runs(tool) {
-            return Ok(Witness::NotAvailable(format!(
-                "{tool} is not installed (e.g. apt-get install openjdk-17-jdk-headless)"
-            )));
-        }
-    }
-    let dir = TempDir(crate::storage::temp_dir().join(format!(
-        "copylab-java-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    )));
-    std::fs::create_dir_all(&dir.0)
-        .with_context(|| format!("cannot create {}", dir.0.display()))?;
-    let java = dir.0.join("TransferTo.java");
+/// Write the program into `dir` and compile it there.
+fn compile_java(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let java = dir.join("TransferTo.java");
     std::fs::write(&java, JAVA_SOURCE)
         .with_context(|| format!("cannot write {}", java.display()))?;
     let out = Command::new("javac")
         .arg("-d")
-        .arg(&dir.0)
+        .arg(dir)
         .arg(&java)
         .stdin(Stdio::null())
         .output()
@@ -170,11 +182,12 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    // The generated file is unlinked: Java opens it through this process's descriptor.
-    let path = format!("/proc/{}/fd/{}", std::process::id(), src.file.as_raw_fd());
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
-    let port = listener.local_addr()?.port();
-    let receiver = std::thread::spawn(move || -> Result<u64> {
+    Ok(())
+}
+
+/// A thread that accepts one connection on `listener` and counts the bytes it receives.
+fn receive_all(listener: TcpListener) -> std::thread::JoinHandle<Result<u64>> {
+    std::thread::spawn(move || -> Result<u64> {
         let (mut s, _) = listener.accept()?;
         s.set_read_timeout(Some(FETCH_TIMEOUT))?;
         let mut buf = vec![0u8; 1 << 20];
@@ -185,7 +198,32 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
                 k => n += k as u64,
             }
         }
-    });
+    })
+}
+
+fn java_witness_inner(src: &Source) -> Result<Witness> {
+    use std::os::fd::AsRawFd;
+    let installed =
+        |tool| format!("{tool} is not installed (e.g. apt-get install default-jdk-headless)");
+    let Some(java) = java_version() else {
+        return Ok(Witness::NotAvailable(installed("java")));
+    };
+    if !runs("javac") {
+        return Ok(Witness::NotAvailable(installed("javac")));
+    }
+    let dir = TempDir(crate::storage::temp_dir().join(format!(
+        "copylab-java-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )));
+    compile_java(&dir.0)?;
+    // The generated file is unlinked: Java opens it through this process's descriptor.
+    let path = format!("/proc/{}/fd/{}", std::process::id(), src.file.as_raw_fd());
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let port = listener.local_addr()?.port();
+    let receiver = receive_all(listener);
     let stdout = dir.0.join("stdout");
     let report = crate::trace::run(&crate::trace::TraceOptions {
         target: crate::trace::Target::Command(vec![
@@ -219,18 +257,24 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
     let (Some(Ok(calls)), Some(Ok(partial))) = (it.next(), it.next()) else {
         bail!("the Java program printed no counts: {counts:?}");
     };
-    let sf = report
-        .syscalls
-        .as_ref()
-        .and_then(|m| m.get("sendfile64"))
-        .cloned();
+    let tally = |name: &str| {
+        report
+            .syscalls
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .map_or((0, 0, 0), |f| (f.calls, f.bytes.unwrap_or(0), f.errors))
+    };
+    let (sf, cfr) = (tally("sendfile64"), tally("copy_file_range"));
     Ok(Witness::Traced {
+        java,
         file_bytes: src.len,
         transfer_to_calls: calls,
         transfer_to_partial: partial,
-        sendfile_calls: sf.as_ref().map_or(0, |f| f.calls),
-        sendfile_bytes: sf.as_ref().and_then(|f| f.bytes).unwrap_or(0),
-        sendfile_errors: sf.as_ref().map_or(0, |f| f.errors),
+        copy_file_range_calls: cfr.0,
+        copy_file_range_errors: cfr.2,
+        sendfile_calls: sf.0,
+        sendfile_bytes: sf.1,
+        sendfile_errors: sf.2,
         path: report.path.map(|p| p.words).unwrap_or_default(),
     })
 }
@@ -353,44 +397,289 @@ fn fetch_parallel(src: &Source, n: usize) -> Result<Parallel> {
     })
 }
 
-/// sendfile the whole file to `sock` made non-blocking: ask for everything left each time; after
-/// a partial count (the socket buffer filled) or EAGAIN (nothing fitted), wait in poll until the
-/// socket is writable, as Java's transferTo under a Selector (Kafka's network threads) does.
+/// Serve the whole file to `sock`, made non-blocking, with the sendfile path itself inside one
+/// measured window (the transfer machinery compare and serve use): each call asks for all that
+/// is left; the socket takes what fits in its buffer (a partial count), and a call that finds it
+/// full returns EAGAIN and waits in poll until it is writable — as Java's transferTo on a
+/// non-blocking SocketChannel under a Selector (Kafka's network threads) does.
 fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
     sock.set_nonblocking(true)?;
-    let wait = || -> Result<()> {
-        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
-        match poll(&mut fds, PollTimeout::from(60_000u16)) {
-            Ok(0) => bail!("the client read nothing for 60 s"),
-            Ok(_) | Err(Errno::EINTR) => Ok(()),
-            Err(e) => Err(e).context("poll failed"),
-        }
+    let method = crate::method::build(
+        MethodKind::Sendfile,
+        MethodConfig {
+            buffer: 128 << 10,
+            pipe_size: 1 << 20,
+            batch: crate::method::DEFAULT_BATCH,
+        },
+    )?;
+    let mut scratch = Scratch::default();
+    method.prepare(&mut scratch)?;
+    // The figures wanted are the path's own calls: rusage is enough, and opens nothing.
+    let mut counters = Counters::open(Choice::Rusage)?;
+    let m = transfer::send_measured(
+        method.as_ref(),
+        Part::whole(src),
+        sock.as_fd(),
+        &[],
+        true,
+        &mut scratch,
+        &mut counters,
+    )?;
+    m.sent
+        .map_err(|e| anyhow::anyhow!("sendfile stopped: {e}"))?;
+    const CALL: &str = "sendfile64";
+    Ok(Served {
+        sendfile_calls: m.calls.count(CALL),
+        partial: m.calls.short(CALL),
+        eagain: m.calls.again(CALL),
+    })
+}
+
+/// The Kafka answer in `lang`: sections of bullets, the figures of `f` beside each step when
+/// measured. What is said, and in which order, is decided here once for every language.
+pub fn answer(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
+    let say = |m: &Msg| lesson::say(lang, m);
+    let section = |h: KafkaHeading, lines: &[Kafka]| Section {
+        heading: say(&Msg::KafkaHeading(h)),
+        bullets: lines.iter().map(|k| say(&Msg::Kafka(*k))).collect(),
     };
-    let mut off: i64 = 0;
-    let mut r = Served {
-        bytes: 0,
-        sendfile_calls: 0,
-        partial: 0,
-        eagain: 0,
-    };
-    while (off as u64) < src.len {
-        let want = (src.len - off as u64).min(SENDFILE_MAX) as usize;
-        r.sendfile_calls += 1;
-        match nix::sys::sendfile::sendfile(sock.as_fd(), &src.file, Some(&mut off), want) {
-            Ok(0) => bail!("the file shrank while it was sent"),
-            Ok(sent) if sent < want => {
-                r.partial += 1;
-                wait()?;
-            }
-            Ok(_) => {}
-            Err(Errno::EAGAIN) => {
-                r.eagain += 1;
-                wait()?;
-            }
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e).context("sendfile failed"),
-        }
+    let mut out = vec![section(KafkaHeading::Question, &[Kafka::Intro])];
+    out[0].bullets.push(match f {
+        Some(f) => say(&Msg::KafkaFigures {
+            bytes: f.bytes,
+            runs: f.runs,
+            buffer_bytes: f.buffer_bytes,
+            pipe_bytes: f.pipe_bytes,
+        }),
+        None => say(&Msg::Kafka(Kafka::RunMeasure)),
+    });
+    out.extend(path_sections(lang, f));
+    out.push(section(
+        KafkaHeading::Uses,
+        &[
+            Kafka::UsesChain,
+            Kafka::UsesPosition,
+            Kafka::UsesSameBytes,
+            Kafka::UsesPageCache,
+            Kafka::UsesCached,
+        ],
+    ));
+    out.push(section(
+        KafkaHeading::DoesNot,
+        &[
+            Kafka::NotProduce,
+            Kafka::NotTls,
+            Kafka::NotOldClients,
+            Kafka::NotCached,
+            Kafka::NotMmap,
+        ],
+    ));
+    let mut par = section(
+        KafkaHeading::Parallel,
+        &[Kafka::ParallelOneCopy, Kafka::ParallelNonBlocking],
+    );
+    if let Some(f) = f {
+        par.bullets
+            .extend(f.parallel.iter().map(|p| parallel_line(lang, p)));
     }
-    r.bytes = off as u64;
-    Ok(r)
+    out.push(par);
+    let mut stays = section(KafkaHeading::Stays, &[Kafka::StaysCopies]);
+    if let Some(p) = f.and_then(|f| f.sendfile.as_ref()) {
+        let r = say(&Msg::ReceiverCopy {
+            ms_per_gib: p.copy_ms_per_gib.map(|(_, r)| r),
+        });
+        stays.bullets.push(say(&Msg::MeasuredHere(&r)));
+    }
+    out.push(stays);
+    if let Some(f) = f {
+        out.push(Section {
+            heading: say(&Msg::KafkaHeading(KafkaHeading::Witness)),
+            bullets: vec![witness_line(lang, &f.witness)],
+        });
+    }
+    out.push(section(KafkaHeading::Answer, &ANSWER));
+    out.push(section(
+        KafkaHeading::FollowUps,
+        &[
+            Kafka::FollowUp40,
+            Kafka::FollowUpNotCached,
+            Kafka::FollowUpSameBytes,
+            Kafka::FollowUpPosition,
+        ],
+    ));
+    out.push(Section {
+        heading: say(&Msg::KafkaHeading(KafkaHeading::Sources)),
+        bullets: SOURCES.iter().map(|s| s.to_string()).collect(),
+    });
+    out
+}
+
+/// Where each claim of the answer can be checked (the same in every language).
+const SOURCES: [&str; 11] = [
+    "Kafka storage/…/log/LogSegment.java: read → translateOffset → FileRecords.slice",
+    "Kafka storage/…/log/OffsetIndex.java lookup, AbstractIndex.java: the sparse, mmapped index and its binary search",
+    "Kafka clients/…/record/FileRecords.java: writeTo → TransferableChannel.transferFrom",
+    "Kafka clients/…/network/PlaintextTransportLayer.java (transferTo), SslTransportLayer.java (transferFrom: read, encrypt, write)",
+    "Kafka storage/…/log/LogValidator.java: offsets and leader epoch set in place, recompression when the codec differs",
+    "Kafka UnifiedLog.roll: the flush-log task flushes a segment when it rolls",
+    "KIP-896 / KAFKA-18269 (Kafka 4.0): old protocol versions and down-conversion removed; KIP-724: message formats v0 and v1 dropped",
+    "KAFKA-7504: sendfile on a page-cache miss blocks the network thread",
+    "OpenJDK src/java.base/linux/native/libnio/ch/FileDispatcherImpl.c: transferTo0 tries copy_file_range, then sendfile (JDK-8292562)",
+    "Linux fs/read_write.c do_sendfile; fs/splice.c splice_direct_to_actor (current->splice_pipe), splice_to_socket",
+    "Linux Documentation/networking/tls.rst: TLS_TX_ZEROCOPY_RO (kTLS sendfile without the in-kernel copy)",
+];
+
+/// The four paths' sections, each with its figure when measured.
+fn path_sections(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
+    let say = |m: &Msg| lesson::say(lang, m);
+    let section = |h: KafkaHeading, lines: &[Kafka]| Section {
+        heading: say(&Msg::KafkaHeading(h)),
+        bullets: lines.iter().map(|k| say(&Msg::Kafka(*k))).collect(),
+    };
+    let mut out = Vec::new();
+    let paths = [
+        (
+            KafkaHeading::ReadWrite,
+            &[Kafka::RwCopies, Kafka::RwWholeFile][..],
+            f.and_then(|f| f.read_write.as_ref()),
+        ),
+        (
+            KafkaHeading::Mmap,
+            &[Kafka::MmapCopies, Kafka::MmapFaults][..],
+            f.and_then(|f| f.mmap.as_ref()),
+        ),
+        (
+            KafkaHeading::Sendfile,
+            &[
+                Kafka::SendfileOneCall,
+                Kafka::SendfileSg,
+                Kafka::SendfileNoCompletion,
+            ][..],
+            f.and_then(|f| f.sendfile.as_ref()),
+        ),
+        (
+            KafkaHeading::Splice,
+            &[Kafka::SpliceBase][..],
+            f.and_then(|f| f.splice.as_ref()),
+        ),
+    ];
+    for (heading, lines, figures) in paths {
+        let mut s = section(heading, lines);
+        if let (Some(p), Some(all)) = (figures, f) {
+            s.bullets.push(path_here(lang, heading, p, all));
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// The ready-to-say answer, in order.
+const ANSWER: [Kafka; 10] = [
+    Kafka::Answer1,
+    Kafka::Answer2,
+    Kafka::Answer3,
+    Kafka::Answer4,
+    Kafka::Answer5,
+    Kafka::Answer6,
+    Kafka::Answer7,
+    Kafka::Answer8,
+    Kafka::Answer9,
+    Kafka::Answer10,
+];
+
+/// "Measured here: …" for one of the four paths.
+fn path_here(lang: Lang, heading: KafkaHeading, p: &PathFigures, f: &KafkaFigures) -> String {
+    let say = |m: &Msg| lesson::say(lang, m);
+    let calls = say(&Msg::PathCalls {
+        syscalls: p.syscalls,
+        by_name: &p.by_name,
+    });
+    let copy = say(&Msg::ServingCopy {
+        ms_per_gib: p.copy_ms_per_gib.map(|(s, _)| s),
+    });
+    let bytes = f.bytes;
+    let what = match heading {
+        KafkaHeading::Mmap => say(&Msg::MmapHere {
+            bytes,
+            calls: &calls,
+            minor_faults: p.minor_faults,
+            copy: &copy,
+        }),
+        KafkaHeading::Sendfile => say(&Msg::SendfileHere {
+            bytes,
+            calls: &calls,
+            copy: &copy,
+            read_write_ms_per_gib: f
+                .read_write
+                .as_ref()
+                .and_then(|r| r.copy_ms_per_gib)
+                .map(|(s, _)| s),
+        }),
+        _ => say(&Msg::PathHere {
+            bytes,
+            calls: &calls,
+            copy: &copy,
+        }),
+    };
+    say(&Msg::MeasuredHere(&what))
+}
+
+/// "min–max" of a figure over the connections, or one number when they agree.
+fn range(v: impl Iterator<Item = u64>) -> String {
+    let v: Vec<u64> = v.collect();
+    match (v.iter().min(), v.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => thousands(*lo),
+        (Some(lo), Some(hi)) => format!("{}–{}", thousands(*lo), thousands(*hi)),
+        _ => "n/a".into(),
+    }
+}
+
+fn parallel_line(lang: Lang, p: &Parallel) -> String {
+    lesson::say(
+        lang,
+        &Msg::Parallel {
+            connections: p.connections,
+            file_bytes: p.file_bytes,
+            cached_pct: p.cached_pct,
+            aggregate_mib_s: p.aggregate_mib_s,
+            sendfile_calls: &range(p.served.iter().map(|s| s.sendfile_calls)),
+            partial: &range(p.served.iter().map(|s| s.partial)),
+            eagain: &range(p.served.iter().map(|s| s.eagain)),
+        },
+    )
+}
+
+fn witness_line(lang: Lang, w: &Witness) -> String {
+    let m = match w {
+        Witness::NotAvailable(why) => Msg::WitnessNotAvailable { why },
+        Witness::Traced {
+            java,
+            file_bytes,
+            transfer_to_calls,
+            transfer_to_partial,
+            copy_file_range_calls,
+            copy_file_range_errors,
+            sendfile_calls,
+            sendfile_bytes,
+            sendfile_errors,
+            path,
+        } => Msg::WitnessTraced {
+            java,
+            jdk: if *copy_file_range_calls == 0 {
+                JdkTransfer::SendfileOnly
+            } else {
+                JdkTransfer::CopyFileRangeFirst
+            },
+            copy_file_range_calls: *copy_file_range_calls,
+            copy_file_range_errors: *copy_file_range_errors,
+            file_bytes: *file_bytes,
+            transfer_to_calls: *transfer_to_calls,
+            transfer_to_partial: *transfer_to_partial,
+            sendfile_calls: *sendfile_calls,
+            sendfile_bytes: *sendfile_bytes,
+            sendfile_errors: *sendfile_errors,
+            path,
+        },
+    };
+    lesson::say(lang, &m)
 }

@@ -1,40 +1,25 @@
 //! `copylab explain`: the lesson beside the measurement. For each path, a diagram drawn from the
 //! method's textbook [`Model`](crate::method::Model) (one source of truth), the textbook counts,
 //! what Linux really does, and with `--measure` the figures of a real run and whether they agree.
-//! Every text lives in one file per language ([`en`], [`zh`]): a third language is one file.
+//! What to say is decided here, once; how to say it is a language's table in
+//! [`crate::report::lesson`].
 
 mod diagram;
-mod en;
 pub mod kafka;
-mod zh;
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
 
 use crate::compare::{self, CompareOptions};
-use crate::method::{Band, MethodKind, Place, StepKind, Textbook};
+use crate::method::{MethodKind, Place, StepKind, Textbook};
+use crate::report::lesson::{self, Call, Heading, LeftOut, Msg};
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
 
 pub use crate::report::text::MAX_WIDTH;
 
 pub use crate::report::text::{Lang, wrap};
-
-/// The texts of one language.
-fn texts(lang: Lang) -> &'static dyn Texts {
-    match lang {
-        Lang::En => &en::English,
-        Lang::Zh => &zh::Chinese,
-    }
-}
-
-/// A common interview claim, what is true instead, and the command that shows it.
-pub struct Myth {
-    pub claim: &'static str,
-    pub truth: &'static str,
-    pub command: &'static str,
-}
 
 /// Figures of a real run, for the "measured here" part.
 pub struct Measured {
@@ -81,21 +66,19 @@ pub struct MeasuredCopies {
     pub rw_serving_ms_per_gib: f64,
 }
 
-/// The copy figures of one method's median run (and read-write's), or None without a profile.
+/// The copy figures of one method (and read-write's), every run's samples pooled as compare's
+/// table reads them; None without a profile or when the samples are too few to say.
 fn copies_of(m: &MethodResult, rw: &MethodResult) -> Option<MeasuredCopies> {
     use crate::counters::profile::Category::Copy;
-    let p = m.median.profile.as_ref()?;
-    let rwp = rw.median.profile.as_ref()?;
-    if m.median.bytes == 0 {
-        return None;
-    }
+    let p = m.profile.as_ref()?;
+    let rwp = rw.profile.as_ref()?;
     let ms = |ns: f64| ns / 1e6;
     Some(MeasuredCopies {
-        serving_ms_per_gib: ms(p.serving.ns_per_gib(Copy, m.median.bytes)),
-        serving_share_pct: p.serving.share(Copy) * 100.0,
-        receiver_ms_per_gib: ms(p.receiver.ns_per_gib(Copy, m.median.bytes)),
-        receiver_share_pct: p.receiver.share(Copy) * 100.0,
-        rw_serving_ms_per_gib: ms(rwp.serving.ns_per_gib(Copy, rw.median.bytes)),
+        serving_ms_per_gib: ms(p.serving.ns_per_gib(Copy)?),
+        serving_share_pct: p.serving.share(Copy)? * 100.0,
+        receiver_ms_per_gib: ms(p.receiver.ns_per_gib(Copy)?),
+        receiver_share_pct: p.receiver.share(Copy)? * 100.0,
+        rw_serving_ms_per_gib: ms(rwp.serving.ns_per_gib(Copy)?),
     })
 }
 
@@ -130,40 +113,6 @@ pub struct Section {
     pub bullets: Vec<String>,
 }
 
-/// Everything explain says, in one language.
-pub trait Texts: Sync {
-    fn band(&self, b: Band) -> &'static str;
-    fn place(&self, p: Place) -> &'static str;
-    fn kind(&self, k: StepKind) -> &'static str;
-    fn title(&self, m: MethodKind) -> &'static str;
-    fn during(&self, call: &str) -> String;
-    /// When the disk is read: only on a page-cache miss, inside `call` (or, with no call, inside
-    /// the fault `toucher` takes), often earlier by readahead.
-    fn disk_dma(&self, call: Option<&str>, toucher: Option<&str>) -> String;
-    /// `call` (mmap) reserves addresses; the pages are mapped by faults when `toucher` first
-    /// touches them.
-    fn mapped_by_faults(&self, call: &str, toucher: Option<&str>) -> String;
-    /// What ends a heading: ":" in English, the full-width "：" in Chinese.
-    fn colon(&self) -> &'static str;
-    /// After a colon that starts a paragraph: a space in English, none after "：".
-    fn colon_space(&self) -> &'static str;
-    fn heading_steps(&self) -> &'static str;
-    fn heading_textbook(&self) -> &'static str;
-    fn textbook(&self, t: &Textbook) -> String;
-    fn heading_reality(&self) -> &'static str;
-    fn reality(&self, m: MethodKind) -> &'static [&'static str];
-    fn heading_measured(&self) -> &'static str;
-    fn measured(&self, m: &Measured) -> Vec<String>;
-    fn verdict(&self, m: &Measured) -> String;
-    fn heading_myths(&self) -> &'static str;
-    /// `explain kafka`: the title, then the sections (figures written in when measured), the
-    /// last one the ready-to-say answer.
-    fn kafka_title(&self) -> &'static str;
-    fn kafka(&self, f: Option<&KafkaFigures>) -> Vec<Section>;
-    fn myths(&self) -> &'static [Myth];
-    fn legend(&self) -> &'static str;
-}
-
 /// What to explain.
 #[derive(Debug, Clone)]
 pub struct ExplainOptions {
@@ -182,82 +131,206 @@ pub struct ExplainOptions {
     pub cpus: crate::placement::Cpus,
 }
 
-/// "256 MiB" — sizes are printed the same way in every language.
-pub fn size_text(bytes: u64) -> String {
-    crate::size::fmt_bytes(bytes)
-}
-
 /// The whole text for one path.
 pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) -> String {
-    let t = texts(lang);
-    let model = kind.model();
+    let t = lesson::table(lang);
+    let say = |m: &Msg| lesson::say(lang, m);
     let mut out = String::new();
-    let title = t.title(kind);
-    let _ = writeln!(out, "━━ {title}");
+    let _ = writeln!(out, "━━ {}", say(&Msg::Title(kind)));
     out.push('\n');
-    for l in diagram::draw(model, t) {
+    for l in diagram::draw(kind.model(), lang) {
         let _ = writeln!(out, "{l}");
     }
-    out.push_str(&wrap(t.legend(), MAX_WIDTH, "  ", 2));
+    out.push_str(&wrap(&say(&Msg::Legend), MAX_WIDTH, "  ", 2));
     out.push('\n');
-    let colon = t.colon();
-    let _ = writeln!(out, "{}{colon}", t.heading_steps());
+    let colon = t.colon;
+    let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Steps)));
+    for line in step_lines(kind, lang) {
+        out.push_str(&wrap(&line, MAX_WIDTH, "  ", 9));
+    }
+    out.push('\n');
+    out.push_str(&wrap(
+        &textbook_text(&kind.textbook(), lang),
+        MAX_WIDTH,
+        &format!(
+            "{}{colon}{}",
+            say(&Msg::Heading(Heading::Textbook)),
+            t.colon_space
+        ),
+        2,
+    ));
+    out.push('\n');
+    let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Reality)));
+    for r in (t.reality)(kind) {
+        out.push_str(&wrap(r, MAX_WIDTH, "  • ", 4));
+    }
+    out.push('\n');
+    let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Sources)));
+    for s in kind.sources() {
+        out.push_str(&wrap(s, MAX_WIDTH, "  • ", 4));
+    }
+    if let Some(m) = measured {
+        out.push('\n');
+        let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Measured)));
+        for l in measured_lines(m, lang) {
+            out.push_str(&wrap(&l, MAX_WIDTH, "  ", 2));
+        }
+        out.push_str(&wrap(&verdict(m, lang), MAX_WIDTH, "  → ", 4));
+    }
+    out
+}
+
+/// One line per step of the model: number, kind, from → to, and when it happens.
+fn step_lines(kind: MethodKind, lang: Lang) -> Vec<String> {
+    let model = kind.model();
+    let say = |m: &Msg| lesson::say(lang, m);
+    let mut lines = Vec::new();
     for (i, s) in model.steps.iter().enumerate() {
         let mut line = format!(
             "{} {:<4} {} → {} · {}",
             diagram::circled(i + 1),
             diagram::tag(s.kind),
-            t.place(s.from),
-            t.place(s.to),
-            t.kind(s.kind)
+            say(&Msg::Place(s.from)),
+            say(&Msg::Place(s.to)),
+            say(&Msg::Step(s.kind))
         );
         // The call that first touches the pages: the first later one that is not a mapping
         // (write, sendto, …).
         let toucher = model.steps[i + 1..]
             .iter()
             .find(|n| n.kind != StepKind::Map)
-            .and_then(|n| n.syscall);
-        let when = match (s.kind, s.from, s.syscall) {
+            .and_then(|n| n.syscall)
+            .map(Call::of);
+        let call = s.syscall.map(Call::of);
+        let when = match (s.kind, s.from, call) {
             // The disk is read only on a page-cache miss, and often earlier, by readahead.
-            (StepKind::Dma, Place::Disk, call) => Some(t.disk_dma(call, toucher)),
+            (StepKind::Dma, Place::Disk, call) => Some(Msg::DiskDma { call, toucher }),
             // mmap reserves addresses; faults on first touch map the pages.
-            (StepKind::Map, _, Some(call)) => Some(t.mapped_by_faults(call, toucher)),
-            (_, _, Some(call)) => Some(t.during(call)),
+            (StepKind::Map, _, Some(call)) => Some(Msg::MappedByFaults { call, toucher }),
+            (_, _, Some(call)) => Some(Msg::During(call)),
             _ => None,
         };
         if let Some(when) = when {
-            let _ = write!(line, " · {when}");
+            let _ = write!(line, " · {}", say(&when));
         }
-        out.push_str(&wrap(&line, MAX_WIDTH, "  ", 9));
+        lines.push(line);
     }
-    out.push('\n');
-    out.push_str(&wrap(
-        &t.textbook(&kind.textbook()),
-        MAX_WIDTH,
-        &format!("{}{colon}{}", t.heading_textbook(), t.colon_space()),
-        2,
-    ));
-    out.push('\n');
-    let _ = writeln!(out, "{}{colon}", t.heading_reality());
-    for r in t.reality(kind) {
-        out.push_str(&wrap(r, MAX_WIDTH, "  • ", 4));
+    lines
+}
+
+/// The textbook paragraph: copies, transitions and the syscalls of a chunk (or a batch).
+fn textbook_text(t: &Textbook, lang: Lang) -> String {
+    let say = |m: &Msg| lesson::say(lang, m);
+    let copies = say(&Msg::TextbookCopies {
+        cpu: t.cpu_copies,
+        sg: t.cpu_copies_with_sg_dma,
+    });
+    let calls = if t.syscalls_per_batch.is_empty() {
+        say(&Msg::SyscallsPerChunk(&t.syscalls_per_chunk))
+    } else {
+        say(&Msg::SyscallsPerBatch(&t.syscalls_per_batch))
+    };
+    let once = if t.syscalls_once.is_empty() {
+        String::new()
+    } else {
+        say(&Msg::SyscallsOnce(&t.syscalls_once))
+    };
+    say(&Msg::Textbook {
+        copies: &copies,
+        dma: t.dma_copies,
+        transitions: t.transitions,
+        calls: &calls,
+        once: &once,
+    })
+}
+
+/// The figures of a run, one line each (the zero-copy, worker and profile lines only where
+/// the path and the run have them).
+fn measured_lines(m: &Measured, lang: Lang) -> Vec<String> {
+    let mut v = vec![
+        Msg::MeasuredCalls {
+            bytes: m.bytes,
+            transport: m.transport,
+            runs: m.runs,
+            syscalls: m.syscalls,
+            by_name: &m.by_name,
+            read_write: m.rw_syscalls,
+        },
+        Msg::MeasuredCounts {
+            voluntary: m.voluntary,
+            involuntary: m.involuntary,
+            minor_faults: m.minor_faults,
+            major_faults: m.major_faults,
+            sys_ms: m.sys_ms,
+            read_write_sys_ms: m.rw_sys_ms,
+        },
+    ];
+    if let Some(z) = &m.zerocopy {
+        v.push(Msg::ZeroCopySends {
+            sends: z.sends,
+            completed: z.completed,
+            copied: z.copied,
+            plain_fallback: z.plain_fallback,
+        });
     }
-    if let Some(m) = measured {
-        out.push('\n');
-        let _ = writeln!(out, "{}{colon}", t.heading_measured());
-        for l in t.measured(m) {
-            out.push_str(&wrap(&l, MAX_WIDTH, "  ", 2));
+    if let Some(ms) = m.worker_cpu_ms {
+        v.push(Msg::WorkerCpu { ms });
+    }
+    if let Some(c) = &m.copies {
+        v.push(Msg::SampledCopies {
+            serving_ms_per_gib: c.serving_ms_per_gib,
+            serving_share_pct: c.serving_share_pct,
+            read_write_ms_per_gib: c.rw_serving_ms_per_gib,
+            receiver_ms_per_gib: c.receiver_ms_per_gib,
+            receiver_share_pct: c.receiver_share_pct,
+        });
+    }
+    v.iter().map(|msg| lesson::say(lang, msg)).collect()
+}
+
+/// Whether the measured count agrees with the model, and what the switches say.
+fn verdict(m: &Measured, lang: Lang) -> String {
+    let say = |msg: &Msg| lesson::say(lang, msg);
+    match (m.syscalls, m.expected_syscalls) {
+        (Some(got), Some(want)) if got == want => {
+            let switches = match m.voluntary {
+                0 => say(&Msg::NeverBlocked),
+                n => say(&Msg::Blocked { times: n }),
+            };
+            let left_out = if m.with_munmap {
+                LeftOut::Munmap
+            } else if m.fresh_regions > 0 {
+                LeftOut::FreshPages
+            } else {
+                LeftOut::Nothing
+            };
+            say(&Msg::Agrees {
+                per_chunk: &m.per_chunk,
+                chunks: m.chunks,
+                fresh_regions: m.fresh_regions,
+                syscalls: want,
+                textbook_transitions: m.textbook_transitions,
+                left_out,
+                switches: &switches,
+            })
         }
-        out.push_str(&wrap(&t.verdict(m), MAX_WIDTH, "  → ", 4));
+        (Some(got), Some(want)) => say(&Msg::Differs { got, want }),
+        (Some(got), None) => say(&Msg::NoFixedCount {
+            got,
+            per_chunk: &m.per_chunk,
+        }),
+        _ => say(&Msg::NotCounted),
     }
-    out
 }
 
 /// The myths section.
 pub fn render_myths(lang: Lang) -> String {
-    let t = texts(lang);
-    let mut out = format!("━━ {}\n\n", t.heading_myths());
-    for (i, m) in t.myths().iter().enumerate() {
+    let t = lesson::table(lang);
+    let mut out = format!(
+        "━━ {}\n\n",
+        lesson::say(lang, &Msg::Heading(Heading::Myths))
+    );
+    for (i, m) in t.myths.iter().enumerate() {
         out.push_str(&wrap(m.claim, MAX_WIDTH, &format!("{}. ", i + 1), 3));
         out.push_str(&wrap(m.truth, MAX_WIDTH, "   ", 3));
         out.push_str(&wrap(m.command, MAX_WIDTH, "   $ ", 5));
@@ -285,8 +358,8 @@ fn by_name_text(m: &MethodResult) -> String {
     }
 }
 
-/// Turn a compare report into the figures explain writes in.
-pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
+/// Turn a compare report into the figures explain writes in, in `lang`.
+pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Measured> {
     let m = report.method(kind)?;
     let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
@@ -302,7 +375,7 @@ pub fn measured_from(kind: MethodKind, report: &Report) -> Option<Measured> {
         syscalls: med.syscalls.total,
         by_name: match med.syscalls.total {
             Some(_) => by_name_text(m),
-            None => format!("self-counted: {}", by_name_text(m)),
+            None => lesson::say(lang, &Msg::SelfCountedNames(&by_name_text(m))),
         },
         rw_syscalls: rw.median.cost.syscalls.total,
         expected_syscalls: expected.syscalls,
@@ -354,16 +427,11 @@ pub fn kafka_figures(m: &kafka::KafkaMeasured) -> KafkaFigures {
 
 /// The Kafka answer: sections of bullets, figures beside each step when measured.
 pub fn render_kafka(lang: Lang, f: Option<&KafkaFigures>) -> String {
-    let t = texts(lang);
-    let mut out = format!("━━ {}\n", t.kafka_title());
-    for s in t.kafka(f) {
+    let colon = lesson::table(lang).colon;
+    let mut out = format!("━━ {}\n", lesson::say(lang, &Msg::KafkaTitle));
+    for s in kafka::answer(lang, f) {
         out.push('\n');
-        out.push_str(&wrap(
-            &format!("{}{}", s.heading, t.colon()),
-            MAX_WIDTH,
-            "",
-            2,
-        ));
+        out.push_str(&wrap(&format!("{}{colon}", s.heading), MAX_WIDTH, "", 2));
         for b in &s.bullets {
             out.push_str(&wrap(b, MAX_WIDTH, "  • ", 4));
         }
@@ -415,7 +483,9 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
         if i > 0 {
             out.push('\n');
         }
-        let measured = report.as_ref().and_then(|r| measured_from(*k, r));
+        let measured = report
+            .as_ref()
+            .and_then(|r| measured_from(*k, r, opts.lang));
         out.push_str(&render_path(*k, opts.lang, measured.as_ref()));
     }
     if let Some(r) = &report {
@@ -458,13 +528,20 @@ mod tests {
     fn diagrams_number_every_step_with_its_kind() {
         for lang in [Lang::En, Lang::Zh] {
             for k in MethodKind::ALL {
-                let text = diagram::draw(k.model(), texts(lang)).join("\n");
+                let text = diagram::draw(k.model(), lang).join("\n");
                 for (i, s) in k.model().steps.iter().enumerate() {
                     let label = format!("{}{}", diagram::circled(i + 1), diagram::tag(s.kind));
                     assert!(text.contains(&label), "{k} {lang:?}: no {label}\n{text}");
                 }
                 // Copies drawn = copies in the model: the table and the picture cannot disagree.
-                let cpu = text.matches("CPU").count() as u32;
+                // A pinned send is a CPU copy without scatter-gather: counted like CPU*.
+                let pins = k
+                    .model()
+                    .steps
+                    .iter()
+                    .filter(|s| s.kind == StepKind::Pin)
+                    .count();
+                let cpu = (text.matches("CPU").count() + pins) as u32;
                 let dma = text.matches("DMA").count() as u32;
                 assert_eq!(cpu, k.textbook().cpu_copies, "{k}\n{text}");
                 assert_eq!(dma, k.textbook().dma_copies, "{k}\n{text}");

@@ -57,6 +57,10 @@ pub static PATH: Path = Path {
     availability: |t| super::ring::availability(MethodKind::IoUringSendZc, t),
     build: |cfg| Ok(Box::new(IoUringSendZc::new(cfg.buffer, cfg.batch))),
     doctor_ok: Some("io_uring_setup works, IORING_OP_SEND_ZC supported (TCP only)"),
+    sources: &[
+        "io_uring/net.c: io_send_zc, io_send_zc_prep (IORING_SEND_ZC_REPORT_USAGE)",
+        "net/core/skbuff.c: skb_copy_ubufs (loopback copies the pinned pages)",
+    ],
 };
 
 /// `sqe->ioprio` flag asking the notification to report whether the data was copied

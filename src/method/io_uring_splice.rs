@@ -55,6 +55,10 @@ pub static PATH: Path = Path {
     availability: |t| super::ring::availability(MethodKind::IoUringSplice, t),
     build: |cfg| Ok(Box::new(IoUringSplice::new(cfg.pipe_size, cfg.batch)?)),
     doctor_ok: Some("io_uring_setup works, IORING_OP_SPLICE supported"),
+    sources: &[
+        "io_uring/splice.c: io_splice (-EAGAIN on the inline attempt, so io-wq runs it)",
+        "fs/splice.c: splice_to_socket",
+    ],
 };
 
 /// Linked splice pairs, `batch` chunks per `io_uring_enter`.

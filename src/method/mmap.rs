@@ -47,6 +47,11 @@ pub static PATH: Path = Path {
     availability: always,
     build: |_| Ok(Box::new(Mmap)),
     doctor_ok: None,
+    sources: &[
+        "mm/memory.c: do_read_fault → do_fault_around (fault_around_bytes, 64 KiB by default)",
+        "mm/filemap.c: filemap_map_pages, filemap_map_pmd (a large folio mapped whole)",
+        "net/ipv4/tcp.c: tcp_sendmsg_locked (the copy out of the mapping)",
+    ],
 };
 
 /// Bytes mapped at once. Files up to this size are mapped whole (one `mmap`); larger files a

@@ -133,6 +133,11 @@ impl MethodKind {
         (self.path().availability)(transport)
     }
 
+    /// Where what `explain` says of this path can be checked.
+    pub fn sources(self) -> &'static [&'static str] {
+        self.path().sources
+    }
+
     /// What the model predicts for a transfer with these settings (each path's own formula, in
     /// its file beside its model).
     pub fn expected(self, l: &Layout) -> Expected {
@@ -239,9 +244,10 @@ impl Model {
         self.steps.iter().filter(|s| s.kind == k).count() as u32
     }
 
-    /// CPU copies, counting the ones scatter-gather DMA can avoid.
+    /// CPU copies, counting the ones scatter-gather DMA can avoid: a pinned send is one too,
+    /// since TCP copies it when the device cannot gather (tcp_sendmsg_locked).
     pub fn cpu_copies(&self) -> u32 {
-        self.count(Cpu) + self.count(CpuUnlessSg)
+        self.count(Cpu) + self.count(CpuUnlessSg) + self.count(Pin)
     }
 
     /// CPU copies left when the device does scatter-gather DMA.
@@ -535,6 +541,9 @@ pub struct Path {
     /// What doctor says when the path can run, for a path that may be unavailable (None: it
     /// always runs, so doctor does not list it).
     pub doctor_ok: Option<&'static str>,
+    /// Where what `explain` says of this path can be checked: kernel files and functions,
+    /// documents, commits. The same in every language.
+    pub sources: &'static [&'static str],
 }
 
 /// For a path every Linux machine runs.

@@ -56,6 +56,11 @@ pub static PATH: Path = Path {
     availability,
     build: |cfg| Ok(Box::new(MsgZerocopy::new(cfg.buffer))),
     doctor_ok: Some("SO_ZEROCOPY accepted on TCP (not on Unix sockets)"),
+    sources: &[
+        "Documentation/networking/msg_zerocopy.rst (loopback: \"Loopback\" section)",
+        "net/ipv4/tcp.c: tcp_sendmsg_locked (SO_ZEROCOPY, NETIF_F_SG)",
+        "net/core/skbuff.c: skb_orphan_frags_rx → skb_copy_ubufs (the deferred copy on loopback)",
+    ],
 };
 
 /// Read completions (without blocking) once this many sends are waiting for one, so the

@@ -39,6 +39,10 @@ pub static PATH: Path = Path {
     availability: always,
     build: |cfg| Ok(Box::new(ReadWrite::new(cfg.buffer))),
     doctor_ok: None,
+    sources: &[
+        "mm/filemap.c: filemap_read → copy_folio_to_iter (page cache → your buffer)",
+        "net/ipv4/tcp.c: tcp_sendmsg_locked (your buffer → socket buffer)",
+    ],
 };
 
 /// `pread` (explicit offset, so one open file can serve many connections) + `write`.

@@ -39,6 +39,12 @@ pub static PATH: Path = Path {
     availability: always,
     build: |_| Ok(Box::new(Sendfile)),
     doctor_ok: None,
+    sources: &[
+        "fs/read_write.c: do_sendfile (MAX_RW_COUNT) → fs/splice.c: do_splice_direct → splice_direct_to_actor (current->splice_pipe)",
+        "fs/splice.c: splice_to_socket → sock_sendmsg(MSG_SPLICE_PAGES), Linux 6.5+ (commit 2dc334f1a63a; before it pipe_to_sendpage → ->sendpage)",
+        "net/ipv4/tcp.c: tcp_sendmsg_locked (copies without NETIF_F_SG)",
+        "OpenJDK src/java.base/linux/native/libnio/ch/FileDispatcherImpl.c: transferTo0 (JDK-8292562)",
+    ],
 };
 
 /// The most one `sendfile(2)` call moves (Linux: `MAX_RW_COUNT`), whatever is asked.
@@ -89,7 +95,13 @@ impl Method for Sendfile {
             });
             match r {
                 Ok(0) => return Err(stop(sent(at), StopKind::FileChanged)),
-                Ok(n) => debug_assert_eq!(at - before, n as i64),
+                Ok(n) => {
+                    debug_assert_eq!(at - before, n as i64);
+                    // A non-blocking socket takes what fits in its buffer: a partial count.
+                    if n < want {
+                        calls.add_short("sendfile64");
+                    }
+                }
                 Err(errno) => return Err(stop(sent(at), sys::classify("sendfile64", errno))),
             }
             src.reached(sent(at));

@@ -51,6 +51,10 @@ pub static PATH: Path = Path {
     availability: always,
     build: |cfg| Ok(Box::new(Splice::new(cfg.pipe_size)?)),
     doctor_ok: None,
+    sources: &[
+        "fs/splice.c: do_splice → filemap_splice_read (mm/filemap.c), splice_to_socket",
+        "include/linux/splice.h: SPLICE_F_MOVE (\"move pages instead of copying\", unused since 2.6.21)",
+    ],
 };
 
 /// `splice` file → pipe (explicit file offset), then pipe → socket until the pipe is empty.

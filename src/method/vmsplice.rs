@@ -66,6 +66,10 @@ pub static PATH: Path = Path {
     availability: always,
     build: |cfg| Ok(Box::new(Vmsplice::new(cfg.pipe_size)?)),
     doctor_ok: None,
+    sources: &[
+        "fs/splice.c: vmsplice_to_pipe (user pages into the pipe), splice_to_socket",
+        "mm/memory.c: do_anonymous_page (each fresh page zeroed on first touch)",
+    ],
 };
 
 /// `pread` into fresh pages, `vmsplice` them into a pipe, `splice` the pipe to the socket.

@@ -6,6 +6,8 @@ mod doctor;
 pub mod export;
 mod fetch;
 pub mod fit;
+pub mod lesson;
+mod matrix;
 mod profile;
 pub mod progress;
 pub mod quiz;
@@ -169,9 +171,15 @@ pub fn write_sweep(
     write_as(s, output, sweep::render, w)
 }
 
-/// Write `report` to `w` in the chosen format.
+/// Write `report` to `w` in the chosen format: the full table, or with `--receive` the
+/// sender × receiver matrix.
 pub fn write(report: &Report, output: Output, w: &mut dyn Write) -> Result<()> {
-    write_as(report, output, table::render, w)
+    let render = if report.receive.is_some() {
+        matrix::render
+    } else {
+        table::render
+    };
+    write_as(report, output, render, w)
 }
 
 /// Write a trace's results to `w` in the chosen format, laid out for `stream`.

@@ -46,5 +46,7 @@ pub struct QuizReport {
     pub skipped: Vec<String>,
     /// Right answers; null with --list (nothing was answered).
     pub score: Option<usize>,
+    /// Questions answered: `total`, or fewer when the quiz was ended with `q`; null with --list.
+    pub answered: Option<usize>,
     pub total: usize,
 }

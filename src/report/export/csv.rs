@@ -132,8 +132,9 @@ fn row(lead: &[String], method: &str, i: usize, r: &Run) -> String {
 
 fn rows(out: &mut String, lead: &[String], r: &Report) {
     for m in &r.methods {
+        let name = m.label();
         for (i, run) in m.runs.iter().enumerate() {
-            out.push_str(&row(lead, m.method.name(), i, run));
+            out.push_str(&row(lead, &name, i, run));
         }
     }
 }

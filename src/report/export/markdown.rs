@@ -112,7 +112,7 @@ fn table(out: &mut String, r: &Report) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} / {} | {}+{}, {} |",
-            m.method.name(),
+            m.label(),
             crate::size::fmt_mib_s(med.throughput_mib_s),
             range(m.min.throughput_mib_s, m.max.throughput_mib_s, |v| {
                 crate::size::fmt_mib_s(Some(v))

@@ -1,0 +1,687 @@
+//! Every word of the lesson in Chinese (中文): one arm per message. Technical terms stay
+//! recognisable; sentences are written for a Chinese reader, not translated word for word.
+
+use super::{
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table,
+    or_na, size,
+};
+use crate::method::{Band, MethodKind, Place, StepKind};
+use crate::report::thousands;
+
+pub static TABLE: Table = Table {
+    say,
+    reality,
+    myths: &MYTH_LIST,
+    colon: "：",
+    colon_space: "",
+    sentence_gap: "",
+    list_sep: "、",
+};
+
+fn say(m: &Msg) -> String {
+    match m {
+        Msg::Band(b) => band(*b).into(),
+        Msg::Place(p) => place(*p).into(),
+        Msg::Step(k) => step(*k).into(),
+        Msg::Title(k) => title(*k).into(),
+        Msg::Heading(h) => heading(*h).into(),
+        Msg::Legend => "DMA = 设备拷贝 · CPU = 处理器拷贝 · CPU* = 只在没有分散/聚集 DMA（SG-DMA）时才是 CPU 拷贝，有它时 skb 持有页引用，网卡直接读页缓存 · ref = 移动页引用 · map = 页映射 · pin = 页面固定（pin）直到完成通知（没有 SG-DMA 时是一次 CPU 拷贝）".into(),
+        Msg::During(Call::Op(c)) => format!("由 {c} 完成，经 io_uring_enter() 批量提交"),
+        Msg::During(c) => format!("发生在 {c} 期间"),
+        Msg::DiskDma { call, toucher } => {
+            let inside = match (call, toucher) {
+                (Some(c), _) => format!("发生在 {c} 里"),
+                (None, Some(t)) => format!("发生在 {t} 触发的缺页里"),
+                (None, None) => "发生在第一次访问的缺页里".into(),
+            };
+            format!(
+                "只在页缓存未命中时{inside}，常常被预读（readahead）提前完成；页缓存命中时根本不读盘"
+            )
+        }
+        Msg::MappedByFaults { call, toucher } => {
+            let touch = toucher.map_or(String::new(), |t| format!("，这里是在 {t} 里"));
+            format!(
+                "{call} 只保留地址范围（没有 MAP_POPULATE），页在第一次访问时由缺页映射{touch}，一次缺页映射很多页（fault-around 把周围已缓存的页一起映射，大 folio 整块映射）；冷缓存时磁盘 DMA 就发生在这次缺页里"
+            )
+        }
+        Msg::TextbookCopies { cpu, sg } if cpu == sg => format!("{cpu} 次 CPU 拷贝"),
+        Msg::TextbookCopies { cpu, sg } => {
+            format!("{cpu} 次 CPU 拷贝（有分散/聚集 DMA（SG-DMA）时 {sg} 次）")
+        }
+        Msg::SyscallsPerChunk(c) => format!("每块数据的系统调用：{c}"),
+        Msg::SyscallsPerBatch(b) => {
+            format!("每批数据块只有一次系统调用 {b}（一批多少块由 --batch 决定）")
+        }
+        Msg::SyscallsOnce(o) => format!("（每次传输一次 {o}）"),
+        Msg::Textbook {
+            copies,
+            dma,
+            transitions,
+            calls,
+            once,
+        } => format!(
+            "{copies}，{dma} 次 DMA 拷贝，{transitions} 次用户态↔内核态切换（面试答案里的“上下文切换”）；{calls}{once}。"
+        ),
+        Msg::MeasuredCalls {
+            bytes,
+            transport,
+            runs,
+            syscalls,
+            by_name,
+            read_write,
+        } => format!(
+            "{}，经 {transport}（{runs} 次运行的中位数）：{} 次系统调用（{by_name}）—— read-write 需要 {} 次。",
+            size(*bytes),
+            or_na(*syscalls, |n| n.to_string()),
+            or_na(*read_write, |n| n.to_string()),
+        ),
+        Msg::MeasuredCounts {
+            voluntary,
+            involuntary,
+            minor_faults,
+            major_faults,
+            sys_ms,
+            read_write_sys_ms,
+        } => format!(
+            "上下文切换：自愿 {voluntary} / 非自愿 {involuntary} · 缺页：次 {minor_faults} / 主 {major_faults} · 内核态 CPU {sys_ms:.1} ms（read-write {read_write_sys_ms:.1} ms）。"
+        ),
+        Msg::ZeroCopySends {
+            sends,
+            completed,
+            copied,
+            plain_fallback,
+        } => format!(
+            "零拷贝发送 {sends} 次，完成 {completed} 次；内核报告其中 {copied} 次做了拷贝{}。",
+            match plain_fallback {
+                0 => String::new(),
+                n => format!("（ENOBUFS 后有 {n} 块改用普通发送）"),
+            }
+        ),
+        Msg::WorkerCpu { ms } => {
+            format!("io-wq 工作线程替服务线程花了 {ms:.1} ms CPU —— 不在上面的数字里。")
+        }
+        Msg::SampledCopies {
+            serving_ms_per_gib,
+            serving_share_pct,
+            read_write_ms_per_gib,
+            receiver_ms_per_gib,
+            receiver_share_pct,
+        } => format!(
+            "采样 CPU（cpu-clock）：发送线程每 GiB 花 {serving_ms_per_gib:.0} ms 做拷贝（占其样本 {serving_share_pct:.0}%；read-write 为 {read_write_ms_per_gib:.0} ms），接收线程每 GiB {receiver_ms_per_gib:.0} ms（{receiver_share_pct:.0}%）—— 接收端从 socket 拷出的那一次，每条路径都省不掉。"
+        ),
+        Msg::Agrees {
+            per_chunk,
+            chunks,
+            fresh_regions,
+            syscalls,
+            textbook_transitions,
+            left_out,
+            switches,
+        } => format!(
+            "与模型一致：每块 {per_chunk} × {chunks} 块{} = {syscalls} 次系统调用 = {} 次用户态↔内核态切换。教科书的 {textbook_transitions} 次只描述一块数据{}。{switches}",
+            match fresh_regions {
+                0 => String::new(),
+                n => format!(" + {n} 个新页区域的 mmap + munmap"),
+            },
+            2 * syscalls,
+            match left_out {
+                LeftOut::Nothing => "",
+                LeftOut::Munmap => "，而且不算 munmap",
+                LeftOut::FreshPages => "，而且不算 vmsplice 需要的新页",
+            },
+        ),
+        Msg::Differs { got, want } => format!(
+            "与教科书的 {want} 次不同：实际是 {got} 次系统调用，因为 socket 每次接收的字节少于请求的（短写），或计数器看到了数据路径之外的调用。教科书的模型没有考虑这些。"
+        ),
+        Msg::NoFixedCount { got, per_chunk } => format!(
+            "{got} 次系统调用：{per_chunk} 这里模型给不出固定次数：调用次数取决于内核何时完成每个请求。"
+        ),
+        Msg::NotCounted => "这台机器上无法统计系统调用（见 `copylab doctor`），只能比较 CPU 和上下文切换的数字。".into(),
+        Msg::NeverBlocked => "线程从未阻塞（0 次自愿上下文切换）：socket 一直有空间。".into(),
+        Msg::Blocked { times } => format!(
+            "上面的调度器上下文切换是另一回事：线程阻塞了 {times} 次（自愿上下文切换），通常是在等 socket 缓冲区腾出空间，这次运行并没有测出原因。"
+        ),
+        Msg::KafkaTitle => "Kafka 的零拷贝 ——「请你简单说一下Kafka的零拷贝原理」，一步一步的回答".into(),
+        Msg::KafkaHeading(h) => kafka_heading(*h).into(),
+        Msg::Kafka(k) => kafka(*k).into(),
+        Msg::KafkaFigures {
+            bytes,
+            runs,
+            buffer_bytes,
+            pipe_bytes,
+        } => format!(
+            "数字来源：生成的 {} 文件，经 tcp 127.0.0.1（回环，没有网卡），`copylab compare` {runs} 次运行的中位数，read-write 缓冲区 {}，splice 管道 {}。",
+            size(*bytes),
+            size(*buffer_bytes),
+            or_na(*pipe_bytes, size)
+        ),
+        Msg::MeasuredHere(what) => format!("这台机器上的测量：{what}。"),
+        Msg::PathCalls {
+            syscalls: Some(n),
+            by_name,
+        } => format!(
+            "{} 次系统调用（{by_name}）= {} 次用户态↔内核态切换",
+            thousands(*n),
+            thousands(2 * n)
+        ),
+        Msg::PathCalls {
+            syscalls: None,
+            by_name,
+        } => format!(
+            "系统调用 n/a：perf 无法计数（见 `copylab doctor`），路径自己数到的是 {by_name}"
+        ),
+        Msg::ServingCopy { ms_per_gib: Some(s) } => {
+            format!("发送线程每 GiB 花 {s:.0} ms 在拷贝函数里")
+        }
+        Msg::ServingCopy { ms_per_gib: None } => {
+            "拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into()
+        }
+        Msg::PathHere { bytes, calls, copy } => format!("{}：{calls}；{copy}", size(*bytes)),
+        Msg::MmapHere {
+            bytes,
+            calls,
+            minor_faults,
+            copy,
+        } => format!(
+            "{}：{calls}；次缺页 {} 次；{copy}",
+            size(*bytes),
+            thousands(*minor_faults)
+        ),
+        Msg::SendfileHere {
+            bytes,
+            calls,
+            copy,
+            read_write_ms_per_gib,
+        } => format!(
+            "{}，阻塞 socket：{calls}；{copy}（read-write 为 {}）",
+            size(*bytes),
+            or_na(*read_write_ms_per_gib, |s| format!("{s:.0} ms"))
+        ),
+        Msg::ReceiverCopy { ms_per_gib: Some(r) } => format!(
+            "用 sendfile 时接收线程每 GiB 拷贝 {r:.0} ms —— 回环上没有网卡，这是唯一剩下的拷贝"
+        ),
+        Msg::ReceiverCopy { ms_per_gib: None } => {
+            "接收端的拷贝时间 n/a（perf 采样被拒绝：请用 root 运行）".into()
+        }
+        Msg::Parallel {
+            connections,
+            file_bytes,
+            cached_pct,
+            aggregate_mib_s,
+            sendfile_calls,
+            partial,
+            eagain,
+        } => format!(
+            "这台机器上的测量：{connections} 个连接同时读取同一个 {} 的文件（之前 {} 在页缓存里），由 `copylab fetch --connections {connections}` 接收：合计 {} MiB/s；每个连接在非阻塞 socket 上调用 sendfile {sendfile_calls} 次：{partial} 次只写进一部分（socket 缓冲区满了），{eagain} 次返回 EAGAIN，在 poll 里等到 socket 可写再继续。",
+            size(*file_bytes),
+            or_na(*cached_pct, |c| format!("{c:.0}%")),
+            or_na(*aggregate_mib_s, |m| format!("{m:.0}")),
+        ),
+        Msg::WitnessNotAvailable { why } => {
+            format!("Java transferTo 程序的 sendfile 调用：n/a（{why}）。")
+        }
+        Msg::WitnessTraced {
+            java,
+            jdk,
+            copy_file_range_calls,
+            copy_file_range_errors,
+            file_bytes,
+            transfer_to_calls,
+            transfer_to_partial,
+            sendfile_calls,
+            sendfile_bytes,
+            sendfile_errors,
+            path,
+        } => format!(
+            "这台机器上的测量：Java {java} 在非阻塞 SocketChannel 上用 FileChannel.transferTo 发送 {} 的文件：transferTo 调用 {} 次，其中部分写入 {} 次；`copylab trace` 看到 copy_file_range {} 次（失败 {} 次）、sendfile64 {} 次，共移动 {} 字节（文件 {} 字节），其中 {} 次返回 EAGAIN —— {}。trace 的结论：{path}",
+            size(*file_bytes),
+            thousands(*transfer_to_calls),
+            thousands(*transfer_to_partial),
+            thousands(*copy_file_range_calls),
+            thousands(*copy_file_range_errors),
+            thousands(*sendfile_calls),
+            thousands(*sendfile_bytes),
+            thousands(*file_bytes),
+            thousands(*sendfile_errors),
+            match jdk {
+                JdkTransfer::SendfileOnly => "这个 JDK 直接用 sendfile（先试 copy_file_range 是 JDK 20 才有的，JDK-8292562）",
+                JdkTransfer::CopyFileRangeFirst => "每次 transferTo 都先试 copy_file_range，被 socket 拒绝后再退回 sendfile（JDK-8292562）",
+            },
+        ),
+        Msg::SelfCountedNames(names) => format!("自行计数：{names}"),
+        Msg::CountedBy(Counted::Perf) => "由 perf 在发送线程上统计".into(),
+        Msg::CountedBy(Counted::SelfCounted) => "由 copylab 自己统计：这里 perf 无法计数".into(),
+        Msg::AskSpliceCalls { bytes, pipe_bytes } => format!(
+            "splice 经一个 {} 的管道发送 {}，需要多少次系统调用？",
+            size(*pipe_bytes),
+            size(*bytes)
+        ),
+        Msg::WhySpliceCalls {
+            bytes,
+            pipe_granted,
+            pipe_fulls,
+            predicted,
+            measured,
+            by,
+        } => format!(
+            "每装满一次管道两次 splice（文件 → 管道，管道 → socket）：内核给了 {pipe_granted} 的管道，{} 是 {pipe_fulls} 管道，模型说 {predicted} 次；实测 {measured} 次（{by}）。",
+            size(*bytes)
+        ),
+        Msg::AskReadWriteCalls {
+            bytes,
+            buffer_bytes,
+        } => format!(
+            "read-write 用 {} 的缓冲区发送 {}，要多少次系统调用？",
+            size(*buffer_bytes),
+            size(*bytes)
+        ),
+        Msg::WhyReadWriteCalls {
+            chunks,
+            predicted,
+            measured,
+            by,
+        } => format!(
+            "每个缓冲区一次 pread64、一次 write：{chunks} 个缓冲区，模型说 {predicted} 次；实测 {measured} 次（{by}）。"
+        ),
+        Msg::AskReadWriteTransitions {
+            bytes,
+            buffer_bytes,
+        } => format!(
+            "read-write 用 {} 的缓冲区发送 {}，要多少次用户态↔内核态切换？",
+            size(*buffer_bytes),
+            size(*bytes)
+        ),
+        Msg::WhyReadWriteTransitions {
+            syscalls,
+            transitions,
+            by,
+        } => format!(
+            "每次系统调用两次切换（进入、返回），每个缓冲区一次 pread64 加一次 write：实测 {syscalls} 次系统调用（{by}），所以是 {transitions} 次切换 —— 教科书的 4 次只是一个缓冲区。"
+        ),
+        Msg::AskSendfileCalls { bytes } => format!(
+            "sendfile 在阻塞 socket 上发送 {}，需要多少次系统调用？",
+            size(*bytes)
+        ),
+        Msg::WhySendfileCalls { measured, by } => format!(
+            "一次 sendfile 最多移动 2 GiB − 4 KiB，阻塞 socket 会等到全部放进去；实测 {measured} 次（{by}）。非阻塞 socket（Kafka）上会是多次部分写入。"
+        ),
+        Msg::AskMostCopy {
+            bytes,
+            buffer_bytes,
+            note,
+        } => format!(
+            "发送 {}{note} 时（read-write 用 {} 的缓冲区），哪条路径让发送线程拷贝得最多？",
+            size(*bytes),
+            size(*buffer_bytes)
+        ),
+        Msg::CopySizeNote { asked } => format!(
+            "（比 --size 的 {} 大：拷贝时间每毫秒 CPU 才采样一次，文件太小样本不够）",
+            size(*asked)
+        ),
+        Msg::WhyMostCopy { figures, runs } => format!(
+            "发送线程的采样拷贝时间，每 GiB 毫秒数，{runs} 次运行的中位数（最小–最大）：{figures}。mmap 的缺页发生在 write() 的拷贝里，算作拷贝；sendfile 和 splice 交给 socket 的是页引用。"
+        ),
+        Msg::OutsideNoise => "其他路径的范围都够不到最高者。".into(),
+        Msg::InsideNoise { names } => {
+            format!("在这几次运行的噪声之内：{names} 的范围与最高者重叠，也算对。")
+        }
+        Msg::Tie { names } => format!("{} 测得的次数相同，都算对。", names.join(" 和 ")),
+        Msg::CopyFigure {
+            name,
+            median,
+            lo,
+            hi,
+        } => format!("{name} {median:.0}（{lo:.0}–{hi:.0}）"),
+        Msg::AskMostSyscalls {
+            bytes,
+            buffer_bytes,
+            pipe_bytes,
+        } => format!(
+            "发送 {}，read-write 用 {} 的缓冲区、splice 用 {} 的管道，哪条路径的系统调用最多？",
+            size(*bytes),
+            size(*buffer_bytes),
+            size(*pipe_bytes)
+        ),
+        Msg::WhyMostSyscalls { figures, by } => format!(
+            "实测系统调用：{figures}（{by}）。read-write 每个缓冲区两次，splice 每管道两次，mmap 一共三次，sendfile 一次。"
+        ),
+        Msg::AskMmapFaults { bytes } => format!(
+            "mmap 发送已在页缓存里的 {}，会有多少次次缺页（minor fault）（次数取决于内核的 fault-around 和 folio 大小，不只看页数）？",
+            size(*bytes)
+        ),
+        Msg::WhyMmapFaults {
+            bytes,
+            pages,
+            measured,
+            runs,
+            lo,
+            hi,
+            tolerance_pct,
+        } => format!(
+            "{} 是 {pages} 个页，但一次缺页会把周围已缓存的页一起映射（mm/memory.c 的 do_fault_around，fault_around_bytes），大 folio 还能整块映射，所以实测只有 {measured} 次（{runs} 次运行的中位数，范围 {lo}–{hi}；getrusage，发送线程）。这个数取决于内核和页缓存里 folio 的大小：误差 {tolerance_pct}% 以内都算对，这几次运行测到的都在其中。",
+            size(*bytes)
+        ),
+        Msg::AskColdSendfile { bytes } => format!(
+            "发送 {} 时，--cache cold 会改变 sendfile 的系统调用次数吗？",
+            size(*bytes)
+        ),
+        Msg::Yes => "是".into(),
+        Msg::No => "否".into(),
+        Msg::WhyColdChanged { cold, warm, by } => format!(
+            "冷缓存 {cold} 次，热缓存 {warm} 次（{by}）：这次冷读时 sendfile 返回得更早，调用方又调用了几次。"
+        ),
+        Msg::WhyColdSame { cold, warm, by } => format!(
+            "冷缓存 {cold} 次，热缓存 {warm} 次（{by}）：读盘发生在同一次 sendfile 里面（以及预读），不会多出调用；变的是等待读盘的时间。"
+        ),
+        Msg::AnswerExactly => "（整数，须完全一致）".into(),
+        Msg::AnswerWithin { pct } => format!("（整数；误差 {pct}% 以内算对）"),
+        Msg::QuizHeader { seed, total } => format!(
+            "copylab quiz · 种子 {seed}（--seed {seed} 给出同样的题目）· 共 {total} 题，每题都用这次运行测出的数字判分"
+        ),
+        Msg::NotAsked => "未出题：".into(),
+        Msg::TryAgain { why } => format!("{why}；请再答一次"),
+        Msg::AlsoRight { choices } => format!("（也算对：{}）", choices.join("、")),
+        Msg::Right => "对".into(),
+        Msg::Wrong => "错".into(),
+        Msg::Verdict {
+            mark,
+            answer,
+            also,
+            explanation,
+        } => format!("{mark} —— 这次测得：{answer}{also}。{explanation}"),
+        Msg::AnswerMeasured => "答案（这次运行测得）：".into(),
+        Msg::Score { score, total } => format!("得分 {score}/{total}"),
+        Msg::Stopped { answered, total } => {
+            format!("（答了 {answered} 题就结束了，共 {total} 题）")
+        }
+    }
+}
+
+fn band(b: Band) -> &'static str {
+    match b {
+        Band::User => "用户空间",
+        Band::Kernel => "内核空间",
+        Band::Hardware => "硬件",
+    }
+}
+
+fn place(p: Place) -> &'static str {
+    match p {
+        Place::Disk => "磁盘",
+        Place::PageCache => "页缓存",
+        Place::UserBuffer => "用户缓冲区",
+        Place::UserMapping => "用户映射区",
+        Place::Pipe => "管道 pipe",
+        Place::SocketBuffer => "socket 缓冲区",
+        Place::Nic => "网卡 NIC",
+    }
+}
+
+fn step(k: StepKind) -> &'static str {
+    match k {
+        StepKind::Dma => "DMA 拷贝：由设备完成，不占 CPU",
+        StepKind::Cpu => "CPU 拷贝：每个字节都由 CPU 复制",
+        StepKind::CpuUnlessSg => {
+            "设备支持分散/聚集 DMA（SG-DMA）时没有拷贝（skb 的 frags 只持有页引用，网卡直接从页缓存读），不支持时是一次 CPU 拷贝"
+        }
+        StepKind::Reference => "只移动页引用，没有拷贝",
+        StepKind::Map => "页被映射进进程地址空间，没有拷贝",
+        StepKind::Pin => {
+            "页面固定（pin）后借给 socket，直到完成通知；设备支持 SG-DMA 时没有拷贝，不支持时 TCP 照样拷贝"
+        }
+    }
+}
+
+fn title(m: MethodKind) -> &'static str {
+    match m {
+        MethodKind::ReadWrite => "read-write —— read() 读入缓冲区，再 write() 到 socket",
+        MethodKind::Mmap => "mmap —— 映射文件，直接从映射区 write()",
+        MethodKind::Sendfile => {
+            "sendfile —— 一次调用，在内核里从文件到 socket（Kafka 的 transferTo）"
+        }
+        MethodKind::Splice => "splice —— 文件 → 管道 → socket，移动页引用而不是字节",
+        MethodKind::Vmsplice => "vmsplice —— 读入新页，把页借给管道，再 splice 到 socket",
+        MethodKind::MsgZerocopy => {
+            "msg-zerocopy —— 从映射区 send(MSG_ZEROCOPY)，完成通知在错误队列里"
+        }
+        MethodKind::IoUringSplice => "io-uring-splice —— splice 的管道路径，经 io_uring 批量提交",
+        MethodKind::IoUringSendZc => {
+            "io-uring-send-zc —— 经 io_uring 的零拷贝发送，每次两个完成事件"
+        }
+    }
+}
+
+fn heading(h: Heading) -> &'static str {
+    match h {
+        Heading::Steps => "步骤",
+        Heading::Textbook => "教科书的说法",
+        Heading::Reality => "Linux 实际上怎么做",
+        Heading::Measured => "在这台机器上的测量",
+        Heading::Sources => "出处",
+        Heading::Myths => "面试中的误区，逐条纠正",
+    }
+}
+
+fn kafka_heading(h: KafkaHeading) -> &'static str {
+    match h {
+        KafkaHeading::Question => "问题",
+        KafkaHeading::ReadWrite => "① 传统路径 read + write",
+        KafkaHeading::Mmap => "② mmap + write",
+        KafkaHeading::Sendfile => "③ sendfile，以及 SG-DMA 改变了什么",
+        KafkaHeading::Splice => "④ splice",
+        KafkaHeading::Uses => "Kafka 在哪里用",
+        KafkaHeading::DoesNot => "哪里用不上",
+        KafkaHeading::Parallel => "“并行 transferTo”",
+        KafkaHeading::Stays => "什么省不掉",
+        KafkaHeading::Witness => "旁证：Java 的 FileChannel.transferTo",
+        KafkaHeading::Answer => "面试时可以这样答",
+        KafkaHeading::FollowUps => "追问",
+        KafkaHeading::Sources => "出处",
+    }
+}
+
+fn kafka(k: Kafka) -> &'static str {
+    match k {
+        Kafka::Intro => {
+            "回答从传统路径讲到 sendfile，再讲 Kafka 在哪里用、哪里用不上、什么省不掉。加上 --measure，每一步旁边都有这台机器上测出的数字。"
+        }
+        Kafka::RunMeasure => {
+            "运行 `copylab explain kafka --measure`，每一步的数字就在这台机器上测出来。"
+        }
+        Kafka::RwWholeFile => {
+            "整个文件算下来，拷贝仍是每字节 4 次，切换却是每个缓冲区 4 次：1 GiB 的日志段配 128 KiB 的缓冲区是 16,384 次系统调用、32,768 次切换。只有页缓存未命中时才有磁盘 DMA，页缓存命中时根本不读盘。"
+        }
+        Kafka::MmapCopies => {
+            "mmap() 把页缓存映射进进程，write() 从映射区拷到 socket 缓冲区：3 次拷贝（1 次 CPU、2 次 DMA），仍是 4 次切换（mmap、write）。"
+        }
+        Kafka::SendfileOneCall => {
+            "sendfile() 一次调用就在内核里把文件送到 socket：2 次切换，没有用户缓冲区。"
+        }
+        Kafka::SendfileSg => {
+            "没有分散/聚集 DMA（SG-DMA）时，内核仍要把页缓存拷到 socket 缓冲区：3 次拷贝（1 次 CPU）。有 SG-DMA 时 skb 只持有页缓存页的引用（frags），网卡用 DMA 把它们聚集起来：2 次拷贝，都是 DMA，没有 CPU 拷贝。这才是零拷贝的“零”。"
+        }
+        Kafka::SendfileNoCompletion => {
+            "在途的页没有完成通知：sendfile 返回之后再改文件，改动仍可能被发出去。"
+        }
+        Kafka::UsesChain => {
+            "broker 从日志段文件响应消费者拉取和副本（follower）拉取：FileRecords.writeTo → TransferableChannel.transferFrom → PlaintextTransportLayer → FileChannel.transferTo → sendfile。"
+        }
+        Kafka::UsesCached => {
+            "消费者通常读的是生产者刚写的数据，还在页缓存里：这样的拉取根本不读盘。"
+        }
+        Kafka::NotMmap => {
+            "mmap：Kafka 映射的是索引文件（.index、.timeindex），不是日志。从 mmap 的 commit log 里发消息是 RocketMQ 的设计 —— 两者常被混为一谈。"
+        }
+        Kafka::ParallelOneCopy => {
+            "很多消费者经很多连接读同一个已缓存的日志段：内存里只有一份页，每个连接各自从它 transferTo。"
+        }
+        Kafka::ParallelNonBlocking => {
+            "Kafka 的 socket 是非阻塞的（Java NIO）：每次 transferTo 只写 socket 缓冲区放得下的部分，返回部分字节数；网络线程去服务别的连接，等 socket 可写时再调用。"
+        }
+        Kafka::StaysCopies => {
+            "DMA 拷贝还在（未命中时磁盘 → 页缓存，socket 缓冲区 → 网卡），接收端的拷贝也在：消费者的 recv() 把每个字节从 socket 拷进自己的 JVM。"
+        }
+        Kafka::Answer1 => {
+            "传统方式用 read + write 发文件：4 次拷贝，2 次 DMA、2 次经用户缓冲区的 CPU 拷贝，每个缓冲区 4 次用户态↔内核态切换。"
+        }
+        Kafka::Answer2 => {
+            "mmap + write 省掉拷到用户态的那一次，但拷到 socket 的那一次还在，还要付缺页的代价。"
+        }
+        Kafka::Answer6 => {
+            "消息放在页缓存而不是 JVM 堆里：没有 GC 压力，不会缓存两份，broker 重启后缓存还在；最近的数据通常都在缓存里，一次拉取很少碰磁盘。"
+        }
+        Kafka::Answer8 => {
+            "生产请求不是零拷贝（读进 JVM、校验、经页缓存写入，也不是每个请求都 fsync）；TLS 也不是，必须在 JVM 里加密 —— 4.0 删掉给老客户端的格式下转换（KIP-896）之后，TLS 是 Kafka 4.x 里剩下的主要例外。"
+        }
+        Kafka::RwCopies => {
+            "read() 把页缓存（PageCache）拷到用户缓冲区，write() 再把用户缓冲区拷到 socket 缓冲区，磁盘和网卡各加一次 DMA：4 次拷贝（2 次 CPU、2 次 DMA），4 次用户态↔内核态切换 —— 这只是一个缓冲区的数据。"
+        }
+        Kafka::MmapFaults => {
+            "mmap 只保留地址范围：页在第一次访问时由次缺页映射（这里发生在 write() 里），一次缺页会映射很多页（fault-around、大 folio）；文件被截断会触发 SIGBUS。"
+        }
+        Kafka::SpliceBase => {
+            "从 Linux 2.6.23 起 sendfile 基于 splice 实现：do_sendfile → do_splice_direct → splice_direct_to_actor，数据经过内核为当前任务保留的内部管道（current->splice_pipe）；从 Linux 6.5 起，通往 socket 的那一端是 splice_to_socket（MSG_SPLICE_PAGES），之前是 pipe_to_sendpage 调用 socket 的 ->sendpage。splice 本身要你自己建管道：文件 → 管道 → socket，每装满一次管道两次调用；同样是有 SG-DMA 时 0 次 CPU 拷贝，没有时 1 次。"
+        }
+        Kafka::UsesSameBytes => {
+            "为什么行得通：broker 存下的 record batch 就是它发出去的格式，所以响应拉取时从不解码、也不重新编码，直接把日志段的一段字节原样发出。不过存下来的并不逐字节等于生产者发来的：写入时 LogValidator 会就地改写批次头里的 offset 和分区 leader epoch，主题的 compression.type 和生产者的压缩算法不同时还会重新压缩。"
+        }
+        Kafka::UsesPosition => {
+            "拉取的 offset 怎么变成一段字节：LogSegment.read → translateOffset 先在稀疏的 .index 里二分查找（OffsetIndex.lookup；默认每 4 KiB 日志记一条，log.index.interval.bytes），找到不大于该 offset 的最近一条，再从那里往后扫描批次头（FileRecords.searchForOffsetWithSize），最后 FileRecords.slice(position, size) 就是 transferTo(position, count) 要发的范围。索引之所以用 mmap，是因为一次查找就是几次随机读，经映射读不需要系统调用（AbstractIndex）。"
+        }
+        Kafka::UsesPageCache => {
+            "为什么用页缓存而不是 JVM 堆：缓存的消息不给垃圾回收添压力，不会在堆和页缓存里各存一份，broker 重启后缓存依然是热的。"
+        }
+        Kafka::NotProduce => {
+            "生产请求：broker 从 socket 读进 JVM，校验（LogValidator）后经页缓存追加到日志段 —— 没有零拷贝，也不会每个请求都 fsync：日志段滚动时才刷盘（UnifiedLog.roll 安排 flush-log），只有设置了 flush.messages 或 flush.ms（默认不开）才会更早刷；持久性靠副本（acks=all、min.insync.replicas）。"
+        }
+        Kafka::NotTls => {
+            "TLS：SslTransportLayer 把文件读进 JVM（transferFrom 每次读 32 KiB 到一个直接缓冲区），由 SSLEngine 在那里加密，再把密文写进 socket，因为数据必须先拷到用户态（JVM）再加密。在 Kafka 4.x 里，这是零拷贝剩下的主要例外。nginx 在 TLS 下保住 sendfile 靠的是内核 TLS 和 SSL_sendfile：软件 kTLS 加密照样要 CPU 过一遍数据；网卡做 TLS 卸载时 CPU 不用加密，但 kTLS 的 sendfile 默认仍会把文件页拷贝一次 —— 零拷贝要显式打开（TLS_TX_ZEROCOPY_RO，Linux 5.19 起），因为发送途中页被改动，重传的数据就会和原来的不一致。"
+        }
+        Kafka::NotOldClients => {
+            "老客户端（Kafka 4.0 之前）：从 0.10 到 3.9，需要旧消息格式的消费者由 broker 在 JVM 里做格式下转换（down-conversion，KIP-283 之后按块进行），这些拉取都要拷贝。Kafka 4.0 连同旧版 Fetch 协议一起删掉了下转换（KIP-896、KAFKA-18269）：message.downconversion.enable 不再起作用，老到不支持 v2 记录格式的客户端根本无法拉取。"
+        }
+        Kafka::NotCached => {
+            "数据不在页缓存里（落后很多的消费者读旧日志段）：sendfile 会在 Kafka 的网络线程里读盘，这个线程上的其他连接都得排队等着（KAFKA-7504；先在请求处理线程里预热页缓存的修复方案 PR 14289 没有合入就关闭了）。"
+        }
+        Kafka::Answer3 => {
+            "sendfile 一次调用在内核里完成：有分散/聚集 DMA（SG-DMA）时 socket 缓冲区只持有页缓存页的引用，网卡直接读，发送端不再有 CPU 拷贝 —— 2 次 DMA 拷贝，2 次切换。"
+        }
+        Kafka::Answer4 => {
+            "Kafka 用它响应拉取（消费者和 follower 副本）：在 mmap 的稀疏 .index 里二分查找 offset，FileRecords.slice 圈出字节范围，再由 FileChannel.transferTo 发出，在 Linux 上就是 sendfile。"
+        }
+        Kafka::Answer5 => {
+            "行得通是因为拉取从不重新编码：broker 把存下的批次原样发出；写入时 LogValidator 只是往批次头里填了 offset 和 leader epoch（主题的压缩算法不同时才重新压缩）。"
+        }
+        Kafka::Answer7 => {
+            "数据不在缓存里时（消费者落后很多），sendfile 会在网络线程里读盘，拖住这个线程上的所有连接（KAFKA-7504）。"
+        }
+        Kafka::Answer9 => "Kafka 自己的 mmap 用在索引文件上，不是日志本身。",
+        Kafka::Answer10 => {
+            "零拷贝指的是 broker 上没有 CPU 拷贝：DMA 拷贝还在，消费者从 socket 拷出的那一次也还在。"
+        }
+        Kafka::FollowUp40 => {
+            "“4.0 改了什么？”格式下转换没了（KIP-896），老客户端不会再逼 broker 拷贝，TLS 成了剩下的主要例外；message.format.version 也没了（KIP-724），所有批次都是 v2 格式。"
+        }
+        Kafka::FollowUpNotCached => {
+            "“数据不在缓存里怎么办？”sendfile 照样发，但要先读盘，而且是在网络线程里读：落后的消费者会拖住这个线程上的其他连接（KAFKA-7504）。拷贝次数不变，多出来的是等待。"
+        }
+        Kafka::FollowUpSameBytes => {
+            "“从生产者到消费者，字节完全一样吗？”不完全一样：LogValidator 会往批次头里写 offset 和 leader epoch（主题压缩算法不同时还会重新压缩）。准确的说法是：拉取从不重新编码，消费者拿到的就是存下来的批次。"
+        }
+        Kafka::FollowUpPosition => {
+            "“broker 怎么找到位置？”在 mmap 的稀疏 .index 里二分查找不大于该 offset 的最近一条，再在 .log 里往后扫几个批次头，然后 FileRecords.slice(position, size) → transferTo(position, count)。"
+        }
+    }
+}
+
+fn reality(m: MethodKind) -> &'static [&'static str] {
+    match m {
+        MethodKind::ReadWrite => &[
+            "教科书只算一次 read 和一次 write：一个缓冲区的数据 4 次拷贝、4 次切换。真实的服务器要循环：256 MiB 的文件配 128 KiB 的缓冲区，就是 2,048 次 read 和 2,048 次 write —— 8,192 次用户态↔内核态切换，而不是 4 次；拷贝仍是每字节 4 次（2 次 CPU、2 次 DMA）。",
+            "copylab 用 pread64（显式偏移），所以同一个打开的文件可以同时服务多个连接。",
+            "两次 CPU 拷贝都是真的：页缓存（PageCache）→ 你的缓冲区，你的缓冲区 → socket。",
+        ],
+        MethodKind::Mmap => &[
+            "只 mmap 一次，再用尽量少的几次 write 把映射区交给 socket（socket 收多少就写多少）—— 但内核仍然要把页缓存拷贝到 socket 缓冲区。",
+            "页必须映射进进程：会有 read-write 没有的次缺页（minor page fault）和页表开销。一次缺页会映射很多页：do_fault_around 经 filemap_map_pages 把出错地址周围已缓存的页（fault_around_bytes，默认 64 KiB）一起映射，大 folio 还能整块映射（filemap_map_pmd 一次缺页映射 2 MiB）。所以缺页次数远少于页数，具体多少取决于内核和页缓存里 folio 的大小：`copylab explain mmap --measure` 会数给你看。",
+            "如果别的进程截断了文件，访问丢失的页会触发 SIGBUS；copylab 自己从不访问这些页，write 会返回 EFAULT。",
+        ],
+        MethodKind::Sendfile => &[
+            "一次系统调用最多移动 2 GiB − 4 KiB（0x7ffff000 字节）：阻塞 socket 上 256 MiB 的文件一次调用就发完。非阻塞 socket（Java NIO，也就是 Kafka）上 socket 缓冲区一满 sendfile 就返回部分字节数，调用方等待后再调用。",
+            "sendfile 从 Linux 2.6.23 起基于 splice 实现：do_sendfile → do_splice_direct → splice_direct_to_actor，数据经过内核为当前任务保留的内部管道（current->splice_pipe，第一次用时分配）：文件 → 管道由文件的 splice_read 完成，管道 → socket 由 splice_to_socket（MSG_SPLICE_PAGES）完成（Linux 6.5 起；之前是 pipe_to_sendpage 调用 socket 的 ->sendpage）。设备支持分散/聚集 DMA（SG-DMA，回环设备支持）时，skb 的 frags 只持有页缓存页的引用，网卡直接从那里读：发送端没有 CPU 拷贝。没有 NETIF_F_SG 时 tcp_sendmsg_locked 会拷贝。",
+            "socket 引用页缓存页，却没有完成通知：sendfile 返回之后再改文件，只要数据还在 socket 缓冲区里，改动仍可能被发出去。",
+            "回环上没有网卡，也没有到线路的 DMA：接收端的 recv() 是一次 CPU 拷贝，所以端到端的“零拷贝”并不是零。",
+            "Java 的 FileChannel.transferTo 只在直接路径（目标是 socket 或文件通道）上才是 sendfile；否则按块 mmap 或经缓冲区循环拷贝。JDK 20 起（JDK-8292562，FileDispatcherImpl.c 的 transferTo0）对每个直接目标都先试 copy_file_range，socket 也不例外，遇到 EINVAL、ENOSYS、EXDEV 或 EOPNOTSUPP 再退回 sendfile：发往 socket 时，每次 transferTo 都是一次失败的 copy_file_range 加一次 sendfile64。Kafka 开启 TLS 后用不了它：数据必须先拷到用户态（JVM）再加密。",
+        ],
+        MethodKind::Splice => &[
+            "每装满一次管道要两次调用：文件 → 管道，管道 → socket。管道大小（默认 64 KiB，最大 /proc/sys/fs/pipe-max-size）决定调用次数。",
+            "进管道的是页引用而不是字节；管道 → socket 这一半就是 sendfile 用的代码（splice_to_socket、MSG_SPLICE_PAGES）：设备支持 SG-DMA 时没有拷贝，不支持时 tcp_sendmsg_locked 拷贝一次。而且数据必须经过一个你自己创建和管理的管道。",
+            "SPLICE_F_MOVE 从 Linux 2.6.21 起就不起作用了；出错后留在管道里的字节从未发出。",
+        ],
+        MethodKind::Vmsplice => &[
+            "vmsplice 把你的页借给管道而不是拷贝：write() 的拷贝没了，read() 的拷贝还在。",
+            "问题在于：没有任何通知告诉你内核何时用完这些页。在回环上它们一直待在接收端的队列里，直到对方读走；在那之前改写它们，客户端收到的数据就变了。",
+            "所以 copylab 从不复用页：每个 4 MiB 区域都是新 mmap 的，splice 完就 munmap。内核要把每个新页清零 —— 清零本身就是一次写内存，抵消了省下的拷贝 —— 每页还要一次缺页。",
+            "管道 → socket 的 splice 就是 sendfile 的代码：有 SG-DMA 时没有拷贝，没有时一次。",
+        ],
+        MethodKind::MsgZerocopy => &[
+            "先在 socket 上设 SO_ZEROCOPY，再 send(MSG_ZEROCOPY)：socket 对映射的页做页面固定（pin），调用在数据发出之前就返回。和 sendfile 一样，这需要设备支持 SG-DMA（NETIF_F_SG），否则 tcp_sendmsg_locked 照样拷贝。",
+            "每次发送都欠一个完成通知，用 recvmsg(MSG_ERRQUEUE) 从 socket 的错误队列读取；内核会把它们合并成发送编号的区间。区间完成之前页的内容不能修改：网卡可能还在读（解除映射是允许的，socket 自己持有引用）。",
+            "在回环上内核照样拷贝 —— 接收端可能永远不读 —— 并在每个完成通知里说明（SO_EE_CODE_ZEROCOPY_COPIED）。copylab 统计这些通知，而不是想当然。",
+            "Unix socket 拒绝 SO_ZEROCOPY。固定的页太多（optmem_max、RLIMIT_MEMLOCK）时 send 返回 ENOBUFS：copylab 先读完成通知再重试，否则这一块用普通拷贝发送并如实报告。",
+        ],
+        MethodKind::IoUringSplice => &[
+            "每装满一次管道还是两次 splice，但作为链接（link）的条目放进与内核共享的环：一次 io_uring_enter 提交整批（--batch）并等待。",
+            "splice 无法以不阻塞的方式尝试，内核把它交给 io-wq 工作线程（iou-wrk-<tid>）。服务线程的系统调用和 CPU 下降了，工作量并没有。copylab 单独一行测量工作线程的 CPU。",
+            "io_uring 是一种提交工作的方式：拷不拷贝取决于具体操作。IORING_OP_SPLICE 就是 splice，有 SG-DMA 时没有拷贝，没有时一次；这里要看的是系统调用那一列。",
+        ],
+        MethodKind::IoUringSendZc => &[
+            "IORING_OP_SEND_ZC 像 MSG_ZEROCOPY 一样对映射的页做页面固定（pin），但不需要 SO_ZEROCOPY，也不用错误队列。",
+            "每次发送完成两次：先是结果（发送的字节数，带 IORING_CQE_F_MORE），页释放后再来一个通知（IORING_CQE_F_NOTIF）。加上 IORING_SEND_ZC_REPORT_USAGE，通知会说明内核是否做了拷贝。",
+            "同一个 socket 的发送被链接起来以保证字节流的顺序；一批用一次 io_uring_enter 提交。Unix socket 拒绝零拷贝发送。",
+        ],
+    }
+}
+
+static MYTH_LIST: [Myth; MYTHS] = [
+    Myth {
+        claim: "“read/write 有 4 次上下文切换”",
+        truth: "这 4 次是用户态↔内核态的切换，每次系统调用 2 次。调度器的上下文切换是另一回事，由 perf 统计，取决于阻塞。copylab 两者都显示。",
+        command: "copylab compare --methods read-write,sendfile",
+    },
+    Myth {
+        claim: "“零拷贝就是数据从不被拷贝”",
+        truth: "DMA 拷贝还在，回环上接收端的 recv() 也是一次 CPU 拷贝。sendfile 只去掉了发送端的 CPU 拷贝。",
+        command: "copylab explain sendfile --measure",
+    },
+    Myth {
+        claim: "“mmap 没有代价”",
+        truth: "它用缺页和页表开销换掉一次拷贝；映射期间文件被截断会触发 SIGBUS。",
+        command: "copylab compare --methods read-write,mmap",
+    },
+    Myth {
+        claim: "“Kafka 的零拷贝很特别”",
+        truth: "FileChannel.transferTo 在直接路径（目标是 socket 或文件通道）上就是 sendfile（JDK 20 起会先试 copy_file_range，失败再退回 sendfile）。开启 TLS 后 Kafka 用不了它：数据必须先拷到用户态（JVM）再加密。完整的回答见 `copylab explain kafka`。",
+        command: "copylab explain kafka --measure",
+    },
+    Myth {
+        claim: "“Rust 里 std::io::copy 从 File 到 TcpStream 会用 sendfile”",
+        truth: "现在的 Rust 不会：它读进缓冲区，再用 sendto 写到 socket（copylab 自己调用 sendfile）。Rust 曾经在这里用过 sendfile 和 splice（rust-lang/rust#75272），后来（#108283）因为同一个隐患停用了：复制返回之后写进文件的字节仍可能到达对端。strace 要加上 sendto，否则看不到任何一次 socket 写。",
+        command: "strace -f -e trace=sendfile,read,write,sendto <你的程序>",
+    },
+    Myth {
+        claim: "“第一次和第十次运行的代价一样”",
+        truth: "热的页缓存把磁盘藏起来了：页缓存命中时根本不读盘，只有冷读才有来自磁盘的 DMA。--cache cold 在每次运行前丢弃文件的页；可以看到 mmap 的主缺页和 read-write 的自愿上下文切换出现。",
+        command: "copylab compare --cache cold   对比   copylab compare --cache warm",
+    },
+    Myth {
+        claim: "“io_uring 就是零拷贝”",
+        truth: "io_uring 是一种提交工作的方式，拷不拷贝取决于具体操作：IORING_OP_SEND_ZC 像 MSG_ZEROCOPY 一样做页面固定（pin），IORING_OP_SPLICE 像 splice 一样移动页引用，IORING_OP_READ 和 WRITE 照样拷贝。它的 splice 在内核工作线程里执行，服务线程看起来很闲，活却由另一个线程干了。",
+        command: "copylab compare --methods splice,io-uring-splice",
+    },
+    Myth {
+        claim: "“MSG_ZEROCOPY 让回环测试变成零拷贝”",
+        truth: "在回环上内核会拷贝每一次零拷贝发送，并在完成通知里说明；只有大块数据发往真实网卡时零拷贝才划算。",
+        command: "copylab compare --methods sendfile,msg-zerocopy",
+    },
+];
