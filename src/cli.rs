@@ -297,6 +297,11 @@ pub struct ServeArgs {
     /// When to colour the summary table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// Every column of the summary table, however wide, instead of the columns that fit the
+    /// terminal.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -1448,6 +1453,7 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
         json: a.json,
         color: a.color.into(),
+        wide: a.wide,
         cpus: a.worker_cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,

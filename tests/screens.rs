@@ -385,3 +385,115 @@ fn trace_fits_80_100_and_120_columns_with_whole_figures() {
         assert!(unwrapped(text).contains(&words), "{what}: {words}\n{text}");
     }
 }
+
+/// `copylab serve FILE --http --method read-write --count 2 ARGS` with `envs`, two GETs (the
+/// whole file, then a range) from a client of the test's own: serve's stdout.
+fn serve_two_gets(file: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["serve", path_str(file), "--http", "--method", "read-write"])
+        .args(["--listen", "127.0.0.1:0", "--count", "2"])
+        .args(args)
+        .env_remove("COLUMNS")
+        .env("LANG", "C.UTF-8")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start copylab serve");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    // The address: from the listening JSON line, or the text's "… over tcp on ADDR".
+    let addr = loop {
+        assert!(out.read_line(&mut text).expect("read") > 0, "{text}");
+        if let Ok(v) = serde_json::from_str::<Value>(&text) {
+            break v["address"].as_str().expect("address").to_string();
+        }
+        if text.contains("try: ") {
+            break unwrapped(&text)
+                .split(" over tcp on ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no address: {text}"))
+                .to_string();
+        }
+    };
+    for range in ["", "Range: bytes=100-2000000\r\n"] {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(
+            s,
+            "GET / HTTP/1.1\r\nHost: x\r\n{range}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut body = Vec::new();
+        s.read_to_end(&mut body).expect("read the answer");
+        assert!(body.len() > 2_000_000, "{}", body.len());
+    }
+    out.read_to_string(&mut text).expect("read the rest");
+    assert!(child.wait().expect("wait").success(), "{text}");
+    text
+}
+
+/// serve's lines at each width: the listening lines, one line per connection wrapped between
+/// its values (never inside one: the JSON's figures — bytes, HTTP status, the range, the
+/// syscalls by name — are whole on a line), and the summary table, which drops columns whole.
+#[test]
+fn serve_lines_fit_80_100_and_120_columns_with_whole_figures() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 8 << 20, 12);
+    // The figures, from the JSON of the same two requests (read-write's are exact).
+    let json = serve_two_gets(&file, &["--json"], &[]);
+    let events: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let mut figures = Vec::new();
+    for c in events.iter().filter(|e| e["event"] == "connection") {
+        figures.push(format!("HTTP {}", c["http_status"]));
+        figures.push(fmt_bytes(num(&c["bytes"], "bytes")));
+        let by_name = c["cost"]["syscalls"]["by_name"]
+            .as_object()
+            .expect("by_name");
+        let named: Vec<String> = by_name
+            .iter()
+            .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| format!("{k} {n}")))
+            .collect();
+        figures.push(format!(
+            "syscalls {} ({})",
+            num(&c["cost"]["syscalls"]["total"], "total"),
+            named.join(", ")
+        ));
+        if let Some(a) = c["range_start"].as_u64() {
+            figures.push(format!("range {a}-{} (from offset {a})", c["range_end"]));
+        }
+    }
+    assert_eq!(figures.len(), 7, "{figures:?}");
+    for width in WIDTHS {
+        let what = format!("serve at {width}");
+        let text = serve_two_gets(&file, &[], &[("COLUMNS", &width.to_string())]);
+        assert_fits(&text, width, &what);
+        for f in &figures {
+            assert!(
+                text.lines().any(|l| l.contains(f.as_str())),
+                "{what}: {f:?} is not whole on any line\n{text}"
+            );
+        }
+        // A connection's line continues only after a separator, indented.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate().skip(1) {
+            if l.starts_with("    ") && lines[i - 1].starts_with('#') {
+                assert!(lines[i - 1].ends_with(" ·"), "{what}:\n{text}");
+            }
+        }
+        assert!(text.contains("2 (2 complete)"), "{what}\n{text}");
+        if width < 120 {
+            assert!(text.contains("left out to fit"), "{what}\n{text}");
+        }
+        // --wide keeps every column of the summary.
+        if width == 80 {
+            let wide = serve_two_gets(&file, &["--wide"], &[("COLUMNS", "80")]);
+            assert!(wide.contains("ctx sw median"), "{wide}");
+        }
+    }
+}

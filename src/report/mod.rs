@@ -19,7 +19,7 @@ mod trace;
 
 pub use doctor::write_doctor;
 pub use fetch::write_fetch;
-pub use table::{bar_of, new_table, thousands};
+pub use table::{bar_of, thousands};
 
 use std::io::{IsTerminal, Write};
 
@@ -122,11 +122,6 @@ impl Screen {
             text::wrap(&text::to_ascii(text), self.width, first, indent)
         }
     }
-}
-
-/// Whether to colour output going to stdout.
-pub fn use_color(choice: Color) -> bool {
-    use_color_on(choice, std::io::stdout().is_terminal())
 }
 
 /// Whether to colour output going to a stream that is (or is not) a `terminal`.

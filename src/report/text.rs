@@ -167,6 +167,28 @@ pub fn keep_figures(text: &str) -> String {
         .collect()
 }
 
+/// How far [`wrap_values`] indents a line's continuation.
+pub const INDENT: usize = 4;
+
+/// `parts` joined by " · " and wrapped to `width` between them: the "·" ends a line, the next
+/// value starts the indented continuation. A value is never split, unless it is wider than a
+/// line by itself (a long sentence): then it wraps at its spaces, figures kept with their units.
+/// Lines joined by `\n`, no newline at the end.
+pub fn wrap_values(parts: &[String], width: usize) -> String {
+    let glued: Vec<String> = parts
+        .iter()
+        .map(|p| {
+            if p.width() + INDENT + 2 <= width {
+                p.replace(' ', &NBSP.to_string())
+            } else {
+                keep_figures(p)
+            }
+        })
+        .collect();
+    let joined = glued.join(&format!("{NBSP}· "));
+    wrap(&joined, width, "", INDENT).trim_end().to_string()
+}
+
 /// Full-width punctuation a line may not start with (it closes or follows what precedes it).
 const NO_LINE_START: &str = "，。、；：？！）》」』”’…";
 /// Full-width punctuation a line may not end with (it opens what follows).

@@ -3,6 +3,11 @@
 //! connections as their ordinary lines above the bars, and the method's running totals under
 //! them. Drawn on stdout — it replaces the lines people read there — and only when stdout is a
 //! terminal: otherwise `serve --live` prints exactly what `serve` prints.
+//!
+//! The bars are redrawn by moving the cursor up over the lines drawn last time, so the screen
+//! must hold exactly the lines the bars think they drew; a line more leaves a stale bar above
+//! the view, on screen after exit. Every line is therefore fitted to the terminal's width (read
+//! again at each redraw), whole values dropped rather than wrapped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{BorrowedFd, RawFd};
@@ -19,6 +24,16 @@ use crate::results::serve::InProgress;
 
 /// How often the bars are read and redrawn.
 const REDRAW: Duration = Duration::from_millis(200);
+
+/// Columns every redrawn line leaves free at its end: room for the `^C` the terminal echoes
+/// after the last line, and never a line that ends in the last column.
+const SPARE: usize = 3;
+
+/// The bar's width on a screen `width` columns wide: narrower below 100 columns, so the
+/// figures beside it fit.
+fn bar_width(width: usize) -> usize {
+    if width >= 100 { 24 } else { 12 }
+}
 
 /// The bars, and the transfers they show.
 pub(super) struct Live {
@@ -148,9 +163,24 @@ impl Live {
     /// Redraw every [`REDRAW`] until [`Live::finish`]: read each transfer in progress, add and
     /// remove bars as connections come and go, and update the totals.
     pub fn draw_until_done(&self, sh: &Shared) {
-        let bar_style = ProgressStyle::with_template("{bar:24} {msg}").ok();
+        let style = |width: usize| {
+            ProgressStyle::with_template(&format!("{{bar:{}}} {{msg}}", bar_width(width))).ok()
+        };
+        let mut shown_width = crate::report::serve::width();
+        let mut bar_style = style(shown_width);
         let mut bars: HashMap<u64, ProgressBar> = HashMap::new();
         while !self.done.load(Ordering::SeqCst) {
+            let width = crate::report::serve::width();
+            if width != shown_width {
+                shown_width = width;
+                bar_style = style(width);
+                for bar in bars.values() {
+                    if let Some(s) = &bar_style {
+                        bar.set_style(s.clone());
+                    }
+                }
+            }
+            let room = width.saturating_sub(bar_width(width) + 1 + SPARE);
             let now: Vec<InProgress> = {
                 let flights = lock(&self.flights);
                 flights
@@ -186,10 +216,11 @@ impl Live {
                     b
                 });
                 bar.set_position(p.bytes.unwrap_or(0));
-                bar.set_message(progress_line(p));
+                bar.set_message(progress_line(p, room));
             }
             let totals = records::summarize(&lock(&sh.records), sh.opts.method);
-            self.totals.set_message(totals_line(&totals));
+            self.totals
+                .set_message(totals_line(&totals, width.saturating_sub(SPARE)));
             std::thread::sleep(REDRAW);
         }
         for bar in bars.values() {
