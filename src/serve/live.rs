@@ -7,7 +7,11 @@
 //! The bars are redrawn by moving the cursor up over the lines drawn last time, so the screen
 //! must hold exactly the lines the bars think they drew; a line more leaves a stale bar above
 //! the view, on screen after exit. Every line is therefore fitted to the terminal's width (read
-//! again at each redraw), whole values dropped rather than wrapped.
+//! again at each redraw), whole values dropped rather than wrapped. And while the view is
+//! drawn the terminal neither echoes what is typed (ECHO off: the `^C` of Ctrl-C, echoed after
+//! the last line, which the bars fill to the last column, would start a line of its own) nor
+//! discards output at Ctrl-C (NOFLSH: a redraw cut in half keeps its lines and loses its
+//! cursor movement). Both are put back when the view ends; Ctrl-C still stops the server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{BorrowedFd, RawFd};
@@ -35,6 +39,47 @@ fn bar_width(width: usize) -> usize {
     if width >= 100 { 24 } else { 12 }
 }
 
+/// The terminal flags the view changes: ECHO off, NOFLSH on.
+const QUIET: libc::tcflag_t = libc::ECHO | libc::NOFLSH;
+
+/// Stdout's terminal with ECHO off and NOFLSH on while the view is drawn; those two flags put
+/// back as they were when dropped.
+struct QuietTerminal {
+    saved: libc::tcflag_t,
+}
+
+impl QuietTerminal {
+    /// Change the flags (nothing when the terminal cannot be read or set).
+    fn set() -> Option<QuietTerminal> {
+        // SAFETY: termios is plain data; zeroed is a valid value for tcgetattr to overwrite.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr writes one termios into `t`, which lives for the call.
+        if unsafe { libc::tcgetattr(libc::STDOUT_FILENO, &mut t) } != 0 {
+            return None;
+        }
+        let saved = t.c_lflag & QUIET;
+        t.c_lflag = (t.c_lflag & !libc::ECHO) | libc::NOFLSH;
+        // SAFETY: tcsetattr reads the termios `t` points to, which lives for the call.
+        (unsafe { libc::tcsetattr(libc::STDOUT_FILENO, libc::TCSANOW, &t) } == 0)
+            .then_some(QuietTerminal { saved })
+    }
+}
+
+impl Drop for QuietTerminal {
+    fn drop(&mut self) {
+        // Only the two flags go back: anything else changed meanwhile is left as it is now.
+        // SAFETY: termios is plain data, zeroed then written by tcgetattr into a local that
+        // lives for both calls; tcsetattr only reads it.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDOUT_FILENO, &mut t) == 0 {
+                t.c_lflag = (t.c_lflag & !QUIET) | self.saved;
+                libc::tcsetattr(libc::STDOUT_FILENO, libc::TCSANOW, &t);
+            }
+        }
+    }
+}
+
 /// The bars, and the transfers they show.
 pub(super) struct Live {
     mp: MultiProgress,
@@ -44,6 +89,8 @@ pub(super) struct Live {
     /// TCP: what the client acknowledged counts as sent too (methods that send a whole file in
     /// one blocking call, sendfile and mmap, publish nothing until it returns).
     tcp: bool,
+    /// ECHO off and NOFLSH on while the view is drawn.
+    quiet: Mutex<Option<QuietTerminal>>,
 }
 
 /// One connection's transfer, as its worker publishes it for the view.
@@ -134,6 +181,7 @@ impl Live {
             flights: Mutex::new(BTreeMap::new()),
             done: AtomicBool::new(false),
             tcp,
+            quiet: Mutex::new(QuietTerminal::set()),
         })
     }
 
@@ -228,5 +276,7 @@ impl Live {
         }
         self.totals.finish_and_clear();
         let _ = self.mp.clear();
+        // The view is gone: the terminal echoes again.
+        lock(&self.quiet).take();
     }
 }
