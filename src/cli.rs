@@ -737,7 +737,8 @@ pub enum Job {
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
-    /// The options, the format, and the file the results go to (stdout without one).
+    /// The options, the format, and the file the results go to (stderr without one, `-` for
+    /// stdout).
     Trace(crate::trace::TraceOptions, Output, Option<PathBuf>),
     Quiz(crate::quiz::QuizOptions),
     Doctor {
