@@ -183,11 +183,11 @@ fn prompt_back(screen: &str) -> bool {
     )
 }
 
-/// The connection ids of the live view's bars on `screen`.
+/// The connection ids of the live view's bars on `screen` (rows that start with a bar).
 fn bars(screen: &str) -> Vec<u64> {
     screen
         .lines()
-        .filter(|l| l.contains(" · sending ") || l.contains(" · starting ("))
+        .filter(|l| l.starts_with(['█', '░']))
         .filter_map(|l| {
             let rest = &l[l.find('#')? + 1..];
             rest.split(|c: char| !c.is_ascii_digit())
@@ -331,7 +331,7 @@ fn serve_live_in_tmux_fits_and_leaves_nothing_after_ctrl_c() {
 
         assert_rows_start_lines(&after, &what);
         assert_breaks_between_values(&after, &what);
-        for stale in [" · sending ", " done · ", "█", "░"] {
+        for stale in [" of 16 MiB", " done · ", "█", "░"] {
             assert!(
                 !after.contains(stale),
                 "{what}: {stale:?} left on screen after exit\n{after}"

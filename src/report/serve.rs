@@ -20,28 +20,61 @@ use crate::transport::Transport;
 /// Between two values of a line.
 const SEP: &str = " · ";
 
-/// `parts` (each with how much it matters) joined by " · ", the least important dropped whole
-/// until the line fits `width`; the first part always stays.
-fn fit_parts(mut parts: Vec<(String, u8)>, width: usize) -> String {
+/// One value of a live line: its text, a shorter text saying the same figure (or none), and how
+/// much it matters.
+struct Part {
+    text: String,
+    short: Option<String>,
+    keep: u8,
+}
+
+fn part(text: String, keep: u8) -> Part {
+    Part {
+        text,
+        short: None,
+        keep,
+    }
+}
+
+fn part_or(text: String, short: String, keep: u8) -> Part {
+    Part {
+        text,
+        short: Some(short),
+        keep,
+    }
+}
+
+/// `parts` joined by " · " within `width`: while too wide, the words around the figures go
+/// first (each part's shorter text, least important first), then the least important parts,
+/// whole; the first part always stays (shortened, perhaps).
+fn fit_parts(mut parts: Vec<Part>, width: usize) -> String {
     loop {
         let line = parts
             .iter()
-            .map(|(t, _)| t.as_str())
+            .map(|p| p.text.as_str())
             .collect::<Vec<_>>()
             .join(SEP);
         if line.width() <= width || parts.len() <= 1 {
             return line;
         }
-        let Some(least) = parts
-            .iter()
-            .enumerate()
-            .skip(1)
-            .min_by_key(|(i, (_, keep))| (*keep, std::cmp::Reverse(*i)))
-            .map(|(i, _)| i)
-        else {
-            return line;
+        let least = |shorter: bool| {
+            parts
+                .iter()
+                .enumerate()
+                .skip(usize::from(!shorter))
+                .filter(|(_, p)| !shorter || p.short.is_some())
+                .min_by_key(|(i, p)| (p.keep, std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
         };
-        parts.remove(least);
+        if let Some(i) = least(true) {
+            if let Some(short) = parts[i].short.take() {
+                parts[i].text = short;
+            }
+        } else if let Some(i) = least(false) {
+            parts.remove(i);
+        } else {
+            return line;
+        }
     }
 }
 
@@ -181,15 +214,22 @@ fn mib_s(v: f64) -> String {
 }
 
 /// `--live`: "#3 127.0.0.1:50412 · sending 12.50 MiB of 64 MiB · 210 MiB/s · syscalls 14 ·
-/// sys 20 ms so far", within `width`: the peer goes first, then the rate, then sys CPU (the
-/// connection's finished line has them all).
+/// sys 20 ms so far", within `width`: the peer, "so far" and "sending" go first, then the rate,
+/// then sys CPU (the connection's finished line has them all).
 pub fn progress_line(p: &InProgress, width: usize) -> String {
     let Some(bytes) = p.bytes else {
         return fit_parts(
             vec![
-                (format!("#{}", p.id), 9),
-                (escape(&p.peer).into_owned(), 2),
-                (format!("starting ({} to send)", fmt_bytes(p.expected)), 8),
+                part_or(
+                    format!("#{} {}", p.id, escape(&p.peer)),
+                    format!("#{}", p.id),
+                    2,
+                ),
+                part_or(
+                    format!("starting ({} to send)", fmt_bytes(p.expected)),
+                    "starting".into(),
+                    8,
+                ),
             ],
             width,
         );
@@ -209,17 +249,18 @@ pub fn progress_line(p: &InProgress, width: usize) -> String {
         Some(ns) => format!("sys {} ms", ms(ns)),
         None => "sys n/a".into(),
     };
+    let of = format!("{} of {}", fmt_bytes(bytes), fmt_bytes(p.expected));
     fit_parts(
         vec![
-            (format!("#{}", p.id), 9),
-            (escape(&p.peer).into_owned(), 2),
-            (
-                format!("sending {} of {}", fmt_bytes(bytes), fmt_bytes(p.expected)),
-                8,
+            part_or(
+                format!("#{} {}", p.id, escape(&p.peer)),
+                format!("#{}", p.id),
+                2,
             ),
-            (rate, 3),
-            (syscalls, 7),
-            (format!("{sys} so far"), 5),
+            part_or(format!("sending {of}"), of, 8),
+            part(rate, 3),
+            part(syscalls, 7),
+            part_or(format!("{sys} so far"), sys, 5),
         ],
         width,
     )
@@ -239,11 +280,11 @@ pub fn totals_line(s: &Summary, width: usize) -> String {
     };
     fit_parts(
         vec![
-            (s.method.name().to_string(), 9),
-            (format!("{} done", s.connections), 7),
-            (fmt_bytes(s.bytes), 3),
-            (median, 5),
-            (per_mib, 8),
+            part(s.method.name().to_string(), 9),
+            part(format!("{} done", s.connections), 7),
+            part(fmt_bytes(s.bytes), 3),
+            part(median, 5),
+            part(per_mib, 8),
         ],
         width,
     )
@@ -380,6 +421,36 @@ fn summary_table(s: &Summary, screen: &Screen) -> String {
 mod tests {
     use super::*;
     use crate::counters::Reading;
+
+    #[test]
+    fn a_live_line_shortens_its_words_then_drops_values_whole() {
+        let p = InProgress {
+            id: 3,
+            peer: "127.0.0.1:50412".into(),
+            bytes: Some(35 << 20),
+            expected: 64 << 20,
+            elapsed_ns: 1_000_000_000,
+            syscalls: Some(575),
+            sys_ns: Some(10_000_000),
+            sys_tick_ns: 10_000_000,
+        };
+        assert_eq!(
+            progress_line(&p, 200),
+            "#3 127.0.0.1:50412 · sending 35 MiB of 64 MiB · 35 MiB/s · syscalls 575 · sys 10.0 ms so far"
+        );
+        assert_eq!(
+            progress_line(&p, 64),
+            "#3 · 35 MiB of 64 MiB · 35 MiB/s · syscalls 575 · sys 10.0 ms"
+        );
+        for width in 20..200 {
+            let line = progress_line(&p, width);
+            assert!(
+                line.width() <= width || !line.contains(" · "),
+                "{width}: {line}"
+            );
+            assert!(line.starts_with("#3"), "{line}");
+        }
+    }
 
     #[test]
     fn a_syscall_whose_counter_failed_is_na_not_left_out() {
