@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use nix::errno::Errno;
 use sha2::{Digest, Sha256};
 
 use crate::escape::{self, escape};
 use crate::http;
 use crate::outfile;
+use crate::report::progress;
 use crate::signals;
 use crate::size::fmt_bytes;
 
@@ -245,18 +246,16 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     let progress = Arc::new(AtomicU64::new(0));
     let total_hint = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
+    // In the tables' units (MiB/s) and as wide as the terminal: a spinner until the size is
+    // known (HTTP's Content-Length; a raw stream is read to its end), then a bar with the time
+    // left.
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {bytes:>10}/{total_bytes} {binary_bytes_per_sec:>12}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("█▉▊▋▌▍▎▏ "),
-    );
+    bar.set_style(progress::stream_style());
+    bar.set_prefix("fetch");
 
     let started = Instant::now();
     let mut partial = partial;
@@ -267,12 +266,19 @@ pub fn run(opts: FetchOptions) -> Result<()> {
             let (bar, progress, total_hint, done) = (&bar, &progress, &total_hint, &done);
             // Without its thread the bar just stays still: not worth failing the fetch for.
             let _ = std::thread::Builder::new().spawn_scoped(s, move || {
+                let mut sized = false;
                 while !done.load(Ordering::Relaxed) {
                     let t = total_hint.load(Ordering::Relaxed);
+                    let now = progress.load(Ordering::Relaxed);
                     if t > 0 {
+                        if !sized {
+                            bar.set_style(progress::transfer_style());
+                            sized = true;
+                        }
                         bar.set_length(t);
+                        bar.set_message(progress::bytes_left(started.elapsed(), now, t));
                     }
-                    bar.set_position(progress.load(Ordering::Relaxed));
+                    bar.set_position(now);
                     std::thread::sleep(Duration::from_millis(50));
                 }
             });

@@ -253,3 +253,247 @@ fn doctor_fits_80_100_and_120_columns() {
         assert_fits(&out.stdout, width, &format!("doctor at {width}"));
     }
 }
+
+/// copylab's byte sizes as the tables print them (size::fmt_bytes).
+fn fmt_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    let exact = n.is_multiple_of(1u64 << (10 * i));
+    if i == 0 || (!exact && n < 10 << 10) {
+        format!("{n} B")
+    } else if exact {
+        format!("{:.0} {}", v, UNITS[i])
+    } else {
+        format!("{:.2} {}", v, UNITS[i])
+    }
+}
+
+/// Every "figure unit" pair of `words` ("2 calls", "3 MiB"): what must never be split.
+fn figures_in(words: &str) -> Vec<String> {
+    let tokens: Vec<&str> = words.split_whitespace().collect();
+    tokens
+        .windows(2)
+        .filter(|w| {
+            w[0].ends_with(|c: char| c.is_ascii_digit())
+                && w[1].starts_with(|c: char| c.is_alphabetic())
+        })
+        .map(|w| format!("{} {}", w[0], w[1].trim_end_matches([',', ';', ':', ')'])))
+        .collect()
+}
+
+/// A receiver on 127.0.0.1 for `n` connections, each read to its end: its port.
+fn receiver(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for _ in 0..n {
+            let (mut s, _) = l.accept().unwrap();
+            std::io::copy(&mut s, &mut std::io::sink()).unwrap();
+        }
+    });
+    (port, h)
+}
+
+/// trace's text (on stderr) at each width: fits, leads with the verdict, and every figure of
+/// the JSON it shows (the path in words, sendfile's calls and bytes) is whole on one line; in
+/// plain ASCII with `--style ascii`.
+#[test]
+fn trace_fits_80_100_and_120_columns_with_whole_figures() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 4 << 20, 11);
+    let (port, received) = receiver(5);
+    let script = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\nwith open({:?}, 'rb') as f:\n    s.sendfile(f)\ns.close()\n",
+        path_str(&file)
+    );
+    let json = dir.path().join("trace.json");
+    run_ok(
+        &[
+            "trace",
+            "--json",
+            "-o",
+            path_str(&json),
+            "--",
+            "python3",
+            "-c",
+            &script,
+        ],
+        &[],
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let sendfile = &r["syscalls"]["sendfile64"];
+    let calls = num(&sendfile["calls"], "sendfile64.calls");
+    let bytes = fmt_bytes(num(&sendfile["bytes"], "sendfile64.bytes"));
+    let words = r["path"]["words"].as_str().unwrap().to_string();
+    assert!(words.starts_with("sendfile, "), "{words}");
+    let mut runs: Vec<(String, Out)> = WIDTHS
+        .iter()
+        .map(|w| {
+            let out = run_ok(
+                &["trace", "--", "python3", "-c", &script],
+                &[("COLUMNS", &w.to_string())],
+            );
+            (format!("trace at {w}"), out)
+        })
+        .collect();
+    runs.push((
+        "trace --style ascii".into(),
+        run_ok(
+            &["trace", "--style", "ascii", "--", "python3", "-c", &script],
+            &[],
+        ),
+    ));
+    received.join().unwrap();
+    for (what, out) in &runs {
+        let width = what
+            .rsplit(' ')
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(80);
+        let text = &out.stderr;
+        assert_fits(text, width, what);
+        let lines: Vec<&str> = text.lines().collect();
+        let row = lines.iter().find(|l| l.contains("sendfile64"));
+        assert!(
+            row.is_some_and(|l| l.contains(&format!(" {calls} ")) && l.contains(&bytes)),
+            "{what}: sendfile64's {calls} calls and {bytes} are not whole on its row\n{text}"
+        );
+        let figures = figures_in(&words);
+        assert!(figures.len() >= 2, "{words}");
+        for f in figures {
+            assert!(
+                lines.iter().any(|l| l.contains(&f)),
+                "{what}: {f:?} is split across lines\n{text}"
+            );
+        }
+        if what.contains("ascii") {
+            assert!(text.is_ascii(), "{what}\n{text}");
+            continue;
+        }
+        // The verdict comes before the tables, and says the path as the JSON does.
+        let verdict = lines.iter().position(|l| l.starts_with("python3 (pid "));
+        let table = lines.iter().position(|l| l.starts_with('┌'));
+        assert!(
+            matches!((verdict, table), (Some(v), Some(t)) if v < t),
+            "{what}: the verdict must lead\n{text}"
+        );
+        assert!(unwrapped(text).contains(&words), "{what}: {words}\n{text}");
+    }
+}
+
+/// `copylab serve FILE --http --method read-write --count 2 ARGS` with `envs`, two GETs (the
+/// whole file, then a range) from a client of the test's own: serve's stdout.
+fn serve_two_gets(file: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["serve", path_str(file), "--http", "--method", "read-write"])
+        .args(["--listen", "127.0.0.1:0", "--count", "2"])
+        .args(args)
+        .env_remove("COLUMNS")
+        .env("LANG", "C.UTF-8")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start copylab serve");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    // The address: from the listening JSON line, or the text's "… over tcp on ADDR".
+    let addr = loop {
+        assert!(out.read_line(&mut text).expect("read") > 0, "{text}");
+        if let Ok(v) = serde_json::from_str::<Value>(&text) {
+            break v["address"].as_str().expect("address").to_string();
+        }
+        if text.contains("try: ") {
+            break unwrapped(&text)
+                .split(" over tcp on ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no address: {text}"))
+                .to_string();
+        }
+    };
+    for range in ["", "Range: bytes=100-2000000\r\n"] {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(
+            s,
+            "GET / HTTP/1.1\r\nHost: x\r\n{range}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut body = Vec::new();
+        s.read_to_end(&mut body).expect("read the answer");
+        assert!(body.len() > 2_000_000, "{}", body.len());
+    }
+    out.read_to_string(&mut text).expect("read the rest");
+    assert!(child.wait().expect("wait").success(), "{text}");
+    text
+}
+
+/// serve's lines at each width: the listening lines, one line per connection wrapped between
+/// its values (never inside one: the JSON's figures — bytes, HTTP status, the range, the
+/// syscalls by name — are whole on a line), and the summary table, which drops columns whole.
+#[test]
+fn serve_lines_fit_80_100_and_120_columns_with_whole_figures() {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", 8 << 20, 12);
+    // The figures, from the JSON of the same two requests (read-write's are exact).
+    let json = serve_two_gets(&file, &["--json"], &[]);
+    let events: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let mut figures = Vec::new();
+    for c in events.iter().filter(|e| e["event"] == "connection") {
+        figures.push(format!("HTTP {}", c["http_status"]));
+        figures.push(fmt_bytes(num(&c["bytes"], "bytes")));
+        let by_name = c["cost"]["syscalls"]["by_name"]
+            .as_object()
+            .expect("by_name");
+        let named: Vec<String> = by_name
+            .iter()
+            .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| format!("{k} {n}")))
+            .collect();
+        figures.push(format!(
+            "syscalls {} ({})",
+            num(&c["cost"]["syscalls"]["total"], "total"),
+            named.join(", ")
+        ));
+        if let Some(a) = c["range_start"].as_u64() {
+            figures.push(format!("range {a}-{} (from offset {a})", c["range_end"]));
+        }
+    }
+    assert_eq!(figures.len(), 7, "{figures:?}");
+    for width in WIDTHS {
+        let what = format!("serve at {width}");
+        let text = serve_two_gets(&file, &[], &[("COLUMNS", &width.to_string())]);
+        assert_fits(&text, width, &what);
+        for f in &figures {
+            assert!(
+                text.lines().any(|l| l.contains(f.as_str())),
+                "{what}: {f:?} is not whole on any line\n{text}"
+            );
+        }
+        // A connection's line continues only after a separator, indented.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate().skip(1) {
+            if l.starts_with("    ") && lines[i - 1].starts_with('#') {
+                assert!(lines[i - 1].ends_with(" ·"), "{what}:\n{text}");
+            }
+        }
+        assert!(text.contains("2 (2 complete)"), "{what}\n{text}");
+        if width < 120 {
+            assert!(text.contains("left out to fit"), "{what}\n{text}");
+        }
+        // --wide keeps every column of the summary.
+        if width == 80 {
+            let wide = serve_two_gets(&file, &["--wide"], &[("COLUMNS", "80")]);
+            assert!(wide.contains("ctx sw median"), "{wide}");
+        }
+    }
+}
