@@ -223,6 +223,9 @@ pub struct ExplainArgs {
     /// use, or the one]
     #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
     pub cpus: Option<Cpus>,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -1583,6 +1586,13 @@ fn explain_job(a: ExplainArgs) -> Result<Job> {
         method,
         myths_only,
         kafka,
+        screen: crate::report::Screen::of(
+            Color::Never,
+            crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
+        ),
         lang: match a.lang {
             Some(LangArg::En) => Lang::En,
             Some(LangArg::Zh) => Lang::Zh,

@@ -47,13 +47,25 @@ fn run_locale(args: &[&str], envs: &[(&str, &str)]) -> Out {
 
 /// `copylab explain args` in a neutral locale; must succeed without a panic.
 fn explain(args: &[&str]) -> Out {
+    explain_env(args, &[])
+}
+
+/// `copylab explain args` laid out for `width` columns (COLUMNS), in a neutral locale.
+fn explain_at(args: &[&str], width: usize) -> Out {
+    explain_env(args, &[("COLUMNS", &width.to_string())])
+}
+
+fn explain_env(args: &[&str], envs: &[(&str, &str)]) -> Out {
     let mut full = vec!["explain"];
     full.extend_from_slice(args);
-    let out = run_locale(&full, &[]);
+    let out = run_locale(&full, envs);
     assert!(out.success(), "explain failed\n{}", out.dump());
     assert!(!out.stderr.contains("panicked"), "panic\n{}", out.dump());
     out
 }
+
+/// The widths explain lays out for in these tests: a student's terminal, a projector, a wide one.
+const WIDTHS: [usize; 3] = [80, 100, 120];
 
 /// One small compare of every method, shared by the tests of this file: its textbook figures
 /// are what the diagrams must agree with.
@@ -79,8 +91,10 @@ fn compare_report() -> &'static Value {
 }
 
 /// The diagram of a single path's text: the lines between the title (`━━ …`) and the legend
-/// (`  DMA = …`), which also says "CPU" and "DMA" and so is left out.
-fn diagram(text: &str, what: &str) -> String {
+/// (`  DMA = …`), which also says "CPU" and "DMA" and so is left out; split at the receiving
+/// thread's line into the serving thread's half (the textbook's model, from the disk to the
+/// NIC) and the receiver's (the wire and recv's copy, which the textbook leaves out).
+fn halves(text: &str, what: &str) -> (String, String) {
     let mut lines = text.lines();
     let title = lines.next().unwrap_or_default();
     assert!(title.starts_with("━━ "), "{what}: no title line\n{text}");
@@ -91,7 +105,11 @@ fn diagram(text: &str, what: &str) -> String {
                 body.iter().any(|b: &&str| !b.trim().is_empty()),
                 "{what}: empty diagram\n{text}"
             );
-            return body.join("\n");
+            let cut = body
+                .iter()
+                .position(|b| b.contains("receiving thread") || b.contains("接收线程"))
+                .unwrap_or_else(|| panic!("{what}: no receiving thread's half\n{text}"));
+            return (body[..cut].join("\n"), body[cut..].join("\n"));
         }
         assert!(
             !l.starts_with("━━ "),
@@ -189,11 +207,31 @@ fn diagrams_draw_the_textbook_compare_reports() {
         );
         let dma = num(&tb["dma_copies"], "textbook.dma_copies");
         let transitions = num(&tb["transitions"], "textbook.transitions");
-        for lang in LANGS {
-            let out = explain(&[name, "--lang", lang]);
-            let what = format!("explain {name} --lang {lang}");
-            let d = diagram(&out.stdout, &what);
+        for (lang, width) in LANGS
+            .iter()
+            .flat_map(|l| WIDTHS.iter().map(move |w| (*l, *w)))
+        {
+            let out = explain_at(&[name, "--lang", lang], width);
+            let what = format!("COLUMNS={width} explain {name} --lang {lang}");
+            let (d, receiver) = halves(&out.stdout, &what);
             let dump = format!("{what}: textbook {tb}\n{d}");
+
+            // Below the NIC, the receiver: the wire in, and recv()'s CPU copy out, numbered on
+            // from the serving thread's steps.
+            let rdump = format!("{what}: the receiver's half\n{receiver}");
+            assert_eq!(receiver.matches("CPU").count(), 1, "{rdump}");
+            assert_eq!(receiver.matches("DMA").count(), 1, "{rdump}");
+            let n = step_labels(&d).len();
+            let recv_label = format!("{}CPU", CIRCLED[n + 1]);
+            assert!(receiver.contains(&recv_label), "{recv_label}\n{rdump}");
+            let rline = receiver
+                .lines()
+                .find(|l| l.starts_with('━'))
+                .unwrap_or_else(|| panic!("no user/kernel line\n{rdump}"));
+            assert!(rline.contains("recv()"), "{rdump}");
+            for l in out.stdout.lines() {
+                assert!(l.width() <= width, "{} columns: {l:?}\n{dump}", l.width());
+            }
 
             // A pinned send (pin) is a CPU copy without scatter-gather, like CPU*: the textbook
             // counts it as "1 (0 with SG-DMA)".
@@ -263,6 +301,28 @@ fn diagrams_draw_the_textbook_compare_reports() {
                     out.stdout
                 );
             }
+            // The receiver's steps follow under a heading of their own: the wire, then recv.
+            let receiver_heading = if lang == "en" {
+                "At the receiver — the copy the textbook leaves out:"
+            } else {
+                "接收端 —— 教科书漏掉的那次拷贝："
+            };
+            let rsteps: Vec<Vec<&str>> = out
+                .stdout
+                .lines()
+                .skip_while(|l| *l != receiver_heading)
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .filter(|l| CIRCLED.iter().any(|c| l.trim_start().starts_with(*c)))
+                .map(|l| l.split_whitespace().take(2).collect())
+                .collect();
+            let (wire, recv) = (CIRCLED[n].to_string(), CIRCLED[n + 1].to_string());
+            assert_eq!(
+                rsteps,
+                vec![vec![wire.as_str(), "DMA"], vec![recv.as_str(), "CPU"]],
+                "{}",
+                out.stdout
+            );
 
             if lang == "en" {
                 let textbook = paragraph(&out.stdout, "Textbook: ");
@@ -318,7 +378,7 @@ fn diagrams_draw_the_textbook_compare_reports() {
 #[test]
 fn every_line_fits_100_columns() {
     for lang in LANGS {
-        let out = explain(&["--lang", lang]);
+        let out = explain_at(&["--lang", lang], 100);
         let text = &out.stdout;
         // All eight paths, then the myths.
         assert_eq!(

@@ -6,7 +6,7 @@
 use std::os::fd::BorrowedFd;
 
 use super::{Check, Receive, ReceivePath, ReceiverKind, Tally, io};
-use crate::method::Unavailable;
+use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls};
 use crate::transport::Transport;
 
@@ -21,6 +21,18 @@ pub static PATH: ReceivePath = ReceivePath {
     private_lo: false,
     availability,
     build: |_| Box::new(Trunc),
+    model: &MODEL,
+};
+
+/// recv(MSG_TRUNC): the stream advances and the socket's buffers are freed, nothing copied.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Nic, SocketBuffer, Dma, None),
+        step(SocketBuffer, Freed, Drop, Some("recv(MSG_TRUNC)")),
+    ],
+    per_chunk: &["recv"],
+    once: &[],
+    per_batch: &[],
 };
 
 /// TCP only: a Unix stream socket refuses MSG_TRUNC without a buffer (EFAULT).

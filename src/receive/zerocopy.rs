@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 
 use super::{Check, Landed, Receive, ReceivePath, ReceiverKind, Tally, io};
-use crate::method::Unavailable;
+use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls, Mapping, PageBuf};
 use crate::transport::Transport;
 
@@ -39,6 +39,29 @@ pub static PATH: ReceivePath = ReceivePath {
     private_lo: true,
     availability,
     build: |_| Box::new(Zerocopy::default()),
+    model: &MODEL,
+};
+
+/// The socket's pages mapped into the receiver where can_map_frag() allows; the rest copied.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Nic, SocketBuffer, Dma, None),
+        step(
+            SocketBuffer,
+            UserMapping,
+            Map,
+            Some("getsockopt(TCP_ZEROCOPY_RECEIVE)"),
+        ),
+        step(
+            SocketBuffer,
+            CopyBuffer,
+            Cpu,
+            Some("getsockopt(TCP_ZEROCOPY_RECEIVE)"),
+        ),
+    ],
+    per_chunk: &["getsockopt"],
+    once: &["mmap"],
+    per_batch: &[],
 };
 
 /// TCP over copylab's private loopback, which needs root.

@@ -3,7 +3,7 @@
 //! words are the lesson's ([`super::lesson`]).
 
 use super::lesson::{self, Msg};
-use super::text::{Lang, MAX_WIDTH, wrap};
+use super::text::{Lang, width, wrap};
 use crate::results::quiz::{Expect, Question, QuizReport};
 
 /// "a) read-write  b) mmap …", or what kind of number is asked.
@@ -16,10 +16,17 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
                 pct: *tolerance_pct,
             },
         ),
+        // Each choice kept on one line: its letter and words joined by no-break spaces.
         Expect::Choice { choices } => choices
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{}) {c}", char::from(b'a' + i as u8)))
+            .map(|(i, c)| {
+                format!(
+                    "{})\u{a0}{}",
+                    char::from(b'a' + i as u8),
+                    c.replace(' ', "\u{a0}")
+                )
+            })
             .collect::<Vec<_>>()
             .join("  "),
     }
@@ -27,11 +34,15 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
 
 /// Before the first question: the seed to give a class, and what could not be asked.
 pub fn header(seed: u64, total: usize, skipped: &[String], lang: Lang) -> String {
-    let mut out = lesson::say(lang, &Msg::QuizHeader { seed, total });
-    out.push('\n');
+    let mut out = wrap(
+        &lesson::say(lang, &Msg::QuizHeader { seed, total }),
+        width(),
+        "",
+        2,
+    );
     let not_asked = lesson::say(lang, &Msg::NotAsked);
     for s in skipped {
-        out.push_str(&format!("{not_asked} {s}\n"));
+        out.push_str(&wrap(s, width(), &format!("{not_asked} "), 2));
     }
     out
 }
@@ -40,8 +51,8 @@ pub fn header(seed: u64, total: usize, skipped: &[String], lang: Lang) -> String
 pub fn question(n: usize, q: &Question, lang: Lang) -> String {
     format!(
         "\n{}{}> ",
-        wrap(&q.text, MAX_WIDTH, &format!("{n}. "), 3),
-        wrap(&how_to_answer(q, lang), MAX_WIDTH, "   ", 3)
+        wrap(&q.text, width(), &format!("{n}. "), 3),
+        wrap(&how_to_answer(q, lang), width(), "   ", 3)
     )
 }
 
@@ -83,7 +94,7 @@ pub fn verdict(q: &Question, lang: Lang) -> String {
             explanation: &q.explanation,
         },
     );
-    wrap(&text, MAX_WIDTH, "   ", 3)
+    wrap(&text, width(), "   ", 3)
 }
 
 /// The last line: the score of the `answered` questions, and how many there were when the quiz
@@ -107,16 +118,16 @@ pub fn list(r: &QuizReport, lang: Lang) -> String {
     let mut out = header(r.seed, r.total, &r.skipped, lang);
     for (i, q) in r.questions.iter().enumerate() {
         out.push('\n');
-        out.push_str(&wrap(&q.text, MAX_WIDTH, &format!("{}. ", i + 1), 3));
-        out.push_str(&wrap(&how_to_answer(q, lang), MAX_WIDTH, "   ", 3));
+        out.push_str(&wrap(&q.text, width(), &format!("{}. ", i + 1), 3));
+        out.push_str(&wrap(&how_to_answer(q, lang), width(), "   ", 3));
         let answer = format!(
             "{} {}{}",
             lesson::say(lang, &Msg::AnswerMeasured),
             q.answer,
             also(q, lang)
         );
-        out.push_str(&wrap(&answer, MAX_WIDTH, "   ", 3));
-        out.push_str(&wrap(&q.explanation, MAX_WIDTH, "   ", 3));
+        out.push_str(&wrap(&answer, width(), "   ", 3));
+        out.push_str(&wrap(&q.explanation, width(), "   ", 3));
     }
     out
 }

@@ -1,11 +1,12 @@
 //! Every word of the lesson in English: one arm per message.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table,
-    or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Side,
+    Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::report::thousands;
+use crate::transport::Transport;
 
 pub static TABLE: Table = Table {
     say,
@@ -267,6 +268,46 @@ fn say(m: &Msg) -> String {
             },
         ),
         Msg::SelfCountedNames(names) => format!("self-counted: {names}"),
+        Msg::BandShort(b) => match b {
+            Band::User => "user",
+            Band::Kernel => "kernel",
+            Band::Hardware => "hw",
+        }
+        .into(),
+        Msg::Thread(Side::Serving) => "serving thread".into(),
+        Msg::Thread(Side::Receiving) => "receiving thread".into(),
+        Msg::WireDma => "on a real network the receiving NIC writes each packet into memory by DMA; on loopback (what copylab measures) there is no NIC and no DMA: the sender's skb is queued to the receiving socket as it is, page references and all".into(),
+        Msg::FigCache(state) => match *state {
+            "warm" => "cached: not read",
+            "cold" => "read from disk",
+            "partial" => "partly cached",
+            _ => "",
+        }
+        .into(),
+        Msg::FigNoNic(t) => match t {
+            Transport::Tcp => "lo: no NIC, no DMA",
+            Transport::Veth => "veth: no NIC, no DMA",
+            Transport::Unix => "unix socket: no NIC",
+        }
+        .into(),
+        Msg::FigWire(t) => match t {
+            Transport::Tcp => "lo: skb handed over",
+            Transport::Veth => "veth: skb handed over",
+            Transport::Unix => "unix: skb queued",
+        }
+        .into(),
+        Msg::FigFaults(n) => format!("{} fault{}", thousands(*n), plural(*n)),
+        Msg::FigCopy { steps, ms_per_gib } => {
+            let fig = or_na(*ms_per_gib, |v| format!("{} ms/GiB", ms(v)));
+            if steps.is_empty() {
+                format!("copy {fig}")
+            } else {
+                format!("{steps} copy {fig}")
+            }
+        }
+        Msg::FigCopied { copied, sends } => format!("{copied}/{sends} sends copied"),
+        Msg::FigEnters(n) => format!("io_uring_enter ×{}", thousands(*n)),
+        Msg::FigSyscalls(n) => format!("{} syscall{}", thousands(*n), plural(*n)),
         Msg::CountedBy(Counted::Perf) => "counted by perf on the serving thread".into(),
         Msg::CountedBy(Counted::SelfCounted) => {
             "counted by copylab itself: perf could not count here".into()
@@ -440,6 +481,9 @@ fn place(p: Place) -> &'static str {
         Place::Pipe => "pipe",
         Place::SocketBuffer => "socket buffer",
         Place::Nic => "NIC",
+        Place::DevNull => "/dev/null",
+        Place::Freed => "freed",
+        Place::CopyBuffer => "copy buffer",
     }
 }
 
@@ -455,6 +499,7 @@ fn step(k: StepKind) -> &'static str {
         StepKind::Pin => {
             "pages pinned and lent to the socket until a completion, no copy — when the device does scatter-gather; without it TCP copies"
         }
+        StepKind::Drop => "the bytes are dropped unread, no copy",
     }
 }
 
@@ -484,6 +529,7 @@ fn title(m: MethodKind) -> &'static str {
 fn heading(h: Heading) -> &'static str {
     match h {
         Heading::Steps => "Steps",
+        Heading::Receiver => "At the receiver — the copy the textbook leaves out",
         Heading::Textbook => "Textbook",
         Heading::Reality => "What Linux really does",
         Heading::Measured => "Measured here",

@@ -14,6 +14,7 @@ use std::fmt;
 
 use crate::method::{Band, MethodKind, Place, StepKind, is_io_uring_op};
 pub use crate::report::text::Lang;
+use crate::transport::Transport;
 
 /// One language: everything the lesson says in it.
 pub struct Table {
@@ -77,6 +78,8 @@ impl<'a> Call<'a> {
 impl fmt::Display for Call<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Written with its argument already: "recv(MSG_TRUNC)".
+            Call::Syscall(s) if s.ends_with(')') => f.write_str(s),
             Call::Syscall(s) => write!(f, "{s}()"),
             Call::Op(s) => f.write_str(s),
         }
@@ -87,11 +90,20 @@ impl fmt::Display for Call<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Heading {
     Steps,
+    /// The receiver's steps, which the textbook leaves out.
+    Receiver,
     Textbook,
     Reality,
     Measured,
     Sources,
     Myths,
+}
+
+/// Which end of a connection a picture's half shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Serving,
+    Receiving,
 }
 
 /// What the textbook's count of transitions leaves out, said after "describe a single chunk".
@@ -286,6 +298,33 @@ pub enum Msg<'a> {
     KafkaTitle,
     KafkaHeading(KafkaHeading),
     Kafka(Kafka),
+
+    // ── on the arrows of a measured picture ──
+    /// The margin's band label when the picture needs the room.
+    BandShort(Band),
+    /// Whose half of the picture it is.
+    Thread(Side),
+    /// A receiver's first step: the NIC's DMA, or on loopback nothing of the kind.
+    WireDma,
+    /// The page cache as the runs found it ("warm", "cold", "partial"); nothing for "unknown".
+    FigCache(&'a str),
+    /// The sender's DMA to the NIC, on this transport.
+    FigNoNic(Transport),
+    /// The receiver's first step on this transport.
+    FigWire(Transport),
+    FigFaults(u64),
+    /// The thread's sampled copy time, and the steps it covers ("②+③", or "" for one).
+    FigCopy {
+        steps: &'a str,
+        ms_per_gib: Option<f64>,
+    },
+    /// Zero-copy sends whose completion said the kernel copied.
+    FigCopied {
+        copied: u64,
+        sends: u64,
+    },
+    FigEnters(u64),
+    FigSyscalls(u64),
     /// Where the figures come from.
     KafkaFigures {
         bytes: u64,
@@ -508,6 +547,15 @@ fn size(bytes: u64) -> String {
     crate::size::fmt_bytes(bytes)
 }
 
+/// Milliseconds as the lesson writes them: whole from 10 on, one decimal below.
+fn ms(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// A figure or "n/a".
 fn or_na<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map_or_else(|| "n/a".to_string(), f)
@@ -546,6 +594,9 @@ mod tests {
             Msg::NotAsked,
             Msg::AnswerMeasured,
             Msg::Title(MethodKind::IoUringSendZc),
+            Msg::WireDma,
+            Msg::Thread(Side::Receiving),
+            Msg::FigCache("warm"),
         ];
         for l in LANGS {
             for m in &samples {

@@ -2,11 +2,12 @@
 //! recognisable; sentences are written for a Chinese reader, not translated word for word.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table,
-    or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Side,
+    Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::report::thousands;
+use crate::transport::Transport;
 
 pub static TABLE: Table = Table {
     say,
@@ -249,6 +250,46 @@ fn say(m: &Msg) -> String {
             },
         ),
         Msg::SelfCountedNames(names) => format!("自行计数：{names}"),
+        Msg::BandShort(b) => match b {
+            Band::User => "用户态",
+            Band::Kernel => "内核态",
+            Band::Hardware => "硬件",
+        }
+        .into(),
+        Msg::Thread(Side::Serving) => "服务线程（发送端）".into(),
+        Msg::Thread(Side::Receiving) => "接收线程".into(),
+        Msg::WireDma => "真实网络上，接收网卡用 DMA 把每个包写进内存；回环上（copylab 测的就是回环）没有网卡、没有 DMA：发送端的 skb 原样排进接收 socket 的队列，连页引用一起".into(),
+        Msg::FigCache(state) => match *state {
+            "warm" => "已缓存：未读盘",
+            "cold" => "从磁盘读",
+            "partial" => "部分缓存",
+            _ => "",
+        }
+        .into(),
+        Msg::FigNoNic(t) => match t {
+            Transport::Tcp => "lo：无网卡、无 DMA",
+            Transport::Veth => "veth：无网卡、无 DMA",
+            Transport::Unix => "unix socket：无网卡",
+        }
+        .into(),
+        Msg::FigWire(t) => match t {
+            Transport::Tcp => "lo：skb 直接交过去",
+            Transport::Veth => "veth：skb 直接交过去",
+            Transport::Unix => "unix：skb 入队",
+        }
+        .into(),
+        Msg::FigFaults(n) => format!("{} 次缺页", thousands(*n)),
+        Msg::FigCopy { steps, ms_per_gib } => {
+            let fig = or_na(*ms_per_gib, |v| format!("{} ms/GiB", ms(v)));
+            if steps.is_empty() {
+                format!("拷贝 {fig}")
+            } else {
+                format!("{steps} 拷贝 {fig}")
+            }
+        }
+        Msg::FigCopied { copied, sends } => format!("{copied}/{sends} 次发送被拷贝"),
+        Msg::FigEnters(n) => format!("io_uring_enter ×{}", thousands(*n)),
+        Msg::FigSyscalls(n) => format!("{} 次系统调用", thousands(*n)),
         Msg::CountedBy(Counted::Perf) => "由 perf 在发送线程上统计".into(),
         Msg::CountedBy(Counted::SelfCounted) => "由 copylab 自己统计：这里 perf 无法计数".into(),
         Msg::AskSpliceCalls { bytes, pipe_bytes } => format!(
@@ -414,6 +455,9 @@ fn place(p: Place) -> &'static str {
         Place::Pipe => "管道 pipe",
         Place::SocketBuffer => "socket 缓冲区",
         Place::Nic => "网卡 NIC",
+        Place::DevNull => "/dev/null",
+        Place::Freed => "释放",
+        Place::CopyBuffer => "拷贝缓冲区",
     }
 }
 
@@ -429,6 +473,7 @@ fn step(k: StepKind) -> &'static str {
         StepKind::Pin => {
             "页面固定（pin）后借给 socket，直到完成通知；设备支持 SG-DMA 时没有拷贝，不支持时 TCP 照样拷贝"
         }
+        StepKind::Drop => "字节未读就被丢掉，没有拷贝",
     }
 }
 
@@ -454,6 +499,7 @@ fn title(m: MethodKind) -> &'static str {
 fn heading(h: Heading) -> &'static str {
     match h {
         Heading::Steps => "步骤",
+        Heading::Receiver => "接收端 —— 教科书漏掉的那次拷贝",
         Heading::Textbook => "教科书的说法",
         Heading::Reality => "Linux 实际上怎么做",
         Heading::Measured => "在这台机器上的测量",
