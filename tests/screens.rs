@@ -303,7 +303,7 @@ fn explain_at(args: &[&str], width: usize, envs: &[(&str, &str)]) -> Out {
 /// paths is near it).
 #[test]
 fn explain_fits_80_100_and_120_columns_in_both_languages() {
-    let mut topics: Vec<Vec<&str>> = vec![vec![], vec!["kafka"], vec!["myths"]];
+    let mut topics: Vec<Vec<&str>> = vec![vec![], vec!["receive"], vec!["kafka"], vec!["myths"]];
     for m in [
         "read-write",
         "mmap",
@@ -402,7 +402,7 @@ fn explain_measure_puts_whole_figures_on_the_arrows() {
 fn explain_in_ascii_style_and_a_non_utf8_locale() {
     for (args, env) in [
         (vec!["sendfile", "--style", "ascii"], vec![]),
-        (vec!["mmap"], vec![("LANG", "C")]),
+        (vec!["receive"], vec![("LANG", "C")]),
         (vec!["vmsplice"], vec![("LC_ALL", "en_US.ISO-8859-1")]),
     ] {
         let mut full = vec!["explain"];

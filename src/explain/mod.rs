@@ -7,6 +7,7 @@
 
 pub mod diagram;
 pub mod kafka;
+pub mod receive;
 
 use std::fmt::Write as _;
 
@@ -138,6 +139,8 @@ pub struct ExplainOptions {
     pub myths_only: bool,
     /// The Kafka answer instead of a path.
     pub kafka: bool,
+    /// The receiving end's lesson instead of a path.
+    pub receive: bool,
     pub lang: Lang,
     /// Run a quick measurement and write its figures in.
     pub measure: bool,
@@ -727,6 +730,18 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
     if opts.myths_only {
         return Ok(render_myths(opts.lang, screen));
     }
+    if opts.receive {
+        let measured = if opts.measure {
+            Some(receive::measure(opts.size, opts.cpus)?)
+        } else {
+            None
+        };
+        let mut out = receive::render(opts.lang, screen, measured.as_ref());
+        if let Some(r) = measured.as_ref().and_then(|m| m.report.as_ref()) {
+            warnings(&mut out, &r.warnings, screen);
+        }
+        return Ok(out);
+    }
     if opts.kafka {
         let measured = if opts.measure {
             Some(kafka::measure(opts.size, opts.cpus)?)
@@ -805,6 +820,7 @@ mod tests {
                     }
                     all.push_str(&render_myths(lang, &sc));
                     all.push_str(&render_kafka(lang, &sc, None));
+                    all.push_str(&receive::render(lang, &sc, None));
                     for line in all.lines() {
                         assert!(
                             line.width() <= width,

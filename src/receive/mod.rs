@@ -115,6 +115,11 @@ impl ReceiverKind {
     pub fn model(self) -> &'static Model {
         self.path().model
     }
+
+    /// Where what `explain receive` says of this path can be checked.
+    pub fn sources(self) -> &'static [&'static str] {
+        self.path().sources
+    }
 }
 
 impl std::fmt::Display for ReceiverKind {
@@ -158,6 +163,8 @@ pub struct ReceivePath {
     pub build: fn(&ReceiveConfig) -> Box<dyn Receive>,
     /// Where the bytes go, from the NIC (or loopback) into this path's hands.
     pub model: &'static Model,
+    /// Kernel files and functions its model and `explain receive` rest on.
+    pub sources: &'static [&'static str],
 }
 
 /// Settings the receivers share.

@@ -22,6 +22,9 @@ pub static PATH: ReceivePath = ReceivePath {
     availability: always,
     build: |_| Box::new(Recv::default()),
     model: &MODEL,
+    sources: &[
+        "net/ipv4/tcp.c: tcp_recvmsg_locked → skb_copy_datagram_msg (net/core/datagram.c: __skb_datagram_iter → _copy_to_iter): socket buffer → your buffer",
+    ],
 };
 
 /// The packet lands in the socket's buffers; recv copies every byte out of them.

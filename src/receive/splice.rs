@@ -28,6 +28,11 @@ pub static PATH: ReceivePath = ReceivePath {
     availability,
     build: |cfg| Box::new(Splice::new(cfg)),
     model: &MODEL,
+    sources: &[
+        "net/ipv4/tcp.c: tcp_splice_read → tcp_read_sock → tcp_splice_data_recv → net/core/skbuff.c: skb_splice_bits (the skb's pages referenced by the pipe)",
+        "drivers/char/mem.c: splice_write_null → __splice_from_pipe(…, pipe_to_null): the pipe's pages released, nothing read",
+        "fs/splice.c: iter_file_splice_write (into a file the pages are written, a copy again)",
+    ],
 };
 
 /// socket → pipe by page reference, pipe → /dev/null dropped: two splices, no copy.

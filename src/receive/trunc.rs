@@ -22,6 +22,10 @@ pub static PATH: ReceivePath = ReceivePath {
     availability,
     build: |_| Box::new(Trunc),
     model: &MODEL,
+    sources: &[
+        "net/ipv4/tcp.c: tcp_recvmsg_locked — `if (!(flags & MSG_TRUNC))` around skb_copy_datagram_msg: with MSG_TRUNC the stream advances and the skb is freed uncopied",
+        "iperf3 src/iperf_tcp.c: iperf_tcp_recv passes MSG_TRUNC for --skip-rx-copy; neper's --skip-rx-copy sets recv_flags = MSG_TRUNC",
+    ],
 };
 
 /// recv(MSG_TRUNC): the stream advances and the socket's buffers are freed, nothing copied.

@@ -13,6 +13,7 @@ mod zh;
 use std::fmt;
 
 use crate::method::{Band, MethodKind, Place, StepKind, is_io_uring_op};
+use crate::receive::ReceiverKind;
 pub use crate::report::text::Lang;
 use crate::transport::Transport;
 
@@ -22,6 +23,9 @@ pub struct Table {
     pub say: fn(&Msg) -> String,
     /// What Linux really does on a path, one bullet each (the same number in every language).
     pub reality: fn(MethodKind) -> &'static [&'static str],
+    /// What Linux really does on a receiving path, one bullet each (the same number in every
+    /// language).
+    pub receive_reality: fn(ReceiverKind) -> &'static [&'static str],
     /// The interview myths, in the same order in every language.
     pub myths: &'static [Myth; MYTHS],
     /// What ends a heading: ":" in English, the full-width "：" in Chinese.
@@ -104,6 +108,53 @@ pub enum Heading {
 pub enum Side {
     Serving,
     Receiving,
+}
+
+/// The sections of `explain receive`, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveHeading {
+    Question,
+    WhyNoMap,
+    Lesson,
+    Bench,
+    Measured,
+    Sources,
+}
+
+/// The lines of `explain receive` that take no figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receive {
+    Intro,
+    Four,
+    MapConditions,
+    MapSendfile,
+    MapSelftest,
+    MapMsgZerocopy,
+    MapSpliceVmsplice,
+    MapZcrx,
+    Lesson,
+    LessonMoved,
+    LessonDropped,
+    BenchWhat,
+    BenchPinned,
+    BenchUnpinned,
+    BenchZerocopy,
+    RunMeasure,
+}
+
+/// What a receiving path did with the bytes, as measured (a row of the matrix in words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiving thread copied them (as much as recv's whole copy, or more than a quarter).
+    Copied,
+    /// Mapped (≥ 95%): no receive copy, and the sender copied (MSG_ZEROCOPY on loopback).
+    MovedToSender,
+    /// Mapped, and the sender did not copy.
+    Mapped,
+    /// Dropped unseen: no copy.
+    Dropped,
+    /// Not enough samples to say.
+    Unknown,
 }
 
 /// What the textbook's count of transitions leaves out, said after "describe a single chunk".
@@ -299,6 +350,49 @@ pub enum Msg<'a> {
     KafkaHeading(KafkaHeading),
     Kafka(Kafka),
 
+    // ── explain receive ──
+    ReceiveTitle,
+    ReceiveHeading(ReceiveHeading),
+    Receive(Receive),
+    /// One receiving path's heading.
+    ReceiverTitle(ReceiverKind),
+    /// The legend under the receiving paths' pictures.
+    ReceiveLegend,
+    /// Where the figures of `explain receive --measure` come from.
+    ReceiveFigures {
+        bytes: u64,
+        runs: u32,
+        /// "tcp over [::1] in a private network namespace, lo MTU 61512".
+        link: &'a str,
+        placement: &'a str,
+    },
+    /// One sender → receiver pair, measured.
+    ReceivePair {
+        sender: &'a str,
+        receiver: &'a str,
+        /// The receiving thread's sys CPU, ms per GiB: median and the runs' range.
+        rx_sys_ms: f64,
+        rx_sys_lo: f64,
+        rx_sys_hi: f64,
+        /// This is the pair the others are compared with (sendfile → recv).
+        baseline: bool,
+        /// Its ratio to the baseline pair's (None: not measured), and whether the runs' ranges
+        /// overlap the baseline's.
+        ratio: Option<f64>,
+        within_noise: bool,
+        /// Copy ms per GiB on each end (None when the samples are too few).
+        tx_copy_ms: Option<f64>,
+        rx_copy_ms: Option<f64>,
+        /// zerocopy: share of the bytes mapped, %.
+        mapped_pct: Option<f64>,
+        outcome: Outcome,
+    },
+    /// A pair that could not run here, and why.
+    ReceiveNa {
+        pair: &'a str,
+        why: &'a str,
+    },
+
     // ── on the arrows of a measured picture ──
     /// The margin's band label when the picture needs the room.
     BandShort(Band),
@@ -325,6 +419,7 @@ pub enum Msg<'a> {
     },
     FigEnters(u64),
     FigSyscalls(u64),
+    FigMapped(f64),
     /// Where the figures come from.
     KafkaFigures {
         bytes: u64,
@@ -574,6 +669,13 @@ mod tests {
             let n: Vec<usize> = LANGS.iter().map(|l| (table(*l).reality)(k).len()).collect();
             assert!(n.iter().all(|x| *x == n[0] && *x > 0), "{k}: {n:?}");
         }
+        for k in ReceiverKind::ALL {
+            let n: Vec<usize> = LANGS
+                .iter()
+                .map(|l| (table(*l).receive_reality)(k).len())
+                .collect();
+            assert!(n.iter().all(|x| *x == n[0] && *x > 0), "{k}: {n:?}");
+        }
         for l in LANGS {
             for m in table(l).myths {
                 assert!(!m.claim.is_empty() && !m.truth.is_empty() && !m.command.is_empty());
@@ -594,7 +696,11 @@ mod tests {
             Msg::NotAsked,
             Msg::AnswerMeasured,
             Msg::Title(MethodKind::IoUringSendZc),
+            Msg::ReceiveTitle,
+            Msg::ReceiveLegend,
             Msg::WireDma,
+            Msg::Receive(Receive::Lesson),
+            Msg::ReceiverTitle(ReceiverKind::Zerocopy),
             Msg::Thread(Side::Receiving),
             Msg::FigCache("warm"),
         ];
