@@ -1541,3 +1541,28 @@ fn receive_measure_without_privileges_says_why_zerocopy_is_na() {
         "left in TMPDIR"
     );
 }
+
+/// `explain kafka` says where the consumer stands: it always copies in recv, through the client
+/// classes that read, and Kafka 4.x has no receive-side zero copy.
+#[test]
+fn kafka_says_the_consumer_always_copies_in_recv() {
+    let en = explain(&["kafka", "--lang", "en"]).stdout;
+    let consumer = flatten(&bullets(&en, "The consumer's side:").join("\n"));
+    for needle in [
+        "A Kafka consumer always copies in recv()",
+        "NetworkReceive.readFrom → PlaintextTransportLayer.read → SocketChannel.read",
+        "MemoryPool.NONE: ByteBuffer.allocate",
+        "sun.nio.ch.IOUtil.read",
+        "There is no receive-side zero copy in Kafka 4.x",
+        "`copylab explain receive`",
+    ] {
+        assert!(consumer.contains(needle), "{needle}\n{consumer}");
+    }
+    let sources = bullets(&en, "Sources:");
+    for needle in ["NetworkReceive.java", "MemoryPool.java", "IOUtil.java"] {
+        assert!(sources.iter().any(|s| s.contains(needle)), "{needle}");
+    }
+    let zh = explain(&["kafka", "--lang", "zh"]).stdout;
+    assert_eq!(bullets(&zh, "消费者这一端：").len(), 3, "{zh}");
+    assert_eq!(bullets(&zh, "出处：").len(), sources.len());
+}

@@ -715,6 +715,7 @@ fn kafka_heading(h: KafkaHeading) -> &'static str {
         KafkaHeading::Parallel => "\"Parallel transferTo\"",
         KafkaHeading::Stays => "What stays",
         KafkaHeading::Witness => "Witness: Java's FileChannel.transferTo",
+        KafkaHeading::Consumer => "The consumer's side",
         KafkaHeading::Answer => "Ready to say",
         KafkaHeading::FollowUps => "Follow-up questions",
         KafkaHeading::Sources => "Sources",
@@ -761,6 +762,15 @@ fn kafka(k: Kafka) -> &'static str {
         }
         Kafka::ParallelNonBlocking => {
             "Kafka's sockets are non-blocking (Java NIO): each transferTo writes what fits in the socket buffer and returns a partial count; the network thread serves other connections and calls again when the socket is writable."
+        }
+        Kafka::ConsumerReads => {
+            "A Kafka consumer always copies in recv(): the client reads each fetch response with NetworkReceive.readFrom → PlaintextTransportLayer.read → SocketChannel.read into a ByteBuffer from its MemoryPool (MemoryPool.NONE: ByteBuffer.allocate, a heap buffer). For a heap buffer the JDK reads into a temporary direct buffer and then copies it over (sun.nio.ch.IOUtil.read): one more copy, in user space."
+        }
+        Kafka::ConsumerNoZeroCopy => {
+            "There is no receive-side zero copy in Kafka 4.x: nothing in the client maps its socket (TCP_ZEROCOPY_RECEIVE) or splices it, and the JDK offers neither. The broker's sendfile saves the broker's copies, not the consumer's."
+        }
+        Kafka::ConsumerOneHost => {
+            "And even a receiver that maps its socket cannot make the copy vanish on one host: it can be moved to the sender, or the data thrown away, not removed — `copylab explain receive` measures each way."
         }
         Kafka::StaysCopies => {
             "The DMA copies stay (disk → page cache on a miss, socket buffer → NIC), and so does the receiver's copy: the consumer's recv() copies every byte from its socket into its JVM."

@@ -675,6 +675,7 @@ fn kafka_heading(h: KafkaHeading) -> &'static str {
         KafkaHeading::Parallel => "“并行 transferTo”",
         KafkaHeading::Stays => "什么省不掉",
         KafkaHeading::Witness => "旁证：Java 的 FileChannel.transferTo",
+        KafkaHeading::Consumer => "消费者这一端",
         KafkaHeading::Answer => "面试时可以这样答",
         KafkaHeading::FollowUps => "追问",
         KafkaHeading::Sources => "出处",
@@ -718,6 +719,15 @@ fn kafka(k: Kafka) -> &'static str {
         }
         Kafka::ParallelNonBlocking => {
             "Kafka 的 socket 是非阻塞的（Java NIO）：每次 transferTo 只写 socket 缓冲区放得下的部分，返回部分字节数；网络线程去服务别的连接，等 socket 可写时再调用。"
+        }
+        Kafka::ConsumerReads => {
+            "Kafka 消费者一定会在 recv() 里拷贝：客户端用 NetworkReceive.readFrom → PlaintextTransportLayer.read → SocketChannel.read 把每个拉取响应读进 MemoryPool 给的 ByteBuffer（MemoryPool.NONE：ByteBuffer.allocate，堆上的缓冲区）。对堆缓冲区，JDK 先读进一个临时的直接缓冲区再拷过去（sun.nio.ch.IOUtil.read）：用户态里又多一次拷贝。"
+        }
+        Kafka::ConsumerNoZeroCopy => {
+            "Kafka 4.x 没有接收端的零拷贝：客户端既不映射 socket（TCP_ZEROCOPY_RECEIVE），也不用 splice，JDK 也都不提供。broker 的 sendfile 省的是 broker 的拷贝，不是消费者的。"
+        }
+        Kafka::ConsumerOneHost => {
+            "就算接收方映射了 socket，在同一台机器上这次拷贝也不会消失：它只能挪到发送端，或者把数据丢掉，而不能去掉 —— `copylab explain receive` 把每种做法都测一遍。"
         }
         Kafka::StaysCopies => {
             "DMA 拷贝还在（未命中时磁盘 → 页缓存，socket 缓冲区 → 网卡），接收端的拷贝也在：消费者的 recv() 把每个字节从 socket 拷进自己的 JVM。"
