@@ -1,8 +1,8 @@
 //! Every word of the lesson in English: one arm per message.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Outcome,
-    Receive, ReceiveHeading, Side, Table, ms, or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
+    Myth, Outcome, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
@@ -485,6 +485,35 @@ fn say(m: &Msg) -> String {
         Msg::AskColdSendfile { bytes } => format!(
             "Does --cache cold change sendfile's syscall count for {}?",
             size(*bytes)
+        ),
+        Msg::AskReceiveMapped { sender, bytes } => format!(
+            "{sender} sends {} over loopback (lo's MTU set so each segment carries whole pages) to a receiver that uses TCP_ZEROCOPY_RECEIVE: how much of it is mapped into the receiver instead of copied?",
+            size(*bytes)
+        ),
+        Msg::Share(s) => match s {
+            MappedShare::AlmostNone => "almost none (< 5%)",
+            MappedShare::Some => "some (5–95%)",
+            MappedShare::AlmostAll => "almost all (≥ 95%)",
+        }
+        .into(),
+        Msg::WhyReceiveMapped {
+            sender,
+            mapped_pct,
+            lo_pct,
+            hi_pct,
+            runs,
+            copybuf_pct,
+            hint_pct,
+            owned,
+        } => format!(
+            "Measured {mapped_pct:.1}% mapped (median of {runs} runs, {lo_pct:.1}–{hi_pct:.1}%); {copybuf_pct:.1}% was copied into the copy buffer and {hint_pct:.1}% read with recv as recv_skip_hint said. {}",
+            if *owned {
+                format!(
+                    "can_map_frag() (net/ipv4/tcp.c) maps only whole pages that are not compound and belong to nobody (page->mapping == NULL): {sender}'s pages are the file's page-cache pages (their page->mapping is the file), so the kernel copies them instead."
+                )
+            } else {
+                "On loopback the kernel copies MSG_ZEROCOPY's pages before a local socket may hold them (skb_copy_ubufs): the receiver maps those fresh copies — the copy moved to the sender, it did not go away.".to_string()
+            }
         ),
         Msg::Yes => "yes".into(),
         Msg::No => "no".into(),

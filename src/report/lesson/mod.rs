@@ -142,6 +142,36 @@ pub enum Receive {
     RunMeasure,
 }
 
+/// Which share of a stream a zero-copy receiver maps: the quiz's choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MappedShare {
+    /// Below 5%.
+    AlmostNone,
+    /// 5% to 95%.
+    Some,
+    /// 95% and more.
+    AlmostAll,
+}
+
+impl MappedShare {
+    pub const ALL: [MappedShare; 3] = [
+        MappedShare::AlmostNone,
+        MappedShare::Some,
+        MappedShare::AlmostAll,
+    ];
+
+    /// The band a share in % falls in.
+    pub fn of(pct: f64) -> MappedShare {
+        if pct < 5.0 {
+            MappedShare::AlmostNone
+        } else if pct < 95.0 {
+            MappedShare::Some
+        } else {
+            MappedShare::AlmostAll
+        }
+    }
+}
+
 /// What a receiving path did with the bytes, as measured (a row of the matrix in words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -589,6 +619,23 @@ pub enum Msg<'a> {
     AskColdSendfile {
         bytes: u64,
     },
+    AskReceiveMapped {
+        sender: &'a str,
+        bytes: u64,
+    },
+    /// A choice of the receive question.
+    Share(MappedShare),
+    WhyReceiveMapped {
+        sender: &'a str,
+        mapped_pct: f64,
+        lo_pct: f64,
+        hi_pct: f64,
+        runs: u32,
+        copybuf_pct: f64,
+        hint_pct: f64,
+        /// The sender's pages belong to a file or a process (sendfile, splice, vmsplice…).
+        owned: bool,
+    },
     Yes,
     No,
     WhyColdChanged {
@@ -706,6 +753,7 @@ mod tests {
             Msg::Receive(Receive::Lesson),
             Msg::ReceiverTitle(ReceiverKind::Zerocopy),
             Msg::Kafka(Kafka::ConsumerReads),
+            Msg::Share(MappedShare::Some),
             Msg::Thread(Side::Receiving),
             Msg::FigCache("warm"),
         ];

@@ -2,8 +2,8 @@
 //! recognisable; sentences are written for a Chinese reader, not translated word for word.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Outcome,
-    Receive, ReceiveHeading, Side, Table, ms, or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
+    Myth, Outcome, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
@@ -453,6 +453,35 @@ fn say(m: &Msg) -> String {
         } => format!(
             "{} 是 {pages} 个页，但一次缺页会把周围已缓存的页一起映射（mm/memory.c 的 do_fault_around，fault_around_bytes），大 folio 还能整块映射，所以实测只有 {measured} 次（{runs} 次运行的中位数，范围 {lo}–{hi}；getrusage，发送线程）。这个数取决于内核和页缓存里 folio 的大小：误差 {tolerance_pct}% 以内都算对，这几次运行测到的都在其中。",
             size(*bytes)
+        ),
+        Msg::AskReceiveMapped { sender, bytes } => format!(
+            "{sender} 经回环（lo 的 MTU 设成每个分段正好装整页）把 {} 发给一个用 TCP_ZEROCOPY_RECEIVE 的接收方：其中有多少被映射进接收方，而不是被拷贝？",
+            size(*bytes)
+        ),
+        Msg::Share(s) => match s {
+            MappedShare::AlmostNone => "几乎没有（< 5%）",
+            MappedShare::Some => "一部分（5–95%）",
+            MappedShare::AlmostAll => "几乎全部（≥ 95%）",
+        }
+        .into(),
+        Msg::WhyReceiveMapped {
+            sender,
+            mapped_pct,
+            lo_pct,
+            hi_pct,
+            runs,
+            copybuf_pct,
+            hint_pct,
+            owned,
+        } => format!(
+            "测得映射了 {mapped_pct:.1}%（{runs} 次运行的中位数，{lo_pct:.1}–{hi_pct:.1}%）；{copybuf_pct:.1}% 被拷进拷贝缓冲区，{hint_pct:.1}% 按 recv_skip_hint 用 recv 读走。{}",
+            if *owned {
+                format!(
+                    "can_map_frag()（net/ipv4/tcp.c）只映射整页、不是复合页、而且不属于任何人的页（page->mapping == NULL）：{sender} 的页就是文件的页缓存页（page->mapping 指向文件），所以内核改为拷贝。"
+                )
+            } else {
+                "回环上，内核在本机 socket 能持有 MSG_ZEROCOPY 的页之前先把它们拷一份（skb_copy_ubufs）：接收方映射的是这些新拷出来的页 —— 拷贝挪到了发送端，并没有消失。".to_string()
+            }
         ),
         Msg::AskColdSendfile { bytes } => format!(
             "发送 {} 时，--cache cold 会改变 sendfile 的系统调用次数吗？",
