@@ -904,6 +904,15 @@ mod tests {
         assert_eq!(w, "alpha beta\n  gamma\n  delta\n");
         let z = wrap("一二三四五六七八九十", 8, "", 0);
         assert!(z.lines().all(|l| l.width() <= 8), "{z}");
+        // A path longer than a line breaks after a slash; a long word without one stays whole.
+        let text = "see src/java.base/linux/native/libnio/ch/X.c here";
+        let p = wrap(text, 20, "", 2);
+        assert!(p.lines().all(|l| l.width() <= 20), "{p}");
+        assert!(p.lines().skip(1).all(|l| !l.trim().is_empty()), "{p}");
+        let squash = |t: &str| t.split_whitespace().collect::<String>();
+        assert_eq!(squash(&p), squash(text), "{p}");
+        assert!(p.lines().any(|l| l.trim_end().ends_with('/')), "{p}");
+        assert_eq!(wrap("abcdefghij", 4, "", 0), "abcdefghij\n");
     }
 
     #[test]

@@ -183,8 +183,8 @@ const NO_LINE_END: &str = "（《「『“‘";
 
 /// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
 /// Lines break at spaces (which are dropped) or beside a wide (CJK) character, never inside a
-/// word, never before a closing full-width mark nor after an opening one (the kinsoku rules a
-/// Chinese reader expects).
+/// word (but after a slash of a path too long for any line), never before a closing full-width
+/// mark nor after an opening one (the kinsoku rules a Chinese reader expects).
 pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
     // Units that may not be split: (text, spaces before it).
     let mut units: Vec<(String, usize)> = Vec::new();
@@ -212,6 +212,20 @@ pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
         glue_next = NO_LINE_END.contains(ch);
         space = 0;
     }
+    // A path longer than a whole line (a source file's) may break after one of its slashes.
+    let room = width.saturating_sub(indent);
+    let units: Vec<(String, usize)> = units
+        .into_iter()
+        .flat_map(|(u, spaces)| {
+            if u.width() <= room || !u.contains('/') {
+                return vec![(u, spaces)];
+            }
+            u.split_inclusive('/')
+                .enumerate()
+                .map(|(i, part)| (part.to_string(), if i == 0 { spaces } else { 0 }))
+                .collect()
+        })
+        .collect();
     let mut out = String::new();
     let mut line = first.to_string();
     let mut w = first.width();
