@@ -212,7 +212,7 @@ pub struct DoctorArgs {
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
     #[arg(value_parser = topic_parser(), hide_possible_values = true, help = format!(
-        "A path ({}), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
+        "A path ({}), `receive` (the receiving end: recv, MSG_TRUNC, splice, TCP_ZEROCOPY_RECEIVE), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
         path_names()
     ))]
     pub topic: Option<String>,
@@ -234,6 +234,9 @@ pub struct ExplainArgs {
     /// use, or the one]
     #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
     pub cpus: Option<Cpus>,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -1176,7 +1179,7 @@ fn method_list_words() -> Vec<&'static str> {
 /// explain's topics.
 fn topic_words() -> Vec<&'static str> {
     let mut w = method_words();
-    w.extend(["kafka", "myths"]);
+    w.extend(["receive", "kafka", "myths"]);
     w
 }
 
@@ -1649,13 +1652,14 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
 /// `copylab explain`: its arguments checked and turned into typed options.
 fn explain_job(a: ExplainArgs) -> Result<Job> {
     let kafka = a.topic.as_deref() == Some("kafka");
+    let receive = a.topic.as_deref() == Some("receive");
     let (method, myths_only) = match a.topic.as_deref() {
-        None | Some("kafka") => (None, false),
+        None | Some("kafka") | Some("receive") => (None, false),
         Some("myths") => (None, true),
         Some(t) => (
             Some(parse_method(t).map_err(|_| {
                 anyhow::anyhow!(
-                    "explain {t}: unknown topic: choose {}, kafka or myths",
+                    "explain {t}: unknown topic: choose {}, receive, kafka or myths",
                     MethodKind::ALL.map(|k| k.name()).join(", ")
                 )
             })?),
@@ -1673,6 +1677,14 @@ fn explain_job(a: ExplainArgs) -> Result<Job> {
         method,
         myths_only,
         kafka,
+        receive,
+        screen: crate::report::Screen::of(
+            Color::Never,
+            crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
+        ),
         lang: match a.lang {
             Some(LangArg::En) => Lang::En,
             Some(LangArg::Zh) => Lang::Zh,

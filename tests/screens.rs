@@ -497,3 +497,235 @@ fn serve_lines_fit_80_100_and_120_columns_with_whole_figures() {
         }
     }
 }
+
+/// The numbers of `text` in order: each run of digits with the separators inside it ("2,048",
+/// "0.69", "4096"). A number split across two lines shows as two runs.
+fn numbers(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        let inside = matches!(c, ',' | '.')
+            && !cur.is_empty()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        if c.is_ascii_digit() || inside {
+            cur.push(*c);
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// No number of `wide` (the same output laid out too wide to wrap) is split in `text`.
+fn assert_numbers_whole(text: &str, wide: &str, what: &str) {
+    let (mut got, mut want) = (numbers(text), numbers(wide));
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "{what}: numbers differ from the unwrapped text\n{text}"
+    );
+}
+
+/// `copylab explain ARGS` at `width` columns, in a neutral locale.
+fn explain_at(args: &[&str], width: usize, envs: &[(&str, &str)]) -> Out {
+    let mut full = vec!["explain"];
+    full.extend_from_slice(args);
+    let w = width.to_string();
+    let mut env = vec![("COLUMNS", w.as_str()), ("LANG", "C.UTF-8")];
+    env.extend_from_slice(envs);
+    run_ok(&full, &env)
+}
+
+/// Every topic of explain — all the paths with the myths, each path alone, receive, kafka,
+/// myths — in English and Chinese, at 80, 100 and 120 columns: no line wider (CJK counted
+/// two), no number split, and the pictures drawn for the width (the widest line of all the
+/// paths is near it).
+#[test]
+fn explain_fits_80_100_and_120_columns_in_both_languages() {
+    let mut topics: Vec<Vec<&str>> = vec![vec![], vec!["receive"], vec!["kafka"], vec!["myths"]];
+    for m in [
+        "read-write",
+        "mmap",
+        "sendfile",
+        "splice",
+        "vmsplice",
+        "msg-zerocopy",
+        "io-uring-splice",
+        "io-uring-send-zc",
+    ] {
+        topics.push(vec![m]);
+    }
+    for width in WIDTHS {
+        for lang in ["en", "zh"] {
+            for topic in &topics {
+                let mut args = topic.clone();
+                args.extend(["--lang", lang]);
+                let out = explain_at(&args, width, &[]);
+                let what = format!("COLUMNS={width} explain {}", args.join(" "));
+                assert_fits(&out.stdout, width, &what);
+                let wide = explain_at(&args, 1000, &[]);
+                assert_numbers_whole(&out.stdout, &wide.stdout, &what);
+                if topic.is_empty() {
+                    let widest = out.stdout.lines().map(|l| l.width()).max().unwrap_or(0);
+                    assert!(widest + 4 >= width, "{what}: widest line {widest}");
+                }
+            }
+        }
+    }
+}
+
+/// `explain PATH --measure` writes this run's figures on the picture's arrows — each call's
+/// count on the user/kernel line (or beside its step), the receiver's copy on recv's arrow —
+/// whole at every width, and the same figures the "Measured here" lines give.
+#[test]
+fn explain_measure_puts_whole_figures_on_the_arrows() {
+    if !common::is_root() {
+        eprintln!("skipped: needs root for perf syscall counters and sampling");
+        return;
+    }
+    for (width, path) in [(80, "read-write"), (100, "sendfile"), (120, "mmap")] {
+        let out = explain_at(
+            &[path, "--measure", "--size", "8M", "--lang", "en"],
+            width,
+            &[],
+        );
+        let what = format!("COLUMNS={width} explain {path} --measure");
+        let text = &out.stdout;
+        assert_fits(text, width, &what);
+        let (picture, rest) = text
+            .split_once("  DMA = ")
+            .unwrap_or_else(|| panic!("{what}: no legend\n{text}"));
+        let measured = common::unwrapped(
+            rest.split("Measured here:")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{what}: no measured section\n{text}")),
+        );
+        // "(pread64 64, write 64)": each count appears after its call in the picture.
+        let names = measured
+            .split_once(" syscall")
+            .and_then(|(_, r)| r.split_once('('))
+            .and_then(|(_, r)| r.split_once(')'))
+            .map(|(n, _)| n.to_string())
+            .unwrap_or_else(|| panic!("{what}: no calls by name in {measured}"));
+        for pair in names.split(", ") {
+            let (name, n) = pair.rsplit_once(' ').unwrap();
+            let call = match name {
+                "pread64" => "read",
+                "sendfile64" => "sendfile",
+                other => other,
+            };
+            if name == "munmap" {
+                continue; // not a step of the picture
+            }
+            let want = format!("{call}() ×{n}");
+            assert!(picture.contains(&want), "{what}: {want:?}\n{picture}");
+        }
+        // The receiver's copy, as the measured sentence gives it (whole ms from 10 on).
+        if let Some(r) = measured
+            .split("the receiver ")
+            .nth(1)
+            .and_then(|r| r.split(" ms per GiB").next())
+            .and_then(|r| r.parse::<f64>().ok())
+            .filter(|r| *r >= 10.0)
+        {
+            let want = format!("copy {r:.0} ms/GiB");
+            assert!(picture.contains(&want), "{what}: {want:?}\n{picture}");
+        }
+        assert!(picture.contains("lo: skb handed over"), "{picture}");
+    }
+}
+
+/// `--style ascii`, or a locale that is not UTF-8, draws explain's pictures in plain ASCII,
+/// still fitted to the width.
+#[test]
+fn explain_in_ascii_style_and_a_non_utf8_locale() {
+    for (args, env) in [
+        (vec!["sendfile", "--style", "ascii"], vec![]),
+        (vec!["receive"], vec![("LANG", "C")]),
+        (vec!["vmsplice"], vec![("LC_ALL", "en_US.ISO-8859-1")]),
+    ] {
+        let mut full = vec!["explain"];
+        full.extend(&args);
+        let mut envs = vec![("COLUMNS", "80")];
+        envs.extend(env);
+        let out = run_ok(&full, &envs);
+        let what = format!("{envs:?} explain {}", args.join(" "));
+        assert!(
+            out.stdout.is_ascii(),
+            "{what}: not ASCII:\n{}",
+            out.stdout
+                .lines()
+                .filter(|l| !l.is_ascii())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert_fits(&out.stdout, 80, &what);
+        assert!(
+            out.stdout.contains("+-----"),
+            "{what}: boxes\n{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("recv()"), "{what}\n{}", out.stdout);
+    }
+    // Chinese keeps its words, but no box drawing.
+    let out = run_ok(
+        &["explain", "sendfile", "--lang", "zh", "--style", "ascii"],
+        &[("COLUMNS", "80")],
+    );
+    assert!(out.stdout.contains("页缓存"), "{}", out.stdout);
+    assert!(!out.stdout.contains(['─', '┌', '━', '①']), "{}", out.stdout);
+    assert_fits(&out.stdout, 80, "explain sendfile --lang zh --style ascii");
+}
+
+/// The quiz's questions, choices, answers and explanations fit 80, 100 and 120 columns in both
+/// languages (the teacher's list shows every line a student sees, and more), and every question
+/// reads whole, numbers and all, as the JSON of the same seed states it.
+#[test]
+fn quiz_questions_fit_80_100_and_120_columns() {
+    // Seed 4 asks about splice's and read-write's calls, the most syscalls, the receive side
+    // and the cold cache: no 64 MiB copy run, so the quiz is quick.
+    let _shared = common::system_state(false);
+    let squash = |t: &str| -> String { t.chars().filter(|c| !c.is_whitespace()).collect() };
+    for lang in ["en", "zh"] {
+        let json = run_ok(
+            &[
+                "quiz", "--seed", "4", "--list", "--json", "--size", "4M", "--lang", lang,
+            ],
+            &[],
+        );
+        let r: Value = serde_json::from_str(&json.stdout).unwrap();
+        for width in WIDTHS {
+            let w = width.to_string();
+            let out = run_ok(
+                &[
+                    "quiz", "--seed", "4", "--list", "--size", "4M", "--lang", lang,
+                ],
+                &[("COLUMNS", &w)],
+            );
+            let what = format!("COLUMNS={width} quiz --seed 4 --list --lang {lang}");
+            assert_fits(&out.stdout, width, &what);
+            // The questions are the seed's, whatever the run measured: each one whole.
+            let flat = squash(&out.stdout);
+            for q in r["questions"].as_array().unwrap() {
+                let text = q["text"].as_str().unwrap();
+                assert!(
+                    flat.contains(&squash(text)),
+                    "{what}: {text:?}\n{}",
+                    out.stdout
+                );
+                for n in numbers(text) {
+                    assert!(
+                        numbers(&out.stdout).contains(&n),
+                        "{what}: {n} split\n{}",
+                        out.stdout
+                    );
+                }
+            }
+        }
+    }
+}

@@ -114,13 +114,19 @@ impl Screen {
         self.charset == text::Charset::Unicode
     }
 
-    /// `text` wrapped to the screen's width (spelled out in ASCII first where the screen needs
-    /// it, so the width counts what is printed), continuation lines indented by `indent`.
+    /// `text` after `first`, wrapped to the screen's width (both spelled out in ASCII first
+    /// where the screen needs it, so the width counts what is printed), continuation lines
+    /// indented by `indent`.
     pub fn wrap(&self, text: &str, first: &str, indent: usize) -> String {
         if self.unicode() {
             text::wrap(text, self.width, first, indent)
         } else {
-            text::wrap(&text::to_ascii(text), self.width, first, indent)
+            text::wrap(
+                &text::to_ascii(text),
+                self.width,
+                &text::to_ascii(first),
+                indent,
+            )
         }
     }
 }

@@ -4,7 +4,10 @@
 //! [`MAX_WIDTH`] columns), a figure never split from its unit.
 
 use super::lesson::{self, Msg};
-use super::text::{Lang, MAX_WIDTH, keep_figures, wrap};
+use super::text::{Lang, keep_figures, wrap};
+
+/// Widest a quiz line is laid out, however wide the terminal: prose reads best at this.
+const MAX_WIDTH: usize = 100;
 use crate::results::quiz::{Expect, Question, QuizReport};
 
 /// `text` wrapped to the screen's width (COLUMNS, else stdout's terminal, else 80; at most
@@ -24,10 +27,17 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
                 pct: *tolerance_pct,
             },
         ),
+        // Each choice kept on one line: its letter and words joined by no-break spaces.
         Expect::Choice { choices } => choices
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{}) {c}", char::from(b'a' + i as u8)))
+            .map(|(i, c)| {
+                format!(
+                    "{})\u{a0}{}",
+                    char::from(b'a' + i as u8),
+                    c.replace(' ', "\u{a0}")
+                )
+            })
             .collect::<Vec<_>>()
             .join("  "),
     }

@@ -73,9 +73,6 @@ impl Charset {
     }
 }
 
-/// Widest line of explain's texts and diagrams, and quiz's, in display columns.
-pub const MAX_WIDTH: usize = 100;
-
 /// The languages copylab's texts are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -105,6 +102,28 @@ impl Lang {
 /// texts use spelled out (– → -, × → x, ≈ → ~, µ → u, …), box and block characters as their
 /// ASCII look-alikes, anything else as `?`.
 pub fn to_ascii(text: &str) -> String {
+    spell(text, true)
+}
+
+/// `text` with copylab's drawing characters and symbols spelled out in ASCII as [`to_ascii`]
+/// does, but words kept: Chinese stays Chinese for a reader who asked for it (`--lang zh
+/// --style ascii`: a font without box drawing, not a terminal without Unicode).
+pub fn to_plain(text: &str) -> String {
+    spell(text, false)
+}
+
+/// `text` for a screen without box drawing, in `lang`: all ASCII in English, symbols spelled
+/// out and words kept in Chinese.
+pub fn plain(text: &str, lang: Lang) -> String {
+    match lang {
+        Lang::En => to_ascii(text),
+        Lang::Zh => to_plain(text),
+    }
+}
+
+/// The one table behind [`to_ascii`] and [`to_plain`]; `unknown_as_question` says what becomes
+/// of a character it does not name.
+fn spell(text: &str, unknown_as_question: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let s: &str = match c {
@@ -112,11 +131,20 @@ pub fn to_ascii(text: &str) -> String {
                 out.push(c);
                 continue;
             }
-            '–' | '—' | '−' | '─' | '━' | '═' | '╌' | '┈' => "-",
-            '│' | '┆' | '┃' => "|",
-            '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╞' | '╡' | '╪' => {
-                "+"
+            // ① … ⑳: the lesson's step numbers.
+            '\u{2460}'..='\u{2473}' => {
+                out.push_str(&format!("({})", c as u32 - 0x2460 + 1));
+                continue;
             }
+            '–' | '—' | '−' | '─' | '━' | '╌' | '┈' => "-",
+            '│' | '┆' | '┃' | '║' => "|",
+            '═' => "=",
+            '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╞' | '╡' | '╪' | '┿' | '╔'
+            | '╗' | '╚' | '╝' => "+",
+            '▲' => "^",
+            '▼' => "v",
+            '◀' => "<",
+            '•' => "*",
             '·' => "-",
             '×' => "x",
             '≈' => "~=",
@@ -137,7 +165,11 @@ pub fn to_ascii(text: &str) -> String {
             '▓' => "=",
             '▒' => ":",
             '░' => ".",
-            _ => "?",
+            _ if unknown_as_question => "?",
+            _ => {
+                out.push(c);
+                continue;
+            }
         };
         out.push_str(s);
     }
@@ -196,8 +228,9 @@ const NO_LINE_END: &str = "（《「『“‘";
 
 /// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
 /// Lines break at spaces (which are dropped) or beside a wide (CJK) character, never inside a
-/// word, never at a [`NBSP`] (printed as a space), never before a closing full-width mark nor
-/// after an opening one (the kinsoku rules a Chinese reader expects).
+/// word (but after a slash of a path too long for any line), never at a [`NBSP`] (printed as a
+/// space), never before a closing full-width mark nor after an opening one (the kinsoku rules a
+/// Chinese reader expects).
 pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
     // Units that may not be split: (text, spaces before it).
     let mut units: Vec<(String, usize)> = Vec::new();
@@ -225,6 +258,20 @@ pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
         glue_next = NO_LINE_END.contains(ch);
         space = 0;
     }
+    // A path longer than a whole line (a source file's) may break after one of its slashes.
+    let room = width.saturating_sub(indent);
+    let units: Vec<(String, usize)> = units
+        .into_iter()
+        .flat_map(|(u, spaces)| {
+            if u.width() <= room || !u.contains('/') {
+                return vec![(u, spaces)];
+            }
+            u.split_inclusive('/')
+                .enumerate()
+                .map(|(i, part)| (part.to_string(), if i == 0 { spaces } else { 0 }))
+                .collect()
+        })
+        .collect();
     let mut out = String::new();
     let mut line = first.to_string();
     let mut w = first.width();
