@@ -180,6 +180,9 @@ trace-nginx)
   need nginx nginx
   need curl curl
   head -c $((100 << 20)) /dev/urandom >data.bin
+  # nginx's worker runs as another user when started as root: let it read the file.
+  chmod 755 "$work"
+  chmod 644 data.bin
   for mode in "sendfile on; sendfile_max_chunk 0;" "sendfile off; output_buffers 2 128k;"; do
     p=$(port)
     mkdir -p logs
@@ -196,12 +199,12 @@ http {
   server { listen 127.0.0.1:$p; root $work; $mode }
 }
 EOF
-    echo "\$ copylab trace -- nginx -c nginx.conf -p $work   # $mode; curl, then Ctrl-C"
+    echo "\$ copylab trace -- nginx -c nginx.conf -p $work   # ${mode% } curl, then Ctrl-C"
     copylab trace -- nginx -c "$work/nginx.conf" -p "$work" >trace.out 2>&1 &
     tr=$!
     pids+=($tr)
     wait_port "$p"
-    curl -sS -o /dev/null "http://127.0.0.1:$p/data.bin"
+    curl -sS -f -o /dev/null "http://127.0.0.1:$p/data.bin"
     kill -INT "$tr"
     wait "$tr" || true
     cat trace.out

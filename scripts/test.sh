@@ -5,7 +5,7 @@
 #   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test serve_http
 #
 # The tests drive real clients and tools: curl, nc (netcat-openbsd), socat, and setpriv and
-# prlimit (util-linux) for the unprivileged runs, script (bsdutils) for a terminal, ip
+# prlimit (util-linux) for the unprivileged runs, script (bsdutils) and tmux for a terminal, ip
 # (iproute2) for the veth transport's network namespaces, and the real programs `copylab trace`
 # follows: nginx, a JDK (javac and java: the distribution's default, openjdk-17 on Debian 12) and
 # python3. A user who cannot install them is told, in one line, what to install. `cargo test`
@@ -25,6 +25,7 @@ tools=(
   "javac default-jdk-headless"
   "python3 python3"
   "script bsdutils"
+  "tmux tmux"
 )
 missing=()
 for t in "${tools[@]}"; do

@@ -147,7 +147,7 @@ pub enum ShellArg {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  copylab trace -- java -cp . Serve data.bin\n  copylab trace --pid $(pgrep -o nginx) --for 10s\n  copylab trace --json -- cp big.iso /tmp/copy.iso"
+    after_help = "Examples:\n  copylab trace -- java -cp . Serve data.bin\n  copylab trace --pid $(pgrep -o nginx) --for 10s\n  copylab trace --json -o trace.json -- cp big.iso /tmp/copy.iso"
 )]
 pub struct TraceArgs {
     /// Attach to this running process (all its threads, and what they start) instead of
@@ -166,15 +166,20 @@ pub struct TraceArgs {
     #[arg(long)]
     pub no_profile: bool,
 
-    /// Print the results as JSON instead of the tables.
+    /// Print the results as JSON instead of the tables (on stderr too, unless --output).
     #[arg(long)]
     pub json: bool,
 
-    /// Write the results to FILE instead of stdout (- for stdout). The traced program's own
-    /// output goes to stdout too: give this with --json to keep the two apart. FILE is created
-    /// (or opened, for a device or FIFO) before the program starts.
+    /// Write the results to FILE instead of stderr (- for stdout). Without it they go to stderr,
+    /// as perf stat's and strace's do, so the traced program's stdout stays its own; its stderr
+    /// is on stderr too: give --output with --json to read the results apart from it. FILE is
+    /// created (or opened, for a device or FIFO) before the program starts.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Every column of the tables, however wide, instead of the columns that fit the terminal.
+    #[arg(long)]
+    pub wide: bool,
 
     /// When to colour the table: auto (a terminal, unless NO_COLOR or TERM=dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
@@ -207,7 +212,7 @@ pub struct DoctorArgs {
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
     #[arg(value_parser = topic_parser(), hide_possible_values = true, help = format!(
-        "A path ({}), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
+        "A path ({}), `receive` (the receiving end: recv, MSG_TRUNC, splice, TCP_ZEROCOPY_RECEIVE), `kafka` (the interview answer, step by step) or `myths`; all paths and the myths if none",
         path_names()
     ))]
     pub topic: Option<String>,
@@ -229,6 +234,9 @@ pub struct ExplainArgs {
     /// use, or the one]
     #[arg(long, value_name = "S,R|any", value_parser = crate::placement::parse_cpus)]
     pub cpus: Option<Cpus>,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -301,6 +309,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub stacks: StacksArgs,
+
+    /// Every column of the summary table, however wide, instead of the columns that fit the
+    /// terminal.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -786,8 +799,8 @@ pub enum Job {
     Serve(ServeOptions),
     Fetch(FetchOptions),
     Explain(ExplainOptions),
-    /// The options, the format, the file the results go to (stdout without one), and the
-    /// HTML page and stacks asked for.
+    /// The options, the format, the file the results go to (stderr without one, `-` for
+    /// stdout), and the HTML page and stacks asked for.
     Trace(crate::trace::TraceOptions, Output, Option<PathBuf>, Specs),
     Quiz(crate::quiz::QuizOptions),
     Doctor {
@@ -1167,7 +1180,7 @@ fn method_list_words() -> Vec<&'static str> {
 /// explain's topics.
 fn topic_words() -> Vec<&'static str> {
     let mut w = method_words();
-    w.extend(["kafka", "myths"]);
+    w.extend(["receive", "kafka", "myths"]);
     w
 }
 
@@ -1509,6 +1522,7 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
         json: a.json,
         color: a.color.into(),
+        wide: a.wide,
         cpus: a.worker_cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,
@@ -1595,33 +1609,33 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
             "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
         ),
     };
-    let to_stdout = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
-    let output = match (a.json, to_stdout) {
+    let to_a_stream = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let layout = crate::report::Layout {
+        wide: a.wide,
+        style: a.style.style.into(),
+    };
+    let output = match (a.json, to_a_stream) {
         (true, _) => Output::Json,
         // A file gets no colour codes.
         (false, false) => Output::Table {
             color: Color::Never,
-            layout: crate::report::Layout {
-                wide: false,
-                style: a.style.style.into(),
-            },
+            layout,
         },
         (false, true) => Output::Table {
             color: a.color.into(),
-            layout: crate::report::Layout {
-                wide: false,
-                style: a.style.style.into(),
-            },
+            layout,
         },
     };
     let specs = Specs {
         files: a.html.spec().into_iter().collect(),
         stacks_dir: a.stacks.export_stacks,
     };
-    if to_stdout && specs.files.iter().any(|(_, p)| p == "-") {
+    // The results go to stderr unless `-o -` sends them to stdout.
+    let results_to_stdout = a.output.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    if results_to_stdout && specs.files.iter().any(|(_, p)| p == "-") {
         return Err(usage(
             "trace",
-            "--export-html - and the results would each write to stdout, one over the other: send one to a file (-o FILE or --export-html FILE)".to_string(),
+            "--export-html - and -o - would each write to stdout, one over the other: send one to a file (-o FILE or --export-html FILE)".to_string(),
         ));
     }
     Ok(Job::Trace(
@@ -1639,13 +1653,14 @@ fn trace_job(a: TraceArgs) -> Result<Job> {
 /// `copylab explain`: its arguments checked and turned into typed options.
 fn explain_job(a: ExplainArgs) -> Result<Job> {
     let kafka = a.topic.as_deref() == Some("kafka");
+    let receive = a.topic.as_deref() == Some("receive");
     let (method, myths_only) = match a.topic.as_deref() {
-        None | Some("kafka") => (None, false),
+        None | Some("kafka") | Some("receive") => (None, false),
         Some("myths") => (None, true),
         Some(t) => (
             Some(parse_method(t).map_err(|_| {
                 anyhow::anyhow!(
-                    "explain {t}: unknown topic: choose {}, kafka or myths",
+                    "explain {t}: unknown topic: choose {}, receive, kafka or myths",
                     MethodKind::ALL.map(|k| k.name()).join(", ")
                 )
             })?),
@@ -1663,6 +1678,14 @@ fn explain_job(a: ExplainArgs) -> Result<Job> {
         method,
         myths_only,
         kafka,
+        receive,
+        screen: crate::report::Screen::of(
+            Color::Never,
+            crate::report::Layout {
+                wide: false,
+                style: a.style.style.into(),
+            },
+        ),
         lang: match a.lang {
             Some(LangArg::En) => Lang::En,
             Some(LangArg::Zh) => Lang::Zh,

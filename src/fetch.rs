@@ -15,13 +15,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use nix::errno::Errno;
 use sha2::{Digest, Sha256};
 
 use crate::escape::{self, escape};
 use crate::http;
 use crate::outfile;
+use crate::report::progress;
 use crate::signals;
 use crate::size::fmt_bytes;
 
@@ -258,7 +259,7 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         .as_mut()
         .map(|p| &mut p.file)
         .or(stdout_body.as_mut());
-    let (results, spawn_error) = fetch_all(&opts, out_file, &bar);
+    let (results, spawn_error) = fetch_all(&opts, out_file, &bar, started);
     let elapsed = started.elapsed();
     bar.finish_and_clear();
 
@@ -287,29 +288,28 @@ pub fn run(opts: FetchOptions) -> Result<()> {
     outcome(&results, spawn_error, opts.connections)
 }
 
-/// The bar of the bytes received on stderr (hidden when stderr is not a terminal).
+/// The bar of the bytes received on stderr (hidden when stderr is not a terminal). In the
+/// tables' units (MiB/s) and as wide as the terminal: a spinner until the size is known
+/// (HTTP's Content-Length; a raw stream is read to its end), then a bar with the time left.
 fn progress_bar() -> ProgressBar {
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {bytes:>10}/{total_bytes} {binary_bytes_per_sec:>12}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("█▉▊▋▌▍▎▏ "),
-    );
+    bar.set_style(progress::stream_style());
+    bar.set_prefix("fetch");
     bar
 }
 
 /// Every connection on a thread of its own (the first writes to `out_file`), watched until all
-/// have ended: what each received, and the thread that could not start, if one could not.
+/// have ended (the bar timed from `started`): what each received, and the thread that could
+/// not start, if one could not.
 fn fetch_all(
     opts: &FetchOptions,
     mut out_file: Option<&mut File>,
     bar: &ProgressBar,
+    started: Instant,
 ) -> (Vec<Fetched>, Option<SpawnError>) {
     let shared = Connections::default();
     let done = AtomicBool::new(false);
@@ -317,8 +317,8 @@ fn fetch_all(
     let results = std::thread::scope(|s| {
         if !bar.is_hidden() {
             // Without its thread the bar just stays still: not worth failing the fetch for.
-            let _ =
-                std::thread::Builder::new().spawn_scoped(s, || show_progress(bar, &shared, &done));
+            let _ = std::thread::Builder::new()
+                .spawn_scoped(s, || show_progress(bar, &shared, &done, started));
         }
         let mut handles = Vec::new();
         for id in 1..=opts.connections {
@@ -347,14 +347,22 @@ fn fetch_all(
     (results, spawn_error)
 }
 
-/// Move `bar` with the bytes received and declared until `done`.
-fn show_progress(bar: &ProgressBar, shared: &Connections, done: &AtomicBool) {
+/// Move `bar` with the bytes received and declared until `done`: a bar with the time left
+/// (since `started`) once a length is declared.
+fn show_progress(bar: &ProgressBar, shared: &Connections, done: &AtomicBool, started: Instant) {
+    let mut sized = false;
     while !done.load(Ordering::Relaxed) {
         let t = shared.total_hint.load(Ordering::Relaxed);
+        let now = shared.progress.load(Ordering::Relaxed);
         if t > 0 {
+            if !sized {
+                bar.set_style(progress::transfer_style());
+                sized = true;
+            }
             bar.set_length(t);
+            bar.set_message(progress::bytes_left(started.elapsed(), now, t));
         }
-        bar.set_position(shared.progress.load(Ordering::Relaxed));
+        bar.set_position(now);
         std::thread::sleep(Duration::from_millis(50));
     }
 }

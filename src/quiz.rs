@@ -11,7 +11,8 @@ use anyhow::{Result, bail};
 use crate::compare::{self, CompareOptions};
 use crate::counters::profile::Category;
 use crate::method::{Expected, MethodKind};
-use crate::report::lesson::{self, Counted, Msg};
+use crate::receive::ReceiverKind;
+use crate::report::lesson::{self, Counted, MappedShare, Msg};
 use crate::report::quiz as render;
 use crate::report::text::Lang;
 use crate::results::{MethodResult, Report};
@@ -48,9 +49,10 @@ enum Kind {
     MmapFaults,
     ColdSendfile,
     MostSyscalls,
+    ReceiveMapped,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::SpliceCalls,
     Kind::ReadWriteCalls,
     Kind::ReadWriteTransitions,
@@ -59,6 +61,7 @@ const KINDS: [Kind; 8] = [
     Kind::MmapFaults,
     Kind::ColdSendfile,
     Kind::MostSyscalls,
+    Kind::ReceiveMapped,
 ];
 
 impl Kind {
@@ -72,6 +75,7 @@ impl Kind {
             Kind::MmapFaults => "mmap-faults",
             Kind::ColdSendfile => "cold-sendfile",
             Kind::MostSyscalls => "most-syscalls",
+            Kind::ReceiveMapped => "receive-mapped",
         }
     }
 }
@@ -107,6 +111,9 @@ struct Draw {
     kinds: Vec<Kind>,
     buffer: usize,
     pipe: usize,
+    /// The sender of the receive question: one whose pages never map, or one whose pages are
+    /// copied before they reach the receiver.
+    zc_sender: MethodKind,
 }
 
 fn draw(seed: u64) -> Draw {
@@ -118,10 +125,12 @@ fn draw(seed: u64) -> Draw {
     while kinds.len() < QUESTIONS && !pool.is_empty() {
         kinds.push(pool.remove(rng.below(pool.len())));
     }
+    let zc_sender = [MethodKind::Sendfile, MethodKind::MsgZerocopy][rng.below(2)];
     Draw {
         kinds,
         buffer,
         pipe,
+        zc_sender,
     }
 }
 
@@ -152,6 +161,9 @@ struct Runs {
     copied: Option<Report>,
     /// sendfile with a cold cache (the cold-sendfile question only).
     cold: Option<Report>,
+    /// The drawn sender to a zerocopy receiver over copylab's private loopback (the receive
+    /// question only), or why it could not run here.
+    received: Option<Result<Report, String>>,
 }
 
 /// Run the compares the drawn questions need.
@@ -188,7 +200,31 @@ fn measure(opts: &QuizOptions, d: &Draw) -> Result<Runs> {
     } else {
         None
     };
-    Ok(Runs { warm, copied, cold })
+    let received = if d.kinds.contains(&Kind::ReceiveMapped) {
+        let can = d
+            .zc_sender
+            .availability(crate::transport::Transport::Tcp)
+            .and_then(|()| ReceiverKind::Zerocopy.availability(crate::transport::Transport::Tcp));
+        Some(match can {
+            Err(no) => Err(no.to_string()),
+            Ok(()) => compare::run(&CompareOptions {
+                methods: vec![d.zc_sender],
+                receive: Some(vec![ReceiverKind::Zerocopy]),
+                receive_named: vec![ReceiverKind::Zerocopy],
+                profile: false,
+                ..base.clone()
+            })
+            .map_err(|e| format!("{e:#}")),
+        })
+    } else {
+        None
+    };
+    Ok(Runs {
+        warm,
+        copied,
+        cold,
+        received,
+    })
 }
 
 /// What one drawn question became.
@@ -260,6 +296,7 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
             Kind::MostSyscalls => most_syscalls(&c)?,
             Kind::MmapFaults => mmap_faults(&c)?,
             Kind::ColdSendfile => cold_sendfile(&c)?,
+            Kind::ReceiveMapped => receive_mapped(&c)?,
         };
         match asked {
             Asked::Question(q) => qs.push(q),
@@ -600,6 +637,68 @@ fn cold_sendfile(c: &Ctx) -> Result<Asked> {
         answer,
         c.say(&why),
     )))
+}
+
+/// The share of a stream a zerocopy receiver maps from the drawn sender: judged by band (none,
+/// some, almost all), and every band the runs reached is right.
+fn receive_mapped(c: &Ctx) -> Result<Asked> {
+    let id = Kind::ReceiveMapped.id();
+    let r = match &c.runs.received {
+        Some(Ok(r)) => r,
+        Some(Err(why)) => return Ok(Asked::Skipped(format!("{id}: n/a — {why}"))),
+        None => bail!("quiz: the receive run did not happen"),
+    };
+    let Some(m) = r
+        .methods
+        .iter()
+        .find(|m| m.method == c.d.zc_sender && m.receiver_path == Some(ReceiverKind::Zerocopy))
+    else {
+        return Ok(Asked::Skipped(format!(
+            "{id}: n/a — {} → zerocopy did not run here",
+            c.d.zc_sender
+        )));
+    };
+    let zc = |run: &crate::results::Run| run.receive.as_ref().and_then(|x| x.zerocopy);
+    let Some(med) = zc(&m.median) else {
+        return Ok(Asked::Skipped(format!(
+            "{id}: n/a — the receiver reported no mapped bytes"
+        )));
+    };
+    let pcts: Vec<f64> = m.runs.iter().filter_map(zc).map(|z| z.mapped_pct).collect();
+    let lo = pcts.iter().copied().fold(med.mapped_pct, f64::min);
+    let hi = pcts.iter().copied().fold(med.mapped_pct, f64::max);
+    let name = |s: MappedShare| c.say(&Msg::Share(s));
+    let answer = MappedShare::of(med.mapped_pct);
+    // Inside the noise: a band any run reached is right too.
+    let also: Vec<String> = MappedShare::ALL
+        .into_iter()
+        .filter(|s| *s != answer && (MappedShare::of(lo) == *s || MappedShare::of(hi) == *s))
+        .map(name)
+        .collect();
+    let sender = c.d.zc_sender.name();
+    let mut q = question(
+        Kind::ReceiveMapped,
+        c.say(&Msg::AskReceiveMapped {
+            sender,
+            bytes: r.file.bytes,
+        }),
+        Expect::Choice {
+            choices: MappedShare::ALL.into_iter().map(name).collect(),
+        },
+        name(answer),
+        c.say(&Msg::WhyReceiveMapped {
+            sender,
+            mapped_pct: med.mapped_pct,
+            lo_pct: lo,
+            hi_pct: hi,
+            runs: r.options.runs,
+            copybuf_pct: med.copybuf_pct,
+            hint_pct: med.hint_pct,
+            owned: c.d.zc_sender != MethodKind::MsgZerocopy,
+        }),
+    );
+    q.also_right = also;
+    Ok(Asked::Question(q))
 }
 
 /// Longest answer line read, in bytes (without its newline): an answer is a number or a word.

@@ -971,6 +971,9 @@ pub struct TraceProcess {
     pub pid: u32,
     /// Its main thread's name.
     pub name: String,
+    /// The larger of the bytes its threads read into user space and the bytes they sent or had
+    /// the kernel move, over the whole process (as `TraceThread::moved_bytes`).
+    pub moved_bytes: u64,
     pub path: Verdict,
 }
 

@@ -77,6 +77,7 @@ fn completions_offer_method_names_topics_and_languages() {
             "msg-zerocopy",
             "classic",
             "kafka",
+            "receive",
             "myths",
             "zh",
         ] {

@@ -47,13 +47,25 @@ fn run_locale(args: &[&str], envs: &[(&str, &str)]) -> Out {
 
 /// `copylab explain args` in a neutral locale; must succeed without a panic.
 fn explain(args: &[&str]) -> Out {
+    explain_env(args, &[])
+}
+
+/// `copylab explain args` laid out for `width` columns (COLUMNS), in a neutral locale.
+fn explain_at(args: &[&str], width: usize) -> Out {
+    explain_env(args, &[("COLUMNS", &width.to_string())])
+}
+
+fn explain_env(args: &[&str], envs: &[(&str, &str)]) -> Out {
     let mut full = vec!["explain"];
     full.extend_from_slice(args);
-    let out = run_locale(&full, &[]);
+    let out = run_locale(&full, envs);
     assert!(out.success(), "explain failed\n{}", out.dump());
     assert!(!out.stderr.contains("panicked"), "panic\n{}", out.dump());
     out
 }
+
+/// The widths explain lays out for in these tests: a student's terminal, a projector, a wide one.
+const WIDTHS: [usize; 3] = [80, 100, 120];
 
 /// One small compare of every method, shared by the tests of this file: its textbook figures
 /// are what the diagrams must agree with.
@@ -79,8 +91,10 @@ fn compare_report() -> &'static Value {
 }
 
 /// The diagram of a single path's text: the lines between the title (`━━ …`) and the legend
-/// (`  DMA = …`), which also says "CPU" and "DMA" and so is left out.
-fn diagram(text: &str, what: &str) -> String {
+/// (`  DMA = …`), which also says "CPU" and "DMA" and so is left out; split at the receiving
+/// thread's line into the serving thread's half (the textbook's model, from the disk to the
+/// NIC) and the receiver's (the wire and recv's copy, which the textbook leaves out).
+fn halves(text: &str, what: &str) -> (String, String) {
     let mut lines = text.lines();
     let title = lines.next().unwrap_or_default();
     assert!(title.starts_with("━━ "), "{what}: no title line\n{text}");
@@ -91,7 +105,11 @@ fn diagram(text: &str, what: &str) -> String {
                 body.iter().any(|b: &&str| !b.trim().is_empty()),
                 "{what}: empty diagram\n{text}"
             );
-            return body.join("\n");
+            let cut = body
+                .iter()
+                .position(|b| b.contains("receiving thread") || b.contains("接收线程"))
+                .unwrap_or_else(|| panic!("{what}: no receiving thread's half\n{text}"));
+            return (body[..cut].join("\n"), body[cut..].join("\n"));
         }
         assert!(
             !l.starts_with("━━ "),
@@ -189,11 +207,31 @@ fn diagrams_draw_the_textbook_compare_reports() {
         );
         let dma = num(&tb["dma_copies"], "textbook.dma_copies");
         let transitions = num(&tb["transitions"], "textbook.transitions");
-        for lang in LANGS {
-            let out = explain(&[name, "--lang", lang]);
-            let what = format!("explain {name} --lang {lang}");
-            let d = diagram(&out.stdout, &what);
+        for (lang, width) in LANGS
+            .iter()
+            .flat_map(|l| WIDTHS.iter().map(move |w| (*l, *w)))
+        {
+            let out = explain_at(&[name, "--lang", lang], width);
+            let what = format!("COLUMNS={width} explain {name} --lang {lang}");
+            let (d, receiver) = halves(&out.stdout, &what);
             let dump = format!("{what}: textbook {tb}\n{d}");
+
+            // Below the NIC, the receiver: the wire in, and recv()'s CPU copy out, numbered on
+            // from the serving thread's steps.
+            let rdump = format!("{what}: the receiver's half\n{receiver}");
+            assert_eq!(receiver.matches("CPU").count(), 1, "{rdump}");
+            assert_eq!(receiver.matches("DMA").count(), 1, "{rdump}");
+            let n = step_labels(&d).len();
+            let recv_label = format!("{}CPU", CIRCLED[n + 1]);
+            assert!(receiver.contains(&recv_label), "{recv_label}\n{rdump}");
+            let rline = receiver
+                .lines()
+                .find(|l| l.starts_with('━'))
+                .unwrap_or_else(|| panic!("no user/kernel line\n{rdump}"));
+            assert!(rline.contains("recv()"), "{rdump}");
+            for l in out.stdout.lines() {
+                assert!(l.width() <= width, "{} columns: {l:?}\n{dump}", l.width());
+            }
 
             // A pinned send (pin) is a CPU copy without scatter-gather, like CPU*: the textbook
             // counts it as "1 (0 with SG-DMA)".
@@ -263,6 +301,28 @@ fn diagrams_draw_the_textbook_compare_reports() {
                     out.stdout
                 );
             }
+            // The receiver's steps follow under a heading of their own: the wire, then recv.
+            let receiver_heading = if lang == "en" {
+                "At the receiver — the copy the textbook leaves out:"
+            } else {
+                "接收端 —— 教科书漏掉的那次拷贝："
+            };
+            let rsteps: Vec<Vec<&str>> = out
+                .stdout
+                .lines()
+                .skip_while(|l| *l != receiver_heading)
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .filter(|l| CIRCLED.iter().any(|c| l.trim_start().starts_with(*c)))
+                .map(|l| l.split_whitespace().take(2).collect())
+                .collect();
+            let (wire, recv) = (CIRCLED[n].to_string(), CIRCLED[n + 1].to_string());
+            assert_eq!(
+                rsteps,
+                vec![vec![wire.as_str(), "DMA"], vec![recv.as_str(), "CPU"]],
+                "{}",
+                out.stdout
+            );
 
             if lang == "en" {
                 let textbook = paragraph(&out.stdout, "Textbook: ");
@@ -318,7 +378,7 @@ fn diagrams_draw_the_textbook_compare_reports() {
 #[test]
 fn every_line_fits_100_columns() {
     for lang in LANGS {
-        let out = explain(&["--lang", lang]);
+        let out = explain_at(&["--lang", lang], 100);
         let text = &out.stdout;
         // All eight paths, then the myths.
         assert_eq!(
@@ -1237,4 +1297,274 @@ fn kafka_answer_survives_the_follow_ups() {
     assert_eq!(bullets(&zh, "追问：").len(), 4, "{zh}");
     let flat = squash(&zh);
     assert_eq!(flat.matches("页缓存（PageCache）").count(), 1, "{zh}");
+}
+
+/// The receiving end's lesson, in both languages: each receiving path drawn from the NIC on,
+/// with its call on its user/kernel line and its kind on its arrows; why sendfile's pages never
+/// map, with the kernel function and the selftest it rests on; the lesson in one sentence;
+/// what the benchmark measured, pinned and not; the same sources in both languages.
+#[test]
+fn receive_lesson_draws_each_receiver_and_says_why_sendfile_never_maps() {
+    let mut sources = Vec::new();
+    for (lang, heads) in [
+        (
+            "en",
+            [
+                "Why sendfile's pages never map:",
+                "The lesson:",
+                "Measured here:",
+                "Sources:",
+            ],
+        ),
+        (
+            "zh",
+            [
+                "为什么 sendfile 的页永远映射不了：",
+                "结论：",
+                "在这台机器上的测量：",
+                "出处：",
+            ],
+        ),
+    ] {
+        let out = explain_at(&["receive", "--lang", lang], 100);
+        let text = &out.stdout;
+        assert!(text.starts_with("━━ receive"), "{text}");
+        let mut at = 0;
+        for h in heads {
+            let pos = text
+                .lines()
+                .position(|l| l == h)
+                .unwrap_or_else(|| panic!("{lang}: no {h:?}\n{text}"));
+            assert!(pos > at, "{lang}: {h:?} out of order\n{text}");
+            at = pos;
+        }
+        // One picture per receiver, each with its call on the user/kernel line, and the kinds
+        // of its steps on its arrows.
+        let blocks: Vec<&str> = text.split("\n── ").skip(1).collect();
+        assert_eq!(blocks.len(), 4, "{lang}\n{text}");
+        for (block, (name, call, tags)) in blocks.iter().zip([
+            ("recv", "recv()", &["①DMA", "②CPU"][..]),
+            ("trunc", "recv(MSG_TRUNC)", &["①DMA", "②drop"][..]),
+            ("splice", "splice()", &["①DMA", "②ref", "③drop"][..]),
+            (
+                "zerocopy",
+                "getsockopt(TCP_ZEROCOPY_RECEIVE)",
+                &["①DMA", "②map", "③CPU"][..],
+            ),
+        ]) {
+            assert!(block.starts_with(name), "{lang}: {name}\n{block}");
+            let line = block
+                .lines()
+                .find(|l| l.starts_with('━'))
+                .unwrap_or_else(|| panic!("{name}: no user/kernel line\n{block}"));
+            assert!(line.contains(call), "{name}: {call}\n{block}");
+            for t in tags {
+                assert!(block.contains(t), "{name}: {t}\n{block}");
+            }
+            // The discarding receivers copy nothing: no CPU on their arrows.
+            if name == "trunc" || name == "splice" {
+                // The picture: after the title, up to its steps.
+                let picture: Vec<&str> = block
+                    .lines()
+                    .skip(1)
+                    .take_while(|l| !l.starts_with("Steps") && !l.starts_with("步骤"))
+                    .collect();
+                assert!(picture.len() >= 8, "{name}: picture\n{block}");
+                assert!(!picture.concat().contains("CPU"), "{name}\n{block}");
+            }
+        }
+        let flat = squash(text);
+        for needle in [
+            "can_map_frag()",
+            "page->mapping == NULL",
+            "tools/testing/selftests/net/tcp_mmap.c",
+            "61512",
+            "577e4432f3ac",
+            "skb_copy_ubufs",
+            "iter_file_splice_write",
+            "EOPNOTSUPP",
+        ] {
+            assert!(flat.contains(&squash(needle)), "{lang}: {needle}\n{text}");
+        }
+        let lesson = if lang == "en" {
+            "On one host the last copy can be moved, or the data thrown away, but not removed."
+        } else {
+            "在同一台机器上，最后这次拷贝可以挪走，或者把数据丢掉，但去不掉。"
+        };
+        assert!(flat.contains(&squash(lesson)), "{lang}\n{text}");
+        // What the benchmark measured, pinned and unpinned, said as such.
+        let bench = if lang == "en" {
+            ["Threads pinned apart", "Unpinned (--cpus any)"]
+        } else {
+            ["两个线程分别绑在", "不绑核（--cpus any）"]
+        };
+        for b in bench {
+            assert!(flat.contains(&squash(b)), "{lang}: {b}\n{text}");
+        }
+        // Without --measure, no figure of this run is claimed; the way to get them is said.
+        assert!(
+            text.contains("copylab explain receive --measure"),
+            "{lang}\n{text}"
+        );
+        let src_heading = heads[3];
+        sources.push(bullets(text, src_heading));
+    }
+    assert_eq!(sources[0], sources[1], "sources differ between languages");
+    for needle in [
+        "net/ipv4/tcp.c: can_map_frag()",
+        "tools/testing/selftests/net/tcp_mmap.c",
+        "drivers/char/mem.c",
+        "iou-zcrx.rst",
+    ] {
+        assert!(
+            sources[0].iter().any(|s| s.contains(needle)),
+            "{needle}\n{:#?}",
+            sources[0]
+        );
+    }
+}
+
+/// The figures of one pair's "Measured here" line: (receiver sys ms/GiB, mapped %).
+fn pair_line<'a>(measured: &'a [String], pair: &str) -> &'a str {
+    measured
+        .iter()
+        .find(|l| l.starts_with(&format!("{pair}: ")))
+        .unwrap_or_else(|| panic!("no line for {pair}\n{measured:#?}"))
+}
+
+fn mapped_of(line: &str) -> f64 {
+    line.split("% mapped")
+        .next()
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no mapped share in {line}"))
+}
+
+/// `explain receive --measure` as root runs the matrix and writes each pair's figures in: the
+/// discarding receivers copy nothing, sendfile's pages do not map and MSG_ZEROCOPY's do, and
+/// the zerocopy picture carries the mapped share its line gives. 64 MiB: a discarding receiver
+/// spends so little CPU that a smaller file leaves too few samples to say it copied nothing
+/// (n/a) when the machine is busy.
+#[test]
+fn receive_measure_writes_the_matrix_of_this_run() {
+    if !is_root() {
+        eprintln!("skipped: needs root for the private network namespace and perf");
+        return;
+    }
+    let _shared = system_state(false);
+    let out = run_locale(
+        &[
+            "explain",
+            "receive",
+            "--measure",
+            "--size",
+            "64M",
+            "--lang",
+            "en",
+        ],
+        &[("COLUMNS", "100")],
+    );
+    assert!(out.success(), "{}", out.dump());
+    let text = &out.stdout;
+    let measured = bullets(text, "Measured here:");
+    assert!(
+        measured[0].starts_with("Figures: 64 MiB sent by sendfile and by MSG_ZEROCOPY")
+            && measured[0].contains("private network namespace (lo MTU 61512)"),
+        "{measured:#?}"
+    );
+    for s in ["sendfile", "msg-zerocopy"] {
+        for r in ["recv", "trunc", "splice", "zerocopy"] {
+            let l = pair_line(&measured, &format!("{s} → {r}"));
+            assert!(l.contains("receiver sys "), "{l}");
+            if r == "trunc" || r == "splice" {
+                assert!(l.ends_with("no copy — the data is thrown away."), "{l}");
+            }
+        }
+    }
+    assert!(
+        pair_line(&measured, "sendfile → recv").contains("the pair the others are compared with")
+    );
+    let from_sendfile = mapped_of(pair_line(&measured, "sendfile → zerocopy"));
+    let from_msg_zc = mapped_of(pair_line(&measured, "msg-zerocopy → zerocopy"));
+    assert!(from_sendfile < 5.0, "{measured:#?}");
+    assert!(from_msg_zc >= 95.0, "{measured:#?}");
+    assert!(
+        pair_line(&measured, "msg-zerocopy → zerocopy").contains("the copy moved to the sender"),
+        "{measured:#?}"
+    );
+    // The zerocopy picture (from sendfile) carries that share on its map arrow.
+    let zc = text.split("\n── zerocopy").nth(1).unwrap();
+    assert!(
+        zc.contains(&format!("{from_sendfile:.0}% mapped")) && zc.contains("(sendfile → zerocopy)"),
+        "{zc}"
+    );
+}
+
+/// Without privileges the receive matrix still runs what it can, and says why the zerocopy
+/// pairs are n/a, with the fix.
+#[test]
+fn receive_measure_without_privileges_says_why_zerocopy_is_na() {
+    let Some((sp, _bin_dir, b)) = unprivileged() else {
+        return;
+    };
+    let tmp = world_writable_dir();
+    let out = run_as_nobody(
+        &sp,
+        &b,
+        &[
+            "explain",
+            "receive",
+            "--measure",
+            "--size",
+            "4M",
+            "--lang",
+            "en",
+        ],
+        tmp.path(),
+    );
+    assert!(out.success(), "{}", out.dump());
+    let measured = bullets(&out.stdout, "Measured here:");
+    for s in ["sendfile", "msg-zerocopy"] {
+        let na = pair_line(&measured, &format!("{s} → zerocopy"));
+        assert!(
+            na.contains(": n/a — it needs a private network namespace") && na.contains("root"),
+            "{na}"
+        );
+        for r in ["recv", "trunc", "splice"] {
+            assert!(
+                pair_line(&measured, &format!("{s} → {r}")).contains("receiver sys "),
+                "{measured:#?}"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "left in TMPDIR"
+    );
+}
+
+/// `explain kafka` says where the consumer stands: it always copies in recv, through the client
+/// classes that read, and Kafka 4.x has no receive-side zero copy.
+#[test]
+fn kafka_says_the_consumer_always_copies_in_recv() {
+    let en = explain(&["kafka", "--lang", "en"]).stdout;
+    let consumer = flatten(&bullets(&en, "The consumer's side:").join("\n"));
+    for needle in [
+        "A Kafka consumer always copies in recv()",
+        "NetworkReceive.readFrom → PlaintextTransportLayer.read → SocketChannel.read",
+        "MemoryPool.NONE: ByteBuffer.allocate",
+        "sun.nio.ch.IOUtil.read",
+        "There is no receive-side zero copy in Kafka 4.x",
+        "`copylab explain receive`",
+    ] {
+        assert!(consumer.contains(needle), "{needle}\n{consumer}");
+    }
+    let sources = bullets(&en, "Sources:");
+    for needle in ["NetworkReceive.java", "MemoryPool.java", "IOUtil.java"] {
+        assert!(sources.iter().any(|s| s.contains(needle)), "{needle}");
+    }
+    let zh = explain(&["kafka", "--lang", "zh"]).stdout;
+    assert_eq!(bullets(&zh, "消费者这一端：").len(), 3, "{zh}");
+    assert_eq!(bullets(&zh, "出处：").len(), sources.len());
 }

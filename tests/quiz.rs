@@ -395,7 +395,7 @@ fn ordering_questions_accept_ties_and_noise_and_every_question_says_its_size() {
             }
         }
     }
-    // Seed 71 draws read-write and splice with a 64 KiB buffer and pipe: the same count.
+    // Seed 1 draws read-write and splice with a 256 KiB buffer and pipe: the same count.
     assert!(ties > 0, "no seed drew a tie: the tie rule went untested");
 }
 
@@ -536,4 +536,87 @@ fn an_answer_that_is_not_text_says_what_to_type() {
         out.dump()
     );
     assert!(out.stderr.contains(r"\x1b]2;PWN\x07"), "{}", out.dump());
+}
+
+/// The receive question is drawn from the receive matrix and judged by this run's mapped
+/// share: sendfile's page-cache pages do not map, MSG_ZEROCOPY's copies do; a band that any
+/// run reached is right too (the noise rule); the student's run is judged on its own figure.
+/// Without root it is not asked, and the header says why.
+#[test]
+fn the_receive_question_is_judged_by_the_share_this_run_mapped() {
+    let _shared = system_state(false);
+    // Seed 4 draws it with sendfile, seed 5 with msg-zerocopy; neither draws the 64 MiB copy
+    // question.
+    for (seed, sender, band) in [
+        ("4", "sendfile", "almost none (< 5%)"),
+        ("5", "msg-zerocopy", "almost all (≥ 95%)"),
+    ] {
+        let teacher = list(seed, "en");
+        let q = questions(&teacher)
+            .iter()
+            .find(|q| q["id"] == "receive-mapped");
+        if !is_root() {
+            assert!(q.is_none(), "{teacher:#}");
+            let skipped = teacher["skipped"].to_string();
+            assert!(
+                skipped.contains("receive-mapped: n/a") && skipped.contains("root"),
+                "{skipped}"
+            );
+            continue;
+        }
+        let q = q.unwrap_or_else(|| panic!("seed {seed}: no receive question\n{teacher:#}"));
+        let text = q["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("{sender} sends 8 MiB over loopback")),
+            "{text}"
+        );
+        assert_eq!(q["choices"].as_array().unwrap().len(), 3, "{q:#}");
+        assert_eq!(q["answer"], band, "{q:#}");
+        // Every band the runs reached (the explanation's "LO–HI%") is accepted, no other.
+        let why = q["explanation"].as_str().unwrap();
+        let range = why
+            .split("runs, ")
+            .nth(1)
+            .and_then(|r| r.split("%)").next())
+            .and_then(|r| r.split_once('–'))
+            .unwrap_or_else(|| panic!("no range: {why}"));
+        let band_of = |p: f64| {
+            if p < 5.0 {
+                "almost none (< 5%)"
+            } else if p < 95.0 {
+                "some (5–95%)"
+            } else {
+                "almost all (≥ 95%)"
+            }
+        };
+        let (lo, hi): (f64, f64) = (range.0.parse().unwrap(), range.1.parse().unwrap());
+        for c in q["choices"].as_array().unwrap() {
+            let c = c.as_str().unwrap();
+            let reached = [band_of(lo), band_of(hi), band].contains(&c);
+            assert_eq!(accepted(q, c), reached, "{c}\n{q:#}");
+        }
+        assert!(
+            why.contains("can_map_frag()") || why.contains("skb_copy_ubufs"),
+            "{why}"
+        );
+        // A student answering by letter is judged against the student's own run.
+        let letter = if band.starts_with("almost none") {
+            "a"
+        } else {
+            "c"
+        };
+        let mut answers: Vec<String> = questions(&teacher)
+            .iter()
+            .map(|t| t["answer"].as_str().unwrap().to_string())
+            .collect();
+        let i = questions(&teacher)
+            .iter()
+            .position(|t| t["id"] == "receive-mapped")
+            .unwrap();
+        answers[i] = letter.to_string();
+        let r = quiz_json(&["--seed", seed, "--json"], &(answers.join("\n") + "\n"));
+        let sq = &questions(&r)[i];
+        assert_eq!(sq["given"], band, "{sq:#}");
+        assert_eq!(sq["right"], accepted(sq, band), "{sq:#}");
+    }
 }

@@ -1,7 +1,8 @@
 //! `copylab trace` against programs no one here wrote: Java's FileChannel.transferTo, nginx with
 //! sendfile on and off, Python's socket.sendfile and a read/sendall loop, GNU cp, Rust's
 //! std::io::copy. Each run moves a real file over a real socket (or to a real file), the bytes
-//! received are checked, and the trace's byte counts must equal the file's size.
+//! received are checked, and the trace's byte counts must equal the file's size. Without `-o`
+//! the results are on stderr (like perf stat's), after whatever the traced program wrote there.
 
 mod common;
 
@@ -53,6 +54,21 @@ fn receiver() -> (u16, std::thread::JoinHandle<(String, u64)>) {
     (port, h)
 }
 
+/// trace's JSON results on stderr: they follow whatever the traced program wrote there (and
+/// precede the exit's error line after a stop), from the last line that opens an object.
+fn results_in(stderr: &str) -> Value {
+    let start = match stderr.rfind("\n{\n") {
+        Some(i) => i + 1,
+        None if stderr.starts_with("{\n") => 0,
+        None => panic!("no JSON results on stderr:\n{stderr}"),
+    };
+    serde_json::Deserializer::from_str(&stderr[start..])
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("the results on stderr are not JSON:\n{stderr}"))
+}
+
 /// Run `copylab trace --json -- argv`, insist on success, return the report.
 fn trace(argv: &[&str], envs: &[(&str, &str)]) -> Value {
     let mut args = vec!["trace", "--json", "--"];
@@ -63,7 +79,7 @@ fn trace(argv: &[&str], envs: &[(&str, &str)]) -> Value {
         "{}",
         out.dump()
     );
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{}", out.dump()))
+    results_in(&out.stderr)
 }
 
 fn sys<'a>(r: &'a Value, name: &str) -> &'a Value {
@@ -377,21 +393,21 @@ fn nginx_sendfile_on_is_sendfile_and_ctrl_c_still_reports() {
     assert_eq!(curl_sha(port, "data.bin"), want);
     // SAFETY: kill has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout)
-        .expect("read stdout");
-    let status = child.wait().expect("wait");
     let mut stderr = String::new();
-    let _ = child
+    child
         .stderr
         .take()
-        .map(|mut e| e.read_to_string(&mut stderr));
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = child.wait().expect("wait");
+    let mut stdout = String::new();
+    let _ = child
+        .stdout
+        .take()
+        .map(|mut o| o.read_to_string(&mut stdout));
     assert_eq!(status.code(), Some(130), "{stderr}\n{stdout}");
-    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    let r = results_in(&stderr);
     assert_eq!(r["ended"], "interrupted");
     assert_eq!(bytes(&r, "sendfile64"), 2 * SIZE, "{r:#}");
     assert_eq!(r["path"]["kind"], "sendfile", "{r:#}");
@@ -447,16 +463,11 @@ fn nginx_sendfile_off_reads_and_writes_seen_by_pid() {
     // SAFETY: kill has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(server.id() as i32, libc::SIGQUIT) };
     let _ = server.wait();
-    let mut stdout = String::new();
-    tracer
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout)
-        .expect("read stdout");
+    let mut stderr = String::new();
+    err.read_to_string(&mut stderr).expect("read stderr");
     let status = tracer.wait().expect("wait");
-    assert!(status.success(), "{stdout}");
-    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    assert!(status.success(), "{stderr}");
+    let r = results_in(&stderr);
     assert_eq!(r["ended"], "exited");
     assert_eq!(calls(&r, "sendfile64"), 0, "{r:#}");
     let read = bytes(&r, "read") + bytes(&r, "pread64") + bytes(&r, "readv");
@@ -487,7 +498,7 @@ fn without_tracepoints_the_command_still_runs_and_syscalls_say_na() {
         &["trace", "--", "cp", path_str(&file), path_str(&dst)],
         &[("COPYLAB_TRACEFS", path_str(&missing))],
     );
-    assert!(out.stdout.contains("syscalls: n/a"), "{}", out.dump());
+    assert!(out.stderr.contains("syscalls: n/a"), "{}", out.dump());
 }
 
 /// `args` run by an unprivileged user of its own (None when not root or setpriv is missing).
@@ -508,7 +519,7 @@ fn unprivileged_trace_says_why_and_still_runs() {
         return;
     };
     assert!(out.success(), "{}", out.dump());
-    let r: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let r = results_in(&out.stderr);
     assert!(r["syscalls"].is_null(), "{r:#}");
     assert!(
         r["unavailable"].as_str().unwrap_or("").contains("Fix:"),
@@ -579,6 +590,123 @@ fn output_file_keeps_the_programs_stdout_apart() {
     assert!(!marker.exists(), "the program ran despite the bad --output");
 }
 
+/// Without --output the results go to stderr, as perf stat's do: the traced program's stdout
+/// is exactly what it printed, tables or JSON alike.
+#[test]
+fn the_results_go_to_stderr_and_the_programs_stdout_stays_its_own() {
+    for json in [false, true] {
+        let mut args = vec!["trace", "--no-profile"];
+        if json {
+            args.push("--json");
+        }
+        args.extend([
+            "--",
+            "sh",
+            "-c",
+            "echo from-the-program; echo to-its-stderr >&2",
+        ]);
+        let out = run_ok(&args, &[]);
+        assert_eq!(out.stdout, "from-the-program\n", "{}", out.dump());
+        assert!(out.stderr.starts_with("to-its-stderr\n"), "{}", out.dump());
+        if json {
+            let r = results_in(&out.stderr);
+            assert_eq!(bytes(&r, "write"), "from-the-program\n".len() as u64 + 14);
+        } else {
+            assert!(
+                out.stderr.contains("copylab trace: `sh -c "),
+                "{}",
+                out.dump()
+            );
+            assert!(out.stderr.contains("┆ write "), "{}", out.dump());
+        }
+    }
+}
+
+/// The answer comes first: under its header, the process that moved the data with its path,
+/// calls, bytes and the program recognised; the processes that moved no data folded into one
+/// line that counts them all; then the tables.
+#[test]
+fn trace_leads_with_its_answer_and_folds_the_helpers() {
+    need("python3");
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", SIZE, 160);
+    let (port, got) = receiver();
+    let script = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\nwith open({:?}, 'rb') as f:\n    s.sendfile(f)\ns.close()\n",
+        path_str(&file)
+    );
+    // Helpers before the program: a shell, ls, true, cat of nothing.
+    let shell = "ls / > /dev/null; true; cat < /dev/null; exec python3 -c \"$0\"";
+    let out = run_ok(
+        &["trace", "--", "sh", "-c", shell, &script],
+        &[("COLUMNS", "100")],
+    );
+    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("copylab trace: `sh -c "),
+        "{}",
+        out.dump()
+    );
+    // The verdict follows the header (wrapped over as many lines as the command needs).
+    let verdict = lines
+        .iter()
+        .position(|l| l.starts_with("python3 (pid "))
+        .unwrap_or_else(|| panic!("no verdict line\n{}", out.dump()));
+    assert!(
+        lines[verdict - 1].contains(" ms (exited with 0)"),
+        "{}",
+        out.dump()
+    );
+    let text = unwrapped(&lines[verdict..].join("\n"));
+    assert!(
+        text.starts_with("python3 (pid ")
+            && text.contains(") moved 6.00 MiB: sendfile, 2 calls, 3 MiB per call — this is Python's socket.sendfile"),
+        "{text}"
+    );
+    let table = lines
+        .iter()
+        .position(|l| l.starts_with('┌'))
+        .unwrap_or_else(|| panic!("no table\n{}", out.dump()));
+    assert!(table > verdict, "{}", out.dump());
+    // One line for the helpers, whose names add up to their count; no line per helper.
+    let fold = lines[verdict..table]
+        .iter()
+        .position(|l| l.contains(" helper processes had no data path (each moved "))
+        .map(|i| unwrapped(&lines[verdict + i..table].join("\n")))
+        .unwrap_or_else(|| panic!("no folded line\n{}", out.dump()));
+    let n: usize = fold
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{fold}"));
+    assert!(n >= 3, "sh, ls and cat at least: {fold}");
+    let names = fold.rsplit_once("): ").map_or("", |(_, names)| names);
+    if !names.contains('…') {
+        let counted: usize = names
+            .split(", ")
+            .map(|name| {
+                name.rsplit_once(" ×")
+                    .map_or(1, |(_, k)| k.trim().parse().unwrap_or(0))
+            })
+            .sum();
+        assert_eq!(counted, n, "{fold}");
+    }
+    for helper in ["ls", "cat"] {
+        assert!(
+            names
+                .split(", ")
+                .any(|x| x == helper || x.starts_with(&format!("{helper} ×"))),
+            "{fold}"
+        );
+    }
+    assert!(
+        !out.stderr.contains("moved only"),
+        "a line per helper\n{}",
+        out.dump()
+    );
+}
+
 /// trace raises its own descriptor limit (two events per thread and CPU), but the command runs
 /// with the limit it was given.
 #[test]
@@ -644,12 +772,12 @@ fn a_thread_named_with_escape_sequences_is_printed_escaped() {
     let script = r#"printf '\033]2;PWN\007\033[2J' > /proc/$$/comm; while read l; do :; done < /etc/services"#;
     let out = run_ok(&["trace", "--no-profile", "--", "sh", "-c", script], &[]);
     assert!(
-        !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'),
+        !out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{7}'),
         "a raw escape reached the output\n{}",
         out.dump()
     );
     assert!(
-        out.stdout.contains(r"\x1b]2;PWN\x07\x1b[2J"),
+        out.stderr.contains(r"\x1b]2;PWN\x07\x1b[2J"),
         "the name, escaped, is in the table\n{}",
         out.dump()
     );
@@ -785,7 +913,7 @@ fn ctrl_c_after_the_deadline_still_exits_130() {
     signal(&child, libc::SIGINT);
     let (code, stdout, stderr) = finish(child);
     assert_eq!(code, Some(130), "{stderr}\n{stdout}");
-    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    let r = results_in(&stderr);
     assert_eq!(r["ended"], "interrupted", "{r:#}");
     assert_eq!(
         names(&r["signals_sent"]),
@@ -813,7 +941,7 @@ fn sigterm_and_sighup_stop_a_trace_like_ctrl_c() {
         signal(&child, sig);
         let (code, stdout, stderr) = finish(child);
         assert_eq!(code, Some(130), "{name}: {stderr}\n{stdout}");
-        let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+        let r = results_in(&stderr);
         assert_eq!(r["ended"], "interrupted", "{name}: {r:#}");
         assert_eq!(names(&r["signals_sent"]), [name], "{r:#}");
         assert!(!stdout.contains("42x"), "{stdout}");
@@ -843,7 +971,7 @@ fn a_second_signal_kills_the_group_and_still_reports() {
     signal(&child, libc::SIGTERM);
     let (code, stdout, stderr) = finish(child);
     assert_eq!(code, Some(130), "{stderr}\n{stdout}");
-    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    let r = results_in(&stderr);
     assert_eq!(names(&r["signals_sent"]), ["SIGTERM", "SIGKILL"], "{r:#}");
     assert_eq!(r["exit_signal"], libc::SIGKILL, "{r:#}");
     assert!(
@@ -862,7 +990,7 @@ fn for_zero_is_a_usage_error() {
 
 /// The JSON of a run that may have exited 130.
 fn parse_json_any(out: &Out) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{}", out.dump()))
+    results_in(&out.stderr)
 }
 
 /// `-o FIFO` with no reader waits for one before the command starts, and that wait can be
@@ -1135,7 +1263,8 @@ fn a_planted_tracefs_mount_point_does_not_deny_tracing() {
         &[("TMPDIR", path_str(tmp.path()))],
         TIMEOUT,
     );
-    let r = parse_json(&out);
+    assert!(out.success(), "{}", out.dump());
+    let r = results_in(&out.stderr);
     assert!(
         r["syscalls"].is_object(),
         "tracing was denied by a planted directory\n{r:#}"

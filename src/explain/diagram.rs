@@ -1,58 +1,231 @@
-//! Drawing a path's [`Model`] as a terminal picture: user space, kernel space and hardware as
-//! three bands, each place a box, each step an arrow numbered and marked with its kind, each
-//! syscall written where it crosses the user/kernel line. Plain text, ≤ 100 columns, readable
-//! without colour; wide (CJK) characters are measured, not counted.
+//! Drawing a path as a terminal picture, for any width: the serving thread's [`Model`] on top
+//! (user space, kernel space, hardware), and below the hardware the receiving thread's — the
+//! wire (or loopback) into its socket buffer and its way out of it, the copy the textbook leaves
+//! out. Each place is a box, each step an arrow numbered and marked with its kind, each syscall
+//! written where it crosses the user/kernel line, and a run's [`Figures`] written beside the
+//! arrows they measure. [`draw`] returns the lines for a given width and figures, so any output
+//! (the terminal, an HTML report) can reuse it. Unicode box drawing or plain ASCII; wide (CJK)
+//! characters are measured, not counted; no line is wider than asked.
 
 use unicode_width::UnicodeWidthStr;
 
 use super::Lang;
 use crate::method::{Band, Model, Place, Step, StepKind};
-use crate::report::lesson::{self, Call, Msg};
+use crate::report::lesson::{self, Call, Msg, Side};
 
-use crate::report::text::MAX_WIDTH;
+/// What one picture shows: a sending path above a receiving path, or either alone.
+#[derive(Clone, Copy)]
+pub struct Picture<'a> {
+    pub sender: Option<&'a Model>,
+    pub receiver: Option<&'a Model>,
+}
 
-const MARGIN: usize = 16;
-const COLUMN: usize = 28;
-// Rows of the canvas.
-const USER_BOX: usize = 1;
-const BOUNDARY: usize = 4;
-const KERNEL_BOX: usize = 5;
-const HW_LINE: usize = 8;
-const HW_BOX: usize = 9;
-const ROWS: usize = 12;
+/// A run's figures to write on the picture, already in words.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    /// Beside each step of the sender's model, in its order (None: nothing for that step).
+    pub sender: Vec<Option<String>>,
+    /// Beside each step of the receiver's model.
+    pub receiver: Vec<Option<String>>,
+    /// After a call on the user/kernel line: (the model's call, e.g. "read", what follows it,
+    /// e.g. "×64").
+    pub calls: Vec<(&'static str, String)>,
+}
 
-/// A grid of terminal cells; a wide character fills its cell and blanks the next.
+impl Figures {
+    fn call(&self, call: &str) -> Option<&str> {
+        self.calls
+            .iter()
+            .find(|(c, _)| *c == call)
+            .map(|(_, f)| f.as_str())
+    }
+}
+
+/// The number of a step: ① … ⑳, or (1) … in ASCII.
+pub fn number(n: usize, unicode: bool) -> String {
+    if unicode {
+        circled(n).to_string()
+    } else {
+        format!("({n})")
+    }
+}
+
+/// The circled step number: ①…⑳.
+pub fn circled(n: usize) -> char {
+    char::from_u32(0x2460 + (n as u32).saturating_sub(1).min(19)).unwrap_or('#')
+}
+
+/// The short tag of a step kind, drawn on the arrow (the legend explains it).
+pub fn tag(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::Dma => "DMA",
+        StepKind::Cpu => "CPU",
+        StepKind::CpuUnlessSg => "CPU*",
+        StepKind::Reference => "ref",
+        StepKind::Map => "map",
+        StepKind::Pin => "pin",
+        StepKind::Drop => "drop",
+    }
+}
+
+/// The characters a picture is drawn with.
+struct Glyphs {
+    unicode: bool,
+    heavy: &'static str,
+    light: &'static str,
+    wire: &'static str,
+    right: &'static str,
+    up: &'static str,
+    down: &'static str,
+    /// A light vertical crossing the heavy user/kernel line.
+    cross: &'static str,
+}
+
+const UNICODE: Glyphs = Glyphs {
+    unicode: true,
+    heavy: "━",
+    light: "─",
+    wire: "═",
+    right: "▶",
+    up: "▲",
+    down: "▼",
+    cross: "┿",
+};
+
+const ASCII: Glyphs = Glyphs {
+    unicode: false,
+    heavy: "=",
+    light: "-",
+    wire: "~",
+    right: ">",
+    up: "^",
+    down: "v",
+    cross: "+",
+};
+
+// Directions a light line leaves a cell in.
+const L: u8 = 1;
+const R: u8 = 2;
+const U: u8 = 4;
+const D: u8 = 8;
+
+/// The light box-drawing glyphs and the directions each one joins.
+const LIGHT: [(&str, u8); 11] = [
+    ("─", L | R),
+    ("│", U | D),
+    ("┌", R | D),
+    ("┐", L | D),
+    ("└", R | U),
+    ("┘", L | U),
+    ("┬", L | R | D),
+    ("┴", L | R | U),
+    ("├", U | D | R),
+    ("┤", U | D | L),
+    ("┼", L | R | U | D),
+];
+
+/// A grid of terminal cells, `width` wide; a wide character fills its cell and blanks the next
+/// (`None`). Text never runs past the width: what would is cut.
 struct Canvas {
+    width: usize,
+    /// The language of the words written on it (how they are shown without Unicode).
+    lang: Lang,
     cells: Vec<Vec<Option<String>>>,
+    /// Directions of the light lines in a cell (0: none), so crossing arrows join.
+    joins: Vec<Vec<u8>>,
+    g: &'static Glyphs,
 }
 
 impl Canvas {
-    fn new() -> Canvas {
+    fn new(width: usize, g: &'static Glyphs, lang: Lang) -> Canvas {
         Canvas {
-            cells: vec![vec![Some(" ".to_string()); MAX_WIDTH]; ROWS],
+            width,
+            lang,
+            cells: Vec::new(),
+            joins: Vec::new(),
+            g,
+        }
+    }
+
+    fn grow(&mut self, y: usize) {
+        while self.cells.len() <= y {
+            self.cells.push(vec![Some(" ".to_string()); self.width]);
+            self.joins.push(vec![0; self.width]);
         }
     }
 
     fn put(&mut self, x: usize, y: usize, text: &str) {
+        self.grow(y);
         let mut x = x;
         for ch in text.chars() {
             let s = ch.to_string();
             let w = s.width().max(1);
-            if x + w > MAX_WIDTH {
+            if x + w > self.width {
                 return;
             }
+            // A wide character cut in half by this one leaves a blank, not half a glyph.
+            if self.cells[y][x].is_none() && x > 0 {
+                self.cells[y][x - 1] = Some(" ".into());
+            }
             self.cells[y][x] = Some(s);
+            self.joins[y][x] = 0;
             for i in 1..w {
                 self.cells[y][x + i] = None;
+                self.joins[y][x + i] = 0;
             }
             x += w;
         }
     }
 
-    fn hline(&mut self, x0: usize, x1: usize, y: usize, ch: &str) {
-        for x in x0..x1 {
-            self.put(x, y, ch);
+    /// Add light-line directions to a cell, drawing the glyph that joins them all.
+    fn join(&mut self, x: usize, y: usize, dirs: u8) {
+        self.grow(y);
+        if x >= self.width {
+            return;
         }
+        let bits = self.joins[y][x] | dirs;
+        let glyph = if self.g.unicode {
+            LIGHT
+                .iter()
+                .find(|(_, b)| *b == bits)
+                .map(|(s, _)| *s)
+                .unwrap_or(if bits & (U | D) == 0 { "─" } else { "│" })
+        } else if bits & (U | D) == 0 {
+            "-"
+        } else if bits & (L | R) == 0 {
+            "|"
+        } else {
+            "+"
+        };
+        self.put(x, y, glyph);
+        self.joins[y][x] = bits;
+    }
+
+    fn hline(&mut self, x0: usize, x1: usize, y: usize) {
+        for x in x0..x1 {
+            self.join(x, y, L | R);
+        }
+    }
+
+    fn fill(&mut self, x0: usize, x1: usize, y: usize, glyph: &str) {
+        for x in x0..x1.min(self.width) {
+            self.put(x, y, glyph);
+        }
+    }
+
+    fn cell(&self, x: usize, y: usize) -> Option<&str> {
+        self.cells.get(y)?.get(x)?.as_deref()
+    }
+
+    /// Whether `w` cells from (x, y) hold only what `ok` allows (a blank, or a line's glyph
+    /// that text may be written over) and are inside the width.
+    fn free(&self, x: usize, y: usize, w: usize, ok: &[&str]) -> bool {
+        x + w <= self.width
+            && (x..x + w).all(|i| match self.cells.get(y).and_then(|r| r.get(i)) {
+                None => true,
+                Some(Some(c)) => c == " " || ok.contains(&c.as_str()),
+                Some(None) => false,
+            })
     }
 
     fn render(&self) -> Vec<String> {
@@ -70,37 +243,32 @@ impl Canvas {
     }
 }
 
-/// The circled step number: ①…⑩.
-pub fn circled(n: usize) -> char {
-    char::from_u32(0x2460 + (n as u32).saturating_sub(1).min(19)).unwrap_or('#')
+/// Where one half's bands are: the rows of its user and kernel boxes (their top line) and of
+/// its user/kernel line.
+#[derive(Clone, Copy)]
+struct Rows {
+    user: usize,
+    kernel: usize,
+    boundary: usize,
 }
 
-/// The short tag of a step kind, drawn on the arrow (the legend explains it).
-pub fn tag(kind: StepKind) -> &'static str {
-    match kind {
-        StepKind::Dma => "DMA",
-        StepKind::Cpu => "CPU",
-        StepKind::CpuUnlessSg => "CPU*",
-        StepKind::Reference => "ref",
-        StepKind::Map => "map",
-        StepKind::Pin => "pin",
+impl Rows {
+    /// The middle row of a band's boxes.
+    fn mid(&self, b: Band) -> usize {
+        if b == Band::User {
+            self.user + 1
+        } else {
+            self.kernel + 1
+        }
     }
 }
 
-fn draw_box(c: &mut Canvas, x: usize, y: usize, name: &str) -> usize {
-    let w = name.width() + 4;
-    c.put(x, y, &format!("┌{}┐", "─".repeat(w - 2)));
-    c.put(x, y + 1, &format!("│ {name} │"));
-    c.put(x, y + 2, &format!("└{}┘", "─".repeat(w - 2)));
-    w
-}
-
-/// Where the boxes of one diagram are: the kernel and user places in order of first
-/// appearance, one column each, and each box's width.
+/// The columns of one half: its kernel and user places in order of first appearance, each box's
+/// width and left edge.
 struct Columns {
     places: Vec<Place>,
-    column: usize,
     widths: Vec<usize>,
+    xs: Vec<usize>,
 }
 
 impl Columns {
@@ -108,34 +276,70 @@ impl Columns {
         self.places.iter().position(|q| *q == p)
     }
 
-    fn x(&self, i: usize) -> usize {
-        MARGIN + i * self.column
+    fn right(&self, i: usize) -> usize {
+        self.xs[i] + self.widths[i]
+    }
+
+    fn mid(&self, i: usize) -> usize {
+        self.xs[i] + self.widths[i] / 2
+    }
+
+    /// The vertical of an arrow that crosses into column `j`: in the gap before it.
+    fn vertical(&self, j: usize) -> usize {
+        let left = if j == 0 { 0 } else { self.right(j - 1) };
+        left + (self.xs[j] - left) / 2
     }
 }
 
-/// The row of a band's boxes (their middle line).
-fn row_of(b: Band) -> usize {
-    if b == Band::User {
-        USER_BOX + 1
+/// One half of the picture: a model, the number of its first step, its rows and columns.
+struct Half<'a> {
+    model: &'a Model,
+    first: usize,
+    rows: Rows,
+    cols: Columns,
+    figures: Vec<Option<String>>,
+}
+
+/// The words of a language, as a picture needs them.
+struct Words {
+    lang: Lang,
+}
+
+impl Words {
+    fn place(&self, p: Place) -> String {
+        lesson::say(self.lang, &Msg::Place(p))
+    }
+    fn band(&self, b: Band, short: bool) -> String {
+        lesson::say(
+            self.lang,
+            &if short {
+                Msg::BandShort(b)
+            } else {
+                Msg::Band(b)
+            },
+        )
+    }
+    fn side(&self, s: Side) -> String {
+        lesson::say(self.lang, &Msg::Thread(s))
+    }
+}
+
+/// Text as the glyphs can show it, in `lang`.
+fn shown(text: &str, g: &Glyphs, lang: Lang) -> String {
+    if g.unicode {
+        text.to_string()
     } else {
-        KERNEL_BOX + 1
+        crate::report::text::plain(text, lang)
     }
 }
 
-/// Draw `model` with the words of `lang`. Returns the lines (no trailing newline).
-pub fn draw(model: &Model, lang: Lang) -> Vec<String> {
-    let place = |p: Place| lesson::say(lang, &Msg::Place(p));
-    let band = |b: Band| lesson::say(lang, &Msg::Band(b));
-    let mut c = Canvas::new();
-    // Band labels and lines.
-    c.put(1, USER_BOX + 1, &band(Band::User));
-    c.put(1, KERNEL_BOX + 1, &band(Band::Kernel));
-    c.put(1, HW_BOX + 1, &band(Band::Hardware));
-    c.hline(0, MAX_WIDTH - 2, BOUNDARY, "━");
-    c.hline(0, MAX_WIDTH - 2, HW_LINE, "─");
+/// The label of a step: number and kind ("②CPU*").
+fn label(n: usize, kind: StepKind, g: &Glyphs) -> String {
+    format!("{}{}", number(n, g.unicode), tag(kind))
+}
 
-    // Columns: kernel and user places in order of first appearance; hardware places sit under
-    // the kernel place they feed or drain.
+/// The kernel and user places of `model`, in order of first appearance.
+fn places_of(model: &Model) -> Vec<Place> {
     let mut places: Vec<Place> = Vec::new();
     for s in model.steps {
         for p in [s.from, s.to] {
@@ -144,112 +348,744 @@ pub fn draw(model: &Model, lang: Lang) -> Vec<String> {
             }
         }
     }
-    // Four places (vmsplice) squeeze the columns so the last box still fits the width.
-    let last_width = places.last().map_or(0, |p| place(*p).width() + 4);
-    let column = match places.len() {
-        0 | 1 => COLUMN,
-        n => COLUMN.min((MAX_WIDTH - 1 - MARGIN - last_width) / (n - 1)),
-    };
-    let mut cols = Columns {
-        widths: vec![0usize; places.len()],
-        places,
-        column,
-    };
-    for i in 0..cols.places.len() {
-        let p = cols.places[i];
-        let y = if p.band() == Band::User {
-            USER_BOX
-        } else {
-            KERNEL_BOX
-        };
-        cols.widths[i] = draw_box(&mut c, cols.x(i), y, &place(p));
-    }
-
-    for (n, s) in model.steps.iter().enumerate() {
-        let label = format!("{}{}", circled(n + 1), tag(s.kind));
-        if s.from.band() == Band::Hardware || s.to.band() == Band::Hardware {
-            draw_device_step(&mut c, &cols, s, &label, &place);
-        } else {
-            draw_memory_step(&mut c, &cols, s, &label);
-        }
-    }
-    c.render()
+    places
 }
 
-/// Up from the disk into the kernel, or down from the kernel to the NIC.
+/// The call written on the user/kernel line for a step, if it has one: "read()", or with the
+/// run's figure, "read() ×64".
+fn call_text(s: &Step, figures: Option<&Figures>) -> Option<String> {
+    let c = s.syscall?;
+    let call = Call::of(c);
+    Some(match (call, figures.and_then(|f| f.call(c))) {
+        (Call::Syscall(_), Some(n)) => format!(" {call} {n} "),
+        _ => format!(" {call} "),
+    })
+}
+
+/// A call label on the user/kernel line: its text and the span of arrows it sits over.
+struct CallLabel {
+    text: String,
+    /// Where it is centred.
+    anchor: usize,
+    /// The gap (column index of the arrow's target) the first arrow under it ends in.
+    gap: usize,
+}
+
+/// The least gap before each column (the first is the margin's): room for the arrows into it.
+fn min_gaps(model: &Model, places: &[Place], g: &Glyphs) -> Vec<usize> {
+    let mut gaps = vec![4usize; places.len()];
+    if let Some(first) = gaps.first_mut() {
+        *first = 0;
+    }
+    for (n, s) in model.steps.iter().enumerate() {
+        let (Some(i), Some(j)) = (
+            places.iter().position(|p| *p == s.from),
+            places.iter().position(|p| *p == s.to),
+        ) else {
+            continue;
+        };
+        if j > i && s.from.band() == s.to.band() {
+            // ─②CPU*─▶ on the line itself.
+            let w = label(n + 1, s.kind, g).width() + 4;
+            gaps[j] = gaps[j].max(w);
+        }
+    }
+    gaps
+}
+
+/// The call labels of a half laid out at `xs`, merged where consecutive steps make the same
+/// call (splice's two halves under one "splice()").
+fn call_labels(h: &Half, figures: Option<&Figures>) -> Vec<CallLabel> {
+    let mut out: Vec<(CallLabel, &str, usize)> = Vec::new();
+    for s in h.model.steps {
+        let (Some(i), Some(j)) = (h.cols.of(s.from), h.cols.of(s.to)) else {
+            continue;
+        };
+        let Some(text) = call_text(s, figures) else {
+            continue;
+        };
+        let anchor = if s.from.band() == s.to.band() {
+            (h.cols.right(i) + h.cols.xs[j]) / 2
+        } else {
+            h.cols.vertical(j)
+        };
+        let call = s.syscall.unwrap_or_default();
+        if let Some((last, c, first_anchor)) = out.last_mut()
+            && *c == call
+        {
+            last.anchor = (*first_anchor + anchor) / 2;
+            continue;
+        }
+        out.push((
+            CallLabel {
+                text,
+                anchor,
+                gap: j,
+            },
+            call,
+            anchor,
+        ));
+    }
+    out.into_iter().map(|(l, _, _)| l).collect()
+}
+
+/// Left edge of a label of `w` columns centred on `anchor`.
+fn centred(anchor: usize, w: usize) -> usize {
+    anchor.saturating_sub(w / 2)
+}
+
+/// Lay out the columns from `margin` with at least `gaps`, spreading what the width leaves over
+/// the gaps (up to a comfortable stride). Returns each box's left edge.
+fn spread(margin: usize, widths: &[usize], gaps: &[usize], width: usize) -> Vec<usize> {
+    const MOST: usize = 14;
+    let need: usize = margin + widths.iter().sum::<usize>() + gaps.iter().skip(1).sum::<usize>();
+    let inner = gaps.len().saturating_sub(1);
+    let extra = width.saturating_sub(need + 1);
+    let each = extra.checked_div(inner).unwrap_or(0);
+    let mut xs = Vec::with_capacity(widths.len());
+    let mut x = margin;
+    for (i, w) in widths.iter().enumerate() {
+        if i > 0 {
+            x += gaps[i].max((gaps[i] + each).min(MOST.max(gaps[i])));
+        }
+        xs.push(x);
+        x += w;
+    }
+    xs
+}
+
+/// Columns for a half at `margin` whose call labels do not overlap, widening the gaps where
+/// they would (a few rounds: each round only widens).
+fn columns(
+    model: &Model,
+    margin: usize,
+    width: usize,
+    words: &Words,
+    g: &Glyphs,
+    figures: Option<&Figures>,
+) -> Columns {
+    let places = places_of(model);
+    let widths: Vec<usize> = places
+        .iter()
+        .map(|p| shown(&words.place(*p), g, words.lang).width() + 4)
+        .collect();
+    let mut gaps = min_gaps(model, &places, g);
+    let mut cols = Columns {
+        xs: spread(margin, &widths, &gaps, width),
+        places,
+        widths,
+    };
+    for _ in 0..6 {
+        let probe = Half {
+            model,
+            first: 1,
+            rows: Rows {
+                user: 0,
+                kernel: 0,
+                boundary: 0,
+            },
+            cols,
+            figures: Vec::new(),
+        };
+        let labels = call_labels(&probe, figures);
+        cols = probe.cols;
+        let mut widened = false;
+        for pair in labels.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            let a_end = centred(a.anchor, a.text.width()) + a.text.width();
+            let b_start = centred(b.anchor, b.text.width());
+            // At least one stroke of the line between two labels.
+            if a_end + 1 > b_start && b.gap < gaps.len() {
+                // Widening a gap moves the later anchor by about half of it.
+                gaps[b.gap] += 2 * (a_end + 1 - b_start);
+                widened = true;
+            }
+        }
+        if !widened {
+            break;
+        }
+        cols.xs = spread(margin, &cols.widths, &gaps, width);
+    }
+    cols
+}
+
+/// The rightmost column a half's layout reaches.
+fn extent(c: &Columns) -> usize {
+    c.xs.last().map_or(0, |_| c.right(c.xs.len() - 1))
+}
+
+fn draw_box(c: &mut Canvas, x: usize, y: usize, name: &str) {
+    let w = name.width() + 4;
+    let (tl, tr, bl, br, h, v) = if c.g.unicode {
+        ("┌", "┐", "└", "┘", "─", "│")
+    } else {
+        ("+", "+", "+", "+", "-", "|")
+    };
+    c.put(x, y, &format!("{tl}{}{tr}", h.repeat(w - 2)));
+    c.put(x, y + 1, &format!("{v} {name} {v}"));
+    c.put(x, y + 2, &format!("{bl}{}{br}", h.repeat(w - 2)));
+}
+
+/// Draw `pic` `width` columns wide with the words of `lang`, and `figures` beside the arrows.
+/// Returns the lines (none wider than `width`, no trailing newline); a figure that finds no
+/// room beside its arrow is written under the picture, after its step's number.
+pub fn draw(
+    pic: &Picture,
+    lang: Lang,
+    width: usize,
+    unicode: bool,
+    figures: Option<&Figures>,
+) -> Vec<String> {
+    let g: &'static Glyphs = if unicode { &UNICODE } else { &ASCII };
+    let words = Words { lang };
+    let width = width.max(20);
+    // The margin holds the band labels: whole when the picture fits beside them, short when not.
+    let margin_of = |short: bool| {
+        [Band::User, Band::Kernel, Band::Hardware]
+            .iter()
+            .map(|b| shown(&words.band(*b, short), g, words.lang).width())
+            .max()
+            .unwrap_or(0)
+            + 3
+    };
+    // The calls' counts ride on the user/kernel line where they fit, else beside their steps.
+    let folded = figures.map(|f| fold_counts(pic, f));
+    let layout = |margin: usize, figures: Option<&Figures>| {
+        let s = pic
+            .sender
+            .map(|m| columns(m, margin, width, &words, g, figures));
+        let r = pic
+            .receiver
+            .map(|m| columns(m, margin, width, &words, g, figures));
+        (s, r)
+    };
+    let too_wide = |s: &Option<Columns>, r: &Option<Columns>| {
+        s.as_ref()
+            .map_or(0, extent)
+            .max(r.as_ref().map_or(0, extent))
+            >= width
+    };
+    let tries = [
+        (false, figures),
+        (true, figures),
+        (false, folded.as_ref()),
+        (true, folded.as_ref()),
+    ];
+    let mut chosen = None;
+    for (short, f) in tries {
+        let (s, r) = layout(margin_of(short), f);
+        let fits = !too_wide(&s, &r);
+        chosen = Some((short, f, s, r));
+        if fits {
+            break;
+        }
+    }
+    let Some((short, figures, sc, rc)) = chosen else {
+        return Vec::new();
+    };
+    let mut c = Canvas::new(width, g, lang);
+    let mut footnotes: Vec<String> = Vec::new();
+    let mut number = 1;
+
+    // The sender's half: caption, user, line, kernel, line, hardware.
+    let mut nic_x: Option<usize> = None;
+    let mut next_row = 0;
+    if let (Some(model), Some(cols)) = (pic.sender, sc) {
+        let rows = Rows {
+            user: 1,
+            boundary: 4,
+            kernel: 5,
+        };
+        c.put(1, 0, &shown(&words.side(Side::Serving), g, words.lang));
+        c.put(
+            1,
+            rows.mid(Band::User),
+            &shown(&words.band(Band::User, short), g, words.lang),
+        );
+        c.put(
+            1,
+            rows.mid(Band::Kernel),
+            &shown(&words.band(Band::Kernel, short), g, words.lang),
+        );
+        let hw_line = rows.kernel + 3;
+        let hw_row = hw_line + 1;
+        c.put(
+            1,
+            hw_row,
+            &shown(&words.band(Band::Hardware, short), g, words.lang),
+        );
+        c.fill(0, width, rows.boundary, g.heavy);
+        c.fill(0, width, hw_line, g.light);
+        let half = Half {
+            model,
+            first: number,
+            rows,
+            cols,
+            figures: figures.map(|f| f.sender.clone()).unwrap_or_default(),
+        };
+        nic_x = draw_half(&mut c, &half, &words, figures, hw_line, &mut footnotes);
+        number += model.steps.len();
+        next_row = hw_row + 1;
+    }
+
+    // The receiver's half: the wire (the separator line) from the NIC, kernel, line, user.
+    if let (Some(model), Some(cols)) = (pic.receiver, rc) {
+        let wire_row = if pic.sender.is_some() {
+            next_row
+        } else {
+            // Alone: a hardware row of its own, the NIC above the socket buffer.
+            c.put(
+                1,
+                0,
+                &shown(&words.band(Band::Hardware, short), g, words.lang),
+            );
+            1
+        };
+        let rows = Rows {
+            kernel: wire_row + 1,
+            boundary: wire_row + 4,
+            user: wire_row + 5,
+        };
+        c.fill(0, width, wire_row, g.light);
+        c.put(
+            1,
+            rows.mid(Band::Kernel),
+            &shown(&words.band(Band::Kernel, short), g, words.lang),
+        );
+        c.put(
+            1,
+            rows.mid(Band::User),
+            &shown(&words.band(Band::User, short), g, words.lang),
+        );
+        c.fill(0, width, rows.boundary, g.heavy);
+        let half = Half {
+            model,
+            first: number,
+            rows,
+            cols,
+            figures: figures.map(|f| f.receiver.clone()).unwrap_or_default(),
+        };
+        if pic.sender.is_none()
+            && let Some(sb) = half.cols.of(Place::SocketBuffer)
+        {
+            let x = half.cols.mid(sb);
+            let name = shown(&format!("[ {} ]", words.place(Place::Nic)), g, words.lang);
+            c.put(centred(x, name.width()), 0, &name);
+            nic_x = Some(x);
+        }
+        draw_half(&mut c, &half, &words, figures, usize::MAX, &mut footnotes);
+        let caption = format!(" {} ", shown(&words.side(Side::Receiving), g, words.lang));
+        let (lo, hi) = draw_wire(&mut c, &half, nic_x, wire_row, &mut footnotes);
+        // The caption on the line: left of the wire, else right of it.
+        let cw = caption.width();
+        if 1 + cw < lo {
+            c.put(1, wire_row, &caption);
+        } else if c.free(hi + 2, wire_row, cw, &[g.light]) {
+            c.put(hi + 2, wire_row, &caption);
+        } else {
+            c.put(width.saturating_sub(cw + 1), wire_row, &caption);
+        }
+    }
+    let mut lines = c.render();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    for f in footnotes {
+        lines.extend(
+            crate::report::text::wrap(&f, width, "  ", 6)
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    lines
+}
+
+/// `f` with the calls' counts moved off the user/kernel line into the figure of the first step
+/// that makes each call ("splice() ×16").
+fn fold_counts(pic: &Picture, f: &Figures) -> Figures {
+    let mut out = Figures {
+        sender: f.sender.clone(),
+        receiver: f.receiver.clone(),
+        calls: Vec::new(),
+    };
+    for (call, count) in &f.calls {
+        let halves = [
+            (pic.sender, &mut out.sender),
+            (pic.receiver, &mut out.receiver),
+        ];
+        for (model, figs) in halves {
+            let Some(model) = model else { continue };
+            // The first step that crosses the user/kernel line or runs along it (the disk's
+            // DMA inside read() is not where the call is drawn).
+            if let Some(i) = model.steps.iter().position(|s| {
+                s.syscall == Some(call)
+                    && s.from.band() != Band::Hardware
+                    && s.to.band() != Band::Hardware
+            }) {
+                if figs.len() <= i {
+                    figs.resize(i + 1, None);
+                }
+                let text = format!("{} {count}", Call::of(call));
+                figs[i] = Some(match &figs[i] {
+                    Some(old) => format!("{text} · {old}"),
+                    None => text,
+                });
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The receiver's first step: from the NIC at `nic_x` along the separator line and down into
+/// its socket buffer.
+/// Returns the columns the wire spans.
+fn draw_wire(
+    c: &mut Canvas,
+    h: &Half,
+    nic_x: Option<usize>,
+    row: usize,
+    footnotes: &mut Vec<String>,
+) -> (usize, usize) {
+    let g = c.g;
+    let Some((n, s)) = h
+        .model
+        .steps
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.from.band() == Band::Hardware)
+    else {
+        return (0, 0);
+    };
+    let Some(i) = h.cols.of(s.to) else {
+        return (0, 0);
+    };
+    let to = h.cols.mid(i);
+    let from = nic_x.unwrap_or(to);
+    let (lo, hi) = (from.min(to), from.max(to));
+    if lo == hi {
+        c.put(lo, row, if g.unicode { "║" } else { "|" });
+    } else {
+        c.fill(lo + 1, hi, row, g.wire);
+        let (a, b) = if g.unicode {
+            if to < from {
+                ("╔", "╝")
+            } else {
+                ("╚", "╗")
+            }
+        } else {
+            ("+", "+")
+        };
+        c.put(lo, row, a);
+        c.put(hi, row, b);
+    }
+    c.put(to, row + 1, g.down);
+    let text = format!(" {} ", label(h.first + n, s.kind, g));
+    let ok = [g.wire, g.light];
+    let lx = lo + 2;
+    // On the wire when it runs along the line, else on the line right of the straight drop.
+    let lx = if lo == hi { lo + 1 } else { lx };
+    let room = lo == hi || hi > lo + 2 + text.width();
+    let placed = if room && c.free(lx, row, text.width(), &ok) {
+        c.put(lx, row, &text);
+        Some(lx + text.width())
+    } else {
+        None
+    };
+    if let Some(Some(fig)) = h.figures.get(n) {
+        let fig = shown(fig, g, c.lang);
+        let t = format!(" {fig} ");
+        let spots = placed.into_iter().map(|x| (x, row)).chain([(hi + 2, row)]);
+        let mut done = false;
+        for (x, y) in spots {
+            if c.free(x, y, t.width(), &ok) {
+                c.put(x, y, &t);
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            footnotes.push(format!("{} {fig}", number(h.first + n, g.unicode)));
+        }
+    }
+    (lo, hi)
+}
+
+/// Draw one half's boxes and arrows (but the receiver's wire). `hw_line` is the sender's
+/// kernel/hardware line (its device steps are drawn there). Returns the NIC's column.
+fn draw_half(
+    c: &mut Canvas,
+    h: &Half,
+    words: &Words,
+    figures: Option<&Figures>,
+    hw_line: usize,
+    footnotes: &mut Vec<String>,
+) -> Option<usize> {
+    let g = c.g;
+    for (i, p) in h.cols.places.iter().enumerate() {
+        let y = if p.band() == Band::User {
+            h.rows.user
+        } else {
+            h.rows.kernel
+        };
+        draw_box(c, h.cols.xs[i], y, &shown(&words.place(*p), g, words.lang));
+    }
+    // Arrows first, then the call labels on the line, then step labels, then figures: each
+    // later one goes where the earlier left room.
+    let mut nic_x = None;
+    let mut labels: Vec<(usize, Spot)> = Vec::new();
+    for (n, s) in h.model.steps.iter().enumerate() {
+        if s.from.band() == Band::Hardware && hw_line == usize::MAX {
+            continue; // the receiver's wire
+        }
+        let spot = if s.from.band() == Band::Hardware || s.to.band() == Band::Hardware {
+            let (spot, x) = draw_device_step(c, h, s, hw_line, words);
+            if s.to == Place::Nic {
+                nic_x = x;
+            }
+            spot
+        } else {
+            draw_memory_arrow(c, h, s)
+        };
+        if let Some(spot) = spot {
+            labels.push((n, spot));
+        }
+    }
+    for l in call_labels(h, figures) {
+        let x = centred(l.anchor, l.text.width()).min(c.width.saturating_sub(l.text.width()));
+        c.put(x, h.rows.boundary, &shown(&l.text, g, words.lang));
+    }
+    let mut placed: Vec<(usize, Option<Placed>, Spot)> = Vec::new();
+    for (n, spot) in labels {
+        let text = label(h.first + n, h.model.steps[n].kind, g);
+        let at = place_label(c, &spot, &text);
+        placed.push((n, at, spot));
+    }
+    for (n, at, spot) in placed {
+        let Some(Some(fig)) = h.figures.get(n) else {
+            continue;
+        };
+        let fig = shown(fig, g, c.lang);
+        if !place_figure(c, &spot, at, &fig) {
+            footnotes.push(format!("{} {fig}", number(h.first + n, g.unicode)));
+        }
+    }
+    nic_x
+}
+
+/// Where an arrow's label and figure may go.
+enum Spot {
+    /// A device step on the hardware line at `x` (the arrowhead), the device's name on the row
+    /// below.
+    Device {
+        x: usize,
+        line: usize,
+        name_w: usize,
+    },
+    /// Along one band: the arrow from `x0` to `x1` on row `y`; `other` is the middle row of
+    /// the half's other band (often empty above or below such an arrow).
+    Along {
+        x0: usize,
+        x1: usize,
+        y: usize,
+        other: usize,
+    },
+    /// Across the user/kernel line: the vertical at `x` from row `from` (the source's middle)
+    /// to `to` (the target's), the horizontal run from `x0`.
+    Across {
+        x: usize,
+        x0: usize,
+        from: usize,
+        to: usize,
+    },
+}
+
+/// Where a label went: column, row, width.
+type Placed = (usize, usize, usize);
+
+/// Put a step's label where its spot has room; returns where it went.
+fn place_label(c: &mut Canvas, spot: &Spot, text: &str) -> Option<Placed> {
+    let w = text.width();
+    let g = c.g;
+    let tries: Vec<(usize, usize, Vec<&str>)> = match *spot {
+        Spot::Device { x, line, .. } => vec![(x + 2, line, vec![g.light])],
+        Spot::Along { x0, x1, y, .. } => vec![
+            (x0 + 1, y, vec![g.light, "-"]),
+            (centred((x0 + x1) / 2, w), y - 1, vec![]),
+            (centred((x0 + x1) / 2, w), y + 1, vec![]),
+        ],
+        Spot::Across { x, x0, from, to } => {
+            let toward = |y: usize, toward: usize| if toward > y { y + 1 } else { y - 1 };
+            let in_target = toward(to, from);
+            let mut v = vec![(x.saturating_sub(w + 1), in_target, vec![])];
+            // Along the run in the source's band, just before it turns.
+            if x > x0 + w + 1 {
+                v.push((x - w - 1, from + 1, vec![]));
+                v.push((x - w - 1, from - 1, vec![]));
+            }
+            v.push((x + 2, in_target, vec![]));
+            v
+        }
+    };
+    for (x, y, ok) in tries {
+        let pad_l = x.saturating_sub(1);
+        let padded = if x == 0 { w + 1 } else { w + 2 };
+        let fits = if ok.is_empty() {
+            c.free(pad_l, y, padded, &[])
+        } else {
+            c.free(x, y, w, &ok)
+        };
+        if fits {
+            let t = if matches!(spot, Spot::Device { .. }) {
+                format!(" {text} ")
+            } else {
+                text.to_string()
+            };
+            c.put(x, y, &t);
+            return Some((x, y, t.width()));
+        }
+    }
+    None
+}
+
+/// Put a figure beside its step's label; false when nowhere beside it has room.
+fn place_figure(c: &mut Canvas, spot: &Spot, label: Option<Placed>, fig: &str) -> bool {
+    let g = c.g;
+    let w = fig.width();
+    let mut tries: Vec<(usize, usize, bool)> = Vec::new();
+    match *spot {
+        Spot::Device { x, line, name_w } => {
+            if let Some((lx, ly, lw)) = label {
+                tries.push((lx + lw, ly, true));
+            }
+            // Beside the device's name on its row: after it, then before it.
+            let name_x = centred(x, name_w);
+            tries.push((name_x + name_w + 2, line + 1, false));
+            tries.push((name_x.saturating_sub(w + 2), line + 1, false));
+        }
+        Spot::Along { x0, x1, y, other } => {
+            let mid = (x0 + x1) / 2;
+            tries.extend([
+                (centred(mid, w), y + 1, false),
+                (centred(mid, w), y - 1, false),
+                (x0 + 1, y + 1, false),
+                (x0 + 1, y - 1, false),
+            ]);
+            // Across the user/kernel line, in the other band's rows nearest to it.
+            let near = if other < y {
+                [other + 1, other]
+            } else {
+                [other - 1, other]
+            };
+            for r in near {
+                tries.push((centred(mid, w), r, false));
+                tries.push((x0 + 1, r, false));
+                tries.push((x1.saturating_sub(w + 1), r, false));
+            }
+        }
+        Spot::Across { x, from, to, .. } => {
+            let band_rows = |mid: usize| [mid - 1, mid, mid + 1];
+            if let Some((lx, ly, _)) = label {
+                tries.push((lx.saturating_sub(w + 1), ly, false));
+            }
+            for y in band_rows(to).into_iter().chain(band_rows(from)) {
+                tries.push((x.saturating_sub(w + 2), y, false));
+                tries.push((x + 2, y, false));
+            }
+        }
+    }
+    for (x, y, on_line) in tries {
+        if on_line {
+            let t = format!(" {fig} ");
+            if c.free(x, y, t.width() + 1, &[g.light]) {
+                c.put(x, y, &t);
+                return true;
+            }
+        } else if c.free(x.saturating_sub(1), y, w + 2, &[]) {
+            c.put(x, y, fig);
+            return true;
+        }
+    }
+    false
+}
+
+/// Up from the disk into the kernel, or down from the kernel to the NIC, on the hardware line;
+/// the device's name below it. Returns the label's spot and the arrow's column.
 fn draw_device_step(
     c: &mut Canvas,
-    cols: &Columns,
+    h: &Half,
     s: &Step,
-    label: &str,
-    place: &dyn Fn(Place) -> String,
-) {
+    hw_line: usize,
+    words: &Words,
+) -> (Option<Spot>, Option<usize>) {
+    let g = c.g;
     let (hw, other, up) = if s.from.band() == Band::Hardware {
         (s.from, s.to, true)
     } else {
         (s.to, s.from, false)
     };
-    let Some(i) = cols.of(other) else { return };
-    let mid = cols.x(i) + cols.widths[i] / 2;
-    c.put(mid, HW_LINE, if up { "▲" } else { "▼" });
-    c.put(mid + 2, HW_LINE, &format!(" {label} "));
-    let name = format!("[ {} ]", place(hw));
-    c.put(mid.saturating_sub(name.width() / 2), HW_BOX + 1, &name);
+    let Some(i) = h.cols.of(other) else {
+        return (None, None);
+    };
+    let mid = h.cols.mid(i);
+    c.put(mid, hw_line, if up { g.up } else { g.down });
+    let name = shown(&format!("[ {} ]", words.place(hw)), g, words.lang);
+    c.put(centred(mid, name.width()), hw_line + 1, &name);
+    (
+        Some(Spot::Device {
+            x: mid,
+            line: hw_line,
+            name_w: name.width(),
+        }),
+        Some(mid),
+    )
 }
 
-/// A step between two boxes: along one band, or across the user/kernel boundary, with the
-/// syscall written where it crosses.
-fn draw_memory_step(c: &mut Canvas, cols: &Columns, s: &Step, label: &str) {
-    let (Some(i), Some(j)) = (cols.of(s.from), cols.of(s.to)) else {
-        return;
-    };
-    let (lo, hi) = (i.min(j), i.max(j));
-    let x0 = cols.x(lo) + cols.widths[lo];
-    let x1 = cols.x(hi);
-    // An io_uring operation is not a syscall: it rides on io_uring_enter.
-    let call = s
-        .syscall
-        .map(|c| format!(" {} ", Call::of(c)))
-        .unwrap_or_default();
-    let (from_band, to_band) = (s.from.band(), s.to.band());
-    if from_band == to_band {
-        // Along one band: ──①ref──▶, the syscall written on the boundary above.
-        let y = row_of(from_band);
-        c.hline(x0, x1, y, "─");
-        c.put(x0 + 1, y, label);
-        if i < j {
-            c.put(x1 - 1, y, "▶");
+/// An arrow between two boxes: along one band, or across the user/kernel line (right from the
+/// source, along a vertical in the gap before the target, right into it).
+fn draw_memory_arrow(c: &mut Canvas, h: &Half, s: &Step) -> Option<Spot> {
+    let g = c.g;
+    let (i, j) = (h.cols.of(s.from)?, h.cols.of(s.to)?);
+    if j <= i {
+        return None; // every model flows left to right
+    }
+    let x0 = h.cols.right(i);
+    let x1 = h.cols.xs[j];
+    let (fb, tb) = (s.from.band(), s.to.band());
+    if fb == tb {
+        let y = h.rows.mid(fb);
+        c.hline(x0, x1 - 1, y);
+        c.put(x1 - 1, y, g.right);
+        let other = h.rows.mid(if fb == Band::User {
+            Band::Kernel
         } else {
-            c.put(x0, y, "◀");
+            Band::User
+        });
+        return Some(Spot::Along { x0, x1, y, other });
+    }
+    let vx = h.cols.vertical(j);
+    let (ys, yt) = (h.rows.mid(fb), h.rows.mid(tb));
+    c.hline(x0, vx, ys);
+    let down = yt > ys;
+    c.join(vx, ys, L | if down { D } else { U });
+    for y in ys.min(yt) + 1..ys.max(yt) {
+        if y == h.rows.boundary {
+            if c.cell(vx, y) == Some(g.heavy) {
+                c.put(vx, y, g.cross);
+            }
+        } else {
+            c.join(vx, y, U | D);
         }
-        if !call.is_empty() {
-            c.put((x0 + x1) / 2 - call.width() / 2, BOUNDARY, &call);
-        }
-        return;
     }
-    // Across the boundary: right from the source, along a vertical that crosses the line where
-    // the syscall is written, right into the target.
-    let vx = x0 + (x1 - x0) / 2;
-    let (ys, yt) = (row_of(from_band), row_of(to_band));
-    let dst_side = if i < j { x1 } else { x0 };
-    c.hline(x0, vx, ys, "─");
-    c.hline(vx + 1, x1, yt, "─");
-    for y in ys.min(yt)..=ys.max(yt) {
-        c.put(vx, y, "│");
-    }
-    c.put(vx, ys, if ys < yt { "┐" } else { "┘" });
-    c.put(vx, yt, if ys < yt { "└" } else { "┌" });
-    c.put(dst_side - 1, yt, "▶");
-    // The kind label sits in the band the source column leaves empty.
-    let label_row = if from_band == Band::Kernel {
-        USER_BOX + 2
-    } else {
-        KERNEL_BOX
-    };
-    c.put(vx.saturating_sub(label.width() + 1), label_row, label);
-    if !call.is_empty() {
-        c.put(vx.saturating_sub(call.width() / 2), BOUNDARY, &call);
-    }
+    c.join(vx, yt, R | if down { U } else { D });
+    c.hline(vx + 1, x1 - 1, yt);
+    c.put(x1 - 1, yt, g.right);
+    Some(Spot::Across {
+        x: vx,
+        x0,
+        from: ys,
+        to: yt,
+    })
 }
 
 #[cfg(test)]
@@ -260,5 +1096,24 @@ mod tests {
     fn circled_numbers() {
         assert_eq!(circled(1), '①');
         assert_eq!(circled(4), '④');
+        assert_eq!(number(3, false), "(3)");
+    }
+
+    #[test]
+    fn crossing_lines_join() {
+        let mut c = Canvas::new(10, &UNICODE, Lang::En);
+        c.hline(0, 5, 0);
+        c.join(2, 0, D);
+        c.join(2, 1, U | D);
+        assert_eq!(c.render()[0], "──┬──");
+        assert_eq!(c.render()[1], "  │");
+    }
+
+    #[test]
+    fn nothing_runs_past_the_width() {
+        let mut c = Canvas::new(6, &UNICODE, Lang::En);
+        c.put(3, 0, "abcdef");
+        c.put(4, 1, "页缓存");
+        assert_eq!(c.render(), vec!["   abc", "    页"]);
     }
 }

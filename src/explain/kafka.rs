@@ -491,6 +491,14 @@ pub fn answer(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
         stays.bullets.push(say(&Msg::MeasuredHere(&r)));
     }
     out.push(stays);
+    out.push(section(
+        KafkaHeading::Consumer,
+        &[
+            Kafka::ConsumerReads,
+            Kafka::ConsumerNoZeroCopy,
+            Kafka::ConsumerOneHost,
+        ],
+    ));
     if let Some(f) = f {
         out.push(Section {
             heading: say(&Msg::KafkaHeading(KafkaHeading::Witness)),
@@ -515,7 +523,7 @@ pub fn answer(lang: Lang, f: Option<&KafkaFigures>) -> Vec<Section> {
 }
 
 /// Where each claim of the answer can be checked (the same in every language).
-const SOURCES: [&str; 11] = [
+const SOURCES: [&str; 14] = [
     "Kafka storage/…/log/LogSegment.java: read → translateOffset → FileRecords.slice",
     "Kafka storage/…/log/OffsetIndex.java lookup, AbstractIndex.java: the sparse, mmapped index and its binary search",
     "Kafka clients/…/record/FileRecords.java: writeTo → TransferableChannel.transferFrom",
@@ -527,6 +535,9 @@ const SOURCES: [&str; 11] = [
     "OpenJDK src/java.base/linux/native/libnio/ch/FileDispatcherImpl.c: transferTo0 tries copy_file_range, then sendfile (JDK-8292562)",
     "Linux fs/read_write.c do_sendfile; fs/splice.c splice_direct_to_actor (current->splice_pipe), splice_to_socket",
     "Linux Documentation/networking/tls.rst: TLS_TX_ZEROCOPY_RO (kTLS sendfile without the in-kernel copy)",
+    "Kafka clients/…/network/NetworkReceive.java readFrom: memoryPool.tryAllocate, then channel.read(buffer); PlaintextTransportLayer.java read → socketChannel.read",
+    "Kafka clients/…/memory/MemoryPool.java: MemoryPool.NONE allocates with ByteBuffer.allocate (the clients' Selector uses it)",
+    "OpenJDK src/java.base/share/classes/sun/nio/ch/IOUtil.java read: a heap buffer is read through a temporary direct buffer, then copied",
 ];
 
 /// The four paths' sections, each with its figure when measured.

@@ -1,34 +1,47 @@
-//! `copylab explain`: the lesson beside the measurement. For each path, a diagram drawn from the
-//! method's textbook [`Model`](crate::method::Model) (one source of truth), the textbook counts,
-//! what Linux really does, and with `--measure` the figures of a real run and whether they agree.
-//! What to say is decided here, once; how to say it is a language's table in
-//! [`crate::report::lesson`].
+//! `copylab explain`: the lesson beside the measurement. For each path, a picture drawn from the
+//! method's textbook [`Model`](crate::method::Model) and, below it, the receiver's (one source of
+//! truth each), the textbook counts, what Linux really does, and with `--measure` the figures of
+//! a real run, on the picture's arrows and in words, and whether they agree. `explain receive`
+//! is the receiving end's lesson. What to say is decided here, once; how to say it is a
+//! language's table in [`crate::report::lesson`]; everything is laid out for the screen's width.
 
-mod diagram;
+pub mod diagram;
 pub mod kafka;
+pub mod receive;
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
 
 use crate::compare::{self, CompareOptions};
-use crate::method::{MethodKind, Place, StepKind, Textbook};
+use crate::method::{MethodKind, Model, Place, StepKind, Textbook, is_io_uring_op};
+use crate::receive::ReceiverKind;
+use crate::report::Screen;
 use crate::report::lesson::{self, Call, Heading, LeftOut, Msg};
+use crate::report::thousands;
 use crate::results::{MethodResult, Report};
 use crate::transport::Transport;
+use diagram::{Figures, Picture};
 
-pub use crate::report::text::MAX_WIDTH;
-
-pub use crate::report::text::{Lang, wrap};
+pub use crate::report::text::Lang;
 
 /// Figures of a real run, for the "measured here" part.
 pub struct Measured {
     pub bytes: u64,
     pub transport: &'static str,
+    /// The wire the run used (what stands in for the NIC).
+    pub link: Transport,
+    /// The page cache as the runs found it: "warm", "cold", "partial" or "unknown".
+    pub cache_state: &'static str,
     pub runs: u32,
     pub syscalls: Option<u64>,
     /// "sendfile64 1" style, by name.
     pub by_name: String,
+    /// Every call of the serving thread by kernel name (perf's, or the path's own count when
+    /// perf could not count), as the picture writes them on its arrows.
+    pub calls: Vec<(String, u64)>,
+    /// Every syscall of the receiving thread (perf), or None.
+    pub receiver_syscalls: Option<u64>,
     pub rw_syscalls: Option<u64>,
     /// What the model predicts for this size and these settings.
     pub expected_syscalls: Option<u64>,
@@ -54,6 +67,10 @@ pub struct Measured {
     /// From the cpu-clock profile (None when it could not be taken): the same figures as
     /// compare's copy column and verdicts.
     pub copies: Option<MeasuredCopies>,
+    /// Each thread's sampled copy time, ms per GiB, on its own (None where its samples are
+    /// too few): what the picture writes on the copying arrows.
+    pub serving_copy_ms: Option<f64>,
+    pub receiver_copy_ms: Option<f64>,
 }
 
 /// Copy time measured by sampling, ms per GiB moved, and the share of each thread's samples.
@@ -122,6 +139,8 @@ pub struct ExplainOptions {
     pub myths_only: bool,
     /// The Kafka answer instead of a path.
     pub kafka: bool,
+    /// The receiving end's lesson instead of a path.
+    pub receive: bool,
     pub lang: Lang,
     /// Run a quick measurement and write its figures in.
     pub measure: bool,
@@ -129,29 +148,85 @@ pub struct ExplainOptions {
     pub size: u64,
     /// Where `--measure` runs the two threads.
     pub cpus: crate::placement::Cpus,
+    /// The width and characters the text is laid out for.
+    pub screen: Screen,
 }
 
-/// The whole text for one path.
-pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) -> String {
+/// A title line ("━━ …"), wrapped under itself.
+fn title_line(screen: &Screen, lang: Lang, title: &str) -> String {
+    wrap_for(screen, lang, &format!("━━ {title}"), "", 3)
+}
+
+/// `text` after `first` wrapped to the screen's width; on a screen without box drawing,
+/// symbols spelled out first (everything ASCII in English, words kept in Chinese).
+fn wrap_for(screen: &Screen, lang: Lang, text: &str, first: &str, indent: usize) -> String {
+    use crate::report::text::{plain, wrap};
+    if screen.unicode() {
+        wrap(text, screen.width, first, indent)
+    } else {
+        wrap(
+            &plain(text, lang),
+            screen.width,
+            &plain(first, lang),
+            indent,
+        )
+    }
+}
+
+/// The picture of `kind`: its model above, the receiver's recv below.
+pub fn picture(kind: MethodKind) -> Picture<'static> {
+    Picture {
+        sender: Some(kind.model()),
+        receiver: Some(ReceiverKind::Recv.model()),
+    }
+}
+
+/// The whole text for one path, laid out for `screen`.
+pub fn render_path(
+    kind: MethodKind,
+    lang: Lang,
+    screen: &Screen,
+    measured: Option<&Measured>,
+) -> String {
     let t = lesson::table(lang);
     let say = |m: &Msg| lesson::say(lang, m);
-    let mut out = String::new();
-    let _ = writeln!(out, "━━ {}", say(&Msg::Title(kind)));
+    let wrap = |text: &str, first: &str, indent: usize| wrap_for(screen, lang, text, first, indent);
+    let mut out = title_line(screen, lang, &say(&Msg::Title(kind)));
     out.push('\n');
-    for l in diagram::draw(kind.model(), lang) {
+    let figures = measured.map(|m| figures_of(kind, m, lang));
+    for l in diagram::draw(
+        &picture(kind),
+        lang,
+        screen.width,
+        screen.unicode(),
+        figures.as_ref(),
+    ) {
         let _ = writeln!(out, "{l}");
     }
-    out.push_str(&wrap(&say(&Msg::Legend), MAX_WIDTH, "  ", 2));
+    out.push('\n');
+    out.push_str(&wrap(&say(&Msg::Legend), "  ", 2));
     out.push('\n');
     let colon = t.colon;
     let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Steps)));
-    for line in step_lines(kind, lang) {
-        out.push_str(&wrap(&line, MAX_WIDTH, "  ", 9));
+    for line in step_lines(kind.model(), 1, lang) {
+        out.push_str(&wrap(&line, "  ", 9));
+    }
+    out.push('\n');
+    out.push_str(&wrap(
+        &format!("{}{colon}", say(&Msg::Heading(Heading::Receiver))),
+        "",
+        2,
+    ));
+    for line in step_lines(
+        ReceiverKind::Recv.model(),
+        kind.model().steps.len() + 1,
+        lang,
+    ) {
+        out.push_str(&wrap(&line, "  ", 9));
     }
     out.push('\n');
     out.push_str(&wrap(
         &textbook_text(&kind.textbook(), lang),
-        MAX_WIDTH,
         &format!(
             "{}{colon}{}",
             say(&Msg::Heading(Heading::Textbook)),
@@ -162,33 +237,177 @@ pub fn render_path(kind: MethodKind, lang: Lang, measured: Option<&Measured>) ->
     out.push('\n');
     let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Reality)));
     for r in (t.reality)(kind) {
-        out.push_str(&wrap(r, MAX_WIDTH, "  • ", 4));
+        out.push_str(&wrap(r, "  • ", 4));
     }
     out.push('\n');
     let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Sources)));
     for s in kind.sources() {
-        out.push_str(&wrap(s, MAX_WIDTH, "  • ", 4));
+        out.push_str(&wrap(s, "  • ", 4));
     }
     if let Some(m) = measured {
         out.push('\n');
         let _ = writeln!(out, "{}{colon}", say(&Msg::Heading(Heading::Measured)));
         for l in measured_lines(m, lang) {
-            out.push_str(&wrap(&l, MAX_WIDTH, "  ", 2));
+            out.push_str(&wrap(&l, "  ", 2));
         }
-        out.push_str(&wrap(&verdict(m, lang), MAX_WIDTH, "  → ", 4));
+        out.push_str(&wrap(&verdict(m, lang), "  → ", 4));
+    }
+    if !screen.unicode() {
+        // The headings and lines written straight, not through wrap, in ASCII too.
+        out = crate::report::text::plain(&out, lang);
     }
     out
 }
 
-/// One line per step of the model: number, kind, from → to, and when it happens.
-fn step_lines(kind: MethodKind, lang: Lang) -> Vec<String> {
+/// The names the kernel counts a model's call under ("read" is pread64 here, "recv" recvfrom).
+pub fn kernel_names(call: &str) -> &[&str] {
+    let bare = call.split('(').next().unwrap_or(call);
+    match bare {
+        "read" => &["pread64", "read"],
+        "sendfile" => &["sendfile64", "sendfile"],
+        "recv" => &["recvfrom", "recv"],
+        "getsockopt" => &["getsockopt"],
+        "splice" => &["splice"],
+        "vmsplice" => &["vmsplice"],
+        "write" => &["write"],
+        "sendto" => &["sendto"],
+        "mmap" => &["mmap"],
+        _ => &[],
+    }
+}
+
+/// How many calls of `call` `counts` holds (by kernel name), or None when it holds none.
+pub fn count_of(call: &str, counts: &[(String, u64)]) -> Option<u64> {
+    let names = kernel_names(call);
+    let n: u64 = counts
+        .iter()
+        .filter(|(k, _)| names.contains(&k.as_str()))
+        .map(|(_, n)| *n)
+        .sum();
+    (n > 0).then_some(n)
+}
+
+/// "×2,048" after each call of `model` that `counts` has a figure for.
+pub fn call_figures(model: &Model, counts: &[(String, u64)]) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for s in model.steps {
+        let Some(c) = s.syscall else { continue };
+        if is_io_uring_op(c) || out.iter().any(|(k, _)| *k == c) {
+            continue;
+        }
+        if let Some(n) = count_of(c, counts) {
+            out.push((c, format!("×{}", thousands(n))));
+        }
+    }
+    out
+}
+
+/// The numbers of the steps that copy (or may, without scatter-gather): "②+③" when several.
+fn copy_steps(model: &Model, first: usize) -> (Vec<usize>, String) {
+    let idx: Vec<usize> = model
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            matches!(
+                s.kind,
+                StepKind::Cpu | StepKind::CpuUnlessSg | StepKind::Pin
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let names = if idx.len() > 1 {
+        idx.iter()
+            .map(|i| diagram::circled(first + i).to_string())
+            .collect::<Vec<_>>()
+            .join("+")
+    } else {
+        String::new()
+    };
+    (idx, names)
+}
+
+/// The run's figures on the picture of `kind`: the cache on the disk's arrow, the wire on the
+/// NIC's, faults on a mapping, the serving thread's copy time on its (last) copying step, the
+/// completions on a pinned send, io_uring_enter's count; the receiver's copy and syscalls on
+/// its recv; each call's count on the user/kernel line.
+pub fn figures_of(kind: MethodKind, m: &Measured, lang: Lang) -> Figures {
+    let say = |msg: &Msg| lesson::say(lang, msg);
     let model = kind.model();
+    let (copying, names) = copy_steps(model, 1);
+    let last_op = model
+        .steps
+        .iter()
+        .rposition(|s| s.syscall.is_some_and(is_io_uring_op));
+    let enters = count_of_name("io_uring_enter", &m.calls);
+    let mut sender = Vec::new();
+    for (i, s) in model.steps.iter().enumerate() {
+        let mut parts: Vec<String> = Vec::new();
+        match (s.kind, s.from, s.to) {
+            (StepKind::Dma, Place::Disk, _) => parts.push(say(&Msg::FigCache(m.cache_state))),
+            (StepKind::Dma, _, Place::Nic) => parts.push(say(&Msg::FigNoNic(m.link))),
+            (StepKind::Map, _, _) => parts.push(say(&Msg::FigFaults(m.minor_faults))),
+            (StepKind::Pin, _, _) => {
+                if let Some(z) = m.zerocopy {
+                    parts.push(say(&Msg::FigCopied {
+                        copied: z.copied,
+                        sends: z.sends,
+                    }));
+                }
+            }
+            _ => {}
+        }
+        if copying.last() == Some(&i) {
+            parts.push(say(&Msg::FigCopy {
+                steps: &names,
+                ms_per_gib: m.serving_copy_ms,
+            }));
+        }
+        if last_op == Some(i)
+            && let Some(n) = enters
+        {
+            parts.push(say(&Msg::FigEnters(n)));
+        }
+        parts.retain(|p| !p.is_empty());
+        sender.push((!parts.is_empty()).then(|| parts.join(" · ")));
+    }
+    let mut receiver = Vec::new();
+    for s in ReceiverKind::Recv.model().steps {
+        let mut parts: Vec<String> = Vec::new();
+        if s.from == Place::Nic {
+            parts.push(say(&Msg::FigWire(m.link)));
+        } else if s.kind == StepKind::Cpu {
+            parts.push(say(&Msg::FigCopy {
+                steps: "",
+                ms_per_gib: m.receiver_copy_ms,
+            }));
+            if let Some(n) = m.receiver_syscalls {
+                parts.push(say(&Msg::FigSyscalls(n)));
+            }
+        }
+        receiver.push((!parts.is_empty()).then(|| parts.join(" · ")));
+    }
+    Figures {
+        sender,
+        receiver,
+        calls: call_figures(model, &m.calls),
+    }
+}
+
+/// The count of one kernel name in `counts`.
+fn count_of_name(name: &str, counts: &[(String, u64)]) -> Option<u64> {
+    counts.iter().find(|(k, _)| k == name).map(|(_, n)| *n)
+}
+
+/// One line per step of `model`, numbered from `first`: number, kind, from → to, and when it
+/// happens.
+pub fn step_lines(model: &Model, first: usize, lang: Lang) -> Vec<String> {
     let say = |m: &Msg| lesson::say(lang, m);
     let mut lines = Vec::new();
     for (i, s) in model.steps.iter().enumerate() {
         let mut line = format!(
             "{} {:<4} {} → {} · {}",
-            diagram::circled(i + 1),
+            diagram::circled(first + i),
             diagram::tag(s.kind),
             say(&Msg::Place(s.from)),
             say(&Msg::Place(s.to)),
@@ -205,8 +424,12 @@ fn step_lines(kind: MethodKind, lang: Lang) -> Vec<String> {
         let when = match (s.kind, s.from, call) {
             // The disk is read only on a page-cache miss, and often earlier, by readahead.
             (StepKind::Dma, Place::Disk, call) => Some(Msg::DiskDma { call, toucher }),
+            // The receiving end's packet: a NIC's DMA, or on loopback no such thing.
+            (StepKind::Dma, Place::Nic, _) => Some(Msg::WireDma),
             // mmap reserves addresses; faults on first touch map the pages.
-            (StepKind::Map, _, Some(call)) => Some(Msg::MappedByFaults { call, toucher }),
+            (StepKind::Map, _, Some(call)) if s.from == Place::PageCache => {
+                Some(Msg::MappedByFaults { call, toucher })
+            }
             (_, _, Some(call)) => Some(Msg::During(call)),
             _ => None,
         };
@@ -323,17 +546,19 @@ fn verdict(m: &Measured, lang: Lang) -> String {
     }
 }
 
-/// The myths section.
-pub fn render_myths(lang: Lang) -> String {
+/// The myths section, laid out for `screen`.
+pub fn render_myths(lang: Lang, screen: &Screen) -> String {
     let t = lesson::table(lang);
-    let mut out = format!(
-        "━━ {}\n\n",
-        lesson::say(lang, &Msg::Heading(Heading::Myths))
+    let mut out = title_line(
+        screen,
+        lang,
+        &lesson::say(lang, &Msg::Heading(Heading::Myths)),
     );
+    out.push('\n');
     for (i, m) in t.myths.iter().enumerate() {
-        out.push_str(&wrap(m.claim, MAX_WIDTH, &format!("{}. ", i + 1), 3));
-        out.push_str(&wrap(m.truth, MAX_WIDTH, "   ", 3));
-        out.push_str(&wrap(m.command, MAX_WIDTH, "   $ ", 5));
+        out.push_str(&wrap_for(screen, lang, m.claim, &format!("{}. ", i + 1), 3));
+        out.push_str(&wrap_for(screen, lang, m.truth, "   ", 3));
+        out.push_str(&wrap_for(screen, lang, m.command, "   $ ", 5));
         out.push('\n');
     }
     out
@@ -364,6 +589,19 @@ pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Me
     let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
     let expected = kind.expected(&report.layout());
+    let calls: Vec<(String, u64)> = match med.syscalls.total {
+        Some(_) => med
+            .syscalls
+            .by_name
+            .iter()
+            .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| (k.clone(), n)))
+            .collect(),
+        None => med
+            .self_counted
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect(),
+    };
     Some(Measured {
         bytes: report.file.bytes,
         transport: match report.transport {
@@ -371,6 +609,10 @@ pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Me
             Transport::Unix => "unix socket",
             Transport::Veth => "tcp over veth",
         },
+        link: report.transport,
+        cache_state: report.cache.state,
+        calls,
+        receiver_syscalls: m.median.receiver.as_ref().and_then(|r| r.syscalls.total),
         runs: report.options.runs,
         syscalls: med.syscalls.total,
         by_name: match med.syscalls.total {
@@ -393,6 +635,16 @@ pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Me
         zerocopy: med.zerocopy,
         worker_cpu_ms: med.io_workers.map(|w| w.cpu_ns as f64 / 1e6),
         copies: copies_of(m, rw),
+        serving_copy_ms: m.profile.as_ref().and_then(|p| {
+            p.serving
+                .ns_per_gib(crate::counters::profile::Category::Copy)
+                .map(|ns| ns / 1e6)
+        }),
+        receiver_copy_ms: m.profile.as_ref().and_then(|p| {
+            p.receiver
+                .ns_per_gib(crate::counters::profile::Category::Copy)
+                .map(|ns| ns / 1e6)
+        }),
     })
 }
 
@@ -425,24 +677,70 @@ pub fn kafka_figures(m: &kafka::KafkaMeasured) -> KafkaFigures {
     }
 }
 
-/// The Kafka answer: sections of bullets, figures beside each step when measured.
-pub fn render_kafka(lang: Lang, f: Option<&KafkaFigures>) -> String {
+/// Sections of bullets under a title, laid out for `screen`.
+pub fn render_sections(title: &str, sections: &[Section], lang: Lang, screen: &Screen) -> String {
+    let mut out = title_line(screen, lang, title);
+    out.push_str(&render_body(sections, lang, screen));
+    out
+}
+
+/// Sections of bullets, each after a blank line, laid out for `screen`.
+pub fn render_body(sections: &[Section], lang: Lang, screen: &Screen) -> String {
     let colon = lesson::table(lang).colon;
-    let mut out = format!("━━ {}\n", lesson::say(lang, &Msg::KafkaTitle));
-    for s in kafka::answer(lang, f) {
+    let mut out = String::new();
+    for s in sections {
         out.push('\n');
-        out.push_str(&wrap(&format!("{}{colon}", s.heading), MAX_WIDTH, "", 2));
+        out.push_str(&wrap_for(
+            screen,
+            lang,
+            &format!("{}{colon}", s.heading),
+            "",
+            2,
+        ));
         for b in &s.bullets {
-            out.push_str(&wrap(b, MAX_WIDTH, "  • ", 4));
+            out.push_str(&wrap_for(screen, lang, b, "  • ", 4));
         }
     }
     out
 }
 
+/// The Kafka answer: sections of bullets, figures beside each step when measured.
+pub fn render_kafka(lang: Lang, screen: &Screen, f: Option<&KafkaFigures>) -> String {
+    render_sections(
+        &lesson::say(lang, &Msg::KafkaTitle),
+        &kafka::answer(lang, f),
+        lang,
+        screen,
+    )
+}
+
+/// Each warning of a run, on lines of its own after the text.
+fn warnings(out: &mut String, ws: &[String], screen: &Screen) {
+    // Warnings are English.
+    let lang = Lang::En;
+    for w in ws {
+        out.push('\n');
+        out.push_str(&wrap_for(screen, lang, w, "warning: ", 9));
+    }
+}
+
 /// Run explain and return its text.
 pub fn run(opts: &ExplainOptions) -> Result<String> {
+    let screen = &opts.screen;
     if opts.myths_only {
-        return Ok(render_myths(opts.lang));
+        return Ok(render_myths(opts.lang, screen));
+    }
+    if opts.receive {
+        let measured = if opts.measure {
+            Some(receive::measure(opts.size, opts.cpus)?)
+        } else {
+            None
+        };
+        let mut out = receive::render(opts.lang, screen, measured.as_ref());
+        if let Some(r) = measured.as_ref().and_then(|m| m.report.as_ref()) {
+            warnings(&mut out, &r.warnings, screen);
+        }
+        return Ok(out);
     }
     if opts.kafka {
         let measured = if opts.measure {
@@ -451,12 +749,9 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
             None
         };
         let figures = measured.as_ref().map(kafka_figures);
-        let mut out = render_kafka(opts.lang, figures.as_ref());
+        let mut out = render_kafka(opts.lang, screen, figures.as_ref());
         if let Some(m) = &measured {
-            for w in &m.report.warnings {
-                out.push('\n');
-                out.push_str(&wrap(w, MAX_WIDTH, "warning: ", 9));
-            }
+            warnings(&mut out, &m.report.warnings, screen);
         }
         return Ok(out);
     }
@@ -486,17 +781,14 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
         let measured = report
             .as_ref()
             .and_then(|r| measured_from(*k, r, opts.lang));
-        out.push_str(&render_path(*k, opts.lang, measured.as_ref()));
+        out.push_str(&render_path(*k, opts.lang, screen, measured.as_ref()));
     }
     if let Some(r) = &report {
-        for w in &r.warnings {
-            out.push('\n');
-            out.push_str(&wrap(w, MAX_WIDTH, "warning: ", 9));
-        }
+        warnings(&mut out, &r.warnings, screen);
     }
     if opts.method.is_none() {
         out.push('\n');
-        out.push_str(&render_myths(opts.lang));
+        out.push_str(&render_myths(opts.lang, screen));
     }
     Ok(out)
 }
@@ -504,55 +796,103 @@ pub fn run(opts: &ExplainOptions) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::text::{Charset, wrap};
     use unicode_width::UnicodeWidthStr;
 
+    fn screen(width: usize, charset: Charset) -> Screen {
+        Screen {
+            color: false,
+            width,
+            wide: false,
+            charset,
+        }
+    }
+
     #[test]
-    fn every_line_fits_a_projector() {
-        for lang in [Lang::En, Lang::Zh] {
-            let mut all = String::new();
-            for k in MethodKind::ALL {
-                all.push_str(&render_path(k, lang, None));
-            }
-            all.push_str(&render_myths(lang));
-            for line in all.lines() {
-                assert!(
-                    line.width() <= MAX_WIDTH,
-                    "{lang:?}: {} cols: {line}",
-                    line.width()
-                );
+    fn every_line_fits_80_100_and_120_columns() {
+        for width in [80, 100, 120] {
+            for charset in [Charset::Unicode, Charset::Ascii] {
+                let sc = screen(width, charset);
+                for lang in [Lang::En, Lang::Zh] {
+                    let mut all = String::new();
+                    for k in MethodKind::ALL {
+                        all.push_str(&render_path(k, lang, &sc, None));
+                    }
+                    all.push_str(&render_myths(lang, &sc));
+                    all.push_str(&render_kafka(lang, &sc, None));
+                    all.push_str(&receive::render(lang, &sc, None));
+                    for line in all.lines() {
+                        assert!(
+                            line.width() <= width,
+                            "{lang:?} at {width}: {} cols: {line}",
+                            line.width()
+                        );
+                    }
+                    if charset == Charset::Ascii {
+                        // English all ASCII; Chinese keeps its words, but no box drawing.
+                        if lang == Lang::En {
+                            assert!(all.is_ascii(), "{lang:?} at {width}: not ASCII");
+                        }
+                        assert!(
+                            !all.contains(['─', '━', '│', '┌', '①', '▶', '•']),
+                            "{lang:?} at {width}: drawing characters"
+                        );
+                    }
+                }
             }
         }
     }
 
     #[test]
     fn diagrams_number_every_step_with_its_kind() {
-        for lang in [Lang::En, Lang::Zh] {
-            for k in MethodKind::ALL {
-                let text = diagram::draw(k.model(), lang).join("\n");
-                for (i, s) in k.model().steps.iter().enumerate() {
-                    let label = format!("{}{}", diagram::circled(i + 1), diagram::tag(s.kind));
-                    assert!(text.contains(&label), "{k} {lang:?}: no {label}\n{text}");
-                }
-                // Copies drawn = copies in the model: the table and the picture cannot disagree.
-                // A pinned send is a CPU copy without scatter-gather: counted like CPU*.
-                let pins = k
-                    .model()
-                    .steps
-                    .iter()
-                    .filter(|s| s.kind == StepKind::Pin)
-                    .count();
-                let cpu = (text.matches("CPU").count() + pins) as u32;
-                let dma = text.matches("DMA").count() as u32;
-                assert_eq!(cpu, k.textbook().cpu_copies, "{k}\n{text}");
-                assert_eq!(dma, k.textbook().dma_copies, "{k}\n{text}");
-                for call in k.model().per_chunk.iter().chain(k.model().once) {
-                    assert!(text.contains(&format!("{call}()")), "{k}: {call}()\n{text}");
-                }
-                // An io_uring path shows the operations it submits, and says what carries them.
-                if !k.model().per_batch.is_empty() {
-                    assert!(text.contains(" IORING_OP_"), "{k}\n{text}");
-                    let full = render_path(k, lang, None);
-                    assert!(full.contains("io_uring_enter()"), "{k}\n{full}");
+        for width in [80, 100, 120] {
+            for lang in [Lang::En, Lang::Zh] {
+                for k in MethodKind::ALL {
+                    let sender = Picture {
+                        sender: Some(k.model()),
+                        receiver: None,
+                    };
+                    let text = diagram::draw(&sender, lang, width, true, None).join("\n");
+                    for (i, s) in k.model().steps.iter().enumerate() {
+                        let label = format!("{}{}", diagram::circled(i + 1), diagram::tag(s.kind));
+                        assert!(text.contains(&label), "{k} {lang:?}: no {label}\n{text}");
+                    }
+                    // Copies drawn = copies in the model: the table and the picture cannot
+                    // disagree. A pinned send is a CPU copy without scatter-gather: counted like
+                    // CPU*.
+                    let pins = k
+                        .model()
+                        .steps
+                        .iter()
+                        .filter(|s| s.kind == StepKind::Pin)
+                        .count();
+                    let cpu = (text.matches("CPU").count() + pins) as u32;
+                    let dma = text.matches("DMA").count() as u32;
+                    assert_eq!(cpu, k.textbook().cpu_copies, "{k}\n{text}");
+                    assert_eq!(dma, k.textbook().dma_copies, "{k}\n{text}");
+                    for call in k.model().per_chunk.iter().chain(k.model().once) {
+                        assert!(text.contains(&format!("{call}()")), "{k}: {call}()\n{text}");
+                    }
+                    // An io_uring path shows the operations it submits, and says what carries
+                    // them.
+                    if !k.model().per_batch.is_empty() {
+                        assert!(text.contains(" IORING_OP_"), "{k}\n{text}");
+                        let full = render_path(k, lang, &screen(width, Charset::Unicode), None);
+                        assert!(full.contains("io_uring_enter()"), "{k}\n{full}");
+                    }
+                    // With the receiver below: one more CPU copy, in recv(), numbered on.
+                    let both = diagram::draw(&picture(k), lang, width, true, None).join("\n");
+                    assert_eq!(
+                        both.matches("CPU").count() as u32 + pins as u32,
+                        k.textbook().cpu_copies + 1,
+                        "{k}\n{both}"
+                    );
+                    let n = k.model().steps.len();
+                    let recv = format!("{}CPU", diagram::circled(n + 2));
+                    assert!(
+                        both.contains(&recv) && both.contains("recv()"),
+                        "{k}\n{both}"
+                    );
                 }
             }
         }
@@ -564,5 +904,51 @@ mod tests {
         assert_eq!(w, "alpha beta\n  gamma\n  delta\n");
         let z = wrap("一二三四五六七八九十", 8, "", 0);
         assert!(z.lines().all(|l| l.width() <= 8), "{z}");
+        // A path longer than a line breaks after a slash; a long word without one stays whole.
+        let text = "see src/java.base/linux/native/libnio/ch/X.c here";
+        let p = wrap(text, 20, "", 2);
+        assert!(p.lines().all(|l| l.width() <= 20), "{p}");
+        assert!(p.lines().skip(1).all(|l| !l.trim().is_empty()), "{p}");
+        let squash = |t: &str| t.split_whitespace().collect::<String>();
+        assert_eq!(squash(&p), squash(text), "{p}");
+        assert!(p.lines().any(|l| l.trim_end().ends_with('/')), "{p}");
+        assert_eq!(wrap("abcdefghij", 4, "", 0), "abcdefghij\n");
+    }
+
+    #[test]
+    fn figures_go_on_the_arrows() {
+        let f = Figures {
+            sender: vec![
+                Some("cached: disk not read".into()),
+                Some("copy 1.2 ms/GiB".into()),
+                Some("lo: no NIC, no DMA".into()),
+            ],
+            receiver: vec![
+                Some("lo: skb handed over".into()),
+                Some("copy 151 ms/GiB · 14 syscalls".into()),
+            ],
+            calls: vec![("sendfile", "×1".into())],
+        };
+        for width in [80, 100, 120] {
+            let lines = diagram::draw(
+                &picture(MethodKind::Sendfile),
+                Lang::En,
+                width,
+                true,
+                Some(&f),
+            );
+            let text = lines.join("\n");
+            for want in [
+                "sendfile() ×1",
+                "cached: disk not read",
+                "copy 1.2 ms/GiB",
+                "lo: no NIC, no DMA",
+                "lo: skb handed over",
+                "copy 151 ms/GiB · 14 syscalls",
+            ] {
+                assert!(text.contains(want), "at {width}: {want}\n{text}");
+            }
+            assert!(lines.iter().all(|l| l.width() <= width), "{text}");
+        }
     }
 }

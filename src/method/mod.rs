@@ -162,6 +162,12 @@ pub enum Place {
     Pipe,
     SocketBuffer,
     Nic,
+    /// `/dev/null` as a splice target: it takes the pipe's page references and drops them.
+    DevNull,
+    /// Nowhere: the kernel frees the socket's buffers unread (`recv(MSG_TRUNC)`).
+    Freed,
+    /// The buffer a zero-copy receiver gives the kernel for the bytes it cannot map.
+    CopyBuffer,
 }
 
 /// The three bands of the diagram.
@@ -176,8 +182,12 @@ impl Place {
     pub fn band(self) -> Band {
         match self {
             Place::Disk | Place::Nic => Band::Hardware,
-            Place::PageCache | Place::Pipe | Place::SocketBuffer => Band::Kernel,
-            Place::UserBuffer | Place::UserMapping => Band::User,
+            Place::PageCache
+            | Place::Pipe
+            | Place::SocketBuffer
+            | Place::DevNull
+            | Place::Freed => Band::Kernel,
+            Place::UserBuffer | Place::UserMapping | Place::CopyBuffer => Band::User,
         }
     }
 }
@@ -198,6 +208,8 @@ pub enum StepKind {
     /// No copy: the pages are pinned and attached to the socket buffer; the kernel says when it
     /// has let go of them (a completion), and only then may they be reused.
     Pin,
+    /// No copy: the bytes are dropped unseen (a receiver that discards them).
+    Drop,
 }
 
 /// One step of the model.

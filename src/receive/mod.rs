@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::method::Unavailable;
+use crate::method::{Model, Unavailable};
 use crate::sys::Calls;
 use crate::transport::Transport;
 
@@ -109,6 +109,17 @@ impl ReceiverKind {
     pub fn availability(self, transport: Transport) -> Result<(), Unavailable> {
         (self.path().availability)(transport)
     }
+
+    /// Where the bytes go on this receiving end, step by step, from the NIC on: what
+    /// `explain` draws below the sender's picture.
+    pub fn model(self) -> &'static Model {
+        self.path().model
+    }
+
+    /// Where what `explain receive` says of this path can be checked.
+    pub fn sources(self) -> &'static [&'static str] {
+        self.path().sources
+    }
 }
 
 impl std::fmt::Display for ReceiverKind {
@@ -150,6 +161,10 @@ pub struct ReceivePath {
     pub private_lo: bool,
     pub availability: fn(Transport) -> Result<(), Unavailable>,
     pub build: fn(&ReceiveConfig) -> Box<dyn Receive>,
+    /// Where the bytes go, from the NIC (or loopback) into this path's hands.
+    pub model: &'static Model,
+    /// Kernel files and functions its model and `explain receive` rest on.
+    pub sources: &'static [&'static str],
 }
 
 /// Settings the receivers share.

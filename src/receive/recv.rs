@@ -6,6 +6,7 @@
 use std::os::fd::BorrowedFd;
 
 use super::{Check, Receive, ReceivePath, ReceiverKind, Tally, always, io};
+use crate::method::{Model, Place::*, StepKind::*, step};
 use crate::sys::{self, Calls, PageBuf};
 
 /// The receiver reads this much per call: large, so it is never the bottleneck it is blamed on.
@@ -20,6 +21,21 @@ pub static PATH: ReceivePath = ReceivePath {
     private_lo: false,
     availability: always,
     build: |_| Box::new(Recv::default()),
+    model: &MODEL,
+    sources: &[
+        "net/ipv4/tcp.c: tcp_recvmsg_locked → skb_copy_datagram_msg (net/core/datagram.c: __skb_datagram_iter → _copy_to_iter): socket buffer → your buffer",
+    ],
+};
+
+/// The packet lands in the socket's buffers; recv copies every byte out of them.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Nic, SocketBuffer, Dma, None),
+        step(SocketBuffer, UserBuffer, Cpu, Some("recv")),
+    ],
+    per_chunk: &["recv"],
+    once: &[],
+    per_batch: &[],
 };
 
 #[derive(Default)]

@@ -11,7 +11,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use nix::errno::Errno;
 
 use super::{Check, Receive, ReceiveConfig, ReceivePath, ReceiverKind, Tally, io};
-use crate::method::Unavailable;
+use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls};
 use crate::transport::Transport;
 
@@ -27,6 +27,24 @@ pub static PATH: ReceivePath = ReceivePath {
     private_lo: false,
     availability,
     build: |cfg| Box::new(Splice::new(cfg)),
+    model: &MODEL,
+    sources: &[
+        "net/ipv4/tcp.c: tcp_splice_read → tcp_read_sock → tcp_splice_data_recv → net/core/skbuff.c: skb_splice_bits (the skb's pages referenced by the pipe)",
+        "drivers/char/mem.c: splice_write_null → __splice_from_pipe(…, pipe_to_null): the pipe's pages released, nothing read",
+        "fs/splice.c: iter_file_splice_write (into a file the pages are written, a copy again)",
+    ],
+};
+
+/// socket → pipe by page reference, pipe → /dev/null dropped: two splices, no copy.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Nic, SocketBuffer, Dma, None),
+        step(SocketBuffer, Pipe, Reference, Some("splice")),
+        step(Pipe, DevNull, Drop, Some("splice")),
+    ],
+    per_chunk: &["splice", "splice"],
+    once: &[],
+    per_batch: &[],
 };
 
 /// Anywhere /dev/null is the null device.

@@ -6,7 +6,7 @@
 use std::os::fd::BorrowedFd;
 
 use super::{Check, Receive, ReceivePath, ReceiverKind, Tally, io};
-use crate::method::Unavailable;
+use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls};
 use crate::transport::Transport;
 
@@ -21,6 +21,22 @@ pub static PATH: ReceivePath = ReceivePath {
     private_lo: false,
     availability,
     build: |_| Box::new(Trunc),
+    model: &MODEL,
+    sources: &[
+        "net/ipv4/tcp.c: tcp_recvmsg_locked — `if (!(flags & MSG_TRUNC))` around skb_copy_datagram_msg: with MSG_TRUNC the stream advances and the skb is freed uncopied",
+        "iperf3 src/iperf_tcp.c: iperf_tcp_recv passes MSG_TRUNC for --skip-rx-copy; neper's --skip-rx-copy sets recv_flags = MSG_TRUNC",
+    ],
+};
+
+/// recv(MSG_TRUNC): the stream advances and the socket's buffers are freed, nothing copied.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Nic, SocketBuffer, Dma, None),
+        step(SocketBuffer, Freed, Drop, Some("recv(MSG_TRUNC)")),
+    ],
+    per_chunk: &["recv"],
+    once: &[],
+    per_batch: &[],
 };
 
 /// TCP only: a Unix stream socket refuses MSG_TRUNC without a buffer (EFAULT).

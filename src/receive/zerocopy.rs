@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 
 use super::{Check, Landed, Receive, ReceivePath, ReceiverKind, Tally, io};
-use crate::method::Unavailable;
+use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls, Mapping, PageBuf};
 use crate::transport::Transport;
 
@@ -39,6 +39,36 @@ pub static PATH: ReceivePath = ReceivePath {
     private_lo: true,
     availability,
     build: |_| Box::new(Zerocopy::default()),
+    model: &MODEL,
+    sources: &[
+        "net/ipv4/tcp.c: tcp_zerocopy_receive → tcp_zerocopy_vm_insert_batch (vm_insert_pages), can_map_frag(), find_next_mappable_frag (recv_skip_hint), tcp_zc_handle_leftover → tcp_copy_straggler_data (the copy buffer)",
+        "net/ipv4/tcp.c: can_map_frag() refuses compound pages and pages with page->mapping, since \"tcp: add sanity checks to rx zerocopy\" (Linux 6.8, commit 577e4432f3ac, backported to 6.1-stable): \"TCP rx zerocopy intent is to map pages initially allocated from NIC drivers, not pages owned by a fs\"",
+        "tools/testing/selftests/net/tcp_mmap.c: \"NIC with header split is needed\"; on loopback \"ifconfig lo mtu 61512 # 15*4096 + 40 (ipv6 header) + 32 (TCP with TS option header)\"; \"-z option on sender uses MSG_ZEROCOPY, which forces a copy when packets go through loopback interface\"",
+        "include/linux/skbuff.h: skb_orphan_frags_rx → net/core/skbuff.c: skb_copy_ubufs (a MSG_ZEROCOPY skb looped back to a local socket is copied first)",
+        "Documentation/networking/iou-zcrx.rst: io_uring zero-copy receive needs a NIC queue with header/data split and flow steering",
+    ],
+};
+
+/// The socket's pages mapped into the receiver where can_map_frag() allows; the rest copied.
+pub static MODEL: Model = Model {
+    steps: &[
+        step(Nic, SocketBuffer, Dma, None),
+        step(
+            SocketBuffer,
+            UserMapping,
+            Map,
+            Some("getsockopt(TCP_ZEROCOPY_RECEIVE)"),
+        ),
+        step(
+            SocketBuffer,
+            CopyBuffer,
+            Cpu,
+            Some("getsockopt(TCP_ZEROCOPY_RECEIVE)"),
+        ),
+    ],
+    per_chunk: &["getsockopt"],
+    once: &["mmap"],
+    per_batch: &[],
 };
 
 /// TCP over copylab's private loopback, which needs root.

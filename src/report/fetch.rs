@@ -1,10 +1,12 @@
 //! Printing `copylab fetch`: a line per connection, the spread over connections, or `--json`.
+//! Lines wrap to the screen between their values (" · "), never inside one.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
+use super::text::{keep_figures, wrap, wrap_values};
 use crate::results::fetch::FetchReport;
 use crate::size::fmt_bytes;
 
@@ -21,6 +23,7 @@ pub fn write_fetch(
         return Ok(());
     }
     let results = r.connections;
+    let width = super::Screen::of(super::Color::Never, super::Layout::default()).width;
     for c in results {
         let sha = c
             .sha256
@@ -29,25 +32,42 @@ pub fn write_fetch(
         match &c.error {
             None => writeln!(
                 out,
-                "{}{} bytes ({}) in {:.1} ms · {:.0} MiB/s · sha256 {sha}",
-                if results.len() > 1 {
-                    format!("#{} ", c.id)
-                } else {
-                    String::new()
-                },
-                c.bytes,
-                fmt_bytes(c.bytes),
-                c.wall_ns as f64 / 1e6,
-                c.throughput_mib_s,
+                "{}",
+                wrap_values(
+                    &[
+                        format!(
+                            "{}{} bytes ({})",
+                            if results.len() > 1 {
+                                format!("#{} ", c.id)
+                            } else {
+                                String::new()
+                            },
+                            c.bytes,
+                            fmt_bytes(c.bytes),
+                        ),
+                        format!("in {:.1} ms", c.wall_ns as f64 / 1e6),
+                        format!("{:.0} MiB/s", c.throughput_mib_s),
+                        format!("sha256 {sha}"),
+                    ],
+                    width
+                )
             )?,
             // With one connection, the error line on stderr says it all.
             Some(_) if results.len() == 1 => {}
-            Some(e) => writeln!(
+            Some(e) => write!(
                 out,
-                "#{} failed after {} bytes: {}",
-                c.id,
-                c.bytes,
-                crate::escape::escape(e)
+                "{}",
+                wrap(
+                    &keep_figures(&format!(
+                        "#{} failed after {} bytes: {}",
+                        c.id,
+                        c.bytes,
+                        crate::escape::escape(e)
+                    )),
+                    width,
+                    "",
+                    2
+                )
             )?,
         }
     }
@@ -62,10 +82,21 @@ pub fn write_fetch(
             let med = crate::stats::median_f64(t.clone()).unwrap_or(*min);
             writeln!(
                 out,
-                "{} connections · MiB/s min {min:.0} · median {med:.0} · max {max:.0} · aggregate {:.0} MiB/s over {:.1} ms",
-                results.len(),
-                r.aggregate_mib_s,
-                r.wall_ns as f64 / 1e6
+                "{}",
+                wrap_values(
+                    &[
+                        format!("{} connections", results.len()),
+                        format!("MiB/s min {min:.0}"),
+                        format!("median {med:.0}"),
+                        format!("max {max:.0}"),
+                        format!(
+                            "aggregate {:.0} MiB/s over {:.1} ms",
+                            r.aggregate_mib_s,
+                            r.wall_ns as f64 / 1e6
+                        ),
+                    ],
+                    width
+                )
             )?;
         }
         let shas: std::collections::BTreeSet<&str> =
@@ -82,7 +113,7 @@ pub fn write_fetch(
         .filter_map(|c| c.range_note.as_deref())
         .collect();
     for n in notes {
-        writeln!(out, "note: {n}")?;
+        write!(out, "{}", wrap(&keep_figures(n), width, "note: ", 2))?;
     }
     if let Some(p) = written_to {
         writeln!(out, "written to {}", crate::escape::path(p))?;

@@ -20,7 +20,7 @@ mod trace;
 
 pub use doctor::write_doctor;
 pub use fetch::write_fetch;
-pub use table::{bar_of, new_table, thousands};
+pub use table::{bar_of, thousands};
 
 use std::io::{IsTerminal, Write};
 
@@ -61,6 +61,16 @@ pub enum Style {
     Ascii,
 }
 
+/// Where people's output is written, which decides the width it is laid out for and whether it
+/// may be coloured: stdout, stderr (trace's results, as `perf stat`'s), or a file (`-o FILE`:
+/// no colour, `COLUMNS` or 80 columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+    File,
+}
+
 /// A table's [`Layout`] resolved for this process's stdout: colour, width, characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Screen {
@@ -74,9 +84,22 @@ pub struct Screen {
 impl Screen {
     /// Resolve `color` and `layout` against stdout, `COLUMNS`, NO_COLOR, TERM and the locale.
     pub fn of(color: Color, layout: Layout) -> Screen {
+        Screen::on(Stream::Stdout, color, layout)
+    }
+
+    /// Resolve `color` and `layout` against `stream` (its terminal, if it is one), `COLUMNS`,
+    /// NO_COLOR, TERM and the locale.
+    pub fn on(stream: Stream, color: Color, layout: Layout) -> Screen {
+        use std::os::fd::AsFd;
+        let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+        let fd = match stream {
+            Stream::Stdout => Some(stdout.as_fd()),
+            Stream::Stderr => Some(stderr.as_fd()),
+            Stream::File => None,
+        };
         Screen {
-            color: use_color(color),
-            width: text::width(),
+            color: use_color_on(color, fd.is_some_and(|f| f.is_terminal())),
+            width: text::width_on(fd),
             wide: layout.wide,
             charset: match layout.style {
                 Style::Auto => text::Charset::from_env(),
@@ -91,26 +114,32 @@ impl Screen {
         self.charset == text::Charset::Unicode
     }
 
-    /// `text` wrapped to the screen's width (spelled out in ASCII first where the screen needs
-    /// it, so the width counts what is printed), continuation lines indented by `indent`.
+    /// `text` after `first`, wrapped to the screen's width (both spelled out in ASCII first
+    /// where the screen needs it, so the width counts what is printed), continuation lines
+    /// indented by `indent`.
     pub fn wrap(&self, text: &str, first: &str, indent: usize) -> String {
         if self.unicode() {
             text::wrap(text, self.width, first, indent)
         } else {
-            text::wrap(&text::to_ascii(text), self.width, first, indent)
+            text::wrap(
+                &text::to_ascii(text),
+                self.width,
+                &text::to_ascii(first),
+                indent,
+            )
         }
     }
 }
 
-/// Whether to colour output going to stdout.
-pub fn use_color(choice: Color) -> bool {
+/// Whether to colour output going to a stream that is (or is not) a `terminal`.
+fn use_color_on(choice: Color, terminal: bool) -> bool {
     match choice {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => {
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
-                && std::io::stdout().is_terminal()
+                && terminal
         }
     }
 }
@@ -155,13 +184,21 @@ pub fn write(report: &Report, output: Output, w: &mut dyn Write) -> Result<()> {
     write_as(report, output, render, w)
 }
 
-/// Write a trace's results to `w` in the chosen format.
+/// Write a trace's results to `w` in the chosen format, laid out for `stream`.
 pub fn write_trace(
     r: &crate::results::TraceReport,
     output: Output,
+    stream: Stream,
     w: &mut dyn Write,
 ) -> Result<()> {
-    write_as(r, output, trace::render, w)
+    match output {
+        Output::Json => write_as(r, output, trace::render, w),
+        Output::Table { color, layout } => {
+            w.write_all(trace::render(r, &Screen::on(stream, color, layout)).as_bytes())?;
+            w.flush()?;
+            Ok(())
+        }
+    }
 }
 
 /// What `lab up` made and how to use it.

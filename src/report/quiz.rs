@@ -1,10 +1,21 @@
 //! Printing `copylab quiz`: the header, each question with its choices, the verdict after each
 //! answer, the score, and the teacher's list of questions with this run's measured answers. The
-//! words are the lesson's ([`super::lesson`]).
+//! words are the lesson's ([`super::lesson`]); every line is wrapped to the screen (at most
+//! [`MAX_WIDTH`] columns), a figure never split from its unit.
 
 use super::lesson::{self, Msg};
-use super::text::{Lang, MAX_WIDTH, wrap};
+use super::text::{Lang, keep_figures, wrap};
+
+/// Widest a quiz line is laid out, however wide the terminal: prose reads best at this.
+const MAX_WIDTH: usize = 100;
 use crate::results::quiz::{Expect, Question, QuizReport};
+
+/// `text` wrapped to the screen's width (COLUMNS, else stdout's terminal, else 80; at most
+/// [`MAX_WIDTH`]), the first line after `first`, the rest indented by `indent`.
+fn fill(text: &str, first: &str, indent: usize) -> String {
+    let width = super::text::width_on(Some(std::os::fd::AsFd::as_fd(&std::io::stdout())));
+    wrap(&keep_figures(text), width.min(MAX_WIDTH), first, indent)
+}
 
 /// "a) read-write  b) mmap …", or what kind of number is asked.
 fn how_to_answer(q: &Question, lang: Lang) -> String {
@@ -16,10 +27,17 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
                 pct: *tolerance_pct,
             },
         ),
+        // Each choice kept on one line: its letter and words joined by no-break spaces.
         Expect::Choice { choices } => choices
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{}) {c}", char::from(b'a' + i as u8)))
+            .map(|(i, c)| {
+                format!(
+                    "{})\u{a0}{}",
+                    char::from(b'a' + i as u8),
+                    c.replace(' ', "\u{a0}")
+                )
+            })
             .collect::<Vec<_>>()
             .join("  "),
     }
@@ -27,11 +45,10 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
 
 /// Before the first question: the seed to give a class, and what could not be asked.
 pub fn header(seed: u64, total: usize, skipped: &[String], lang: Lang) -> String {
-    let mut out = lesson::say(lang, &Msg::QuizHeader { seed, total });
-    out.push('\n');
+    let mut out = fill(&lesson::say(lang, &Msg::QuizHeader { seed, total }), "", 2);
     let not_asked = lesson::say(lang, &Msg::NotAsked);
     for s in skipped {
-        out.push_str(&format!("{not_asked} {s}\n"));
+        out.push_str(&fill(&format!("{not_asked} {s}"), "", 2));
     }
     out
 }
@@ -40,8 +57,8 @@ pub fn header(seed: u64, total: usize, skipped: &[String], lang: Lang) -> String
 pub fn question(n: usize, q: &Question, lang: Lang) -> String {
     format!(
         "\n{}{}> ",
-        wrap(&q.text, MAX_WIDTH, &format!("{n}. "), 3),
-        wrap(&how_to_answer(q, lang), MAX_WIDTH, "   ", 3)
+        fill(&q.text, &format!("{n}. "), 3),
+        fill(&how_to_answer(q, lang), "   ", 3)
     )
 }
 
@@ -52,7 +69,7 @@ pub fn echo(given: &str) -> String {
 
 /// After an answer that could not be read, on a terminal.
 pub fn retry(why: &str, lang: Lang) -> String {
-    format!("   {}\n", lesson::say(lang, &Msg::TryAgain { why }))
+    fill(&lesson::say(lang, &Msg::TryAgain { why }), "   ", 3)
 }
 
 fn also(q: &Question, lang: Lang) -> String {
@@ -83,7 +100,7 @@ pub fn verdict(q: &Question, lang: Lang) -> String {
             explanation: &q.explanation,
         },
     );
-    wrap(&text, MAX_WIDTH, "   ", 3)
+    fill(&text, "   ", 3)
 }
 
 /// The last line: the score of the `answered` questions, and how many there were when the quiz
@@ -99,7 +116,7 @@ pub fn score(score: usize, answered: usize, total: usize, lang: Lang) -> String 
     if answered < total {
         line.push_str(&lesson::say(lang, &Msg::Stopped { answered, total }));
     }
-    format!("\n{line}\n")
+    format!("\n{}", fill(&line, "", 2))
 }
 
 /// For the teacher: every question with this run's measured answer and its explanation.
@@ -107,16 +124,16 @@ pub fn list(r: &QuizReport, lang: Lang) -> String {
     let mut out = header(r.seed, r.total, &r.skipped, lang);
     for (i, q) in r.questions.iter().enumerate() {
         out.push('\n');
-        out.push_str(&wrap(&q.text, MAX_WIDTH, &format!("{}. ", i + 1), 3));
-        out.push_str(&wrap(&how_to_answer(q, lang), MAX_WIDTH, "   ", 3));
+        out.push_str(&fill(&q.text, &format!("{}. ", i + 1), 3));
+        out.push_str(&fill(&how_to_answer(q, lang), "   ", 3));
         let answer = format!(
             "{} {}{}",
             lesson::say(lang, &Msg::AnswerMeasured),
             q.answer,
             also(q, lang)
         );
-        out.push_str(&wrap(&answer, MAX_WIDTH, "   ", 3));
-        out.push_str(&wrap(&q.explanation, MAX_WIDTH, "   ", 3));
+        out.push_str(&fill(&answer, "   ", 3));
+        out.push_str(&fill(&q.explanation, "   ", 3));
     }
     out
 }

@@ -1,15 +1,88 @@
 //! `serve`'s output: the listening lines, one line per connection, and the summary table — or
-//! the same events as one JSON object per line. Nothing here measures or serves.
+//! the same events as one JSON object per line; and the `--live` view's lines. Every line fits
+//! the screen: a connection's line wraps between its values (" · "), never inside one, its
+//! continuation indented; a live line drops its least important values, whole; the summary
+//! drops its least important columns. Nothing here measures or serves.
 
 use std::io::Write;
 
-use comfy_table::{Cell, CellAlignment, Table};
+use unicode_width::UnicodeWidthStr;
 
+use super::fit::{Align, Column, Paint, fit};
+use super::text::{INDENT, keep_figures, wrap, wrap_values};
+use super::{Layout, Screen};
 use crate::escape::escape;
 use crate::results::Cost;
 use crate::results::serve::{ConnRecord, InProgress, Listening, Summary};
 use crate::size::{fmt_bytes, fmt_ms as ms};
 use crate::transport::Transport;
+
+/// Between two values of a line.
+const SEP: &str = " · ";
+
+/// One value of a live line: its text, a shorter text saying the same figure (or none), and how
+/// much it matters.
+struct Part {
+    text: String,
+    short: Option<String>,
+    keep: u8,
+}
+
+fn part(text: String, keep: u8) -> Part {
+    Part {
+        text,
+        short: None,
+        keep,
+    }
+}
+
+fn part_or(text: String, short: String, keep: u8) -> Part {
+    Part {
+        text,
+        short: Some(short),
+        keep,
+    }
+}
+
+/// `parts` joined by " · " within `width`: while too wide, the words around the figures go
+/// first (each part's shorter text, least important first), then the least important parts,
+/// whole; the first part always stays (shortened, perhaps).
+fn fit_parts(mut parts: Vec<Part>, width: usize) -> String {
+    loop {
+        let line = parts
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join(SEP);
+        if line.width() <= width || parts.len() <= 1 {
+            return line;
+        }
+        let least = |shorter: bool| {
+            parts
+                .iter()
+                .enumerate()
+                .skip(usize::from(!shorter))
+                .filter(|(_, p)| !shorter || p.short.is_some())
+                .min_by_key(|(i, p)| (p.keep, std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
+        };
+        if let Some(i) = least(true) {
+            if let Some(short) = parts[i].short.take() {
+                parts[i].text = short;
+            }
+        } else if let Some(i) = least(false) {
+            parts.remove(i);
+        } else {
+            return line;
+        }
+    }
+}
+
+/// The width serve's lines are laid out for: COLUMNS, else stdout's terminal (read again for
+/// every line, so a resized window is followed), else 80.
+pub fn width() -> usize {
+    Screen::of(super::Color::Never, Layout::default()).width
+}
 
 /// One JSON object and a newline.
 fn write_json<T: serde::Serialize>(w: &mut dyn Write, value: &T) -> std::io::Result<()> {
@@ -40,45 +113,62 @@ pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io:
                 format!("curl --unix-socket {addr} -o copy http://localhost/"),
             ),
         };
-        writeln!(
+        let width = width();
+        let para = |text: String| wrap(&keep_figures(&text), width, "", INDENT);
+        write!(
             w,
-            "copylab serve: {} ({}) with {}, {} over {kind} on {addr}",
-            escape(&l.file),
-            fmt_bytes(l.bytes),
-            l.method,
-            if l.http { "HTTP" } else { "raw" },
+            "{}",
+            para(format!(
+                "copylab serve: {} ({}) with {}, {} over {kind} on {addr}",
+                escape(&l.file),
+                fmt_bytes(l.bytes),
+                l.method,
+                if l.http { "HTTP" } else { "raw" },
+            ))
         )?;
         if let Some(rate) = l.link_rate_bytes_per_s {
-            writeln!(
+            write!(
                 w,
-                "each connection paced to {} (SO_MAX_PACING_RATE), like a link of that speed",
-                crate::size::fmt_rate(rate)
+                "{}",
+                para(format!(
+                    "each connection paced to {} (SO_MAX_PACING_RATE), like a link of that speed",
+                    crate::size::fmt_rate(rate)
+                ))
             )?;
         }
-        writeln!(w, "try: {try_it}    (Ctrl-C stops and prints a summary)")?;
+        // The command is copied as it is printed: never wrapped, the hint on a line of its own
+        // when both do not fit.
+        let hint = "(Ctrl-C stops and prints a summary)";
+        let try_line = format!("try: {try_it}    {hint}");
+        if try_line.width() <= width {
+            writeln!(w, "{try_line}")?;
+        } else {
+            writeln!(w, "try: {try_it}\n{hint}")?;
+        }
     }
     w.flush()
 }
 
-/// One finished connection: its line, or its `connection` JSON line.
+/// One finished connection: its line (wrapped to the screen), or its `connection` JSON line.
 pub fn write_record(r: &ConnRecord, json: bool, w: &mut dyn Write) -> std::io::Result<()> {
     if json {
         write_json(w, r)?;
     } else {
-        writeln!(w, "{}", record_line(r))?;
+        writeln!(w, "{}", record_line(r, width()))?;
     }
     w.flush()
 }
 
-/// "#3 127.0.0.1:50412 · HTTP 200 · 8.0 MiB · 4 ms · …· complete". The detail can quote what
-/// the client sent (a request line's version): escaped, like the peer.
-pub fn record_line(r: &ConnRecord) -> String {
-    let mut line = format!("#{} {}", r.id, escape(&r.peer));
+/// "#3 127.0.0.1:50412 · HTTP 200 · 8.0 MiB · 4 ms · …· complete", wrapped to `width` between
+/// its values. The detail can quote what the client sent (a request line's version): escaped,
+/// like the peer.
+pub fn record_line(r: &ConnRecord, width: usize) -> String {
+    let mut parts = vec![format!("#{} {}", r.id, escape(&r.peer))];
     if let Some(s) = r.http_status {
-        line.push_str(&format!(" · HTTP {s}"));
+        parts.push(format!("HTTP {s}"));
     }
     if let (Some(a), Some(b)) = (r.range_start, r.range_end) {
-        line.push_str(&format!(" · range {a}-{b} (from offset {a})"));
+        parts.push(format!("range {a}-{b} (from offset {a})"));
     }
     if let Some(c) = &r.cost {
         // Under --link the time runs until the client acknowledged the last byte.
@@ -87,30 +177,30 @@ pub fn record_line(r: &ConnRecord) -> String {
         } else {
             ""
         };
-        line.push_str(&format!(
-            " · {} · {} ms{until} · {} MiB/s · {} · ctx sw {}/{} · sys {} ms",
-            fmt_bytes(r.bytes),
-            ms(r.wall_ns),
-            mib_s(r.throughput_mib_s),
-            syscalls_text(c),
-            c.context_switches.voluntary,
-            c.context_switches.involuntary,
-            ms(c.cpu.sys_ns),
+        parts.push(fmt_bytes(r.bytes));
+        parts.push(format!("{} ms{until}", ms(r.wall_ns)));
+        parts.push(format!("{} MiB/s", mib_s(r.throughput_mib_s)));
+        parts.push(syscalls_text(c));
+        parts.push(format!(
+            "ctx sw {}/{}",
+            c.context_switches.voluntary, c.context_switches.involuntary
         ));
+        let mut sys = format!("sys {} ms", ms(c.cpu.sys_ns));
         if let Some(w) = &c.io_workers {
-            line.push_str(&format!(" (+ io-wq {} ms)", ms(w.cpu_ns)));
+            sys.push_str(&format!(" (+ io-wq {} ms)", ms(w.cpu_ns)));
         }
+        parts.push(sys);
         if let Some(z) = &c.zerocopy {
-            line.push_str(&format!(
-                " · zero-copied {} of {} sends (kernel copied {})",
+            parts.push(format!(
+                "zero-copied {} of {} sends (kernel copied {})",
                 z.zero_copied(),
                 z.sends,
                 z.copied
             ));
         }
     }
-    line.push_str(&format!(" · {}", escape(&r.detail)));
-    line
+    parts.push(escape(&r.detail).into_owned());
+    wrap_values(&parts, width)
 }
 
 /// MiB/s as printed: whole numbers, with two decimals below 10 (a paced link's 0.24 MiB/s
@@ -124,14 +214,24 @@ fn mib_s(v: f64) -> String {
 }
 
 /// `--live`: "#3 127.0.0.1:50412 · sending 12.50 MiB of 64 MiB · 210 MiB/s · syscalls 14 ·
-/// sys 20 ms so far".
-pub fn progress_line(p: &InProgress) -> String {
+/// sys 20 ms so far", within `width`: the peer, "so far" and "sending" go first, then the rate,
+/// then sys CPU (the connection's finished line has them all).
+pub fn progress_line(p: &InProgress, width: usize) -> String {
     let Some(bytes) = p.bytes else {
-        return format!(
-            "#{} {} · starting ({} to send)",
-            p.id,
-            escape(&p.peer),
-            fmt_bytes(p.expected)
+        return fit_parts(
+            vec![
+                part_or(
+                    format!("#{} {}", p.id, escape(&p.peer)),
+                    format!("#{}", p.id),
+                    2,
+                ),
+                part_or(
+                    format!("starting ({} to send)", fmt_bytes(p.expected)),
+                    "starting".into(),
+                    8,
+                ),
+            ],
+            width,
         );
     };
     let secs = p.elapsed_ns as f64 / 1e9;
@@ -149,18 +249,27 @@ pub fn progress_line(p: &InProgress) -> String {
         Some(ns) => format!("sys {} ms", ms(ns)),
         None => "sys n/a".into(),
     };
-    format!(
-        "#{} {} · sending {} of {} · {rate} · {syscalls} · {sys} so far",
-        p.id,
-        escape(&p.peer),
-        fmt_bytes(bytes),
-        fmt_bytes(p.expected)
+    let of = format!("{} of {}", fmt_bytes(bytes), fmt_bytes(p.expected));
+    fit_parts(
+        vec![
+            part_or(
+                format!("#{} {}", p.id, escape(&p.peer)),
+                format!("#{}", p.id),
+                2,
+            ),
+            part_or(format!("sending {of}"), of, 8),
+            part(rate, 3),
+            part(syscalls, 7),
+            part_or(format!("{sys} so far"), sys, 5),
+        ],
+        width,
     )
 }
 
 /// `--live`: the running totals of the server's one method, "sendfile · 5 done · 1.25 GiB ·
-/// median 447 MiB/s · 0.01 syscalls per MiB".
-pub fn totals_line(s: &Summary) -> String {
+/// median 447 MiB/s · 0.01 syscalls per MiB", within `width` (the bytes go first, then the
+/// median).
+pub fn totals_line(s: &Summary, width: usize) -> String {
     let median = match s.median_mib_s {
         Some(m) => format!("median {m:.0} MiB/s"),
         None => "median – (none complete)".into(),
@@ -169,11 +278,15 @@ pub fn totals_line(s: &Summary) -> String {
         Some(v) => format!("{v:.2} syscalls per MiB"),
         None => "syscalls per MiB n/a".into(),
     };
-    format!(
-        "{} · {} done · {} · {median} · {per_mib}",
-        s.method.name(),
-        s.connections,
-        fmt_bytes(s.bytes)
+    fit_parts(
+        vec![
+            part(s.method.name().to_string(), 9),
+            part(format!("{} done", s.connections), 7),
+            part(fmt_bytes(s.bytes), 3),
+            part(median, 5),
+            part(per_mib, 8),
+        ],
+        width,
     )
 }
 
@@ -200,33 +313,25 @@ fn syscalls_text(c: &Cost) -> String {
     }
 }
 
-/// The summary table, or the `summary` JSON line.
+/// The summary table (fitted to the screen: its least important columns dropped, whole, and
+/// named), or the `summary` JSON line.
 pub fn write_summary(
     s: &Summary,
     json: bool,
     color: super::Color,
+    layout: Layout,
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
     if json {
         write_json(w, s)?;
     } else {
-        writeln!(w, "{}", summary_table(s, super::use_color(color)))?;
+        write!(w, "{}", summary_table(s, &Screen::of(color, layout)))?;
     }
     w.flush()
 }
 
-fn summary_table(s: &Summary, color: bool) -> Table {
-    let mut t = super::new_table(color);
-    t.set_header(vec![
-        "method",
-        "connections",
-        "bytes sent",
-        "MiB/s median\nper connection\np5 – p95",
-        "syscalls\nper MiB\n(all sent)",
-        "ctx sw median\nvol / invol",
-        "sys CPU ms\nmedian / total",
-    ]);
-    let mut conns = format!("{} ({} complete", s.connections, s.complete);
+fn summary_table(s: &Summary, screen: &Screen) -> String {
+    let mut conns = vec![format!("{} complete", s.complete)];
     for (n, what) in [
         (s.client_closed, "client closed"),
         (s.send_timeout, "send timeout"),
@@ -236,41 +341,116 @@ fn summary_table(s: &Summary, color: bool) -> Table {
         (s.rejected, "rejected"),
     ] {
         if n > 0 {
-            conns.push_str(&format!(", {n} {what}"));
+            conns.push(format!("{n} {what}"));
         }
     }
-    conns.push(')');
-    let right = |x: String| Cell::new(x).set_alignment(CellAlignment::Right);
-    t.add_row(vec![
-        Cell::new(s.method.name()),
-        Cell::new(conns),
-        right(fmt_bytes(s.bytes)),
-        right(match (s.median_mib_s, s.p5_mib_s, s.p95_mib_s) {
-            (Some(m), Some(lo), Some(hi)) => {
-                format!("{}\n{} – {}", mib_s(m), mib_s(lo), mib_s(hi))
-            }
-            _ => "– (none complete)".into(),
-        }),
-        right(match s.syscalls_per_mib {
-            Some(v) => format!("{v:.2}"),
-            None => "n/a".into(),
-        }),
-        right(match (s.median_voluntary_cs, s.median_involuntary_cs) {
-            (Some(v), Some(i)) => format!("{v} / {i}"),
-            _ => "–".into(),
-        }),
-        right(match s.median_sys_ns {
-            Some(m) => format!("{} / {}", ms(m), ms(s.total_sys_ns)),
-            None => "–".into(),
-        }),
-    ]);
-    t
+    let cell = |header: &str, keep: u8, align: Align, text: String| {
+        let mut c = Column::new(header, keep, align);
+        c.cells.push(text);
+        c
+    };
+    let columns = vec![
+        cell("method", 10, Align::Left, s.method.name().to_string()).paint(Paint::Name),
+        // One outcome a line: "5 (3 complete,\n1 client closed,\n1 stopped at exit)".
+        cell(
+            "connections",
+            6,
+            Align::Left,
+            format!("{} ({})", s.connections, conns.join(",\n")),
+        ),
+        cell("bytes sent", 4, Align::Right, fmt_bytes(s.bytes)),
+        cell(
+            "MiB/s median\nper connection\np5 – p95",
+            7,
+            Align::Right,
+            match (s.median_mib_s, s.p5_mib_s, s.p95_mib_s) {
+                (Some(m), Some(lo), Some(hi)) => {
+                    format!("{}\n{} – {}", mib_s(m), mib_s(lo), mib_s(hi))
+                }
+                _ => "– (none\ncomplete)".into(),
+            },
+        )
+        .paint(Paint::Figure),
+        cell(
+            "syscalls\nper MiB\n(all sent)",
+            9,
+            Align::Right,
+            match s.syscalls_per_mib {
+                Some(v) => format!("{v:.2}"),
+                None => "n/a".into(),
+            },
+        )
+        .paint(Paint::Figure),
+        cell(
+            "ctx sw median\nvol / invol",
+            3,
+            Align::Right,
+            match (s.median_voluntary_cs, s.median_involuntary_cs) {
+                (Some(v), Some(i)) => format!("{v} / {i}"),
+                _ => "–".into(),
+            },
+        ),
+        cell(
+            "sys CPU ms\nmedian / total",
+            8,
+            Align::Right,
+            match s.median_sys_ns {
+                Some(m) => format!("{} / {}", ms(m), ms(s.total_sys_ns)),
+                None => "–".into(),
+            },
+        )
+        .paint(Paint::Figure),
+    ];
+    let fitted = fit(screen, columns);
+    let mut out = format!("{}\n", fitted.table);
+    if !fitted.dropped.is_empty() {
+        out.push_str(&screen.wrap(
+            &format!(
+                "left out to fit {} columns: {}; --wide shows every column.",
+                screen.width,
+                fitted.dropped.join(", ")
+            ),
+            "",
+            2,
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::counters::Reading;
+
+    #[test]
+    fn a_live_line_shortens_its_words_then_drops_values_whole() {
+        let p = InProgress {
+            id: 3,
+            peer: "127.0.0.1:50412".into(),
+            bytes: Some(35 << 20),
+            expected: 64 << 20,
+            elapsed_ns: 1_000_000_000,
+            syscalls: Some(575),
+            sys_ns: Some(10_000_000),
+            sys_tick_ns: 10_000_000,
+        };
+        assert_eq!(
+            progress_line(&p, 200),
+            "#3 127.0.0.1:50412 · sending 35 MiB of 64 MiB · 35 MiB/s · syscalls 575 · sys 10.0 ms so far"
+        );
+        assert_eq!(
+            progress_line(&p, 64),
+            "#3 · 35 MiB of 64 MiB · 35 MiB/s · syscalls 575 · sys 10.0 ms"
+        );
+        for width in 20..200 {
+            let line = progress_line(&p, width);
+            assert!(
+                line.width() <= width || !line.contains(" · "),
+                "{width}: {line}"
+            );
+            assert!(line.starts_with("#3"), "{line}");
+        }
+    }
 
     #[test]
     fn a_syscall_whose_counter_failed_is_na_not_left_out() {

@@ -5,9 +5,6 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::presets::UTF8_FULL;
-use comfy_table::{ContentArrangement, Table};
-
 use super::Screen;
 use super::fit::{Align, Column, Paint, fit};
 use crate::counters::SyscallSource;
@@ -584,19 +581,6 @@ pub(super) fn textbook_calls(tb: &crate::method::Textbook, batch: u32) -> String
         let _ = write!(s, " ({} once)", tb.syscalls_once);
     }
     s.trim().to_string()
-}
-
-/// An empty table in copylab's style, coloured or not.
-pub fn new_table(color: bool) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL);
-    t.set_content_arrangement(ContentArrangement::Dynamic);
-    if color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
-    t
 }
 
 /// The method column, shared by both views.

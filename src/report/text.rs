@@ -3,6 +3,7 @@
 //! and whether it can show box-drawing characters.
 
 use std::io::IsTerminal;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -11,24 +12,23 @@ pub const DEFAULT_WIDTH: usize = 80;
 /// Narrowest width copylab lays out for; anything narrower is drawn at this width.
 pub const MIN_WIDTH: usize = 60;
 
-/// The width, in display columns, human output is laid out for: `COLUMNS` when set to a
-/// number (so `COLUMNS=100 copylab … | less` lays out for 100), else the terminal stdout is
-/// on, else [`DEFAULT_WIDTH`]. Never below [`MIN_WIDTH`].
-pub fn width() -> usize {
+/// The width, in display columns, output written to `fd` is laid out for: `COLUMNS` when set
+/// to a number (so `COLUMNS=100 copylab … | less` lays out for 100), else the terminal `fd` is
+/// on, else (a file, a pipe, or `None`) [`DEFAULT_WIDTH`]. Never below [`MIN_WIDTH`].
+pub fn width_on(fd: Option<BorrowedFd<'_>>) -> usize {
     let from_env = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|&c| c > 0);
     from_env
-        .or_else(terminal_width)
+        .or_else(|| fd.and_then(terminal_width))
         .unwrap_or(DEFAULT_WIDTH)
         .max(MIN_WIDTH)
 }
 
-/// The width of the terminal stdout is on (TIOCGWINSZ), if it is one.
-fn terminal_width() -> Option<usize> {
-    let out = std::io::stdout();
-    if !out.is_terminal() {
+/// The width of the terminal `fd` is on (TIOCGWINSZ), if it is one.
+fn terminal_width(fd: BorrowedFd<'_>) -> Option<usize> {
+    if !fd.is_terminal() {
         return None;
     }
     let mut ws = libc::winsize {
@@ -37,9 +37,9 @@ fn terminal_width() -> Option<usize> {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into `ws`, which lives for the call; fd 1 is
-    // stdout, a terminal (checked above).
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into `ws`, which lives for the call; `fd` is an
+    // open descriptor (borrowed for the call) on a terminal (checked above).
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
     (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
@@ -73,9 +73,6 @@ impl Charset {
     }
 }
 
-/// Widest line of explain's texts and diagrams, and quiz's, in display columns.
-pub const MAX_WIDTH: usize = 100;
-
 /// The languages copylab's texts are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -105,18 +102,49 @@ impl Lang {
 /// texts use spelled out (– → -, × → x, ≈ → ~, µ → u, …), box and block characters as their
 /// ASCII look-alikes, anything else as `?`.
 pub fn to_ascii(text: &str) -> String {
+    spell(text, true)
+}
+
+/// `text` with copylab's drawing characters and symbols spelled out in ASCII as [`to_ascii`]
+/// does, but words kept: Chinese stays Chinese for a reader who asked for it (`--lang zh
+/// --style ascii`: a font without box drawing, not a terminal without Unicode).
+pub fn to_plain(text: &str) -> String {
+    spell(text, false)
+}
+
+/// `text` for a screen without box drawing, in `lang`: all ASCII in English, symbols spelled
+/// out and words kept in Chinese.
+pub fn plain(text: &str, lang: Lang) -> String {
+    match lang {
+        Lang::En => to_ascii(text),
+        Lang::Zh => to_plain(text),
+    }
+}
+
+/// The one table behind [`to_ascii`] and [`to_plain`]; `unknown_as_question` says what becomes
+/// of a character it does not name.
+fn spell(text: &str, unknown_as_question: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let s: &str = match c {
-            c if c.is_ascii() => {
+            c if c.is_ascii() || c == NBSP => {
                 out.push(c);
                 continue;
             }
-            '–' | '—' | '−' | '─' | '━' | '═' | '╌' | '┈' => "-",
-            '│' | '┆' | '┃' => "|",
-            '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╞' | '╡' | '╪' => {
-                "+"
+            // ① … ⑳: the lesson's step numbers.
+            '\u{2460}'..='\u{2473}' => {
+                out.push_str(&format!("({})", c as u32 - 0x2460 + 1));
+                continue;
             }
+            '–' | '—' | '−' | '─' | '━' | '╌' | '┈' => "-",
+            '│' | '┆' | '┃' | '║' => "|",
+            '═' => "=",
+            '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╞' | '╡' | '╪' | '┿' | '╔'
+            | '╗' | '╚' | '╝' => "+",
+            '▲' => "^",
+            '▼' => "v",
+            '◀' => "<",
+            '•' => "*",
             '·' => "-",
             '×' => "x",
             '≈' => "~=",
@@ -137,11 +165,60 @@ pub fn to_ascii(text: &str) -> String {
             '▓' => "=",
             '▒' => ":",
             '░' => ".",
-            _ => "?",
+            _ if unknown_as_question => "?",
+            _ => {
+                out.push(c);
+                continue;
+            }
         };
         out.push_str(s);
     }
     out
+}
+
+/// A space [`wrap`] never breaks a line at, printed as a plain space: it joins a figure to its
+/// unit ("6 MiB", "2 calls") so that a line never ends between them. See [`keep_figures`].
+pub const NBSP: char = '\u{a0}';
+
+/// `text` with each space that follows a digit and precedes a letter or `%` made a [`NBSP`]:
+/// wrapped, "3 MiB per call" may break before "per", never between "3" and "MiB".
+pub fn keep_figures(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let joins = c == ' '
+                && i > 0
+                && chars[i - 1].is_ascii_digit()
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_alphabetic() || *n == '%');
+            if joins { NBSP } else { c }
+        })
+        .collect()
+}
+
+/// How far [`wrap_values`] indents a line's continuation.
+pub const INDENT: usize = 4;
+
+/// `parts` joined by " · " and wrapped to `width` between them: the "·" ends a line, the next
+/// value starts the indented continuation. A value is never split, unless it is wider than a
+/// line by itself (a long sentence): then it wraps at its spaces, figures kept with their units.
+/// Lines joined by `\n`, no newline at the end.
+pub fn wrap_values(parts: &[String], width: usize) -> String {
+    let glued: Vec<String> = parts
+        .iter()
+        .map(|p| {
+            if p.width() + INDENT + 2 <= width {
+                p.replace(' ', &NBSP.to_string())
+            } else {
+                keep_figures(p)
+            }
+        })
+        .collect();
+    let joined = glued.join(&format!("{NBSP}· "));
+    wrap(&joined, width, "", INDENT).trim_end().to_string()
 }
 
 /// Full-width punctuation a line may not start with (it closes or follows what precedes it).
@@ -151,7 +228,8 @@ const NO_LINE_END: &str = "（《「『“‘";
 
 /// Wrap `text` to `width` display columns, indenting continuation lines by `indent` spaces.
 /// Lines break at spaces (which are dropped) or beside a wide (CJK) character, never inside a
-/// word, never before a closing full-width mark nor after an opening one (the kinsoku rules a
+/// word (but after a slash of a path too long for any line), never at a [`NBSP`] (printed as a
+/// space), never before a closing full-width mark nor after an opening one (the kinsoku rules a
 /// Chinese reader expects).
 pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
     // Units that may not be split: (text, spaces before it).
@@ -180,6 +258,20 @@ pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
         glue_next = NO_LINE_END.contains(ch);
         space = 0;
     }
+    // A path longer than a whole line (a source file's) may break after one of its slashes.
+    let room = width.saturating_sub(indent);
+    let units: Vec<(String, usize)> = units
+        .into_iter()
+        .flat_map(|(u, spaces)| {
+            if u.width() <= room || !u.contains('/') {
+                return vec![(u, spaces)];
+            }
+            u.split_inclusive('/')
+                .enumerate()
+                .map(|(i, part)| (part.to_string(), if i == 0 { spaces } else { 0 }))
+                .collect()
+        })
+        .collect();
     let mut out = String::new();
     let mut line = first.to_string();
     let mut w = first.width();
@@ -202,5 +294,29 @@ pub fn wrap(text: &str, width: usize, first: &str, indent: usize) -> String {
     }
     out.push_str(line.trim_end());
     out.push('\n');
-    out
+    out.replace(NBSP, " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_figure_stays_with_its_unit_when_wrapped() {
+        let text = keep_figures("sendfile, 2 calls, 3 MiB per call, 45% of it");
+        assert!(
+            text.contains("3\u{a0}MiB") && text.contains("45%"),
+            "{text}"
+        );
+        for width in 10..40 {
+            let w = wrap(&text, width, "", 2);
+            assert!(!w.contains(NBSP), "{w:?}");
+            for l in w.lines() {
+                assert!(!l.trim_end().ends_with(|c: char| c.is_ascii_digit()), "{w}");
+            }
+            assert!(w.lines().any(|l| l.contains("3 MiB")), "{w}");
+        }
+        // Plain ASCII keeps the join too.
+        assert_eq!(to_ascii(&text), text);
+    }
 }

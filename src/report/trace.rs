@@ -1,15 +1,21 @@
-//! Printing `copylab trace`: one row per thread and syscall, the totals, where each thread's CPU
-//! went, and the path in words.
+//! Printing `copylab trace`: the answer first — each process that moved data, with its path,
+//! calls, bytes and the program it recognised, and the helper processes that moved none folded
+//! into one line — then one row per thread and syscall and where each thread's CPU went, both
+//! tables fitted to the screen.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use comfy_table::{Cell, CellAlignment};
-
-use super::new_table;
+use super::Screen;
+use super::fit::{Align, Column, Paint, fit};
+use super::text::{NBSP, keep_figures};
 use crate::counters::profile::Category;
 use crate::escape::escape;
-use crate::results::{SyscallFigure, TraceReport};
+use crate::results::{SyscallFigure, TraceProcess, TraceReport, TraceThread};
 use crate::size::{fmt_bytes, fmt_ms};
+
+/// Most names the folded line lists before "…".
+const FOLDED_NAMES: usize = 8;
 
 fn bytes_cell(f: &SyscallFigure) -> String {
     match f.bytes {
@@ -25,9 +31,58 @@ fn per_call_cell(f: &SyscallFigure) -> String {
     }
 }
 
-pub fn render(r: &TraceReport, screen: &super::Screen) -> String {
-    let color = screen.color;
+/// `text` as a paragraph of the screen's width, its figures never split from their units.
+fn para(out: &mut String, screen: &Screen, text: &str, indent: usize) {
+    out.push_str(&screen.wrap(&keep_figures(text), "", indent));
+}
+
+pub fn render(r: &TraceReport, screen: &Screen) -> String {
     let mut out = String::new();
+    header(&mut out, r, screen);
+    let Some(total) = &r.syscalls else {
+        para(
+            &mut out,
+            screen,
+            &format!(
+                "syscalls: n/a — {}",
+                r.unavailable.as_deref().unwrap_or("not measured")
+            ),
+            2,
+        );
+        if let (Some(u), Some(s)) = (r.rusage_user_ns, r.rusage_sys_ns) {
+            para(
+                &mut out,
+                screen,
+                &format!(
+                    "CPU of the command and its children (getrusage): user {} ms, sys {} ms",
+                    fmt_ms(u),
+                    fmt_ms(s)
+                ),
+                2,
+            );
+        }
+        return out;
+    };
+    verdicts(&mut out, r, screen);
+    out.push('\n');
+    syscalls_table(&mut out, r, total, screen);
+    cpu_table(&mut out, r, screen);
+    if r.lost_syscall_records > 0 || r.lost_samples > 0 {
+        para(
+            &mut out,
+            screen,
+            &format!(
+                "warning: the kernel dropped {} syscall records and {} samples (its rings were full): the counts above are low by at least that",
+                r.lost_syscall_records, r.lost_samples
+            ),
+            2,
+        );
+    }
+    out
+}
+
+/// "copylab trace: `CMD`, followed for 1341 ms (exited with 0)".
+fn header(out: &mut String, r: &TraceReport, screen: &Screen) {
     let what = match (&r.command, r.pid) {
         (Some(argv), _) => format!("`{}`", escape(&argv.join(" "))),
         (None, Some(pid)) => format!("pid {pid}"),
@@ -48,167 +103,264 @@ pub fn render(r: &TraceReport, screen: &super::Screen) -> String {
         "time" => format!("--for ran out{sent}"),
         _ => format!("interrupted{sent}"),
     };
-    let _ = writeln!(
+    para(
         out,
-        "copylab trace: {what}, followed for {} ms ({ended})",
-        fmt_ms(r.wall_ns)
+        screen,
+        &format!(
+            "copylab trace: {what}, followed for {} ms ({ended})",
+            fmt_ms(r.wall_ns)
+        ),
+        2,
     );
-    let Some(total) = &r.syscalls else {
-        let _ = writeln!(
-            out,
-            "syscalls: n/a — {}",
-            r.unavailable.as_deref().unwrap_or("not measured")
-        );
-        if let (Some(u), Some(s)) = (r.rusage_user_ns, r.rusage_sys_ns) {
-            let _ = writeln!(
-                out,
-                "CPU of the command and its children (getrusage): user {} ms, sys {} ms",
-                fmt_ms(u),
-                fmt_ms(s)
-            );
-        }
-        return out;
-    };
+}
 
-    // Threads that moved data get rows of their own; the rest (a JVM's compiler and GC
-    // threads, say) are summed in one line, so the table shows where the bytes went.
+/// The answer: one line per process that moved data ("python3 (pid 22933) moved 6 MiB:
+/// sendfile, 2 calls, 3 MiB per call — this is Python's socket.sendfile"), the path of the
+/// whole trace when none did, and one line for the processes with no data path.
+fn verdicts(out: &mut String, r: &TraceReport, screen: &Screen) {
+    let (moved, quiet): (Vec<&TraceProcess>, Vec<&TraceProcess>) =
+        r.processes.iter().partition(|p| p.path.kind != "none");
+    for p in &moved {
+        para(
+            out,
+            screen,
+            &format!(
+                "{} (pid {}) moved {}: {}",
+                name_of(p),
+                p.pid,
+                fmt_bytes(p.moved_bytes),
+                p.path.words
+            ),
+            2,
+        );
+    }
+    if moved.is_empty()
+        && let Some(path) = &r.path
+    {
+        para(out, screen, &format!("Path: {}", path.words), 2);
+    }
+    // One quiet process alone is the whole story, told by the path line.
+    if quiet.is_empty() || (moved.is_empty() && quiet.len() == 1) {
+        return;
+    }
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for p in &quiet {
+        *names.entry(name_of(p)).or_default() += 1;
+    }
+    let mut names: Vec<(String, usize)> = names.into_iter().collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut listed: Vec<String> = names
+        .iter()
+        .take(FOLDED_NAMES)
+        .map(|(n, k)| match k {
+            1 => n.clone(),
+            k => format!("{n}{NBSP}×{k}"),
+        })
+        .collect();
+    if names.len() > FOLDED_NAMES {
+        listed.push("…".into());
+    }
+    let most = quiet.iter().map(|p| p.moved_bytes).max().unwrap_or(0);
+    let n = quiet.len();
+    let what = match (moved.is_empty(), n) {
+        (false, 1) => "helper process",
+        (false, _) => "helper processes",
+        (true, _) => "processes",
+    };
+    let moved_at_most = match n {
+        1 => format!("it moved {}", fmt_bytes(most)),
+        _ => format!("each moved {} or less", fmt_bytes(most)),
+    };
+    para(
+        out,
+        screen,
+        &format!(
+            "{n} {what} had no data path ({moved_at_most}): {}",
+            listed.join(", ")
+        ),
+        2,
+    );
+}
+
+/// A process's name as printed: escaped; "(unnamed)" when its main thread was never seen.
+fn name_of(p: &TraceProcess) -> String {
+    if p.name.is_empty() {
+        "(unnamed)".into()
+    } else {
+        escape(&p.name).into_owned()
+    }
+}
+
+/// Threads that moved at least 1% of the busiest thread's bytes get rows of their own.
+fn shown(r: &TraceReport) -> impl Fn(&TraceThread) -> bool {
     let most = r.threads.iter().map(|t| t.moved_bytes).max().unwrap_or(0);
-    let shown = |t: &crate::results::TraceThread| most == 0 || t.moved_bytes * 100 >= most;
-    let mut t = new_table(color);
-    t.set_header([
-        "tid",
-        "thread",
-        "syscall",
-        "calls",
-        "failed\n(-errno)",
-        "bytes",
-        "per call\nthat moved",
-    ]);
-    let quiet: Vec<_> = r.threads.iter().filter(|t| !shown(t)).collect();
+    move |t: &TraceThread| most == 0 || t.moved_bytes * 100 >= most
+}
+
+/// "left out to fit 80 columns: …; --wide shows every column."
+fn dropped_note(out: &mut String, screen: &Screen, dropped: &[String]) {
+    if !dropped.is_empty() {
+        para(
+            out,
+            screen,
+            &format!(
+                "left out to fit {} columns: {}; --wide shows every column.",
+                screen.width,
+                dropped.join(", ")
+            ),
+            2,
+        );
+    }
+}
+
+/// One row per thread and syscall; the rest (a JVM's compiler and GC threads, say) summed in
+/// one row, so the table shows where the bytes went; the totals when more than one thread has
+/// rows.
+fn syscalls_table(
+    out: &mut String,
+    r: &TraceReport,
+    total: &BTreeMap<&'static str, SyscallFigure>,
+    screen: &Screen,
+) {
+    let shown = shown(r);
+    let mut tid = Column::new("tid", 3, Align::Left);
+    let mut thread = Column::new("thread", 6, Align::Left).paint(Paint::Name);
+    let mut syscall = Column::new("syscall", 9, Align::Left);
+    let mut calls = Column::new("calls", 8, Align::Right);
+    let mut failed = Column::new("failed\n(-errno)", 2, Align::Right);
+    let mut bytes = Column::new("bytes", 7, Align::Right).paint(Paint::Figure);
+    let mut per_call = Column::new("per call\nthat moved", 4, Align::Right);
+    let mut row = |cells: [String; 7]| {
+        let [a, b, c, d, e, f, g] = cells;
+        tid.cells.push(a);
+        thread.cells.push(b);
+        syscall.cells.push(c);
+        calls.cells.push(d);
+        failed.cells.push(e);
+        bytes.cells.push(f);
+        per_call.cells.push(g);
+    };
     for th in r.threads.iter().filter(|t| shown(t)) {
         for (name, f) in &th.syscalls {
-            t.add_row([
-                Cell::new(th.tid),
-                Cell::new(escape(&th.name)),
-                Cell::new(name),
-                Cell::new(f.calls).set_alignment(CellAlignment::Right),
-                Cell::new(f.errors).set_alignment(CellAlignment::Right),
-                Cell::new(bytes_cell(f)).set_alignment(CellAlignment::Right),
-                Cell::new(per_call_cell(f)).set_alignment(CellAlignment::Right),
+            row([
+                th.tid.to_string(),
+                escape(&th.name).into_owned(),
+                name.to_string(),
+                f.calls.to_string(),
+                f.errors.to_string(),
+                bytes_cell(f),
+                per_call_cell(f),
             ]);
         }
     }
+    let quiet: Vec<&TraceThread> = r.threads.iter().filter(|t| !shown(t)).collect();
     if !quiet.is_empty() {
-        let calls: u64 = quiet
+        let n: u64 = quiet
             .iter()
             .flat_map(|t| t.syscalls.values())
             .map(|f| f.calls)
             .sum();
         let moved: u64 = quiet.iter().map(|t| t.moved_bytes).sum();
-        t.add_row([
-            Cell::new(format!("{} more", quiet.len())),
-            Cell::new("(threads that moved < 1%)"),
-            Cell::new("all traced"),
-            Cell::new(calls).set_alignment(CellAlignment::Right),
-            Cell::new(""),
-            Cell::new(format!("{} moved", fmt_bytes(moved))).set_alignment(CellAlignment::Right),
-            Cell::new(""),
+        row([
+            format!("{} more", quiet.len()),
+            "threads that\nmoved < 1%".into(),
+            "all traced".into(),
+            n.to_string(),
+            String::new(),
+            format!("{} moved", fmt_bytes(moved)),
+            String::new(),
         ]);
     }
     // The totals would repeat the one thread's rows when only one is shown.
-    let rows_of_threads = r.threads.len() - quiet.len();
-    for (name, f) in total.iter().filter(|_| rows_of_threads > 1) {
-        t.add_row([
-            Cell::new("all"),
-            Cell::new(""),
-            Cell::new(name),
-            Cell::new(f.calls).set_alignment(CellAlignment::Right),
-            Cell::new(f.errors).set_alignment(CellAlignment::Right),
-            Cell::new(bytes_cell(f)).set_alignment(CellAlignment::Right),
-            Cell::new(per_call_cell(f)).set_alignment(CellAlignment::Right),
-        ]);
-    }
-    let _ = writeln!(out, "{t}");
-    if total.is_empty() {
-        let _ = writeln!(out, "(no copy-relevant syscall was made)");
-    }
-
-    match &r.profile_unavailable {
-        Some(why) => {
-            let _ = writeln!(out, "CPU profile: n/a — {why}");
-        }
-        None => {
-            let mut p = new_table(color);
-            p.set_header([
-                "tid",
-                "thread",
-                "moved",
-                "CPU ms (sampled)",
-                "copy",
-                "network",
-                "page cache",
-                "user",
-                "copy ms per GiB moved",
+    if r.threads.len() - quiet.len() > 1 {
+        for (name, f) in total {
+            row([
+                "all".into(),
+                String::new(),
+                name.to_string(),
+                f.calls.to_string(),
+                f.errors.to_string(),
+                bytes_cell(f),
+                per_call_cell(f),
             ]);
-            let all_samples: u64 = r
-                .threads
-                .iter()
-                .filter_map(|t| t.cpu.as_ref())
-                .map(|c| c.samples)
-                .sum();
-            for th in &r.threads {
-                let Some(cpu) = &th.cpu else { continue };
-                // The threads that moved data, and any that took a tenth of the CPU.
-                if !(shown(th) && th.moved_bytes > 0) && cpu.samples * 10 < all_samples.max(1) {
-                    continue;
-                }
-                let all: u64 = cpu.ns.values().sum();
-                let share = |c: Category| -> String {
-                    let v = cpu.ns.get(&c).copied().unwrap_or(0);
-                    if all == 0 {
-                        "n/a".into()
-                    } else {
-                        format!("{:.0}%", v as f64 * 100.0 / all as f64)
-                    }
-                };
-                p.add_row([
-                    Cell::new(th.tid),
-                    Cell::new(escape(&th.name)),
-                    Cell::new(fmt_bytes(th.moved_bytes)).set_alignment(CellAlignment::Right),
-                    Cell::new(fmt_ms(all)).set_alignment(CellAlignment::Right),
-                    Cell::new(share(Category::Copy)).set_alignment(CellAlignment::Right),
-                    Cell::new(share(Category::Network)).set_alignment(CellAlignment::Right),
-                    Cell::new(share(Category::PageCache)).set_alignment(CellAlignment::Right),
-                    Cell::new(share(Category::User)).set_alignment(CellAlignment::Right),
-                    Cell::new(match cpu.copy_ns_per_gib {
-                        Some(v) => fmt_ms(v as u64),
-                        None => "n/a (moved nothing)".into(),
-                    })
-                    .set_alignment(CellAlignment::Right),
-                ]);
+        }
+    }
+    let fitted = fit(
+        screen,
+        vec![tid, thread, syscall, calls, failed, bytes, per_call],
+    );
+    let _ = writeln!(out, "{}", fitted.table);
+    dropped_note(out, screen, &fitted.dropped);
+    if total.is_empty() {
+        out.push_str("(no copy-relevant syscall was made)\n");
+    }
+}
+
+/// Where the CPU went, per thread that moved data or took a tenth of the samples.
+fn cpu_table(out: &mut String, r: &TraceReport, screen: &Screen) {
+    if let Some(why) = &r.profile_unavailable {
+        para(out, screen, &format!("CPU profile: n/a — {why}"), 2);
+        return;
+    }
+    let shown = shown(r);
+    let mut tid = Column::new("tid", 2, Align::Left);
+    let mut thread = Column::new("thread", 7, Align::Left).paint(Paint::Name);
+    let mut moved = Column::new("moved", 5, Align::Right);
+    let mut cpu_ms = Column::new("CPU ms\n(sampled)", 8, Align::Right);
+    let mut copy = Column::new("copy", 9, Align::Right).paint(Paint::Figure);
+    let mut network = Column::new("network", 4, Align::Right);
+    let mut page_cache = Column::new("page\ncache", 3, Align::Right);
+    let mut user = Column::new("user", 6, Align::Right);
+    let mut per_gib = Column::new("copy ms\nper GiB\nmoved", 9, Align::Right).paint(Paint::Figure);
+    let all_samples: u64 = r
+        .threads
+        .iter()
+        .filter_map(|t| t.cpu.as_ref())
+        .map(|c| c.samples)
+        .sum();
+    for th in &r.threads {
+        let Some(cpu) = &th.cpu else { continue };
+        // The threads that moved data, and any that took a tenth of the CPU.
+        if !(shown(th) && th.moved_bytes > 0) && cpu.samples * 10 < all_samples.max(1) {
+            continue;
+        }
+        let all: u64 = cpu.ns.values().sum();
+        let share = |c: Category| -> String {
+            let v = cpu.ns.get(&c).copied().unwrap_or(0);
+            if all == 0 {
+                "n/a".into()
+            } else {
+                format!("{:.0}%", v as f64 * 100.0 / all as f64)
             }
-            let _ = writeln!(
-                out,
-                "Where the CPU went (cpu-clock, one sample per {} ms of a thread's CPU):",
-                fmt_ms(crate::counters::profile::Sampler::PERIOD_NS)
-            );
-            let _ = writeln!(out, "{p}");
-        }
+        };
+        tid.cells.push(th.tid.to_string());
+        thread.cells.push(escape(&th.name).into_owned());
+        moved.cells.push(fmt_bytes(th.moved_bytes));
+        cpu_ms.cells.push(fmt_ms(all));
+        copy.cells.push(share(Category::Copy));
+        network.cells.push(share(Category::Network));
+        page_cache.cells.push(share(Category::PageCache));
+        user.cells.push(share(Category::User));
+        per_gib.cells.push(match cpu.copy_ns_per_gib {
+            Some(v) => fmt_ms(v as u64),
+            None => "n/a (moved\nnothing)".into(),
+        });
     }
-    if r.lost_syscall_records > 0 || r.lost_samples > 0 {
-        let _ = writeln!(
-            out,
-            "warning: the kernel dropped {} syscall records and {} samples (its rings were full): the counts above are low by at least that",
-            r.lost_syscall_records, r.lost_samples
-        );
-    }
-    if r.processes.len() > 1 {
-        for p in &r.processes {
-            let _ = writeln!(out, "pid {} ({}): {}", p.pid, escape(&p.name), p.path.words);
-        }
-    }
-    if let Some(path) = &r.path {
-        let _ = writeln!(out, "Path: {}", path.words);
-    }
-    out
+    para(
+        out,
+        screen,
+        &format!(
+            "Where the CPU went (cpu-clock, one sample per {} ms of a thread's CPU):",
+            fmt_ms(crate::counters::profile::Sampler::PERIOD_NS)
+        ),
+        2,
+    );
+    let fitted = fit(
+        screen,
+        vec![
+            tid, thread, moved, cpu_ms, copy, network, page_cache, user, per_gib,
+        ],
+    );
+    let _ = writeln!(out, "{}", fitted.table);
+    dropped_note(out, screen, &fitted.dropped);
 }

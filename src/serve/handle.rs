@@ -72,7 +72,10 @@ pub(super) fn serve_one(
     {
         let _guard = lock(&sh.out);
         match &sh.live {
-            Some(live) => live.println(&crate::report::serve::record_line(&rec)),
+            Some(live) => live.println(&crate::report::serve::record_line(
+                &rec,
+                crate::report::serve::width(),
+            )),
             // stdout gone (e.g. piped into a closed reader): keep serving; the summary will
             // fail quietly.
             None => {

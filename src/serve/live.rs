@@ -3,6 +3,15 @@
 //! connections as their ordinary lines above the bars, and the method's running totals under
 //! them. Drawn on stdout — it replaces the lines people read there — and only when stdout is a
 //! terminal: otherwise `serve --live` prints exactly what `serve` prints.
+//!
+//! The bars are redrawn by moving the cursor up over the lines drawn last time, so the screen
+//! must hold exactly the lines the bars think they drew; a line more leaves a stale bar above
+//! the view, on screen after exit. Every line is therefore fitted to the terminal's width (read
+//! again at each redraw), whole values dropped rather than wrapped. And while the view is
+//! drawn the terminal neither echoes what is typed (ECHO off: the `^C` of Ctrl-C, echoed after
+//! the last line, which the bars fill to the last column, would start a line of its own) nor
+//! discards output at Ctrl-C (NOFLSH: a redraw cut in half keeps its lines and loses its
+//! cursor movement). Both are put back when the view ends; Ctrl-C still stops the server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{BorrowedFd, RawFd};
@@ -20,6 +29,57 @@ use crate::results::serve::InProgress;
 /// How often the bars are read and redrawn.
 const REDRAW: Duration = Duration::from_millis(200);
 
+/// Columns every redrawn line leaves free at its end: room for the `^C` the terminal echoes
+/// after the last line, and never a line that ends in the last column.
+const SPARE: usize = 3;
+
+/// The bar's width on a screen `width` columns wide: narrower below 100 columns, so the
+/// figures beside it fit.
+fn bar_width(width: usize) -> usize {
+    if width >= 100 { 24 } else { 12 }
+}
+
+/// The terminal flags the view changes: ECHO off, NOFLSH on.
+const QUIET: libc::tcflag_t = libc::ECHO | libc::NOFLSH;
+
+/// Stdout's terminal with ECHO off and NOFLSH on while the view is drawn; those two flags put
+/// back as they were when dropped.
+struct QuietTerminal {
+    saved: libc::tcflag_t,
+}
+
+impl QuietTerminal {
+    /// Change the flags (nothing when the terminal cannot be read or set).
+    fn set() -> Option<QuietTerminal> {
+        // SAFETY: termios is plain data; zeroed is a valid value for tcgetattr to overwrite.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr writes one termios into `t`, which lives for the call.
+        if unsafe { libc::tcgetattr(libc::STDOUT_FILENO, &mut t) } != 0 {
+            return None;
+        }
+        let saved = t.c_lflag & QUIET;
+        t.c_lflag = (t.c_lflag & !libc::ECHO) | libc::NOFLSH;
+        // SAFETY: tcsetattr reads the termios `t` points to, which lives for the call.
+        (unsafe { libc::tcsetattr(libc::STDOUT_FILENO, libc::TCSANOW, &t) } == 0)
+            .then_some(QuietTerminal { saved })
+    }
+}
+
+impl Drop for QuietTerminal {
+    fn drop(&mut self) {
+        // Only the two flags go back: anything else changed meanwhile is left as it is now.
+        // SAFETY: termios is plain data, zeroed then written by tcgetattr into a local that
+        // lives for both calls; tcsetattr only reads it.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDOUT_FILENO, &mut t) == 0 {
+                t.c_lflag = (t.c_lflag & !QUIET) | self.saved;
+                libc::tcsetattr(libc::STDOUT_FILENO, libc::TCSANOW, &t);
+            }
+        }
+    }
+}
+
 /// The bars, and the transfers they show.
 pub(super) struct Live {
     mp: MultiProgress,
@@ -29,6 +89,8 @@ pub(super) struct Live {
     /// TCP: what the client acknowledged counts as sent too (methods that send a whole file in
     /// one blocking call, sendfile and mmap, publish nothing until it returns).
     tcp: bool,
+    /// ECHO off and NOFLSH on while the view is drawn.
+    quiet: Mutex<Option<QuietTerminal>>,
 }
 
 /// One connection's transfer, as its worker publishes it for the view.
@@ -119,6 +181,7 @@ impl Live {
             flights: Mutex::new(BTreeMap::new()),
             done: AtomicBool::new(false),
             tcp,
+            quiet: Mutex::new(QuietTerminal::set()),
         })
     }
 
@@ -148,9 +211,24 @@ impl Live {
     /// Redraw every [`REDRAW`] until [`Live::finish`]: read each transfer in progress, add and
     /// remove bars as connections come and go, and update the totals.
     pub fn draw_until_done(&self, sh: &Shared) {
-        let bar_style = ProgressStyle::with_template("{bar:24} {msg}").ok();
+        let style = |width: usize| {
+            ProgressStyle::with_template(&format!("{{bar:{}}} {{msg}}", bar_width(width))).ok()
+        };
+        let mut shown_width = crate::report::serve::width();
+        let mut bar_style = style(shown_width);
         let mut bars: HashMap<u64, ProgressBar> = HashMap::new();
         while !self.done.load(Ordering::SeqCst) {
+            let width = crate::report::serve::width();
+            if width != shown_width {
+                shown_width = width;
+                bar_style = style(width);
+                for bar in bars.values() {
+                    if let Some(s) = &bar_style {
+                        bar.set_style(s.clone());
+                    }
+                }
+            }
+            let room = width.saturating_sub(bar_width(width) + 1 + SPARE);
             let now: Vec<InProgress> = {
                 let flights = lock(&self.flights);
                 flights
@@ -186,10 +264,11 @@ impl Live {
                     b
                 });
                 bar.set_position(p.bytes.unwrap_or(0));
-                bar.set_message(progress_line(p));
+                bar.set_message(progress_line(p, room));
             }
             let totals = records::summarize(&lock(&sh.records), sh.opts.method);
-            self.totals.set_message(totals_line(&totals));
+            self.totals
+                .set_message(totals_line(&totals, width.saturating_sub(SPARE)));
             std::thread::sleep(REDRAW);
         }
         for bar in bars.values() {
@@ -197,5 +276,7 @@ impl Live {
         }
         self.totals.finish_and_clear();
         let _ = self.mp.clear();
+        // The view is gone: the terminal echoes again.
+        lock(&self.quiet).take();
     }
 }

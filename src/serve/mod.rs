@@ -56,6 +56,8 @@ pub struct ServeOptions {
     /// One JSON object per line instead of text lines and a table.
     pub json: bool,
     pub color: crate::report::Color,
+    /// Every column of the summary table, however wide (`--wide`).
+    pub wide: bool,
     /// CPUs every worker is pinned to (empty: not pinned).
     pub cpus: Vec<u32>,
     /// Draw the live view (bars of the transfers in progress) when stdout is a terminal.
@@ -147,10 +149,15 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     }
     let summary = records::summarize(&lock(&shared.records), shared.opts.method);
     let mut out = std::io::stdout().lock();
+    let layout = crate::report::Layout {
+        wide: shared.opts.wide,
+        ..Default::default()
+    };
     match crate::report::serve::write_summary(
         &summary,
         shared.opts.json,
         shared.opts.color,
+        layout,
         &mut out,
     ) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

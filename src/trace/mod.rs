@@ -51,7 +51,8 @@ struct Exit {
 }
 
 /// `copylab trace`: make the output ready (before anything runs), trace, write the results
-/// there in `format`. Ends with [`signals::Interrupted`] (exit 130) when a stop was asked for.
+/// there in `format` (stderr unless `-o` says otherwise). Ends with [`signals::Interrupted`]
+/// (exit 130) when a stop was asked for.
 ///
 /// With `stacks` the callchains are kept, and `then` gets the results once they are written
 /// (the HTML page and the stacks: an export that fails then loses nothing).
@@ -67,7 +68,7 @@ pub fn command(
     let dest = output::Dest::open(output)?;
     let r = run_keeping(opts, stacks)?;
     let mut text = Vec::new();
-    crate::report::write_trace(&r, format, &mut text)?;
+    crate::report::write_trace(&r, format, dest.stream(), &mut text)?;
     dest.finish(&text)?;
     then(&r)?;
     if r.ended == "interrupted" {
@@ -556,6 +557,7 @@ fn build(
             .unwrap_or_default();
         report.processes.push(TraceProcess {
             pid: *pid,
+            moved_bytes: path::moved_bytes(sys),
             path: path::name(sys, &name),
             name,
         });

@@ -1,4 +1,5 @@
-//! Where `copylab trace`'s results go: stdout (no `-o`, or `-o -`), or the file `-o FILE` names.
+//! Where `copylab trace`'s results go: stderr (no `-o`: like `perf stat`, `strace` and `time`,
+//! so the traced program's stdout stays its own), stdout (`-o -`), or the file `-o FILE` names.
 //! The file is made ready before the traced command starts — a regular file as an exclusive
 //! temporary beside it, a device or FIFO opened as it is (waiting for a FIFO's reader can be
 //! stopped with Ctrl-C) — so an output that cannot be written is found before anything runs,
@@ -19,6 +20,7 @@ const FLAG: &str = "--output";
 
 /// An output made ready before the run.
 pub enum Dest {
+    Stderr,
     Stdout,
     /// A regular file (or nothing yet): its temporary, renamed over it by [`Dest::finish`].
     Replace {
@@ -35,11 +37,15 @@ pub enum Dest {
 }
 
 impl Dest {
-    /// Make `path` ready to receive the results (`None` or `-`: stdout), or refuse in one line.
+    /// Make `path` ready to receive the results (`None`: stderr, `-`: stdout), or refuse in one
+    /// line.
     pub fn open(path: Option<&Path>) -> Result<Dest> {
-        let Some(p) = path.filter(|p| p.as_os_str() != "-") else {
-            return Ok(Dest::Stdout);
+        let Some(p) = path else {
+            return Ok(Dest::Stderr);
         };
+        if p.as_os_str() == "-" {
+            return Ok(Dest::Stdout);
+        }
         match outfile::classify(FLAG, p)? {
             Kind::InPlace { link } => Ok(Dest::InPlace {
                 path: p.to_path_buf(),
@@ -65,9 +71,24 @@ impl Dest {
         }
     }
 
-    /// Write `text` there: stdout, the device or FIFO, or the temporary renamed over the file.
+    /// What the results are laid out for: the stream's terminal, or none for a file.
+    pub fn stream(&self) -> crate::report::Stream {
+        match self {
+            Dest::Stderr => crate::report::Stream::Stderr,
+            Dest::Stdout => crate::report::Stream::Stdout,
+            Dest::Replace { .. } | Dest::InPlace { .. } => crate::report::Stream::File,
+        }
+    }
+
+    /// Write `text` there: stderr, stdout, the device or FIFO, or the temporary renamed over the
+    /// file.
     pub fn finish(mut self, text: &[u8]) -> Result<()> {
         match &mut self {
+            Dest::Stderr => {
+                let mut err = std::io::stderr().lock();
+                err.write_all(text)?;
+                err.flush()?;
+            }
             Dest::Stdout => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(text)?;

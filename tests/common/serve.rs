@@ -139,6 +139,59 @@ impl Write for Stream {
     }
 }
 
+/// How far serve indents the continuation of a line it wrapped to the screen.
+const CONTINUED: &str = "    ";
+
+/// Forward serve's stdout lines from `raw` to `tx` as serve meant them: a text line wrapped to
+/// the screen (its continuation lines indented) is joined again, its values as on one line
+/// ("… 64 MiB ·" + "    4 ms · …" is "… 64 MiB · 4 ms · …"), so a test finds a connection's
+/// line whatever width it was laid out for. A line is sent once the next one starts, or when
+/// none follows within a moment (serve writes a wrapped line at once); JSON lines at once.
+fn join_wrapped(raw: &Receiver<String>, tx: &std::sync::mpsc::Sender<String>) {
+    let mut pending: Option<String> = None;
+    loop {
+        let next = match pending {
+            Some(_) => raw.recv_timeout(Duration::from_millis(150)),
+            None => raw.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok(line) => match (pending.as_mut(), line.strip_prefix(CONTINUED)) {
+                (Some(p), Some(rest)) => {
+                    p.push(' ');
+                    p.push_str(rest);
+                }
+                _ => {
+                    if let Some(p) = pending.take()
+                        && tx.send(p).is_err()
+                    {
+                        return;
+                    }
+                    if line.starts_with('{') {
+                        if tx.send(line).is_err() {
+                            return;
+                        }
+                    } else {
+                        pending = Some(line);
+                    }
+                }
+            },
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some(p) = pending.take()
+                    && tx.send(p).is_err()
+                {
+                    return;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                if let Some(p) = pending.take() {
+                    let _ = tx.send(p);
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// A running `copylab serve`, killed when dropped.
 pub struct Server {
     child: Child,
@@ -244,12 +297,16 @@ impl Server {
         let (tx, rx) = channel();
         let out = child.stdout.take().expect("piped stdout");
         std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
+            let (raw_tx, raw) = channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    if raw_tx.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
+            });
+            join_wrapped(&raw, &tx);
         });
         let stderr = Arc::new(Mutex::new(String::new()));
         let err = child.stderr.take().expect("piped stderr");

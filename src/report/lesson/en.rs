@@ -1,15 +1,18 @@
 //! Every word of the lesson in English: one arm per message.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table,
-    or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
+    Myth, Outcome, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
+use crate::receive::ReceiverKind;
 use crate::report::thousands;
+use crate::transport::Transport;
 
 pub static TABLE: Table = Table {
     say,
     reality,
+    receive_reality,
     myths: &MYTH_LIST,
     colon: ":",
     colon_space: " ",
@@ -267,6 +270,98 @@ fn say(m: &Msg) -> String {
             },
         ),
         Msg::SelfCountedNames(names) => format!("self-counted: {names}"),
+        Msg::ReceiveTitle => {
+            "receive — the copy the textbook leaves out: can the receiving end avoid it?".into()
+        }
+        Msg::ReceiveHeading(h) => receive_heading(*h).into(),
+        Msg::Receive(r) => receive(*r).into(),
+        Msg::ReceiverTitle(k) => receiver_title(*k).into(),
+        Msg::ReceiveLegend => "DMA = a device copies (the receiving NIC into memory; on loopback there is none) · CPU = the processor copies · ref = page references move · map = pages mapped into the receiver · drop = the bytes are freed unread, no copy".into(),
+        Msg::ReceiveFigures {
+            bytes,
+            runs,
+            link,
+            placement,
+        } => format!(
+            "Figures: {} sent by sendfile and by MSG_ZEROCOPY to each receiver over {link}, {placement}, median of {runs} runs of each pair (what `copylab compare --methods sendfile,msg-zerocopy --receive all` runs). receiver sys = the receiving thread's sys CPU; copy = cpu-clock samples in copy routines; both per GiB.",
+            size(*bytes)
+        ),
+        Msg::ReceivePair {
+            sender,
+            receiver,
+            rx_sys_ms,
+            rx_sys_lo,
+            rx_sys_hi,
+            baseline,
+            ratio,
+            within_noise,
+            tx_copy_ms,
+            rx_copy_ms,
+            mapped_pct,
+            outcome,
+        } => format!(
+            "{sender} → {receiver}: receiver sys {} ms/GiB ({}–{}){}; copy {} on the sending thread, {} on the receiving path{}: {}.",
+            ms(*rx_sys_ms),
+            ms(*rx_sys_lo),
+            ms(*rx_sys_hi),
+            match ratio {
+                _ if *baseline => " — the pair the others are compared with".to_string(),
+                None => String::new(),
+                Some(x) if *within_noise => {
+                    format!(", {x:.2}× sendfile → recv's, within the runs' noise")
+                }
+                Some(x) => format!(", {x:.2}× sendfile → recv's"),
+            },
+            or_na(*tx_copy_ms, |v| format!("{} ms/GiB", ms(v))),
+            or_na(*rx_copy_ms, |v| format!("{} ms/GiB", ms(v))),
+            match mapped_pct {
+                Some(p) => format!(", {p:.1}% mapped"),
+                None => String::new(),
+            },
+            outcome_words(*outcome),
+        ),
+        Msg::ReceiveNa { pair, why } => format!("{pair}: n/a — {why}."),
+        Msg::BandShort(b) => match b {
+            Band::User => "user",
+            Band::Kernel => "kernel",
+            Band::Hardware => "hw",
+        }
+        .into(),
+        Msg::Thread(Side::Serving) => "serving thread".into(),
+        Msg::Thread(Side::Receiving) => "receiving thread".into(),
+        Msg::WireDma => "on a real network the receiving NIC writes each packet into memory by DMA; on loopback (what copylab measures) there is no NIC and no DMA: the sender's skb is queued to the receiving socket as it is, page references and all".into(),
+        Msg::FigCache(state) => match *state {
+            "warm" => "cached: not read",
+            "cold" => "read from disk",
+            "partial" => "partly cached",
+            _ => "",
+        }
+        .into(),
+        Msg::FigNoNic(t) => match t {
+            Transport::Tcp => "lo: no NIC, no DMA",
+            Transport::Veth => "veth: no NIC, no DMA",
+            Transport::Unix => "unix socket: no NIC",
+        }
+        .into(),
+        Msg::FigWire(t) => match t {
+            Transport::Tcp => "lo: skb handed over",
+            Transport::Veth => "veth: skb handed over",
+            Transport::Unix => "unix: skb queued",
+        }
+        .into(),
+        Msg::FigFaults(n) => format!("{} fault{}", thousands(*n), plural(*n)),
+        Msg::FigCopy { steps, ms_per_gib } => {
+            let fig = or_na(*ms_per_gib, |v| format!("{} ms/GiB", ms(v)));
+            if steps.is_empty() {
+                format!("copy {fig}")
+            } else {
+                format!("{steps} copy {fig}")
+            }
+        }
+        Msg::FigCopied { copied, sends } => format!("{copied}/{sends} sends copied"),
+        Msg::FigEnters(n) => format!("io_uring_enter ×{}", thousands(*n)),
+        Msg::FigSyscalls(n) => format!("{} syscall{}", thousands(*n), plural(*n)),
+        Msg::FigMapped(p) => format!("{p:.0}% mapped"),
         Msg::CountedBy(Counted::Perf) => "counted by perf on the serving thread".into(),
         Msg::CountedBy(Counted::SelfCounted) => {
             "counted by copylab itself: perf could not count here".into()
@@ -391,6 +486,35 @@ fn say(m: &Msg) -> String {
             "Does --cache cold change sendfile's syscall count for {}?",
             size(*bytes)
         ),
+        Msg::AskReceiveMapped { sender, bytes } => format!(
+            "{sender} sends {} over loopback (lo's MTU set so each segment carries whole pages) to a receiver that uses TCP_ZEROCOPY_RECEIVE: how much of it is mapped into the receiver instead of copied?",
+            size(*bytes)
+        ),
+        Msg::Share(s) => match s {
+            MappedShare::AlmostNone => "almost none (< 5%)",
+            MappedShare::Some => "some (5–95%)",
+            MappedShare::AlmostAll => "almost all (≥ 95%)",
+        }
+        .into(),
+        Msg::WhyReceiveMapped {
+            sender,
+            mapped_pct,
+            lo_pct,
+            hi_pct,
+            runs,
+            copybuf_pct,
+            hint_pct,
+            owned,
+        } => format!(
+            "Measured {mapped_pct:.1}% mapped (median of {runs} runs, {lo_pct:.1}–{hi_pct:.1}%); {copybuf_pct:.1}% was copied into the copy buffer and {hint_pct:.1}% read with recv as recv_skip_hint said. {}",
+            if *owned {
+                format!(
+                    "can_map_frag() (net/ipv4/tcp.c) maps only whole pages that are not compound and belong to nobody (page->mapping == NULL): {sender}'s pages are the file's page-cache pages (their page->mapping is the file), so the kernel copies them instead."
+                )
+            } else {
+                "On loopback the kernel copies MSG_ZEROCOPY's pages before a local socket may hold them (skb_copy_ubufs): the receiver maps those fresh copies — the copy moved to the sender, it did not go away.".to_string()
+            }
+        ),
         Msg::Yes => "yes".into(),
         Msg::No => "no".into(),
         Msg::WhyColdChanged { cold, warm, by } => format!(
@@ -440,6 +564,9 @@ fn place(p: Place) -> &'static str {
         Place::Pipe => "pipe",
         Place::SocketBuffer => "socket buffer",
         Place::Nic => "NIC",
+        Place::DevNull => "/dev/null",
+        Place::Freed => "freed",
+        Place::CopyBuffer => "copy buffer",
     }
 }
 
@@ -455,6 +582,7 @@ fn step(k: StepKind) -> &'static str {
         StepKind::Pin => {
             "pages pinned and lent to the socket until a completion, no copy — when the device does scatter-gather; without it TCP copies"
         }
+        StepKind::Drop => "the bytes are dropped unread, no copy",
     }
 }
 
@@ -484,11 +612,123 @@ fn title(m: MethodKind) -> &'static str {
 fn heading(h: Heading) -> &'static str {
     match h {
         Heading::Steps => "Steps",
+        Heading::Receiver => "At the receiver — the copy the textbook leaves out",
         Heading::Textbook => "Textbook",
         Heading::Reality => "What Linux really does",
         Heading::Measured => "Measured here",
         Heading::Sources => "Sources",
         Heading::Myths => "Interview myths, corrected",
+    }
+}
+
+fn receive_heading(h: ReceiveHeading) -> &'static str {
+    match h {
+        ReceiveHeading::Question => "The question",
+        ReceiveHeading::WhyNoMap => "Why sendfile's pages never map",
+        ReceiveHeading::Lesson => "The lesson",
+        ReceiveHeading::Bench => "What scripts/bench-receive.sh measured where this was written",
+        ReceiveHeading::Measured => "Measured here",
+        ReceiveHeading::Sources => "Sources",
+    }
+}
+
+fn receiver_title(k: ReceiverKind) -> &'static str {
+    match k {
+        ReceiverKind::Recv => "recv — recv() into a buffer: the kernel copies every byte",
+        ReceiverKind::Trunc => {
+            "trunc — recv(MSG_TRUNC) with no buffer: bytes counted and dropped, never copied"
+        }
+        ReceiverKind::Splice => {
+            "splice — socket → pipe → /dev/null: page references dropped, nothing copied"
+        }
+        ReceiverKind::Zerocopy => {
+            "zerocopy — TCP_ZEROCOPY_RECEIVE: the socket's pages mapped into the receiver"
+        }
+    }
+}
+
+fn outcome_words(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Copied => "the receiving path copies every byte",
+        Outcome::MovedToSender => "no receive copy — the copy moved to the sender",
+        Outcome::Mapped => "mapped, no copy measured on either end",
+        Outcome::Dropped => "no copy — the data is thrown away",
+        Outcome::Unknown => "too few samples to say where it copied",
+    }
+}
+
+fn receive(r: Receive) -> &'static str {
+    match r {
+        Receive::Intro => {
+            "With sendfile or splice the serving thread copies nothing, but the receiver's recv() still copies every byte out of its socket: on one host that is the copy left. Can the receiving end avoid it too?"
+        }
+        Receive::Four => {
+            "Linux has four ways to take bytes off a TCP socket, each drawn below from the NIC on: recv() copies them; recv(MSG_TRUNC) and splice to /dev/null never look at them; TCP_ZEROCOPY_RECEIVE maps the socket's pages into the receiver where the kernel allows it. `copylab compare --receive all` measures each against each sender."
+        }
+        Receive::MapConditions => {
+            "TCP_ZEROCOPY_RECEIVE maps a fragment of the socket's data only if can_map_frag() (net/ipv4/tcp.c) says yes: a whole page (PAGE_SIZE bytes at offset 0), not part of a compound page, belonging to nobody — page->mapping == NULL. Anything else is copied: into the copy buffer, or left for a recv() of recv_skip_hint bytes."
+        }
+        Receive::MapSendfile => {
+            "sendfile (and splice from a file) puts the file's page-cache pages into the skb, and on loopback those very pages reach the receiving socket. A page-cache page has page->mapping set — its file — so not one maps. The check came with \"tcp: add sanity checks to rx zerocopy\" (Linux 6.8, commit 577e4432f3ac, backported to 6.1-stable): \"TCP rx zerocopy intent is to map pages initially allocated from NIC drivers, not pages owned by a fs\" — syzbot had mapped an ext4 file's pages into a receiver through sendfile over loopback. An unpatched kernel older than that could map them."
+        }
+        Receive::MapSelftest => {
+            "The kernel's own example, tools/testing/selftests/net/tcp_mmap.c, says what mapping needs: \"NIC with header split is needed\" — each frame must carry a multiple of PAGE_SIZE bytes of payload. On loopback it sets lo's MTU to 61512 (15 × 4096 + 40 + 32: 15 pages per segment), which copylab does in a private network namespace of its own, never on the host's lo; and it notes that its MSG_ZEROCOPY sender \"forces a copy when packets go through loopback interface\"."
+        }
+        Receive::MapMsgZerocopy => {
+            "MSG_ZEROCOPY's pages do map — because they are copies: before a looped-back skb may wait in a local socket, skb_orphan_frags_rx → skb_copy_ubufs copies the sender's pinned pages into fresh kernel pages (every completion says SO_EE_CODE_ZEROCOPY_COPIED), and fresh pages belong to nobody. The copy moved to the sender's side; it did not go away."
+        }
+        Receive::MapSpliceVmsplice => {
+            "copylab's splice and vmsplice senders map 0% too: splice feeds page-cache pages like sendfile, and vmsplice lends the process's own anonymous pages, whose page->mapping is set (their anon_vma). A sender that writes into a pipe and splices the pipe maps (99.5–100% with a small C program while this was built): its copy happened in the write into the pipe."
+        }
+        Receive::MapZcrx => {
+            "io_uring's zero-copy receive (IORING_OP_RECV_ZC, Documentation/networking/iou-zcrx.rst) receives into the application's own memory instead — but it needs a NIC queue with header/data split and flow steering: on lo and veth registering one fails with EOPNOTSUPP."
+        }
+        Receive::Lesson => {
+            "On one host the last copy can be moved, or the data thrown away, but not removed."
+        }
+        Receive::LessonMoved => {
+            "Moved: TCP_ZEROCOPY_RECEIVE maps only pages nobody owns, so someone must first put the data into such pages — on one host the sender, by a CPU copy (MSG_ZEROCOPY's skb_copy_ubufs, or a write into a pipe). Between two hosts the receiving NIC's DMA is that copy, and no CPU pays for it."
+        }
+        Receive::LessonDropped => {
+            "Thrown away: recv(MSG_TRUNC) and splice to /dev/null copy nothing because nothing reads the bytes — a benchmark's trick (iperf3 --skip-rx-copy), not a way to use data. Splice the socket into a file instead and the copy is back (iter_file_splice_write)."
+        }
+        Receive::BenchWhat => {
+            "scripts/bench-receive.sh: 1 GiB per pair, 5 interleaved rounds, on a 2-vCPU VM (Linux 6.18) shared with other work, so noisy; each ratio is the receiving thread's sys CPU per GiB over sendfile → recv's in the same run."
+        }
+        Receive::BenchPinned => {
+            "Threads pinned apart (CPUs 0 and 1): trunc 0.69× (rounds 0.57–0.79×), splice → /dev/null 0.79×, and the discarding receivers' copy share fell to 0–0.6% of their samples. Pinned, the saving is smaller than unpinned: a receiver that no longer copies wakes for smaller batches (10,568 recv calls per GiB instead of 2,157) and handles more window updates."
+        }
+        Receive::BenchUnpinned => {
+            "Unpinned (--cpus any): trunc 0.47× in one run (rounds 0.40–0.73×) and 0.57× in another, splice 0.54× and 0.63× — the ratios move with where the scheduler puts the two threads."
+        }
+        Receive::BenchZerocopy => {
+            "zerocopy from sendfile mapped 0% and cost more than recv (1.86× pinned, 1.31–1.56× unpinned): each getsockopt then copies about one segment. From MSG_ZEROCOPY it mapped 99.3% and the receiver's copy share fell to 0.6%, yet its sys CPU was 1.32× recv's pinned (0.79–1.05× unpinned): inserting and zapping pages costs about what the copy did — MADV_DONTNEED's TLB flush reaches the sender's CPU too, both threads being one process here (tcp_mmap uses two) — and the sender paid the copy."
+        }
+        Receive::RunMeasure => {
+            "Run `copylab explain receive --measure` (as root: the zerocopy receiver needs a private network namespace) to measure each pair here."
+        }
+    }
+}
+
+fn receive_reality(k: ReceiverKind) -> &'static [&'static str] {
+    match k {
+        ReceiverKind::Recv => &[
+            "tcp_recvmsg_locked copies each skb's bytes into your buffer (skb_copy_datagram_msg → _copy_to_iter): the CPU reads every byte the NIC — or on loopback the sender — left in memory, and writes it again.",
+            "It is the copy every client makes, curl and a Kafka consumer alike; with sendfile on the serving side it is, on one host, the only CPU copy left.",
+        ],
+        ReceiverKind::Trunc => &[
+            "With MSG_TRUNC, tcp_recvmsg_locked skips skb_copy_datagram_msg: the stream advances, the skb is freed, and no byte reaches user space — the buffer may even be NULL.",
+            "Nothing can be done with the data: it is how benchmarks leave the receiver's copy out (iperf3 --skip-rx-copy, neper). copylab counts the bytes and cannot check them.",
+        ],
+        ReceiverKind::Splice => &[
+            "splice from a TCP socket (tcp_splice_read → skb_splice_bits) hands the skb's pages to the pipe by reference; splice to /dev/null (splice_write_null → pipe_to_null) releases them unread.",
+            "Into a file instead, iter_file_splice_write writes the pages through the page cache: the copy is back.",
+        ],
+        ReceiverKind::Zerocopy => &[
+            "The receiver mmaps its socket (PROT_READ, MAP_SHARED) and calls getsockopt(TCP_ZEROCOPY_RECEIVE): the kernel inserts the queued pages into that mapping (vm_insert_pages) instead of copying them, as far as they can be mapped; the bytes in front of a page that cannot be are copied into the copy buffer or left for a recv() of recv_skip_hint bytes.",
+            "The receiver then zaps what it read (MADV_DONTNEED) so the pages go back to the socket: that page-table work and its TLB flushes are the price of mapping.",
+            "Segments must carry whole pages: a NIC with header/data split, or on loopback an MTU that makes the MSS a multiple of 4096 (copylab uses a private network namespace whose lo MTU is 61512).",
+        ],
     }
 }
 
@@ -504,6 +744,7 @@ fn kafka_heading(h: KafkaHeading) -> &'static str {
         KafkaHeading::Parallel => "\"Parallel transferTo\"",
         KafkaHeading::Stays => "What stays",
         KafkaHeading::Witness => "Witness: Java's FileChannel.transferTo",
+        KafkaHeading::Consumer => "The consumer's side",
         KafkaHeading::Answer => "Ready to say",
         KafkaHeading::FollowUps => "Follow-up questions",
         KafkaHeading::Sources => "Sources",
@@ -550,6 +791,15 @@ fn kafka(k: Kafka) -> &'static str {
         }
         Kafka::ParallelNonBlocking => {
             "Kafka's sockets are non-blocking (Java NIO): each transferTo writes what fits in the socket buffer and returns a partial count; the network thread serves other connections and calls again when the socket is writable."
+        }
+        Kafka::ConsumerReads => {
+            "A Kafka consumer always copies in recv(): the client reads each fetch response with NetworkReceive.readFrom → PlaintextTransportLayer.read → SocketChannel.read into a ByteBuffer from its MemoryPool (MemoryPool.NONE: ByteBuffer.allocate, a heap buffer). For a heap buffer the JDK reads into a temporary direct buffer and then copies it over (sun.nio.ch.IOUtil.read): one more copy, in user space."
+        }
+        Kafka::ConsumerNoZeroCopy => {
+            "There is no receive-side zero copy in Kafka 4.x: nothing in the client maps its socket (TCP_ZEROCOPY_RECEIVE) or splices it, and the JDK offers neither. The broker's sendfile saves the broker's copies, not the consumer's."
+        }
+        Kafka::ConsumerOneHost => {
+            "And even a receiver that maps its socket cannot make the copy vanish on one host: it can be moved to the sender, or the data thrown away, not removed — `copylab explain receive` measures each way."
         }
         Kafka::StaysCopies => {
             "The DMA copies stay (disk → page cache on a miss, socket buffer → NIC), and so does the receiver's copy: the consumer's recv() copies every byte from its socket into its JVM."

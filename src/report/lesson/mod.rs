@@ -13,7 +13,9 @@ mod zh;
 use std::fmt;
 
 use crate::method::{Band, MethodKind, Place, StepKind, is_io_uring_op};
+use crate::receive::ReceiverKind;
 pub use crate::report::text::Lang;
+use crate::transport::Transport;
 
 /// One language: everything the lesson says in it.
 pub struct Table {
@@ -21,6 +23,9 @@ pub struct Table {
     pub say: fn(&Msg) -> String,
     /// What Linux really does on a path, one bullet each (the same number in every language).
     pub reality: fn(MethodKind) -> &'static [&'static str],
+    /// What Linux really does on a receiving path, one bullet each (the same number in every
+    /// language).
+    pub receive_reality: fn(ReceiverKind) -> &'static [&'static str],
     /// The interview myths, in the same order in every language.
     pub myths: &'static [Myth; MYTHS],
     /// What ends a heading: ":" in English, the full-width "：" in Chinese.
@@ -77,6 +82,8 @@ impl<'a> Call<'a> {
 impl fmt::Display for Call<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Written with its argument already: "recv(MSG_TRUNC)".
+            Call::Syscall(s) if s.ends_with(')') => f.write_str(s),
             Call::Syscall(s) => write!(f, "{s}()"),
             Call::Op(s) => f.write_str(s),
         }
@@ -87,11 +94,97 @@ impl fmt::Display for Call<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Heading {
     Steps,
+    /// The receiver's steps, which the textbook leaves out.
+    Receiver,
     Textbook,
     Reality,
     Measured,
     Sources,
     Myths,
+}
+
+/// Which end of a connection a picture's half shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Serving,
+    Receiving,
+}
+
+/// The sections of `explain receive`, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveHeading {
+    Question,
+    WhyNoMap,
+    Lesson,
+    Bench,
+    Measured,
+    Sources,
+}
+
+/// The lines of `explain receive` that take no figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receive {
+    Intro,
+    Four,
+    MapConditions,
+    MapSendfile,
+    MapSelftest,
+    MapMsgZerocopy,
+    MapSpliceVmsplice,
+    MapZcrx,
+    Lesson,
+    LessonMoved,
+    LessonDropped,
+    BenchWhat,
+    BenchPinned,
+    BenchUnpinned,
+    BenchZerocopy,
+    RunMeasure,
+}
+
+/// Which share of a stream a zero-copy receiver maps: the quiz's choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MappedShare {
+    /// Below 5%.
+    AlmostNone,
+    /// 5% to 95%.
+    Some,
+    /// 95% and more.
+    AlmostAll,
+}
+
+impl MappedShare {
+    pub const ALL: [MappedShare; 3] = [
+        MappedShare::AlmostNone,
+        MappedShare::Some,
+        MappedShare::AlmostAll,
+    ];
+
+    /// The band a share in % falls in.
+    pub fn of(pct: f64) -> MappedShare {
+        if pct < 5.0 {
+            MappedShare::AlmostNone
+        } else if pct < 95.0 {
+            MappedShare::Some
+        } else {
+            MappedShare::AlmostAll
+        }
+    }
+}
+
+/// What a receiving path did with the bytes, as measured (a row of the matrix in words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiving thread copied them (as much as recv's whole copy, or more than a quarter).
+    Copied,
+    /// Mapped (≥ 95%): no receive copy, and the sender copied (MSG_ZEROCOPY on loopback).
+    MovedToSender,
+    /// Mapped, and the sender did not copy.
+    Mapped,
+    /// Dropped unseen: no copy.
+    Dropped,
+    /// Not enough samples to say.
+    Unknown,
 }
 
 /// What the textbook's count of transitions leaves out, said after "describe a single chunk".
@@ -123,6 +216,7 @@ pub enum KafkaHeading {
     DoesNot,
     Parallel,
     Stays,
+    Consumer,
     Witness,
     Answer,
     FollowUps,
@@ -155,6 +249,9 @@ pub enum Kafka {
     ParallelOneCopy,
     ParallelNonBlocking,
     StaysCopies,
+    ConsumerReads,
+    ConsumerNoZeroCopy,
+    ConsumerOneHost,
     Answer1,
     Answer2,
     Answer3,
@@ -286,6 +383,77 @@ pub enum Msg<'a> {
     KafkaTitle,
     KafkaHeading(KafkaHeading),
     Kafka(Kafka),
+
+    // ── explain receive ──
+    ReceiveTitle,
+    ReceiveHeading(ReceiveHeading),
+    Receive(Receive),
+    /// One receiving path's heading.
+    ReceiverTitle(ReceiverKind),
+    /// The legend under the receiving paths' pictures.
+    ReceiveLegend,
+    /// Where the figures of `explain receive --measure` come from.
+    ReceiveFigures {
+        bytes: u64,
+        runs: u32,
+        /// "tcp over [::1] in a private network namespace, lo MTU 61512".
+        link: &'a str,
+        placement: &'a str,
+    },
+    /// One sender → receiver pair, measured.
+    ReceivePair {
+        sender: &'a str,
+        receiver: &'a str,
+        /// The receiving thread's sys CPU, ms per GiB: median and the runs' range.
+        rx_sys_ms: f64,
+        rx_sys_lo: f64,
+        rx_sys_hi: f64,
+        /// This is the pair the others are compared with (sendfile → recv).
+        baseline: bool,
+        /// Its ratio to the baseline pair's (None: not measured), and whether the runs' ranges
+        /// overlap the baseline's.
+        ratio: Option<f64>,
+        within_noise: bool,
+        /// Copy ms per GiB on each end (None when the samples are too few).
+        tx_copy_ms: Option<f64>,
+        rx_copy_ms: Option<f64>,
+        /// zerocopy: share of the bytes mapped, %.
+        mapped_pct: Option<f64>,
+        outcome: Outcome,
+    },
+    /// A pair that could not run here, and why.
+    ReceiveNa {
+        pair: &'a str,
+        why: &'a str,
+    },
+
+    // ── on the arrows of a measured picture ──
+    /// The margin's band label when the picture needs the room.
+    BandShort(Band),
+    /// Whose half of the picture it is.
+    Thread(Side),
+    /// A receiver's first step: the NIC's DMA, or on loopback nothing of the kind.
+    WireDma,
+    /// The page cache as the runs found it ("warm", "cold", "partial"); nothing for "unknown".
+    FigCache(&'a str),
+    /// The sender's DMA to the NIC, on this transport.
+    FigNoNic(Transport),
+    /// The receiver's first step on this transport.
+    FigWire(Transport),
+    FigFaults(u64),
+    /// The thread's sampled copy time, and the steps it covers ("②+③", or "" for one).
+    FigCopy {
+        steps: &'a str,
+        ms_per_gib: Option<f64>,
+    },
+    /// Zero-copy sends whose completion said the kernel copied.
+    FigCopied {
+        copied: u64,
+        sends: u64,
+    },
+    FigEnters(u64),
+    FigSyscalls(u64),
+    FigMapped(f64),
     /// Where the figures come from.
     KafkaFigures {
         bytes: u64,
@@ -451,6 +619,23 @@ pub enum Msg<'a> {
     AskColdSendfile {
         bytes: u64,
     },
+    AskReceiveMapped {
+        sender: &'a str,
+        bytes: u64,
+    },
+    /// A choice of the receive question.
+    Share(MappedShare),
+    WhyReceiveMapped {
+        sender: &'a str,
+        mapped_pct: f64,
+        lo_pct: f64,
+        hi_pct: f64,
+        runs: u32,
+        copybuf_pct: f64,
+        hint_pct: f64,
+        /// The sender's pages belong to a file or a process (sendfile, splice, vmsplice…).
+        owned: bool,
+    },
     Yes,
     No,
     WhyColdChanged {
@@ -508,6 +693,15 @@ fn size(bytes: u64) -> String {
     crate::size::fmt_bytes(bytes)
 }
 
+/// Milliseconds as the lesson writes them: whole from 10 on, one decimal below.
+fn ms(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// A figure or "n/a".
 fn or_na<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map_or_else(|| "n/a".to_string(), f)
@@ -524,6 +718,13 @@ mod tests {
     fn every_language_says_every_list_in_full() {
         for k in MethodKind::ALL {
             let n: Vec<usize> = LANGS.iter().map(|l| (table(*l).reality)(k).len()).collect();
+            assert!(n.iter().all(|x| *x == n[0] && *x > 0), "{k}: {n:?}");
+        }
+        for k in ReceiverKind::ALL {
+            let n: Vec<usize> = LANGS
+                .iter()
+                .map(|l| (table(*l).receive_reality)(k).len())
+                .collect();
             assert!(n.iter().all(|x| *x == n[0] && *x > 0), "{k}: {n:?}");
         }
         for l in LANGS {
@@ -546,6 +747,15 @@ mod tests {
             Msg::NotAsked,
             Msg::AnswerMeasured,
             Msg::Title(MethodKind::IoUringSendZc),
+            Msg::ReceiveTitle,
+            Msg::ReceiveLegend,
+            Msg::WireDma,
+            Msg::Receive(Receive::Lesson),
+            Msg::ReceiverTitle(ReceiverKind::Zerocopy),
+            Msg::Kafka(Kafka::ConsumerReads),
+            Msg::Share(MappedShare::Some),
+            Msg::Thread(Side::Receiving),
+            Msg::FigCache("warm"),
         ];
         for l in LANGS {
             for m in &samples {

@@ -2,15 +2,18 @@
 //! recognisable; sentences are written for a Chinese reader, not translated word for word.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, Msg, Myth, Table,
-    or_na, size,
+    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
+    Myth, Outcome, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
+use crate::receive::ReceiverKind;
 use crate::report::thousands;
+use crate::transport::Transport;
 
 pub static TABLE: Table = Table {
     say,
     reality,
+    receive_reality,
     myths: &MYTH_LIST,
     colon: "：",
     colon_space: "",
@@ -249,6 +252,96 @@ fn say(m: &Msg) -> String {
             },
         ),
         Msg::SelfCountedNames(names) => format!("自行计数：{names}"),
+        Msg::ReceiveTitle => "receive —— 教科书漏掉的那次拷贝：接收端能不能也省掉？".into(),
+        Msg::ReceiveHeading(h) => receive_heading(*h).into(),
+        Msg::Receive(r) => receive(*r).into(),
+        Msg::ReceiverTitle(k) => receiver_title(*k).into(),
+        Msg::ReceiveLegend => "DMA = 设备拷贝（接收网卡写入内存；回环上没有这一步） · CPU = 处理器拷贝 · ref = 移动页引用 · map = 页映射进接收方 · drop = 字节未读就被释放，没有拷贝".into(),
+        Msg::ReceiveFigures {
+            bytes,
+            runs,
+            link,
+            placement,
+        } => format!(
+            "数据来源：{} 分别用 sendfile 和 MSG_ZEROCOPY 发给每种接收方，经 {link}，{placement}，每一对 {runs} 次运行的中位数（即 `copylab compare --methods sendfile,msg-zerocopy --receive all`）。接收 sys = 接收线程的内核态 CPU；拷贝 = cpu-clock 采样落在拷贝函数里的时间；都按每 GiB 计。",
+            size(*bytes)
+        ),
+        Msg::ReceivePair {
+            sender,
+            receiver,
+            rx_sys_ms,
+            rx_sys_lo,
+            rx_sys_hi,
+            baseline,
+            ratio,
+            within_noise,
+            tx_copy_ms,
+            rx_copy_ms,
+            mapped_pct,
+            outcome,
+        } => format!(
+            "{sender} → {receiver}：接收 sys {} ms/GiB（{}–{}）{}；发送线程拷贝 {}，接收路径拷贝 {}{}：{}。",
+            ms(*rx_sys_ms),
+            ms(*rx_sys_lo),
+            ms(*rx_sys_hi),
+            match ratio {
+                _ if *baseline => "，其余各对都和它比".to_string(),
+                None => String::new(),
+                Some(x) if *within_noise => {
+                    format!("，是 sendfile → recv 的 {x:.2} 倍，在各次运行的噪声之内")
+                }
+                Some(x) => format!("，是 sendfile → recv 的 {x:.2} 倍"),
+            },
+            or_na(*tx_copy_ms, |v| format!("{} ms/GiB", ms(v))),
+            or_na(*rx_copy_ms, |v| format!("{} ms/GiB", ms(v))),
+            match mapped_pct {
+                Some(p) => format!("，映射了 {p:.1}%"),
+                None => String::new(),
+            },
+            outcome_words(*outcome),
+        ),
+        Msg::ReceiveNa { pair, why } => format!("{pair}：n/a —— {why}。"),
+        Msg::BandShort(b) => match b {
+            Band::User => "用户态",
+            Band::Kernel => "内核态",
+            Band::Hardware => "硬件",
+        }
+        .into(),
+        Msg::Thread(Side::Serving) => "服务线程（发送端）".into(),
+        Msg::Thread(Side::Receiving) => "接收线程".into(),
+        Msg::WireDma => "真实网络上，接收网卡用 DMA 把每个包写进内存；回环上（copylab 测的就是回环）没有网卡、没有 DMA：发送端的 skb 原样排进接收 socket 的队列，连页引用一起".into(),
+        Msg::FigCache(state) => match *state {
+            "warm" => "已缓存：未读盘",
+            "cold" => "从磁盘读",
+            "partial" => "部分缓存",
+            _ => "",
+        }
+        .into(),
+        Msg::FigNoNic(t) => match t {
+            Transport::Tcp => "lo：无网卡、无 DMA",
+            Transport::Veth => "veth：无网卡、无 DMA",
+            Transport::Unix => "unix socket：无网卡",
+        }
+        .into(),
+        Msg::FigWire(t) => match t {
+            Transport::Tcp => "lo：skb 直接交过去",
+            Transport::Veth => "veth：skb 直接交过去",
+            Transport::Unix => "unix：skb 入队",
+        }
+        .into(),
+        Msg::FigFaults(n) => format!("{} 次缺页", thousands(*n)),
+        Msg::FigCopy { steps, ms_per_gib } => {
+            let fig = or_na(*ms_per_gib, |v| format!("{} ms/GiB", ms(v)));
+            if steps.is_empty() {
+                format!("拷贝 {fig}")
+            } else {
+                format!("{steps} 拷贝 {fig}")
+            }
+        }
+        Msg::FigCopied { copied, sends } => format!("{copied}/{sends} 次发送被拷贝"),
+        Msg::FigEnters(n) => format!("io_uring_enter ×{}", thousands(*n)),
+        Msg::FigSyscalls(n) => format!("{} 次系统调用", thousands(*n)),
+        Msg::FigMapped(p) => format!("映射 {p:.0}%"),
         Msg::CountedBy(Counted::Perf) => "由 perf 在发送线程上统计".into(),
         Msg::CountedBy(Counted::SelfCounted) => "由 copylab 自己统计：这里 perf 无法计数".into(),
         Msg::AskSpliceCalls { bytes, pipe_bytes } => format!(
@@ -361,6 +454,35 @@ fn say(m: &Msg) -> String {
             "{} 是 {pages} 个页，但一次缺页会把周围已缓存的页一起映射（mm/memory.c 的 do_fault_around，fault_around_bytes），大 folio 还能整块映射，所以实测只有 {measured} 次（{runs} 次运行的中位数，范围 {lo}–{hi}；getrusage，发送线程）。这个数取决于内核和页缓存里 folio 的大小：误差 {tolerance_pct}% 以内都算对，这几次运行测到的都在其中。",
             size(*bytes)
         ),
+        Msg::AskReceiveMapped { sender, bytes } => format!(
+            "{sender} 经回环（lo 的 MTU 设成每个分段正好装整页）把 {} 发给一个用 TCP_ZEROCOPY_RECEIVE 的接收方：其中有多少被映射进接收方，而不是被拷贝？",
+            size(*bytes)
+        ),
+        Msg::Share(s) => match s {
+            MappedShare::AlmostNone => "几乎没有（< 5%）",
+            MappedShare::Some => "一部分（5–95%）",
+            MappedShare::AlmostAll => "几乎全部（≥ 95%）",
+        }
+        .into(),
+        Msg::WhyReceiveMapped {
+            sender,
+            mapped_pct,
+            lo_pct,
+            hi_pct,
+            runs,
+            copybuf_pct,
+            hint_pct,
+            owned,
+        } => format!(
+            "测得映射了 {mapped_pct:.1}%（{runs} 次运行的中位数，{lo_pct:.1}–{hi_pct:.1}%）；{copybuf_pct:.1}% 被拷进拷贝缓冲区，{hint_pct:.1}% 按 recv_skip_hint 用 recv 读走。{}",
+            if *owned {
+                format!(
+                    "can_map_frag()（net/ipv4/tcp.c）只映射整页、不是复合页、而且不属于任何人的页（page->mapping == NULL）：{sender} 的页就是文件的页缓存页（page->mapping 指向文件），所以内核改为拷贝。"
+                )
+            } else {
+                "回环上，内核在本机 socket 能持有 MSG_ZEROCOPY 的页之前先把它们拷一份（skb_copy_ubufs）：接收方映射的是这些新拷出来的页 —— 拷贝挪到了发送端，并没有消失。".to_string()
+            }
+        ),
         Msg::AskColdSendfile { bytes } => format!(
             "发送 {} 时，--cache cold 会改变 sendfile 的系统调用次数吗？",
             size(*bytes)
@@ -414,6 +536,9 @@ fn place(p: Place) -> &'static str {
         Place::Pipe => "管道 pipe",
         Place::SocketBuffer => "socket 缓冲区",
         Place::Nic => "网卡 NIC",
+        Place::DevNull => "/dev/null",
+        Place::Freed => "释放",
+        Place::CopyBuffer => "拷贝缓冲区",
     }
 }
 
@@ -429,6 +554,7 @@ fn step(k: StepKind) -> &'static str {
         StepKind::Pin => {
             "页面固定（pin）后借给 socket，直到完成通知；设备支持 SG-DMA 时没有拷贝，不支持时 TCP 照样拷贝"
         }
+        StepKind::Drop => "字节未读就被丢掉，没有拷贝",
     }
 }
 
@@ -454,11 +580,115 @@ fn title(m: MethodKind) -> &'static str {
 fn heading(h: Heading) -> &'static str {
     match h {
         Heading::Steps => "步骤",
+        Heading::Receiver => "接收端 —— 教科书漏掉的那次拷贝",
         Heading::Textbook => "教科书的说法",
         Heading::Reality => "Linux 实际上怎么做",
         Heading::Measured => "在这台机器上的测量",
         Heading::Sources => "出处",
         Heading::Myths => "面试中的误区，逐条纠正",
+    }
+}
+
+fn receive_heading(h: ReceiveHeading) -> &'static str {
+    match h {
+        ReceiveHeading::Question => "问题",
+        ReceiveHeading::WhyNoMap => "为什么 sendfile 的页永远映射不了",
+        ReceiveHeading::Lesson => "结论",
+        ReceiveHeading::Bench => "scripts/bench-receive.sh 在编写这段文字的机器上测得",
+        ReceiveHeading::Measured => "在这台机器上的测量",
+        ReceiveHeading::Sources => "出处",
+    }
+}
+
+fn receiver_title(k: ReceiverKind) -> &'static str {
+    match k {
+        ReceiverKind::Recv => "recv —— recv() 读进缓冲区：内核拷贝每个字节",
+        ReceiverKind::Trunc => "trunc —— 不带缓冲区的 recv(MSG_TRUNC)：只计字节数、丢掉，从不拷贝",
+        ReceiverKind::Splice => "splice —— socket → 管道 → /dev/null：丢掉页引用，什么都不拷贝",
+        ReceiverKind::Zerocopy => "zerocopy —— TCP_ZEROCOPY_RECEIVE：把 socket 的页映射进接收方",
+    }
+}
+
+fn outcome_words(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Copied => "接收路径拷贝了每个字节",
+        Outcome::MovedToSender => "接收端没有拷贝 —— 拷贝挪到了发送端",
+        Outcome::Mapped => "已映射，两端都没测到拷贝",
+        Outcome::Dropped => "没有拷贝 —— 数据被丢掉了",
+        Outcome::Unknown => "采样太少，说不清在哪里拷贝",
+    }
+}
+
+fn receive(r: Receive) -> &'static str {
+    match r {
+        Receive::Intro => {
+            "用 sendfile 或 splice 时服务线程什么都不拷贝，但接收方的 recv() 仍要把每个字节从 socket 拷出来：在同一台机器上，剩下的就是这一次拷贝。接收端能不能也省掉？"
+        }
+        Receive::Four => {
+            "Linux 有四种从 TCP socket 取数据的办法，下面从网卡开始逐一画出：recv() 拷贝；recv(MSG_TRUNC) 和 splice 到 /dev/null 根本不看数据；TCP_ZEROCOPY_RECEIVE 在内核允许的地方把 socket 的页映射进接收方。`copylab compare --receive all` 把每种接收方和每种发送方配对来测。"
+        }
+        Receive::MapConditions => {
+            "TCP_ZEROCOPY_RECEIVE 只在 can_map_frag()（net/ipv4/tcp.c）同意时才映射 socket 数据的一个分片：必须是整页（偏移 0、长 PAGE_SIZE），不是复合页的一部分，而且不属于任何人 —— page->mapping == NULL。其余的都要拷贝：拷进拷贝缓冲区，或者留给一次读 recv_skip_hint 字节的 recv()。"
+        }
+        Receive::MapSendfile => {
+            "sendfile（以及从文件 splice）把文件的页缓存页放进 skb，回环上正是这些页到达接收 socket。页缓存页的 page->mapping 指向它的文件，所以一页也映射不了。这项检查来自 “tcp: add sanity checks to rx zerocopy”（Linux 6.8，commit 577e4432f3ac，也回移到了 6.1-stable）：“TCP rx zerocopy intent is to map pages initially allocated from NIC drivers, not pages owned by a fs” —— syzbot 曾借 sendfile 经回环把 ext4 文件的页映射进了接收方。在那之前、没打补丁的内核可以映射它们。"
+        }
+        Receive::MapSelftest => {
+            "内核自带的示例 tools/testing/selftests/net/tcp_mmap.c 说明了映射需要什么：“NIC with header split is needed” —— 每一帧的 TCP 负载必须是 PAGE_SIZE 的整数倍。在回环上它把 lo 的 MTU 设成 61512（15 × 4096 + 40 + 32：每个分段 15 页），copylab 在自己的私有网络命名空间里这样做，从不改主机的 lo；它还注明它的 MSG_ZEROCOPY 发送端 “forces a copy when packets go through loopback interface”。"
+        }
+        Receive::MapMsgZerocopy => {
+            "MSG_ZEROCOPY 的页倒是能映射 —— 因为它们是拷贝：回环回来的 skb 要在本机 socket 里排队之前，skb_orphan_frags_rx → skb_copy_ubufs 把发送方固定的页拷进新的内核页（每个完成通知都说 SO_EE_CODE_ZEROCOPY_COPIED），新页不属于任何人。拷贝挪到了发送端，并没有消失。"
+        }
+        Receive::MapSpliceVmsplice => {
+            "copylab 的 splice 和 vmsplice 发送端同样映射 0%：splice 和 sendfile 一样送的是页缓存页，vmsplice 借出的是进程自己的匿名页，它们的 page->mapping 也不为空（指向 anon_vma）。先 write 进管道再 splice 管道的发送端能映射（编写时用一个小 C 程序测得 99.5–100%）：它的拷贝发生在写管道的那一刻。"
+        }
+        Receive::MapZcrx => {
+            "io_uring 的零拷贝接收（IORING_OP_RECV_ZC，Documentation/networking/iou-zcrx.rst）改为直接收进应用自己的内存 —— 但它需要一个支持头/数据分离（header/data split）和流导向的网卡队列：在 lo 和 veth 上注册会以 EOPNOTSUPP 失败。"
+        }
+        Receive::Lesson => "在同一台机器上，最后这次拷贝可以挪走，或者把数据丢掉，但去不掉。",
+        Receive::LessonMoved => {
+            "挪走：TCP_ZEROCOPY_RECEIVE 只映射不属于任何人的页，所以总得有人先把数据放进这样的页 —— 在同一台机器上就是发送端的一次 CPU 拷贝（MSG_ZEROCOPY 的 skb_copy_ubufs，或写进管道）。两台机器之间，这次拷贝由接收网卡的 DMA 完成，不花 CPU。"
+        }
+        Receive::LessonDropped => {
+            "丢掉：recv(MSG_TRUNC) 和 splice 到 /dev/null 什么都不拷，是因为没人读这些字节 —— 这是跑分的技巧（iperf3 --skip-rx-copy），不是使用数据的办法。改成把 socket splice 进文件，拷贝又回来了（iter_file_splice_write）。"
+        }
+        Receive::BenchWhat => {
+            "scripts/bench-receive.sh：每一对 1 GiB，交错 5 轮，在一台和别的任务共用的 2 vCPU 虚拟机上（Linux 6.18），噪声不小；每个倍数都是接收线程每 GiB 的内核态 CPU 与同一次运行里 sendfile → recv 的比值。"
+        }
+        Receive::BenchPinned => {
+            "两个线程分别绑在 CPU 0 和 1 上：trunc 0.69 倍（各轮 0.57–0.79 倍），splice → /dev/null 0.79 倍，丢数据的接收方拷贝占比降到采样的 0–0.6%。绑核时省得比不绑核少：不再拷贝的接收方醒得更勤、每次拿到的更少（每 GiB 10,568 次 recv，而不是 2,157 次），要处理的窗口更新也更多。"
+        }
+        Receive::BenchUnpinned => {
+            "不绑核（--cpus any）：trunc 一次 0.47 倍（各轮 0.40–0.73 倍）、另一次 0.57 倍，splice 0.54 倍和 0.63 倍 —— 比值随调度器把两个线程放在哪里而变。"
+        }
+        Receive::BenchZerocopy => {
+            "sendfile 发给 zerocopy 时映射 0%，比 recv 还贵（绑核 1.86 倍，不绑核 1.31–1.56 倍）：每次 getsockopt 只拷大约一个分段。MSG_ZEROCOPY 发来时映射了 99.3%，接收方的拷贝占比降到 0.6%，可它的内核态 CPU 绑核时仍是 recv 的 1.32 倍（不绑核 0.79–1.05 倍）：插入和清除页表项的开销和拷贝差不多 —— 这里两个线程属于同一进程，MADV_DONTNEED 的 TLB 刷新也会打到发送方的 CPU（tcp_mmap 用两个进程）—— 而拷贝由发送端付了。"
+        }
+        Receive::RunMeasure => {
+            "运行 `copylab explain receive --measure`（需要 root：zerocopy 接收方要用私有网络命名空间），每一对都在这台机器上测一遍。"
+        }
+    }
+}
+
+fn receive_reality(k: ReceiverKind) -> &'static [&'static str] {
+    match k {
+        ReceiverKind::Recv => &[
+            "tcp_recvmsg_locked 把每个 skb 的字节拷进你的缓冲区（skb_copy_datagram_msg → _copy_to_iter）：网卡 —— 回环上是发送端 —— 留在内存里的每个字节，CPU 都要读一遍、再写一遍。",
+            "这是每个客户端都要做的拷贝，curl 和 Kafka 消费者都一样；服务端用 sendfile 时，在同一台机器上它就是剩下的唯一一次 CPU 拷贝。",
+        ],
+        ReceiverKind::Trunc => &[
+            "带 MSG_TRUNC 时 tcp_recvmsg_locked 跳过 skb_copy_datagram_msg：数据流前进，skb 被释放，没有一个字节到达用户态 —— 缓冲区甚至可以是 NULL。",
+            "数据什么也做不了：跑分时就是这样把接收方的拷贝排除在外的（iperf3 --skip-rx-copy、neper）。copylab 只能数字节数，没法校验内容。",
+        ],
+        ReceiverKind::Splice => &[
+            "从 TCP socket splice（tcp_splice_read → skb_splice_bits）把 skb 的页按引用交给管道；splice 到 /dev/null（splice_write_null → pipe_to_null）不读就把它们释放。",
+            "改成 splice 进文件，iter_file_splice_write 会经页缓存把这些页写进去：拷贝又回来了。",
+        ],
+        ReceiverKind::Zerocopy => &[
+            "接收方 mmap 自己的 socket（PROT_READ、MAP_SHARED），再调用 getsockopt(TCP_ZEROCOPY_RECEIVE)：内核把排队的页插进这块映射（vm_insert_pages）而不是拷贝，能映射多少就映射多少；映射不了的页前面的字节被拷进拷贝缓冲区，或者留给一次读 recv_skip_hint 字节的 recv()。",
+            "接收方读完后要清掉这些映射（MADV_DONTNEED），页才回到 socket：这些页表操作和随之而来的 TLB 刷新就是映射的代价。",
+            "每个分段必须装整页：网卡要支持头/数据分离，回环上则要让 MSS 是 4096 的整数倍（copylab 用一个 lo 的 MTU 为 61512 的私有网络命名空间）。",
+        ],
     }
 }
 
@@ -474,6 +704,7 @@ fn kafka_heading(h: KafkaHeading) -> &'static str {
         KafkaHeading::Parallel => "“并行 transferTo”",
         KafkaHeading::Stays => "什么省不掉",
         KafkaHeading::Witness => "旁证：Java 的 FileChannel.transferTo",
+        KafkaHeading::Consumer => "消费者这一端",
         KafkaHeading::Answer => "面试时可以这样答",
         KafkaHeading::FollowUps => "追问",
         KafkaHeading::Sources => "出处",
@@ -517,6 +748,15 @@ fn kafka(k: Kafka) -> &'static str {
         }
         Kafka::ParallelNonBlocking => {
             "Kafka 的 socket 是非阻塞的（Java NIO）：每次 transferTo 只写 socket 缓冲区放得下的部分，返回部分字节数；网络线程去服务别的连接，等 socket 可写时再调用。"
+        }
+        Kafka::ConsumerReads => {
+            "Kafka 消费者一定会在 recv() 里拷贝：客户端用 NetworkReceive.readFrom → PlaintextTransportLayer.read → SocketChannel.read 把每个拉取响应读进 MemoryPool 给的 ByteBuffer（MemoryPool.NONE：ByteBuffer.allocate，堆上的缓冲区）。对堆缓冲区，JDK 先读进一个临时的直接缓冲区再拷过去（sun.nio.ch.IOUtil.read）：用户态里又多一次拷贝。"
+        }
+        Kafka::ConsumerNoZeroCopy => {
+            "Kafka 4.x 没有接收端的零拷贝：客户端既不映射 socket（TCP_ZEROCOPY_RECEIVE），也不用 splice，JDK 也都不提供。broker 的 sendfile 省的是 broker 的拷贝，不是消费者的。"
+        }
+        Kafka::ConsumerOneHost => {
+            "就算接收方映射了 socket，在同一台机器上这次拷贝也不会消失：它只能挪到发送端，或者把数据丢掉，而不能去掉 —— `copylab explain receive` 把每种做法都测一遍。"
         }
         Kafka::StaysCopies => {
             "DMA 拷贝还在（未命中时磁盘 → 页缓存，socket 缓冲区 → 网卡），接收端的拷贝也在：消费者的 recv() 把每个字节从 socket 拷进自己的 JVM。"
