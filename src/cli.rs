@@ -560,8 +560,9 @@ pub struct StacksArgs {
 
 impl ExportArgs {
     /// The exports, refusing two claims on stdout: two exports to `-`, or one beside `--json`
-    /// (each would print over the other). The table gives stdout up to an export to `-`.
-    fn specs_with(&self, json: bool, sub: &str) -> Result<Specs> {
+    /// (`output`; each would print over the other). The table gives stdout up to an export to
+    /// `-`.
+    fn specs_with(&self, output: Output, sub: &str) -> Result<Specs> {
         let specs = self.specs();
         let to_stdout: Vec<&'static str> = specs
             .files
@@ -573,7 +574,7 @@ impl ExportArgs {
                 Format::Markdown => "--export-markdown -",
                 Format::Html(_) => "--export-html -",
             })
-            .chain(json.then_some("--json"))
+            .chain((output == Output::Json).then_some("--json"))
             .collect();
         if to_stdout.len() > 1 {
             return Err(usage(
@@ -1485,7 +1486,7 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         style: a.style.style.into(),
     };
     let output = output_of(a.json, a.color, layout);
-    let mut specs = a.export.specs_with(a.json, "compare")?;
+    let mut specs = a.export.specs_with(output, "compare")?;
     specs.stacks_dir = a.stacks.export_stacks;
     let opts = CompareOptions {
         stacks: opts.profile && specs.need_stacks(),
@@ -1576,7 +1577,7 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
             base,
         },
         output,
-        a.export.specs_with(a.json, "sweep")?,
+        a.export.specs_with(output, "sweep")?,
     ))
 }
 

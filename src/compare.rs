@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -14,14 +15,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use crate::counters::{Choice, Counters, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
 use crate::placement::{self, Cpus, Placement};
-use crate::receive::{ReceiveConfig, ReceiverKind, ZeroCopyReceive};
+use crate::receive::{Check, Delivery, ReceiveConfig, ReceiverKind, ZeroCopyReceive};
 use crate::results::{
     CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, MethodStacks, Profile, ReceiveInfo,
     ReceivePathInfo, Report, Run, RunOptions, RunReceive, SCHEMA, VethInfo,
 };
 use crate::source::{self, Source};
-use crate::transfer::{self, ReceiveWith, Receiver};
-use crate::transport::{Transport, Wire};
+use crate::transfer::{self, ReceiveWith, Received, Receiver};
+use crate::transport::{Conn, Transport, Wire};
 
 /// With `--cache cold`, a run counts as cold when less than this share of the file (in %) is
 /// still cached after the drop (a few pages may be pinned by readahead or another reader).
@@ -116,6 +117,16 @@ impl Slot {
     fn label(&self) -> String {
         crate::results::pair_label(self.method.kind().name(), self.with.chosen)
     }
+
+    /// A measured run's callchains go to the method's pool, not into every snapshot's runs.
+    fn pool_stacks(&mut self, run: &mut Run) {
+        if let Some(p) = run.profile.as_mut()
+            && let (Some(s), Some(r)) = (p.serving.stacks.take(), p.receiver.stacks.take())
+        {
+            self.stacks.serving.merge(&s);
+            self.stacks.receiver.merge(&r);
+        }
+    }
 }
 
 /// The receiving paths of `opts` that can run here, with the wire they need: `--receive`'s
@@ -164,60 +175,11 @@ pub fn run_with(
     opts: &CompareOptions,
     update: &mut dyn FnMut(&Report) -> Result<()>,
 ) -> Result<Report> {
-    let show_progress = std::io::stderr().is_terminal();
-    let src = match &opts.file {
-        Some(p) => {
-            let sp = spinner(show_progress, format!("reading {}", crate::escape::path(p)));
-            let s = Source::open(p, true)?;
-            sp.finish_and_clear();
-            s
-        }
-        None => {
-            let dir = crate::storage::temp_dir();
-            let sp = spinner(
-                show_progress,
-                format!(
-                    "generating a {} test file",
-                    crate::size::fmt_bytes(opts.size)
-                ),
-            );
-            let s = Source::generate(&dir, opts.size)?;
-            sp.finish_and_clear();
-            s
-        }
-    };
-
-    let cfg = MethodConfig {
-        buffer: opts.buffer,
-        pipe_size: opts.pipe_size,
-        batch: opts.batch,
-    };
-    let mut slots = Vec::new();
+    let src = open_source(opts)?;
     let mut skipped = Vec::new();
     let (receivers, private_lo) = receivers(opts, &mut skipped)?;
-    let rcfg = ReceiveConfig {
-        pipe_size: opts.pipe_size,
-    };
-    for &kind in &opts.methods {
-        if let Err(why) = kind.availability(opts.transport) {
-            if opts.named.contains(&kind) {
-                bail!("--methods {kind}: {why}");
-            }
-            skipped.push(format!("{kind} skipped: {why}"));
-            continue;
-        }
-        for &chosen in &receivers {
-            let method = method::build(kind, cfg).with_context(|| format!("method {kind}"))?;
-            slots.push(Slot {
-                method,
-                scratch: Scratch::default(),
-                runs: Vec::new(),
-                with: ReceiveWith { chosen, cfg: rcfg },
-                stacks: MethodStacks::default(),
-            });
-        }
-    }
-    let receive_info = opts.receive.as_ref().map(|_| ReceiveInfo {
+    let mut slots = slots(opts, &receivers, &mut skipped)?;
+    let receive = opts.receive.as_ref().map(|_| ReceiveInfo {
         paths: receivers
             .iter()
             .flatten()
@@ -239,7 +201,123 @@ pub fn run_with(
         Some(lo) => Wire::PrivateLo(lo),
         None => Wire::open(opts.transport)?,
     };
-    let veth = match &wire {
+    let fixed = Fixed {
+        veth: veth_info(&wire),
+        receive,
+        skipped,
+    };
+    let resident = source::resident_fraction(&src.file, src.len).map(|f| f * 100.0);
+    let ends = Ends::start(opts, src.len)?;
+    let mut c = Comparison {
+        opts,
+        src: &src,
+        bar: transfer_bar(src.len),
+        started: Instant::now(),
+        ends,
+        wire,
+        resident,
+        cold_left: Vec::new(),
+        first_round_cpu: Vec::new(),
+        fixed,
+    };
+    let last = c.rounds(&mut slots, update)?;
+    c.bar.finish_and_clear();
+    if slots.is_empty() {
+        bail!("no method can run here: {}", c.fixed.skipped.join("; "));
+    }
+    // The last snapshot is the report: nothing is measured after the last run.
+    let mut report = last.context("no run was measured")?;
+    if opts.stacks {
+        hand_over_stacks(&mut report, &mut slots);
+    }
+    Ok(report)
+}
+
+/// The file to serve: the user's, read once to take its hash, or a generated one.
+fn open_source(opts: &CompareOptions) -> Result<Source> {
+    match &opts.file {
+        Some(p) => {
+            let sp = spinner(format!("reading {}", crate::escape::path(p)));
+            let s = Source::open(p, true)?;
+            sp.finish_and_clear();
+            Ok(s)
+        }
+        None => {
+            let dir = crate::storage::temp_dir();
+            let sp = spinner(format!(
+                "generating a {} test file",
+                crate::size::fmt_bytes(opts.size)
+            ));
+            let s = Source::generate(&dir, opts.size)?;
+            sp.finish_and_clear();
+            Ok(s)
+        }
+    }
+}
+
+/// A spinner on stderr while the file is read or made (hidden when stderr is not a terminal).
+fn spinner(msg: String) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let sp = ProgressBar::new_spinner();
+    sp.set_message(msg);
+    sp.enable_steady_tick(Duration::from_millis(100));
+    sp
+}
+
+/// The bar of every transfer's bytes on stderr (hidden when stderr is not a terminal).
+fn transfer_bar(len: u64) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(crate::report::progress::transfer_style());
+    bar
+}
+
+/// A slot for every method that can run here and every receiving path: the methods this
+/// machine cannot run are refused when named, else skipped with a warning in `skipped`.
+fn slots(
+    opts: &CompareOptions,
+    receivers: &[Option<ReceiverKind>],
+    skipped: &mut Vec<String>,
+) -> Result<Vec<Slot>> {
+    let cfg = MethodConfig {
+        buffer: opts.buffer,
+        pipe_size: opts.pipe_size,
+        batch: opts.batch,
+    };
+    let rcfg = ReceiveConfig {
+        pipe_size: opts.pipe_size,
+    };
+    let mut slots = Vec::new();
+    for &kind in &opts.methods {
+        if let Err(why) = kind.availability(opts.transport) {
+            if opts.named.contains(&kind) {
+                bail!("--methods {kind}: {why}");
+            }
+            skipped.push(format!("{kind} skipped: {why}"));
+            continue;
+        }
+        for &chosen in receivers {
+            let method = method::build(kind, cfg).with_context(|| format!("method {kind}"))?;
+            slots.push(Slot {
+                method,
+                scratch: Scratch::default(),
+                runs: Vec::new(),
+                with: ReceiveWith { chosen, cfg: rcfg },
+                stacks: MethodStacks::default(),
+            });
+        }
+    }
+    Ok(slots)
+}
+
+/// `--transport veth`: the two namespaces, their addresses and what their devices offload.
+fn veth_info(wire: &Wire) -> Option<VethInfo> {
+    match wire {
         Wire::Veth(h) => Some(VethInfo {
             serving_netns: h.serving.netns.clone(),
             receiving_netns: h.receiving.netns.clone(),
@@ -249,244 +327,277 @@ pub fn run_with(
             receiving_device: crate::netns::offloads(&h.receiving),
         }),
         Wire::Local(_) | Wire::PrivateLo(_) => None,
-    };
-
-    let resident = source::resident_fraction(&src.file, src.len).map(|f| f * 100.0);
-    // Both ends pinned, each on its own thread: the receiver first (it would otherwise inherit
-    // this thread's CPU), then this thread, which serves every transfer and so opens the
-    // serving counters.
-    let placement = placement::resolve(opts.cpus, "--cpus")?;
-    let receiver = Receiver::start(placement.receiver_cpu, opts.counters, opts.profile)?;
-    placement::pin_current(placement.serving_cpu.as_slice())?;
-    let mut counters = Counters::open_sampled(opts.counters, opts.profile)?;
-    if opts.stacks {
-        counters.keep_stacks();
-        receiver.keep_stacks();
     }
-    let first_period = match (opts.sample_period_ns, counters.sample_capacity()) {
-        (Some(p), _) => Some(p),
-        (None, Some(capacity)) => Some(crate::counters::profile::first_period_for(
-            src.len, opts.runs, capacity,
-        )),
-        (None, None) => None,
-    };
-    if let Some(p) = first_period {
-        counters.set_sample_period(p)?;
-        receiver.set_sample_period(p);
-    }
-    // With the period left to copylab: the CPU each thread spent in the first round.
-    let mut first_round_cpu: Vec<u64> = Vec::new();
+}
 
-    let bar = if show_progress {
-        ProgressBar::with_draw_target(Some(src.len), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(crate::report::progress::transfer_style());
-    let started_all = std::time::Instant::now();
-    let per_round = slots.len() as u32;
-
-    // The kernel symbols load on their own thread (about 70 ms of kernel time), in the
-    // shadow of the warm-up; without one, wait for them here, outside every measured window.
-    if opts.warmup == 0 && counters.samples() {
-        let _ = crate::counters::profile::kallsyms::get();
-    }
-    let rounds = opts.warmup + opts.runs;
-    // With --cache cold: how much of the file was still cached after each drop (mincore).
-    let mut cold_left: Vec<f64> = Vec::new();
-    let mut last: Option<Report> = None;
-    for round in 0..rounds {
-        if round == 1
-            && opts.sample_period_ns.is_none()
-            && let Some(capacity) = counters.sample_capacity()
+/// Each method's callchains, pooled over its measured runs, go into the report once, at the
+/// end (not into every snapshot).
+fn hand_over_stacks(report: &mut Report, slots: &mut [Slot]) {
+    for m in report.methods.iter_mut().filter(|m| m.profile.is_some()) {
+        if let Some(slot) = slots
+            .iter_mut()
+            .find(|s| s.method.kind() == m.method && s.with.chosen == m.receiver_path)
         {
-            let p = crate::counters::profile::period_for(&first_round_cpu, opts.runs, capacity);
-            counters.set_sample_period(p)?;
-            receiver.set_sample_period(p);
+            m.stacks = Some(std::mem::take(&mut slot.stacks));
         }
-        let warm = round < opts.warmup;
-        for i in 0..slots.len() {
-            let slot = &mut slots[i];
-            let kind = slot.label();
-            let label = if warm {
-                format!("{kind} warm-up {}/{}", round + 1, opts.warmup)
+    }
+}
+
+/// What every snapshot of the report carries that no run changes.
+struct Fixed {
+    veth: Option<VethInfo>,
+    receive: Option<ReceiveInfo>,
+    /// The methods and receivers skipped, first among the warnings.
+    skipped: Vec<String>,
+}
+
+/// Both measured ends, set up once for the whole comparison, each on its own thread: the
+/// receiver first (it would otherwise inherit this thread's CPU), then this thread, which
+/// serves every transfer and so opens the serving counters.
+struct Ends {
+    placement: Placement,
+    counters: Counters,
+    receiver: Receiver,
+}
+
+impl Ends {
+    /// Pin both ends, open their counters, and set the sampling period of the first round:
+    /// `--sample-period`, or one chosen for a file of `len` bytes.
+    fn start(opts: &CompareOptions, len: u64) -> Result<Ends> {
+        let placement = placement::resolve(opts.cpus, "--cpus")?;
+        let receiver = Receiver::start(placement.receiver_cpu, opts.counters, opts.profile)?;
+        placement::pin_current(placement.serving_cpu.as_slice())?;
+        let counters = Counters::open_sampled(opts.counters, opts.profile)?;
+        let mut ends = Ends {
+            placement,
+            counters,
+            receiver,
+        };
+        if opts.stacks {
+            ends.counters.keep_stacks();
+            ends.receiver.keep_stacks();
+        }
+        let first_period = match (opts.sample_period_ns, ends.counters.sample_capacity()) {
+            (Some(p), _) => Some(p),
+            (None, Some(capacity)) => Some(crate::counters::profile::first_period_for(
+                len, opts.runs, capacity,
+            )),
+            (None, None) => None,
+        };
+        if let Some(p) = first_period {
+            ends.set_sample_period(p)?;
+        }
+        Ok(ends)
+    }
+
+    fn set_sample_period(&mut self, period_ns: u64) -> Result<()> {
+        self.counters.set_sample_period(period_ns)?;
+        self.receiver.set_sample_period(period_ns);
+        Ok(())
+    }
+}
+
+/// A comparison under way: the file, the progress bar, both measured ends, the wire, and
+/// what the runs so far found besides their own figures. (Dropped in this order: the bar,
+/// the serving counters, the receiver thread, the wire.)
+struct Comparison<'a> {
+    opts: &'a CompareOptions,
+    src: &'a Source,
+    bar: ProgressBar,
+    /// When the comparison began, for the bar's time left.
+    started: Instant,
+    ends: Ends,
+    wire: Wire,
+    /// The share of the file in the page cache before the first run, in %.
+    resident: Option<f64>,
+    /// With `--cache cold`: how much of the file was still cached after each drop (mincore).
+    cold_left: Vec<f64>,
+    /// With the period left to copylab: the CPU each thread spent in the first round.
+    first_round_cpu: Vec<u64>,
+    fixed: Fixed,
+}
+
+impl Comparison<'_> {
+    /// The warm-up rounds, then the measured ones, every slot once per round; a snapshot of
+    /// the report to `update` after every measured run. Returns the last snapshot.
+    fn rounds(
+        &mut self,
+        slots: &mut [Slot],
+        update: &mut dyn FnMut(&Report) -> Result<()>,
+    ) -> Result<Option<Report>> {
+        // The kernel symbols load on their own thread (about 70 ms of kernel time), in the
+        // shadow of the warm-up; without one, wait for them here, outside every measured
+        // window.
+        if self.opts.warmup == 0 && self.ends.counters.samples() {
+            let _ = crate::counters::profile::kallsyms::get();
+        }
+        let rounds = self.opts.warmup + self.opts.runs;
+        let total = rounds * slots.len() as u32;
+        let mut last = None;
+        for round in 0..rounds {
+            if round == 1 {
+                self.settle_sample_period()?;
+            }
+            let check = if self.opts.verify_all || round == self.opts.warmup {
+                Check::Xxh3
             } else {
-                format!("{kind} run {}/{}", round - opts.warmup + 1, opts.runs)
+                Check::ByteCount
             };
-            if opts.transport == Transport::Veth && crate::signals::stop_requested() {
-                return Err(anyhow::Error::new(crate::signals::Interrupted)
-                    .context("compare stopped; the namespaces were removed"));
-            }
-            if crate::signals::status_requested() {
-                bar.suspend(|| eprintln!("copylab: status: next {label}"));
-            }
-            bar.set_prefix(label);
-            let done = round * per_round + i as u32;
-            bar.set_message(crate::report::progress::time_left(
-                started_all.elapsed(),
-                done,
-                rounds * per_round,
-            ));
-            bar.reset();
-            if opts.cold {
-                let left = source::drop_cache(&src.file, src.len)
-                    .context("--cache cold: cannot drop the file's pages from the page cache")?;
-                if !warm && let Some(f) = left {
-                    cold_left.push(f * 100.0);
+            for i in 0..slots.len() {
+                let done = round * slots.len() as u32 + i as u32;
+                self.announce(&slots[i], round, done, total)?;
+                let cold_left = self.drop_cache()?;
+                let slot = &mut slots[i];
+                let mut run = self
+                    .one_run(slot, check)
+                    .with_context(|| format!("method {}", slot.label()))?;
+                if round == 0
+                    && let Some(p) = &run.profile
+                {
+                    self.first_round_cpu
+                        .extend([p.serving.on_cpu_ns, p.receiver.on_cpu_ns]);
                 }
-            }
-            let hash = opts.verify_all || round == opts.warmup;
-            let ends = Ends {
-                counters: &mut counters,
-                receiver: &receiver,
-                placement,
-            };
-            let mut run = one_run(&src, slot, &wire, opts.link, ends, hash, &bar)
-                .with_context(|| format!("method {kind}"))?;
-            // The callchains go to the method's pool, not into every snapshot's runs.
-            if let Some(p) = run.profile.as_mut() {
-                let (s, r) = (p.serving.stacks.take(), p.receiver.stacks.take());
-                if let (false, Some(s), Some(r)) = (warm, s, r) {
-                    slot.stacks.serving.merge(&s);
-                    slot.stacks.receiver.merge(&r);
+                if round < self.opts.warmup {
+                    continue;
                 }
-            }
-            if round == 0
-                && let Some(p) = &run.profile
-            {
-                first_round_cpu.extend([p.serving.on_cpu_ns, p.receiver.on_cpu_ns]);
-            }
-            if !warm {
+                self.cold_left.extend(cold_left);
+                slot.pool_stacks(&mut run);
                 slot.runs.push(run);
-                let mut report = snapshot(opts, &src, &slots, &counters, resident, &cold_left);
-                report.veth = veth.clone();
-                report.receive = receive_info.clone();
-                report.warnings.splice(0..0, skipped.iter().cloned());
+                let report = self.snapshot(slots);
                 update(&report)?;
                 last = Some(report);
             }
         }
+        Ok(last)
     }
-    bar.finish_and_clear();
-    if slots.is_empty() {
-        bail!("no method can run here: {}", skipped.join("; "));
-    }
-    // The last snapshot is the report: nothing is measured after the last run.
-    let mut report = last.context("no run was measured")?;
-    if opts.stacks {
-        for m in report.methods.iter_mut().filter(|m| m.profile.is_some()) {
-            if let Some(slot) = slots
-                .iter_mut()
-                .find(|s| s.method.kind() == m.method && s.with.chosen == m.receiver_path)
-            {
-                m.stacks = Some(std::mem::take(&mut slot.stacks));
-            }
+
+    /// With the period left to copylab, the period of every round after the first, from the
+    /// CPU the threads spent in it.
+    fn settle_sample_period(&mut self) -> Result<()> {
+        if self.opts.sample_period_ns.is_none()
+            && let Some(capacity) = self.ends.counters.sample_capacity()
+        {
+            let p = crate::counters::profile::period_for(
+                &self.first_round_cpu,
+                self.opts.runs,
+                capacity,
+            );
+            self.ends.set_sample_period(p)?;
         }
+        Ok(())
     }
-    Ok(report)
-}
 
-/// The report of the runs so far (methods without a measured run yet are left out).
-fn snapshot(
-    opts: &CompareOptions,
-    src: &Source,
-    slots: &[Slot],
-    counters: &Counters,
-    resident: Option<f64>,
-    cold_left: &[f64],
-) -> Report {
-    let mut warnings: Vec<String> = counters.warnings.iter().map(|w| w.to_string()).collect();
-    let mut notes = counters.notes.clone();
-    if counters.syscall_source == SyscallSource::SelfCounted && opts.counters == Choice::Rusage {
-        notes.push("--counters rusage: perf not used; syscalls are the methods' own counts".into());
-    }
-    let pipe_granted = slots.iter().find_map(|s| s.method.granted_pipe_bytes());
-    let cold_max = cold_left
-        .iter()
-        .copied()
-        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-    if let Some(m) = cold_max
-        && m >= COLD_ENOUGH_PCT
-    {
-        let in_memory = nix::sys::statfs::fstatfs(&src.file)
-            .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
-        warnings.push(format!(
-            "--cache cold: the file system kept up to {m:.0}% of the file cached after the drop, so those runs were not fully cold{}",
-            if in_memory {
-                ". Fix: the file is on a tmpfs, whose pages are the file itself: put it on a disk file system (for a generated file, TMPDIR=/var/tmp)"
-            } else {
-                ""
-            }
+    /// Say which run comes next (the bar, a status line when asked for), or stop the
+    /// comparison when a veth run was interrupted.
+    fn announce(&self, slot: &Slot, round: u32, done: u32, total: u32) -> Result<()> {
+        let (warmup, runs) = (self.opts.warmup, self.opts.runs);
+        let label = if round < warmup {
+            format!("{} warm-up {}/{warmup}", slot.label(), round + 1)
+        } else {
+            format!("{} run {}/{runs}", slot.label(), round - warmup + 1)
+        };
+        if self.opts.transport == Transport::Veth && crate::signals::stop_requested() {
+            return Err(anyhow::Error::new(crate::signals::Interrupted)
+                .context("compare stopped; the namespaces were removed"));
+        }
+        if crate::signals::status_requested() {
+            self.bar
+                .suspend(|| eprintln!("copylab: status: next {label}"));
+        }
+        self.bar.set_prefix(label);
+        self.bar.set_message(crate::report::progress::time_left(
+            self.started.elapsed(),
+            done,
+            total,
         ));
-    }
-    if resident.is_none() {
-        warnings.push("page-cache residency could not be measured (mincore failed)".into());
-    }
-    if let Some(w) = small_file_warning(src.len, opts.transport) {
-        warnings.push(w);
+        self.bar.reset();
+        Ok(())
     }
 
-    // A zero-copy path that had to send plainly says so: its figures are partly a copying path.
-    for s in slots {
-        let plain: u64 = s
-            .runs
+    /// With `--cache cold`, drop the file's pages before a run: how much of the file stayed
+    /// cached, in % (None when not cold, or when mincore cannot say).
+    fn drop_cache(&self) -> Result<Option<f64>> {
+        if !self.opts.cold {
+            return Ok(None);
+        }
+        let left = source::drop_cache(&self.src.file, self.src.len)
+            .context("--cache cold: cannot drop the file's pages from the page cache")?;
+        Ok(left.map(|f| f * 100.0))
+    }
+
+    /// The report of the runs so far (methods without a measured run yet are left out).
+    fn snapshot(&self, slots: &[Slot]) -> Report {
+        let (opts, src, counters) = (self.opts, self.src, &self.ends.counters);
+        let methods: Vec<MethodResult> = slots
             .iter()
-            .filter_map(|r| r.cost.zerocopy)
-            .map(|z| z.plain_fallback)
-            .sum();
-        if plain > 0 {
-            warnings.push(format!(
-                "{}: {plain} chunk{} went out with a plain, copying send after ENOBUFS (too much pinned: RLIMIT_MEMLOCK or net.core.optmem_max); raise `ulimit -l` or make --buffer smaller",
-                s.label(),
-                if plain == 1 { "" } else { "s" }
-            ));
+            .filter(|s| !s.runs.is_empty())
+            .map(|s| MethodResult {
+                receiver_path: s.with.chosen,
+                ..MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs.clone())
+            })
+            .collect();
+        let mut notes = counters.notes.clone();
+        if counters.syscall_source == SyscallSource::SelfCounted && opts.counters == Choice::Rusage
+        {
+            notes.push(
+                "--counters rusage: perf not used; syscalls are the methods' own counts".into(),
+            );
+        }
+        Report {
+            schema: SCHEMA,
+            copylab_version: env!("CARGO_PKG_VERSION"),
+            counter_source: match counters.syscall_source {
+                SyscallSource::Perf => "perf",
+                SyscallSource::SelfCounted => "rusage",
+            },
+            syscall_source: counters.syscall_source,
+            perf_software_events: counters.has_perf(),
+            file: FileInfo {
+                path: src.path.as_ref().map(|p| p.display().to_string()),
+                bytes: src.len,
+                generated: src.path.is_none(),
+                temp_dir: src.generated_in.as_ref().map(|d| d.display().to_string()),
+                xxh3: format!("{:016x}", src.hash.unwrap_or_default()),
+            },
+            transport: opts.transport,
+            link_rate_bytes_per_s: opts.link,
+            veth: self.fixed.veth.clone(),
+            cache: self.cache_info(),
+            kernel: crate::sys::kernel_release(),
+            options: RunOptions {
+                runs: opts.runs,
+                warmup: opts.warmup,
+                buffer_bytes: opts.buffer as u64,
+                pipe_bytes_requested: opts.pipe_size as u64,
+                pipe_bytes_granted: slots.iter().find_map(|s| s.method.granted_pipe_bytes()),
+                mmap_window_bytes: MMAP_WINDOW,
+                batch: opts.batch,
+                vmsplice_region_bytes: crate::method::VMSPLICE_REGION as u64,
+                verify: if opts.verify_all { "all" } else { "first" },
+            },
+            counter_overhead_syscalls: counters.overhead_syscalls,
+            warnings: self.warnings(slots, &methods),
+            notes,
+            methods,
+            machine: Machine::this(),
+            receive: self.fixed.receive.clone(),
         }
     }
-    let methods: Vec<MethodResult> = slots
-        .iter()
-        .filter(|s| !s.runs.is_empty())
-        .map(|s| MethodResult {
-            receiver_path: s.with.chosen,
-            ..MethodResult::new(s.method.kind(), s.method.setup_notes(), s.runs.clone())
-        })
-        .collect();
-    if let Some(w) = noise_warning(&methods, opts.runs) {
-        warnings.push(w);
-    }
-    let lost: u64 = methods
-        .iter()
-        .flat_map(|m| &m.runs)
-        .filter_map(|r| r.profile.as_ref())
-        .map(|p| p.serving.lost + p.receiver.lost)
-        .sum();
-    if lost > 0 {
-        warnings.push(format!(
-            "the CPU profile lost {lost} samples: a run held more samples than the ring buffer (about 30 s of one thread's CPU at 1 kHz); its categories are shares of the samples kept. Fix: a smaller --size"
-        ));
+
+    /// The most of the file any drop left cached, in % (`--cache cold`).
+    fn cold_max(&self) -> Option<f64> {
+        self.cold_left
+            .iter()
+            .copied()
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
     }
 
-    Report {
-        schema: SCHEMA,
-        copylab_version: env!("CARGO_PKG_VERSION"),
-        counter_source: match counters.syscall_source {
-            SyscallSource::Perf => "perf",
-            SyscallSource::SelfCounted => "rusage",
-        },
-        syscall_source: counters.syscall_source,
-        perf_software_events: counters.has_perf(),
-        file: FileInfo {
-            path: src.path.as_ref().map(|p| p.display().to_string()),
-            bytes: src.len,
-            generated: src.path.is_none(),
-            temp_dir: src.generated_in.as_ref().map(|d| d.display().to_string()),
-            xxh3: format!("{:016x}", src.hash.unwrap_or_default()),
-        },
-        transport: opts.transport,
-        link_rate_bytes_per_s: opts.link,
-        veth: None,
-        cache: CacheInfo {
-            mode: if opts.cold { "cold" } else { "warm" },
-            state: match (opts.cold, cold_max, resident) {
+    /// The file's page-cache state: what was asked for and what the runs found.
+    fn cache_info(&self) -> CacheInfo {
+        let (cold, cold_max, resident) = (self.opts.cold, self.cold_max(), self.resident);
+        CacheInfo {
+            mode: if cold { "cold" } else { "warm" },
+            state: match (cold, cold_max, resident) {
                 (true, Some(m), _) if m < COLD_ENOUGH_PCT => "cold",
                 (true, Some(_), _) => "partial",
                 (true, None, _) | (false, _, None) => "unknown",
@@ -496,26 +607,193 @@ fn snapshot(
             },
             resident_before_pct: resident.map(|p| (p * 10.0).round() / 10.0),
             resident_after_drop_max_pct: cold_max.map(|p| (p * 10.0).round() / 10.0),
-        },
-        kernel: crate::sys::kernel_release(),
-        options: RunOptions {
-            runs: opts.runs,
-            warmup: opts.warmup,
-            buffer_bytes: opts.buffer as u64,
-            pipe_bytes_requested: opts.pipe_size as u64,
-            pipe_bytes_granted: pipe_granted,
-            mmap_window_bytes: MMAP_WINDOW,
-            batch: opts.batch,
-            vmsplice_region_bytes: crate::method::VMSPLICE_REGION as u64,
-            verify: if opts.verify_all { "all" } else { "first" },
-        },
-        counter_overhead_syscalls: counters.overhead_syscalls,
-        warnings,
-        notes,
-        methods,
-        machine: Machine::this(),
-        receive: None,
+        }
     }
+
+    /// Every warning of the runs so far, the skipped methods first.
+    fn warnings(&self, slots: &[Slot], methods: &[MethodResult]) -> Vec<String> {
+        let mut warnings = self.fixed.skipped.clone();
+        warnings.extend(self.ends.counters.warnings.iter().map(|w| w.to_string()));
+        warnings.extend(self.cold_warning());
+        if self.resident.is_none() {
+            warnings.push("page-cache residency could not be measured (mincore failed)".into());
+        }
+        warnings.extend(small_file_warning(self.src.len, self.opts.transport));
+        warnings.extend(slots.iter().filter_map(plain_fallback_warning));
+        warnings.extend(noise_warning(methods, self.opts.runs));
+        warnings.extend(lost_samples_warning(methods));
+        warnings
+    }
+
+    /// `--cache cold` runs that found too much of the file still cached, and why.
+    fn cold_warning(&self) -> Option<String> {
+        let m = self.cold_max().filter(|m| *m >= COLD_ENOUGH_PCT)?;
+        let in_memory = nix::sys::statfs::fstatfs(&self.src.file)
+            .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+        Some(format!(
+            "--cache cold: the file system kept up to {m:.0}% of the file cached after the drop, so those runs were not fully cold{}",
+            if in_memory {
+                ". Fix: the file is on a tmpfs, whose pages are the file itself: put it on a disk file system (for a generated file, TMPDIR=/var/tmp)"
+            } else {
+                ""
+            }
+        ))
+    }
+
+    /// One transfer: connect, hand the receiving end to the receiver, count around `send`,
+    /// check what arrived (its hash too with `check` [`Check::Xxh3`]).
+    fn one_run(&mut self, slot: &mut Slot, check: Check) -> Result<Run> {
+        slot.method.prepare(&mut slot.scratch)?;
+        let (server, client) = self.wire.pair()?;
+        if let Some(rate) = self.opts.link {
+            crate::transport::pace(server.fd(), rate)?;
+        }
+        // veth: what the serving device sent during the run (read outside the measured window).
+        let tx_before = serving_tx(&self.wire);
+        let placement = self.ends.placement;
+        let pinned: Vec<u32> = [placement.serving_cpu, placement.receiver_cpu]
+            .into_iter()
+            .flatten()
+            .collect();
+        let steal_before = placement::steal_ns(&pinned);
+        let progress = Arc::new(AtomicU64::new(0));
+        let received = self.ends.receiver.receive(
+            client,
+            self.src.len,
+            check,
+            slot.with,
+            Arc::clone(&progress),
+        )?;
+        let ends = self.send_watched(slot, server, &progress, &received);
+        let device_tx = tx_before
+            .zip(serving_tx(&self.wire))
+            .map(|((p0, b0), (p1, b1))| DeviceTx {
+                packets: p1.saturating_sub(p0),
+                bytes: b1.saturating_sub(b0),
+            });
+        let steal = steal_before
+            .zip(placement::steal_ns(&pinned))
+            .map(|(a, b)| b.saturating_sub(a));
+        let (mut measured, mut got) = ends?;
+        let profile = measured
+            .reading
+            .profile
+            .take()
+            .zip(got.reading.as_mut().and_then(|r| r.profile.take()))
+            .map(|(serving, receiver)| Profile { serving, receiver });
+        let delivery = got.delivery.context("receiving failed")?;
+        measured.sent?;
+        self.bar.set_position(delivery.bytes);
+        check_delivery(&slot.label(), &delivery, self.src)?;
+        // An empty file sends nothing: there is no byte to time, so wall time and throughput
+        // are null (not measured), never a zero.
+        let wall_ns = (self.src.len > 0).then(|| {
+            (delivery
+                .done_at
+                .saturating_duration_since(measured.started)
+                .as_nanos() as u64)
+                .max(1)
+        });
+        Ok(Run {
+            bytes: delivery.bytes,
+            wall_ns,
+            throughput_mib_s: wall_ns
+                .map(|ns| crate::size::mib_per_s(self.src.len, ns as f64 / 1e9)),
+            verified: true,
+            hash_checked: delivery.hash.is_some(),
+            cost: Cost::new(&measured.reading, &measured.calls, measured.io_workers),
+            receiver: got.reading.map(|r| {
+                Cost::new(
+                    &r,
+                    got.calls.as_ref().unwrap_or(&crate::sys::Calls::default()),
+                    None,
+                )
+            }),
+            placement,
+            profile,
+            steal_ns: steal,
+            device_tx,
+            receive: slot.with.chosen.map(|k| RunReceive {
+                path: k,
+                check: k.check(),
+                zerocopy: delivery.landed.map(ZeroCopyReceive::of),
+                rcv_mss_bytes: got.rcv_mss,
+            }),
+        })
+    }
+
+    /// Send the whole file on `server` inside the measured window, close it, and wait for the
+    /// receiver's account (`received`), moving the bar with the receiver's `progress`: what
+    /// both ends measured.
+    fn send_watched(
+        &mut self,
+        slot: &mut Slot,
+        server: Conn,
+        progress: &AtomicU64,
+        received: &mpsc::Receiver<Received>,
+    ) -> Result<(transfer::Measured, Received)> {
+        let done = AtomicBool::new(false);
+        let (bar, src, counters) = (&self.bar, self.src, &mut self.ends.counters);
+        let (measured, got) = std::thread::scope(|s| {
+            if !bar.is_hidden() {
+                s.spawn(|| {
+                    while !done.load(Ordering::Relaxed) {
+                        bar.set_position(progress.load(Ordering::Relaxed));
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
+            let measured = transfer::send_measured(
+                slot.method.as_ref(),
+                crate::source::Part::whole(src),
+                server.fd(),
+                &[],
+                true,
+                &mut slot.scratch,
+                counters,
+            );
+            server.finish();
+            drop(server);
+            let got = received.recv();
+            done.store(true, Ordering::Relaxed);
+            (measured, got)
+        });
+        let measured = measured?;
+        let got = got.map_err(|_| anyhow::anyhow!("the receiver thread ended"))?;
+        Ok((measured, got))
+    }
+}
+
+/// A zero-copy path that had to send plainly says so: its figures are partly a copying path.
+fn plain_fallback_warning(s: &Slot) -> Option<String> {
+    let plain: u64 = s
+        .runs
+        .iter()
+        .filter_map(|r| r.cost.zerocopy)
+        .map(|z| z.plain_fallback)
+        .sum();
+    (plain > 0).then(|| {
+        format!(
+            "{}: {plain} chunk{} went out with a plain, copying send after ENOBUFS (too much pinned: RLIMIT_MEMLOCK or net.core.optmem_max); raise `ulimit -l` or make --buffer smaller",
+            s.label(),
+            if plain == 1 { "" } else { "s" }
+        )
+    })
+}
+
+/// Samples the profile's ring buffer could not hold.
+fn lost_samples_warning(methods: &[MethodResult]) -> Option<String> {
+    let lost: u64 = methods
+        .iter()
+        .flat_map(|m| &m.runs)
+        .filter_map(|r| r.profile.as_ref())
+        .map(|p| p.serving.lost + p.receiver.lost)
+        .sum();
+    (lost > 0).then(|| {
+        format!(
+            "the CPU profile lost {lost} samples: a run held more samples than the ring buffer (about 30 s of one thread's CPU at 1 kHz); its categories are shares of the samples kept. Fix: a smaller --size"
+        )
+    })
 }
 
 /// One warning for a file smaller than one socket buffer: its figures measure a few syscalls'
@@ -586,107 +864,16 @@ fn noise_warning(methods: &[MethodResult], runs: u32) -> Option<String> {
     ))
 }
 
-fn spinner(show: bool, msg: String) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let sp = ProgressBar::new_spinner();
-    sp.set_message(msg);
-    sp.enable_steady_tick(Duration::from_millis(100));
-    sp
-}
-
-/// The two measured ends of every transfer.
-struct Ends<'a> {
-    counters: &'a mut Counters,
-    receiver: &'a Receiver,
-    placement: Placement,
-}
-
-/// One transfer: connect, hand the receiving end to the receiver, count around `send`, check
-/// what arrived.
-fn one_run(
-    src: &Source,
-    slot: &mut Slot,
-    wire: &Wire,
-    link: Option<u64>,
-    ends: Ends<'_>,
-    hash: bool,
-    bar: &ProgressBar,
-) -> Result<Run> {
-    let kind = slot.label();
-    slot.method.prepare(&mut slot.scratch)?;
-    let (server, client) = wire.pair()?;
-    if let Some(rate) = link {
-        crate::transport::pace(server.fd(), rate)?;
-    }
-    // veth: what the serving device sent during the run (read outside the measured window).
-    let tx_before = match wire {
+/// veth: the packets and bytes the serving device has sent so far; None on the other wires.
+fn serving_tx(wire: &Wire) -> Option<(u64, u64)> {
+    match wire {
         Wire::Veth(h) => crate::netns::tx_counts(&h.serving),
         Wire::Local(_) | Wire::PrivateLo(_) => None,
-    };
-    let progress = Arc::new(AtomicU64::new(0));
-    let pinned: Vec<u32> = [ends.placement.serving_cpu, ends.placement.receiver_cpu]
-        .into_iter()
-        .flatten()
-        .collect();
-    let steal_before = placement::steal_ns(&pinned);
-    let received =
-        ends.receiver
-            .receive(client, src.len, hash, slot.with, Arc::clone(&progress))?;
-    let done = AtomicBool::new(false);
+    }
+}
 
-    let (measured, got) = std::thread::scope(|s| {
-        if !bar.is_hidden() {
-            s.spawn(|| {
-                while !done.load(Ordering::Relaxed) {
-                    bar.set_position(progress.load(Ordering::Relaxed));
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            });
-        }
-        let measured = transfer::send_measured(
-            slot.method.as_ref(),
-            crate::source::Part::whole(src),
-            server.fd(),
-            &[],
-            true,
-            &mut slot.scratch,
-            ends.counters,
-        );
-        server.finish();
-        drop(server);
-        let got = received.recv();
-        done.store(true, Ordering::Relaxed);
-        (measured, got)
-    });
-    let device_tx = match wire {
-        Wire::Veth(h) => {
-            tx_before
-                .zip(crate::netns::tx_counts(&h.serving))
-                .map(|((p0, b0), (p1, b1))| DeviceTx {
-                    packets: p1.saturating_sub(p0),
-                    bytes: b1.saturating_sub(b0),
-                })
-        }
-        Wire::Local(_) | Wire::PrivateLo(_) => None,
-    };
-    let steal = steal_before
-        .zip(placement::steal_ns(&pinned))
-        .map(|(a, b)| b.saturating_sub(a));
-    let mut measured = measured?;
-    let t0 = measured.started;
-    let mut got = got.map_err(|_| anyhow::anyhow!("the receiver thread ended"))?;
-    let profile = measured
-        .reading
-        .profile
-        .take()
-        .zip(got.reading.as_mut().and_then(|r| r.profile.take()))
-        .map(|(serving, receiver)| Profile { serving, receiver });
-    let delivery = got.delivery.context("receiving failed")?;
-    measured.sent?;
-    bar.set_position(delivery.bytes);
-
+/// Every byte of the file arrived, and (when hashed) exactly the file's bytes.
+fn check_delivery(kind: &str, delivery: &Delivery, src: &Source) -> Result<()> {
     if delivery.bytes != src.len {
         bail!(
             "{kind} delivered {} bytes, expected {}",
@@ -701,35 +888,5 @@ fn one_run(
             "{kind} delivered different bytes than the file holds (hash {h:016x}, file {want:016x})"
         );
     }
-    // An empty file sends nothing: there is no byte to time, so wall time and throughput are
-    // null (not measured), never a zero.
-    let wall_ns = (src.len > 0)
-        .then(|| (delivery.done_at.saturating_duration_since(t0).as_nanos() as u64).max(1));
-    let throughput = wall_ns.map(|ns| crate::size::mib_per_s(src.len, ns as f64 / 1e9));
-
-    Ok(Run {
-        bytes: delivery.bytes,
-        wall_ns,
-        throughput_mib_s: throughput,
-        verified: true,
-        hash_checked: delivery.hash.is_some(),
-        cost: Cost::new(&measured.reading, &measured.calls, measured.io_workers),
-        receiver: got.reading.map(|r| {
-            Cost::new(
-                &r,
-                got.calls.as_ref().unwrap_or(&crate::sys::Calls::default()),
-                None,
-            )
-        }),
-        placement: ends.placement,
-        profile,
-        steal_ns: steal,
-        device_tx,
-        receive: slot.with.chosen.map(|k| RunReceive {
-            path: k,
-            check: k.check(),
-            zerocopy: delivery.landed.map(ZeroCopyReceive::of),
-            rcv_mss_bytes: got.rcv_mss,
-        }),
-    })
+    Ok(())
 }

@@ -158,7 +158,6 @@ fn zero_copy_probe(src: &Source) -> Result<(), String> {
 /// Examine the machine (and `file`, if given).
 pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
     let who = Privileges::read();
-    let privileged = who.perf_allowed();
     let mut checks = vec![
         check(
             "kernel",
@@ -167,35 +166,60 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
             None,
         ),
         privileges_check(&who),
-        paranoid_check(privileged),
+        paranoid_check(&who),
         perf_open_check(),
         tracefs_check(),
     ];
     // Open the counters the way compare does: their verdict is compare's.
     let counters = Counters::open(Choice::Auto)?;
-    let perf_syscalls = counters.syscall_source == SyscallSource::Perf;
-    let complete = perf_syscalls && counters.warnings.is_empty();
-    checks.push(counters_check(&counters, perf_syscalls, complete));
+    checks.push(counters_check(&counters));
     let (profile, profiled) = profile_check();
     checks.push(profile);
+    let perf_syscalls = counters.syscall_source == SyscallSource::Perf;
+    let found = Found {
+        perf_syscalls,
+        complete: complete(&counters),
+        perf_events: counters.has_perf(),
+        profiled,
+    };
     checks.push(trace_check());
     checks.push(hardware_check());
     path_checks(&mut checks);
     checks.push(pacing_check());
     checks.push(veth_check());
-    checks.push(pipe_max_check(privileged));
+    checks.push(pipe_max_check(&who));
     if let Some(path) = file {
         checks.push(file_check(path));
     }
     Ok(Diagnosis {
         checks,
-        columns: columns(perf_syscalls, counters.has_perf(), profiled),
-        full_table: complete && profiled,
-        counter_source: if perf_syscalls { "perf" } else { "rusage" },
+        columns: columns(&found),
+        full_table: found.complete && found.profiled,
+        counter_source: if found.perf_syscalls {
+            "perf"
+        } else {
+            "rusage"
+        },
     })
 }
 
-/// Root, or the capabilities that let perf count the kernel.
+/// What compare can measure here, as the counters and the sampler opened.
+struct Found {
+    /// Syscalls are counted by perf tracepoints (else the methods count their own).
+    perf_syscalls: bool,
+    /// Every syscall counter opened, without a warning.
+    complete: bool,
+    /// The perf software events (task-clock, context switches, page faults) count.
+    perf_events: bool,
+    /// Both threads' CPU can be sampled (the copy column, where the CPU went).
+    profiled: bool,
+}
+
+/// The counters compare opens count every syscall by perf, without a warning.
+fn complete(counters: &Counters) -> bool {
+    counters.syscall_source == SyscallSource::Perf && counters.warnings.is_empty()
+}
+
 /// Who copylab runs as, read once: root, and the effective capabilities.
 struct Privileges {
     root: bool,
@@ -240,7 +264,8 @@ fn privileges_check(p: &Privileges) -> Check {
     )
 }
 
-fn paranoid_check(privileged: bool) -> Check {
+fn paranoid_check(who: &Privileges) -> Check {
+    let privileged = who.perf_allowed();
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
@@ -326,12 +351,13 @@ fn tracefs_check() -> Check {
     }
 }
 
-fn counters_check(counters: &Counters, perf_syscalls: bool, complete: bool) -> Check {
+fn counters_check(counters: &Counters) -> Check {
+    let complete = complete(counters);
     check(
         "syscall counters",
         if complete {
             Level::Ok
-        } else if perf_syscalls {
+        } else if counters.syscall_source == SyscallSource::Perf {
             Level::Limited
         } else {
             Level::Missing
@@ -425,7 +451,8 @@ fn hardware_check() -> Check {
     }
 }
 
-fn pipe_max_check(privileged: bool) -> Check {
+fn pipe_max_check(who: &Privileges) -> Check {
+    let privileged = who.perf_allowed();
     let pipe_max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok());
@@ -452,7 +479,7 @@ fn pipe_max_check(privileged: bool) -> Check {
 }
 
 /// Where each of compare's columns will come from.
-fn columns(perf_syscalls: bool, perf_events: bool, profiled: bool) -> Vec<Column> {
+fn columns(found: &Found) -> Vec<Column> {
     let col = |column, real: bool, yes: &str, no: &str, fallback| Column {
         column,
         verdict: if real { "real" } else { fallback },
@@ -461,14 +488,14 @@ fn columns(perf_syscalls: bool, perf_events: bool, profiled: bool) -> Vec<Column
     vec![
         col(
             "syscalls (total)",
-            perf_syscalls,
+            found.perf_syscalls,
             "perf raw_syscalls:sys_enter",
             "needs perf syscall tracepoints",
             "n/a",
         ),
         col(
             "data syscalls",
-            perf_syscalls,
+            found.perf_syscalls,
             "perf raw_syscalls:sys_enter filtered on id",
             "each method's own count of the calls it made",
             "self-counted",
@@ -482,14 +509,14 @@ fn columns(perf_syscalls: bool, perf_events: bool, profiled: bool) -> Vec<Column
         ),
         col(
             "perf task-clock, context-switches, page-faults (JSON)",
-            perf_events,
+            found.perf_events,
             "perf software events",
             "needs perf_event_open",
             "n/a",
         ),
         col(
             "copy ms/GiB, where the CPU went",
-            profiled,
+            found.profiled,
             "cpu-clock samples of both threads",
             "needs perf sampling of the kernel and readable kernel symbols",
             "n/a",

@@ -10,7 +10,6 @@ use std::os::fd::RawFd;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -101,31 +100,8 @@ impl Stream {
     /// Connect within `timeout` (each address in turn), then make every read and write give up
     /// after `timeout` without progress.
     fn connect(t: &Target, timeout: Duration) -> Result<Stream> {
-        let secs = timeout.as_secs();
         let s = match t {
-            Target::Tcp(addrs, text) => {
-                let mut last = None;
-                let mut ok = None;
-                for a in addrs {
-                    match TcpStream::connect_timeout(a, timeout) {
-                        Ok(s) => {
-                            ok = Some(s);
-                            break;
-                        }
-                        Err(e) => last = Some(e),
-                    }
-                }
-                match (ok, last) {
-                    (Some(s), _) => Stream::Tcp(s),
-                    (None, Some(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        bail!("cannot connect to {text}: no answer within {secs} s (--timeout)")
-                    }
-                    (None, e) => {
-                        let e = e.unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
-                        return Err(e).with_context(|| format!("cannot connect to {text}"));
-                    }
-                }
-            }
+            Target::Tcp(addrs, text) => Stream::Tcp(connect_tcp(addrs, text, timeout)?),
             Target::Unix(p) => Stream::Unix(
                 UnixStream::connect(p)
                     .with_context(|| format!("cannot connect to {}", escape::path(p)))?,
@@ -147,6 +123,27 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+/// Connect to the first of `addrs` that answers within `timeout`; `text` is the target as given.
+fn connect_tcp(addrs: &[SocketAddr], text: &str, timeout: Duration) -> Result<TcpStream> {
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) if e.kind() == std::io::ErrorKind::TimedOut => bail!(
+            "cannot connect to {text}: no answer within {} s (--timeout)",
+            timeout.as_secs()
+        ),
+        e => {
+            let e = e.unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
+            Err(e).with_context(|| format!("cannot connect to {text}"))
         }
     }
 }
@@ -220,6 +217,19 @@ impl Drop for Partial {
     }
 }
 
+/// What the connection threads share with the thread that watches them: the bytes received
+/// (the bar's position), the bytes declared so far (its length), and each live connection's
+/// socket, shut down on Ctrl-C.
+#[derive(Default)]
+struct Connections {
+    progress: AtomicU64,
+    total_hint: AtomicU64,
+    open: Mutex<HashMap<usize, RawFd>>,
+}
+
+/// A connection thread that could not start: its id, and why.
+type SpawnError = (usize, std::io::Error);
+
 /// Run the fetch; an error if any connection failed.
 pub fn run(opts: FetchOptions) -> Result<()> {
     if opts.connections > 1 && matches!(opts.sink, Sink::Out(_) | Sink::Stdout) {
@@ -229,7 +239,7 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         );
     }
     signals::install()?;
-    let partial = match &opts.sink {
+    let mut partial = match &opts.sink {
         Sink::Out(p) => Some(Partial::create(p)?),
         _ => None,
     };
@@ -243,89 +253,13 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         )),
         _ => None,
     };
-    let progress = Arc::new(AtomicU64::new(0));
-    let total_hint = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    // In the tables' units (MiB/s) and as wide as the terminal: a spinner until the size is
-    // known (HTTP's Content-Length; a raw stream is read to its end), then a bar with the time
-    // left.
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(progress::stream_style());
-    bar.set_prefix("fetch");
-
+    let bar = progress_bar();
     let started = Instant::now();
-    let mut partial = partial;
-    let open: Mutex<HashMap<usize, RawFd>> = Mutex::new(HashMap::new());
-    let mut spawn_error = None;
-    let results: Vec<Fetched> = std::thread::scope(|s| {
-        if !bar.is_hidden() {
-            let (bar, progress, total_hint, done) = (&bar, &progress, &total_hint, &done);
-            // Without its thread the bar just stays still: not worth failing the fetch for.
-            let _ = std::thread::Builder::new().spawn_scoped(s, move || {
-                let mut sized = false;
-                while !done.load(Ordering::Relaxed) {
-                    let t = total_hint.load(Ordering::Relaxed);
-                    let now = progress.load(Ordering::Relaxed);
-                    if t > 0 {
-                        if !sized {
-                            bar.set_style(progress::transfer_style());
-                            sized = true;
-                        }
-                        bar.set_length(t);
-                        bar.set_message(progress::bytes_left(started.elapsed(), now, t));
-                    }
-                    bar.set_position(now);
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            });
-        }
-        let mut handles = Vec::new();
-        let mut out_file = partial
-            .as_mut()
-            .map(|p| &mut p.file)
-            .or(stdout_body.as_mut());
-        let open = &open;
-        for id in 1..=opts.connections {
-            let (opts, progress, total_hint) = (&opts, &progress, &total_hint);
-            let file = out_file.take();
-            match std::thread::Builder::new()
-                .spawn_scoped(s, move || one(opts, id, file, progress, total_hint, open))
-            {
-                Ok(h) => handles.push(h),
-                Err(e) => {
-                    // The thread limit (ulimit -u) or memory: run what started, report it.
-                    spawn_error = Some((id, e));
-                    break;
-                }
-            }
-        }
-        // Ctrl-C reaches whichever thread it reaches: watch for it here and end the transfers by
-        // shutting their sockets down, so a blocked read returns.
-        while !handles.iter().all(|h| h.is_finished()) {
-            if signals::stop_requested() {
-                for fd in lock(open).values() {
-                    // SAFETY: a descriptor is registered only while its thread holds the open
-                    // socket, and is unregistered (under this lock) before the socket closes.
-                    unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let r = handles
-            .into_iter()
-            .enumerate()
-            .map(|(i, h)| {
-                h.join()
-                    .unwrap_or_else(|_| failed(i + 1, "the connection thread panicked".into()))
-            })
-            .collect();
-        done.store(true, Ordering::Relaxed);
-        r
-    });
+    let out_file = partial
+        .as_mut()
+        .map(|p| &mut p.file)
+        .or(stdout_body.as_mut());
+    let (results, spawn_error) = fetch_all(&opts, out_file, &bar, started);
     let elapsed = started.elapsed();
     bar.finish_and_clear();
 
@@ -351,11 +285,113 @@ pub fn run(opts: FetchOptions) -> Result<()> {
         written_to,
         &mut report_to,
     )?;
+    outcome(&results, spawn_error, opts.connections)
+}
+
+/// The bar of the bytes received on stderr (hidden when stderr is not a terminal). In the
+/// tables' units (MiB/s) and as wide as the terminal: a spinner until the size is known
+/// (HTTP's Content-Length; a raw stream is read to its end), then a bar with the time left.
+fn progress_bar() -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(progress::stream_style());
+    bar.set_prefix("fetch");
+    bar
+}
+
+/// Every connection on a thread of its own (the first writes to `out_file`), watched until all
+/// have ended (the bar timed from `started`): what each received, and the thread that could
+/// not start, if one could not.
+fn fetch_all(
+    opts: &FetchOptions,
+    mut out_file: Option<&mut File>,
+    bar: &ProgressBar,
+    started: Instant,
+) -> (Vec<Fetched>, Option<SpawnError>) {
+    let shared = Connections::default();
+    let done = AtomicBool::new(false);
+    let mut spawn_error = None;
+    let results = std::thread::scope(|s| {
+        if !bar.is_hidden() {
+            // Without its thread the bar just stays still: not worth failing the fetch for.
+            let _ = std::thread::Builder::new()
+                .spawn_scoped(s, || show_progress(bar, &shared, &done, started));
+        }
+        let mut handles = Vec::new();
+        for id in 1..=opts.connections {
+            let (file, shared) = (out_file.take(), &shared);
+            match std::thread::Builder::new().spawn_scoped(s, move || one(opts, id, file, shared)) {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    // The thread limit (ulimit -u) or memory: run what started, report it.
+                    spawn_error = Some((id, e));
+                    break;
+                }
+            }
+        }
+        wait_or_stop(&handles, &shared.open);
+        let r = handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                h.join()
+                    .unwrap_or_else(|_| failed(i + 1, "the connection thread panicked".into()))
+            })
+            .collect();
+        done.store(true, Ordering::Relaxed);
+        r
+    });
+    (results, spawn_error)
+}
+
+/// Move `bar` with the bytes received and declared until `done`: a bar with the time left
+/// (since `started`) once a length is declared.
+fn show_progress(bar: &ProgressBar, shared: &Connections, done: &AtomicBool, started: Instant) {
+    let mut sized = false;
+    while !done.load(Ordering::Relaxed) {
+        let t = shared.total_hint.load(Ordering::Relaxed);
+        let now = shared.progress.load(Ordering::Relaxed);
+        if t > 0 {
+            if !sized {
+                bar.set_style(progress::transfer_style());
+                sized = true;
+            }
+            bar.set_length(t);
+            bar.set_message(progress::bytes_left(started.elapsed(), now, t));
+        }
+        bar.set_position(now);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait for every connection thread to end. Ctrl-C reaches whichever thread it reaches: watch
+/// for it here and end the transfers by shutting their sockets down, so a blocked read returns.
+fn wait_or_stop<T>(
+    handles: &[std::thread::ScopedJoinHandle<'_, T>],
+    open: &Mutex<HashMap<usize, RawFd>>,
+) {
+    while !handles.iter().all(|h| h.is_finished()) {
+        if signals::stop_requested() {
+            for fd in lock(open).values() {
+                // SAFETY: a descriptor is registered only while its thread holds the open
+                // socket, and is unregistered (under this lock) before the socket closes.
+                unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The fetch's exit: an error when a connection could not start, was stopped or failed.
+fn outcome(results: &[Fetched], spawn_error: Option<SpawnError>, asked: usize) -> Result<()> {
+    let failures = results.iter().filter(|r| r.error.is_some()).count();
     if let Some((id, e)) = spawn_error {
         bail!(
-            "only {} of {} connections could start: cannot start the thread for connection {id}: {e} (the thread limit, ulimit -u, or memory); {failures} of those failed",
+            "only {} of {asked} connections could start: cannot start the thread for connection {id}: {e} (the thread limit, ulimit -u, or memory); {failures} of those failed",
             results.len(),
-            opts.connections
         );
     }
     if signals::stop_requested() {
@@ -392,23 +428,16 @@ fn failed(id: usize, why: String) -> Fetched {
 }
 
 /// One connection: connect, ask (HTTP), receive the body into the sink.
-fn one(
-    opts: &FetchOptions,
-    id: usize,
-    out: Option<&mut File>,
-    progress: &AtomicU64,
-    total_hint: &AtomicU64,
-    open: &Mutex<HashMap<usize, RawFd>>,
-) -> Fetched {
+fn one(opts: &FetchOptions, id: usize, out: Option<&mut File>, shared: &Connections) -> Fetched {
     let start = Instant::now();
     let mut rec = failed(id, String::new());
     rec.error = None;
     let mut sink = Body {
         hasher: (!matches!(opts.sink, Sink::Truncate)).then(Sha256::new),
         out,
-        progress,
+        progress: &shared.progress,
     };
-    let r = receive(opts, id, &mut sink, &mut rec, total_hint, open);
+    let r = receive(opts, id, &mut sink, &mut rec, shared);
     rec.sha256 = sink.hasher.take().filter(|_| r.is_ok()).map(|h| {
         h.finalize()
             .iter()
@@ -458,34 +487,18 @@ fn receive(
     id: usize,
     body: &mut Body<'_>,
     rec: &mut Fetched,
-    total_hint: &AtomicU64,
-    open: &Mutex<HashMap<usize, RawFd>>,
+    shared: &Connections,
 ) -> Result<()> {
     let mut s = Stream::connect(&opts.target, opts.timeout)?;
-    let _registered = Registered::new(open, id, s.fd().as_raw_fd());
+    let _registered = Registered::new(&shared.open, id, s.fd().as_raw_fd());
     let mut page = crate::sys::PageBuf::new(1 << 20);
     let buf = page.as_mut();
     let mut body_start = Vec::new();
     if opts.http {
-        let (h, rest) = request(opts, &mut s, buf)?;
-        body_start = rest;
-        rec.http_status = Some(h.status);
-        rec.range_note = check_status(&h, opts.range)?;
-        let Some(len) = h.content_length else {
-            bail!("the response has no Content-Length");
-        };
-        if let Some(max) = opts.max_size
-            && len > max
-        {
-            bail!(
-                "the server declares {len} bytes (Content-Length), more than --max-size {max}; nothing written"
-            );
+        body_start = ask(opts, &mut s, buf, rec)?;
+        if let Some(len) = rec.content_length {
+            shared.total_hint.fetch_add(len, Ordering::Relaxed);
         }
-        if let Sink::Out(p) = &opts.sink {
-            check_space(p, len)?;
-        }
-        rec.content_length = Some(len);
-        total_hint.fetch_add(len, Ordering::Relaxed);
     }
     let limit = rec.content_length;
     let first = match limit {
@@ -493,18 +506,7 @@ fn receive(
         None => &body_start[..],
     };
     body.take(first, rec)?;
-    loop {
-        let want = match limit {
-            Some(l) if rec.bytes >= l => break,
-            Some(l) => ((l - rec.bytes) as usize).min(buf.len()),
-            // One byte past --max-size is enough to know the body is too large.
-            None => match opts.max_size {
-                Some(max) => {
-                    (max.saturating_sub(rec.bytes).saturating_add(1)).min(buf.len() as u64) as usize
-                }
-                None => buf.len(),
-            },
-        };
+    while let Some(want) = next_want(opts, limit, rec.bytes, buf.len()) {
         let n = if matches!(opts.sink, Sink::Truncate) {
             let n = recv_truncate(s.fd(), &mut buf[..want], opts.timeout)?;
             body.counted(n, rec);
@@ -536,6 +538,43 @@ fn receive(
         );
     }
     Ok(())
+}
+
+/// HTTP: ask for the body and judge the response head (status, range, declared length against
+/// --max-size and the room for --out), filling `rec`; returns the bytes read past the head.
+fn ask(opts: &FetchOptions, s: &mut Stream, buf: &mut [u8], rec: &mut Fetched) -> Result<Vec<u8>> {
+    let (h, rest) = request(opts, s, buf)?;
+    rec.http_status = Some(h.status);
+    rec.range_note = check_status(&h, opts.range)?;
+    let Some(len) = h.content_length else {
+        bail!("the response has no Content-Length");
+    };
+    if let Some(max) = opts.max_size
+        && len > max
+    {
+        bail!(
+            "the server declares {len} bytes (Content-Length), more than --max-size {max}; nothing written"
+        );
+    }
+    if let Sink::Out(p) = &opts.sink {
+        check_space(p, len)?;
+    }
+    rec.content_length = Some(len);
+    Ok(rest)
+}
+
+/// How many bytes to read next, `got` received so far into a buffer of `room`: up to the
+/// declared length (`limit`), else up to one byte past --max-size (enough to know the body is
+/// too large); None once the declared length has arrived.
+fn next_want(opts: &FetchOptions, limit: Option<u64>, got: u64, room: usize) -> Option<usize> {
+    match limit {
+        Some(l) if got >= l => None,
+        Some(l) => Some(((l - got) as usize).min(room)),
+        None => Some(match opts.max_size {
+            Some(max) => (max.saturating_sub(got).saturating_add(1)).min(room as u64) as usize,
+            None => room,
+        }),
+    }
 }
 
 /// Send the GET and read the final response head (skipping interim 1xx responses); returns

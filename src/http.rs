@@ -123,74 +123,126 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Judge a complete request head for a server of one file named `file_name`.
 pub fn judge(head: &[u8], file_name: &str) -> Verdict {
-    let bad = |why: &str| Verdict::Refuse(Status::BAD_REQUEST, why.to_string());
+    match judged(head, file_name) {
+        Ok(v) | Err(v) => v,
+    }
+}
+
+/// A 400 with `why`.
+fn bad(why: &str) -> Verdict {
+    Verdict::Refuse(Status::BAD_REQUEST, why.to_string())
+}
+
+/// [`judge`], with every refusal as the error: the request line, the header fields, the
+/// target, then the method.
+fn judged(head: &[u8], file_name: &str) -> Result<Verdict, Verdict> {
     let Ok(text) = std::str::from_utf8(head) else {
-        return bad("the request head is not valid UTF-8 text");
+        return Err(bad("the request head is not valid UTF-8 text"));
     };
     if text.contains('\0') {
-        return bad("the request head contains a NUL byte");
+        return Err(bad("the request head contains a NUL byte"));
     }
     // RFC 9112 §2.2: ignore empty lines received before the request line.
     let text = text.trim_start_matches(['\r', '\n']);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let request_line = lines.next().unwrap_or("");
-    let parts: Vec<&str> = request_line.split(' ').collect();
-    let [method, target, version] = parts[..] else {
-        return bad("the request line must be METHOD TARGET HTTP/1.1");
-    };
-    if method.is_empty() || !method.bytes().all(is_tchar) {
-        return bad("the request method is not a valid token");
-    }
-    let Some(minor) = version.strip_prefix("HTTP/1.") else {
-        if version.starts_with("HTTP/") {
-            return Verdict::Refuse(
-                Status::VERSION_NOT_SUPPORTED,
-                format!("{} is not supported: use HTTP/1.1", escape(version)),
-            );
-        }
-        return bad("the request line must end with HTTP/1.1 or HTTP/1.0");
-    };
-    if minor != "0" && minor != "1" {
-        return Verdict::Refuse(
-            Status::VERSION_NOT_SUPPORTED,
-            format!("{} is not supported: use HTTP/1.1", escape(version)),
-        );
-    }
-    let mut host = false;
-    let mut range = None;
-    let mut if_range = false;
-    for line in lines {
-        if line.is_empty() {
-            break;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return bad("a header line has no colon");
-        };
-        if name.is_empty() || !name.bytes().all(is_tchar) {
-            return bad("a header name is not a valid token");
-        }
-        if name.eq_ignore_ascii_case("host") {
-            host = true;
-        } else if name.eq_ignore_ascii_case("range") {
-            // Two Range fields make no sense together: ignore both (a whole 200).
-            range = match range {
-                None => Some(RangeAsk::parse(value)),
-                Some(_) => Some(RangeAsk::Whole),
-            };
-        } else if name.eq_ignore_ascii_case("if-range") {
-            if_range = true;
-        }
-    }
+    let (method, target, minor) = request_line(lines.next().unwrap_or(""))?;
+    let fields = Fields::read(lines)?;
     // §14.2: only GET has range handling; §13.1.5: an If-Range validator can only match one
     // the server sent, and copylab sends none (no ETag, no Last-Modified): the whole file.
-    let range = match range {
-        Some(r) if method == "GET" && !if_range => r,
+    let range = match fields.range {
+        Some(r) if method == "GET" && !fields.if_range => r,
         _ => RangeAsk::Whole,
     };
-    if minor == "1" && !host {
-        return bad("HTTP/1.1 requests need a Host header");
+    if minor == "1" && !fields.host {
+        return Err(bad("HTTP/1.1 requests need a Host header"));
     }
-    // Absolute form (a proxy-style request): keep only its path.
+    check_target(target, file_name)?;
+    match method {
+        "GET" => Ok(Verdict::Serve {
+            head_only: false,
+            range,
+        }),
+        "HEAD" => Ok(Verdict::Serve {
+            head_only: true,
+            range,
+        }),
+        _ => Err(Verdict::Refuse(
+            Status::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed: use GET or HEAD"),
+        )),
+    }
+}
+
+/// `METHOD TARGET HTTP/1.x`: the method, the target and the minor version ("0" or "1").
+fn request_line(line: &str) -> Result<(&str, &str, &str), Verdict> {
+    let parts: Vec<&str> = line.split(' ').collect();
+    let [method, target, version] = parts[..] else {
+        return Err(bad("the request line must be METHOD TARGET HTTP/1.1"));
+    };
+    if method.is_empty() || !method.bytes().all(is_tchar) {
+        return Err(bad("the request method is not a valid token"));
+    }
+    let unsupported = || {
+        Verdict::Refuse(
+            Status::VERSION_NOT_SUPPORTED,
+            format!("{} is not supported: use HTTP/1.1", escape(version)),
+        )
+    };
+    let Some(minor) = version.strip_prefix("HTTP/1.") else {
+        if version.starts_with("HTTP/") {
+            return Err(unsupported());
+        }
+        return Err(bad("the request line must end with HTTP/1.1 or HTTP/1.0"));
+    };
+    if minor != "0" && minor != "1" {
+        return Err(unsupported());
+    }
+    Ok((method, target, minor))
+}
+
+/// The header fields a request's answer depends on.
+struct Fields {
+    host: bool,
+    /// The Range field, if one came (two make no sense together: the whole file).
+    range: Option<RangeAsk>,
+    if_range: bool,
+}
+
+impl Fields {
+    /// Read the header lines up to the blank line; a line that is not `name: value` with a
+    /// token for a name is refused.
+    fn read<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Fields, Verdict> {
+        let mut f = Fields {
+            host: false,
+            range: None,
+            if_range: false,
+        };
+        for line in lines.take_while(|l| !l.is_empty()) {
+            let Some((name, value)) = line.split_once(':') else {
+                return Err(bad("a header line has no colon"));
+            };
+            if name.is_empty() || !name.bytes().all(is_tchar) {
+                return Err(bad("a header name is not a valid token"));
+            }
+            if name.eq_ignore_ascii_case("host") {
+                f.host = true;
+            } else if name.eq_ignore_ascii_case("range") {
+                // Two Range fields make no sense together: ignore both (a whole 200).
+                f.range = match f.range {
+                    None => Some(RangeAsk::parse(value)),
+                    Some(_) => Some(RangeAsk::Whole),
+                };
+            } else if name.eq_ignore_ascii_case("if-range") {
+                f.if_range = true;
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// The target must name `/` or `/<file_name>` (an absolute form keeps only its path; the
+/// query and fragment are ignored).
+fn check_target(target: &str, file_name: &str) -> Result<(), Verdict> {
     let path_part = if let Some(rest) = target
         .strip_prefix("http://")
         .or_else(|| target.strip_prefix("https://"))
@@ -202,36 +254,23 @@ pub fn judge(head: &[u8], file_name: &str) -> Verdict {
     } else if target.starts_with('/') {
         target
     } else {
-        return bad("the request target must start with /");
+        return Err(bad("the request target must start with /"));
     };
     let path = path_part.split(['?', '#']).next().unwrap_or("/");
     let Some(decoded) = percent_decode(path) else {
-        return bad("the request path has a malformed %-escape");
+        return Err(bad("the request path has a malformed %-escape"));
     };
     if decoded.contains(&0) {
-        return bad("the request path contains a NUL byte");
+        return Err(bad("the request path contains a NUL byte"));
     }
     let named = [b"/".as_slice(), file_name.as_bytes()].concat();
     if decoded != b"/" && decoded != named {
-        return Verdict::Refuse(
+        return Err(Verdict::Refuse(
             Status::NOT_FOUND,
             format!("only / and /{file_name} are served here"),
-        );
+        ));
     }
-    match method {
-        "GET" => Verdict::Serve {
-            head_only: false,
-            range,
-        },
-        "HEAD" => Verdict::Serve {
-            head_only: true,
-            range,
-        },
-        _ => Verdict::Refuse(
-            Status::METHOD_NOT_ALLOWED,
-            format!("{method} is not allowed: use GET or HEAD"),
-        ),
-    }
+    Ok(())
 }
 
 /// What a request's Range header asks for (RFC 9110 §14.1.2), before the file's length is
@@ -397,10 +436,7 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
     let mut content_length: Option<u64> = None;
     let mut content_range: Option<String> = None;
     let mut transfer_encoding: Option<String> = None;
-    for line in lines {
-        if line.is_empty() {
-            break;
-        }
+    for line in lines.take_while(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
             return Err(format!(
                 "a response header line has no colon: \"{}\"",
@@ -409,24 +445,7 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
         };
         let value = value.trim_matches([' ', '\t']);
         if name.eq_ignore_ascii_case("content-length") {
-            // RFC 9112 §6.3: a list of identical values is one length; different ones, or
-            // anything but digits (`+3`, `-1`, `0x10`), is unrecoverable framing.
-            for v in value.split(',').map(|v| v.trim_matches([' ', '\t'])) {
-                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!("bad Content-Length: \"{}\"", escape(value)));
-                }
-                let n: u64 = v
-                    .parse()
-                    .map_err(|_| format!("Content-Length too large: \"{}\"", escape(value)))?;
-                match content_length {
-                    Some(old) if old != n => {
-                        return Err(format!(
-                            "conflicting Content-Length headers ({old} and {n}): the body's end is ambiguous"
-                        ));
-                    }
-                    _ => content_length = Some(n),
-                }
-            }
+            content_length = content_length_of(value, content_length)?;
         } else if name.eq_ignore_ascii_case("content-range") {
             content_range = Some(value.to_string());
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -459,6 +478,29 @@ pub fn parse_response(head: &[u8]) -> Result<ResponseHead, String> {
         content_length,
         content_range,
     })
+}
+
+/// The declared length after a Content-Length field of `value`, the fields before it having
+/// declared `length`. RFC 9112 §6.3: a list of identical values is one length; different
+/// ones, or anything but digits (`+3`, `-1`, `0x10`), is unrecoverable framing.
+fn content_length_of(value: &str, mut length: Option<u64>) -> Result<Option<u64>, String> {
+    for v in value.split(',').map(|v| v.trim_matches([' ', '\t'])) {
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("bad Content-Length: \"{}\"", escape(value)));
+        }
+        let n: u64 = v
+            .parse()
+            .map_err(|_| format!("Content-Length too large: \"{}\"", escape(value)))?;
+        match length {
+            Some(old) if old != n => {
+                return Err(format!(
+                    "conflicting Content-Length headers ({old} and {n}): the body's end is ambiguous"
+                ));
+            }
+            _ => length = Some(n),
+        }
+    }
+    Ok(length)
 }
 
 #[cfg(test)]

@@ -133,7 +133,7 @@ impl Hosts {
         // Left over from an earlier run in this process (sweep makes one per point).
         remove_if(&a, Claim::Mine);
         remove_if(&b, Claim::Mine);
-        make(&a, &b, &da, &db, false)
+        make([&a, &b], [&da, &db], Claim::Mine)
     }
 
     /// `lab up`: the lab's pair, left in place when dropped.
@@ -155,7 +155,7 @@ impl Hosts {
                 "lab up: {NETNS_DIR}/{name} exists and copylab did not make it (it carries no copylab mark), so copylab will neither use nor remove it: remove it yourself (`ip netns del {name}`) if it is not needed"
             );
         }
-        make(LAB_SERVING, LAB_CLIENT, LAB_DEVS[0], LAB_DEVS[1], true)
+        make([LAB_SERVING, LAB_CLIENT], LAB_DEVS, Claim::Lab)
     }
 }
 
@@ -239,9 +239,10 @@ fn say_removed(removed: &[String]) {
     }
 }
 
-/// Make namespace `name` with copylab's mark: the mark first (so a kill -9 at any point leaves
-/// something the next run can prove), then the namespace, then its identity in the mark.
-fn add_marked(name: &str, owner: &Owner, lab: bool) -> Result<()> {
+/// Make namespace `name` with copylab's mark `m` (its owner, and whether it is the lab's): the
+/// mark first (so a kill -9 at any point leaves something the next run can prove), then the
+/// namespace, then its identity in the mark.
+fn add_marked(name: &str, mut m: Mark) -> Result<()> {
     if let Some(m) = mark::read(name) {
         let live = matches!(m.owner.liveness(), Liveness::Alive | Liveness::Unknown);
         if live && !m.lab && mark::netns_id(name).is_some() {
@@ -251,11 +252,6 @@ fn add_marked(name: &str, owner: &Owner, lab: bool) -> Result<()> {
             );
         }
     }
-    let mut m = Mark {
-        owner: owner.clone(),
-        lab,
-        netns: None,
-    };
     mark::write(name, &m)
         .with_context(|| format!("cannot write copylab's mark {}", mark::path(name).display()))?;
     if let Err(e) = ip(&["netns", "add", name]) {
@@ -274,12 +270,18 @@ fn add_marked(name: &str, owner: &Owner, lab: bool) -> Result<()> {
 }
 
 /// Make namespaces `a` and `b` joined by veth `da`–`db`, addressed and up, every one marked as
-/// copylab's; on any failure, remove what was made.
-fn make(a: &str, b: &str, da: &str, db: &str, lab: bool) -> Result<Hosts> {
+/// copylab's: this process's (`Claim::Mine`: removed when dropped, and by a second Ctrl-C) or
+/// the lab's (`Claim::Lab`: left for `lab down`). On any failure, remove what was made.
+fn make([a, b]: [&str; 2], [da, db]: [&str; 2], claim: Claim) -> Result<Hosts> {
     let owner = Owner::me().context(
         "cannot read this process's boot id and start time from /proc (copylab marks what it makes with them)",
     )?;
-    let claim = if lab { Claim::Lab } else { Claim::Mine };
+    let lab = claim == Claim::Lab;
+    let mark = || Mark {
+        owner: owner.clone(),
+        lab,
+        netns: None,
+    };
     let undo = |e: anyhow::Error| {
         remove_if(a, claim);
         remove_if(b, claim);
@@ -290,8 +292,8 @@ fn make(a: &str, b: &str, da: &str, db: &str, lab: bool) -> Result<Hosts> {
             "the kernel refused a network namespace: in a container, run it privileged (CAP_SYS_ADMIN), or use --transport tcp",
         )
     };
-    add_marked(a, &owner, lab).map_err(refused)?;
-    add_marked(b, &owner, lab).map_err(|e| undo(refused(e)))?;
+    add_marked(a, mark()).map_err(refused)?;
+    add_marked(b, mark()).map_err(|e| undo(refused(e)))?;
     if !lab {
         // A second Ctrl-C from here on removes them (and their marks).
         crate::signals::remove_netns_on_abort(&[

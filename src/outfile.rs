@@ -338,7 +338,7 @@ impl OutDir {
     /// failure the temporary is removed and an older `name` is left as it was.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
         use std::ffi::CString;
-        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::fd::AsRawFd;
         let shown = self.path.join(name);
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
             bail!(
@@ -355,46 +355,7 @@ impl OutDir {
                 crate::escape::path(&shown)
             )
         })?;
-        let mut made = None;
-        for _ in 0..8 {
-            let tmp = format!(".{name}.copylab-tmp-{}", random_suffix());
-            let Ok(c) = CString::new(tmp) else { continue };
-            // SAFETY: `dir` is our open directory, `c` a valid NUL-terminated name.
-            let fd = unsafe {
-                libc::openat(
-                    dir,
-                    c.as_ptr(),
-                    libc::O_WRONLY
-                        | libc::O_CREAT
-                        | libc::O_EXCL
-                        | libc::O_NOFOLLOW
-                        | libc::O_CLOEXEC,
-                    0o644 as libc::c_uint,
-                )
-            };
-            if fd >= 0 {
-                // SAFETY: `fd` was just opened and is owned by nothing else.
-                made = Some((unsafe { File::from_raw_fd(fd) }, c));
-                break;
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::AlreadyExists {
-                return Err(e).with_context(|| {
-                    format!(
-                        "{} {}: cannot create a file in the directory (check it is writable)",
-                        self.flag,
-                        crate::escape::path(&shown)
-                    )
-                });
-            }
-        }
-        let Some((mut f, tmp)) = made else {
-            bail!(
-                "{} {}: cannot create a temporary file: every name tried exists",
-                self.flag,
-                crate::escape::path(&shown)
-            );
-        };
+        let (mut f, tmp) = self.create_temp(name, &shown)?;
         let r = f
             .write_all(bytes)
             .and_then(|()| f.flush())
@@ -419,5 +380,50 @@ impl OutDir {
             unsafe { libc::unlinkat(dir, tmp.as_ptr(), 0) };
         }
         r
+    }
+
+    /// A fresh temporary for `name` in the directory, created exclusively (never through a
+    /// link) under an unpredictable name: the file, and its name. `shown` is the target as
+    /// errors name it.
+    fn create_temp(&self, name: &str, shown: &Path) -> Result<(File, std::ffi::CString)> {
+        use std::ffi::CString;
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let dir = self.fd.as_raw_fd();
+        for _ in 0..8 {
+            let tmp = format!(".{name}.copylab-tmp-{}", random_suffix());
+            let Ok(c) = CString::new(tmp) else { continue };
+            // SAFETY: `dir` is our open directory, `c` a valid NUL-terminated name.
+            let fd = unsafe {
+                libc::openat(
+                    dir,
+                    c.as_ptr(),
+                    libc::O_WRONLY
+                        | libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_NOFOLLOW
+                        | libc::O_CLOEXEC,
+                    0o644 as libc::c_uint,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: `fd` was just opened and is owned by nothing else.
+                return Ok((unsafe { File::from_raw_fd(fd) }, c));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(e).with_context(|| {
+                    format!(
+                        "{} {}: cannot create a file in the directory (check it is writable)",
+                        self.flag,
+                        crate::escape::path(shown)
+                    )
+                });
+            }
+        }
+        bail!(
+            "{} {}: cannot create a temporary file: every name tried exists",
+            self.flag,
+            crate::escape::path(shown)
+        )
     }
 }

@@ -774,21 +774,7 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
             perf_total: opt(&|c| c.page_faults.perf_total),
         },
         cpu_migrations: opt(&|c| c.cpu_migrations),
-        zerocopy: costs
-            .iter()
-            .map(|c| c.zerocopy)
-            .collect::<Option<Vec<_>>>()
-            .map(|z| {
-                let field =
-                    |f: fn(&ZeroCopy) -> u64| pick(&mut z.iter().map(f).collect::<Vec<_>>());
-                ZeroCopy {
-                    sends: field(|z| z.sends),
-                    completed: field(|z| z.completed),
-                    copied: field(|z| z.copied),
-                    plain_fallback: field(|z| z.plain_fallback),
-                    enobufs: field(|z| z.enobufs),
-                }
-            }),
+        zerocopy: summarize_zerocopy(costs, pick),
         io_workers: costs
             .iter()
             .map(|c| c.io_workers)
@@ -799,6 +785,22 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
                     as u32,
             }),
     }
+}
+
+/// Field-by-field summary of the zero-copy counts with `pick`; null unless every run has them.
+fn summarize_zerocopy(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Option<ZeroCopy> {
+    let z = costs
+        .iter()
+        .map(|c| c.zerocopy)
+        .collect::<Option<Vec<_>>>()?;
+    let field = |f: fn(&ZeroCopy) -> u64| pick(&mut z.iter().map(f).collect::<Vec<_>>());
+    Some(ZeroCopy {
+        sends: field(|z| z.sends),
+        completed: field(|z| z.completed),
+        copied: field(|z| z.copied),
+        plain_fallback: field(|z| z.plain_fallback),
+        enobufs: field(|z| z.enobufs),
+    })
 }
 
 impl MethodResult {

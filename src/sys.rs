@@ -493,37 +493,26 @@ impl Mapping {
         len: usize,
     ) -> nix::Result<Mapping> {
         let off = libc::off_t::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
-        Mapping::new(
-            calls,
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            off,
-        )
+        Mapping::new(calls, len, Backing::File(fd, off))
     }
 
     /// `mmap` `len` bytes of fresh, private, zero-filled memory: pages nobody else has seen.
     pub fn anonymous(calls: &mut Calls, len: usize) -> nix::Result<Mapping> {
-        Mapping::new(
-            calls,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
+        Mapping::new(calls, len, Backing::Anonymous)
     }
 
-    /// A new mapping at an address the kernel picks (never `MAP_FIXED`), counted.
-    fn new(
-        calls: &mut Calls,
-        len: usize,
-        prot: libc::c_int,
-        flags: libc::c_int,
-        fd: libc::c_int,
-        off: libc::off_t,
-    ) -> nix::Result<Mapping> {
+    /// A new mapping of `len` bytes of `backing` at an address the kernel picks (never
+    /// `MAP_FIXED`), counted.
+    fn new(calls: &mut Calls, len: usize, backing: Backing<'_>) -> nix::Result<Mapping> {
+        let (prot, flags, fd, off) = match backing {
+            Backing::File(fd, off) => (libc::PROT_READ, libc::MAP_SHARED, fd.as_raw_fd(), off),
+            Backing::Anonymous => (
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            ),
+        };
         retry(calls, "mmap", None, || {
             // SAFETY: a new mapping at an address of the kernel's choosing (no MAP_FIXED), of a
             // descriptor the caller holds open or of anonymous memory: no existing memory is
@@ -548,6 +537,14 @@ impl Mapping {
         unsafe { libc::munmap(self.ptr, self.len) };
         self.len = 0;
     }
+}
+
+/// What a [`Mapping`] maps: a file's pages from an offset (read-only, shared), or fresh
+/// private memory.
+#[derive(Clone, Copy)]
+enum Backing<'a> {
+    File(BorrowedFd<'a>, libc::off_t),
+    Anonymous,
 }
 
 impl Drop for Mapping {

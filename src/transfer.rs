@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use crate::counters::{Choice, Counters, Reading};
 use crate::method::IoWorkers;
 use crate::method::{Method, Scratch};
-use crate::receive::{self, Delivery, ReceiveConfig, ReceiverKind};
+use crate::receive::{self, Check, Delivery, ReceiveConfig, ReceiverKind};
 use crate::source::Part;
 use crate::sys::{self, Calls, SendError};
 use crate::transport::Conn;
@@ -123,7 +123,7 @@ impl ReceiveWith {
 struct Job {
     conn: Conn,
     expected: u64,
-    hash: bool,
+    check: Check,
     with: ReceiveWith,
     progress: Arc<AtomicU64>,
     done: mpsc::Sender<Received>,
@@ -205,13 +205,14 @@ impl Receiver {
         self.keep_stacks.store(true, Ordering::Relaxed);
     }
 
-    /// Hand `conn` to the receiver, to be taken `with` a receiving path; the returned channel
-    /// yields what it measured.
+    /// Hand `conn` to the receiver, to be taken `with` a receiving path and its `expected`
+    /// bytes checked by `check` (hashed, where the path sees them, with [`Check::Xxh3`]); the
+    /// returned channel yields what it measured.
     pub fn receive(
         &self,
         conn: Conn,
         expected: u64,
-        hash: bool,
+        check: Check,
         with: ReceiveWith,
         progress: Arc<AtomicU64>,
     ) -> Result<mpsc::Receiver<Received>> {
@@ -222,7 +223,7 @@ impl Receiver {
             .send(Job {
                 conn,
                 expected,
-                hash,
+                check,
                 with,
                 progress,
                 done,
@@ -240,8 +241,11 @@ fn receive_measured(job: Job, counters: &mut Counters) -> Received {
     let sock = job.conn.fd();
     let prepared = rx.prepare(sock);
     // Hash only what the path sees: a receiver that drops the bytes can check their count.
-    let hash = job.hash && kind.check() == receive::Check::Xxh3;
-    let mut tally = receive::Tally::new(job.expected, hash, &job.progress);
+    let check = match kind.check() {
+        Check::Xxh3 => job.check,
+        Check::ByteCount => Check::ByteCount,
+    };
+    let mut tally = receive::Tally::new(job.expected, check, &job.progress);
     let mut calls = Calls::default();
     let started = counters.start();
     let got = prepared.and_then(|()| rx.receive(sock, &mut tally, &mut calls));

@@ -119,62 +119,65 @@ impl PerfGroup {
             tracefs_origin: None,
             named_missing: Vec::new(),
         };
-        match tracefs::syscall_ids() {
-            Err(u) => pg.tracepoints_unavailable = Some(u.clone()),
-            Ok(found) => {
-                pg.tracefs_origin = Some(found.origin.clone());
-                let mut ids = found.ids.iter().copied();
-                match ids.next().flatten() {
-                    None => {
-                        pg.tracepoints_unavailable = Some(Unavailable {
-                            detail: "tracepoint raw_syscalls:sys_enter not found".into(),
-                            permission: false,
-                        });
-                    }
-                    Some(id) => match member(&mut pg.group, Tracepoint::with_id(id)) {
-                        Err(e) => {
-                            pg.tracepoints_unavailable = Some(Unavailable {
-                                detail: format!("perf_event_open(raw_syscalls:sys_enter): {e}"),
-                                permission: matches!(
-                                    e.raw_os_error(),
-                                    Some(libc::EACCES | libc::EPERM)
-                                ),
-                            });
-                        }
-                        Ok(c) => {
-                            pg.total = Some(c);
-                            super::keeper::hold(id);
-                            // A syscall this kernel cannot count is shown as n/a, alone.
-                            for (slot, named_id) in pg.named.iter_mut().zip(ids) {
-                                let refused = match tracefs::syscall_number(slot.0) {
-                                    Some(nr) => match filtered(&mut pg.group, id, nr) {
-                                        Ok(c) => {
-                                            slot.1 = Some(c);
-                                            continue;
-                                        }
-                                        Err(e) => format!("filter refused: {e}"),
-                                    },
-                                    None => "no syscall number here".to_string(),
-                                };
-                                let Some(named_id) = named_id else {
-                                    pg.named_missing
-                                        .push((slot.0, format!("{refused}; not in tracefs")));
-                                    continue;
-                                };
-                                match member(&mut pg.group, Tracepoint::with_id(named_id)) {
-                                    Ok(c) => slot.1 = Some(c),
-                                    Err(e) => pg
-                                        .named_missing
-                                        .push((slot.0, format!("{refused}; perf_event_open: {e}"))),
-                                }
-                            }
-                        }
-                    },
-                }
-            }
+        if let Err(u) = pg.open_syscalls() {
+            pg.tracepoints_unavailable = Some(u);
         }
         Ok(pg)
     }
+
+    /// Add the syscall tracepoints: `raw_syscalls:sys_enter` for every syscall, then each named
+    /// syscall (a syscall this kernel cannot count is shown as n/a, alone); Err when not even
+    /// the first can be counted.
+    fn open_syscalls(&mut self) -> Result<(), Unavailable> {
+        let found = tracefs::syscall_ids()
+            .as_ref()
+            .map_err(Unavailable::clone)?;
+        self.tracefs_origin = Some(found.origin.clone());
+        let mut ids = found.ids.iter().copied();
+        let Some(raw_id) = ids.next().flatten() else {
+            return Err(Unavailable {
+                detail: "tracepoint raw_syscalls:sys_enter not found".into(),
+                permission: false,
+            });
+        };
+        let total =
+            member(&mut self.group, Tracepoint::with_id(raw_id)).map_err(|e| Unavailable {
+                detail: format!("perf_event_open(raw_syscalls:sys_enter): {e}"),
+                permission: matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)),
+            })?;
+        self.total = Some(total);
+        super::keeper::hold(raw_id);
+        for (slot, own_id) in self.named.iter_mut().zip(ids) {
+            match named_counter(&mut self.group, slot.0, raw_id, own_id) {
+                Ok(c) => slot.1 = Some(c),
+                Err(why) => self.named_missing.push((slot.0, why)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A group member counting syscall `name`: `raw_syscalls:sys_enter` (tracepoint `raw_id`)
+/// filtered on its number, else its own tracepoint `syscalls:sys_enter_<name>` (`own_id`, when
+/// tracefs has one). Err says why neither could be opened.
+fn named_counter(
+    group: &mut Group,
+    name: &str,
+    raw_id: u64,
+    own_id: Option<u64>,
+) -> Result<Counter, String> {
+    let refused = match tracefs::syscall_number(name) {
+        Some(nr) => match filtered(group, raw_id, nr) {
+            Ok(c) => return Ok(c),
+            Err(e) => format!("filter refused: {e}"),
+        },
+        None => "no syscall number here".to_string(),
+    };
+    let Some(own_id) = own_id else {
+        return Err(format!("{refused}; not in tracefs"));
+    };
+    member(group, Tracepoint::with_id(own_id))
+        .map_err(|e| format!("{refused}; perf_event_open: {e}"))
 }
 
 /// A second handle on a thread's group, to read it from another thread while it counts: a

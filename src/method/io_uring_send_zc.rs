@@ -84,6 +84,36 @@ impl IoUringSendZc {
     }
 }
 
+impl IoUringSendZc {
+    /// Send `src`, then settle what its notifications said: how far the transfer got (or why
+    /// it stopped), and the zero-copy counts.
+    fn pump(
+        &self,
+        src: Part<'_>,
+        sock: BorrowedFd<'_>,
+        ring: &mut Ring,
+        calls: &mut Calls,
+    ) -> (Result<u64, (u64, StopKind)>, ZeroCopy) {
+        let mut sender = ZcTransfer {
+            sock,
+            ring,
+            calls: &mut *calls,
+            chunk: self.chunk,
+            batch: self.batch as usize,
+            next_id: 0,
+            owed: Owed::default(),
+        };
+        let r = sender.pump(src);
+        let mut owed = sender.owed;
+        let delivered = match &r {
+            Ok(_) => None,
+            Err((handed, _)) => Some(sys::acknowledged(calls, sock, *handed)),
+        };
+        owed.ledger.settle(&mut owed.tally, delivered);
+        (r, owed.tally)
+    }
+}
+
 impl Method for IoUringSendZc {
     fn kind(&self) -> MethodKind {
         MethodKind::IoUringSendZc
@@ -113,16 +143,18 @@ impl Method for IoUringSendZc {
         scratch: &mut Scratch,
         calls: &mut Calls,
     ) -> Result<u64, SendError> {
-        let mut zc = ZeroCopy::default();
-        let result = match scratch.ring.as_mut() {
-            Some(ring) => pump(src, sock, ring, self.chunk, self.batch, &mut zc, calls),
-            None => Err((
-                0,
-                StopKind::Failed {
-                    call: "io_uring_setup",
-                    errno: Errno::EBADF,
-                },
-            )),
+        let (result, zc) = match scratch.ring.as_mut() {
+            Some(ring) => self.pump(src, sock, ring, calls),
+            None => (
+                Err((
+                    0,
+                    StopKind::Failed {
+                        call: "io_uring_setup",
+                        errno: Errno::EBADF,
+                    },
+                )),
+                ZeroCopy::default(),
+            ),
         };
         calls.zerocopy = Some(zc);
         if result.is_err() {
@@ -186,6 +218,23 @@ impl Owed {
         }
         Some(c.result)
     }
+
+    /// Count completion `c` and, if it is the result of one of the chain's requests (the first
+    /// being `first_id`) not yet seen, put it in `results`: 1 then, else 0.
+    fn record(&mut self, c: &Completion, first_id: u64, results: &mut [Option<i32>]) -> usize {
+        let Some(r) = self.note(c) else { return 0 };
+        match c
+            .user_data
+            .checked_sub(first_id)
+            .and_then(|i| results.get_mut(usize::try_from(i).ok()?))
+        {
+            Some(slot) if slot.is_none() => {
+                *slot = Some(r);
+                1
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// The kernel refused to pin more memory: ENOBUFS, or ENOMEM from io_uring's locked-memory
@@ -194,140 +243,65 @@ fn pinned_too_much(r: i32) -> bool {
     r == -libc::ENOBUFS || r == -libc::ENOMEM
 }
 
-fn pump(
-    src: Part<'_>,
-    sock: BorrowedFd<'_>,
-    ring: &mut Ring,
+/// One window of the part, mapped: the mapping, where it starts in the part, its length.
+struct Span {
+    map: super::Window,
+    off: u64,
+    len: usize,
+}
+
+/// One transfer's SEND_ZC requests: the socket they go to, the ring and the calls they are
+/// counted in, the bytes each sends, how many one chain carries (halved when the kernel refuses
+/// to pin a whole batch at once), the next request's id, and what the transfer is owed.
+struct ZcTransfer<'a> {
+    sock: BorrowedFd<'a>,
+    ring: &'a mut Ring,
+    calls: &'a mut Calls,
     chunk: usize,
-    batch: u32,
-    zc: &mut ZeroCopy,
-    calls: &mut Calls,
-) -> Result<u64, (u64, StopKind)> {
-    let mut owed = Owed::default();
-    let r = pump_windows(src, sock, ring, chunk, batch, &mut owed, calls);
-    let delivered = match &r {
-        Ok(_) => None,
-        Err((handed, _)) => Some(sys::acknowledged(calls, sock, *handed)),
-    };
-    owed.ledger.settle(&mut owed.tally, delivered);
-    *zc = owed.tally;
-    r
+    batch: usize,
+    next_id: u64,
+    owed: Owed,
 }
 
-/// Builds one chain of SEND_ZC requests over a mapped window.
-struct Chain<'a> {
-    fd: types::Fd,
-    next_id: &'a mut u64,
-    owed: &'a mut Owed,
-}
-
-impl Chain<'_> {
-    /// Up to `batch` sends of `chunk` bytes from `pos` in the window `map` (at file offset
-    /// `off`, `wlen` bytes long): the entries, and each one's size.
-    fn build(
-        &mut self,
-        map: &super::Window,
-        off: u64,
-        pos: usize,
-        wlen: usize,
-        chunk: usize,
-        batch: usize,
-    ) -> (Vec<squeue::Entry>, Vec<usize>) {
-        let mut sizes = Vec::new();
-        let mut entries: Vec<squeue::Entry> = Vec::new();
-        let mut p = pos;
-        while p < wlen && sizes.len() < batch {
-            let n = (wlen - p).min(chunk);
-            // SAFETY: p + n <= wlen, inside `map` (used only to form the address).
-            let ptr = unsafe { map.ptr().add(p) };
-            let e = opcode::SendZc::new(self.fd, ptr, n as u32)
-                .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
-                .zc_flags(REPORT_USAGE)
-                .build()
-                .user_data(*self.next_id);
-            *self.next_id += 1;
-            self.owed.starts.push(off + p as u64);
-            sizes.push(n);
-            entries.push(e);
-            p += n;
-        }
-        (entries, sizes)
-    }
-}
-
-/// Wait for the `k` results of the chain whose first request is `first_id` (submitted at file
-/// offset `at`). If io_uring_enter fails, count what the chain sent before it stopped — the
-/// results already in, and those of the requests cancelled now (a send stopped midway reports
-/// the bytes it sent) — and stop there.
-fn wait_chain(
-    ring: &mut Ring,
-    owed: &mut Owed,
-    calls: &mut Calls,
-    k: usize,
-    first_id: u64,
-    at: u64,
-) -> Result<Vec<Option<i32>>, (u64, StopKind)> {
-    let mut results: Vec<Option<i32>> = vec![None; k];
-    let mut got = 0usize;
-    while got < k {
-        if let Err(errno) = ring.enter(calls, k - got) {
-            let mut arrived = ring.reap();
-            let left =
-                k.saturating_sub(got + arrived.iter().filter(|c| !cqueue::notif(c.flags)).count());
-            arrived.extend(ring.cancel_and_reap(calls, left, |c| !cqueue::notif(c.flags)));
-            for c in arrived {
-                record(owed, &c, first_id, &mut results);
-            }
-            let sent: u64 = results
-                .iter()
-                .map_while(|r| r.filter(|r| *r > 0).map(|r| r as u64))
-                .sum();
-            return Err((at + sent, sys::classify("io_uring_enter", errno)));
-        }
-        for c in ring.reap() {
-            got += record(owed, &c, first_id, &mut results);
-        }
-    }
-    Ok(results)
-}
-
-fn pump_windows(
-    src: Part<'_>,
-    sock: BorrowedFd<'_>,
-    ring: &mut Ring,
-    chunk: usize,
-    batch: u32,
-    owed: &mut Owed,
-    calls: &mut Calls,
-) -> Result<u64, (u64, StopKind)> {
-    let len = src.len;
-    let fd = types::Fd(sock.as_raw_fd());
-    let mut next_id = 0u64;
-    // Shrinks when the kernel refuses to pin a whole batch at once.
-    let mut batch_now = batch as usize;
-    let mut off = 0u64;
-    while off < len {
-        let wlen = (len - off).min(MMAP_WINDOW) as usize;
-        let map = map_window(src, off, wlen, calls)?;
-        let mut pos = 0usize;
-        while pos < wlen {
-            let at = off + pos as u64;
-            let first_id = next_id;
-            let (entries, sizes) = {
-                let mut chain = Chain {
-                    fd,
-                    next_id: &mut next_id,
-                    owed,
-                };
-                chain.build(&map, off, pos, wlen, chunk, batch_now)
+impl ZcTransfer<'_> {
+    /// Window after window: map it, send it chain by chain, wait for every notification owed,
+    /// unmap it. The bytes sent, or how far the transfer got and why it stopped.
+    fn pump(&mut self, src: Part<'_>) -> Result<u64, (u64, StopKind)> {
+        let len = src.len;
+        let mut off = 0u64;
+        while off < len {
+            let wlen = (len - off).min(MMAP_WINDOW) as usize;
+            let w = Span {
+                map: map_window(src, off, wlen, self.calls)?,
+                off,
+                len: wlen,
             };
+            self.send_window(src, &w)?;
+            // The socket may still hold the mapping's pages until every notification is in.
+            while !self.owed.waiting.is_empty() {
+                self.wait_notification(off + wlen as u64)?;
+            }
+            w.map.unmap(self.calls);
+            off += wlen as u64;
+            src.reached(off);
+        }
+        Ok(off)
+    }
+
+    /// Every byte of the window `w`, one chain after another.
+    fn send_window(&mut self, src: Part<'_>, w: &Span) -> Result<(), (u64, StopKind)> {
+        let mut pos = 0usize;
+        while pos < w.len {
+            let at = w.off + pos as u64;
+            let first_id = self.next_id;
+            let (entries, sizes) = self.chain(w, pos);
             // One chain: a send starts only after the one before it sent everything, so the
             // stream stays in order.
             let k = entries.len();
-            // SAFETY: the entries point into `map`, which is unmapped only after every
-            // notification owed has arrived (below); on an early return the caller drops the
-            // ring, which cancels what is still in flight.
-            unsafe { ring.push_chain(entries) }.map_err(|errno| {
+            // SAFETY: the entries point into `w.map`, which is unmapped only after every
+            // notification owed has arrived (in `pump`); on an early return the caller drops
+            // the ring, which cancels what is still in flight.
+            unsafe { self.ring.push_chain(entries) }.map_err(|errno| {
                 (
                     at,
                     StopKind::Failed {
@@ -336,86 +310,140 @@ fn pump_windows(
                     },
                 )
             })?;
-            let results = wait_chain(ring, owed, calls, k, first_id, at)?;
-            // A request refused at submission cancels the whole chain: treat it as one refusal.
-            let pressure = results.iter().flatten().any(|r| pinned_too_much(*r));
-            for (n, r) in sizes.into_iter().zip(results) {
-                let at = off + pos as u64;
-                match r.unwrap_or(-libc::ECANCELED) {
-                    r if r >= 0 && r as usize == n => pos += n,
-                    // Sent part of it (e.g. the send timeout passed): the rest goes again.
-                    r if r >= 0 => {
-                        pos += r as usize;
-                        break;
-                    }
-                    r if pinned_too_much(r) || (pressure && r == -libc::ECANCELED) => {
-                        owed.tally.enobufs += 1;
-                        if !owed.waiting.is_empty() {
-                            wait_notification(ring, owed, calls, at)?;
-                        } else if batch_now > 1 {
-                            batch_now = (batch_now / 2).max(1);
-                        } else {
-                            // SAFETY: pos + n <= wlen, inside `map`.
-                            let ptr = unsafe { map.ptr().add(pos) };
-                            // SAFETY: as above; the kernel reads the bytes.
-                            unsafe { write_mapped(calls, sock, ptr, n, at) }?;
-                            owed.tally.plain_fallback += 1;
-                            pos += n;
-                        }
-                        break;
-                    }
-                    r if r == -libc::ECANCELED || r == -libc::EINTR => break,
-                    r if r == -libc::EAGAIN => {
-                        sys::wait_writable(calls, sock)
-                            .map_err(|e| (at, sys::classify("poll", e)))?;
-                        break;
-                    }
-                    r if r == -libc::EFAULT => return Err((at, StopKind::FileChanged)),
-                    r => return Err((at, sys::classify("sendto", Errno::from_raw(-r)))),
+            let results = self.wait_chain(k, first_id, at)?;
+            pos = self.settle_chain(w, pos, sizes, results)?;
+            src.reached(w.off + pos as u64);
+        }
+        Ok(())
+    }
+
+    /// Up to `batch` sends of `chunk` bytes from `pos` in the window `w`: the entries, and
+    /// each one's size.
+    fn chain(&mut self, w: &Span, pos: usize) -> (Vec<squeue::Entry>, Vec<usize>) {
+        let fd = types::Fd(self.sock.as_raw_fd());
+        let mut sizes = Vec::new();
+        let mut entries: Vec<squeue::Entry> = Vec::new();
+        let mut p = pos;
+        while p < w.len && sizes.len() < self.batch {
+            let n = (w.len - p).min(self.chunk);
+            // SAFETY: p + n <= w.len, inside `w.map` (used only to form the address).
+            let ptr = unsafe { w.map.ptr().add(p) };
+            let e = opcode::SendZc::new(fd, ptr, n as u32)
+                .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
+                .zc_flags(REPORT_USAGE)
+                .build()
+                .user_data(self.next_id);
+            self.next_id += 1;
+            self.owed.starts.push(w.off + p as u64);
+            sizes.push(n);
+            entries.push(e);
+            p += n;
+        }
+        (entries, sizes)
+    }
+
+    /// Wait for the `k` results of the chain whose first request is `first_id` (submitted at
+    /// file offset `at`). If io_uring_enter fails, count what the chain sent before it
+    /// stopped — the results already in, and those of the requests cancelled now (a send
+    /// stopped midway reports the bytes it sent) — and stop there.
+    fn wait_chain(
+        &mut self,
+        k: usize,
+        first_id: u64,
+        at: u64,
+    ) -> Result<Vec<Option<i32>>, (u64, StopKind)> {
+        let mut results: Vec<Option<i32>> = vec![None; k];
+        let mut got = 0usize;
+        while got < k {
+            if let Err(errno) = self.ring.enter(self.calls, k - got) {
+                let mut arrived = self.ring.reap();
+                let sends = arrived.iter().filter(|c| !cqueue::notif(c.flags)).count();
+                let left = k.saturating_sub(got + sends);
+                arrived.extend(
+                    self.ring
+                        .cancel_and_reap(self.calls, left, |c| !cqueue::notif(c.flags)),
+                );
+                for c in arrived {
+                    self.owed.record(&c, first_id, &mut results);
                 }
+                let sent: u64 = results
+                    .iter()
+                    .map_while(|r| r.filter(|r| *r > 0).map(|r| r as u64))
+                    .sum();
+                return Err((at + sent, sys::classify("io_uring_enter", errno)));
             }
-            src.reached(off + pos as u64);
+            for c in self.ring.reap() {
+                got += self.owed.record(&c, first_id, &mut results);
+            }
         }
-        // The socket may still hold the mapping's pages until every notification is in.
-        while !owed.waiting.is_empty() {
-            wait_notification(ring, owed, calls, off + pos as u64)?;
-        }
-        map.unmap(calls);
-        off += wlen as u64;
-        src.reached(off);
+        Ok(results)
     }
-    Ok(off)
-}
 
-/// Count completion `c` and, if it is the result of one of this chain's requests (the first
-/// being `first_id`) not yet seen, put it in `results`: 1 then, else 0.
-fn record(owed: &mut Owed, c: &Completion, first_id: u64, results: &mut [Option<i32>]) -> usize {
-    let Some(r) = owed.note(c) else { return 0 };
-    match c
-        .user_data
-        .checked_sub(first_id)
-        .and_then(|i| results.get_mut(usize::try_from(i).ok()?))
-    {
-        Some(slot) if slot.is_none() => {
-            *slot = Some(r);
-            1
+    /// Walk a chain's results (of sends of `sizes` bytes from `pos` in `w`) in order: each
+    /// send that sent its whole chunk moves on; the first that did not decides what comes
+    /// next (a new chain from where it stopped: after waiting, with a smaller batch, or after
+    /// a plain write) or ends the transfer. Returns the new `pos`.
+    fn settle_chain(
+        &mut self,
+        w: &Span,
+        mut pos: usize,
+        sizes: Vec<usize>,
+        results: Vec<Option<i32>>,
+    ) -> Result<usize, (u64, StopKind)> {
+        // A request refused at submission cancels the whole chain: treat it as one refusal.
+        let pressure = results.iter().flatten().any(|r| pinned_too_much(*r));
+        for (n, r) in sizes.into_iter().zip(results) {
+            let at = w.off + pos as u64;
+            match r.unwrap_or(-libc::ECANCELED) {
+                r if r >= 0 && r as usize == n => pos += n,
+                // Sent part of it (e.g. the send timeout passed): the rest goes again.
+                r if r >= 0 => return Ok(pos + r as usize),
+                r if pinned_too_much(r) || (pressure && r == -libc::ECANCELED) => {
+                    return self.refused(w, pos, n);
+                }
+                r if r == -libc::ECANCELED || r == -libc::EINTR => return Ok(pos),
+                r if r == -libc::EAGAIN => {
+                    sys::wait_writable(self.calls, self.sock)
+                        .map_err(|e| (at, sys::classify("poll", e)))?;
+                    return Ok(pos);
+                }
+                r if r == -libc::EFAULT => return Err((at, StopKind::FileChanged)),
+                r => return Err((at, sys::classify("sendto", Errno::from_raw(-r)))),
+            }
         }
-        _ => 0,
+        Ok(pos)
     }
-}
 
-/// One `io_uring_enter` waiting for at least one completion (sends are all settled when this
-/// is called, so it is a notification).
-fn wait_notification(
-    ring: &mut Ring,
-    owed: &mut Owed,
-    calls: &mut Calls,
-    at: u64,
-) -> Result<(), (u64, StopKind)> {
-    ring.enter(calls, 1)
-        .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
-    for c in ring.reap() {
-        owed.note(&c);
+    /// The kernel refused to pin the `n` bytes at `pos` in `w`: wait for a notification to
+    /// free some, else halve the batch, else send them with a plain, copying write. Returns
+    /// the new `pos`.
+    fn refused(&mut self, w: &Span, pos: usize, n: usize) -> Result<usize, (u64, StopKind)> {
+        let at = w.off + pos as u64;
+        self.owed.tally.enobufs += 1;
+        if !self.owed.waiting.is_empty() {
+            self.wait_notification(at)?;
+        } else if self.batch > 1 {
+            self.batch = (self.batch / 2).max(1);
+        } else {
+            // SAFETY: pos + n <= w.len, inside `w.map`.
+            let ptr = unsafe { w.map.ptr().add(pos) };
+            // SAFETY: as above; the kernel reads the bytes.
+            unsafe { write_mapped(self.calls, self.sock, ptr, n, at) }?;
+            self.owed.tally.plain_fallback += 1;
+            return Ok(pos + n);
+        }
+        Ok(pos)
     }
-    Ok(())
+
+    /// One `io_uring_enter` waiting for at least one completion (sends are all settled when
+    /// this is called, so it is a notification).
+    fn wait_notification(&mut self, at: u64) -> Result<(), (u64, StopKind)> {
+        self.ring
+            .enter(self.calls, 1)
+            .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
+        for c in self.ring.reap() {
+            self.owed.note(&c);
+        }
+        Ok(())
+    }
 }

@@ -5,13 +5,13 @@
 //! (they cannot be attempted without blocking), so the copying work leaves the serving thread —
 //! copylab measures the workers' CPU separately.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use io_uring::{opcode, squeue, types};
 use nix::errno::Errno;
 
 use super::ring::{Completion, Ring};
-use super::splice::PipeSpec;
+use super::splice::{Pipe, PipeSpec};
 use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, step};
 use crate::size::fmt_bytes;
 use crate::source::Part;
@@ -113,16 +113,13 @@ impl Method for IoUringSplice {
     ) -> Result<u64, SendError> {
         let len = src.len;
         let result = match (scratch.pipe.as_ref(), scratch.ring.as_mut()) {
-            (Some((pr, pw)), Some(ring)) => pump(
+            (Some(pipe), Some(ring)) => Pump {
                 src,
                 sock,
-                pr.as_fd(),
-                pw.as_fd(),
-                ring,
-                self.pipe.granted,
-                self.batch,
-                calls,
-            ),
+                pipe: self.pipe.ends(pipe),
+                batch: self.batch,
+            }
+            .run(ring, calls),
             _ => Err((
                 0,
                 StopKind::Failed {
@@ -149,115 +146,134 @@ impl Method for IoUringSplice {
 const IN: u64 = 0;
 const OUT: u64 = 1;
 
-#[allow(clippy::too_many_arguments)]
-fn pump(
-    src: Part<'_>,
-    sock: BorrowedFd<'_>,
-    pr: BorrowedFd<'_>,
-    pw: BorrowedFd<'_>,
-    ring: &mut Ring,
-    pipe_cap: usize,
+/// One transfer's chains: the part of the file, the pipe and the socket they name, and how
+/// many chunks one chain carries.
+struct Pump<'a> {
+    src: Part<'a>,
+    sock: BorrowedFd<'a>,
+    pipe: Pipe<'a>,
     batch: u32,
-    calls: &mut Calls,
-) -> Result<u64, (u64, StopKind)> {
-    let len = src.len;
-    let file = types::Fd(src.file.as_raw_fd());
-    let (pr, pw, out) = (
-        types::Fd(pr.as_raw_fd()),
-        types::Fd(pw.as_raw_fd()),
-        types::Fd(sock.as_raw_fd()),
-    );
-    let more = |end: u64| {
-        if end < len { libc::SPLICE_F_MORE } else { 0 }
-    };
-    let mut file_off = 0u64; // next byte of the part to splice into the pipe
-    let mut sent = 0u64; // bytes the socket took
-    while sent < len {
-        let mut entries: Vec<squeue::Entry> = Vec::new();
+}
+
+impl Pump<'_> {
+    /// Chain after chain until the socket took every byte; Err with the bytes it took and why
+    /// it stopped.
+    fn run(&self, ring: &mut Ring, calls: &mut Calls) -> Result<u64, (u64, StopKind)> {
+        let mut progress = Progress {
+            file_off: 0, // next byte of the part to splice into the pipe
+            sent: 0,     // bytes the socket took
+            wait_for_socket: false,
+            stop: None,
+        };
+        while progress.sent < self.src.len {
+            let entries = self.chain(progress.file_off, progress.sent);
+            let want = entries.len();
+            // One chain: each entry starts only after the one before it completed in full.
+            // SAFETY: the entries name the file, the pipe and the socket, all open until this
+            // function returns; on an early return the caller drops the ring, cancelling them.
+            unsafe { ring.push_chain(entries) }.map_err(|errno| {
+                (
+                    progress.sent,
+                    StopKind::Failed {
+                        call: "io_uring_enter",
+                        errno,
+                    },
+                )
+            })?;
+            progress.wait_for_socket = false;
+            wait_chain(ring, calls, want, &mut progress)?;
+            if let Some(kind) = progress.stop {
+                return Err((progress.sent, kind));
+            }
+            self.src.reached(progress.sent);
+            if progress.wait_for_socket {
+                // The socket's send timeout passed without progress (SO_SNDTIMEO in the worker).
+                sys::wait_writable(calls, self.sock)
+                    .map_err(|errno| (progress.sent, sys::classify("poll", errno)))?;
+            }
+        }
+        Ok(progress.sent)
+    }
+
+    /// The next chain, the file spliced into the pipe up to `file_off` and `sent` bytes taken
+    /// by the socket: the bytes left in the pipe alone, moved on (a chain broke after a short
+    /// send), else up to `batch` chunks, each file → pipe then pipe → socket.
+    fn chain(&self, file_off: u64, sent: u64) -> Vec<squeue::Entry> {
+        let len = self.src.len;
+        let file = types::Fd(self.src.file.as_raw_fd());
+        let (pr, pw, out) = (
+            types::Fd(self.pipe.read.as_raw_fd()),
+            types::Fd(self.pipe.write.as_raw_fd()),
+            types::Fd(self.sock.as_raw_fd()),
+        );
+        let more = |end: u64| {
+            if end < len { libc::SPLICE_F_MORE } else { 0 }
+        };
         let in_pipe = (file_off - sent) as usize;
         if in_pipe > 0 {
-            // A chain broke with bytes in the pipe (a short send): move them on alone.
-            entries.push(
+            return vec![
                 opcode::Splice::new(pr, -1, out, -1, in_pipe as u32)
                     .flags(more(file_off))
                     .build()
                     .user_data(OUT),
-            );
-        } else {
-            let mut at = file_off;
-            for _ in 0..batch {
-                if at >= len {
-                    break;
-                }
-                let n = (len - at).min(pipe_cap as u64);
-                entries.push(
-                    opcode::Splice::new(file, src.at(at) as i64, pw, -1, n as u32)
-                        .build()
-                        .user_data(IN),
-                );
-                entries.push(
-                    opcode::Splice::new(pr, -1, out, -1, n as u32)
-                        .flags(more(at + n))
-                        .build()
-                        .user_data(OUT),
-                );
-                at += n;
-            }
+            ];
         }
-        let want = entries.len();
-        // One chain: each entry starts only after the one before it completed in full.
-        // SAFETY: the entries name the file, the pipe and the socket, all open until this
-        // function returns; on an early return the caller drops the ring, cancelling them.
-        unsafe { ring.push_chain(entries) }.map_err(|errno| {
-            (
-                sent,
-                StopKind::Failed {
-                    call: "io_uring_enter",
-                    errno,
-                },
-            )
-        })?;
-        // Completions of a chain arrive in order (each link starts after the one before it).
-        // Each is counted as it arrives, so a chain cut short by the send timeout or an error
-        // still reports every byte the socket took.
-        let mut progress = Progress {
-            file_off,
-            sent,
-            wait_for_socket: false,
-            stop: None,
-        };
-        let mut got = 0usize;
-        while got < want {
-            if let Err(errno) = ring.enter(calls, want - got) {
-                let mut arrived = ring.reap();
-                got += arrived.len();
-                arrived.extend(ring.cancel_and_reap(calls, want.saturating_sub(got), |_| true));
-                for c in arrived {
-                    progress.settle(&c);
-                }
-                let kind = progress
-                    .stop
-                    .unwrap_or_else(|| sys::classify("io_uring_enter", errno));
-                return Err((progress.sent, kind));
+        let mut entries = Vec::new();
+        let mut at = file_off;
+        for _ in 0..self.batch {
+            if at >= len {
+                break;
             }
-            for c in ring.reap() {
-                got += 1;
+            let n = (len - at).min(self.pipe.capacity as u64);
+            entries.push(
+                opcode::Splice::new(file, self.src.at(at) as i64, pw, -1, n as u32)
+                    .build()
+                    .user_data(IN),
+            );
+            entries.push(
+                opcode::Splice::new(pr, -1, out, -1, n as u32)
+                    .flags(more(at + n))
+                    .build()
+                    .user_data(OUT),
+            );
+            at += n;
+        }
+        entries
+    }
+}
+
+/// Wait for the `want` completions of the chain just submitted, settling each into
+/// `progress`. Completions of a chain arrive in order (each link starts after the one before
+/// it), and each is counted as it arrives, so a chain cut short by the send timeout or an
+/// error still reports every byte the socket took. If io_uring_enter fails, count what
+/// arrived and what cancelling the rest returns, and stop there.
+fn wait_chain(
+    ring: &mut Ring,
+    calls: &mut Calls,
+    want: usize,
+    progress: &mut Progress,
+) -> Result<(), (u64, StopKind)> {
+    let mut got = 0usize;
+    while got < want {
+        if let Err(errno) = ring.enter(calls, want - got) {
+            let mut arrived = ring.reap();
+            got += arrived.len();
+            arrived.extend(ring.cancel_and_reap(calls, want.saturating_sub(got), |_| true));
+            for c in arrived {
                 progress.settle(&c);
             }
-        }
-        if let Some(kind) = progress.stop {
+            let kind = progress
+                .stop
+                .take()
+                .unwrap_or_else(|| sys::classify("io_uring_enter", errno));
             return Err((progress.sent, kind));
         }
-        (file_off, sent) = (progress.file_off, progress.sent);
-        src.reached(sent);
-        let wait_for_socket = progress.wait_for_socket;
-        if wait_for_socket {
-            // The socket's send timeout passed without progress (SO_SNDTIMEO in the worker).
-            sys::wait_writable(calls, sock)
-                .map_err(|errno| (sent, sys::classify("poll", errno)))?;
+        for c in ring.reap() {
+            got += 1;
+            progress.settle(&c);
         }
     }
-    Ok(sent)
+    Ok(())
 }
 
 /// Where one chain got: the file bytes in the pipe, the bytes the socket took, and the first

@@ -193,18 +193,20 @@ fn pump(
             // SAFETY: done + n <= wlen, inside `map`, which stays mapped until every send from
             // it is completed (below). Only the kernel reads the bytes.
             let ptr = unsafe { map.ptr().add(done) };
-            let sent_now = send_one(sock, ptr, n, off + done as u64, zc, calls)?;
-            done += sent_now;
+            let chunk = Chunk {
+                ptr,
+                len: n,
+                at: off + done as u64,
+            };
+            done += send_one(sock, chunk, zc, calls)?;
             src.reached(off + done as u64);
             if zc.outstanding() >= REAP_AT {
-                zc.read(sock, false, calls)
-                    .map_err(|e| (off + done as u64, e))?;
+                zc.read(sock, calls).map_err(|e| (off + done as u64, e))?;
             }
         }
         // The socket may still hold the mapping's pages: wait until it lets go of all of them.
         while zc.outstanding() > 0 {
-            zc.read(sock, true, calls)
-                .map_err(|e| (off + done as u64, e))?;
+            zc.wait(sock, calls).map_err(|e| (off + done as u64, e))?;
         }
         map.unmap(calls);
         off += wlen as u64;
@@ -213,17 +215,24 @@ fn pump(
     Ok(off)
 }
 
-/// One `send(MSG_ZEROCOPY)` of up to `n` bytes at `ptr` (file offset `at`); returns the bytes
-/// the socket took. ENOBUFS: read completions and retry; with none outstanding, send the chunk
-/// with a plain copying `write` and count the fallback.
+/// Up to `len` bytes at `ptr` in a live mapping, `at` bytes into the transfer.
+#[derive(Clone, Copy)]
+struct Chunk {
+    ptr: *const u8,
+    len: usize,
+    at: u64,
+}
+
+/// One `send(MSG_ZEROCOPY)` of `chunk`; returns the bytes the socket took. ENOBUFS: read
+/// completions and retry; with none outstanding, send the chunk with a plain copying `write`
+/// and count the fallback.
 fn send_one(
     sock: BorrowedFd<'_>,
-    ptr: *const u8,
-    n: usize,
-    at: u64,
+    chunk: Chunk,
     zc: &mut Completions,
     calls: &mut Calls,
 ) -> Result<usize, (u64, StopKind)> {
+    let Chunk { ptr, len: n, at } = chunk;
     loop {
         calls.add("sendto");
         // SAFETY: ptr..ptr+n is inside a live mapping (see `pump`).
@@ -250,7 +259,7 @@ fn send_one(
             Err(Errno::ENOBUFS) => {
                 zc.tally.enobufs += 1;
                 if zc.outstanding() > 0 {
-                    zc.read(sock, true, calls).map_err(|e| (at, e))?;
+                    zc.wait(sock, calls).map_err(|e| (at, e))?;
                 } else {
                     // SAFETY: as above.
                     unsafe { write_mapped(calls, sock, ptr, n, at) }?;
@@ -276,43 +285,18 @@ impl Completions {
         self.tally.sends - self.tally.completed
     }
 
-    /// Read the completions queued on `sock`'s error queue; with `block`, first wait (poll,
-    /// within the send timeout if the thread has one) until at least one is there.
-    fn read(
-        &mut self,
-        sock: BorrowedFd<'_>,
-        block: bool,
-        calls: &mut Calls,
-    ) -> Result<(), StopKind> {
-        loop {
-            let got = self.read_queued(sock, calls)?;
-            if got || !block {
-                return Ok(());
-            }
-            let timeout = match sys::send_timeout() {
-                Some(d) => PollTimeout::try_from(d).unwrap_or(PollTimeout::MAX),
-                None => PollTimeout::NONE,
-            };
-            // An error queue with something in it makes the socket report POLLERR.
-            let mut fds = [PollFd::new(sock, PollFlags::empty())];
-            calls.add("poll");
-            match poll(&mut fds, timeout) {
-                Ok(0) => return Err(StopKind::Timeout),
-                Ok(_) => {
-                    let ev = fds[0].revents().unwrap_or(PollFlags::empty());
-                    if !ev.contains(PollFlags::POLLERR) && ev.contains(PollFlags::POLLHUP) {
-                        return Err(StopKind::PeerClosed(Errno::ECONNRESET));
-                    }
-                }
-                Err(Errno::EINTR) => {}
-                Err(e) => {
-                    return Err(StopKind::Failed {
-                        call: "poll",
-                        errno: e,
-                    });
-                }
-            }
+    /// Read the completions already queued on `sock`'s error queue.
+    fn read(&mut self, sock: BorrowedFd<'_>, calls: &mut Calls) -> Result<(), StopKind> {
+        self.read_queued(sock, calls).map(drop)
+    }
+
+    /// Read the completions queued on `sock`'s error queue, first waiting (poll, within the
+    /// send timeout if the thread has one) until at least one is there.
+    fn wait(&mut self, sock: BorrowedFd<'_>, calls: &mut Calls) -> Result<(), StopKind> {
+        while !self.read_queued(sock, calls)? {
+            wait_for_error_queue(sock, calls)?;
         }
+        Ok(())
     }
 
     /// `recvmsg(MSG_ERRQUEUE | MSG_DONTWAIT)` until the queue is empty; whether any completion
@@ -346,32 +330,71 @@ impl Completions {
                     });
                 }
             }
-            // SAFETY: the CMSG_* macros walk the control buffer the kernel just filled, within
-            // msg_controllen; each data read is unaligned-safe and inside its cmsg.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&msg);
-                while !c.is_null() {
-                    let h = &*c;
-                    let recverr = (h.cmsg_level == libc::SOL_IP && h.cmsg_type == libc::IP_RECVERR)
-                        || (h.cmsg_level == libc::SOL_IPV6 && h.cmsg_type == libc::IPV6_RECVERR);
-                    if recverr {
-                        let ee: libc::sock_extended_err =
-                            std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                        if ee.ee_origin == SO_EE_ORIGIN_ZEROCOPY && ee.ee_errno == 0 {
-                            // ee_info..=ee_data: the range of send ids completed.
-                            let range = u64::from(ee.ee_data.wrapping_sub(ee.ee_info)) + 1;
-                            let copied = ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED != 0;
-                            self.tally.completed += range;
-                            if copied {
-                                self.tally.copied += range;
-                            }
-                            self.ledger.completed_ids(ee.ee_info, ee.ee_data, copied);
-                            any = true;
-                        }
-                    }
-                    c = libc::CMSG_NXTHDR(&msg, c);
+            any |= self.take(&msg);
+        }
+    }
+
+    /// Count the zero-copy completions in the control messages `recvmsg` just filled into
+    /// `msg`; whether there was one.
+    fn take(&mut self, msg: &libc::msghdr) -> bool {
+        let mut any = false;
+        // SAFETY: the CMSG_* macros walk the control buffer the kernel just filled, within
+        // msg_controllen; each data read is unaligned-safe and inside its cmsg.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(msg);
+            while !c.is_null() {
+                let h = &*c;
+                let recverr = (h.cmsg_level == libc::SOL_IP && h.cmsg_type == libc::IP_RECVERR)
+                    || (h.cmsg_level == libc::SOL_IPV6 && h.cmsg_type == libc::IPV6_RECVERR);
+                if recverr {
+                    any |= self.completed(&std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()));
                 }
+                c = libc::CMSG_NXTHDR(msg, c);
             }
         }
+        any
+    }
+
+    /// One extended error from the error queue: a zero-copy completion of a range of send ids
+    /// is counted (true); anything else is not one (false).
+    fn completed(&mut self, ee: &libc::sock_extended_err) -> bool {
+        if ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0 {
+            return false;
+        }
+        // ee_info..=ee_data: the range of send ids completed.
+        let range = u64::from(ee.ee_data.wrapping_sub(ee.ee_info)) + 1;
+        let copied = ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED != 0;
+        self.tally.completed += range;
+        if copied {
+            self.tally.copied += range;
+        }
+        self.ledger.completed_ids(ee.ee_info, ee.ee_data, copied);
+        true
+    }
+}
+
+/// Wait (poll, within the send timeout if the thread has one) until `sock`'s error queue holds
+/// something: an error queue with something in it makes the socket report POLLERR.
+fn wait_for_error_queue(sock: BorrowedFd<'_>, calls: &mut Calls) -> Result<(), StopKind> {
+    let timeout = match sys::send_timeout() {
+        Some(d) => PollTimeout::try_from(d).unwrap_or(PollTimeout::MAX),
+        None => PollTimeout::NONE,
+    };
+    let mut fds = [PollFd::new(sock, PollFlags::empty())];
+    calls.add("poll");
+    match poll(&mut fds, timeout) {
+        Ok(0) => Err(StopKind::Timeout),
+        Ok(_) => {
+            let ev = fds[0].revents().unwrap_or(PollFlags::empty());
+            if !ev.contains(PollFlags::POLLERR) && ev.contains(PollFlags::POLLHUP) {
+                return Err(StopKind::PeerClosed(Errno::ECONNRESET));
+            }
+            Ok(())
+        }
+        Err(Errno::EINTR) => Ok(()),
+        Err(e) => Err(StopKind::Failed {
+            call: "poll",
+            errno: e,
+        }),
     }
 }

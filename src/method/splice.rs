@@ -93,12 +93,69 @@ impl PipeSpec {
         Ok(())
     }
 
+    /// `scratch`'s pipe (taken from its `pipe` field) as a transfer uses it, with the capacity
+    /// the kernel granted this spec.
+    pub fn ends<'a>(&self, pipe: &'a (OwnedFd, OwnedFd)) -> Pipe<'a> {
+        Pipe {
+            read: pipe.0.as_fd(),
+            write: pipe.1.as_fd(),
+            capacity: self.granted,
+        }
+    }
+
     /// Close `scratch`'s pipe, counted: after an error, bytes left in it were never sent.
     pub fn spoil(scratch: &mut Scratch, calls: &mut Calls) {
         if let Some((r, w)) = scratch.pipe.take() {
             sys::close(calls, r);
             sys::close(calls, w);
         }
+    }
+}
+
+/// A pipe as one transfer uses it: its two ends, and the bytes it holds.
+#[derive(Clone, Copy)]
+pub(super) struct Pipe<'a> {
+    pub read: BorrowedFd<'a>,
+    pub write: BorrowedFd<'a>,
+    pub capacity: usize,
+}
+
+impl Pipe<'_> {
+    /// Splice the `in_pipe` bytes the pipe holds to `sock`, `sent` of `len` already sent;
+    /// returns the new `sent`. `SPLICE_F_MORE` is set on every call but the one that ends the
+    /// file.
+    pub fn drain(
+        &self,
+        sock: BorrowedFd<'_>,
+        mut in_pipe: usize,
+        mut sent: u64,
+        len: u64,
+        calls: &mut Calls,
+    ) -> Result<u64, (u64, StopKind)> {
+        while in_pipe > 0 {
+            let more = sent + (in_pipe as u64) < len;
+            let flags = if more {
+                SpliceFFlags::SPLICE_F_MORE
+            } else {
+                SpliceFFlags::empty()
+            };
+            let n = sys::retry(calls, "splice", Some(sock), || {
+                splice(self.read, None, sock, None, in_pipe, flags)
+            })
+            .map_err(|errno| (sent, sys::classify("splice", errno)))?;
+            if n == 0 {
+                return Err((
+                    sent,
+                    StopKind::Failed {
+                        call: "splice",
+                        errno: Errno::EPIPE,
+                    },
+                ));
+            }
+            in_pipe -= n;
+            sent += n as u64;
+        }
+        Ok(sent)
     }
 }
 
@@ -156,7 +213,7 @@ impl Method for Splice {
             expected: len,
             kind,
         };
-        let Some((pr, pw)) = scratch.pipe.as_ref() else {
+        let Some(pipe) = scratch.pipe.as_ref().map(|p| self.pipe.ends(p)) else {
             return Err(stop(
                 0,
                 StopKind::Failed {
@@ -165,7 +222,7 @@ impl Method for Splice {
                 },
             ));
         };
-        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.pipe.granted, calls);
+        let result = pump(src, sock, pipe, calls);
         if result.is_err() {
             PipeSpec::spoil(scratch, calls);
         }
@@ -176,9 +233,7 @@ impl Method for Splice {
 fn pump(
     src: Part<'_>,
     sock: BorrowedFd<'_>,
-    pr: BorrowedFd<'_>,
-    pw: BorrowedFd<'_>,
-    pipe_cap: usize,
+    pipe: Pipe<'_>,
     calls: &mut Calls,
 ) -> Result<u64, (u64, StopKind)> {
     let len = src.len;
@@ -190,12 +245,12 @@ fn pump(
     let mut file_off: i64 = start; // advanced by the kernel
     let mut sent = 0u64;
     while sent < len {
-        let want = (len - (file_off - start) as u64).min(pipe_cap as u64) as usize;
+        let want = (len - (file_off - start) as u64).min(pipe.capacity as u64) as usize;
         let filled = sys::retry(calls, "splice", None, || {
             splice(
                 src.file,
                 Some(&mut file_off),
-                pw,
+                pipe.write,
                 None,
                 want,
                 SpliceFFlags::empty(),
@@ -213,44 +268,8 @@ fn pump(
         if filled == 0 {
             return Err((sent, StopKind::FileChanged));
         }
-        sent = drain_pipe(pr, sock, filled, sent, len, calls)?;
+        sent = pipe.drain(sock, filled, sent, len, calls)?;
         src.reached(sent);
-    }
-    Ok(sent)
-}
-
-/// Splice `in_pipe` bytes from the pipe's read end `pr` to `sock`, `sent` of `len` already sent;
-/// returns the new `sent`. `SPLICE_F_MORE` is set on every call but the one that ends the file.
-pub(super) fn drain_pipe(
-    pr: BorrowedFd<'_>,
-    sock: BorrowedFd<'_>,
-    mut in_pipe: usize,
-    mut sent: u64,
-    len: u64,
-    calls: &mut Calls,
-) -> Result<u64, (u64, StopKind)> {
-    while in_pipe > 0 {
-        let more = sent + (in_pipe as u64) < len;
-        let flags = if more {
-            SpliceFFlags::SPLICE_F_MORE
-        } else {
-            SpliceFFlags::empty()
-        };
-        let n = sys::retry(calls, "splice", Some(sock), || {
-            splice(pr, None, sock, None, in_pipe, flags)
-        })
-        .map_err(|errno| (sent, sys::classify("splice", errno)))?;
-        if n == 0 {
-            return Err((
-                sent,
-                StopKind::Failed {
-                    call: "splice",
-                    errno: Errno::EPIPE,
-                },
-            ));
-        }
-        in_pipe -= n;
-        sent += n as u64;
     }
     Ok(sent)
 }

@@ -6,11 +6,11 @@
 //! fresh anonymous `mmap` (which the kernel zero-fills on first touch) and is `munmap`ped once
 //! spliced (the pages live on, referenced by the socket, until the data is read).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 
-use super::splice::{PipeSpec, drain_pipe};
+use super::splice::{Pipe, PipeSpec};
 use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, step};
 use crate::size::fmt_bytes;
 use crate::source::Part;
@@ -114,7 +114,7 @@ impl Method for Vmsplice {
         calls: &mut Calls,
     ) -> Result<u64, SendError> {
         let len = src.len;
-        let Some((pr, pw)) = scratch.pipe.as_ref() else {
+        let Some(pipe) = scratch.pipe.as_ref().map(|p| self.pipe.ends(p)) else {
             return Err(SendError {
                 sent: 0,
                 expected: len,
@@ -124,7 +124,7 @@ impl Method for Vmsplice {
                 },
             });
         };
-        let result = pump(src, sock, pr.as_fd(), pw.as_fd(), self.pipe.granted, calls);
+        let result = pump(src, sock, pipe, calls);
         if result.is_err() {
             PipeSpec::spoil(scratch, calls);
         }
@@ -139,13 +139,11 @@ impl Method for Vmsplice {
 fn pump(
     src: Part<'_>,
     sock: BorrowedFd<'_>,
-    pr: BorrowedFd<'_>,
-    pw: BorrowedFd<'_>,
-    pipe_cap: usize,
+    pipe: Pipe<'_>,
     calls: &mut Calls,
 ) -> Result<u64, (u64, StopKind)> {
     let len = src.len;
-    let region_cap = VMSPLICE_REGION.max(pipe_cap);
+    let region_cap = VMSPLICE_REGION.max(pipe.capacity);
     let mut sent = 0u64;
     while sent < len {
         let region_len = (len - sent).min(region_cap as u64) as usize;
@@ -160,7 +158,7 @@ fn pump(
         })?;
         let mut done = 0usize;
         while done < region_len {
-            let chunk = (region_len - done).min(pipe_cap);
+            let chunk = (region_len - done).min(pipe.capacity);
             // SAFETY: `region` is a private anonymous mapping of region_len bytes that only this
             // function writes, and done + chunk <= region_len. Its pages have not been given to
             // the pipe yet (each byte is vmspliced exactly once, after this read).
@@ -168,29 +166,9 @@ fn pump(
             read_exact_at(src, buf, sent, calls)?;
             let mut given = 0usize;
             while given < chunk {
-                let n = sys::retry(calls, "vmsplice", None, || {
-                    let iov = libc::iovec {
-                        // SAFETY: inside `buf`, which stays mapped until after the splice below.
-                        iov_base: unsafe { buf.as_mut_ptr().add(given) }.cast(),
-                        iov_len: chunk - given,
-                    };
-                    // SAFETY: one valid iovec over live memory; the pipe takes page references
-                    // that keep the pages alive after munmap. SPLICE_F_GIFT: the pages are
-                    // never touched again.
-                    let r = unsafe { libc::vmsplice(pw.as_raw_fd(), &iov, 1, libc::SPLICE_F_GIFT) };
-                    Errno::result(r).map(|n| n as usize)
-                })
-                .map_err(|errno| {
-                    (
-                        sent,
-                        StopKind::Failed {
-                            call: "vmsplice",
-                            errno,
-                        },
-                    )
-                })?;
+                let n = gift(calls, pipe, &mut buf[given..]).map_err(|kind| (sent, kind))?;
                 given += n;
-                sent = drain_pipe(pr, sock, n, sent, len, calls)?;
+                sent = pipe.drain(sock, n, sent, len, calls)?;
                 src.reached(sent);
             }
             done += chunk;
@@ -199,6 +177,26 @@ fn pump(
         region.unmap(calls);
     }
     Ok(sent)
+}
+
+/// One `vmsplice` of `buf`'s pages to the pipe, counted; returns the bytes the pipe took.
+/// `buf` must stay mapped until they are spliced on (the pipe's page references keep the pages
+/// alive after munmap), and is never touched again: the pages are gifted.
+fn gift(calls: &mut Calls, pipe: Pipe<'_>, buf: &mut [u8]) -> Result<usize, StopKind> {
+    sys::retry(calls, "vmsplice", None, || {
+        let iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: one valid iovec over live memory; the pipe takes page references that keep
+        // the pages alive after munmap. SPLICE_F_GIFT: the pages are never touched again.
+        let r = unsafe { libc::vmsplice(pipe.write.as_raw_fd(), &iov, 1, libc::SPLICE_F_GIFT) };
+        Errno::result(r).map(|n| n as usize)
+    })
+    .map_err(|errno| StopKind::Failed {
+        call: "vmsplice",
+        errno,
+    })
 }
 
 /// `pread` exactly `buf.len()` bytes at the part's byte `offset`; end of file first means the

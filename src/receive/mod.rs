@@ -281,12 +281,13 @@ pub struct Tally<'a> {
 }
 
 impl<'a> Tally<'a> {
-    /// An account of `expected` bytes, hashing what the receiver sees when `hash`.
-    pub fn new(expected: u64, hash: bool, progress: &'a AtomicU64) -> Tally<'a> {
+    /// An account of `expected` bytes, checked by `check`: with [`Check::Xxh3`] what the
+    /// receiver sees is hashed too.
+    pub fn new(expected: u64, check: Check, progress: &'a AtomicU64) -> Tally<'a> {
         Tally {
             bytes: 0,
             expected,
-            hasher: hash.then(xxhash_rust::xxh3::Xxh3::new),
+            hasher: (check == Check::Xxh3).then(xxhash_rust::xxh3::Xxh3::new),
             progress,
             done_at: (expected == 0).then(Instant::now),
         }
@@ -402,14 +403,14 @@ mod tests {
     #[test]
     fn a_tally_hashes_what_it_sees_and_only_counts_what_is_discarded() {
         let p = AtomicU64::new(0);
-        let mut t = Tally::new(6, true, &p);
+        let mut t = Tally::new(6, Check::Xxh3, &p);
         t.seen(b"abc");
         t.seen(b"def");
         let d = t.finish(None);
         assert_eq!(d.bytes, 6);
         assert_eq!(d.hash, Some(xxhash_rust::xxh3::xxh3_64(b"abcdef")));
         assert_eq!(p.load(Ordering::Relaxed), 6);
-        let mut t = Tally::new(6, false, &p);
+        let mut t = Tally::new(6, Check::ByteCount, &p);
         t.discarded(6);
         let d = t.finish(None);
         assert_eq!((d.bytes, d.hash), (6, None));

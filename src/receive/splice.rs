@@ -122,15 +122,13 @@ impl Receive for Splice {
         let (Some((pr, pw, cap)), Some(null)) = (self.pipe.as_ref(), self.null.as_ref()) else {
             return Err(io(Errno::EBADF));
         };
-        let result = pump(
-            sock,
-            pr.as_fd(),
-            pw.as_fd(),
-            *cap,
-            null.as_fd(),
-            tally,
-            calls,
-        );
+        let drain = Drain {
+            read: pr.as_fd(),
+            write: pw.as_fd(),
+            capacity: *cap,
+            null: null.as_fd(),
+        };
+        let result = pump(sock, drain, tally, calls);
         if result.is_err() {
             // Bytes left in the pipe belong to a broken stream: start the next one afresh.
             self.pipe = None;
@@ -168,23 +166,30 @@ fn splice(
     .map_err(io)
 }
 
+/// Where a receive's bytes go: the pipe's two ends and its capacity, and the null device.
+#[derive(Clone, Copy)]
+struct Drain<'a> {
+    read: BorrowedFd<'a>,
+    write: BorrowedFd<'a>,
+    capacity: usize,
+    null: BorrowedFd<'a>,
+}
+
+/// Socket → pipe → null device until end-of-file, every pipe-full counted in `tally`.
 fn pump(
     sock: BorrowedFd<'_>,
-    pr: BorrowedFd<'_>,
-    pw: BorrowedFd<'_>,
-    cap: usize,
-    null: BorrowedFd<'_>,
+    drain: Drain<'_>,
     tally: &mut Tally<'_>,
     calls: &mut Calls,
 ) -> std::io::Result<()> {
     loop {
-        let n = splice(calls, sock, pw, cap)?;
+        let n = splice(calls, sock, drain.write, drain.capacity)?;
         if n == 0 {
             return Ok(());
         }
         let mut left = n;
         while left > 0 {
-            match splice(calls, pr, null, left)? {
+            match splice(calls, drain.read, drain.null, left)? {
                 0 => return Err(io(Errno::EIO)),
                 m => left -= m,
             }

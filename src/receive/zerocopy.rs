@@ -133,6 +133,88 @@ impl Zerocopy {
     }
 }
 
+impl Zerocopy {
+    /// One `getsockopt(TCP_ZEROCOPY_RECEIVE)` into the socket mapping's `window` (and the
+    /// copy buffer), counted: what the kernel did.
+    fn ask(
+        &mut self,
+        sock: BorrowedFd<'_>,
+        window: *const u8,
+        calls: &mut Calls,
+    ) -> Result<TcpZerocopyReceive, Errno> {
+        let mut zc = TcpZerocopyReceive {
+            address: window as u64,
+            length: ZC_WINDOW as u32,
+            copybuf_address: self.copybuf.as_mut().as_mut_ptr() as u64,
+            copybuf_len: ZC_COPYBUF as i32,
+            ..TcpZerocopyReceive::default()
+        };
+        sys::retry(calls, "getsockopt", None, || {
+            let mut len = std::mem::size_of::<TcpZerocopyReceive>() as libc::socklen_t;
+            // SAFETY: the kernel reads and writes one TcpZerocopyReceive (64 bytes, `len`)
+            // through the pointer; it maps pages only into our socket mapping at `address`
+            // and copies only into the copy buffer, both live for the call.
+            let rc = unsafe {
+                libc::getsockopt(
+                    sock.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_ZEROCOPY_RECEIVE,
+                    (&mut zc as *mut TcpZerocopyReceive).cast(),
+                    &mut len,
+                )
+            };
+            Errno::result(rc).map(drop)
+        })?;
+        Ok(zc)
+    }
+
+    /// The `mapped` bytes the kernel just mapped at `window`: seen, then zapped.
+    fn take_mapped(
+        &mut self,
+        window: *const u8,
+        mapped: usize,
+        tally: &mut Tally<'_>,
+        calls: &mut Calls,
+    ) -> std::io::Result<()> {
+        // SAFETY: the kernel just mapped `mapped` bytes of the socket's pages at the window,
+        // read-only; nothing writes them, and they stay until the zap below.
+        let pages = unsafe { std::slice::from_raw_parts(window, mapped) };
+        tally.seen(pages);
+        self.landed.mapped += mapped as u64;
+        sys::retry(calls, "madvise", None, || {
+            // SAFETY: zaps only the window's first `mapped` bytes, inside our socket mapping,
+            // which no reference outlives (`pages` is not used past here).
+            let rc =
+                unsafe { libc::madvise(window.cast_mut().cast(), mapped, libc::MADV_DONTNEED) };
+            Errno::result(rc).map(drop)
+        })
+        .map_err(io)
+    }
+
+    /// `recv` up to `len` bytes into the copy buffer (those the kernel says cannot be
+    /// mapped), seen: Some(bytes read, 0 at end-of-file), or None when none were queued.
+    fn recv_hinted(
+        &mut self,
+        sock: BorrowedFd<'_>,
+        len: usize,
+        tally: &mut Tally<'_>,
+        calls: &mut Calls,
+    ) -> std::io::Result<Option<usize>> {
+        let buf = self.copybuf.as_mut();
+        let len = len.min(buf.len());
+        match sys::recv(calls, sock, &mut buf[..len], 0) {
+            Ok(0) => Ok(Some(0)),
+            Ok(n) => {
+                self.landed.hint += n as u64;
+                tally.seen(&self.copybuf.as_ref()[..n]);
+                Ok(Some(n))
+            }
+            Err(Errno::EAGAIN) => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
 impl Receive for Zerocopy {
     fn prepare(&mut self, sock: BorrowedFd<'_>) -> std::io::Result<()> {
         use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -173,7 +255,6 @@ impl Receive for Zerocopy {
         calls: &mut Calls,
     ) -> std::io::Result<()> {
         let window = self.window().ok_or_else(|| io(Errno::EBADF))?;
-        let fd = sock.as_raw_fd();
         let mut wait = true;
         loop {
             // As the selftest does: wait for a window's worth (SO_RCVLOWAT) or end-of-file, so
@@ -183,45 +264,16 @@ impl Receive for Zerocopy {
             if wait {
                 sys::wait_readable(calls, sock).map_err(io)?;
             }
-            let mut zc = TcpZerocopyReceive {
-                address: window as u64,
-                length: ZC_WINDOW as u32,
-                copybuf_address: self.copybuf.as_mut().as_mut_ptr() as u64,
-                copybuf_len: ZC_COPYBUF as i32,
-                ..TcpZerocopyReceive::default()
-            };
-            let asked = sys::retry(calls, "getsockopt", None, || {
-                let mut len = std::mem::size_of::<TcpZerocopyReceive>() as libc::socklen_t;
-                // SAFETY: the kernel reads and writes one TcpZerocopyReceive (64 bytes, `len`)
-                // through the pointer; it maps pages only into our socket mapping at `address`
-                // and copies only into the copy buffer, both live for the call.
-                let rc = unsafe {
-                    libc::getsockopt(
-                        fd,
-                        libc::IPPROTO_TCP,
-                        libc::TCP_ZEROCOPY_RECEIVE,
-                        (&mut zc as *mut TcpZerocopyReceive).cast(),
-                        &mut len,
-                    )
-                };
-                Errno::result(rc).map(drop)
-            });
-            match asked {
-                Ok(()) => {}
+            let zc = match self.ask(sock, window, calls) {
+                Ok(zc) => zc,
                 // Nothing queued and the peer has finished: end-of-file, which a recv confirms
                 // (and any byte that slipped in between is taken like a hinted one).
-                Err(Errno::EIO) => match sys::recv(calls, sock, self.copybuf.as_mut(), 0) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => {
-                        self.landed.hint += n as u64;
-                        tally.seen(&self.copybuf.as_ref()[..n]);
-                        continue;
-                    }
-                    Err(Errno::EAGAIN) => continue,
-                    Err(e) => return Err(io(e)),
+                Err(Errno::EIO) => match self.recv_hinted(sock, ZC_COPYBUF, tally, calls)? {
+                    Some(0) => return Ok(()),
+                    _ => continue,
                 },
                 Err(e) => return Err(io(e)),
-            }
+            };
             if zc.err != 0 {
                 return Err(std::io::Error::from_raw_os_error(zc.err));
             }
@@ -230,20 +282,7 @@ impl Receive for Zerocopy {
             }
             let mapped = (zc.length as usize).min(ZC_WINDOW);
             if mapped > 0 {
-                // SAFETY: the kernel just mapped `mapped` bytes of the socket's pages at the
-                // window, read-only; nothing writes them, and they stay until the zap below.
-                let pages = unsafe { std::slice::from_raw_parts(window, mapped) };
-                tally.seen(pages);
-                self.landed.mapped += mapped as u64;
-                sys::retry(calls, "madvise", None, || {
-                    // SAFETY: zaps only the window's first `mapped` bytes, inside our socket
-                    // mapping, which no reference outlives (`pages` is not used past here).
-                    let rc = unsafe {
-                        libc::madvise(window.cast_mut().cast(), mapped, libc::MADV_DONTNEED)
-                    };
-                    Errno::result(rc).map(drop)
-                })
-                .map_err(io)?;
+                self.take_mapped(window, mapped, tally, calls)?;
             }
             let copied = (zc.copybuf_len as usize).min(ZC_COPYBUF);
             if copied > 0 {
@@ -251,19 +290,14 @@ impl Receive for Zerocopy {
                 tally.seen(&self.copybuf.as_ref()[..copied]);
             }
             let hint = (zc.recv_skip_hint as usize).min(ZC_COPYBUF);
-            let mut read = 0;
-            if hint > 0 {
-                match sys::recv(calls, sock, &mut self.copybuf.as_mut()[..hint], 0) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => {
-                        read = n;
-                        self.landed.hint += n as u64;
-                        tally.seen(&self.copybuf.as_ref()[..n]);
-                    }
-                    Err(Errno::EAGAIN) => {}
-                    Err(e) => return Err(io(e)),
-                }
-            }
+            let read = match hint {
+                0 => 0,
+                _ => match self.recv_hinted(sock, hint, tally, calls)? {
+                    Some(0) => return Ok(()),
+                    Some(n) => n,
+                    None => 0,
+                },
+            };
             wait = mapped > 0 || (copied == 0 && read == 0);
         }
     }

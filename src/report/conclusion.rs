@@ -4,9 +4,9 @@
 //! CPU and the syscalls against read-write. A difference inside the runs' spread is said to be
 //! within noise, never ranked.
 
-use crate::counters::profile::{Category, Precision};
+use crate::counters::profile::{Category, Pooled, Precision};
 use crate::method::MethodKind;
-use crate::results::{MethodResult, RatioRange, Report, Run};
+use crate::results::{MethodResult, PooledProfile, RatioRange, Report, Run};
 use crate::size::fmt_ms;
 
 /// A serving thread whose copy time per GiB is below this share of read-write's made no copy
@@ -34,19 +34,35 @@ pub fn lines(r: &Report) -> Vec<String> {
     .collect()
 }
 
+/// Which thread of a run a figure is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Thread {
+    Serving,
+    Receiver,
+}
+
+impl Thread {
+    /// This thread's samples, pooled over the runs.
+    fn of(self, p: &PooledProfile) -> &Pooled {
+        match self {
+            Thread::Serving => &p.serving,
+            Thread::Receiver => &p.receiver,
+        }
+    }
+}
+
 /// Copy ms per GiB of one thread, pooled, when the samples say enough.
-fn copy_of(m: &MethodResult, serving: bool) -> Option<f64> {
+fn copy_of(m: &MethodResult, thread: Thread) -> Option<f64> {
     let p = m.profile.as_ref()?;
-    let t = if serving { &p.serving } else { &p.receiver };
-    t.ns_per_gib(Category::Copy).map(|ns| ns / 1e6)
+    thread.of(p).ns_per_gib(Category::Copy).map(|ns| ns / 1e6)
 }
 
 /// "~12" when the samples behind it are few, "12" else.
-fn ms_text(m: &MethodResult, serving: bool, v: f64) -> String {
-    let few = m.profile.as_ref().is_some_and(|p| {
-        let t = if serving { &p.serving } else { &p.receiver };
-        t.precision == Precision::Few
-    });
+fn ms_text(m: &MethodResult, thread: Thread, v: f64) -> String {
+    let few = m
+        .profile
+        .as_ref()
+        .is_some_and(|p| thread.of(p).precision == Precision::Few);
     format!(
         "{}{}",
         if few { "~" } else { "" },
@@ -66,26 +82,26 @@ fn and_list(items: &[String]) -> String {
 /// Which serving threads copied nothing, and which copied though the textbook says they need
 /// not (in softirq, on the way to a local receiver).
 fn serving_copies(rw: &MethodResult, others: &[&MethodResult]) -> Option<String> {
-    let base = copy_of(rw, true)?;
+    let base = copy_of(rw, Thread::Serving)?;
     if base <= 0.0 {
         return None;
     }
     let (none, copied): (Vec<&&MethodResult>, Vec<&&MethodResult>) = others
         .iter()
-        .filter(|m| copy_of(m, true).is_some())
-        .partition(|m| copy_of(m, true).unwrap_or(0.0) < base * NO_COPY_SHARE);
+        .filter(|m| copy_of(m, Thread::Serving).is_some())
+        .partition(|m| copy_of(m, Thread::Serving).unwrap_or(0.0) < base * NO_COPY_SHARE);
     let mut s = String::new();
     if !none.is_empty() {
         let names: Vec<String> = none.iter().map(|m| m.method.to_string()).collect();
         let most = none
             .iter()
-            .filter_map(|m| copy_of(m, true))
+            .filter_map(|m| copy_of(m, Thread::Serving))
             .fold(0.0, f64::max);
         s = format!(
             "{}: the serving thread copied nothing (at most {} ms/GiB; read-write's: {}).",
             and_list(&names),
             fmt_ms((most * 1e6).round() as u64),
-            ms_text(rw, true, base)
+            ms_text(rw, Thread::Serving, base)
         );
     }
     // A zero-copy path that copied all the same: most of its copy made in softirq.
@@ -99,7 +115,11 @@ fn serving_copies(rw: &MethodResult, others: &[&MethodResult]) -> Option<String>
                 format!(
                     "{} ({} ms/GiB)",
                     m.method,
-                    ms_text(m, true, copy_of(m, true).unwrap_or(0.0))
+                    ms_text(
+                        m,
+                        Thread::Serving,
+                        copy_of(m, Thread::Serving).unwrap_or(0.0)
+                    )
                 )
             })
         })
@@ -121,14 +141,18 @@ fn receiver_copies(r: &Report) -> Option<String> {
     let v: Vec<(f64, &MethodResult)> = r
         .methods
         .iter()
-        .filter_map(|m| copy_of(m, false).map(|c| (c, m)))
+        .filter_map(|m| copy_of(m, Thread::Receiver).map(|c| (c, m)))
         .collect();
     let (lo, lo_m) = v.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0))?;
     let (hi, hi_m) = v.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0))?;
-    let range = if ms_text(lo_m, false, lo) == ms_text(hi_m, false, hi) {
-        ms_text(lo_m, false, lo)
+    let range = if ms_text(lo_m, Thread::Receiver, lo) == ms_text(hi_m, Thread::Receiver, hi) {
+        ms_text(lo_m, Thread::Receiver, lo)
     } else {
-        format!("{}–{}", ms_text(lo_m, false, lo), ms_text(hi_m, false, hi))
+        format!(
+            "{}–{}",
+            ms_text(lo_m, Thread::Receiver, lo),
+            ms_text(hi_m, Thread::Receiver, hi)
+        )
     };
     Some(format!(
         "Every receiver still copied each byte in recv: {range} ms/GiB, whatever the sender did — the copy the textbook leaves out."

@@ -25,6 +25,16 @@ pub enum Paint {
     Figure,
 }
 
+/// `s` in the colour or weight of the SGR `code` (`"1"` bold, `"31"` red…) when the screen
+/// takes colour, else as it is.
+pub fn painted(s: &str, code: &str, screen: &Screen) -> String {
+    if screen.color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
 /// One column: its header (may hold a line break), its cells (each may hold line breaks), and
 /// how much it matters: when the table is too wide, the column with the lowest `keep` goes
 /// first.

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
+use super::fit::{Align, painted};
 use super::text::wrap;
 use crate::counters::profile::Category;
 use crate::method::MethodKind;
@@ -29,14 +30,54 @@ const COPIES_SHARE: f64 = 0.05;
 /// A zerocopy receiver that mapped at least this share (in %) mapped the stream.
 const MAPPED: f64 = 95.0;
 
-/// Render the report as the matrix, to the screen's width and characters.
+/// Render the report as the matrix, to the screen's width and characters: `WIDE` columns or
+/// more show every column.
 pub fn render(r: &Report, screen: &Screen) -> String {
-    render_at(r, screen.color, screen.width, screen.unicode())
+    let mut out = String::new();
+    header(r, screen, &mut out);
+    let base = baseline(r);
+    let cols = columns(screen);
+    let rows = rows(r, base, screen);
+    let widths = widths(&cols, &rows);
+    const GAP: usize = 2;
+    let fixed: usize = widths
+        .iter()
+        .zip(&cols)
+        .map(|(w, c)| w + c.gap)
+        .sum::<usize>()
+        + GAP;
+    let verdict_w = screen.width.saturating_sub(fixed).max(16);
+    let (l1, l2) = headings(&cols, &widths);
+    let _ = writeln!(out, "{}", painted(l1.trim_end(), "1", screen));
+    let _ = writeln!(
+        out,
+        "{}",
+        painted(&format!("{l2}{}verdict", " ".repeat(GAP)), "1", screen)
+    );
+    let rule = if screen.unicode() { "─" } else { "-" };
+    let _ = writeln!(out, "{}", rule.repeat(screen.width.min(fixed + verdict_w)));
+    let mut last: Option<MethodKind> = None;
+    for row in &rows {
+        if last != Some(row.method) {
+            let _ = writeln!(out, "{}", painted(row.method.name(), "1;36", screen));
+            last = Some(row.method);
+        }
+        let mut l = String::new();
+        for ((c, w), col) in row.cells.iter().zip(&widths).zip(&cols) {
+            l.push_str(&" ".repeat(col.gap));
+            l.push_str(&pad(c, *w, col.align));
+        }
+        l.push_str(&" ".repeat(GAP));
+        let indent = l.width();
+        out.push_str(&wrap(&row.verdict, indent + verdict_w, &l, indent));
+    }
+    footer(r, base, screen, &mut out);
+    out
 }
 
 /// `s` as the screen can show it: unchanged, or spelled out in ASCII ("≈" → "~=").
-fn shown(s: &str, unicode: bool) -> String {
-    if unicode {
+fn shown(s: &str, screen: &Screen) -> String {
+    if screen.unicode() {
         s.to_string()
     } else {
         super::text::to_ascii(s)
@@ -48,42 +89,54 @@ fn shown(s: &str, unicode: bool) -> String {
 struct Col {
     group: &'static str,
     head: &'static str,
-    right: bool,
+    align: Align,
     gap: usize,
 }
 
-const fn col(group: &'static str, head: &'static str, right: bool, gap: usize) -> Col {
+const fn col(group: &'static str, head: &'static str, align: Align, gap: usize) -> Col {
     Col {
         group,
         head,
-        right,
+        align,
         gap,
     }
 }
 
-/// Render the report as the matrix, `width` columns wide, in Unicode or ASCII.
-pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String {
-    let wide = width >= WIDE;
-    let mut out = String::new();
-    header(r, width, unicode, &mut out);
-    let base = baseline(r);
-    let full = full_copy_per_gib(r);
-    let times = if unicode { "×" } else { "x" };
+/// Every column fits the screen: the receiver's sys CPU too.
+fn wide(screen: &Screen) -> bool {
+    screen.width >= WIDE
+}
+
+/// The columns, the receiver's sys CPU only on a [`wide`] screen.
+fn columns(screen: &Screen) -> Vec<Col> {
+    let times = if screen.unicode() { "×" } else { "x" };
     let mut cols = vec![
-        col("", "receiver", false, 0),
-        col("CPU both ends", "ms/GiB", true, 2),
-        col("CPU both ends", times, false, 1),
-        col("copy ms/GiB", "send", true, 2),
-        col("copy ms/GiB", "recv", true, 1),
+        col("", "receiver", Align::Left, 0),
+        col("CPU both ends", "ms/GiB", Align::Right, 2),
+        col("CPU both ends", times, Align::Left, 1),
+        col("copy ms/GiB", "send", Align::Right, 2),
+        col("copy ms/GiB", "recv", Align::Right, 1),
     ];
-    if wide {
-        cols.push(col("recv sys", "ms/GiB", true, 2));
-        cols.push(col("recv sys", times, false, 1));
+    if wide(screen) {
+        cols.push(col("recv sys", "ms/GiB", Align::Right, 2));
+        cols.push(col("recv sys", times, Align::Left, 1));
     }
-    cols.push(col("", "mapped", true, 2));
-    cols.push(col("", "check", false, 2));
-    // (method, cells, verdict) per pair, in the report's order.
-    let mut rows: Vec<(MethodKind, Vec<String>, String)> = Vec::new();
+    cols.push(col("", "mapped", Align::Right, 2));
+    cols.push(col("", "check", Align::Left, 2));
+    cols
+}
+
+/// One sender × receiver pair as the matrix shows it.
+struct Row {
+    method: MethodKind,
+    cells: Vec<String>,
+    verdict: String,
+}
+
+/// A row per pair, in the report's order, its cells as [`columns`] lists them.
+fn rows(r: &Report, base: Option<&MethodResult>, screen: &Screen) -> Vec<Row> {
+    let full = full_copy_per_gib(r);
+    let mut rows = Vec::new();
     for m in &r.methods {
         let Some(receiver) = m.receiver_path else {
             continue;
@@ -95,7 +148,7 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
             send.push('*');
         }
         let mut cells = vec![format!("  {receiver}"), e2e, e2e_x, send, recv];
-        if wide {
+        if wide(screen) {
             let (v, x) = with_ratio(m, base, receiver_sys_per_gib);
             cells.push(v);
             cells.push(x);
@@ -106,25 +159,31 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
                 .and_then(|x| x.zerocopy)
                 .map_or("–".into(), |z| format!("{:.0}%", z.mapped_pct)),
         );
-        cells.push(
-            // A path that sees the bytes but hashed none of these runs checked their count.
-            if med.hash_checked {
-                receiver.check().word()
-            } else {
-                Check::ByteCount.word()
-            }
-            .into(),
-        );
-        let cells = cells.iter().map(|c| shown(c, unicode)).collect();
-        rows.push((m.method, cells, shown(&verdict(m, receiver, full), unicode)));
+        // A path that sees the bytes but hashed none of these runs checked their count.
+        let check = if med.hash_checked {
+            receiver.check()
+        } else {
+            Check::ByteCount
+        };
+        cells.push(check.word().into());
+        rows.push(Row {
+            method: m.method,
+            cells: cells.iter().map(|c| shown(c, screen)).collect(),
+            verdict: shown(&verdict(m, receiver, full), screen),
+        });
     }
+    rows
+}
+
+/// Each column's width: its widest cell or heading, and the last column of a group widened
+/// until the group's heading fits over it.
+fn widths(cols: &[Col], rows: &[Row]) -> Vec<usize> {
     let mut widths: Vec<usize> = cols.iter().map(|c| c.head.width()).collect();
-    for (_, cells, _) in &rows {
-        for (w, c) in widths.iter_mut().zip(cells) {
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(&row.cells) {
             *w = (*w).max(c.width());
         }
     }
-    // A group's heading fits over its columns: widen its last column if it does not.
     let mut i = 0;
     while i < cols.len() {
         let mut j = i;
@@ -138,21 +197,17 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
         widths[j] += cols[i].group.width().saturating_sub(span);
         i = j + 1;
     }
-    const GAP: usize = 2;
-    let fixed: usize = widths
-        .iter()
-        .zip(&cols)
-        .map(|(w, c)| w + c.gap)
-        .sum::<usize>()
-        + GAP;
-    let verdict_w = width.saturating_sub(fixed).max(16);
-    // Two heading lines: the groups, then each column's own.
+    widths
+}
+
+/// The two heading lines: the groups, each over its columns, then each column's own.
+fn headings(cols: &[Col], widths: &[usize]) -> (String, String) {
     let mut l1 = String::new();
     let mut l2 = String::new();
     for (k, c) in cols.iter().enumerate() {
         let w = widths[k];
         l2.push_str(&" ".repeat(c.gap));
-        l2.push_str(&pad(c.head, w, c.right));
+        l2.push_str(&pad(c.head, w, c.align));
         let first_of_group = k == 0 || cols[k - 1].group != c.group || c.group.is_empty();
         l1.push_str(&" ".repeat(c.gap));
         if first_of_group {
@@ -163,7 +218,7 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
                 span += cols[n].gap + widths[n];
                 n += 1;
             }
-            l1.push_str(&pad(c.group, span, false));
+            l1.push_str(&pad(c.group, span, Align::Left));
         } else if c.group.is_empty() {
             l1.push_str(&" ".repeat(w));
         } else {
@@ -171,30 +226,7 @@ pub fn render_at(r: &Report, color: bool, width: usize, unicode: bool) -> String
             l1.truncate(l1.len() - c.gap);
         }
     }
-    l1.push_str(&" ".repeat(GAP));
-    l2.push_str(&" ".repeat(GAP));
-    l2.push_str("verdict");
-    let _ = writeln!(out, "{}", paint(l1.trim_end(), "1", color));
-    let _ = writeln!(out, "{}", paint(l2.trim_end(), "1", color));
-    let rule = if unicode { "─" } else { "-" };
-    let _ = writeln!(out, "{}", rule.repeat(width.min(fixed + verdict_w)));
-    let mut last: Option<MethodKind> = None;
-    for (method, cells, verdict) in &rows {
-        if last != Some(*method) {
-            let _ = writeln!(out, "{}", paint(method.name(), "1;36", color));
-            last = Some(*method);
-        }
-        let mut l = String::new();
-        for ((c, w), col) in cells.iter().zip(&widths).zip(&cols) {
-            l.push_str(&" ".repeat(col.gap));
-            l.push_str(&pad(c, *w, col.right));
-        }
-        l.push_str(&" ".repeat(GAP));
-        let indent = l.width();
-        out.push_str(&wrap(verdict, indent + verdict_w, &l, indent));
-    }
-    footer(r, base, wide, width, unicode, &mut out);
-    out
+    (l1, l2)
 }
 
 /// Most of the sending thread's copying was made in softirq: on loopback, where the receive
@@ -379,7 +411,7 @@ fn verdict(m: &MethodResult, receiver: ReceiverKind, full: Option<f64>) -> Strin
     }
 }
 
-fn header(r: &Report, width: usize, unicode: bool, out: &mut String) {
+fn header(r: &Report, screen: &Screen, out: &mut String) {
     let file = match &r.file.path {
         Some(p) => printable(p),
         None => "generated random data".into(),
@@ -424,7 +456,7 @@ fn header(r: &Report, width: usize, unicode: bool, out: &mut String) {
         placement(r)
     ));
     for l in lines {
-        out.push_str(&wrap(&shown(&l, unicode), width, "", 2));
+        out.push_str(&wrap(&shown(&l, screen), screen.width, "", 2));
     }
     out.push('\n');
 }
@@ -439,21 +471,14 @@ fn placement(r: &Report) -> String {
     }
 }
 
-fn footer(
-    r: &Report,
-    base: Option<&MethodResult>,
-    wide: bool,
-    width: usize,
-    unicode: bool,
-    out: &mut String,
-) {
+fn footer(r: &Report, base: Option<&MethodResult>, screen: &Screen, out: &mut String) {
     let base = base.map_or("the first row".into(), |b| match b.receiver_path {
         Some(rc) => format!("{} → {rc}", b.method),
         None => b.method.to_string(),
     });
     let mut lines = vec![format!(
         "CPU both ends = user + sys of the serving and the receiver thread (+ io-wq) per GiB; × = ratio to {base}, ≈ where the runs' ranges overlap it{}.",
-        if wide {
+        if wide(screen) {
             "; recv sys = the receiver thread's sys CPU per GiB"
         } else {
             ""
@@ -498,17 +523,16 @@ fn footer(
     }
     out.push('\n');
     for l in lines {
-        out.push_str(&wrap(&shown(&l, unicode), width, "", 2));
+        out.push_str(&wrap(&shown(&l, screen), screen.width, "", 2));
     }
 }
 
-/// `s` padded to `w` columns, right-aligned or left.
-fn pad(s: &str, w: usize, right: bool) -> String {
+/// `s` padded to `w` columns, aligned as `align` says.
+fn pad(s: &str, w: usize, align: Align) -> String {
     let fill = " ".repeat(w.saturating_sub(s.width()));
-    if right {
-        format!("{fill}{s}")
-    } else {
-        format!("{s}{fill}")
+    match align {
+        Align::Right => format!("{fill}{s}"),
+        Align::Left => format!("{s}{fill}"),
     }
 }
 
@@ -525,21 +549,13 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-fn paint(s: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn pad_aligns_by_display_width() {
-        assert_eq!(pad("≈1×", 5, true), "  ≈1×");
-        assert_eq!(pad("ab", 4, false), "ab  ");
+        assert_eq!(pad("≈1×", 5, Align::Right), "  ≈1×");
+        assert_eq!(pad("ab", 4, Align::Left), "ab  ");
     }
 }

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::Screen;
+use super::fit::painted;
 use crate::counters::profile::{Category, Pooled, Precision};
 use crate::method::MethodKind;
 use crate::results::{MethodResult, Report};
@@ -170,10 +171,44 @@ pub fn verdicts(r: &Report, screen: &Screen, out: &mut String) {
     }
 }
 
-/// One thread's bar, its total and, when `parts`, its largest parts.
-fn bar_line(p: &Pooled, max: f64, cells: usize, parts: bool, screen: &Screen) -> String {
-    let color = screen.color;
-    let Some(total) = p.total_per_gib().filter(|_| max > 0.0) else {
+/// How the bars are drawn on this screen: `cells` for the costliest thread (`max` ns per
+/// GiB), and whether each thread's largest parts fit beside its bar.
+struct Scale {
+    max: f64,
+    cells: usize,
+    parts: bool,
+}
+
+impl Scale {
+    /// The longest bar the screen allows for `rows` after names `name_w` wide, leaving room
+    /// for the largest parts in numbers when there is room for them.
+    fn fit(rows: &[(&MethodResult, &Pooled, &Pooled)], name_w: usize, screen: &Screen) -> Scale {
+        let max = rows
+            .iter()
+            .flat_map(|(_, s, rc)| [s.total_per_gib(), rc.total_per_gib()])
+            .flatten()
+            .fold(0.0, f64::max);
+        // "  name  receiver " before the bar, " total" after it.
+        let fixed = 2 + name_w + 1 + 8 + 1 + 6;
+        let room = screen.width.saturating_sub(fixed);
+        let parts_w = rows
+            .iter()
+            .flat_map(|(_, s, rc)| [top_parts(s), top_parts(rc)])
+            .map(|p| 2 + unicode_width::UnicodeWidthStr::width(p.join(" · ").as_str()))
+            .max()
+            .unwrap_or(0);
+        let (cells, parts) = if room >= MIN_BAR_CELLS + parts_w {
+            ((room - parts_w).min(BAR_CELLS), true)
+        } else {
+            (room.clamp(MIN_BAR_CELLS, BAR_CELLS), false)
+        };
+        Scale { max, cells, parts }
+    }
+}
+
+/// One thread's bar, its total and, when the scale has room, its largest parts.
+fn bar_line(p: &Pooled, scale: &Scale, screen: &Screen) -> String {
+    let Some(total) = p.total_per_gib().filter(|_| scale.max > 0.0) else {
         return format!("n/a: {} samples, too few to say", p.samples);
     };
     let mut bar = String::new();
@@ -183,17 +218,17 @@ fn bar_line(p: &Pooled, max: f64, cells: usize, parts: bool, screen: &Screen) ->
         let v = p.per_gib(part_ns(p, part)).unwrap_or(0.0);
         // Cumulative rounding, so the parts add up to the bar's length.
         upto += v;
-        let end = ((upto / max) * cells as f64).round() as usize;
+        let end = ((upto / scale.max) * scale.cells as f64).round() as usize;
         let n = end.saturating_sub(cells_used);
         cells_used += n;
         if n > 0 {
             let g = glyph(screen, u, a);
-            bar.push_str(&paint(&g.to_string().repeat(n), code, color));
+            bar.push_str(&painted(&g.to_string().repeat(n), code, screen));
         }
     }
-    bar.push_str(&" ".repeat(cells.saturating_sub(cells_used)));
+    bar.push_str(&" ".repeat(scale.cells.saturating_sub(cells_used)));
     let mut line = format!("{bar} {:>5}", figure(p, Some(total)));
-    if parts {
+    if scale.parts {
         let _ = write!(line, "  {}", top_parts(p).join(" · "));
     }
     line
@@ -213,7 +248,6 @@ fn top_parts(p: &Pooled) -> Vec<String> {
 /// The bars: one per thread and path, scaled to the costliest thread of the report, as long as
 /// the screen allows; each thread's largest parts in numbers beside its bar when they fit.
 pub fn view(r: &Report, screen: &Screen, out: &mut String) {
-    let color = screen.color;
     let rows: Vec<(&MethodResult, &Pooled, &Pooled)> = r
         .methods
         .iter()
@@ -222,11 +256,41 @@ pub fn view(r: &Report, screen: &Screen, out: &mut String) {
     if rows.is_empty() || r.file.bytes == 0 {
         return;
     }
-    let max = rows
+    out.push_str(&screen.wrap(
+        &format!(
+            "where the CPU went, ms per GiB moved (cpu-clock sampled every {}; every run's samples pooled):",
+            periods(r)
+        ),
+        "",
+        2,
+    ));
+    legend(screen, out);
+    let name_w = rows
         .iter()
-        .flat_map(|(_, s, rc)| [s.total_per_gib(), rc.total_per_gib()])
-        .flatten()
-        .fold(0.0, f64::max);
+        .map(|(m, ..)| m.method.name().len())
+        .max()
+        .unwrap_or(0);
+    let scale = Scale::fit(&rows, name_w, screen);
+    for (m, s, rc) in rows {
+        for (name, who, p) in [(m.method.name(), "serving", s), ("", "receiver", rc)] {
+            let _ = writeln!(
+                out,
+                "  {name:<name_w$} {who:<8} {}",
+                bar_line(p, &scale, screen)
+            );
+        }
+    }
+    if let Some(others) = others(r) {
+        out.push_str(&screen.wrap(
+            &format!("other = symbols no category claims, e.g. {others}"),
+            "  ",
+            4,
+        ));
+    }
+}
+
+/// The sampling period of the runs: "500 µs", or "250–500 µs" when it changed.
+fn periods(r: &Report) -> String {
     let periods: Vec<u64> = r
         .methods
         .iter()
@@ -238,15 +302,15 @@ pub fn view(r: &Report, screen: &Screen, out: &mut String) {
         periods.iter().copied().min().unwrap_or(0),
         periods.iter().copied().max().unwrap_or(0),
     );
-    let every = if lo == hi {
+    if lo == hi {
         format!("{} µs", lo / 1000)
     } else {
         format!("{}–{} µs", lo / 1000, hi / 1000)
-    };
-    out.push_str(&screen.wrap(&format!(
-            "where the CPU went, ms per GiB moved (cpu-clock sampled every {every}; every run's samples pooled):"
-        ), "", 2));
-    // The legend, wrapped by hand: colour codes must not count towards the width.
+    }
+}
+
+/// The legend of the parts, wrapped by hand: colour codes must not count towards the width.
+fn legend(screen: &Screen, out: &mut String) {
     let mut legend = String::from(" ");
     let mut used = 1;
     for (part, u, a, code) in LEGEND {
@@ -257,38 +321,15 @@ pub fn view(r: &Report, screen: &Screen, out: &mut String) {
             used = 1;
         }
         let g = glyph(screen, u, a).to_string();
-        let _ = write!(legend, " {} {} ", paint(&g, code, color), part.name());
+        let _ = write!(legend, " {} {} ", painted(&g, code, screen), part.name());
         used += item_width;
     }
     let _ = writeln!(out, "{}", legend.trim_end());
-    let name_w = rows
-        .iter()
-        .map(|(m, ..)| m.method.name().len())
-        .max()
-        .unwrap_or(0);
-    // "  name  receiver " before the bar, " total" after it.
-    let fixed = 2 + name_w + 1 + 8 + 1 + 6;
-    let room = screen.width.saturating_sub(fixed);
-    let parts_w = rows
-        .iter()
-        .flat_map(|(_, s, rc)| [top_parts(s), top_parts(rc)])
-        .map(|p| 2 + unicode_width::UnicodeWidthStr::width(p.join(" · ").as_str()))
-        .max()
-        .unwrap_or(0);
-    let (cells, parts) = if room >= MIN_BAR_CELLS + parts_w {
-        ((room - parts_w).min(BAR_CELLS), true)
-    } else {
-        (room.clamp(MIN_BAR_CELLS, BAR_CELLS), false)
-    };
-    for (m, s, rc) in rows {
-        for (name, who, p) in [(m.method.name(), "serving", s), ("", "receiver", rc)] {
-            let _ = writeln!(
-                out,
-                "  {name:<name_w$} {who:<8} {}",
-                bar_line(p, max, cells, parts, screen)
-            );
-        }
-    }
+}
+
+/// The three symbols no category claims that most samples of the median runs ended in, with
+/// their counts: "generic_exec_single (1), …"; None when there are none.
+fn others(r: &Report) -> Option<String> {
     let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for p in r.methods.iter().filter_map(|m| m.median.profile.as_ref()) {
         for (sym, n) in p.serving.top_other.iter().chain(&p.receiver.top_other) {
@@ -302,24 +343,7 @@ pub fn view(r: &Report, screen: &Screen, out: &mut String) {
         .take(3)
         .map(|(s, n)| format!("{s} ({n})"))
         .collect();
-    if !others.is_empty() {
-        out.push_str(&screen.wrap(
-            &format!(
-                "other = symbols no category claims, e.g. {}",
-                others.join(", ")
-            ),
-            "  ",
-            4,
-        ));
-    }
-}
-
-fn paint(s: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
+    (!others.is_empty()).then(|| others.join(", "))
 }
 
 /// ns (per GiB) as ms, with the table's precision.

@@ -62,39 +62,15 @@ fn para(out: &mut String, screen: &Screen, text: &str) {
 }
 
 fn header(r: &Report, screen: &Screen, out: &mut String) {
-    // The user's own file name, but a name from outside all the same: escaped.
-    let file = match &r.file.path {
-        Some(p) => crate::escape::escape(p).into_owned(),
-        None => format!(
-            "random data (unlinked temp file in {})",
-            crate::escape::escape(r.file.temp_dir.as_deref().unwrap_or("?"))
-        ),
-    };
-    let cache = match (r.cache.mode, r.cache.resident_after_drop_max_pct) {
-        ("cold", Some(p)) => {
-            format!("cold (pages dropped before every run; at most {p:.0}% still cached)")
-        }
-        ("cold", None) => "cold requested, residency unknown".into(),
-        _ => match r.cache.resident_before_pct {
-            Some(p) => format!("{} ({p:.0}% of the file cached)", r.cache.state),
-            None => "unknown".into(),
-        },
-    };
-    let transport = match (r.transport, &r.veth) {
-        (Transport::Veth, Some(v)) => format!(
-            "tcp over veth {} → {} (namespaces {} → {}; a device between the ends, no NIC, no DMA)",
-            v.serving_addr, v.receiving_addr, v.serving_netns, v.receiving_netns
-        ),
-        (Transport::Veth, None) => "tcp over veth".into(),
-        (Transport::Tcp, _) => "tcp 127.0.0.1 (loopback: no NIC, no DMA)".into(),
-        (Transport::Unix, _) => "unix stream socket".into(),
-    };
     para(
         out,
         screen,
         &format!(
-            "copylab compare · {file} · {} · transport {transport} · cache {cache}",
+            "copylab compare · {} · {} · transport {} · cache {}",
+            file_text(r),
             fmt_bytes(r.file.bytes),
+            transport_text(r),
+            cache_text(r)
         ),
     );
     if let Some(v) = &r.veth {
@@ -126,22 +102,66 @@ fn header(r: &Report, screen: &Screen, out: &mut String) {
         ),
     );
     if screen.wide {
-        let mut setup = format!("read-write buffer {}", fmt_bytes(r.options.buffer_bytes));
-        if let Some(g) = r.options.pipe_bytes_granted {
-            let _ = write!(
-                setup,
-                " · splice pipe {} asked, {} granted",
-                fmt_bytes(r.options.pipe_bytes_requested),
-                fmt_bytes(g)
-            );
+        para(out, screen, &setup_text(r));
+    }
+}
+
+/// The file served: the user's own name (a name from outside all the same: escaped), or
+/// where the random one was made.
+fn file_text(r: &Report) -> String {
+    match &r.file.path {
+        Some(p) => crate::escape::escape(p).into_owned(),
+        None => format!(
+            "random data (unlinked temp file in {})",
+            crate::escape::escape(r.file.temp_dir.as_deref().unwrap_or("?"))
+        ),
+    }
+}
+
+/// "warm (100% of the file cached)", "cold (pages dropped before every run; …)".
+fn cache_text(r: &Report) -> String {
+    match (r.cache.mode, r.cache.resident_after_drop_max_pct) {
+        ("cold", Some(p)) => {
+            format!("cold (pages dropped before every run; at most {p:.0}% still cached)")
         }
+        ("cold", None) => "cold requested, residency unknown".into(),
+        _ => match r.cache.resident_before_pct {
+            Some(p) => format!("{} ({p:.0}% of the file cached)", r.cache.state),
+            None => "unknown".into(),
+        },
+    }
+}
+
+/// The sockets between the ends, and what is (not) between them.
+fn transport_text(r: &Report) -> String {
+    match (r.transport, &r.veth) {
+        (Transport::Veth, Some(v)) => format!(
+            "tcp over veth {} → {} (namespaces {} → {}; a device between the ends, no NIC, no DMA)",
+            v.serving_addr, v.receiving_addr, v.serving_netns, v.receiving_netns
+        ),
+        (Transport::Veth, None) => "tcp over veth".into(),
+        (Transport::Tcp, _) => "tcp 127.0.0.1 (loopback: no NIC, no DMA)".into(),
+        (Transport::Unix, _) => "unix stream socket".into(),
+    }
+}
+
+/// The paths' buffers (`--wide`): "read-write buffer 128 KiB · splice pipe 1 MiB asked, …".
+fn setup_text(r: &Report) -> String {
+    let mut setup = format!("read-write buffer {}", fmt_bytes(r.options.buffer_bytes));
+    if let Some(g) = r.options.pipe_bytes_granted {
         let _ = write!(
             setup,
-            " · mmap window {}",
-            fmt_bytes(r.options.mmap_window_bytes)
+            " · splice pipe {} asked, {} granted",
+            fmt_bytes(r.options.pipe_bytes_requested),
+            fmt_bytes(g)
         );
-        para(out, screen, &setup);
     }
+    let _ = write!(
+        setup,
+        " · mmap window {}",
+        fmt_bytes(r.options.mmap_window_bytes)
+    );
+    setup
 }
 
 /// "MTU 1500, sg on, tso on, gso on, gro off" (n/a where the kernel would not say).
@@ -184,19 +204,7 @@ fn core_busy_text(run: &Run) -> Option<String> {
 }
 
 fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
-    let dma: Vec<u32> = r.methods.iter().map(|m| m.textbook.dma_copies).collect();
-    let dma_text = match dma.first() {
-        Some(d) if dma.iter().all(|x| x == d) => format!(" and {d} by DMA"),
-        _ => String::new(),
-    };
-    let legend = if screen.wide {
-        "textbook = the classic model: CPU copies on the sender, DMA copies, user↔kernel transitions (what articles call \"context switches\"); ctx sw = real scheduler switches.".to_string()
-    } else {
-        format!(
-            "textbook: CPU copies on the sender (0 SG: none with scatter-gather DMA){dma_text} · user↔kernel transitions per chunk, what articles call \"context switches\". ≈ rw: within the runs' noise of read-write. ~: few samples."
-        )
-    };
-    para(out, screen, &legend);
+    para(out, screen, &legend(r, screen));
     if !dropped.is_empty() {
         para(
             out,
@@ -208,6 +216,54 @@ fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
             ),
         );
     }
+    if let Some(checks) = checks_text(r) {
+        para(out, screen, &checks);
+    }
+    if r.syscall_source == SyscallSource::SelfCounted && !screen.wide {
+        para(
+            out,
+            screen,
+            "syscalls* (self-counted): the calls each method made, counted by copylab itself; without perf the total of all the thread's syscalls is n/a.",
+        );
+    }
+    zerocopy_footnote(r, screen, out);
+    if screen.wide
+        && let Some(note) = stability_note(r)
+    {
+        para(out, screen, &note);
+    }
+    if let Some(packets) = veth_packets_text(r) {
+        para(out, screen, &packets);
+    }
+    if r.methods.iter().any(|m| m.median.cost.io_workers.is_some()) {
+        para(
+            out,
+            screen,
+            "+ io-wq = CPU ms of the kernel's io_uring worker threads for the serving thread (/proc schedstat), outside every other figure of the row.",
+        );
+    }
+    for w in &r.warnings {
+        para(out, screen, &format!("warning: {w}"));
+    }
+}
+
+/// What the textbook column means (and, in the lesson's view, the ≈ and ~ marks).
+fn legend(r: &Report, screen: &Screen) -> String {
+    if screen.wide {
+        return "textbook = the classic model: CPU copies on the sender, DMA copies, user↔kernel transitions (what articles call \"context switches\"); ctx sw = real scheduler switches.".to_string();
+    }
+    let dma: Vec<u32> = r.methods.iter().map(|m| m.textbook.dma_copies).collect();
+    let dma_text = match dma.first() {
+        Some(d) if dma.iter().all(|x| x == d) => format!(" and {d} by DMA"),
+        _ => String::new(),
+    };
+    format!(
+        "textbook: CPU copies on the sender (0 SG: none with scatter-gather DMA){dma_text} · user↔kernel transitions per chunk, what articles call \"context switches\". ≈ rw: within the runs' noise of read-write. ~: few samples."
+    )
+}
+
+/// What the syscall counts leave out, and how every delivery was checked.
+fn checks_text(r: &Report) -> Option<String> {
     let mut checks = Vec::new();
     if r.syscall_source == SyscallSource::Perf && r.counter_overhead_syscalls > 0 {
         checks.push(format!(
@@ -232,22 +288,11 @@ fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
             r.file.xxh3
         ));
     }
-    if !checks.is_empty() {
-        para(out, screen, &format!("{}.", checks.join("; ")));
-    }
-    if r.syscall_source == SyscallSource::SelfCounted && !screen.wide {
-        para(
-            out,
-            screen,
-            "syscalls* (self-counted): the calls each method made, counted by copylab itself; without perf the total of all the thread's syscalls is n/a.",
-        );
-    }
-    zerocopy_footnote(r, screen, out);
-    if screen.wide
-        && let Some(note) = stability_note(r)
-    {
-        para(out, screen, &note);
-    }
+    (!checks.is_empty()).then(|| format!("{}.", checks.join("; ")))
+}
+
+/// veth: the size of the packets the serving device sent, per method, and why they are large.
+fn veth_packets_text(r: &Report) -> Option<String> {
     let sizes: Vec<String> = r
         .methods
         .iter()
@@ -256,31 +301,18 @@ fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
             (d.packets > 0).then(|| format!("{} {}", m.method, fmt_bytes(d.bytes / d.packets)))
         })
         .collect();
-    if !sizes.is_empty() {
-        let mtu = r
-            .veth
-            .as_ref()
-            .and_then(|v| v.serving_device.mtu_bytes)
-            .map_or("its".to_string(), |m| format!("the {m}-byte"));
-        para(
-            out,
-            screen,
-            &format!(
-                "veth packets (serving device's counters, bytes ÷ packets, median run): {}. Far above {mtu} MTU: TCP hands veth GSO packets of up to 64 KiB and nothing on the way cuts them (a NIC with TSO cuts them in hardware).",
-                sizes.join(" · ")
-            ),
-        );
+    if sizes.is_empty() {
+        return None;
     }
-    if r.methods.iter().any(|m| m.median.cost.io_workers.is_some()) {
-        para(
-            out,
-            screen,
-            "+ io-wq = CPU ms of the kernel's io_uring worker threads for the serving thread (/proc schedstat), outside every other figure of the row.",
-        );
-    }
-    for w in &r.warnings {
-        para(out, screen, &format!("warning: {w}"));
-    }
+    let mtu = r
+        .veth
+        .as_ref()
+        .and_then(|v| v.serving_device.mtu_bytes)
+        .map_or("its".to_string(), |m| format!("the {m}-byte"));
+    Some(format!(
+        "veth packets (serving device's counters, bytes ÷ packets, median run): {}. Far above {mtu} MTU: TCP hands veth GSO packets of up to 64 KiB and nothing on the way cuts them (a NIC with TSO cuts them in hardware).",
+        sizes.join(" · ")
+    ))
 }
 
 /// Runs whose serving sys CPU spread more than this (max − min, in % of the median: ±15%) are
@@ -648,7 +680,6 @@ fn wide_columns(r: &Report) -> Vec<Column> {
         .filter_map(|m| m.median.throughput_mib_s)
         .fold(0.0, f64::max);
     let base = r.method(MethodKind::ReadWrite);
-    let self_counted = r.syscall_source == SyscallSource::SelfCounted;
     let mut cols = [
         Column::new("MiB/s", 0, Align::Left).paint(Paint::Figure),
         Column::new("wall ms", 0, Align::Right),
@@ -679,18 +710,14 @@ fn wide_columns(r: &Report) -> Vec<Column> {
                 (Some(w), Some(lo), Some(hi)) => format!("{}\n{}–{}", ms(w), ms(lo), ms(hi)),
                 _ => "n/a".into(),
             },
-            total_cell(m, base.filter(|_| !is_base), self_counted),
-            data_cell(m, r.transport, self_counted),
+            total_cell(m, base.filter(|_| !is_base), r.syscall_source),
+            data_cell(m, r.transport, r.syscall_source),
             format!(
                 "{} / {}",
                 med.cost.context_switches.voluntary, med.cost.context_switches.involuntary
             ),
             cpu_cell(med),
-            per_gib_cell(
-                m,
-                base.filter(|_| !is_base),
-                r.link_rate_bytes_per_s.is_some(),
-            ),
+            per_gib_cell(m, base.filter(|_| !is_base), r.link_rate_bytes_per_s),
             super::profile::copy_cell(m),
             format!(
                 "{} / {}",
@@ -711,12 +738,13 @@ fn wide_columns(r: &Report) -> Vec<Column> {
     std::iter::once(method_column(r)).chain(cols).collect()
 }
 
-/// Every syscall the serving thread made, and its ratio to read-write's.
-fn total_cell(m: &MethodResult, base: Option<&MethodResult>, self_counted: bool) -> String {
+/// Every syscall the serving thread made, and its ratio to read-write's; `source` says where
+/// the counts came from.
+fn total_cell(m: &MethodResult, base: Option<&MethodResult>, source: SyscallSource) -> String {
     let med = &m.median;
     let mut sys = match med.cost.syscalls.total {
         Some(n) => thousands(n),
-        None if self_counted => "n/a\n(needs perf)".into(),
+        None if source == SyscallSource::SelfCounted => "n/a\n(needs perf)".into(),
         None => "n/a".into(),
     };
     let base_total = base
@@ -734,10 +762,11 @@ fn total_cell(m: &MethodResult, base: Option<&MethodResult>, self_counted: bool)
     sys
 }
 
-/// The data syscalls by name, with the zero-copy completions under them.
-fn data_cell(m: &MethodResult, transport: Transport, self_counted: bool) -> String {
+/// The data syscalls by name (counted where `source` says), with the zero-copy completions
+/// under them.
+fn data_cell(m: &MethodResult, transport: Transport, source: SyscallSource) -> String {
     let mut data = by_name(m);
-    if self_counted {
+    if source == SyscallSource::SelfCounted {
         data.push_str("\n(self-counted)");
     }
     if let Some(z) = &m.median.cost.zerocopy {
@@ -761,8 +790,9 @@ fn cpu_cell(med: &Run) -> String {
     cpu
 }
 
-/// sys per GiB and end to end per GiB, each with its ratio to read-write.
-fn per_gib_cell(m: &MethodResult, base: Option<&MethodResult>, paced: bool) -> String {
+/// sys per GiB and end to end per GiB, each with its ratio to read-write; with a `link` rate,
+/// how busy each end kept its core.
+fn per_gib_cell(m: &MethodResult, base: Option<&MethodResult>, link: Option<u64>) -> String {
     let med = &m.median;
     let mut per_gib = match med.sys_ns_per_gib() {
         Some(v) => format!("sys {}", ms(v as u64)),
@@ -785,7 +815,9 @@ fn per_gib_cell(m: &MethodResult, base: Option<&MethodResult>, paced: bool) -> S
         None if med.bytes > 0 => per_gib.push_str("\ne2e n/a"),
         None => {}
     }
-    if paced && let Some(c) = core_busy_text(med) {
+    if link.is_some()
+        && let Some(c) = core_busy_text(med)
+    {
         let _ = write!(per_gib, "\n{c}");
     }
     per_gib

@@ -463,11 +463,13 @@ pub fn classify(name: &str) -> Option<Category> {
 /// frames already classified once per address.)
 #[cfg(test)]
 pub fn attribute(leaf: Option<&str>, chain: &[&str], user: bool) -> Attribution {
-    attribute_classes(
-        leaf.and_then(classify),
-        chain.iter().map(|f| classify(f)),
-        user,
-    )
+    if user {
+        return Attribution {
+            category: Category::User,
+            in_softirq: false,
+        };
+    }
+    attribute_classes(leaf.and_then(classify), chain.iter().map(|f| classify(f)))
 }
 
 /// One sample's category, and whether it ran in softirq context.
@@ -479,8 +481,9 @@ pub struct Attribution {
     pub in_softirq: bool,
 }
 
-/// [`attribute`] on frames already classified (the sampler memoises `classify` per address).
-pub(super) fn attribute_classes<I>(leaf: Option<Category>, chain: I, user: bool) -> Attribution
+/// [`attribute`] of a kernel-mode sample, on frames already classified (the sampler memoises
+/// `classify` per address, and attributes a user-mode sample to [`Category::User`] itself).
+pub(super) fn attribute_classes<I>(leaf: Option<Category>, chain: I) -> Attribution
 where
     I: Iterator<Item = Option<Category>> + Clone,
 {
@@ -488,9 +491,6 @@ where
         category,
         in_softirq: false,
     };
-    if user {
-        return only(Category::User);
-    }
     let mut frames = std::iter::once(leaf).chain(chain.clone()).flatten();
     match frames.find(|c| *c == Copy || *c == Softirq) {
         Some(Copy) => {

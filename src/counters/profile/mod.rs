@@ -423,7 +423,7 @@ impl Attributor {
             stack.push(id(f));
             f.class
         }));
-        let c = categories::attribute_classes(leaf.class, self.chain.iter().copied(), false);
+        let c = categories::attribute_classes(leaf.class, self.chain.iter().copied());
         (c, leaf.symbol)
     }
 
@@ -645,18 +645,40 @@ impl Sampler {
         let lost_counted = data.lost().map(|l| l.saturating_sub(self.lost_at_start));
         let on_cpu_ns = data.count().saturating_sub(self.count_at_start);
 
-        let mut samples = 0u64;
-        let mut copy_in_softirq = 0u64;
-        let mut softirq_context = 0u64;
-        let mut lost_records = 0u64;
-        let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
-        let mut other: HashMap<Option<usize>, u64> = HashMap::new();
-        let mut cpus = BTreeMap::new();
-        let mut stacks = self.keep_stacks.then(Stacks::default);
         let kallsyms: &'static Kallsyms = kallsyms::get().map_err(|e| anyhow::anyhow!(e.reason))?;
-        let mut bytes = 0u64;
+        let drained = self.drain(kallsyms);
+        self.bytes_drained = drained.bytes;
+        Ok(ThreadProfile {
+            period_ns: self.period_ns,
+            samples: drained.samples,
+            // The event's own count is exact and belongs to this window; LOST records arrive
+            // only once the ring has room again, possibly in a later window: the fallback.
+            lost: lost_counted.unwrap_or(drained.lost_records),
+            ns: Category::ALL
+                .iter()
+                .map(|c| {
+                    let n = drained.by_category.get(c).copied().unwrap_or(0);
+                    (*c, n * self.period_ns)
+                })
+                .collect(),
+            copy_in_softirq_ns: drained.copy_in_softirq * self.period_ns,
+            softirq_context_ns: drained.softirq_context * self.period_ns,
+            top_other: top_other(drained.other, kallsyms),
+            cpus: drained.cpus,
+            on_cpu_ns,
+            stacks: drained.stacks,
+        })
+    }
+
+    /// Read every record left in the ring: attribute each sample (and keep its callchain when
+    /// asked), count the samples the ring lost.
+    fn drain(&mut self, kallsyms: &Kallsyms) -> Drained {
+        let mut d = Drained {
+            stacks: self.keep_stacks.then(Stacks::default),
+            ..Drained::default()
+        };
         while let Some(rec) = self.inner.next_record() {
-            bytes += rec.len() as u64 + 8;
+            d.bytes += rec.len() as u64 + 8;
             let misc = rec.misc();
             let data = rec.to_contiguous();
             let s = match rec.ty() {
@@ -666,68 +688,73 @@ impl Sampler {
                     None => continue,
                 },
                 PERF_RECORD_LOST => {
-                    lost_records += word(&data, 1).unwrap_or(0);
+                    d.lost_records += word(&data, 1).unwrap_or(0);
                     continue;
                 }
                 PERF_RECORD_LOST_SAMPLES => {
-                    lost_records += word(&data, 0).unwrap_or(0);
+                    d.lost_records += word(&data, 0).unwrap_or(0);
                     continue;
                 }
                 _ => continue,
             };
-            samples += 1;
-            *cpus.entry(s.cpu).or_insert(0) += 1;
+            d.samples += 1;
+            *d.cpus.entry(s.cpu).or_insert(0) += 1;
             let (a, leaf) = self.attributor.attribute_in_context(kallsyms, misc, &s);
-            if let Some(st) = stacks.as_mut() {
+            if let Some(st) = d.stacks.as_mut() {
                 st.add_leaf_first(self.attributor.last_stack());
             }
-            let category = a.category;
-            if a.in_softirq {
-                softirq_context += 1;
-                if category == Category::Copy {
-                    copy_in_softirq += 1;
-                }
-            }
-            if category == Category::Other {
-                *other.entry(leaf).or_insert(0) += 1;
-            }
-            *by_category.entry(category).or_insert(0) += 1;
+            d.count(&a, leaf);
         }
-
-        self.bytes_drained = bytes;
-        let ns = Category::ALL
-            .iter()
-            .map(|c| {
-                (
-                    *c,
-                    by_category.get(c).copied().unwrap_or(0) * self.period_ns,
-                )
-            })
-            .collect();
-        let mut top_other: Vec<(String, u64)> = other
-            .into_iter()
-            .map(|(sym, n)| {
-                let name = sym.and_then(|i| kallsyms.name(i)).unwrap_or("[unknown]");
-                (name.to_string(), n)
-            })
-            .collect();
-        top_other.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        top_other.truncate(10);
-        Ok(ThreadProfile {
-            period_ns: self.period_ns,
-            samples,
-            // The event's own count is exact and belongs to this window; LOST records arrive
-            // only once the ring has room again, possibly in a later window: the fallback.
-            lost: lost_counted.unwrap_or(lost_records),
-            ns,
-            copy_in_softirq_ns: copy_in_softirq * self.period_ns,
-            softirq_context_ns: softirq_context * self.period_ns,
-            top_other,
-            cpus,
-            on_cpu_ns,
-            stacks,
-        })
+        d
     }
+}
+
+/// What the samples of one window add up to, in samples.
+#[derive(Default)]
+struct Drained {
+    samples: u64,
+    copy_in_softirq: u64,
+    softirq_context: u64,
+    /// Samples the ring lost, as its LOST records say.
+    lost_records: u64,
+    by_category: BTreeMap<Category, u64>,
+    /// Samples no category claims, by their leaf symbol (an index into kallsyms).
+    other: HashMap<Option<usize>, u64>,
+    cpus: BTreeMap<u32, u64>,
+    stacks: Option<Stacks>,
+    /// Bytes of records read from the ring.
+    bytes: u64,
+}
+
+impl Drained {
+    /// One sample, attributed as `a`, whose leaf is the kallsyms symbol `leaf`.
+    fn count(&mut self, a: &categories::Attribution, leaf: Option<usize>) {
+        let category = a.category;
+        if a.in_softirq {
+            self.softirq_context += 1;
+            if category == Category::Copy {
+                self.copy_in_softirq += 1;
+            }
+        }
+        if category == Category::Other {
+            *self.other.entry(leaf).or_insert(0) += 1;
+        }
+        *self.by_category.entry(category).or_insert(0) += 1;
+    }
+}
+
+/// The ten symbols no category claims that most samples ended in, by name, most first.
+fn top_other(other: HashMap<Option<usize>, u64>, kallsyms: &Kallsyms) -> Vec<(String, u64)> {
+    let mut top: Vec<(String, u64)> = other
+        .into_iter()
+        .map(|(sym, n)| {
+            let name = sym.and_then(|i| kallsyms.name(i)).unwrap_or("[unknown]");
+            (name.to_string(), n)
+        })
+        .collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(10);
+    top
 }
 
 /// perf_event_open refused the sampler: say why and how to allow it.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::Exporter;
 use crate::counters::profile::Category;
 use crate::results::SweepReport;
-use crate::results::{Report, Run};
+use crate::results::{Cost, MethodResult, Report, Run};
 use crate::size::fmt_bytes;
 
 pub struct Markdown;
@@ -47,6 +47,58 @@ fn copy(p: &crate::counters::profile::Pooled) -> String {
     p.ns_per_gib(Category::Copy).map_or("n/a".into(), ms)
 }
 
+/// The data syscalls by name, and the zero-copy completions.
+fn data_syscalls(c: &Cost) -> String {
+    let named: Vec<String> = c
+        .syscalls
+        .by_name
+        .iter()
+        .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| format!("{k} {n}")))
+        .collect();
+    let mut data = if named.is_empty() {
+        "none".to_string()
+    } else {
+        named.join(" · ")
+    };
+    if let Some(z) = &c.zerocopy {
+        let _ = write!(
+            data,
+            " · zero-copied {} of {} sends (kernel copied {})",
+            z.zero_copied(),
+            z.sends,
+            z.copied
+        );
+    }
+    data
+}
+
+/// user / sys CPU in ms, and the io_uring workers'.
+fn cpu_text(c: &Cost) -> String {
+    let mut cpu = format!(
+        "{:.2} / {:.2}",
+        c.cpu.user_ns as f64 / 1e6,
+        c.cpu.sys_ns as f64 / 1e6
+    );
+    if let Some(w) = &c.io_workers {
+        let _ = write!(cpu, " + io-wq {:.2}", w.cpu_ns as f64 / 1e6);
+    }
+    cpu
+}
+
+/// End to end CPU against read-write's (`base`), paired run by run.
+fn vs_rw(m: &MethodResult, base: Option<&MethodResult>) -> String {
+    match base {
+        Some(b) if b.method == m.method => "1".to_string(),
+        Some(b) if m.within_noise_of(b, Run::e2e_ns_per_gib) => "within noise".into(),
+        Some(b) => m
+            .ratio_to(b, Run::e2e_ns_per_gib)
+            .map_or("n/a".into(), |rr| {
+                format!("{:.2}× ({:.2}–{:.2})", rr.median, rr.min, rr.max)
+            }),
+        None => "n/a".into(),
+    }
+}
+
 fn table(out: &mut String, r: &Report) {
     let _ = writeln!(
         out,
@@ -60,35 +112,7 @@ fn table(out: &mut String, r: &Report) {
     for m in &r.methods {
         let med = &m.median;
         let c = &med.cost;
-        let named: Vec<String> = c
-            .syscalls
-            .by_name
-            .iter()
-            .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| format!("{k} {n}")))
-            .collect();
         let tb = &m.textbook;
-        let mut data = if named.is_empty() {
-            "none".to_string()
-        } else {
-            named.join(" · ")
-        };
-        if let Some(z) = &c.zerocopy {
-            let _ = write!(
-                data,
-                " · zero-copied {} of {} sends (kernel copied {})",
-                z.zero_copied(),
-                z.sends,
-                z.copied
-            );
-        }
-        let mut cpu = format!(
-            "{:.2} / {:.2}",
-            c.cpu.user_ns as f64 / 1e6,
-            c.cpu.sys_ns as f64 / 1e6
-        );
-        if let Some(w) = &c.io_workers {
-            let _ = write!(cpu, " + io-wq {:.2}", w.cpu_ns as f64 / 1e6);
-        }
         let copies = m.profile.as_ref().map_or("n/a".into(), |p| {
             format!("{} / {}", copy(&p.serving), copy(&p.receiver))
         });
@@ -98,16 +122,6 @@ fn table(out: &mut String, r: &Report) {
                 metric(med).map_or("n/a".into(), ms),
                 run_range(m, metric)
             )
-        };
-        let vs_rw = match base {
-            Some(b) if b.method == m.method => "1".to_string(),
-            Some(b) if m.within_noise_of(b, Run::e2e_ns_per_gib) => "within noise".into(),
-            Some(b) => m
-                .ratio_to(b, Run::e2e_ns_per_gib)
-                .map_or("n/a".into(), |rr| {
-                    format!("{:.2}× ({:.2}–{:.2})", rr.median, rr.min, rr.max)
-                }),
-            None => "n/a".into(),
         };
         let _ = writeln!(
             out,
@@ -120,14 +134,14 @@ fn table(out: &mut String, r: &Report) {
             copies,
             per_gib(Run::sys_ns_per_gib),
             per_gib(Run::e2e_ns_per_gib),
-            vs_rw,
+            vs_rw(m, base),
             med.wall_ns
                 .map_or("n/a".into(), |w| format!("{:.2}", w as f64 / 1e6)),
             opt(c.syscalls.total),
-            data,
+            data_syscalls(c),
             c.context_switches.voluntary,
             c.context_switches.involuntary,
-            cpu,
+            cpu_text(c),
             c.page_faults.minor,
             c.page_faults.major,
             tb.cpu_copies_text(),

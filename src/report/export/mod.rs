@@ -149,11 +149,12 @@ impl Exports {
     /// Rewrite every regular-file export that is rewritten after each run with the results so
     /// far.
     pub fn update(&self, r: &Results) -> Result<()> {
-        self.write_files(r, false)
+        self.write_files(r, |t| t.exporter.each_run())
     }
 
-    fn write_files(&self, r: &Results, last: bool) -> Result<()> {
-        for t in self.files.iter().filter(|t| last || t.exporter.each_run()) {
+    /// Rewrite the regular-file exports that `which` picks with `r`.
+    fn write_files(&self, r: &Results, which: impl Fn(&Target) -> bool) -> Result<()> {
+        for t in self.files.iter().filter(|t| which(t)) {
             if let (Some(p), Kind::Replace) = (&t.path, t.kind) {
                 outfile::replace(t.exporter.flag(), p, Self::render(t, r).as_bytes())?;
             }
@@ -163,7 +164,7 @@ impl Exports {
 
     /// Write the final results: files, devices and FIFOs, the stdout exports, and the stacks.
     pub fn finish(&self, r: &Results) -> Result<()> {
-        self.write_files(r, true)?;
+        self.write_files(r, |_| true)?;
         if let Some(d) = &self.stacks_dir {
             write_stacks(d, r)?;
         }

@@ -127,16 +127,9 @@ pub fn name_categories(k: &Kallsyms, stacks: &[(Vec<FrameId>, u64)]) -> HashMap<
             let c = *own
                 .entry(*f)
                 .or_insert_with(|| stacks::frame_category(stacks::frame_name(k, *f)));
-            let cat = match c {
-                Some(c) => {
-                    if c != Category::Syscall {
-                        inherited = Some(c);
-                    }
-                    c
-                }
-                None => inherited.unwrap_or(Category::Other),
-            };
-            *votes.entry((*f, cat)).or_insert(0) += n;
+            *votes
+                .entry((*f, passed_down(c, &mut inherited)))
+                .or_insert(0) += n;
         }
     }
     let mut best: HashMap<FrameId, (Category, u64)> = HashMap::new();
@@ -149,6 +142,21 @@ pub fn name_categories(k: &Kallsyms, stacks: &[(Vec<FrameId>, u64)]) -> HashMap<
     best.into_iter()
         .map(|(f, (c, _))| (stacks::frame_name(k, f).to_string(), c))
         .collect()
+}
+
+/// A frame's category on the way down its stack, root first: its own `c` (which, unless it is
+/// syscall, the frames below it inherit), else what it inherits from the frames above it, else
+/// other.
+fn passed_down(c: Option<Category>, inherited: &mut Option<Category>) -> Category {
+    match c {
+        Some(c) => {
+            if c != Category::Syscall {
+                *inherited = Some(c);
+            }
+            c
+        }
+        None => inherited.unwrap_or(Category::Other),
+    }
 }
 
 /// Each category's colour (Okabe–Ito, readable by the colour-blind; the HTML report adds a
