@@ -597,8 +597,8 @@ fn the_matrix_fits_100_and_80_columns() {
     let n = if is_root() { 4 } else { 3 };
     for width in [100usize, 80] {
         let cols = width.to_string();
-        // 64 MiB: enough cpu-clock samples on the discarding receivers (at the 500 us floor)
-        // for their copy figure, and so their verdict, to be a figure rather than n/a.
+        // 64 MiB and 3 runs: enough cpu-clock samples on the discarding receivers (at the 500 us
+        // floor: about 45 pooled) for their copy figure, and so their verdict, to be a figure.
         let out = run_ok(
             &[
                 "compare",
@@ -609,7 +609,7 @@ fn the_matrix_fits_100_and_80_columns() {
                 "--receive",
                 receivers,
                 "--runs",
-                "2",
+                "3",
                 "--warmup",
                 "0",
                 "--color",
