@@ -26,6 +26,7 @@ mod stats;
 mod storage;
 mod sweep;
 mod sys;
+mod syscall;
 mod trace;
 mod transfer;
 mod transport;

@@ -18,6 +18,7 @@ use crate::placement::Placement;
 use crate::receive::{Check, ReceiverKind, ZeroCopyReceive};
 use crate::stats::{median_u64, pick_f64};
 use crate::sys::{Calls, ZeroCopy};
+use crate::syscall::Syscall;
 use crate::transport::Transport;
 
 /// The JSON format version. Bumped when a field changes meaning or disappears.
@@ -513,7 +514,7 @@ pub struct Cost {
     pub syscalls: Syscalls,
     /// The syscalls the method issued itself, by kernel name: a cross-check of perf (and the
     /// only syscall figure when perf is refused).
-    pub self_counted: BTreeMap<String, u64>,
+    pub self_counted: BTreeMap<Syscall, u64>,
     /// Scheduler context switches of the serving thread (getrusage), not user↔kernel transitions.
     pub context_switches: ContextSwitches,
     /// CPU time of the serving thread.
@@ -533,20 +534,12 @@ pub struct Cost {
 impl Cost {
     /// Combine a counter reading with the calls the method counted itself.
     pub fn new(reading: &Reading, calls: &Calls, io_workers: Option<IoWorkers>) -> Cost {
-        let self_counted: BTreeMap<String, u64> =
-            calls.iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let self_counted: BTreeMap<Syscall, u64> = calls.iter().collect();
         let (total, by_name, source) = match &reading.syscalls_by_name {
-            Some(named) => (
-                reading.syscalls_total,
-                named.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                SyscallSource::Perf,
-            ),
+            Some(named) => (reading.syscalls_total, named.clone(), SyscallSource::Perf),
             None => (
                 None,
-                self_counted
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(*v)))
-                    .collect(),
+                self_counted.iter().map(|(k, v)| (*k, Some(*v))).collect(),
                 SyscallSource::SelfCounted,
             ),
         };
@@ -590,7 +583,7 @@ pub struct Syscalls {
     pub total: Option<u64>,
     /// Per syscall by kernel name. With perf: every counted tracepoint, zeros included (null
     /// where this kernel has no tracepoint). Self-counted: the calls the method made.
-    pub by_name: BTreeMap<String, Option<u64>>,
+    pub by_name: BTreeMap<Syscall, Option<u64>>,
     /// `perf` or `self-counted`.
     pub source: SyscallSource,
 }
@@ -730,16 +723,16 @@ fn summarize_cost(costs: &[&Cost], pick: fn(&mut [u64]) -> u64) -> Cost {
     let mut by_name = BTreeMap::new();
     for name in first.syscalls.by_name.keys() {
         by_name.insert(
-            name.clone(),
+            *name,
             opt(&|c: &Cost| c.syscalls.by_name.get(name).copied().flatten()),
         );
     }
     let mut self_counted = BTreeMap::new();
-    let names: std::collections::BTreeSet<&String> =
+    let names: std::collections::BTreeSet<&Syscall> =
         costs.iter().flat_map(|c| c.self_counted.keys()).collect();
     for name in names {
         self_counted.insert(
-            name.clone(),
+            *name,
             all(&|c: &Cost| c.self_counted.get(name).copied().unwrap_or(0)),
         );
     }
@@ -957,7 +950,7 @@ pub struct TraceThread {
     /// The thread's name (`comm`), as the kernel last reported it.
     pub name: String,
     /// Each traced syscall the thread made at least once.
-    pub syscalls: BTreeMap<&'static str, SyscallFigure>,
+    pub syscalls: BTreeMap<Syscall, SyscallFigure>,
     /// The larger of the bytes it read into user space and the bytes it sent or had the
     /// kernel move (splice counted half: in, then out).
     pub moved_bytes: u64,
@@ -1007,7 +1000,7 @@ pub struct TraceReport {
     pub lost_syscall_records: u64,
     pub lost_samples: u64,
     /// Every traced syscall over all threads (null when not measured).
-    pub syscalls: Option<BTreeMap<&'static str, SyscallFigure>>,
+    pub syscalls: Option<BTreeMap<Syscall, SyscallFigure>>,
     /// Threads that made a traced syscall or were sampled, by tid.
     pub threads: Vec<TraceThread>,
     /// Processes, by pid, each with its path.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
+use crate::syscall::Syscall;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -15,46 +16,46 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 /// Every attempt counts, including one interrupted by a signal: it was a real syscall.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Calls {
-    counts: BTreeMap<&'static str, u64>,
+    counts: BTreeMap<Syscall, u64>,
     /// Calls that returned EAGAIN (the socket had no room), by name: each was followed by a wait.
-    again: BTreeMap<&'static str, u64>,
+    again: BTreeMap<Syscall, u64>,
     /// Calls that moved fewer bytes than asked, by name (a path that notes them: sendfile).
-    short: BTreeMap<&'static str, u64>,
+    short: BTreeMap<Syscall, u64>,
     /// Zero-copy sends and their completions (msg-zerocopy, io-uring-send-zc), else `None`.
     pub zerocopy: Option<ZeroCopy>,
 }
 
 impl Calls {
-    pub fn add(&mut self, name: &'static str) {
+    pub fn add(&mut self, name: Syscall) {
         *self.counts.entry(name).or_insert(0) += 1;
     }
 
     /// Calls of `name` made (every attempt).
-    pub fn count(&self, name: &str) -> u64 {
-        self.counts.get(name).copied().unwrap_or(0)
+    pub fn count(&self, name: Syscall) -> u64 {
+        self.counts.get(&name).copied().unwrap_or(0)
     }
 
     /// A call of `name` returned EAGAIN.
-    pub fn add_again(&mut self, name: &'static str) {
+    pub fn add_again(&mut self, name: Syscall) {
         *self.again.entry(name).or_insert(0) += 1;
     }
 
     /// Calls of `name` that returned EAGAIN.
-    pub fn again(&self, name: &str) -> u64 {
-        self.again.get(name).copied().unwrap_or(0)
+    pub fn again(&self, name: Syscall) -> u64 {
+        self.again.get(&name).copied().unwrap_or(0)
     }
 
     /// A call of `name` moved fewer bytes than it asked for.
-    pub fn add_short(&mut self, name: &'static str) {
+    pub fn add_short(&mut self, name: Syscall) {
         *self.short.entry(name).or_insert(0) += 1;
     }
 
     /// Calls of `name` that moved fewer bytes than asked.
-    pub fn short(&self, name: &str) -> u64 {
-        self.short.get(name).copied().unwrap_or(0)
+    pub fn short(&self, name: Syscall) -> u64 {
+        self.short.get(&name).copied().unwrap_or(0)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (Syscall, u64)> + '_ {
         self.counts.iter().map(|(k, v)| (*k, *v))
     }
 }
@@ -159,7 +160,7 @@ impl Ledger {
 /// say: nothing is taken as delivered.
 pub fn acknowledged(calls: &mut Calls, fd: BorrowedFd<'_>, handed: u64) -> u64 {
     let mut queued: libc::c_int = 0;
-    calls.add("ioctl");
+    calls.add(Syscall::Ioctl);
     // SAFETY: SIOCOUTQ writes one int through the pointer, which points at a live c_int.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
     if r != 0 || queued < 0 {
@@ -199,7 +200,7 @@ pub enum StopKind {
     /// The peer stopped reading: no progress within the send timeout.
     Timeout,
     /// Any other failure of the named syscall.
-    Failed { call: &'static str, errno: Errno },
+    Failed { call: Syscall, errno: Errno },
 }
 
 /// A transfer that did not complete, with how far it got.
@@ -244,7 +245,7 @@ impl fmt::Display for SendError {
 impl std::error::Error for SendError {}
 
 /// What a failed socket-side call means for the transfer.
-pub fn classify(call: &'static str, errno: Errno) -> StopKind {
+pub fn classify(call: Syscall, errno: Errno) -> StopKind {
     match errno {
         Errno::EPIPE | Errno::ECONNRESET => StopKind::PeerClosed(errno),
         Errno::ETIMEDOUT => StopKind::Timeout,
@@ -258,7 +259,7 @@ pub fn classify(call: &'static str, errno: Errno) -> StopKind {
 /// is counted. A `poll` made while waiting is counted too.
 pub fn retry<T>(
     calls: &mut Calls,
-    name: &'static str,
+    name: Syscall,
     wait_fd: Option<BorrowedFd<'_>>,
     mut f: impl FnMut() -> nix::Result<T>,
 ) -> nix::Result<T> {
@@ -291,7 +292,7 @@ pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
     };
     loop {
         let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
-        calls.add("poll");
+        calls.add(Syscall::Poll);
         match poll(&mut fds, timeout) {
             Ok(0) => return Err(Errno::ETIMEDOUT),
             Ok(_) => return Ok(()),
@@ -307,7 +308,7 @@ pub fn wait_writable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
 pub fn wait_readable(calls: &mut Calls, fd: BorrowedFd<'_>) -> nix::Result<()> {
     loop {
         let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-        calls.add("poll");
+        calls.add(Syscall::Poll);
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => return Ok(()),
             Err(Errno::EINTR) => continue,
@@ -330,7 +331,7 @@ pub unsafe fn recv_raw(
     len: usize,
     flags: libc::c_int,
 ) -> nix::Result<usize> {
-    retry(calls, "recvfrom", None, || {
+    retry(calls, Syscall::Recvfrom, None, || {
         // SAFETY: the caller guarantees `buf` is writable for `len` bytes (or null with
         // MSG_TRUNC on TCP, where the kernel writes nothing).
         let n = unsafe { libc::recv(fd.as_raw_fd(), buf.cast(), len, flags) };
@@ -391,7 +392,7 @@ pub unsafe fn write_all_raw(
 ) -> Result<(), (usize, Errno)> {
     let mut done = 0usize;
     while done < len {
-        let r = retry(calls, "write", Some(fd), || {
+        let r = retry(calls, Syscall::Write, Some(fd), || {
             // SAFETY: the caller guarantees ptr..ptr+len is mapped; done < len keeps the range
             // inside it. The kernel reads the bytes; user space never dereferences them.
             let n = unsafe { libc::write(fd.as_raw_fd(), ptr.add(done).cast(), len - done) };
@@ -422,7 +423,7 @@ pub fn page_size() -> u64 {
 
 pub fn pread(calls: &mut Calls, fd: impl AsFd, buf: &mut [u8], offset: u64) -> nix::Result<usize> {
     let off = i64::try_from(offset).map_err(|_| Errno::EOVERFLOW)?;
-    retry(calls, "pread64", None, || {
+    retry(calls, Syscall::Pread64, None, || {
         nix::sys::uio::pread(&fd, buf, off)
     })
 }
@@ -468,7 +469,7 @@ impl Default for PageBuf {
 
 /// Close a file descriptor, counting the `close` syscall.
 pub fn close(calls: &mut Calls, fd: std::os::fd::OwnedFd) {
-    calls.add("close");
+    calls.add(Syscall::Close);
     drop(fd);
 }
 
@@ -513,7 +514,7 @@ impl Mapping {
                 0,
             ),
         };
-        retry(calls, "mmap", None, || {
+        retry(calls, Syscall::Mmap, None, || {
             // SAFETY: a new mapping at an address of the kernel's choosing (no MAP_FIXED), of a
             // descriptor the caller holds open or of anonymous memory: no existing memory is
             // affected.
@@ -532,7 +533,7 @@ impl Mapping {
 
     /// `munmap`, counted.
     pub fn unmap(mut self, calls: &mut Calls) {
-        calls.add("munmap");
+        calls.add(Syscall::Munmap);
         // SAFETY: ptr/len come from a successful mmap and no reference into it outlives self.
         unsafe { libc::munmap(self.ptr, self.len) };
         self.len = 0;

@@ -19,6 +19,7 @@ use crate::method::{Method, Scratch};
 use crate::receive::{self, Check, Delivery, ReceiveConfig, ReceiverKind};
 use crate::source::Part;
 use crate::sys::{self, Calls, SendError};
+use crate::syscall::Syscall;
 use crate::transport::Conn;
 
 /// What happened inside the window.
@@ -63,7 +64,7 @@ pub fn send_measured(
         Err((_, errno)) => Err(SendError {
             sent: 0,
             expected: src.len,
-            kind: sys::classify("write", errno),
+            kind: sys::classify(Syscall::Write, errno),
         }),
     };
     let finished = Instant::now();

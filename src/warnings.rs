@@ -20,7 +20,7 @@ pub enum Warning {
     /// perf works but syscall tracepoint ids cannot be read.
     TracepointsUnavailable { detail: String, permission: bool },
     /// Some syscalls cannot be counted on this kernel (name, why): their counts show n/a.
-    TracepointsMissing(Vec<(&'static str, String)>),
+    TracepointsMissing(Vec<(crate::syscall::Syscall, String)>),
     /// The cpu-clock profile (where the CPU went) cannot be taken.
     ProfileUnavailable { reason: String, fix: &'static str },
 }
@@ -56,6 +56,7 @@ impl Warning {
             Warning::TracepointsMissing(list) => {
                 // Group the names by reason: "read, write (not in tracefs); splice (EINVAL)".
                 let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+                let list = list.iter().map(|(n, why)| (n.name(), why));
                 for (name, why) in list {
                     match groups.iter_mut().find(|(w, _)| w == why) {
                         Some((_, names)) => names.push(name),

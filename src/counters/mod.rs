@@ -11,7 +11,7 @@ mod rusage;
 pub mod tracefs;
 
 pub use keeper::release_at_exit;
-pub use perf::{NAMED_SYSCALLS, Peek, set_filter};
+pub use perf::{Peek, set_filter};
 pub use rusage::tv_ns;
 
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
+use crate::syscall::Syscall;
 use crate::warnings::Warning;
 
 /// One counter source: started just before a transfer, stopped just after, on the same thread.
@@ -32,7 +33,7 @@ pub trait CounterSource {
 pub struct Reading {
     pub syscalls_total: Option<u64>,
     /// Per syscall; an inner `None` means this kernel has no tracepoint for that syscall.
-    pub syscalls_by_name: Option<BTreeMap<&'static str, Option<u64>>>,
+    pub syscalls_by_name: Option<BTreeMap<Syscall, Option<u64>>>,
     pub perf_context_switches: Option<u64>,
     pub perf_cpu_migrations: Option<u64>,
     pub perf_page_faults: Option<u64>,

@@ -11,6 +11,7 @@
 //! keeps one for its whole life). `syscalls:sys_enter_<name>` is the fallback for a syscall whose
 //! filter the kernel refuses.
 
+use crate::syscall::Syscall;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -20,8 +21,6 @@ use perf_event::{Builder, Counter, Group};
 
 use super::tracefs::{self, Origin, Unavailable};
 use super::{CounterSource, Reading};
-
-pub use super::tracefs::NAMED_SYSCALLS;
 
 /// Open `raw_syscalls:sys_enter` as a group member counting only syscall `nr`.
 fn filtered(group: &mut Group, raw_id: u64, nr: libc::c_long) -> std::io::Result<Counter> {
@@ -57,7 +56,7 @@ pub struct Refused {
 pub struct PerfGroup {
     group: Group,
     total: Option<Counter>,
-    named: Vec<(&'static str, Option<Counter>)>,
+    named: Vec<(Syscall, Option<Counter>)>,
     context_switches: Counter,
     cpu_migrations: Counter,
     page_faults: Counter,
@@ -67,7 +66,7 @@ pub struct PerfGroup {
     /// Where the tracepoint ids came from.
     pub tracefs_origin: Option<Origin>,
     /// Named syscalls that cannot be counted, and why.
-    pub named_missing: Vec<(&'static str, String)>,
+    pub named_missing: Vec<(Syscall, String)>,
 }
 
 fn member(
@@ -110,7 +109,7 @@ impl PerfGroup {
         let mut pg = PerfGroup {
             group,
             total: None,
-            named: NAMED_SYSCALLS.iter().map(|n| (*n, None)).collect(),
+            named: Syscall::COUNTED.iter().map(|n| (*n, None)).collect(),
             context_switches,
             cpu_migrations,
             page_faults,
@@ -162,16 +161,13 @@ impl PerfGroup {
 /// tracefs has one). Err says why neither could be opened.
 fn named_counter(
     group: &mut Group,
-    name: &str,
+    name: Syscall,
     raw_id: u64,
     own_id: Option<u64>,
 ) -> Result<Counter, String> {
-    let refused = match tracefs::syscall_number(name) {
-        Some(nr) => match filtered(group, raw_id, nr) {
-            Ok(c) => return Ok(c),
-            Err(e) => format!("filter refused: {e}"),
-        },
-        None => "no syscall number here".to_string(),
+    let refused = match filtered(group, raw_id, name.number()) {
+        Ok(c) => return Ok(c),
+        Err(e) => format!("filter refused: {e}"),
     };
     let Some(own_id) = own_id else {
         return Err(format!("{refused}; not in tracefs"));

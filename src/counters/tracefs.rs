@@ -9,62 +9,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The syscalls counted one by one, by the kernel's name (also their `syscalls:sys_enter_<name>`
-/// tracepoint, the fallback where a filter on `raw_syscalls:sys_enter` is refused).
-pub const NAMED_SYSCALLS: [&str; 12] = [
-    "read",
-    "pread64",
-    "write",
-    "sendto",
-    "sendmsg",
-    "recvmsg",
-    "mmap",
-    "munmap",
-    "sendfile64",
-    "splice",
-    "vmsplice",
-    "io_uring_enter",
-];
-
-/// The number of each syscall copylab counts or traces on this architecture, for `id == N`
-/// filters on `raw_syscalls:*` (every one of [`NAMED_SYSCALLS`] is here, and those `copylab
-/// trace` follows).
-const SYSCALL_NUMBERS: [(&str, libc::c_long); 18] = [
-    ("read", libc::SYS_read),
-    ("pread64", libc::SYS_pread64),
-    ("readv", libc::SYS_readv),
-    ("write", libc::SYS_write),
-    ("pwrite64", libc::SYS_pwrite64),
-    ("writev", libc::SYS_writev),
-    ("sendto", libc::SYS_sendto),
-    ("sendmsg", libc::SYS_sendmsg),
-    ("recvfrom", libc::SYS_recvfrom),
-    ("recvmsg", libc::SYS_recvmsg),
-    ("sendfile64", libc::SYS_sendfile),
-    ("splice", libc::SYS_splice),
-    ("vmsplice", libc::SYS_vmsplice),
-    ("tee", libc::SYS_tee),
-    ("copy_file_range", libc::SYS_copy_file_range),
-    ("mmap", libc::SYS_mmap),
-    ("munmap", libc::SYS_munmap),
-    ("io_uring_enter", libc::SYS_io_uring_enter),
-];
-
-/// The syscall's number on this architecture, by the kernel's name (`sendfile64`).
-pub fn syscall_number(name: &str) -> Option<libc::c_long> {
-    SYSCALL_NUMBERS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, nr)| *nr)
-}
+use crate::syscall::Syscall;
 
 /// The ids every counter group needs — `raw_syscalls:sys_enter` first, then
-/// `syscalls:sys_enter_<name>` for each of [`NAMED_SYSCALLS`] — looked up once per process:
+/// `syscalls:sys_enter_<name>` for each of [`Syscall::COUNTED`] — looked up once per process:
 /// every serve worker and every measured thread opens its group from this one look-up.
 pub fn syscall_ids() -> &'static Result<Ids, Unavailable> {
     static IDS: OnceLock<Result<Ids, Unavailable>> = OnceLock::new();
     IDS.get_or_init(|| {
-        let named: Vec<String> = NAMED_SYSCALLS
+        let named: Vec<String> = Syscall::COUNTED
             .iter()
             .map(|n| format!("sys_enter_{n}"))
             .collect();
@@ -222,14 +175,4 @@ fn temporary_mount(events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, String> 
     let _ = umount2(&dir, MntFlags::MNT_DETACH);
     let _ = std::fs::remove_dir(&dir);
     ids
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_counted_syscall_has_a_number() {
-        for name in super::NAMED_SYSCALLS {
-            assert!(super::syscall_number(name).is_some(), "{name}");
-        }
-    }
 }

@@ -10,6 +10,7 @@
 use unicode_width::UnicodeWidthStr;
 
 use super::Lang;
+use crate::method::Call as ModelCall;
 use crate::method::{Band, Model, Place, Step, StepKind};
 use crate::report::lesson::{self, Call, Msg, Side};
 
@@ -27,13 +28,13 @@ pub struct Figures {
     pub sender: Vec<Option<String>>,
     /// Beside each step of the receiver's model.
     pub receiver: Vec<Option<String>>,
-    /// After a call on the user/kernel line: (the model's call, e.g. "read", what follows it,
+    /// After a call on the user/kernel line: (the model's call, e.g. read, what follows it,
     /// e.g. "×64").
-    pub calls: Vec<(&'static str, String)>,
+    pub calls: Vec<(ModelCall, String)>,
 }
 
 impl Figures {
-    fn call(&self, call: &str) -> Option<&str> {
+    fn call(&self, call: ModelCall) -> Option<&str> {
         self.calls
             .iter()
             .find(|(c, _)| *c == call)
@@ -354,8 +355,8 @@ fn places_of(model: &Model) -> Vec<Place> {
 /// The call written on the user/kernel line for a step, if it has one: "read()", or with the
 /// run's figure, "read() ×64".
 fn call_text(s: &Step, figures: Option<&Figures>) -> Option<String> {
-    let c = s.syscall?;
-    let call = Call::of(c);
+    let c = s.call?;
+    let call = Call::from(c);
     Some(match (call, figures.and_then(|f| f.call(c))) {
         (Call::Syscall(_), Some(n)) => format!(" {call} {n} "),
         _ => format!(" {call} "),
@@ -396,7 +397,7 @@ fn min_gaps(model: &Model, places: &[Place], g: &Glyphs) -> Vec<usize> {
 /// The call labels of a half laid out at `xs`, merged where consecutive steps make the same
 /// call (splice's two halves under one "splice()").
 fn call_labels(h: &Half, figures: Option<&Figures>) -> Vec<CallLabel> {
-    let mut out: Vec<(CallLabel, &str, usize)> = Vec::new();
+    let mut out: Vec<(CallLabel, Option<ModelCall>, usize)> = Vec::new();
     for s in h.model.steps {
         let (Some(i), Some(j)) = (h.cols.of(s.from), h.cols.of(s.to)) else {
             continue;
@@ -409,7 +410,7 @@ fn call_labels(h: &Half, figures: Option<&Figures>) -> Vec<CallLabel> {
         } else {
             h.cols.vertical(j)
         };
-        let call = s.syscall.unwrap_or_default();
+        let call = s.call;
         if let Some((last, c, first_anchor)) = out.last_mut()
             && *c == call
         {
@@ -718,14 +719,14 @@ fn fold_counts(pic: &Picture, f: &Figures) -> Figures {
             // The first step that crosses the user/kernel line or runs along it (the disk's
             // DMA inside read() is not where the call is drawn).
             if let Some(i) = model.steps.iter().position(|s| {
-                s.syscall == Some(call)
+                s.call == Some(*call)
                     && s.from.band() != Band::Hardware
                     && s.to.band() != Band::Hardware
             }) {
                 if figs.len() <= i {
                     figs.resize(i + 1, None);
                 }
-                let text = format!("{} {count}", Call::of(call));
+                let text = format!("{} {count}", Call::from(*call));
                 figs[i] = Some(match &figs[i] {
                     Some(old) => format!("{text} · {old}"),
                     None => text,

@@ -21,6 +21,7 @@ use crate::report::lesson::{self, JdkTransfer, Kafka, KafkaHeading, Msg};
 use crate::report::thousands;
 use crate::results::Report;
 use crate::source::{self, Part, Source};
+use crate::syscall::Syscall;
 use crate::transfer;
 
 /// The connection counts the parallel fetch is measured with: one consumer, then several.
@@ -257,14 +258,14 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
     let (Some(Ok(calls)), Some(Ok(partial))) = (it.next(), it.next()) else {
         bail!("the Java program printed no counts: {counts:?}");
     };
-    let tally = |name: &str| {
+    let tally = |name: Syscall| {
         report
             .syscalls
             .as_ref()
-            .and_then(|m| m.get(name))
+            .and_then(|m| m.get(&name))
             .map_or((0, 0, 0), |f| (f.calls, f.bytes.unwrap_or(0), f.errors))
     };
-    let (sf, cfr) = (tally("sendfile64"), tally("copy_file_range"));
+    let (sf, cfr) = (tally(Syscall::Sendfile64), tally(Syscall::CopyFileRange));
     Ok(Witness::Traced {
         java,
         file_bytes: src.len,
@@ -427,7 +428,7 @@ fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
     )?;
     m.sent
         .map_err(|e| anyhow::anyhow!("sendfile stopped: {e}"))?;
-    const CALL: &str = "sendfile64";
+    const CALL: Syscall = Syscall::Sendfile64;
     Ok(Served {
         sendfile_calls: m.calls.count(CALL),
         partial: m.calls.short(CALL),

@@ -14,12 +14,13 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use crate::compare::{self, CompareOptions};
-use crate::method::{MethodKind, Model, Place, StepKind, Textbook, is_io_uring_op};
+use crate::method::{Call as ModelCall, MethodKind, Model, Place, StepKind, Textbook};
 use crate::receive::ReceiverKind;
 use crate::report::Screen;
 use crate::report::lesson::{self, Call, Heading, LeftOut, Msg};
 use crate::report::thousands;
 use crate::results::{MethodResult, Report};
+use crate::syscall::Syscall;
 use crate::transport::Transport;
 use diagram::{Figures, Picture};
 
@@ -39,7 +40,7 @@ pub struct Measured {
     pub by_name: String,
     /// Every call of the serving thread by kernel name (perf's, or the path's own count when
     /// perf could not count), as the picture writes them on its arrows.
-    pub calls: Vec<(String, u64)>,
+    pub calls: Vec<(Syscall, u64)>,
     /// Every syscall of the receiving thread (perf), or None.
     pub receiver_syscalls: Option<u64>,
     pub rw_syscalls: Option<u64>,
@@ -259,40 +260,24 @@ pub fn render_path(
     out
 }
 
-/// The names the kernel counts a model's call under ("read" is pread64 here, "recv" recvfrom).
-pub fn kernel_names(call: &str) -> &[&str] {
-    let bare = call.split('(').next().unwrap_or(call);
-    match bare {
-        "read" => &["pread64", "read"],
-        "sendfile" => &["sendfile64", "sendfile"],
-        "recv" => &["recvfrom", "recv"],
-        "getsockopt" => &["getsockopt"],
-        "splice" => &["splice"],
-        "vmsplice" => &["vmsplice"],
-        "write" => &["write"],
-        "sendto" => &["sendto"],
-        "mmap" => &["mmap"],
-        _ => &[],
-    }
-}
-
-/// How many calls of `call` `counts` holds (by kernel name), or None when it holds none.
-pub fn count_of(call: &str, counts: &[(String, u64)]) -> Option<u64> {
-    let names = kernel_names(call);
+/// How many calls of `call` `counts` holds (under the syscall the kernel counts it as), or None
+/// when it holds none.
+pub fn count_of(call: ModelCall, counts: &[(Syscall, u64)]) -> Option<u64> {
+    let counted = call.counted()?;
     let n: u64 = counts
         .iter()
-        .filter(|(k, _)| names.contains(&k.as_str()))
+        .filter(|(k, _)| *k == counted)
         .map(|(_, n)| *n)
         .sum();
     (n > 0).then_some(n)
 }
 
 /// "×2,048" after each call of `model` that `counts` has a figure for.
-pub fn call_figures(model: &Model, counts: &[(String, u64)]) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> = Vec::new();
+pub fn call_figures(model: &Model, counts: &[(Syscall, u64)]) -> Vec<(ModelCall, String)> {
+    let mut out: Vec<(ModelCall, String)> = Vec::new();
     for s in model.steps {
-        let Some(c) = s.syscall else { continue };
-        if is_io_uring_op(c) || out.iter().any(|(k, _)| *k == c) {
+        let Some(c) = s.call else { continue };
+        if c.is_op() || out.iter().any(|(k, _)| *k == c) {
             continue;
         }
         if let Some(n) = count_of(c, counts) {
@@ -338,8 +323,8 @@ pub fn figures_of(kind: MethodKind, m: &Measured, lang: Lang) -> Figures {
     let last_op = model
         .steps
         .iter()
-        .rposition(|s| s.syscall.is_some_and(is_io_uring_op));
-    let enters = count_of_name("io_uring_enter", &m.calls);
+        .rposition(|s| s.call.is_some_and(ModelCall::is_op));
+    let enters = count_of_name(Syscall::IoUringEnter, &m.calls);
     let mut sender = Vec::new();
     for (i, s) in model.steps.iter().enumerate() {
         let mut parts: Vec<String> = Vec::new();
@@ -394,9 +379,9 @@ pub fn figures_of(kind: MethodKind, m: &Measured, lang: Lang) -> Figures {
     }
 }
 
-/// The count of one kernel name in `counts`.
-fn count_of_name(name: &str, counts: &[(String, u64)]) -> Option<u64> {
-    counts.iter().find(|(k, _)| k == name).map(|(_, n)| *n)
+/// The count of one syscall in `counts`.
+fn count_of_name(name: Syscall, counts: &[(Syscall, u64)]) -> Option<u64> {
+    counts.iter().find(|(k, _)| *k == name).map(|(_, n)| *n)
 }
 
 /// One line per step of `model`, numbered from `first`: number, kind, from → to, and when it
@@ -418,9 +403,9 @@ pub fn step_lines(model: &Model, first: usize, lang: Lang) -> Vec<String> {
         let toucher = model.steps[i + 1..]
             .iter()
             .find(|n| n.kind != StepKind::Map)
-            .and_then(|n| n.syscall)
-            .map(Call::of);
-        let call = s.syscall.map(Call::of);
+            .and_then(|n| n.call)
+            .map(Call::from);
+        let call = s.call.map(Call::from);
         let when = match (s.kind, s.from, call) {
             // The disk is read only on a page-cache miss, and often earlier, by readahead.
             (StepKind::Dma, Place::Disk, call) => Some(Msg::DiskDma { call, toucher }),
@@ -589,18 +574,14 @@ pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Me
     let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
     let expected = kind.expected(&report.layout());
-    let calls: Vec<(String, u64)> = match med.syscalls.total {
+    let calls: Vec<(Syscall, u64)> = match med.syscalls.total {
         Some(_) => med
             .syscalls
             .by_name
             .iter()
-            .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| (k.clone(), n)))
+            .filter_map(|(k, v)| v.filter(|n| *n > 0).map(|n| (*k, n)))
             .collect(),
-        None => med
-            .self_counted
-            .iter()
-            .map(|(k, n)| (k.clone(), *n))
-            .collect(),
+        None => med.self_counted.iter().map(|(k, n)| (*k, *n)).collect(),
     };
     Some(Measured {
         bytes: report.file.bytes,
@@ -871,6 +852,7 @@ mod tests {
                     assert_eq!(cpu, k.textbook().cpu_copies, "{k}\n{text}");
                     assert_eq!(dma, k.textbook().dma_copies, "{k}\n{text}");
                     for call in k.model().per_chunk.iter().chain(k.model().once) {
+                        let call = call.word();
                         assert!(text.contains(&format!("{call}()")), "{k}: {call}()\n{text}");
                     }
                     // An io_uring path shows the operations it submits, and says what carries
@@ -927,7 +909,7 @@ mod tests {
                 Some("lo: skb handed over".into()),
                 Some("copy 151 ms/GiB · 14 syscalls".into()),
             ],
-            calls: vec![("sendfile", "×1".into())],
+            calls: vec![(crate::method::call::SENDFILE, "×1".into())],
         };
         for width in [80, 100, 120] {
             let lines = diagram::draw(

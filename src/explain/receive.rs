@@ -202,16 +202,11 @@ fn figures(r: &Report, m: &MethodResult, receiver: ReceiverKind, lang: Lang) -> 
     let say = |msg: &Msg| lesson::say(lang, msg);
     let model = receiver.model();
     let (_, rx) = copy_ms(m);
-    let counts: Vec<(String, u64)> = m
+    let counts: Vec<(crate::syscall::Syscall, u64)> = m
         .median
         .receiver
         .as_ref()
-        .map(|c| {
-            c.self_counted
-                .iter()
-                .map(|(k, n)| (k.clone(), *n))
-                .collect()
-        })
+        .map(|c| c.self_counted.iter().map(|(k, n)| (*k, *n)).collect())
         .unwrap_or_default();
     let steps = model
         .steps

@@ -21,25 +21,26 @@ use crate::sys::{self, Calls, Ledger, SendError, StopKind, ZeroCopy};
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
+use crate::syscall::Syscall;
 
 /// The textbook: msg-zerocopy's pinned pages, with the sends submitted in batches and the
 /// completions read from the shared completion ring instead of the error queue.
 pub static MODEL: Model = Model {
     steps: &[
         step(Disk, PageCache, Dma, None),
-        step(PageCache, UserMapping, Map, Some("mmap")),
-        step(UserMapping, SocketBuffer, Pin, Some("IORING_OP_SEND_ZC")),
+        step(PageCache, UserMapping, Map, Some(call::MMAP)),
+        step(UserMapping, SocketBuffer, Pin, Some(call::OP_SEND_ZC)),
         step(SocketBuffer, Nic, Dma, None),
     ],
     per_chunk: &[],
-    once: &["mmap"],
-    per_batch: &["io_uring_enter"],
+    once: &[call::MMAP],
+    per_batch: &[call::IO_URING_ENTER],
 };
 
 /// io_uring_enter per batch, more while waiting for notifications: no exact total.
 pub fn expected(l: &Layout) -> Expected {
-    Expected::new(
-        None,
+    Expected::depends(
         format!(
             "io_uring_enter per batch of up to {} linked sends, more while waiting for notifications; mmap + munmap per window.",
             l.batch
@@ -149,7 +150,7 @@ impl Method for IoUringSendZc {
                 Err((
                     0,
                     StopKind::Failed {
-                        call: "io_uring_setup",
+                        call: Syscall::IoUringSetup,
                         errno: Errno::EBADF,
                     },
                 )),
@@ -305,7 +306,7 @@ impl ZcTransfer<'_> {
                 (
                     at,
                     StopKind::Failed {
-                        call: "io_uring_enter",
+                        call: Syscall::IoUringEnter,
                         errno,
                     },
                 )
@@ -370,7 +371,7 @@ impl ZcTransfer<'_> {
                     .iter()
                     .map_while(|r| r.filter(|r| *r > 0).map(|r| r as u64))
                     .sum();
-                return Err((at + sent, sys::classify("io_uring_enter", errno)));
+                return Err((at + sent, sys::classify(Syscall::IoUringEnter, errno)));
             }
             for c in self.ring.reap() {
                 got += self.owed.record(&c, first_id, &mut results);
@@ -404,11 +405,11 @@ impl ZcTransfer<'_> {
                 r if r == -libc::ECANCELED || r == -libc::EINTR => return Ok(pos),
                 r if r == -libc::EAGAIN => {
                     sys::wait_writable(self.calls, self.sock)
-                        .map_err(|e| (at, sys::classify("poll", e)))?;
+                        .map_err(|e| (at, sys::classify(Syscall::Poll, e)))?;
                     return Ok(pos);
                 }
                 r if r == -libc::EFAULT => return Err((at, StopKind::FileChanged)),
-                r => return Err((at, sys::classify("sendto", Errno::from_raw(-r)))),
+                r => return Err((at, sys::classify(Syscall::Sendto, Errno::from_raw(-r)))),
             }
         }
         Ok(pos)
@@ -440,7 +441,7 @@ impl ZcTransfer<'_> {
     fn wait_notification(&mut self, at: u64) -> Result<(), (u64, StopKind)> {
         self.ring
             .enter(self.calls, 1)
-            .map_err(|errno| (at, sys::classify("io_uring_enter", errno)))?;
+            .map_err(|errno| (at, sys::classify(Syscall::IoUringEnter, errno)))?;
         for c in self.ring.reap() {
             self.owed.note(&c);
         }

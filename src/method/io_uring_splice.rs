@@ -19,25 +19,26 @@ use crate::sys::{self, Calls, SendError, StopKind};
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
+use crate::syscall::Syscall;
 
 /// The textbook: splice's path, with the two splices per chunk submitted in batches through
 /// shared rings instead of one syscall each.
 pub static MODEL: Model = Model {
     steps: &[
-        step(Disk, PageCache, Dma, Some("IORING_OP_SPLICE")),
-        step(PageCache, Pipe, Reference, Some("IORING_OP_SPLICE")),
-        step(Pipe, SocketBuffer, CpuUnlessSg, Some("IORING_OP_SPLICE")),
+        step(Disk, PageCache, Dma, Some(call::OP_SPLICE)),
+        step(PageCache, Pipe, Reference, Some(call::OP_SPLICE)),
+        step(Pipe, SocketBuffer, CpuUnlessSg, Some(call::OP_SPLICE)),
         step(SocketBuffer, Nic, Dma, None),
     ],
     per_chunk: &[],
     once: &[],
-    per_batch: &["io_uring_enter"],
+    per_batch: &[call::IO_URING_ENTER],
 };
 
 /// io_uring_enter per batch, more when a link comes back short: no exact total.
 pub fn expected(l: &Layout) -> Expected {
-    Expected::new(
-        None,
+    Expected::depends(
         format!(
             "io_uring_enter per batch of up to {} chunks, each a linked splice pair.",
             l.batch
@@ -123,7 +124,7 @@ impl Method for IoUringSplice {
             _ => Err((
                 0,
                 StopKind::Failed {
-                    call: "io_uring_setup",
+                    call: Syscall::IoUringSetup,
                     errno: Errno::EBADF,
                 },
             )),
@@ -175,7 +176,7 @@ impl Pump<'_> {
                 (
                     progress.sent,
                     StopKind::Failed {
-                        call: "io_uring_enter",
+                        call: Syscall::IoUringEnter,
                         errno,
                     },
                 )
@@ -189,7 +190,7 @@ impl Pump<'_> {
             if progress.wait_for_socket {
                 // The socket's send timeout passed without progress (SO_SNDTIMEO in the worker).
                 sys::wait_writable(calls, self.sock)
-                    .map_err(|errno| (progress.sent, sys::classify("poll", errno)))?;
+                    .map_err(|errno| (progress.sent, sys::classify(Syscall::Poll, errno)))?;
             }
         }
         Ok(progress.sent)
@@ -265,7 +266,7 @@ fn wait_chain(
             let kind = progress
                 .stop
                 .take()
-                .unwrap_or_else(|| sys::classify("io_uring_enter", errno));
+                .unwrap_or_else(|| sys::classify(Syscall::IoUringEnter, errno));
             return Err((progress.sent, kind));
         }
         for c in ring.reap() {
@@ -296,7 +297,7 @@ impl Progress {
                 None
             }
             (IN, r) => Some(StopKind::Failed {
-                call: "splice",
+                call: Syscall::Splice,
                 errno: Errno::from_raw(-r),
             }),
             (_, r) if r > 0 => {
@@ -309,10 +310,10 @@ impl Progress {
             }
             (_, r) if r == -libc::EINTR => None,
             (_, 0) => Some(StopKind::Failed {
-                call: "splice",
+                call: Syscall::Splice,
                 errno: Errno::EPIPE,
             }),
-            (_, r) => Some(sys::classify("splice", Errno::from_raw(-r))),
+            (_, r) => Some(sys::classify(Syscall::Splice, Errno::from_raw(-r))),
         };
         if self.stop.is_none() {
             self.stop = stop;

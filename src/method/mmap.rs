@@ -15,27 +15,33 @@ use super::{
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
 use crate::source::Part;
 use crate::sys::{Calls, SendError};
+use crate::syscall::Syscall;
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
 /// are drawn from it.
 pub static MODEL: Model = Model {
     steps: &[
         step(Disk, PageCache, Dma, None),
-        step(PageCache, UserMapping, Map, Some("mmap")),
-        step(UserMapping, SocketBuffer, Cpu, Some("write")),
+        step(PageCache, UserMapping, Map, Some(call::MMAP)),
+        step(UserMapping, SocketBuffer, Cpu, Some(call::WRITE)),
         step(SocketBuffer, Nic, Dma, None),
     ],
-    per_chunk: &["write"],
-    once: &["mmap"],
+    per_chunk: &[call::WRITE],
+    once: &[call::MMAP],
     per_batch: &[],
 };
 
 /// Per window: mmap, one write (the socket takes it all, blocking), munmap.
 pub fn expected(l: &Layout) -> Expected {
     let chunks = l.bytes.div_ceil(l.mmap_window_bytes.max(1));
-    Expected::new(Some(3 * chunks), "mmap + write + munmap", chunks)
+    Expected::calls(
+        &[Syscall::Mmap, Syscall::Write, Syscall::Munmap],
+        Some(3 * chunks),
+        chunks,
+    )
 }
 
 /// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.

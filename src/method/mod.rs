@@ -212,14 +212,81 @@ pub enum StepKind {
     Drop,
 }
 
+/// A call of a textbook model, as the textbook writes it, and what the kernel counts for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// A syscall: the textbook's word for it (`read`, `sendfile`, `recv(MSG_TRUNC)`), and the
+    /// syscall the kernel counts when copylab makes it (`pread64`, `sendfile64`, `recvfrom`):
+    /// one value, so the picture's call and the counters' figure cannot disagree.
+    Sys {
+        word: &'static str,
+        counted: Syscall,
+    },
+    /// An io_uring operation (`IORING_OP_SPLICE`): no syscall of its own, it rides on
+    /// `io_uring_enter`.
+    Op(&'static str),
+}
+
+impl Call {
+    /// A syscall the textbook writes as `word` and the kernel counts as `counted`.
+    pub const fn sys(word: &'static str, counted: Syscall) -> Call {
+        Call::Sys { word, counted }
+    }
+
+    /// As the textbook writes it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Call::Sys { word, .. } | Call::Op(word) => word,
+        }
+    }
+
+    /// The syscall the kernel counts for it (none for an io_uring operation).
+    pub fn counted(self) -> Option<Syscall> {
+        match self {
+            Call::Sys { counted, .. } => Some(counted),
+            Call::Op(_) => None,
+        }
+    }
+
+    /// An io_uring operation rather than a syscall.
+    pub fn is_op(self) -> bool {
+        matches!(self, Call::Op(_))
+    }
+}
+
+/// The calls the models name, each written once with the syscall that counts it.
+pub mod call {
+    use super::Call;
+    use crate::syscall::Syscall;
+
+    /// copylab reads at explicit offsets: the textbook's read is a pread64 here.
+    pub const READ: Call = Call::sys("read", Syscall::Pread64);
+    pub const WRITE: Call = Call::sys("write", Syscall::Write);
+    pub const SENDFILE: Call = Call::sys("sendfile", Syscall::Sendfile64);
+    pub const SPLICE: Call = Call::sys("splice", Syscall::Splice);
+    pub const VMSPLICE: Call = Call::sys("vmsplice", Syscall::Vmsplice);
+    pub const MMAP: Call = Call::sys("mmap", Syscall::Mmap);
+    /// A zero-copy send is a `send(MSG_ZEROCOPY)`, which the kernel counts as sendto.
+    pub const SENDTO: Call = Call::sys("sendto", Syscall::Sendto);
+    pub const IO_URING_ENTER: Call = Call::sys("io_uring_enter", Syscall::IoUringEnter);
+    /// `recv()` is the libc call; the kernel's syscall is recvfrom.
+    pub const RECV: Call = Call::sys("recv", Syscall::Recvfrom);
+    pub const RECV_TRUNC: Call = Call::sys("recv(MSG_TRUNC)", Syscall::Recvfrom);
+    pub const ZEROCOPY_RECEIVE: Call =
+        Call::sys("getsockopt(TCP_ZEROCOPY_RECEIVE)", Syscall::Getsockopt);
+    pub const GETSOCKOPT: Call = Call::sys("getsockopt", Syscall::Getsockopt);
+    pub const OP_SPLICE: Call = Call::Op("IORING_OP_SPLICE");
+    pub const OP_SEND_ZC: Call = Call::Op("IORING_OP_SEND_ZC");
+}
+
 /// One step of the model.
 #[derive(Debug, Clone, Copy)]
 pub struct Step {
     pub from: Place,
     pub to: Place,
     pub kind: StepKind,
-    /// The syscall that makes it happen, if any.
-    pub syscall: Option<&'static str>,
+    /// The call that makes it happen, if any.
+    pub call: Option<Call>,
 }
 
 /// The textbook model of one path: the one source of truth for the table's textbook column, the
@@ -228,27 +295,32 @@ pub struct Step {
 pub struct Model {
     pub steps: &'static [Step],
     /// Syscalls per chunk of the file.
-    pub per_chunk: &'static [&'static str],
+    pub per_chunk: &'static [Call],
     /// Syscalls once per transfer (mmap's mapping).
-    pub once: &'static [&'static str],
+    pub once: &'static [Call],
     /// Syscalls per batch of chunks (io_uring: one `io_uring_enter` submits many and waits).
-    pub per_batch: &'static [&'static str],
+    pub per_batch: &'static [Call],
 }
 
-pub(crate) const fn step(
-    from: Place,
-    to: Place,
-    kind: StepKind,
-    syscall: Option<&'static str>,
-) -> Step {
+pub(crate) const fn step(from: Place, to: Place, kind: StepKind, call: Option<Call>) -> Step {
     Step {
         from,
         to,
         kind,
-        syscall,
+        call,
     }
 }
 
+/// The textbook's words for `calls`, joined: "read + write".
+fn words(calls: &[Call]) -> String {
+    calls
+        .iter()
+        .map(|c| c.word())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+use crate::syscall::Syscall;
 use StepKind::*;
 
 impl Model {
@@ -281,9 +353,9 @@ impl Model {
         let cpu = self.cpu_copies();
         let sg = self.cpu_copies_with_sg();
         Textbook {
-            syscalls_per_chunk: self.per_chunk.join(" + "),
-            syscalls_once: self.once.join(" + "),
-            syscalls_per_batch: self.per_batch.join(" + "),
+            syscalls_per_chunk: words(self.per_chunk),
+            syscalls_once: words(self.once),
+            syscalls_per_batch: words(self.per_batch),
             cpu_copies: cpu,
             cpu_copies_with_sg_dma: sg,
             dma_copies: self.dma_copies(),
@@ -380,10 +452,26 @@ pub struct Expected {
 }
 
 impl Expected {
-    fn new(syscalls: Option<u64>, per_chunk: impl Into<String>, chunks: u64) -> Expected {
+    /// `calls` per chunk, `chunks` chunks, `syscalls` in all when the model can say (the text
+    /// names the calls as the kernel counts them: "pread64 + write").
+    fn calls(calls: &[Syscall], syscalls: Option<u64>, chunks: u64) -> Expected {
         Expected {
             syscalls,
-            per_chunk: per_chunk.into(),
+            per_chunk: calls
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(" + "),
+            chunks,
+            fresh_regions: 0,
+        }
+    }
+
+    /// No exact total (it depends on timing): what the path calls, said in words.
+    fn depends(words: impl Into<String>, chunks: u64) -> Expected {
+        Expected {
+            syscalls: None,
+            per_chunk: words.into(),
             chunks,
             fresh_regions: 0,
         }
@@ -482,17 +570,11 @@ fn map_window(
             (
                 off,
                 crate::sys::StopKind::Failed {
-                    call: "mmap",
+                    call: Syscall::Mmap,
                     errno,
                 },
             )
         })
-}
-
-/// Whether a step's `syscall` names an io_uring operation (`IORING_OP_SPLICE`), which is not a
-/// syscall of its own: it rides on `io_uring_enter`.
-pub fn is_io_uring_op(call: &str) -> bool {
-    call.starts_with("IORING_OP_")
 }
 
 /// `write` all `len` bytes at `ptr` (inside a mapping of the file from offset `at`) to `sock`:
@@ -512,7 +594,7 @@ unsafe fn write_mapped(
     unsafe { crate::sys::write_all_raw(calls, sock, ptr, len) }.map_err(|(done, errno)| {
         let kind = match errno {
             nix::errno::Errno::EFAULT => crate::sys::StopKind::FileChanged,
-            _ => crate::sys::classify("write", errno),
+            _ => crate::sys::classify(Syscall::Write, errno),
         };
         (at + done as u64, kind)
     })

@@ -21,6 +21,8 @@ use crate::transport::Transport;
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
+use crate::syscall::Syscall;
 
 /// The textbook: the mapping's pages are pinned and attached to the socket buffer; no CPU copy
 /// on a NIC with scatter-gather DMA. Completions (`recvmsg(MSG_ERRQUEUE)`) come as the kernel
@@ -28,20 +30,19 @@ use super::StepKind::*;
 pub static MODEL: Model = Model {
     steps: &[
         step(Disk, PageCache, Dma, None),
-        step(PageCache, UserMapping, Map, Some("mmap")),
-        step(UserMapping, SocketBuffer, Pin, Some("sendto")),
+        step(PageCache, UserMapping, Map, Some(call::MMAP)),
+        step(UserMapping, SocketBuffer, Pin, Some(call::SENDTO)),
         step(SocketBuffer, Nic, Dma, None),
     ],
-    per_chunk: &["sendto"],
-    once: &["mmap"],
+    per_chunk: &[call::SENDTO],
+    once: &[call::MMAP],
     per_batch: &[],
 };
 
 /// sendto per chunk, but how many completions the kernel merges (and so recvmsg calls) depends
 /// on timing: no exact total.
 pub fn expected(l: &Layout) -> Expected {
-    Expected::new(
-        None,
+    Expected::depends(
         "sendto(MSG_ZEROCOPY) per chunk, mmap + munmap per window, recvmsg(MSG_ERRQUEUE) for completions, poll while waiting for them.",
         l.bytes.div_ceil(l.buffer_bytes.max(1)),
     )
@@ -234,7 +235,7 @@ fn send_one(
 ) -> Result<usize, (u64, StopKind)> {
     let Chunk { ptr, len: n, at } = chunk;
     loop {
-        calls.add("sendto");
+        calls.add(Syscall::Sendto);
         // SAFETY: ptr..ptr+n is inside a live mapping (see `pump`).
         let r = unsafe {
             libc::send(
@@ -252,9 +253,8 @@ fn send_one(
                 return Ok(k as usize);
             }
             Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) => {
-                sys::wait_writable(calls, sock).map_err(|e| (at, sys::classify("poll", e)))?
-            }
+            Err(Errno::EAGAIN) => sys::wait_writable(calls, sock)
+                .map_err(|e| (at, sys::classify(Syscall::Poll, e)))?,
             Err(Errno::EFAULT) => return Err((at, StopKind::FileChanged)),
             Err(Errno::ENOBUFS) => {
                 zc.tally.enobufs += 1;
@@ -267,7 +267,7 @@ fn send_one(
                     return Ok(n);
                 }
             }
-            Err(e) => return Err((at, sys::classify("sendto", e))),
+            Err(e) => return Err((at, sys::classify(Syscall::Sendto, e))),
         }
     }
 }
@@ -310,7 +310,7 @@ impl Completions {
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
             msg.msg_control = control.as_mut_ptr().cast();
             msg.msg_controllen = size_of_val(&control);
-            calls.add("recvmsg");
+            calls.add(Syscall::Recvmsg);
             // SAFETY: msg points at a live control buffer of the size given; no data iovecs.
             let r = unsafe {
                 libc::recvmsg(
@@ -325,7 +325,7 @@ impl Completions {
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
                     return Err(StopKind::Failed {
-                        call: "recvmsg",
+                        call: Syscall::Recvmsg,
                         errno: e,
                     });
                 }
@@ -381,7 +381,7 @@ fn wait_for_error_queue(sock: BorrowedFd<'_>, calls: &mut Calls) -> Result<(), S
         None => PollTimeout::NONE,
     };
     let mut fds = [PollFd::new(sock, PollFlags::empty())];
-    calls.add("poll");
+    calls.add(Syscall::Poll);
     match poll(&mut fds, timeout) {
         Ok(0) => Err(StopKind::Timeout),
         Ok(_) => {
@@ -393,7 +393,7 @@ fn wait_for_error_queue(sock: BorrowedFd<'_>, calls: &mut Calls) -> Result<(), S
         }
         Err(Errno::EINTR) => Ok(()),
         Err(e) => Err(StopKind::Failed {
-            call: "poll",
+            call: Syscall::Poll,
             errno: e,
         }),
     }

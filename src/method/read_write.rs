@@ -7,19 +7,21 @@ use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, 
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
 use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
+use crate::syscall::Syscall;
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
 /// are drawn from it.
 pub static MODEL: Model = Model {
     steps: &[
-        step(Disk, PageCache, Dma, Some("read")),
-        step(PageCache, UserBuffer, Cpu, Some("read")),
-        step(UserBuffer, SocketBuffer, Cpu, Some("write")),
+        step(Disk, PageCache, Dma, Some(call::READ)),
+        step(PageCache, UserBuffer, Cpu, Some(call::READ)),
+        step(UserBuffer, SocketBuffer, Cpu, Some(call::WRITE)),
         step(SocketBuffer, Nic, Dma, None),
     ],
-    per_chunk: &["read", "write"],
+    per_chunk: &[call::READ, call::WRITE],
     once: &[],
     per_batch: &[],
 };
@@ -27,7 +29,11 @@ pub static MODEL: Model = Model {
 /// One pread64 and one write per buffer-full.
 pub fn expected(l: &Layout) -> Expected {
     let chunks = l.bytes.div_ceil(l.buffer_bytes.max(1));
-    Expected::new(Some(2 * chunks), "pread64 + write", chunks)
+    Expected::calls(
+        &[Syscall::Pread64, Syscall::Write],
+        Some(2 * chunks),
+        chunks,
+    )
 }
 
 /// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
@@ -96,14 +102,17 @@ impl Method for ReadWrite {
                     return Err(stop(
                         off,
                         StopKind::Failed {
-                            call: "pread64",
+                            call: Syscall::Pread64,
                             errno,
                         },
                     ));
                 }
             };
             if let Err((done, errno)) = sys::write_all(calls, sock, &scratch.buf.as_ref()[..n]) {
-                return Err(stop(off + done as u64, sys::classify("write", errno)));
+                return Err(stop(
+                    off + done as u64,
+                    sys::classify(Syscall::Write, errno),
+                ));
             }
             off += n as u64;
             src.reached(off);

@@ -11,6 +11,7 @@ use nix::errno::Errno;
 
 use super::{MethodKind, Unavailable};
 use crate::sys::Calls;
+use crate::syscall::Syscall;
 use crate::transport::Transport;
 
 /// One io_uring with room for `depth` submissions (and twice as many completions).
@@ -75,7 +76,7 @@ impl Ring {
     pub fn enter(&mut self, calls: &mut Calls, want: usize) -> Result<(), Errno> {
         let limit = crate::sys::send_timeout();
         loop {
-            calls.add("io_uring_enter");
+            calls.add(Syscall::IoUringEnter);
             let r = match limit {
                 Some(d) if want > 0 => {
                     let ts = timespec(d);

@@ -8,18 +8,20 @@ use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, 
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
 use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
+use crate::syscall::Syscall;
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
 /// are drawn from it.
 pub static MODEL: Model = Model {
     steps: &[
-        step(Disk, PageCache, Dma, Some("sendfile")),
-        step(PageCache, SocketBuffer, CpuUnlessSg, Some("sendfile")),
+        step(Disk, PageCache, Dma, Some(call::SENDFILE)),
+        step(PageCache, SocketBuffer, CpuUnlessSg, Some(call::SENDFILE)),
         step(SocketBuffer, Nic, Dma, None),
     ],
-    per_chunk: &["sendfile"],
+    per_chunk: &[call::SENDFILE],
     once: &[],
     per_batch: &[],
 };
@@ -27,7 +29,7 @@ pub static MODEL: Model = Model {
 /// One sendfile64 per SENDFILE_MAX bytes.
 pub fn expected(l: &Layout) -> Expected {
     let chunks = l.bytes.div_ceil(SENDFILE_MAX);
-    Expected::new(Some(chunks), "sendfile64", chunks)
+    Expected::calls(&[Syscall::Sendfile64], Some(chunks), chunks)
 }
 
 /// This path's entry in the registry (`method/mod.rs`): everything the rest of copylab asks of it.
@@ -79,7 +81,7 @@ impl Method for Sendfile {
             return Err(stop(
                 0,
                 StopKind::Failed {
-                    call: "sendfile64",
+                    call: Syscall::Sendfile64,
                     errno: nix::errno::Errno::EOVERFLOW,
                 },
             ));
@@ -90,7 +92,7 @@ impl Method for Sendfile {
         while sent(at) < len {
             let want = (len - sent(at)).min(SENDFILE_MAX) as usize;
             let before = at;
-            let r = sys::retry(calls, "sendfile64", Some(sock), || {
+            let r = sys::retry(calls, Syscall::Sendfile64, Some(sock), || {
                 nix::sys::sendfile::sendfile(sock, src.file, Some(&mut at), want)
             });
             match r {
@@ -99,10 +101,12 @@ impl Method for Sendfile {
                     debug_assert_eq!(at - before, n as i64);
                     // A non-blocking socket takes what fits in its buffer: a partial count.
                     if n < want {
-                        calls.add_short("sendfile64");
+                        calls.add_short(Syscall::Sendfile64);
                     }
                 }
-                Err(errno) => return Err(stop(sent(at), sys::classify("sendfile64", errno))),
+                Err(errno) => {
+                    return Err(stop(sent(at), sys::classify(Syscall::Sendfile64, errno)));
+                }
             }
             src.reached(sent(at));
         }

@@ -13,20 +13,22 @@ use super::{Expected, Layout, Method, MethodKind, Model, Path, Scratch, always, 
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
 use crate::size::fmt_bytes;
 use crate::source::Part;
 use crate::sys::{self, Calls, SendError, StopKind};
+use crate::syscall::Syscall;
 
 /// What the textbook says this path does, step by step: the table, the JSON and the diagram
 /// are drawn from it.
 pub static MODEL: Model = Model {
     steps: &[
-        step(Disk, PageCache, Dma, Some("splice")),
-        step(PageCache, Pipe, Reference, Some("splice")),
-        step(Pipe, SocketBuffer, CpuUnlessSg, Some("splice")),
+        step(Disk, PageCache, Dma, Some(call::SPLICE)),
+        step(PageCache, Pipe, Reference, Some(call::SPLICE)),
+        step(Pipe, SocketBuffer, CpuUnlessSg, Some(call::SPLICE)),
         step(SocketBuffer, Nic, Dma, None),
     ],
-    per_chunk: &["splice", "splice"],
+    per_chunk: &[call::SPLICE, call::SPLICE],
     once: &[],
     per_batch: &[],
 };
@@ -36,9 +38,13 @@ pub fn expected(l: &Layout) -> Expected {
     match l.pipe_bytes.filter(|p| *p > 0) {
         Some(p) => {
             let chunks = l.bytes.div_ceil(p);
-            Expected::new(Some(2 * chunks), "splice + splice", chunks)
+            Expected::calls(
+                &[Syscall::Splice, Syscall::Splice],
+                Some(2 * chunks),
+                chunks,
+            )
         }
-        None => Expected::new(None, "splice + splice", 0),
+        None => Expected::calls(&[Syscall::Splice, Syscall::Splice], None, 0),
     }
 }
 
@@ -139,15 +145,15 @@ impl Pipe<'_> {
             } else {
                 SpliceFFlags::empty()
             };
-            let n = sys::retry(calls, "splice", Some(sock), || {
+            let n = sys::retry(calls, Syscall::Splice, Some(sock), || {
                 splice(self.read, None, sock, None, in_pipe, flags)
             })
-            .map_err(|errno| (sent, sys::classify("splice", errno)))?;
+            .map_err(|errno| (sent, sys::classify(Syscall::Splice, errno)))?;
             if n == 0 {
                 return Err((
                     sent,
                     StopKind::Failed {
-                        call: "splice",
+                        call: Syscall::Splice,
                         errno: Errno::EPIPE,
                     },
                 ));
@@ -217,7 +223,7 @@ impl Method for Splice {
             return Err(stop(
                 0,
                 StopKind::Failed {
-                    call: "pipe2",
+                    call: Syscall::Pipe2,
                     errno: Errno::EBADF,
                 },
             ));
@@ -238,7 +244,7 @@ fn pump(
 ) -> Result<u64, (u64, StopKind)> {
     let len = src.len;
     let eoverflow = StopKind::Failed {
-        call: "splice",
+        call: Syscall::Splice,
         errno: nix::errno::Errno::EOVERFLOW,
     };
     let start = i64::try_from(src.start).map_err(|_| (0, eoverflow))?;
@@ -246,7 +252,7 @@ fn pump(
     let mut sent = 0u64;
     while sent < len {
         let want = (len - (file_off - start) as u64).min(pipe.capacity as u64) as usize;
-        let filled = sys::retry(calls, "splice", None, || {
+        let filled = sys::retry(calls, Syscall::Splice, None, || {
             splice(
                 src.file,
                 Some(&mut file_off),
@@ -260,7 +266,7 @@ fn pump(
             (
                 sent,
                 StopKind::Failed {
-                    call: "splice",
+                    call: Syscall::Splice,
                     errno,
                 },
             )

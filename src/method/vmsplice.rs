@@ -18,6 +18,8 @@ use crate::sys::{self, Calls, Mapping, SendError, StopKind};
 
 use super::Place::*;
 use super::StepKind::*;
+use super::call;
+use crate::syscall::Syscall;
 
 /// Fresh user memory mapped at once: the pipe-fulls of one region share one `mmap` and one
 /// `munmap`.
@@ -28,13 +30,13 @@ pub const VMSPLICE_REGION: usize = 4 << 20;
 /// and a second one when the device lacks scatter-gather (the pipe → socket half copies then).
 pub static MODEL: Model = Model {
     steps: &[
-        step(Disk, PageCache, Dma, Some("read")),
-        step(PageCache, UserBuffer, Cpu, Some("read")),
-        step(UserBuffer, Pipe, Reference, Some("vmsplice")),
-        step(Pipe, SocketBuffer, CpuUnlessSg, Some("splice")),
+        step(Disk, PageCache, Dma, Some(call::READ)),
+        step(PageCache, UserBuffer, Cpu, Some(call::READ)),
+        step(UserBuffer, Pipe, Reference, Some(call::VMSPLICE)),
+        step(Pipe, SocketBuffer, CpuUnlessSg, Some(call::SPLICE)),
         step(SocketBuffer, Nic, Dma, None),
     ],
-    per_chunk: &["read", "vmsplice", "splice"],
+    per_chunk: &[call::READ, call::VMSPLICE, call::SPLICE],
     once: &[],
     per_batch: &[],
 };
@@ -42,9 +44,9 @@ pub static MODEL: Model = Model {
 /// Per pipe-full: pread64, vmsplice, splice; per fresh region (at least a pipe-full): one mmap
 /// and one munmap.
 pub fn expected(l: &Layout) -> Expected {
-    let per_chunk = "pread64 + vmsplice + splice";
+    let per_chunk = [Syscall::Pread64, Syscall::Vmsplice, Syscall::Splice];
     let Some(p) = l.pipe_bytes.filter(|p| *p > 0) else {
-        return Expected::new(None, per_chunk, 0);
+        return Expected::calls(&per_chunk, None, 0);
     };
     let region = p.max(l.vmsplice_region_bytes);
     let regions = l.bytes.div_ceil(region);
@@ -53,7 +55,7 @@ pub fn expected(l: &Layout) -> Expected {
         .sum();
     Expected {
         fresh_regions: regions,
-        ..Expected::new(Some(3 * chunks + 2 * regions), per_chunk, chunks)
+        ..Expected::calls(&per_chunk, Some(3 * chunks + 2 * regions), chunks)
     }
 }
 
@@ -119,7 +121,7 @@ impl Method for Vmsplice {
                 sent: 0,
                 expected: len,
                 kind: StopKind::Failed {
-                    call: "pipe2",
+                    call: Syscall::Pipe2,
                     errno: Errno::EBADF,
                 },
             });
@@ -151,7 +153,7 @@ fn pump(
             (
                 sent,
                 StopKind::Failed {
-                    call: "mmap",
+                    call: Syscall::Mmap,
                     errno,
                 },
             )
@@ -183,7 +185,7 @@ fn pump(
 /// `buf` must stay mapped until they are spliced on (the pipe's page references keep the pages
 /// alive after munmap), and is never touched again: the pages are gifted.
 fn gift(calls: &mut Calls, pipe: Pipe<'_>, buf: &mut [u8]) -> Result<usize, StopKind> {
-    sys::retry(calls, "vmsplice", None, || {
+    sys::retry(calls, Syscall::Vmsplice, None, || {
         let iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -194,7 +196,7 @@ fn gift(calls: &mut Calls, pipe: Pipe<'_>, buf: &mut [u8]) -> Result<usize, Stop
         Errno::result(r).map(|n| n as usize)
     })
     .map_err(|errno| StopKind::Failed {
-        call: "vmsplice",
+        call: Syscall::Vmsplice,
         errno,
     })
 }
@@ -221,7 +223,7 @@ fn read_exact_at(
                 return Err((
                     offset,
                     StopKind::Failed {
-                        call: "pread64",
+                        call: Syscall::Pread64,
                         errno,
                     },
                 ));

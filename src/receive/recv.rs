@@ -6,6 +6,7 @@
 use std::os::fd::BorrowedFd;
 
 use super::{Check, Receive, ReceivePath, ReceiverKind, Tally, always, io};
+use crate::method::call;
 use crate::method::{Model, Place::*, StepKind::*, step};
 use crate::sys::{self, Calls, PageBuf};
 
@@ -31,9 +32,9 @@ pub static PATH: ReceivePath = ReceivePath {
 pub static MODEL: Model = Model {
     steps: &[
         step(Nic, SocketBuffer, Dma, None),
-        step(SocketBuffer, UserBuffer, Cpu, Some("recv")),
+        step(SocketBuffer, UserBuffer, Cpu, Some(call::RECV)),
     ],
-    per_chunk: &["recv"],
+    per_chunk: &[call::RECV],
     once: &[],
     per_batch: &[],
 };

@@ -11,8 +11,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use nix::errno::Errno;
 
 use super::{Check, Receive, ReceiveConfig, ReceivePath, ReceiverKind, Tally, io};
+use crate::method::call;
 use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls};
+use crate::syscall::Syscall;
 use crate::transport::Transport;
 
 /// Where the bytes go.
@@ -39,10 +41,10 @@ pub static PATH: ReceivePath = ReceivePath {
 pub static MODEL: Model = Model {
     steps: &[
         step(Nic, SocketBuffer, Dma, None),
-        step(SocketBuffer, Pipe, Reference, Some("splice")),
-        step(Pipe, DevNull, Drop, Some("splice")),
+        step(SocketBuffer, Pipe, Reference, Some(call::SPLICE)),
+        step(Pipe, DevNull, Drop, Some(call::SPLICE)),
     ],
-    per_chunk: &["splice", "splice"],
+    per_chunk: &[call::SPLICE, call::SPLICE],
     once: &[],
     per_batch: &[],
 };
@@ -148,7 +150,7 @@ fn splice(
     to: BorrowedFd<'_>,
     len: usize,
 ) -> std::io::Result<usize> {
-    sys::retry(calls, "splice", None, || {
+    sys::retry(calls, Syscall::Splice, None, || {
         // SAFETY: null offsets (both ends are read and written at their current position); the
         // kernel moves page references between descriptors this thread holds open.
         let n = unsafe {

@@ -11,6 +11,7 @@ use crate::sys::{self, Calls};
 use crate::transport::Transport;
 
 use super::recv::RECV_CHUNK;
+use crate::method::call;
 
 /// This path's entry in the registry (`receive/mod.rs`).
 pub static PATH: ReceivePath = ReceivePath {
@@ -32,9 +33,9 @@ pub static PATH: ReceivePath = ReceivePath {
 pub static MODEL: Model = Model {
     steps: &[
         step(Nic, SocketBuffer, Dma, None),
-        step(SocketBuffer, Freed, Drop, Some("recv(MSG_TRUNC)")),
+        step(SocketBuffer, Freed, Drop, Some(call::RECV_TRUNC)),
     ],
-    per_chunk: &["recv"],
+    per_chunk: &[call::RECV],
     once: &[],
     per_batch: &[],
 };

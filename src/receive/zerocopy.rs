@@ -17,8 +17,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 
 use super::{Check, Landed, Receive, ReceivePath, ReceiverKind, Tally, io};
+use crate::method::call;
 use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls, Mapping, PageBuf};
+use crate::syscall::Syscall;
 use crate::transport::Transport;
 
 /// Bytes mapped per call: the tcp_mmap selftest's chunk, and the socket's `SO_RCVLOWAT`.
@@ -53,21 +55,11 @@ pub static PATH: ReceivePath = ReceivePath {
 pub static MODEL: Model = Model {
     steps: &[
         step(Nic, SocketBuffer, Dma, None),
-        step(
-            SocketBuffer,
-            UserMapping,
-            Map,
-            Some("getsockopt(TCP_ZEROCOPY_RECEIVE)"),
-        ),
-        step(
-            SocketBuffer,
-            CopyBuffer,
-            Cpu,
-            Some("getsockopt(TCP_ZEROCOPY_RECEIVE)"),
-        ),
+        step(SocketBuffer, UserMapping, Map, Some(call::ZEROCOPY_RECEIVE)),
+        step(SocketBuffer, CopyBuffer, Cpu, Some(call::ZEROCOPY_RECEIVE)),
     ],
-    per_chunk: &["getsockopt"],
-    once: &["mmap"],
+    per_chunk: &[call::GETSOCKOPT],
+    once: &[call::MMAP],
     per_batch: &[],
 };
 
@@ -149,7 +141,7 @@ impl Zerocopy {
             copybuf_len: ZC_COPYBUF as i32,
             ..TcpZerocopyReceive::default()
         };
-        sys::retry(calls, "getsockopt", None, || {
+        sys::retry(calls, Syscall::Getsockopt, None, || {
             let mut len = std::mem::size_of::<TcpZerocopyReceive>() as libc::socklen_t;
             // SAFETY: the kernel reads and writes one TcpZerocopyReceive (64 bytes, `len`)
             // through the pointer; it maps pages only into our socket mapping at `address`
@@ -181,7 +173,7 @@ impl Zerocopy {
         let pages = unsafe { std::slice::from_raw_parts(window, mapped) };
         tally.seen(pages);
         self.landed.mapped += mapped as u64;
-        sys::retry(calls, "madvise", None, || {
+        sys::retry(calls, Syscall::Madvise, None, || {
             // SAFETY: zaps only the window's first `mapped` bytes, inside our socket mapping,
             // which no reference outlives (`pages` is not used past here).
             let rc =

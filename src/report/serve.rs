@@ -455,18 +455,18 @@ mod tests {
     #[test]
     fn a_syscall_whose_counter_failed_is_na_not_left_out() {
         let mut by_name = std::collections::BTreeMap::new();
-        by_name.insert("write", Some(1));
-        by_name.insert("splice", None);
-        by_name.insert("read", Some(0));
+        by_name.insert(crate::syscall::Syscall::Write, Some(1));
+        by_name.insert(crate::syscall::Syscall::Splice, None);
+        by_name.insert(crate::syscall::Syscall::Read, Some(0));
         let reading = Reading {
             syscalls_total: Some(15),
             syscalls_by_name: Some(by_name),
             ..Reading::default()
         };
         let mut calls = crate::sys::Calls::default();
-        calls.add("write");
+        calls.add(crate::syscall::Syscall::Write);
         for _ in 0..8 {
-            calls.add("splice");
+            calls.add(crate::syscall::Syscall::Splice);
         }
         let cost = Cost::new(&reading, &calls, None);
         assert_eq!(

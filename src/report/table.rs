@@ -503,7 +503,7 @@ fn rel_text(
 /// 2,048". A syscall the method made but this kernel cannot count shows as "n/a (self 8)".
 pub(super) fn by_name(m: &MethodResult) -> String {
     let med = &m.median.cost;
-    let mut v: Vec<(&String, Option<u64>)> = med
+    let mut v: Vec<(&crate::syscall::Syscall, Option<u64>)> = med
         .syscalls
         .by_name
         .iter()

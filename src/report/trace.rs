@@ -219,7 +219,7 @@ fn dropped_note(out: &mut String, screen: &Screen, dropped: &[String]) {
 fn syscalls_table(
     out: &mut String,
     r: &TraceReport,
-    total: &BTreeMap<&'static str, SyscallFigure>,
+    total: &BTreeMap<crate::syscall::Syscall, SyscallFigure>,
     screen: &Screen,
 ) {
     let shown = shown(r);

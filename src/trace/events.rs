@@ -23,31 +23,8 @@ use crate::counters::profile::{
     RawSample, word,
 };
 use crate::counters::{set_filter, tracefs};
+use crate::syscall::Syscall;
 use crate::warnings::Warning;
-
-/// The syscalls followed, by the kernel's name, and whether their return value is a byte
-/// count (the rest are counted as calls only: mmap returns an address, io_uring_enter a number
-/// of submissions). Their numbers come from `tracefs::syscall_number`.
-pub const TRACED: [(&str, bool); 18] = [
-    ("read", true),
-    ("pread64", true),
-    ("readv", true),
-    ("write", true),
-    ("pwrite64", true),
-    ("writev", true),
-    ("sendto", true),
-    ("sendmsg", true),
-    ("recvfrom", true),
-    ("recvmsg", true),
-    ("sendfile64", true),
-    ("splice", true),
-    ("vmsplice", true),
-    ("tee", true),
-    ("copy_file_range", true),
-    ("mmap", false),
-    ("munmap", false),
-    ("io_uring_enter", false),
-];
 
 /// The cpu-clock period: one sample per 1 ms of a thread's CPU, as compare's profile.
 pub const PERIOD_NS: u64 = crate::counters::profile::Sampler::PERIOD_NS;
@@ -75,7 +52,7 @@ pub struct ThreadTally {
     /// Its process (thread group) id.
     pub pid: u32,
     pub name: String,
-    pub syscalls: BTreeMap<&'static str, SysTally>,
+    pub syscalls: BTreeMap<Syscall, SysTally>,
     /// cpu-clock samples by category.
     pub samples: BTreeMap<Category, u64>,
     /// Their callchains, when kept ([`Tracer::keep_stacks`]).
@@ -118,7 +95,7 @@ pub struct Tracer {
     exit_id: u64,
     filter: CString,
     /// Syscall number → (name, counts bytes).
-    numbers: HashMap<libc::c_long, (&'static str, bool)>,
+    numbers: HashMap<libc::c_long, Syscall>,
     attributor: Attributor,
     kallsyms: Option<&'static Kallsyms>,
     /// Why there is no CPU profile, when there is none.
@@ -181,14 +158,12 @@ impl Tracer {
         let exit_id = ids.ids.first().copied().flatten().ok_or_else(|| {
             Refused("this kernel has no raw_syscalls:sys_exit tracepoint (CONFIG_FTRACE_SYSCALLS is off)".into())
         })?;
-        let numbers: HashMap<libc::c_long, (&'static str, bool)> = TRACED
-            .iter()
-            .filter_map(|(name, bytes)| Some((tracefs::syscall_number(name)?, (*name, *bytes))))
-            .collect();
+        let numbers: HashMap<libc::c_long, Syscall> =
+            Syscall::TRACED.iter().map(|s| (s.number(), *s)).collect();
         // In TRACED's order, so the filter reads the same every run.
-        let filter = TRACED
+        let filter = Syscall::TRACED
             .iter()
-            .filter_map(|(name, _)| tracefs::syscall_number(name))
+            .map(|s| s.number())
             .map(|nr| format!("id == {nr}"))
             .collect::<Vec<_>>()
             .join(" || ");
@@ -328,9 +303,10 @@ impl Tracer {
                         ) else {
                             continue;
                         };
-                        let Some(&(name, counts_bytes)) = self.numbers.get(&id) else {
+                        let Some(&name) = self.numbers.get(&id) else {
                             continue;
                         };
+                        let counts_bytes = name.moves_data();
                         let s = self
                             .tally
                             .thread(pid, tid)

@@ -20,8 +20,9 @@ use crate::results::{
     SyscallFigure, TRACE_SCHEMA, ThreadCpu, TraceProcess, TraceReport, TraceThread,
 };
 use crate::signals;
+use crate::syscall::Syscall;
 use anyhow::{Context, Result, bail};
-use events::{AttachError, Refused, SysTally, TRACED, Tracer};
+use events::{AttachError, Refused, SysTally, Tracer};
 
 /// What to trace.
 #[derive(Debug, Clone)]
@@ -446,14 +447,10 @@ fn refresh_names(t: &mut Tracer, pid: i32) {
     }
 }
 
-fn figures(sys: &BTreeMap<&'static str, SysTally>) -> BTreeMap<&'static str, SyscallFigure> {
+fn figures(sys: &BTreeMap<Syscall, SysTally>) -> BTreeMap<Syscall, SyscallFigure> {
     sys.iter()
         .map(|(name, t)| {
-            let bytes = TRACED
-                .iter()
-                .find(|(n, _)| n == name)
-                .is_some_and(|(_, b)| *b)
-                .then_some(t.bytes);
+            let bytes = name.moves_data().then_some(t.bytes);
             (
                 *name,
                 SyscallFigure {
@@ -502,15 +499,15 @@ fn build(
     let profiled = t.no_profile.is_none();
     report.lost_syscall_records = t.tally.lost_syscalls;
     report.lost_samples = t.tally.lost_samples;
-    let mut total: BTreeMap<&'static str, SysTally> = BTreeMap::new();
-    let mut by_pid: BTreeMap<u32, BTreeMap<&'static str, SysTally>> = BTreeMap::new();
+    let mut total: BTreeMap<Syscall, SysTally> = BTreeMap::new();
+    let mut by_pid: BTreeMap<u32, BTreeMap<Syscall, SysTally>> = BTreeMap::new();
     for (tid, th) in &t.tally.threads {
         if th.syscalls.is_empty() && th.samples.is_empty() {
             continue;
         }
         for (name, s) in &th.syscalls {
-            for into in [total.entry(name).or_default(), {
-                by_pid.entry(th.pid).or_default().entry(name).or_default()
+            for into in [total.entry(*name).or_default(), {
+                by_pid.entry(th.pid).or_default().entry(*name).or_default()
             }] {
                 into.calls += s.calls;
                 into.bytes += s.bytes;

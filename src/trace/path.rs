@@ -7,32 +7,45 @@ use std::collections::BTreeMap;
 use super::events::SysTally;
 use crate::results::Verdict;
 use crate::size::fmt_bytes;
+use crate::syscall::Syscall;
 
 /// Below this many bytes moved, nothing is named.
 const LITTLE: u64 = 64 << 10;
 
 /// Bytes into user space (a read-side copy) by these syscalls.
-pub const READS: [&str; 5] = ["read", "pread64", "readv", "recvfrom", "recvmsg"];
+pub const READS: [Syscall; 5] = [
+    Syscall::Read,
+    Syscall::Pread64,
+    Syscall::Readv,
+    Syscall::Recvfrom,
+    Syscall::Recvmsg,
+];
 /// Bytes out of user space (a write-side copy).
-pub const WRITES: [&str; 5] = ["write", "pwrite64", "writev", "sendto", "sendmsg"];
+pub const WRITES: [Syscall; 5] = [
+    Syscall::Write,
+    Syscall::Pwrite64,
+    Syscall::Writev,
+    Syscall::Sendto,
+    Syscall::Sendmsg,
+];
 
-fn of(sys: &BTreeMap<&str, SysTally>, name: &str) -> SysTally {
-    sys.get(name).copied().unwrap_or_default()
+fn of(sys: &BTreeMap<Syscall, SysTally>, name: Syscall) -> SysTally {
+    sys.get(&name).copied().unwrap_or_default()
 }
 
-fn sum(sys: &BTreeMap<&str, SysTally>, names: &[&str]) -> u64 {
-    names.iter().map(|n| of(sys, n).bytes).sum()
+fn sum(sys: &BTreeMap<Syscall, SysTally>, names: &[Syscall]) -> u64 {
+    names.iter().map(|n| of(sys, *n).bytes).sum()
 }
 
 /// Bytes a thread moved: the larger of what it read into user space and what it sent on or
 /// had the kernel move (splice counts half: each byte is spliced into a pipe, then out).
-pub fn moved_bytes(sys: &BTreeMap<&str, SysTally>) -> u64 {
+pub fn moved_bytes(sys: &BTreeMap<Syscall, SysTally>) -> u64 {
     let reads = sum(sys, &READS);
     let out = sum(sys, &WRITES)
-        + of(sys, "sendfile64").bytes
-        + of(sys, "copy_file_range").bytes
-        + of(sys, "tee").bytes
-        + of(sys, "splice").bytes / 2;
+        + of(sys, Syscall::Sendfile64).bytes
+        + of(sys, Syscall::CopyFileRange).bytes
+        + of(sys, Syscall::Tee).bytes
+        + of(sys, Syscall::Splice).bytes / 2;
     reads.max(out)
 }
 
@@ -56,26 +69,26 @@ fn per_call(t: SysTally) -> String {
 }
 
 /// The most used (by bytes) of `names`, with its tally.
-fn busiest<'n>(sys: &BTreeMap<&str, SysTally>, names: &[&'n str]) -> Option<(&'n str, SysTally)> {
+fn busiest(sys: &BTreeMap<Syscall, SysTally>, names: &[Syscall]) -> Option<(Syscall, SysTally)> {
     names
         .iter()
-        .map(|n| (*n, of(sys, n)))
+        .map(|n| (*n, of(sys, *n)))
         .filter(|(_, t)| t.bytes > 0)
         .max_by_key(|(_, t)| t.bytes)
 }
 
 /// Name the path of `sys`, the syscalls of a program called `program` (its main thread's name,
 /// e.g. `java`, `python3`, `nginx`, `cp`; empty when unknown).
-pub fn name(sys: &BTreeMap<&str, SysTally>, program: &str) -> Verdict {
-    let sendfile = of(sys, "sendfile64");
-    let cfr = of(sys, "copy_file_range");
-    let splice = of(sys, "splice");
-    let vmsplice = of(sys, "vmsplice");
+pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
+    let sendfile = of(sys, Syscall::Sendfile64);
+    let cfr = of(sys, Syscall::CopyFileRange);
+    let splice = of(sys, Syscall::Splice);
+    let vmsplice = of(sys, Syscall::Vmsplice);
     let reads = sum(sys, &READS);
     let writes = sum(sys, &WRITES);
     let moved = moved_bytes(sys).max(1);
     // A process that moved a few KiB (nginx's master, a shell) has no data path to name.
-    if moved < LITTLE && of(sys, "io_uring_enter").calls == 0 {
+    if moved < LITTLE && of(sys, Syscall::IoUringEnter).calls == 0 {
         return Verdict {
             kind: "none",
             words: format!(
@@ -135,7 +148,7 @@ pub fn name(sys: &BTreeMap<&str, SysTally>, program: &str) -> Verdict {
             words: format!("splice through a pipe, {}", per_call(splice)),
         };
     }
-    let mmaps = of(sys, "mmap").calls;
+    let mmaps = of(sys, Syscall::Mmap).calls;
     if let Some((w, wt)) = busiest(sys, &WRITES) {
         if reads * 4 < writes && mmaps > 0 {
             return Verdict {
@@ -174,7 +187,7 @@ pub fn name(sys: &BTreeMap<&str, SysTally>, program: &str) -> Verdict {
             words: format!("receives or reads only: {r}, {}", per_call(rt)),
         };
     }
-    let uring = of(sys, "io_uring_enter").calls;
+    let uring = of(sys, Syscall::IoUringEnter).calls;
     if uring > 0 {
         return Verdict {
             kind: "io_uring",
@@ -193,12 +206,12 @@ pub fn name(sys: &BTreeMap<&str, SysTally>, program: &str) -> Verdict {
 mod tests {
     use super::*;
 
-    fn sys(entries: &[(&'static str, u64, u64)]) -> BTreeMap<&'static str, SysTally> {
+    fn sys(entries: &[(&'static str, u64, u64)]) -> BTreeMap<Syscall, SysTally> {
         entries
             .iter()
             .map(|(n, calls, bytes)| {
                 (
-                    *n,
+                    Syscall::from_name(n).expect("a syscall's kernel name"),
                     SysTally {
                         calls: *calls,
                         bytes: *bytes,

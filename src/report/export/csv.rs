@@ -2,10 +2,10 @@
 //! measured" or "not this path" (null in the JSON), never zero.
 
 use super::Exporter;
-use crate::counters::NAMED_SYSCALLS;
 use crate::counters::profile::Category;
 use crate::results::SweepReport;
 use crate::results::{Report, Run};
+use crate::syscall::Syscall;
 
 pub struct Csv;
 
@@ -43,7 +43,7 @@ fn header(lead: &[&str]) -> String {
         ]
         .map(String::from),
     );
-    cols.extend(NAMED_SYSCALLS.iter().map(|n| format!("syscalls_{n}")));
+    cols.extend(Syscall::COUNTED.iter().map(|n| format!("syscalls_{n}")));
     cols.extend(
         [
             "voluntary_cs",
@@ -93,8 +93,8 @@ fn row(lead: &[String], method: &str, i: usize, r: &Run) -> String {
         },
         opt(c.syscalls.total),
     ]);
-    for n in NAMED_SYSCALLS {
-        cols.push(opt(c.syscalls.by_name.get(n).copied().flatten()));
+    for n in Syscall::COUNTED {
+        cols.push(opt(c.syscalls.by_name.get(&n).copied().flatten()));
     }
     cols.extend([
         c.context_switches.voluntary.to_string(),

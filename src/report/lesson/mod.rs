@@ -12,7 +12,7 @@ mod zh;
 
 use std::fmt;
 
-use crate::method::{Band, MethodKind, Place, StepKind, is_io_uring_op};
+use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
 pub use crate::report::text::Lang;
 use crate::transport::Transport;
@@ -69,12 +69,11 @@ pub enum Call<'a> {
     Op(&'a str),
 }
 
-impl<'a> Call<'a> {
-    pub fn of(name: &'a str) -> Call<'a> {
-        if is_io_uring_op(name) {
-            Call::Op(name)
-        } else {
-            Call::Syscall(name)
+impl From<crate::method::Call> for Call<'static> {
+    fn from(c: crate::method::Call) -> Call<'static> {
+        match c {
+            crate::method::Call::Sys { word, .. } => Call::Syscall(word),
+            crate::method::Call::Op(op) => Call::Op(op),
         }
     }
 }
@@ -766,7 +765,9 @@ mod tests {
 
     #[test]
     fn calls_are_written_as_the_kernel_sees_them() {
-        assert_eq!(Call::of("write").to_string(), "write()");
-        assert_eq!(Call::of("IORING_OP_SPLICE").to_string(), "IORING_OP_SPLICE");
+        use crate::method::call;
+        assert_eq!(Call::from(call::WRITE).to_string(), "write()");
+        assert_eq!(Call::from(call::OP_SPLICE).to_string(), "IORING_OP_SPLICE");
+        assert_eq!(Call::from(call::RECV_TRUNC).to_string(), "recv(MSG_TRUNC)");
     }
 }
