@@ -17,8 +17,9 @@ use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch
 use crate::placement::{self, Cpus, Placement};
 use crate::receive::{Check, Delivery, ReceiveConfig, ReceiverKind, ZeroCopyReceive};
 use crate::results::{
-    CacheInfo, Cost, DeviceTx, FileInfo, Machine, MethodResult, MethodStacks, Profile, ReceiveInfo,
-    ReceivePathInfo, Report, Run, RunOptions, RunReceive, SCHEMA, VethInfo,
+    CacheInfo, CacheMode, CacheState, Cost, CounterSource, DeviceTx, FileInfo, Machine,
+    MethodResult, MethodStacks, Profile, ReceiveInfo, ReceivePathInfo, Report, Run, RunOptions,
+    RunReceive, SCHEMA, Verify, VethInfo,
 };
 use crate::source::{self, Source};
 use crate::transfer::{self, ReceiveWith, Received, Receiver};
@@ -547,8 +548,8 @@ impl Comparison<'_> {
             schema: SCHEMA,
             copylab_version: env!("CARGO_PKG_VERSION"),
             counter_source: match counters.syscall_source {
-                SyscallSource::Perf => "perf",
-                SyscallSource::SelfCounted => "rusage",
+                SyscallSource::Perf => CounterSource::Perf,
+                SyscallSource::SelfCounted => CounterSource::Rusage,
             },
             syscall_source: counters.syscall_source,
             perf_software_events: counters.has_perf(),
@@ -573,7 +574,11 @@ impl Comparison<'_> {
                 mmap_window_bytes: MMAP_WINDOW,
                 batch: opts.batch,
                 vmsplice_region_bytes: crate::method::VMSPLICE_REGION as u64,
-                verify: if opts.verify_all { "all" } else { "first" },
+                verify: if opts.verify_all {
+                    Verify::All
+                } else {
+                    Verify::First
+                },
             },
             counter_overhead_syscalls: counters.overhead_syscalls,
             warnings: self.warnings(slots, &methods),
@@ -596,14 +601,18 @@ impl Comparison<'_> {
     fn cache_info(&self) -> CacheInfo {
         let (cold, cold_max, resident) = (self.opts.cold, self.cold_max(), self.resident);
         CacheInfo {
-            mode: if cold { "cold" } else { "warm" },
+            mode: if cold {
+                CacheMode::Cold
+            } else {
+                CacheMode::Warm
+            },
             state: match (cold, cold_max, resident) {
-                (true, Some(m), _) if m < COLD_ENOUGH_PCT => "cold",
-                (true, Some(_), _) => "partial",
-                (true, None, _) | (false, _, None) => "unknown",
-                (false, _, Some(p)) if p >= 99.0 => "warm",
-                (false, _, Some(p)) if p < 1.0 => "cold",
-                (false, _, Some(_)) => "partial",
+                (true, Some(m), _) if m < COLD_ENOUGH_PCT => CacheState::Cold,
+                (true, Some(_), _) => CacheState::Partial,
+                (true, None, _) | (false, _, None) => CacheState::Unknown,
+                (false, _, Some(p)) if p >= 99.0 => CacheState::Warm,
+                (false, _, Some(p)) if p < 1.0 => CacheState::Cold,
+                (false, _, Some(_)) => CacheState::Partial,
             },
             resident_before_pct: resident.map(|p| (p * 10.0).round() / 10.0),
             resident_after_drop_max_pct: cold_max.map(|p| (p * 10.0).round() / 10.0),

@@ -10,6 +10,7 @@ use perf_event::Builder;
 use perf_event::events::{Hardware, Software};
 
 use crate::counters::{Choice, Counters, SyscallSource, tracefs};
+use crate::results::CounterSource;
 use crate::source::Source;
 use crate::transport::Transport;
 use crate::warnings::Warning;
@@ -196,9 +197,9 @@ pub fn diagnose(file: Option<&Path>) -> Result<Diagnosis> {
         columns: columns(&found),
         full_table: found.complete && found.profiled,
         counter_source: if found.perf_syscalls {
-            "perf"
+            CounterSource::Perf
         } else {
-            "rusage"
+            CounterSource::Rusage
         },
     })
 }

@@ -5,7 +5,9 @@ use anyhow::Result;
 
 use crate::compare::{self, CompareOptions};
 use crate::method::MethodKind;
-use crate::results::{Machine, MethodResult, Point, SCHEMA, Series, SeriesPoint, SweepReport};
+use crate::results::{
+    CpuSource, Machine, MethodResult, Point, SCHEMA, Series, SeriesPoint, SweepReport,
+};
 use crate::size::fmt_bytes;
 
 /// Everything `sweep` needs, already validated.
@@ -62,9 +64,9 @@ fn series_point(file_bytes: u64, m: &MethodResult) -> SeriesPoint {
         cpu_ns_per_gib: (gib > 0.0)
             .then(|| c.cpu.task_clock_ns.unwrap_or(c.cpu.user_ns + c.cpu.sys_ns) as f64 / gib),
         cpu_source: if c.cpu.task_clock_ns.is_some() {
-            "task-clock"
+            CpuSource::TaskClock
         } else {
-            "getrusage"
+            CpuSource::Getrusage
         },
         io_workers_cpu_ns_per_gib: c
             .io_workers

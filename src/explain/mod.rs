@@ -33,7 +33,7 @@ pub struct Measured {
     /// The wire the run used (what stands in for the NIC).
     pub link: Transport,
     /// The page cache as the runs found it: "warm", "cold", "partial" or "unknown".
-    pub cache_state: &'static str,
+    pub cache_state: crate::results::CacheState,
     pub runs: u32,
     pub syscalls: Option<u64>,
     /// "sendfile64 1" style, by name.

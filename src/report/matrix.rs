@@ -14,7 +14,7 @@ use super::text::wrap;
 use crate::counters::profile::Category;
 use crate::method::MethodKind;
 use crate::receive::{Check, ReceiverKind};
-use crate::results::{MethodResult, Report, Run};
+use crate::results::{MethodResult, Report, Run, Verify};
 use crate::size::fmt_ms;
 use crate::transport::Transport;
 
@@ -490,7 +490,7 @@ fn footer(r: &Report, base: Option<&MethodResult>, screen: &Screen, out: &mut St
     );
     lines.push(format!(
         "check: xxh3 = every byte hashed against the file ({}) and counted on every run; count = byte count only: the receiver drops the bytes unseen.",
-        if r.options.verify == "all" {
+        if r.options.verify == Verify::All {
             "every run"
         } else {
             "each pair's first measured run"

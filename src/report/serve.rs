@@ -12,8 +12,8 @@ use super::fit::{Align, Column, Paint, fit};
 use super::text::{INDENT, keep_figures, wrap, wrap_values};
 use super::{Layout, Screen};
 use crate::escape::escape;
-use crate::results::Cost;
 use crate::results::serve::{ConnRecord, InProgress, Listening, Summary};
+use crate::results::{Cost, WallEnds};
 use crate::size::{fmt_bytes, fmt_ms as ms};
 use crate::transport::Transport;
 
@@ -172,7 +172,7 @@ pub fn record_line(r: &ConnRecord, width: usize) -> String {
     }
     if let Some(c) = &r.cost {
         // Under --link the time runs until the client acknowledged the last byte.
-        let until = if r.wall_ends == "acknowledged" {
+        let until = if r.wall_ends == WallEnds::Acknowledged {
             " until acknowledged"
         } else {
             ""

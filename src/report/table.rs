@@ -10,7 +10,7 @@ use super::fit::{Align, Column, Paint, fit};
 use crate::counters::SyscallSource;
 use crate::method::MethodKind;
 use crate::placement::Placement;
-use crate::results::{MethodResult, Report, Run};
+use crate::results::{CacheMode, MethodResult, Report, Run, Verify};
 use crate::size::{fmt_bytes, fmt_mib_s, fmt_ms as ms};
 use crate::sys::ZeroCopy;
 use crate::transport::Transport;
@@ -121,10 +121,10 @@ fn file_text(r: &Report) -> String {
 /// "warm (100% of the file cached)", "cold (pages dropped before every run; …)".
 fn cache_text(r: &Report) -> String {
     match (r.cache.mode, r.cache.resident_after_drop_max_pct) {
-        ("cold", Some(p)) => {
+        (CacheMode::Cold, Some(p)) => {
             format!("cold (pages dropped before every run; at most {p:.0}% still cached)")
         }
-        ("cold", None) => "cold requested, residency unknown".into(),
+        (CacheMode::Cold, None) => "cold requested, residency unknown".into(),
         _ => match r.cache.resident_before_pct {
             Some(p) => format!("{} ({p:.0}% of the file cached)", r.cache.state),
             None => "unknown".into(),
@@ -280,7 +280,7 @@ fn checks_text(r: &Report) -> Option<String> {
     if all_verified && !r.methods.is_empty() {
         checks.push(format!(
             "every delivery checked: byte count on every run, XXH3 {} ({})",
-            if r.options.verify == "all" {
+            if r.options.verify == Verify::All {
                 "on every run"
             } else {
                 "on each method's first run"

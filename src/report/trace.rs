@@ -11,7 +11,7 @@ use super::fit::{Align, Column, Paint, fit};
 use super::text::{NBSP, keep_figures};
 use crate::counters::profile::Category;
 use crate::escape::escape;
-use crate::results::{SyscallFigure, TraceProcess, TraceReport, TraceThread};
+use crate::results::{Ended, PathKind, SyscallFigure, TraceProcess, TraceReport, TraceThread};
 use crate::size::{fmt_bytes, fmt_ms};
 
 /// Most names the folded line lists before "…".
@@ -99,9 +99,9 @@ fn header(out: &mut String, r: &TraceReport, screen: &Screen) {
         s => format!("; sent {}; it {how}", s.join(", then ")),
     };
     let ended = match r.ended {
-        "exited" => how,
-        "time" => format!("--for ran out{sent}"),
-        _ => format!("interrupted{sent}"),
+        Ended::Exited => how,
+        Ended::Time => format!("--for ran out{sent}"),
+        Ended::Interrupted => format!("interrupted{sent}"),
     };
     para(
         out,
@@ -118,8 +118,10 @@ fn header(out: &mut String, r: &TraceReport, screen: &Screen) {
 /// sendfile, 2 calls, 3 MiB per call — this is Python's socket.sendfile"), the path of the
 /// whole trace when none did, and one line for the processes with no data path.
 fn verdicts(out: &mut String, r: &TraceReport, screen: &Screen) {
-    let (moved, quiet): (Vec<&TraceProcess>, Vec<&TraceProcess>) =
-        r.processes.iter().partition(|p| p.path.kind != "none");
+    let (moved, quiet): (Vec<&TraceProcess>, Vec<&TraceProcess>) = r
+        .processes
+        .iter()
+        .partition(|p| p.path.kind != PathKind::None);
     for p in &moved {
         para(
             out,

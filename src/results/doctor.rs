@@ -50,5 +50,5 @@ pub struct Diagnosis {
     /// Everything the full compare table needs is there.
     pub full_table: bool,
     /// What compare will report as its counter source: "perf" or "rusage".
-    pub counter_source: &'static str,
+    pub counter_source: super::CounterSource,
 }

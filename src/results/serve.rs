@@ -80,7 +80,7 @@ pub struct ConnRecord {
     /// --link: the client's TCP acknowledged the last byte — SIOCOUTQ, the bytes not yet
     /// acknowledged, reached 0 — polled after the measured window, so the counts are the
     /// transfer's alone).
-    pub wall_ends: &'static str,
+    pub wall_ends: super::WallEnds,
     /// bytes / wall time, in MiB per second (0 when nothing was sent).
     pub throughput_mib_s: f64,
     pub outcome: Outcome,

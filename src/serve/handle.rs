@@ -16,6 +16,7 @@ use super::records::{Brief, new_record};
 use super::{Shared, lock};
 use crate::counters::{Counters, Peek};
 use crate::http::{self, HeadError, Ranged, Status, Verdict};
+use crate::results::WallEnds;
 use crate::results::serve::{ConnRecord, Outcome};
 use crate::sys::{SendError, StopKind};
 use crate::transfer;
@@ -394,7 +395,7 @@ fn settle(
 ) {
     let ended = match acked {
         Some(t) => {
-            rec.wall_ends = "acknowledged";
+            rec.wall_ends = WallEnds::Acknowledged;
             t
         }
         None => m.finished,

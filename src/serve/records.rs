@@ -2,6 +2,7 @@
 //! the summary needs of it ([`Brief`]), and the summary's statistics over them.
 
 use crate::method::MethodKind;
+use crate::results::WallEnds;
 use crate::results::serve::{ConnRecord, Outcome, Summary};
 
 /// A record for connection `id` before anything happened on it.
@@ -17,7 +18,7 @@ pub(super) fn new_record(id: u64, peer: &str, method: MethodKind) -> ConnRecord 
         range_start: None,
         range_end: None,
         wall_ns: 0,
-        wall_ends: "last-send",
+        wall_ends: WallEnds::LastSend,
         throughput_mib_s: 0.0,
         outcome: Outcome::Complete,
         detail: String::new(),

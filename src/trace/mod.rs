@@ -17,7 +17,7 @@ use crate::counters::profile::Category;
 use crate::escape;
 use crate::report::Output;
 use crate::results::{
-    SyscallFigure, TRACE_SCHEMA, ThreadCpu, TraceProcess, TraceReport, TraceThread,
+    Ended, SyscallFigure, TRACE_SCHEMA, ThreadCpu, TraceProcess, TraceReport, TraceThread,
 };
 use crate::signals;
 use crate::syscall::Syscall;
@@ -72,7 +72,7 @@ pub fn command(
     crate::report::write_trace(&r, format, dest.stream(), &mut text)?;
     dest.finish(&text)?;
     then(&r)?;
-    if r.ended == "interrupted" {
+    if r.ended == Ended::Interrupted {
         return Err(signals::Interrupted.into());
     }
     Ok(())
@@ -248,11 +248,11 @@ fn run_command(
         tracer = None;
     }
     let ended = if signals::stop_requested() || terminal_interrupt(&exit, had_terminal) {
-        "interrupted"
+        Ended::Interrupted
     } else if stopping.time_ran_out() {
-        "time"
+        Ended::Time
     } else {
-        "exited"
+        Ended::Exited
     };
     let mut report = build(tracer, unavailable, ended, exit);
     report.command = Some(argv_text(argv));
@@ -369,13 +369,13 @@ fn attach_pid(
             None => std::thread::sleep(Duration::from_millis(50)),
         }
         if !alive(pid) {
-            break "exited";
+            break Ended::Exited;
         }
         if signals::stop_requested() {
-            break "interrupted";
+            break Ended::Interrupted;
         }
         if until.is_some_and(|u| Instant::now() >= u) {
-            break "time";
+            break Ended::Time;
         }
     };
     if let Some(t) = &mut tracer {
@@ -466,7 +466,7 @@ fn figures(sys: &BTreeMap<Syscall, SysTally>) -> BTreeMap<Syscall, SyscallFigure
 fn build(
     tracer: Option<Tracer>,
     unavailable: Option<String>,
-    ended: &'static str,
+    ended: Ended,
     exit: Exit,
 ) -> TraceReport {
     let mut report = TraceReport {

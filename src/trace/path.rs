@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::events::SysTally;
-use crate::results::Verdict;
+use crate::results::{PathKind, Verdict};
 use crate::size::fmt_bytes;
 use crate::syscall::Syscall;
 
@@ -90,7 +90,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
     // A process that moved a few KiB (nginx's master, a shell) has no data path to name.
     if moved < LITTLE && of(sys, Syscall::IoUringEnter).calls == 0 {
         return Verdict {
-            kind: "none",
+            kind: PathKind::None,
             words: format!(
                 "moved only {} through the traced syscalls: no data path",
                 fmt_bytes(moved_bytes(sys))
@@ -116,7 +116,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
             ("nginx", "this is nginx with `sendfile on`"),
         ]);
         return Verdict {
-            kind: "sendfile",
+            kind: PathKind::Sendfile,
             words: format!("sendfile, {}{said}", per_call(sendfile)),
         };
     }
@@ -126,7 +126,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
             .strip_prefix(" — ")
             .map_or_else(String::new, |s| format!(" ({s})"));
         return Verdict {
-            kind: "copy_file_range",
+            kind: PathKind::CopyFileRange,
             words: format!(
                 "copy_file_range{said}, {}: the kernel copies file to file, no user-space buffer",
                 per_call(cfr)
@@ -135,7 +135,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
     }
     if dominates(vmsplice.bytes) {
         return Verdict {
-            kind: "vmsplice",
+            kind: PathKind::Vmsplice,
             words: format!(
                 "vmsplice of user pages into a pipe, then splice to the socket: {}",
                 per_call(vmsplice)
@@ -144,7 +144,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
     }
     if dominates(splice.bytes / 2) {
         return Verdict {
-            kind: "splice",
+            kind: PathKind::Splice,
             words: format!("splice through a pipe, {}", per_call(splice)),
         };
     }
@@ -152,7 +152,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
     if let Some((w, wt)) = busiest(sys, &WRITES) {
         if reads * 4 < writes && mmaps > 0 {
             return Verdict {
-                kind: "mmap+write",
+                kind: PathKind::MmapWrite,
                 words: format!(
                     "mmap + {w}: {mmaps} mmap calls, {w} {}; the file's pages reach the socket without a read",
                     per_call(wt)
@@ -164,7 +164,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
             // program read (an interpreter reads its libraries and scripts).
             let chunk = wt.bytes / wt.calls.saturating_sub(wt.errors).max(1);
             return Verdict {
-                kind: "read+write",
+                kind: PathKind::ReadWrite,
                 words: format!(
                     "{r} + {w} in {} chunks ({r}: {}; {w}: {}): two CPU copies per byte",
                     fmt_bytes(chunk),
@@ -174,7 +174,7 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
             };
         }
         return Verdict {
-            kind: "write",
+            kind: PathKind::Write,
             words: format!(
                 "{w}: {} (the bytes came from memory, not a file read)",
                 per_call(wt)
@@ -183,21 +183,21 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
     }
     if let Some((r, rt)) = busiest(sys, &READS) {
         return Verdict {
-            kind: "receive",
+            kind: PathKind::Receive,
             words: format!("receives or reads only: {r}, {}", per_call(rt)),
         };
     }
     let uring = of(sys, Syscall::IoUringEnter).calls;
     if uring > 0 {
         return Verdict {
-            kind: "io_uring",
+            kind: PathKind::IoUring,
             words: format!(
                 "io_uring: {uring} io_uring_enter calls; the operations themselves are not syscalls, so trace cannot see their bytes"
             ),
         };
     }
     Verdict {
-        kind: "none",
+        kind: PathKind::None,
         words: "no copy-relevant syscall moved any bytes".into(),
     }
 }
@@ -228,28 +228,28 @@ mod tests {
             &sys(&[("sendfile64", 2, 64 << 20), ("read", 3, 900)]),
             "java",
         );
-        assert_eq!(v.kind, "sendfile");
+        assert_eq!(v.kind.name(), "sendfile");
         assert!(v.words.contains("2 calls, 32 MiB per call"), "{}", v.words);
         assert!(v.words.contains("transferTo"), "{}", v.words);
         let v = name(
             &sys(&[("read", 1024, 8 << 20), ("sendto", 1024, 8 << 20)]),
             "x",
         );
-        assert_eq!(v.kind, "read+write");
+        assert_eq!(v.kind.name(), "read+write");
         assert!(
             v.words.starts_with("read + sendto in 8 KiB chunks"),
             "{}",
             v.words
         );
         let v = name(&sys(&[("read", 18, 19_908), ("write", 10, 680)]), "nginx");
-        assert_eq!(v.kind, "none", "{}", v.words);
+        assert_eq!(v.kind.name(), "none", "{}", v.words);
         let v = name(&sys(&[("copy_file_range", 2, 1 << 20)]), "cp");
-        assert_eq!(v.kind, "copy_file_range");
+        assert_eq!(v.kind.name(), "copy_file_range");
         assert!(v.words.contains("(GNU cp)"), "{}", v.words);
         let v = name(&sys(&[("splice", 64, 4 << 20)]), "x");
-        assert_eq!(v.kind, "splice");
+        assert_eq!(v.kind.name(), "splice");
         let v = name(&sys(&[("mmap", 3, 0), ("write", 4, 4 << 20)]), "x");
-        assert_eq!(v.kind, "mmap+write");
-        assert_eq!(name(&sys(&[]), "x").kind, "none");
+        assert_eq!(v.kind.name(), "mmap+write");
+        assert_eq!(name(&sys(&[]), "x").kind.name(), "none");
     }
 }

@@ -21,7 +21,7 @@ use crate::report::export::stacks::{self, Graph};
 use crate::report::profile::{LEGEND, Part, figure, part_ns};
 use crate::report::table;
 use crate::report::text::Lang;
-use crate::results::{MethodResult, Report, SweepReport, TraceReport};
+use crate::results::{CacheMode, MethodResult, Report, SweepReport, TraceReport};
 use crate::size::{fmt_bytes, fmt_mib_s, fmt_ms};
 
 /// Frames with fewer than this share of a thread's samples are merged into their caller in the
@@ -327,7 +327,7 @@ fn header(r: &Report, w: &Words) -> String {
         fact(&mut s, w.link, &crate::size::fmt_rate(rate));
     }
     let cache = match (r.cache.mode, r.cache.resident_before_pct) {
-        ("warm", Some(p)) => (w.cache_warm)(p),
+        (CacheMode::Warm, Some(p)) => (w.cache_warm)(p),
         (mode, _) => format!("{mode} ({})", r.cache.state),
     };
     fact(&mut s, w.cache, &cache);
@@ -930,7 +930,7 @@ fn trace_page(t: &TraceReport, w: &Words) -> String {
         (None, Some(p)) => fact(&mut s, w.attached, &p.to_string()),
         _ => {}
     }
-    fact(&mut s, w.ended, t.ended);
+    fact(&mut s, w.ended, t.ended.name());
     fact(&mut s, w.wall, &format!("{} ms", fmt_ms(t.wall_ns)));
     if let Some(p) = &t.path {
         fact(&mut s, w.path_verdict, &p.words);

@@ -7,6 +7,7 @@ use super::{
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
 use crate::report::thousands;
+use crate::results::CacheState;
 use crate::transport::Transport;
 
 pub static TABLE: Table = Table {
@@ -330,11 +331,11 @@ fn say(m: &Msg) -> String {
         Msg::Thread(Side::Serving) => "serving thread".into(),
         Msg::Thread(Side::Receiving) => "receiving thread".into(),
         Msg::WireDma => "on a real network the receiving NIC writes each packet into memory by DMA; on loopback (what copylab measures) there is no NIC and no DMA: the sender's skb is queued to the receiving socket as it is, page references and all".into(),
-        Msg::FigCache(state) => match *state {
-            "warm" => "cached: not read",
-            "cold" => "read from disk",
-            "partial" => "partly cached",
-            _ => "",
+        Msg::FigCache(state) => match state {
+            CacheState::Warm => "cached: not read",
+            CacheState::Cold => "read from disk",
+            CacheState::Partial => "partly cached",
+            CacheState::Unknown => "",
         }
         .into(),
         Msg::FigNoNic(t) => match t {

@@ -15,6 +15,7 @@ use std::fmt;
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
 pub use crate::report::text::Lang;
+use crate::results::CacheState;
 use crate::transport::Transport;
 
 /// One language: everything the lesson says in it.
@@ -434,7 +435,7 @@ pub enum Msg<'a> {
     /// A receiver's first step: the NIC's DMA, or on loopback nothing of the kind.
     WireDma,
     /// The page cache as the runs found it ("warm", "cold", "partial"); nothing for "unknown".
-    FigCache(&'a str),
+    FigCache(CacheState),
     /// The sender's DMA to the NIC, on this transport.
     FigNoNic(Transport),
     /// The receiver's first step on this transport.
@@ -754,7 +755,7 @@ mod tests {
             Msg::Kafka(Kafka::ConsumerReads),
             Msg::Share(MappedShare::Some),
             Msg::Thread(Side::Receiving),
-            Msg::FigCache("warm"),
+            Msg::FigCache(CacheState::Warm),
         ];
         for l in LANGS {
             for m in &samples {

@@ -8,6 +8,7 @@ use super::{
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
 use crate::report::thousands;
+use crate::results::CacheState;
 use crate::transport::Transport;
 
 pub static TABLE: Table = Table {
@@ -310,11 +311,11 @@ fn say(m: &Msg) -> String {
         Msg::Thread(Side::Serving) => "服务线程（发送端）".into(),
         Msg::Thread(Side::Receiving) => "接收线程".into(),
         Msg::WireDma => "真实网络上，接收网卡用 DMA 把每个包写进内存；回环上（copylab 测的就是回环）没有网卡、没有 DMA：发送端的 skb 原样排进接收 socket 的队列，连页引用一起".into(),
-        Msg::FigCache(state) => match *state {
-            "warm" => "已缓存：未读盘",
-            "cold" => "从磁盘读",
-            "partial" => "部分缓存",
-            _ => "",
+        Msg::FigCache(state) => match state {
+            CacheState::Warm => "已缓存：未读盘",
+            CacheState::Cold => "从磁盘读",
+            CacheState::Partial => "部分缓存",
+            CacheState::Unknown => "",
         }
         .into(),
         Msg::FigNoNic(t) => match t {

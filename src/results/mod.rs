@@ -6,6 +6,11 @@ pub mod doctor;
 pub mod fetch;
 pub mod quiz;
 pub mod serve;
+mod words;
+
+pub use words::{
+    CacheMode, CacheState, CounterSource, CpuSource, Ended, PathKind, Verify, WallEnds,
+};
 
 use std::collections::BTreeMap;
 
@@ -33,7 +38,7 @@ pub struct Report {
     pub copylab_version: &'static str,
     /// `"perf"` when syscalls were counted by perf tracepoints, `"rusage"` when not (then syscall
     /// figures are the methods' own counts and totals are null).
-    pub counter_source: &'static str,
+    pub counter_source: CounterSource,
     /// Where the syscall figures come from: `perf` or `self-counted`.
     pub syscall_source: SyscallSource,
     /// Whether the perf software events (context-switches, cpu-migrations, page-faults,
@@ -190,10 +195,10 @@ pub struct FileInfo {
 pub struct CacheInfo {
     /// What was asked: `"warm"` (leave the page cache alone) or `"cold"` (drop the file's pages
     /// with posix_fadvise DONTNEED before every run).
-    pub mode: &'static str,
+    pub mode: CacheMode,
     /// What the runs saw: `"warm"` (≥ 99 % resident), `"partial"`, `"cold"` (< 1 %), or
     /// `"unknown"`. In cold mode, from mincore right after each drop.
-    pub state: &'static str,
+    pub state: CacheState,
     /// Percentage of the file's pages in the page cache before the first run (mincore), or null.
     pub resident_before_pct: Option<f64>,
     /// Cold mode: the most of the file still cached right after a drop, or null.
@@ -220,7 +225,7 @@ pub struct RunOptions {
     /// Fresh user memory vmsplice maps at once (its pages are never reused).
     pub vmsplice_region_bytes: u64,
     /// `"first"`: received bytes hashed on the first measured run of each method; `"all"`: every run.
-    pub verify: &'static str,
+    pub verify: Verify,
 }
 
 /// One method's runs and their summaries.
@@ -891,7 +896,7 @@ pub struct SeriesPoint {
     /// empty file (no GiB to divide by).
     pub cpu_ns_per_gib: Option<f64>,
     /// `task-clock` or `getrusage`.
-    pub cpu_source: &'static str,
+    pub cpu_source: CpuSource,
     /// io_uring paths: CPU of the kernel's io-wq workers per GiB sent, in ns (not included in
     /// `cpu_ns_per_gib`); null for the other paths.
     pub io_workers_cpu_ns_per_gib: Option<f64>,
@@ -981,7 +986,7 @@ pub struct TraceReport {
     pub pid: Option<i32>,
     /// How the trace ended: `exited` (the program ended by itself), `time` (--for ran out and
     /// the command was stopped) or `interrupted` (Ctrl-C or another stop signal; exit 130).
-    pub ended: &'static str,
+    pub ended: Ended,
     /// The command's exit code (null: attached, still running, or ended by a signal).
     pub exit_code: Option<i32>,
     /// The signal that ended the command, if one did.
@@ -1021,7 +1026,7 @@ pub struct TraceReport {
 pub struct Verdict {
     /// A short name: `sendfile`, `copy_file_range`, `splice`, `vmsplice`, `read+write`,
     /// `mmap+write`, `io_uring`, `receive`, `none`.
-    pub kind: &'static str,
+    pub kind: PathKind,
     /// The sentence, with the numbers behind it.
     pub words: String,
 }
