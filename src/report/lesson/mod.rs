@@ -4,10 +4,13 @@
 //! arguments (counts as `u64`, sizes in bytes, syscalls as [`Call`]). How to say it is a
 //! language's table ([`en`], [`zh`]): one `say` function that matches every message, so a message
 //! missing in a language does not compile; lists (each path's "what Linux really does", the
-//! myths) are checked to have the same length in every language by a test. A third language is
-//! one more file with one more [`Table`].
+//! myths) are checked to have the same length in every language by a test. The HTML page's
+//! words are a [`PageWords`] in the same table (a struct literal: a field missing in a language
+//! does not compile either). A third language is one more file with one more [`Table`], for
+//! the whole lesson and the page.
 
 mod en;
+mod page;
 mod zh;
 
 use std::fmt;
@@ -16,6 +19,7 @@ use crate::method::{Band, MethodKind, Place, StepKind, is_io_uring_op};
 use crate::receive::ReceiverKind;
 pub use crate::report::text::Lang;
 use crate::transport::Transport;
+pub use page::PageWords;
 
 /// One language: everything the lesson says in it.
 pub struct Table {
@@ -36,6 +40,8 @@ pub struct Table {
     pub sentence_gap: &'static str,
     /// Between the items of a list in a sentence: ", " in English, "、" in Chinese.
     pub list_sep: &'static str,
+    /// The words of the HTML page (`--export-html`).
+    pub page: PageWords,
 }
 
 /// The table of `lang`.
