@@ -44,7 +44,7 @@ impl Exporter for Html {
     }
 
     fn compare(&self, r: &Report) -> String {
-        compare_page(r, words(self.lang))
+        compare_page(r, self.lang)
     }
 
     fn sweep(&self, s: &SweepReport) -> String {
@@ -486,17 +486,15 @@ fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &PageWords) -> Strin
 }
 
 /// Conclusion lines: the run's story in plain words, from [`crate::report::conclusion`] (the
-/// sentences the terminal ends with). They are written in English only so far: the Chinese
-/// page shows them marked as English until they have Chinese words of their own.
-fn conclusion_lines(r: &Report, w: &PageWords) -> String {
-    let lines = crate::report::conclusion::lines(r);
+/// sentences the terminal ends with), in the page's language.
+fn conclusion_lines(r: &Report, lang: Lang) -> String {
+    let lines = crate::report::conclusion::lines(r, lang);
     if lines.is_empty() {
         return String::new();
     }
-    let lang = if w.lang == "en" { "" } else { " lang=\"en\"" };
     let mut s = String::from("<ul class=\"conclusions\">");
     for l in lines {
-        let _ = write!(s, "<li{lang}>{}</li>", esc(&l));
+        let _ = write!(s, "<li>{}</li>", esc(&l));
     }
     s.push_str("</ul>");
     s
@@ -735,13 +733,14 @@ fn remarks(warnings: &[String], notes: &[String], w: &PageWords) -> String {
 }
 
 /// The compare page.
-fn compare_body(r: &Report, w: &PageWords, graphs: &[(String, Graph<'_>)]) -> String {
+fn compare_body(r: &Report, lang: Lang, graphs: &[(String, Graph<'_>)]) -> String {
+    let w = words(lang);
     let mut s = format!(
         "<header><h1>{}</h1>{}</header>",
         esc(w.compare_title),
         header(r, w)
     );
-    let conclusions = conclusion_lines(r, w);
+    let conclusions = conclusion_lines(r, lang);
     if !conclusions.is_empty() {
         let _ = write!(
             s,
@@ -765,9 +764,10 @@ fn compare_body(r: &Report, w: &PageWords, graphs: &[(String, Graph<'_>)]) -> St
     s
 }
 
-fn compare_page(r: &Report, w: &PageWords) -> String {
+fn compare_page(r: &Report, lang: Lang) -> String {
     let graphs = compare_graphs(r);
-    page(w, w.compare_title, &compare_body(r, w, &graphs))
+    let w = words(lang);
+    page(w, w.compare_title, &compare_body(r, lang, &graphs))
 }
 
 /// The sweep page: its series, then each size's table and bars (no flame graphs: compare

@@ -2,7 +2,7 @@
 
 use super::{
     Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
-    Myth, Outcome, PageWords, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
+    Myth, Outcome, PageWords, Paired, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
@@ -20,6 +20,16 @@ pub static TABLE: Table = Table {
     list_sep: ", ",
     page: PAGE,
 };
+
+/// "a", "a and b", "a, b and c".
+fn and_list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    let items: Vec<String> = items.map(|i| i.to_string()).collect();
+    match items.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
 
 /// "s" unless `n` is 1.
 fn plural(n: u64) -> &'static str {
@@ -271,6 +281,55 @@ fn say(m: &Msg) -> String {
             },
         ),
         Msg::SelfCountedNames(names) => format!("self-counted: {names}"),
+        Msg::NoServingCopy {
+            paths,
+            most,
+            read_write,
+        } => format!(
+            "{}: the serving thread copied nothing (at most {most} ms/GiB; read-write's: {read_write}).",
+            and_list(paths.iter())
+        ),
+        Msg::CopiedInSoftirq { paths } => format!(
+            "{} still copied, in softirq: on loopback the kernel copies zero-copy pages for the local receiver.",
+            and_list(paths.iter().map(|(p, v)| format!("{p} ({v} ms/GiB)")))
+        ),
+        Msg::ReceiversCopied { lo, hi } => format!(
+            "Every receiver still copied each byte in recv: {}{} ms/GiB, whatever the sender did — the copy the textbook leaves out.",
+            lo,
+            hi.map_or(String::new(), |hi| format!("–{hi}"))
+        ),
+        Msg::EndToEnd {
+            read_write_ns,
+            paths,
+        } => format!(
+            "CPU per GiB, both threads, against read-write's {} ms (paired runs, median and range): {}.",
+            crate::size::fmt_ms(*read_write_ns),
+            paths
+                .iter()
+                .map(|(p, r)| match r {
+                    Paired::WithinNoise => format!("{p} within noise"),
+                    Paired::Ratio {
+                        median,
+                        range: Some((lo, hi)),
+                    } => format!("{p} {median:.2}× ({lo:.2}–{hi:.2})"),
+                    Paired::Ratio {
+                        median,
+                        range: None,
+                    } => format!("{p} {median:.2}×"),
+                    Paired::NotMeasured => format!("{p} n/a"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Msg::ServingSyscalls { paths, read_write } => format!(
+            "Syscalls per transfer, serving thread: {} against read-write's {}.",
+            paths
+                .iter()
+                .map(|(p, n)| format!("{p} {}", thousands(*n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            thousands(*read_write)
+        ),
         Msg::ReceiveTitle => {
             "receive — the copy the textbook leaves out: can the receiving end avoid it?".into()
         }

@@ -283,6 +283,37 @@ pub enum JdkTransfer {
     CopyFileRangeFirst,
 }
 
+/// A sampled time per GiB as compare's conclusion writes it: "~12" when few samples are behind
+/// it (the tables' mark), "12" else; milliseconds as [`crate::size::fmt_ms`] writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampled {
+    pub ns: u64,
+    pub few: bool,
+}
+
+impl fmt::Display for Sampled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.few {
+            f.write_str("~")?;
+        }
+        f.write_str(&crate::size::fmt_ms(self.ns))
+    }
+}
+
+/// A path's figure against read-write's, paired run by run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Paired {
+    /// The runs' ranges overlap: no ranking.
+    WithinNoise,
+    /// The median of the paired ratios, and their range when there was more than one run.
+    Ratio {
+        median: f64,
+        range: Option<(f64, f64)>,
+    },
+    /// Not measured.
+    NotMeasured,
+}
+
 /// Everything the lesson says that is not a fixed list: a word, a heading, or a sentence with
 /// its figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -528,6 +559,33 @@ pub enum Msg<'a> {
 
     /// "self-counted: sendfile64 1": the path's own count, when perf could not count.
     SelfCountedNames(&'a str),
+
+    // ── compare's conclusion, one sentence each ──
+    /// These paths' serving threads copied nothing: at most `most` against read-write's.
+    NoServingCopy {
+        paths: &'a [&'a str],
+        most: Sampled,
+        read_write: Sampled,
+    },
+    /// These zero-copy paths' serving threads copied all the same, mostly in softirq.
+    CopiedInSoftirq {
+        paths: &'a [(&'a str, Sampled)],
+    },
+    /// Every receiver copied: `lo` to `hi` ms/GiB over the paths (`hi` None: one figure).
+    ReceiversCopied {
+        lo: Sampled,
+        hi: Option<Sampled>,
+    },
+    /// Both threads' CPU per GiB against read-write's, cheapest first.
+    EndToEnd {
+        read_write_ns: u64,
+        paths: &'a [(&'a str, Paired)],
+    },
+    /// The serving thread's syscalls per transfer against read-write's.
+    ServingSyscalls {
+        paths: &'a [(&'a str, u64)],
+        read_write: u64,
+    },
 
     // ── quiz: questions and explanations ──
     CountedBy(Counted),

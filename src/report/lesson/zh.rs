@@ -4,12 +4,22 @@
 
 use super::{
     Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
-    Myth, Outcome, PageWords, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
+    Myth, Outcome, PageWords, Paired, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
 use crate::report::thousands;
 use crate::transport::Transport;
+
+/// "a"、"a 和 b"、"a、b 和 c"。
+fn and_list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    let items: Vec<String> = items.map(|i| i.to_string()).collect();
+    match items.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} 和 {last}", init.join("、")),
+    }
+}
 
 pub static TABLE: Table = Table {
     say,
@@ -254,6 +264,55 @@ fn say(m: &Msg) -> String {
             },
         ),
         Msg::SelfCountedNames(names) => format!("自行计数：{names}"),
+        Msg::NoServingCopy {
+            paths,
+            most,
+            read_write,
+        } => format!(
+            "{}：发送线程什么也没拷贝（至多 {most} ms/GiB；read-write 为 {read_write}）。",
+            and_list(paths.iter())
+        ),
+        Msg::CopiedInSoftirq { paths } => format!(
+            "{} 的发送线程仍有拷贝，发生在软中断中：回环上内核会为本机的接收端拷贝零拷贝发送的页。",
+            and_list(paths.iter().map(|(p, v)| format!("{p}（{v} ms/GiB）")))
+        ),
+        Msg::ReceiversCopied { lo, hi } => format!(
+            "每个接收端仍在 recv 中把每个字节拷贝了一遍：{}{} ms/GiB，无论发送端怎么做——这就是教科书漏掉的那次拷贝。",
+            lo,
+            hi.map_or(String::new(), |hi| format!("–{hi}"))
+        ),
+        Msg::EndToEnd {
+            read_write_ns,
+            paths,
+        } => format!(
+            "两个线程合计每 GiB 的 CPU，与 read-write 的 {} ms 相比（逐次配对，中位数与范围）：{}。",
+            crate::size::fmt_ms(*read_write_ns),
+            paths
+                .iter()
+                .map(|(p, r)| match r {
+                    Paired::WithinNoise => format!("{p} 在噪声范围内"),
+                    Paired::Ratio {
+                        median,
+                        range: Some((lo, hi)),
+                    } => format!("{p} {median:.2}×（{lo:.2}–{hi:.2}）"),
+                    Paired::Ratio {
+                        median,
+                        range: None,
+                    } => format!("{p} {median:.2}×"),
+                    Paired::NotMeasured => format!("{p} 不可用"),
+                })
+                .collect::<Vec<_>>()
+                .join("，")
+        ),
+        Msg::ServingSyscalls { paths, read_write } => format!(
+            "发送线程每次传输的系统调用：{}；read-write 为 {}。",
+            paths
+                .iter()
+                .map(|(p, n)| format!("{p} {}", thousands(*n)))
+                .collect::<Vec<_>>()
+                .join("，"),
+            thousands(*read_write)
+        ),
         Msg::ReceiveTitle => "receive —— 教科书漏掉的那次拷贝：接收端能不能也省掉？".into(),
         Msg::ReceiveHeading(h) => receive_heading(*h).into(),
         Msg::Receive(r) => receive(*r).into(),
