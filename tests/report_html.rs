@@ -348,6 +348,109 @@ fn page_in_chinese_and_to_stdout() {
     }
 }
 
+/// The figures of a sentence, in order: runs of digits with their separators, "~" and "×"
+/// ("~12.3", "8,192", "0.53×"), whatever the words around them.
+fn figures_of(sentence: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in sentence.chars().chain([' ']) {
+        if c.is_ascii_digit()
+            || (!cur.is_empty() && ".,×".contains(c))
+            || (cur.is_empty() && c == '~')
+        {
+            cur.push(c);
+        } else {
+            let t = cur.trim_end_matches(['.', ',']).to_string();
+            if t.chars().any(|c| c.is_ascii_digit()) {
+                out.push(t);
+            }
+            cur.clear();
+            if c == '~' {
+                cur.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// The list items of the page's conclusion, unescaped.
+fn conclusion_items(page: &str) -> Vec<String> {
+    let Some(at) = page.find("<section id=\"conclusions\">") else {
+        return Vec::new();
+    };
+    let section = &page[at..at + page[at..].find("</section>").unwrap()];
+    section
+        .split("<li>")
+        .skip(1)
+        .map(|li| {
+            li[..li.find("</li>").unwrap()]
+                .replace("&#39;", "'")
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// `--lang zh`: the conclusion is said in Chinese, nothing on the page is left marked as
+/// English, and each sentence carries the figures the English one (the Markdown export of the
+/// same run) does.
+#[test]
+fn chinese_page_says_the_conclusion_in_chinese_with_the_same_figures() {
+    let dir = tempdir();
+    let (html, md) = (dir.path().join("r.html"), dir.path().join("r.md"));
+    run_ok(
+        &[
+            "compare",
+            "--size",
+            "8M",
+            "--methods",
+            "read-write,sendfile,splice",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--lang",
+            "zh",
+            "--export-html",
+            path_str(&html),
+            "--export-markdown",
+            path_str(&md),
+        ],
+        &[],
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<html lang=\"zh-Hans\">"));
+    assert!(
+        !page.contains("lang=\"en\""),
+        "a block marked English is left"
+    );
+    let zh = conclusion_items(&page);
+    let md = std::fs::read_to_string(&md).unwrap();
+    let lines: Vec<&str> = md.lines().collect();
+    let last_row = lines.iter().rposition(|l| l.starts_with('|')).unwrap();
+    let en: Vec<&str> = lines
+        .iter()
+        .copied()
+        .skip(last_row + 1)
+        .filter(|l| !l.is_empty())
+        .collect();
+    // At least the end-to-end sentence: it needs no profile and no perf.
+    assert!(!en.is_empty(), "{md}");
+    assert_eq!(zh.len(), en.len(), "{zh:#?}\n{en:#?}");
+    let cjk = |t: &str| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    for (z, e) in zh.iter().zip(&en) {
+        assert!(cjk(z), "not Chinese: {z}");
+        assert!(!cjk(e), "not English: {e}");
+        assert_eq!(figures_of(z), figures_of(e), "\n{z}\n{e}");
+    }
+    assert!(
+        zh.iter().any(|z| z.contains("两个线程合计每 GiB 的 CPU")),
+        "{zh:#?}"
+    );
+}
+
 #[test]
 fn trace_writes_a_page_and_stacks_per_thread() {
     let dir = tempdir();

@@ -2,20 +2,22 @@
 //! run with its spread or a noise mark (as hyperfine ends with "… ran 1.85 ± 0.03 times faster
 //! than …"): which serving threads copied nothing, what the receiver still copied, the end-to-end
 //! CPU and the syscalls against read-write. A difference inside the runs' spread is said to be
-//! within noise, never ranked.
+//! within noise, never ranked. What to say is decided here, once; each sentence is a message
+//! of the lesson's table ([`crate::report::lesson`]), said in the language asked for (the
+//! terminal's table ends with them in English).
 
 use crate::counters::profile::{Category, Pooled, Precision};
 use crate::method::MethodKind;
+use crate::report::lesson::{self, Lang, Msg, Paired, Sampled};
 use crate::results::{MethodResult, PooledProfile, RatioRange, Report, Run};
-use crate::size::fmt_ms;
 
 /// A serving thread whose copy time per GiB is below this share of read-write's made no copy
 /// worth the name (a few samples land in copy routines for the odd page fault).
 pub const NO_COPY_SHARE: f64 = 0.10;
 
-/// The sentences, in order; empty when there is nothing to compare (one method, no read-write
-/// to compare with, an empty file).
-pub fn lines(r: &Report) -> Vec<String> {
+/// The sentences in `lang`, in order; empty when there is nothing to compare (one method, no
+/// read-write to compare with, an empty file).
+pub fn lines(r: &Report, lang: Lang) -> Vec<String> {
     let Some(rw) = r.method(MethodKind::ReadWrite) else {
         return Vec::new();
     };
@@ -23,11 +25,13 @@ pub fn lines(r: &Report) -> Vec<String> {
         return Vec::new();
     }
     let others: Vec<&MethodResult> = r.methods.iter().filter(|m| m.method != rw.method).collect();
+    let say = |m: Msg| lesson::say(lang, &m);
+    let serving: Vec<String> = serving_copies(rw, &others, &say);
     [
-        serving_copies(rw, &others),
-        receiver_copies(r),
-        end_to_end(rw, &others),
-        syscalls(rw, &others),
+        (!serving.is_empty()).then(|| serving.join(lesson::table(lang).sentence_gap)),
+        receiver_copies(r, &say),
+        end_to_end(rw, &others, &say),
+        syscalls(rw, &others, &say),
     ]
     .into_iter()
     .flatten()
@@ -57,87 +61,75 @@ fn copy_of(m: &MethodResult, thread: Thread) -> Option<f64> {
     thread.of(p).ns_per_gib(Category::Copy).map(|ns| ns / 1e6)
 }
 
-/// "~12" when the samples behind it are few, "12" else.
-fn ms_text(m: &MethodResult, thread: Thread, v: f64) -> String {
+/// `v` ms per GiB of one thread, marked when the samples behind it are few.
+fn sampled(m: &MethodResult, thread: Thread, v: f64) -> Sampled {
     let few = m
         .profile
         .as_ref()
         .is_some_and(|p| thread.of(p).precision == Precision::Few);
-    format!(
-        "{}{}",
-        if few { "~" } else { "" },
-        fmt_ms((v * 1e6).round() as u64)
-    )
-}
-
-/// "a", "a and b", "a, b and c".
-fn and_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    Sampled {
+        ns: (v * 1e6).round() as u64,
+        few,
     }
 }
 
 /// Which serving threads copied nothing, and which copied though the textbook says they need
-/// not (in softirq, on the way to a local receiver).
-fn serving_copies(rw: &MethodResult, others: &[&MethodResult]) -> Option<String> {
-    let base = copy_of(rw, Thread::Serving)?;
-    if base <= 0.0 {
-        return None;
-    }
+/// not (in softirq, on the way to a local receiver): a sentence each, when there is one.
+fn serving_copies(
+    rw: &MethodResult,
+    others: &[&MethodResult],
+    say: &impl Fn(Msg) -> String,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(base) = copy_of(rw, Thread::Serving).filter(|b| *b > 0.0) else {
+        return out;
+    };
     let (none, copied): (Vec<&&MethodResult>, Vec<&&MethodResult>) = others
         .iter()
         .filter(|m| copy_of(m, Thread::Serving).is_some())
         .partition(|m| copy_of(m, Thread::Serving).unwrap_or(0.0) < base * NO_COPY_SHARE);
-    let mut s = String::new();
     if !none.is_empty() {
-        let names: Vec<String> = none.iter().map(|m| m.method.to_string()).collect();
+        let names: Vec<&str> = none.iter().map(|m| m.method.name()).collect();
         let most = none
             .iter()
             .filter_map(|m| copy_of(m, Thread::Serving))
             .fold(0.0, f64::max);
-        s = format!(
-            "{}: the serving thread copied nothing (at most {} ms/GiB; read-write's: {}).",
-            and_list(&names),
-            fmt_ms((most * 1e6).round() as u64),
-            ms_text(rw, Thread::Serving, base)
-        );
+        out.push(say(Msg::NoServingCopy {
+            paths: &names,
+            most: Sampled {
+                ns: (most * 1e6).round() as u64,
+                few: false,
+            },
+            read_write: sampled(rw, Thread::Serving, base),
+        }));
     }
     // A zero-copy path that copied all the same: most of its copy made in softirq.
-    let in_softirq: Vec<String> = copied
+    let in_softirq: Vec<(&str, Sampled)> = copied
         .iter()
         .filter(|m| m.textbook.cpu_copies_with_sg_dma == 0)
         .filter_map(|m| {
             let p = m.profile.as_ref()?;
             let copy = p.serving.ns.get(&Category::Copy).copied().unwrap_or(0);
             (p.serving.copy_in_softirq_ns * 2 >= copy).then(|| {
-                format!(
-                    "{} ({} ms/GiB)",
-                    m.method,
-                    ms_text(
+                (
+                    m.method.name(),
+                    sampled(
                         m,
                         Thread::Serving,
-                        copy_of(m, Thread::Serving).unwrap_or(0.0)
-                    )
+                        copy_of(m, Thread::Serving).unwrap_or(0.0),
+                    ),
                 )
             })
         })
         .collect();
     if !in_softirq.is_empty() {
-        if !s.is_empty() {
-            s.push(' ');
-        }
-        s.push_str(&format!(
-            "{} still copied, in softirq: on loopback the kernel copies zero-copy pages for the local receiver.",
-            and_list(&in_softirq)
-        ));
+        out.push(say(Msg::CopiedInSoftirq { paths: &in_softirq }));
     }
-    (!s.is_empty()).then_some(s)
+    out
 }
 
 /// What every receiver copied, whatever the sender did.
-fn receiver_copies(r: &Report) -> Option<String> {
+fn receiver_copies(r: &Report, say: &impl Fn(Msg) -> String) -> Option<String> {
     let v: Vec<(f64, &MethodResult)> = r
         .methods
         .iter()
@@ -145,36 +137,35 @@ fn receiver_copies(r: &Report) -> Option<String> {
         .collect();
     let (lo, lo_m) = v.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0))?;
     let (hi, hi_m) = v.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0))?;
-    let range = if ms_text(lo_m, Thread::Receiver, lo) == ms_text(hi_m, Thread::Receiver, hi) {
-        ms_text(lo_m, Thread::Receiver, lo)
-    } else {
-        format!(
-            "{}–{}",
-            ms_text(lo_m, Thread::Receiver, lo),
-            ms_text(hi_m, Thread::Receiver, hi)
-        )
-    };
-    Some(format!(
-        "Every receiver still copied each byte in recv: {range} ms/GiB, whatever the sender did — the copy the textbook leaves out."
-    ))
+    let (lo, hi) = (
+        sampled(lo_m, Thread::Receiver, lo),
+        sampled(hi_m, Thread::Receiver, hi),
+    );
+    // One figure when both ends read the same.
+    let hi = (hi.to_string() != lo.to_string()).then_some(hi);
+    Some(say(Msg::ReceiversCopied { lo, hi }))
 }
 
-/// "0.53× (0.48–0.60)" or "within noise".
-fn ratio_text(m: &MethodResult, base: &MethodResult, metric: fn(&Run) -> Option<f64>) -> String {
+/// A path's figure against read-write's: within noise, or the paired ratio and its range.
+fn paired(m: &MethodResult, base: &MethodResult, metric: fn(&Run) -> Option<f64>) -> Paired {
     if m.within_noise_of(base, metric) {
-        return format!("{} within noise", m.method);
+        return Paired::WithinNoise;
     }
     match m.ratio_to(base, metric) {
-        Some(RatioRange { median, min, max }) if m.runs.len() > 1 => {
-            format!("{} {median:.2}× ({min:.2}–{max:.2})", m.method)
-        }
-        Some(RatioRange { median, .. }) => format!("{} {median:.2}×", m.method),
-        None => format!("{} n/a", m.method),
+        Some(RatioRange { median, min, max }) => Paired::Ratio {
+            median,
+            range: (m.runs.len() > 1).then_some((min, max)),
+        },
+        None => Paired::NotMeasured,
     }
 }
 
 /// Both threads' CPU per GiB against read-write's, paired run by run.
-fn end_to_end(rw: &MethodResult, others: &[&MethodResult]) -> Option<String> {
+fn end_to_end(
+    rw: &MethodResult,
+    others: &[&MethodResult],
+    say: &impl Fn(Msg) -> String,
+) -> Option<String> {
     let base = rw.median.e2e_ns_per_gib()?;
     // Cheapest first; those within noise of read-write last.
     let mut ranked: Vec<(&&MethodResult, Option<f64>)> = others
@@ -192,30 +183,93 @@ fn end_to_end(rw: &MethodResult, others: &[&MethodResult]) -> Option<String> {
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
     });
-    let parts: Vec<String> = ranked
+    let paths: Vec<(&str, Paired)> = ranked
         .iter()
-        .map(|(m, _)| ratio_text(m, rw, Run::e2e_ns_per_gib))
+        .map(|(m, _)| (m.method.name(), paired(m, rw, Run::e2e_ns_per_gib)))
         .collect();
-    Some(format!(
-        "CPU per GiB, both threads, against read-write's {} ms (paired runs, median and range): {}.",
-        fmt_ms(base.round() as u64),
-        parts.join(", ")
-    ))
+    Some(say(Msg::EndToEnd {
+        read_write_ns: base.round() as u64,
+        paths: &paths,
+    }))
 }
 
 /// The serving thread's syscalls per transfer against read-write's.
-fn syscalls(rw: &MethodResult, others: &[&MethodResult]) -> Option<String> {
+fn syscalls(
+    rw: &MethodResult,
+    others: &[&MethodResult],
+    say: &impl Fn(Msg) -> String,
+) -> Option<String> {
     let total = |m: &MethodResult| m.median.cost.syscalls.total;
-    let base = total(rw)?;
-    let parts: Vec<String> = others
+    let read_write = total(rw)?;
+    let paths: Vec<(&str, u64)> = others
         .iter()
-        .filter_map(|m| Some(format!("{} {}", m.method, super::thousands(total(m)?))))
+        .filter_map(|m| Some((m.method.name(), total(m)?)))
         .collect();
-    (!parts.is_empty()).then(|| {
-        format!(
-            "Syscalls per transfer, serving thread: {} against read-write's {}.",
-            parts.join(", "),
-            super::thousands(base)
-        )
+    (!paths.is_empty()).then(|| {
+        say(Msg::ServingSyscalls {
+            paths: &paths,
+            read_write,
+        })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same sentence in each language: the figures read the same, the words differ.
+    #[test]
+    fn each_sentence_is_said_in_every_language() {
+        let few = Sampled {
+            ns: 12_345_678,
+            few: true,
+        };
+        let msgs = [
+            Msg::NoServingCopy {
+                paths: &["sendfile", "splice"],
+                most: Sampled {
+                    ns: 400_000,
+                    few: false,
+                },
+                read_write: few,
+            },
+            Msg::CopiedInSoftirq {
+                paths: &[("msg-zerocopy", few)],
+            },
+            Msg::ReceiversCopied { lo: few, hi: None },
+            Msg::EndToEnd {
+                read_write_ns: 250_000_000,
+                paths: &[
+                    (
+                        "sendfile",
+                        Paired::Ratio {
+                            median: 0.531,
+                            range: Some((0.48, 0.6)),
+                        },
+                    ),
+                    ("mmap", Paired::WithinNoise),
+                ],
+            },
+            Msg::ServingSyscalls {
+                paths: &[("sendfile", 1), ("splice", 8192)],
+                read_write: 4096,
+            },
+        ];
+        for m in &msgs {
+            let (en, zh) = (lesson::say(Lang::En, m), lesson::say(Lang::Zh, m));
+            let cjk = |t: &str| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+            assert!(!cjk(&en) && cjk(&zh), "{en} | {zh}");
+            for fig in ["~12.3", "0.40", "0.53×", "8,192", "4,096", "250"] {
+                assert_eq!(en.contains(fig), zh.contains(fig), "{fig}: {en} | {zh}");
+            }
+        }
+        assert_eq!(
+            lesson::say(Lang::En, &msgs[0]),
+            "sendfile and splice: the serving thread copied nothing (at most 0.40 ms/GiB; read-write's: ~12.3)."
+        );
+        assert_eq!(
+            lesson::say(Lang::Zh, &msgs[0]),
+            "sendfile 和 splice：发送线程什么也没拷贝（至多 0.40 ms/GiB；read-write 为 ~12.3）。"
+        );
+    }
 }

@@ -45,7 +45,7 @@ pub fn render(r: &Report, screen: &Screen) -> String {
     };
     out.push_str(&fitted.table.to_string());
     out.push('\n');
-    for line in super::conclusion::lines(r) {
+    for line in super::conclusion::lines(r, super::text::Lang::En) {
         para(&mut out, screen, &line);
     }
     footer(r, screen, &fitted.dropped, &mut out);

@@ -149,7 +149,7 @@ fn table(out: &mut String, r: &Report) {
             tb.transitions,
         );
     }
-    let conclusion = crate::report::conclusion::lines(r);
+    let conclusion = crate::report::conclusion::lines(r, crate::report::text::Lang::En);
     if !conclusion.is_empty() {
         out.push('\n');
         for line in conclusion {

@@ -7,17 +7,17 @@
 //!
 //! Every figure comes from the JSON results ([`crate::results`]), through the same formatting
 //! the terminal uses; numeric cells carry their JSON value (`data-field`, `data-v`) so tests
-//! read the page by its content. Words are per language in [`en`] and [`zh`].
+//! read the page by its content. Its words are the lesson's, one table per language
+//! ([`crate::report::lesson`]).
 
-mod en;
 mod inline;
-mod zh;
 
 use std::fmt::Write as _;
 
 use crate::counters::profile::{Category, Pooled};
 use crate::report::export::Exporter;
 use crate::report::export::stacks::{self, Graph};
+use crate::report::lesson::{self, PageWords};
 use crate::report::profile::{LEGEND, Part, figure, part_ns};
 use crate::report::table;
 use crate::report::text::Lang;
@@ -29,94 +29,8 @@ use crate::size::{fmt_bytes, fmt_mib_s, fmt_ms};
 /// `scripts/check-report.sh` measures it). `--export-stacks` keeps every frame.
 pub const THIN_SHARE: f64 = 0.002;
 
-/// Every string the page shows, per language ([`en::WORDS`], [`zh::WORDS`]).
-pub struct Words {
-    pub lang: &'static str,
-    pub compare_title: &'static str,
-    pub sweep_title: &'static str,
-    pub trace_title: &'static str,
-    pub file: &'static str,
-    pub generated: &'static str,
-    pub transport: &'static str,
-    pub link: &'static str,
-    pub cache: &'static str,
-    pub kernel: &'static str,
-    pub machine: &'static str,
-    pub counters: &'static str,
-    pub placement: &'static str,
-    pub runs: fn(u32, u32) -> String,
-    pub runs_label: &'static str,
-    pub cache_warm: fn(f64) -> String,
-    pub counters_perf: &'static str,
-    pub counters_rusage: &'static str,
-    /// Where the serving and receiver threads were pinned (None: not pinned).
-    pub pinned: fn(Option<u32>, Option<u32>) -> String,
-    pub sampling: fn(u64) -> String,
-    pub conclusions: &'static str,
-    pub table: &'static str,
-    pub table_note: &'static str,
-    pub cpu: &'static str,
-    pub cpu_note: &'static str,
-    pub flames: &'static str,
-    pub flames_note: fn(&str) -> String,
-    pub no_flames: &'static str,
-    pub legend: &'static str,
-    pub method: &'static str,
-    pub mib_s: &'static str,
-    pub wall_ms: &'static str,
-    pub syscalls: &'static str,
-    pub data_syscalls: &'static str,
-    pub ctx_sw: &'static str,
-    pub cpu_ms: &'static str,
-    pub cpu_per_gib: &'static str,
-    pub copy_ms: &'static str,
-    pub faults: &'static str,
-    pub textbook: &'static str,
-    pub receiver_short: &'static str,
-    pub serving_thread: &'static str,
-    pub receiver_thread: &'static str,
-    pub ms_per_gib: &'static str,
-    pub textbook_copies: fn(&str) -> String,
-    /// The textbook's CPU copies: "2", or "1 (0 with SG-DMA)" when scatter-gather DMA changes it.
-    pub copies_count: fn(u32, u32) -> String,
-    pub measured_copy: fn(&str, &str) -> String,
-    pub in_softirq: fn(&str) -> String,
-    pub too_few: fn(u64) -> String,
-    pub copies: &'static str,
-    pub dma: &'static str,
-    pub transitions: &'static str,
-    pub na: &'static str,
-    pub warnings: &'static str,
-    pub notes: &'static str,
-    pub footer: fn(&str) -> String,
-    /// The names of [`LEGEND`]'s parts, in its order.
-    pub parts: [&'static str; 10],
-    pub sizes: &'static str,
-    pub series: &'static str,
-    pub file_size: &'static str,
-    pub cpu_ns_gib: &'static str,
-    pub syscalls_mib: &'static str,
-    pub point: fn(&str, &str) -> String,
-    pub command: &'static str,
-    pub attached: &'static str,
-    pub ended: &'static str,
-    pub wall: &'static str,
-    pub threads: &'static str,
-    pub process: &'static str,
-    pub thread: &'static str,
-    pub moved: &'static str,
-    pub samples: &'static str,
-    pub path_verdict: &'static str,
-    pub cpu_ms_col: &'static str,
-    pub copy_per_gib: &'static str,
-    pub no_profile: &'static str,
-}
-
-fn words(lang: Lang) -> &'static Words {
-    match lang {
-        Lang::En => &en::WORDS,
-        Lang::Zh => &zh::WORDS,
-    }
+fn words(lang: Lang) -> &'static PageWords {
+    &lesson::table(lang).page
 }
 
 /// The HTML exporter.
@@ -130,7 +44,7 @@ impl Exporter for Html {
     }
 
     fn compare(&self, r: &Report) -> String {
-        compare_page(r, words(self.lang))
+        compare_page(r, self.lang)
     }
 
     fn sweep(&self, s: &SweepReport) -> String {
@@ -212,7 +126,7 @@ fn pattern_defs() -> String {
 }
 
 /// The legend: a swatch (colour and pattern) and the name of every part.
-fn legend(w: &Words) -> String {
+fn legend(w: &PageWords) -> String {
     let mut s = format!(
         r#"<div class="legend" role="list" aria-label="{}">"#,
         esc(w.legend)
@@ -293,7 +207,7 @@ footer { margin-top: 2rem; font-size: .8rem; color: var(--muted); }
 "#;
 
 /// The page around `body`.
-fn page(w: &Words, title: &str, body: &str) -> String {
+fn page(w: &PageWords, title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"color-scheme\" content=\"light\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{}\n{body}\n<footer>{}</footer>\n</body>\n</html>\n",
         w.lang,
@@ -309,7 +223,7 @@ fn fact(out: &mut String, k: &str, v: &str) {
 }
 
 /// The run's header, as facts.
-fn header(r: &Report, w: &Words) -> String {
+fn header(r: &Report, w: &PageWords) -> String {
     let mut s = String::from("<dl class=\"facts\">");
     let file = match &r.file.path {
         Some(p) => format!("{p} · {}", fmt_bytes(r.file.bytes)),
@@ -386,7 +300,7 @@ fn num(field: &str, v: Option<impl std::fmt::Display>, text: &str, under: &str) 
 }
 
 /// The comparison table: the terminal table's figures, one row per method.
-fn table(r: &Report, w: &Words) -> String {
+fn table(r: &Report, w: &PageWords) -> String {
     let mut s = String::from("<div class=\"scroll\"><table><thead><tr>");
     for h in [
         w.method,
@@ -511,7 +425,7 @@ const BAR_W: f64 = 500.0;
 
 /// One thread's stacked bar: a segment per part (colour, pattern, and its name when wide
 /// enough), its total at the end, and the larger parts named under it.
-fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &Words) -> String {
+fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &PageWords) -> String {
     let Some(total) = p.total_per_gib().filter(|_| max > 0.0) else {
         return format!(
             "<p class=\"parts\" data-method=\"{}\" data-thread=\"{thread}\">{}</p>",
@@ -572,17 +486,15 @@ fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &Words) -> String {
 }
 
 /// Conclusion lines: the run's story in plain words, from [`crate::report::conclusion`] (the
-/// sentences the terminal ends with). They are written in English only so far: the Chinese
-/// page shows them marked as English until they have Chinese words of their own.
-fn conclusion_lines(r: &Report, w: &Words) -> String {
-    let lines = crate::report::conclusion::lines(r);
+/// sentences the terminal ends with), in the page's language.
+fn conclusion_lines(r: &Report, lang: Lang) -> String {
+    let lines = crate::report::conclusion::lines(r, lang);
     if lines.is_empty() {
         return String::new();
     }
-    let lang = if w.lang == "en" { "" } else { " lang=\"en\"" };
     let mut s = String::from("<ul class=\"conclusions\">");
     for l in lines {
-        let _ = write!(s, "<li{lang}>{}</li>", esc(&l));
+        let _ = write!(s, "<li>{}</li>", esc(&l));
     }
     s.push_str("</ul>");
     s
@@ -590,13 +502,13 @@ fn conclusion_lines(r: &Report, w: &Words) -> String {
 
 /// The path's diagram with this run's figures on it. Pending: it comes from the diagram work
 /// landing beside this page; until then it renders nothing.
-fn path_diagram(_r: &Report, _m: &MethodResult, _w: &Words) -> String {
+fn path_diagram(_r: &Report, _m: &MethodResult, _w: &PageWords) -> String {
     String::new()
 }
 
 /// Where the CPU went: per path, the textbook's count beside the measured copy, and both
 /// threads' bars on one scale.
-fn cpu_section(r: &Report, w: &Words) -> String {
+fn cpu_section(r: &Report, w: &PageWords) -> String {
     let pooled: Vec<&MethodResult> = r.methods.iter().filter(|m| m.profile.is_some()).collect();
     if pooled.is_empty() || r.file.bytes == 0 {
         return String::new();
@@ -749,7 +661,7 @@ pub fn trace_graphs(t: &TraceReport) -> Vec<(String, Graph<'_>)> {
 }
 
 /// The flame graphs section: each graph thinned, rendered by inferno and inlined.
-fn flames_section(graphs: &[(String, Graph<'_>)], w: &Words) -> String {
+fn flames_section(graphs: &[(String, Graph<'_>)], w: &PageWords) -> String {
     let mut s = format!("<section id=\"flames\"><h2>{}</h2>", esc(w.flames));
     if graphs.is_empty() {
         let _ = write!(s, "<p>{}</p></section>", esc(w.no_flames));
@@ -805,7 +717,7 @@ fn flames_section(graphs: &[(String, Graph<'_>)], w: &Words) -> String {
 }
 
 /// Warnings and notes, as lists.
-fn remarks(warnings: &[String], notes: &[String], w: &Words) -> String {
+fn remarks(warnings: &[String], notes: &[String], w: &PageWords) -> String {
     let mut s = String::new();
     for (title, items) in [(w.warnings, warnings), (w.notes, notes)] {
         if items.is_empty() {
@@ -821,13 +733,14 @@ fn remarks(warnings: &[String], notes: &[String], w: &Words) -> String {
 }
 
 /// The compare page.
-fn compare_body(r: &Report, w: &Words, graphs: &[(String, Graph<'_>)]) -> String {
+fn compare_body(r: &Report, lang: Lang, graphs: &[(String, Graph<'_>)]) -> String {
+    let w = words(lang);
     let mut s = format!(
         "<header><h1>{}</h1>{}</header>",
         esc(w.compare_title),
         header(r, w)
     );
-    let conclusions = conclusion_lines(r, w);
+    let conclusions = conclusion_lines(r, lang);
     if !conclusions.is_empty() {
         let _ = write!(
             s,
@@ -851,14 +764,15 @@ fn compare_body(r: &Report, w: &Words, graphs: &[(String, Graph<'_>)]) -> String
     s
 }
 
-fn compare_page(r: &Report, w: &Words) -> String {
+fn compare_page(r: &Report, lang: Lang) -> String {
     let graphs = compare_graphs(r);
-    page(w, w.compare_title, &compare_body(r, w, &graphs))
+    let w = words(lang);
+    page(w, w.compare_title, &compare_body(r, lang, &graphs))
 }
 
 /// The sweep page: its series, then each size's table and bars (no flame graphs: compare
 /// draws those).
-fn sweep_page(sw: &SweepReport, w: &Words) -> String {
+fn sweep_page(sw: &SweepReport, w: &PageWords) -> String {
     let mut s = format!("<header><h1>{}</h1></header>", esc(w.sweep_title));
     let _ = write!(
         s,
@@ -920,7 +834,7 @@ fn sweep_page(sw: &SweepReport, w: &Words) -> String {
 
 /// The trace page: what was followed, the path, each thread's figures and CPU by category,
 /// and each thread's flame graph.
-fn trace_page(t: &TraceReport, w: &Words) -> String {
+fn trace_page(t: &TraceReport, w: &PageWords) -> String {
     let mut s = format!(
         "<header><h1>{}</h1><dl class=\"facts\">",
         esc(w.trace_title)
@@ -1042,10 +956,10 @@ mod tests {
 
     #[test]
     fn both_languages_name_every_part() {
-        for w in [&en::WORDS, &zh::WORDS] {
+        for w in [words(Lang::En), words(Lang::Zh)] {
             assert!(w.parts.iter().all(|p| !p.is_empty()));
         }
-        assert_eq!(en::WORDS.parts[0], Category::Copy.name());
+        assert_eq!(words(Lang::En).parts[0], Category::Copy.name());
     }
 
     #[test]

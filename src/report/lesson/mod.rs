@@ -4,10 +4,13 @@
 //! arguments (counts as `u64`, sizes in bytes, syscalls as [`Call`]). How to say it is a
 //! language's table ([`en`], [`zh`]): one `say` function that matches every message, so a message
 //! missing in a language does not compile; lists (each path's "what Linux really does", the
-//! myths) are checked to have the same length in every language by a test. A third language is
-//! one more file with one more [`Table`].
+//! myths) are checked to have the same length in every language by a test. The HTML page's
+//! words are a [`PageWords`] in the same table (a struct literal: a field missing in a language
+//! does not compile either). A third language is one more file with one more [`Table`], for
+//! the whole lesson and the page.
 
 mod en;
+mod page;
 mod zh;
 
 use std::fmt;
@@ -17,6 +20,7 @@ use crate::receive::ReceiverKind;
 pub use crate::report::text::Lang;
 use crate::results::CacheState;
 use crate::transport::Transport;
+pub use page::PageWords;
 
 /// One language: everything the lesson says in it.
 pub struct Table {
@@ -37,6 +41,8 @@ pub struct Table {
     pub sentence_gap: &'static str,
     /// Between the items of a list in a sentence: ", " in English, "、" in Chinese.
     pub list_sep: &'static str,
+    /// The words of the HTML page (`--export-html`).
+    pub page: PageWords,
 }
 
 /// The table of `lang`.
@@ -275,6 +281,37 @@ pub enum JdkTransfer {
     SendfileOnly,
     /// copy_file_range first, refused, then sendfile (JDK-8292562, JDK 20 and later).
     CopyFileRangeFirst,
+}
+
+/// A sampled time per GiB as compare's conclusion writes it: "~12" when few samples are behind
+/// it (the tables' mark), "12" else; milliseconds as [`crate::size::fmt_ms`] writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampled {
+    pub ns: u64,
+    pub few: bool,
+}
+
+impl fmt::Display for Sampled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.few {
+            f.write_str("~")?;
+        }
+        f.write_str(&crate::size::fmt_ms(self.ns))
+    }
+}
+
+/// A path's figure against read-write's, paired run by run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Paired {
+    /// The runs' ranges overlap: no ranking.
+    WithinNoise,
+    /// The median of the paired ratios, and their range when there was more than one run.
+    Ratio {
+        median: f64,
+        range: Option<(f64, f64)>,
+    },
+    /// Not measured.
+    NotMeasured,
 }
 
 /// Everything the lesson says that is not a fixed list: a word, a heading, or a sentence with
@@ -522,6 +559,33 @@ pub enum Msg<'a> {
 
     /// "self-counted: sendfile64 1": the path's own count, when perf could not count.
     SelfCountedNames(&'a str),
+
+    // ── compare's conclusion, one sentence each ──
+    /// These paths' serving threads copied nothing: at most `most` against read-write's.
+    NoServingCopy {
+        paths: &'a [&'a str],
+        most: Sampled,
+        read_write: Sampled,
+    },
+    /// These zero-copy paths' serving threads copied all the same, mostly in softirq.
+    CopiedInSoftirq {
+        paths: &'a [(&'a str, Sampled)],
+    },
+    /// Every receiver copied: `lo` to `hi` ms/GiB over the paths (`hi` None: one figure).
+    ReceiversCopied {
+        lo: Sampled,
+        hi: Option<Sampled>,
+    },
+    /// Both threads' CPU per GiB against read-write's, cheapest first.
+    EndToEnd {
+        read_write_ns: u64,
+        paths: &'a [(&'a str, Paired)],
+    },
+    /// The serving thread's syscalls per transfer against read-write's.
+    ServingSyscalls {
+        paths: &'a [(&'a str, u64)],
+        read_write: u64,
+    },
 
     // ── quiz: questions and explanations ──
     CountedBy(Counted),
