@@ -98,18 +98,9 @@ fn assert_agrees(d: &Value, report: &Value) {
     assert_eq!(column(d, "data syscalls"), data, "{d:#}");
 }
 
-fn perf_paranoid() -> Option<i32> {
-    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-}
-
 #[test]
 fn root_gets_the_full_table() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require!(Need::root("for the full table"));
     let d = diagnosis(&run(&["doctor", "--json"], &[]));
     assert_eq!(d["full_table"], true, "{d:#}");
     assert_eq!(d["counter_source"], "perf", "{d:#}");
@@ -161,19 +152,16 @@ fn root_gets_the_full_table() {
 
 #[test]
 fn unprivileged_user_is_told_the_fixes() {
-    let Some(sp) = setpriv() else {
-        eprintln!("skipped: no setpriv");
-        return;
-    };
-    if !is_root() || perf_paranoid().is_none_or(|p| p < 2) {
-        eprintln!("skipped: needs root to drop privileges and perf_event_paranoid >= 2");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::root("to drop privileges"),
+        Need::perf_closed_to_users()
+    );
     let bin_dir = world_readable_dir();
     let b = copy_bin_to(bin_dir.path());
     let tmp = world_writable_dir();
 
-    let out = run_as_nobody(&sp, &b, &["doctor", "--json"], tmp.path());
+    let out = run_as_nobody(&b, &["doctor", "--json"], tmp.path());
     assert_eq!(out.code, Some(1), "{}", out.dump());
     let d = diagnosis(&out);
     assert_eq!(d["full_table"], false, "{d:#}");
@@ -200,7 +188,7 @@ fn unprivileged_user_is_told_the_fixes() {
         .unwrap_or("");
     assert!(fix.contains("root") && fix.contains("sudo"), "fix: {fix}");
 
-    let text = run_as_nobody(&sp, &b, &["doctor"], tmp.path());
+    let text = run_as_nobody(&b, &["doctor"], tmp.path());
     assert_eq!(text.code, Some(1), "{}", text.dump());
     assert!(
         text.stdout
@@ -210,17 +198,16 @@ fn unprivileged_user_is_told_the_fixes() {
     );
     assert!(text.stdout.contains("fix: "), "{}", text.dump());
 
-    let out = run_as_nobody(&sp, &b, &COMPARE, tmp.path());
+    let out = run_as_nobody(&b, &COMPARE, tmp.path());
     let report = parse_json(&out);
     assert_agrees(&d, &report);
 }
 
 #[test]
 fn missing_tracefs_falls_back_to_rusage() {
-    if !is_root() {
-        eprintln!("skipped: needs root (without it perf is refused before tracefs matters)");
-        return;
-    }
+    require!(Need::root(
+        "(without it perf is refused before tracefs matters)"
+    ));
     let env = [("COPYLAB_TRACEFS", "/nonexistent")];
     let d = diagnosis(&run(&["doctor", "--json"], &env));
     assert_eq!(d["full_table"], false, "{d:#}");

@@ -11,37 +11,10 @@ use unicode_width::UnicodeWidthStr;
 
 const LANGS: [&str; 2] = ["en", "zh"];
 
-/// Run copylab with LC_ALL, LC_MESSAGES and LANG removed from its environment (whatever the test
-/// runner's locale is), then `envs` set: the language is decided only by what the test says.
+/// Run copylab with no locale in its environment (whatever the test runner's is), then `envs`
+/// set: the language is decided only by what the test says.
 fn run_locale(args: &[&str], envs: &[(&str, &str)]) -> Out {
-    let mut cmd = assert_cmd::Command::new(bin());
-    cmd.args(args)
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .env_remove("COPYLAB_TRACEFS")
-        .env_remove("NO_COLOR")
-        .timeout(TIMEOUT);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let what = format!(
-        "env -u LC_ALL -u LC_MESSAGES -u LANG {}{} {}",
-        envs.iter()
-            .map(|(k, v)| format!("{k}={v} "))
-            .collect::<String>(),
-        bin(),
-        args.join(" ")
-    );
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running `{what}` failed: {e}"));
-    Out {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        what,
-    }
+    Cmd::copylab(args).without_locale().envs(envs).run()
 }
 
 /// `copylab explain args` in a neutral locale; must succeed without a panic.
@@ -457,10 +430,7 @@ const MEASURE: [&str; 6] = ["explain", "sendfile", "--measure", "--size", "8M", 
 
 #[test]
 fn measure_writes_real_figures_as_root() {
-    if !is_root() {
-        eprintln!("skipped: needs root for perf syscall counters");
-        return;
-    }
+    require!(Need::root("for perf syscall counters"));
     let mut en = MEASURE.to_vec();
     en.push("en");
     let out = run_locale(&en, &[]);
@@ -554,37 +524,28 @@ fn measure_writes_real_figures_as_root() {
     }
 }
 
-fn perf_paranoid() -> Option<i32> {
-    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-}
-
-/// setpriv and a copy of the binary nobody can run, when this test can drop privileges and
-/// perf is closed to unprivileged users.
-fn unprivileged() -> Option<(std::path::PathBuf, tempfile::TempDir, std::path::PathBuf)> {
-    let Some(sp) = setpriv() else {
-        eprintln!("skipped: no setpriv");
-        return None;
-    };
-    if !is_root() || perf_paranoid().is_none_or(|p| p < 2) {
-        eprintln!("skipped: needs root to drop privileges and perf_event_paranoid >= 2");
-        return None;
-    }
+/// A copy of the binary nobody can run, when this test can drop privileges and perf is closed
+/// to unprivileged users (None, the test reported as skipped, otherwise).
+fn unprivileged() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    require!(else None;
+        Need::tool("setpriv"),
+        Need::root("to drop privileges"),
+        Need::perf_closed_to_users()
+    );
     let dir = world_readable_dir();
     let b = copy_bin_to(dir.path());
-    Some((sp, dir, b))
+    Some((dir, b))
 }
 
 #[test]
 fn measure_without_privileges_says_syscalls_were_not_counted() {
-    let Some((sp, _bin_dir, b)) = unprivileged() else {
+    let Some((_bin_dir, b)) = unprivileged() else {
         return;
     };
     let tmp = world_writable_dir();
     let mut args = MEASURE.to_vec();
     args.push("en");
-    let out = run_as_nobody(&sp, &b, &args, tmp.path());
+    let out = run_as_nobody(&b, &args, tmp.path());
     assert!(out.success(), "{}", out.dump());
     let measured = flatten(
         out.stdout
@@ -627,13 +588,13 @@ fn measure_without_privileges_says_syscalls_were_not_counted() {
 #[test]
 
 fn measure_warnings_fit_100_columns() {
-    let Some((sp, _bin_dir, b)) = unprivileged() else {
+    let Some((_bin_dir, b)) = unprivileged() else {
         return;
     };
     let tmp = world_writable_dir();
     let mut args = MEASURE.to_vec();
     args.push("en");
-    let out = run_as_nobody(&sp, &b, &args, tmp.path());
+    let out = run_as_nobody(&b, &args, tmp.path());
     assert!(out.success(), "{}", out.dump());
     for l in out.stdout.lines() {
         assert!(l.width() <= 100, "{} columns: {l:?}", l.width());
@@ -730,10 +691,7 @@ fn bad_topics_fail_cleanly() {
 /// io-uring-splice names the worker threads' CPU, in both languages.
 #[test]
 fn measure_newer_paths_in_both_languages() {
-    if !is_root() {
-        eprintln!("skipped: needs root for perf syscall counters");
-        return;
-    }
+    require!(Need::root("for perf syscall counters"));
     let cases: [(&str, &[&str], &[&str]); 3] = [
         (
             "vmsplice",
@@ -1446,10 +1404,7 @@ fn mapped_of(line: &str) -> f64 {
 /// (n/a) when the machine is busy.
 #[test]
 fn receive_measure_writes_the_matrix_of_this_run() {
-    if !is_root() {
-        eprintln!("skipped: needs root for the private network namespace and perf");
-        return;
-    }
+    require!(Need::root("for the private network namespace and perf"));
     let _shared = system_state(false);
     let out = run_locale(
         &[
@@ -1503,12 +1458,11 @@ fn receive_measure_writes_the_matrix_of_this_run() {
 /// pairs are n/a, with the fix.
 #[test]
 fn receive_measure_without_privileges_says_why_zerocopy_is_na() {
-    let Some((sp, _bin_dir, b)) = unprivileged() else {
+    let Some((_bin_dir, b)) = unprivileged() else {
         return;
     };
     let tmp = world_writable_dir();
     let out = run_as_nobody(
-        &sp,
         &b,
         &[
             "explain",

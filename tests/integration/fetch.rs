@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// A failed fetch: non-zero exit, a `copylab: ` line on stderr mentioning `needle`, no `out`
 /// file and no temporary left in its directory.
-fn assert_failed_cleanly(r: &CmdOut, out: &Path, needle: &str) {
+fn assert_failed_cleanly(r: &Out, out: &Path, needle: &str) {
     assert_eq!(r.code, Some(1), "{}", r.dump());
     assert!(!r.stderr.contains("panicked"), "{}", r.dump());
     let err = r.stderr.trim_end();
@@ -71,13 +71,16 @@ fn http_against_a_raw_server_fails_cleanly() {
     let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--count", "1"]);
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&[
-        "fetch",
-        &srv.addr.target(),
-        "--http",
-        "--out",
-        path_str(&out),
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            &srv.addr.target(),
+            "--http",
+            "--out",
+            path_str(&out),
+        ],
+        &[],
+    );
     assert_failed_cleanly(&r, &out, "failed");
     srv.connection();
     assert_eq!(srv.wait_exit(WAIT).code(), Some(0), "{}", srv.dump());
@@ -91,7 +94,7 @@ fn short_http_body_fails_cleanly() {
     let addr = fake_server(resp, true);
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
     assert_failed_cleanly(&r, &out, "1000 of 100000");
 }
 
@@ -103,16 +106,16 @@ fn http_response_without_content_length_fails() {
     );
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
     assert_failed_cleanly(&r, &out, "Content-Length");
 }
 
 /// Fetch `response` from a fake server into a fresh `--out` file: (result, out path, its dir).
-fn fetch_fake(response: &[u8]) -> (CmdOut, std::path::PathBuf, tempfile::TempDir) {
+fn fetch_fake(response: &[u8]) -> (Out, std::path::PathBuf, tempfile::TempDir) {
     let addr = fake_server(response.to_vec(), true);
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
     (r, out, outdir)
 }
 
@@ -168,15 +171,18 @@ fn a_server_that_never_answers_times_out() {
     let addr = silent_server(b"");
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&[
-        "fetch",
-        &addr,
-        "--http",
-        "--timeout",
-        "1",
-        "--out",
-        path_str(&out),
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            &addr,
+            "--http",
+            "--timeout",
+            "1",
+            "--out",
+            path_str(&out),
+        ],
+        &[],
+    );
     assert_failed_cleanly(&r, &out, "--timeout");
 }
 
@@ -185,15 +191,18 @@ fn a_server_that_stops_mid_body_times_out() {
     let addr = silent_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&[
-        "fetch",
-        &addr,
-        "--http",
-        "--timeout",
-        "1",
-        "--out",
-        path_str(&out),
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            &addr,
+            "--http",
+            "--timeout",
+            "1",
+            "--out",
+            path_str(&out),
+        ],
+        &[],
+    );
     assert_failed_cleanly(&r, &out, "sent nothing for 1 s");
 }
 
@@ -216,7 +225,7 @@ fn a_declared_length_that_leaves_less_than_the_margin_free_is_refused() {
         true,
     );
     let out = fs.path().join("got.bin");
-    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
     assert_failed_cleanly(&r, &out, "256 MiB file system");
     assert!(r.stderr.contains("--out"), "{}", r.dump());
 }
@@ -227,29 +236,35 @@ fn a_body_past_max_size_is_cut() {
     let addr = fake_server(vec![9u8; 300_000], false);
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&[
-        "fetch",
-        &addr,
-        "--max-size",
-        "100K",
-        "--out",
-        path_str(&out),
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            &addr,
+            "--max-size",
+            "100K",
+            "--out",
+            path_str(&out),
+        ],
+        &[],
+    );
     assert_failed_cleanly(&r, &out, "more than --max-size 102400");
     // HTTP: a declared length over the limit fails before the body.
     let addr = fake_server(
         b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\nabc".to_vec(),
         true,
     );
-    let r = copylab(&[
-        "fetch",
-        &addr,
-        "--http",
-        "--max-size",
-        "100K",
-        "--out",
-        path_str(&out),
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            &addr,
+            "--http",
+            "--max-size",
+            "100K",
+            "--out",
+            path_str(&out),
+        ],
+        &[],
+    );
     assert_failed_cleanly(&r, &out, "more than --max-size 102400");
 }
 
@@ -258,7 +273,7 @@ fn server_closing_before_a_response_head_fails() {
     let addr = fake_server(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(), true);
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = copylab(&["fetch", &addr, "--http", "--out", path_str(&out)]);
+    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
     assert_failed_cleanly(&r, &out, "before a complete response head");
 }
 
@@ -273,16 +288,19 @@ fn http_404_fails_and_keeps_an_existing_file() {
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
     std::fs::write(&out, "old content").unwrap();
-    let r = copylab(&[
-        "fetch",
-        &srv.addr.target(),
-        "--http",
-        "--path",
-        "/nope",
-        "--out",
-        path_str(&out),
-        "--json",
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            &srv.addr.target(),
+            "--http",
+            "--path",
+            "/nope",
+            "--out",
+            path_str(&out),
+            "--json",
+        ],
+        &[],
+    );
     assert_eq!(r.code, Some(1), "{}", r.dump());
     assert!(r.stderr.contains("404"), "{}", r.dump());
     let v: Value = serde_json::from_str(&r.stdout).expect("JSON even on failure");
@@ -327,12 +345,12 @@ fn nothing_listening_is_a_one_line_error() {
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
     let target = format!("127.0.0.1:{port}");
-    let r = copylab(&["fetch", &target, "--out", path_str(&out)]);
+    let r = run(&["fetch", &target, "--out", path_str(&out)], &[]);
     assert_failed_cleanly(&r, &out, "cannot connect");
     assert!(r.stderr.contains(&target), "{}", r.dump());
     // And a Unix socket path that does not exist.
     let sock = outdir.path().join("none.sock");
-    let r = copylab(&["fetch", path_str(&sock), "--discard"]);
+    let r = run(&["fetch", path_str(&sock), "--discard"], &[]);
     assert_eq!(r.code, Some(1), "{}", r.dump());
     let err = r.stderr.trim_end();
     assert!(
@@ -345,7 +363,7 @@ fn nothing_listening_is_a_one_line_error() {
 
 #[test]
 fn neither_out_nor_discard_is_an_error() {
-    let r = copylab(&["fetch", "127.0.0.1:9"]);
+    let r = run(&["fetch", "127.0.0.1:9"], &[]);
     assert_ne!(r.code, Some(0), "{}", r.dump());
     let err = r.stderr.trim_end();
     assert!(
@@ -383,7 +401,7 @@ fn bad_fetch_arguments() {
             "directory",
         ),
     ] {
-        let r = copylab(&args);
+        let r = run(&args, &[]);
         assert_eq!(r.code, Some(1), "{args:?}\n{}", r.dump());
         let err = r.stderr.trim_end();
         assert!(
@@ -404,7 +422,7 @@ fn bad_fetch_arguments() {
             "--path",
         ),
     ] {
-        let r = copylab(&args);
+        let r = run(&args, &[]);
         assert_eq!(r.code, Some(2), "{args:?}\n{}", r.dump());
         assert!(
             r.stderr.contains(&format!("'{flag} ")),
@@ -486,7 +504,7 @@ fn four_connections_text_output() {
     let size = 123_457;
     let file = write_file(dir.path(), "data.bin", size, 24);
     let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--count", "4"]);
-    let r = copylab(&["fetch", &srv.addr.target(), "-c", "4", "--discard"]);
+    let r = run(&["fetch", &srv.addr.target(), "-c", "4", "--discard"], &[]);
     r.assert_ok();
     assert!(r.stdout.contains("4 connections"), "{}", r.dump());
     assert!(
@@ -525,7 +543,7 @@ fn discard_truncate_counts_without_hashing() {
         if http {
             targs.push("--http");
         }
-        let r = copylab(&targs);
+        let r = run(&targs, &[]);
         r.assert_ok();
         assert!(r.stdout.contains(&format!("{size} bytes")), "{}", r.dump());
         assert!(r.stdout.contains("sha256 n/a"), "{}", r.dump());
@@ -542,7 +560,7 @@ fn out_text_output_names_the_file_and_hash() {
     let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--count", "1"]);
     let outdir = tempdir();
     let out = outdir.path().join("copy.bin");
-    let r = copylab(&["fetch", &srv.addr.target(), "--out", path_str(&out)]);
+    let r = run(&["fetch", &srv.addr.target(), "--out", path_str(&out)], &[]);
     r.assert_ok();
     let want = sha256_file(&file);
     assert!(r.stdout.contains(&format!("sha256 {want}")), "{}", r.dump());
@@ -583,8 +601,8 @@ fn signal_stops_a_stalled_fetch(sig: nix::sys::signal::Signal) {
     let addr = l.local_addr().unwrap().to_string();
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let child = std::process::Command::new(bin())
-        .args(["fetch", &addr, "--out", path_str(&out)])
+    let child = Cmd::copylab(&["fetch", &addr, "--out", path_str(&out)])
+        .command()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -634,14 +652,11 @@ fn scopeguard(c: std::process::Child) -> KillOnDrop {
 
 #[test]
 fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv is not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to run the client as nobody (root ignores ulimit -u)");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::tool("prlimit"),
+        Need::root("to run the client as nobody (root ignores ulimit -u)")
+    );
     let dir = world_readable_dir();
     let file = write_file(dir.path(), "data.bin", 100_000, 31);
     let bin = copy_bin_to(dir.path());
@@ -650,8 +665,7 @@ fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
     let tmp = world_writable_dir();
     // As nobody with at most 40 threads: 100 connections cannot all start.
     let r = run_as_nobody(
-        &setpriv,
-        Path::new("/usr/bin/prlimit"),
+        &tool("prlimit"),
         &[
             "--nproc=40",
             path_str(&bin),
@@ -717,31 +731,37 @@ fn a_servers_words_with_escape_sequences_are_printed_escaped() {
 /// and the cap; at the cap, against nothing listening, every connection fails cleanly.
 #[test]
 fn connections_are_capped_and_the_cap_never_aborts() {
-    let r = copylab(&[
-        "fetch",
-        "127.0.0.1:9",
-        "--discard",
-        "--connections",
-        "100000",
-        "--timeout",
-        "1",
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            "127.0.0.1:9",
+            "--discard",
+            "--connections",
+            "100000",
+            "--timeout",
+            "1",
+        ],
+        &[],
+    );
     assert_eq!(r.code, Some(2), "{}", r.dump());
     assert!(
         r.stderr.contains("'--connections ") && r.stderr.contains("1024"),
         "{}",
         r.dump()
     );
-    let r = copylab(&[
-        "fetch",
-        "127.0.0.1:9",
-        "--discard",
-        "--connections",
-        "1024",
-        "--timeout",
-        "1",
-        "--json",
-    ]);
+    let r = run(
+        &[
+            "fetch",
+            "127.0.0.1:9",
+            "--discard",
+            "--connections",
+            "1024",
+            "--timeout",
+            "1",
+            "--json",
+        ],
+        &[],
+    );
     assert_eq!(r.code, Some(1), "{}", r.dump());
     assert!(!r.stderr.contains("panicked"), "{}", r.dump());
     assert!(
@@ -760,12 +780,10 @@ fn out_dash_writes_the_body_to_stdout() {
     let file = write_file(dir.path(), "data.bin", 300_000, 77);
     let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0"]);
     let got = dir.path().join("stdout.bin");
-    let r = run_cmd(
-        Path::new(bin()),
-        &["fetch", &srv.addr.target(), "--out", "-", "--json"],
-        Some(&got),
-        WAIT,
-    );
+    let r = Cmd::copylab(&["fetch", &srv.addr.target(), "--out", "-", "--json"])
+        .stdout_to(&got)
+        .timeout(WAIT)
+        .run();
     r.assert_ok();
     assert_eq!(sha256_file(&got), sha256_file(&file), "stdout is the body");
     let v: Value = serde_json::from_str(&r.stderr).unwrap_or_else(|e| panic!("{e}\n{}", r.dump()));
@@ -783,7 +801,10 @@ fn a_short_206_that_is_not_cut_at_the_end_is_refused() {
             .to_vec(),
         true,
     );
-    let r = copylab(&["fetch", &addr, "--http", "--range", "0-9", "--discard"]);
+    let r = run(
+        &["fetch", &addr, "--http", "--range", "0-9", "--discard"],
+        &[],
+    );
     assert_eq!(r.code, Some(1), "{}", r.dump());
     assert!(r.stderr.contains("not the range asked for"), "{}", r.dump());
 }

@@ -4,7 +4,7 @@
 use crate::util::*;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// The first stderr line of `copylab ARGS` (within 20 s), then the process is killed: for
@@ -12,8 +12,8 @@ use std::time::Duration;
 fn first_stderr_line(args: &[&str]) -> String {
     // Its own TMPDIR: whatever a stopped copylab leaves there goes with the test.
     let tmp = tempdir();
-    let mut child = Command::new(bin())
-        .args(args)
+    let mut child = Cmd::copylab(args)
+        .command()
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -43,14 +43,7 @@ fn null_node(dir: &Path, name: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_link_planted_at_the_export_temporary_name_is_not_written_through() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv is not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to act as two users");
-        return;
-    }
+    require!(Need::tool("setpriv"), Need::root("to act as two users"));
     let data = tempdir();
     let file = write_file(data.path(), "data.bin", 256 << 10, 1);
     let victim = data.path().join("victim.txt");
@@ -61,7 +54,6 @@ fn a_link_planted_at_the_export_temporary_name_is_not_written_through() {
     std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let link = shared.path().join(".res.csv.copylab-tmp");
     let planted = run_as_nobody(
-        &setpriv,
         Path::new("/bin/ln"),
         &["-s", path_str(&victim), path_str(&link)],
         shared.path(),
@@ -102,10 +94,7 @@ fn an_export_target_that_is_a_link_to_a_file_is_refused_and_the_file_kept() {
 
 #[test]
 fn an_export_to_a_character_device_is_written_in_place_not_replaced() {
-    if !is_root() {
-        eprintln!("skipped: mknod needs root");
-        return;
-    }
+    require!(Need::that(is_root(), "mknod needs root"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", 256 << 10, 3);
     let node = null_node(dir.path(), "null");
@@ -138,15 +127,15 @@ fn an_export_through_a_link_to_stdout_reaches_stdout() {
 
 #[test]
 fn fetch_out_onto_a_character_device_keeps_the_device() {
-    if !is_root() {
-        eprintln!("skipped: mknod needs root");
-        return;
-    }
+    require!(Need::that(is_root(), "mknod needs root"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", 300_000, 5);
     let node = null_node(dir.path(), "null");
     let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--count", "1"]);
-    let r = copylab(&["fetch", &srv.addr.target(), "--out", path_str(&node)]);
+    let r = run(
+        &["fetch", &srv.addr.target(), "--out", path_str(&node)],
+        &[],
+    );
     r.assert_ok();
     srv.wait_exit(WAIT);
     let t = std::fs::symlink_metadata(&node).unwrap().file_type();
@@ -161,7 +150,7 @@ fn fetch_out_onto_a_link_is_refused() {
     std::fs::write(&victim, VICTIM).unwrap();
     let link = dir.path().join("got.bin");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
-    let r = copylab(&["fetch", "127.0.0.1:9", "--out", path_str(&link)]);
+    let r = run(&["fetch", "127.0.0.1:9", "--out", path_str(&link)], &[]);
     assert_eq!(r.code, Some(1), "{}", r.dump());
     assert!(
         r.stderr.contains("--out") && r.stderr.contains("symbolic link"),

@@ -12,25 +12,18 @@ const SIZE: &str = "8M";
 
 /// `copylab quiz ARGS --size 8M` with `stdin` piped in.
 fn quiz(args: &[&str], stdin: &str) -> Out {
-    let mut cmd = assert_cmd::Command::new(bin());
-    cmd.arg("quiz")
+    quiz_bytes(args, stdin.as_bytes().to_vec())
+}
+
+/// `copylab quiz ARGS --size 8M` with raw `stdin` bytes, in no locale (the language is the one
+/// the arguments ask for).
+fn quiz_bytes(args: &[&str], stdin: Vec<u8>) -> Out {
+    Cmd::copylab(&["quiz"])
         .args(args)
-        .args(["--size", SIZE])
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .write_stdin(stdin.to_string())
-        .timeout(TIMEOUT);
-    let out = cmd.output().expect("run copylab quiz");
-    Out {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        what: format!(
-            "copylab quiz {} --size {SIZE} <<< {stdin:?}",
-            args.join(" ")
-        ),
-    }
+        .args(&["--size", SIZE])
+        .without_locale()
+        .stdin(stdin)
+        .run()
 }
 
 fn quiz_json(args: &[&str], stdin: &str) -> Value {
@@ -445,52 +438,6 @@ fn q_or_the_end_of_input_ends_the_quiz_with_the_score_so_far() {
         "{}",
         out.dump()
     );
-}
-
-/// `copylab quiz ARGS --size 8M` with raw `stdin` bytes written from a thread (copylab may stop
-/// reading early, so a write error is expected and ignored).
-fn quiz_bytes(args: &[&str], stdin: Vec<u8>) -> Out {
-    use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(bin())
-        .arg("quiz")
-        .args(args)
-        .args(["--size", SIZE])
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start copylab quiz");
-    let mut input = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let mut err = child.stderr.take().expect("stderr");
-    let err_reader = std::thread::spawn(move || {
-        let mut e = Vec::new();
-        let _ = err.read_to_end(&mut e);
-        e
-    });
-    let mut stdout = Vec::new();
-    let _ = child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_end(&mut stdout);
-    let status = child.wait().expect("wait");
-    let _ = writer.join();
-    Out {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
-        what: format!(
-            "copylab quiz {} --size {SIZE} < (raw bytes)",
-            args.join(" ")
-        ),
-    }
 }
 
 /// A 10 MB line without a newline on stdin is refused once it passes 4 KiB, without reading it

@@ -225,13 +225,13 @@ fn compare_page_and_stacks_say_what_the_json_says() {
         }
     }
 
-    if !profiled(&r) {
-        eprintln!(
-            "skipped the pictures: no CPU profile here ({:?})",
+    require!(Need::that(
+        profiled(&r),
+        format!(
+            "no CPU profile here, the pictures are not checked ({:?})",
             r["warnings"]
-        );
-        return;
-    }
+        )
+    ));
     // The bars: every method and thread, one scale, each part the JSON's pooled figure.
     let bars: Vec<&str> = tags(&page, "svg")
         .into_iter()
@@ -384,10 +384,13 @@ fn trace_writes_a_page_and_stacks_per_thread() {
     for s in svg_blocks(&page) {
         parse_xml(s).unwrap();
     }
-    if !r["profile_unavailable"].is_null() {
-        eprintln!("skipped the stacks: {}", r["profile_unavailable"]);
-        return;
-    }
+    require!(Need::that(
+        r["profile_unavailable"].is_null(),
+        format!(
+            "no profile here, the stacks are not checked ({})",
+            r["profile_unavailable"]
+        )
+    ));
     let mut files = 0;
     for th in r["threads"].as_array().unwrap() {
         let samples = th["cpu"]["samples"].as_u64().unwrap_or(0);
@@ -553,21 +556,13 @@ fn a_failed_stacks_write_leaves_no_half_written_file() {
 /// Unprivileged: no profile, so no stacks; the page still comes, says n/a and why.
 #[test]
 fn unprivileged_page_says_the_profile_is_missing() {
-    let Some(sp) = setpriv() else {
-        eprintln!("skipped: no setpriv");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to drop privileges");
-        return;
-    }
+    require!(Need::tool("setpriv"), Need::root("to drop privileges"));
     let bindir = world_readable_dir();
     let bin = copy_bin_to(bindir.path());
     let tmp = world_writable_dir();
     let html = tmp.path().join("page.html");
     let stacks = tmp.path().join("stacks");
     let out = run_as_nobody(
-        &sp,
         &bin,
         &[
             "compare",
@@ -588,10 +583,10 @@ fn unprivileged_page_says_the_profile_is_missing() {
     );
     assert!(out.success(), "{}", out.dump());
     let page = std::fs::read_to_string(&html).unwrap();
-    if !page.contains("no CPU profile") {
-        eprintln!("skipped: this machine lets anyone sample the kernel");
-        return;
-    }
+    require!(Need::that(
+        page.contains("no CPU profile"),
+        "this machine lets anyone sample the kernel"
+    ));
     assert!(
         page.contains("No callchains were sampled"),
         "flame graphs said missing"
@@ -633,10 +628,10 @@ fn serve_writes_the_serving_threads_stacks_at_exit() {
     let status = srv.wait_exit(std::time::Duration::from_secs(60));
     assert!(status.success(), "serve exited {status:?}");
     let folded = stacks.join("sendfile.serving.folded");
-    if !folded.exists() {
-        eprintln!("skipped: no profile here (nothing sampled)");
-        return;
-    }
+    require!(Need::that(
+        folded.exists(),
+        "no profile here (nothing sampled)"
+    ));
     let text = std::fs::read_to_string(&folded).unwrap();
     assert!(folded_counts(&text, &["sendfile", "serving"]) > 0);
     assert!(text.contains("do_sendfile"), "{text}");

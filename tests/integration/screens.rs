@@ -303,6 +303,7 @@ fn receiver(n: usize) -> (u16, std::thread::JoinHandle<()>) {
 /// plain ASCII with `--style ascii`.
 #[test]
 fn trace_fits_80_100_and_120_columns_with_whole_figures() {
+    require!(Need::tool("python3"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", 4 << 20, 11);
     let (port, received) = receiver(5);
@@ -389,18 +390,15 @@ fn trace_fits_80_100_and_120_columns_with_whole_figures() {
 /// whole file, then a range) from a client of the test's own: serve's stdout.
 fn serve_two_gets(file: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
-    let mut cmd = std::process::Command::new(bin());
-    cmd.args(["serve", path_str(file), "--http", "--method", "read-write"])
-        .args(["--listen", "127.0.0.1:0", "--count", "2"])
+    let mut child = Cmd::copylab(&["serve", path_str(file), "--http", "--method", "read-write"])
+        .args(&["--listen", "127.0.0.1:0", "--count", "2"])
         .args(args)
-        .env_remove("COLUMNS")
-        .env("LANG", "C.UTF-8")
+        .envs(envs)
+        .command()
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("start copylab serve");
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start copylab serve");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut text = String::new();
     // The address: from the listening JSON line, or the text's "… over tcp on ADDR".
@@ -583,10 +581,7 @@ fn explain_fits_80_100_and_120_columns_in_both_languages() {
 /// whole at every width, and the same figures the "Measured here" lines give.
 #[test]
 fn explain_measure_puts_whole_figures_on_the_arrows() {
-    if !is_root() {
-        eprintln!("skipped: needs root for perf syscall counters and sampling");
-        return;
-    }
+    require!(Need::root("for perf syscall counters and sampling"));
     for (width, path) in [(80, "read-write"), (100, "sendfile"), (120, "mmap")] {
         let out = explain_at(
             &[path, "--measure", "--size", "8M", "--lang", "en"],

@@ -13,20 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
-fn need(tool: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "`{tool}` is not installed, and these tests need it: run scripts/test.sh (it installs it)"
-    );
-}
-
 /// A tmux server of the test's own (its own socket: no other tmux is touched) with one session
-/// of `cols` × `rows` running `sh`; the server is killed when dropped.
+/// of `cols` × `rows` running `sh`; the server is killed when dropped. The test requires tmux.
 struct Tmux {
     socket: String,
     cols: usize,
@@ -34,7 +22,6 @@ struct Tmux {
 
 impl Tmux {
     fn start(cols: usize, rows: usize, dir: &std::path::Path) -> Tmux {
-        need("tmux");
         static N: AtomicU32 = AtomicU32::new(0);
         let socket = format!(
             "copylab-test-{}-{}",
@@ -44,36 +31,27 @@ impl Tmux {
         let t = Tmux { socket, cols };
         // The session's environment is this one, made the same on every machine: a UTF-8
         // locale, no COLUMNS (the width is the terminal's).
-        let st = Command::new("tmux")
-            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-s", "s", "-x", &cols.to_string(), "-y", &rows.to_string()])
-            .args(["-c", path_str(dir)])
-            .arg("sh")
-            .env_remove("TMUX")
-            .env_remove("COLUMNS")
-            .env_remove("LINES")
-            .env_remove("NO_COLOR")
-            .env_remove("LC_ALL")
-            .env_remove("LC_CTYPE")
-            .env("LANG", "C.UTF-8")
-            .status()
-            .expect("run tmux");
-        assert!(st.success(), "tmux new-session failed");
+        Cmd::new(
+            "tmux",
+            &["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"],
+        )
+        .args(&["-s", "s", "-x", &cols.to_string(), "-y", &rows.to_string()])
+        .args(&["-c", path_str(dir)])
+        .arg("sh")
+        .env_remove("TMUX")
+        .env_remove("LINES")
+        .run()
+        .assert_ok();
         t
     }
 
     fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
+        Cmd::new("tmux", &["-L", &self.socket])
             .args(args)
-            .output()
-            .expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .run()
+            .assert_ok()
+            .stdout
+            .clone()
     }
 
     /// Clear the screen, then run `command` (the line typed is cleared with it).
@@ -266,7 +244,7 @@ fn assert_breaks_between_values(screen: &str, what: &str) {
 /// screen holds the connections' lines and the summary — no bar, no running totals.
 #[test]
 fn serve_live_in_tmux_fits_and_leaves_nothing_after_ctrl_c() {
-    need("curl");
+    require!(Need::tool("tmux"), Need::tool("curl"));
     for (cols, rows) in [(80, 24), (100, 30)] {
         let what = format!("serve --live at {cols} x {rows}");
         let dir = tempdir();
@@ -354,6 +332,7 @@ fn serve_live_in_tmux_fits_and_leaves_nothing_after_ctrl_c() {
 /// as the teacher's list (`--list --json`, same seed) has it.
 #[test]
 fn quiz_in_tmux_fits_80_columns() {
+    require!(Need::tool("tmux"));
     let dir = tempdir();
     let t = Tmux::start(80, 24, dir.path());
     let what = "quiz at 80 x 24";

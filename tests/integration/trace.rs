@@ -104,21 +104,9 @@ fn assert_threads_add_up(r: &Value, name: &str) {
     assert_eq!(sum, bytes(r, name), "{name}: threads do not add up\n{r:#}");
 }
 
-fn need(tool: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "`{tool}` is not installed, and these tests need it: run scripts/test.sh (it installs it)"
-    );
-}
-
 #[test]
 fn java_transfer_to_is_sendfile_with_the_files_bytes() {
-    need("javac");
+    require!(Need::tool("javac"), Need::tool("java"));
     let dir = tempdir();
     let file = write_file(dir.path(), "segment.log", SIZE, 151);
     let src = dir.path().join("Send.java");
@@ -142,11 +130,9 @@ public class Send {
 "#,
     )
     .expect("write Send.java");
-    let st = Command::new("javac")
-        .args(["-d", path_str(dir.path()), path_str(&src)])
-        .status()
-        .expect("run javac");
-    assert!(st.success(), "javac failed");
+    Cmd::new("javac", &["-d", path_str(dir.path()), path_str(&src)])
+        .run()
+        .assert_ok();
     let (port, got) = receiver();
     let port = port.to_string();
     let r = trace(
@@ -180,7 +166,7 @@ public class Send {
 
 #[test]
 fn python_socket_sendfile_is_sendfile() {
-    need("python3");
+    require!(Need::tool("python3"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", SIZE, 152);
     let (port, got) = receiver();
@@ -202,7 +188,7 @@ fn python_socket_sendfile_is_sendfile() {
 
 #[test]
 fn python_sendall_of_reads_is_read_plus_sendto() {
-    need("python3");
+    require!(Need::tool("python3"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", SIZE, 153);
     let (port, got) = receiver();
@@ -230,11 +216,7 @@ fn gnu_cp_uses_copy_file_range() {
     let dst = dir.path().join("copy.bin");
     let r = trace(&["cp", path_str(&file), path_str(&dst)], &[]);
     assert_eq!(sha_file(&dst), sha_file(&file));
-    let version = Command::new("cp")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
+    let version = Cmd::new("cp", &["--version"]).run().stdout;
     // GNU coreutils 9.0 made cp use copy_file_range; older ones read and write.
     let major: u32 = version
         .lines()
@@ -257,7 +239,7 @@ fn gnu_cp_uses_copy_file_range() {
 
 #[test]
 fn rust_io_copy_file_to_tcp_stream_as_it_is_today() {
-    need("rustc");
+    require!(Need::tool("rustc"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", SIZE, 155);
     let src = dir.path().join("copy.rs");
@@ -267,11 +249,9 @@ fn rust_io_copy_file_to_tcp_stream_as_it_is_today() {
     )
     .expect("write copy.rs");
     let exe = dir.path().join("copy");
-    let st = Command::new("rustc")
-        .args(["-O", "-o", path_str(&exe), path_str(&src)])
-        .status()
-        .expect("run rustc");
-    assert!(st.success(), "rustc failed");
+    Cmd::new("rustc", &["-O", "-o", path_str(&exe), path_str(&src)])
+        .run()
+        .assert_ok();
     let (port, got) = receiver();
     let addr = format!("127.0.0.1:{port}");
     let r = trace(&[path_str(&exe), path_str(&file), &addr], &[]);
@@ -346,42 +326,30 @@ fn wait_port(port: u16) {
 }
 
 fn curl_sha(port: u16, name: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "30",
-            &format!("http://127.0.0.1:{port}/{name}"),
-        ])
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut h = Sha256::new();
-    h.update(&out.stdout);
-    hex(h)
-}
-
-fn nginx_bin() -> String {
-    need("nginx");
-    "nginx".into()
+    let dir = tempdir();
+    let got = dir.path().join(name);
+    let url = format!("http://127.0.0.1:{port}/{name}");
+    Cmd::new(
+        "curl",
+        &["-sS", "--max-time", "30", "-o", path_str(&got), &url],
+    )
+    .run()
+    .assert_ok();
+    sha_file(&got)
 }
 
 /// nginx with `sendfile on`, master and worker, run by trace; Ctrl-C (SIGINT to copylab) ends
 /// it and still prints what was measured, exit 130.
 #[test]
 fn nginx_sendfile_on_is_sendfile_and_ctrl_c_still_reports() {
-    let nginx = nginx_bin();
+    require!(Need::tool("nginx"), Need::tool("curl"));
+    let nginx = tool("nginx").display().to_string();
     let dir = world_readable_dir();
     let file = write_file(dir.path(), "data.bin", SIZE, 157);
     let port = free_port();
     let conf = nginx_conf(dir.path(), port, "sendfile on; sendfile_max_chunk 0;", true);
-    let mut child = Command::new(bin())
-        .args(["trace", "--json", "--", &nginx, "-c", path_str(&conf)])
-        .env_remove("COPYLAB_TRACEFS")
+    let mut child = Cmd::copylab(&["trace", "--json", "--", &nginx, "-c", path_str(&conf)])
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -428,7 +396,8 @@ fn nginx_sendfile_on_is_sendfile_and_ctrl_c_still_reports() {
 /// when nginx exits.
 #[test]
 fn nginx_sendfile_off_reads_and_writes_seen_by_pid() {
-    let nginx = nginx_bin();
+    require!(Need::tool("nginx"), Need::tool("curl"));
+    let nginx = tool("nginx").display().to_string();
     let dir = world_readable_dir();
     let file = write_file(dir.path(), "data.bin", SIZE, 158);
     let port = free_port();
@@ -446,9 +415,8 @@ fn nginx_sendfile_off_reads_and_writes_seen_by_pid() {
         .expect("start nginx");
     wait_port(port);
     let pid = server.id().to_string();
-    let mut tracer = Command::new(bin())
-        .args(["trace", "--json", "--pid", &pid, "--for", "60s"])
-        .env_remove("COPYLAB_TRACEFS")
+    let mut tracer = Cmd::copylab(&["trace", "--json", "--pid", &pid, "--for", "60s"])
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -500,16 +468,16 @@ fn without_tracepoints_the_command_still_runs_and_syscalls_say_na() {
     assert!(out.stderr.contains("syscalls: n/a"), "{}", out.dump());
 }
 
-/// `args` run by an unprivileged user of its own (None when not root or setpriv is missing).
+/// `args` run by an unprivileged user of its own (None, the test reported as skipped, when not
+/// root or setpriv is missing).
 fn as_nobody(args: &[&str]) -> Option<Out> {
-    let setpriv = setpriv()?;
-    if !is_root() {
-        eprintln!("skipped: needs root to switch to an unprivileged user");
-        return None;
-    }
+    require!(else None;
+        Need::tool("setpriv"),
+        Need::root("to switch to an unprivileged user")
+    );
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
-    Some(run_as_nobody(&setpriv, &bin, args, dir.path()))
+    Some(run_as_nobody(&bin, args, dir.path()))
 }
 
 #[test]
@@ -626,7 +594,7 @@ fn the_results_go_to_stderr_and_the_programs_stdout_stays_its_own() {
 /// line that counts them all; then the tables.
 #[test]
 fn trace_leads_with_its_answer_and_folds_the_helpers() {
-    need("python3");
+    require!(Need::tool("python3"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", SIZE, 160);
     let (port, got) = receiver();
@@ -710,10 +678,10 @@ fn trace_leads_with_its_answer_and_folds_the_helpers() {
 /// with the limit it was given.
 #[test]
 fn the_command_keeps_its_descriptor_limit() {
-    need("prlimit");
+    require!(Need::tool("prlimit"));
     let dir = tempdir();
     let res = dir.path().join("trace.json");
-    let out = run_program(
+    let out = Cmd::new(
         "prlimit",
         &[
             "--nofile=1024:4096",
@@ -727,9 +695,8 @@ fn the_command_keeps_its_descriptor_limit() {
             "-c",
             "ulimit -n",
         ],
-        &[],
-        TIMEOUT,
-    );
+    )
+    .run();
     assert!(out.success(), "{}", out.dump());
     assert_eq!(out.stdout, "1024\n", "{}", out.dump());
 }
@@ -813,10 +780,9 @@ fn wait_for_process(argv: &[&str]) {
 
 /// `copylab trace --json ARGS` started in the background, its stdout and stderr piped.
 fn spawn_trace(args: &[&str]) -> std::process::Child {
-    Command::new(bin())
-        .arg("trace")
+    Cmd::copylab(&["trace"])
         .args(args)
-        .env_remove("COPYLAB_TRACEFS")
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1039,17 +1005,11 @@ fn output_onto_a_fifo_without_a_reader_can_be_interrupted() {
 #[test]
 fn output_dash_is_stdout() {
     let dir = tempdir();
-    let out = Command::new(bin())
-        .args(["trace", "--json", "--no-profile", "-o", "-", "--", "true"])
+    let out = Cmd::copylab(&["trace", "--json", "--no-profile", "-o", "-", "--", "true"])
         .current_dir(dir.path())
-        .output()
-        .expect("run copylab");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("the results on stdout");
+        .run();
+    assert!(out.success(), "{}", out.dump());
+    let r: Value = serde_json::from_str(&out.stdout).expect("the results on stdout");
     assert_eq!(r["exit_code"], 0, "{r:#}");
     assert!(!dir.path().join("-").exists(), "a file named - was written");
 }
@@ -1080,23 +1040,17 @@ fn an_unwritable_output_is_refused_before_the_command_runs() {
 /// Runs in a private mount namespace with its own tracefs mount readable by that user's group.
 #[test]
 fn a_setuid_program_traced_unprivileged_says_nothing_was_counted() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv is not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to make the unprivileged user with CAP_PERFMON");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::tool("unshare"),
+        Need::root("to make the unprivileged user with CAP_PERFMON")
+    );
     let suid = Path::new("/usr/bin/mount");
     let ok = std::fs::metadata(suid).is_ok_and(|m| {
         use std::os::unix::fs::PermissionsExt;
         m.permissions().mode() & 0o4000 != 0
     });
-    if !ok {
-        eprintln!("skipped: /usr/bin/mount is not setuid here");
-        return;
-    }
+    require!(Need::that(ok, "/usr/bin/mount is not setuid here"));
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
     let tfs = dir.path().join("tracefs");
@@ -1109,11 +1063,11 @@ fn a_setuid_program_traced_unprivileged_says_nothing_was_counted() {
         let script = format!(
             "mount -t tracefs -o gid={id} nodev {t} && COPYLAB_TRACEFS={t} {sp} --reuid={id} --regid={id} --clear-groups --inh-caps=+perfmon --ambient-caps=+perfmon -- {b} trace --json --no-profile -o {r} -- {program} > /dev/null; rc=$?; mount -o remount,gid=0 {t}; umount {t}; exit $rc",
             t = path_str(&tfs),
-            sp = setpriv.display(),
+            sp = tool("setpriv").display(),
             b = path_str(&bin),
             r = path_str(&res),
         );
-        let out = run_program("unshare", &["-m", "sh", "-c", &script], &[], TIMEOUT);
+        let out = Cmd::new("unshare", &["-m", "sh", "-c", &script]).run();
         assert!(out.success(), "{}", out.dump());
         let text = std::fs::read_to_string(&res).unwrap_or_else(|e| panic!("{e}\n{}", out.dump()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -1141,7 +1095,7 @@ fn a_setuid_program_traced_unprivileged_says_nothing_was_counted() {
 /// and reaped, then copylab goes on.
 #[test]
 fn a_pid_that_exits_while_being_attached_is_named_as_the_cause() {
-    need("python3");
+    require!(Need::tool("python3"));
     let mut caught = 0;
     for _ in 0..5 {
         let mut target = Command::new("python3")
@@ -1194,8 +1148,7 @@ fn a_pid_that_exits_while_being_attached_is_named_as_the_cause() {
 /// the limit to raise it to, exit 1 — not "perf counters refused … run as root".
 #[test]
 fn a_pid_beyond_the_descriptor_limit_names_ulimit_n() {
-    need("python3");
-    need("prlimit");
+    require!(Need::tool("python3"), Need::tool("prlimit"));
     let mut target = Command::new("python3")
         .args([
             "-c",
@@ -1209,7 +1162,7 @@ fn a_pid_beyond_the_descriptor_limit_names_ulimit_n() {
         .read_line(&mut line)
         .expect("python is up");
     let pid = target.id().to_string();
-    let out = run_program(
+    let out = Cmd::new(
         "prlimit",
         &[
             "--nofile=64:64",
@@ -1220,9 +1173,8 @@ fn a_pid_beyond_the_descriptor_limit_names_ulimit_n() {
             "--for",
             "2s",
         ],
-        &[],
-        TIMEOUT,
-    );
+    )
+    .run();
     let _ = target.kill();
     let _ = target.wait();
     assert_clean_error(
@@ -1239,29 +1191,23 @@ fn a_pid_beyond_the_descriptor_limit_names_ulimit_n() {
 /// the planted directories made by an unprivileged user in a TMPDIR anyone may write to.
 #[test]
 fn a_planted_tracefs_mount_point_does_not_deny_tracing() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv is not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: mounting tracefs needs root");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::tool("unshare"),
+        Need::root("to mount tracefs")
+    );
     let tmp = world_writable_dir();
     let ids = unprivileged_args().join(" ");
     // `exec` keeps the shell's pid, so the names planted are the ones the old code would use.
     let script = format!(
         "for m in $(awk '$3 == \"tracefs\" {{ print $2 }}' /proc/mounts); do umount -l \"$m\"; done; for n in 0 1 2; do {sp} {ids} mkdir {t}/copylab-tracefs-$$-$n || exit 9; done; exec {b} trace --json --no-profile -- true",
-        sp = setpriv.display(),
+        sp = tool("setpriv").display(),
         t = path_str(tmp.path()),
         b = bin(),
     );
-    let out = run_program(
-        "unshare",
-        &["-m", "sh", "-c", &script],
-        &[("TMPDIR", path_str(tmp.path()))],
-        TIMEOUT,
-    );
+    let out = Cmd::new("unshare", &["-m", "sh", "-c", &script])
+        .envs(&[("TMPDIR", path_str(tmp.path()))])
+        .run();
     assert!(out.success(), "{}", out.dump());
     let r = results_in(&out.stderr);
     assert!(

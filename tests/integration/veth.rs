@@ -12,20 +12,9 @@ use std::time::{Duration, Instant};
 /// Where copylab keeps the marks that prove it made a namespace.
 const MARKS: &str = "/run/copylab/netns";
 
-/// Whether this machine can make namespaces (root, iproute2): the tests say so and skip if not.
-fn can_make_namespaces() -> bool {
-    if !is_root() {
-        eprintln!("skipped: network namespaces need root");
-        return false;
-    }
-    if !["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
-    {
-        eprintln!("skipped: iproute2 is not installed (scripts/test.sh installs it)");
-        return false;
-    }
-    true
+/// What making network namespaces takes: root and iproute2.
+fn namespaces() -> Need {
+    Need::all([Need::root("to make network namespaces"), Need::tool("ip")])
 }
 
 /// `ip netns list` and `ip -o link` lines naming copylab process `pid`'s namespaces or links,
@@ -43,8 +32,8 @@ fn leftovers(pid: u32) -> Vec<String> {
         .filter(|p| std::path::Path::new(p).exists())
         .collect();
     for args in [&["netns", "list"][..], &["-o", "link"][..]] {
-        let out = Command::new("ip").args(args).output().expect("run ip");
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let out = Cmd::new("ip", args).run();
+        for line in out.stdout.lines() {
             if line
                 .split(|c: char| c.is_whitespace() || c == ':' || c == '@')
                 .any(|w| names.iter().any(|n| n == w))
@@ -58,28 +47,28 @@ fn leftovers(pid: u32) -> Vec<String> {
 
 /// A long veth compare, started in the background: paced so it runs for many seconds.
 fn start_long_compare() -> Child {
-    Command::new(bin())
-        .args([
-            "compare",
-            "--transport",
-            "veth",
-            "--link",
-            "100mbit",
-            "--size",
-            "4M",
-            "--methods",
-            "sendfile",
-            "--runs",
-            "100",
-            "--warmup",
-            "0",
-            "--no-profile",
-            "--json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start copylab")
+    Cmd::copylab(&[
+        "compare",
+        "--transport",
+        "veth",
+        "--link",
+        "100mbit",
+        "--size",
+        "4M",
+        "--methods",
+        "sendfile",
+        "--runs",
+        "100",
+        "--warmup",
+        "0",
+        "--no-profile",
+        "--json",
+    ])
+    .command()
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start copylab")
 }
 
 /// Wait until `pid`'s serving namespace exists (the set-up is done), or fail.
@@ -123,9 +112,7 @@ fn signal(child: &Child, sig: libc::c_int) {
 
 #[test]
 fn every_path_is_byte_exact_over_veth_and_nothing_is_left() {
-    if !can_make_namespaces() {
-        return;
-    }
+    require!(namespaces());
     let _lock = system_state(true);
     let dir = tempdir();
     // 3 MiB + 5 bytes: not a multiple of any chunk, so every path's last short chunk crosses too.
@@ -196,9 +183,7 @@ fn every_path_is_byte_exact_over_veth_and_nothing_is_left() {
 
 #[test]
 fn ctrl_c_removes_the_namespaces() {
-    if !can_make_namespaces() {
-        return;
-    }
+    require!(namespaces());
     let _lock = system_state(true);
     // Once: a graceful stop at the next run, exit 130, the guard removes them.
     let mut child = start_long_compare();
@@ -224,9 +209,7 @@ fn ctrl_c_removes_the_namespaces() {
 
 #[test]
 fn after_kill_9_the_next_run_removes_the_stale_namespaces() {
-    if !can_make_namespaces() {
-        return;
-    }
+    require!(namespaces());
     let _lock = system_state(true);
     let mut child = start_long_compare();
     let pid = child.id();
@@ -262,10 +245,7 @@ fn after_kill_9_the_next_run_removes_the_stale_namespaces() {
 
 #[test]
 fn without_root_one_line_says_how_to_fix_it() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv (util-linux) is not installed");
-        return;
-    };
+    require!(Need::tool("setpriv"));
     if !is_root() {
         // Already unprivileged: the refusal is the direct answer.
         let out = run(&["compare", "--transport", "veth", "--size", "64K"], &[]);
@@ -278,16 +258,14 @@ fn without_root_one_line_says_how_to_fix_it() {
         &["compare", "--transport", "veth", "--size", "64K"][..],
         &["lab", "up"][..],
     ] {
-        let out = run_as_nobody(&setpriv, &b, args, dir.path());
+        let out = run_as_nobody(&b, args, dir.path());
         assert_clean_error(&out, &["root", "sudo"]);
     }
 }
 
 #[test]
 fn lab_up_serves_across_namespaces_and_lab_down_removes_it() {
-    if !can_make_namespaces() {
-        return;
-    }
+    require!(namespaces());
     let _lock = system_state(true);
     // A lab a failed earlier run left up would make `lab up` refuse.
     let _ = run(&["lab", "down"], &[]);
@@ -310,7 +288,7 @@ fn lab_up_serves_across_namespaces_and_lab_down_removes_it() {
     let got = dir.path().join("got");
     let t0 = Instant::now();
     let fetched = loop {
-        let out = run_program(
+        let out = Cmd::new(
             "ip",
             &[
                 "netns",
@@ -324,9 +302,8 @@ fn lab_up_serves_across_namespaces_and_lab_down_removes_it() {
                 "--timeout",
                 "5",
             ],
-            &[],
-            TIMEOUT,
-        );
+        )
+        .run();
         if out.success() || t0.elapsed() > Duration::from_secs(20) {
             break out;
         }
@@ -337,10 +314,10 @@ fn lab_up_serves_across_namespaces_and_lab_down_removes_it() {
     assert!(fetched.success(), "{}", fetched.dump());
     assert_eq!(std::fs::read(&got).ok(), std::fs::read(&file).ok());
     assert!(down.stdout.contains("removed"), "{}", down.dump());
-    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&list.stdout).contains("copylab-lab"));
-    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&links.stdout).contains("copylab-srv"));
+    let list = Cmd::new("ip", &["netns", "list"]).run();
+    assert!(!list.stdout.contains("copylab-lab"), "{}", list.dump());
+    let links = Cmd::new("ip", &["-o", "link"]).run();
+    assert!(!links.stdout.contains("copylab-srv"), "{}", links.dump());
 }
 
 /// Namespaces and links that only look like copylab's, made here by `ip` as someone else
@@ -415,13 +392,7 @@ impl Drop for Decoys {
 }
 
 fn ip_ok(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    Cmd::new("ip", args).run().assert_ok();
 }
 
 /// A quick veth compare (it removes stale pairs first).
@@ -451,9 +422,7 @@ fn quick_veth_compare() -> Out {
 /// clean-up of stale pairs, not by `lab up`, not by `lab down`.
 #[test]
 fn only_what_copylab_made_is_removed_never_a_decoy() {
-    if !can_make_namespaces() {
-        return;
-    }
+    require!(namespaces());
     let _lock = system_state(true);
     let decoys = Decoys::plant();
     let out = quick_veth_compare();
@@ -482,9 +451,7 @@ fn only_what_copylab_made_is_removed_never_a_decoy() {
 /// so (it used to claim it removed the lab and the veth pair), and `lab up` refuses to take it.
 #[test]
 fn lab_down_removes_only_a_lab_copylab_made_and_says_exactly_what() {
-    if !can_make_namespaces() {
-        return;
-    }
+    require!(namespaces());
     let _lock = system_state(true);
     let _ = run(&["lab", "down"], &[]);
     let foreign = Decoys {
@@ -516,9 +483,7 @@ fn lab_down_removes_only_a_lab_copylab_made_and_says_exactly_what() {
 /// live pid here: its pair is alive, not stale, and another compare here must not remove it.
 #[test]
 fn a_pair_made_in_another_pid_namespace_is_not_mistaken_for_a_dead_ones() {
-    if !can_make_namespaces() {
-        return;
-    }
+    require!(namespaces(), Need::tool("unshare"));
     let _lock = system_state(true);
     // A pid free here for the inner copylab: its namespaces are named after it.
     let pid = (20_000..30_000)

@@ -73,10 +73,7 @@ fn assert_perf_matches_self_count(r: &Value) {
 
 #[test]
 fn perf_syscall_shape_per_method() {
-    if !is_root() {
-        eprintln!("skipped: needs root for --counters perf");
-        return;
-    }
+    require!(Need::root("for --counters perf"));
     let dir = tempdir();
     let (r, size) = perf_report(dir.path(), "tcp", "3");
     assert_perf_matches_self_count(&r);
@@ -156,10 +153,7 @@ fn perf_syscall_shape_per_method() {
 /// Same cross-check over a Unix socket.
 #[test]
 fn perf_counts_only_the_serving_thread_over_unix() {
-    if !is_root() {
-        eprintln!("skipped: needs root for --counters perf");
-        return;
-    }
+    require!(Need::root("for --counters perf"));
     let dir = tempdir();
     let (r, _) = perf_report(dir.path(), "unix", "2");
     assert_perf_matches_self_count(&r);
@@ -320,21 +314,16 @@ fn missing_tracefs_degrades_to_self_counted_with_a_warning() {
 
 #[test]
 fn unprivileged_user_falls_back_to_rusage() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to switch to an unprivileged user");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::root("to switch to an unprivileged user")
+    );
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
     let file = write_file(dir.path(), "data.bin", (1 << 20) + 5, 9);
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
 
     let out = run_as_nobody(
-        &setpriv,
         &bin,
         &[
             "compare",
@@ -352,11 +341,7 @@ fn unprivileged_user_falls_back_to_rusage() {
     assert_rusage_report(&r);
     assert_all_verified(&r, (1 << 20) + 5, false);
 
-    let paranoid: i32 = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(-1);
-    if paranoid >= 2 {
+    if perf_paranoid().is_some_and(|p| p >= 2) {
         assert_eq!(r["perf_software_events"], false, "{r:#}");
         let warnings: Vec<&str> = r["warnings"]
             .as_array()
@@ -378,16 +363,13 @@ fn unprivileged_user_falls_back_to_rusage() {
 /// own `syscalls:sys_enter_<name>`), and the counts equal what the methods counted themselves.
 #[test]
 fn one_tracepoint_with_filters_counts_every_named_syscall() {
-    if !is_root() {
-        eprintln!("skipped: needs root for syscall tracepoints");
-        return;
-    }
+    require!(Need::root("for syscall tracepoints"));
     let Some(real) = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
         .iter()
         .map(std::path::Path::new)
         .find(|d| d.join("events/raw_syscalls/sys_enter/id").exists())
     else {
-        eprintln!("skipped: no readable tracefs");
+        skip("no readable tracefs");
         return;
     };
     let dir = tempdir();

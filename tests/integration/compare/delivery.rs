@@ -357,7 +357,7 @@ fn sparse_file_past_sendfile_2gib_limit() {
     assert_eq!(f.metadata().unwrap().len(), size);
     drop(f);
 
-    let out = run_program(
+    let out = Cmd::new(
         bin(),
         &[
             "compare",
@@ -370,9 +370,9 @@ fn sparse_file_past_sendfile_2gib_limit() {
             "0",
             "--json",
         ],
-        &[],
-        Duration::from_secs(900),
-    );
+    )
+    .timeout(Duration::from_secs(900))
+    .run();
     let r = parse_json(&out);
     assert_eq!(num(&r["file"]["bytes"], "file.bytes"), size);
     assert_all_verified(&r, size, true);
@@ -435,27 +435,27 @@ fn a_stranger_connecting_first_to_the_loopback_pair_gets_nothing() {
     use std::io::Read;
     let dir = tempdir();
     let file = write_file(dir.path(), "secret.bin", 256 << 10, 77);
-    let child = std::process::Command::new(bin())
-        .args([
-            "compare",
-            path_str(&file),
-            "--methods",
-            "read-write",
-            "--transport",
-            "tcp",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--json",
-        ])
-        // Long enough that the stranger's 5 ms scan finds the port even when the machine is
-        // busy with the rest of the suite (400 ms was missed once).
-        .env("COPYLAB_TEST_CONNECT_DELAY_MS", "2000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start copylab");
+    let child = Cmd::copylab(&[
+        "compare",
+        path_str(&file),
+        "--methods",
+        "read-write",
+        "--transport",
+        "tcp",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+    ])
+    .command()
+    // Long enough that the stranger's 5 ms scan finds the port even when the machine is
+    // busy with the rest of the suite (400 ms was missed once).
+    .env("COPYLAB_TEST_CONNECT_DELAY_MS", "2000")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start copylab");
     let pid = child.id();
     // The stranger: watch for each new listening port of copylab's and connect to it first.
     let stranger = std::thread::spawn(move || {

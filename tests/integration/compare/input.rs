@@ -216,20 +216,16 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn unreadable_file_as_unprivileged_user() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to switch to an unprivileged user");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::root("to switch to an unprivileged user")
+    );
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
     let file = write_file(dir.path(), "secret.bin", 4096, 3);
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
     let p = path_str(&file);
-    let out = run_as_nobody(&setpriv, &bin, &compare_file(p), dir.path());
+    let out = run_as_nobody(&bin, &compare_file(p), dir.path());
     assert_clean_error(&out, &[p]);
     assert!(
         out.stderr.to_lowercase().contains("permission"),
@@ -267,17 +263,13 @@ fn generated_file_leaves_nothing_behind() {
 #[test]
 fn empty_tmpdir_means_tmp() {
     let cwd = tempdir();
-    let mut cmd = assert_cmd::Command::new(bin());
-    cmd.args(["compare", "--size", "4K", "--methods", "sendfile", "--json"])
-        .args(QUICK)
+    let out = Cmd::copylab(&["compare", "--size", "4K", "--methods", "sendfile", "--json"])
+        .args(&QUICK)
         .env("TMPDIR", "")
-        .env_remove("COPYLAB_TRACEFS")
         .current_dir(cwd.path())
-        .timeout(TIMEOUT);
-    let out = cmd.output().expect("run copylab");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "TMPDIR=\"\" failed: {stderr}");
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        .run();
+    assert!(out.success(), "TMPDIR=\"\" failed\n{}", out.dump());
+    let r = out.json();
     assert_eq!(r["file"]["temp_dir"], "/tmp", "{}", r["file"]);
     let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
     assert!(

@@ -5,7 +5,7 @@ use crate::util::*;
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Wait for `child` at most `limit`, killing it if it takes longer.
@@ -38,9 +38,8 @@ fn small_pipe() -> (OwnedFd, OwnedFd) {
 /// and check copylab exits 0 without complaint.
 fn closed_stdout(args: &[&str], read_one_line: bool) {
     let (r, w) = small_pipe();
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
-        .env_remove("COPYLAB_TRACEFS")
+    let mut cmd = Cmd::copylab(args).command();
+    cmd.env_remove("COPYLAB_TRACEFS")
         .stdin(Stdio::null())
         .stdout(Stdio::from(w))
         .stderr(Stdio::piped());

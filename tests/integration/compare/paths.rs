@@ -69,10 +69,11 @@ fn run_as_nobody_with_memlock(bin: &Path, args: &[&str], memlock: u64, tmp: &Pat
 /// two at a time, so the paths must wait for completions and still deliver every byte.
 #[test]
 fn too_much_pinned_memory_falls_back_or_waits() {
-    if !is_root() || setpriv().is_none() {
-        eprintln!("skipped: needs root to drop to nobody under a memlock limit");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::tool("prlimit"),
+        Need::root("to drop to nobody under a memlock limit")
+    );
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
     let tmp = world_writable_dir();
@@ -148,24 +149,23 @@ fn io_uring_refused_by_the_kernel() {
     // No unprivileged run of another test may see the knob set (they hold this lock shared).
     let _exclusive = system_state(true);
     let Ok(old) = std::fs::read_to_string(KNOB) else {
-        eprintln!("skipped: this kernel has no {KNOB}");
+        skip(&format!("this kernel has no {KNOB}"));
         return;
     };
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: no setpriv");
-        return;
-    };
-    if !is_root() || std::fs::write(KNOB, "1").is_err() {
-        eprintln!("skipped: needs root to set {KNOB}");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::root(&format!("to set {KNOB}")),
+        Need::that(
+            std::fs::write(KNOB, "1").is_ok(),
+            format!("cannot write {KNOB}")
+        )
+    );
     let _restore = IoUringSysctl(old);
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
     let tmp = world_writable_dir();
 
     let out = run_as_nobody(
-        &setpriv,
         &bin,
         &[
             "compare",
@@ -211,7 +211,6 @@ fn io_uring_refused_by_the_kernel() {
     }
 
     let out = run_as_nobody(
-        &setpriv,
         &bin,
         &["compare", "--size", "64K", "--methods", "io-uring-splice"],
         tmp.path(),
@@ -220,7 +219,6 @@ fn io_uring_refused_by_the_kernel() {
 
     // explain still draws the path and says why it could not measure it.
     let out = run_as_nobody(
-        &setpriv,
         &bin,
         &[
             "explain",
@@ -243,7 +241,7 @@ fn io_uring_refused_by_the_kernel() {
     );
 
     // doctor exits 1 when the full table is not available (perf is refused to nobody too).
-    let out = run_as_nobody(&setpriv, &bin, &["doctor", "--json"], tmp.path());
+    let out = run_as_nobody(&bin, &["doctor", "--json"], tmp.path());
     let d: serde_json::Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("doctor --json: {e}\n{}", out.dump()));
     for m in ["io-uring-splice", "io-uring-send-zc"] {

@@ -40,10 +40,7 @@ fn allowed_cpus() -> usize {
 /// read-write's copies a large share of its CPU, and every path's receiver still copies.
 #[test]
 fn sendfile_and_splice_serving_threads_copy_less_than_read_write() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let r = run_json(
         &[
             "compare",
@@ -98,10 +95,7 @@ fn sendfile_and_splice_serving_threads_copy_less_than_read_write() {
 /// thread was taken on its CPU, every sample of the receiver on its.
 #[test]
 fn each_thread_runs_where_it_was_pinned() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let pairs: &[(u64, u64)] = if allowed_cpus() >= 2 {
         &[(1, 0), (0, 0)]
     } else {
@@ -192,22 +186,11 @@ fn bad_cpus_are_refused() {
 /// to fix it, the copies column says n/a, and everything else is measured as before.
 #[test]
 fn unprivileged_profile_is_null_with_the_reason() {
-    let Some(sp) = setpriv() else {
-        eprintln!("skipped: no setpriv");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to drop privileges");
-        return;
-    }
-    let paranoid: i32 = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(2);
-    if paranoid < 2 {
-        eprintln!("skipped: perf_event_paranoid {paranoid} lets anyone sample the kernel");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::root("to drop privileges"),
+        Need::perf_closed_to_users()
+    );
     let dir = world_readable_dir();
     let bin = copy_bin_to(dir.path());
     let tmp = world_writable_dir();
@@ -224,7 +207,7 @@ fn unprivileged_profile_is_null_with_the_reason() {
     ];
     let mut json_args = args.to_vec();
     json_args.push("--json");
-    let out = run_as_nobody(&sp, &bin, &json_args, tmp.path());
+    let out = run_as_nobody(&bin, &json_args, tmp.path());
     let r = parse_json(&out);
     assert_all_verified(&r, 2 * MIB, false);
     for m in ["read-write", "sendfile"] {
@@ -246,7 +229,7 @@ fn unprivileged_profile_is_null_with_the_reason() {
     assert_eq!(w.len(), 1, "one profile warning: {:#}", r["warnings"]);
     assert!(w[0].contains("Fix:"), "{}", w[0]);
 
-    let out = run_as_nobody(&sp, &bin, &args, tmp.path());
+    let out = run_as_nobody(&bin, &args, tmp.path());
     assert!(out.success(), "{}", out.dump());
     assert!(
         out.stdout.contains("n/a"),
@@ -264,10 +247,7 @@ fn unprivileged_profile_is_null_with_the_reason() {
 /// simulated with COPYLAB_KALLSYMS.
 #[test]
 fn hidden_kernel_symbols_give_na_with_the_fix() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let dir = tempdir();
     let zeroed = dir.path().join("kallsyms");
     let real = std::fs::read_to_string("/proc/kallsyms").expect("read /proc/kallsyms as root");
@@ -321,10 +301,7 @@ fn hidden_kernel_symbols_give_na_with_the_fix() {
 /// The table shows the measured copies and the view when the profile is there.
 #[test]
 fn table_shows_copies_verdicts_and_the_view() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let out = run_ok(
         &[
             "compare", "--size", "8M", "--runs", "2", "--warmup", "0", "--color", "never",
@@ -358,10 +335,7 @@ fn pooled<'a>(m: &'a Value, who: &str) -> &'a Value {
 /// most of it in softirq), well above sendfile's, whose serving thread copies nothing.
 #[test]
 fn msg_zerocopy_serving_thread_copies_in_softirq_on_loopback() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let r = run_json(
         &[
             "compare",
@@ -401,10 +375,7 @@ fn msg_zerocopy_serving_thread_copies_in_softirq_on_loopback() {
 /// byte in recv, so its sys time cannot read zero, whatever ticks fell where.
 #[test]
 fn user_and_sys_are_split_by_samples_where_there_are_enough() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let r = run_json(
         &[
             "compare",
@@ -449,10 +420,7 @@ fn user_and_sys_are_split_by_samples_where_there_are_enough() {
 /// one, inside the documented bounds, and the pooled profile is the sum of the runs.
 #[test]
 fn the_sampling_period_is_chosen_once_and_the_runs_are_pooled() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let r = run_json(
         &[
             "compare",
@@ -506,10 +474,7 @@ fn the_sampling_period_is_chosen_once_and_the_runs_are_pooled() {
 /// figures are n/a rather than a sample multiplied a million-fold.
 #[test]
 fn a_tiny_file_gets_a_warning_and_no_profile_figures() {
-    if !is_root() {
-        eprintln!("skipped: sampling the kernel needs root");
-        return;
-    }
+    require!(Need::root("to sample the kernel"));
     let out = run_ok(
         &["compare", "--size", "32", "--runs", "2", "--color", "never"],
         &[],

@@ -8,7 +8,7 @@
 
 use crate::util::*;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,12 +17,8 @@ use serde_json::Value;
 const RECEIVERS: [&str; 4] = ["recv", "trunc", "splice", "zerocopy"];
 
 /// Root can make the private namespace zerocopy needs; others skip the zerocopy tests.
-fn can_zerocopy() -> bool {
-    if !is_root() {
-        eprintln!("skipped: the zerocopy receiver's private network namespace needs root");
-        return false;
-    }
-    true
+fn zerocopy_receiver() -> Need {
+    Need::root("for the zerocopy receiver's private network namespace")
 }
 
 /// The entry of `method` with `receiver`.
@@ -194,9 +190,7 @@ fn over_a_unix_socket_the_tcp_only_receivers_are_skipped_with_the_reason() {
 
 #[test]
 fn zerocopy_maps_what_the_sender_did_not_own_and_copies_what_it_did() {
-    if !can_zerocopy() {
-        return;
-    }
+    require!(zerocopy_receiver());
     let _shared = system_state(false);
     let size: u64 = 32 << 20;
     let r = run_json(
@@ -263,10 +257,10 @@ fn the_discarding_receivers_copy_nothing_and_recv_copies() {
         ],
         &[],
     );
-    if pair(&r, "sendfile", "recv")["median"]["profile"].is_null() {
-        eprintln!("skipped: no CPU profile here ({})", r["warnings"]);
-        return;
-    }
+    require!(Need::that(
+        !pair(&r, "sendfile", "recv")["median"]["profile"].is_null(),
+        format!("no CPU profile here ({})", r["warnings"])
+    ));
     // The receiver's share of samples in copy routines, over all runs of a pair: in all, and
     // its own (not in softirq). On loopback the receiver's CPU also runs softirq work for the
     // sender — the sender's transmit its window updates restart — and with MSG_ZEROCOPY that
@@ -363,11 +357,7 @@ fn holders(ns: &str) -> Vec<String> {
 
 /// What a run could leave on the host: named namespaces, the host lo's MTU.
 fn host_state() -> (String, String) {
-    let names = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
+    let names = Cmd::new("ip", &["netns", "list"]).run().stdout;
     let mtu = std::fs::read_to_string("/sys/class/net/lo/mtu").unwrap_or_default();
     (names, mtu)
 }
@@ -390,13 +380,12 @@ fn assert_gone(ns: &str, what: &str) {
 
 /// A zerocopy compare in the background, paced so it runs for seconds.
 fn start_zerocopy_compare(file: Option<&std::path::Path>) -> Child {
-    let mut c = Command::new(bin());
-    c.arg("compare");
-    match file {
+    let c = Cmd::copylab(&["compare"]);
+    let c = match file {
         Some(f) => c.arg(f),
-        None => c.args(["--size", "16M"]),
+        None => c.args(&["--size", "16M"]),
     };
-    c.args([
+    c.args(&[
         "--methods",
         "sendfile",
         "--receive",
@@ -410,6 +399,7 @@ fn start_zerocopy_compare(file: Option<&std::path::Path>) -> Child {
         "--no-profile",
         "--json",
     ])
+    .command()
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
     .spawn()
@@ -443,35 +433,33 @@ fn signal(child: &Child, sig: libc::c_int) {
 
 #[test]
 fn the_private_namespace_is_gone_after_every_way_out() {
-    if !can_zerocopy() {
-        return;
-    }
+    require!(zerocopy_receiver());
     let _shared = system_state(false);
     let before = host_state();
 
     // A normal exit.
-    let mut c = Command::new(bin())
-        .args([
-            "compare",
-            "--size",
-            "8M",
-            "--methods",
-            "sendfile",
-            "--receive",
-            "zerocopy",
-            "--link",
-            "400mbit",
-            "--runs",
-            "3",
-            "--warmup",
-            "0",
-            "--no-profile",
-            "--json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start copylab");
+    let mut c = Cmd::copylab(&[
+        "compare",
+        "--size",
+        "8M",
+        "--methods",
+        "sendfile",
+        "--receive",
+        "zerocopy",
+        "--link",
+        "400mbit",
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+        "--no-profile",
+        "--json",
+    ])
+    .command()
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start copylab");
     let ns = netns_thread_inode(c.id()).expect("the namespace thread");
     let (code, _, err) = finish(&mut c);
     assert_eq!(code, Some(0), "{err}");
@@ -534,14 +522,10 @@ fn the_private_namespace_is_gone_after_every_way_out() {
 
 #[test]
 fn without_root_zerocopy_is_skipped_with_the_reason_or_refused_when_named() {
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv (util-linux) is not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: this test runs copylab as another user, which needs root");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::root("to run copylab as another user")
+    );
     let dir = world_writable_dir();
     let b = copy_bin_to(dir.path());
     let args = [
@@ -558,7 +542,7 @@ fn without_root_zerocopy_is_skipped_with_the_reason_or_refused_when_named() {
         "0",
         "--json",
     ];
-    let out = run_as_nobody(&setpriv, &b, &args, dir.path());
+    let out = run_as_nobody(&b, &args, dir.path());
     let r = parse_json(&out);
     let warnings = r["warnings"].to_string();
     assert!(warnings.contains("receiver zerocopy skipped"), "{warnings}");
@@ -582,7 +566,7 @@ fn without_root_zerocopy_is_skipped_with_the_reason_or_refused_when_named() {
         "--receive",
         "zerocopy",
     ];
-    let out = run_as_nobody(&setpriv, &b, &named, dir.path());
+    let out = run_as_nobody(&b, &named, dir.path());
     assert_clean_error(&out, &["--receive zerocopy", "root", "sudo"]);
 }
 

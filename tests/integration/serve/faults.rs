@@ -3,10 +3,10 @@
 //! descriptors and threads after faulty clients, and a server running out of descriptors.
 //!
 //! Already covered elsewhere (not repeated here): a client that closes or resets mid-transfer
-//! (serve_raw `client_disconnect_*`, serve_http `http_client_disconnect_mid_body`), 408/431/505
-//! and the other statuses one by one (serve_http `http_errors_then_still_serving`,
+//! (serve::raw `client_disconnect`, serve::http `http_client_disconnect_mid_body`), 408/431/505
+//! and the other statuses one by one (serve::http `http_errors_then_still_serving`,
 //! `http_request_timeout_408`), a sparse file past 2 GiB with sendfile and mmap
-//! (compare_delivery `sparse_file_past_sendfile_2gib_limit`).
+//! (compare::delivery `sparse_file_past_sendfile_2gib_limit`).
 
 use crate::util::*;
 
@@ -76,7 +76,7 @@ fn sparse_5gib_every_method_compare() {
     drop(f);
 
     let started = Instant::now();
-    let out = run_program(
+    let out = Cmd::new(
         bin(),
         &[
             "compare",
@@ -90,9 +90,9 @@ fn sparse_5gib_every_method_compare() {
             "--json",
             "--verify-all",
         ],
-        &[],
-        Duration::from_secs(600),
-    );
+    )
+    .timeout(Duration::from_secs(600))
+    .run();
     eprintln!("sparse 5 GiB compare took {:?}", started.elapsed());
     let r = parse_json(&out);
     assert_eq!(num(&r["file"]["bytes"], "file.bytes"), size);
@@ -227,6 +227,11 @@ fn slow_reader_gets_exact_bytes_sendfile() {
 }
 
 #[test]
+fn slow_reader_gets_exact_bytes_splice() {
+    slow_reader("splice");
+}
+
+#[test]
 fn slow_reader_gets_exact_bytes_vmsplice() {
     slow_reader("vmsplice");
 }
@@ -244,11 +249,6 @@ fn slow_reader_gets_exact_bytes_io_uring_splice() {
 #[test]
 fn slow_reader_gets_exact_bytes_io_uring_send_zc() {
     slow_reader("io-uring-send-zc");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_splice() {
-    slow_reader("splice");
 }
 
 /// `--unix` with a path longer than a socket address holds (108 bytes with its NUL): one clear
@@ -299,23 +299,18 @@ fn listen_privileged_port_as_non_root_is_a_clear_error() {
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
         .unwrap_or(1024);
-    if start <= 80 {
-        eprintln!(
-            "skipped: net.ipv4.ip_unprivileged_port_start = {start} lets anyone bind port 80"
-        );
-        return;
-    }
+    require!(Need::that(
+        start > 80,
+        format!("net.ipv4.ip_unprivileged_port_start = {start} lets anyone bind port 80")
+    ));
     let dir = world_readable_dir();
     let file = write_file(dir.path(), "data.bin", 1000, 23);
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let args = ["serve", path_str(&file), "--listen", "127.0.0.1:80"];
     let out = if is_root() {
-        let Some(sp) = setpriv() else {
-            eprintln!("skipped: running as root and setpriv is not installed");
-            return;
-        };
+        require!(Need::tool("setpriv"));
         let bin = copy_bin_to(dir.path());
-        run_as_nobody(&sp, &bin, &args, dir.path())
+        run_as_nobody(&bin, &args, dir.path())
     } else {
         run(&args, &[])
     };
@@ -731,6 +726,11 @@ fn fd_count_unchanged_after_faulty_runs_sendfile() {
 }
 
 #[test]
+fn fd_count_unchanged_after_faulty_runs_splice() {
+    fd_after_faults_raw("splice");
+}
+
+#[test]
 fn fd_count_unchanged_after_faulty_runs_vmsplice() {
     fd_after_faults_raw("vmsplice");
 }
@@ -748,11 +748,6 @@ fn fd_count_unchanged_after_faulty_runs_io_uring_splice() {
 #[test]
 fn fd_count_unchanged_after_faulty_runs_io_uring_send_zc() {
     fd_after_faults_raw("io-uring-send-zc");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_splice() {
-    fd_after_faults_raw("splice");
 }
 
 /// The same in HTTP mode (splice, whose pipe a failed transfer spoils): random bytes, an

@@ -76,7 +76,7 @@ fn live_without_a_terminal_prints_the_ordinary_lines() {
 
 #[test]
 fn live_with_json_is_refused_as_usage() {
-    let out = copylab(&["serve", "f", "--live", "--json"]);
+    let out = run(&["serve", "f", "--live", "--json"], &[]);
     assert_eq!(out.code, Some(2), "{}", out.dump());
     assert!(out.stderr.contains("--live"), "{}", out.dump());
 }
@@ -88,6 +88,7 @@ fn shown(buf: &Mutex<Vec<u8>>) -> String {
 
 #[test]
 fn live_on_a_terminal_shows_a_slow_client_in_progress() {
+    require!(Need::tool("script"));
     let dir = tempdir();
     let size = 16 * MIB;
     let file = write_file(dir.path(), "big.bin", size, 3);

@@ -5,7 +5,7 @@
 use crate::util::*;
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -362,8 +362,8 @@ fn slowloris_does_not_stop_a_normal_client() {
     let got = dir.path().join("got");
     let started = Instant::now();
     let mut fetch = KillOnDrop(
-        Command::new(bin())
-            .args(["fetch", &a, "--http", "--out", path_str(&got), "--json"])
+        Cmd::copylab(&["fetch", &a, "--http", "--out", path_str(&got), "--json"])
+            .command()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -429,14 +429,11 @@ fn slowloris_does_not_stop_a_normal_client() {
 #[test]
 fn serve_under_a_thread_limit_keeps_serving_and_summarises() {
     use std::io::BufRead;
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv is not installed");
-        return;
-    };
-    if !is_root() {
-        eprintln!("skipped: needs root to run serve as nobody (root ignores ulimit -u)");
-        return;
-    }
+    require!(
+        Need::tool("setpriv"),
+        Need::tool("prlimit"),
+        Need::root("to run serve as nobody (root ignores ulimit -u)")
+    );
     let dir = world_readable_dir();
     let size = 2 << 20;
     let file = write_file(dir.path(), "data.bin", size, 61);
@@ -445,9 +442,10 @@ fn serve_under_a_thread_limit_keeps_serving_and_summarises() {
     // A user of its own: ulimit -u counts that user's threads, and nobody else's may count.
     let _shared = system_state(false);
     let ids = unprivileged_args();
+    let prlimit = tool("prlimit");
     let mut args: Vec<&str> = ids.iter().map(String::as_str).collect();
     args.extend_from_slice(&[
-        "/usr/bin/prlimit",
+        path_str(&prlimit),
         "--nproc=12",
         path_str(&bin),
         "serve",
@@ -458,9 +456,9 @@ fn serve_under_a_thread_limit_keeps_serving_and_summarises() {
         "30",
         "--json",
     ]);
-    let mut child = Command::new(&setpriv)
-        .args(&args)
+    let mut child = Cmd::new(tool("setpriv"), &args)
         .env("TMPDIR", tmp.path())
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -107,12 +107,12 @@ fn assert_resumes(srv: &mut Server, dir: &Path, file: &Path, data: &[u8], method
         panic!("TCP only")
     };
     let url = format!("http://{a}/");
-    run_cmd(
-        &tool("curl"),
+    Cmd::new(
+        tool("curl"),
         &["-sS", "-C", "-", "-o", path_str(&partial), &url],
-        None,
-        WAIT,
     )
+    .timeout(WAIT)
+    .run()
     .assert_ok();
     assert_eq!(
         sha256_file(&partial),
@@ -127,6 +127,7 @@ fn assert_resumes(srv: &mut Server, dir: &Path, file: &Path, data: &[u8], method
 }
 
 fn ranges(method: &str) {
+    require!(Need::tool("curl"));
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", SIZE, 0x5A5A ^ method.len() as u64);
     let data = std::fs::read(&file).expect("read the test file");
@@ -293,14 +294,17 @@ fn fetch_asks_for_a_range() {
         assert_eq!(rec["range_end"].as_u64(), Some(b), "{rec}");
     }
     // Nothing of the file there: the server's 416 is a failed fetch, said in one line.
-    let out = copylab(&[
-        "fetch",
-        &target,
-        "--http",
-        "--range",
-        &format!("{SIZE}-{}", SIZE + 1),
-        "--discard",
-    ]);
+    let out = run(
+        &[
+            "fetch",
+            &target,
+            "--http",
+            "--range",
+            &format!("{SIZE}-{}", SIZE + 1),
+            "--discard",
+        ],
+        &[],
+    );
     assert_ne!(out.code, Some(0), "{}", out.dump());
     assert!(
         out.stdout.contains("416") || out.stderr.contains("416"),
@@ -316,7 +320,7 @@ fn fetch_asks_for_a_range() {
     ] {
         let mut args = vec!["fetch", "127.0.0.1:9", "--discard"];
         args.extend_from_slice(bad);
-        let out = copylab(&args);
+        let out = run(&args, &[]);
         assert_eq!(out.code, Some(2), "{bad:?}: {}", out.dump());
         assert!(out.stderr.contains("--range"), "{bad:?}: {}", out.dump());
     }
@@ -339,14 +343,17 @@ fn a_range_cut_at_the_end_of_the_file_is_accepted_and_said() {
         "{v}"
     );
     srv.connection();
-    let out = copylab(&[
-        "fetch",
-        &target,
-        "--http",
-        "--range",
-        "4096-8191",
-        "--discard",
-    ]);
+    let out = run(
+        &[
+            "fetch",
+            &target,
+            "--http",
+            "--range",
+            "4096-8191",
+            "--discard",
+        ],
+        &[],
+    );
     out.assert_ok();
     assert!(
         out.stdout.contains("note: --range 4096-8191"),

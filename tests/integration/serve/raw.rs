@@ -32,6 +32,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 /// One server per (method, transport), three clients at once (nc, socat, copylab fetch), each
 /// must get the file byte for byte; then the server exits by itself after `--count 3`.
 fn raw_delivery(method: &str, unix: bool) {
+    require!(Need::tool("nc"), Need::tool("socat"));
     let dir = tempdir();
     // Not a multiple of anything: a wrong chunk boundary or offset changes the hash.
     let size = MIB + 12_345;
@@ -134,18 +135,8 @@ fn raw_read_write_tcp() {
 }
 
 #[test]
-fn raw_read_write_unix() {
-    raw_delivery("read-write", true);
-}
-
-#[test]
 fn raw_mmap_tcp() {
     raw_delivery("mmap", false);
-}
-
-#[test]
-fn raw_mmap_unix() {
-    raw_delivery("mmap", true);
 }
 
 #[test]
@@ -154,28 +145,13 @@ fn raw_sendfile_tcp() {
 }
 
 #[test]
-fn raw_sendfile_unix() {
-    raw_delivery("sendfile", true);
-}
-
-#[test]
 fn raw_splice_tcp() {
     raw_delivery("splice", false);
 }
 
 #[test]
-fn raw_splice_unix() {
-    raw_delivery("splice", true);
-}
-
-#[test]
 fn raw_vmsplice_tcp() {
     raw_delivery("vmsplice", false);
-}
-
-#[test]
-fn raw_vmsplice_unix() {
-    raw_delivery("vmsplice", true);
 }
 
 #[test]
@@ -189,13 +165,38 @@ fn raw_io_uring_splice_tcp() {
 }
 
 #[test]
-fn raw_io_uring_splice_unix() {
-    raw_delivery("io-uring-splice", true);
+fn raw_io_uring_send_zc_tcp() {
+    raw_delivery("io-uring-send-zc", false);
 }
 
 #[test]
-fn raw_io_uring_send_zc_tcp() {
-    raw_delivery("io-uring-send-zc", false);
+fn raw_read_write_unix() {
+    raw_delivery("read-write", true);
+}
+
+#[test]
+fn raw_mmap_unix() {
+    raw_delivery("mmap", true);
+}
+
+#[test]
+fn raw_sendfile_unix() {
+    raw_delivery("sendfile", true);
+}
+
+#[test]
+fn raw_splice_unix() {
+    raw_delivery("splice", true);
+}
+
+#[test]
+fn raw_vmsplice_unix() {
+    raw_delivery("vmsplice", true);
+}
+
+#[test]
+fn raw_io_uring_splice_unix() {
+    raw_delivery("io-uring-splice", true);
 }
 
 /// The `try:` line of a text-mode server, without the trailing hint.
@@ -215,6 +216,13 @@ fn try_command(srv: &Server) -> String {
 /// Text mode: the header line, the `try:` line (which must work as printed), one `#1` line and
 /// the summary table. `listen` is `--listen ADDR` / `--unix PATH`.
 fn text_mode(listen: &[String], http: bool) {
+    let unix = listen.iter().any(|a| a == "--unix");
+    // The client the try: line names.
+    require!(Need::tool(match (unix, http) {
+        (_, true) => "curl",
+        (false, false) => "nc",
+        (true, false) => "socat",
+    }));
     let dir = tempdir();
     let size = 200_000;
     let file = write_file(dir.path(), "data.bin", size, 7);
@@ -232,7 +240,6 @@ fn text_mode(listen: &[String], http: bool) {
     // A second line (try:) follows at once.
     assert!(srv.next_line(WAIT).is_some(), "{}", srv.dump());
     let first = srv.seen[0].clone();
-    let unix = matches!(srv.addr, Addr::Unix(_));
     let kind = if unix { "unix" } else { "tcp" };
     let mode = if http { "HTTP" } else { "raw" };
     let expected_start = format!("copylab serve: {} (", path_str(&file));
@@ -247,19 +254,15 @@ fn text_mode(listen: &[String], http: bool) {
         (Addr::Tcp(a), false) => {
             let (h, p) = a.rsplit_once(':').unwrap();
             let h = h.trim_start_matches('[').trim_end_matches(']');
-            tool("nc");
             format!("nc -d {h} {p} > copy")
         }
         (Addr::Tcp(a), true) => {
-            tool("curl");
             format!("curl -o copy http://{a}/")
         }
         (Addr::Unix(p), false) => {
-            tool("socat");
             format!("socat -u UNIX-CONNECT:{} - > copy", p.display())
         }
         (Addr::Unix(p), true) => {
-            tool("curl");
             format!(
                 "curl --unix-socket {} -o copy http://localhost/",
                 p.display()
@@ -268,7 +271,7 @@ fn text_mode(listen: &[String], http: bool) {
     };
     assert_eq!(cmd, expected, "{first}");
     let sh = format!("cd '{}' && {cmd}", path_str(dir.path()));
-    let r = run_cmd(Path::new("/bin/sh"), &["-c", &sh], None, WAIT);
+    let r = Cmd::new("/bin/sh", &["-c", &sh]).timeout(WAIT).run();
     assert_eq!(
         r.code,
         Some(0),
@@ -344,10 +347,10 @@ fn text_mode_http_unix() {
 
 #[test]
 fn text_mode_ipv6_try_line_works() {
-    if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: no IPv6 loopback on this machine");
-        return;
-    }
+    require!(Need::that(
+        std::net::TcpListener::bind("[::1]:0").is_ok(),
+        "no IPv6 loopback on this machine"
+    ));
     text_mode(&["--listen".into(), "[::1]:0".into()], false);
 }
 
@@ -446,7 +449,7 @@ fn client_disconnect(method: &str) {
         "{sum}"
     );
 
-    // Zero-copy sends are TCP-only (Unix sockets refuse them; see tests/paths.rs).
+    // Zero-copy sends are TCP-only (Unix sockets refuse them; see compare::paths).
     if TCP_ONLY.contains(&method) {
         return;
     }
@@ -755,7 +758,7 @@ fn listen_port_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let addr = format!("127.0.0.1:{port}");
-    let out = copylab(&["serve", path_str(&file), "--listen", &addr]);
+    let out = run(&["serve", path_str(&file), "--listen", &addr], &[]);
     assert_eq!(out.code, Some(1), "{}", out.dump());
     let err = out.stderr.trim_end();
     assert!(!err.contains('\n'), "one stderr line\n{}", out.dump());
@@ -776,7 +779,10 @@ fn unix_path_is_a_regular_file() {
     let file = write_file(dir.path(), "data.bin", 1000, 1);
     let victim = dir.path().join("precious.txt");
     std::fs::write(&victim, "do not delete me\n").unwrap();
-    let out = copylab(&["serve", path_str(&file), "--unix", path_str(&victim)]);
+    let out = run(
+        &["serve", path_str(&file), "--unix", path_str(&victim)],
+        &[],
+    );
     assert_eq!(out.code, Some(1), "{}", out.dump());
     let err = out.stderr.trim_end();
     assert!(
@@ -795,6 +801,7 @@ fn unix_path_is_a_regular_file() {
 
 #[test]
 fn unix_stale_socket_is_replaced() {
+    require!(Need::tool("socat"));
     let dir = tempdir();
     let size = 70_000;
     let file = write_file(dir.path(), "data.bin", size, 2);
@@ -815,12 +822,13 @@ fn unix_stale_socket_is_replaced() {
 
 #[test]
 fn unix_live_socket_is_refused_and_left_alone() {
+    require!(Need::tool("nc"));
     let dir = tempdir();
     let size = 70_000;
     let file = write_file(dir.path(), "data.bin", size, 3);
     let sock = dir.path().join("live.sock");
     let mut first = Server::start(&file, &["--unix", path_str(&sock)]);
-    let out = copylab(&["serve", path_str(&file), "--unix", path_str(&sock)]);
+    let out = run(&["serve", path_str(&file), "--unix", path_str(&sock)], &[]);
     assert_eq!(out.code, Some(1), "{}", out.dump());
     let err = out.stderr.trim_end();
     assert!(
@@ -956,6 +964,7 @@ fn sigint_cuts_a_stalled_client_after_grace() {
 /// what was sent is a prefix of the original content.
 #[test]
 fn file_shrinks_while_served() {
+    require!(Need::tool("nc"));
     let dir = tempdir();
     let size = MIB;
     let file = write_file(dir.path(), "data.bin", size, 8);
@@ -1016,6 +1025,7 @@ fn file_shrinks_while_served() {
 /// says so.
 #[test]
 fn file_grows_while_served() {
+    require!(Need::tool("nc"));
     let dir = tempdir();
     let size = 150_000u64;
     let file = write_file(dir.path(), "data.bin", size, 9);

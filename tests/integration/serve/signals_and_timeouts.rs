@@ -4,7 +4,7 @@
 use crate::util::*;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -34,23 +34,23 @@ fn eintr_storm_every_millisecond_loses_no_byte() {
     let dir = tempdir();
     let size = (32 << 20) + 4097;
     let file = write_file(dir.path(), "data.bin", size, 41);
-    let mut child = Command::new(bin())
-        .args([
-            "compare",
-            path_str(&file),
-            "--methods",
-            "all",
-            "--runs",
-            "2",
-            "--warmup",
-            "0",
-            "--verify-all",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn copylab");
+    let mut child = Cmd::copylab(&[
+        "compare",
+        path_str(&file),
+        "--methods",
+        "all",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--verify-all",
+        "--json",
+    ])
+    .command()
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn copylab");
     let pid = child.id();
     wait_for_usr1_handler(pid);
     let mut stdout = child.stdout.take().expect("stdout");

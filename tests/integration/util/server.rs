@@ -2,20 +2,18 @@
 //! bounded), external clients (nc, socat, curl) run with a deadline, raw HTTP exchanges, SHA-256
 //! and the per-connection JSON checks.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use super::bin;
+use super::{Cmd, Out, bin, run_ok, tool};
 
 /// Longest wait for any single event (a line, an exit, a client). Generous: the machine is noisy
 /// and each connection with perf counters costs the server a few hundred ms of setup/teardown.
@@ -25,20 +23,6 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub const RW_BUFFER: u64 = 128 << 10;
 
 pub const MIB: u64 = 1 << 20;
-
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-pub fn sha256_file(path: &Path) -> String {
-    let data = std::fs::read(path)
-        .unwrap_or_else(|e| panic!("cannot read {} to hash it: {e}", path.display()));
-    sha256_hex(&data)
-}
 
 /// Where a server listens.
 #[derive(Debug, Clone)]
@@ -93,13 +77,6 @@ impl Stream {
             Stream::Unix(s) => s.set_read_timeout(t),
         }
         .expect("set_read_timeout");
-    }
-
-    pub fn shutdown_write(&self) {
-        let _ = match self {
-            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
-            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
-        };
     }
 
     /// Everything until end-of-file (the read timeout turns a hang into a panic).
@@ -269,13 +246,8 @@ impl Server {
             Some(n) => format!("(ulimit -n {n}) {} {}", bin(), args.join(" ")),
             None => format!("{} {}", bin(), args.join(" ")),
         };
-        let mut cmd = Command::new(bin());
-        cmd.args(args)
-            .env_remove("COPYLAB_TRACEFS")
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = Cmd::copylab(args).command();
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         if let Some(n) = nofile {
             // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
             unsafe {
@@ -437,13 +409,6 @@ impl Server {
         self.summary()
     }
 
-    /// Open file descriptors of the server process.
-    pub fn fd_count(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid))
-            .expect("read /proc/PID/fd")
-            .count()
-    }
-
     /// The kinds of the open file descriptors (`pipe:[…]`, `socket:[…]`, a path), sorted.
     pub fn fd_list(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", self.pid))
@@ -500,181 +465,58 @@ impl Drop for Server {
     }
 }
 
-/// What a finished client program left behind.
-#[derive(Debug)]
-pub struct CmdOut {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub what: String,
-}
-
-impl CmdOut {
-    pub fn dump(&self) -> String {
-        format!(
-            "command: {}\nexit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.what, self.code, self.stdout, self.stderr
-        )
-    }
-
-    pub fn assert_ok(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "client failed\n{}", self.dump());
-        assert!(!self.stderr.contains("panicked"), "{}", self.dump());
-        self
-    }
-}
-
-/// The full path of an external client program, or a failed test saying how to get it: CI
-/// installs every one of them, so a missing one is an environment error, never a skip.
-pub fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` is not installed, and these tests need it: run the suite with \
-                 scripts/test.sh, which installs it (or apt-get install curl netcat-openbsd socat)"
-            )
-        })
-}
-
-/// Run `program args` with stdin closed; stdout goes to `stdout_to` if given (else captured).
-/// Killed and failed after `timeout`.
-pub fn run_cmd(
-    program: &Path,
-    args: &[&str],
-    stdout_to: Option<&Path>,
-    timeout: Duration,
-) -> CmdOut {
-    let what = format!(
-        "{} {}{}",
-        program.display(),
-        args.join(" "),
-        stdout_to
-            .map(|p| format!(" > {}", p.display()))
-            .unwrap_or_default()
-    );
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
-    match stdout_to {
-        Some(p) => cmd.stdout(File::create(p).expect("create client output file")),
-        None => cmd.stdout(Stdio::piped()),
-    };
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
-    let reader = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut s);
-            }
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out_t = reader(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let err_t = reader(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "`{what}` did not finish within {timeout:?} (killed); stderr so far: {}",
-                err_t.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    CmdOut {
-        code: status.code(),
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-        what,
-    }
-}
-
-/// Run `copylab ARGS` (a client: fetch, or a serve expected to fail fast).
-pub fn copylab(args: &[&str]) -> CmdOut {
-    run_cmd(Path::new(bin()), args, None, WAIT)
-}
-
 /// `copylab fetch TARGET ARGS --json`, insisting on success; returns the parsed report.
 pub fn fetch_json(target: &str, args: &[&str]) -> Value {
     let mut all = vec!["fetch", target];
     all.extend_from_slice(args);
     all.push("--json");
-    let out = copylab(&all);
-    out.assert_ok();
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("fetch --json output is not JSON ({e})\n{}", out.dump()))
+    run_ok(&all, &[]).json()
 }
 
 /// Fetch raw bytes with `nc -d` (TCP or Unix) into `out`.
-pub fn nc_fetch(addr: &Addr, out: &Path) -> CmdOut {
+pub fn nc_fetch(addr: &Addr, out: &Path) -> Out {
     let nc = tool("nc");
-    match addr {
+    let cmd = match addr {
         Addr::Tcp(_) => {
             let (h, p) = addr.host_port();
-            run_cmd(&nc, &["-d", &h, &p], Some(out), WAIT)
+            Cmd::new(nc, &["-d", &h, &p])
         }
-        Addr::Unix(p) => run_cmd(&nc, &["-U", "-d", p.to_str().unwrap()], Some(out), WAIT),
-    }
+        Addr::Unix(p) => Cmd::new(nc, &["-U", "-d", p.to_str().unwrap()]),
+    };
+    cmd.stdout_to(out).timeout(WAIT).run()
 }
 
 /// Fetch raw bytes with `socat -u` (TCP or Unix) into `out`.
-pub fn socat_fetch(addr: &Addr, out: &Path) -> CmdOut {
-    let socat = tool("socat");
+pub fn socat_fetch(addr: &Addr, out: &Path) -> Out {
     let spec = match addr {
         Addr::Tcp(a) => format!("TCP:{a}"),
         Addr::Unix(p) => format!("UNIX-CONNECT:{}", p.display()),
     };
-    run_cmd(&socat, &["-u", &spec, "-"], Some(out), WAIT)
+    Cmd::new(tool("socat"), &["-u", &spec, "-"])
+        .stdout_to(out)
+        .timeout(WAIT)
+        .run()
 }
 
 /// `curl -sS -o OUT http://ADDR/PATH` (or through the Unix socket).
-pub fn curl_fetch(addr: &Addr, path: &str, out: &Path) -> CmdOut {
+pub fn curl_fetch(addr: &Addr, path: &str, out: &Path) -> Out {
     let curl = tool("curl");
     let out_s = out.to_str().unwrap();
-    match addr {
-        Addr::Tcp(a) => {
-            let url = format!("http://{a}{path}");
-            run_cmd(&curl, &["-sS", "-o", out_s, &url], None, WAIT)
-        }
-        Addr::Unix(p) => {
-            let url = format!("http://localhost{path}");
-            run_cmd(
-                &curl,
-                &[
-                    "-sS",
-                    "--unix-socket",
-                    p.to_str().unwrap(),
-                    "-o",
-                    out_s,
-                    &url,
-                ],
-                None,
-                WAIT,
-            )
-        }
-    }
+    let cmd = match addr {
+        Addr::Tcp(a) => Cmd::new(curl, &["-sS", "-o", out_s, &format!("http://{a}{path}")]),
+        Addr::Unix(p) => Cmd::new(
+            curl,
+            &[
+                "-sS",
+                "--unix-socket",
+                p.to_str().unwrap(),
+                "-o",
+                out_s,
+                &format!("http://localhost{path}"),
+            ],
+        ),
+    };
+    cmd.timeout(WAIT).run()
 }
 
 /// A parsed HTTP response.
@@ -894,24 +736,8 @@ pub fn partial_leftovers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Run `f` on its own thread and give up (failing) after `timeout`, so a blocked client
-/// cannot hang the suite.
-pub fn with_timeout<T: Send + 'static>(
-    what: &str,
-    timeout: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(timeout)
-        .unwrap_or_else(|e| panic!("{what}: no result within {timeout:?} ({e})"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Added for tests/faults.rs and tests/load.rs: process figures of a running server, a server
-// started under a file-descriptor limit, and raw client sockets with options set before connect.
+// Process figures of a running server, a server started under a file-descriptor limit, and raw
+// client sockets with options set before connect.
 
 impl Server {
     /// Like [`Server::start`], with the server's RLIMIT_NOFILE (soft and hard) set to `nofile`.
