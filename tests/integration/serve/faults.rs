@@ -211,45 +211,7 @@ fn slow_reader(method: &str) {
     assert_summary(&srv.summary(), method, 1, size, "slow reader");
 }
 
-#[test]
-fn slow_reader_gets_exact_bytes_read_write() {
-    slow_reader("read-write");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_mmap() {
-    slow_reader("mmap");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_sendfile() {
-    slow_reader("sendfile");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_splice() {
-    slow_reader("splice");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_vmsplice() {
-    slow_reader("vmsplice");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_msg_zerocopy() {
-    slow_reader("msg-zerocopy");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_io_uring_splice() {
-    slow_reader("io-uring-splice");
-}
-
-#[test]
-fn slow_reader_gets_exact_bytes_io_uring_send_zc() {
-    slow_reader("io-uring-send-zc");
-}
+per_method!(slow_reader_gets_exact_bytes, every_path, slow_reader);
 
 /// `--unix` with a path longer than a socket address holds (108 bytes with its NUL): one clear
 /// line, exit 1, nothing created. The longest path that fits (107) still works.
@@ -710,45 +672,11 @@ fn fd_after_faults_raw(method: &str) {
     );
 }
 
-#[test]
-fn fd_count_unchanged_after_faulty_runs_read_write() {
-    fd_after_faults_raw("read-write");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_mmap() {
-    fd_after_faults_raw("mmap");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_sendfile() {
-    fd_after_faults_raw("sendfile");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_splice() {
-    fd_after_faults_raw("splice");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_vmsplice() {
-    fd_after_faults_raw("vmsplice");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_msg_zerocopy() {
-    fd_after_faults_raw("msg-zerocopy");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_io_uring_splice() {
-    fd_after_faults_raw("io-uring-splice");
-}
-
-#[test]
-fn fd_count_unchanged_after_faulty_runs_io_uring_send_zc() {
-    fd_after_faults_raw("io-uring-send-zc");
-}
+per_method!(
+    fd_count_unchanged_after_faulty_runs,
+    every_path,
+    fd_after_faults_raw
+);
 
 /// The same in HTTP mode (splice, whose pipe a failed transfer spoils): random bytes, an
 /// oversized head, a NUL, a bad method, a head cut short and closed, a reset mid-body.
@@ -1039,15 +967,11 @@ fn stalled_client_count(method: &str) {
     srv.stop();
 }
 
-#[test]
-fn stalled_client_never_gets_more_than_reported_io_uring_splice() {
-    stalled_client_count("io-uring-splice");
-}
-
-#[test]
-fn stalled_client_never_gets_more_than_reported_io_uring_send_zc() {
-    stalled_client_count("io-uring-send-zc");
-}
+per_method!(
+    stalled_client_never_gets_more_than_reported,
+    [io_uring_splice, io_uring_send_zc],
+    stalled_client_count
+);
 
 /// A client that resets mid-transfer: the sends the kernel dropped undelivered complete too, and
 /// look just like zero-copied ones. On loopback every delivered send is copied (the receiver
@@ -1091,12 +1015,8 @@ fn reset_client_zero_copied(method: &str) {
     srv.stop();
 }
 
-#[test]
-fn reset_client_sends_are_not_zero_copied_msg_zerocopy() {
-    reset_client_zero_copied("msg-zerocopy");
-}
-
-#[test]
-fn reset_client_sends_are_not_zero_copied_io_uring_send_zc() {
-    reset_client_zero_copied("io-uring-send-zc");
-}
+per_method!(
+    reset_client_sends_are_not_zero_copied,
+    [msg_zerocopy, io_uring_send_zc],
+    reset_client_zero_copied
+);

@@ -89,75 +89,9 @@ fn http_delivery(method: &str, unix: bool) {
     assert!(!srv.stderr().contains("panicked"), "{}", srv.dump());
 }
 
-#[test]
-fn http_read_write_tcp() {
-    http_delivery("read-write", false);
-}
+per_method!(http_over_tcp, every_path, |m| http_delivery(m, false));
 
-#[test]
-fn http_mmap_tcp() {
-    http_delivery("mmap", false);
-}
-
-#[test]
-fn http_sendfile_tcp() {
-    http_delivery("sendfile", false);
-}
-
-#[test]
-fn http_splice_tcp() {
-    http_delivery("splice", false);
-}
-
-#[test]
-fn http_vmsplice_tcp() {
-    http_delivery("vmsplice", false);
-}
-
-#[test]
-fn http_msg_zerocopy_tcp() {
-    http_delivery("msg-zerocopy", false);
-}
-
-#[test]
-fn http_io_uring_splice_tcp() {
-    http_delivery("io-uring-splice", false);
-}
-
-#[test]
-fn http_io_uring_send_zc_tcp() {
-    http_delivery("io-uring-send-zc", false);
-}
-
-#[test]
-fn http_read_write_unix() {
-    http_delivery("read-write", true);
-}
-
-#[test]
-fn http_mmap_unix() {
-    http_delivery("mmap", true);
-}
-
-#[test]
-fn http_sendfile_unix() {
-    http_delivery("sendfile", true);
-}
-
-#[test]
-fn http_splice_unix() {
-    http_delivery("splice", true);
-}
-
-#[test]
-fn http_vmsplice_unix() {
-    http_delivery("vmsplice", true);
-}
-
-#[test]
-fn http_io_uring_splice_unix() {
-    http_delivery("io-uring-splice", true);
-}
+per_method!(http_over_unix, unix_paths, |m| http_delivery(m, true));
 
 /// An error response: the status line, a Content-Length matching the plain-text body, and
 /// Connection: close.

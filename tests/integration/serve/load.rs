@@ -181,25 +181,7 @@ fn soak(method: &str) {
     assert!(!srv.stderr().contains("panicked"), "{}", srv.dump());
 }
 
-#[test]
-fn soak_short_sequential_and_concurrent_read_write() {
-    soak("read-write");
-}
-
-#[test]
-fn soak_short_sequential_and_concurrent_mmap() {
-    soak("mmap");
-}
-
-#[test]
-fn soak_short_sequential_and_concurrent_sendfile() {
-    soak("sendfile");
-}
-
-#[test]
-fn soak_short_sequential_and_concurrent_splice() {
-    soak("splice");
-}
+per_method!(soak_short_sequential_and_concurrent, classic, soak);
 
 /// Memory per connection: a long-running server must not keep growing with every client it
 /// served. 5,000 short connections after a warm-up may cost at most 512 bytes each (the

@@ -183,45 +183,7 @@ fn ranges(method: &str) {
     srv.stop();
 }
 
-#[test]
-fn range_read_write() {
-    ranges("read-write");
-}
-
-#[test]
-fn range_mmap() {
-    ranges("mmap");
-}
-
-#[test]
-fn range_sendfile() {
-    ranges("sendfile");
-}
-
-#[test]
-fn range_splice() {
-    ranges("splice");
-}
-
-#[test]
-fn range_vmsplice() {
-    ranges("vmsplice");
-}
-
-#[test]
-fn range_msg_zerocopy() {
-    ranges("msg-zerocopy");
-}
-
-#[test]
-fn range_io_uring_splice() {
-    ranges("io-uring-splice");
-}
-
-#[test]
-fn range_io_uring_send_zc() {
-    ranges("io-uring-send-zc");
-}
+per_method!(range_requests, every_path, ranges);
 
 /// An empty file has no byte to range over: `a-b` is 416 with `bytes */0`, a suffix is the
 /// whole (empty) file with 200.

@@ -129,75 +129,9 @@ fn raw_delivery(method: &str, unix: bool) {
     assert!(!srv.stderr().contains("panicked"), "{}", srv.dump());
 }
 
-#[test]
-fn raw_read_write_tcp() {
-    raw_delivery("read-write", false);
-}
+per_method!(raw_over_tcp, every_path, |m| raw_delivery(m, false));
 
-#[test]
-fn raw_mmap_tcp() {
-    raw_delivery("mmap", false);
-}
-
-#[test]
-fn raw_sendfile_tcp() {
-    raw_delivery("sendfile", false);
-}
-
-#[test]
-fn raw_splice_tcp() {
-    raw_delivery("splice", false);
-}
-
-#[test]
-fn raw_vmsplice_tcp() {
-    raw_delivery("vmsplice", false);
-}
-
-#[test]
-fn raw_msg_zerocopy_tcp() {
-    raw_delivery("msg-zerocopy", false);
-}
-
-#[test]
-fn raw_io_uring_splice_tcp() {
-    raw_delivery("io-uring-splice", false);
-}
-
-#[test]
-fn raw_io_uring_send_zc_tcp() {
-    raw_delivery("io-uring-send-zc", false);
-}
-
-#[test]
-fn raw_read_write_unix() {
-    raw_delivery("read-write", true);
-}
-
-#[test]
-fn raw_mmap_unix() {
-    raw_delivery("mmap", true);
-}
-
-#[test]
-fn raw_sendfile_unix() {
-    raw_delivery("sendfile", true);
-}
-
-#[test]
-fn raw_splice_unix() {
-    raw_delivery("splice", true);
-}
-
-#[test]
-fn raw_vmsplice_unix() {
-    raw_delivery("vmsplice", true);
-}
-
-#[test]
-fn raw_io_uring_splice_unix() {
-    raw_delivery("io-uring-splice", true);
-}
+per_method!(raw_over_unix, unix_paths, |m| raw_delivery(m, true));
 
 /// The `try:` line of a text-mode server, without the trailing hint.
 fn try_command(srv: &Server) -> String {
@@ -484,45 +418,7 @@ fn client_disconnect(method: &str) {
     assert_eq!(sum["complete"].as_u64(), Some(1), "{sum}");
 }
 
-#[test]
-fn client_disconnect_read_write() {
-    client_disconnect("read-write");
-}
-
-#[test]
-fn client_disconnect_mmap() {
-    client_disconnect("mmap");
-}
-
-#[test]
-fn client_disconnect_sendfile() {
-    client_disconnect("sendfile");
-}
-
-#[test]
-fn client_disconnect_splice() {
-    client_disconnect("splice");
-}
-
-#[test]
-fn client_disconnect_vmsplice() {
-    client_disconnect("vmsplice");
-}
-
-#[test]
-fn client_disconnect_msg_zerocopy() {
-    client_disconnect("msg-zerocopy");
-}
-
-#[test]
-fn client_disconnect_io_uring_splice() {
-    client_disconnect("io-uring-splice");
-}
-
-#[test]
-fn client_disconnect_io_uring_send_zc() {
-    client_disconnect("io-uring-send-zc");
-}
+per_method!(client_disconnect, every_path, client_disconnect);
 
 /// 200 sequential connections (every tenth client leaving without reading) leave the server's
 /// descriptor count where it started. rusage counters keep each connection fast; the HTTP
@@ -598,45 +494,7 @@ fn no_fd_leak(method: &str) {
     assert_eq!(sum["errors"].as_u64(), Some(0), "{sum}");
 }
 
-#[test]
-fn no_fd_leak_read_write() {
-    no_fd_leak("read-write");
-}
-
-#[test]
-fn no_fd_leak_mmap() {
-    no_fd_leak("mmap");
-}
-
-#[test]
-fn no_fd_leak_sendfile() {
-    no_fd_leak("sendfile");
-}
-
-#[test]
-fn no_fd_leak_splice() {
-    no_fd_leak("splice");
-}
-
-#[test]
-fn no_fd_leak_vmsplice() {
-    no_fd_leak("vmsplice");
-}
-
-#[test]
-fn no_fd_leak_msg_zerocopy() {
-    no_fd_leak("msg-zerocopy");
-}
-
-#[test]
-fn no_fd_leak_io_uring_splice() {
-    no_fd_leak("io-uring-splice");
-}
-
-#[test]
-fn no_fd_leak_io_uring_send_zc() {
-    no_fd_leak("io-uring-send-zc");
-}
+per_method!(no_fd_leak, every_path, no_fd_leak);
 
 /// 32 clients at once, each reading to EOF; every one gets the exact file.
 fn concurrent_raw(unix: bool, max_conns: Option<&str>) {

@@ -4,7 +4,7 @@
 //!   [`run_json`]) and read what it left ([`Out`]), with the checks of every error exit.
 //! - [`need`]: what a test needs from the machine ([`Need`], `require!`) and the one rule when it
 //!   is missing: reported as skipped in the test output, never a silent pass.
-//! - [`methods`]: the copy paths by name.
+//! - [`methods`]: the copy paths by name and `per_method!`, one test per path from one check.
 //! - [`files`]: pseudo-random files, their hashes, temporary directories of every kind.
 //! - [`report`]: reading copylab's JSON reports.
 //! - [`privilege`]: copylab as an unprivileged user, and the lock on system-wide state.
