@@ -69,18 +69,7 @@ fn http_against_a_raw_server_fails_cleanly() {
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", 200_000, 21);
     let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--count", "1"]);
-    let outdir = tempdir();
-    let out = outdir.path().join("got.bin");
-    let r = run(
-        &[
-            "fetch",
-            &srv.addr.target(),
-            "--http",
-            "--out",
-            path_str(&out),
-        ],
-        &[],
-    );
+    let (r, out, _d) = fetch_into(&srv.addr.target(), &["--http"]);
     assert_failed_cleanly(&r, &out, "failed");
     srv.connection();
     assert_eq!(srv.wait_exit(WAIT).code(), Some(0), "{}", srv.dump());
@@ -91,32 +80,30 @@ fn short_http_body_fails_cleanly() {
     let mut resp =
         b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n".to_vec();
     resp.extend_from_slice(&[7u8; 1000]);
-    let addr = fake_server(resp, true);
-    let outdir = tempdir();
-    let out = outdir.path().join("got.bin");
-    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
+    let (r, out, _d) = fetch_fake(&resp);
     assert_failed_cleanly(&r, &out, "1000 of 100000");
 }
 
 #[test]
 fn http_response_without_content_length_fails() {
-    let addr = fake_server(
-        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody".to_vec(),
-        true,
-    );
-    let outdir = tempdir();
-    let out = outdir.path().join("got.bin");
-    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
+    let (r, out, _d) = fetch_fake(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody");
     assert_failed_cleanly(&r, &out, "Content-Length");
 }
 
-/// Fetch `response` from a fake server into a fresh `--out` file: (result, out path, its dir).
-fn fetch_fake(response: &[u8]) -> (Out, std::path::PathBuf, tempfile::TempDir) {
-    let addr = fake_server(response.to_vec(), true);
+/// `copylab fetch ADDR FLAGS` into a fresh `--out` file: (result, out path, its dir).
+fn fetch_into(addr: &str, flags: &[&str]) -> (Out, std::path::PathBuf, tempfile::TempDir) {
     let outdir = tempdir();
     let out = outdir.path().join("got.bin");
-    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
+    let r = run(
+        &[&["fetch", addr], flags, &["--out", path_str(&out)]].concat(),
+        &[],
+    );
     (r, out, outdir)
+}
+
+/// Fetch `response` from a fake server over HTTP into a fresh `--out` file.
+fn fetch_fake(response: &[u8]) -> (Out, std::path::PathBuf, tempfile::TempDir) {
+    fetch_into(&fake_server(response.to_vec(), true), &["--http"])
 }
 
 #[test]
@@ -169,40 +156,14 @@ fn silent_server(prefix: &'static [u8]) -> String {
 #[test]
 fn a_server_that_never_answers_times_out() {
     let addr = silent_server(b"");
-    let outdir = tempdir();
-    let out = outdir.path().join("got.bin");
-    let r = run(
-        &[
-            "fetch",
-            &addr,
-            "--http",
-            "--timeout",
-            "1",
-            "--out",
-            path_str(&out),
-        ],
-        &[],
-    );
+    let (r, out, _d) = fetch_into(&addr, &["--http", "--timeout", "1"]);
     assert_failed_cleanly(&r, &out, "--timeout");
 }
 
 #[test]
 fn a_server_that_stops_mid_body_times_out() {
     let addr = silent_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
-    let outdir = tempdir();
-    let out = outdir.path().join("got.bin");
-    let r = run(
-        &[
-            "fetch",
-            &addr,
-            "--http",
-            "--timeout",
-            "1",
-            "--out",
-            path_str(&out),
-        ],
-        &[],
-    );
+    let (r, out, _d) = fetch_into(&addr, &["--http", "--timeout", "1"]);
     assert_failed_cleanly(&r, &out, "sent nothing for 1 s");
 }
 
@@ -234,19 +195,7 @@ fn a_declared_length_that_leaves_less_than_the_margin_free_is_refused() {
 fn a_body_past_max_size_is_cut() {
     // Raw mode: no declared length, so the count stops it.
     let addr = fake_server(vec![9u8; 300_000], false);
-    let outdir = tempdir();
-    let out = outdir.path().join("got.bin");
-    let r = run(
-        &[
-            "fetch",
-            &addr,
-            "--max-size",
-            "100K",
-            "--out",
-            path_str(&out),
-        ],
-        &[],
-    );
+    let (r, out, _d) = fetch_into(&addr, &["--max-size", "100K"]);
     assert_failed_cleanly(&r, &out, "more than --max-size 102400");
     // HTTP: a declared length over the limit fails before the body.
     let addr = fake_server(
@@ -270,10 +219,7 @@ fn a_body_past_max_size_is_cut() {
 
 #[test]
 fn server_closing_before_a_response_head_fails() {
-    let addr = fake_server(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(), true);
-    let outdir = tempdir();
-    let out = outdir.path().join("got.bin");
-    let r = run(&["fetch", &addr, "--http", "--out", path_str(&out)], &[]);
+    let (r, out, _d) = fetch_fake(b"HTTP/1.1 200 OK\r\nContent-Le");
     assert_failed_cleanly(&r, &out, "before a complete response head");
 }
 

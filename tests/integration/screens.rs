@@ -545,16 +545,7 @@ fn explain_at(args: &[&str], width: usize, envs: &[(&str, &str)]) -> Out {
 #[test]
 fn explain_fits_80_100_and_120_columns_in_both_languages() {
     let mut topics: Vec<Vec<&str>> = vec![vec![], vec!["receive"], vec!["kafka"], vec!["myths"]];
-    for m in [
-        "read-write",
-        "mmap",
-        "sendfile",
-        "splice",
-        "vmsplice",
-        "msg-zerocopy",
-        "io-uring-splice",
-        "io-uring-send-zc",
-    ] {
+    for m in ALL_METHODS {
         topics.push(vec![m]);
     }
     for width in WIDTHS {

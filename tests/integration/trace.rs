@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -19,12 +20,6 @@ const SIZE: u64 = 6 << 20;
 
 fn hex(h: Sha256) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha_file(p: &Path) -> String {
-    let mut h = Sha256::new();
-    h.update(std::fs::read(p).expect("read the file"));
-    hex(h)
 }
 
 /// A receiver for one connection on 127.0.0.1: its port, and a handle giving the SHA-256 and
@@ -147,7 +142,7 @@ public class Send {
         &[],
     );
     let (sha, n) = got.join().expect("receiver");
-    assert_eq!((sha, n), (sha_file(&file), SIZE));
+    assert_eq!((sha, n), (sha256_file(&file), SIZE));
     assert_eq!(bytes(&r, "sendfile64"), SIZE, "{r:#}");
     assert!(calls(&r, "sendfile64") >= 1);
     assert_eq!(r["path"]["kind"], "sendfile", "{r:#}");
@@ -175,7 +170,7 @@ fn python_socket_sendfile_is_sendfile() {
         path_str(&file)
     );
     let r = trace(&["python3", "-c", &script], &[]);
-    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    assert_eq!(got.join().expect("receiver"), (sha256_file(&file), SIZE));
     assert_eq!(bytes(&r, "sendfile64"), SIZE, "{r:#}");
     assert_eq!(r["path"]["kind"], "sendfile", "{r:#}");
     assert!(
@@ -197,7 +192,7 @@ fn python_sendall_of_reads_is_read_plus_sendto() {
         path_str(&file)
     );
     let r = trace(&["python3", "-c", &script], &[]);
-    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    assert_eq!(got.join().expect("receiver"), (sha256_file(&file), SIZE));
     assert_eq!(bytes(&r, "sendto"), SIZE, "{r:#}");
     assert!(bytes(&r, "read") >= SIZE, "{r:#}");
     assert_eq!(calls(&r, "sendfile64"), 0, "{r:#}");
@@ -215,7 +210,7 @@ fn gnu_cp_uses_copy_file_range() {
     let file = write_file(dir.path(), "data.bin", SIZE, 154);
     let dst = dir.path().join("copy.bin");
     let r = trace(&["cp", path_str(&file), path_str(&dst)], &[]);
-    assert_eq!(sha_file(&dst), sha_file(&file));
+    assert_eq!(sha256_file(&dst), sha256_file(&file));
     let version = Cmd::new("cp", &["--version"]).run().stdout;
     // GNU coreutils 9.0 made cp use copy_file_range; older ones read and write.
     let major: u32 = version
@@ -255,7 +250,7 @@ fn rust_io_copy_file_to_tcp_stream_as_it_is_today() {
     let (port, got) = receiver();
     let addr = format!("127.0.0.1:{port}");
     let r = trace(&[path_str(&exe), path_str(&file), &addr], &[]);
-    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    assert_eq!(got.join().expect("receiver"), (sha256_file(&file), SIZE));
     // Whatever std does today, the trace must account for every byte sent, by one path.
     let sent: u64 = ["sendto", "write", "writev", "sendfile64", "splice"]
         .iter()
@@ -281,7 +276,7 @@ fn a_child_process_is_followed_under_its_own_name() {
     let dst = dir.path().join("out.bin");
     let script = format!("cat {} > {}", path_str(&file), path_str(&dst));
     let r = trace(&["sh", "-c", &script], &[]);
-    assert_eq!(sha_file(&dst), sha_file(&file));
+    assert_eq!(sha256_file(&dst), sha256_file(&file));
     let cat: Vec<&Value> = r["threads"]
         .as_array()
         .expect("threads")
@@ -335,7 +330,7 @@ fn curl_sha(port: u16, name: &str) -> String {
     )
     .run()
     .assert_ok();
-    sha_file(&got)
+    sha256_file(&got)
 }
 
 /// nginx with `sendfile on`, master and worker, run by trace; Ctrl-C (SIGINT to copylab) ends
@@ -355,7 +350,7 @@ fn nginx_sendfile_on_is_sendfile_and_ctrl_c_still_reports() {
         .spawn()
         .expect("start copylab trace");
     wait_port(port);
-    let want = sha_file(&file);
+    let want = sha256_file(&file);
     assert_eq!(curl_sha(port, "data.bin"), want);
     assert_eq!(curl_sha(port, "data.bin"), want);
     // SAFETY: kill has no memory-safety preconditions; the pid is our child.
@@ -426,7 +421,7 @@ fn nginx_sendfile_off_reads_and_writes_seen_by_pid() {
     let mut line = String::new();
     err.read_line(&mut line).expect("read stderr");
     assert!(line.contains("following pid"), "{line}");
-    assert_eq!(curl_sha(port, "data.bin"), sha_file(&file));
+    assert_eq!(curl_sha(port, "data.bin"), sha256_file(&file));
     // SAFETY: kill has no memory-safety preconditions; the pid is our child.
     unsafe { libc::kill(server.id() as i32, libc::SIGQUIT) };
     let _ = server.wait();
@@ -454,7 +449,7 @@ fn without_tracepoints_the_command_still_runs_and_syscalls_say_na() {
         &["cp", path_str(&file), path_str(&dst)],
         &[("COPYLAB_TRACEFS", path_str(&missing))],
     );
-    assert_eq!(sha_file(&dst), sha_file(&file));
+    assert_eq!(sha256_file(&dst), sha256_file(&file));
     assert!(r["syscalls"].is_null(), "{r:#}");
     assert!(r["path"].is_null(), "{r:#}");
     let why = r["unavailable"].as_str().unwrap_or("");
@@ -608,7 +603,7 @@ fn trace_leads_with_its_answer_and_folds_the_helpers() {
         &["trace", "--", "sh", "-c", shell, &script],
         &[("COLUMNS", "100")],
     );
-    assert_eq!(got.join().expect("receiver"), (sha_file(&file), SIZE));
+    assert_eq!(got.join().expect("receiver"), (sha256_file(&file), SIZE));
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert!(
         lines[0].starts_with("copylab trace: `sh -c "),
@@ -789,37 +784,6 @@ fn spawn_trace(args: &[&str]) -> std::process::Child {
         .expect("start copylab trace")
 }
 
-/// Wait for `child` (killed after the common timeout): exit code, stdout, stderr.
-fn finish(mut child: std::process::Child) -> (Option<i32>, String, String) {
-    let (mut out, mut err) = (String::new(), String::new());
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut e = String::new();
-        let _ = se.read_to_string(&mut e);
-        e
-    });
-    let until = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("copylab trace did not end within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = so.read_to_string(&mut out);
-    err.push_str(&reader.join().unwrap_or_default());
-    (status.code(), out, err)
-}
-
-fn signal(child: &std::process::Child, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
-}
-
 fn names(v: &Value) -> Vec<&str> {
     v.as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -862,7 +826,7 @@ fn for_is_a_deadline_even_for_a_command_that_ignores_sigterm() {
 #[test]
 fn ctrl_c_after_the_deadline_still_exits_130() {
     let marker = ["sleep", "42.5"];
-    let child = spawn_trace(&[
+    let mut child = spawn_trace(&[
         "--json",
         "--no-profile",
         "--for",
@@ -875,8 +839,13 @@ fn ctrl_c_after_the_deadline_still_exits_130() {
     wait_for_process(&marker);
     // Past the deadline: SIGTERM was sent and ignored.
     std::thread::sleep(Duration::from_millis(1500));
-    signal(&child, libc::SIGINT);
-    let (code, stdout, stderr) = finish(child);
+    signal(&child, Signal::SIGINT);
+    let Out {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = finish(&mut child, TIMEOUT);
     assert_eq!(code, Some(130), "{stderr}\n{stdout}");
     let r = results_in(&stderr);
     assert_eq!(r["ended"], "interrupted", "{r:#}");
@@ -897,14 +866,19 @@ fn ctrl_c_after_the_deadline_still_exits_130() {
 #[test]
 fn sigterm_and_sighup_stop_a_trace_like_ctrl_c() {
     for (sig, name, marker) in [
-        (libc::SIGTERM, "SIGTERM", ["sleep", "43.5"]),
-        (libc::SIGHUP, "SIGHUP", ["sleep", "44.5"]),
+        (Signal::SIGTERM, "SIGTERM", ["sleep", "43.5"]),
+        (Signal::SIGHUP, "SIGHUP", ["sleep", "44.5"]),
     ] {
         let script = format!("sleep {}; echo $((6*7))x", marker[1]);
-        let child = spawn_trace(&["--json", "--no-profile", "--", "sh", "-c", &script]);
+        let mut child = spawn_trace(&["--json", "--no-profile", "--", "sh", "-c", &script]);
         wait_for_process(&marker);
         signal(&child, sig);
-        let (code, stdout, stderr) = finish(child);
+        let Out {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = finish(&mut child, TIMEOUT);
         assert_eq!(code, Some(130), "{name}: {stderr}\n{stdout}");
         let r = results_in(&stderr);
         assert_eq!(r["ended"], "interrupted", "{name}: {r:#}");
@@ -922,7 +896,7 @@ fn sigterm_and_sighup_stop_a_trace_like_ctrl_c() {
 #[test]
 fn a_second_signal_kills_the_group_and_still_reports() {
     let marker = ["sleep", "45.5"];
-    let child = spawn_trace(&[
+    let mut child = spawn_trace(&[
         "--json",
         "--no-profile",
         "--",
@@ -931,10 +905,15 @@ fn a_second_signal_kills_the_group_and_still_reports() {
         "trap '' TERM INT HUP; sleep 45.5",
     ]);
     wait_for_process(&marker);
-    signal(&child, libc::SIGTERM);
+    signal(&child, Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(300));
-    signal(&child, libc::SIGTERM);
-    let (code, stdout, stderr) = finish(child);
+    signal(&child, Signal::SIGTERM);
+    let Out {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = finish(&mut child, TIMEOUT);
     assert_eq!(code, Some(130), "{stderr}\n{stdout}");
     let r = results_in(&stderr);
     assert_eq!(names(&r["signals_sent"]), ["SIGTERM", "SIGKILL"], "{r:#}");
@@ -981,7 +960,7 @@ fn output_onto_a_fifo_without_a_reader_can_be_interrupted() {
         let _ = std::io::copy(&mut r, &mut std::io::sink());
     });
     let line = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
-    signal(&child, libc::SIGINT);
+    signal(&child, Signal::SIGINT);
     let until = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
@@ -1111,17 +1090,22 @@ fn a_pid_that_exits_while_being_attached_is_named_as_the_cause() {
             .read_line(&mut line)
             .expect("python is up");
         let pid = target.id().to_string();
-        let tracer = spawn_trace(&["--json", "--no-profile", "--pid", &pid, "--for", "5s"]);
+        let mut tracer = spawn_trace(&["--json", "--no-profile", "--pid", &pid, "--for", "5s"]);
         let fds = |p: u32| std::fs::read_dir(format!("/proc/{p}/fd")).map_or(0, |d| d.count());
         // Stop copylab once it holds some events but far fewer than 1,000 threads need.
         let until = Instant::now() + Duration::from_secs(20);
         while fds(tracer.id()) < 60 && Instant::now() < until {}
-        signal(&tracer, libc::SIGSTOP);
+        signal(&tracer, Signal::SIGSTOP);
         let midway = fds(tracer.id()) < 1000;
         let _ = target.kill();
         let _ = target.wait();
-        signal(&tracer, libc::SIGCONT);
-        let (code, stdout, stderr) = finish(tracer);
+        signal(&tracer, Signal::SIGCONT);
+        let Out {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = finish(&mut tracer, TIMEOUT);
         assert!(
             !stderr.contains("run as root") && !stdout.contains("run as root"),
             "wrong cause named\n{stderr}\n{stdout}"

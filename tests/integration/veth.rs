@@ -6,6 +6,8 @@
 
 use crate::util::*;
 
+use nix::sys::signal::Signal;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,30 +86,6 @@ fn wait_for_namespace(pid: u32) {
     }
     // The first transfer is under way once the pair exists; let it start.
     std::thread::sleep(Duration::from_millis(300));
-}
-
-fn wait_exit(child: &mut Child) -> (Option<i32>, String) {
-    let t0 = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
-            return (status.code(), err);
-        }
-        if t0.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("copylab did not exit after a signal");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    // SAFETY: kill on the pid of a child this test started and has not reaped.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
 }
 
 #[test]
@@ -189,8 +167,10 @@ fn ctrl_c_removes_the_namespaces() {
     let mut child = start_long_compare();
     let pid = child.id();
     wait_for_namespace(pid);
-    signal(&child, libc::SIGINT);
-    let (code, err) = wait_exit(&mut child);
+    signal(&child, Signal::SIGINT);
+    let Out {
+        code, stderr: err, ..
+    } = finish(&mut child, TIMEOUT);
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
     assert_eq!(leftovers(pid), Vec::<String>::new());
@@ -199,9 +179,11 @@ fn ctrl_c_removes_the_namespaces() {
     let mut child = start_long_compare();
     let pid = child.id();
     wait_for_namespace(pid);
-    signal(&child, libc::SIGINT);
-    signal(&child, libc::SIGINT);
-    let (code, err) = wait_exit(&mut child);
+    signal(&child, Signal::SIGINT);
+    signal(&child, Signal::SIGINT);
+    let Out {
+        code, stderr: err, ..
+    } = finish(&mut child, TIMEOUT);
     assert_eq!(code, Some(130), "{err}");
     // The kernel frees a namespace asynchronously once its name is gone; the names go at once.
     assert_eq!(leftovers(pid), Vec::<String>::new());
@@ -214,8 +196,8 @@ fn after_kill_9_the_next_run_removes_the_stale_namespaces() {
     let mut child = start_long_compare();
     let pid = child.id();
     wait_for_namespace(pid);
-    signal(&child, libc::SIGKILL);
-    let _ = wait_exit(&mut child);
+    signal(&child, Signal::SIGKILL);
+    let _ = finish(&mut child, TIMEOUT);
     // kill -9 runs no clean-up: the names are still there (else this test proves nothing).
     assert!(
         !leftovers(pid).is_empty(),
@@ -309,7 +291,7 @@ fn lab_up_serves_across_namespaces_and_lab_down_removes_it() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let _ = wait_exit(&mut serve);
+    let _ = finish(&mut serve, TIMEOUT);
     let down = run_ok(&["lab", "down"], &[]);
     assert!(fetched.success(), "{}", fetched.dump());
     assert_eq!(std::fs::read(&got).ok(), std::fs::read(&file).ok());
@@ -519,7 +501,11 @@ fn a_pair_made_in_another_pid_namespace_is_not_mistaken_for_a_dead_ones() {
     while !std::path::Path::new(&format!("/run/netns/copylab-{pid}-b")).exists() {
         if t0.elapsed() > Duration::from_secs(30) || inner.try_wait().ok().flatten().is_some() {
             let _ = inner.kill();
-            let (_, err) = wait_exit(&mut inner);
+            let Out {
+                code: _,
+                stderr: err,
+                ..
+            } = finish(&mut inner, TIMEOUT);
             panic!("the compare in another pid namespace never made its pair: {err}");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -527,8 +513,8 @@ fn a_pair_made_in_another_pid_namespace_is_not_mistaken_for_a_dead_ones() {
     let out = quick_veth_compare();
     let kept = std::path::Path::new(&a).exists();
     // Stop the inner compare (unshare passes SIGINT to it as it dies); it removes its pair.
-    signal(&inner, libc::SIGKILL);
-    let _ = wait_exit(&mut inner);
+    signal(&inner, Signal::SIGKILL);
+    let _ = finish(&mut inner, TIMEOUT);
     let t0 = Instant::now();
     while std::path::Path::new(&a).exists() && t0.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));

@@ -11,6 +11,7 @@ use crate::util::*;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
 /// The four receivers, in table order.
@@ -406,31 +407,6 @@ fn start_zerocopy_compare(file: Option<&std::path::Path>) -> Child {
     .expect("start copylab")
 }
 
-fn finish(child: &mut Child) -> (Option<i32>, Option<i32>, String) {
-    use std::os::unix::process::ExitStatusExt;
-    let t0 = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
-            return (status.code(), status.signal(), err);
-        }
-        if t0.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("copylab did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    // SAFETY: kill on the pid of a child this test started and has not reaped.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
-}
-
 #[test]
 fn the_private_namespace_is_gone_after_every_way_out() {
     require!(zerocopy_receiver());
@@ -461,7 +437,12 @@ fn the_private_namespace_is_gone_after_every_way_out() {
     .spawn()
     .expect("start copylab");
     let ns = netns_thread_inode(c.id()).expect("the namespace thread");
-    let (code, _, err) = finish(&mut c);
+    let Out {
+        code,
+        signal: _,
+        stderr: err,
+        ..
+    } = finish(&mut c, TIMEOUT);
     assert_eq!(code, Some(0), "{err}");
     assert_gone(&ns, "normal exit");
 
@@ -476,20 +457,30 @@ fn the_private_namespace_is_gone_after_every_way_out() {
         .open(&file)
         .and_then(|f| f.set_len(1 << 20))
         .expect("truncate");
-    let (code, _, err) = finish(&mut c);
+    let Out {
+        code,
+        signal: _,
+        stderr: err,
+        ..
+    } = finish(&mut c, TIMEOUT);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("file changed"), "{err}");
     assert_gone(&ns, "error exit");
 
     // Ctrl-C, and kill -9 followed by the next run.
-    for sig in [libc::SIGINT, libc::SIGKILL] {
+    for sig in [Signal::SIGINT, Signal::SIGKILL] {
         let mut c = start_zerocopy_compare(None);
         let ns = netns_thread_inode(c.id()).expect("the namespace thread");
         std::thread::sleep(Duration::from_millis(300));
         signal(&c, sig);
-        let (code, killed, err) = finish(&mut c);
+        let Out {
+            code,
+            signal: killed,
+            stderr: err,
+            ..
+        } = finish(&mut c, TIMEOUT);
         assert!(
-            killed == Some(sig) || code == Some(130),
+            killed == Some(sig as i32) || code == Some(130),
             "signal {sig}: code {code:?}, signal {killed:?}: {err}"
         );
         assert_gone(&ns, &format!("signal {sig}"));

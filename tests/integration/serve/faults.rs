@@ -166,17 +166,7 @@ fn slow_reader(method: &str) {
     let size = 2 * MIB + 333;
     let file = write_file(dir.path(), "data.bin", size, 0x51 ^ method.len() as u64);
     let want = sha256_file(&file);
-    let mut srv = Server::start(
-        &file,
-        &[
-            "--method",
-            method,
-            "--listen",
-            "127.0.0.1:0",
-            "--count",
-            "1",
-        ],
-    );
+    let mut srv = Server::on_loopback(&file, method, &["--count", "1"]);
     let addr = srv.addr.target();
     let (got, rcvbuf) = with_timeout("slow reader", Duration::from_secs(120), move || {
         let mut s = connect_with_rcvbuf(&addr, 4096);
@@ -585,17 +575,7 @@ fn fd_after_faults_raw(method: &str) {
     let size = 4 * MIB;
     let file = write_file(dir.path(), "big.bin", size, 25);
     let want = sha256_file(&file);
-    let mut srv = Server::start(
-        &file,
-        &[
-            "--method",
-            method,
-            "--listen",
-            "127.0.0.1:0",
-            "--max-conns",
-            "1",
-        ],
-    );
+    let mut srv = Server::on_loopback(&file, method, &["--max-conns", "1"]);
     let a = srv.addr.target();
     // The one worker opens its counters and buffer or pipe on its first connection and keeps
     // them: count after it.

@@ -88,17 +88,7 @@ fn soak(method: &str) {
     let file = write_file(dir.path(), "data.bin", size, 0x50A ^ method.len() as u64);
     let want = sha256_file(&file);
     let max_conns = 16;
-    let mut srv = Server::start(
-        &file,
-        &[
-            "--method",
-            method,
-            "--listen",
-            "127.0.0.1:0",
-            "--max-conns",
-            &max_conns.to_string(),
-        ],
-    );
+    let mut srv = Server::on_loopback(&file, method, &["--max-conns", &max_conns.to_string()]);
     let a = srv.addr.target();
 
     // Warm-up: every worker made and used once, then 64 at once and a few one by one.

@@ -343,17 +343,7 @@ fn client_disconnect(method: &str) {
     let want = sha256_file(&file);
 
     // TCP: close after 4 KiB, reset after 4 KiB, then a full fetch.
-    let mut srv = Server::start(
-        &file,
-        &[
-            "--method",
-            method,
-            "--listen",
-            "127.0.0.1:0",
-            "--count",
-            "3",
-        ],
-    );
+    let mut srv = Server::on_loopback(&file, method, &["--count", "3"]);
     let a = srv.addr.target();
     with_timeout("close after 4 KiB", WAIT, {
         let a = a.clone();
@@ -428,17 +418,7 @@ fn no_fd_leak(method: &str) {
     let size = 64 << 10;
     let file = write_file(dir.path(), "small.bin", size, 5);
     let want = sha256_file(&file);
-    let mut srv = Server::start(
-        &file,
-        &[
-            "--method",
-            method,
-            "--listen",
-            "127.0.0.1:0",
-            "--max-conns",
-            "1",
-        ],
-    );
+    let mut srv = Server::on_loopback(&file, method, &["--max-conns", "1"]);
     // One worker thread serves every connection (--max-conns 1); it opens its counters and
     // buffer or pipe on its first connection and keeps them, so count after that one.
     {
@@ -830,12 +810,7 @@ fn file_shrinks_while_served() {
     let methods = ["read-write", "mmap", "sendfile", "splice"];
     let mut servers: Vec<Server> = methods
         .iter()
-        .map(|m| {
-            Server::start(
-                &file,
-                &["--method", m, "--listen", "127.0.0.1:0", "--count", "1"],
-            )
-        })
+        .map(|m| Server::on_loopback(&file, m, &["--count", "1"]))
         .collect();
     let new_len = 300_000u64;
     std::fs::OpenOptions::new()

@@ -6,8 +6,9 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -239,6 +240,7 @@ impl Cmd {
         let stderr = rest(stderr, "stderr");
         Out {
             code: status.code(),
+            signal: status.signal(),
             stdout,
             stderr,
             what,
@@ -264,6 +266,8 @@ fn read_all(pipe: Option<impl Read + Send + 'static>) -> Receiver<String> {
 pub struct Out {
     /// The exit code; `None` when a signal ended it.
     pub code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
     /// The command line, as [`Cmd::shown`] says it.
@@ -303,6 +307,43 @@ impl Out {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.dump()))
     }
+}
+
+/// Wait for a process the test started itself ([`Cmd::command`]) and read what is left of the
+/// stdout and stderr it piped: killed, and the test failed, after `timeout`.
+pub fn finish(child: &mut Child, timeout: Duration) -> Out {
+    let what = format!("the process {} the test started", child.id());
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {timeout:?} (killed)");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let rest = |pipe: Receiver<String>| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        pipe.recv_timeout(left).unwrap_or_default()
+    };
+    Out {
+        code: status.code(),
+        signal: status.signal(),
+        stdout: rest(stdout),
+        stderr: rest(stderr),
+        what,
+    }
+}
+
+/// Send `sig` to a process the test started and has not reaped.
+pub fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, sig).unwrap_or_else(|e| panic!("kill -{sig} {pid}: {e}"));
 }
 
 /// `copylab ARGS` with `envs` set.

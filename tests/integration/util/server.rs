@@ -184,6 +184,14 @@ impl Server {
         Server::start_json(file, args, None)
     }
 
+    /// `copylab serve FILE --method METHOD --listen 127.0.0.1:0 ARGS --json`: one path on the TCP
+    /// loopback, up to its listening line.
+    pub fn on_loopback(file: &Path, method: &str, args: &[&str]) -> Server {
+        let mut all = vec!["--method", method, "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Server::start(file, &all)
+    }
+
     /// `copylab serve FILE ARGS --json`, optionally under RLIMIT_NOFILE `nofile`, up to its
     /// listening line.
     fn start_json(file: &Path, args: &[&str], nofile: Option<u64>) -> Server {
