@@ -2,7 +2,7 @@
 # The test suite, on any Debian or Ubuntu machine with the Rust toolchain: installs the programs
 # the tests drive when they are missing (as root, with apt-get), then runs `cargo test`.
 #
-#   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test serve_http
+#   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh --test integration serve::http
 #
 # The tests drive real clients and tools: curl, nc (netcat-openbsd), socat, and setpriv and
 # prlimit (util-linux) for the unprivileged runs, script (bsdutils) and tmux for a terminal, ip
