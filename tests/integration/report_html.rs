@@ -225,6 +225,29 @@ fn compare_page_and_stacks_say_what_the_json_says() {
         }
     }
 
+    // Each path's diagram carries this run's figures: the receiver's syscalls as the JSON has them.
+    for m in r["methods"].as_array().unwrap() {
+        let name = m["method"].as_str().unwrap();
+        let Some(start) = page.find(&format!("<div class=\"path\" data-method=\"{name}\">")) else {
+            continue; // no profile, no section for the path: checked below
+        };
+        let path = &page[start..];
+        let pre = &path[path
+            .find("<details class=\"diagram\"")
+            .unwrap_or_else(|| panic!("{name}: no diagram"))..];
+        let pre = &pre[..pre.find("</details>").unwrap()];
+        let calls = at(m, "median.receiver.syscalls.total").as_u64().unwrap();
+        let said: Vec<u64> = pre
+            .split(" syscalls")
+            .filter_map(|before| before.rsplit(' ').next()?.replace(',', "").parse().ok())
+            .collect();
+        assert_eq!(
+            said,
+            vec![calls],
+            "{name}: the diagram's receiver syscalls\n{pre}"
+        );
+    }
+
     require!(Need::that(
         profiled(&r),
         format!(
@@ -336,9 +359,24 @@ fn page_in_chinese_and_to_stdout() {
     assert!(out.stdout.contains("<html lang=\"zh-Hans\">"));
     assert!(out.stdout.contains("对比表"));
     assert!(out.stdout.contains("<tr data-method=\"sendfile\">"));
+    // The terminal's table does not go to stdout with it (the diagrams' boxes, in <pre>, are
+    // the page's own).
+    let mut outside = String::new();
+    let mut rest = out.stdout.as_str();
+    while let Some(i) = rest.find("<pre") {
+        outside.push_str(&rest[..i]);
+        rest = rest[i..]
+            .split_once("</pre>")
+            .map_or("", |(_, after)| after);
+    }
+    outside.push_str(rest);
     assert!(
-        !out.stdout.contains("┌"),
+        !outside.contains("┌"),
         "the table does not go to stdout with it"
+    );
+    assert!(
+        out.stdout.contains("<pre lang=\"zh-Hans\">"),
+        "the diagram, in Chinese"
     );
     for s in svg_blocks(&out.stdout) {
         parse_xml(s).unwrap();

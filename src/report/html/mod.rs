@@ -15,6 +15,7 @@ mod inline;
 use std::fmt::Write as _;
 
 use crate::counters::profile::{Category, Pooled};
+use crate::receive::ReceiverKind;
 use crate::report::export::Exporter;
 use crate::report::export::stacks::{self, Graph};
 use crate::report::lesson::{self, PageWords};
@@ -186,6 +187,13 @@ svg.flame .cat-copy text, svg.flame .cat-network text, svg.flame .cat-page_cache
 svg.flame g:hover > rect { stroke: #000; stroke-width: 1; }
 svg.flame [id$="-title"] { text-anchor: middle; font-size: 17px; font-weight: 700; }
 svg.flame [id$="-subtitle"] { text-anchor: middle; font-size: 13px; }
+details.diagram { margin: .5rem 0 0; }
+details.diagram summary { font-weight: 700; font-size: 1rem; cursor: pointer; }
+details.diagram pre { font-family: "DejaVu Sans Mono", "Noto Sans Mono", "Noto Sans Mono CJK SC", "WenQuanYi Micro Hei Mono", monospace;
+  font-size: .7rem; line-height: 1.25; overflow-x: auto; margin: .3rem 0; }
+details.diagram pre i { display: inline-block; width: 1ch; height: 1.25em; vertical-align: top; text-align: center;
+  font-style: normal; white-space: pre; }
+details.diagram pre i.w { width: 2ch; }
 ul.warn li { margin: .2rem 0; }
 ul.conclusions { font-size: 1.1rem; padding-left: 1.2rem; }
 ul.conclusions li { margin: .3rem 0; }
@@ -500,11 +508,75 @@ fn conclusion_lines(r: &Report, lang: Lang) -> String {
     s
 }
 
-/// The path's diagram with this run's figures on it. Pending: it comes from the diagram work
-/// landing beside this page; until then it renders nothing.
-fn path_diagram(_r: &Report, _m: &MethodResult, _w: &PageWords) -> String {
-    String::new()
+/// The path's diagram with this run's figures on it: the picture `explain METHOD --measure`
+/// draws, from the same report, in the page's language, in a `<pre>` (its box-drawing lines
+/// need a monospaced font). A row of `--receive`'s matrix, or a run without read-write to
+/// compare with, gets the diagram without figures, and says so.
+fn path_diagram(r: &Report, m: &MethodResult, w: &PageWords) -> String {
+    let lang = if w.lang.starts_with("zh") {
+        Lang::Zh
+    } else {
+        Lang::En
+    };
+    let kind = m.method;
+    let receiver = m.receiver_path.unwrap_or(ReceiverKind::Recv);
+    let measured = match m.receiver_path {
+        None => crate::explain::measured_from(kind, r, lang),
+        Some(_) => None,
+    };
+    let figures = measured
+        .as_ref()
+        .map(|x| crate::explain::figures_of(kind, x, lang));
+    let picture = crate::explain::diagram::Picture {
+        sender: Some(kind.model()),
+        receiver: Some(receiver.model()),
+    };
+    let lines =
+        crate::explain::diagram::draw(&picture, lang, DIAGRAM_COLUMNS, true, figures.as_ref());
+    let mut s = format!(
+        "<details class=\"diagram\" open><summary>{}</summary><pre lang=\"{}\">",
+        esc(w.diagram),
+        w.lang
+    );
+    for l in lines {
+        s.push_str(&grid_line(&l));
+        s.push('\n');
+    }
+    s.push_str("</pre>");
+    let _ = write!(
+        s,
+        "<p class=\"note\">{}</p>",
+        esc(&lesson::say(lang, &lesson::Msg::Legend))
+    );
+    if figures.is_none() {
+        let _ = write!(s, "<p class=\"note\">{}</p>", esc(w.diagram_no_figures));
+    }
+    s.push_str("</details>");
+    s
 }
+
+/// One line of a text diagram for a `<pre>`: every character outside ASCII in a cell of its
+/// terminal width (`<i>`, 1ch; `<i class="w">`, 2ch), so box drawing, arrows, circled digits
+/// and Chinese line up in whatever font the browser finds for them, as in a terminal.
+fn grid_line(line: &str) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = String::with_capacity(line.len() * 2);
+    let mut buf = [0u8; 4];
+    for c in line.chars() {
+        let text = esc(c.encode_utf8(&mut buf));
+        if c.is_ascii() {
+            out.push_str(&text);
+        } else if c.width() == Some(2) {
+            let _ = write!(out, "<i class=\"w\">{text}</i>");
+        } else {
+            let _ = write!(out, "<i>{text}</i>");
+        }
+    }
+    out
+}
+
+/// The diagram's width on the page: the projector's 100 columns.
+const DIAGRAM_COLUMNS: usize = 100;
 
 /// Where the CPU went: per path, the textbook's count beside the measured copy, and both
 /// threads' bars on one scale.

@@ -1076,6 +1076,8 @@ const PAGE: PageWords = PageWords {
         )
     },
     no_flames: "No callchains were sampled (the CPU profile is n/a: see the warnings).",
+    diagram: "The path, with this run's figures (as `copylab explain METHOD --measure` draws it)",
+    diagram_no_figures: "Drawn without figures: this run's figures go on the diagram when read-write ran beside the path and the receiver was recv.",
     legend: "Categories",
     method: "method",
     mib_s: "MiB/s",

@@ -34,6 +34,11 @@ pub struct PageWords {
     pub flames: &'static str,
     pub flames_note: fn(&str) -> String,
     pub no_flames: &'static str,
+    /// Above a path's diagram on the page.
+    pub diagram: &'static str,
+    /// Under a diagram drawn without this run's figures (a row of `--receive`'s matrix, or a
+    /// run without read-write to compare with).
+    pub diagram_no_figures: &'static str,
     pub legend: &'static str,
     pub method: &'static str,
     pub mib_s: &'static str,

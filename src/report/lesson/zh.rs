@@ -1028,6 +1028,8 @@ const PAGE: PageWords = PageWords {
         )
     },
     no_flames: "没有采样到调用链（CPU 剖析不可用：见警告）。",
+    diagram: "这条路径，标上本次运行的数字（与 `copylab explain METHOD --measure` 画的相同）",
+    diagram_no_figures: "未标数字：只有当 read-write 与该路径同次运行、且接收端是 recv 时，本次运行的数字才会标在图上。",
     legend: "类别",
     method: "方法",
     mib_s: "MiB/s",
