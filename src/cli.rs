@@ -1412,7 +1412,11 @@ impl Cli {
             }),
             Command::Doctor(a) => Ok(Job::Doctor {
                 file: a.file,
-                output: output_of(a.json, ColorArg::Never, crate::report::Layout::default()),
+                output: output_of(
+                    a.json,
+                    ColorArg::Never,
+                    crate::report::TableLayout::default(),
+                ),
             }),
             Command::Explain(a) => explain_job(a),
             Command::Fetch(a) => fetch_job(a),
@@ -1421,7 +1425,7 @@ impl Cli {
 }
 
 /// `--json` or the table, coloured as `--color` says, laid out as `layout` says.
-fn output_of(json: bool, color: ColorArg, layout: crate::report::Layout) -> Output {
+fn output_of(json: bool, color: ColorArg, layout: crate::report::TableLayout) -> Output {
     if json {
         Output::Json
     } else {
@@ -1481,7 +1485,7 @@ fn compare_job(a: CompareArgs) -> Result<Job> {
         sample_period_ns: a.sample_period.and_then(|p| p.0),
         stacks: false,
     };
-    let layout = crate::report::Layout {
+    let layout = crate::report::TableLayout {
         wide: a.wide,
         style: a.style.style.into(),
     };
@@ -1520,9 +1524,14 @@ fn serve_job(a: ServeArgs) -> Result<Job> {
         counters: counters_arg(a.path.counters),
         // 0 waits forever.
         send_timeout: (!a.send_timeout.is_zero()).then_some(a.send_timeout),
-        json: a.json,
-        color: a.color.into(),
-        wide: a.wide,
+        output: output_of(
+            a.json,
+            a.color,
+            crate::report::TableLayout {
+                wide: a.wide,
+                ..Default::default()
+            },
+        ),
         cpus: a.worker_cpus.unwrap_or_default().0,
         live: a.live,
         link: a.link,
@@ -1565,7 +1574,7 @@ fn sweep_job(a: SweepArgs) -> Result<Job> {
         // The sweep's page has no flame graphs: compare draws them.
         stacks: false,
     };
-    let layout = crate::report::Layout {
+    let layout = crate::report::TableLayout {
         wide: false,
         style: a.style.style.into(),
     };
@@ -1603,14 +1612,14 @@ fn quiz_job(a: QuizArgs) -> Result<Job> {
 /// `copylab trace`: its arguments checked and turned into typed options.
 fn trace_job(a: TraceArgs) -> Result<Job> {
     let target = match (a.pid, a.command.is_empty()) {
-        (Some(pid), _) => crate::trace::Target::Pid(pid),
-        (None, false) => crate::trace::Target::Command(a.command),
+        (Some(pid), _) => crate::trace::Tracee::Pid(pid),
+        (None, false) => crate::trace::Tracee::Command(a.command),
         (None, true) => bail!(
             "trace: say what to follow: a command after `--` (copylab trace -- CMD ARGS) or --pid PID"
         ),
     };
     let to_a_stream = a.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
-    let layout = crate::report::Layout {
+    let layout = crate::report::TableLayout {
         wide: a.wide,
         style: a.style.style.into(),
     };
@@ -1681,7 +1690,7 @@ fn explain_job(a: ExplainArgs) -> Result<Job> {
         receive,
         screen: crate::report::Screen::of(
             Color::Never,
-            crate::report::Layout {
+            crate::report::TableLayout {
                 wide: false,
                 style: a.style.style.into(),
             },

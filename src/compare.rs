@@ -757,7 +757,7 @@ impl Comparison<'_> {
                 crate::source::Part::whole(src),
                 server.fd(),
                 &[],
-                true,
+                transfer::Body::Send,
                 &mut slot.scratch,
                 counters,
             );

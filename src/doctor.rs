@@ -15,10 +15,15 @@ use crate::source::Source;
 use crate::transport::Transport;
 use crate::warnings::Warning;
 
-pub use crate::results::doctor::{Check, Column, Diagnosis, Level};
+pub use crate::results::doctor::{ColumnSource, Diagnosis, DoctorCheck, Level};
 
-fn check(name: &'static str, level: Level, found: impl Into<String>, fix: Option<&str>) -> Check {
-    Check {
+fn check(
+    name: &'static str,
+    level: Level,
+    found: impl Into<String>,
+    fix: Option<&str>,
+) -> DoctorCheck {
+    DoctorCheck {
         name,
         level,
         found: found.into(),
@@ -36,12 +41,12 @@ const CAP_PERFMON: u32 = 38;
 /// One check per path that may be unavailable (those whose registry entry says what doctor
 /// reports when they can run): can this kernel and sandbox run it over TCP? The same test
 /// compare uses before it runs a path.
-fn path_checks(checks: &mut Vec<Check>) {
+fn path_checks(checks: &mut Vec<DoctorCheck>) {
     for path in crate::method::REGISTRY.iter() {
         let Some(ok) = path.doctor_ok else { continue };
         checks.push(match (path.availability)(Transport::Tcp) {
             Ok(()) => check(path.name, Level::Ok, ok, None),
-            Err(u) => Check {
+            Err(u) => DoctorCheck {
                 name: path.name,
                 level: Level::Limited,
                 found: format!("{}: compare skips it", u.reason),
@@ -53,7 +58,7 @@ fn path_checks(checks: &mut Vec<Check>) {
 
 /// `--link`: does the kernel take SO_MAX_PACING_RATE on a TCP socket (the same call compare
 /// makes)?
-fn pacing_check() -> Check {
+fn pacing_check() -> DoctorCheck {
     let probe = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(anyhow::Error::from)
         .and_then(|l| {
@@ -67,7 +72,7 @@ fn pacing_check() -> Check {
             "SO_MAX_PACING_RATE accepted on a TCP socket: --link works",
             None,
         ),
-        Err(e) => Check {
+        Err(e) => DoctorCheck {
             name: "pacing",
             level: Level::Limited,
             found: format!("SO_MAX_PACING_RATE refused ({e:#}): --link cannot run"),
@@ -78,10 +83,10 @@ fn pacing_check() -> Check {
 
 /// `--transport veth` and `lab`: root and iproute2, then a real private namespace with a veth
 /// pair in it, made on a thread of its own and gone with that thread (no name anywhere).
-fn veth_check() -> Check {
+fn veth_check() -> DoctorCheck {
     const NAME: &str = "network namespaces";
     if let Some(why) = crate::netns::refusal() {
-        return Check {
+        return DoctorCheck {
             name: NAME,
             level: Level::Limited,
             found: "--transport veth and lab cannot run here".into(),
@@ -122,7 +127,7 @@ fn veth_check() -> Check {
             "a namespace and a veth pair made and removed: --transport veth and lab work",
             None,
         ),
-        Err(e) => Check {
+        Err(e) => DoctorCheck {
             name: NAME,
             level: Level::Limited,
             found: format!("refused ({e}): --transport veth and lab cannot run"),
@@ -245,7 +250,7 @@ impl Privileges {
     }
 }
 
-fn privileges_check(p: &Privileges) -> Check {
+fn privileges_check(p: &Privileges) -> DoctorCheck {
     let found = if p.root {
         "root".to_string()
     } else if p.has(CAP_PERFMON) {
@@ -265,7 +270,7 @@ fn privileges_check(p: &Privileges) -> Check {
     )
 }
 
-fn paranoid_check(who: &Privileges) -> Check {
+fn paranoid_check(who: &Privileges) -> DoctorCheck {
     let privileged = who.perf_allowed();
     let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
         .ok()
@@ -295,7 +300,7 @@ fn paranoid_check(who: &Privileges) -> Check {
 }
 
 /// Can a kernel event be counted at all? The fix is the one compare's warning gives.
-fn perf_open_check() -> Check {
+fn perf_open_check() -> DoctorCheck {
     let mut b = Builder::new(Software::TASK_CLOCK);
     b.include_kernel();
     match b.build() {
@@ -317,7 +322,7 @@ fn perf_open_check() -> Check {
     }
 }
 
-fn tracefs_check() -> Check {
+fn tracefs_check() -> DoctorCheck {
     let found = tracefs::lookup(&[
         ("raw_syscalls", "sys_enter"),
         ("syscalls", "sys_enter_sendfile64"),
@@ -352,7 +357,7 @@ fn tracefs_check() -> Check {
     }
 }
 
-fn counters_check(counters: &Counters) -> Check {
+fn counters_check(counters: &Counters) -> DoctorCheck {
     let complete = complete(counters);
     check(
         "syscall counters",
@@ -378,7 +383,7 @@ fn counters_check(counters: &Counters) -> Check {
 }
 
 /// The sampler compare opens on each thread: the copy column and the CPU view need it.
-fn profile_check() -> (Check, bool) {
+fn profile_check() -> (DoctorCheck, bool) {
     use crate::counters::profile::Sampler;
     match Sampler::open(Sampler::PERIOD_NS) {
         Ok(_) => (
@@ -398,7 +403,7 @@ fn profile_check() -> (Check, bool) {
 }
 
 /// `copylab trace` samples `raw_syscalls:sys_exit` (the return values are the bytes).
-fn trace_check() -> Check {
+fn trace_check() -> DoctorCheck {
     match tracefs::lookup(&[("raw_syscalls", "sys_exit")]) {
         Ok(ids) if ids.ids.first().copied().flatten().is_some() => check(
             "trace",
@@ -427,7 +432,7 @@ fn trace_check() -> Check {
     }
 }
 
-fn hardware_check() -> Check {
+fn hardware_check() -> DoctorCheck {
     let mut hw = Builder::new(Hardware::INSTRUCTIONS);
     hw.include_kernel();
     match hw.build() {
@@ -452,7 +457,7 @@ fn hardware_check() -> Check {
     }
 }
 
-fn pipe_max_check(who: &Privileges) -> Check {
+fn pipe_max_check(who: &Privileges) -> DoctorCheck {
     let privileged = who.perf_allowed();
     let pipe_max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .ok()
@@ -480,8 +485,8 @@ fn pipe_max_check(who: &Privileges) -> Check {
 }
 
 /// Where each of compare's columns will come from.
-fn columns(found: &Found) -> Vec<Column> {
-    let col = |column, real: bool, yes: &str, no: &str, fallback| Column {
+fn columns(found: &Found) -> Vec<ColumnSource> {
+    let col = |column, real: bool, yes: &str, no: &str, fallback| ColumnSource {
         column,
         verdict: if real { "real" } else { fallback },
         source: if real { yes } else { no }.to_string(),
@@ -525,7 +530,7 @@ fn columns(found: &Found) -> Vec<Column> {
     ]
 }
 
-fn file_check(path: &Path) -> Check {
+fn file_check(path: &Path) -> DoctorCheck {
     let src = match Source::open(path, false) {
         Ok(s) => s,
         Err(e) => {

@@ -91,27 +91,27 @@ pub struct FetchOptions {
 
 pub use crate::results::fetch::{FetchReport, Fetched};
 
-enum Stream {
+enum Socket {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
-impl Stream {
+impl Socket {
     /// Connect within `timeout` (each address in turn), then make every read and write give up
     /// after `timeout` without progress.
-    fn connect(t: &Target, timeout: Duration) -> Result<Stream> {
+    fn connect(t: &Target, timeout: Duration) -> Result<Socket> {
         let s = match t {
-            Target::Tcp(addrs, text) => Stream::Tcp(connect_tcp(addrs, text, timeout)?),
-            Target::Unix(p) => Stream::Unix(
+            Target::Tcp(addrs, text) => Socket::Tcp(connect_tcp(addrs, text, timeout)?),
+            Target::Unix(p) => Socket::Unix(
                 UnixStream::connect(p)
                     .with_context(|| format!("cannot connect to {}", escape::path(p)))?,
             ),
         };
         let set = match &s {
-            Stream::Tcp(c) => c
+            Socket::Tcp(c) => c
                 .set_read_timeout(Some(timeout))
                 .and_then(|()| c.set_write_timeout(Some(timeout))),
-            Stream::Unix(c) => c
+            Socket::Unix(c) => c
                 .set_read_timeout(Some(timeout))
                 .and_then(|()| c.set_write_timeout(Some(timeout))),
         };
@@ -121,8 +121,8 @@ impl Stream {
 
     fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            Stream::Tcp(s) => s.as_fd(),
-            Stream::Unix(s) => s.as_fd(),
+            Socket::Tcp(s) => s.as_fd(),
+            Socket::Unix(s) => s.as_fd(),
         }
     }
 }
@@ -148,20 +148,20 @@ fn connect_tcp(addrs: &[SocketAddr], text: &str, timeout: Duration) -> Result<Tc
     }
 }
 
-impl Read for Stream {
+impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
+            Socket::Tcp(s) => s.read(buf),
+            Socket::Unix(s) => s.read(buf),
         }
     }
 }
 
-impl Write for Stream {
+impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
+            Socket::Tcp(s) => s.write(buf),
+            Socket::Unix(s) => s.write(buf),
         }
     }
 
@@ -182,8 +182,10 @@ struct Partial {
 impl Partial {
     fn create(out: &Path) -> Result<Partial> {
         let (file, tmp) = match outfile::classify("--out", out)? {
-            outfile::Kind::InPlace { link } => (outfile::open_in_place("--out", out, link)?, None),
-            outfile::Kind::Replace => {
+            outfile::WriteMode::InPlace { link } => {
+                (outfile::open_in_place("--out", out, link)?, None)
+            }
+            outfile::WriteMode::Replace => {
                 let (file, tmp) = outfile::create_temp_beside("--out", out, "copylab-partial")?;
                 signals::unlink_on_abort(&tmp);
                 (file, Some(tmp))
@@ -489,7 +491,7 @@ fn receive(
     rec: &mut Fetched,
     shared: &Connections,
 ) -> Result<()> {
-    let mut s = Stream::connect(&opts.target, opts.timeout)?;
+    let mut s = Socket::connect(&opts.target, opts.timeout)?;
     let _registered = Registered::new(&shared.open, id, s.fd().as_raw_fd());
     let mut page = crate::sys::PageBuf::new(1 << 20);
     let buf = page.as_mut();
@@ -542,7 +544,7 @@ fn receive(
 
 /// HTTP: ask for the body and judge the response head (status, range, declared length against
 /// --max-size and the room for --out), filling `rec`; returns the bytes read past the head.
-fn ask(opts: &FetchOptions, s: &mut Stream, buf: &mut [u8], rec: &mut Fetched) -> Result<Vec<u8>> {
+fn ask(opts: &FetchOptions, s: &mut Socket, buf: &mut [u8], rec: &mut Fetched) -> Result<Vec<u8>> {
     let (h, rest) = request(opts, s, buf)?;
     rec.http_status = Some(h.status);
     rec.range_note = check_status(&h, opts.range)?;
@@ -581,7 +583,7 @@ fn next_want(opts: &FetchOptions, limit: Option<u64>, got: u64, room: usize) -> 
 /// it with the bytes read past it (the start of the body).
 fn request(
     opts: &FetchOptions,
-    s: &mut Stream,
+    s: &mut Socket,
     buf: &mut [u8],
 ) -> Result<(http::ResponseHead, Vec<u8>)> {
     let range = opts
@@ -672,7 +674,7 @@ fn stalled(e: std::io::Error, timeout: Duration) -> anyhow::Error {
 fn check_space(out: &Path, len: u64) -> Result<()> {
     if matches!(
         outfile::classify("--out", out),
-        Ok(outfile::Kind::InPlace { .. })
+        Ok(outfile::WriteMode::InPlace { .. })
     ) {
         return Ok(());
     }
@@ -691,7 +693,7 @@ fn check_space(out: &Path, len: u64) -> Result<()> {
 }
 
 /// `read`, retrying EINTR unless a stop was asked for; a `timeout` without data is an error.
-fn read_some(s: &mut Stream, buf: &mut [u8], timeout: Duration) -> Result<usize> {
+fn read_some(s: &mut Socket, buf: &mut [u8], timeout: Duration) -> Result<usize> {
     loop {
         match s.read(buf) {
             Ok(n) => return Ok(n),

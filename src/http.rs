@@ -51,7 +51,7 @@ impl Status {
 
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Answer {
     /// Send the file (`head_only` for HEAD: the head without the body), or the part of it
     /// `range` asks for.
     Serve { head_only: bool, range: RangeAsk },
@@ -122,20 +122,20 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Judge a complete request head for a server of one file named `file_name`.
-pub fn judge(head: &[u8], file_name: &str) -> Verdict {
+pub fn judge(head: &[u8], file_name: &str) -> Answer {
     match judged(head, file_name) {
         Ok(v) | Err(v) => v,
     }
 }
 
 /// A 400 with `why`.
-fn bad(why: &str) -> Verdict {
-    Verdict::Refuse(Status::BAD_REQUEST, why.to_string())
+fn bad(why: &str) -> Answer {
+    Answer::Refuse(Status::BAD_REQUEST, why.to_string())
 }
 
 /// [`judge`], with every refusal as the error: the request line, the header fields, the
 /// target, then the method.
-fn judged(head: &[u8], file_name: &str) -> Result<Verdict, Verdict> {
+fn judged(head: &[u8], file_name: &str) -> Result<Answer, Answer> {
     let Ok(text) = std::str::from_utf8(head) else {
         return Err(bad("the request head is not valid UTF-8 text"));
     };
@@ -158,15 +158,15 @@ fn judged(head: &[u8], file_name: &str) -> Result<Verdict, Verdict> {
     }
     check_target(target, file_name)?;
     match method {
-        "GET" => Ok(Verdict::Serve {
+        "GET" => Ok(Answer::Serve {
             head_only: false,
             range,
         }),
-        "HEAD" => Ok(Verdict::Serve {
+        "HEAD" => Ok(Answer::Serve {
             head_only: true,
             range,
         }),
-        _ => Err(Verdict::Refuse(
+        _ => Err(Answer::Refuse(
             Status::METHOD_NOT_ALLOWED,
             format!("{method} is not allowed: use GET or HEAD"),
         )),
@@ -174,7 +174,7 @@ fn judged(head: &[u8], file_name: &str) -> Result<Verdict, Verdict> {
 }
 
 /// `METHOD TARGET HTTP/1.x`: the method, the target and the minor version ("0" or "1").
-fn request_line(line: &str) -> Result<(&str, &str, &str), Verdict> {
+fn request_line(line: &str) -> Result<(&str, &str, &str), Answer> {
     let parts: Vec<&str> = line.split(' ').collect();
     let [method, target, version] = parts[..] else {
         return Err(bad("the request line must be METHOD TARGET HTTP/1.1"));
@@ -183,7 +183,7 @@ fn request_line(line: &str) -> Result<(&str, &str, &str), Verdict> {
         return Err(bad("the request method is not a valid token"));
     }
     let unsupported = || {
-        Verdict::Refuse(
+        Answer::Refuse(
             Status::VERSION_NOT_SUPPORTED,
             format!("{} is not supported: use HTTP/1.1", escape(version)),
         )
@@ -211,7 +211,7 @@ struct Fields {
 impl Fields {
     /// Read the header lines up to the blank line; a line that is not `name: value` with a
     /// token for a name is refused.
-    fn read<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Fields, Verdict> {
+    fn read<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Fields, Answer> {
         let mut f = Fields {
             host: false,
             range: None,
@@ -242,7 +242,7 @@ impl Fields {
 
 /// The target must name `/` or `/<file_name>` (an absolute form keeps only its path; the
 /// query and fragment are ignored).
-fn check_target(target: &str, file_name: &str) -> Result<(), Verdict> {
+fn check_target(target: &str, file_name: &str) -> Result<(), Answer> {
     let path_part = if let Some(rest) = target
         .strip_prefix("http://")
         .or_else(|| target.strip_prefix("https://"))
@@ -265,7 +265,7 @@ fn check_target(target: &str, file_name: &str) -> Result<(), Verdict> {
     }
     let named = [b"/".as_slice(), file_name.as_bytes()].concat();
     if decoded != b"/" && decoded != named {
-        return Err(Verdict::Refuse(
+        return Err(Answer::Refuse(
             Status::NOT_FOUND,
             format!("only / and /{file_name} are served here"),
         ));
@@ -507,14 +507,14 @@ fn content_length_of(value: &str, mut length: Option<u64>) -> Result<Option<u64>
 mod tests {
     use super::*;
 
-    fn j(head: &str) -> Verdict {
+    fn j(head: &str) -> Answer {
         judge(head.as_bytes(), "big.iso")
     }
 
-    fn status(v: Verdict) -> u16 {
+    fn status(v: Answer) -> u16 {
         match v {
-            Verdict::Serve { .. } => 200,
-            Verdict::Refuse(s, _) => s.0,
+            Answer::Serve { .. } => 200,
+            Answer::Refuse(s, _) => s.0,
         }
     }
 
@@ -522,7 +522,7 @@ mod tests {
     fn serves_root_and_the_file_name() {
         assert_eq!(
             j("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Verdict::Serve {
+            Answer::Serve {
                 head_only: false,
                 range: RangeAsk::Whole
             }
@@ -538,7 +538,7 @@ mod tests {
         );
         assert_eq!(
             j("HEAD / HTTP/1.0\r\n\r\n"),
-            Verdict::Serve {
+            Answer::Serve {
                 head_only: true,
                 range: RangeAsk::Whole
             }
@@ -578,7 +578,7 @@ mod tests {
             assert_eq!(RangeAsk::parse(malformed), Whole, "{malformed}");
         }
         let ranged = |head: &str| match j(head) {
-            Verdict::Serve { range, .. } => range,
+            Answer::Serve { range, .. } => range,
             v => panic!("{v:?}"),
         };
         assert_eq!(

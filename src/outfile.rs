@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 
 /// How a target is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum WriteMode {
     /// A regular file, or nothing yet: written beside it under a temporary name, then renamed.
     Replace,
     /// A character device or FIFO (`/dev/null`, a named pipe), or a trusted link to one
@@ -29,10 +29,10 @@ pub enum Kind {
 /// A link planted where copylab is told to write must not let whoever planted it choose the
 /// file that is written: links are followed only when root or the running user owns them, and
 /// only to a character device or FIFO.
-pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
+pub fn classify(flag: &str, path: &Path) -> Result<WriteMode> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Kind::Replace),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(WriteMode::Replace),
         Err(e) => {
             return Err(e).with_context(|| {
                 format!(
@@ -49,7 +49,7 @@ pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
         let leads = std::fs::metadata(path).map(|m| m.file_type()).ok();
         match leads {
             Some(l) if trusted && (l.is_char_device() || l.is_fifo()) => {
-                return Ok(Kind::InPlace { link: true });
+                return Ok(WriteMode::InPlace { link: true });
             }
             _ => {
                 "is a symbolic link, which copylab writes through only to a device or FIFO (and only its owner's or root's); give the path it points to, or - for stdout"
@@ -58,9 +58,9 @@ pub fn classify(flag: &str, path: &Path) -> Result<Kind> {
     } else if t.is_dir() {
         "is a directory; give a file name"
     } else if t.is_file() {
-        return Ok(Kind::Replace);
+        return Ok(WriteMode::Replace);
     } else if t.is_char_device() || t.is_fifo() {
-        return Ok(Kind::InPlace { link: false });
+        return Ok(WriteMode::InPlace { link: false });
     } else if t.is_block_device() {
         "is a block device, which copylab will not overwrite; give a regular file"
     } else {

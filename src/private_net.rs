@@ -38,12 +38,12 @@ pub struct PrivateLoInfo {
 }
 
 /// Where the namespace's thread sends a connected pair (server's end, receiver's end).
-type Reply = mpsc::Sender<std::io::Result<(TcpStream, TcpStream)>>;
+type PairSender = mpsc::Sender<std::io::Result<(TcpStream, TcpStream)>>;
 
 /// The private namespace's thread, making connected pairs on request; the namespace goes when
 /// this is dropped and the last of its sockets is closed.
 pub struct PrivateLo {
-    requests: Option<mpsc::Sender<Reply>>,
+    requests: Option<mpsc::Sender<PairSender>>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub info: PrivateLoInfo,
 }
@@ -67,7 +67,7 @@ impl PrivateLo {
         if let Some(no) = refusal() {
             return Err(no);
         }
-        let (requests, queue) = mpsc::channel::<Reply>();
+        let (requests, queue) = mpsc::channel::<PairSender>();
         let (ready_tx, ready) = mpsc::channel::<std::result::Result<PrivateLoInfo, Unavailable>>();
         let thread = std::thread::Builder::new()
             .name("copylab-netns".into())

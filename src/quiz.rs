@@ -40,7 +40,7 @@ pub struct QuizOptions {
 
 /// The kinds of question the quiz can ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum QuestionKind {
     SpliceCalls,
     ReadWriteCalls,
     ReadWriteTransitions,
@@ -52,30 +52,30 @@ enum Kind {
     ReceiveMapped,
 }
 
-const KINDS: [Kind; 9] = [
-    Kind::SpliceCalls,
-    Kind::ReadWriteCalls,
-    Kind::ReadWriteTransitions,
-    Kind::SendfileCalls,
-    Kind::MostCopy,
-    Kind::MmapFaults,
-    Kind::ColdSendfile,
-    Kind::MostSyscalls,
-    Kind::ReceiveMapped,
+const KINDS: [QuestionKind; 9] = [
+    QuestionKind::SpliceCalls,
+    QuestionKind::ReadWriteCalls,
+    QuestionKind::ReadWriteTransitions,
+    QuestionKind::SendfileCalls,
+    QuestionKind::MostCopy,
+    QuestionKind::MmapFaults,
+    QuestionKind::ColdSendfile,
+    QuestionKind::MostSyscalls,
+    QuestionKind::ReceiveMapped,
 ];
 
-impl Kind {
+impl QuestionKind {
     fn id(self) -> &'static str {
         match self {
-            Kind::SpliceCalls => "splice-calls",
-            Kind::ReadWriteCalls => "read-write-calls",
-            Kind::ReadWriteTransitions => "read-write-transitions",
-            Kind::SendfileCalls => "sendfile-calls",
-            Kind::MostCopy => "most-copy",
-            Kind::MmapFaults => "mmap-faults",
-            Kind::ColdSendfile => "cold-sendfile",
-            Kind::MostSyscalls => "most-syscalls",
-            Kind::ReceiveMapped => "receive-mapped",
+            QuestionKind::SpliceCalls => "splice-calls",
+            QuestionKind::ReadWriteCalls => "read-write-calls",
+            QuestionKind::ReadWriteTransitions => "read-write-transitions",
+            QuestionKind::SendfileCalls => "sendfile-calls",
+            QuestionKind::MostCopy => "most-copy",
+            QuestionKind::MmapFaults => "mmap-faults",
+            QuestionKind::ColdSendfile => "cold-sendfile",
+            QuestionKind::MostSyscalls => "most-syscalls",
+            QuestionKind::ReceiveMapped => "receive-mapped",
         }
     }
 }
@@ -108,7 +108,7 @@ pub fn fresh_seed() -> u64 {
 
 /// The questions and parameters a seed draws.
 struct Draw {
-    kinds: Vec<Kind>,
+    kinds: Vec<QuestionKind>,
     buffer: usize,
     pipe: usize,
     /// The sender of the receive question: one whose pages never map, or one whose pages are
@@ -179,7 +179,7 @@ fn measure(opts: &QuizOptions, d: &Draw) -> Result<Runs> {
     // Copy time is sampled every 1 ms of CPU: a small file may give no sample at all, so the
     // copy question is measured on at least COPY_SIZE (and says so), over COPY_RUNS runs whose
     // spread is the noise the answer is judged within.
-    let copied = if d.kinds.contains(&Kind::MostCopy) {
+    let copied = if d.kinds.contains(&QuestionKind::MostCopy) {
         Some(compare::run(&CompareOptions {
             size: opts.size.max(COPY_SIZE),
             profile: true,
@@ -189,7 +189,7 @@ fn measure(opts: &QuizOptions, d: &Draw) -> Result<Runs> {
     } else {
         None
     };
-    let cold = if d.kinds.contains(&Kind::ColdSendfile) {
+    let cold = if d.kinds.contains(&QuestionKind::ColdSendfile) {
         Some(compare::run(&CompareOptions {
             methods: vec![MethodKind::Sendfile],
             cold: true,
@@ -200,7 +200,7 @@ fn measure(opts: &QuizOptions, d: &Draw) -> Result<Runs> {
     } else {
         None
     };
-    let received = if d.kinds.contains(&Kind::ReceiveMapped) {
+    let received = if d.kinds.contains(&QuestionKind::ReceiveMapped) {
         let can = d
             .zc_sender
             .availability(crate::transport::Transport::Tcp)
@@ -263,7 +263,13 @@ impl Ctx<'_> {
 }
 
 /// A question of kind `k` with no answer given yet.
-fn question(k: Kind, text: String, expect: Expect, answer: String, why: String) -> Question {
+fn question(
+    k: QuestionKind,
+    text: String,
+    expect: Expect,
+    answer: String,
+    why: String,
+) -> Question {
     Question {
         id: k.id(),
         text,
@@ -288,15 +294,15 @@ fn build(opts: &QuizOptions, d: &Draw) -> Result<(Vec<Question>, Vec<String>)> {
     let mut skipped = Vec::new();
     for &k in &d.kinds {
         let asked = match k {
-            Kind::SpliceCalls => splice_calls(&c)?,
-            Kind::ReadWriteCalls => read_write_calls(&c)?,
-            Kind::ReadWriteTransitions => read_write_transitions(&c)?,
-            Kind::SendfileCalls => sendfile_calls(&c)?,
-            Kind::MostCopy => most_copy(&c)?,
-            Kind::MostSyscalls => most_syscalls(&c)?,
-            Kind::MmapFaults => mmap_faults(&c)?,
-            Kind::ColdSendfile => cold_sendfile(&c)?,
-            Kind::ReceiveMapped => receive_mapped(&c)?,
+            QuestionKind::SpliceCalls => splice_calls(&c)?,
+            QuestionKind::ReadWriteCalls => read_write_calls(&c)?,
+            QuestionKind::ReadWriteTransitions => read_write_transitions(&c)?,
+            QuestionKind::SendfileCalls => sendfile_calls(&c)?,
+            QuestionKind::MostCopy => most_copy(&c)?,
+            QuestionKind::MostSyscalls => most_syscalls(&c)?,
+            QuestionKind::MmapFaults => mmap_faults(&c)?,
+            QuestionKind::ColdSendfile => cold_sendfile(&c)?,
+            QuestionKind::ReceiveMapped => receive_mapped(&c)?,
         };
         match asked {
             Asked::Question(q) => qs.push(q),
@@ -313,7 +319,7 @@ fn splice_calls(c: &Ctx) -> Result<Asked> {
     let model = MethodKind::Splice.expected(&warm.layout());
     let granted = warm.options.pipe_bytes_granted.unwrap_or(c.d.pipe as u64);
     Ok(Asked::Question(question(
-        Kind::SpliceCalls,
+        QuestionKind::SpliceCalls,
         c.say(&Msg::AskSpliceCalls {
             bytes: c.opts.size,
             pipe_bytes: c.d.pipe as u64,
@@ -341,7 +347,7 @@ fn read_write_figures(c: &Ctx) -> Result<(u64, Counted, Expected)> {
 fn read_write_calls(c: &Ctx) -> Result<Asked> {
     let (n, perf, model) = read_write_figures(c)?;
     Ok(Asked::Question(question(
-        Kind::ReadWriteCalls,
+        QuestionKind::ReadWriteCalls,
         c.say(&Msg::AskReadWriteCalls {
             bytes: c.opts.size,
             buffer_bytes: c.d.buffer as u64,
@@ -360,7 +366,7 @@ fn read_write_calls(c: &Ctx) -> Result<Asked> {
 fn read_write_transitions(c: &Ctx) -> Result<Asked> {
     let (n, perf, _) = read_write_figures(c)?;
     Ok(Asked::Question(question(
-        Kind::ReadWriteTransitions,
+        QuestionKind::ReadWriteTransitions,
         c.say(&Msg::AskReadWriteTransitions {
             bytes: c.opts.size,
             buffer_bytes: c.d.buffer as u64,
@@ -378,7 +384,7 @@ fn read_write_transitions(c: &Ctx) -> Result<Asked> {
 fn sendfile_calls(c: &Ctx) -> Result<Asked> {
     let (n, perf) = syscalls(find(&c.runs.warm, MethodKind::Sendfile)?);
     Ok(Asked::Question(question(
-        Kind::SendfileCalls,
+        QuestionKind::SendfileCalls,
         c.say(&Msg::AskSendfileCalls { bytes: c.opts.size }),
         Expect::Number { tolerance_pct: 0 },
         n.to_string(),
@@ -453,7 +459,7 @@ fn copy_figure(m: &MethodResult) -> Option<CopyFigure> {
 
 fn most_copy(c: &Ctx) -> Result<Asked> {
     let from = c.runs.copied.as_ref().unwrap_or(&c.runs.warm);
-    let id = Kind::MostCopy.id();
+    let id = QuestionKind::MostCopy.id();
     let mut figs = Vec::new();
     for kind in MethodKind::CLASSIC {
         match copy_figure(find(from, kind)?) {
@@ -505,7 +511,7 @@ fn most_copy(c: &Ctx) -> Result<Asked> {
         String::new()
     };
     let mut q = question(
-        Kind::MostCopy,
+        QuestionKind::MostCopy,
         c.say(&Msg::AskMostCopy {
             bytes: from.file.bytes,
             buffer_bytes: c.d.buffer as u64,
@@ -558,7 +564,7 @@ fn most_syscalls(c: &Ctx) -> Result<Asked> {
         why = format!("{why}{}{}", c.gap(), c.say(&Msg::Tie { names: &tied }));
     }
     let mut q = question(
-        Kind::MostSyscalls,
+        QuestionKind::MostSyscalls,
         c.say(&Msg::AskMostSyscalls {
             bytes: c.opts.size,
             buffer_bytes: c.d.buffer as u64,
@@ -585,7 +591,7 @@ fn mmap_faults(c: &Ctx) -> Result<Asked> {
     let needed = (off * 100).div_ceil(n.max(1));
     let tolerance_pct = FAULTS_TOLERANCE_PCT.max(u32::try_from(needed).unwrap_or(u32::MAX));
     Ok(Asked::Question(question(
-        Kind::MmapFaults,
+        QuestionKind::MmapFaults,
         c.say(&Msg::AskMmapFaults { bytes: c.opts.size }),
         Expect::Number { tolerance_pct },
         n.to_string(),
@@ -629,7 +635,7 @@ fn cold_sendfile(c: &Ctx) -> Result<Asked> {
         )
     };
     Ok(Asked::Question(question(
-        Kind::ColdSendfile,
+        QuestionKind::ColdSendfile,
         c.say(&Msg::AskColdSendfile { bytes: c.opts.size }),
         Expect::Choice {
             choices: vec![yes, no],
@@ -642,7 +648,7 @@ fn cold_sendfile(c: &Ctx) -> Result<Asked> {
 /// The share of a stream a zerocopy receiver maps from the drawn sender: judged by band (none,
 /// some, almost all), and every band the runs reached is right.
 fn receive_mapped(c: &Ctx) -> Result<Asked> {
-    let id = Kind::ReceiveMapped.id();
+    let id = QuestionKind::ReceiveMapped.id();
     let r = match &c.runs.received {
         Some(Ok(r)) => r,
         Some(Err(why)) => return Ok(Asked::Skipped(format!("{id}: n/a — {why}"))),
@@ -677,7 +683,7 @@ fn receive_mapped(c: &Ctx) -> Result<Asked> {
         .collect();
     let sender = c.d.zc_sender.name();
     let mut q = question(
-        Kind::ReceiveMapped,
+        QuestionKind::ReceiveMapped,
         c.say(&Msg::AskReceiveMapped {
             sender,
             bytes: r.file.bytes,

@@ -38,14 +38,24 @@ pub struct Measured {
     pub finished: Instant,
 }
 
-/// Send `head` (e.g. an HTTP response head; may be empty), then, with `body`, the part `src`
-/// of the file (the whole file, or a byte range) with `method`, counting around both.
+/// Whether the file's part follows the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// The head (possibly empty), then the part.
+    Send,
+    /// The head alone: the answer to an HTTP HEAD request.
+    Omit,
+}
+
+/// Send `head` (e.g. an HTTP response head; may be empty), then, with [`Body::Send`], the
+/// part `src` of the file (the whole file, or a byte range) with `method`, counting around
+/// both.
 pub fn send_measured(
     method: &dyn Method,
     src: Part<'_>,
     sock: BorrowedFd<'_>,
     head: &[u8],
-    body: bool,
+    body: Body,
     scratch: &mut Scratch,
     counters: &mut Counters,
 ) -> Result<Measured> {
@@ -59,7 +69,7 @@ pub fn send_measured(
     let started = Instant::now();
     src.reached(0);
     let sent = match sys::write_all(&mut calls, sock, head) {
-        Ok(()) if body => method.send(src, sock, scratch, &mut calls),
+        Ok(()) if body == Body::Send => method.send(src, sock, scratch, &mut calls),
         Ok(()) => Ok(0),
         Err((_, errno)) => Err(SendError {
             sent: 0,
@@ -121,7 +131,7 @@ impl ReceiveWith {
     }
 }
 
-struct Job {
+struct ReceiverJob {
     conn: Conn,
     expected: u64,
     check: Check,
@@ -133,7 +143,7 @@ struct Job {
 /// A receiver thread for many transfers: pinned to its CPU, with counters of its own opened
 /// once, measuring each receive like the serving thread's window.
 pub struct Receiver {
-    jobs: Option<mpsc::Sender<Job>>,
+    jobs: Option<mpsc::Sender<ReceiverJob>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The sampling period the thread should use from its next receive on (0: as opened).
     period_ns: Arc<AtomicU64>,
@@ -145,7 +155,7 @@ impl Receiver {
     /// Start the thread, pinned to `cpu` (none: not pinned), with counters of `choice`, and
     /// with `sample` a cpu-clock profile of every receive.
     pub fn start(cpu: Option<u32>, choice: Choice, sample: bool) -> Result<Receiver> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<ReceiverJob>();
         let (ready_tx, ready) = mpsc::channel::<Result<()>>();
         let period_ns = Arc::new(AtomicU64::new(0));
         let wanted = Arc::clone(&period_ns);
@@ -221,7 +231,7 @@ impl Receiver {
         self.jobs
             .as_ref()
             .context("the receiver is stopped")?
-            .send(Job {
+            .send(ReceiverJob {
                 conn,
                 expected,
                 check,
@@ -236,7 +246,7 @@ impl Receiver {
 
 /// One receive on the receiver thread: the path set up for the connection, the counters around
 /// its receive only (from before its first call to end-of-file), the set-up undone after.
-fn receive_measured(job: Job, counters: &mut Counters) -> Received {
+fn receive_measured(job: ReceiverJob, counters: &mut Counters) -> Received {
     let kind = job.with.kind();
     let mut rx = receive::build(kind, &job.with.cfg);
     let sock = job.conn.fd();
@@ -246,7 +256,7 @@ fn receive_measured(job: Job, counters: &mut Counters) -> Received {
         Check::Xxh3 => job.check,
         Check::ByteCount => Check::ByteCount,
     };
-    let mut tally = receive::Tally::new(job.expected, check, &job.progress);
+    let mut tally = receive::ReceiveTally::new(job.expected, check, &job.progress);
     let mut calls = Calls::default();
     let started = counters.start();
     let got = prepared.and_then(|()| rx.receive(sock, &mut tally, &mut calls));

@@ -19,7 +19,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use perf_event::events::{Software, Tracepoint};
 use perf_event::{Builder, Counter, Group};
 
-use super::tracefs::{self, Origin, Unavailable};
+use super::tracefs::{self, NoTracepoints, Origin};
 use super::{CounterSource, Reading};
 
 /// Open `raw_syscalls:sys_enter` as a group member counting only syscall `nr`.
@@ -62,7 +62,7 @@ pub struct PerfGroup {
     page_faults: Counter,
     task_clock: Counter,
     /// Why syscall tracepoints are missing, when they are.
-    pub tracepoints_unavailable: Option<Unavailable>,
+    pub tracepoints_unavailable: Option<NoTracepoints>,
     /// Where the tracepoint ids came from.
     pub tracefs_origin: Option<Origin>,
     /// Named syscalls that cannot be counted, and why.
@@ -127,20 +127,20 @@ impl PerfGroup {
     /// Add the syscall tracepoints: `raw_syscalls:sys_enter` for every syscall, then each named
     /// syscall (a syscall this kernel cannot count is shown as n/a, alone); Err when not even
     /// the first can be counted.
-    fn open_syscalls(&mut self) -> Result<(), Unavailable> {
+    fn open_syscalls(&mut self) -> Result<(), NoTracepoints> {
         let found = tracefs::syscall_ids()
             .as_ref()
-            .map_err(Unavailable::clone)?;
+            .map_err(NoTracepoints::clone)?;
         self.tracefs_origin = Some(found.origin.clone());
         let mut ids = found.ids.iter().copied();
         let Some(raw_id) = ids.next().flatten() else {
-            return Err(Unavailable {
+            return Err(NoTracepoints {
                 detail: "tracepoint raw_syscalls:sys_enter not found".into(),
                 permission: false,
             });
         };
         let total =
-            member(&mut self.group, Tracepoint::with_id(raw_id)).map_err(|e| Unavailable {
+            member(&mut self.group, Tracepoint::with_id(raw_id)).map_err(|e| NoTracepoints {
                 detail: format!("perf_event_open(raw_syscalls:sys_enter): {e}"),
                 permission: matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)),
             })?;

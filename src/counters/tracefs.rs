@@ -14,8 +14,8 @@ use crate::syscall::Syscall;
 /// The ids every counter group needs — `raw_syscalls:sys_enter` first, then
 /// `syscalls:sys_enter_<name>` for each of [`Syscall::COUNTED`] — looked up once per process:
 /// every serve worker and every measured thread opens its group from this one look-up.
-pub fn syscall_ids() -> &'static Result<Ids, Unavailable> {
-    static IDS: OnceLock<Result<Ids, Unavailable>> = OnceLock::new();
+pub fn syscall_ids() -> &'static Result<Ids, NoTracepoints> {
+    static IDS: OnceLock<Result<Ids, NoTracepoints>> = OnceLock::new();
     IDS.get_or_init(|| {
         let named: Vec<String> = Syscall::COUNTED
             .iter()
@@ -40,7 +40,7 @@ pub enum Origin {
 
 /// Why tracepoint ids could not be read.
 #[derive(Debug, Clone)]
-pub struct Unavailable {
+pub struct NoTracepoints {
     pub detail: String,
     /// The user cannot read tracefs (permission), as opposed to it not being there.
     pub permission: bool,
@@ -53,7 +53,7 @@ pub struct Ids {
 }
 
 /// Look up `events/<category>/<name>/id` for each (category, name).
-pub fn lookup(events: &[(&str, &str)]) -> Result<Ids, Unavailable> {
+pub fn lookup(events: &[(&str, &str)]) -> Result<Ids, NoTracepoints> {
     if let Some(dir) = std::env::var_os(TRACEFS_ENV) {
         let dir = PathBuf::from(dir);
         return read_ids(&dir, events).map(|ids| Ids {
@@ -66,7 +66,7 @@ pub fn lookup(events: &[(&str, &str)]) -> Result<Ids, Unavailable> {
         PathBuf::from("/sys/kernel/debug/tracing"),
     ];
     candidates.extend(mounted_tracefs());
-    let mut first_err: Option<Unavailable> = None;
+    let mut first_err: Option<NoTracepoints> = None;
     for dir in &candidates {
         match read_ids(dir, events) {
             Ok(ids) => {
@@ -92,14 +92,14 @@ pub fn lookup(events: &[(&str, &str)]) -> Result<Ids, Unavailable> {
                 });
             }
             Err(detail) => {
-                return Err(Unavailable {
+                return Err(NoTracepoints {
                     detail: format!("tracefs is not mounted and mounting it failed ({detail})"),
                     permission: false,
                 });
             }
         }
     }
-    Err(first_err.unwrap_or(Unavailable {
+    Err(first_err.unwrap_or(NoTracepoints {
         detail: "tracefs not found".into(),
         permission: false,
     }))
@@ -117,12 +117,12 @@ fn mounted_tracefs() -> Vec<PathBuf> {
         .collect()
 }
 
-fn read_ids(dir: &Path, events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, Unavailable> {
+fn read_ids(dir: &Path, events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, NoTracepoints> {
     let ev = dir.join("events");
     match std::fs::read_dir(&ev) {
         Ok(_) => {}
         Err(e) => {
-            return Err(Unavailable {
+            return Err(NoTracepoints {
                 detail: format!("cannot read {} ({e})", ev.display()),
                 permission: e.kind() == std::io::ErrorKind::PermissionDenied,
             });
@@ -134,7 +134,7 @@ fn read_ids(dir: &Path, events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, Una
         match std::fs::read_to_string(&p) {
             Ok(s) => out.push(s.trim().parse().ok()),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(Unavailable {
+                return Err(NoTracepoints {
                     detail: format!("cannot read {} ({e})", p.display()),
                     permission: true,
                 });
@@ -143,7 +143,7 @@ fn read_ids(dir: &Path, events: &[(&str, &str)]) -> Result<Vec<Option<u64>>, Una
         }
     }
     if out.iter().all(Option::is_none) {
-        return Err(Unavailable {
+        return Err(NoTracepoints {
             detail: format!("no syscall tracepoints under {}", ev.display()),
             permission: false,
         });

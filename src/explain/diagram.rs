@@ -12,7 +12,7 @@ use unicode_width::UnicodeWidthStr;
 use super::Lang;
 use crate::method::Call as ModelCall;
 use crate::method::{Band, Model, Place, Step, StepKind};
-use crate::report::lesson::{self, Call, Msg, Side};
+use crate::report::lesson::{self, CallName, Msg, Side};
 
 /// What one picture shows: a sending path above a receiving path, or either alone.
 #[derive(Clone, Copy)]
@@ -356,9 +356,9 @@ fn places_of(model: &Model) -> Vec<Place> {
 /// run's figure, "read() ×64".
 fn call_text(s: &Step, figures: Option<&Figures>) -> Option<String> {
     let c = s.call?;
-    let call = Call::from(c);
+    let call = CallName::from(c);
     Some(match (call, figures.and_then(|f| f.call(c))) {
-        (Call::Syscall(_), Some(n)) => format!(" {call} {n} "),
+        (CallName::Syscall(_), Some(n)) => format!(" {call} {n} "),
         _ => format!(" {call} "),
     })
 }
@@ -726,7 +726,7 @@ fn fold_counts(pic: &Picture, f: &Figures) -> Figures {
                 if figs.len() <= i {
                     figs.resize(i + 1, None);
                 }
-                let text = format!("{} {count}", Call::from(*call));
+                let text = format!("{} {count}", CallName::from(*call));
                 figs[i] = Some(match &figs[i] {
                     Some(old) => format!("{text} · {old}"),
                     None => text,

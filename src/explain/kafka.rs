@@ -227,7 +227,7 @@ fn java_witness_inner(src: &Source) -> Result<Witness> {
     let receiver = receive_all(listener);
     let stdout = dir.0.join("stdout");
     let report = crate::trace::run(&crate::trace::TraceOptions {
-        target: crate::trace::Target::Command(vec![
+        target: crate::trace::Tracee::Command(vec![
             "sh".into(),
             "-c".into(),
             "exec java -cp \"$1\" TransferTo \"$2\" \"$3\" > \"$4\"".into(),
@@ -422,7 +422,7 @@ fn serve_nonblocking(src: &Source, sock: TcpStream) -> Result<Served> {
         Part::whole(src),
         sock.as_fd(),
         &[],
-        true,
+        transfer::Body::Send,
         &mut scratch,
         &mut counters,
     )?;

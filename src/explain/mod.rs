@@ -17,7 +17,7 @@ use crate::compare::{self, CompareOptions};
 use crate::method::{Call as ModelCall, MethodKind, Model, Place, StepKind, Textbook};
 use crate::receive::ReceiverKind;
 use crate::report::Screen;
-use crate::report::lesson::{self, Call, Heading, LeftOut, Msg};
+use crate::report::lesson::{self, CallName, Heading, LeftOut, Msg};
 use crate::report::thousands;
 use crate::results::{MethodResult, Report};
 use crate::syscall::Syscall;
@@ -27,7 +27,7 @@ use diagram::{Figures, Picture};
 pub use crate::report::text::Lang;
 
 /// Figures of a real run, for the "measured here" part.
-pub struct Measured {
+pub struct RunFigures {
     pub bytes: u64,
     pub transport: &'static str,
     /// The wire the run used (what stands in for the NIC).
@@ -187,7 +187,7 @@ pub fn render_path(
     kind: MethodKind,
     lang: Lang,
     screen: &Screen,
-    measured: Option<&Measured>,
+    measured: Option<&RunFigures>,
 ) -> String {
     let t = lesson::table(lang);
     let say = |m: &Msg| lesson::say(lang, m);
@@ -316,7 +316,7 @@ fn copy_steps(model: &Model, first: usize) -> (Vec<usize>, String) {
 /// NIC's, faults on a mapping, the serving thread's copy time on its (last) copying step, the
 /// completions on a pinned send, io_uring_enter's count; the receiver's copy and syscalls on
 /// its recv; each call's count on the user/kernel line.
-pub fn figures_of(kind: MethodKind, m: &Measured, lang: Lang) -> Figures {
+pub fn figures_of(kind: MethodKind, m: &RunFigures, lang: Lang) -> Figures {
     let say = |msg: &Msg| lesson::say(lang, msg);
     let model = kind.model();
     let (copying, names) = copy_steps(model, 1);
@@ -404,8 +404,8 @@ pub fn step_lines(model: &Model, first: usize, lang: Lang) -> Vec<String> {
             .iter()
             .find(|n| n.kind != StepKind::Map)
             .and_then(|n| n.call)
-            .map(Call::from);
-        let call = s.call.map(Call::from);
+            .map(CallName::from);
+        let call = s.call.map(CallName::from);
         let when = match (s.kind, s.from, call) {
             // The disk is read only on a page-cache miss, and often earlier, by readahead.
             (StepKind::Dma, Place::Disk, call) => Some(Msg::DiskDma { call, toucher }),
@@ -454,7 +454,7 @@ fn textbook_text(t: &Textbook, lang: Lang) -> String {
 
 /// The figures of a run, one line each (the zero-copy, worker and profile lines only where
 /// the path and the run have them).
-fn measured_lines(m: &Measured, lang: Lang) -> Vec<String> {
+fn measured_lines(m: &RunFigures, lang: Lang) -> Vec<String> {
     let mut v = vec![
         Msg::MeasuredCalls {
             bytes: m.bytes,
@@ -497,7 +497,7 @@ fn measured_lines(m: &Measured, lang: Lang) -> Vec<String> {
 }
 
 /// Whether the measured count agrees with the model, and what the switches say.
-fn verdict(m: &Measured, lang: Lang) -> String {
+fn verdict(m: &RunFigures, lang: Lang) -> String {
     let say = |msg: &Msg| lesson::say(lang, msg);
     match (m.syscalls, m.expected_syscalls) {
         (Some(got), Some(want)) if got == want => {
@@ -569,7 +569,7 @@ fn by_name_text(m: &MethodResult) -> String {
 }
 
 /// Turn a compare report into the figures explain writes in, in `lang`.
-pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Measured> {
+pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<RunFigures> {
     let m = report.method(kind)?;
     let rw = report.method(MethodKind::ReadWrite)?;
     let med = &m.median.cost;
@@ -583,7 +583,7 @@ pub fn measured_from(kind: MethodKind, report: &Report, lang: Lang) -> Option<Me
             .collect(),
         None => med.self_counted.iter().map(|(k, n)| (*k, *n)).collect(),
     };
-    Some(Measured {
+    Some(RunFigures {
         bytes: report.file.bytes,
         transport: match report.transport {
             Transport::Tcp => "tcp 127.0.0.1",

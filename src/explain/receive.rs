@@ -17,7 +17,7 @@ use crate::counters::profile::{Category, Pooled};
 use crate::method::{MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
 use crate::report::Screen;
-use crate::report::lesson::{self, Heading, Msg, Outcome, Receive, ReceiveHeading};
+use crate::report::lesson::{self, Heading, Msg, ReceiveHeading, ReceiveLine, ReceiveOutcome};
 use crate::results::{MethodResult, Report, Run};
 use crate::transport::Transport;
 
@@ -139,20 +139,20 @@ fn full_copy(r: &Report) -> Option<f64> {
 }
 
 /// What the pair did with the bytes, from what was measured.
-fn outcome(m: &MethodResult, receiver: ReceiverKind, full: Option<f64>) -> Outcome {
+fn outcome(m: &MethodResult, receiver: ReceiverKind, full: Option<f64>) -> ReceiveOutcome {
     let (tx, rx) = copy_ms(m);
     let (Some(full), Some(tx), Some(rx)) = (full, tx, rx) else {
-        return Outcome::Unknown;
+        return ReceiveOutcome::Unknown;
     };
     let (tx_copies, rx_copies) = (tx >= COPIES * full, rx >= COPIES * full);
     match receiver {
-        _ if rx_copies => Outcome::Copied,
-        ReceiverKind::Recv => Outcome::Unknown,
-        ReceiverKind::Trunc | ReceiverKind::Splice => Outcome::Dropped,
+        _ if rx_copies => ReceiveOutcome::Copied,
+        ReceiverKind::Recv => ReceiveOutcome::Unknown,
+        ReceiverKind::Trunc | ReceiverKind::Splice => ReceiveOutcome::Dropped,
         ReceiverKind::Zerocopy => match mapped_pct(m) {
-            Some(p) if p >= MAPPED && tx_copies => Outcome::MovedToSender,
-            Some(p) if p >= MAPPED => Outcome::Mapped,
-            _ => Outcome::Unknown,
+            Some(p) if p >= MAPPED && tx_copies => ReceiveOutcome::MovedToSender,
+            Some(p) if p >= MAPPED => ReceiveOutcome::Mapped,
+            _ => ReceiveOutcome::Unknown,
         },
     }
 }
@@ -275,7 +275,7 @@ pub fn render(lang: Lang, screen: &Screen, measured: Option<&ReceiveMeasured>) -
         "{}{colon}",
         say(&Msg::ReceiveHeading(ReceiveHeading::Question))
     );
-    for r in [Receive::Intro, Receive::Four] {
+    for r in [ReceiveLine::Intro, ReceiveLine::Four] {
         out.push_str(&wrap_for(screen, lang, &say(&Msg::Receive(r)), "  • ", 4));
     }
     out.push('\n');
@@ -318,38 +318,38 @@ pub fn render(lang: Lang, screen: &Screen, measured: Option<&ReceiveMeasured>) -
             lang,
             ReceiveHeading::WhyNoMap,
             &[
-                Receive::MapConditions,
-                Receive::MapSendfile,
-                Receive::MapSelftest,
-                Receive::MapMsgZerocopy,
-                Receive::MapSpliceVmsplice,
-                Receive::MapZcrx,
+                ReceiveLine::MapConditions,
+                ReceiveLine::MapSendfile,
+                ReceiveLine::MapSelftest,
+                ReceiveLine::MapMsgZerocopy,
+                ReceiveLine::MapSpliceVmsplice,
+                ReceiveLine::MapZcrx,
             ],
         ),
         section(
             lang,
             ReceiveHeading::Lesson,
             &[
-                Receive::Lesson,
-                Receive::LessonMoved,
-                Receive::LessonDropped,
+                ReceiveLine::Lesson,
+                ReceiveLine::LessonMoved,
+                ReceiveLine::LessonDropped,
             ],
         ),
         section(
             lang,
             ReceiveHeading::Bench,
             &[
-                Receive::BenchWhat,
-                Receive::BenchPinned,
-                Receive::BenchUnpinned,
-                Receive::BenchZerocopy,
+                ReceiveLine::BenchWhat,
+                ReceiveLine::BenchPinned,
+                ReceiveLine::BenchUnpinned,
+                ReceiveLine::BenchZerocopy,
             ],
         ),
     ];
     sections.push(Section {
         heading: say(&Msg::ReceiveHeading(ReceiveHeading::Measured)),
         bullets: match measured {
-            None => vec![say(&Msg::Receive(Receive::RunMeasure))],
+            None => vec![say(&Msg::Receive(ReceiveLine::RunMeasure))],
             Some(m) => measured_bullets(m, lang),
         },
     });
@@ -364,7 +364,7 @@ pub fn render(lang: Lang, screen: &Screen, measured: Option<&ReceiveMeasured>) -
     out
 }
 
-fn section(lang: Lang, h: ReceiveHeading, lines: &[Receive]) -> Section {
+fn section(lang: Lang, h: ReceiveHeading, lines: &[ReceiveLine]) -> Section {
     Section {
         heading: lesson::say(lang, &Msg::ReceiveHeading(h)),
         bullets: lines

@@ -185,7 +185,7 @@ pub trait Receive: Send {
     fn receive(
         &mut self,
         sock: BorrowedFd<'_>,
-        tally: &mut Tally<'_>,
+        tally: &mut ReceiveTally<'_>,
         calls: &mut Calls,
     ) -> std::io::Result<()>;
 
@@ -272,7 +272,7 @@ pub struct Delivery {
 
 /// The running account of one receive: bytes so far (published for the progress bar), the
 /// hash of the bytes seen, and when the last expected byte came.
-pub struct Tally<'a> {
+pub struct ReceiveTally<'a> {
     bytes: u64,
     expected: u64,
     hasher: Option<xxhash_rust::xxh3::Xxh3>,
@@ -280,11 +280,11 @@ pub struct Tally<'a> {
     done_at: Option<Instant>,
 }
 
-impl<'a> Tally<'a> {
+impl<'a> ReceiveTally<'a> {
     /// An account of `expected` bytes, checked by `check`: with [`Check::Xxh3`] what the
     /// receiver sees is hashed too.
-    pub fn new(expected: u64, check: Check, progress: &'a AtomicU64) -> Tally<'a> {
-        Tally {
+    pub fn new(expected: u64, check: Check, progress: &'a AtomicU64) -> ReceiveTally<'a> {
+        ReceiveTally {
             bytes: 0,
             expected,
             hasher: (check == Check::Xxh3).then(xxhash_rust::xxh3::Xxh3::new),
@@ -403,14 +403,14 @@ mod tests {
     #[test]
     fn a_tally_hashes_what_it_sees_and_only_counts_what_is_discarded() {
         let p = AtomicU64::new(0);
-        let mut t = Tally::new(6, Check::Xxh3, &p);
+        let mut t = ReceiveTally::new(6, Check::Xxh3, &p);
         t.seen(b"abc");
         t.seen(b"def");
         let d = t.finish(None);
         assert_eq!(d.bytes, 6);
         assert_eq!(d.hash, Some(xxhash_rust::xxh3::xxh3_64(b"abcdef")));
         assert_eq!(p.load(Ordering::Relaxed), 6);
-        let mut t = Tally::new(6, Check::ByteCount, &p);
+        let mut t = ReceiveTally::new(6, Check::ByteCount, &p);
         t.discarded(6);
         let d = t.finish(None);
         assert_eq!((d.bytes, d.hash), (6, None));

@@ -5,7 +5,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Check, Receive, ReceivePath, ReceiverKind, Tally, always, io};
+use super::{Check, Receive, ReceivePath, ReceiveTally, ReceiverKind, always, io};
 use crate::method::call;
 use crate::method::{Model, Place::*, StepKind::*, step};
 use crate::sys::{self, Calls, PageBuf};
@@ -55,7 +55,7 @@ impl Receive for Recv {
     fn receive(
         &mut self,
         sock: BorrowedFd<'_>,
-        tally: &mut Tally<'_>,
+        tally: &mut ReceiveTally<'_>,
         calls: &mut Calls,
     ) -> std::io::Result<()> {
         let buf = self.buf.as_mut();

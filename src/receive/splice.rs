@@ -10,7 +10,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use nix::errno::Errno;
 
-use super::{Check, Receive, ReceiveConfig, ReceivePath, ReceiverKind, Tally, io};
+use super::{Check, Receive, ReceiveConfig, ReceivePath, ReceiveTally, ReceiverKind, io};
 use crate::method::call;
 use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls};
@@ -28,7 +28,7 @@ pub static PATH: ReceivePath = ReceivePath {
     check: Check::ByteCount,
     private_lo: false,
     availability,
-    build: |cfg| Box::new(Splice::new(cfg)),
+    build: |cfg| Box::new(SpliceReceiver::new(cfg)),
     model: &MODEL,
     sources: &[
         "net/ipv4/tcp.c: tcp_splice_read → tcp_read_sock → tcp_splice_data_recv → net/core/skbuff.c: skb_splice_bits (the skb's pages referenced by the pipe)",
@@ -77,16 +77,16 @@ fn null_device() -> Result<File, Unavailable> {
     Ok(f)
 }
 
-struct Splice {
+struct SpliceReceiver {
     requested: usize,
     /// Read and write ends of the pipe, and the capacity the kernel granted.
     pipe: Option<(OwnedFd, OwnedFd, usize)>,
     null: Option<File>,
 }
 
-impl Splice {
-    fn new(cfg: &ReceiveConfig) -> Splice {
-        Splice {
+impl SpliceReceiver {
+    fn new(cfg: &ReceiveConfig) -> SpliceReceiver {
+        SpliceReceiver {
             requested: cfg.pipe_size,
             pipe: None,
             null: None,
@@ -94,7 +94,7 @@ impl Splice {
     }
 }
 
-impl Receive for Splice {
+impl Receive for SpliceReceiver {
     fn prepare(&mut self, _sock: BorrowedFd<'_>) -> std::io::Result<()> {
         use nix::fcntl::{FcntlArg, OFlag, fcntl};
         if self.pipe.is_none() {
@@ -118,7 +118,7 @@ impl Receive for Splice {
     fn receive(
         &mut self,
         sock: BorrowedFd<'_>,
-        tally: &mut Tally<'_>,
+        tally: &mut ReceiveTally<'_>,
         calls: &mut Calls,
     ) -> std::io::Result<()> {
         let (Some((pr, pw, cap)), Some(null)) = (self.pipe.as_ref(), self.null.as_ref()) else {
@@ -181,7 +181,7 @@ struct Drain<'a> {
 fn pump(
     sock: BorrowedFd<'_>,
     drain: Drain<'_>,
-    tally: &mut Tally<'_>,
+    tally: &mut ReceiveTally<'_>,
     calls: &mut Calls,
 ) -> std::io::Result<()> {
     loop {

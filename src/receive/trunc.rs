@@ -5,7 +5,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Check, Receive, ReceivePath, ReceiverKind, Tally, io};
+use super::{Check, Receive, ReceivePath, ReceiveTally, ReceiverKind, io};
 use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls};
 use crate::transport::Transport;
@@ -61,7 +61,7 @@ impl Receive for Trunc {
     fn receive(
         &mut self,
         sock: BorrowedFd<'_>,
-        tally: &mut Tally<'_>,
+        tally: &mut ReceiveTally<'_>,
         calls: &mut Calls,
     ) -> std::io::Result<()> {
         loop {

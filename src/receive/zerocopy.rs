@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 
-use super::{Check, Landed, Receive, ReceivePath, ReceiverKind, Tally, io};
+use super::{Check, Landed, Receive, ReceivePath, ReceiveTally, ReceiverKind, io};
 use crate::method::call;
 use crate::method::{Model, Place::*, StepKind::*, Unavailable, step};
 use crate::sys::{self, Calls, Mapping, PageBuf};
@@ -165,7 +165,7 @@ impl Zerocopy {
         &mut self,
         window: *const u8,
         mapped: usize,
-        tally: &mut Tally<'_>,
+        tally: &mut ReceiveTally<'_>,
         calls: &mut Calls,
     ) -> std::io::Result<()> {
         // SAFETY: the kernel just mapped `mapped` bytes of the socket's pages at the window,
@@ -189,7 +189,7 @@ impl Zerocopy {
         &mut self,
         sock: BorrowedFd<'_>,
         len: usize,
-        tally: &mut Tally<'_>,
+        tally: &mut ReceiveTally<'_>,
         calls: &mut Calls,
     ) -> std::io::Result<Option<usize>> {
         let buf = self.copybuf.as_mut();
@@ -243,7 +243,7 @@ impl Receive for Zerocopy {
     fn receive(
         &mut self,
         sock: BorrowedFd<'_>,
-        tally: &mut Tally<'_>,
+        tally: &mut ReceiveTally<'_>,
         calls: &mut Calls,
     ) -> std::io::Result<()> {
         let window = self.window().ok_or_else(|| io(Errno::EBADF))?;

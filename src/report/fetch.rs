@@ -23,7 +23,7 @@ pub fn write_fetch(
         return Ok(());
     }
     let results = r.connections;
-    let width = super::Screen::of(super::Color::Never, super::Layout::default()).width;
+    let width = super::Screen::of(super::Color::Never, super::TableLayout::default()).width;
     for c in results {
         let sha = c
             .sha256

@@ -40,13 +40,13 @@ pub enum Color {
 /// How results are printed: a table for people, JSON for programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
-    Table { color: Color, layout: Layout },
+    Table { color: Color, layout: TableLayout },
     Json,
 }
 
 /// What a table for people holds and which characters draw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Layout {
+pub struct TableLayout {
     /// Every column, however wide the result (`--wide`), instead of the lesson's columns.
     pub wide: bool,
     pub style: Style,
@@ -71,7 +71,7 @@ pub enum Stream {
     File,
 }
 
-/// A table's [`Layout`] resolved for this process's stdout: colour, width, characters.
+/// A table's [`TableLayout`] resolved for this process's stdout: colour, width, characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Screen {
     pub color: bool,
@@ -83,13 +83,13 @@ pub struct Screen {
 
 impl Screen {
     /// Resolve `color` and `layout` against stdout, `COLUMNS`, NO_COLOR, TERM and the locale.
-    pub fn of(color: Color, layout: Layout) -> Screen {
+    pub fn of(color: Color, layout: TableLayout) -> Screen {
         Screen::on(Stream::Stdout, color, layout)
     }
 
     /// Resolve `color` and `layout` against `stream` (its terminal, if it is one), `COLUMNS`,
     /// NO_COLOR, TERM and the locale.
-    pub fn on(stream: Stream, color: Color, layout: Layout) -> Screen {
+    pub fn on(stream: Stream, color: Color, layout: TableLayout) -> Screen {
         use std::os::fd::AsFd;
         let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
         let fd = match stream {

@@ -20,7 +20,7 @@ use super::conclusion::NO_COPY_SHARE;
 
 /// One segment of a bar: a category (copies split by where they ran), its glyph and colour.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Part {
+pub(super) enum BarPart {
     /// Copies made in the thread's own context.
     Copy,
     /// Copies made in softirq context on the thread's CPU (loopback's receive path).
@@ -28,28 +28,28 @@ pub(super) enum Part {
     Other(Category),
 }
 
-impl Part {
+impl BarPart {
     pub(super) fn name(self) -> &'static str {
         match self {
-            Part::Copy => Category::Copy.name(),
-            Part::CopyInSoftirq => "copy in softirq",
-            Part::Other(c) => c.name(),
+            BarPart::Copy => Category::Copy.name(),
+            BarPart::CopyInSoftirq => "copy in softirq",
+            BarPart::Other(c) => c.name(),
         }
     }
 }
 
 /// The glyph (Unicode, ASCII) and colour code of each part, in the order bars are drawn.
-pub(super) const LEGEND: [(Part, char, char, &str); 10] = [
-    (Part::Copy, '█', 'C', "31"),
-    (Part::CopyInSoftirq, '▞', 'c', "91"),
-    (Part::Other(Category::Network), '▓', 'N', "34"),
-    (Part::Other(Category::PageCache), '▒', 'P', "32"),
-    (Part::Other(Category::Memory), '░', 'M', "33"),
-    (Part::Other(Category::Scheduler), '≈', 'S', "35"),
-    (Part::Other(Category::Softirq), '#', 'q', "36"),
-    (Part::Other(Category::Syscall), '+', 'y', "37"),
-    (Part::Other(Category::User), 'u', 'u', "90"),
-    (Part::Other(Category::Other), '·', '.', "90"),
+pub(super) const LEGEND: [(BarPart, char, char, &str); 10] = [
+    (BarPart::Copy, '█', 'C', "31"),
+    (BarPart::CopyInSoftirq, '▞', 'c', "91"),
+    (BarPart::Other(Category::Network), '▓', 'N', "34"),
+    (BarPart::Other(Category::PageCache), '▒', 'P', "32"),
+    (BarPart::Other(Category::Memory), '░', 'M', "33"),
+    (BarPart::Other(Category::Scheduler), '≈', 'S', "35"),
+    (BarPart::Other(Category::Softirq), '#', 'q', "36"),
+    (BarPart::Other(Category::Syscall), '+', 'y', "37"),
+    (BarPart::Other(Category::User), 'u', 'u', "90"),
+    (BarPart::Other(Category::Other), '·', '.', "90"),
 ];
 
 /// A part's glyph on this screen.
@@ -58,12 +58,12 @@ fn glyph(screen: &Screen, unicode: char, ascii: char) -> char {
 }
 
 /// The ns of one part over all the pooled runs.
-pub(super) fn part_ns(p: &Pooled, part: Part) -> u64 {
+pub(super) fn part_ns(p: &Pooled, part: BarPart) -> u64 {
     let copy = p.ns.get(&Category::Copy).copied().unwrap_or(0);
     match part {
-        Part::Copy => copy.saturating_sub(p.copy_in_softirq_ns),
-        Part::CopyInSoftirq => p.copy_in_softirq_ns.min(copy),
-        Part::Other(c) => p.ns.get(&c).copied().unwrap_or(0),
+        BarPart::Copy => copy.saturating_sub(p.copy_in_softirq_ns),
+        BarPart::CopyInSoftirq => p.copy_in_softirq_ns.min(copy),
+        BarPart::Other(c) => p.ns.get(&c).copied().unwrap_or(0),
     }
 }
 

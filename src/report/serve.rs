@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::fit::{Align, Column, Paint, fit};
 use super::text::{INDENT, keep_figures, wrap, wrap_values};
-use super::{Layout, Screen};
+use super::{Output, Screen, TableLayout};
 use crate::escape::escape;
 use crate::results::serve::{ConnRecord, InProgress, Listening, Summary};
 use crate::results::{Cost, WallEnds};
@@ -22,22 +22,22 @@ const SEP: &str = " · ";
 
 /// One value of a live line: its text, a shorter text saying the same figure (or none), and how
 /// much it matters.
-struct Part {
+struct Figure {
     text: String,
     short: Option<String>,
     keep: u8,
 }
 
-fn part(text: String, keep: u8) -> Part {
-    Part {
+fn part(text: String, keep: u8) -> Figure {
+    Figure {
         text,
         short: None,
         keep,
     }
 }
 
-fn part_or(text: String, short: String, keep: u8) -> Part {
-    Part {
+fn part_or(text: String, short: String, keep: u8) -> Figure {
+    Figure {
         text,
         short: Some(short),
         keep,
@@ -47,7 +47,7 @@ fn part_or(text: String, short: String, keep: u8) -> Part {
 /// `parts` joined by " · " within `width`: while too wide, the words around the figures go
 /// first (each part's shorter text, least important first), then the least important parts,
 /// whole; the first part always stays (shortened, perhaps).
-fn fit_parts(mut parts: Vec<Part>, width: usize) -> String {
+fn fit_parts(mut parts: Vec<Figure>, width: usize) -> String {
     loop {
         let line = parts
             .iter()
@@ -81,7 +81,7 @@ fn fit_parts(mut parts: Vec<Part>, width: usize) -> String {
 /// The width serve's lines are laid out for: COLUMNS, else stdout's terminal (read again for
 /// every line, so a resized window is followed), else 80.
 pub fn width() -> usize {
-    Screen::of(super::Color::Never, Layout::default()).width
+    Screen::of(super::Color::Never, TableLayout::default()).width
 }
 
 /// One JSON object and a newline.
@@ -91,8 +91,8 @@ fn write_json<T: serde::Serialize>(w: &mut dyn Write, value: &T) -> std::io::Res
 }
 
 /// What the server listens on and a command to try it with; or the `listening` JSON line.
-pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io::Result<()> {
-    if json {
+pub fn write_listening(l: &Listening, output: Output, w: &mut dyn Write) -> std::io::Result<()> {
+    if output == Output::Json {
         write_json(w, l)?;
     } else {
         // The address is a Unix socket's path as given, the file a path as given: escaped.
@@ -150,8 +150,8 @@ pub fn write_listening(l: &Listening, json: bool, w: &mut dyn Write) -> std::io:
 }
 
 /// One finished connection: its line (wrapped to the screen), or its `connection` JSON line.
-pub fn write_record(r: &ConnRecord, json: bool, w: &mut dyn Write) -> std::io::Result<()> {
-    if json {
+pub fn write_record(r: &ConnRecord, output: Output, w: &mut dyn Write) -> std::io::Result<()> {
+    if output == Output::Json {
         write_json(w, r)?;
     } else {
         writeln!(w, "{}", record_line(r, width()))?;
@@ -315,17 +315,12 @@ fn syscalls_text(c: &Cost) -> String {
 
 /// The summary table (fitted to the screen: its least important columns dropped, whole, and
 /// named), or the `summary` JSON line.
-pub fn write_summary(
-    s: &Summary,
-    json: bool,
-    color: super::Color,
-    layout: Layout,
-    w: &mut dyn Write,
-) -> std::io::Result<()> {
-    if json {
-        write_json(w, s)?;
-    } else {
-        write!(w, "{}", summary_table(s, &Screen::of(color, layout)))?;
+pub fn write_summary(s: &Summary, output: Output, w: &mut dyn Write) -> std::io::Result<()> {
+    match output {
+        Output::Json => write_json(w, s)?,
+        Output::Table { color, layout } => {
+            write!(w, "{}", summary_table(s, &Screen::of(color, layout)))?
+        }
     }
     w.flush()
 }

@@ -24,7 +24,7 @@ impl Level {
 
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub struct DoctorCheck {
     pub name: &'static str,
     pub level: Level,
     /// What was found.
@@ -35,7 +35,7 @@ pub struct Check {
 
 /// Where one column of the compare table will come from.
 #[derive(Debug, Clone, Serialize)]
-pub struct Column {
+pub struct ColumnSource {
     pub column: &'static str,
     /// `real`, `self-counted` or `n/a`.
     pub verdict: &'static str,
@@ -45,8 +45,8 @@ pub struct Column {
 /// The whole diagnosis (`--json` prints this).
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
-    pub checks: Vec<Check>,
-    pub columns: Vec<Column>,
+    pub checks: Vec<DoctorCheck>,
+    pub columns: Vec<ColumnSource>,
     /// Everything the full compare table needs is there.
     pub full_table: bool,
     /// What compare will report as its counter source: "perf" or "rusage".

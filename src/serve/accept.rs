@@ -14,27 +14,18 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::handle::{Worker, serve_one};
 use super::heads::{MAX_PENDING_HEADS, read_heads};
+use super::waiting::Waiting;
 use super::{GRACE, Shared, lock};
-use crate::http;
 use crate::signals;
 use crate::transport::{Conn, Listener};
-
-/// A connection waiting for a worker.
-pub(super) struct Job {
-    pub id: u64,
-    pub conn: Conn,
-    pub peer: String,
-    /// HTTP mode: how reading the request head ended (read before the job reached a worker).
-    pub head: Option<Result<Vec<u8>, http::HeadError>>,
-}
 
 /// The worker threads, the queue they take connections from, and (HTTP) the head reader in
 /// front of it.
 pub(super) struct Pool {
-    jobs: Sender<Job>,
-    queue: Arc<Mutex<Receiver<Job>>>,
+    jobs: Sender<Waiting>,
+    queue: Arc<Mutex<Receiver<Waiting>>>,
     workers: Vec<JoinHandle<()>>,
-    heads: Option<(Sender<Job>, JoinHandle<()>)>,
+    heads: Option<(Sender<Waiting>, JoinHandle<()>)>,
     last_thread_warn: Option<Instant>,
 }
 
@@ -42,7 +33,7 @@ impl Pool {
     /// Start the first worker and wait until its counters are open; in HTTP mode also the
     /// request-head reader.
     pub fn start(sh: &Arc<Shared>) -> Result<Pool> {
-        let (jobs, queue) = channel::<Job>();
+        let (jobs, queue) = channel::<Waiting>();
         let queue = Arc::new(Mutex::new(queue));
         let mut workers = Vec::new();
         let (ready_tx, ready) = channel::<()>();
@@ -55,7 +46,7 @@ impl Pool {
             let _ = ready.recv();
         }
         let heads = if sh.opts.http {
-            let (tx, rx) = channel::<Job>();
+            let (tx, rx) = channel::<Waiting>();
             let jobs = jobs.clone();
             let reader = std::thread::Builder::new()
                 .name("copylab-heads".into())
@@ -105,7 +96,7 @@ impl Pool {
     }
 
     /// Queue a connection: to the head reader in HTTP mode, straight to the workers otherwise.
-    fn submit(&self, job: Job) -> Result<()> {
+    fn submit(&self, job: Waiting) -> Result<()> {
         let sent = match &self.heads {
             Some((tx, _)) => tx.send(job).is_ok(),
             None => self.jobs.send(job).is_ok(),
@@ -195,7 +186,7 @@ pub(super) fn accept_until_done(
             a.len()
         };
         pool.grow(sh, active);
-        pool.submit(Job {
+        pool.submit(Waiting {
             id,
             conn,
             peer,
@@ -256,7 +247,7 @@ fn wait_for_slot(sh: &Shared) -> bool {
 
 /// A worker: pinned (with --cpus), its counters opened before its first connection (then
 /// `ready` is told), then connections from the queue until it closes.
-fn work(sh: &Shared, queue: &Mutex<Receiver<Job>>, ready: Option<Sender<()>>) {
+fn work(sh: &Shared, queue: &Mutex<Receiver<Waiting>>, ready: Option<Sender<()>>) {
     // --cpus was checked against the allowed CPUs at start-up.
     if let Err(e) = crate::placement::pin_current(&sh.opts.cpus) {
         eprintln!("copylab: warning: {e:#}; this worker runs unpinned");

@@ -10,16 +10,16 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::accept::Job;
 use super::live::Flight;
 use super::records::{Brief, new_record};
+use super::waiting::Waiting;
 use super::{Shared, lock};
 use crate::counters::{Counters, Peek};
-use crate::http::{self, HeadError, Ranged, Status, Verdict};
+use crate::http::{self, Answer, HeadError, Ranged, Status};
 use crate::results::WallEnds;
 use crate::results::serve::{ConnRecord, Outcome};
 use crate::sys::{SendError, StopKind};
-use crate::transfer;
+use crate::transfer::{self, Body};
 use crate::transport::Conn;
 
 /// What a worker thread keeps between connections: its counters (opened once: closing perf
@@ -33,15 +33,15 @@ pub(super) struct Worker {
     pub peek: Option<Arc<Peek>>,
 }
 
-/// What to send on a connection: the response head (empty in raw mode), then, with `body`,
-/// the file, or with `range` its bytes `start..=end`.
-struct Reply {
+/// What to send on a connection: the response head (empty in raw mode), then, with
+/// [`Body::Send`], the file, or with `range` its bytes `start..=end`.
+struct Response {
     head: Vec<u8>,
-    body: bool,
+    body: Body,
     range: Option<(u64, u64)>,
 }
 
-impl Reply {
+impl Response {
     /// The bytes of the file this reply sends.
     fn part<'a>(&self, src: &'a crate::source::Source) -> crate::source::Part<'a> {
         match self.range {
@@ -55,12 +55,12 @@ impl Reply {
 pub(super) fn serve_one(
     sh: &Shared,
     w: &mut Worker,
-    Job {
+    Waiting {
         id,
         conn,
         peer,
         head,
-    }: Job,
+    }: Waiting,
 ) {
     let rec = handle(sh, w, id, &conn, &peer, head);
     // Unregister before closing, so the acceptor never shuts down a reused descriptor.
@@ -82,7 +82,7 @@ pub(super) fn serve_one(
             None => {
                 let _ = crate::report::serve::write_record(
                     &rec,
-                    sh.opts.json,
+                    sh.opts.output,
                     &mut std::io::stdout().lock(),
                 );
             }
@@ -102,9 +102,9 @@ fn handle(
     let mut rec = new_record(id, peer, sh.opts.method);
     let reply = match head_read {
         // Raw mode: the file, with nothing before it.
-        None => Reply {
+        None => Response {
             head: Vec::new(),
-            body: true,
+            body: Body::Send,
             range: None,
         },
         // HTTP mode: the head reader already read the request head.
@@ -129,7 +129,7 @@ fn handle(
         rec.detail = format!("{e:#}");
         return rec;
     }
-    rec.expected = if reply.body {
+    rec.expected = if reply.body == Body::Send {
         reply.part(&sh.src).len
     } else {
         0
@@ -217,21 +217,21 @@ fn answer(
     conn: &Conn,
     got: Result<Vec<u8>, HeadError>,
     rec: &mut ConnRecord,
-) -> Option<Reply> {
+) -> Option<Response> {
     let verdict = match got {
         Ok(h) => http::judge(&h, &sh.file_name),
-        Err(HeadError::TooLarge) => Verdict::Refuse(
+        Err(HeadError::TooLarge) => Answer::Refuse(
             Status::HEADERS_TOO_LARGE,
             format!("the request head is larger than {} bytes", http::MAX_HEAD),
         ),
-        Err(HeadError::Timeout) => Verdict::Refuse(
+        Err(HeadError::Timeout) => Answer::Refuse(
             Status::REQUEST_TIMEOUT,
             format!(
                 "no complete request head within {} s",
                 http::HEAD_TIMEOUT.as_secs()
             ),
         ),
-        Err(HeadError::Stopped) => Verdict::Refuse(
+        Err(HeadError::Stopped) => Answer::Refuse(
             Status::SERVICE_UNAVAILABLE,
             "the server is stopping".to_string(),
         ),
@@ -247,7 +247,7 @@ fn answer(
         }
     };
     match verdict {
-        Verdict::Serve { head_only, range } => {
+        Answer::Serve { head_only, range } => {
             let len = sh.src.len;
             let (status, head, range) = match range.resolve(len) {
                 Ranged::Whole => (Status::OK, http::ok_head(len), None),
@@ -268,13 +268,13 @@ fn answer(
             };
             rec.http_status = Some(status.0);
             (rec.range_start, rec.range_end) = (range.map(|r| r.0), range.map(|r| r.1));
-            Some(Reply {
+            Some(Response {
                 head,
-                body: !head_only,
+                body: if head_only { Body::Omit } else { Body::Send },
                 range,
             })
         }
-        Verdict::Refuse(status, why) => {
+        Answer::Refuse(status, why) => {
             send_error(conn, status, &why);
             rec.http_status = Some(status.0);
             rec.outcome = Outcome::Rejected;
@@ -305,7 +305,7 @@ fn send(
     w: &mut Worker,
     rec: &ConnRecord,
     sock: BorrowedFd<'_>,
-    reply: &Reply,
+    reply: &Response,
 ) -> Result<transfer::Measured, (anyhow::Error, bool)> {
     let mut set_up = false;
     let mut scratch = lock(&sh.spare).pop().unwrap_or_default();
@@ -328,7 +328,11 @@ fn send(
             live.begin(Flight::new(
                 rec.id,
                 &rec.peer,
-                if reply.body { part.len } else { 0 },
+                if reply.body == Body::Send {
+                    part.len
+                } else {
+                    0
+                },
                 reply.head.len() as u64,
                 sock.as_raw_fd(),
                 w.peek.clone(),
@@ -390,7 +394,7 @@ fn settle(
     conn: &Conn,
     m: &transfer::Measured,
     acked: Option<Instant>,
-    reply: &Reply,
+    reply: &Response,
     now_len: u64,
 ) {
     let ended = match acked {
@@ -411,7 +415,7 @@ fn settle(
         Ok(n) => {
             rec.bytes = *n;
             rec.outcome = Outcome::Complete;
-            rec.detail = if !reply.body {
+            rec.detail = if reply.body == Body::Omit {
                 "complete (HEAD: response head only)".into()
             } else if now_len > sh.src.len {
                 format!(

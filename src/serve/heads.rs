@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::accept::Job;
+use super::waiting::Waiting;
 use crate::http::{self, HeadError};
 use crate::signals;
 
@@ -18,7 +18,7 @@ pub(super) const MAX_PENDING_HEADS: usize = 1024;
 
 /// A connection whose request head is still arriving.
 struct Pending {
-    job: Job,
+    job: Waiting,
     buf: Vec<u8>,
     deadline: Instant,
 }
@@ -26,7 +26,7 @@ struct Pending {
 /// Take connections from `incoming`, and hand each to `jobs` with its head (or why there is
 /// none) once the head is complete, too large, late, or the client left. Returns when
 /// `incoming` is closed and nothing is pending, or when the workers are gone.
-pub(super) fn read_heads(incoming: Receiver<Job>, jobs: Sender<Job>) {
+pub(super) fn read_heads(incoming: Receiver<Waiting>, jobs: Sender<Waiting>) {
     let mut pending: Vec<Pending> = Vec::new();
     let mut open = true;
     let mut chunk = [0u8; 2048];
@@ -63,7 +63,7 @@ pub(super) fn read_heads(incoming: Receiver<Job>, jobs: Sender<Job>) {
 
 /// Move newly accepted connections into `pending`, waiting briefly when there is nothing else
 /// to do; returns whether `incoming` is still open.
-fn take_new(incoming: &Receiver<Job>, pending: &mut Vec<Pending>, mut open: bool) -> bool {
+fn take_new(incoming: &Receiver<Waiting>, pending: &mut Vec<Pending>, mut open: bool) -> bool {
     loop {
         let next = if pending.is_empty() && open {
             incoming

@@ -12,6 +12,7 @@ mod handle;
 mod heads;
 mod live;
 mod records;
+mod waiting;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -53,11 +54,8 @@ pub struct ServeOptions {
     pub counters: Choice,
     /// End a connection whose client reads nothing for this long (None: wait forever).
     pub send_timeout: Option<Duration>,
-    /// One JSON object per line instead of text lines and a table.
-    pub json: bool,
-    pub color: crate::report::Color,
-    /// Every column of the summary table, however wide (`--wide`).
-    pub wide: bool,
+    /// Text lines and a table (coloured and laid out as it says), or one JSON object per line.
+    pub output: crate::report::Output,
     /// CPUs every worker is pinned to (empty: not pinned).
     pub cpus: Vec<u32>,
     /// Draw the live view (bars of the transfers in progress) when stdout is a terminal.
@@ -149,17 +147,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     }
     let summary = records::summarize(&lock(&shared.records), shared.opts.method);
     let mut out = std::io::stdout().lock();
-    let layout = crate::report::Layout {
-        wide: shared.opts.wide,
-        ..Default::default()
-    };
-    match crate::report::serve::write_summary(
-        &summary,
-        shared.opts.json,
-        shared.opts.color,
-        layout,
-        &mut out,
-    ) {
+    match crate::report::serve::write_summary(&summary, shared.opts.output, &mut out) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot print the summary"),
     }?;
@@ -249,7 +237,7 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
         out: Mutex::new(()),
         cutting: AtomicBool::new(false),
         spare: Mutex::new(Vec::new()),
-        live: if opts.live && !opts.json {
+        live: if opts.live && opts.output != crate::report::Output::Json {
             live::Live::start(opts.listen.transport() == crate::transport::Transport::Tcp)
         } else {
             None
@@ -303,7 +291,7 @@ fn announce(sh: &Shared, addr: &str, source: SyscallSource) -> Result<()> {
         max_conns: o.max_conns,
         link_rate_bytes_per_s: o.link,
     };
-    crate::report::serve::write_listening(&listening, o.json, &mut std::io::stdout().lock())?;
+    crate::report::serve::write_listening(&listening, o.output, &mut std::io::stdout().lock())?;
     Ok(())
 }
 

@@ -61,7 +61,7 @@ pub struct ThreadTally {
 
 /// What the drain has gathered so far.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub struct TraceTally {
     pub threads: BTreeMap<u32, ThreadTally>,
     /// Records the kernel could not write (ring full): counts are low by at least this much.
     pub lost_syscalls: u64,
@@ -70,7 +70,7 @@ pub struct Tally {
     pub forked: HashSet<u32>,
 }
 
-impl Tally {
+impl TraceTally {
     fn thread(&mut self, pid: u32, tid: u32) -> &mut ThreadTally {
         let t = self.threads.entry(tid).or_default();
         if t.pid == 0 {
@@ -82,7 +82,7 @@ impl Tally {
 
 /// Why the syscalls cannot be followed (one line with the fix).
 #[derive(Debug, Clone)]
-pub struct Refused(pub String);
+pub struct Untraceable(pub String);
 
 /// The open events and their rings.
 pub struct Tracer {
@@ -100,7 +100,7 @@ pub struct Tracer {
     kallsyms: Option<&'static Kallsyms>,
     /// Why there is no CPU profile, when there is none.
     pub no_profile: Option<String>,
-    pub tally: Tally,
+    pub tally: TraceTally,
     /// Keep each thread's callchains in the tally.
     pub keep_stacks: bool,
 }
@@ -138,16 +138,16 @@ fn set_output(event: &Counter, ring: &perf_event::Sampler) -> std::io::Result<()
 }
 
 /// The refusal in the words compare uses, with its fix.
-fn refused(e: &std::io::Error, what: &str) -> Refused {
+fn refused(e: &std::io::Error, what: &str) -> Untraceable {
     let errno = e.raw_os_error().unwrap_or(0);
-    Refused(Warning::perf_refused(errno, &format!("{what}: {e}")).as_error())
+    Untraceable(Warning::perf_refused(errno, &format!("{what}: {e}")).as_error())
 }
 
 impl Tracer {
     /// Find the tracepoint and the kernel symbols; nothing is opened yet.
-    pub fn new(profile: bool) -> Result<Tracer, Refused> {
+    pub fn new(profile: bool) -> Result<Tracer, Untraceable> {
         let ids = tracefs::lookup(&[("raw_syscalls", "sys_exit")]).map_err(|u| {
-            Refused(
+            Untraceable(
                 Warning::TracepointsUnavailable {
                     detail: u.detail,
                     permission: u.permission,
@@ -156,7 +156,7 @@ impl Tracer {
             )
         })?;
         let exit_id = ids.ids.first().copied().flatten().ok_or_else(|| {
-            Refused("this kernel has no raw_syscalls:sys_exit tracepoint (CONFIG_FTRACE_SYSCALLS is off)".into())
+            Untraceable("this kernel has no raw_syscalls:sys_exit tracepoint (CONFIG_FTRACE_SYSCALLS is off)".into())
         })?;
         let numbers: HashMap<libc::c_long, Syscall> =
             Syscall::TRACED.iter().map(|s| (s.number(), *s)).collect();
@@ -167,7 +167,7 @@ impl Tracer {
             .map(|nr| format!("id == {nr}"))
             .collect::<Vec<_>>()
             .join(" || ");
-        let filter = CString::new(filter).map_err(|e| Refused(e.to_string()))?;
+        let filter = CString::new(filter).map_err(|e| Untraceable(e.to_string()))?;
         let (kallsyms, no_profile) = if !profile {
             (None, Some("--no-profile was given".to_string()))
         } else {
@@ -196,7 +196,7 @@ impl Tracer {
             attributor: Attributor::default(),
             kallsyms,
             no_profile,
-            tally: Tally::default(),
+            tally: TraceTally::default(),
             keep_stacks: false,
         })
     }
@@ -262,7 +262,7 @@ impl Tracer {
                     .map_err(|e| {
                         // The words and fix compare's profile gives for the same refusal.
                         let no = crate::counters::profile::refused(&e);
-                        Refused(
+                        Untraceable(
                             Warning::ProfileUnavailable {
                                 reason: no.reason,
                                 fix: no.fix,
@@ -275,7 +275,7 @@ impl Tracer {
                     .map_err(|e| e.refusal()),
             };
             // Without the profile the syscalls are still followed: say why it is missing.
-            if let Err(Refused(why)) = opened {
+            if let Err(Untraceable(why)) = opened {
                 self.no_profile = Some(why);
                 self.kallsyms = None;
             }
@@ -453,19 +453,19 @@ impl AttachError {
 
     /// One line with the cause and the fix, for when tracing cannot go on. Only a refusal
     /// (EACCES, EPERM, …) is perf's: a process that exited, or descriptors that ran out, say so.
-    pub fn refusal(&self) -> Refused {
+    pub fn refusal(&self) -> Untraceable {
         match self {
             AttachError::Open(e) => match e.raw_os_error() {
-                Some(libc::ESRCH | libc::ENOENT) => {
-                    Refused("the process exited while copylab was attaching its perf events".into())
-                }
-                Some(libc::EMFILE | libc::ENFILE) => Refused(format!(
+                Some(libc::ESRCH | libc::ENOENT) => Untraceable(
+                    "the process exited while copylab was attaching its perf events".into(),
+                ),
+                Some(libc::EMFILE | libc::ENFILE) => Untraceable(format!(
                     "copylab ran out of file descriptors opening perf events ({e}): it needs one or two per CPU for each thread it attaches to. Fix: raise `ulimit -n` (now {})",
                     nofile_limit().map_or("unknown".to_string(), |n| n.to_string())
                 )),
                 _ => refused(e, "the raw_syscalls:sys_exit tracepoint"),
             },
-            AttachError::Ring(r) => Refused(r.clone()),
+            AttachError::Ring(r) => Untraceable(r.clone()),
         }
     }
 }

@@ -22,11 +22,11 @@ use crate::results::{
 use crate::signals;
 use crate::syscall::Syscall;
 use anyhow::{Context, Result, bail};
-use events::{AttachError, Refused, SysTally, Tracer};
+use events::{AttachError, SysTally, Tracer, Untraceable};
 
 /// What to trace.
 #[derive(Debug, Clone)]
-pub enum Target {
+pub enum Tracee {
     /// Start this command (program and arguments) and follow it.
     Command(Vec<OsString>),
     /// Attach to this running process.
@@ -35,7 +35,7 @@ pub enum Target {
 
 #[derive(Debug, Clone)]
 pub struct TraceOptions {
-    pub target: Target,
+    pub target: Tracee,
     /// Stop following after this long (for a command: then its process group is sent
     /// SIGTERM, and SIGKILL [`GRACE`] later if it is still running).
     pub duration: Option<Duration>,
@@ -96,11 +96,11 @@ pub fn run_keeping(opts: &TraceOptions, stacks: bool) -> Result<TraceReport> {
     });
     let (tracer, unavailable) = match tracer {
         Ok(t) => (Some(t), None),
-        Err(Refused(why)) => (None, Some(why)),
+        Err(Untraceable(why)) => (None, Some(why)),
     };
     let mut out = match &opts.target {
-        Target::Command(argv) => run_command(argv, tracer, unavailable, opts.duration, nofile)?,
-        Target::Pid(pid) => attach_pid(*pid, tracer, unavailable, opts.duration)?,
+        Tracee::Command(argv) => run_command(argv, tracer, unavailable, opts.duration, nofile)?,
+        Tracee::Pid(pid) => attach_pid(*pid, tracer, unavailable, opts.duration)?,
     };
     out.wall_ns = started.elapsed().as_nanos() as u64;
     Ok(out)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::escape;
-use crate::outfile::{self, Kind};
+use crate::outfile::{self, WriteMode};
 
 /// The flag the errors name.
 const FLAG: &str = "--output";
@@ -47,11 +47,11 @@ impl Dest {
             return Ok(Dest::Stdout);
         }
         match outfile::classify(FLAG, p)? {
-            Kind::InPlace { link } => Ok(Dest::InPlace {
+            WriteMode::InPlace { link } => Ok(Dest::InPlace {
                 path: p.to_path_buf(),
                 file: outfile::open_in_place(FLAG, p, link)?,
             }),
-            Kind::Replace => {
+            WriteMode::Replace => {
                 let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
                 if dir.is_some_and(|d| !d.is_dir()) {
                     bail!(

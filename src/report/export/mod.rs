@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::outfile::{self, Kind};
+use crate::outfile::{self, WriteMode};
 use crate::report::text::Lang;
 use crate::results::Report;
 use crate::results::SweepReport;
@@ -80,18 +80,18 @@ impl Specs {
 pub const STACKS_FLAG: &str = "--export-stacks";
 
 /// Where one export goes.
-struct Target {
+struct Destination {
     /// None: stdout, written once at the end.
     path: Option<PathBuf>,
     /// How `path` is written: rewritten after every run (a regular file) or once at the end
     /// (a device or FIFO, where every rewrite would add to what the reader already has).
-    kind: Kind,
+    kind: WriteMode,
     exporter: Box<dyn Exporter>,
 }
 
 /// The exports asked for on the command line.
 pub struct Exports {
-    files: Vec<Target>,
+    files: Vec<Destination>,
     stacks_dir: Option<PathBuf>,
 }
 
@@ -110,11 +110,11 @@ impl Exports {
         for (format, path) in &specs.files {
             let exporter = format.exporter();
             let (path, kind) = if path == "-" {
-                (None, Kind::InPlace { link: false })
+                (None, WriteMode::InPlace { link: false })
             } else {
                 let p = PathBuf::from(path);
                 let kind = outfile::classify(exporter.flag(), &p)?;
-                if kind == Kind::Replace {
+                if kind == WriteMode::Replace {
                     if exporter.each_run() {
                         outfile::replace(exporter.flag(), &p, b"")?;
                     } else {
@@ -123,7 +123,7 @@ impl Exports {
                 }
                 (Some(p), kind)
             };
-            v.push(Target {
+            v.push(Destination {
                 path,
                 kind,
                 exporter,
@@ -138,7 +138,7 @@ impl Exports {
         })
     }
 
-    fn render(t: &Target, r: &Results) -> String {
+    fn render(t: &Destination, r: &Results) -> String {
         match r {
             Results::Compare(r) => t.exporter.compare(r),
             Results::Sweep(s) => t.exporter.sweep(s),
@@ -153,9 +153,9 @@ impl Exports {
     }
 
     /// Rewrite the regular-file exports that `which` picks with `r`.
-    fn write_files(&self, r: &Results, which: impl Fn(&Target) -> bool) -> Result<()> {
+    fn write_files(&self, r: &Results, which: impl Fn(&Destination) -> bool) -> Result<()> {
         for t in self.files.iter().filter(|t| which(t)) {
-            if let (Some(p), Kind::Replace) = (&t.path, t.kind) {
+            if let (Some(p), WriteMode::Replace) = (&t.path, t.kind) {
                 outfile::replace(t.exporter.flag(), p, Self::render(t, r).as_bytes())?;
             }
         }
@@ -169,7 +169,7 @@ impl Exports {
             write_stacks(d, r)?;
         }
         for t in &self.files {
-            let Kind::InPlace { link } = t.kind else {
+            let WriteMode::InPlace { link } = t.kind else {
                 continue;
             };
             let text = Self::render(t, r);

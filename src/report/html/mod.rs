@@ -19,7 +19,7 @@ use crate::receive::ReceiverKind;
 use crate::report::export::Exporter;
 use crate::report::export::stacks::{self, Graph};
 use crate::report::lesson::{self, PageWords};
-use crate::report::profile::{LEGEND, Part, figure, part_ns};
+use crate::report::profile::{BarPart, LEGEND, figure, part_ns};
 use crate::report::table;
 use crate::report::text::Lang;
 use crate::results::{CacheMode, MethodResult, Report, SweepReport, TraceReport};
@@ -79,10 +79,10 @@ fn esc(s: &str) -> String {
 }
 
 /// The hex colour of a bar part.
-fn part_colour(part: Part) -> String {
+fn part_colour(part: BarPart) -> String {
     let c = match part {
-        Part::Copy | Part::CopyInSoftirq => Category::Copy,
-        Part::Other(c) => c,
+        BarPart::Copy | BarPart::CopyInSoftirq => Category::Copy,
+        BarPart::Other(c) => c,
     };
     let (r, g, b) = stacks::colour(c);
     format!("#{r:02X}{g:02X}{b:02X}")
@@ -753,7 +753,7 @@ fn flames_section(graphs: &[(String, Graph<'_>)], w: &PageWords) -> String {
             let i = LEGEND
                 .iter()
                 .position(|(p, _, _, _)| {
-                    *p == Part::Other(*c) || (*c == Category::Copy && *p == Part::Copy)
+                    *p == BarPart::Other(*c) || (*c == Category::Copy && *p == BarPart::Copy)
                 })
                 .unwrap_or(0);
             (stacks::class_of(*c), w.parts[i])
@@ -961,8 +961,8 @@ fn trace_page(t: &TraceReport, w: &PageWords) -> String {
             );
             let mut x = 0.0;
             for (i, (part, _, _, _)) in LEGEND.iter().enumerate() {
-                let Part::Other(cat) = part else {
-                    if *part == Part::Copy {
+                let BarPart::Other(cat) = part else {
+                    if *part == BarPart::Copy {
                         let ns = c.ns.get(&Category::Copy).copied().unwrap_or(0);
                         let width = ns as f64 / max * BAR_W;
                         let _ = write!(

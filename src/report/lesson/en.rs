@@ -1,8 +1,9 @@
 //! Every word of the lesson in English: one arm per message, and the HTML page's words.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
-    Myth, Outcome, PageWords, Paired, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
+    CallName, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
+    Myth, PageWords, Paired, ReceiveHeading, ReceiveLine, ReceiveOutcome, Side, Table, ms, or_na,
+    size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
@@ -45,7 +46,7 @@ fn say(m: &Msg) -> String {
         Msg::Title(k) => title(*k).into(),
         Msg::Heading(h) => heading(*h).into(),
         Msg::Legend => "DMA = a device copies · CPU = the processor copies · CPU* = a CPU copy only without scatter-gather DMA: with it the skb holds page references and the NIC reads the page cache directly · ref = page references move · map = pages mapped · pin = pages pinned until a completion (a CPU copy without scatter-gather)".into(),
-        Msg::During(Call::Op(c)) => format!("by {c}, submitted in a batch with io_uring_enter()"),
+        Msg::During(CallName::Op(c)) => format!("by {c}, submitted in a batch with io_uring_enter()"),
         Msg::During(c) => format!("during {c}"),
         Msg::DiskDma { call, toucher } => {
             let inside = match (call, toucher) {
@@ -708,64 +709,64 @@ fn receiver_title(k: ReceiverKind) -> &'static str {
     }
 }
 
-fn outcome_words(o: Outcome) -> &'static str {
+fn outcome_words(o: ReceiveOutcome) -> &'static str {
     match o {
-        Outcome::Copied => "the receiving path copies every byte",
-        Outcome::MovedToSender => "no receive copy — the copy moved to the sender",
-        Outcome::Mapped => "mapped, no copy measured on either end",
-        Outcome::Dropped => "no copy — the data is thrown away",
-        Outcome::Unknown => "too few samples to say where it copied",
+        ReceiveOutcome::Copied => "the receiving path copies every byte",
+        ReceiveOutcome::MovedToSender => "no receive copy — the copy moved to the sender",
+        ReceiveOutcome::Mapped => "mapped, no copy measured on either end",
+        ReceiveOutcome::Dropped => "no copy — the data is thrown away",
+        ReceiveOutcome::Unknown => "too few samples to say where it copied",
     }
 }
 
-fn receive(r: Receive) -> &'static str {
+fn receive(r: ReceiveLine) -> &'static str {
     match r {
-        Receive::Intro => {
+        ReceiveLine::Intro => {
             "With sendfile or splice the serving thread copies nothing, but the receiver's recv() still copies every byte out of its socket: on one host that is the copy left. Can the receiving end avoid it too?"
         }
-        Receive::Four => {
+        ReceiveLine::Four => {
             "Linux has four ways to take bytes off a TCP socket, each drawn below from the NIC on: recv() copies them; recv(MSG_TRUNC) and splice to /dev/null never look at them; TCP_ZEROCOPY_RECEIVE maps the socket's pages into the receiver where the kernel allows it. `copylab compare --receive all` measures each against each sender."
         }
-        Receive::MapConditions => {
+        ReceiveLine::MapConditions => {
             "TCP_ZEROCOPY_RECEIVE maps a fragment of the socket's data only if can_map_frag() (net/ipv4/tcp.c) says yes: a whole page (PAGE_SIZE bytes at offset 0), not part of a compound page, belonging to nobody — page->mapping == NULL. Anything else is copied: into the copy buffer, or left for a recv() of recv_skip_hint bytes."
         }
-        Receive::MapSendfile => {
+        ReceiveLine::MapSendfile => {
             "sendfile (and splice from a file) puts the file's page-cache pages into the skb, and on loopback those very pages reach the receiving socket. A page-cache page has page->mapping set — its file — so not one maps. The check came with \"tcp: add sanity checks to rx zerocopy\" (Linux 6.8, commit 577e4432f3ac, backported to 6.1-stable): \"TCP rx zerocopy intent is to map pages initially allocated from NIC drivers, not pages owned by a fs\" — syzbot had mapped an ext4 file's pages into a receiver through sendfile over loopback. An unpatched kernel older than that could map them."
         }
-        Receive::MapSelftest => {
+        ReceiveLine::MapSelftest => {
             "The kernel's own example, tools/testing/selftests/net/tcp_mmap.c, says what mapping needs: \"NIC with header split is needed\" — each frame must carry a multiple of PAGE_SIZE bytes of payload. On loopback it sets lo's MTU to 61512 (15 × 4096 + 40 + 32: 15 pages per segment), which copylab does in a private network namespace of its own, never on the host's lo; and it notes that its MSG_ZEROCOPY sender \"forces a copy when packets go through loopback interface\"."
         }
-        Receive::MapMsgZerocopy => {
+        ReceiveLine::MapMsgZerocopy => {
             "MSG_ZEROCOPY's pages do map — because they are copies: before a looped-back skb may wait in a local socket, skb_orphan_frags_rx → skb_copy_ubufs copies the sender's pinned pages into fresh kernel pages (every completion says SO_EE_CODE_ZEROCOPY_COPIED), and fresh pages belong to nobody. The copy moved to the sender's side; it did not go away."
         }
-        Receive::MapSpliceVmsplice => {
+        ReceiveLine::MapSpliceVmsplice => {
             "copylab's splice and vmsplice senders map 0% too: splice feeds page-cache pages like sendfile, and vmsplice lends the process's own anonymous pages, whose page->mapping is set (their anon_vma). A sender that writes into a pipe and splices the pipe maps (99.5–100% with a small C program while this was built): its copy happened in the write into the pipe."
         }
-        Receive::MapZcrx => {
+        ReceiveLine::MapZcrx => {
             "io_uring's zero-copy receive (IORING_OP_RECV_ZC, Documentation/networking/iou-zcrx.rst) receives into the application's own memory instead — but it needs a NIC queue with header/data split and flow steering: on lo and veth registering one fails with EOPNOTSUPP."
         }
-        Receive::Lesson => {
+        ReceiveLine::Lesson => {
             "On one host the last copy can be moved, or the data thrown away, but not removed."
         }
-        Receive::LessonMoved => {
+        ReceiveLine::LessonMoved => {
             "Moved: TCP_ZEROCOPY_RECEIVE maps only pages nobody owns, so someone must first put the data into such pages — on one host the sender, by a CPU copy (MSG_ZEROCOPY's skb_copy_ubufs, or a write into a pipe). Between two hosts the receiving NIC's DMA is that copy, and no CPU pays for it."
         }
-        Receive::LessonDropped => {
+        ReceiveLine::LessonDropped => {
             "Thrown away: recv(MSG_TRUNC) and splice to /dev/null copy nothing because nothing reads the bytes — a benchmark's trick (iperf3 --skip-rx-copy), not a way to use data. Splice the socket into a file instead and the copy is back (iter_file_splice_write)."
         }
-        Receive::BenchWhat => {
+        ReceiveLine::BenchWhat => {
             "scripts/bench-receive.sh: 1 GiB per pair, 5 interleaved rounds, on a 2-vCPU VM (Linux 6.18) shared with other work, so noisy; each ratio is the receiving thread's sys CPU per GiB over sendfile → recv's in the same run."
         }
-        Receive::BenchPinned => {
+        ReceiveLine::BenchPinned => {
             "Threads pinned apart (CPUs 0 and 1): trunc 0.69× (rounds 0.57–0.79×), splice → /dev/null 0.79×, and the discarding receivers' copy share fell to 0–0.6% of their samples. Pinned, the saving is smaller than unpinned: a receiver that no longer copies wakes for smaller batches (10,568 recv calls per GiB instead of 2,157) and handles more window updates."
         }
-        Receive::BenchUnpinned => {
+        ReceiveLine::BenchUnpinned => {
             "Unpinned (--cpus any): trunc 0.47× in one run (rounds 0.40–0.73×) and 0.57× in another, splice 0.54× and 0.63× — the ratios move with where the scheduler puts the two threads."
         }
-        Receive::BenchZerocopy => {
+        ReceiveLine::BenchZerocopy => {
             "zerocopy from sendfile mapped 0% and cost more than recv (1.86× pinned, 1.31–1.56× unpinned): each getsockopt then copies about one segment. From MSG_ZEROCOPY it mapped 99.3% and the receiver's copy share fell to 0.6%, yet its sys CPU was 1.32× recv's pinned (0.79–1.05× unpinned): inserting and zapping pages costs about what the copy did — MADV_DONTNEED's TLB flush reaches the sender's CPU too, both threads being one process here (tcp_mmap uses two) — and the sender paid the copy."
         }
-        Receive::RunMeasure => {
+        ReceiveLine::RunMeasure => {
             "Run `copylab explain receive --measure` (as root: the zerocopy receiver needs a private network namespace) to measure each pair here."
         }
     }

@@ -1,7 +1,7 @@
 //! The words of the lesson — `explain`, `explain kafka` and `quiz` — as one table per language.
 //!
 //! What to say is decided once, by the command's own logic, as a [`Msg`]: a message with typed
-//! arguments (counts as `u64`, sizes in bytes, syscalls as [`Call`]). How to say it is a
+//! arguments (counts as `u64`, sizes in bytes, syscalls as [`CallName`]). How to say it is a
 //! language's table ([`en`], [`zh`]): one `say` function that matches every message, so a message
 //! missing in a language does not compile; lists (each path's "what Linux really does", the
 //! myths) are checked to have the same length in every language by a test. The HTML page's
@@ -71,27 +71,27 @@ pub struct Myth {
 /// A syscall (`write` → "write()") or an io_uring operation, which is not a syscall of its own
 /// (`IORING_OP_SPLICE`, written without parentheses: it rides on `io_uring_enter`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Call<'a> {
+pub enum CallName<'a> {
     Syscall(&'a str),
     Op(&'a str),
 }
 
-impl From<crate::method::Call> for Call<'static> {
-    fn from(c: crate::method::Call) -> Call<'static> {
+impl From<crate::method::Call> for CallName<'static> {
+    fn from(c: crate::method::Call) -> CallName<'static> {
         match c {
-            crate::method::Call::Sys { word, .. } => Call::Syscall(word),
-            crate::method::Call::Op(op) => Call::Op(op),
+            crate::method::Call::Sys { word, .. } => CallName::Syscall(word),
+            crate::method::Call::Op(op) => CallName::Op(op),
         }
     }
 }
 
-impl fmt::Display for Call<'_> {
+impl fmt::Display for CallName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // Written with its argument already: "recv(MSG_TRUNC)".
-            Call::Syscall(s) if s.ends_with(')') => f.write_str(s),
-            Call::Syscall(s) => write!(f, "{s}()"),
-            Call::Op(s) => f.write_str(s),
+            CallName::Syscall(s) if s.ends_with(')') => f.write_str(s),
+            CallName::Syscall(s) => write!(f, "{s}()"),
+            CallName::Op(s) => f.write_str(s),
         }
     }
 }
@@ -129,7 +129,7 @@ pub enum ReceiveHeading {
 
 /// The lines of `explain receive` that take no figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Receive {
+pub enum ReceiveLine {
     Intro,
     Four,
     MapConditions,
@@ -180,7 +180,7 @@ impl MappedShare {
 
 /// What a receiving path did with the bytes, as measured (a row of the matrix in words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum ReceiveOutcome {
     /// The receiving thread copied them (as much as recv's whole copy, or more than a quarter).
     Copied,
     /// Mapped (≥ 95%): no receive copy, and the sender copied (MSG_ZEROCOPY on loopback).
@@ -328,16 +328,16 @@ pub enum Msg<'a> {
     /// The legend under each diagram.
     Legend,
     /// When a step happens: during a syscall, or by an io_uring operation.
-    During(Call<'a>),
+    During(CallName<'a>),
     /// The disk is read only on a page-cache miss, inside `call` (or the fault `toucher` takes).
     DiskDma {
-        call: Option<Call<'a>>,
-        toucher: Option<Call<'a>>,
+        call: Option<CallName<'a>>,
+        toucher: Option<CallName<'a>>,
     },
     /// `call` (mmap) reserves addresses; faults map the pages when `toucher` touches them.
     MappedByFaults {
-        call: Call<'a>,
-        toucher: Option<Call<'a>>,
+        call: CallName<'a>,
+        toucher: Option<CallName<'a>>,
     },
 
     // ── the textbook paragraph ──
@@ -424,7 +424,7 @@ pub enum Msg<'a> {
     // ── explain receive ──
     ReceiveTitle,
     ReceiveHeading(ReceiveHeading),
-    Receive(Receive),
+    Receive(ReceiveLine),
     /// One receiving path's heading.
     ReceiverTitle(ReceiverKind),
     /// The legend under the receiving paths' pictures.
@@ -456,7 +456,7 @@ pub enum Msg<'a> {
         rx_copy_ms: Option<f64>,
         /// zerocopy: share of the bytes mapped, %.
         mapped_pct: Option<f64>,
-        outcome: Outcome,
+        outcome: ReceiveOutcome,
     },
     /// A pair that could not run here, and why.
     ReceiveNa {
@@ -814,7 +814,7 @@ mod tests {
             Msg::ReceiveTitle,
             Msg::ReceiveLegend,
             Msg::WireDma,
-            Msg::Receive(Receive::Lesson),
+            Msg::Receive(ReceiveLine::Lesson),
             Msg::ReceiverTitle(ReceiverKind::Zerocopy),
             Msg::Kafka(Kafka::ConsumerReads),
             Msg::Share(MappedShare::Some),
@@ -831,8 +831,14 @@ mod tests {
     #[test]
     fn calls_are_written_as_the_kernel_sees_them() {
         use crate::method::call;
-        assert_eq!(Call::from(call::WRITE).to_string(), "write()");
-        assert_eq!(Call::from(call::OP_SPLICE).to_string(), "IORING_OP_SPLICE");
-        assert_eq!(Call::from(call::RECV_TRUNC).to_string(), "recv(MSG_TRUNC)");
+        assert_eq!(CallName::from(call::WRITE).to_string(), "write()");
+        assert_eq!(
+            CallName::from(call::OP_SPLICE).to_string(),
+            "IORING_OP_SPLICE"
+        );
+        assert_eq!(
+            CallName::from(call::RECV_TRUNC).to_string(),
+            "recv(MSG_TRUNC)"
+        );
     }
 }

@@ -3,8 +3,9 @@
 //! translated word for word.
 
 use super::{
-    Call, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
-    Myth, Outcome, PageWords, Paired, Receive, ReceiveHeading, Side, Table, ms, or_na, size,
+    CallName, Counted, Heading, JdkTransfer, Kafka, KafkaHeading, LeftOut, MYTHS, MappedShare, Msg,
+    Myth, PageWords, Paired, ReceiveHeading, ReceiveLine, ReceiveOutcome, Side, Table, ms, or_na,
+    size,
 };
 use crate::method::{Band, MethodKind, Place, StepKind};
 use crate::receive::ReceiverKind;
@@ -42,7 +43,7 @@ fn say(m: &Msg) -> String {
         Msg::Title(k) => title(*k).into(),
         Msg::Heading(h) => heading(*h).into(),
         Msg::Legend => "DMA = 设备拷贝 · CPU = 处理器拷贝 · CPU* = 只在没有分散/聚集 DMA（SG-DMA）时才是 CPU 拷贝，有它时 skb 持有页引用，网卡直接读页缓存 · ref = 移动页引用 · map = 页映射 · pin = 页面固定（pin）直到完成通知（没有 SG-DMA 时是一次 CPU 拷贝）".into(),
-        Msg::During(Call::Op(c)) => format!("由 {c} 完成，经 io_uring_enter() 批量提交"),
+        Msg::During(CallName::Op(c)) => format!("由 {c} 完成，经 io_uring_enter() 批量提交"),
         Msg::During(c) => format!("发生在 {c} 期间"),
         Msg::DiskDma { call, toucher } => {
             let inside = match (call, toucher) {
@@ -671,62 +672,62 @@ fn receiver_title(k: ReceiverKind) -> &'static str {
     }
 }
 
-fn outcome_words(o: Outcome) -> &'static str {
+fn outcome_words(o: ReceiveOutcome) -> &'static str {
     match o {
-        Outcome::Copied => "接收路径拷贝了每个字节",
-        Outcome::MovedToSender => "接收端没有拷贝 —— 拷贝挪到了发送端",
-        Outcome::Mapped => "已映射，两端都没测到拷贝",
-        Outcome::Dropped => "没有拷贝 —— 数据被丢掉了",
-        Outcome::Unknown => "采样太少，说不清在哪里拷贝",
+        ReceiveOutcome::Copied => "接收路径拷贝了每个字节",
+        ReceiveOutcome::MovedToSender => "接收端没有拷贝 —— 拷贝挪到了发送端",
+        ReceiveOutcome::Mapped => "已映射，两端都没测到拷贝",
+        ReceiveOutcome::Dropped => "没有拷贝 —— 数据被丢掉了",
+        ReceiveOutcome::Unknown => "采样太少，说不清在哪里拷贝",
     }
 }
 
-fn receive(r: Receive) -> &'static str {
+fn receive(r: ReceiveLine) -> &'static str {
     match r {
-        Receive::Intro => {
+        ReceiveLine::Intro => {
             "用 sendfile 或 splice 时服务线程什么都不拷贝，但接收方的 recv() 仍要把每个字节从 socket 拷出来：在同一台机器上，剩下的就是这一次拷贝。接收端能不能也省掉？"
         }
-        Receive::Four => {
+        ReceiveLine::Four => {
             "Linux 有四种从 TCP socket 取数据的办法，下面从网卡开始逐一画出：recv() 拷贝；recv(MSG_TRUNC) 和 splice 到 /dev/null 根本不看数据；TCP_ZEROCOPY_RECEIVE 在内核允许的地方把 socket 的页映射进接收方。`copylab compare --receive all` 把每种接收方和每种发送方配对来测。"
         }
-        Receive::MapConditions => {
+        ReceiveLine::MapConditions => {
             "TCP_ZEROCOPY_RECEIVE 只在 can_map_frag()（net/ipv4/tcp.c）同意时才映射 socket 数据的一个分片：必须是整页（偏移 0、长 PAGE_SIZE），不是复合页的一部分，而且不属于任何人 —— page->mapping == NULL。其余的都要拷贝：拷进拷贝缓冲区，或者留给一次读 recv_skip_hint 字节的 recv()。"
         }
-        Receive::MapSendfile => {
+        ReceiveLine::MapSendfile => {
             "sendfile（以及从文件 splice）把文件的页缓存页放进 skb，回环上正是这些页到达接收 socket。页缓存页的 page->mapping 指向它的文件，所以一页也映射不了。这项检查来自 “tcp: add sanity checks to rx zerocopy”（Linux 6.8，commit 577e4432f3ac，也回移到了 6.1-stable）：“TCP rx zerocopy intent is to map pages initially allocated from NIC drivers, not pages owned by a fs” —— syzbot 曾借 sendfile 经回环把 ext4 文件的页映射进了接收方。在那之前、没打补丁的内核可以映射它们。"
         }
-        Receive::MapSelftest => {
+        ReceiveLine::MapSelftest => {
             "内核自带的示例 tools/testing/selftests/net/tcp_mmap.c 说明了映射需要什么：“NIC with header split is needed” —— 每一帧的 TCP 负载必须是 PAGE_SIZE 的整数倍。在回环上它把 lo 的 MTU 设成 61512（15 × 4096 + 40 + 32：每个分段 15 页），copylab 在自己的私有网络命名空间里这样做，从不改主机的 lo；它还注明它的 MSG_ZEROCOPY 发送端 “forces a copy when packets go through loopback interface”。"
         }
-        Receive::MapMsgZerocopy => {
+        ReceiveLine::MapMsgZerocopy => {
             "MSG_ZEROCOPY 的页倒是能映射 —— 因为它们是拷贝：回环回来的 skb 要在本机 socket 里排队之前，skb_orphan_frags_rx → skb_copy_ubufs 把发送方固定的页拷进新的内核页（每个完成通知都说 SO_EE_CODE_ZEROCOPY_COPIED），新页不属于任何人。拷贝挪到了发送端，并没有消失。"
         }
-        Receive::MapSpliceVmsplice => {
+        ReceiveLine::MapSpliceVmsplice => {
             "copylab 的 splice 和 vmsplice 发送端同样映射 0%：splice 和 sendfile 一样送的是页缓存页，vmsplice 借出的是进程自己的匿名页，它们的 page->mapping 也不为空（指向 anon_vma）。先 write 进管道再 splice 管道的发送端能映射（编写时用一个小 C 程序测得 99.5–100%）：它的拷贝发生在写管道的那一刻。"
         }
-        Receive::MapZcrx => {
+        ReceiveLine::MapZcrx => {
             "io_uring 的零拷贝接收（IORING_OP_RECV_ZC，Documentation/networking/iou-zcrx.rst）改为直接收进应用自己的内存 —— 但它需要一个支持头/数据分离（header/data split）和流导向的网卡队列：在 lo 和 veth 上注册会以 EOPNOTSUPP 失败。"
         }
-        Receive::Lesson => "在同一台机器上，最后这次拷贝可以挪走，或者把数据丢掉，但去不掉。",
-        Receive::LessonMoved => {
+        ReceiveLine::Lesson => "在同一台机器上，最后这次拷贝可以挪走，或者把数据丢掉，但去不掉。",
+        ReceiveLine::LessonMoved => {
             "挪走：TCP_ZEROCOPY_RECEIVE 只映射不属于任何人的页，所以总得有人先把数据放进这样的页 —— 在同一台机器上就是发送端的一次 CPU 拷贝（MSG_ZEROCOPY 的 skb_copy_ubufs，或写进管道）。两台机器之间，这次拷贝由接收网卡的 DMA 完成，不花 CPU。"
         }
-        Receive::LessonDropped => {
+        ReceiveLine::LessonDropped => {
             "丢掉：recv(MSG_TRUNC) 和 splice 到 /dev/null 什么都不拷，是因为没人读这些字节 —— 这是跑分的技巧（iperf3 --skip-rx-copy），不是使用数据的办法。改成把 socket splice 进文件，拷贝又回来了（iter_file_splice_write）。"
         }
-        Receive::BenchWhat => {
+        ReceiveLine::BenchWhat => {
             "scripts/bench-receive.sh：每一对 1 GiB，交错 5 轮，在一台和别的任务共用的 2 vCPU 虚拟机上（Linux 6.18），噪声不小；每个倍数都是接收线程每 GiB 的内核态 CPU 与同一次运行里 sendfile → recv 的比值。"
         }
-        Receive::BenchPinned => {
+        ReceiveLine::BenchPinned => {
             "两个线程分别绑在 CPU 0 和 1 上：trunc 0.69 倍（各轮 0.57–0.79 倍），splice → /dev/null 0.79 倍，丢数据的接收方拷贝占比降到采样的 0–0.6%。绑核时省得比不绑核少：不再拷贝的接收方醒得更勤、每次拿到的更少（每 GiB 10,568 次 recv，而不是 2,157 次），要处理的窗口更新也更多。"
         }
-        Receive::BenchUnpinned => {
+        ReceiveLine::BenchUnpinned => {
             "不绑核（--cpus any）：trunc 一次 0.47 倍（各轮 0.40–0.73 倍）、另一次 0.57 倍，splice 0.54 倍和 0.63 倍 —— 比值随调度器把两个线程放在哪里而变。"
         }
-        Receive::BenchZerocopy => {
+        ReceiveLine::BenchZerocopy => {
             "sendfile 发给 zerocopy 时映射 0%，比 recv 还贵（绑核 1.86 倍，不绑核 1.31–1.56 倍）：每次 getsockopt 只拷大约一个分段。MSG_ZEROCOPY 发来时映射了 99.3%，接收方的拷贝占比降到 0.6%，可它的内核态 CPU 绑核时仍是 recv 的 1.32 倍（不绑核 0.79–1.05 倍）：插入和清除页表项的开销和拷贝差不多 —— 这里两个线程属于同一进程，MADV_DONTNEED 的 TLB 刷新也会打到发送方的 CPU（tcp_mmap 用两个进程）—— 而拷贝由发送端付了。"
         }
-        Receive::RunMeasure => {
+        ReceiveLine::RunMeasure => {
             "运行 `copylab explain receive --measure`（需要 root：zerocopy 接收方要用私有网络命名空间），每一对都在这台机器上测一遍。"
         }
     }
