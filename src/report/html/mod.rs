@@ -49,11 +49,11 @@ impl Exporter for Html {
     }
 
     fn sweep(&self, s: &SweepReport) -> String {
-        sweep_page(s, words(self.lang))
+        sweep_page(s, self.lang)
     }
 
     fn trace(&self, t: &TraceReport) -> Option<String> {
-        Some(trace_page(t, words(self.lang)))
+        Some(trace_page(t, self.lang))
     }
 
     fn each_run(&self) -> bool {
@@ -463,10 +463,7 @@ fn bar(p: &Pooled, max: f64, method: &str, thread: &str, w: &PageWords) -> Strin
             w.ms_per_gib
         );
         // A label only where it fits (about 9 units a character at the bar's type size).
-        if width
-            >= 10.0
-                + 9.0 * w.parts[i].chars().count() as f64 * if w.lang == "en" { 1.0 } else { 1.8 }
-        {
+        if width >= 10.0 + 9.0 * unicode_width::UnicodeWidthStr::width(w.parts[i]) as f64 {
             let _ = write!(
                 svg,
                 r#"<text class="seg" x="{:.2}" y="25">{}</text>"#,
@@ -512,12 +509,8 @@ fn conclusion_lines(r: &Report, lang: Lang) -> String {
 /// draws, from the same report, in the page's language, in a `<pre>` (its box-drawing lines
 /// need a monospaced font). A row of `--receive`'s matrix, or a run without read-write to
 /// compare with, gets the diagram without figures, and says so.
-fn path_diagram(r: &Report, m: &MethodResult, w: &PageWords) -> String {
-    let lang = if w.lang.starts_with("zh") {
-        Lang::Zh
-    } else {
-        Lang::En
-    };
+fn path_diagram(r: &Report, m: &MethodResult, lang: Lang) -> String {
+    let w = words(lang);
     let kind = m.method;
     let receiver = m.receiver_path.unwrap_or(ReceiverKind::Recv);
     let measured = match m.receiver_path {
@@ -580,7 +573,8 @@ const DIAGRAM_COLUMNS: usize = 100;
 
 /// Where the CPU went: per path, the textbook's count beside the measured copy, and both
 /// threads' bars on one scale.
-fn cpu_section(r: &Report, w: &PageWords) -> String {
+fn cpu_section(r: &Report, lang: Lang) -> String {
+    let w = words(lang);
     let pooled: Vec<&MethodResult> = r.methods.iter().filter(|m| m.profile.is_some()).collect();
     if pooled.is_empty() || r.file.bytes == 0 {
         return String::new();
@@ -638,7 +632,7 @@ fn cpu_section(r: &Report, w: &PageWords) -> String {
             bar(&p.serving, max, name, "serving", w),
             esc(w.receiver_thread),
             bar(&p.receiver, max, name, "receiver", w),
-            path_diagram(r, m, w),
+            path_diagram(r, m, lang),
             n = esc(name),
         );
     }
@@ -828,7 +822,7 @@ fn compare_body(r: &Report, lang: Lang, graphs: &[(String, Graph<'_>)]) -> Strin
         table(r, w),
         remarks(&r.warnings, &r.notes, w)
     );
-    s.push_str(&cpu_section(r, w));
+    s.push_str(&cpu_section(r, lang));
     if r.methods.iter().any(|m| m.stacks.is_some()) || r.methods.iter().any(|m| m.profile.is_none())
     {
         s.push_str(&flames_section(graphs, w));
@@ -844,7 +838,8 @@ fn compare_page(r: &Report, lang: Lang) -> String {
 
 /// The sweep page: its series, then each size's table and bars (no flame graphs: compare
 /// draws those).
-fn sweep_page(sw: &SweepReport, w: &PageWords) -> String {
+fn sweep_page(sw: &SweepReport, lang: Lang) -> String {
+    let w = words(lang);
     let mut s = format!("<header><h1>{}</h1></header>", esc(w.sweep_title));
     let _ = write!(
         s,
@@ -898,7 +893,7 @@ fn sweep_page(sw: &SweepReport, w: &PageWords) -> String {
             )),
             header(&pt.report, w),
             table(&pt.report, w),
-            cpu_section(&pt.report, w)
+            cpu_section(&pt.report, lang)
         );
     }
     page(w, w.sweep_title, &s)
@@ -906,7 +901,8 @@ fn sweep_page(sw: &SweepReport, w: &PageWords) -> String {
 
 /// The trace page: what was followed, the path, each thread's figures and CPU by category,
 /// and each thread's flame graph.
-fn trace_page(t: &TraceReport, w: &PageWords) -> String {
+fn trace_page(t: &TraceReport, lang: Lang) -> String {
+    let w = words(lang);
     let mut s = format!(
         "<header><h1>{}</h1><dl class=\"facts\">",
         esc(w.trace_title)
