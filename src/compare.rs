@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
-use crate::counters::{Choice, Counters, SyscallSource};
+use crate::counters::{Choice, Counters, Sampling, SyscallSource};
 use crate::method::{self, MMAP_WINDOW, Method, MethodConfig, MethodKind, Scratch};
 use crate::placement::{self, Cpus, Placement};
 use crate::receive::{Check, Delivery, ReceiveConfig, ReceiverKind, ZeroCopyReceive};
@@ -239,7 +239,7 @@ fn open_source(opts: &CompareOptions) -> Result<Source> {
     match &opts.file {
         Some(p) => {
             let sp = spinner(format!("reading {}", crate::escape::path(p)));
-            let s = Source::open(p, true)?;
+            let s = Source::open(p, crate::source::Hash::Take)?;
             sp.finish_and_clear();
             Ok(s)
         }
@@ -366,9 +366,14 @@ impl Ends {
     /// `--sample-period`, or one chosen for a file of `len` bytes.
     fn start(opts: &CompareOptions, len: u64) -> Result<Ends> {
         let placement = placement::resolve(opts.cpus, "--cpus")?;
-        let receiver = Receiver::start(placement.receiver_cpu, opts.counters, opts.profile)?;
+        let sampling = if opts.profile {
+            Sampling::CpuClock
+        } else {
+            Sampling::Off
+        };
+        let receiver = Receiver::start(placement.receiver_cpu, opts.counters, sampling)?;
         placement::pin_current(placement.serving_cpu.as_slice())?;
-        let counters = Counters::open_sampled(opts.counters, opts.profile)?;
+        let counters = Counters::open_sampled(opts.counters, sampling)?;
         let mut ends = Ends {
             placement,
             counters,

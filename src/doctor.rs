@@ -531,7 +531,7 @@ fn columns(found: &Found) -> Vec<ColumnSource> {
 }
 
 fn file_check(path: &Path) -> DoctorCheck {
-    let src = match Source::open(path, false) {
+    let src = match Source::open(path, crate::source::Hash::Skip) {
         Ok(s) => s,
         Err(e) => {
             return check(

@@ -29,10 +29,19 @@ pub struct Source {
     pub hash: Option<u64>,
 }
 
+/// Whether opening a file reads it once to take its content hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hash {
+    /// Read it and take its XXH3 (which also warms the page cache).
+    Take,
+    /// Leave the content unread.
+    Skip,
+}
+
 impl Source {
     /// Open a user's file for serving. Only regular files with a known size are accepted.
-    /// With `hash`, the content is read once to take its XXH3 (which also warms the page cache).
-    pub fn open(path: &Path, hash: bool) -> Result<Source> {
+    /// With [`Hash::Take`], the content is read once to take its XXH3.
+    pub fn open(path: &Path, hash: Hash) -> Result<Source> {
         let shown = path.display();
         // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
         let file = std::fs::OpenOptions::new()
@@ -71,7 +80,7 @@ impl Source {
         // Back to blocking reads (a no-op for regular files, but say what we mean).
         set_blocking(&file).with_context(|| format!("cannot set flags on '{shown}'"))?;
         let len = meta.len();
-        let hash = if hash {
+        let hash = if hash == Hash::Take {
             Some(hash_file(&file, len).with_context(|| format!("cannot read '{shown}'"))?)
         } else {
             None

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::counters::{Choice, Counters, Reading};
+use crate::counters::{Choice, Counters, Reading, Sampling};
 use crate::method::IoWorkers;
 use crate::method::{Method, Scratch};
 use crate::receive::{self, Check, Delivery, ReceiveConfig, ReceiverKind};
@@ -153,8 +153,8 @@ pub struct Receiver {
 
 impl Receiver {
     /// Start the thread, pinned to `cpu` (none: not pinned), with counters of `choice`, and
-    /// with `sample` a cpu-clock profile of every receive.
-    pub fn start(cpu: Option<u32>, choice: Choice, sample: bool) -> Result<Receiver> {
+    /// with [`Sampling::CpuClock`] a cpu-clock profile of every receive.
+    pub fn start(cpu: Option<u32>, choice: Choice, sampling: Sampling) -> Result<Receiver> {
         let (jobs, queue) = mpsc::channel::<ReceiverJob>();
         let (ready_tx, ready) = mpsc::channel::<Result<()>>();
         let period_ns = Arc::new(AtomicU64::new(0));
@@ -166,7 +166,7 @@ impl Receiver {
             .spawn(move || {
                 let opened = (|| -> Result<Counters> {
                     crate::placement::pin_current(cpu.as_slice())?;
-                    Counters::open_sampled(choice, sample)
+                    Counters::open_sampled(choice, sampling)
                 })();
                 let mut counters = match opened {
                     Ok(c) => {

@@ -104,12 +104,22 @@ pub struct Counters {
     pub notes: Vec<String>,
 }
 
+/// Whether a thread's counters also take a cpu-clock profile of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampling {
+    /// Sample where the thread's CPU went (callchains), beside the counts.
+    CpuClock,
+    /// Counts only.
+    Off,
+}
+
 impl Counters {
-    /// Open counters on the calling thread, and with `sample` a cpu-clock profile of it too
-    /// (unless `--counters rusage`; refused → a warning, and the profile is n/a).
-    pub fn open_sampled(choice: Choice, sample: bool) -> Result<Counters> {
+    /// Open counters on the calling thread, and with [`Sampling::CpuClock`] a cpu-clock
+    /// profile of it too (unless `--counters rusage`; refused → a warning, and the profile is
+    /// n/a).
+    pub fn open_sampled(choice: Choice, sampling: Sampling) -> Result<Counters> {
         let mut c = Counters::open(choice)?;
-        if sample && choice != Choice::Rusage {
+        if sampling == Sampling::CpuClock && choice != Choice::Rusage {
             match profile::Sampler::open(profile::Sampler::PERIOD_NS) {
                 Ok(s) => c.sampler = Some(s),
                 Err(no) => c.warnings.push(Warning::ProfileUnavailable {

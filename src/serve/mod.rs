@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::counters::{Choice, Counters, SyscallSource};
+use crate::counters::{Choice, Counters, Sampling, SyscallSource};
 use crate::method::{self, Method, MethodConfig, MethodKind, Scratch};
 use crate::results::serve::Listening;
 use crate::signals;
@@ -99,7 +99,7 @@ impl Shared {
         if self.opts.export_stacks.is_none() {
             return Counters::open(self.opts.counters);
         }
-        let mut c = Counters::open_sampled(self.opts.counters, true)?;
+        let mut c = Counters::open_sampled(self.opts.counters, Sampling::CpuClock)?;
         c.keep_stacks();
         Ok(c)
     }
@@ -187,7 +187,7 @@ fn write_stacks(sh: &Shared) -> Result<()> {
 /// Open the file, build the method, raise the descriptor limit, check --cpus and probe the
 /// counters: everything that can fail before anything listens.
 fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
-    let src = Source::open(&opts.file, false)?;
+    let src = Source::open(&opts.file, crate::source::Hash::Skip)?;
     let file_name = opts
         .file
         .file_name()
@@ -225,7 +225,14 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
         syscall_source,
         warnings,
         ..
-    } = Counters::open_sampled(opts.counters, opts.export_stacks.is_some())?;
+    } = Counters::open_sampled(
+        opts.counters,
+        if opts.export_stacks.is_some() {
+            Sampling::CpuClock
+        } else {
+            Sampling::Off
+        },
+    )?;
     let shared = Shared {
         src,
         method,
