@@ -98,15 +98,17 @@ live)
   need tmux tmux
   head -c $((64 << 20)) /dev/urandom >lecture.bin
   p=$(port)
+  # The pane stays after serve exits, so its summary can be captured after Ctrl-C.
   tmux -L copylab-demo new-session -d -s live -x 80 -y 24 \
-    "copylab serve lecture.bin --http --live --listen 127.0.0.1:$p"
+    "copylab serve lecture.bin --http --live --listen 127.0.0.1:$p; sleep 600"
   for _ in $(seq 200); do
     tmux -L copylab-demo capture-pane -p -t live | grep -q "$p" && break
     sleep 0.05
   done
   curl -sS -o /dev/null "http://127.0.0.1:$p/"
   for _ in 1 2; do
-    curl -sS --limit-rate 6M -o /dev/null "http://127.0.0.1:$p/" &
+    # Cut by the Ctrl-C below, mid-transfer: their "transfer closed" is expected.
+    curl -s --limit-rate 6M -o /dev/null "http://127.0.0.1:$p/" &
     pids+=($!)
   done
   sleep 4
