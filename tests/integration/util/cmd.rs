@@ -182,6 +182,17 @@ impl Cmd {
                 None => c.env_remove(k),
             };
         }
+        // Started in the background by a shell without job control, the test binary inherits
+        // SIGINT and SIGQUIT ignored, and every process it starts would too (and rightly keep
+        // ignoring them): the tests that press Ctrl-C give the program the default action back.
+        // SAFETY: signal() is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         c
     }
 
