@@ -15,6 +15,7 @@ mod inline;
 use std::fmt::Write as _;
 
 use crate::counters::profile::{Category, Pooled};
+use crate::method::Textbook;
 use crate::receive::ReceiverKind;
 use crate::report::export::Exporter;
 use crate::report::export::stacks::{self, Graph};
@@ -22,7 +23,9 @@ use crate::report::lesson::{self, PageWords};
 use crate::report::profile::{BarPart, LEGEND, figure, part_ns};
 use crate::report::table;
 use crate::report::text::Lang;
-use crate::results::{CacheMode, MethodResult, Report, SweepReport, TraceReport};
+use crate::results::{
+    CacheMode, MethodResult, Report, SweepReport, ThreadCpu, TraceReport, TraceThread,
+};
 use crate::size::{fmt_bytes, fmt_mib_s, fmt_ms};
 
 /// Frames with fewer than this share of a thread's samples are merged into their caller in the
@@ -326,101 +329,135 @@ fn table(r: &Report, w: &PageWords) -> String {
         let _ = write!(s, "<th scope=\"col\">{}</th>", esc(h));
     }
     s.push_str("</tr></thead><tbody>");
-    let opt_ms = |v: Option<u64>| v.map_or_else(|| w.na.to_string(), fmt_ms);
     for m in &r.methods {
-        let med = &m.median;
-        let c = &med.cost;
-        let _ = write!(
-            s,
-            "<tr data-method=\"{}\"><td class=\"m\">{}</td>",
-            esc(&row_id(m)),
-            esc(&row_label(m))
-        );
-        s.push_str(&num(
-            "median.throughput_mib_s",
-            med.throughput_mib_s,
-            &fmt_mib_s(med.throughput_mib_s),
-            &format!(
-                "{}–{}",
-                fmt_mib_s(m.min.throughput_mib_s),
-                fmt_mib_s(m.max.throughput_mib_s)
-            ),
-        ));
-        s.push_str(&num(
-            "median.wall_ns",
-            med.wall_ns,
-            &opt_ms(med.wall_ns),
-            &format!("{}–{}", opt_ms(m.min.wall_ns), opt_ms(m.max.wall_ns)),
-        ));
-        s.push_str(&num(
-            "median.syscalls.total",
-            c.syscalls.total,
-            &c.syscalls
-                .total
-                .map_or_else(|| w.na.to_string(), table::thousands),
-            "",
-        ));
-        let _ = write!(
-            s,
-            "<td>{}</td>",
-            esc(&table::by_name(m)).replace('\n', "<br>")
-        );
-        s.push_str(&num(
-            "median.context_switches.voluntary",
-            Some(c.context_switches.voluntary),
-            &format!(
-                "{} / {}",
-                c.context_switches.voluntary, c.context_switches.involuntary
-            ),
-            "",
-        ));
-        let recv = med.receiver.as_ref().map_or_else(
-            || format!("{} {}", w.receiver_short, w.na),
-            |rc| format!("{} {}", w.receiver_short, table::user_sys(&rc.cpu)),
-        );
-        s.push_str(&num(
-            "median.cpu.sys_ns",
-            Some(c.cpu.sys_ns),
-            &table::user_sys(&c.cpu),
-            &recv,
-        ));
-        let per = |v: Option<f64>| v.map_or_else(|| w.na.to_string(), |v| fmt_ms(v as u64));
-        let e2e = med.e2e_ns_per_gib();
-        s.push_str(&num(
-            "median.cpu.sys_ns/GiB",
-            med.sys_ns_per_gib().map(|v| v.round()),
-            &format!("sys {}", per(med.sys_ns_per_gib())),
-            &format!("e2e {}", per(e2e)),
-        ));
-        s.push_str(&num(
-            "profile.serving.ns.copy",
-            m.profile
-                .as_ref()
-                .map(|p| p.serving.ns.get(&Category::Copy).copied().unwrap_or(0)),
-            &crate::report::profile::copy_cell(m),
-            "",
-        ));
-        s.push_str(&num(
-            "median.page_faults.minor",
-            Some(c.page_faults.minor),
-            &format!("{} / {}", c.page_faults.minor, c.page_faults.major),
-            "",
-        ));
-        let tb = &m.textbook;
-        let _ = write!(
-            s,
-            "<td>{} {} + {} {}<br>{} {}<br>{}</td></tr>",
-            esc(&(w.copies_count)(tb.cpu_copies, tb.cpu_copies_with_sg_dma)),
-            esc(w.copies),
-            tb.dma_copies,
-            esc(w.dma),
-            tb.transitions,
-            esc(w.transitions),
-            esc(&table::textbook_calls(tb, r.options.batch))
-        );
+        s.push_str(&table_row(m, r.options.batch, w));
     }
     s.push_str("</tbody></table></div>");
     s
+}
+
+/// One method's row of the comparison table, its cells in the header's order; `batch` is the
+/// run's `--batch` (the textbook's calls depend on it).
+fn table_row(m: &MethodResult, batch: u32, w: &PageWords) -> String {
+    let c = &m.median.cost;
+    let mut s = format!(
+        "<tr data-method=\"{}\"><td class=\"m\">{}</td>",
+        esc(&row_id(m)),
+        esc(&row_label(m))
+    );
+    s.push_str(&speed_cells(m, w));
+    s.push_str(&syscall_cells(m, w));
+    s.push_str(&cpu_cells(m, w));
+    s.push_str(&num(
+        "median.page_faults.minor",
+        Some(c.page_faults.minor),
+        &format!("{} / {}", c.page_faults.minor, c.page_faults.major),
+        "",
+    ));
+    s.push_str(&textbook_cell(&m.textbook, batch, w));
+    s.push_str("</tr>");
+    s
+}
+
+/// Throughput and wall time: the median, with the range over the runs under it.
+fn speed_cells(m: &MethodResult, w: &PageWords) -> String {
+    let med = &m.median;
+    let opt_ms = |v: Option<u64>| v.map_or_else(|| w.na.to_string(), fmt_ms);
+    let mut s = num(
+        "median.throughput_mib_s",
+        med.throughput_mib_s,
+        &fmt_mib_s(med.throughput_mib_s),
+        &format!(
+            "{}–{}",
+            fmt_mib_s(m.min.throughput_mib_s),
+            fmt_mib_s(m.max.throughput_mib_s)
+        ),
+    );
+    s.push_str(&num(
+        "median.wall_ns",
+        med.wall_ns,
+        &opt_ms(med.wall_ns),
+        &format!("{}–{}", opt_ms(m.min.wall_ns), opt_ms(m.max.wall_ns)),
+    ));
+    s
+}
+
+/// The serving thread's syscalls (all of them, then the data calls by name) and its context
+/// switches (voluntary / involuntary).
+fn syscall_cells(m: &MethodResult, w: &PageWords) -> String {
+    let c = &m.median.cost;
+    let mut s = num(
+        "median.syscalls.total",
+        c.syscalls.total,
+        &c.syscalls
+            .total
+            .map_or_else(|| w.na.to_string(), table::thousands),
+        "",
+    );
+    let _ = write!(
+        s,
+        "<td>{}</td>",
+        esc(&table::by_name(m)).replace('\n', "<br>")
+    );
+    s.push_str(&num(
+        "median.context_switches.voluntary",
+        Some(c.context_switches.voluntary),
+        &format!(
+            "{} / {}",
+            c.context_switches.voluntary, c.context_switches.involuntary
+        ),
+        "",
+    ));
+    s
+}
+
+/// The CPU cells: user / sys of the serving thread (the receiver's under it), sys and
+/// end-to-end CPU per GiB, and the serving thread's time in copy routines.
+fn cpu_cells(m: &MethodResult, w: &PageWords) -> String {
+    let med = &m.median;
+    let c = &med.cost;
+    let recv = med.receiver.as_ref().map_or_else(
+        || format!("{} {}", w.receiver_short, w.na),
+        |rc| format!("{} {}", w.receiver_short, table::user_sys(&rc.cpu)),
+    );
+    let mut s = num(
+        "median.cpu.sys_ns",
+        Some(c.cpu.sys_ns),
+        &table::user_sys(&c.cpu),
+        &recv,
+    );
+    let per = |v: Option<f64>| v.map_or_else(|| w.na.to_string(), |v| fmt_ms(v as u64));
+    let e2e = med.e2e_ns_per_gib();
+    s.push_str(&num(
+        "median.cpu.sys_ns/GiB",
+        med.sys_ns_per_gib().map(|v| v.round()),
+        &format!("sys {}", per(med.sys_ns_per_gib())),
+        &format!("e2e {}", per(e2e)),
+    ));
+    s.push_str(&num(
+        "profile.serving.ns.copy",
+        m.profile
+            .as_ref()
+            .map(|p| p.serving.ns.get(&Category::Copy).copied().unwrap_or(0)),
+        &crate::report::profile::copy_cell(m),
+        "",
+    ));
+    s
+}
+
+/// What the textbook counts for the method: CPU and DMA copies, user/kernel transitions, and
+/// the calls (which depend on `batch`).
+fn textbook_cell(tb: &Textbook, batch: u32, w: &PageWords) -> String {
+    format!(
+        "<td>{} {} + {} {}<br>{} {}<br>{}</td>",
+        esc(&(w.copies_count)(tb.cpu_copies, tb.cpu_copies_with_sg_dma)),
+        esc(w.copies),
+        tb.dma_copies,
+        esc(w.dma),
+        tb.transitions,
+        esc(w.transitions),
+        esc(&table::textbook_calls(tb, batch))
+    )
 }
 
 /// The CPU of the costliest thread of all the bars, per unit: every bar's scale.
@@ -903,6 +940,15 @@ fn sweep_page(sw: &SweepReport, lang: Lang) -> String {
 /// and each thread's flame graph.
 fn trace_page(t: &TraceReport, lang: Lang) -> String {
     let w = words(lang);
+    let mut s = trace_header(t, w);
+    s.push_str(&threads_section(t, w));
+    s.push_str(&flames_section(&trace_graphs(t), w));
+    page(w, w.trace_title, &s)
+}
+
+/// The trace page's header: the command run or the pid attached to, how it ended, its wall
+/// time, the path's verdict, and why there is no profile when there is none.
+fn trace_header(t: &TraceReport, w: &PageWords) -> String {
     let mut s = format!(
         "<header><h1>{}</h1><dl class=\"facts\">",
         esc(w.trace_title)
@@ -921,6 +967,12 @@ fn trace_page(t: &TraceReport, lang: Lang) -> String {
         fact(&mut s, w.no_profile, u);
     }
     s.push_str("</dl></header>");
+    s
+}
+
+/// The threads section: the legend, then a row per thread, every bar on one scale (the CPU of
+/// the costliest thread).
+fn threads_section(t: &TraceReport, w: &PageWords) -> String {
     let max = t
         .threads
         .iter()
@@ -928,8 +980,7 @@ fn trace_page(t: &TraceReport, lang: Lang) -> String {
         .map(|c| c.ns.values().sum::<u64>())
         .max()
         .unwrap_or(0) as f64;
-    let _ = write!(
-        s,
+    let mut s = format!(
         "<section id=\"threads\"><h2>{}</h2>{}<div class=\"scroll\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         esc(w.threads),
         legend(w),
@@ -941,81 +992,89 @@ fn trace_page(t: &TraceReport, lang: Lang) -> String {
         esc(w.cpu_ms_col)
     );
     for th in &t.threads {
-        let pname = t
-            .processes
-            .iter()
-            .find(|p| p.pid == th.pid)
-            .map_or("?", |p| p.name.as_str());
-        let cpu = th.cpu.as_ref();
-        let mut bar = String::new();
-        if let Some(c) = cpu.filter(|_| max > 0.0) {
-            let _ = write!(
-                bar,
-                r#"<svg class="bar" viewBox="0 0 600 40" role="img" data-tid="{}" aria-label="{}">"#,
-                th.tid,
-                esc(&th.name)
-            );
-            let mut x = 0.0;
-            for (i, (part, _, _, _)) in LEGEND.iter().enumerate() {
-                let BarPart::Other(cat) = part else {
-                    if *part == BarPart::Copy {
-                        let ns = c.ns.get(&Category::Copy).copied().unwrap_or(0);
-                        let width = ns as f64 / max * BAR_W;
-                        let _ = write!(
-                            bar,
-                            r#"<rect data-part="copy" data-ns="{ns}" x="{x:.2}" y="4" width="{width:.2}" height="32" fill="url(#p{i})"><title>{}: {} ms</title></rect>"#,
-                            esc(w.parts[i]),
-                            fmt_ms(ns)
-                        );
-                        x += width;
-                    }
-                    continue;
-                };
-                let ns = c.ns.get(cat).copied().unwrap_or(0);
-                let width = ns as f64 / max * BAR_W;
-                let _ = write!(
-                    bar,
-                    r#"<rect data-part="{}" data-ns="{ns}" x="{x:.2}" y="4" width="{width:.2}" height="32" fill="url(#p{i})"><title>{}: {} ms</title></rect>"#,
-                    cat.name(),
-                    esc(w.parts[i]),
-                    fmt_ms(ns)
-                );
-                x += width;
-            }
-            let _ = write!(
-                bar,
-                r#"<text class="total" x="{:.2}" y="26">{} ms</text></svg>"#,
-                x + 6.0,
-                fmt_ms(c.ns.values().sum())
-            );
-        }
-        let _ = write!(
-            s,
-            "<tr data-tid=\"{}\"><td>{} ({})</td><td>{} ({})</td><td class=\"n\">{}</td>{}{}<td style=\"min-width:18rem\">{bar}</td></tr>",
-            th.tid,
-            esc(pname),
-            th.pid,
-            esc(&th.name),
-            th.tid,
-            esc(&fmt_bytes(th.moved_bytes)),
-            num(
-                "cpu.samples",
-                cpu.map(|c| c.samples),
-                &cpu.map_or_else(|| w.na.to_string(), |c| table::thousands(c.samples)),
-                ""
-            ),
-            num(
-                "cpu.copy_ns_per_gib",
-                cpu.and_then(|c| c.copy_ns_per_gib),
-                &cpu.and_then(|c| c.copy_ns_per_gib)
-                    .map_or_else(|| w.na.to_string(), |v| fmt_ms(v as u64)),
-                ""
-            ),
-        );
+        s.push_str(&thread_row(t, th, max, w));
     }
     s.push_str("</tbody></table></div></section>");
-    s.push_str(&flames_section(&trace_graphs(t), w));
-    page(w, w.trace_title, &s)
+    s
+}
+
+/// One thread's row: its process, its name, the bytes it moved, its samples, its copy time per
+/// GiB, and its CPU bar on the scale `max` ns (none without a profile, or when no thread has CPU).
+fn thread_row(t: &TraceReport, th: &TraceThread, max: f64, w: &PageWords) -> String {
+    let pname = t
+        .processes
+        .iter()
+        .find(|p| p.pid == th.pid)
+        .map_or("?", |p| p.name.as_str());
+    let cpu = th.cpu.as_ref();
+    let bar = cpu
+        .filter(|_| max > 0.0)
+        .map_or_else(String::new, |c| thread_bar(th, c, max, w));
+    format!(
+        "<tr data-tid=\"{}\"><td>{} ({})</td><td>{} ({})</td><td class=\"n\">{}</td>{}{}<td style=\"min-width:18rem\">{bar}</td></tr>",
+        th.tid,
+        esc(pname),
+        th.pid,
+        esc(&th.name),
+        th.tid,
+        esc(&fmt_bytes(th.moved_bytes)),
+        num(
+            "cpu.samples",
+            cpu.map(|c| c.samples),
+            &cpu.map_or_else(|| w.na.to_string(), |c| table::thousands(c.samples)),
+            ""
+        ),
+        num(
+            "cpu.copy_ns_per_gib",
+            cpu.and_then(|c| c.copy_ns_per_gib),
+            &cpu.and_then(|c| c.copy_ns_per_gib)
+                .map_or_else(|| w.na.to_string(), |v| fmt_ms(v as u64)),
+            ""
+        ),
+    )
+}
+
+/// The category a part of a traced thread's bar draws, if any: a trace keeps a thread's CPU by
+/// category only, so all its copies make one segment and the softirq share gets none.
+fn trace_part_category(part: BarPart) -> Option<Category> {
+    match part {
+        BarPart::Copy => Some(Category::Copy),
+        BarPart::CopyInSoftirq => None,
+        BarPart::Other(c) => Some(c),
+    }
+}
+
+/// A traced thread's CPU as a stacked bar on the scale `max` ns: a segment per category
+/// (colour and pattern, its name and ms in the tooltip), its total in ms at the end.
+fn thread_bar(th: &TraceThread, c: &ThreadCpu, max: f64, w: &PageWords) -> String {
+    let mut bar = format!(
+        r#"<svg class="bar" viewBox="0 0 600 40" role="img" data-tid="{}" aria-label="{}">"#,
+        th.tid,
+        esc(&th.name)
+    );
+    let mut x = 0.0;
+    for (i, (part, _, _, _)) in LEGEND.iter().enumerate() {
+        let Some(cat) = trace_part_category(*part) else {
+            continue;
+        };
+        let ns = c.ns.get(&cat).copied().unwrap_or(0);
+        let width = ns as f64 / max * BAR_W;
+        let _ = write!(
+            bar,
+            r#"<rect data-part="{}" data-ns="{ns}" x="{x:.2}" y="4" width="{width:.2}" height="32" fill="url(#p{i})"><title>{}: {} ms</title></rect>"#,
+            cat.name(),
+            esc(w.parts[i]),
+            fmt_ms(ns)
+        );
+        x += width;
+    }
+    let _ = write!(
+        bar,
+        r#"<text class="total" x="{:.2}" y="26">{} ms</text></svg>"#,
+        x + 6.0,
+        fmt_ms(c.ns.values().sum())
+    );
+    bar
 }
 
 #[cfg(test)]
