@@ -46,6 +46,14 @@ pub struct SysTally {
     pub errors: u64,
 }
 
+impl std::ops::AddAssign for SysTally {
+    fn add_assign(&mut self, other: SysTally) {
+        self.calls += other.calls;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+    }
+}
+
 /// Everything seen of one thread.
 #[derive(Debug, Clone, Default)]
 pub struct ThreadTally {
