@@ -46,6 +46,14 @@ pub struct SysTally {
     pub errors: u64,
 }
 
+impl std::ops::AddAssign for SysTally {
+    fn add_assign(&mut self, other: SysTally) {
+        self.calls += other.calls;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+    }
+}
+
 /// Everything seen of one thread.
 #[derive(Debug, Clone, Default)]
 pub struct ThreadTally {
@@ -77,6 +85,69 @@ impl TraceTally {
             t.pid = pid;
         }
         t
+    }
+
+    /// A `raw_syscalls:sys_exit` sample: one call of a traced syscall (looked up in `numbers`)
+    /// on its thread, failed (-errno) or with the bytes it returned. A short record or an
+    /// untraced syscall counts nothing.
+    fn count_syscall_exit(&mut self, data: &[u8], numbers: &HashMap<libc::c_long, Syscall>) {
+        // pid, tid (u32 each); raw size (u32); raw: common fields (8 bytes), long id, long ret
+        // (raw_syscalls/sys_exit/format).
+        let long = |at: usize| -> Option<i64> {
+            Some(i64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
+        };
+        let (Some(pid), Some(tid), Some(id), Some(ret)) = (
+            u32_at(data, 0),
+            u32_at(data, 4),
+            long(12 + 8),
+            long(12 + 16),
+        ) else {
+            return;
+        };
+        let Some(&name) = numbers.get(&id) else {
+            return;
+        };
+        let counts_bytes = name.moves_data();
+        let s = self.thread(pid, tid).syscalls.entry(name).or_default();
+        s.calls += 1;
+        if (-4095..0).contains(&ret) {
+            s.errors += 1;
+        } else if counts_bytes && ret > 0 {
+            s.bytes += ret as u64;
+        }
+    }
+
+    /// A PERF_RECORD_COMM (exec, `prctl(PR_SET_NAME)`): the thread's new name.
+    fn rename_thread(&mut self, data: &[u8]) {
+        // pid, tid (u32 each), comm (NUL-terminated, padded).
+        let (Some(pid), Some(tid)) = (u32_at(data, 0), u32_at(data, 4)) else {
+            return;
+        };
+        let name = data.get(8..).unwrap_or_default();
+        let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+        let name = String::from_utf8_lossy(&name[..end]).into_owned();
+        self.thread(pid, tid).name = name;
+    }
+
+    /// A PERF_RECORD_FORK: a thread followed through inherit from now on, named after its
+    /// parent until a PERF_RECORD_COMM says otherwise.
+    fn adopt_fork(&mut self, data: &[u8]) {
+        // pid, ppid, tid, ptid (u32 each), time.
+        let (Some(pid), Some(tid), Some(ptid)) =
+            (u32_at(data, 0), u32_at(data, 8), u32_at(data, 12))
+        else {
+            return;
+        };
+        self.forked.insert(tid);
+        let parent = self
+            .threads
+            .get(&ptid)
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let t = self.thread(pid, tid);
+        if t.name.is_empty() {
+            t.name = parent;
+        }
     }
 }
 
@@ -288,75 +359,24 @@ impl Tracer {
         for ring in &mut self.sys_rings {
             while let Some(rec) = ring.next_record() {
                 let data = rec.to_contiguous();
+                let tally = &mut self.tally;
                 match rec.ty() {
-                    PERF_RECORD_SAMPLE => {
-                        // pid, tid (u32 each); raw size (u32); raw: common fields (8 bytes),
-                        // long id, long ret (raw_syscalls/sys_exit/format).
-                        let long = |at: usize| -> Option<i64> {
-                            Some(i64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?))
-                        };
-                        let (Some(pid), Some(tid), Some(id), Some(ret)) = (
-                            u32_at(&data, 0),
-                            u32_at(&data, 4),
-                            long(12 + 8),
-                            long(12 + 16),
-                        ) else {
-                            continue;
-                        };
-                        let Some(&name) = self.numbers.get(&id) else {
-                            continue;
-                        };
-                        let counts_bytes = name.moves_data();
-                        let s = self
-                            .tally
-                            .thread(pid, tid)
-                            .syscalls
-                            .entry(name)
-                            .or_default();
-                        s.calls += 1;
-                        if (-4095..0).contains(&ret) {
-                            s.errors += 1;
-                        } else if counts_bytes && ret > 0 {
-                            s.bytes += ret as u64;
-                        }
-                    }
-                    PERF_RECORD_COMM => {
-                        // pid, tid (u32 each), comm (NUL-terminated, padded).
-                        let (Some(pid), Some(tid)) = (u32_at(&data, 0), u32_at(&data, 4)) else {
-                            continue;
-                        };
-                        let name = data.get(8..).unwrap_or_default();
-                        let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
-                        let name = String::from_utf8_lossy(&name[..end]).into_owned();
-                        self.tally.thread(pid, tid).name = name;
-                    }
-                    PERF_RECORD_FORK => {
-                        // pid, ppid, tid, ptid (u32 each), time.
-                        let (Some(pid), Some(tid), Some(ptid)) =
-                            (u32_at(&data, 0), u32_at(&data, 8), u32_at(&data, 12))
-                        else {
-                            continue;
-                        };
-                        self.tally.forked.insert(tid);
-                        let parent = self
-                            .tally
-                            .threads
-                            .get(&ptid)
-                            .map(|t| t.name.clone())
-                            .unwrap_or_default();
-                        let t = self.tally.thread(pid, tid);
-                        if t.name.is_empty() {
-                            t.name = parent;
-                        }
-                    }
-                    PERF_RECORD_LOST => self.tally.lost_syscalls += word(&data, 1).unwrap_or(0),
-                    PERF_RECORD_LOST_SAMPLES => {
-                        self.tally.lost_syscalls += word(&data, 0).unwrap_or(0)
-                    }
+                    PERF_RECORD_SAMPLE => tally.count_syscall_exit(&data, &self.numbers),
+                    PERF_RECORD_COMM => tally.rename_thread(&data),
+                    PERF_RECORD_FORK => tally.adopt_fork(&data),
+                    PERF_RECORD_LOST => tally.lost_syscalls += word(&data, 1).unwrap_or(0),
+                    PERF_RECORD_LOST_SAMPLES => tally.lost_syscalls += word(&data, 0).unwrap_or(0),
                     _ => {}
                 }
             }
         }
+        self.drain_samples();
+    }
+
+    /// Read every record waiting in the cpu-clock rings: attribute each sample to its thread
+    /// (and keep its callchain with [`Tracer::keep_stacks`]), count the samples the rings lost.
+    /// Nothing to read without the profile.
+    fn drain_samples(&mut self) {
         let Some(kallsyms) = self.kallsyms else {
             return;
         };
@@ -364,24 +384,27 @@ impl Tracer {
             while let Some(rec) = ring.next_record() {
                 let misc = rec.misc();
                 let data = rec.to_contiguous();
-                match rec.ty() {
-                    PERF_RECORD_SAMPLE => {
-                        let Some(s) = RawSample::parse(&data) else {
-                            continue;
-                        };
-                        let pid = u32_at(&data, 8).unwrap_or(0);
-                        let (c, _) = self.attributor.attribute(kallsyms, misc, &s);
-                        let t = self.tally.thread(pid, s.tid);
-                        *t.samples.entry(c).or_insert(0) += 1;
-                        if self.keep_stacks {
-                            t.stacks.add_leaf_first(self.attributor.last_stack());
-                        }
+                let s = match rec.ty() {
+                    PERF_RECORD_SAMPLE => match RawSample::parse(&data) {
+                        Some(s) => s,
+                        None => continue,
+                    },
+                    PERF_RECORD_LOST => {
+                        self.tally.lost_samples += word(&data, 1).unwrap_or(0);
+                        continue;
                     }
-                    PERF_RECORD_LOST => self.tally.lost_samples += word(&data, 1).unwrap_or(0),
                     PERF_RECORD_LOST_SAMPLES => {
-                        self.tally.lost_samples += word(&data, 0).unwrap_or(0)
+                        self.tally.lost_samples += word(&data, 0).unwrap_or(0);
+                        continue;
                     }
-                    _ => {}
+                    _ => continue,
+                };
+                let pid = u32_at(&data, 8).unwrap_or(0);
+                let (c, _) = self.attributor.attribute(kallsyms, misc, &s);
+                let t = self.tally.thread(pid, s.tid);
+                *t.samples.entry(c).or_insert(0) += 1;
+                if self.keep_stacks {
+                    t.stacks.add_leaf_first(self.attributor.last_stack());
                 }
             }
         }

@@ -9,7 +9,7 @@ pub mod path;
 pub mod stop;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use crate::results::{
 use crate::signals;
 use crate::syscall::Syscall;
 use anyhow::{Context, Result, bail};
-use events::{AttachError, SysTally, Tracer, Untraceable};
+use events::{AttachError, SysTally, ThreadTally, Tracer, Untraceable};
 
 /// What to trace.
 #[derive(Debug, Clone)]
@@ -136,11 +136,76 @@ fn run_command(
     let Some((program, args)) = argv.split_first() else {
         bail!("trace: give a command after `--` (copylab trace -- CMD ARGS) or --pid PID");
     };
+    let Launch {
+        mut tracer,
+        refused,
+        child,
+        spawner,
+    } = launch(command_to_run(program, args, nofile), tracer)?;
+    if refused.is_some() {
+        unavailable = refused;
+    }
+    let mut child = child.with_context(|| {
+        format!(
+            "trace: cannot run '{}': check the command name and PATH",
+            escape::escape(program.as_encoded_bytes())
+        )
+    })?;
+    let pid = child.id() as libc::pid_t;
+    // The command's process group has the command's pid.
+    signals::follow_group(pid);
+    let terminal = stop::Foreground::hand_to(pid);
+    let mut stopping = stop::Stopping::new(pid, duration.map(|d| Instant::now() + d));
+    let status = follow_until_exit(&mut child, &mut tracer, terminal.as_ref(), &mut stopping)?;
+    signals::forget_group();
+    stopping.settle();
+    let had_terminal = terminal.is_some();
+    drop(terminal);
+    if let Some(t) = &mut tracer {
+        t.disable();
+        t.drain();
+    }
+    spawner.release();
+    let rusage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
+    use std::os::unix::process::ExitStatusExt;
+    let exit = Exit {
+        code: status.code(),
+        signal: status.signal(),
+        sent: stopping.sent.clone(),
+    };
+    if let Some(why) = tracer
+        .as_ref()
+        .and_then(|t| privileged_unrecorded(t, pid, program))
+    {
+        unavailable = Some(why);
+        tracer = None;
+    }
+    let ended = if signals::stop_requested() || terminal_interrupt(&exit, had_terminal) {
+        Ended::Interrupted
+    } else if stopping.time_ran_out() {
+        Ended::Time
+    } else {
+        Ended::Exited
+    };
+    let mut report = build(tracer, unavailable, ended, exit);
+    report.command = Some(argv_text(argv));
+    report.rusage_user_ns = rusage.map(|r| crate::counters::tv_ns(r.user_time()));
+    report.rusage_sys_ns = rusage.map(|r| crate::counters::tv_ns(r.system_time()));
+    Ok(report)
+}
+
+/// The command to run, in a process group of its own: at the deadline or a stop, the signal
+/// reaches every process the command started (a shell's children too), not only the command.
+/// With `nofile` (the RLIMIT_NOFILE copylab raised its own from) it gets the limit it would
+/// have had without copylab.
+fn command_to_run(
+    program: &OsStr,
+    args: &[OsString],
+    nofile: Option<(u64, u64)>,
+) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
-    use std::os::unix::process::CommandExt;
-    // A process group of its own: at the deadline or a stop, the signal reaches every process
-    // the command started (a shell's children too), not only the command.
     cmd.process_group(0);
     if let Some((soft, hard)) = nofile {
         let limit = libc::rlimit {
@@ -156,13 +221,43 @@ fn run_command(
             });
         }
     }
-    // The events are opened on a thread of copylab's own with `inherit` and `enable_on_exec`:
-    // the command, started from that thread, inherits them at fork and they start counting at
-    // its exec, so nothing of copylab's is counted and nothing of the command's is missed.
-    // That thread stays parked until the end so the events it owns stay where they were made.
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    cmd
+}
+
+/// A command started by [`launch`].
+struct Launch {
+    /// The events, attached; `None` when there were none or attaching was refused.
+    tracer: Option<Tracer>,
+    /// Why attaching was refused, when it was.
+    refused: Option<String>,
+    child: std::io::Result<std::process::Child>,
+    /// The thread that owns the events.
+    spawner: Spawner,
+}
+
+/// The thread a command was started from, parked until [`Spawner::release`] so the events it
+/// opened stay where they were made.
+struct Spawner {
+    done: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Spawner {
+    /// Let the thread end, once the events are disabled and drained, and wait for it.
+    fn release(self) {
+        let _ = self.done.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// Start `cmd` from a thread of copylab's own that first attaches `tracer` to itself, with
+/// `inherit` and `enable_on_exec`: the command, started from that thread, inherits the events
+/// at fork and they start counting at its exec, so nothing of copylab's is counted and nothing
+/// of the command's is missed.
+fn launch(mut cmd: std::process::Command, tracer: Option<Tracer>) -> Result<Launch> {
+    let (done, done_rx) = std::sync::mpsc::channel::<()>();
     let (tx, rx) = std::sync::mpsc::channel();
-    let spawner = std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("copylab-trace".into())
         .spawn(move || {
             let mut tracer = tracer;
@@ -180,25 +275,28 @@ fn run_command(
             let _ = done_rx.recv();
         })
         .context("cannot start the thread that runs the command")?;
-    let (mut tracer, refused, child) = rx
+    let (tracer, refused, child) = rx
         .recv()
         .context("the thread that runs the command ended early")?;
-    if refused.is_some() {
-        unavailable = refused;
-    }
-    let mut child = child.with_context(|| {
-        format!(
-            "trace: cannot run '{}': check the command name and PATH",
-            escape::escape(program.as_encoded_bytes())
-        )
-    })?;
+    Ok(Launch {
+        tracer,
+        refused,
+        child,
+        spawner: Spawner { done, thread },
+    })
+}
+
+/// Drain the events (or wait, with none) until `child` exits: follow its stops on the
+/// `terminal` it holds, signal its group as `stopping` says; reap it and return its status.
+fn follow_until_exit(
+    child: &mut std::process::Child,
+    tracer: &mut Option<Tracer>,
+    terminal: Option<&stop::Foreground>,
+    stopping: &mut stop::Stopping,
+) -> Result<std::process::ExitStatus> {
     let pid = child.id() as libc::pid_t;
-    // The command's process group has the command's pid.
-    signals::follow_group(pid);
-    let terminal = stop::Foreground::hand_to(pid);
-    let mut stopping = stop::Stopping::new(pid, duration.map(|d| Instant::now() + d));
-    let status = loop {
-        match &mut tracer {
+    loop {
+        match tracer {
             Some(t) => {
                 t.wait(Duration::from_millis(50));
                 t.drain();
@@ -208,57 +306,32 @@ fn run_command(
         if stop::exited(pid) {
             // Never signal the group's number once its leader is reaped.
             signals::forget_group();
-            break child.wait().context("cannot wait for the command")?;
+            return child.wait().context("cannot wait for the command");
         }
-        if let Some(t) = &terminal {
+        if let Some(t) = terminal {
             t.follow_stop(pid);
         }
         stopping.poll();
-    };
-    signals::forget_group();
-    stopping.settle();
-    let had_terminal = terminal.is_some();
-    drop(terminal);
-    if let Some(t) = &mut tracer {
-        t.disable();
-        t.drain();
     }
-    let _ = done_tx.send(());
-    let _ = spawner.join();
-    let rusage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
-    use std::os::unix::process::ExitStatusExt;
-    let exit = Exit {
-        code: status.code(),
-        signal: status.signal(),
-        sent: stopping.sent.clone(),
-    };
-    // A setuid (or setgid, or file-capability) program run by a user who is not root: the
-    // kernel removes inherited perf events at its exec, so not one of its syscalls was
-    // recorded. That is nothing measured, not a program that made no syscall.
-    if let Some(t) = &tracer
-        && t.tally
-            .threads
-            .get(&(pid as u32))
-            .is_none_or(|th| th.syscalls.is_empty())
-        && let Some(why) = stop::privileged_program(program)
-    {
-        unavailable = Some(format!(
-            "nothing could be counted: {why}, and the kernel removes the perf events a program inherits when it executes such a file as a user who is not root (not one of its syscalls was recorded). Fix: run copylab as root"
-        ));
-        tracer = None;
+}
+
+/// Why nothing was counted, when the command (`program`, pid `pid`) recorded no syscall and is
+/// a setuid (or setgid, or file-capability) program run by a user who is not root: the kernel
+/// removes the perf events a program inherits at its exec. That is nothing measured, not a
+/// program that made no syscall.
+fn privileged_unrecorded(t: &Tracer, pid: i32, program: &OsStr) -> Option<String> {
+    let recorded = t
+        .tally
+        .threads
+        .get(&(pid as u32))
+        .is_some_and(|th| !th.syscalls.is_empty());
+    if recorded {
+        return None;
     }
-    let ended = if signals::stop_requested() || terminal_interrupt(&exit, had_terminal) {
-        Ended::Interrupted
-    } else if stopping.time_ran_out() {
-        Ended::Time
-    } else {
-        Ended::Exited
-    };
-    let mut report = build(tracer, unavailable, ended, exit);
-    report.command = Some(argv_text(argv));
-    report.rusage_user_ns = rusage.map(|r| crate::counters::tv_ns(r.user_time()));
-    report.rusage_sys_ns = rusage.map(|r| crate::counters::tv_ns(r.system_time()));
-    Ok(report)
+    let why = stop::privileged_program(program)?;
+    Some(format!(
+        "nothing could be counted: {why}, and the kernel removes the perf events a program inherits when it executes such a file as a user who is not root (not one of its syscalls was recorded). Fix: run copylab as root"
+    ))
 }
 
 /// The command died of the terminal's Ctrl-C (SIGINT), which went to it alone because it held
@@ -463,13 +536,72 @@ fn figures(sys: &BTreeMap<Syscall, SysTally>) -> BTreeMap<Syscall, SyscallFigure
         .collect()
 }
 
+/// The report of a trace that ended as `ended` with `exit`: per thread and per process the
+/// syscalls, bytes moved, CPU and path, and the whole trace's; with no `tracer` (nothing could
+/// be followed, `unavailable` says why), the report with no figures.
 fn build(
     tracer: Option<Tracer>,
     unavailable: Option<String>,
     ended: Ended,
     exit: Exit,
 ) -> TraceReport {
-    let mut report = TraceReport {
+    let mut report = unmeasured(unavailable, ended, exit);
+    let Some(t) = tracer else {
+        report.profile_unavailable = Some("syscalls could not be followed".into());
+        return report;
+    };
+    report.profile_unavailable = t.no_profile.clone();
+    let profiled = t.no_profile.is_none();
+    report.lost_syscall_records = t.tally.lost_syscalls;
+    report.lost_samples = t.tally.lost_samples;
+    let mut total: BTreeMap<Syscall, SysTally> = BTreeMap::new();
+    let mut by_pid: BTreeMap<u32, BTreeMap<Syscall, SysTally>> = BTreeMap::new();
+    for (tid, th) in &t.tally.threads {
+        if th.syscalls.is_empty() && th.samples.is_empty() {
+            continue;
+        }
+        for (name, s) in &th.syscalls {
+            *total.entry(*name).or_default() += *s;
+            *by_pid.entry(th.pid).or_default().entry(*name).or_default() += *s;
+        }
+        let moved = path::moved_bytes(&th.syscalls);
+        if !th.stacks.is_empty() {
+            report.stacks.push((th.pid, *tid, th.stacks.clone()));
+        }
+        report.threads.push(TraceThread {
+            tid: *tid,
+            pid: th.pid,
+            name: th.name.clone(),
+            syscalls: figures(&th.syscalls),
+            moved_bytes: moved,
+            cpu: profiled.then(|| thread_cpu(th, moved)),
+        });
+    }
+    for (pid, sys) in &by_pid {
+        let name = thread_name(&t.tally.threads, *pid);
+        report.processes.push(TraceProcess {
+            pid: *pid,
+            moved_bytes: path::moved_bytes(sys),
+            path: path::name(sys, &name),
+            name,
+        });
+    }
+    // The whole trace is named after the process that moved the most bytes (nginx's worker,
+    // not its master; the program, not the shell that started it).
+    let main_name = by_pid
+        .iter()
+        .max_by_key(|(_, sys)| path::moved_bytes(sys))
+        .map(|(pid, _)| thread_name(&t.tally.threads, *pid))
+        .unwrap_or_default();
+    report.path = Some(path::name(&total, &main_name));
+    report.syscalls = Some(figures(&total));
+    report
+}
+
+/// How the trace ended, and why nothing could be measured when nothing could: a report with
+/// no figures in it yet.
+fn unmeasured(unavailable: Option<String>, ended: Ended, exit: Exit) -> TraceReport {
+    TraceReport {
         schema: TRACE_SCHEMA,
         copylab_version: env!("CARGO_PKG_VERSION"),
         command: None,
@@ -490,84 +622,34 @@ fn build(
         rusage_user_ns: None,
         rusage_sys_ns: None,
         stacks: Vec::new(),
-    };
-    let Some(t) = tracer else {
-        report.profile_unavailable = Some("syscalls could not be followed".into());
-        return report;
-    };
-    report.profile_unavailable = t.no_profile.clone();
-    let profiled = t.no_profile.is_none();
-    report.lost_syscall_records = t.tally.lost_syscalls;
-    report.lost_samples = t.tally.lost_samples;
-    let mut total: BTreeMap<Syscall, SysTally> = BTreeMap::new();
-    let mut by_pid: BTreeMap<u32, BTreeMap<Syscall, SysTally>> = BTreeMap::new();
-    for (tid, th) in &t.tally.threads {
-        if th.syscalls.is_empty() && th.samples.is_empty() {
-            continue;
-        }
-        for (name, s) in &th.syscalls {
-            for into in [total.entry(*name).or_default(), {
-                by_pid.entry(th.pid).or_default().entry(*name).or_default()
-            }] {
-                into.calls += s.calls;
-                into.bytes += s.bytes;
-                into.errors += s.errors;
-            }
-        }
-        let moved = path::moved_bytes(&th.syscalls);
-        let cpu = profiled.then(|| {
-            let ns: BTreeMap<Category, u64> = Category::ALL
-                .iter()
-                .map(|c| {
-                    (
-                        *c,
-                        th.samples.get(c).copied().unwrap_or(0) * events::PERIOD_NS,
-                    )
-                })
-                .collect();
-            let copy = ns.get(&Category::Copy).copied().unwrap_or(0);
-            ThreadCpu {
-                samples: th.samples.values().sum(),
-                period_ns: events::PERIOD_NS,
-                copy_ns_per_gib: (moved > 0).then(|| copy as f64 / crate::size::gib(moved)),
-                ns,
-            }
-        });
-        if !th.stacks.is_empty() {
-            report.stacks.push((th.pid, *tid, th.stacks.clone()));
-        }
-        report.threads.push(TraceThread {
-            tid: *tid,
-            pid: th.pid,
-            name: th.name.clone(),
-            syscalls: figures(&th.syscalls),
-            moved_bytes: moved,
-            cpu,
-        });
     }
-    for (pid, sys) in &by_pid {
-        let name = t
-            .tally
-            .threads
-            .get(pid)
-            .map(|th| th.name.clone())
-            .unwrap_or_default();
-        report.processes.push(TraceProcess {
-            pid: *pid,
-            moved_bytes: path::moved_bytes(sys),
-            path: path::name(sys, &name),
-            name,
-        });
-    }
-    // The whole trace is named after the process that moved the most bytes (nginx's worker,
-    // not its master; the program, not the shell that started it).
-    let main_name = by_pid
+}
+
+/// Where thread `th`'s CPU went, from its cpu-clock samples (one per [`events::PERIOD_NS`]),
+/// and its copy time per GiB of the `moved` bytes (none when it moved nothing).
+fn thread_cpu(th: &ThreadTally, moved: u64) -> ThreadCpu {
+    let ns: BTreeMap<Category, u64> = Category::ALL
         .iter()
-        .max_by_key(|(_, sys)| path::moved_bytes(sys))
-        .and_then(|(pid, _)| t.tally.threads.get(pid))
+        .map(|c| {
+            (
+                *c,
+                th.samples.get(c).copied().unwrap_or(0) * events::PERIOD_NS,
+            )
+        })
+        .collect();
+    let copy = ns.get(&Category::Copy).copied().unwrap_or(0);
+    ThreadCpu {
+        samples: th.samples.values().sum(),
+        period_ns: events::PERIOD_NS,
+        copy_ns_per_gib: (moved > 0).then(|| copy as f64 / crate::size::gib(moved)),
+        ns,
+    }
+}
+
+/// The name of thread `tid` (a process's main thread when `tid` is its pid); empty if unseen.
+fn thread_name(threads: &BTreeMap<u32, ThreadTally>, tid: u32) -> String {
+    threads
+        .get(&tid)
         .map(|th| th.name.clone())
-        .unwrap_or_default();
-    report.path = Some(path::name(&total, &main_name));
-    report.syscalls = Some(figures(&total));
-    report
+        .unwrap_or_default()
 }

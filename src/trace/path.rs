@@ -80,12 +80,6 @@ fn busiest(sys: &BTreeMap<Syscall, SysTally>, names: &[Syscall]) -> Option<(Sysc
 /// Name the path of `sys`, the syscalls of a program called `program` (its main thread's name,
 /// e.g. `java`, `python3`, `nginx`, `cp`; empty when unknown).
 pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
-    let sendfile = of(sys, Syscall::Sendfile64);
-    let cfr = of(sys, Syscall::CopyFileRange);
-    let splice = of(sys, Syscall::Splice);
-    let vmsplice = of(sys, Syscall::Vmsplice);
-    let reads = sum(sys, &READS);
-    let writes = sum(sys, &WRITES);
     let moved = moved_bytes(sys).max(1);
     // A process that moved a few KiB (nginx's master, a shell) has no data path to name.
     if moved < LITTLE && of(sys, Syscall::IoUringEnter).calls == 0 {
@@ -97,96 +91,128 @@ pub fn name(sys: &BTreeMap<Syscall, SysTally>, program: &str) -> Verdict {
             ),
         };
     }
-    // A path "dominates" when it moved at least half of the bytes.
-    let dominates = |b: u64| b * 2 >= moved && b > 0;
-    let who = |known: &[(&str, &str)]| -> String {
-        known
-            .iter()
-            .find(|(p, _)| program.starts_with(p))
-            .map(|(_, said)| format!(" — {said}"))
-            .unwrap_or_default()
-    };
-    if dominates(sendfile.bytes) {
-        let said = who(&[
-            (
-                "java",
-                "this is Java's FileChannel.transferTo (sendfile on the direct path), what Kafka's broker uses for fetches",
-            ),
-            ("python", "this is Python's socket.sendfile"),
-            ("nginx", "this is nginx with `sendfile on`"),
-        ]);
-        return Verdict {
+    kernel_copy(sys, moved, program)
+        .or_else(|| user_copy(sys))
+        .unwrap_or_else(|| unseen_bytes(sys))
+}
+
+/// A path "dominates" when it moved at least half of the `moved` bytes.
+fn dominates(bytes: u64, moved: u64) -> bool {
+    bytes * 2 >= moved && bytes > 0
+}
+
+/// What `program` is, from the first of `known` (program-name prefix, words) it starts with.
+fn known_program<'a>(program: &str, known: &[(&str, &'a str)]) -> Option<&'a str> {
+    known
+        .iter()
+        .find(|(p, _)| program.starts_with(p))
+        .map(|(_, said)| *said)
+}
+
+/// The path when a call that has the kernel move the bytes (sendfile, copy_file_range,
+/// vmsplice, splice, tried in that order) dominates the `moved` bytes; `None` when none does.
+fn kernel_copy(sys: &BTreeMap<Syscall, SysTally>, moved: u64, program: &str) -> Option<Verdict> {
+    let sendfile = of(sys, Syscall::Sendfile64);
+    let cfr = of(sys, Syscall::CopyFileRange);
+    let splice = of(sys, Syscall::Splice);
+    let vmsplice = of(sys, Syscall::Vmsplice);
+    if dominates(sendfile.bytes, moved) {
+        let said = known_program(
+            program,
+            &[
+                (
+                    "java",
+                    "this is Java's FileChannel.transferTo (sendfile on the direct path), what Kafka's broker uses for fetches",
+                ),
+                ("python", "this is Python's socket.sendfile"),
+                ("nginx", "this is nginx with `sendfile on`"),
+            ],
+        )
+        .map_or_else(String::new, |s| format!(" — {s}"));
+        return Some(Verdict {
             kind: PathKind::Sendfile,
             words: format!("sendfile, {}{said}", per_call(sendfile)),
-        };
+        });
     }
-    if dominates(cfr.bytes) {
-        let said = who(&[("cp", "GNU cp")]);
-        let said = said
-            .strip_prefix(" — ")
+    if dominates(cfr.bytes, moved) {
+        let said = known_program(program, &[("cp", "GNU cp")])
             .map_or_else(String::new, |s| format!(" ({s})"));
-        return Verdict {
+        return Some(Verdict {
             kind: PathKind::CopyFileRange,
             words: format!(
                 "copy_file_range{said}, {}: the kernel copies file to file, no user-space buffer",
                 per_call(cfr)
             ),
-        };
+        });
     }
-    if dominates(vmsplice.bytes) {
-        return Verdict {
+    if dominates(vmsplice.bytes, moved) {
+        return Some(Verdict {
             kind: PathKind::Vmsplice,
             words: format!(
                 "vmsplice of user pages into a pipe, then splice to the socket: {}",
                 per_call(vmsplice)
             ),
-        };
+        });
     }
-    if dominates(splice.bytes / 2) {
-        return Verdict {
-            kind: PathKind::Splice,
-            words: format!("splice through a pipe, {}", per_call(splice)),
-        };
+    dominates(splice.bytes / 2, moved).then(|| Verdict {
+        kind: PathKind::Splice,
+        words: format!("splice through a pipe, {}", per_call(splice)),
+    })
+}
+
+/// The path when the bytes went through user space: the write side's path when a write-side
+/// call moved bytes, else receives or reads only; `None` when no read or write moved any.
+fn user_copy(sys: &BTreeMap<Syscall, SysTally>) -> Option<Verdict> {
+    match busiest(sys, &WRITES) {
+        Some((w, wt)) => Some(written(sys, w, wt)),
+        None => busiest(sys, &READS).map(|(r, rt)| Verdict {
+            kind: PathKind::Receive,
+            words: format!("receives or reads only: {r}, {}", per_call(rt)),
+        }),
     }
+}
+
+/// The path of bytes written out by `w` (the busiest write-side call, its tally `wt`): from
+/// mmapped pages, after a read into a buffer, or from memory.
+fn written(sys: &BTreeMap<Syscall, SysTally>, w: Syscall, wt: SysTally) -> Verdict {
+    let reads = sum(sys, &READS);
+    let writes = sum(sys, &WRITES);
     let mmaps = of(sys, Syscall::Mmap).calls;
-    if let Some((w, wt)) = busiest(sys, &WRITES) {
-        if reads * 4 < writes && mmaps > 0 {
-            return Verdict {
-                kind: PathKind::MmapWrite,
-                words: format!(
-                    "mmap + {w}: {mmaps} mmap calls, {w} {}; the file's pages reach the socket without a read",
-                    per_call(wt)
-                ),
-            };
-        }
-        if let Some((r, rt)) = busiest(sys, &READS[..3]) {
-            // The chunk is the write side's: the read side also holds whatever else the
-            // program read (an interpreter reads its libraries and scripts).
-            let chunk = wt.bytes / wt.calls.saturating_sub(wt.errors).max(1);
-            return Verdict {
-                kind: PathKind::ReadWrite,
-                words: format!(
-                    "{r} + {w} in {} chunks ({r}: {}; {w}: {}): two CPU copies per byte",
-                    fmt_bytes(chunk),
-                    per_call(rt),
-                    per_call(wt)
-                ),
-            };
-        }
+    if reads * 4 < writes && mmaps > 0 {
         return Verdict {
-            kind: PathKind::Write,
+            kind: PathKind::MmapWrite,
             words: format!(
-                "{w}: {} (the bytes came from memory, not a file read)",
+                "mmap + {w}: {mmaps} mmap calls, {w} {}; the file's pages reach the socket without a read",
                 per_call(wt)
             ),
         };
     }
-    if let Some((r, rt)) = busiest(sys, &READS) {
+    if let Some((r, rt)) = busiest(sys, &READS[..3]) {
+        // The chunk is the write side's: the read side also holds whatever else the program
+        // read (an interpreter reads its libraries and scripts).
+        let chunk = wt.bytes / wt.calls.saturating_sub(wt.errors).max(1);
         return Verdict {
-            kind: PathKind::Receive,
-            words: format!("receives or reads only: {r}, {}", per_call(rt)),
+            kind: PathKind::ReadWrite,
+            words: format!(
+                "{r} + {w} in {} chunks ({r}: {}; {w}: {}): two CPU copies per byte",
+                fmt_bytes(chunk),
+                per_call(rt),
+                per_call(wt)
+            ),
         };
     }
+    Verdict {
+        kind: PathKind::Write,
+        words: format!(
+            "{w}: {} (the bytes came from memory, not a file read)",
+            per_call(wt)
+        ),
+    }
+}
+
+/// The verdict when none of the syscalls trace sees moved bytes: io_uring's operations, or
+/// nothing at all.
+fn unseen_bytes(sys: &BTreeMap<Syscall, SysTally>) -> Verdict {
     let uring = of(sys, Syscall::IoUringEnter).calls;
     if uring > 0 {
         return Verdict {
