@@ -604,9 +604,12 @@ fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
         Need::root("to run the client as nobody (root ignores ulimit -u)")
     );
     let dir = world_readable_dir();
-    let file = write_file(dir.path(), "data.bin", 100_000, 31);
+    // Each connection paced to about a second, so the threads that started are all still alive
+    // when the 41st is asked for (100 KB unpaced could end before the next one started).
+    let size = 1_000_000;
+    let file = write_file(dir.path(), "data.bin", size, 31);
     let bin = copy_bin_to(dir.path());
-    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0"]);
+    let mut srv = Server::start(&file, &["--listen", "127.0.0.1:0", "--link", "8mbit"]);
     let target = srv.addr.target();
     let tmp = world_writable_dir();
     // As nobody with at most 40 threads: 100 connections cannot all start.
@@ -638,7 +641,7 @@ fn more_connections_than_the_thread_limit_is_one_error_with_what_finished() {
     let conns = v["connections"].as_array().expect("connections");
     assert!(!conns.is_empty() && conns.len() < 100, "{}", r.dump());
     for c in conns {
-        assert_eq!(c["bytes"], 100_000, "{c}");
+        assert_eq!(c["bytes"], size, "{c}");
     }
     srv.stop();
 }
