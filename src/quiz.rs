@@ -897,6 +897,93 @@ fn write_list(
     Ok(())
 }
 
+/// What one answer line says.
+enum Reply {
+    /// An answer to check, parsed.
+    Answer(String),
+    /// `q`: the quiz ends here, with the score of the questions answered.
+    Quit,
+    /// Not an answer to the question, and why.
+    Unusable(String),
+}
+
+/// Where the answers come from (one a line) and where the questions go.
+struct Asker<'a, R> {
+    input: R,
+    prompts: &'a mut dyn Write,
+    /// Whether a person types the answers (stdin is a terminal), not a script.
+    terminal: bool,
+    lang: Lang,
+    /// The number of questions.
+    total: usize,
+    /// The lines read so far.
+    line_no: usize,
+}
+
+impl<R: BufRead> Asker<'_, R> {
+    /// Ask question `i` until a line answers it: the parsed answer, or None when the line is
+    /// `q`. The end of stdin writes the score so far (`score` of `i`) and is an error; so is a
+    /// line that is no answer when a script gives them (a person is told why and asked again).
+    fn ask(&mut self, i: usize, q: &Question, score: usize) -> Result<Option<String>> {
+        loop {
+            self.prompts
+                .write_all(render::question(i + 1, q, self.lang).as_bytes())?;
+            self.prompts.flush()?;
+            let Some(line) = read_answer(&mut self.input)? else {
+                // Ctrl-D (or a script's input running out): the score so far, then the error.
+                self.prompts
+                    .write_all(render::score(score, i, self.total, self.lang).as_bytes())?;
+                bail!(
+                    "quiz: stdin ended before answer {} of {total}: give one answer per line (see `copylab quiz --list` for the questions)",
+                    i + 1,
+                    total = self.total
+                );
+            };
+            self.line_no += 1;
+            match self.reply(q, &line)? {
+                Reply::Answer(given) => return Ok(Some(given)),
+                Reply::Quit => return Ok(None),
+                Reply::Unusable(why) if self.terminal => {
+                    self.prompts
+                        .write_all(render::retry(&why, self.lang).as_bytes())?;
+                }
+                Reply::Unusable(why) => bail!(
+                    "quiz: answer {} (line {line_no}): {why}",
+                    i + 1,
+                    line_no = self.line_no
+                ),
+            }
+        }
+    }
+
+    /// Read `line` as a reply to `q`. Piped answers are echoed as read; the rest of a line too
+    /// long to keep is skipped when a person will be asked again.
+    fn reply(&mut self, q: &Question, line: &AnswerLine) -> Result<Reply> {
+        match (line, unusable(q, line)) {
+            (AnswerLine::Text(t), None) => {
+                if !self.terminal {
+                    // What was read, as it may be shown: escaped and short.
+                    self.prompts
+                        .write_all(render::echo(&quoted(t.trim().as_bytes())).as_bytes())?;
+                }
+                if t.trim().eq_ignore_ascii_case("q") {
+                    return Ok(Reply::Quit);
+                }
+                Ok(match parse_answer(q, t) {
+                    Ok(given) => Reply::Answer(given),
+                    Err(why) => Reply::Unusable(why),
+                })
+            }
+            (_, why) => {
+                if matches!(line, AnswerLine::TooLong(_)) && self.terminal {
+                    skip_rest(&mut self.input)?;
+                }
+                Ok(Reply::Unusable(why.unwrap_or_default()))
+            }
+        }
+    }
+}
+
 /// Run the quiz: measure, ask (or list), check, and write everything to stdout.
 pub fn run(opts: &QuizOptions) -> Result<()> {
     let d = draw(opts.seed);
@@ -920,56 +1007,28 @@ pub fn run(opts: &QuizOptions) -> Result<()> {
         (true, false) => &mut sink,
     };
     prompts.write_all(render::header(opts.seed, total, &skipped, opts.lang).as_bytes())?;
-    let mut input = stdin.lock();
-    let mut line_no = 0;
+    let mut asker = Asker {
+        input: stdin.lock(),
+        prompts,
+        terminal,
+        lang: opts.lang,
+        total,
+        line_no: 0,
+    };
     let mut score = 0;
     let mut answered = 0;
-    'ask: for (i, q) in qs.iter_mut().enumerate() {
-        let given = loop {
-            prompts.write_all(render::question(i + 1, q, opts.lang).as_bytes())?;
-            prompts.flush()?;
-            let Some(line) = read_answer(&mut input)? else {
-                // Ctrl-D (or a script's input running out): the score so far, then the error.
-                prompts.write_all(render::score(score, i, total, opts.lang).as_bytes())?;
-                bail!(
-                    "quiz: stdin ended before answer {} of {total}: give one answer per line (see `copylab quiz --list` for the questions)",
-                    i + 1
-                );
-            };
-            line_no += 1;
-            let parsed = match (&line, unusable(q, &line)) {
-                (AnswerLine::Text(t), None) => {
-                    if !terminal {
-                        // What was read, as it may be shown: escaped and short.
-                        prompts.write_all(render::echo(&quoted(t.trim().as_bytes())).as_bytes())?;
-                    }
-                    // `q` ends the quiz here, with the score of the questions answered.
-                    if t.trim().eq_ignore_ascii_case("q") {
-                        break 'ask;
-                    }
-                    parse_answer(q, t)
-                }
-                (_, why) => {
-                    if matches!(line, AnswerLine::TooLong(_)) && terminal {
-                        skip_rest(&mut input)?;
-                    }
-                    Err(why.unwrap_or_default())
-                }
-            };
-            match parsed {
-                Ok(g) => break g,
-                Err(why) if terminal => {
-                    prompts.write_all(render::retry(&why, opts.lang).as_bytes())?;
-                }
-                Err(why) => bail!("quiz: answer {} (line {line_no}): {why}", i + 1),
-            }
+    for (i, q) in qs.iter_mut().enumerate() {
+        let Some(given) = asker.ask(i, q, score)? else {
+            break;
         };
         let right = is_right(q, &given);
         score += usize::from(right);
         answered += 1;
         q.given = Some(given);
         q.right = Some(right);
-        prompts.write_all(render::verdict(q, opts.lang).as_bytes())?;
+        asker
+            .prompts
+            .write_all(render::verdict(q, opts.lang).as_bytes())?;
     }
     if opts.json {
         let r = QuizReport {

@@ -540,7 +540,67 @@ pub fn draw(
     let g: &'static Glyphs = if unicode { &UNICODE } else { &ASCII };
     let words = Words { lang };
     let width = width.max(20);
+    // The calls' counts ride on the user/kernel line where they fit, else beside their steps.
+    let folded = figures.map(|f| fold_counts(pic, f));
     // The margin holds the band labels: whole when the picture fits beside them, short when not.
+    let tries = [
+        (false, figures),
+        (true, figures),
+        (false, folded.as_ref()),
+        (true, folded.as_ref()),
+    ];
+    let Some(arrangement) = choose_arrangement(pic, &words, g, width, tries) else {
+        return Vec::new();
+    };
+    let mut sheet = Sheet {
+        c: Canvas::new(width, g, lang),
+        words,
+        short: arrangement.short,
+        figures: arrangement.figures,
+        footnotes: Vec::new(),
+    };
+    let above = match (pic.sender, arrangement.sender) {
+        (Some(model), Some(cols)) => Some(draw_sender(&mut sheet, model, cols)),
+        _ => None,
+    };
+    if let (Some(model), Some(cols)) = (pic.receiver, arrangement.receiver) {
+        draw_receiver(&mut sheet, model, cols, above);
+    }
+    sheet.finish()
+}
+
+/// How a picture is laid out: the band labels whole or short, the figures to write (the calls'
+/// counts on the user/kernel line, or folded into their steps' figures), each half's columns.
+struct Arrangement<'f> {
+    short: bool,
+    figures: Option<&'f Figures>,
+    sender: Option<Columns>,
+    receiver: Option<Columns>,
+}
+
+impl Arrangement<'_> {
+    /// Whether either half reaches `width`.
+    fn too_wide(&self, width: usize) -> bool {
+        self.sender
+            .as_ref()
+            .map_or(0, extent)
+            .max(self.receiver.as_ref().map_or(0, extent))
+            >= width
+    }
+}
+
+/// One arrangement to try: whether the band labels are short, and the figures to write.
+type Attempt<'f> = (bool, Option<&'f Figures>);
+
+/// The first of `tries` whose halves fit in `width` beside the band labels' margin; the last
+/// when none does.
+fn choose_arrangement<'f>(
+    pic: &Picture,
+    words: &Words,
+    g: &Glyphs,
+    width: usize,
+    tries: [Attempt<'f>; 4],
+) -> Option<Arrangement<'f>> {
     let margin_of = |short: bool| {
         [Band::User, Band::Kernel, Band::Hardware]
             .iter()
@@ -549,156 +609,184 @@ pub fn draw(
             .unwrap_or(0)
             + 3
     };
-    // The calls' counts ride on the user/kernel line where they fit, else beside their steps.
-    let folded = figures.map(|f| fold_counts(pic, f));
-    let layout = |margin: usize, figures: Option<&Figures>| {
-        let s = pic
-            .sender
-            .map(|m| columns(m, margin, width, &words, g, figures));
-        let r = pic
-            .receiver
-            .map(|m| columns(m, margin, width, &words, g, figures));
-        (s, r)
-    };
-    let too_wide = |s: &Option<Columns>, r: &Option<Columns>| {
-        s.as_ref()
-            .map_or(0, extent)
-            .max(r.as_ref().map_or(0, extent))
-            >= width
-    };
-    let tries = [
-        (false, figures),
-        (true, figures),
-        (false, folded.as_ref()),
-        (true, folded.as_ref()),
-    ];
     let mut chosen = None;
-    for (short, f) in tries {
-        let (s, r) = layout(margin_of(short), f);
-        let fits = !too_wide(&s, &r);
-        chosen = Some((short, f, s, r));
+    for (short, figures) in tries {
+        let margin = margin_of(short);
+        let half = |m: &Model| columns(m, margin, width, words, g, figures);
+        let arrangement = Arrangement {
+            short,
+            figures,
+            sender: pic.sender.map(half),
+            receiver: pic.receiver.map(half),
+        };
+        let fits = !arrangement.too_wide(width);
+        chosen = Some(arrangement);
         if fits {
             break;
         }
     }
-    let Some((short, figures, sc, rc)) = chosen else {
-        return Vec::new();
-    };
-    let mut c = Canvas::new(width, g, lang);
-    let mut footnotes: Vec<String> = Vec::new();
-    let mut number = 1;
+    chosen
+}
 
-    // The sender's half: caption, user, line, kernel, line, hardware.
-    let mut nic_x: Option<usize> = None;
-    let mut next_row = 0;
-    if let (Some(model), Some(cols)) = (pic.sender, sc) {
-        let rows = Rows {
-            user: 1,
-            boundary: 4,
-            kernel: 5,
-        };
-        c.put(1, 0, &shown(&words.side(Side::Serving), g, words.lang));
-        c.put(
-            1,
-            rows.mid(Band::User),
-            &shown(&words.band(Band::User, short), g, words.lang),
-        );
-        c.put(
-            1,
-            rows.mid(Band::Kernel),
-            &shown(&words.band(Band::Kernel, short), g, words.lang),
-        );
-        let hw_line = rows.kernel + 3;
-        let hw_row = hw_line + 1;
-        c.put(
-            1,
-            hw_row,
-            &shown(&words.band(Band::Hardware, short), g, words.lang),
-        );
-        c.fill(0, width, rows.boundary, g.heavy);
-        c.fill(0, width, hw_line, g.light);
-        let half = Half {
-            model,
-            first: number,
-            rows,
-            cols,
-            figures: figures.map(|f| f.sender.clone()).unwrap_or_default(),
-        };
-        nic_x = draw_half(&mut c, &half, &words, figures, hw_line, &mut footnotes);
-        number += model.steps.len();
-        next_row = hw_row + 1;
+/// What the halves of one picture are drawn on and with: the canvas, the words, the band
+/// labels' length, the run's figures, and the footnotes for figures that found no room.
+struct Sheet<'f> {
+    c: Canvas,
+    words: Words,
+    short: bool,
+    figures: Option<&'f Figures>,
+    footnotes: Vec<String>,
+}
+
+impl Sheet<'_> {
+    /// Text as the sheet's glyphs can show it.
+    fn shown(&self, text: &str) -> String {
+        shown(text, self.c.g, self.words.lang)
     }
 
-    // The receiver's half: the wire (the separator line) from the NIC, kernel, line, user.
-    if let (Some(model), Some(cols)) = (pic.receiver, rc) {
-        let wire_row = if pic.sender.is_some() {
-            next_row
-        } else {
-            // Alone: a hardware row of its own, the NIC above the socket buffer.
-            c.put(
-                1,
-                0,
-                &shown(&words.band(Band::Hardware, short), g, words.lang),
+    /// Write a band's label in the margin on `row`.
+    fn label_band(&mut self, b: Band, row: usize) {
+        let text = self.shown(&self.words.band(b, self.short));
+        self.c.put(1, row, &text);
+    }
+
+    /// The picture's lines with no empty ones at the end, then the footnotes wrapped to its
+    /// width.
+    fn finish(self) -> Vec<String> {
+        let mut lines = self.c.render();
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        for f in self.footnotes {
+            lines.extend(
+                crate::report::text::wrap(&f, self.c.width, "  ", 6)
+                    .lines()
+                    .map(str::to_string),
             );
+        }
+        lines
+    }
+}
+
+/// Where the sender's half left off for the receiver's below it.
+struct SenderEnd {
+    /// The sender's NIC's column, where the wire starts.
+    nic_x: Option<usize>,
+    /// The row under the hardware band: the wire's line.
+    wire_row: usize,
+    /// The number of the receiver's first step.
+    next_step: usize,
+}
+
+/// Draw the serving thread's half from the top: its caption, the user band, the user/kernel
+/// line, the kernel band, and below the kernel/hardware line the devices its steps reach.
+fn draw_sender(s: &mut Sheet, model: &Model, cols: Columns) -> SenderEnd {
+    let g = s.c.g;
+    let rows = Rows {
+        user: 1,
+        boundary: 4,
+        kernel: 5,
+    };
+    let caption = s.shown(&s.words.side(Side::Serving));
+    s.c.put(1, 0, &caption);
+    s.label_band(Band::User, rows.mid(Band::User));
+    s.label_band(Band::Kernel, rows.mid(Band::Kernel));
+    let hw_line = rows.kernel + 3;
+    let hw_row = hw_line + 1;
+    s.label_band(Band::Hardware, hw_row);
+    s.c.fill(0, s.c.width, rows.boundary, g.heavy);
+    s.c.fill(0, s.c.width, hw_line, g.light);
+    let half = Half {
+        model,
+        first: 1,
+        rows,
+        cols,
+        figures: s.figures.map(|f| f.sender.clone()).unwrap_or_default(),
+    };
+    let nic_x = draw_half(
+        &mut s.c,
+        &half,
+        &s.words,
+        s.figures,
+        hw_line,
+        &mut s.footnotes,
+    );
+    SenderEnd {
+        nic_x,
+        wire_row: hw_row + 1,
+        next_step: 1 + model.steps.len(),
+    }
+}
+
+/// Draw the receiving thread's half, below the sender's (`above`) or alone: the wire (the
+/// separator line) from the NIC, the kernel band, the user/kernel line, the user band, and the
+/// thread's caption on the wire's line.
+fn draw_receiver(s: &mut Sheet, model: &Model, cols: Columns, above: Option<SenderEnd>) {
+    let g = s.c.g;
+    let wire_row = match &above {
+        Some(a) => a.wire_row,
+        None => {
+            // Alone: a hardware row of its own, the NIC above the socket buffer.
+            s.label_band(Band::Hardware, 0);
             1
-        };
-        let rows = Rows {
-            kernel: wire_row + 1,
-            boundary: wire_row + 4,
-            user: wire_row + 5,
-        };
-        c.fill(0, width, wire_row, g.light);
-        c.put(
-            1,
-            rows.mid(Band::Kernel),
-            &shown(&words.band(Band::Kernel, short), g, words.lang),
-        );
-        c.put(
-            1,
-            rows.mid(Band::User),
-            &shown(&words.band(Band::User, short), g, words.lang),
-        );
-        c.fill(0, width, rows.boundary, g.heavy);
-        let half = Half {
-            model,
-            first: number,
-            rows,
-            cols,
-            figures: figures.map(|f| f.receiver.clone()).unwrap_or_default(),
-        };
-        if pic.sender.is_none()
-            && let Some(sb) = half.cols.of(Place::SocketBuffer)
-        {
-            let x = half.cols.mid(sb);
-            let name = shown(&format!("[ {} ]", words.place(Place::Nic)), g, words.lang);
-            c.put(centred(x, name.width()), 0, &name);
-            nic_x = Some(x);
         }
-        draw_half(&mut c, &half, &words, figures, usize::MAX, &mut footnotes);
-        let caption = format!(" {} ", shown(&words.side(Side::Receiving), g, words.lang));
-        let (lo, hi) = draw_wire(&mut c, &half, nic_x, wire_row, &mut footnotes);
-        // The caption on the line: left of the wire, else right of it.
-        let cw = caption.width();
-        if 1 + cw < lo {
-            c.put(1, wire_row, &caption);
-        } else if c.free(hi + 2, wire_row, cw, &[g.light]) {
-            c.put(hi + 2, wire_row, &caption);
-        } else {
-            c.put(width.saturating_sub(cw + 1), wire_row, &caption);
-        }
-    }
-    let mut lines = c.render();
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    for f in footnotes {
-        lines.extend(
-            crate::report::text::wrap(&f, width, "  ", 6)
-                .lines()
-                .map(str::to_string),
-        );
-    }
-    lines
+    };
+    let rows = Rows {
+        kernel: wire_row + 1,
+        boundary: wire_row + 4,
+        user: wire_row + 5,
+    };
+    s.c.fill(0, s.c.width, wire_row, g.light);
+    s.label_band(Band::Kernel, rows.mid(Band::Kernel));
+    s.label_band(Band::User, rows.mid(Band::User));
+    s.c.fill(0, s.c.width, rows.boundary, g.heavy);
+    let half = Half {
+        model,
+        first: above.as_ref().map_or(1, |a| a.next_step),
+        rows,
+        cols,
+        figures: s.figures.map(|f| f.receiver.clone()).unwrap_or_default(),
+    };
+    let nic_x = match &above {
+        Some(a) => a.nic_x,
+        None => draw_lone_nic(s, &half),
+    };
+    draw_half(
+        &mut s.c,
+        &half,
+        &s.words,
+        s.figures,
+        usize::MAX,
+        &mut s.footnotes,
+    );
+    let (lo, hi) = draw_wire(&mut s.c, &half, nic_x, wire_row, &mut s.footnotes);
+    draw_receiving_caption(s, wire_row, lo, hi);
+}
+
+/// The NIC on the top row, above a lone receiver's socket buffer; returns its column (none when
+/// the half has no socket buffer).
+fn draw_lone_nic(s: &mut Sheet, h: &Half) -> Option<usize> {
+    let sb = h.cols.of(Place::SocketBuffer)?;
+    let x = h.cols.mid(sb);
+    let name = s.shown(&format!("[ {} ]", s.words.place(Place::Nic)));
+    s.c.put(centred(x, name.width()), 0, &name);
+    Some(x)
+}
+
+/// The receiving thread's caption on the wire's line (`row`): left of the wire (which spans
+/// `lo`..=`hi`), else right of it, else at the right edge.
+fn draw_receiving_caption(s: &mut Sheet, row: usize, lo: usize, hi: usize) {
+    let light = s.c.g.light;
+    let caption = format!(" {} ", s.shown(&s.words.side(Side::Receiving)));
+    let cw = caption.width();
+    let x = if 1 + cw < lo {
+        1
+    } else if s.c.free(hi + 2, row, cw, &[light]) {
+        hi + 2
+    } else {
+        s.c.width.saturating_sub(cw + 1)
+    };
+    s.c.put(x, row, &caption);
 }
 
 /// `f` with the calls' counts moved off the user/kernel line into the figure of the first step
