@@ -327,21 +327,7 @@ pub fn figures_of(kind: MethodKind, m: &RunFigures, lang: Lang) -> Figures {
     let enters = count_of_name(Syscall::IoUringEnter, &m.calls);
     let mut sender = Vec::new();
     for (i, s) in model.steps.iter().enumerate() {
-        let mut parts: Vec<String> = Vec::new();
-        match (s.kind, s.from, s.to) {
-            (StepKind::Dma, Place::Disk, _) => parts.push(say(&Msg::FigCache(m.cache_state))),
-            (StepKind::Dma, _, Place::Nic) => parts.push(say(&Msg::FigNoNic(m.link))),
-            (StepKind::Map, _, _) => parts.push(say(&Msg::FigFaults(m.minor_faults))),
-            (StepKind::Pin, _, _) => {
-                if let Some(z) = m.zerocopy {
-                    parts.push(say(&Msg::FigCopied {
-                        copied: z.copied,
-                        sends: z.sends,
-                    }));
-                }
-            }
-            _ => {}
-        }
+        let mut parts: Vec<String> = step_fact(s, m, lang).into_iter().collect();
         if copying.last() == Some(&i) {
             parts.push(say(&Msg::FigCopy {
                 steps: &names,
@@ -376,6 +362,24 @@ pub fn figures_of(kind: MethodKind, m: &RunFigures, lang: Lang) -> Figures {
         sender,
         receiver,
         calls: call_figures(model, &m.calls),
+    }
+}
+
+/// What a sender's step says of the run by its kind: the page cache before it (disk), the
+/// wire (NIC), the faults (map), the sends the kernel copied (pin).
+fn step_fact(s: &crate::method::Step, m: &RunFigures, lang: Lang) -> Option<String> {
+    let say = |msg: &Msg| lesson::say(lang, msg);
+    match (s.kind, s.from, s.to) {
+        (StepKind::Dma, Place::Disk, _) => Some(say(&Msg::FigCache(m.cache_state))),
+        (StepKind::Dma, _, Place::Nic) => Some(say(&Msg::FigNoNic(m.link))),
+        (StepKind::Map, _, _) => Some(say(&Msg::FigFaults(m.minor_faults))),
+        (StepKind::Pin, _, _) => m.zerocopy.map(|z| {
+            say(&Msg::FigCopied {
+                copied: z.copied,
+                sends: z.sends,
+            })
+        }),
+        _ => None,
     }
 }
 

@@ -43,18 +43,7 @@ pub fn inline(svg: &str, prefix: &str, label: &str, labels: &[(String, &str)]) -
             Event::Empty(e) if skip(&e) => {}
             Event::Start(e) => {
                 match e.name().as_ref() {
-                    b"g" => {
-                        frame_label = e.attributes().flatten().find_map(|a| {
-                            (a.key.as_ref() == b"class")
-                                .then(|| {
-                                    labels
-                                        .iter()
-                                        .find(|(c, _)| c.as_bytes() == a.value.as_ref())
-                                        .map(|(_, l)| *l)
-                                })
-                                .flatten()
-                        })
-                    }
+                    b"g" => frame_label = label_of_frame(&e, labels),
                     b"title" => in_title = true,
                     _ => {}
                 }
@@ -79,6 +68,18 @@ pub fn inline(svg: &str, prefix: &str, label: &str, labels: &[(String, &str)]) -
         }
     }
     String::from_utf8(out.into_inner()).context("the inlined flame graph is not UTF-8")
+}
+
+/// The label of a frame's `<g>`: the one `labels` gives its class, if any.
+fn label_of_frame<'a>(e: &BytesStart<'_>, labels: &[(String, &'a str)]) -> Option<&'a str> {
+    let class = e
+        .attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == b"class")?;
+    labels
+        .iter()
+        .find(|(c, _)| c.as_bytes() == class.value.as_ref())
+        .map(|(_, l)| *l)
 }
 
 /// The script, the style sheet and the controls are left out.
