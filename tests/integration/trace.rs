@@ -647,7 +647,9 @@ fn trace_leads_with_its_answer_and_folds_the_helpers() {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{fold}"));
-    assert!(n >= 3, "sh, ls and cat at least: {fold}");
+    // ls and cat at least; sh itself becomes python3 by its exec (where python3 is a version
+    // manager's shim, the shim's own helpers come on top).
+    assert!(n >= 2, "ls and cat at least: {fold}");
     let names = fold.rsplit_once("): ").map_or("", |(_, names)| names);
     if !names.contains('…') {
         let counted: usize = names
