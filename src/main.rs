@@ -72,7 +72,11 @@ fn run() -> anyhow::Result<ExitCode> {
             use report::export::{Exports, Results};
             // A bad page or stacks path is found before the program runs, not after.
             let exports = Exports::create(&specs)?;
-            let stacks = opts.profile && specs.need_stacks();
+            let stacks = if opts.profile && specs.need_stacks() {
+                trace::Callchains::Keep
+            } else {
+                trace::Callchains::Discard
+            };
             trace::command(&opts, output, file.as_deref(), stacks, |r| {
                 exports.finish(&Results::Trace(r))
             })?

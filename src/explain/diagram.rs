@@ -310,13 +310,12 @@ impl Words {
     fn place(&self, p: Place) -> String {
         lesson::say(self.lang, &Msg::Place(p))
     }
-    fn band(&self, b: Band, short: bool) -> String {
+    fn band(&self, b: Band, label: Label) -> String {
         lesson::say(
             self.lang,
-            &if short {
-                Msg::BandShort(b)
-            } else {
-                Msg::Band(b)
+            &match label {
+                Label::Short => Msg::BandShort(b),
+                Label::Whole => Msg::Band(b),
             },
         )
     }
@@ -544,10 +543,10 @@ pub fn draw(
     let folded = figures.map(|f| fold_counts(pic, f));
     // The margin holds the band labels: whole when the picture fits beside them, short when not.
     let tries = [
-        (false, figures),
-        (true, figures),
-        (false, folded.as_ref()),
-        (true, folded.as_ref()),
+        (Label::Whole, figures),
+        (Label::Short, figures),
+        (Label::Whole, folded.as_ref()),
+        (Label::Short, folded.as_ref()),
     ];
     let Some(arrangement) = choose_arrangement(pic, &words, g, width, tries) else {
         return Vec::new();
@@ -555,7 +554,7 @@ pub fn draw(
     let mut sheet = Sheet {
         c: Canvas::new(width, g, lang),
         words,
-        short: arrangement.short,
+        label: arrangement.label,
         figures: arrangement.figures,
         footnotes: Vec::new(),
     };
@@ -572,7 +571,7 @@ pub fn draw(
 /// How a picture is laid out: the band labels whole or short, the figures to write (the calls'
 /// counts on the user/kernel line, or folded into their steps' figures), each half's columns.
 struct Arrangement<'f> {
-    short: bool,
+    label: Label,
     figures: Option<&'f Figures>,
     sender: Option<Columns>,
     receiver: Option<Columns>,
@@ -589,8 +588,15 @@ impl Arrangement<'_> {
     }
 }
 
-/// One arrangement to try: whether the band labels are short, and the figures to write.
-type Attempt<'f> = (bool, Option<&'f Figures>);
+/// How long the band labels in the margin are.
+#[derive(Clone, Copy)]
+enum Label {
+    Whole,
+    Short,
+}
+
+/// One arrangement to try: the band labels' length, and the figures to write.
+type Attempt<'f> = (Label, Option<&'f Figures>);
 
 /// The first of `tries` whose halves fit in `width` beside the band labels' margin; the last
 /// when none does.
@@ -601,20 +607,20 @@ fn choose_arrangement<'f>(
     width: usize,
     tries: [Attempt<'f>; 4],
 ) -> Option<Arrangement<'f>> {
-    let margin_of = |short: bool| {
+    let margin_of = |label: Label| {
         [Band::User, Band::Kernel, Band::Hardware]
             .iter()
-            .map(|b| shown(&words.band(*b, short), g, words.lang).width())
+            .map(|b| shown(&words.band(*b, label), g, words.lang).width())
             .max()
             .unwrap_or(0)
             + 3
     };
     let mut chosen = None;
-    for (short, figures) in tries {
-        let margin = margin_of(short);
+    for (label, figures) in tries {
+        let margin = margin_of(label);
         let half = |m: &Model| columns(m, margin, width, words, g, figures);
         let arrangement = Arrangement {
-            short,
+            label,
             figures,
             sender: pic.sender.map(half),
             receiver: pic.receiver.map(half),
@@ -633,7 +639,7 @@ fn choose_arrangement<'f>(
 struct Sheet<'f> {
     c: Canvas,
     words: Words,
-    short: bool,
+    label: Label,
     figures: Option<&'f Figures>,
     footnotes: Vec<String>,
 }
@@ -646,7 +652,7 @@ impl Sheet<'_> {
 
     /// Write a band's label in the margin on `row`.
     fn label_band(&mut self, b: Band, row: usize) {
-        let text = self.shown(&self.words.band(b, self.short));
+        let text = self.shown(&self.words.band(b, self.label));
         self.c.put(1, row, &text);
     }
 

@@ -102,14 +102,14 @@ impl Lang {
 /// texts use spelled out (– → -, × → x, ≈ → ~, µ → u, …), box and block characters as their
 /// ASCII look-alikes, anything else as `?`.
 pub fn to_ascii(text: &str) -> String {
-    spell(text, true)
+    spell(text, Unnamed::Question)
 }
 
 /// `text` with copylab's drawing characters and symbols spelled out in ASCII as [`to_ascii`]
 /// does, but words kept: Chinese stays Chinese for a reader who asked for it (`--lang zh
 /// --style ascii`: a font without box drawing, not a terminal without Unicode).
 pub fn to_plain(text: &str) -> String {
-    spell(text, false)
+    spell(text, Unnamed::Kept)
 }
 
 /// `text` for a screen without box drawing, in `lang`: all ASCII in English, symbols spelled
@@ -121,9 +121,18 @@ pub fn plain(text: &str, lang: Lang) -> String {
     }
 }
 
-/// The one table behind [`to_ascii`] and [`to_plain`]; `unknown_as_question` says what becomes
-/// of a character it does not name.
-fn spell(text: &str, unknown_as_question: bool) -> String {
+/// What [`spell`] makes of a character its table does not name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unnamed {
+    /// `?`: the text must be ASCII.
+    Question,
+    /// The character itself: words stay in their language.
+    Kept,
+}
+
+/// The one table behind [`to_ascii`] and [`to_plain`]; `unnamed` says what becomes of a
+/// character it does not name.
+fn spell(text: &str, unnamed: Unnamed) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let s: &str = match c {
@@ -165,7 +174,7 @@ fn spell(text: &str, unknown_as_question: bool) -> String {
             '▓' => "=",
             '▒' => ":",
             '░' => ".",
-            _ if unknown_as_question => "?",
+            _ if unnamed == Unnamed::Question => "?",
             _ => {
                 out.push(c);
                 continue;

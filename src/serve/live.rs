@@ -166,7 +166,7 @@ impl Flight {
 
 impl Live {
     /// The view, or `None` when stdout is not a terminal.
-    pub fn start(tcp: bool) -> Option<Live> {
+    pub fn start(transport: crate::transport::Transport) -> Option<Live> {
         let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
         if mp.is_hidden() {
             return None;
@@ -180,7 +180,7 @@ impl Live {
             totals,
             flights: Mutex::new(BTreeMap::new()),
             done: AtomicBool::new(false),
-            tcp,
+            tcp: transport == crate::transport::Transport::Tcp,
             quiet: Mutex::new(QuietTerminal::set()),
         })
     }

@@ -245,7 +245,7 @@ fn set_up(opts: ServeOptions) -> Result<(Shared, Probe)> {
         cutting: AtomicBool::new(false),
         spare: Mutex::new(Vec::new()),
         live: if opts.live && opts.output != crate::report::Output::Json {
-            live::Live::start(opts.listen.transport() == crate::transport::Transport::Tcp)
+            live::Live::start(opts.listen.transport())
         } else {
             None
         },

@@ -22,7 +22,7 @@ use crate::counters::profile::{
     Attributor, Category, PERF_RECORD_LOST, PERF_RECORD_LOST_SAMPLES, PERF_RECORD_SAMPLE,
     RawSample, word,
 };
-use crate::counters::{set_filter, tracefs};
+use crate::counters::{Sampling, set_filter, tracefs};
 use crate::syscall::Syscall;
 use crate::warnings::Warning;
 
@@ -151,6 +151,15 @@ impl TraceTally {
     }
 }
 
+/// When a thread's events start counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enable {
+    /// When the thread calls exec: the command copylab starts, not copylab's own fork.
+    OnExec,
+    /// At once: a running process attached to.
+    Now,
+}
+
 /// Why the syscalls cannot be followed (one line with the fix).
 #[derive(Debug, Clone)]
 pub struct Untraceable(pub String);
@@ -216,7 +225,7 @@ fn refused(e: &std::io::Error, what: &str) -> Untraceable {
 
 impl Tracer {
     /// Find the tracepoint and the kernel symbols; nothing is opened yet.
-    pub fn new(profile: bool) -> Result<Tracer, Untraceable> {
+    pub fn new(sampling: Sampling) -> Result<Tracer, Untraceable> {
         let ids = tracefs::lookup(&[("raw_syscalls", "sys_exit")]).map_err(|u| {
             Untraceable(
                 Warning::TracepointsUnavailable {
@@ -239,7 +248,7 @@ impl Tracer {
             .collect::<Vec<_>>()
             .join(" || ");
         let filter = CString::new(filter).map_err(|e| Untraceable(e.to_string()))?;
-        let (kallsyms, no_profile) = if !profile {
+        let (kallsyms, no_profile) = if sampling == Sampling::Off {
             (None, Some("--no-profile was given".to_string()))
         } else {
             match kallsyms::check().and_then(|_| kallsyms::get().map_err(|e| e.clone())) {
@@ -272,7 +281,7 @@ impl Tracer {
         })
     }
 
-    fn syscall_builder(&self, tid: i32, cpu: usize, on_exec: bool) -> Builder<'static> {
+    fn syscall_builder(&self, tid: i32, cpu: usize, enable: Enable) -> Builder<'static> {
         let mut b = Builder::new(Tracepoint::with_id(self.exit_id));
         b.include_kernel()
             .observe_pid(tid)
@@ -282,12 +291,12 @@ impl Tracer {
             .sample(SampleFlag::TID | SampleFlag::RAW)
             .comm(true)
             .task(true)
-            .enabled(!on_exec)
-            .enable_on_exec(on_exec);
+            .enabled(enable == Enable::Now)
+            .enable_on_exec(enable == Enable::OnExec);
         b
     }
 
-    fn clock_builder(&self, tid: i32, cpu: usize, on_exec: bool) -> Builder<'static> {
+    fn clock_builder(&self, tid: i32, cpu: usize, enable: Enable) -> Builder<'static> {
         let mut b = Builder::new(Software::CPU_CLOCK);
         b.include_kernel()
             .observe_pid(tid)
@@ -296,18 +305,17 @@ impl Tracer {
             .sample_period(PERIOD_NS)
             .sample(Attributor::SAMPLE)
             .exclude_callchain_user(true)
-            .enabled(!on_exec)
-            .enable_on_exec(on_exec);
+            .enabled(enable == Enable::Now)
+            .enable_on_exec(enable == Enable::OnExec);
         b
     }
 
-    /// Follow thread `tid` (and what it starts later). With `on_exec`, the events stay off
-    /// until the thread calls exec (the command copylab starts), else they count at once.
-    pub fn attach(&mut self, tid: i32, on_exec: bool) -> Result<(), AttachError> {
+    /// Follow thread `tid` (and what it starts later), its events counting from `enable`.
+    pub fn attach(&mut self, tid: i32, enable: Enable) -> Result<(), AttachError> {
         for i in 0..self.cpus.len() {
             let cpu = self.cpus[i];
             let syscalls = || -> std::io::Result<Counter> {
-                let c = self.syscall_builder(tid, cpu, on_exec).build()?;
+                let c = self.syscall_builder(tid, cpu, enable).build()?;
                 set_filter(&c, &self.filter)?;
                 Ok(c)
             };
@@ -325,7 +333,7 @@ impl Tracer {
             if self.kallsyms.is_none() {
                 continue;
             }
-            let clock = || self.clock_builder(tid, cpu, on_exec).build();
+            let clock = || self.clock_builder(tid, cpu, enable).build();
             let opened = match self.clock_rings.get(i) {
                 Some(ring) => clock()
                     .and_then(|c| set_output(&c, ring).map(|_| c))

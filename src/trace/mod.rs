@@ -13,6 +13,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::counters::Sampling;
 use crate::counters::profile::Category;
 use crate::escape;
 use crate::report::Output;
@@ -22,7 +23,7 @@ use crate::results::{
 use crate::signals;
 use crate::syscall::Syscall;
 use anyhow::{Context, Result, bail};
-use events::{AttachError, SysTally, ThreadTally, Tracer, Untraceable};
+use events::{AttachError, Enable, SysTally, ThreadTally, Tracer, Untraceable};
 
 /// What to trace.
 #[derive(Debug, Clone)]
@@ -61,7 +62,7 @@ pub fn command(
     opts: &TraceOptions,
     format: Output,
     output: Option<&Path>,
-    stacks: bool,
+    stacks: Callchains,
     then: impl FnOnce(&TraceReport) -> Result<()>,
 ) -> Result<()> {
     // Before the output is opened: Ctrl-C while waiting for a FIFO's reader is then a stop.
@@ -79,19 +80,31 @@ pub fn command(
 }
 
 pub fn run(opts: &TraceOptions) -> Result<TraceReport> {
-    run_keeping(opts, false)
+    run_keeping(opts, Callchains::Discard)
 }
 
-/// [`run`], keeping every sample's callchain per thread with `stacks` (`--export-stacks`,
-/// `--export-html`): the report's `stacks`.
-pub fn run_keeping(opts: &TraceOptions, stacks: bool) -> Result<TraceReport> {
+/// Whether a trace keeps every sample's callchain per thread (for `--export-stacks` and
+/// `--export-html`: the report's `stacks`), or only the categories they add up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callchains {
+    Keep,
+    Discard,
+}
+
+/// [`run`], keeping every sample's callchain per thread as `stacks` says.
+pub fn run_keeping(opts: &TraceOptions, stacks: Callchains) -> Result<TraceReport> {
     signals::install()?;
     // Two events per thread and CPU: a JVM's 30 threads on a 64-CPU machine need 3,840
     // descriptors, past the usual soft limit of 1,024. Raise it to the hard limit, as perf does.
     let nofile = raise_nofile();
     let started = Instant::now();
-    let tracer = Tracer::new(opts.profile).map(|mut t| {
-        t.keep_stacks = stacks;
+    let sampling = if opts.profile {
+        Sampling::CpuClock
+    } else {
+        Sampling::Off
+    };
+    let tracer = Tracer::new(sampling).map(|mut t| {
+        t.keep_stacks = stacks == Callchains::Keep;
         t
     });
     let (tracer, unavailable) = match tracer {
@@ -265,7 +278,7 @@ fn launch(mut cmd: std::process::Command, tracer: Option<Tracer>) -> Result<Laun
             if let Some(t) = &mut tracer {
                 // SAFETY: gettid has no preconditions.
                 let tid = unsafe { libc::gettid() };
-                if let Err(e) = t.attach(tid, true) {
+                if let Err(e) = t.attach(tid, Enable::OnExec) {
                     refused = Some(e.refusal().0);
                     tracer = None;
                 }
@@ -477,7 +490,7 @@ fn follow_all(t: &mut Tracer, pid: i32) -> Result<(), AttachError> {
             break;
         }
         for tid in new {
-            match t.attach(tid, false) {
+            match t.attach(tid, Enable::Now) {
                 Ok(()) => {
                     followed.insert(tid);
                     seed_name(t, pid, tid);
