@@ -169,10 +169,10 @@ pub fn acknowledged(calls: &mut Calls, fd: BorrowedFd<'_>, handed: u64) -> u64 {
     handed.saturating_sub(queued as u64)
 }
 
-/// Bytes of TCP socket `fd` the peer has acknowledged (`tcpi_bytes_acked`, Linux 4.1+), for an
-/// observer on another thread: not counted in any `Calls`, as it is not the sender's syscall.
-/// `None` for a socket that is not TCP or a kernel that cannot say.
-pub fn tcp_bytes_acked(fd: BorrowedFd<'_>) -> Option<u64> {
+/// TCP socket `fd`'s `tcp_info` and how many of its bytes the kernel filled (an older kernel
+/// fills fewer fields), for an observer: not counted in any `Calls`. `None` for a socket that
+/// is not TCP.
+pub fn tcp_info(fd: BorrowedFd<'_>) -> Option<(libc::tcp_info, usize)> {
     // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -186,8 +186,16 @@ pub fn tcp_bytes_acked(fd: BorrowedFd<'_>) -> Option<u64> {
             &mut len,
         )
     };
+    (r == 0).then_some((info, len as usize))
+}
+
+/// Bytes of TCP socket `fd` the peer has acknowledged (`tcpi_bytes_acked`, Linux 4.1+), for an
+/// observer on another thread: not counted in any `Calls`, as it is not the sender's syscall.
+/// `None` for a socket that is not TCP or a kernel that cannot say.
+pub fn tcp_bytes_acked(fd: BorrowedFd<'_>) -> Option<u64> {
+    let (info, len) = tcp_info(fd)?;
     let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + 8;
-    (r == 0 && len as usize >= end).then_some(info.tcpi_bytes_acked)
+    (len >= end).then_some(info.tcpi_bytes_acked)
 }
 
 /// Why a transfer stopped before the last byte.

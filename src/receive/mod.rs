@@ -328,22 +328,9 @@ impl<'a> ReceiveTally<'a> {
 /// The MSS the kernel uses for what `sock` receives (`tcp_info.tcpi_rcv_mss`), or None for a
 /// socket that is not TCP.
 pub fn rcv_mss(sock: BorrowedFd<'_>) -> Option<u32> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` is live and `len` says its size; the kernel writes at most that much.
-    let r = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
+    let (info, len) = crate::sys::tcp_info(sock)?;
     let end = std::mem::offset_of!(libc::tcp_info, tcpi_rcv_mss) + 4;
-    (r == 0 && len as usize >= end && info.tcpi_rcv_mss > 0).then_some(info.tcpi_rcv_mss)
+    (len >= end && info.tcpi_rcv_mss > 0).then_some(info.tcpi_rcv_mss)
 }
 
 /// An errno as the io::Error the receive loops return.

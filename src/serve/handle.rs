@@ -193,21 +193,8 @@ fn wait_acknowledged(sh: &Shared, sock: BorrowedFd<'_>, rate: u64) -> Option<Ins
 
 /// Whether TCP socket `sock` can still get acknowledgements (not closed or reset).
 fn tcp_open(sock: BorrowedFd<'_>) -> bool {
-    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` is live and `len` says its size; the kernel writes at most that much.
-    let r = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
     // TCP_CLOSE is 7 in the kernel's tcp_states.
-    r == 0 && info.tcpi_state != 7
+    crate::sys::tcp_info(sock).is_some_and(|(info, _)| info.tcpi_state != 7)
 }
 
 /// HTTP: what to send for the request head `got`; `None` when the connection ends here
