@@ -85,6 +85,25 @@ pub struct Fitted {
     pub dropped: Vec<String>,
 }
 
+impl Fitted {
+    /// "left out to fit 80 columns: MiB/s, ctx sw" (None when every column fit), for a command
+    /// without `--wide`.
+    pub fn left_out(&self, width: usize) -> Option<String> {
+        (!self.dropped.is_empty()).then(|| {
+            format!(
+                "left out to fit {width} columns: {}",
+                self.dropped.join(", ")
+            )
+        })
+    }
+
+    /// [`Fitted::left_out`], and where to find the rest: "…; --wide shows every column."
+    pub fn left_out_wide(&self, width: usize) -> Option<String> {
+        self.left_out(width)
+            .map(|s| format!("{s}; --wide shows every column."))
+    }
+}
+
 /// Keep the columns that fit `screen.width` (all of them with `screen.wide`), most important
 /// first to stay, and draw them in their given order.
 pub fn fit(screen: &Screen, mut columns: Vec<Column>) -> Fitted {

@@ -398,16 +398,8 @@ fn summary_table(s: &Summary, screen: &Screen) -> String {
     ];
     let fitted = fit(screen, columns);
     let mut out = format!("{}\n", fitted.table);
-    if !fitted.dropped.is_empty() {
-        out.push_str(&screen.wrap(
-            &format!(
-                "left out to fit {} columns: {}; --wide shows every column.",
-                screen.width,
-                fitted.dropped.join(", ")
-            ),
-            "",
-            2,
-        ));
+    if let Some(note) = fitted.left_out_wide(screen.width) {
+        out.push_str(&screen.wrap(&note, "", 2));
     }
     out
 }

@@ -49,16 +49,8 @@ pub fn render(s: &SweepReport, screen: &Screen) -> String {
     out.push('\n');
     let fitted = fit(screen, columns(s, &sizes).into());
     let _ = writeln!(out, "{}", fitted.table);
-    if !fitted.dropped.is_empty() {
-        out.push_str(&screen.wrap(
-            &format!(
-                "left out to fit {} columns: {}",
-                screen.width,
-                fitted.dropped.join(", ")
-            ),
-            "",
-            2,
-        ));
+    if let Some(note) = fitted.left_out(screen.width) {
+        out.push_str(&screen.wrap(&note, "", 2));
     }
     if let Some(first) = s.points.first() {
         footer(&first.report, screen, &mut out);

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::Screen;
-use super::fit::{Align, Column, Paint, fit};
+use super::fit::{Align, Column, Fitted, Paint, fit};
 use crate::counters::SyscallSource;
 use crate::method::MethodKind;
 use crate::placement::Placement;
@@ -48,7 +48,7 @@ pub fn render(r: &Report, screen: &Screen) -> String {
     for line in super::conclusion::lines(r, super::text::Lang::En) {
         para(&mut out, screen, &line);
     }
-    footer(r, screen, &fitted.dropped, &mut out);
+    footer(r, screen, &fitted, &mut out);
     if screen.unicode() {
         out
     } else {
@@ -203,18 +203,10 @@ fn core_busy_text(run: &Run) -> Option<String> {
     })
 }
 
-fn footer(r: &Report, screen: &Screen, dropped: &[String], out: &mut String) {
+fn footer(r: &Report, screen: &Screen, fitted: &Fitted, out: &mut String) {
     para(out, screen, &legend(r, screen));
-    if !dropped.is_empty() {
-        para(
-            out,
-            screen,
-            &format!(
-                "left out to fit {} columns: {}; --wide shows every column.",
-                screen.width,
-                dropped.join(", ")
-            ),
-        );
+    if let Some(note) = fitted.left_out_wide(screen.width) {
+        para(out, screen, &note);
     }
     if let Some(checks) = checks_text(r) {
         para(out, screen, &checks);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::Screen;
-use super::fit::{Align, Column, Paint, fit};
+use super::fit::{Align, Column, Fitted, Paint, fit};
 use super::text::{NBSP, keep_figures};
 use crate::counters::profile::Category;
 use crate::escape::escape;
@@ -200,18 +200,9 @@ fn shown(r: &TraceReport) -> impl Fn(&TraceThread) -> bool {
 }
 
 /// "left out to fit 80 columns: …; --wide shows every column."
-fn dropped_note(out: &mut String, screen: &Screen, dropped: &[String]) {
-    if !dropped.is_empty() {
-        para(
-            out,
-            screen,
-            &format!(
-                "left out to fit {} columns: {}; --wide shows every column.",
-                screen.width,
-                dropped.join(", ")
-            ),
-            2,
-        );
+fn dropped_note(out: &mut String, screen: &Screen, fitted: &Fitted) {
+    if let Some(note) = fitted.left_out_wide(screen.width) {
+        para(out, screen, &note, 2);
     }
 }
 
@@ -292,7 +283,7 @@ fn syscalls_table(
         vec![tid, thread, syscall, calls, failed, bytes, per_call],
     );
     let _ = writeln!(out, "{}", fitted.table);
-    dropped_note(out, screen, &fitted.dropped);
+    dropped_note(out, screen, &fitted);
     if total.is_empty() {
         out.push_str("(no copy-relevant syscall was made)\n");
     }
@@ -364,5 +355,5 @@ fn cpu_table(out: &mut String, r: &TraceReport, screen: &Screen) {
         ],
     );
     let _ = writeln!(out, "{}", fitted.table);
-    dropped_note(out, screen, &fitted.dropped);
+    dropped_note(out, screen, &fitted);
 }
