@@ -29,7 +29,7 @@ fn render(d: &Diagnosis, screen: &Screen) -> String {
     let mut out = String::new();
     let indent = LEVEL_W + 1 + NAME_W + 1;
     for c in &d.checks {
-        let first = format!("{:<LEVEL_W$} {:<NAME_W$} ", c.level.word(), c.name);
+        let first = format!("{:<LEVEL_W$} {:<NAME_W$} ", c.level.name(), c.name);
         out.push_str(&screen.wrap(&c.found, &first, indent));
         if let Some(fix) = &c.fix {
             let first = format!("{:<LEVEL_W$} {:<NAME_W$} ", "", "");

@@ -3,22 +3,14 @@
 
 use serde::Serialize;
 
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Ok,
-    Limited,
-    Missing,
-}
+use super::words::words;
 
-impl Level {
-    pub fn word(self) -> &'static str {
-        match self {
-            Level::Ok => "ok",
-            Level::Limited => "limited",
-            Level::Missing => "missing",
-        }
+words! {
+    /// How a check came out.
+    Level {
+        Ok => "ok",
+        Limited => "limited",
+        Missing => "missing",
     }
 }
 

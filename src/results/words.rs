@@ -28,6 +28,7 @@ macro_rules! words {
         }
     };
 }
+pub(crate) use words;
 
 words! {
     /// Where compare's syscall figures come from, in a word.
